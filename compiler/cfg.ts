@@ -1,0 +1,215 @@
+/**
+ * Control-flow graph: splits a decoded program into eBPF functions (the entry and every target of
+ * a bpf-to-bpf call, each a contiguous range of instructions as the kernel requires) and each
+ * function into basic blocks.
+ *
+ * The checks that need more than one instruction happen here: jump and call targets in range,
+ * not into the second half of lddw, not across functions, and no function that falls off its end.
+ */
+import { CompileError, ErrorCode } from '../runtime/errors.js';
+import type { Insn, Program } from '../runtime/isa/insn.js';
+
+/** A basic block: instructions `program.insns[first..last]` inclusive. */
+export interface BasicBlock {
+  id: number;
+  /** Index into program.insns of the first instruction. */
+  first: number;
+  /** Index into program.insns of the last instruction. */
+  last: number;
+  /** Successor block ids. For a conditional jump: [taken, fallthrough]. */
+  succs: number[];
+  preds: number[];
+}
+
+/** One eBPF function (the entry program or a bpf-to-bpf callee). */
+export interface FunctionCfg {
+  /** Slot index of the first instruction. */
+  startPc: number;
+  /** Slot index one past the last instruction. */
+  endPc: number;
+  /** Blocks reachable from the entry, in program order; blocks[0] is the entry. */
+  blocks: BasicBlock[];
+}
+
+export interface ProgramCfg {
+  program: Program;
+  /** Functions reachable from the entries, sorted by start. */
+  functions: FunctionCfg[];
+  /** Function index by start slot. */
+  functionAt: Map<number, number>;
+}
+
+function isTerminator(insn: Insn): boolean {
+  return insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond';
+}
+
+function fail(code: (typeof ErrorCode)[keyof typeof ErrorCode], pc: number, detail: string): never {
+  throw new CompileError(code, detail, { insn: pc });
+}
+
+/**
+ * Builds the CFG of every function reachable by calls from the entry points (instruction indices of
+ * the programs' first instructions). Unreachable blocks are dropped (the validator reports them).
+ */
+export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): ProgramCfg {
+  const { insns, slotCount, slotToInsn } = program;
+
+  const checkTarget = (from: Insn, target: number, what: 'jump' | 'call'): void => {
+    if (target < 0 || target >= slotCount) {
+      fail(
+        what === 'jump' ? ErrorCode.JumpOutOfRange : ErrorCode.BadCallTarget,
+        from.pc,
+        `${what} target ${target} is outside the program (0..${slotCount - 1})`,
+      );
+    }
+    if (slotToInsn[target] === -1) {
+      fail(
+        what === 'jump' ? ErrorCode.JumpIntoLddw : ErrorCode.BadCallTarget,
+        from.pc,
+        `${what} target ${target} is the second half of a lddw instruction`,
+      );
+    }
+  };
+
+  // Function boundaries: every call target starts a function (as the kernel's check_subprogs).
+  for (const e of entryPcs) {
+    if (e < 0 || e >= slotCount || slotToInsn[e] === -1) {
+      throw new CompileError(ErrorCode.BadCallTarget, `program entry ${e} is not the start of an instruction`, { insn: e });
+    }
+  }
+  const starts = new Set<number>(entryPcs);
+  for (const insn of insns) {
+    if (insn.kind === 'call_local') {
+      checkTarget(insn, insn.target, 'call');
+      starts.add(insn.target);
+    }
+  }
+  const sorted = [...starts].sort((a, b) => a - b);
+  // Function ranges partition [first start, slotCount); code before the first start belongs to no
+  // function (it can only be reached by jumps, which are checked to stay inside their function).
+  const ranges = sorted.map((s, i) => ({ start: s, end: i + 1 < sorted.length ? sorted[i + 1]! : slotCount }));
+  const functionOfPc = (pc: number): number => {
+    let lo = 0;
+    let hi = ranges.length - 1;
+    if (pc < ranges[0]!.start) return -1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ranges[mid]!.start <= pc) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+
+  // Which functions are reachable from the entry through calls.
+  const reachable = new Set<number>(entryPcs.map(functionOfPc));
+  const work = [...reachable];
+  const functions: FunctionCfg[] = [];
+  const functionAt = new Map<number, number>();
+  const built = new Map<number, FunctionCfg>();
+  while (work.length > 0) {
+    const f = work.pop()!;
+    const fn = buildFunction(program, ranges[f]!.start, ranges[f]!.end, checkTarget);
+    built.set(f, fn);
+    for (const b of fn.blocks) {
+      for (let i = b.first; i <= b.last; i++) {
+        const insn = insns[i]!;
+        if (insn.kind === 'call_local') {
+          const g = functionOfPc(insn.target);
+          if (!reachable.has(g)) {
+            reachable.add(g);
+            work.push(g);
+          }
+        }
+      }
+    }
+  }
+  for (const f of [...built.keys()].sort((a, b) => a - b)) {
+    const fn = built.get(f)!;
+    functionAt.set(fn.startPc, functions.length);
+    functions.push(fn);
+  }
+  return { program, functions, functionAt };
+}
+
+function buildFunction(
+  program: Program,
+  startPc: number,
+  endPc: number,
+  checkTarget: (from: Insn, target: number, what: 'jump' | 'call') => void,
+): FunctionCfg {
+  const { insns, slotToInsn } = program;
+  const firstInsn = slotToInsn[startPc]!;
+  const endInsn = endPc >= program.slotCount ? insns.length : slotToInsn[endPc]!;
+  const last = insns[endInsn - 1]!;
+  // As the kernel: the last instruction of every function must be exit or an unconditional jump.
+  if (last.kind !== 'exit' && last.kind !== 'ja') {
+    fail(
+      ErrorCode.FallOffEnd,
+      last.pc,
+      'execution can fall off the end of the function: its last instruction must be exit or an unconditional jump',
+    );
+  }
+  // Leaders.
+  const leader = new Uint8Array(endInsn - firstInsn + 1);
+  leader[0] = 1;
+  for (let i = firstInsn; i < endInsn; i++) {
+    const insn = insns[i]!;
+    if (insn.kind === 'ja' || insn.kind === 'jcond') {
+      checkTarget(insn, insn.target, 'jump');
+      if (insn.target < startPc || insn.target >= endPc) {
+        fail(
+          ErrorCode.JumpAcrossFunction,
+          insn.pc,
+          `jump target ${insn.target} is outside the function that spans instructions ${startPc}..${endPc - 1}`,
+        );
+      }
+      leader[slotToInsn[insn.target]! - firstInsn] = 1;
+    }
+    if (isTerminator(insn)) leader[i + 1 - firstInsn] = 1;
+  }
+  // Blocks over the whole range, then keep the reachable ones.
+  const blockOfInsn = new Int32Array(endInsn - firstInsn).fill(-1);
+  const all: BasicBlock[] = [];
+  for (let i = firstInsn; i < endInsn; ) {
+    let j = i;
+    while (j + 1 < endInsn && !leader[j + 1 - firstInsn]) j++;
+    const id = all.length;
+    all.push({ id, first: i, last: j, succs: [], preds: [] });
+    for (let k = i; k <= j; k++) blockOfInsn[k - firstInsn] = id;
+    i = j + 1;
+  }
+  const blockAtPc = (pc: number): number => blockOfInsn[slotToInsn[pc]! - firstInsn]!;
+  for (const b of all) {
+    const t = insns[b.last]!;
+    if (t.kind === 'exit') continue;
+    if (t.kind === 'ja') b.succs.push(blockAtPc(t.target));
+    else if (t.kind === 'jcond') b.succs.push(blockAtPc(t.target), b.id + 1);
+    else b.succs.push(b.id + 1);
+  }
+  // Reachability from the entry block; renumber in program order.
+  const seen = new Uint8Array(all.length);
+  const stack = [0];
+  seen[0] = 1;
+  while (stack.length > 0) {
+    const b = all[stack.pop()!]!;
+    for (const s of b.succs) {
+      if (!seen[s]) {
+        seen[s] = 1;
+        stack.push(s);
+      }
+    }
+  }
+  const newId = new Int32Array(all.length).fill(-1);
+  const blocks: BasicBlock[] = [];
+  for (const b of all) {
+    if (!seen[b.id]) continue;
+    newId[b.id] = blocks.length;
+    blocks.push(b);
+  }
+  for (const b of blocks) {
+    b.id = newId[b.id]!;
+    b.succs = b.succs.map((s) => newId[s]!);
+  }
+  for (const b of blocks) for (const s of b.succs) blocks[s]!.preds.push(b.id);
+  return { startPc, endPc, blocks };
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+/** Node adapter of the CLI: real files, real stdout/stderr, exit status. */
+import { readFile, writeFile } from 'node:fs/promises';
+import { main } from './main.js';
+
+const io = {
+  readFile: async (path: string): Promise<Uint8Array> => new Uint8Array(await readFile(path)),
+  writeFile: (path: string, data: Uint8Array | string): Promise<void> => writeFile(path, data),
+  stdout: (text: string): void => void process.stdout.write(text),
+  stderr: (text: string): void => void process.stderr.write(text),
+  now: (): number => Number(process.hrtime.bigint()),
+};
+
+main(process.argv.slice(2), io).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bpf2wasm: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    process.exitCode = 70;
+  },
+);

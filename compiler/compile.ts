@@ -1,0 +1,184 @@
+/**
+ * The compile pipeline: decode -> CFG -> structure + emit (Binaryen) -> validate -> optimise ->
+ * binary with the manifest and instruction map as custom sections.
+ */
+import {
+  ABI_VERSION, DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, GENERIC_HELPER_SIGNATURE, INSN_MAP_SECTION,
+  MANIFEST_SECTION, NULL_GUARD_SIZE, SCRATCH_SIZE, WASM_PAGE,
+  type HelperSignature, type Manifest, type MemoryLayout, type ProgramEntry,
+} from '../runtime/abi.js';
+import { Bpf2WasmError, CompileError, ErrorCode, InternalError } from '../runtime/errors.js';
+import { decodeProgram } from '../runtime/isa/decode.js';
+import type { LddwInsn, Program } from '../runtime/isa/insn.js';
+import { MAX_INSNS } from '../runtime/isa/opcodes.js';
+import { loadBinaryen } from './binaryen.js';
+import { buildCfg } from './cfg.js';
+import { emitModule, type HelperInfo } from './emit.js';
+import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
+
+/** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
+export type OptLevel = 0 | 1 | 2;
+
+/** A helper the host provides. */
+export interface HelperDecl {
+  id: number;
+  /** Import name; defaults to `helper_<id>`. */
+  name?: string;
+  /** Defaults to the generic (i64 x 5) -> i64. */
+  signature?: HelperSignature;
+}
+
+/** One program entry point in the bytecode. */
+export interface EntryDecl {
+  name: string;
+  /** Instruction index of its first instruction. */
+  pc: number;
+  /** Program type, e.g. `xdp`; `raw` by default. */
+  type?: string;
+  section?: string;
+}
+
+export interface CompileOptions {
+  optLevel?: OptLevel;
+  /**
+   * The helpers the host provides. When given, a call to any other id is a compile error
+   * (E_UNKNOWN_HELPER); when omitted, any id compiles to an import with the generic signature.
+   */
+  helpers?: readonly HelperDecl[];
+  /** Entry points; default one program `main` at instruction 0. */
+  entries?: readonly EntryDecl[];
+  /** Maximum bpf-to-bpf call depth (frames); default 8, as the kernel. */
+  maxCallDepth?: number;
+  /** Stack bytes per frame; default 512, as the kernel. */
+  frameSize?: number;
+  /** Maximum program size in instruction slots; default 1,000,000 (the kernel's limit). */
+  maxInsns?: number;
+  /** Resolves lddw pseudo sources (maps, variables); used by the ELF loader. */
+  resolveLddw?: (insn: LddwInsn) => bigint;
+}
+
+/** The result of compiling: a Wasm module and the description of what it needs. */
+export interface CompiledModule {
+  /** The module, with the manifest and instruction map as custom sections. */
+  wasm: Uint8Array;
+  manifest: Manifest;
+}
+
+/** Binaryen passes run at -O1: the ones that measurably pay off for eBPF code without costing seconds. */
+export const O1_PASSES: readonly string[] = [
+  'remove-unused-brs',
+  'merge-blocks',
+  'simplify-locals-nostructure',
+  'vacuum',
+  'reorder-locals',
+];
+
+const GENERATOR = 'bpf2wasm 0.1.0';
+
+/** Computes the memory layout for a stack of `maxCallDepth` frames. */
+export function computeLayout(maxCallDepth: number, frameSize: number): MemoryLayout {
+  const stackBase = NULL_GUARD_SIZE + SCRATCH_SIZE;
+  const stackTop = stackBase + maxCallDepth * frameSize;
+  const dataBase = Math.ceil(stackTop / 4096) * 4096;
+  return {
+    stackBase, stackTop, frameSize, maxCallDepth, dataBase,
+    initialPages: Math.max(1, Math.ceil((dataBase + 4096) / WASM_PAGE)),
+    maximumPages: 65536,
+  };
+}
+
+function sanitizeExport(name: string): string {
+  return name.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+/**
+ * Compiles eBPF bytecode (8-byte little-endian instruction words) or an already decoded program to
+ * a Wasm module. Throws CompileError (with an error code and instruction index) for bad programs.
+ */
+export async function compile(input: Uint8Array | Program, options: CompileOptions = {}): Promise<CompiledModule> {
+  const program = input instanceof Uint8Array ? decodeProgram(input, { maxInsns: options.maxInsns ?? MAX_INSNS }) : input;
+  const optLevel = options.optLevel ?? 1;
+  if (optLevel !== 0 && optLevel !== 1 && optLevel !== 2) {
+    throw new CompileError(ErrorCode.BadArgument, `optimisation level must be 0, 1 or 2, not ${String(optLevel)}`);
+  }
+  const maxCallDepth = options.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
+  const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
+  if (!Number.isInteger(maxCallDepth) || maxCallDepth < 1 || maxCallDepth > 1024) {
+    throw new CompileError(ErrorCode.BadArgument, `maxCallDepth must be an integer 1..1024`);
+  }
+  if (!Number.isInteger(frameSize) || frameSize < 8 || frameSize > 65536 || frameSize % 8 !== 0) {
+    throw new CompileError(ErrorCode.BadArgument, `frameSize must be a multiple of 8 from 8 to 65536`);
+  }
+  const layout = computeLayout(maxCallDepth, frameSize);
+  const entries: EntryDecl[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
+  if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
+  const cfg = buildCfg(program, entries.map((e) => e.pc));
+
+  const helperTable = options.helpers ? new Map(options.helpers.map((h) => [h.id, h])) : undefined;
+  const resolveHelper = (id: number, pc: number): HelperInfo => {
+    if (helperTable) {
+      const h = helperTable.get(id);
+      if (!h) {
+        throw new CompileError(ErrorCode.UnknownHelper, `call to helper ${id}, which the host does not provide`, {
+          insn: pc, helper: String(id),
+        });
+      }
+      return { id, name: h.name ?? `helper_${id}`, signature: h.signature ?? GENERIC_HELPER_SIGNATURE };
+    }
+    return { id, name: `helper_${id}`, signature: GENERIC_HELPER_SIGNATURE };
+  };
+
+  const usedExports = new Set<string>();
+  const programs: ProgramEntry[] = entries.map((e) => {
+    let exportName = sanitizeExport(e.name) || 'prog';
+    while (usedExports.has(exportName)) exportName += '_';
+    usedExports.add(exportName);
+    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type: e.type ?? 'raw' };
+    if (e.section !== undefined) entry.section = e.section;
+    return entry;
+  });
+
+  const b = await loadBinaryen();
+  const m = new b.Module();
+  try {
+    const emitted = emitModule(b, m, cfg, {
+      layout,
+      entries: programs.map((p) => ({ name: p.name, exportName: p.exportName, pc: p.insn })),
+      resolveHelper,
+      ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
+    });
+    const file = m.addDebugInfoFileName('bpf');
+    for (const [fname, locs] of emitted.debugLocs) {
+      const fref = m.getFunction(fname);
+      for (const [expr, pc] of locs) m.setDebugLocation(fref, expr, file, pc + 1, 0);
+    }
+    if (!m.validate()) {
+      throw new InternalError(ErrorCode.Internal, 'the generated module failed Binaryen validation (a bpf2wasm bug)');
+    }
+    if (optLevel === 1) {
+      m.runPasses(O1_PASSES);
+    } else if (optLevel === 2) {
+      b.setOptimizeLevel(2);
+      b.setShrinkLevel(0);
+      m.optimize();
+    }
+    const { binary, sourceMap } = m.emitBinary('bpf.map');
+    const manifest: Manifest = {
+      abiVersion: ABI_VERSION,
+      generator: GENERATOR,
+      programs,
+      helpers: emitted.helpers,
+      usesCallx: emitted.usesCallx,
+      layout,
+      insnCount: program.slotCount,
+    };
+    let wasm = appendCustomSection(binary, INSN_MAP_SECTION, insnMapFromSourceMap(sourceMap));
+    wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
+    return { wasm, manifest };
+  } catch (e) {
+    if (e instanceof Bpf2WasmError) throw e;
+    throw new InternalError(ErrorCode.Internal, `code generation failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+  } finally {
+    m.dispose();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Custom sections appended to the emitted module: the JSON manifest and the map from code offsets
+ * to eBPF instruction indices (from Binaryen's source map), which the runtime uses to name the
+ * instruction behind a trap.
+ */
+import { encodeInsnMap } from '../runtime/insnmap.js';
+
+function leb128(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/**
+ * Appends a custom section at the end of a module. Appending (rather than asking Binaryen to add
+ * it) guarantees that no code offset moves.
+ */
+export function appendCustomSection(wasm: Uint8Array, name: string, payload: Uint8Array): Uint8Array {
+  const nameBytes = new TextEncoder().encode(name);
+  const body = [...leb128(nameBytes.length)];
+  const size = body.length + nameBytes.length + payload.length;
+  const header = [0, ...leb128(size), ...body];
+  const out = new Uint8Array(wasm.length + header.length + nameBytes.length + payload.length);
+  out.set(wasm, 0);
+  out.set(header, wasm.length);
+  out.set(nameBytes, wasm.length + header.length);
+  out.set(payload, wasm.length + header.length + nameBytes.length);
+  return out;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_INDEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < B64.length; i++) B64_INDEX[B64.charCodeAt(i)] = i;
+
+/**
+ * Decodes a source map's `mappings` (one generated line: the Wasm binary) into sorted
+ * [code offset, source line] pairs (0-based lines, as source maps store them).
+ */
+export function decodeSourceMapMappings(mappings: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let col = 0;
+  let line = 0;
+  const fields: number[] = [];
+  let value = 0;
+  let shift = 0;
+  const flushSegment = (): void => {
+    if (fields.length >= 3) {
+      col += fields[0]!;
+      line += fields[2]!;
+      out.push([col, line]);
+    } else if (fields.length >= 1) {
+      col += fields[0]!;
+    }
+    fields.length = 0;
+  };
+  for (let i = 0; i < mappings.length; i++) {
+    const ch = mappings.charCodeAt(i);
+    if (ch === 44 /* , */ || ch === 59 /* ; */) {
+      flushSegment();
+      continue;
+    }
+    const digit = B64_INDEX[ch] ?? -1;
+    if (digit < 0) continue;
+    value += (digit & 31) * 2 ** shift;
+    if (digit & 32) {
+      shift += 5;
+    } else {
+      const negative = value % 2 === 1;
+      const magnitude = Math.floor(value / 2);
+      fields.push(negative ? -magnitude : magnitude);
+      value = 0;
+      shift = 0;
+    }
+  }
+  flushSegment();
+  return out;
+}
+
+/** Builds the insn-map section payload from a Binaryen source map. */
+export function insnMapFromSourceMap(sourceMap: string | null): Uint8Array {
+  if (!sourceMap) return encodeInsnMap([]);
+  const parsed = JSON.parse(sourceMap) as { mappings?: string };
+  const pairs = decodeSourceMapMappings(parsed.mappings ?? '');
+  // The compiler sets 1-based line = instruction index + 1; the map stores it 0-based.
+  return encodeInsnMap(pairs);
+}

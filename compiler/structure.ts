@@ -1,0 +1,218 @@
+/**
+ * Control-flow structuring: turns a function's CFG into nested Wasm `block`/`loop`/`if` with
+ * labelled breaks, in time linear in the size of the function.
+ *
+ * The algorithm is the one of Peterson, Kasami and Tokura as presented by Ramsey ("Beyond
+ * Relooper", ICFP 2022), over the dominator tree in reverse postorder:
+ * - a loop header (target of a back edge) becomes a `loop` whose label a back edge continues to;
+ * - a node with several forward predecessors (a merge node) is placed right after a `block` that
+ *   encloses its dominator's code, so that jumping to it is a `br` out of that block;
+ * - any other successor is dominated by its only predecessor and is emitted inline.
+ *
+ * Irreducible control flow (a retreating edge to a node that does not dominate its source) has no
+ * such structure; `structureFunction` reports it and the caller falls back to a dispatch loop.
+ */
+import { CompileError, ErrorCode } from '../runtime/errors.js';
+import type { BasicBlock } from './cfg.js';
+
+/** Structured statements. Labels are block ids: `B<id>` exits to block id, `L<id>` re-enters loop id. */
+export type Stmt =
+  | { k: 'block'; label: number; body: Stmt[] }
+  | { k: 'loop'; label: number; body: Stmt[] }
+  /** The straight-line instructions of a block, without its terminating jump. */
+  | { k: 'code'; block: number }
+  /** The block's conditional jump: `if (cond) then else`. */
+  | { k: 'if'; block: number; then: Stmt[]; else: Stmt[] }
+  /** Branch to the start of block `target`, which is a merge node (`B`) or loop header (`L`). */
+  | { k: 'br'; target: number; loop: boolean }
+  /** The block ends with exit. */
+  | { k: 'return'; block: number };
+
+export type StructureResult = { ok: true; body: Stmt[] } | { ok: false; irreducibleAt: number };
+
+/** Nesting beyond this is refused rather than risking the host's stack. */
+export const MAX_NESTING = 4000;
+
+/**
+ * Structures a function whose blocks[0] is the entry. `terminator(b)` says how block b ends:
+ * 'exit', 'jump' (one successor, explicit jump or fallthrough) or 'cond' (succs = [taken, fallthrough]).
+ */
+export function structureFunction(
+  blocks: BasicBlock[],
+  terminator: (b: BasicBlock) => 'exit' | 'jump' | 'cond',
+  pcOf: (b: BasicBlock) => number,
+): StructureResult {
+  const n = blocks.length;
+  // Reverse postorder by iterative DFS.
+  const rpo = new Int32Array(n).fill(-1);
+  const order: number[] = [];
+  {
+    const visited = new Uint8Array(n);
+    const stack: Array<[number, number]> = [[0, 0]];
+    visited[0] = 1;
+    const post: number[] = [];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const b = blocks[top[0]]!;
+      if (top[1] < b.succs.length) {
+        const s = b.succs[top[1]++]!;
+        if (!visited[s]) {
+          visited[s] = 1;
+          stack.push([s, 0]);
+        }
+      } else {
+        post.push(top[0]);
+        stack.pop();
+      }
+    }
+    for (let i = post.length - 1; i >= 0; i--) {
+      rpo[post[i]!] = order.length;
+      order.push(post[i]!);
+    }
+  }
+  // Immediate dominators (Cooper, Harvey, Kennedy), indices are rpo numbers.
+  const idom = new Int32Array(n).fill(-1);
+  idom[0] = 0;
+  const intersect = (a: number, b: number): number => {
+    while (a !== b) {
+      while (a > b) a = idom[a]!;
+      while (b > a) b = idom[b]!;
+    }
+    return a;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = 1; i < order.length; i++) {
+      const b = blocks[order[i]!]!;
+      let nd = -1;
+      for (const p of b.preds) {
+        const pr = rpo[p]!;
+        if (pr < 0 || idom[pr] === -1) continue;
+        nd = nd === -1 ? pr : intersect(pr, nd);
+      }
+      if (idom[i] !== nd) {
+        idom[i] = nd;
+        changed = true;
+      }
+    }
+  }
+  const dominates = (a: number, b: number): boolean => {
+    // a, b rpo numbers; walk up from b.
+    while (b > a) b = idom[b]!;
+    return a === b;
+  };
+  // Classify edges.
+  const isLoopHeader = new Uint8Array(n);
+  const forwardIn = new Int32Array(n);
+  for (const b of blocks) {
+    const rb = rpo[b.id]!;
+    for (const s of b.succs) {
+      const rs = rpo[s]!;
+      if (rs <= rb) {
+        if (!dominates(rs, rb)) return { ok: false, irreducibleAt: pcOf(b) };
+        isLoopHeader[s] = 1;
+      } else {
+        forwardIn[s]!++;
+      }
+    }
+  }
+  const isMerge = (id: number): boolean => forwardIn[id]! >= 2;
+  // Merge children in the dominator tree, ordered by rpo descending (outermost block first).
+  const mergeChildren: number[][] = Array.from({ length: n }, () => []);
+  for (let i = order.length - 1; i >= 1; i--) {
+    const id = order[i]!;
+    if (isMerge(id)) mergeChildren[order[idom[i]!]!]!.push(id);
+  }
+
+  let depth = 0;
+  const enter = (b: number): void => {
+    if (++depth > MAX_NESTING) {
+      throw new CompileError(
+        ErrorCode.TooComplex,
+        `control flow nests deeper than ${MAX_NESTING} levels`,
+        { insn: pcOf(blocks[b]!) },
+      );
+    }
+  };
+
+  const doBranch = (from: number, to: number, out: Stmt[]): void => {
+    if (rpo[to]! <= rpo[from]!) out.push({ k: 'br', target: to, loop: true });
+    else if (isMerge(to)) out.push({ k: 'br', target: to, loop: false });
+    else doTree(to, out);
+  };
+
+  /** Code of x itself followed by its terminator (no merge children). */
+  const nodeCode = (x: number): Stmt[] => {
+    const b = blocks[x]!;
+    const out: Stmt[] = [{ k: 'code', block: x }];
+    switch (terminator(b)) {
+      case 'exit':
+        out.push({ k: 'return', block: x });
+        break;
+      case 'jump':
+        doBranch(x, b.succs[0]!, out);
+        break;
+      case 'cond': {
+        const thenS: Stmt[] = [];
+        const elseS: Stmt[] = [];
+        doBranch(x, b.succs[0]!, thenS);
+        doBranch(x, b.succs[1]!, elseS);
+        out.push({ k: 'if', block: x, then: thenS, else: elseS });
+        break;
+      }
+    }
+    return out;
+  };
+
+  /** Appends the code for the dominator subtree rooted at x to `out`. */
+  function doTree(x: number, out: Stmt[]): void {
+    enter(x);
+    // Iterate instead of recursing on the last merge child, so a long chain of merges costs no stack.
+    for (;;) {
+      const ys = mergeChildren[x]!;
+      const within = (): Stmt[] => {
+        // Innermost: x's own code; then wrap in a block per merge child, lowest rpo innermost.
+        let inner = nodeCode(x);
+        for (let i = ys.length - 1; i >= 1; i--) {
+          const y = ys[i]!;
+          const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
+          doTree(y, next);
+          inner = next;
+        }
+        return inner;
+      };
+      if (isLoopHeader[x]) {
+        // The loop contains x and its merge children; the loop's code is everything x dominates.
+        const body = within();
+        if (ys.length === 0) {
+          out.push({ k: 'loop', label: x, body });
+          break;
+        }
+        const y0 = ys[0]!;
+        const loopBody: Stmt[] = [{ k: 'block', label: y0, body }];
+        doTree(y0, loopBody);
+        out.push({ k: 'loop', label: x, body: loopBody });
+        break;
+      }
+      const inner = within();
+      if (ys.length === 0) {
+        for (const st of inner) out.push(st);
+        break;
+      }
+      out.push({ k: 'block', label: ys[0]!, body: inner });
+      x = ys[0]!;
+    }
+    depth--;
+  }
+
+  const body: Stmt[] = [];
+  try {
+    doTree(0, body);
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new CompileError(ErrorCode.TooComplex, 'control flow nests too deeply to translate', { insn: pcOf(blocks[0]!) });
+    }
+    throw e;
+  }
+  return { ok: true, body };
+}

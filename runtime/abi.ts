@@ -1,0 +1,135 @@
+/**
+ * The contract between a compiled module and the runtime: memory layout, import and export names,
+ * fault codes and the manifest that travels inside the module as a custom section.
+ *
+ * Both the compiler and the runtime import this file; it imports nothing.
+ *
+ * Linear memory layout (addresses are wasm32 byte addresses, all fixed per module by its manifest):
+ *
+ *     0x0000 ┌────────────────────────────┐
+ *            │ null guard (never an object)│  NULL_GUARD_SIZE
+ *     0x1000 ├────────────────────────────┤
+ *            │ runtime scratch: r0 result  │  SCRATCH_SIZE
+ *     0x2000 ├────────────────────────────┤  layout.stackBase
+ *            │ eBPF stack: maxCallDepth    │
+ *            │ frames of frameSize bytes,  │  the entry frame is at the top;
+ *            │ growing down                │  r10 of the entry function = layout.stackTop
+ *            ├────────────────────────────┤  layout.dataBase
+ *            │ input memory / context      │  (the runtime grows memory to fit)
+ *            └────────────────────────────┘
+ */
+
+/** Version of this ABI; a module built for another version is refused. */
+export const ABI_VERSION = 1;
+
+/** Name of the custom section holding the JSON manifest. */
+export const MANIFEST_SECTION = 'bpf2wasm.manifest';
+/** Name of the custom section mapping code offsets to eBPF instruction indices. */
+export const INSN_MAP_SECTION = 'bpf2wasm.insnmap';
+
+export const NULL_GUARD_SIZE = 0x1000;
+export const SCRATCH_BASE = 0x1000;
+export const SCRATCH_SIZE = 0x1000;
+/** Where the entry function stores the full 64-bit r0 before returning its low half. */
+export const RESULT_ADDR = SCRATCH_BASE;
+/** The kernel's per-frame stack size (MAX_BPF_STACK). */
+export const DEFAULT_FRAME_SIZE = 512;
+/** The kernel's call depth limit (MAX_CALL_FRAMES). */
+export const DEFAULT_MAX_CALL_DEPTH = 8;
+export const WASM_PAGE = 65536;
+
+/** Import module and names the compiled module uses. */
+export const IMPORT_ENV = 'env';
+export const IMPORT_MEMORY = 'memory';
+/** `fault(code, insn, detail)`: raises a typed runtime error; never returns. */
+export const IMPORT_FAULT = 'fault';
+export const IMPORT_HELPERS = 'helpers';
+/** `callx(id, r1..r5) -> r0`: dispatches a helper call whose id is in a register. */
+export const IMPORT_CALLX = 'callx';
+
+/** Numeric fault codes passed to `env.fault`. */
+export const FaultCode = {
+  CallDepth: 1,
+  UnknownHelper: 2,
+  MemoryFault: 3,
+  Budget: 4,
+} as const;
+export type FaultCode = (typeof FaultCode)[keyof typeof FaultCode];
+
+/** How a helper's arguments and result cross the Wasm/JS boundary. */
+export type HelperArgKind =
+  /** i64 in Wasm, bigint in JS: the value as it is. */
+  | 'i64'
+  /** i32 in Wasm, number in JS: the low 32 bits (pointers into linear memory, sizes, flags). */
+  | 'u32';
+
+export type HelperResultKind =
+  | 'i64'
+  /** i32 in Wasm: the result is zero-extended into r0. */
+  | 'u32'
+  /** i32 in Wasm: the result is sign-extended into r0 (negative errno codes). */
+  | 's32'
+  /** No result: r0 is set to 0. */
+  | 'void';
+
+/** A helper's signature at the Wasm boundary. */
+export interface HelperSignature {
+  args: HelperArgKind[];
+  result: HelperResultKind;
+}
+
+/** The generic signature used for helpers without a declared one: five i64 in, one i64 out. */
+export const GENERIC_HELPER_SIGNATURE: HelperSignature = {
+  args: ['i64', 'i64', 'i64', 'i64', 'i64'],
+  result: 'i64',
+};
+
+/** One helper the module imports. */
+export interface HelperImport {
+  id: number;
+  /** Import name inside the `helpers` module. */
+  importName: string;
+  /** Human-readable name (`bpf_map_lookup_elem`, or `helper_<id>`). */
+  name: string;
+  signature: HelperSignature;
+}
+
+/** Memory layout of a compiled module. */
+export interface MemoryLayout {
+  stackBase: number;
+  /** r10 of the entry function. */
+  stackTop: number;
+  frameSize: number;
+  maxCallDepth: number;
+  /** Where input memory / context is placed. */
+  dataBase: number;
+  /** Initial memory size in 64 KiB pages. */
+  initialPages: number;
+  /** Maximum memory size in pages. */
+  maximumPages: number;
+}
+
+/** One entry point of the module. */
+export interface ProgramEntry {
+  name: string;
+  /** Wasm export: `(r1: i32, r2: i32) -> i32` returning r0's low half; the full r0 is at RESULT_ADDR. */
+  exportName: string;
+  /** First instruction index of the program. */
+  insn: number;
+  /** Program type (`xdp`, `socket`, ..., or `raw`). */
+  type: string;
+  section?: string;
+}
+
+/** The description of what a compiled module needs; stored as JSON in MANIFEST_SECTION. */
+export interface Manifest {
+  abiVersion: number;
+  generator: string;
+  programs: ProgramEntry[];
+  helpers: HelperImport[];
+  /** True if the module imports `helpers.callx`. */
+  usesCallx: boolean;
+  layout: MemoryLayout;
+  /** Number of eBPF instruction slots compiled. */
+  insnCount: number;
+}

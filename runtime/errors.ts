@@ -1,0 +1,118 @@
+/**
+ * Typed errors shared by the compiler and the runtime.
+ *
+ * Every error a user can cause carries a stable `code` (tests assert it, never the wording), a
+ * `location` saying where (instruction index, source line, ELF section and offset, map or helper
+ * name) and a one-sentence message. `formatError` renders the single line the CLI prints.
+ */
+
+/** Where an error happened. Every field is optional; the ones that apply are set. */
+export interface ErrorLocation {
+  /** eBPF instruction index (in 8-byte slots, as `llvm-objdump -d` numbers them). */
+  insn?: number;
+  /** 1-based line in an assembly source. */
+  line?: number;
+  /** ELF section name. */
+  section?: string;
+  /** Byte offset (in the input file, or in the ELF section when `section` is set). */
+  offset?: number;
+  /** Map name. */
+  map?: string;
+  /** Helper name or id. */
+  helper?: string;
+  /** Faulting linear-memory address (runtime faults). */
+  address?: number;
+  /** Program (function or ELF program) name. */
+  program?: string;
+}
+
+/** Stable error codes. Add new ones at the end; never renumber or rename. */
+export const ErrorCode = {
+  // input format
+  EmptyProgram: 'E_EMPTY_PROGRAM',
+  ProgramTooLarge: 'E_PROGRAM_TOO_LARGE',
+  TruncatedInput: 'E_TRUNCATED_INPUT',
+  // decoding
+  UnknownOpcode: 'E_UNKNOWN_OPCODE',
+  BadRegister: 'E_BAD_REGISTER',
+  WriteR10: 'E_WRITE_R10',
+  TruncatedLddw: 'E_TRUNCATED_LDDW',
+  BadLddw: 'E_BAD_LDDW',
+  ReservedField: 'E_RESERVED_FIELD',
+  // control flow
+  JumpOutOfRange: 'E_JUMP_OUT_OF_RANGE',
+  JumpIntoLddw: 'E_JUMP_INTO_LDDW',
+  FallOffEnd: 'E_FALL_OFF_END',
+  BadCallTarget: 'E_BAD_CALL_TARGET',
+  JumpAcrossFunction: 'E_JUMP_ACROSS_FUNCTION',
+  UnknownHelper: 'E_UNKNOWN_HELPER',
+  TooComplex: 'E_TOO_COMPLEX',
+  Unsupported: 'E_UNSUPPORTED',
+  // assembler
+  AsmSyntax: 'E_ASM_SYNTAX',
+  // ELF objects
+  BadElf: 'E_BAD_ELF',
+  // runtime
+  MemoryFault: 'E_MEMORY_FAULT',
+  CallDepth: 'E_CALL_DEPTH',
+  HelperFailed: 'E_HELPER_FAILED',
+  BadModule: 'E_BAD_MODULE',
+  BadArgument: 'E_BAD_ARGUMENT',
+  Trap: 'E_TRAP',
+  // the compiler's own bugs
+  Internal: 'E_INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error bpf2wasm raises on purpose. */
+export class Bpf2WasmError extends Error {
+  readonly code: ErrorCode;
+  readonly location: ErrorLocation;
+  /** The message without the code and location prefix. */
+  readonly detail: string;
+
+  constructor(code: ErrorCode, detail: string, location: ErrorLocation = {}, options?: { cause?: unknown }) {
+    super(formatMessage(code, detail, location), options);
+    this.name = new.target.name;
+    this.code = code;
+    this.location = location;
+    this.detail = detail;
+  }
+}
+
+/** The program was rejected before it ran (decode, validation, code generation). */
+export class CompileError extends Bpf2WasmError {}
+
+/** Assembly text could not be assembled. */
+export class AsmError extends Bpf2WasmError {}
+
+/** A running program faulted (memory fault, call depth, helper failure). */
+export class BpfRuntimeError extends Bpf2WasmError {}
+
+/** A bug in bpf2wasm itself, never the user's fault. */
+export class InternalError extends Bpf2WasmError {}
+
+/** Renders a location as `insn 3`, `line 7`, `section .text offset 0x40`, ... */
+export function formatLocation(loc: ErrorLocation): string {
+  const parts: string[] = [];
+  if (loc.program !== undefined) parts.push(`program ${loc.program}`);
+  if (loc.section !== undefined) parts.push(`section ${loc.section}`);
+  if (loc.line !== undefined) parts.push(`line ${loc.line}`);
+  if (loc.insn !== undefined) parts.push(`insn ${loc.insn}`);
+  if (loc.offset !== undefined) parts.push(`offset 0x${loc.offset.toString(16)}`);
+  if (loc.map !== undefined) parts.push(`map ${loc.map}`);
+  if (loc.helper !== undefined) parts.push(`helper ${loc.helper}`);
+  if (loc.address !== undefined) parts.push(`address 0x${(loc.address >>> 0).toString(16)}`);
+  return parts.join(', ');
+}
+
+function formatMessage(code: ErrorCode, detail: string, loc: ErrorLocation): string {
+  const where = formatLocation(loc);
+  return where ? `${code} at ${where}: ${detail}` : `${code}: ${detail}`;
+}
+
+/** True for errors raised on purpose by bpf2wasm (as opposed to bugs or host failures). */
+export function isBpf2WasmError(e: unknown): e is Bpf2WasmError {
+  return e instanceof Bpf2WasmError;
+}

@@ -1,0 +1,79 @@
+/**
+ * Helpers as the host provides them: JS functions (or Wasm exports) registered by id and name,
+ * and the adaptation between a helper's declared signature and JS values.
+ */
+import { GENERIC_HELPER_SIGNATURE, type HelperSignature } from './abi.js';
+import { BpfRuntimeError, ErrorCode } from './errors.js';
+
+/**
+ * A helper function. With the generic signature it receives five bigints (r1..r5) and returns a
+ * bigint (r0). With a declared signature, `u32` arguments arrive as numbers and `i64` ones as
+ * bigints, and the result is a number for `u32`/`s32`, a bigint for `i64`, nothing for `void`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type HelperFn = (...args: any[]) => any;
+
+/** A helper the host provides. */
+export interface HelperDefinition {
+  id: number;
+  name?: string;
+  /** Defaults to the generic (i64 x 5) -> i64. */
+  signature?: HelperSignature;
+  fn: HelperFn;
+}
+
+/** The set of helpers an instance can call, by id and by name. */
+export class HelperRegistry {
+  private readonly byId = new Map<number, HelperDefinition>();
+  private readonly byName = new Map<string, HelperDefinition>();
+
+  constructor(defs: Iterable<HelperDefinition> = []) {
+    for (const d of defs) this.register(d);
+  }
+
+  /** Adds or replaces a helper. */
+  register(def: HelperDefinition): this {
+    if (!Number.isInteger(def.id) || def.id < -0x80000000 || def.id > 0xffffffff) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `helper id ${String(def.id)} is not a 32-bit integer`, { helper: def.name ?? String(def.id) });
+    }
+    if (typeof def.fn !== 'function') {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, 'helper function is not a function', { helper: def.name ?? String(def.id) });
+    }
+    this.byId.set(def.id | 0, def);
+    if (def.name) this.byName.set(def.name, def);
+    return this;
+  }
+
+  get(id: number): HelperDefinition | undefined {
+    return this.byId.get(id | 0);
+  }
+
+  getByName(name: string): HelperDefinition | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Every registered helper. */
+  list(): HelperDefinition[] {
+    return [...this.byId.values()];
+  }
+}
+
+/**
+ * Calls a helper with register values (bigints), converting to and from its declared signature.
+ * Used by `callx`, where the helper is only known at run time.
+ */
+export function callWithRegisters(def: HelperDefinition, regs: bigint[]): bigint {
+  const sig = def.signature ?? GENERIC_HELPER_SIGNATURE;
+  const args = sig.args.map((k, i) => (k === 'u32' ? Number(BigInt.asUintN(32, regs[i] ?? 0n)) : (regs[i] ?? 0n)));
+  const r: unknown = def.fn(...args);
+  switch (sig.result) {
+    case 'void':
+      return 0n;
+    case 'u32':
+      return BigInt(Number(r) >>> 0);
+    case 's32':
+      return BigInt.asUintN(64, BigInt(Number(r) | 0));
+    default:
+      return BigInt.asUintN(64, typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r ?? 0))));
+  }
+}

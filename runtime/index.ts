@@ -1,0 +1,13 @@
+/**
+ * bpf2wasm runtime: runs modules produced by the compiler. Runs in browsers, workers, edge
+ * functions and Node; imports neither the compiler nor Binaryen.
+ */
+export * from './errors.js';
+export * from './abi.js';
+export { instantiate, BpfInstance, type InstantiateOptions } from './instance.js';
+export { HelperRegistry, callWithRegisters, type HelperDefinition, type HelperFn } from './helpers.js';
+export { readManifest } from './manifest.js';
+export { InsnMap, trapOffsetFromStack } from './insnmap.js';
+export { decodeProgram, decodeSlot, readSlot } from './isa/decode.js';
+export type * from './isa/insn.js';
+export * as opcodes from './isa/opcodes.js';

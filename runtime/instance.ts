@@ -1,0 +1,226 @@
+/**
+ * A running instance of a compiled module: one linear memory laid out as runtime/abi.ts describes,
+ * helpers supplied as Wasm imports, and calls into the programs' exports.
+ */
+import {
+  FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, INSN_MAP_SECTION,
+  RESULT_ADDR, WASM_PAGE, type Manifest, type ProgramEntry,
+} from './abi.js';
+import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
+import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
+import { InsnMap, trapOffsetFromStack } from './insnmap.js';
+import { readManifest } from './manifest.js';
+
+export interface InstantiateOptions {
+  /** Helpers by id (and name). A helper the module imports but the host lacks fails here. */
+  helpers?: Iterable<HelperDefinition> | HelperRegistry;
+}
+
+type EntryFn = (r1: number, r2: number) => number;
+
+/** A compiled module, instantiated and ready to run. */
+export class BpfInstance {
+  /** What the module needs and offers. */
+  readonly manifest: Manifest;
+  /** The instance's linear memory (stack, scratch, input data). */
+  readonly memory: WebAssembly.Memory;
+  readonly helpers: HelperRegistry;
+  private readonly entries = new Map<string, EntryFn>();
+  private readonly defaultProgram: string;
+  private readonly insnMap: InsnMap;
+  private u8: Uint8Array;
+
+  /** @internal use `instantiate()`. */
+  constructor(
+    module: WebAssembly.Module,
+    manifest: Manifest,
+    instance: WebAssembly.Instance,
+    memory: WebAssembly.Memory,
+    helpers: HelperRegistry,
+  ) {
+    this.manifest = manifest;
+    this.memory = memory;
+    this.helpers = helpers;
+    this.insnMap = new InsnMap(WebAssembly.Module.customSections(module, INSN_MAP_SECTION)[0]);
+    for (const p of manifest.programs) {
+      const fn = instance.exports[p.exportName];
+      if (typeof fn !== 'function') {
+        throw new BpfRuntimeError(ErrorCode.BadModule, `the module does not export program ${p.name}`, { program: p.name });
+      }
+      this.entries.set(p.name, fn as EntryFn);
+    }
+    this.defaultProgram = manifest.programs[0]!.name;
+    this.u8 = new Uint8Array(memory.buffer);
+  }
+
+  /** The programs in the module. */
+  get programs(): readonly ProgramEntry[] {
+    return this.manifest.programs;
+  }
+
+  /** Where input memory is placed (r1 points here). */
+  get dataAddress(): number {
+    return this.manifest.layout.dataBase;
+  }
+
+  /** A view of `len` bytes of linear memory at the data address, growing memory if needed. */
+  dataView(len: number): Uint8Array {
+    this.ensureData(len);
+    return new Uint8Array(this.memory.buffer, this.dataAddress, len);
+  }
+
+  /**
+   * Runs a program on a copy of `mem` (r1 = its address, r2 = its length; r1 = r2 = 0 without
+   * memory), copies what the program wrote back into `mem`, and returns r0 as an unsigned 64-bit
+   * value. Faults throw BpfRuntimeError naming the instruction.
+   */
+  run(mem?: Uint8Array, options: { program?: string } = {}): bigint {
+    const fn = this.entry(options.program);
+    const len = mem ? mem.length : 0;
+    if (mem) this.dataView(len).set(mem);
+    this.invoke(fn, mem ? this.dataAddress : 0, len);
+    if (mem) mem.set(new Uint8Array(this.memory.buffer, this.dataAddress, len));
+    return this.lastResult();
+  }
+
+  /**
+   * The fast path: runs on `len` bytes already in place at `dataAddress` and returns r0's low 32
+   * bits (as an unsigned number). `lastResult()` has the full value.
+   */
+  runRaw(len: number, program?: string): number {
+    return this.invoke(this.entry(program), len > 0 || len === 0 ? this.dataAddress : 0, len) >>> 0;
+  }
+
+  /** The full r0 of the last run. */
+  lastResult(): bigint {
+    return new DataView(this.memory.buffer).getBigUint64(RESULT_ADDR, true);
+  }
+
+  private entry(program: string | undefined): EntryFn {
+    const name = program ?? this.defaultProgram;
+    const fn = this.entries.get(name);
+    if (!fn) {
+      throw new BpfRuntimeError(
+        ErrorCode.BadArgument,
+        `no program named ${name}; the module has ${this.manifest.programs.map((p) => p.name).join(', ')}`,
+        { program: name },
+      );
+    }
+    return fn;
+  }
+
+  private ensureData(len: number): void {
+    if (!Number.isInteger(len) || len < 0) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `input length ${len} is not a non-negative integer`);
+    }
+    const need = this.dataAddress + len;
+    const have = this.memory.buffer.byteLength;
+    if (need > have) {
+      const pages = Math.ceil((need - have) / WASM_PAGE);
+      try {
+        this.memory.grow(pages);
+      } catch {
+        throw new BpfRuntimeError(ErrorCode.BadArgument, `input of ${len} bytes does not fit in linear memory`);
+      }
+      this.u8 = new Uint8Array(this.memory.buffer);
+    }
+  }
+
+  private invoke(fn: EntryFn, r1: number, r2: number): number {
+    try {
+      return fn(r1, r2);
+    } catch (e) {
+      throw this.translate(e);
+    }
+  }
+
+  /** Turns a trap or a helper's exception into a typed error naming the eBPF instruction. */
+  private translate(e: unknown): Error {
+    if (e instanceof Bpf2WasmError) return e;
+    const stack = e instanceof Error ? e.stack : undefined;
+    const offset = trapOffsetFromStack(stack);
+    const insn = offset === undefined ? undefined : this.insnMap.lookup(offset);
+    const loc = insn === undefined ? {} : { insn };
+    if (e instanceof WebAssembly.RuntimeError) {
+      if (/out of bounds/i.test(e.message)) {
+        return new BpfRuntimeError(ErrorCode.MemoryFault, 'memory access outside linear memory', loc, { cause: e });
+      }
+      return new BpfRuntimeError(ErrorCode.Trap, `the program trapped: ${e.message}`, loc, { cause: e });
+    }
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      return new BpfRuntimeError(ErrorCode.CallDepth, 'the host stack overflowed', loc, { cause: e });
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    return new BpfRuntimeError(ErrorCode.HelperFailed, `a helper threw: ${msg}`, loc, { cause: e });
+  }
+}
+
+/**
+ * Instantiates a compiled module (bytes or an already compiled WebAssembly.Module, which is what
+ * platforms that forbid compiling at run time hand you).
+ */
+export async function instantiate(
+  wasm: Uint8Array | ArrayBuffer | WebAssembly.Module,
+  options: InstantiateOptions = {},
+): Promise<BpfInstance> {
+  let module: WebAssembly.Module;
+  if (wasm instanceof WebAssembly.Module) {
+    module = wasm;
+  } else {
+    try {
+      module = await WebAssembly.compile(wasm instanceof Uint8Array ? wasm.slice() : wasm);
+    } catch (e) {
+      throw new BpfRuntimeError(ErrorCode.BadModule, `not a valid WebAssembly module: ${(e as Error).message}`);
+    }
+  }
+  const manifest = readManifest(module);
+  const helpers = options.helpers instanceof HelperRegistry ? options.helpers : new HelperRegistry(options.helpers ?? []);
+  const { layout } = manifest;
+  const memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
+
+  const fault = (code: number, insn: number, detail: number): never => {
+    switch (code) {
+      case FaultCode.CallDepth:
+        throw new BpfRuntimeError(
+          ErrorCode.CallDepth,
+          `bpf-to-bpf call depth exceeds ${layout.maxCallDepth} frames`,
+          { insn },
+        );
+      case FaultCode.UnknownHelper:
+        throw new BpfRuntimeError(ErrorCode.UnknownHelper, `callx to helper ${detail}, which the host does not provide`, {
+          insn, helper: String(detail),
+        });
+      default:
+        throw new BpfRuntimeError(ErrorCode.Trap, `fault ${code}`, { insn });
+    }
+  };
+  const helperImports: Record<string, WebAssembly.ImportValue> = {};
+  for (const h of manifest.helpers) {
+    const def = helpers.get(h.id) ?? helpers.getByName(h.name);
+    if (!def) {
+      throw new BpfRuntimeError(
+        ErrorCode.UnknownHelper,
+        `the program calls helper ${h.name} (id ${h.id}), which the host does not provide`,
+        { helper: h.name },
+      );
+    }
+    helperImports[h.importName] = def.fn as WebAssembly.ImportValue;
+  }
+  if (manifest.usesCallx) {
+    helperImports[IMPORT_CALLX] = (id: number, pc: number, ...regs: bigint[]): bigint => {
+      const def = helpers.get(id);
+      if (!def) return fault(FaultCode.UnknownHelper, pc, id);
+      return callWithRegisters(def, regs);
+    };
+  }
+  let instance: WebAssembly.Instance;
+  try {
+    instance = await WebAssembly.instantiate(module, {
+      [IMPORT_ENV]: { [IMPORT_MEMORY]: memory, [IMPORT_FAULT]: fault },
+      [IMPORT_HELPERS]: helperImports,
+    });
+  } catch (e) {
+    throw new BpfRuntimeError(ErrorCode.BadModule, `the module could not be instantiated: ${(e as Error).message}`);
+  }
+  return new BpfInstance(module, manifest, instance, memory, helpers);
+}

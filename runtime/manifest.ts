@@ -1,0 +1,30 @@
+/** Reads and checks the manifest a compiled module carries in its custom section. */
+import { ABI_VERSION, MANIFEST_SECTION, type Manifest } from './abi.js';
+import { BpfRuntimeError, ErrorCode } from './errors.js';
+
+/** Reads the manifest of a compiled module; throws E_BAD_MODULE if it is missing or from another ABI. */
+export function readManifest(module: WebAssembly.Module): Manifest {
+  const sections = WebAssembly.Module.customSections(module, MANIFEST_SECTION);
+  if (sections.length !== 1) {
+    throw new BpfRuntimeError(
+      ErrorCode.BadModule,
+      'the module has no bpf2wasm manifest: it was not produced by bpf2wasm compile',
+    );
+  }
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(new TextDecoder().decode(sections[0])) as Manifest;
+  } catch {
+    throw new BpfRuntimeError(ErrorCode.BadModule, 'the module manifest is not valid JSON');
+  }
+  if (typeof manifest !== 'object' || manifest === null || manifest.abiVersion !== ABI_VERSION) {
+    throw new BpfRuntimeError(
+      ErrorCode.BadModule,
+      `the module was built for bpf2wasm ABI ${String((manifest as { abiVersion?: unknown } | null)?.abiVersion)}, this runtime speaks ABI ${ABI_VERSION}`,
+    );
+  }
+  if (!Array.isArray(manifest.programs) || !Array.isArray(manifest.helpers) || typeof manifest.layout !== 'object') {
+    throw new BpfRuntimeError(ErrorCode.BadModule, 'the module manifest is incomplete');
+  }
+  return manifest;
+}

@@ -1,0 +1,529 @@
+/**
+ * `npm run bench`: the benchmark suite. It prints figures side by side and asserts nothing about
+ * speed (it sets a non-zero exit code only if a kernel's eBPF result differs from the native one).
+ *
+ *   node dist/scripts/bench.js [--quick] [--json]
+ *
+ * Three parts, each printed as a table, then one summary line against the project's targets:
+ *
+ *  (a) compile speed: synthetic clang-like programs (scripts/bench/genprog.ts) of 1k, 10k and 100k
+ *      instructions compiled at -O0, -O1 and -O2; instructions per second from the median of a few
+ *      runs, so linear and superlinear growth show. A size whose estimated compile time exceeds
+ *      ~20 s at some level is skipped at that level.
+ *  (b) run time: the kernels of test-programs/bench compiled at the default level and run through
+ *      the runtime's fast path (`runRaw`), median ns per run over >= ~200 ms of runs, against the
+ *      same C built with `cc -O2` (scripts/bench/native.c); the ratio per kernel and its geomean.
+ *  (c) call overhead: `mov r0, 0; exit` called from JS through `runRaw` (and `run`), ns per call.
+ *
+ * `--quick` shrinks sizes and repeat counts for a smoke run (scripts/test/bench.test.ts);
+ * `--json` prints the report as JSON instead of tables. Progress goes to stderr.
+ * The timings come from one run on whatever machine this is: compare them side by side only.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { compile } from '../compiler/index.js';
+import { instantiate } from '../runtime/index.js';
+import type { BpfInstance } from '../runtime/index.js';
+import { generateProgram } from './bench/genprog.js';
+import { KERNELS, loadKernel } from './bench/kernels.js';
+import { buildNative, nativeCompiler, nativeUnavailable, runNative } from './bench/native.js';
+import type { NativeResult } from './bench/native.js';
+import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
+
+export type OptLevel = 0 | 1 | 2;
+
+export interface BenchOptions {
+  quick?: boolean;
+  /** Progress lines on stderr (default true). */
+  progress?: boolean;
+  /** Project root (default: found from this file's location). */
+  root?: string;
+  /** Parts to run (default all). */
+  parts?: readonly ('compile' | 'run' | 'call')[];
+}
+
+export interface CompileRow {
+  insns: number;
+  optLevel: OptLevel;
+  /** Median compile time in ms, null if skipped. */
+  medianMs: number | null;
+  insnsPerSec: number | null;
+  runs: number;
+  skipped?: string;
+}
+
+export interface RunRow {
+  kernel: string;
+  description: string;
+  /** eBPF instruction slots of the kernel. */
+  insns: number;
+  inputBytes: number;
+  wasmNs: number;
+  wasmRuns: number;
+  nativeNs: number | null;
+  /** wasmNs / nativeNs. */
+  ratio: number | null;
+  /** r0 of the eBPF run, unsigned decimal. */
+  wasmResult: string;
+  /** The native function's result, unsigned decimal. */
+  nativeResult: string | null;
+  /** Whether the results agree; null without a native run. */
+  match: boolean | null;
+}
+
+export interface CallRow {
+  path: string;
+  nsPerCall: number;
+  calls: number;
+}
+
+export interface Target {
+  name: string;
+  measured: number | null;
+  target: number;
+  unit: string;
+  /** 'min': measured should be >= target; 'max': <= target. */
+  kind: 'min' | 'max';
+  met: boolean | null;
+}
+
+export interface BenchReport {
+  quick: boolean;
+  machine: { node: string; platform: string; cpus: number; cpuModel: string; cc: string | null };
+  defaultOptLevel: OptLevel;
+  compile: CompileRow[];
+  run: RunRow[];
+  /** Geometric mean of the run-time ratios, null without native figures. */
+  geomeanRatio: number | null;
+  call: CallRow[];
+  targets: Target[];
+  warnings: string[];
+}
+
+/**
+ * Assumed default optimisation level; `detectDefaultLevel` checks it against what `compile` does
+ * without `optLevel`.
+ */
+const ASSUMED_DEFAULT_LEVEL: OptLevel = 1;
+const LEVELS: readonly OptLevel[] = [0, 1, 2];
+
+interface Settings {
+  sizes: number[];
+  /** Runs per size for compile speed. */
+  compileRuns: (insns: number) => number;
+  /** Warm-up compiles of a 1k program at each level before timing. */
+  compileWarmups: number;
+  /** Skip a size whose estimated single compile exceeds this. */
+  compileLimitMs: number;
+  /** Minimum timed duration per kernel (Wasm and native). */
+  runMinMs: number;
+  runMinSamples: number;
+  /** Warm-up before sampling, so the Wasm engine tiers up. */
+  warmupMs: number;
+  callMinMs: number;
+}
+
+const FULL: Settings = {
+  sizes: [1_000, 10_000, 100_000],
+  compileRuns: (n) => (n <= 1_000 ? 9 : n <= 10_000 ? 5 : 3),
+  compileWarmups: 3,
+  compileLimitMs: 20_000,
+  runMinMs: 200,
+  runMinSamples: 7,
+  warmupMs: 50,
+  callMinMs: 200,
+};
+
+const QUICK: Settings = {
+  sizes: [1_000, 4_000],
+  compileRuns: () => 1,
+  compileWarmups: 1,
+  compileLimitMs: 3_000,
+  runMinMs: 10,
+  runMinSamples: 3,
+  warmupMs: 5,
+  callMinMs: 10,
+};
+
+/** The project root: the nearest directory above this file holding package.json. */
+export function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('bench: cannot find the project root (package.json)');
+    dir = up;
+  }
+}
+
+function log(options: BenchOptions, msg: string): void {
+  if (options.progress !== false) process.stderr.write(`bench: ${msg}\n`);
+}
+
+async function compileBytes(program: Uint8Array, optLevel?: OptLevel): Promise<Uint8Array> {
+  const out = optLevel === undefined ? await compile(program) : await compile(program, { optLevel });
+  return out.wasm;
+}
+
+/**
+ * The level `compile` uses without `optLevel`: the one whose output for a sample program is
+ * byte-identical to the output without options (the assumed default if that is ambiguous).
+ */
+async function detectDefaultLevel(): Promise<OptLevel> {
+  const sample = generateProgram(1_000, 3);
+  const plain = await compileBytes(sample);
+  const same: OptLevel[] = [];
+  for (const level of LEVELS) if (bytesEqual(await compileBytes(sample, level), plain)) same.push(level);
+  return same.length === 1 ? same[0]! : ASSUMED_DEFAULT_LEVEL;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) compile speed
+
+async function benchCompile(settings: Settings, options: BenchOptions, warnings: string[]): Promise<CompileRow[]> {
+  const rows: CompileRow[] = [];
+  const programs = new Map(settings.sizes.map((n) => [n, generateProgram(n)]));
+  // Warm-up: load the compiler (binaryen) and let the JS engine optimise it.
+  const warm = generateProgram(1_000, 2);
+  for (let i = 0; i < settings.compileWarmups; i++) for (const level of LEVELS) await compileBytes(warm, level);
+
+  for (const level of LEVELS) {
+    const measured: { insns: number; ms: number }[] = [];
+    for (const insns of settings.sizes) {
+      const estimate = estimateMs(measured, insns);
+      if (estimate !== null && estimate > settings.compileLimitMs) {
+        const skipped = `estimated ${(estimate / 1000).toFixed(0)} s`;
+        rows.push({ insns, optLevel: level, medianMs: null, insnsPerSec: null, runs: 0, skipped });
+        log(options, `compile ${insns} insns -O${level}: skipped (${skipped})`);
+        continue;
+      }
+      let runs = settings.compileRuns(insns);
+      if (estimate !== null) runs = Math.max(1, Math.min(runs, Math.floor((2 * settings.compileLimitMs) / estimate)));
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        try {
+          await compileBytes(programs.get(insns)!, level);
+        } catch (err) {
+          warnings.push(`compile ${insns} insns at -O${level} failed: ${(err as Error).message}`);
+          break;
+        }
+        times.push(performance.now() - t0);
+      }
+      if (times.length === 0) {
+        rows.push({ insns, optLevel: level, medianMs: null, insnsPerSec: null, runs: 0, skipped: 'failed' });
+        continue;
+      }
+      const ms = median(times);
+      measured.push({ insns, ms });
+      rows.push({ insns, optLevel: level, medianMs: ms, insnsPerSec: insns / (ms / 1000), runs: times.length });
+      log(options, `compile ${insns} insns -O${level}: ${ms.toFixed(1)} ms (median of ${times.length})`);
+    }
+  }
+  return rows;
+}
+
+/**
+ * Estimated compile time for `insns` from the sizes measured so far at the same level: linear
+ * from the last one, or with the growth exponent of the last two when that is superlinear.
+ */
+function estimateMs(measured: readonly { insns: number; ms: number }[], insns: number): number | null {
+  const last = measured[measured.length - 1];
+  if (!last) return null;
+  let exponent = 1;
+  const prev = measured[measured.length - 2];
+  if (prev && prev.ms > 0 && last.ms > prev.ms) {
+    exponent = Math.max(1, Math.log(last.ms / prev.ms) / Math.log(last.insns / prev.insns));
+  }
+  return last.ms * (insns / last.insns) ** exponent;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) run time
+
+/**
+ * Times `fn` the way the native harness does: warm up, size batches to ~1/20 of `minMs`, then
+ * batches until `minMs` have passed and `minSamples` were taken. Returns the median ns per call.
+ */
+function timeCalls(fn: () => unknown, minMs: number, minSamples: number, warmupMs: number): { ns: number; runs: number } {
+  const warmEnd = performance.now() + warmupMs;
+  let calls = 0;
+  const w0 = performance.now();
+  do {
+    fn();
+    calls++;
+  } while (performance.now() < warmEnd);
+  const per = Math.max((performance.now() - w0) / calls, 1e-6);
+  const batch = Math.max(1, Math.round(minMs / 20 / per));
+  const samples: number[] = [];
+  let runs = 0;
+  const start = performance.now();
+  while (samples.length < minSamples || performance.now() - start < minMs) {
+    const b0 = performance.now();
+    for (let i = 0; i < batch; i++) fn();
+    const b1 = performance.now();
+    samples.push(((b1 - b0) * 1e6) / batch);
+    runs += batch;
+    if (samples.length >= 10_000) break;
+  }
+  return { ns: median(samples), runs };
+}
+
+async function benchRun(
+  settings: Settings,
+  options: BenchOptions,
+  root: string,
+  warnings: string[],
+): Promise<{ rows: RunRow[]; cc: string | null }> {
+  const quick = options.quick ?? false;
+  const inputs = new Map(KERNELS.map((k) => [k.name, k.input(quick)]));
+
+  // The native harness is built once; each kernel then runs natively and right after through the
+  // runtime, so both figures come from the same stretch of time on a noisy machine.
+  let exe: string | null = null;
+  let cc: string | null = null;
+  const work = await mkdtemp(path.join(os.tmpdir(), 'bpf2wasm-bench-'));
+  const rows: RunRow[] = [];
+  try {
+    const unavailable = nativeUnavailable();
+    if (unavailable) {
+      warnings.push(`no native baseline: ${unavailable}`);
+    } else {
+      cc = nativeCompiler();
+      try {
+        log(options, `building the native harness with ${cc} -O2`);
+        exe = buildNative(root, work);
+      } catch (err) {
+        warnings.push(`no native baseline: ${(err as Error).message}`);
+      }
+    }
+
+    for (const kernel of KERNELS) {
+      const input = inputs.get(kernel.name)!;
+      let n: NativeResult | null = null;
+      if (exe) {
+        try {
+          const one = new Map([[kernel.name, input]]);
+          n = (await runNative(exe, work, one, settings.runMinMs, settings.runMinSamples)).get(kernel.name) ?? null;
+        } catch (err) {
+          warnings.push(`${kernel.name}: native run failed: ${(err as Error).message}`);
+        }
+      }
+
+      const program = await loadKernel(root, kernel.name);
+      let wasmResult: bigint | null = null;
+      let timing = { ns: Number.NaN, runs: 0 };
+      try {
+        const instance = await instantiate(await compileBytes(program));
+        wasmResult = BigInt.asUintN(64, instance.run(input.slice()));
+        instance.dataView(input.length).set(input);
+        const len = input.length;
+        timing = timeCalls(() => instance.runRaw(len), settings.runMinMs, settings.runMinSamples, settings.warmupMs);
+      } catch (err) {
+        warnings.push(`${kernel.name}: compiling or running the eBPF kernel failed: ${(err as Error).message}`);
+      }
+
+      const match = n ? n.result === wasmResult : null;
+      if (match === false && wasmResult !== null) {
+        warnings.push(`${kernel.name}: eBPF result ${wasmResult} differs from the native result ${n!.result}`);
+      }
+      const ratio = n && wasmResult !== null ? timing.ns / n.medianNs : null;
+      rows.push({
+        kernel: kernel.name,
+        description: kernel.description,
+        insns: program.length / 8,
+        inputBytes: input.length,
+        wasmNs: timing.ns,
+        wasmRuns: timing.runs,
+        nativeNs: n ? n.medianNs : null,
+        ratio,
+        wasmResult: wasmResult === null ? 'error' : wasmResult.toString(),
+        nativeResult: n ? n.result.toString() : null,
+        match,
+      });
+      log(options, `run ${kernel.name}: ${formatNs(timing.ns)}${n ? ` (native ${formatNs(n.medianNs)})` : ''}`);
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return { rows, cc };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) call overhead
+
+/** `mov r0, 0; exit`. */
+const TRIVIAL = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+
+async function benchCall(settings: Settings, options: BenchOptions): Promise<CallRow[]> {
+  const instance: BpfInstance = await instantiate(await compileBytes(TRIVIAL));
+  const rows: CallRow[] = [];
+  const raw = timeCalls(() => instance.runRaw(0), settings.callMinMs, 5, settings.warmupMs);
+  rows.push({ path: 'runRaw(len)', nsPerCall: raw.ns, calls: raw.runs });
+  log(options, `call runRaw: ${formatNs(raw.ns)}`);
+  const full = timeCalls(() => instance.run(), settings.callMinMs, 5, settings.warmupMs);
+  rows.push({ path: 'run()', nsPerCall: full.ns, calls: full.runs });
+  log(options, `call run: ${formatNs(full.ns)}`);
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function target(name: string, measured: number | null, value: number, unit: string, kind: 'min' | 'max'): Target {
+  const met = measured === null ? null : kind === 'min' ? measured >= value : measured <= value;
+  return { name, measured, target: value, unit, kind, met };
+}
+
+/** The compile speed at the largest size measured at `level`. */
+function compileSpeed(rows: readonly CompileRow[], level: OptLevel): number | null {
+  const measured = rows.filter((r) => r.optLevel === level && r.insnsPerSec !== null);
+  return measured.length ? measured[measured.length - 1]!.insnsPerSec : null;
+}
+
+/** Runs the bench and returns its report (prints only progress lines). */
+export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
+  const quick = options.quick ?? false;
+  const settings = quick ? QUICK : FULL;
+  const root = options.root ?? projectRoot();
+  const parts = new Set(options.parts ?? ['compile', 'run', 'call']);
+  const warnings: string[] = [];
+  const defaultLevel = await detectDefaultLevel();
+
+  const compileRows = parts.has('compile') ? await benchCompile(settings, options, warnings) : [];
+  const run = parts.has('run') ? await benchRun(settings, options, root, warnings) : { rows: [], cc: null };
+  const call = parts.has('call') ? await benchCall(settings, options) : [];
+
+  const ratios = run.rows.map((r) => r.ratio).filter((r): r is number => r !== null);
+  const geomeanRatio = ratios.length ? geomean(ratios) : null;
+  const raw = call.find((c) => c.path.startsWith('runRaw'));
+  const targets = [
+    target('compile -O0', compileSpeed(compileRows, 0), 1_000_000, 'insns/s', 'min'),
+    target(`compile -O${defaultLevel} (default)`, compileSpeed(compileRows, defaultLevel), 100_000, 'insns/s', 'min'),
+    target('run time geomean', geomeanRatio, 1.5, 'x native', 'max'),
+    target('call overhead', raw ? raw.nsPerCall : null, 50, 'ns', 'max'),
+  ];
+
+  const cpus = os.cpus();
+  return {
+    quick,
+    machine: {
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+      cc: run.cc,
+    },
+    defaultOptLevel: defaultLevel,
+    compile: compileRows,
+    run: run.rows,
+    geomeanRatio,
+    call,
+    targets,
+    warnings,
+  };
+}
+
+function formatTarget(t: Target): string {
+  const show = (v: number): string =>
+    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' ? `${v.toFixed(1)} ns` : `${v.toFixed(2)}x native`;
+  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' ? `${t.target} ns` : `${t.target}x`;
+  const mark = t.met === null ? '' : t.met ? ' ✓' : ' ✗';
+  return `${t.name} ${t.measured === null ? 'n/a' : show(t.measured)} (${t.kind === 'min' ? '>=' : '<='} ${goal})${mark}`;
+}
+
+/** The report as the plain tables `npm run bench` prints. */
+export function formatReport(report: BenchReport): string {
+  const out: string[] = [];
+  const m = report.machine;
+  out.push(
+    `bpf2wasm bench${report.quick ? ' (--quick)' : ''}: node ${m.node}, ${m.platform}, ${m.cpus} x ${m.cpuModel}` +
+      `; one run, medians; compare side by side only`,
+  );
+
+  if (report.compile.length) {
+    out.push('', '(a) compile speed: synthetic clang-like programs, median of the runs');
+    const sizes = [...new Set(report.compile.map((r) => r.insns))];
+    const headers = ['insns', ...LEVELS.flatMap((l) => [`-O${l} ms`, `-O${l} insns/s`])];
+    const rows = sizes.map((insns) => [
+      formatCount(insns),
+      ...LEVELS.flatMap((l) => {
+        const r = report.compile.find((c) => c.insns === insns && c.optLevel === l);
+        if (!r || r.medianMs === null) return [r?.skipped ? 'skipped' : '-', '-'];
+        return [r.medianMs.toFixed(1), formatCount(r.insnsPerSec!)];
+      }),
+    ]);
+    out.push(table(headers, rows));
+    const skipped = report.compile.filter((r) => r.skipped);
+    for (const r of skipped) out.push(`  -O${r.optLevel} at ${formatCount(r.insns)}: skipped, ${r.skipped}`);
+  }
+
+  if (report.run.length) {
+    out.push('', `(b) run time: kernels at the default level (-O${report.defaultOptLevel}) vs native cc -O2, median per run`);
+    const headers = ['kernel', 'insns', 'input', 'wasm', 'native', 'ratio', 'runs', 'r0', 'ok', 'what'];
+    const rows = report.run.map((r) => [
+      r.kernel,
+      String(r.insns),
+      formatBytes(r.inputBytes),
+      formatNs(r.wasmNs),
+      r.nativeNs === null ? 'n/a' : formatNs(r.nativeNs),
+      r.ratio === null ? '-' : formatRatio(r.ratio),
+      String(r.wasmRuns),
+      r.wasmResult,
+      r.match === null ? '?' : r.match ? '✓' : '✗',
+      r.description,
+    ]);
+    out.push(table(headers, rows, 'lrrrrrrrll'));
+    out.push(`geomean ratio: ${report.geomeanRatio === null ? 'n/a' : formatRatio(report.geomeanRatio)}`);
+  }
+
+  if (report.call.length) {
+    out.push('', '(c) call overhead: `mov r0, 0; exit` called from JS');
+    out.push(table(['path', 'per call', 'calls'], report.call.map((c) => [c.path, `${c.nsPerCall.toFixed(1)} ns`, String(c.calls)])));
+  }
+
+  for (const w of report.warnings) out.push('', `warning: ${w}`);
+  out.push('', `summary vs targets: ${report.targets.map(formatTarget).join(' | ')}`);
+  return out.join('\n');
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n >> 20} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n >> 10} KiB`;
+  return `${n} B`;
+}
+
+/** JSON with the bigint-free report (results are already decimal strings). */
+export function reportJson(report: BenchReport): string {
+  return JSON.stringify(report, null, 2);
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const known = new Set(['--quick', '--json', '--help', '-h']);
+  const unknown = argv.filter((a) => !known.has(a));
+  if (unknown.length || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write('usage: node dist/scripts/bench.js [--quick] [--json]\n');
+    if (unknown.length) process.exitCode = 2;
+    return;
+  }
+  const json = argv.includes('--json');
+  const report = await runBench({ quick: argv.includes('--quick') });
+  process.stdout.write(`${json ? reportJson(report) : formatReport(report)}\n`);
+  if (report.run.some((r) => r.match === false)) process.exitCode = 1;
+}
+
+const invoked = process.argv[1] ? pathToFileURL(path.resolve(process.argv[1])).href : '';
+if (import.meta.url === invoked) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Rebuilds the benchmark kernels test-programs/bench/*.c into the committed eBPF objects
+# test-programs/bench/*.o, which `npm run bench` reads (so the bench itself needs no clang).
+#
+#   scripts/build-bench.sh           rebuild the objects in place
+#   scripts/build-bench.sh --check   rebuild into a temporary directory and fail if any object
+#                                    differs from the committed one (or is missing / extra)
+#
+# The objects are pinned to clang 14 (the output, debug info included, depends on the clang
+# version); another major version gets a warning and will most likely differ under --check.
+# CLANG=/path/to/clang overrides the compiler.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+src_dir="test-programs/bench"
+clang="${CLANG:-clang}"
+pinned_major=14
+
+mode=build
+case "${1:-}" in
+  "") ;;
+  --check) mode=check ;;
+  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "build-bench.sh: unknown argument '$1' (expected --check)" >&2; exit 2 ;;
+esac
+
+if ! command -v "$clang" >/dev/null 2>&1; then
+  echo "build-bench.sh: '$clang' not found; install clang $pinned_major (apt-get install clang-$pinned_major)" >&2
+  exit 2
+fi
+version_line="$("$clang" --version | head -n 1)"
+major="$(printf '%s\n' "$version_line" | sed -n 's/.*clang version \([0-9][0-9]*\)\..*/\1/p')"
+if [ "$major" != "$pinned_major" ]; then
+  echo "build-bench.sh: warning: the objects are built with clang $pinned_major, this is '$version_line';" \
+    "the output will likely differ from the committed objects" >&2
+fi
+
+cd "$root"
+shopt -s nullglob
+sources=("$src_dir"/*.c)
+if [ "${#sources[@]}" -eq 0 ]; then
+  echo "build-bench.sh: no sources in $src_dir" >&2
+  exit 2
+fi
+
+if [ "$mode" = check ]; then
+  out_dir="$(mktemp -d)"
+  trap 'rm -rf "$out_dir"' EXIT
+else
+  out_dir="$src_dir"
+fi
+
+# Paths are relative to the project root and the root is mapped to '.', so the debug info does not
+# depend on where the checkout lives.
+for src in "${sources[@]}"; do
+  name="$(basename "$src" .c)"
+  "$clang" -O2 -g -target bpf -c -Wall -Werror \
+    -fdebug-prefix-map="$root"=. \
+    "$src" -o "$out_dir/$name.o"
+done
+
+if [ "$mode" = build ]; then
+  echo "build-bench.sh: built ${#sources[@]} objects in $src_dir with $version_line"
+  exit 0
+fi
+
+status=0
+for src in "${sources[@]}"; do
+  name="$(basename "$src" .c)"
+  if [ ! -f "$src_dir/$name.o" ]; then
+    echo "build-bench.sh: $src_dir/$name.o is missing (run scripts/build-bench.sh)" >&2
+    status=1
+  elif ! cmp -s "$out_dir/$name.o" "$src_dir/$name.o"; then
+    echo "build-bench.sh: $src_dir/$name.o differs from a fresh build of $src (run scripts/build-bench.sh)" >&2
+    status=1
+  fi
+done
+for obj in "$src_dir"/*.o; do
+  name="$(basename "$obj" .o)"
+  if [ ! -f "$src_dir/$name.c" ]; then
+    echo "build-bench.sh: $obj has no source $src_dir/$name.c" >&2
+    status=1
+  fi
+done
+if [ "$status" -eq 0 ]; then
+  echo "build-bench.sh: all ${#sources[@]} objects match their sources"
+fi
+exit "$status"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Rebuilds the ELF test fixtures test-programs/elf/*.c into the committed eBPF objects
+# test-programs/elf/*.o that compiler/test/elf.test.ts and scripts/test/conformance-plugin.test.ts
+# read (so the tests themselves never need clang).
+#
+#   scripts/build-elf-fixtures.sh           rebuild the objects in place
+#   scripts/build-elf-fixtures.sh --check   rebuild into a temporary directory and fail if any
+#                                           object differs from the committed one
+#
+# Every source is built little-endian (NAME.o); sum.c is also built big-endian (sum.be.o).
+# The objects are pinned to clang 14 (the output, debug info included, depends on the clang
+# version). CLANG=/path/to/clang overrides the compiler.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+src_dir="test-programs/elf"
+clang="${CLANG:-clang}"
+pinned_major=14
+big_endian=(sum)
+
+mode=build
+case "${1:-}" in
+  "") ;;
+  --check) mode=check ;;
+  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "build-elf-fixtures.sh: unknown argument '$1' (expected --check)" >&2; exit 2 ;;
+esac
+
+if ! command -v "$clang" >/dev/null 2>&1; then
+  echo "build-elf-fixtures.sh: '$clang' not found; install clang $pinned_major (apt-get install clang-$pinned_major)" >&2
+  exit 2
+fi
+version_line="$("$clang" --version | head -n 1)"
+major="$(printf '%s\n' "$version_line" | sed -n 's/.*clang version \([0-9][0-9]*\)\..*/\1/p')"
+if [ "$major" != "$pinned_major" ]; then
+  echo "build-elf-fixtures.sh: warning: the objects are built with clang $pinned_major, this is '$version_line';" \
+    "the output will likely differ from the committed objects" >&2
+fi
+
+cd "$root"
+if [ "$mode" = check ]; then
+  out_dir="$(mktemp -d)"
+  trap 'rm -rf "$out_dir"' EXIT
+else
+  out_dir="$src_dir"
+fi
+
+# -ffreestanding: `main` takes (mem, len) like a conformance program, not (argc, argv).
+# The host's multiarch include directory provides <asm/types.h> for <linux/bpf.h>.
+multiarch="/usr/include/$(uname -m)-linux-gnu"
+build() { # build SOURCE TARGET OUTPUT
+  "$clang" -O2 -g -target "$2" -c -Wall -Werror -ffreestanding \
+    -I"$multiarch" -fdebug-prefix-map="$root"=. "$1" -o "$3"
+}
+
+shopt -s nullglob
+sources=("$src_dir"/*.c)
+outputs=()
+for src in "${sources[@]}"; do
+  name="$(basename "$src" .c)"
+  build "$src" bpfel "$out_dir/$name.o"
+  outputs+=("$name.o")
+  for be in "${big_endian[@]}"; do
+    if [ "$be" = "$name" ]; then
+      build "$src" bpfeb "$out_dir/$name.be.o"
+      outputs+=("$name.be.o")
+    fi
+  done
+done
+
+if [ "$mode" = build ]; then
+  echo "build-elf-fixtures.sh: built ${#outputs[@]} objects in $src_dir with $version_line"
+  exit 0
+fi
+
+status=0
+for obj in "${outputs[@]}"; do
+  if [ ! -f "$src_dir/$obj" ]; then
+    echo "build-elf-fixtures.sh: $src_dir/$obj is missing (run scripts/build-elf-fixtures.sh)" >&2
+    status=1
+  elif ! cmp -s "$out_dir/$obj" "$src_dir/$obj"; then
+    echo "build-elf-fixtures.sh: $src_dir/$obj differs from a fresh build (run scripts/build-elf-fixtures.sh)" >&2
+    status=1
+  fi
+done
+if [ "$status" -eq 0 ]; then
+  echo "build-elf-fixtures.sh: all ${#outputs[@]} objects match their sources"
+fi
+exit "$status"

@@ -1,0 +1,51 @@
+/**
+ * Smoke test of `npm run bench`: runs the bench in --quick mode in-process and checks that every
+ * kernel's eBPF result (r0 of the Wasm run) equals the native result. It asserts nothing about
+ * speed. Without a C compiler the native comparison is skipped.
+ */
+import { describe, expect, it } from 'vitest';
+import { decodeProgram } from '../../runtime/isa/decode.js';
+import { buildCfg } from '../../compiler/cfg.js';
+import { formatReport, reportJson, runBench } from '../bench.js';
+import { generateProgram } from '../bench/genprog.js';
+import { KERNELS } from '../bench/kernels.js';
+import { nativeUnavailable } from '../bench/native.js';
+
+const noNative = nativeUnavailable();
+if (noNative) console.warn(`bench smoke test: skipping the native comparison: ${noNative}`);
+
+describe('bench', () => {
+  it('generates valid programs of the exact size', () => {
+    for (const n of [64, 1_000, 10_000]) {
+      const bytes = generateProgram(n);
+      expect(bytes.length).toBe(n * 8);
+      const program = decodeProgram(bytes);
+      expect(program.slotCount).toBe(n);
+      expect(() => buildCfg(program)).not.toThrow();
+      expect(generateProgram(n)).toEqual(bytes);
+    }
+  });
+
+  it.skipIf(noNative !== null)(
+    `--quick: every kernel's eBPF result equals the native one${noNative ? ` (skipped: ${noNative})` : ''}`,
+    async () => {
+      const report = await runBench({ quick: true, progress: false });
+
+      expect(report.run.map((r) => r.kernel)).toEqual(KERNELS.map((k) => k.name));
+      for (const row of report.run) {
+        expect({ kernel: row.kernel, result: row.wasmResult }).toEqual({ kernel: row.kernel, result: row.nativeResult });
+        expect(row.match).toBe(true);
+      }
+      // Known values of the kernels on their inputs (native and eBPF agree on them above).
+      expect(report.run.find((r) => r.kernel === 'primes')?.wasmResult).toBe('1229');
+      expect(report.run.find((r) => r.kernel === 'strcmp')?.wasmResult).toBe(String(1 << 20));
+
+      expect(report.compile.some((r) => r.insnsPerSec !== null)).toBe(true);
+      expect(report.call.length).toBeGreaterThan(0);
+      expect(report.targets.map((t) => t.name)).toHaveLength(4);
+      expect(formatReport(report)).toContain('summary vs targets:');
+      expect(JSON.parse(reportJson(report)).run).toHaveLength(KERNELS.length);
+    },
+    60_000,
+  );
+});
