@@ -11,9 +11,12 @@ import { Bpf2WasmError, CompileError, ErrorCode, InternalError } from '../runtim
 import { decodeProgram } from '../runtime/isa/decode.js';
 import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
-import { loadBinaryen } from './binaryen.js';
+import { loadBinaryen, lowerToBinaryen } from './binaryen.js';
 import { buildCfg } from './cfg.js';
 import { emitModule, type HelperInfo } from './emit.js';
+import { encodeInsnMap } from '../runtime/insnmap.js';
+import { writeModule } from './wasm-writer.js';
+import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
@@ -53,6 +56,8 @@ export interface CompileOptions {
   frameSize?: number;
   /** Maximum program size in instruction slots; default 1,000,000 (the kernel's limit). */
   maxInsns?: number;
+  /** Called with each phase's name and duration in milliseconds (for profiling the compiler). */
+  onPhase?: (phase: string, ms: number) => void;
   /** Resolves lddw pseudo sources (maps, variables); used by the ELF loader. */
   resolveLddw?: (insn: LddwInsn) => bigint;
 }
@@ -96,6 +101,12 @@ function sanitizeExport(name: string): string {
  * a Wasm module. Throws CompileError (with an error code and instruction index) for bad programs.
  */
 export async function compile(input: Uint8Array | Program, options: CompileOptions = {}): Promise<CompiledModule> {
+  let t = performance.now();
+  const phase = (name: string): void => {
+    const now = performance.now();
+    options.onPhase?.(name, now - t);
+    t = now;
+  };
   const program = input instanceof Uint8Array ? decodeProgram(input, { maxInsns: options.maxInsns ?? MAX_INSNS }) : input;
   const optLevel = options.optLevel ?? 1;
   if (optLevel !== 0 && optLevel !== 1 && optLevel !== 2) {
@@ -112,7 +123,9 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   const layout = computeLayout(maxCallDepth, frameSize);
   const entries: EntryDecl[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
   if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
+  phase('decode');
   const cfg = buildCfg(program, entries.map((e) => e.pc));
+  phase('cfg');
 
   const helperTable = options.helpers ? new Map(options.helpers.map((h) => [h.id, h])) : undefined;
   const resolveHelper = (id: number, pc: number): HelperInfo => {
@@ -138,31 +151,16 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     return entry;
   });
 
-  const b = await loadBinaryen();
-  const m = new b.Module();
   try {
-    const emitted = emitModule(b, m, cfg, {
+    const emitted = emitModule(cfg, {
       layout,
       entries: programs.map((p) => ({ name: p.name, exportName: p.exportName, pc: p.insn })),
       resolveHelper,
       ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
     });
-    const file = m.addDebugInfoFileName('bpf');
-    for (const [fname, locs] of emitted.debugLocs) {
-      const fref = m.getFunction(fname);
-      for (const [expr, pc] of locs) m.setDebugLocation(fref, expr, file, pc + 1, 0);
-    }
-    if (!m.validate()) {
-      throw new InternalError(ErrorCode.Internal, 'the generated module failed Binaryen validation (a bpf2wasm bug)');
-    }
-    if (optLevel === 1) {
-      m.runPasses(O1_PASSES);
-    } else if (optLevel === 2) {
-      b.setOptimizeLevel(2);
-      b.setShrinkLevel(0);
-      m.optimize();
-    }
-    const { binary, sourceMap } = m.emitBinary('bpf.map');
+    phase('emit');
+    const { binary, insnMap } = optLevel === 0 ? writeDirect(emitted.module) : await optimizeWithBinaryen(emitted.module, optLevel, phase);
+    phase('binary');
     const manifest: Manifest = {
       abiVersion: ABI_VERSION,
       generator: GENERATOR,
@@ -172,12 +170,49 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       layout,
       insnCount: program.slotCount,
     };
-    let wasm = appendCustomSection(binary, INSN_MAP_SECTION, insnMapFromSourceMap(sourceMap));
+    let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
     return { wasm, manifest };
   } catch (e) {
     if (e instanceof Bpf2WasmError) throw e;
     throw new InternalError(ErrorCode.Internal, `code generation failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+  }
+}
+
+/** -O0: write the bytes directly and let the engine's validator check them. */
+function writeDirect(mod: WModule): { binary: Uint8Array; insnMap: Array<[number, number]> } {
+  const written = writeModule(mod);
+  if (!WebAssembly.validate(written.binary as Uint8Array<ArrayBuffer>)) {
+    throw new InternalError(ErrorCode.Internal, 'the generated module is not valid WebAssembly (a bpf2wasm bug)');
+  }
+  return written;
+}
+
+/** -O1/-O2: through Binaryen, which validates, optimises and writes the module and a source map. */
+async function optimizeWithBinaryen(
+  mod: WModule,
+  optLevel: 1 | 2,
+  phase: (name: string) => void,
+): Promise<{ binary: Uint8Array; insnMap: Array<[number, number]> }> {
+  const b = await loadBinaryen();
+  phase('load-binaryen');
+  const m = lowerToBinaryen(b, mod);
+  try {
+    phase('lower');
+    if (!m.validate()) {
+      throw new InternalError(ErrorCode.Internal, 'the generated module failed Binaryen validation (a bpf2wasm bug)');
+    }
+    phase('validate');
+    if (optLevel === 1) {
+      m.runPasses(O1_PASSES);
+    } else {
+      b.setOptimizeLevel(2);
+      b.setShrinkLevel(0);
+      m.optimize();
+    }
+    phase('optimize');
+    const { binary, sourceMap } = m.emitBinary('bpf.map');
+    return { binary, insnMap: insnMapFromSourceMap(sourceMap) };
   } finally {
     m.dispose();
   }

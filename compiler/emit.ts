@@ -1,5 +1,5 @@
 /**
- * Code generation: structured eBPF functions -> a Binaryen module.
+ * Code generation: structured eBPF functions -> a WIR module (compiler/wir.ts).
  *
  * Each eBPF function becomes a Wasm function `(r1..r5: i64, fp: i32) -> i64` whose locals are the
  * registers; r10 is the frame pointer `fp`, an i32 address into the stack region. Each program entry
@@ -13,7 +13,7 @@ import {
   type HelperImport, type HelperSignature, type MemoryLayout,
 } from '../runtime/abi.js';
 import type { AluInsn, AtomicInsn, EndInsn, Insn, JcondInsn, LegacyLoadInsn, MemSize, Program, Reg } from '../runtime/isa/insn.js';
-import type { BModule, Binaryen, ExprRef } from './binaryen.js';
+import { tagPc, w, type Node, type ValType, type WFunction, type WImport, type WModule } from './wir.js';
 import type { BasicBlock, FunctionCfg, ProgramCfg } from './cfg.js';
 import { structureFunction, type Stmt } from './structure.js';
 
@@ -35,10 +35,9 @@ export interface EmitOptions {
 }
 
 export interface EmitResult {
+  module: WModule;
   helpers: HelperImport[];
   usesCallx: boolean;
-  /** Expressions to tag with their instruction index, per function name (set after optimisation is impossible). */
-  debugLocs: Map<string, Array<[ExprRef, number]>>;
 }
 
 const FN_PREFIX = 'f';
@@ -52,7 +51,9 @@ const L_FP = 5;
 const L_R0 = 6;
 const L_TMP64 = 11;
 const L_ADDR = 12;
-const L_TMP64B = 13;
+const L_LABEL = 13;
+const FN_PARAMS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i32'];
+const FN_VARS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i64', 'i32', 'i32'];
 
 function regLocal(r: Reg): number {
   if (r === 0) return L_R0;
@@ -60,87 +61,74 @@ function regLocal(r: Reg): number {
   return r + 1; // r6..r9 -> 7..10
 }
 
-/** Emits the whole module into `m`. */
-export function emitModule(b: Binaryen, m: BModule, cfg: ProgramCfg, options: EmitOptions): EmitResult {
+/** Generates the module for the functions of `cfg`. */
+export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   const { layout } = options;
-  m.setFeatures(b.Features.SignExt | b.Features.MutableGlobals | b.Features.BulkMemory);
-  m.setMemory(layout.initialPages, layout.maximumPages, null, [], false, false, '0');
-  m.addMemoryImport('0', IMPORT_ENV, IMPORT_MEMORY);
-  m.addFunctionImport(FAULT_FN, IMPORT_ENV, IMPORT_FAULT, b.createType([b.i32, b.i32, b.i32]), b.none);
-
-  const ctx: ModuleCtx = {
-    b, m, options, program: cfg.program, helpers: new Map(), usesCallx: false, usesPacket: false,
-    debugLocs: new Map(),
+  const module: WModule = {
+    memoryImport: { module: IMPORT_ENV, base: IMPORT_MEMORY, initial: layout.initialPages, maximum: layout.maximumPages },
+    imports: [{ name: FAULT_FN, module: IMPORT_ENV, base: IMPORT_FAULT, params: ['i32', 'i32', 'i32'], result: 'none' }],
+    functions: [],
+    globals: [],
+    exports: [],
   };
-  const params = b.createType([b.i64, b.i64, b.i64, b.i64, b.i64, b.i32]);
-  const vars = [b.i64, b.i64, b.i64, b.i64, b.i64, b.i64, b.i32, b.i64];
+  const ctx: ModuleCtx = {
+    options, program: cfg.program, module, helpers: new Map(), usesCallx: false, usesPacket: false,
+  };
   for (const fn of cfg.functions) {
-    const name = FN_PREFIX + fn.startPc;
-    const fe = new FunctionEmitter(ctx, fn, name);
-    const body = fe.emitBody();
-    const ref = m.addFunction(name, params, b.i64, vars, body);
-    void ref;
-    ctx.debugLocs.set(name, fe.debugLocs);
+    const fe = new FunctionEmitter(ctx, fn);
+    const f: WFunction = { name: FN_PREFIX + fn.startPc, params: FN_PARAMS, result: 'i64', vars: FN_VARS, body: fe.emitBody() };
+    module.functions.push(f);
   }
   if (ctx.usesPacket) {
-    m.addGlobal(PKT_BASE, b.i32, true, m.i32.const(0));
-    m.addGlobal(PKT_LEN, b.i32, true, m.i32.const(0));
+    module.globals.push({ name: PKT_BASE, type: 'i32', init: 0 }, { name: PKT_LEN, type: 'i32', init: 0 });
   }
   for (const e of options.entries) {
     const wrapper = '$entry_' + e.exportName;
-    const call = m.call(
+    const call = w.call(
       FN_PREFIX + e.pc,
       [
-        m.i64.extend_u(m.local.get(0, b.i32)),
-        m.i64.extend_u(m.local.get(1, b.i32)),
-        m.i64.const(0n), m.i64.const(0n), m.i64.const(0n),
-        m.i32.const(layout.stackTop),
+        w.i64.extend_u(w.local.get(0, 'i32')),
+        w.i64.extend_u(w.local.get(1, 'i32')),
+        w.i64.const(0n), w.i64.const(0n), w.i64.const(0n),
+        w.i32.const(layout.stackTop),
       ],
-      b.i64,
+      'i64',
     );
-    const body: ExprRef[] = [];
+    const body: Node[] = [];
     if (ctx.usesPacket) {
-      body.push(m.global.set(PKT_BASE, m.local.get(0, b.i32)), m.global.set(PKT_LEN, m.local.get(1, b.i32)));
+      body.push(w.global.set(PKT_BASE, w.local.get(0, 'i32')), w.global.set(PKT_LEN, w.local.get(1, 'i32')));
     }
     body.push(
-      m.local.set(2, call),
-      m.i64.store(0, 8, m.i32.const(RESULT_ADDR), m.local.get(2, b.i64)),
-      m.i32.wrap(m.local.get(2, b.i64)),
+      w.local.set(2, call),
+      w.i64.store(0, 8, w.i32.const(RESULT_ADDR), w.local.get(2, 'i64')),
+      w.i32.wrap(w.local.get(2, 'i64')),
     );
-    m.addFunction(wrapper, b.createType([b.i32, b.i32]), b.i32, [b.i64], m.block(null, body, b.i32));
-    m.addFunctionExport(wrapper, e.exportName);
+    module.functions.push({ name: wrapper, params: ['i32', 'i32'], result: 'i32', vars: ['i64'], body: w.block(null, body, 'i32') });
+    module.exports.push({ name: e.exportName, function: wrapper });
   }
-  return { helpers: [...ctx.helpers.values()], usesCallx: ctx.usesCallx, debugLocs: ctx.debugLocs };
+  return { module, helpers: [...ctx.helpers.values()], usesCallx: ctx.usesCallx };
 }
 
 interface ModuleCtx {
-  b: Binaryen;
-  m: BModule;
   options: EmitOptions;
   program: Program;
+  module: WModule;
   helpers: Map<number, HelperImport>;
   usesCallx: boolean;
   usesPacket: boolean;
-  debugLocs: Map<string, Array<[ExprRef, number]>>;
 }
 
 class FunctionEmitter {
-  readonly debugLocs: Array<[ExprRef, number]> = [];
-  private readonly b: Binaryen;
-  private readonly m: BModule;
   private readonly insns: Insn[];
 
   constructor(
     private readonly ctx: ModuleCtx,
     private readonly fn: FunctionCfg,
-    private readonly name: string,
   ) {
-    this.b = ctx.b;
-    this.m = ctx.m;
     this.insns = ctx.program.insns;
   }
 
-  emitBody(): ExprRef {
+  emitBody(): Node {
     const { blocks } = this.fn;
     const result = structureFunction(
       blocks,
@@ -151,14 +139,14 @@ class FunctionEmitter {
       (blk) => this.insns[blk.first]!.pc,
     );
     if (!result.ok) return this.emitDispatch(blocks);
-    const out: ExprRef[] = [];
+    const out: Node[] = [];
     this.emitStmts(result.body, out);
-    out.push(this.m.unreachable());
-    return this.m.block(null, out, this.b.none);
+    out.push(w.unreachable());
+    return w.block(null, out, 'none');
   }
 
-  private emitStmts(stmts: Stmt[], out: ExprRef[]): void {
-    const { m } = this;
+  private emitStmts(stmts: Stmt[], out: Node[]): void {
+    const m = w;
     for (let i = 0; i < stmts.length; i++) {
       const s = stmts[i]!;
       switch (s.k) {
@@ -166,22 +154,22 @@ class FunctionEmitter {
           this.emitBlockCode(this.fn.blocks[s.block]!, out);
           break;
         case 'block': {
-          const body: ExprRef[] = [];
+          const body: Node[] = [];
           this.emitStmts(s.body, body);
-          out.push(m.block('B' + s.label, body, this.b.none));
+          out.push(m.block('B' + s.label, body, 'none'));
           break;
         }
         case 'loop': {
-          const body: ExprRef[] = [];
+          const body: Node[] = [];
           this.emitStmts(s.body, body);
-          out.push(m.loop('L' + s.label, m.block(null, body, this.b.none)));
+          out.push(m.loop('L' + s.label, m.block(null, body, 'none')));
           break;
         }
         case 'br':
           out.push(m.br(labelOf(s)));
           break;
         case 'return':
-          out.push(m.return(m.local.get(L_R0, this.b.i64)));
+          out.push(m.return(m.local.get(L_R0, 'i64')));
           break;
         case 'if': {
           const cond = this.emitCond(this.insns[this.fn.blocks[s.block]!.last] as JcondInsn);
@@ -195,11 +183,11 @@ class FunctionEmitter {
             out.push(m.br(labelOf(elseBr), m.i32.eqz(cond)));
             this.emitStmts(s.then, out);
           } else {
-            const t: ExprRef[] = [];
-            const e: ExprRef[] = [];
+            const t: Node[] = [];
+            const e: Node[] = [];
             this.emitStmts(s.then, t);
             this.emitStmts(s.else, e);
-            out.push(m.if(cond, m.block(null, t, this.b.none), m.block(null, e, this.b.none)));
+            out.push(m.if(cond, m.block(null, t, 'none'), m.block(null, e, 'none')));
           }
           break;
         }
@@ -208,61 +196,58 @@ class FunctionEmitter {
   }
 
   /**
-   * Irreducible control flow: Binaryen's Relooper, which handles it with a label variable. It is
-   * slow on large functions, but clang never produces irreducible flow, so only hand-written code
-   * lands here.
+   * Irreducible control flow (a loop with several entries, which clang never produces): a dispatch
+   * loop over all blocks with the next block's number in a local, `br_table` to its code.
+   * Linear in the size of the function, like the structured path, only slower to run.
    */
-  private emitDispatch(blocks: BasicBlock[]): ExprRef {
-    const { m, b } = this;
-    const relooper = new b.Relooper(m);
-    const refs = blocks.map((blk) => {
-      const code: ExprRef[] = [];
+  private emitDispatch(blocks: BasicBlock[]): Node {
+    const label = (i: number): string => 'D' + i;
+    const next = (i: number): Node => w.local.set(L_LABEL, w.i32.const(i));
+    const again = w.br('dispatch');
+    // Innermost: the br_table; block i ends right before block i's code.
+    let inner: Node = w.block(
+      label(0),
+      [w.switch(blocks.map((_, i) => label(i)), label(0), w.local.get(L_LABEL, 'i32'))],
+    );
+    blocks.forEach((blk, i) => {
+      const code: Node[] = [inner];
       this.emitBlockCode(blk, code);
       const t = this.insns[blk.last]!;
-      if (t.kind === 'exit') code.push(m.return(m.local.get(L_R0, b.i64)));
-      return relooper.addBlock(m.block(null, code, b.none));
+      if (t.kind === 'exit') code.push(w.return(w.local.get(L_R0, 'i64')));
+      else if (t.kind === 'jcond') code.push(w.if(this.emitCond(t), next(blk.succs[0]!), next(blk.succs[1]!)), again);
+      else code.push(next(blk.succs[0]!), again);
+      inner = i + 1 < blocks.length ? w.block(label(i + 1), code) : w.block(null, code);
     });
-    blocks.forEach((blk, i) => {
-      const t = this.insns[blk.last]!;
-      if (t.kind === 'jcond') {
-        relooper.addBranch(refs[i]!, refs[blk.succs[0]!]!, this.emitCond(t), 0);
-        relooper.addBranch(refs[i]!, refs[blk.succs[1]!]!, 0, 0);
-      } else if (t.kind !== 'exit') {
-        relooper.addBranch(refs[i]!, refs[blk.succs[0]!]!, 0, 0);
-      }
-    });
-    // The label helper local: Relooper needs an i32 local; L_ADDR is free between instructions.
-    const body = relooper.renderAndDispose(refs[0]!, L_ADDR);
-    return m.block(null, [body, m.unreachable()], b.none);
+    return w.block(null, [next(0), w.loop('dispatch', inner), w.unreachable()]);
   }
 
   // ---- registers ----
 
-  private get64(r: Reg): ExprRef {
-    if (r === 10) return this.m.i64.extend_u(this.m.local.get(L_FP, this.b.i32));
-    return this.m.local.get(regLocal(r), this.b.i64);
+  private get64(r: Reg): Node {
+    if (r === 10) return w.i64.extend_u(w.local.get(L_FP, 'i32'));
+    return w.local.get(regLocal(r), 'i64');
   }
 
-  private get32(r: Reg): ExprRef {
-    if (r === 10) return this.m.local.get(L_FP, this.b.i32);
-    return this.m.i32.wrap(this.m.local.get(regLocal(r), this.b.i64));
+  private get32(r: Reg): Node {
+    if (r === 10) return w.local.get(L_FP, 'i32');
+    return w.i32.wrap(w.local.get(regLocal(r), 'i64'));
   }
 
-  private set64(r: Reg, v: ExprRef): ExprRef {
-    return this.m.local.set(regLocal(r), v);
+  private set64(r: Reg, v: Node): Node {
+    return w.local.set(regLocal(r), v);
   }
 
-  private set32(r: Reg, v: ExprRef): ExprRef {
-    return this.m.local.set(regLocal(r), this.m.i64.extend_u(v));
+  private set32(r: Reg, v: Node): Node {
+    return w.local.set(regLocal(r), w.i64.extend_u(v));
   }
 
-  private i64c(v: number | bigint): ExprRef {
-    return this.m.i64.const(BigInt.asIntN(64, BigInt(v)));
+  private i64c(v: number | bigint): Node {
+    return w.i64.const(BigInt.asIntN(64, BigInt(v)));
   }
 
   // ---- blocks ----
 
-  private emitBlockCode(blk: BasicBlock, out: ExprRef[]): void {
+  private emitBlockCode(blk: BasicBlock, out: Node[]): void {
     for (let i = blk.first; i <= blk.last; i++) {
       const insn = this.insns[i]!;
       if (insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond') continue;
@@ -270,8 +255,8 @@ class FunctionEmitter {
     }
   }
 
-  private emitInsn(insn: Insn, out: ExprRef[]): void {
-    const { m, b } = this;
+  private emitInsn(insn: Insn, out: Node[]): void {
+    const m = w;
     switch (insn.kind) {
       case 'alu':
         out.push(this.emitAlu(insn));
@@ -308,29 +293,29 @@ class FunctionEmitter {
         out.push(this.emitHelperCall(insn.helper, insn.pc));
         return;
       case 'callx': {
-        this.ctx.usesCallx = true;
-        if (!this.ctx.m.getFunction(CALLX_FN)) {
-          m.addFunctionImport(
-            CALLX_FN, IMPORT_HELPERS, IMPORT_CALLX,
-            b.createType([b.i32, b.i32, b.i64, b.i64, b.i64, b.i64, b.i64]), b.i64,
-          );
+        if (!this.ctx.usesCallx) {
+          this.ctx.usesCallx = true;
+          this.ctx.module.imports.push({
+            name: CALLX_FN, module: IMPORT_HELPERS, base: IMPORT_CALLX,
+            params: ['i32', 'i32', 'i64', 'i64', 'i64', 'i64', 'i64'], result: 'i64',
+          });
         }
         out.push(this.set64(0, this.tag(m.call(CALLX_FN, [
           this.get32(insn.reg), m.i32.const(insn.pc), this.get64(1), this.get64(2), this.get64(3), this.get64(4), this.get64(5),
-        ], b.i64), insn.pc)));
+        ], 'i64'), insn.pc)));
         return;
       }
       case 'call_local': {
         const { frameSize, stackBase } = this.ctx.options.layout;
         // The callee's frame is below ours; refuse the call if it would not fit in the stack region.
         out.push(m.if(
-          m.i32.lt_u(m.local.get(L_FP, b.i32), m.i32.const(stackBase + 2 * frameSize)),
+          m.i32.lt_u(m.local.get(L_FP, 'i32'), m.i32.const(stackBase + 2 * frameSize)),
           this.fault(FaultCode.CallDepth, insn.pc, m.i32.const(0)),
         ));
         out.push(this.set64(0, m.call(FN_PREFIX + insn.target, [
           this.get64(1), this.get64(2), this.get64(3), this.get64(4), this.get64(5),
-          m.i32.sub(m.local.get(L_FP, b.i32), m.i32.const(frameSize)),
-        ], b.i64)));
+          m.i32.sub(m.local.get(L_FP, 'i32'), m.i32.const(frameSize)),
+        ], 'i64')));
         return;
       }
       case 'kfunc':
@@ -360,14 +345,13 @@ class FunctionEmitter {
     return r(insn);
   }
 
-  private tag(expr: ExprRef, pc: number): ExprRef {
-    this.debugLocs.push([expr, pc]);
-    return expr;
+  private tag(expr: Node, pc: number): Node {
+    return tagPc(expr, pc);
   }
 
-  private fault(code: number, pc: number, detail: ExprRef): ExprRef {
-    const { m, b } = this;
-    return m.block(null, [m.call(FAULT_FN, [m.i32.const(code), m.i32.const(pc), detail], b.none), m.unreachable()], b.none);
+  private fault(code: number, pc: number, detail: Node): Node {
+    const m = w;
+    return m.block(null, [m.call(FAULT_FN, [m.i32.const(code), m.i32.const(pc), detail], 'none'), m.unreachable()], 'none');
   }
 
   // ---- memory ----
@@ -377,15 +361,15 @@ class FunctionEmitter {
    * goes into the memarg (which adds without wrapping, so an address past 4 GiB traps); a negative
    * one is added first. Either way an access outside linear memory traps.
    */
-  private address(reg: Reg, off: number): [ExprRef, number] {
-    const { m } = this;
+  private address(reg: Reg, off: number): [Node, number] {
+    const m = w;
     const base = this.get32(reg);
     if (off >= 0) return [base, off];
     return [m.i32.add(base, m.i32.const(off)), 0];
   }
 
-  private load(size: MemSize, signed: boolean, off: number, ptr: ExprRef): ExprRef {
-    const { m } = this;
+  private load(size: MemSize, signed: boolean, off: number, ptr: Node): Node {
+    const m = w;
     switch (size) {
       case 1:
         return signed ? m.i64.load8_s(off, 1, ptr) : m.i64.load8_u(off, 1, ptr);
@@ -398,8 +382,8 @@ class FunctionEmitter {
     }
   }
 
-  private store(size: MemSize, off: number, ptr: ExprRef, value: ExprRef): ExprRef {
-    const { m } = this;
+  private store(size: MemSize, off: number, ptr: Node, value: Node): Node {
+    const m = w;
     switch (size) {
       case 1:
         return m.i64.store8(off, 1, ptr, value);
@@ -416,15 +400,15 @@ class FunctionEmitter {
    * Atomics as plain read-modify-write: a program instance runs on one thread, so the sequence is
    * indivisible, and unlike Wasm's atomic instructions it has no alignment requirement.
    */
-  private emitAtomic(insn: AtomicInsn, out: ExprRef[]): void {
-    const { m, b } = this;
+  private emitAtomic(insn: AtomicInsn, out: Node[]): void {
+    const m = w;
     const [ptr, off] = this.address(insn.dst, insn.off);
     out.push(m.local.set(L_ADDR, ptr));
-    const addr = (): ExprRef => m.local.get(L_ADDR, b.i32);
+    const addr = (): Node => m.local.get(L_ADDR, 'i32');
     const old = this.tag(this.load(insn.size, false, off, addr()), insn.pc);
     out.push(m.local.set(L_TMP64, old));
-    const oldV = (): ExprRef => m.local.get(L_TMP64, b.i64);
-    const src = (): ExprRef => this.get64(insn.src);
+    const oldV = (): Node => m.local.get(L_TMP64, 'i64');
+    const src = (): Node => this.get64(insn.src);
     switch (insn.op) {
       case 'add':
       case 'or':
@@ -453,43 +437,43 @@ class FunctionEmitter {
    * with; an access outside it ends the program with r0 = 0, as in the kernel. The value is in
    * network byte order.
    */
-  private emitLegacyLoad(insn: LegacyLoadInsn, out: ExprRef[]): void {
-    const { m, b } = this;
+  private emitLegacyLoad(insn: LegacyLoadInsn, out: Node[]): void {
+    const m = w;
     this.ctx.usesPacket = true;
     let off = m.i32.const(insn.imm);
     if (insn.kind === 'ldind') off = m.i32.add(this.get32(insn.src), off);
     out.push(m.local.set(L_ADDR, off));
-    const o = (): ExprRef => m.local.get(L_ADDR, b.i32);
+    const o = (): Node => m.local.get(L_ADDR, 'i32');
     // Out of bounds if off < 0 or off + size > len (computed in 64 bits to avoid wrap-around).
     const oob = m.i64.gt_u(
       m.i64.add(m.i64.extend_s(o()), m.i64.const(BigInt(insn.size))),
-      m.i64.extend_u(m.global.get(PKT_LEN, b.i32)),
+      m.i64.extend_u(m.global.get(PKT_LEN, 'i32')),
     );
     out.push(m.if(m.i32.or(m.i32.lt_s(o(), m.i32.const(0)), oob), m.block(null, [
       m.local.set(L_R0, m.i64.const(0n)),
-      m.return(m.local.get(L_R0, b.i64)),
-    ], b.none)));
-    const ptr = m.i32.add(m.global.get(PKT_BASE, b.i32), o());
+      m.return(m.local.get(L_R0, 'i64')),
+    ], 'none')));
+    const ptr = m.i32.add(m.global.get(PKT_BASE, 'i32'), o());
     const load = insn.size === 1 ? m.i32.load8_u(0, 1, ptr) : insn.size === 2 ? m.i32.load16_u(0, 1, ptr) : m.i32.load(0, 1, ptr);
     out.push(m.local.set(L_ADDR, this.tag(load, insn.pc)));
-    const v = (): ExprRef => m.local.get(L_ADDR, b.i32);
+    const v = (): Node => m.local.get(L_ADDR, 'i32');
     out.push(this.set32(0, insn.size === 1 ? v() : insn.size === 2 ? bswap16(m, v()) : bswap32(m, v(), v)));
   }
 
   // ---- arithmetic ----
 
-  private emitAlu(insn: AluInsn): ExprRef {
+  private emitAlu(insn: AluInsn): Node {
     return insn.width === 64 ? this.emitAlu64(insn) : this.emitAlu32(insn);
   }
 
-  private emitAlu64(insn: AluInsn): ExprRef {
-    const { m, b } = this;
-    const d = (): ExprRef => this.get64(insn.dst);
+  private emitAlu64(insn: AluInsn): Node {
+    const m = w;
+    const d = (): Node => this.get64(insn.dst);
     const isImm = insn.src === null;
     // ALU64 immediates are sign-extended to 64 bits.
-    const s = (): ExprRef => (isImm ? this.i64c(insn.imm) : this.get64(insn.src!));
-    const zero = (): ExprRef => m.i64.const(0n);
-    let v: ExprRef;
+    const s = (): Node => (isImm ? this.i64c(insn.imm) : this.get64(insn.src!));
+    const zero = (): Node => m.i64.const(0n);
+    let v: Node;
     switch (insn.op) {
       case 'add': v = m.i64.add(d(), s()); break;
       case 'sub': v = m.i64.sub(d(), s()); break;
@@ -536,13 +520,13 @@ class FunctionEmitter {
     return this.set64(insn.dst, v);
   }
 
-  private emitAlu32(insn: AluInsn): ExprRef {
-    const { m, b } = this;
-    const d = (): ExprRef => this.get32(insn.dst);
+  private emitAlu32(insn: AluInsn): Node {
+    const m = w;
+    const d = (): Node => this.get32(insn.dst);
     const isImm = insn.src === null;
-    const s = (): ExprRef => (isImm ? m.i32.const(insn.imm | 0) : this.get32(insn.src!));
-    const zero = (): ExprRef => m.i32.const(0);
-    let v: ExprRef;
+    const s = (): Node => (isImm ? m.i32.const(insn.imm | 0) : this.get32(insn.src!));
+    const zero = (): Node => m.i32.const(0);
+    let v: Node;
     switch (insn.op) {
       case 'add': v = m.i32.add(d(), s()); break;
       case 'sub': v = m.i32.sub(d(), s()); break;
@@ -583,8 +567,8 @@ class FunctionEmitter {
     return this.set32(insn.dst, v);
   }
 
-  private emitEnd(insn: EndInsn): ExprRef {
-    const { m } = this;
+  private emitEnd(insn: EndInsn): Node {
+    const m = w;
     const r = insn.dst;
     if (insn.op === 'le') {
       // Little-endian host: to-LE only truncates.
@@ -596,15 +580,15 @@ class FunctionEmitter {
     if (insn.bits === 32) return this.set32(r, bswap32(m, this.get32(r), () => this.get32(r)));
     // 64-bit: swap each half and exchange them.
     const lo = m.i64.extend_u(bswap32(m, this.get32(r), () => this.get32(r)));
-    const hiWord = (): ExprRef => m.i32.wrap(m.i64.shr_u(this.get64(r), m.i64.const(32n)));
+    const hiWord = (): Node => m.i32.wrap(m.i64.shr_u(this.get64(r), m.i64.const(32n)));
     const hi = m.i64.extend_u(bswap32(m, hiWord(), hiWord));
     return this.set64(r, m.i64.or(m.i64.shl(lo, m.i64.const(32n)), hi));
   }
 
   // ---- jumps and calls ----
 
-  private emitCond(insn: JcondInsn): ExprRef {
-    const { m } = this;
+  private emitCond(insn: JcondInsn): Node {
+    const m = w;
     if (insn.width === 64) {
       const a = this.get64(insn.dst);
       const c = insn.src === null ? this.i64c(insn.imm) : this.get64(insn.src);
@@ -639,26 +623,30 @@ class FunctionEmitter {
     }
   }
 
-  private emitHelperCall(id: number, pc: number): ExprRef {
-    const { m, b, ctx } = this;
+  private emitHelperCall(id: number, pc: number): Node {
+    const m = w;
+    const { ctx } = this;
     let imp = ctx.helpers.get(id);
     if (!imp) {
       const info = ctx.options.resolveHelper(id, pc);
       imp = { id, name: info.name, importName: info.name, signature: info.signature };
-      const params = info.signature.args.map((k) => (k === 'i64' ? b.i64 : b.i32));
-      const result = info.signature.result === 'i64' ? b.i64 : info.signature.result === 'void' ? b.none : b.i32;
-      m.addFunctionImport(helperFn(id), IMPORT_HELPERS, imp.importName, b.createType(params), result);
+      const imported: WImport = {
+        name: helperFn(id), module: IMPORT_HELPERS, base: imp.importName,
+        params: info.signature.args.map((k): ValType => (k === 'i64' ? 'i64' : 'i32')),
+        result: info.signature.result === 'i64' ? 'i64' : info.signature.result === 'void' ? 'none' : 'i32',
+      };
+      ctx.module.imports.push(imported);
       ctx.helpers.set(id, imp);
     }
     const args = imp.signature.args.map((k, i) => (k === 'i64' ? this.get64(i + 1) : this.get32(i + 1)));
     const sig = imp.signature;
-    const resultType = sig.result === 'i64' ? b.i64 : sig.result === 'void' ? b.none : b.i32;
+    const resultType = sig.result === 'i64' ? 'i64' : sig.result === 'void' ? 'none' : 'i32';
     const call = this.tag(m.call(helperFn(id), args, resultType), pc);
     switch (sig.result) {
       case 'i64': return this.set64(0, call);
       case 'u32': return this.set64(0, m.i64.extend_u(call));
       case 's32': return this.set64(0, m.i64.extend_s(call));
-      case 'void': return m.block(null, [call, this.set64(0, m.i64.const(0n))], b.none);
+      case 'void': return m.block(null, [call, this.set64(0, m.i64.const(0n))], 'none');
     }
   }
 }
@@ -672,9 +660,9 @@ function labelOf(s: Extract<Stmt, { k: 'br' }>): string {
 }
 
 /** Swaps the two low bytes of an i32 (upper half must be ignored by the caller's truncation). */
-function bswap16(m: BModule, x: ExprRef): ExprRef {
-  // ((x & 0xff) << 8) | ((x >> 8) & 0xff), x used twice: callers pass a pure expression.
-  const copy = m.copyExpression(x);
+function bswap16(m: typeof w, x: Node): Node {
+  // ((x & 0xff) << 8) | ((x >> 8) & 0xff); sharing the pure node x is fine in a tree of WIR.
+  const copy = x;
   return m.i32.or(
     m.i32.shl(m.i32.and(x, m.i32.const(0xff)), m.i32.const(8)),
     m.i32.and(m.i32.shr_u(copy, m.i32.const(8)), m.i32.const(0xff)),
@@ -682,7 +670,7 @@ function bswap16(m: BModule, x: ExprRef): ExprRef {
 }
 
 /** Byte-reverses an i32: rotl(x & 0xff00ff00, 8) | rotr(x & 0x00ff00ff, 8). */
-function bswap32(m: BModule, x: ExprRef, again: () => ExprRef): ExprRef {
+function bswap32(m: typeof w, x: Node, again: () => Node): Node {
   return m.i32.or(
     m.i32.rotl(m.i32.and(x, m.i32.const(0xff00ff00 | 0)), m.i32.const(8)),
     m.i32.rotr(m.i32.and(again(), m.i32.const(0x00ff00ff)), m.i32.const(8)),

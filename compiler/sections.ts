@@ -3,7 +3,6 @@
  * to eBPF instruction indices (from Binaryen's source map), which the runtime uses to name the
  * instruction behind a trap.
  */
-import { encodeInsnMap } from '../runtime/insnmap.js';
 
 function leb128(n: number): number[] {
   const out: number[] = [];
@@ -81,11 +80,11 @@ export function decodeSourceMapMappings(mappings: string): Array<[number, number
   return out;
 }
 
-/** Builds the insn-map section payload from a Binaryen source map. */
-export function insnMapFromSourceMap(sourceMap: string | null): Uint8Array {
-  if (!sourceMap) return encodeInsnMap([]);
+/** The [code offset, instruction index] pairs of a Binaryen source map. */
+export function insnMapFromSourceMap(sourceMap: string | null): Array<[number, number]> {
+  if (!sourceMap) return [];
   const parsed = JSON.parse(sourceMap) as { mappings?: string };
   const pairs = decodeSourceMapMappings(parsed.mappings ?? '');
   // The compiler sets 1-based line = instruction index + 1; the map stores it 0-based.
-  return encodeInsnMap(pairs);
+  return pairs;
 }

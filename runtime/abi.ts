@@ -58,10 +58,13 @@ export type FaultCode = (typeof FaultCode)[keyof typeof FaultCode];
 
 /** How a helper's arguments and result cross the Wasm/JS boundary. */
 export type HelperArgKind =
-  /** i64 in Wasm, bigint in JS: the value as it is. */
+  /** i64 in Wasm; in JS a bigint, signed (as WebAssembly's JS API converts i64). */
   | 'i64'
-  /** i32 in Wasm, number in JS: the low 32 bits (pointers into linear memory, sizes, flags). */
-  | 'u32';
+  /**
+   * i32 in Wasm: the register's low 32 bits (pointers into linear memory, sizes, flags). In JS a
+   * number, signed (as the JS API converts i32); `x >>> 0` makes it unsigned.
+   */
+  | 'i32';
 
 export type HelperResultKind =
   | 'i64'

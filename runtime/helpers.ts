@@ -7,8 +7,8 @@ import { BpfRuntimeError, ErrorCode } from './errors.js';
 
 /**
  * A helper function. With the generic signature it receives five bigints (r1..r5) and returns a
- * bigint (r0). With a declared signature, `u32` arguments arrive as numbers and `i64` ones as
- * bigints, and the result is a number for `u32`/`s32`, a bigint for `i64`, nothing for `void`.
+ * bigint (r0); like every i64 crossing from Wasm to JS, the bigints are signed. With a declared
+ * signature, `i32` arguments arrive as (signed) numbers and `i64` ones as bigints, and the result is a number for `u32`/`s32`, a bigint for `i64`, nothing for `void`.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type HelperFn = (...args: any[]) => any;
@@ -64,7 +64,10 @@ export class HelperRegistry {
  */
 export function callWithRegisters(def: HelperDefinition, regs: bigint[]): bigint {
   const sig = def.signature ?? GENERIC_HELPER_SIGNATURE;
-  const args = sig.args.map((k, i) => (k === 'u32' ? Number(BigInt.asUintN(32, regs[i] ?? 0n)) : (regs[i] ?? 0n)));
+  // The same conversions the Wasm boundary applies to a directly imported helper.
+  const args = sig.args.map((k, i) =>
+    k === 'i32' ? Number(BigInt.asIntN(32, regs[i] ?? 0n)) : BigInt.asIntN(64, regs[i] ?? 0n),
+  );
   const r: unknown = def.fn(...args);
   switch (sig.result) {
     case 'void':

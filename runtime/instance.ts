@@ -156,6 +156,25 @@ export class BpfInstance {
 }
 
 /**
+ * Wraps a helper so that whatever it throws becomes an Error created inside the call, whose stack
+ * (with the calling Wasm frame) lets the runtime name the eBPF instruction of the call.
+ */
+function guardHelper(fn: HelperDefinition['fn'], arity: number): WebAssembly.ImportValue {
+  const rethrow = (x: unknown): never => {
+    if (x instanceof Error) throw x;
+    throw new Error(typeof x === 'string' ? x : `helper threw ${String(x)}`, { cause: x });
+  };
+  switch (arity) {
+    case 0: return () => { try { return fn(); } catch (x) { return rethrow(x); } };
+    case 1: return (a: unknown) => { try { return fn(a); } catch (x) { return rethrow(x); } };
+    case 2: return (a: unknown, b: unknown) => { try { return fn(a, b); } catch (x) { return rethrow(x); } };
+    case 3: return (a: unknown, b: unknown, c: unknown) => { try { return fn(a, b, c); } catch (x) { return rethrow(x); } };
+    case 4: return (a: unknown, b: unknown, c: unknown, d: unknown) => { try { return fn(a, b, c, d); } catch (x) { return rethrow(x); } };
+    default: return (a: unknown, b: unknown, c: unknown, d: unknown, e: unknown) => { try { return fn(a, b, c, d, e); } catch (x) { return rethrow(x); } };
+  }
+}
+
+/**
  * Instantiates a compiled module (bytes or an already compiled WebAssembly.Module, which is what
  * platforms that forbid compiling at run time hand you).
  */
@@ -204,7 +223,7 @@ export async function instantiate(
         { helper: h.name },
       );
     }
-    helperImports[h.importName] = def.fn as WebAssembly.ImportValue;
+    helperImports[h.importName] = guardHelper(def.fn, h.signature.args.length);
   }
   if (manifest.usesCallx) {
     helperImports[IMPORT_CALLX] = (id: number, pc: number, ...regs: bigint[]): bigint => {

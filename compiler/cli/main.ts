@@ -4,7 +4,7 @@
  * adapter is compiler/cli/bin.ts.
  */
 import { instantiate, type HelperDefinition } from '../../runtime/index.js';
-import { Bpf2WasmError, CompileError, ErrorCode, formatLocation } from '../../runtime/errors.js';
+import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation } from '../../runtime/errors.js';
 import { assemble } from '../asm/assemble.js';
 import { parseDataFile } from '../asm/datafile.js';
 import { disassemble, type AsmSyntax } from '../asm/disasm.js';
@@ -50,13 +50,16 @@ interface Parsed {
 }
 
 function parseArgs(argv: string[]): Parsed {
-  const p: Parsed = { command: argv[0] ?? '', wat: false, opt: 1, repeat: 0, json: false, syntax: 'llvm', help: false };
+  const first = argv[0] ?? '';
+  const p: Parsed = {
+    command: first.startsWith('-') ? '' : first, wat: false, opt: 1, repeat: 0, json: false, syntax: 'llvm', help: false,
+  };
   const need = (i: number, flag: string): string => {
     const v = argv[i];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
     return v;
   };
-  for (let i = 1; i < argv.length; i++) {
+  for (let i = p.command === '' ? 0 : 1; i < argv.length; i++) {
     const a = argv[i]!;
     switch (a) {
       case '-o': p.out = need(++i, a); break;
@@ -123,7 +126,7 @@ async function loadInput(io: CliIO, path: string, symbol: string | undefined): P
     if (/^\s*--\s*\w+/m.test(text)) {
       const data = parseDataFile(text);
       if (data.asm !== undefined) {
-        const out: LoadedInput = { bytecode: assemble(data.asm) };
+        const out: LoadedInput = { bytecode: assembleAt(data.asm, (data.asmLine ?? 1) - 1) };
         if (data.mem) out.mem = data.mem;
         return out;
       }
@@ -137,6 +140,18 @@ async function loadInput(io: CliIO, path: string, symbol: string | undefined): P
     return { bytecode: assemble(text) };
   }
   return { bytecode: bytes };
+}
+
+/** Assembles text that starts `lineOffset` lines into its file, reporting file line numbers. */
+function assembleAt(text: string, lineOffset: number): Uint8Array {
+  try {
+    return assemble(text);
+  } catch (e) {
+    if (e instanceof AsmError && e.location.line !== undefined) {
+      throw new AsmError(e.code, e.detail, { ...e.location, line: e.location.line + lineOffset });
+    }
+    throw e;
+  }
 }
 
 function hex64(v: bigint): string {

@@ -24,7 +24,7 @@ export const E_BAD_ELF = 'E_BAD_ELF' as ErrorCode;
  * A malformed or unsupported ELF object.
  *
  * `location.section` names the section involved, or a structural part of the file in angle
- * brackets (`<ELF header>`, `<section headers>`, `<program headers>`); `location.offset` is the
+ * brackets (`<ELF header>`, `<section headers>`); `location.offset` is the
  * byte offset inside that section or part. `fileOffset` is the same place as an absolute offset
  * in the file, when known.
  */
@@ -203,7 +203,6 @@ export interface ElfFile {
 
 const HEADER = '<ELF header>';
 const SECTION_HEADERS = '<section headers>';
-const PROGRAM_HEADERS = '<program headers>';
 
 /** Known e_machine values, to tell people what they passed instead of a BPF object. */
 const MACHINE_NAMES: ReadonlyMap<number, string> = new Map([
@@ -298,7 +297,7 @@ class Parser {
       if (s.type === SectionType.REL || s.type === SectionType.RELA) {
         const list = this.readRelocations(s, symbolTables.get(s.link)!);
         const existing = relocations.get(s.info);
-        if (existing) existing.push(...list);
+        if (existing) for (const r of list) existing.push(r);
         else relocations.set(s.info, list);
       }
     }
@@ -381,7 +380,7 @@ class Parser {
     if (phnum !== 0) {
       const phoff = this.u64(32, 'the program header offset (e_phoff)', HEADER, 0);
       if (phentsize !== ELF64_PHDR_SIZE) fail(`the program header entry size (e_phentsize) is ${phentsize}, not ${ELF64_PHDR_SIZE}`, HEADER, 54);
-      this.checkTable(phoff, phnum, ELF64_PHDR_SIZE, 'program header table', PROGRAM_HEADERS, 32);
+      this.checkTable(phoff, phnum, ELF64_PHDR_SIZE, 'program header table', HEADER, 32);
     }
     if (shoff === 0) {
       if (shnum !== 0) fail(`the file says it has ${shnum} sections but no section header table (e_shoff is 0)`, HEADER, 60);

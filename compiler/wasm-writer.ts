@@ -1,0 +1,342 @@
+/**
+ * WIR -> Wasm binary, directly: the -O0 backend. One pass over the trees, no Binaryen, so
+ * compiling costs little more than decoding. It also records the exact code offset of every
+ * tagged (possibly trapping) node for the instruction map.
+ */
+import { MEMORY_OPS, NUMERIC_OPS, type Node, type ValType, type WModule, type WType } from './wir.js';
+
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e };
+const BLOCKTYPE: Record<WType, number> = { i32: 0x7f, i64: 0x7e, none: 0x40 };
+
+class ByteWriter {
+  buf = new Uint8Array(1 << 16);
+  len = 0;
+
+  private grow(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  u8(b: number): void {
+    if (this.len === this.buf.length) this.grow(1);
+    this.buf[this.len++] = b;
+  }
+
+  bytes(bs: ArrayLike<number>): void {
+    this.grow(bs.length);
+    this.buf.set(bs, this.len);
+    this.len += bs.length;
+  }
+
+  u32(n: number): void {
+    this.grow(5);
+    n >>>= 0;
+    do {
+      let b = n & 0x7f;
+      n >>>= 7;
+      if (n !== 0) b |= 0x80;
+      this.buf[this.len++] = b;
+    } while (n !== 0);
+  }
+
+  /** A u32 LEB padded to 5 bytes at `at` (for sizes known only after the content is written). */
+  patchU32(at: number, n: number): void {
+    for (let i = 0; i < 4; i++) {
+      this.buf[at + i] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    this.buf[at + 4] = n & 0x7f;
+  }
+
+  reserveU32(): number {
+    this.grow(5);
+    const at = this.len;
+    this.len += 5;
+    return at;
+  }
+
+  s32(n: number): void {
+    this.grow(5);
+    n |= 0;
+    for (;;) {
+      const b = n & 0x7f;
+      n >>= 7;
+      if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+        this.buf[this.len++] = b;
+        return;
+      }
+      this.buf[this.len++] = b | 0x80;
+    }
+  }
+
+  s64(v: bigint): void {
+    if (v >= -0x80000000n && v <= 0x7fffffffn) {
+      this.s32(Number(v));
+      return;
+    }
+    this.grow(10);
+    for (;;) {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+        this.buf[this.len++] = b;
+        return;
+      }
+      this.buf[this.len++] = b | 0x80;
+    }
+  }
+
+  name(s: string): void {
+    const bs = new TextEncoder().encode(s);
+    this.u32(bs.length);
+    this.bytes(bs);
+  }
+}
+
+export interface WrittenModule {
+  binary: Uint8Array;
+  /** [code offset, instruction index] of every tagged node. */
+  insnMap: Array<[number, number]>;
+}
+
+/** Writes a WIR module as a Wasm binary. */
+export function writeModule(mod: WModule): WrittenModule {
+  const out = new ByteWriter();
+  out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+
+  // Types.
+  const typeIndex = new Map<string, number>();
+  const types: Array<{ params: ValType[]; result: WType }> = [];
+  const typeOf = (params: ValType[], result: WType): number => {
+    const key = params.join(',') + '->' + result;
+    let i = typeIndex.get(key);
+    if (i === undefined) {
+      i = types.length;
+      types.push({ params, result });
+      typeIndex.set(key, i);
+    }
+    return i;
+  };
+  const funcIndex = new Map<string, number>();
+  mod.imports.forEach((imp, i) => funcIndex.set(imp.name, i));
+  mod.functions.forEach((f, i) => funcIndex.set(f.name, mod.imports.length + i));
+  const importTypes = mod.imports.map((imp) => typeOf(imp.params, imp.result));
+  const funcTypes = mod.functions.map((f) => typeOf(f.params, f.result));
+  const globalIndex = new Map(mod.globals.map((g, i) => [g.name, i]));
+
+  const section = (id: number, body: () => void): void => {
+    out.u8(id);
+    const at = out.reserveU32();
+    const start = out.len;
+    body();
+    out.patchU32(at, out.len - start);
+  };
+
+  section(1, () => {
+    out.u32(types.length);
+    for (const t of types) {
+      out.u8(0x60);
+      out.u32(t.params.length);
+      for (const p of t.params) out.u8(VALTYPE[p]);
+      if (t.result === 'none') out.u32(0);
+      else {
+        out.u32(1);
+        out.u8(VALTYPE[t.result]);
+      }
+    }
+  });
+  section(2, () => {
+    out.u32(mod.imports.length + 1);
+    const mem = mod.memoryImport;
+    out.name(mem.module);
+    out.name(mem.base);
+    out.u8(0x02);
+    out.u8(0x01);
+    out.u32(mem.initial);
+    out.u32(mem.maximum);
+    mod.imports.forEach((imp, i) => {
+      out.name(imp.module);
+      out.name(imp.base);
+      out.u8(0x00);
+      out.u32(importTypes[i]!);
+    });
+  });
+  section(3, () => {
+    out.u32(funcTypes.length);
+    for (const t of funcTypes) out.u32(t);
+  });
+  if (mod.globals.length > 0) {
+    section(6, () => {
+      out.u32(mod.globals.length);
+      for (const g of mod.globals) {
+        out.u8(VALTYPE[g.type]);
+        out.u8(0x01);
+        out.u8(0x41);
+        out.s32(g.init);
+        out.u8(0x0b);
+      }
+    });
+  }
+  section(7, () => {
+    out.u32(mod.exports.length);
+    for (const e of mod.exports) {
+      out.name(e.name);
+      out.u8(0x00);
+      out.u32(funcIndex.get(e.function)!);
+    }
+  });
+
+  const insnMap: Array<[number, number]> = [];
+  const labels: string[] = [];
+  const depthOf = (label: string): number => {
+    for (let i = labels.length - 1; i >= 0; i--) if (labels[i] === label) return labels.length - 1 - i;
+    throw new Error(`wasm-writer: branch to unknown label ${label}`);
+  };
+
+  const expr = (n: Node): void => {
+    switch (n.k) {
+      case 'i32.const':
+        out.u8(0x41);
+        out.s32(n.value);
+        return;
+      case 'i64.const':
+        out.u8(0x42);
+        out.s64(n.value);
+        return;
+      case 'local.get':
+        out.u8(0x20);
+        out.u32(n.index);
+        return;
+      case 'local.set':
+        expr(n.value);
+        out.u8(0x21);
+        out.u32(n.index);
+        return;
+      case 'global.get':
+        out.u8(0x23);
+        out.u32(globalIndex.get(n.name)!);
+        return;
+      case 'global.set':
+        expr(n.value);
+        out.u8(0x24);
+        out.u32(globalIndex.get(n.name)!);
+        return;
+      case 'unary':
+        expr(n.a);
+        out.u8(NUMERIC_OPS[n.op].code);
+        return;
+      case 'binary':
+        expr(n.a);
+        expr(n.b);
+        out.u8(NUMERIC_OPS[n.op].code);
+        return;
+      case 'load':
+        expr(n.ptr);
+        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        out.u8(MEMORY_OPS[n.op].code);
+        out.u32(0); // byte alignment: eBPF accesses need not be aligned
+        out.u32(n.offset);
+        return;
+      case 'store':
+        expr(n.ptr);
+        expr(n.value);
+        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        out.u8(MEMORY_OPS[n.op].code);
+        out.u32(0);
+        out.u32(n.offset);
+        return;
+      case 'block':
+        if (n.label === null) {
+          for (const c of n.children) expr(c);
+          return;
+        }
+        out.u8(0x02);
+        out.u8(BLOCKTYPE[n.type]);
+        labels.push(n.label);
+        for (const c of n.children) expr(c);
+        labels.pop();
+        out.u8(0x0b);
+        return;
+      case 'loop':
+        out.u8(0x03);
+        out.u8(0x40);
+        labels.push(n.label);
+        expr(n.body);
+        labels.pop();
+        out.u8(0x0b);
+        return;
+      case 'if':
+        expr(n.cond);
+        out.u8(0x04);
+        out.u8(BLOCKTYPE[n.type]);
+        labels.push('');
+        expr(n.then);
+        if (n.else) {
+          out.u8(0x05);
+          expr(n.else);
+        }
+        labels.pop();
+        out.u8(0x0b);
+        return;
+      case 'br':
+        if (n.cond) {
+          expr(n.cond);
+          out.u8(0x0d);
+        } else {
+          out.u8(0x0c);
+        }
+        out.u32(depthOf(n.label));
+        return;
+      case 'br_table':
+        expr(n.index);
+        out.u8(0x0e);
+        out.u32(n.labels.length);
+        for (const l of n.labels) out.u32(depthOf(l));
+        out.u32(depthOf(n.defaultLabel));
+        return;
+      case 'call':
+        for (const a of n.args) expr(a);
+        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        out.u8(0x10);
+        out.u32(funcIndex.get(n.target)!);
+        return;
+      case 'return':
+        if (n.value) expr(n.value);
+        out.u8(0x0f);
+        return;
+      case 'unreachable':
+        out.u8(0x00);
+        return;
+      case 'nop':
+        return;
+    }
+  };
+
+  section(10, () => {
+    out.u32(mod.functions.length);
+    for (const f of mod.functions) {
+      const at = out.reserveU32();
+      const start = out.len;
+      // Locals in runs of equal type.
+      const runs: Array<[number, ValType]> = [];
+      for (const v of f.vars) {
+        const last = runs[runs.length - 1];
+        if (last && last[1] === v) last[0]++;
+        else runs.push([1, v]);
+      }
+      out.u32(runs.length);
+      for (const [count, type] of runs) {
+        out.u32(count);
+        out.u8(VALTYPE[type]);
+      }
+      expr(f.body);
+      out.u8(0x0b);
+      out.patchU32(at, out.len - start);
+    }
+  });
+  return { binary: out.buf.slice(0, out.len), insnMap };
+}
