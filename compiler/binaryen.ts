@@ -22,7 +22,8 @@ export function loadBinaryen(): Promise<Binaryen> {
 
 /**
  * Lowers a WIR module into a new Binaryen module (for optimisation), tagging possibly-trapping
- * expressions with their instruction index as debug locations (line = index + 1) so that the
+ * expressions with their instruction index as debug locations (line = index + 2, see
+ * insnMapFromSourceMap) so that the
  * source map Binaryen writes names the instruction behind a trap.
  */
 export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
@@ -87,7 +88,7 @@ export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
   for (const f of mod.functions) {
     tagged = [];
     const ref = m.addFunction(f.name, tys(f.params), ty(f.result), f.vars.map(ty), lower(f.body));
-    for (const [e, pc] of tagged) m.setDebugLocation(ref, e, file, pc + 1, 0);
+    for (const [e, pc] of tagged) m.setDebugLocation(ref, e, file, pc + 2, 0);
   }
   for (const e of mod.exports) m.addFunctionExport(e.function, e.name);
   return m;

@@ -4,8 +4,7 @@
  */
 import {
   ABI_VERSION, DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, GENERIC_HELPER_SIGNATURE, INSN_MAP_SECTION,
-  MANIFEST_SECTION, NULL_GUARD_SIZE, SCRATCH_SIZE, WASM_PAGE,
-  type HelperSignature, type Manifest, type MemoryLayout, type ProgramEntry,
+  MANIFEST_SECTION, type HelperSignature, type Manifest, type ProgramEntry,
 } from '../runtime/abi.js';
 import { Bpf2WasmError, CompileError, ErrorCode, InternalError } from '../runtime/errors.js';
 import { decodeProgram } from '../runtime/isa/decode.js';
@@ -14,6 +13,8 @@ import { MAX_INSNS } from '../runtime/isa/opcodes.js';
 import { loadBinaryen, lowerToBinaryen } from './binaryen.js';
 import { buildCfg } from './cfg.js';
 import { emitModule, type HelperInfo } from './emit.js';
+import { validateProgram } from './validate.js';
+import { checkStackOptions, computeLayout } from '../runtime/layout.js';
 import { encodeInsnMap } from '../runtime/insnmap.js';
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
@@ -56,6 +57,13 @@ export interface CompileOptions {
   frameSize?: number;
   /** Maximum program size in instruction slots; default 1,000,000 (the kernel's limit). */
   maxInsns?: number;
+  /**
+   * Run the kernel-style structural checks of compiler/validate.ts before generating code
+   * (unreachable code, uninitialised registers, stack offsets, infinite loops, reserved fields).
+   */
+  validate?: boolean;
+  /** Binaryen passes to run instead of the level's default list (levels 1 and 2 only). */
+  passes?: readonly string[];
   /** Called with each phase's name and duration in milliseconds (for profiling the compiler). */
   onPhase?: (phase: string, ms: number) => void;
   /** Resolves lddw pseudo sources (maps, variables); used by the ELF loader. */
@@ -80,18 +88,6 @@ export const O1_PASSES: readonly string[] = [
 
 const GENERATOR = 'bpf2wasm 0.1.0';
 
-/** Computes the memory layout for a stack of `maxCallDepth` frames. */
-export function computeLayout(maxCallDepth: number, frameSize: number): MemoryLayout {
-  const stackBase = NULL_GUARD_SIZE + SCRATCH_SIZE;
-  const stackTop = stackBase + maxCallDepth * frameSize;
-  const dataBase = Math.ceil(stackTop / 4096) * 4096;
-  return {
-    stackBase, stackTop, frameSize, maxCallDepth, dataBase,
-    initialPages: Math.max(1, Math.ceil((dataBase + 4096) / WASM_PAGE)),
-    maximumPages: 65536,
-  };
-}
-
 function sanitizeExport(name: string): string {
   return name.replace(/[^A-Za-z0-9_]/g, '_');
 }
@@ -114,18 +110,21 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   }
   const maxCallDepth = options.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
   const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
-  if (!Number.isInteger(maxCallDepth) || maxCallDepth < 1 || maxCallDepth > 1024) {
-    throw new CompileError(ErrorCode.BadArgument, `maxCallDepth must be an integer 1..1024`);
-  }
-  if (!Number.isInteger(frameSize) || frameSize < 8 || frameSize > 65536 || frameSize % 8 !== 0) {
-    throw new CompileError(ErrorCode.BadArgument, `frameSize must be a multiple of 8 from 8 to 65536`);
-  }
+  checkStackOptions(maxCallDepth, frameSize);
   const layout = computeLayout(maxCallDepth, frameSize);
   const entries: EntryDecl[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
   if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
   phase('decode');
   const cfg = buildCfg(program, entries.map((e) => e.pc));
   phase('cfg');
+  if (options.validate) {
+    validateProgram(program, cfg, {
+      ...(input instanceof Uint8Array ? { bytes: input } : {}),
+      frameSize,
+      entryPcs: entries.map((e) => e.pc),
+    });
+    phase('verify');
+  }
 
   const helperTable = options.helpers ? new Map(options.helpers.map((h) => [h.id, h])) : undefined;
   const resolveHelper = (id: number, pc: number): HelperInfo => {
@@ -159,7 +158,9 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
     });
     phase('emit');
-    const { binary, insnMap } = optLevel === 0 ? writeDirect(emitted.module) : await optimizeWithBinaryen(emitted.module, optLevel, phase);
+    const { binary, insnMap } = optLevel === 0
+      ? writeDirect(emitted.module)
+      : await optimizeWithBinaryen(emitted.module, optLevel, options.passes, phase);
     phase('binary');
     const manifest: Manifest = {
       abiVersion: ABI_VERSION,
@@ -192,6 +193,7 @@ function writeDirect(mod: WModule): { binary: Uint8Array; insnMap: Array<[number
 async function optimizeWithBinaryen(
   mod: WModule,
   optLevel: 1 | 2,
+  passes: readonly string[] | undefined,
   phase: (name: string) => void,
 ): Promise<{ binary: Uint8Array; insnMap: Array<[number, number]> }> {
   const b = await loadBinaryen();
@@ -203,7 +205,10 @@ async function optimizeWithBinaryen(
       throw new InternalError(ErrorCode.Internal, 'the generated module failed Binaryen validation (a bpf2wasm bug)');
     }
     phase('validate');
-    if (optLevel === 1) {
+    if (passes) {
+      b.setOptimizeLevel(optLevel);
+      m.runPasses(passes);
+    } else if (optLevel === 1) {
       m.runPasses(O1_PASSES);
     } else {
       b.setOptimizeLevel(2);

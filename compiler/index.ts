@@ -2,9 +2,18 @@
  * bpf2wasm compiler: eBPF bytecode -> WebAssembly.
  */
 export {
-  compile, computeLayout, O1_PASSES,
+  compile, O1_PASSES,
   type CompileOptions, type CompiledModule, type EntryDecl, type HelperDecl, type OptLevel,
 } from './compile.js';
 export { buildCfg, type BasicBlock, type FunctionCfg, type ProgramCfg } from './cfg.js';
 export { decodeProgram } from '../runtime/isa/decode.js';
 export * from '../runtime/errors.js';
+export { computeLayout } from '../runtime/layout.js';
+export { validateProgram, checkReservedFields, type ValidateOptions } from './validate.js';
+export { assemble, assembleInsns } from './asm/assemble.js';
+export { disassemble, formatInsn, type AsmSyntax, type DisassembleOptions } from './asm/disasm.js';
+export { parseDataFile, type DataFile } from './asm/datafile.js';
+export { encodeInsn, encodeProgram } from './encode.js';
+export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from './elf/reader.js';
+export { extractProgram, locateProgram } from './elf/program.js';
+export { load, type LoadOptions, type Engine } from './load.js';

@@ -84,7 +84,7 @@ export function decodeSourceMapMappings(mappings: string): Array<[number, number
 export function insnMapFromSourceMap(sourceMap: string | null): Array<[number, number]> {
   if (!sourceMap) return [];
   const parsed = JSON.parse(sourceMap) as { mappings?: string };
-  const pairs = decodeSourceMapMappings(parsed.mappings ?? '');
-  // The compiler sets 1-based line = instruction index + 1; the map stores it 0-based.
-  return pairs;
+  // Binaryen stores line L as L - 1 and drops a first mapping equal to the initial state (line 0),
+  // so the compiler sets line = instruction index + 2: stored lines are index + 1, never 0.
+  return decodeSourceMapMappings(parsed.mappings ?? '').map(([off, line]) => [off, line - 1] as [number, number]);
 }

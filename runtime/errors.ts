@@ -61,6 +61,13 @@ export const ErrorCode = {
   Trap: 'E_TRAP',
   // the compiler's own bugs
   Internal: 'E_INTERNAL',
+  // validation (compile option `validate`)
+  Unreachable: 'E_UNREACHABLE',
+  UninitRegister: 'E_UNINIT_REGISTER',
+  StackOutOfFrame: 'E_STACK_OUT_OF_FRAME',
+  InfiniteLoop: 'E_INFINITE_LOOP',
+  // instruction budget
+  Budget: 'E_BUDGET',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

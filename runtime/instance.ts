@@ -10,6 +10,7 @@ import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { readManifest } from './manifest.js';
+import type { BpfProgramInstance } from './program.js';
 
 export interface InstantiateOptions {
   /** Helpers by id (and name). A helper the module imports but the host lacks fails here. */
@@ -19,7 +20,7 @@ export interface InstantiateOptions {
 type EntryFn = (r1: number, r2: number) => number;
 
 /** A compiled module, instantiated and ready to run. */
-export class BpfInstance {
+export class BpfInstance implements BpfProgramInstance {
   /** What the module needs and offers. */
   readonly manifest: Manifest;
   /** The instance's linear memory (stack, scratch, input data). */
@@ -88,7 +89,7 @@ export class BpfInstance {
    * bits (as an unsigned number). `lastResult()` has the full value.
    */
   runRaw(len: number, program?: string): number {
-    return this.invoke(this.entry(program), len > 0 || len === 0 ? this.dataAddress : 0, len) >>> 0;
+    return this.invoke(this.entry(program), this.dataAddress, len) >>> 0;
   }
 
   /** The full r0 of the last run. */
@@ -205,6 +206,8 @@ export async function instantiate(
           `bpf-to-bpf call depth exceeds ${layout.maxCallDepth} frames`,
           { insn },
         );
+      case FaultCode.Budget:
+        throw new BpfRuntimeError(ErrorCode.Budget, `the program exceeded its budget of ${detail >>> 0} instructions`, { insn });
       case FaultCode.UnknownHelper:
         throw new BpfRuntimeError(ErrorCode.UnknownHelper, `callx to helper ${detail}, which the host does not provide`, {
           insn, helper: String(detail),

@@ -15,10 +15,10 @@
  * The reader knows nothing about maps, BTF or program types; it is the foundation a loader
  * builds on.
  */
-import { Bpf2WasmError, type ErrorCode, type ErrorLocation } from '../../runtime/errors.js';
+import { Bpf2WasmError, ErrorCode, type ErrorLocation } from '../../runtime/errors.js';
 
 /** Error code of every malformed-ELF error (to be added to the ErrorCode table). */
-export const E_BAD_ELF = 'E_BAD_ELF' as ErrorCode;
+export const E_BAD_ELF = ErrorCode.BadElf;
 
 /**
  * A malformed or unsupported ELF object.

@@ -1,0 +1,49 @@
+/**
+ * One call from bytecode to a runnable program, with the engine chosen by an option: compiled to
+ * Wasm (fast; needs run-time Wasm compilation) or interpreted (for hosts that forbid compiling
+ * Wasm from bytes, such as Cloudflare Workers). Both return a BpfProgramInstance.
+ */
+import type { Program } from '../runtime/isa/insn.js';
+import { instantiate } from '../runtime/instance.js';
+import { interpret } from '../runtime/interpreter.js';
+import type { HelperDefinition } from '../runtime/helpers.js';
+import type { BpfProgramInstance } from '../runtime/program.js';
+import { decodeProgram } from '../runtime/isa/decode.js';
+import { buildCfg } from './cfg.js';
+import { compile, type CompileOptions } from './compile.js';
+import { validateProgram } from './validate.js';
+
+export type Engine = 'compiled' | 'interpreter';
+
+export interface LoadOptions extends Omit<CompileOptions, 'helpers'> {
+  /** `compiled` (default) or `interpreter`. */
+  engine?: Engine;
+  /** The helpers the host provides (id, optional name and signature, and the function). */
+  helpers?: readonly HelperDefinition[];
+}
+
+/** Loads eBPF bytecode (or a decoded program) with the chosen engine. */
+export async function load(bytecode: Uint8Array | Program, options: LoadOptions = {}): Promise<BpfProgramInstance> {
+  const { engine = 'compiled', helpers, ...rest } = options;
+  if (engine === 'interpreter') {
+    if (rest.validate) {
+      const program = bytecode instanceof Uint8Array ? decodeProgram(bytecode, rest.maxInsns !== undefined ? { maxInsns: rest.maxInsns } : {}) : bytecode;
+      const entryPcs = (rest.entries ?? [{ pc: 0 }]).map((e) => e.pc);
+      validateProgram(program, buildCfg(program, entryPcs), {
+        ...(bytecode instanceof Uint8Array ? { bytes: bytecode } : {}),
+        ...(rest.frameSize !== undefined ? { frameSize: rest.frameSize } : {}),
+        entryPcs,
+      });
+    }
+    return interpret(bytecode, {
+      ...(helpers ? { helpers } : {}),
+      ...(rest.entries ? { entries: rest.entries } : {}),
+      ...(rest.maxCallDepth !== undefined ? { maxCallDepth: rest.maxCallDepth } : {}),
+      ...(rest.frameSize !== undefined ? { frameSize: rest.frameSize } : {}),
+      ...(rest.maxInsns !== undefined ? { maxInsns: rest.maxInsns } : {}),
+      ...(rest.resolveLddw ? { resolveLddw: rest.resolveLddw } : {}),
+    });
+  }
+  const compiled = await compile(bytecode, { ...rest, ...(helpers ? { helpers } : {}) });
+  return instantiate(compiled.wasm, helpers ? { helpers } : {});
+}

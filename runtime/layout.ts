@@ -1,0 +1,37 @@
+/**
+ * The memory layout of a program instance (see the picture in runtime/abi.ts), computed from the
+ * stack shape. Both engines use it: the compiler bakes it into the module, the interpreter builds
+ * its memory from it, so a program sees the same addresses under either.
+ */
+import { NULL_GUARD_SIZE, SCRATCH_SIZE, WASM_PAGE, type MemoryLayout } from './abi.js';
+import { CompileError, ErrorCode } from './errors.js';
+
+/** Checks the stack shape options; throws CompileError E_BAD_ARGUMENT when they are out of range. */
+export function checkStackOptions(maxCallDepth: number, frameSize: number): void {
+  if (!Number.isInteger(maxCallDepth) || maxCallDepth < 1 || maxCallDepth > 1024) {
+    throw new CompileError(ErrorCode.BadArgument, `maxCallDepth must be an integer 1..1024`);
+  }
+  if (!Number.isInteger(frameSize) || frameSize < 8 || frameSize > 65536 || frameSize % 8 !== 0) {
+    throw new CompileError(ErrorCode.BadArgument, `frameSize must be a multiple of 8 from 8 to 65536`);
+  }
+}
+
+/**
+ * Computes the memory layout for a stack of `maxCallDepth` frames of `frameSize` bytes: the stack
+ * follows the null guard and the scratch page, the input data starts at the next 4 KiB boundary
+ * after the stack, and memory starts with room for at least 4 KiB of data.
+ */
+export function computeLayout(maxCallDepth: number, frameSize: number): MemoryLayout {
+  const stackBase = NULL_GUARD_SIZE + SCRATCH_SIZE;
+  const stackTop = stackBase + maxCallDepth * frameSize;
+  const dataBase = Math.ceil(stackTop / 4096) * 4096;
+  return {
+    stackBase,
+    stackTop,
+    frameSize,
+    maxCallDepth,
+    dataBase,
+    initialPages: Math.max(1, Math.ceil((dataBase + 4096) / WASM_PAGE)),
+    maximumPages: 65536,
+  };
+}
