@@ -34,7 +34,9 @@ export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
   m.setMemory(mod.memoryImport.initial, mod.memoryImport.maximum, null, [], false, false, '0');
   m.addMemoryImport('0', mod.memoryImport.module, mod.memoryImport.base);
   for (const imp of mod.imports) m.addFunctionImport(imp.name, imp.module, imp.base, tys(imp.params), ty(imp.result));
-  for (const g of mod.globals) m.addGlobal(g.name, ty(g.type), true, m.i32.const(g.init));
+  for (const g of mod.globals) {
+    m.addGlobal(g.name, ty(g.type), true, g.type === 'i32' ? m.i32.const(g.init) : m.i64.const(BigInt(g.init)));
+  }
   const file = m.addDebugInfoFileName('bpf');
   let tagged: Array<[ExprRef, number]> = [];
   // Binaryen's builder methods by Wasm operator name, e.g. 'i64.add' -> m.i64.add.

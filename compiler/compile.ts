@@ -62,6 +62,17 @@ export interface CompileOptions {
    * (unreachable code, uninitialised registers, stack offsets, infinite loops, reserved fields).
    */
   validate?: boolean;
+  /**
+   * Checked memory mode: every load, store and atomic is confined to the stack region and the input
+   * memory (never the null guard, the runtime's scratch area or, later, map metadata), or the
+   * program stops with E_MEMORY_FAULT naming the instruction and the address.
+   */
+  checked?: boolean;
+  /**
+   * Instruction budget per run (counted per basic block, checked at function entries and loop
+   * heads): a program that exceeds it stops with E_BUDGET and the instance stays usable.
+   */
+  budget?: number;
   /** Binaryen passes to run instead of the level's default list (levels 1 and 2 only). */
   passes?: readonly string[];
   /** Called with each phase's name and duration in milliseconds (for profiling the compiler). */
@@ -112,6 +123,9 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
   checkStackOptions(maxCallDepth, frameSize);
   const layout = computeLayout(maxCallDepth, frameSize);
+  if (options.budget !== undefined && (!Number.isSafeInteger(options.budget) || options.budget < 0)) {
+    throw new CompileError(ErrorCode.BadArgument, `budget must be a non-negative integer, not ${String(options.budget)}`);
+  }
   const entries: EntryDecl[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
   if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
   phase('decode');
@@ -155,6 +169,8 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       layout,
       entries: programs.map((p) => ({ name: p.name, exportName: p.exportName, pc: p.insn })),
       resolveHelper,
+      ...(options.checked ? { checked: true } : {}),
+      ...(options.budget !== undefined ? { budget: options.budget } : {}),
       ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
     });
     phase('emit');
@@ -170,6 +186,8 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       usesCallx: emitted.usesCallx,
       layout,
       insnCount: program.slotCount,
+      checked: options.checked === true,
+      ...(options.budget !== undefined ? { budget: options.budget } : {}),
     };
     let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));

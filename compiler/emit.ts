@@ -30,6 +30,16 @@ export interface EmitOptions {
   entries: ReadonlyArray<{ name: string; exportName: string; pc: number }>;
   /** Resolves a helper id; throws a CompileError for an id the host does not provide. */
   resolveHelper: (id: number, pc: number) => HelperInfo;
+  /**
+   * Checked memory mode: every load, store and atomic must fall inside the stack region or the
+   * input memory, or the program stops with E_MEMORY_FAULT naming the instruction and address.
+   */
+  checked?: boolean;
+  /**
+   * Instruction budget per run: counted per basic block, checked at function entries and loop
+   * heads; exceeding it stops the program with E_BUDGET.
+   */
+  budget?: number;
   /** Resolves lddw with a pseudo source (map references, variables); throws if unsupported. */
   resolveLddw?: (insn: Extract<Insn, { kind: 'lddw' }>) => bigint;
 }
@@ -45,6 +55,8 @@ const FAULT_FN = '$fault';
 const CALLX_FN = '$callx';
 const PKT_BASE = '$pkt_base';
 const PKT_LEN = '$pkt_len';
+const CHECK_SPAN = '$check_span';
+const BUDGET = '$budget';
 
 // Local indices inside every eBPF function.
 const L_FP = 5;
@@ -52,8 +64,11 @@ const L_R0 = 6;
 const L_TMP64 = 11;
 const L_ADDR = 12;
 const L_LABEL = 13;
+const L_A64 = 14;
+const L_SPAN = 15;
+const L_BUDGET = 16;
 const FN_PARAMS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i32'];
-const FN_VARS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i64', 'i32', 'i32'];
+const FN_VARS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i64', 'i32', 'i32', 'i64', 'i64', 'i64'];
 
 function regLocal(r: Reg): number {
   if (r === 0) return L_R0;
@@ -82,6 +97,8 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   if (ctx.usesPacket) {
     module.globals.push({ name: PKT_BASE, type: 'i32', init: 0 }, { name: PKT_LEN, type: 'i32', init: 0 });
   }
+  if (options.checked) module.globals.push({ name: CHECK_SPAN, type: 'i64', init: 0 });
+  if (options.budget !== undefined) module.globals.push({ name: BUDGET, type: 'i64', init: 0 });
   for (const e of options.entries) {
     const wrapper = '$entry_' + e.exportName;
     const call = w.call(
@@ -98,6 +115,17 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
     if (ctx.usesPacket) {
       body.push(w.global.set(PKT_BASE, w.local.get(0, 'i32')), w.global.set(PKT_LEN, w.local.get(1, 'i32')));
     }
+    if (options.checked) {
+      // Checked accesses may touch [stackBase, end of input): the stack region and, when r1 is the
+      // data address (the runtime always passes it), the input memory right after it.
+      const end = w.if(
+        w.i32.eq(w.local.get(0, 'i32'), w.i32.const(layout.dataBase)),
+        w.i64.add(w.i64.const(BigInt(layout.dataBase)), w.i64.extend_u(w.local.get(1, 'i32'))),
+        w.i64.const(BigInt(layout.dataBase)),
+      );
+      body.push(w.global.set(CHECK_SPAN, w.i64.sub(end, w.i64.const(BigInt(layout.stackBase)))));
+    }
+    if (options.budget !== undefined) body.push(w.global.set(BUDGET, w.i64.const(BigInt(options.budget))));
     body.push(
       w.local.set(2, call),
       w.i64.store(0, 8, w.i32.const(RESULT_ADDR), w.local.get(2, 'i64')),
@@ -139,7 +167,7 @@ class FunctionEmitter {
       (blk) => this.insns[blk.first]!.pc,
     );
     if (!result.ok) return this.emitDispatch(blocks);
-    const out: Node[] = [];
+    const out: Node[] = this.prologue();
     this.emitStmts(result.body, out);
     out.push(w.unreachable());
     return w.block(null, out, 'none');
@@ -151,6 +179,7 @@ class FunctionEmitter {
       const s = stmts[i]!;
       switch (s.k) {
         case 'code':
+          this.budgetCharge(this.fn.blocks[s.block]!, out);
           this.emitBlockCode(this.fn.blocks[s.block]!, out);
           break;
         case 'block': {
@@ -161,6 +190,7 @@ class FunctionEmitter {
         }
         case 'loop': {
           const body: Node[] = [];
+          this.budgetCheck(this.insns[this.fn.blocks[s.label]!.first]!.pc, body);
           this.emitStmts(s.body, body);
           out.push(m.loop('L' + s.label, m.block(null, body, 'none')));
           break;
@@ -169,7 +199,7 @@ class FunctionEmitter {
           out.push(m.br(labelOf(s)));
           break;
         case 'return':
-          out.push(m.return(m.local.get(L_R0, 'i64')));
+          out.push(...this.ret());
           break;
         case 'if': {
           const cond = this.emitCond(this.insns[this.fn.blocks[s.block]!.last] as JcondInsn);
@@ -211,14 +241,16 @@ class FunctionEmitter {
     );
     blocks.forEach((blk, i) => {
       const code: Node[] = [inner];
+      this.budgetCheck(this.insns[blk.first]!.pc, code);
+      this.budgetCharge(blk, code);
       this.emitBlockCode(blk, code);
       const t = this.insns[blk.last]!;
-      if (t.kind === 'exit') code.push(w.return(w.local.get(L_R0, 'i64')));
+      if (t.kind === 'exit') code.push(...this.ret());
       else if (t.kind === 'jcond') code.push(w.if(this.emitCond(t), next(blk.succs[0]!), next(blk.succs[1]!)), again);
       else code.push(next(blk.succs[0]!), again);
       inner = i + 1 < blocks.length ? w.block(label(i + 1), code) : w.block(null, code);
     });
-    return w.block(null, [next(0), w.loop('dispatch', inner), w.unreachable()]);
+    return w.block(null, [...this.prologue(), next(0), w.loop('dispatch', inner), w.unreachable()]);
   }
 
   // ---- registers ----
@@ -270,19 +302,19 @@ class FunctionEmitter {
         return;
       }
       case 'ldx': {
-        const [ptr, off] = this.address(insn.src, insn.off);
+        const [ptr, off] = this.address(insn.src, insn.off, insn.size, insn.pc, out);
         const load = this.load(insn.size, insn.signed, off, ptr);
         this.tag(load, insn.pc);
         out.push(this.set64(insn.dst, load));
         return;
       }
       case 'st': {
-        const [ptr, off] = this.address(insn.dst, insn.off);
+        const [ptr, off] = this.address(insn.dst, insn.off, insn.size, insn.pc, out);
         out.push(this.tag(this.store(insn.size, off, ptr, this.i64c(insn.imm)), insn.pc));
         return;
       }
       case 'stx': {
-        const [ptr, off] = this.address(insn.dst, insn.off);
+        const [ptr, off] = this.address(insn.dst, insn.off, insn.size, insn.pc, out);
         out.push(this.tag(this.store(insn.size, off, ptr, this.get64(insn.src)), insn.pc));
         return;
       }
@@ -312,10 +344,13 @@ class FunctionEmitter {
           m.i32.lt_u(m.local.get(L_FP, 'i32'), m.i32.const(stackBase + 2 * frameSize)),
           this.fault(FaultCode.CallDepth, insn.pc, m.i32.const(0)),
         ));
+        const budgeted = this.ctx.options.budget !== undefined;
+        if (budgeted) out.push(w.global.set(BUDGET, w.local.get(L_BUDGET, 'i64')));
         out.push(this.set64(0, m.call(FN_PREFIX + insn.target, [
           this.get64(1), this.get64(2), this.get64(3), this.get64(4), this.get64(5),
           m.i32.sub(m.local.get(L_FP, 'i32'), m.i32.const(frameSize)),
         ], 'i64')));
+        if (budgeted) out.push(w.local.set(L_BUDGET, w.global.get(BUDGET, 'i64')));
         return;
       }
       case 'kfunc':
@@ -361,11 +396,58 @@ class FunctionEmitter {
    * goes into the memarg (which adds without wrapping, so an address past 4 GiB traps); a negative
    * one is added first. Either way an access outside linear memory traps.
    */
-  private address(reg: Reg, off: number): [Node, number] {
+  private address(reg: Reg, off: number, size: MemSize, pc: number, out: Node[]): [Node, number] {
     const m = w;
-    const base = this.get32(reg);
-    if (off >= 0) return [base, off];
-    return [m.i32.add(base, m.i32.const(off)), 0];
+    const { checked, layout } = this.ctx.options;
+    // An access through r10 that stays inside the own frame needs no check, even in checked mode.
+    const inOwnFrame = reg === 10 && off >= -layout.frameSize && off + size <= 0;
+    if (!checked || inOwnFrame) {
+      const base = this.get32(reg);
+      if (off >= 0) return [base, off];
+      return [m.i32.add(base, m.i32.const(off)), 0];
+    }
+    // Checked: the full 64-bit address must lie in [stackBase, end of input), whose length less
+    // stackBase the function holds in L_SPAN; one unsigned comparison covers both ends.
+    const a = (): Node => m.local.get(L_A64, 'i64');
+    out.push(m.local.set(L_A64, m.i64.add(this.get64(reg), this.i64c(off))));
+    const outside = m.i64.gt_u(
+      m.i64.sub(a(), this.i64c(layout.stackBase)),
+      m.i64.sub(m.local.get(L_SPAN, 'i64'), this.i64c(size)),
+    );
+    out.push(m.if(outside, this.fault(FaultCode.MemoryFault, pc, m.i32.wrap(a()))));
+    return [m.i32.wrap(a()), 0];
+  }
+
+  /** Function entry: local copies of the check span and the budget, and the budget check. */
+  private prologue(): Node[] {
+    const out: Node[] = [];
+    const { checked, budget } = this.ctx.options;
+    if (checked) out.push(w.local.set(L_SPAN, w.global.get(CHECK_SPAN, 'i64')));
+    if (budget !== undefined) {
+      out.push(w.local.set(L_BUDGET, w.global.get(BUDGET, 'i64')));
+      this.budgetCheck(this.insns[this.fn.blocks[0]!.first]!.pc, out);
+    }
+    return out;
+  }
+
+  /** Returns r0, handing the remaining budget back to the caller. */
+  private ret(): Node[] {
+    const r = w.return(w.local.get(L_R0, 'i64'));
+    if (this.ctx.options.budget === undefined) return [r];
+    return [w.global.set(BUDGET, w.local.get(L_BUDGET, 'i64')), r];
+  }
+
+  /** Charges a block's instructions to the budget. */
+  private budgetCharge(blk: BasicBlock, out: Node[]): void {
+    if (this.ctx.options.budget === undefined) return;
+    const n = blk.last - blk.first + 1;
+    out.push(w.local.set(L_BUDGET, w.i64.sub(w.local.get(L_BUDGET, 'i64'), w.i64.const(BigInt(n)))));
+  }
+
+  /** Stops the program if the budget is exhausted (at function entries and loop heads). */
+  private budgetCheck(pc: number, out: Node[]): void {
+    if (this.ctx.options.budget === undefined) return;
+    out.push(w.if(w.i64.lt_s(w.local.get(L_BUDGET, 'i64'), w.i64.const(0n)), this.fault(FaultCode.Budget, pc, w.i32.const(0))));
   }
 
   private load(size: MemSize, signed: boolean, off: number, ptr: Node): Node {
@@ -402,7 +484,7 @@ class FunctionEmitter {
    */
   private emitAtomic(insn: AtomicInsn, out: Node[]): void {
     const m = w;
-    const [ptr, off] = this.address(insn.dst, insn.off);
+    const [ptr, off] = this.address(insn.dst, insn.off, insn.size, insn.pc, out);
     out.push(m.local.set(L_ADDR, ptr));
     const addr = (): Node => m.local.get(L_ADDR, 'i32');
     const old = this.tag(this.load(insn.size, false, off, addr()), insn.pc);

@@ -42,6 +42,8 @@ export async function load(bytecode: Uint8Array | Program, options: LoadOptions 
       ...(rest.frameSize !== undefined ? { frameSize: rest.frameSize } : {}),
       ...(rest.maxInsns !== undefined ? { maxInsns: rest.maxInsns } : {}),
       ...(rest.resolveLddw ? { resolveLddw: rest.resolveLddw } : {}),
+      ...(rest.checked ? { checked: true } : {}),
+      ...(rest.budget !== undefined ? { budget: rest.budget } : {}),
     });
   }
   const compiled = await compile(bytecode, { ...rest, ...(helpers ? { helpers } : {}) });

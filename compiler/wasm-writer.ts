@@ -175,8 +175,13 @@ export function writeModule(mod: WModule): WrittenModule {
       for (const g of mod.globals) {
         out.u8(VALTYPE[g.type]);
         out.u8(0x01);
-        out.u8(0x41);
-        out.s32(g.init);
+        if (g.type === 'i32') {
+          out.u8(0x41);
+          out.s32(g.init);
+        } else {
+          out.u8(0x42);
+          out.s64(BigInt(g.init));
+        }
         out.u8(0x0b);
       }
     });

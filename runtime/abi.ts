@@ -135,4 +135,8 @@ export interface Manifest {
   layout: MemoryLayout;
   /** Number of eBPF instruction slots compiled. */
   insnCount: number;
+  /** True if compiled in checked memory mode. */
+  checked?: boolean;
+  /** The instruction budget per run, if compiled with one. */
+  budget?: number;
 }

@@ -207,7 +207,13 @@ export async function instantiate(
           { insn },
         );
       case FaultCode.Budget:
-        throw new BpfRuntimeError(ErrorCode.Budget, `the program exceeded its budget of ${detail >>> 0} instructions`, { insn });
+        throw new BpfRuntimeError(ErrorCode.Budget, `the program exceeded its budget of ${manifest.budget ?? '?'} instructions`, { insn });
+      case FaultCode.MemoryFault:
+        throw new BpfRuntimeError(
+          ErrorCode.MemoryFault,
+          `access to address 0x${(detail >>> 0).toString(16)} outside the stack and the input memory (checked mode)`,
+          { insn, address: detail >>> 0 },
+        );
       case FaultCode.UnknownHelper:
         throw new BpfRuntimeError(ErrorCode.UnknownHelper, `callx to helper ${detail}, which the host does not provide`, {
           insn, helper: String(detail),

@@ -70,6 +70,8 @@ export interface InterpretOptions {
   budget?: number;
   /** Resolves lddw pseudo sources (maps, variables), as the compiler's option of the same name. */
   resolveLddw?: (insn: LddwInsn) => bigint;
+  /** Checked memory mode, as the compiler's option of the same name (the same rule, the same errors). */
+  checked?: boolean;
 }
 
 /** Options of `BpfInterpreter.run`. */
@@ -183,6 +185,14 @@ function bswap32(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
 }
 
+function checkedFault(pc: number, address: number): BpfRuntimeError {
+  return new BpfRuntimeError(
+    ErrorCode.MemoryFault,
+    `access to address 0x${(address >>> 0).toString(16)} outside the stack and the input memory (checked mode)`,
+    { insn: pc, address: address >>> 0 },
+  );
+}
+
 function memoryFault(pc: number, address: number): BpfRuntimeError {
   return new BpfRuntimeError(ErrorCode.MemoryFault, 'memory access outside linear memory', { insn: pc, address });
 }
@@ -234,6 +244,9 @@ export class BpfInterpreter implements BpfProgramInstance {
   // The compiled module's packet globals: set on entry, read by ldabs/ldind.
   private pktBase = 0;
   private pktLen = 0;
+  /** Checked memory mode, and the end of the range it allows in the current run. */
+  readonly checked: boolean;
+  private checkEnd = 0;
 
   /** @internal use `interpret()`. */
   constructor(
@@ -242,7 +255,9 @@ export class BpfInterpreter implements BpfProgramInstance {
     programs: ProgramEntry[],
     helpers: HelperRegistry,
     budget: number,
+    checked = false,
   ) {
+    this.checked = checked;
     this.code = code;
     this.layout = layout;
     this.entryList = programs;
@@ -355,6 +370,24 @@ export class BpfInterpreter implements BpfProgramInstance {
   }
 
   /** Runs from the entry at `entryPc` and returns its r0 (unsigned 64-bit). */
+  /**
+   * Checked mode (the compiled code's rule): the 64-bit address `hi:lo + off` must lie in
+   * [stackBase, checkEnd - size]. An access through r10 inside its own frame is always allowed.
+   */
+  private checkAccess(hi: number, lo: number, off: number, size: number, pc: number, viaR10: boolean): void {
+    if (viaR10 && off >= -this.layout.frameSize && off + size <= 0) return;
+    let a = lo + off;
+    let h = hi;
+    if (a < 0) {
+      a += 2 ** 32;
+      h = (h - 1) >>> 0;
+    } else if (a >= 2 ** 32) {
+      a -= 2 ** 32;
+      h = (h + 1) >>> 0;
+    }
+    if (h !== 0 || a < this.layout.stackBase || a + size > this.checkEnd) throw checkedFault(pc, a);
+  }
+
   private execute(entryPc: number, r1: number, r2: number, budget: number, rf: RegisterFile, retPc: Int32Array): bigint {
     const { op: ops, dst: dsts, src: srcs, isK, imm: imms, off: offs, aux: auxs, k64: K, ks64: KS, helper: sites } = this.code;
     const { frameSize, stackBase, stackTop, maxCallDepth } = this.layout;
@@ -362,6 +395,7 @@ export class BpfInterpreter implements BpfProgramInstance {
     const minCallerFp = stackBase + 2 * frameSize;
     this.pktBase = r1;
     this.pktLen = r2;
+    this.checkEnd = r1 >>> 0 === this.layout.dataBase ? this.layout.dataBase + (r2 >>> 0) : this.layout.dataBase;
     this.refreshMemory();
     let dv = this.dv;
     let memSize = dv.byteLength;
@@ -380,7 +414,7 @@ export class BpfInterpreter implements BpfProgramInstance {
 
     for (;;) {
       if (--remaining < 0) {
-        throw new BpfRuntimeError(E_BUDGET, `the program ran more than ${budget} instructions`, { insn: pc });
+        throw new BpfRuntimeError(E_BUDGET, `the program exceeded its budget of ${budget} instructions`, { insn: pc });
       }
       const di = f + dsts[pc]!;
       switch (ops[pc]) {
@@ -550,6 +584,7 @@ export class BpfInterpreter implements BpfProgramInstance {
           const addr = o >= 0 ? base + o : (base + o) >>> 0;
           const op = ops[pc];
           const size = op === Op.Ldxb || op === Op.Ldxsb ? 1 : op === Op.Ldxh || op === Op.Ldxsh ? 2 : op === Op.Ldxdw ? 8 : 4;
+          if (this.checked) this.checkAccess(U[((f + srcs[pc]!) << 1) | HI]!, base, o, size, pc, srcs[pc]! === 10);
           if (addr + size > memSize) throw memoryFault(pc, addr);
           if (op === Op.Ldxdw) {
             R[di] = dv.getBigUint64(addr, true);
@@ -582,6 +617,7 @@ export class BpfInterpreter implements BpfProgramInstance {
           const addr = o >= 0 ? base + o : (base + o) >>> 0;
           const op = ops[pc];
           const size = op === Op.Stb || op === Op.Stxb ? 1 : op === Op.Sth || op === Op.Stxh ? 2 : op === Op.Stdw || op === Op.Stxdw ? 8 : 4;
+          if (this.checked) this.checkAccess(U[(di << 1) | HI]!, base, o, size, pc, di - f === 10);
           if (addr + size > memSize) throw memoryFault(pc, addr);
           const sl = ((f + srcs[pc]!) << 1) | LO;
           // The setters truncate to the access size.
@@ -602,6 +638,7 @@ export class BpfInterpreter implements BpfProgramInstance {
           const base = U[(di << 1) | LO]!;
           const o = offs[pc]!;
           const addr = o >= 0 ? base + o : (base + o) >>> 0;
+          if (this.checked) this.checkAccess(U[(di << 1) | HI]!, base, o, 4, pc, di - f === 10);
           if (addr + 4 > memSize) throw memoryFault(pc, addr);
           const old = dv.getUint32(addr, true);
           const si = f + srcs[pc]!;
@@ -629,6 +666,7 @@ export class BpfInterpreter implements BpfProgramInstance {
           const base = U[(di << 1) | LO]!;
           const o = offs[pc]!;
           const addr = o >= 0 ? base + o : (base + o) >>> 0;
+          if (this.checked) this.checkAccess(U[(di << 1) | HI]!, base, o, 8, pc, di - f === 10);
           if (addr + 8 > memSize) throw memoryFault(pc, addr);
           const old = dv.getBigUint64(addr, true);
           const si = f + srcs[pc]!;
@@ -1050,7 +1088,7 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
     if (e.section !== undefined) entry.section = e.section;
     return entry;
   });
-  return new BpfInterpreter(flat, layout, programs, helpers, budget);
+  return new BpfInterpreter(flat, layout, programs, helpers, budget, options.checked === true);
 }
 
 function resolveLddw(insn: LddwInsn, resolve: ((insn: LddwInsn) => bigint) | undefined): bigint {

@@ -18,13 +18,14 @@ export function checkStackOptions(maxCallDepth: number, frameSize: number): void
 
 /**
  * Computes the memory layout for a stack of `maxCallDepth` frames of `frameSize` bytes: the stack
- * follows the null guard and the scratch page, the input data starts at the next 4 KiB boundary
- * after the stack, and memory starts with room for at least 4 KiB of data.
+ * follows the null guard and the scratch page, the input data starts right after the stack (16-byte
+ * aligned), and memory starts with room for at least 4 KiB of data.
  */
 export function computeLayout(maxCallDepth: number, frameSize: number): MemoryLayout {
   const stackBase = NULL_GUARD_SIZE + SCRATCH_SIZE;
   const stackTop = stackBase + maxCallDepth * frameSize;
-  const dataBase = Math.ceil(stackTop / 4096) * 4096;
+  // The input follows the stack directly, so checked mode can confine accesses with one range.
+  const dataBase = Math.ceil(stackTop / 16) * 16;
   return {
     stackBase,
     stackTop,

@@ -3,12 +3,14 @@
  * run (and be tested) without a process: `main(argv, io)` returns the exit status. The Node
  * adapter is compiler/cli/bin.ts.
  */
-import { instantiate, type HelperDefinition } from '../../runtime/index.js';
+import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { BpfProgramInstance } from '../../runtime/program.js';
 import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation } from '../../runtime/errors.js';
 import { assemble } from '../asm/assemble.js';
 import { parseDataFile } from '../asm/datafile.js';
 import { disassemble, type AsmSyntax } from '../asm/disasm.js';
-import { compile, type OptLevel } from '../compile.js';
+import { compile, type CompileOptions, type OptLevel } from '../compile.js';
+import { load, type Engine } from '../load.js';
 import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
 
@@ -24,8 +26,15 @@ export interface CliIO {
 
 export const USAGE = `usage:
   bpf2wasm compile IN -o OUT.wasm [--wat] [--manifest OUT.json] [-O0|-O1|-O2]
+                   [--checked] [--budget N] [--validate]
   bpf2wasm run IN [--mem FILE] [--repeat N] [--json] [-O0|-O1|-O2]
+               [--engine compiled|interpreter] [--checked] [--budget N] [--validate]
   bpf2wasm disasm IN [--syntax llvm|conformance]
+
+  --checked     confine every memory access to the stack and the input memory
+  --budget N    stop a run after about N instructions (E_BUDGET)
+  --validate    run the kernel-style structural checks before compiling
+  --engine      compiled (default) or interpreter
 
 IN is raw eBPF bytecode (8-byte instructions), assembly text in the conformance
 syntax, a conformance .data file (its -- mem is used by run), or an ELF object
@@ -47,12 +56,17 @@ interface Parsed {
   syntax: AsmSyntax;
   symbol?: string;
   help: boolean;
+  engine: Engine;
+  checked: boolean;
+  budget?: number;
+  validate: boolean;
 }
 
 function parseArgs(argv: string[]): Parsed {
   const first = argv[0] ?? '';
   const p: Parsed = {
     command: first.startsWith('-') ? '' : first, wat: false, opt: 1, repeat: 0, json: false, syntax: 'llvm', help: false,
+    engine: 'compiled', checked: false, validate: false,
   };
   const need = (i: number, flag: string): string => {
     const v = argv[i];
@@ -71,6 +85,21 @@ function parseArgs(argv: string[]): Parsed {
       case '--mem': p.mem = need(++i, a); break;
       case '--json': p.json = true; break;
       case '--symbol': p.symbol = need(++i, a); break;
+      case '--checked': p.checked = true; break;
+      case '--validate': p.validate = true; break;
+      case '--engine': {
+        const v = need(++i, a);
+        if (v !== 'compiled' && v !== 'interpreter') throw new UsageError(`--engine is compiled or interpreter, not ${v}`);
+        p.engine = v;
+        break;
+      }
+      case '--budget': {
+        const v = need(++i, a);
+        const n = Number(v);
+        if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--budget takes a whole number of instructions, not ${v}`);
+        p.budget = n;
+        break;
+      }
       case '--repeat': {
         const v = need(++i, a);
         const n = Number(v);
@@ -187,7 +216,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         return 0;
       case 'compile': {
         if (p.out === undefined) throw new UsageError('compile needs -o OUT.wasm');
-        const compiled = await compile(input.bytecode, { optLevel: p.opt });
+        const compiled = await compile(input.bytecode, compileOptions(p));
         await io.writeFile(p.out, compiled.wasm);
         if (p.wat) await io.writeFile(p.out.replace(/\.wasm$/, '') + '.wat', await toWat(compiled.wasm));
         if (p.manifest !== undefined) await io.writeFile(p.manifest, JSON.stringify(compiled.manifest, null, 2) + '\n');
@@ -216,10 +245,18 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+function compileOptions(p: Parsed): CompileOptions {
+  return {
+    optLevel: p.opt,
+    ...(p.checked ? { checked: true } : {}),
+    ...(p.budget !== undefined ? { budget: p.budget } : {}),
+    ...(p.validate ? { validate: true } : {}),
+  };
+}
+
 async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Promise<number> {
-  const compiled = await compile(input.bytecode, { optLevel: p.opt });
   const helpers: HelperDefinition[] = [];
-  const inst = await instantiate(compiled.wasm, { helpers });
+  const inst = await load(input.bytecode, { ...compileOptions(p), engine: p.engine, helpers });
   const mem = p.mem !== undefined ? await io.readFile(p.mem) : input.mem;
   const result = inst.run(mem ? mem.slice() : undefined);
   let medianNs: number | undefined;
@@ -243,7 +280,7 @@ async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Promise<num
  * BPF_PROG_TEST_RUN reports a duration for `repeat` runs. Input is copied in once; each run sees
  * what the previous one left, as in the kernel.
  */
-function timeRuns(inst: Awaited<ReturnType<typeof instantiate>>, mem: Uint8Array | undefined, repeat: number, io: CliIO): number {
+function timeRuns(inst: BpfProgramInstance, mem: Uint8Array | undefined, repeat: number, io: CliIO): number {
   const len = mem ? mem.length : 0;
   if (mem) inst.dataView(len).set(mem);
   const batches = Math.min(31, repeat);

@@ -76,7 +76,7 @@ function parseDirectives(text: string): Map<string, string> {
   return out;
 }
 
-const KNOWN_DIRECTIVES = new Set(['helpers', 'max-insns', 'frame-size', 'max-call-depth', 'bytes']);
+const KNOWN_DIRECTIVES = new Set(['helpers', 'max-insns', 'frame-size', 'max-call-depth', 'bytes', 'budget', 'checked']);
 
 function loadCases(): Case[] {
   return FILES.map((name) => {
@@ -129,11 +129,13 @@ async function runCase(c: Case): Promise<string> {
   if (frameSize !== undefined) options.frameSize = frameSize;
   const maxCallDepth = num(d, 'max-call-depth');
   if (maxCallDepth !== undefined) options.maxCallDepth = maxCallDepth;
+  const budget = num(d, 'budget');
+  if (budget !== undefined) options.budget = budget;
+  if (d.get('checked') !== undefined) options.checked = true;
 
   let wasm: Uint8Array;
   try {
-    // TODO(lead): once compile() runs the validator for `validate: true`, the three explicit
-    // steps below are redundant (they stay harmless: they throw the same error first).
+    // compile() runs the validator for `validate: true` too; the explicit steps name the stage.
     const program = decodeProgram(bytes, maxInsns !== undefined ? { maxInsns } : {});
     const cfg = buildCfg(program);
     validateProgram(program, cfg, { bytes, ...(frameSize !== undefined ? { frameSize } : {}) });
