@@ -2,7 +2,7 @@
  * bpf2wasm compiler: eBPF bytecode -> WebAssembly.
  */
 export {
-  compile, O1_PASSES,
+  compile, O1_MAX_INSNS, O1_PASSES,
   type CompileOptions, type CompiledModule, type EntryDecl, type HelperDecl, type OptLevel,
 } from './compile.js';
 export { buildCfg, type BasicBlock, type FunctionCfg, type ProgramCfg } from './cfg.js';
