@@ -180,18 +180,18 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   });
 
   try {
-    const emitted = emitModule(cfg, {
+    const emitted = withStackGuard(() => emitModule(cfg, {
       layout,
       entries: programs.map((p) => ({ name: p.name, exportName: p.exportName, pc: p.insn })),
       resolveHelper,
       ...(options.checked ? { checked: true } : {}),
       ...(options.budget !== undefined ? { budget: options.budget } : {}),
       ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
-    });
+    }));
     phase('emit');
     const direct = optLevel === 0 || (optLevel === 1 && !options.passes && program.slotCount > O1_MAX_INSNS);
     const { binary, insnMap } = direct
-      ? writeDirect(emitted.module)
+      ? withStackGuard(() => writeDirect(emitted.module))
       : await optimizeWithBinaryen(emitted.module, optLevel, options.passes, phase);
     phase('binary');
     const manifest: Manifest = {
@@ -211,6 +211,18 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   } catch (e) {
     if (e instanceof Bpf2WasmError) throw e;
     throw new InternalError(ErrorCode.Internal, `code generation failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+  }
+}
+
+/** Runs a stage that recurses over nested control flow; a host stack overflow becomes E_TOO_COMPLEX. */
+function withStackGuard<T>(stage: () => T): T {
+  try {
+    return stage();
+  } catch (e) {
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new CompileError(ErrorCode.TooComplex, 'the program nests too deeply to compile on this host', {});
+    }
+    throw e;
   }
 }
 
@@ -239,19 +251,29 @@ async function optimizeWithBinaryen(
       throw new InternalError(ErrorCode.Internal, 'the generated module failed Binaryen validation (a bpf2wasm bug)');
     }
     phase('validate');
-    if (passes) {
-      b.setOptimizeLevel(optLevel);
-      m.runPasses(passes);
-    } else if (optLevel === 1) {
-      m.runPasses(O1_PASSES);
-    } else {
-      b.setOptimizeLevel(2);
-      b.setShrinkLevel(0);
-      m.optimize();
+    try {
+      if (passes) {
+        b.setOptimizeLevel(optLevel);
+        m.runPasses(passes);
+      } else if (optLevel === 1) {
+        m.runPasses(O1_PASSES);
+      } else {
+        b.setOptimizeLevel(2);
+        b.setShrinkLevel(0);
+        m.optimize();
+      }
+      phase('optimize');
+      const { binary, sourceMap } = m.emitBinary('bpf.map');
+      return { binary, insnMap: insnMapFromSourceMap(sourceMap) };
+    } catch (e) {
+      // Sinking a long dependency chain into one expression can nest deeper than binaryen.js's
+      // recursion survives. The unoptimised module is correct; V8 still optimises it.
+      if (e instanceof RangeError && /call stack/i.test(e.message)) {
+        phase('optimize-overflow');
+        return writeDirect(mod);
+      }
+      throw e;
     }
-    phase('optimize');
-    const { binary, sourceMap } = m.emitBinary('bpf.map');
-    return { binary, insnMap: insnMapFromSourceMap(sourceMap) };
   } finally {
     m.dispose();
   }

@@ -30,8 +30,12 @@ export type Stmt =
 
 export type StructureResult = { ok: true; body: Stmt[] } | { ok: false; irreducibleAt: number };
 
-/** Nesting beyond this is refused rather than risking the host's stack. */
-export const MAX_NESTING = 4000;
+/**
+ * Control flow nested deeper than this (Wasm blocks inside blocks, or dominator-tree recursion) is
+ * refused with E_TOO_COMPLEX rather than risking the host's stack in this or a later stage. clang
+ * output nests far less: eBPF has no jump tables, so even a large switch is a balanced tree.
+ */
+export const MAX_NESTING = 1000;
 
 /**
  * Structures a function whose blocks[0] is the entry. `terminator(b)` says how block b ends:
@@ -214,5 +218,34 @@ export function structureFunction(
     }
     throw e;
   }
+  const nesting = maxNesting(body);
+  if (nesting > MAX_NESTING) {
+    throw new CompileError(
+      ErrorCode.TooComplex,
+      `control flow nests ${nesting} levels deep; the limit is ${MAX_NESTING}`,
+      { insn: pcOf(blocks[0]!) },
+    );
+  }
   return { ok: true, body };
+}
+
+/** The deepest nesting of blocks, loops and ifs in `body`, computed without recursion. */
+function maxNesting(body: Stmt[]): number {
+  let max = 0;
+  const stack: Array<[Stmt[], number]> = [[body, 0]];
+  while (stack.length > 0) {
+    const [list, depth] = stack.pop()!;
+    if (depth > max) max = depth;
+    for (const s of list) {
+      if (s.k === 'block' || s.k === 'loop') stack.push([s.body, depth + 1]);
+      else if (s.k === 'if') {
+        // An arm that is a single br becomes br_if and the other arm follows inline (see emit.ts).
+        const single = (l: Stmt[]): boolean => l.length === 1 && l[0]!.k === 'br';
+        if (single(s.then)) stack.push([s.else, depth]);
+        else if (single(s.else)) stack.push([s.then, depth]);
+        else stack.push([s.then, depth + 1], [s.else, depth + 1]);
+      }
+    }
+  }
+  return max;
 }

@@ -180,10 +180,19 @@ function store(op: MemoryOp) {
   return (offset: number, _align: number, ptr: Node, value: Node): Node => ({ k: 'store', type: 'none', op, offset, ptr, value });
 }
 
+// Leaves that code generation creates by the hundred thousand are shared: nodes are never mutated
+// (except tagPc on loads, stores and calls, which are always fresh), and both backends only read.
+const localGets: Record<ValType, Node[]> = { i32: [], i64: [] };
+const smallI32: Node[] = [];
+for (let v = -16; v < 256; v++) smallI32.push({ k: 'i32.const', type: 'i32', value: v });
+
 /** Builds WIR nodes with binaryen.js-like method names. */
 export const w = {
   i32: {
-    const: (value: number): Node => ({ k: 'i32.const', type: 'i32', value: value | 0 }),
+    const: (value: number): Node =>
+      value >= -16 && value < 256 && Number.isInteger(value)
+        ? smallI32[value + 16]!
+        : { k: 'i32.const', type: 'i32', value: value | 0 },
     eqz: un('i32.eqz'), eq: bin('i32.eq'), ne: bin('i32.ne'),
     lt_s: bin('i32.lt_s'), lt_u: bin('i32.lt_u'), gt_s: bin('i32.gt_s'), gt_u: bin('i32.gt_u'),
     le_s: bin('i32.le_s'), le_u: bin('i32.le_u'), ge_s: bin('i32.ge_s'), ge_u: bin('i32.ge_u'),
@@ -211,7 +220,7 @@ export const w = {
     store: store('i64.store'), store8: store('i64.store8'), store16: store('i64.store16'), store32: store('i64.store32'),
   },
   local: {
-    get: (index: number, type: ValType): Node => ({ k: 'local.get', type, index }),
+    get: (index: number, type: ValType): Node => (localGets[type][index] ??= { k: 'local.get', type, index }),
     set: (index: number, value: Node): Node => ({ k: 'local.set', type: 'none', index, value }),
   },
   global: {

@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assemble.js';
 import { compile, type CompileOptions, type OptLevel } from '../index.js';
-import { Bpf2WasmError, ErrorCode, instantiate, type HelperDefinition } from '../../runtime/index.js';
+import { Bpf2WasmError, CompileError, ErrorCode, instantiate, type HelperDefinition } from '../../runtime/index.js';
 
 // ------------------------------------------------------------------------------ harness
 
@@ -701,8 +701,8 @@ describe.each(OPT_LEVELS)('-O%i', (opt) => {
         add %r0, %r2
         sub %r0, %r3
         exit`, opt);
-      // mem 40 -> 42; r2 = 42, mem 142; r3 = 142 (old), mem 142 + addr; r0 = 142 + addr + 42 - 142 = addr + 42
-      // r0 - addr is what we can check without knowing the address: recompute it.
+      // mem 40 -> 42; fetch: r2 = 42, mem 142; fetch into the address register: r3 = 142,
+      // mem 142 + addr. r0 = (142 + addr) + 42 - 142 = addr + 42, with addr = r10 - 16.
       const addrRun = await run('mov %r0, %r10\nadd %r0, -16\nexit', opt);
       expect(r0).toBe(addrRun.r0 + 42n);
     });
@@ -731,8 +731,6 @@ describe.each(OPT_LEVELS)('-O%i', (opt) => {
         stxdw [%r9+24], %r8
         ldxdw %r1, [%r10-8]
         stxdw [%r9+32], %r1
-        mov %r1, %r10
-        stxdw [%r9+40], %r1
         mov %r0, 0
         exit
       f:
@@ -751,13 +749,12 @@ describe.each(OPT_LEVELS)('-O%i', (opt) => {
         mov %r9, 0
         stdw [%r10-8], 7
         stdw [%r10-16], 8
-        mov %r1, %r10
         ldxdw %r2, [%r10-8]
         add %r0, %r2
         lddw %r3, 0
-        exit`, opt, { mem: filled(48, 0xaa) });
-      const w = words(mem, 6);
-      expect(w.slice(0, 5)).toEqual([hex(54321n + 7n), '0xb', '0xc', '0xd', hex(1000n)]);
+        exit`, opt, { mem: filled(40, 0xaa) });
+      // r0 = 1 + 20 + 300 + 4000 + 50000 + the callee's own [r10-8]; r6-r8 and the caller's [r10-8] intact.
+      expect(words(mem, 5)).toEqual([hex(54321n + 7n), '0xb', '0xc', '0xd', hex(1000n)]);
     });
 
     it("the callee's r10 is its own frame, below the caller's", async () => {
@@ -1140,6 +1137,56 @@ describe.each(OPT_LEVELS)('-O%i', (opt) => {
       expect((await run(prog, opt, { mem: new Uint8Array(2) })).r0).toBe(413n);
       expect((await run(prog, opt, { mem: new Uint8Array(1) })).r0).toBe(440n);
     });
+  });
+});
+
+// ------------------------------------------------------------------------------ big straight-line code
+
+describe('long dependency chains', () => {
+  // r0 = ((r0 * r2) + 7) repeated: each instruction depends on the previous one. Optimisers that
+  // sink locals turn such a chain into one deeply nested expression, which must not overflow a stack.
+  const K = 2000; // 4000 chained instructions
+  const src = ['ldxdw %r2, [%r1+0]', 'mov %r0, 1', ...Array.from({ length: K }, () => 'mul %r0, %r2\nadd %r0, 7'), 'exit'].join('\n');
+  let want = 1n;
+  for (let i = 0; i < K; i++) want = u64(want * 3n + 7n);
+
+  for (const opt of [0, 1] as const) {
+    it(`4000 dependent ALU instructions compile and run at -O${opt}`, async () => {
+      const mem = new Uint8Array(8);
+      mem[0] = 3;
+      const { r0 } = await run(src, opt, { mem });
+      expect(hex(r0)).toBe(hex(want));
+    });
+  }
+});
+
+describe('wide control flow', () => {
+  // if (r2 == i) goto L_i for i = 1..N; then L_N: r0 += N; ...; L_1: r0 += 1; exit.
+  // Each L_i is a merge point nested inside the next: N levels of Wasm blocks.
+  const chain = (N: number): string => {
+    const lines = ['mov %r0, 0'];
+    for (let i = 1; i <= N; i++) lines.push(`jeq %r2, ${i}, L${i}`);
+    lines.push('exit');
+    for (let i = N; i >= 1; i--) lines.push(`L${i}:`, `add %r0, ${i}`);
+    lines.push('exit');
+    return lines.join('\n');
+  };
+
+  it.each([...OPT_LEVELS])('a 900-way compare-and-branch chain (900 nested merge points) compiles and runs at -O%i', async (opt) => {
+    const N = 900;
+    const src = chain(N);
+    expect((await run(src, opt, { mem: new Uint8Array(3) })).r0).toBe(6n);
+    expect((await run(src, opt, { mem: new Uint8Array(N) })).r0).toBe(BigInt((N * (N + 1)) / 2));
+    expect((await run(src, opt, { mem: new Uint8Array(N + 1) })).r0).toBe(0n);
+  });
+
+  it('nesting beyond MAX_NESTING is refused with E_TOO_COMPLEX, the same way every time', async () => {
+    const bytes = assemble(chain(3900));
+    for (let i = 0; i < 3; i++) {
+      const e = await compile(bytes, { optLevel: 0 }).then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(CompileError);
+      expect((e as CompileError).code).toBe('E_TOO_COMPLEX');
+    }
   });
 });
 

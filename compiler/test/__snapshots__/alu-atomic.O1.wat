@@ -5,13 +5,14 @@
   (import "env" "memory" (memory $env.memory 1 65536))
   (import "env" "fault" (func $env.fault (type $t0)))
   (func $f1 (type $t1) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
-    (local $l6 i64) (local $l7 i32)
+    (local $l6 i32)
     i64.const -7
     local.tee $p0
     local.set $p2
     i64.const 2
     local.tee $p1
-    i64.eqz
+    drop
+    i32.const 0
     if $I0 (result i64)
       i64.const 0
     else
@@ -39,47 +40,44 @@
       local.set $p0
     end
     local.get $p5
-    i32.const -8
-    i32.add
+    i32.const 8
+    i32.sub
     i64.const 40
     i64.store align=1
     local.get $p5
-    i32.const -8
-    i32.add
-    local.tee $l7
+    i32.const 8
+    i32.sub
+    local.tee $l6
     i64.load align=1
-    local.set $l6
-    local.get $l7
+    local.set $p3
     local.get $l6
     local.get $p1
+    local.get $p3
     i64.add
     i64.store align=1
-    local.get $p5
-    i32.const -8
-    i32.add
-    i64.load align=1
-    local.get $l6
-    local.tee $p1
-    i64.add
-    local.get $p0
-    i64.add
-    local.get $p2
-    i32.wrap_i64
-    i32.const 255
-    i32.and
-    i32.const 8
-    i32.shl
     local.get $p2
     i32.wrap_i64
     i32.const 8
     i32.shr_u
     i32.const 255
     i32.and
+    local.get $p2
+    i32.wrap_i64
+    i32.const 255
+    i32.and
+    i32.const 8
+    i32.shl
     i32.or
     i64.extend_i32_u
-    local.tee $p2
+    local.get $p0
+    local.get $p3
+    local.get $p5
+    i32.const 8
+    i32.sub
+    i64.load align=1
     i64.add
-    return)
+    i64.add
+    i64.add)
   (func $main (type $t2) (param $p0 i32) (param $p1 i32) (result i32)
     (local $l2 i64)
     i32.const 4096

@@ -32,40 +32,34 @@
     i32.sub
     call $f3
     local.get $l6
-    i64.add
-    return)
+    i64.add)
   (func $f3 (type $t0) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
-    (local $l6 i64)
     local.get $p5
-    i32.const -8
-    i32.add
+    i32.const 8
+    i32.sub
     local.get $p0
     i64.store align=1
     i64.const 3
-    local.tee $p0
     local.get $p1
     local.get $p2
     local.get $p3
     local.get $p4
     call $helpers.helper_5
-    local.set $l6
+    local.set $p0
     local.get $p5
-    i32.const -8
-    i32.add
+    i32.const 8
+    i32.sub
     i64.load align=1
     local.set $p1
-    local.get $l6
+    local.get $p0
     i64.eqz
     if $I0 (result i64)
       i64.const 0
     else
       local.get $p1
-      local.get $l6
+      local.get $p0
       i64.div_u
-    end
-    local.tee $p1
-    local.tee $l6
-    return)
+    end)
   (func $main (type $t3) (param $p0 i32) (param $p1 i32) (result i32)
     (local $l2 i64)
     i32.const 4096

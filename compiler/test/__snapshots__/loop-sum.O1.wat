@@ -5,36 +5,32 @@
   (import "env" "memory" (memory $env.memory 1 65536))
   (import "env" "fault" (func $env.fault (type $t0)))
   (func $f1 (type $t1) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
-    (local $l6 i64)
     i64.const 0
-    local.set $l6
+    local.set $p3
     i64.const 0
     local.set $p2
-    loop $L0
-      local.get $p2
+    loop $L0 (result i64)
       local.get $p1
-      i64.ge_u
-      if $I1
-        local.get $l6
-        return
+      local.get $p2
+      i64.le_u
+      if $I1 (result i64)
+        local.get $p3
       else
-        local.get $l6
         local.get $p0
         local.get $p2
         i64.add
         i32.wrap_i64
         i64.load8_u
+        local.get $p3
         i64.add
-        local.set $l6
+        local.set $p3
         local.get $p2
         i64.const 1
         i64.add
         local.set $p2
         br $L0
       end
-      unreachable
-    end
-    unreachable)
+    end)
   (func $main (type $t2) (param $p0 i32) (param $p1 i32) (result i32)
     (local $l2 i64)
     i32.const 4096

@@ -5,13 +5,12 @@
   (import "env" "memory" (memory $env.memory 1 65536))
   (import "env" "fault" (func $env.fault (type $t0)))
   (func $f1 (type $t1) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
+    i32.const -1
+    i64.extend_i32_u
     i64.const 6
     i64.const 7
     i64.mul
-    i32.const -1
-    i64.extend_i32_u
-    i64.add
-    return)
+    i64.add)
   (func $main (type $t2) (param $p0 i32) (param $p1 i32) (result i32)
     (local $l2 i64)
     i32.const 4096
