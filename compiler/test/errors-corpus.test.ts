@@ -194,5 +194,11 @@ describe('bad-input corpus', () => {
 });
 
 describe('compile with validate: true', () => {
-  it.todo('rejects an uninitialised read without the explicit validateProgram call (needs the lead to wire validate into compile.ts)');
+  it('rejects an uninitialised read on its own, and only when asked', async () => {
+    const bytes = assemble('mov %r1, %r6\nmov %r0, 0\nexit');
+    const e = await compile(bytes, { validate: true }).then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(Bpf2WasmError);
+    expect({ code: (e as Bpf2WasmError).code, insn: (e as Bpf2WasmError).location.insn }).toEqual({ code: 'E_UNINIT_REGISTER', insn: 0 });
+    await expect(compile(bytes)).resolves.toBeDefined();
+  });
 });
