@@ -1,0 +1,71 @@
+/**
+ * bpf2wasm in a real browser: headless Chromium (Debian's, driven by playwright-core; CI installs
+ * it) loads test-programs/browser/, which compiles and runs eBPF in the page with both engines and
+ * runs the runtime alone in a module worker. Skips with a message where Chromium is not installed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+
+describe('in headless Chromium', () => {
+  if (!HAVE_CHROMIUM) it.skipIf(true)(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`, () => {});
+
+  let server: Server;
+  let base = '';
+  beforeAll(async () => {
+    if (!HAVE_CHROMIUM) return;
+    if (!existsSync(join(root, 'dist/compiler/index.js'))) throw new Error('dist/ is missing: run npm run build');
+    // Serves the project read-only on loopback: the page, dist/ and node_modules/binaryen.
+    server = createServer((req, res) => {
+      const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      const file = join(root, path);
+      const allowed = ['/dist/', '/node_modules/binaryen/', '/test-programs/browser/'].some((p) => path.startsWith(p));
+      if (!allowed || !file.startsWith(root) || !existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(readFileSync(file));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    if (server) await new Promise((r) => server.close(r));
+  });
+
+  it.skipIf(!HAVE_CHROMIUM)('compiles and runs in the page and in a worker', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${base}/test-programs/browser/index.html`);
+      await page.waitForFunction(() => (window as unknown as { results?: unknown }).results !== undefined, null, { timeout: 60_000 });
+      const results = await page.evaluate(() => (window as unknown as { results: Record<string, string> }).results);
+      expect(errors).toEqual([]);
+      expect(results).toEqual({
+        O0: '0xb861',
+        O1: '0xb861',
+        interpreter: '0xb861',
+        fault: 'E_MEMORY_FAULT insn 2',
+        worker: '0xb861',
+      });
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+});
