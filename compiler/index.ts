@@ -17,3 +17,7 @@ export { encodeInsn, encodeProgram } from './encode.js';
 export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from './elf/reader.js';
 export { extractProgram, locateProgram } from './elf/program.js';
 export { load, type LoadOptions, type Engine } from './load.js';
+export {
+  parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind, BpfMapType, mapTypeName,
+  type Btf, type BtfExt, type BtfType, type MapDef, type DataVariable,
+} from './elf/btf.js';

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Rebuilds the seed test programs test-programs/c/*.c (libbpf-style programs: maps, helpers,
+# tail calls, globals, CO-RE) into the committed eBPF objects test-programs/c/*.o, which the
+# tests read (so the tests themselves never need clang).
+#
+#   scripts/build-test-programs.sh           rebuild the objects in place
+#   scripts/build-test-programs.sh --check   rebuild into a temporary directory and fail if any
+#                                            object differs from the committed one (or is
+#                                            missing, or has no source)
+#
+# The objects are pinned to clang 14 (the output, BTF and DWARF included, depends on the clang
+# version); another major version gets a warning and will most likely differ under --check.
+# Needs libbpf's headers (<bpf/bpf_helpers.h>: apt-get install libbpf-dev) and the kernel UAPI
+# headers (<linux/bpf.h>). CLANG=/path/to/clang overrides the compiler.
+#
+# Reproducibility: sources are compiled from the project root by their relative path and the
+# root is mapped to '.', so neither the DWARF nor the .BTF.ext file names depend on where the
+# checkout lives.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+src_dir="test-programs/c"
+clang="${CLANG:-clang}"
+pinned_major=14
+me="build-test-programs.sh"
+
+mode=build
+case "${1:-}" in
+  "") ;;
+  --check) mode=check ;;
+  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "$me: unknown argument '$1' (expected --check)" >&2; exit 2 ;;
+esac
+
+if ! command -v "$clang" >/dev/null 2>&1; then
+  echo "$me: '$clang' not found; install clang $pinned_major (apt-get install clang-$pinned_major)" >&2
+  exit 2
+fi
+version_line="$("$clang" --version | head -n 1)"
+major="$(printf '%s\n' "$version_line" | sed -n 's/.*clang version \([0-9][0-9]*\)\..*/\1/p')"
+if [ "$major" != "$pinned_major" ]; then
+  echo "$me: warning: the objects are built with clang $pinned_major, this is '$version_line';" \
+    "the output will likely differ from the committed objects" >&2
+fi
+
+cd "$root"
+shopt -s nullglob
+sources=("$src_dir"/*.c)
+if [ "${#sources[@]}" -eq 0 ]; then
+  echo "$me: no sources in $src_dir" >&2
+  exit 2
+fi
+
+if [ "$mode" = check ]; then
+  out_dir="$(mktemp -d)"
+  trap 'rm -rf "$out_dir"' EXIT
+else
+  out_dir="$src_dir"
+fi
+
+# The host's multiarch include directory provides <asm/types.h> for <linux/bpf.h>.
+multiarch="/usr/include/$(uname -m)-linux-gnu"
+for src in "${sources[@]}"; do
+  name="$(basename "$src" .c)"
+  "$clang" -O2 -g -target bpf -c -Wall -Werror \
+    -I"$multiarch" -fdebug-prefix-map="$root"=. \
+    "$src" -o "$out_dir/$name.o"
+done
+
+if [ "$mode" = build ]; then
+  echo "$me: built ${#sources[@]} objects in $src_dir with $version_line"
+  exit 0
+fi
+
+status=0
+for src in "${sources[@]}"; do
+  name="$(basename "$src" .c)"
+  if [ ! -f "$src_dir/$name.o" ]; then
+    echo "$me: $src_dir/$name.o is missing (run scripts/$me)" >&2
+    status=1
+  elif ! cmp -s "$out_dir/$name.o" "$src_dir/$name.o"; then
+    echo "$me: $src_dir/$name.o differs from a fresh build of $src (run scripts/$me)" >&2
+    status=1
+  fi
+done
+for obj in "$src_dir"/*.o; do
+  name="$(basename "$obj" .o)"
+  if [ ! -f "$src_dir/$name.c" ]; then
+    echo "$me: $obj has no source $src_dir/$name.c" >&2
+    status=1
+  fi
+done
+if [ "$status" -eq 0 ]; then
+  echo "$me: all ${#sources[@]} objects match their sources"
+fi
+exit "$status"
