@@ -11,7 +11,7 @@ import { decodeProgram } from '../runtime/isa/decode.js';
 import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
 import { loadBinaryen, lowerToBinaryen } from './binaryen.js';
-import { buildCfg } from './cfg.js';
+import { buildCfg } from '../runtime/isa/cfg.js';
 import { emitModule, type HelperInfo } from './emit.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/layout.js';

@@ -14,7 +14,7 @@ import {
 } from '../runtime/abi.js';
 import type { AluInsn, AtomicInsn, EndInsn, Insn, JcondInsn, LegacyLoadInsn, MemSize, Program, Reg } from '../runtime/isa/insn.js';
 import { tagPc, w, type Node, type ValType, type WFunction, type WImport, type WModule } from './wir.js';
-import type { BasicBlock, FunctionCfg, ProgramCfg } from './cfg.js';
+import type { BasicBlock, FunctionCfg, ProgramCfg } from '../runtime/isa/cfg.js';
 import { structureFunction, type Stmt } from './structure.js';
 
 /** A helper as the compiler sees it. */

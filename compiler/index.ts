@@ -5,7 +5,7 @@ export {
   compile, O1_MAX_INSNS, O1_PASSES,
   type CompileOptions, type CompiledModule, type EntryDecl, type HelperDecl, type OptLevel,
 } from './compile.js';
-export { buildCfg, type BasicBlock, type FunctionCfg, type ProgramCfg } from './cfg.js';
+export { buildCfg, type BasicBlock, type FunctionCfg, type ProgramCfg } from '../runtime/isa/cfg.js';
 export { decodeProgram } from '../runtime/isa/decode.js';
 export * from '../runtime/errors.js';
 export { computeLayout } from '../runtime/layout.js';

@@ -9,7 +9,7 @@ import { interpret } from '../runtime/interpreter.js';
 import type { HelperDefinition } from '../runtime/helpers.js';
 import type { BpfProgramInstance } from '../runtime/program.js';
 import { decodeProgram } from '../runtime/isa/decode.js';
-import { buildCfg } from './cfg.js';
+import { buildCfg } from '../runtime/isa/cfg.js';
 import { compile, type CompileOptions } from './compile.js';
 import { validateProgram } from './validate.js';
 

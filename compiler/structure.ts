@@ -13,7 +13,7 @@
  * such structure; `structureFunction` reports it and the caller falls back to a dispatch loop.
  */
 import { CompileError, ErrorCode } from '../runtime/errors.js';
-import type { BasicBlock } from './cfg.js';
+import type { BasicBlock } from '../runtime/isa/cfg.js';
 
 /** Structured statements. Labels are block ids: `B<id>` exits to block id, `L<id>` re-enters loop id. */
 export type Stmt =

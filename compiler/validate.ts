@@ -64,7 +64,7 @@ import { CompileError, ErrorCode } from '../runtime/errors.js';
 import { readSlot, type RawSlot } from '../runtime/isa/decode.js';
 import type { Insn, Program, Reg } from '../runtime/isa/insn.js';
 import { MAX_REG, R10 } from '../runtime/isa/opcodes.js';
-import type { FunctionCfg, ProgramCfg } from './cfg.js';
+import type { FunctionCfg, ProgramCfg } from '../runtime/isa/cfg.js';
 
 /**
  * Error codes raised by the validator that runtime/errors.ts does not list yet.

@@ -32,7 +32,7 @@ import {
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, InternalError } from './errors.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
-import { checkProgram } from './interpreter-check.js';
+import { buildCfg } from './isa/cfg.js';
 import { decodeProgram } from './isa/decode.js';
 import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
@@ -1012,7 +1012,10 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
   const entries: InterpreterEntry[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
   if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
   const budget = checkBudget(options.budget);
-  const { functions, reachable } = checkProgram(program, entries.map((e) => e.pc));
+  // The compiler's own control-flow checks, so both engines reject a program with the same error.
+  const { functions } = buildCfg(program, entries.map((e) => e.pc));
+  const reachable = new Uint8Array(program.insns.length);
+  for (const fn of functions) for (const b of fn.blocks) reachable.fill(1, b.first, b.last + 1);
 
   const n = program.slotCount;
   const k64 = new BigUint64Array(n);

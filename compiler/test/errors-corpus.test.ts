@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assemble.js';
 import { parseDataFile } from '../asm/datafile.js';
-import { buildCfg } from '../cfg.js';
+import { buildCfg } from '../../runtime/isa/cfg.js';
 import { compile, type CompileOptions } from '../compile.js';
 import { validateProgram, ValidateErrorCode } from '../validate.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';

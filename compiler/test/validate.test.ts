@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assemble.js';
 import { parseDataFile } from '../asm/datafile.js';
-import { buildCfg } from '../cfg.js';
+import { buildCfg } from '../../runtime/isa/cfg.js';
 import { validateProgram, ValidateErrorCode, type ValidateOptions } from '../validate.js';
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeProgram } from '../../runtime/isa/decode.js';
-import { buildCfg } from '../../compiler/cfg.js';
+import { buildCfg } from '../../runtime/isa/cfg.js';
 import { formatReport, reportJson, runBench } from '../bench.js';
 import { generateProgram } from '../bench/genprog.js';
 import { KERNELS } from '../bench/kernels.js';

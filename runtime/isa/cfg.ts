@@ -6,8 +6,8 @@
  * The checks that need more than one instruction happen here: jump and call targets in range,
  * not into the second half of lddw, not across functions, and no function that falls off its end.
  */
-import { CompileError, ErrorCode } from '../runtime/errors.js';
-import type { Insn, Program } from '../runtime/isa/insn.js';
+import { CompileError, ErrorCode } from '../errors.js';
+import type { Insn, Program } from './insn.js';
 
 /** A basic block: instructions `program.insns[first..last]` inclusive. */
 export interface BasicBlock {
