@@ -14,3 +14,4 @@ export { InsnMap, trapOffsetFromStack } from './insnmap.js';
 export { decodeProgram, decodeSlot, readSlot } from './isa/decode.js';
 export type * from './isa/insn.js';
 export * as opcodes from './isa/opcodes.js';
+export * from './helper-table.js';

@@ -4,12 +4,13 @@
  */
 import {
   FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, INSN_MAP_SECTION,
-  RESULT_ADDR, WASM_PAGE, type Manifest, type ProgramEntry,
+  RESULT_ADDR, type Manifest, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { readManifest } from './manifest.js';
+import { ensureRoom, unknownProgram } from './memory.js';
 import type { BpfProgramInstance } from './program.js';
 
 export interface InstantiateOptions {
@@ -29,7 +30,6 @@ export class BpfInstance implements BpfProgramInstance {
   private readonly entries = new Map<string, EntryFn>();
   private readonly defaultProgram: string;
   private readonly insnMap: InsnMap;
-  private u8: Uint8Array;
 
   /** @internal use `instantiate()`. */
   constructor(
@@ -51,7 +51,6 @@ export class BpfInstance implements BpfProgramInstance {
       this.entries.set(p.name, fn as EntryFn);
     }
     this.defaultProgram = manifest.programs[0]!.name;
-    this.u8 = new Uint8Array(memory.buffer);
   }
 
   /** The programs in the module. */
@@ -101,30 +100,13 @@ export class BpfInstance implements BpfProgramInstance {
     const name = program ?? this.defaultProgram;
     const fn = this.entries.get(name);
     if (!fn) {
-      throw new BpfRuntimeError(
-        ErrorCode.BadArgument,
-        `no program named ${name}; the module has ${this.manifest.programs.map((p) => p.name).join(', ')}`,
-        { program: name },
-      );
+      throw unknownProgram(name, this.manifest.programs);
     }
     return fn;
   }
 
   private ensureData(len: number): void {
-    if (!Number.isInteger(len) || len < 0) {
-      throw new BpfRuntimeError(ErrorCode.BadArgument, `input length ${len} is not a non-negative integer`);
-    }
-    const need = this.dataAddress + len;
-    const have = this.memory.buffer.byteLength;
-    if (need > have) {
-      const pages = Math.ceil((need - have) / WASM_PAGE);
-      try {
-        this.memory.grow(pages);
-      } catch {
-        throw new BpfRuntimeError(ErrorCode.BadArgument, `input of ${len} bytes does not fit in linear memory`);
-      }
-      this.u8 = new Uint8Array(this.memory.buffer);
-    }
+    ensureRoom(this.memory, this.dataAddress, len);
   }
 
   private invoke(fn: EntryFn, r1: number, r2: number): number {

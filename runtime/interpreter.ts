@@ -27,12 +27,13 @@
  * stores are plain number arithmetic; only 64-bit arithmetic makes bigints.
  */
 import {
-  DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, GENERIC_HELPER_SIGNATURE, RESULT_ADDR, WASM_PAGE,
+  DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, GENERIC_HELPER_SIGNATURE, RESULT_ADDR,
   type HelperSignature, type MemoryLayout, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, InternalError } from './errors.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
 import { buildCfg } from './isa/cfg.js';
+import { ensureRoom, unknownProgram } from './memory.js';
 import { decodeProgram } from './isa/decode.js';
 import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
@@ -320,29 +321,13 @@ export class BpfInterpreter implements BpfProgramInstance {
     const name = program ?? this.defaultProgram;
     const pc = this.entries.get(name);
     if (pc === undefined) {
-      throw new BpfRuntimeError(
-        ErrorCode.BadArgument,
-        `no program named ${name}; the module has ${this.entryList.map((p) => p.name).join(', ')}`,
-        { program: name },
-      );
+      throw unknownProgram(name, this.entryList);
     }
     return pc;
   }
 
   private ensureData(len: number): void {
-    if (!Number.isInteger(len) || len < 0) {
-      throw new BpfRuntimeError(ErrorCode.BadArgument, `input length ${len} is not a non-negative integer`);
-    }
-    const need = this.dataAddress + len;
-    const have = this.memory.buffer.byteLength;
-    if (need > have) {
-      const pages = Math.ceil((need - have) / WASM_PAGE);
-      try {
-        this.memory.grow(pages);
-      } catch {
-        throw new BpfRuntimeError(ErrorCode.BadArgument, `input of ${len} bytes does not fit in linear memory`);
-      }
-    }
+    ensureRoom(this.memory, this.dataAddress, len);
   }
 
   /** The compiled entry wrapper: r1, r2 arrive as i32; the result is stored at RESULT_ADDR. */
