@@ -148,6 +148,10 @@ interface ModuleCtx {
 
 class FunctionEmitter {
   private readonly insns: Insn[];
+  /** Blocks where the budget is charged (see budgetCharge); null: every block (dispatch loop). */
+  private regionHeads: Uint8Array | null = null;
+  /** The constant of the current region's charge, raised as the region's blocks are emitted. */
+  private charge: { value: bigint } | null = null;
 
   constructor(
     private readonly ctx: ModuleCtx,
@@ -167,6 +171,7 @@ class FunctionEmitter {
       (blk) => this.insns[blk.first]!.pc,
     );
     if (!result.ok) return this.emitDispatch(blocks);
+    this.regionHeads = result.regionHeads;
     const out: Node[] = this.prologue();
     this.emitStmts(result.body, out);
     out.push(w.unreachable());
@@ -437,11 +442,23 @@ class FunctionEmitter {
     return [w.global.set(BUDGET, w.local.get(L_BUDGET, 'i64')), r];
   }
 
-  /** Charges a block's instructions to the budget. */
+  /**
+   * Charges a block's instructions to the budget. A region head (entry, loop header, merge point)
+   * pays up front for itself and for the blocks inlined after it up to the next head: those run at
+   * most once per pass through the head, so the charge is an upper bound (a branch not taken is
+   * paid for too), and straight-line code and if-arms carry no counter updates, which keeps
+   * Binaryen free to turn them into selects.
+   */
   private budgetCharge(blk: BasicBlock, out: Node[]): void {
     if (this.ctx.options.budget === undefined) return;
-    const n = blk.last - blk.first + 1;
-    out.push(w.local.set(L_BUDGET, w.i64.sub(w.local.get(L_BUDGET, 'i64'), w.i64.const(BigInt(n)))));
+    const n = BigInt(blk.last - blk.first + 1);
+    if (this.regionHeads && !this.regionHeads[blk.id] && this.charge) {
+      this.charge.value += n;
+      return;
+    }
+    const amount = w.i64.const(n) as Extract<Node, { k: 'i64.const' }>;
+    this.charge = amount;
+    out.push(w.local.set(L_BUDGET, w.i64.sub(w.local.get(L_BUDGET, 'i64'), amount)));
   }
 
   /** Stops the program if the budget is exhausted (at function entries and loop heads). */

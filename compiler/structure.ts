@@ -28,7 +28,17 @@ export type Stmt =
   /** The block ends with exit. */
   | { k: 'return'; block: number };
 
-export type StructureResult = { ok: true; body: Stmt[] } | { ok: false; irreducibleAt: number };
+export type StructureResult =
+  | {
+      ok: true;
+      body: Stmt[];
+      /**
+       * Per block: 1 for the entry, loop headers and merge points, the blocks every other block is
+       * reached from without passing a loop header or merge point (the budget is charged there).
+       */
+      regionHeads: Uint8Array;
+    }
+  | { ok: false; irreducibleAt: number };
 
 /**
  * Control flow nested deeper than this (Wasm blocks inside blocks, or dominator-tree recursion) is
@@ -226,7 +236,10 @@ export function structureFunction(
       { insn: pcOf(blocks[0]!) },
     );
   }
-  return { ok: true, body };
+  const regionHeads = new Uint8Array(n);
+  regionHeads[0] = 1;
+  for (let id = 0; id < n; id++) if (isLoopHeader[id] || isMerge(id)) regionHeads[id] = 1;
+  return { ok: true, body, regionHeads };
 }
 
 /** The deepest nesting of blocks, loops and ifs in `body`, computed without recursion. */

@@ -42,7 +42,15 @@ export interface BenchOptions {
   /** Project root (default: found from this file's location). */
   root?: string;
   /** Parts to run (default all). */
-  parts?: readonly ('compile' | 'run' | 'call')[];
+  parts?: readonly ('compile' | 'run' | 'call' | 'safety')[];
+}
+
+/** (d) One kernel under the safety options, each against the plain compiled code. */
+export interface SafetyRow {
+  kernel: string;
+  plainNs: number;
+  checkedNs: number;
+  budgetNs: number;
 }
 
 export interface CompileRow {
@@ -99,6 +107,7 @@ export interface BenchReport {
   /** Geometric mean of the run-time ratios, null without native figures. */
   geomeanRatio: number | null;
   call: CallRow[];
+  safety: SafetyRow[];
   targets: Target[];
   warnings: string[];
 }
@@ -128,7 +137,7 @@ interface Settings {
 
 const FULL: Settings = {
   sizes: [1_000, 10_000, 100_000],
-  compileRuns: (n) => (n <= 1_000 ? 9 : n <= 10_000 ? 5 : 3),
+  compileRuns: (n) => (n <= 1_000 ? 15 : n <= 10_000 ? 5 : 3),
   compileWarmups: 3,
   compileLimitMs: 20_000,
   runMinMs: 200,
@@ -192,9 +201,14 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 async function benchCompile(settings: Settings, options: BenchOptions, warnings: string[]): Promise<CompileRow[]> {
   const rows: CompileRow[] = [];
   const programs = new Map(settings.sizes.map((n) => [n, generateProgram(n)]));
-  // Warm-up: load the compiler (binaryen) and let the JS engine optimise it.
+  // Warm-up: load the compiler (binaryen) and let the JS engine optimise it. -O0 is cheap and all
+  // JS, so it gets ten times the warm-up: the figures are the steady state of a compiler that has
+  // run a few times (a one-shot CLI run is slower: see the README).
   const warm = generateProgram(1_000, 2);
-  for (let i = 0; i < settings.compileWarmups; i++) for (const level of LEVELS) await compileBytes(warm, level);
+  for (const level of LEVELS) {
+    const n = settings.compileWarmups * (level === 0 ? 10 : 1);
+    for (let i = 0; i < n; i++) await compileBytes(warm, level);
+  }
 
   for (const level of LEVELS) {
     const measured: { insns: number; ms: number }[] = [];
@@ -376,6 +390,34 @@ async function benchCall(settings: Settings, options: BenchOptions): Promise<Cal
   return rows;
 }
 
+// (d) the cost of checked memory mode and of the instruction budget
+
+async function benchSafety(settings: Settings, options: BenchOptions, root: string, warnings: string[]): Promise<SafetyRow[]> {
+  const rows: SafetyRow[] = [];
+  for (const kernel of KERNELS) {
+    const input = kernel.input(settings === QUICK);
+    const program = await loadKernel(root, kernel.name);
+    const time = async (extra: Record<string, unknown>): Promise<number> => {
+      const out = await compile(program, extra);
+      const instance = await instantiate(out.wasm);
+      instance.dataView(input.length).set(input);
+      const len = input.length;
+      return timeCalls(() => instance.runRaw(len), settings.runMinMs, settings.runMinSamples, settings.warmupMs).ns;
+    };
+    try {
+      // Interleaved, so the three figures come from the same stretch of time.
+      const plainNs = await time({});
+      const checkedNs = await time({ checked: true });
+      const budgetNs = await time({ budget: Number.MAX_SAFE_INTEGER });
+      rows.push({ kernel: kernel.name, plainNs, checkedNs, budgetNs });
+      log(options, `safety ${kernel.name}: checked ${formatRatio(checkedNs / plainNs)}, budget ${formatRatio(budgetNs / plainNs)}`);
+    } catch (err) {
+      warnings.push(`${kernel.name}: safety variants failed: ${(err as Error).message}`);
+    }
+  }
+  return rows;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function target(name: string, measured: number | null, value: number, unit: string, kind: 'min' | 'max'): Target {
@@ -398,13 +440,16 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const settings = quick ? QUICK : FULL;
   const root = options.root ?? projectRoot();
-  const parts = new Set(options.parts ?? ['compile', 'run', 'call']);
+  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety']);
   const warnings: string[] = [];
   const defaultLevel = await detectDefaultLevel();
 
   const compileRows = parts.has('compile') ? await benchCompile(settings, options, warnings) : [];
   const run = parts.has('run') ? await benchRun(settings, options, root, warnings) : { rows: [], cc: null };
   const call = parts.has('call') ? await benchCall(settings, options) : [];
+  const safety = parts.has('safety') ? await benchSafety(settings, options, root, warnings) : [];
+  const checkedGeo = safety.length ? geomean(safety.map((r) => r.checkedNs / r.plainNs)) : null;
+  const budgetGeo = safety.length ? geomean(safety.map((r) => r.budgetNs / r.plainNs)) : null;
 
   const ratios = run.rows.map((r) => r.ratio).filter((r): r is number => r !== null);
   const geomeanRatio = ratios.length ? geomean(ratios) : null;
@@ -414,6 +459,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     target(`compile -O${defaultLevel} (default)`, compileSpeed(compileRows, defaultLevel), 100_000, 'insns/s', 'min'),
     target('run time geomean', geomeanRatio, 1.5, 'x native', 'max'),
     target('call overhead', raw ? raw.nsPerCall : null, 50, 'ns', 'max'),
+    target('checked mode geomean', checkedGeo, 1.5, 'x plain', 'max'),
+    target('budget geomean', budgetGeo, 1.1, 'x plain', 'max'),
   ];
 
   const cpus = os.cpus();
@@ -431,6 +478,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     run: run.rows,
     geomeanRatio,
     call,
+    safety,
     targets,
     warnings,
   };
@@ -438,7 +486,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
 function formatTarget(t: Target): string {
   const show = (v: number): string =>
-    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' ? `${v.toFixed(1)} ns` : `${v.toFixed(2)}x native`;
+    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' ? `${v.toFixed(1)} ns` : `${v.toFixed(2)}${t.unit}`;
   const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' ? `${t.target} ns` : `${t.target}x`;
   const mark = t.met === null ? '' : t.met ? ' ✓' : ' ✗';
   return `${t.name} ${t.measured === null ? 'n/a' : show(t.measured)} (${t.kind === 'min' ? '>=' : '<='} ${goal})${mark}`;
@@ -492,6 +540,15 @@ export function formatReport(report: BenchReport): string {
   if (report.call.length) {
     out.push('', '(c) call overhead: `mov r0, 0; exit` called from JS');
     out.push(table(['path', 'per call', 'calls'], report.call.map((c) => [c.path, `${c.nsPerCall.toFixed(1)} ns`, String(c.calls)])));
+  }
+
+  if (report.safety.length) {
+    out.push('', `(d) safety options: the same kernels compiled with --checked and with --budget, vs plain`);
+    const rows = report.safety.map((r) => [
+      r.kernel, formatNs(r.plainNs), formatNs(r.checkedNs), formatRatio(r.checkedNs / r.plainNs),
+      formatNs(r.budgetNs), formatRatio(r.budgetNs / r.plainNs),
+    ]);
+    out.push(table(['kernel', 'plain', 'checked', 'ratio', 'budget', 'ratio'], rows, 'lrrrrr'));
   }
 
   for (const w of report.warnings) out.push('', `warning: ${w}`);
