@@ -69,8 +69,9 @@ export interface CompileOptions {
    */
   checked?: boolean;
   /**
-   * Instruction budget per run (counted per basic block, checked at function entries and loop
-   * heads): a program that exceeds it stops with E_BUDGET and the instance stays usable.
+   * Instruction budget per run (charged at region heads for the code they lead to, checked at
+   * function entries and loop heads): a program that exceeds it stops with E_BUDGET and the
+   * instance stays usable.
    */
   budget?: number;
   /** Binaryen passes to run instead of the level's default list (levels 1 and 2 only). */

@@ -36,8 +36,8 @@ export interface EmitOptions {
    */
   checked?: boolean;
   /**
-   * Instruction budget per run: counted per basic block, checked at function entries and loop
-   * heads; exceeding it stops the program with E_BUDGET.
+   * Instruction budget per run: charged at region heads (see budgetCharge), checked at function
+   * entries and loop heads; exceeding it stops the program with E_BUDGET.
    */
   budget?: number;
   /** Resolves lddw with a pseudo source (map references, variables); throws if unsupported. */
