@@ -3,7 +3,7 @@
  * top-level await), so it is loaded lazily, on the first compile, and never by the runtime.
  */
 import type BinaryenDefault from 'binaryen';
-import type { Node, ValType, WModule, WType } from './wir.js';
+import { bodyTree, type Node, type ValType, type WModule, type WType } from './wir.js';
 
 /** The binaryen.js namespace. */
 export type Binaryen = typeof BinaryenDefault;
@@ -87,11 +87,17 @@ export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
       case 'nop': return m.nop();
     }
   };
-  for (const f of mod.functions) {
-    tagged = [];
-    const ref = m.addFunction(f.name, tys(f.params), ty(f.result), f.vars.map(ty), lower(f.body));
-    for (const [e, pc] of tagged) m.setDebugLocation(ref, e, file, pc + 2, 0);
+  try {
+    for (const f of mod.functions) {
+      tagged = [];
+      const ref = m.addFunction(f.name, tys(f.params), ty(f.result), f.vars.map(ty), lower(bodyTree(f.body)));
+      for (const [e, pc] of tagged) m.setDebugLocation(ref, e, file, pc + 2, 0);
+    }
+    for (const e of mod.exports) m.addFunctionExport(e.function, e.name);
+  } catch (e) {
+    // A body can fail to generate (an unsupported instruction): free the half-built module.
+    m.dispose();
+    throw e;
   }
-  for (const e of mod.exports) m.addFunctionExport(e.function, e.name);
   return m;
 }

@@ -245,7 +245,7 @@ async function optimizeWithBinaryen(
 ): Promise<{ binary: Uint8Array; insnMap: Array<[number, number]> }> {
   const b = await loadBinaryen();
   phase('load-binaryen');
-  const m = lowerToBinaryen(b, mod);
+  const m = withStackGuard(() => lowerToBinaryen(b, mod));
   try {
     phase('lower');
     if (!m.validate()) {

@@ -13,7 +13,7 @@ import {
   type HelperImport, type HelperSignature, type MemoryLayout,
 } from '../runtime/abi.js';
 import type { AluInsn, AtomicInsn, EndInsn, Insn, JcondInsn, LegacyLoadInsn, MemSize, Program, Reg } from '../runtime/isa/insn.js';
-import { tagPc, w, type Node, type ValType, type WFunction, type WImport, type WModule } from './wir.js';
+import { tagPc, w, type CodeSink, type Node, type ValType, type WFunction, type WModule } from './wir.js';
 import type { BasicBlock, FunctionCfg, ProgramCfg } from '../runtime/isa/cfg.js';
 import { structureFunction, type Stmt } from './structure.js';
 
@@ -89,9 +89,13 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   const ctx: ModuleCtx = {
     options, program: cfg.program, module, helpers: new Map(), usesCallx: false, usesPacket: false,
   };
+  prescan(ctx, cfg);
   for (const fn of cfg.functions) {
-    const fe = new FunctionEmitter(ctx, fn);
-    const f: WFunction = { name: FN_PREFIX + fn.startPc, params: FN_PARAMS, result: 'i64', vars: FN_VARS, body: fe.emitBody() };
+    // Bodies are generated when a backend asks for them, straight into its sink.
+    const f: WFunction = {
+      name: FN_PREFIX + fn.startPc, params: FN_PARAMS, result: 'i64', vars: FN_VARS,
+      body: (sink) => new FunctionEmitter(ctx, fn).emitBody(sink),
+    };
     module.functions.push(f);
   }
   if (ctx.usesPacket) {
@@ -137,6 +141,41 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   return { module, helpers: [...ctx.helpers.values()], usesCallx: ctx.usesCallx };
 }
 
+/**
+ * Declares, before any body is generated, everything a body refers to by index in the module:
+ * the helper imports (in order of first use), callx, and the packet globals of ldabs/ldind.
+ */
+function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
+  const { insns } = cfg.program;
+  for (const fn of cfg.functions) {
+    for (const b of fn.blocks) {
+      for (let i = b.first; i <= b.last; i++) {
+        const insn = insns[i]!;
+        if (insn.kind === 'call') declareHelper(ctx, insn.helper, insn.pc);
+        else if (insn.kind === 'callx' && !ctx.usesCallx) {
+          ctx.usesCallx = true;
+          ctx.module.imports.push({
+            name: CALLX_FN, module: IMPORT_HELPERS, base: IMPORT_CALLX,
+            params: ['i32', 'i32', 'i64', 'i64', 'i64', 'i64', 'i64'], result: 'i64',
+          });
+        } else if (insn.kind === 'ldabs' || insn.kind === 'ldind') ctx.usesPacket = true;
+      }
+    }
+  }
+}
+
+function declareHelper(ctx: ModuleCtx, id: number, pc: number): void {
+  if (ctx.helpers.has(id)) return;
+  const info = ctx.options.resolveHelper(id, pc);
+  const imp: HelperImport = { id, name: info.name, importName: info.name, signature: info.signature };
+  ctx.module.imports.push({
+    name: helperFn(id), module: IMPORT_HELPERS, base: imp.importName,
+    params: info.signature.args.map((k): ValType => (k === 'i64' ? 'i64' : 'i32')),
+    result: info.signature.result === 'i64' ? 'i64' : info.signature.result === 'void' ? 'none' : 'i32',
+  });
+  ctx.helpers.set(id, imp);
+}
+
 interface ModuleCtx {
   options: EmitOptions;
   program: Program;
@@ -160,7 +199,7 @@ class FunctionEmitter {
     this.insns = ctx.program.insns;
   }
 
-  emitBody(): Node {
+  emitBody(sink: CodeSink): void {
     const { blocks } = this.fn;
     const result = structureFunction(
       blocks,
@@ -170,15 +209,17 @@ class FunctionEmitter {
       },
       (blk) => this.insns[blk.first]!.pc,
     );
-    if (!result.ok) return this.emitDispatch(blocks);
+    if (!result.ok) {
+      this.emitDispatch(blocks, sink);
+      return;
+    }
     this.regionHeads = result.regionHeads;
-    const out: Node[] = this.prologue();
-    this.emitStmts(result.body, out);
-    out.push(w.unreachable());
-    return w.block(null, out, 'none');
+    sink.push(...this.prologue());
+    this.emitStmts(result.body, sink);
+    sink.push(w.unreachable());
   }
 
-  private emitStmts(stmts: Stmt[], out: Node[]): void {
+  private emitStmts(stmts: Stmt[], out: CodeSink): void {
     const m = w;
     for (let i = 0; i < stmts.length; i++) {
       const s = stmts[i]!;
@@ -187,19 +228,17 @@ class FunctionEmitter {
           this.budgetCharge(this.fn.blocks[s.block]!, out);
           this.emitBlockCode(this.fn.blocks[s.block]!, out);
           break;
-        case 'block': {
-          const body: Node[] = [];
-          this.emitStmts(s.body, body);
-          out.push(m.block('B' + s.label, body, 'none'));
+        case 'block':
+          out.openBlock('B' + s.label);
+          this.emitStmts(s.body, out);
+          out.close();
           break;
-        }
-        case 'loop': {
-          const body: Node[] = [];
-          this.budgetCheck(this.insns[this.fn.blocks[s.label]!.first]!.pc, body);
-          this.emitStmts(s.body, body);
-          out.push(m.loop('L' + s.label, m.block(null, body, 'none')));
+        case 'loop':
+          out.openLoop('L' + s.label);
+          this.budgetCheck(this.insns[this.fn.blocks[s.label]!.first]!.pc, out);
+          this.emitStmts(s.body, out);
+          out.close();
           break;
-        }
         case 'br':
           out.push(m.br(labelOf(s)));
           break;
@@ -218,11 +257,11 @@ class FunctionEmitter {
             out.push(m.br(labelOf(elseBr), m.i32.eqz(cond)));
             this.emitStmts(s.then, out);
           } else {
-            const t: Node[] = [];
-            const e: Node[] = [];
-            this.emitStmts(s.then, t);
-            this.emitStmts(s.else, e);
-            out.push(m.if(cond, m.block(null, t, 'none'), m.block(null, e, 'none')));
+            out.openIf(cond);
+            this.emitStmts(s.then, out);
+            out.elseArm();
+            this.emitStmts(s.else, out);
+            out.close();
           }
           break;
         }
@@ -235,27 +274,26 @@ class FunctionEmitter {
    * loop over all blocks with the next block's number in a local, `br_table` to its code.
    * Linear in the size of the function, like the structured path, only slower to run.
    */
-  private emitDispatch(blocks: BasicBlock[]): Node {
+  private emitDispatch(blocks: BasicBlock[], sink: CodeSink): void {
     const label = (i: number): string => 'D' + i;
     const next = (i: number): Node => w.local.set(L_LABEL, w.i32.const(i));
-    const again = w.br('dispatch');
-    // Innermost: the br_table; block i ends right before block i's code.
-    let inner: Node = w.block(
-      label(0),
-      [w.switch(blocks.map((_, i) => label(i)), label(0), w.local.get(L_LABEL, 'i32'))],
-    );
+    sink.push(...this.prologue(), next(0));
+    sink.openLoop('dispatch');
+    // Block D_i ends right before block i's code; the innermost holds the br_table.
+    for (let i = blocks.length - 1; i >= 0; i--) sink.openBlock(label(i));
+    sink.push(w.switch(blocks.map((_, i) => label(i)), label(0), w.local.get(L_LABEL, 'i32')));
     blocks.forEach((blk, i) => {
-      const code: Node[] = [inner];
-      this.budgetCheck(this.insns[blk.first]!.pc, code);
-      this.budgetCharge(blk, code);
-      this.emitBlockCode(blk, code);
+      sink.close();
+      this.budgetCheck(this.insns[blk.first]!.pc, sink);
+      this.budgetCharge(blk, sink);
+      this.emitBlockCode(blk, sink);
       const t = this.insns[blk.last]!;
-      if (t.kind === 'exit') code.push(...this.ret());
-      else if (t.kind === 'jcond') code.push(w.if(this.emitCond(t), next(blk.succs[0]!), next(blk.succs[1]!)), again);
-      else code.push(next(blk.succs[0]!), again);
-      inner = i + 1 < blocks.length ? w.block(label(i + 1), code) : w.block(null, code);
+      if (t.kind === 'exit') sink.push(...this.ret());
+      else if (t.kind === 'jcond') sink.push(w.if(this.emitCond(t), next(blk.succs[0]!), next(blk.succs[1]!)), w.br('dispatch'));
+      else sink.push(next(blk.succs[0]!), w.br('dispatch'));
     });
-    return w.block(null, [...this.prologue(), next(0), w.loop('dispatch', inner), w.unreachable()]);
+    sink.close();
+    sink.push(w.unreachable());
   }
 
   // ---- registers ----
@@ -284,7 +322,7 @@ class FunctionEmitter {
 
   // ---- blocks ----
 
-  private emitBlockCode(blk: BasicBlock, out: Node[]): void {
+  private emitBlockCode(blk: BasicBlock, out: CodeSink): void {
     for (let i = blk.first; i <= blk.last; i++) {
       const insn = this.insns[i]!;
       if (insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond') continue;
@@ -292,7 +330,7 @@ class FunctionEmitter {
     }
   }
 
-  private emitInsn(insn: Insn, out: Node[]): void {
+  private emitInsn(insn: Insn, out: CodeSink): void {
     const m = w;
     switch (insn.kind) {
       case 'alu':
@@ -330,13 +368,6 @@ class FunctionEmitter {
         out.push(this.emitHelperCall(insn.helper, insn.pc));
         return;
       case 'callx': {
-        if (!this.ctx.usesCallx) {
-          this.ctx.usesCallx = true;
-          this.ctx.module.imports.push({
-            name: CALLX_FN, module: IMPORT_HELPERS, base: IMPORT_CALLX,
-            params: ['i32', 'i32', 'i64', 'i64', 'i64', 'i64', 'i64'], result: 'i64',
-          });
-        }
         out.push(this.set64(0, this.tag(m.call(CALLX_FN, [
           this.get32(insn.reg), m.i32.const(insn.pc), this.get64(1), this.get64(2), this.get64(3), this.get64(4), this.get64(5),
         ], 'i64'), insn.pc)));
@@ -401,7 +432,7 @@ class FunctionEmitter {
    * goes into the memarg (which adds without wrapping, so an address past 4 GiB traps); a negative
    * one is added first. Either way an access outside linear memory traps.
    */
-  private address(reg: Reg, off: number, size: MemSize, pc: number, out: Node[]): [Node, number] {
+  private address(reg: Reg, off: number, size: MemSize, pc: number, out: CodeSink): [Node, number] {
     const m = w;
     const { checked, layout } = this.ctx.options;
     // An access through r10 that stays inside the own frame needs no check, even in checked mode.
@@ -449,7 +480,7 @@ class FunctionEmitter {
    * paid for too), and straight-line code and if-arms carry no counter updates, which keeps
    * Binaryen free to turn them into selects.
    */
-  private budgetCharge(blk: BasicBlock, out: Node[]): void {
+  private budgetCharge(blk: BasicBlock, out: CodeSink): void {
     if (this.ctx.options.budget === undefined) return;
     const n = BigInt(blk.last - blk.first + 1);
     if (this.regionHeads && !this.regionHeads[blk.id] && this.charge) {
@@ -462,7 +493,7 @@ class FunctionEmitter {
   }
 
   /** Stops the program if the budget is exhausted (at function entries and loop heads). */
-  private budgetCheck(pc: number, out: Node[]): void {
+  private budgetCheck(pc: number, out: CodeSink | Node[]): void {
     if (this.ctx.options.budget === undefined) return;
     out.push(w.if(w.i64.lt_s(w.local.get(L_BUDGET, 'i64'), w.i64.const(0n)), this.fault(FaultCode.Budget, pc, w.i32.const(0))));
   }
@@ -499,7 +530,7 @@ class FunctionEmitter {
    * Atomics as plain read-modify-write: a program instance runs on one thread, so the sequence is
    * indivisible, and unlike Wasm's atomic instructions it has no alignment requirement.
    */
-  private emitAtomic(insn: AtomicInsn, out: Node[]): void {
+  private emitAtomic(insn: AtomicInsn, out: CodeSink): void {
     const m = w;
     const [ptr, off] = this.address(insn.dst, insn.off, insn.size, insn.pc, out);
     out.push(m.local.set(L_ADDR, ptr));
@@ -536,7 +567,7 @@ class FunctionEmitter {
    * with; an access outside it ends the program with r0 = 0, as in the kernel. The value is in
    * network byte order.
    */
-  private emitLegacyLoad(insn: LegacyLoadInsn, out: Node[]): void {
+  private emitLegacyLoad(insn: LegacyLoadInsn, out: CodeSink): void {
     const m = w;
     this.ctx.usesPacket = true;
     let off = m.i32.const(insn.imm);
@@ -724,19 +755,9 @@ class FunctionEmitter {
 
   private emitHelperCall(id: number, pc: number): Node {
     const m = w;
-    const { ctx } = this;
-    let imp = ctx.helpers.get(id);
-    if (!imp) {
-      const info = ctx.options.resolveHelper(id, pc);
-      imp = { id, name: info.name, importName: info.name, signature: info.signature };
-      const imported: WImport = {
-        name: helperFn(id), module: IMPORT_HELPERS, base: imp.importName,
-        params: info.signature.args.map((k): ValType => (k === 'i64' ? 'i64' : 'i32')),
-        result: info.signature.result === 'i64' ? 'i64' : info.signature.result === 'void' ? 'none' : 'i32',
-      };
-      ctx.module.imports.push(imported);
-      ctx.helpers.set(id, imp);
-    }
+    // Declared by prescan, before any body was generated.
+    const imp = this.ctx.helpers.get(id);
+    if (!imp) throw new CompileError(ErrorCode.Internal, `helper ${id} was not declared`, { insn: pc });
     const args = imp.signature.args.map((k, i) => (k === 'i64' ? this.get64(i + 1) : this.get32(i + 1)));
     const sig = imp.signature;
     const resultType = sig.result === 'i64' ? 'i64' : sig.result === 'void' ? 'none' : 'i32';

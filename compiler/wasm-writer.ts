@@ -3,7 +3,7 @@
  * compiling costs little more than decoding. It also records the exact code offset of every
  * tagged (possibly trapping) node for the instruction map.
  */
-import { MEMORY_OPS, NUMERIC_OPS, type Node, type ValType, type WModule, type WType } from './wir.js';
+import { MEMORY_OPS, NUMERIC_OPS, type CodeSink, type Node, type ValType, type WModule, type WType } from './wir.js';
 
 const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e };
 const BLOCKTYPE: Record<WType, number> = { i32: 0x7f, i64: 0x7e, none: 0x40 };
@@ -321,6 +321,34 @@ export function writeModule(mod: WModule): WrittenModule {
     }
   };
 
+  // Streams a generated body: each statement is written as it arrives and then dropped.
+  const sink: CodeSink = {
+    push: (...nodes: Node[]): void => {
+      for (const n of nodes) expr(n);
+    },
+    openBlock: (label: string): void => {
+      out.u8(0x02);
+      out.u8(0x40);
+      labels.push(label);
+    },
+    openLoop: (label: string): void => {
+      out.u8(0x03);
+      out.u8(0x40);
+      labels.push(label);
+    },
+    openIf: (cond: Node): void => {
+      expr(cond);
+      out.u8(0x04);
+      out.u8(0x40);
+      labels.push('');
+    },
+    elseArm: (): void => out.u8(0x05),
+    close: (): void => {
+      labels.pop();
+      out.u8(0x0b);
+    },
+  };
+
   section(10, () => {
     out.u32(mod.functions.length);
     for (const f of mod.functions) {
@@ -338,7 +366,9 @@ export function writeModule(mod: WModule): WrittenModule {
         out.u32(count);
         out.u8(VALTYPE[type]);
       }
-      expr(f.body);
+      if (typeof f.body === 'function') f.body(sink);
+      else expr(f.body);
+      if (labels.length !== 0) throw new Error(`wasm-writer: ${f.name} left ${labels.length} structures open`);
       out.u8(0x0b);
       out.patchU32(at, out.len - start);
     }

@@ -124,6 +124,75 @@ export type Node =
   | { k: 'unreachable'; type: 'none' }
   | { k: 'nop'; type: 'none' };
 
+/**
+ * Where code generation sends a function body: whole statements, and the opening and closing of
+ * the control structures around them. The direct writer writes each statement as it arrives, so
+ * no tree of a large function is ever kept; TreeSink builds the tree for Binaryen.
+ */
+export interface CodeSink {
+  push(...nodes: Node[]): unknown;
+  openBlock(label: string): void;
+  openLoop(label: string): void;
+  /** An `if` statement (no value); its arms are the statements until elseArm() and close(). */
+  openIf(cond: Node): void;
+  elseArm(): void;
+  close(): void;
+}
+
+interface Frame {
+  kind: 'root' | 'block' | 'loop' | 'if';
+  label: string | null;
+  cond: Node | null;
+  children: Node[];
+  then: Node[] | null;
+}
+
+/** A CodeSink that builds WIR trees. */
+export class TreeSink implements CodeSink {
+  private readonly frames: Frame[] = [{ kind: 'root', label: null, cond: null, children: [], then: null }];
+
+  push(...nodes: Node[]): void {
+    const children = this.frames[this.frames.length - 1]!.children;
+    for (const n of nodes) children.push(n);
+  }
+
+  openBlock(label: string): void {
+    this.frames.push({ kind: 'block', label, cond: null, children: [], then: null });
+  }
+
+  openLoop(label: string): void {
+    this.frames.push({ kind: 'loop', label, cond: null, children: [], then: null });
+  }
+
+  openIf(cond: Node): void {
+    this.frames.push({ kind: 'if', label: null, cond, children: [], then: null });
+  }
+
+  elseArm(): void {
+    const f = this.frames[this.frames.length - 1]!;
+    f.then = f.children;
+    f.children = [];
+  }
+
+  close(): void {
+    const f = this.frames.pop()!;
+    let node: Node;
+    if (f.kind === 'block') node = w.block(f.label, f.children);
+    else if (f.kind === 'loop') node = w.loop(f.label!, w.block(null, f.children));
+    else if (f.then) node = w.if(f.cond!, w.block(null, f.then), w.block(null, f.children));
+    else node = w.if(f.cond!, w.block(null, f.children));
+    this.push(node);
+  }
+
+  /** The statements pushed at the top level. */
+  nodes(): Node[] {
+    return this.frames[0]!.children;
+  }
+}
+
+/** A function body: a tree, or a generator that sends its statements to a sink. */
+export type WBody = Node | ((sink: CodeSink) => void);
+
 /** A function defined in the module. */
 export interface WFunction {
   name: string;
@@ -131,7 +200,15 @@ export interface WFunction {
   result: WType;
   /** Locals after the parameters. */
   vars: ValType[];
-  body: Node;
+  body: WBody;
+}
+
+/** The body as a tree (runs a generator into a TreeSink). */
+export function bodyTree(body: WBody): Node {
+  if (typeof body !== 'function') return body;
+  const sink = new TreeSink();
+  body(sink);
+  return w.block(null, sink.nodes());
 }
 
 /** A function imported by the module. */
