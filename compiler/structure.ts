@@ -132,10 +132,16 @@ export function structureFunction(
   }
   const isMerge = (id: number): boolean => forwardIn[id]! >= 2;
   // Merge children in the dominator tree, ordered by rpo descending (outermost block first).
-  const mergeChildren: number[][] = Array.from({ length: n }, () => []);
+  // Most blocks have no merge children: share one empty list rather than allocate n of them.
+  const NONE: number[] = [];
+  const mergeChildren: number[][] = new Array<number[]>(n).fill(NONE);
   for (let i = order.length - 1; i >= 1; i--) {
     const id = order[i]!;
-    if (isMerge(id)) mergeChildren[order[idom[i]!]!]!.push(id);
+    if (isMerge(id)) {
+      const parent = order[idom[i]!]!;
+      if (mergeChildren[parent] === NONE) mergeChildren[parent] = [];
+      mergeChildren[parent]!.push(id);
+    }
   }
 
   let depth = 0;
