@@ -21,3 +21,6 @@ export {
   parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind, BpfMapType, mapTypeName,
   type Btf, type BtfExt, type BtfType, type MapDef, type DataVariable,
 } from './elf/btf.js';
+export {
+  loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec,
+} from './elf/loader.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Rebuilds the ELF test fixtures test-programs/elf/*.c into the committed eBPF objects
-# test-programs/elf/*.o that compiler/test/elf.test.ts and scripts/test/conformance-plugin.test.ts
-# read (so the tests themselves never need clang).
+# Rebuilds the ELF test fixtures test-programs/elf/*.c and test-programs/loader/*.c into the
+# committed eBPF objects next to them, which compiler/test/elf.test.ts, loader.test.ts and
+# scripts/test/conformance-plugin.test.ts read (so the tests themselves never need clang).
 #
 #   scripts/build-elf-fixtures.sh           rebuild the objects in place
 #   scripts/build-elf-fixtures.sh --check   rebuild into a temporary directory and fail if any
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src_dir="test-programs/elf"
+src_dirs=(test-programs/elf test-programs/loader)
 clang="${CLANG:-clang}"
 pinned_major=14
 big_endian=(sum)
@@ -39,10 +39,10 @@ fi
 
 cd "$root"
 if [ "$mode" = check ]; then
-  out_dir="$(mktemp -d)"
-  trap 'rm -rf "$out_dir"' EXIT
+  out_root="$(mktemp -d)"
+  trap 'rm -rf "$out_root"' EXIT
 else
-  out_dir="$src_dir"
+  out_root="."
 fi
 
 # -ffreestanding: `main` takes (mem, len) like a conformance program, not (argc, argv).
@@ -54,32 +54,34 @@ build() { # build SOURCE TARGET OUTPUT
 }
 
 shopt -s nullglob
-sources=("$src_dir"/*.c)
 outputs=()
-for src in "${sources[@]}"; do
-  name="$(basename "$src" .c)"
-  build "$src" bpfel "$out_dir/$name.o"
-  outputs+=("$name.o")
-  for be in "${big_endian[@]}"; do
-    if [ "$be" = "$name" ]; then
-      build "$src" bpfeb "$out_dir/$name.be.o"
-      outputs+=("$name.be.o")
-    fi
+for src_dir in "${src_dirs[@]}"; do
+  mkdir -p "$out_root/$src_dir"
+  for src in "$src_dir"/*.c; do
+    name="$(basename "$src" .c)"
+    build "$src" bpfel "$out_root/$src_dir/$name.o"
+    outputs+=("$src_dir/$name.o")
+    for be in "${big_endian[@]}"; do
+      if [ "$be" = "$name" ] && [ "$src_dir" = test-programs/elf ]; then
+        build "$src" bpfeb "$out_root/$src_dir/$name.be.o"
+        outputs+=("$src_dir/$name.be.o")
+      fi
+    done
   done
 done
 
 if [ "$mode" = build ]; then
-  echo "build-elf-fixtures.sh: built ${#outputs[@]} objects in $src_dir with $version_line"
+  echo "build-elf-fixtures.sh: built ${#outputs[@]} objects in ${src_dirs[*]} with $version_line"
   exit 0
 fi
 
 status=0
 for obj in "${outputs[@]}"; do
-  if [ ! -f "$src_dir/$obj" ]; then
-    echo "build-elf-fixtures.sh: $src_dir/$obj is missing (run scripts/build-elf-fixtures.sh)" >&2
+  if [ ! -f "$obj" ]; then
+    echo "build-elf-fixtures.sh: $obj is missing (run scripts/build-elf-fixtures.sh)" >&2
     status=1
-  elif ! cmp -s "$out_dir/$obj" "$src_dir/$obj"; then
-    echo "build-elf-fixtures.sh: $src_dir/$obj differs from a fresh build (run scripts/build-elf-fixtures.sh)" >&2
+  elif ! cmp -s "$out_root/$obj" "$obj"; then
+    echo "build-elf-fixtures.sh: $obj differs from a fresh build (run scripts/build-elf-fixtures.sh)" >&2
     status=1
   fi
 done
