@@ -13,6 +13,7 @@ import { compile, type CompileOptions, type OptLevel } from '../compile.js';
 import { load, type Engine } from '../load.js';
 import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
+import { loadObjectSpec } from '../elf/loader.js';
 
 /** What the CLI needs from its host. */
 export interface CliIO {
@@ -38,7 +39,10 @@ export const USAGE = `usage:
 
 IN is raw eBPF bytecode (8-byte instructions), assembly text in the conformance
 syntax, a conformance .data file (its -- mem is used by run), or an ELF object
-(.text, symbol main; --symbol NAME to pick another function).
+from clang -target bpf: --program NAME picks a program from its SEC() sections
+(the first by default; .text subprograms are linked in), --symbol NAME a bare
+function (an object with a main function runs main). Programs that use maps or
+global data are not supported yet.
 `;
 
 class UsageError extends Error {}
@@ -55,6 +59,7 @@ interface Parsed {
   json: boolean;
   syntax: AsmSyntax;
   symbol?: string;
+  program?: string;
   help: boolean;
   engine: Engine;
   checked: boolean;
@@ -85,6 +90,7 @@ function parseArgs(argv: string[]): Parsed {
       case '--mem': p.mem = need(++i, a); break;
       case '--json': p.json = true; break;
       case '--symbol': p.symbol = need(++i, a); break;
+      case '--program': p.program = need(++i, a); break;
       case '--checked': p.checked = true; break;
       case '--validate': p.validate = true; break;
       case '--engine': {
@@ -144,11 +150,26 @@ function looksLikeText(bytes: Uint8Array): boolean {
   }
 }
 
-async function loadInput(io: CliIO, path: string, symbol: string | undefined): Promise<LoadedInput> {
+async function loadInput(io: CliIO, path: string, symbol: string | undefined, program: string | undefined): Promise<LoadedInput> {
   const bytes = await io.readFile(path);
   if (bytes.length >= 4 && ELF_MAGIC.every((b, i) => bytes[i] === b)) {
     const elf = parseElf(bytes);
-    return { bytecode: extractProgram(elf, symbol !== undefined ? { symbol } : {}) };
+    // A function in .text (the conformance runner's `main`), or a program from its SEC() section.
+    const textMain = symbol === undefined && program === undefined && elf.symbolByName('main') !== undefined;
+    if (symbol !== undefined || textMain) return { bytecode: extractProgram(elf, symbol !== undefined ? { symbol } : {}) };
+    const spec = loadObjectSpec(bytes);
+    if (spec.programs.length === 0) {
+      throw new CompileError(ErrorCode.BadElf, `${path} has no programs (no functions in SEC() sections) and no main`);
+    }
+    const chosen = program === undefined ? spec.programs[0]! : spec.programs.find((p) => p.name === program);
+    if (!chosen) {
+      throw new CompileError(
+        ErrorCode.BadArgument,
+        `no program named ${program}; the object has ${spec.programs.map((p) => `${p.name} (${p.section})`).join(', ')}`,
+        { program: program! },
+      );
+    }
+    return { bytecode: chosen.insns };
   }
   if (looksLikeText(bytes)) {
     const text = new TextDecoder().decode(bytes);
@@ -209,7 +230,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return 2;
   }
   try {
-    const input = await loadInput(io, p.input, p.symbol);
+    const input = await loadInput(io, p.input, p.symbol, p.program);
     switch (p.command) {
       case 'disasm':
         io.stdout(disassemble(input.bytecode, { syntax: p.syntax, addresses: p.syntax === 'llvm' }));
