@@ -331,6 +331,22 @@ describe('input kinds', () => {
     expect(await main(['compile', 'sum.o', '-o', 'sum.wasm'], c)).toBe(0);
     expect(await runWasm(c.files.get('sum.wasm')!, Uint8Array.from([10, 20]))).toBe(61n);
   });
+
+  it('programs of a clang object by name, with their .text callees linked (test-programs/loader/linked.o)', async () => {
+    const obj = new Uint8Array(readFileSync(path.join(root, 'test-programs/loader/linked.o')));
+    const files = { 'l.o': obj, 'm.bin': Uint8Array.from([3, 4]) };
+    // entry: add_squares(3, 4) + square(len 2) = 29; other: square(len + 1) = 9.
+    const first = fakeIO(files);
+    expect(await main(['run', 'l.o', '--mem', 'm.bin'], first)).toBe(0);
+    expect(first.out).toBe('0x1d\n');
+    const other = fakeIO(files);
+    expect(await main(['run', 'l.o', '--program', 'other', '--mem', 'm.bin'], other)).toBe(0);
+    expect(other.out).toBe('0x9\n');
+    const missing = fakeIO(files);
+    expect(await main(['run', 'l.o', '--program', 'nope'], missing)).toBe(1);
+    expect(missing.err.trim().split('\n')).toHaveLength(1);
+    expect(missing.err).toContain('E_BAD_ARGUMENT');
+  });
 });
 
 // ------------------------------------------------------------------------------ errors
