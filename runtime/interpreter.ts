@@ -357,10 +357,11 @@ export class BpfInterpreter implements BpfProgramInstance {
   /** Runs from the entry at `entryPc` and returns its r0 (unsigned 64-bit). */
   /**
    * Checked mode (the compiled code's rule): the 64-bit address `hi:lo + off` must lie in
-   * [stackBase, checkEnd - size]. An access through r10 inside its own frame is always allowed.
+   * [stackBase, checkEnd - size]; returns it. An access through r10 inside its own frame is always
+   * allowed.
    */
-  private checkAccess(hi: number, lo: number, off: number, size: number, pc: number, viaR10: boolean): void {
-    if (viaR10 && off >= -this.layout.frameSize && off + size <= 0) return;
+  private checkAccess(hi: number, lo: number, off: number, size: number, pc: number, viaR10: boolean): number {
+    if (viaR10 && off >= -this.layout.frameSize && off + size <= 0) return lo + off;
     let a = lo + off;
     let h = hi;
     if (a < 0) {
@@ -371,6 +372,8 @@ export class BpfInterpreter implements BpfProgramInstance {
       h = (h + 1) >>> 0;
     }
     if (h !== 0 || a < this.layout.stackBase || a + size > this.checkEnd) throw checkedFault(pc, a);
+    // The access goes to the checked 64-bit address (wrapped, as the compiled code computes it).
+    return a;
   }
 
   private execute(entryPc: number, r1: number, r2: number, budget: number, rf: RegisterFile, retPc: Int32Array): bigint {
@@ -566,10 +569,10 @@ export class BpfInterpreter implements BpfProgramInstance {
           // The address is the base register's low half; a negative offset wraps in 32 bits.
           const base = U[((f + srcs[pc]!) << 1) | LO]!;
           const o = offs[pc]!;
-          const addr = o >= 0 ? base + o : (base + o) >>> 0;
+          let addr = o >= 0 ? base + o : (base + o) >>> 0;
           const op = ops[pc];
           const size = op === Op.Ldxb || op === Op.Ldxsb ? 1 : op === Op.Ldxh || op === Op.Ldxsh ? 2 : op === Op.Ldxdw ? 8 : 4;
-          if (this.checked) this.checkAccess(U[((f + srcs[pc]!) << 1) | HI]!, base, o, size, pc, srcs[pc]! === 10);
+          if (this.checked) addr = this.checkAccess(U[((f + srcs[pc]!) << 1) | HI]!, base, o, size, pc, srcs[pc]! === 10);
           if (addr + size > memSize) throw memoryFault(pc, addr);
           if (op === Op.Ldxdw) {
             R[di] = dv.getBigUint64(addr, true);
@@ -599,10 +602,10 @@ export class BpfInterpreter implements BpfProgramInstance {
         case Op.Stxdw: {
           const base = U[(di << 1) | LO]!;
           const o = offs[pc]!;
-          const addr = o >= 0 ? base + o : (base + o) >>> 0;
+          let addr = o >= 0 ? base + o : (base + o) >>> 0;
           const op = ops[pc];
           const size = op === Op.Stb || op === Op.Stxb ? 1 : op === Op.Sth || op === Op.Stxh ? 2 : op === Op.Stdw || op === Op.Stxdw ? 8 : 4;
-          if (this.checked) this.checkAccess(U[(di << 1) | HI]!, base, o, size, pc, di - f === 10);
+          if (this.checked) addr = this.checkAccess(U[(di << 1) | HI]!, base, o, size, pc, di - f === 10);
           if (addr + size > memSize) throw memoryFault(pc, addr);
           const sl = ((f + srcs[pc]!) << 1) | LO;
           // The setters truncate to the access size.
@@ -622,8 +625,8 @@ export class BpfInterpreter implements BpfProgramInstance {
           // A plain read-modify-write, as the compiled code does it (one thread, no alignment rule).
           const base = U[(di << 1) | LO]!;
           const o = offs[pc]!;
-          const addr = o >= 0 ? base + o : (base + o) >>> 0;
-          if (this.checked) this.checkAccess(U[(di << 1) | HI]!, base, o, 4, pc, di - f === 10);
+          let addr = o >= 0 ? base + o : (base + o) >>> 0;
+          if (this.checked) addr = this.checkAccess(U[(di << 1) | HI]!, base, o, 4, pc, di - f === 10);
           if (addr + 4 > memSize) throw memoryFault(pc, addr);
           const old = dv.getUint32(addr, true);
           const si = f + srcs[pc]!;
@@ -650,8 +653,8 @@ export class BpfInterpreter implements BpfProgramInstance {
         case Op.Atomic64: {
           const base = U[(di << 1) | LO]!;
           const o = offs[pc]!;
-          const addr = o >= 0 ? base + o : (base + o) >>> 0;
-          if (this.checked) this.checkAccess(U[(di << 1) | HI]!, base, o, 8, pc, di - f === 10);
+          let addr = o >= 0 ? base + o : (base + o) >>> 0;
+          if (this.checked) addr = this.checkAccess(U[(di << 1) | HI]!, base, o, 8, pc, di - f === 10);
           if (addr + 8 > memSize) throw memoryFault(pc, addr);
           const old = dv.getBigUint64(addr, true);
           const si = f + srcs[pc]!;

@@ -51,6 +51,8 @@ export interface SafetyRow {
   plainNs: number;
   checkedNs: number;
   budgetNs: number;
+  /** True if the checked and budgeted builds computed the plain build's r0. */
+  sameResult: boolean;
 }
 
 export interface CompileRow {
@@ -397,19 +399,23 @@ async function benchSafety(settings: Settings, options: BenchOptions, root: stri
   for (const kernel of KERNELS) {
     const input = kernel.input(settings === QUICK);
     const program = await loadKernel(root, kernel.name);
-    const time = async (extra: Record<string, unknown>): Promise<number> => {
+    const time = async (extra: Record<string, unknown>): Promise<{ ns: number; r0: bigint }> => {
       const out = await compile(program, extra);
       const instance = await instantiate(out.wasm);
+      const r0 = instance.run(input.slice());
       instance.dataView(input.length).set(input);
       const len = input.length;
-      return timeCalls(() => instance.runRaw(len), settings.runMinMs, settings.runMinSamples, settings.warmupMs).ns;
+      return { ns: timeCalls(() => instance.runRaw(len), settings.runMinMs, settings.runMinSamples, settings.warmupMs).ns, r0 };
     };
     try {
       // Interleaved, so the three figures come from the same stretch of time.
-      const plainNs = await time({});
-      const checkedNs = await time({ checked: true });
-      const budgetNs = await time({ budget: Number.MAX_SAFE_INTEGER });
-      rows.push({ kernel: kernel.name, plainNs, checkedNs, budgetNs });
+      const plain = await time({});
+      const checked = await time({ checked: true });
+      const budget = await time({ budget: Number.MAX_SAFE_INTEGER });
+      const sameResult = checked.r0 === plain.r0 && budget.r0 === plain.r0;
+      if (!sameResult) warnings.push(`${kernel.name}: the checked or budgeted build computed another r0 than the plain one`);
+      const [plainNs, checkedNs, budgetNs] = [plain.ns, checked.ns, budget.ns];
+      rows.push({ kernel: kernel.name, plainNs, checkedNs, budgetNs, sameResult });
       log(options, `safety ${kernel.name}: checked ${formatRatio(checkedNs / plainNs)}, budget ${formatRatio(budgetNs / plainNs)}`);
     } catch (err) {
       warnings.push(`${kernel.name}: safety variants failed: ${(err as Error).message}`);

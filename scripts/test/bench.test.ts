@@ -42,7 +42,9 @@ describe('bench', () => {
 
       expect(report.compile.some((r) => r.insnsPerSec !== null)).toBe(true);
       expect(report.call.length).toBeGreaterThan(0);
-      expect(report.targets.map((t) => t.name)).toHaveLength(4);
+      expect(report.targets.map((t) => t.name)).toHaveLength(6);
+      // The safety variants compute what the plain code computes (timings only differ).
+      expect(report.safety.map((r) => [r.kernel, r.sameResult])).toEqual(KERNELS.map((k) => [k.name, true]));
       expect(formatReport(report)).toContain('summary vs targets:');
       expect(JSON.parse(reportJson(report)).run).toHaveLength(KERNELS.length);
     },
