@@ -20,28 +20,11 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src_dir="test-programs/c"
-clang="${CLANG:-clang}"
-pinned_major=14
 me="build-test-programs.sh"
 
-mode=build
-case "${1:-}" in
-  "") ;;
-  --check) mode=check ;;
-  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "$me: unknown argument '$1' (expected --check)" >&2; exit 2 ;;
-esac
-
-if ! command -v "$clang" >/dev/null 2>&1; then
-  echo "$me: '$clang' not found; install clang $pinned_major (apt-get install clang-$pinned_major)" >&2
-  exit 2
-fi
-version_line="$("$clang" --version | head -n 1)"
-major="$(printf '%s\n' "$version_line" | sed -n 's/.*clang version \([0-9][0-9]*\)\..*/\1/p')"
-if [ "$major" != "$pinned_major" ]; then
-  echo "$me: warning: the objects are built with clang $pinned_major, this is '$version_line';" \
-    "the output will likely differ from the committed objects" >&2
-fi
+. "$root/scripts/lib/clang-pin.sh"
+parse_mode "$0" "${1:-}"
+require_clang build-test-programs.sh
 
 cd "$root"
 shopt -s nullglob
