@@ -50,30 +50,4 @@ for src in "${sources[@]}"; do
     "$src" -o "$out_dir/$name.o"
 done
 
-if [ "$mode" = build ]; then
-  echo "$me: built ${#sources[@]} objects in $src_dir with $version_line"
-  exit 0
-fi
-
-status=0
-for src in "${sources[@]}"; do
-  name="$(basename "$src" .c)"
-  if [ ! -f "$src_dir/$name.o" ]; then
-    echo "$me: $src_dir/$name.o is missing (run scripts/$me)" >&2
-    status=1
-  elif ! cmp -s "$out_dir/$name.o" "$src_dir/$name.o"; then
-    echo "$me: $src_dir/$name.o differs from a fresh build of $src (run scripts/$me)" >&2
-    status=1
-  fi
-done
-for obj in "$src_dir"/*.o; do
-  name="$(basename "$obj" .o)"
-  if [ ! -f "$src_dir/$name.c" ]; then
-    echo "$me: $obj has no source $src_dir/$name.c" >&2
-    status=1
-  fi
-done
-if [ "$status" -eq 0 ]; then
-  echo "$me: all ${#sources[@]} objects match their sources"
-fi
-exit "$status"
+finish $me "$src_dir" "$out_dir" "${sources[@]}"

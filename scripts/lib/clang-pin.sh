@@ -29,3 +29,37 @@ require_clang() { # require_clang SCRIPT_NAME
       "the output will likely differ from the committed objects" >&2
   fi
 }
+
+# finish SCRIPT SRC_DIR OUT_DIR SOURCES...: after building, reports the build, or (check mode)
+# compares every fresh object in OUT_DIR with the committed one in SRC_DIR and flags committed
+# objects without a source; exits with the status.
+finish() {
+  local me="$1" src_dir="$2" out_dir="$3"
+  shift 3
+  if [ "$mode" = build ]; then
+    echo "$me: built $# objects in $src_dir with $version_line"
+    exit 0
+  fi
+  local status=0 src name obj
+  for src in "$@"; do
+    name="$(basename "$src" .c)"
+    if [ ! -f "$src_dir/$name.o" ]; then
+      echo "$me: $src_dir/$name.o is missing (run scripts/$me)" >&2
+      status=1
+    elif ! cmp -s "$out_dir/$name.o" "$src_dir/$name.o"; then
+      echo "$me: $src_dir/$name.o differs from a fresh build of $src (run scripts/$me)" >&2
+      status=1
+    fi
+  done
+  for obj in "$src_dir"/*.o; do
+    name="$(basename "$obj" .o)"
+    if [ ! -f "$src_dir/$name.c" ]; then
+      echo "$me: $obj has no source $src_dir/$name.c" >&2
+      status=1
+    fi
+  done
+  if [ "$status" -eq 0 ]; then
+    echo "$me: all $# objects match their sources"
+  fi
+  exit "$status"
+}
