@@ -68,6 +68,13 @@ export const ErrorCode = {
   InfiniteLoop: 'E_INFINITE_LOOP',
   // instruction budget
   Budget: 'E_BUDGET',
+  // maps (issue 4)
+  /** A map definition bpf2wasm cannot lay out (unsupported type, sizes out of range, too large). */
+  BadMap: 'E_BAD_MAP',
+  /** A map operation from JS failed with the kernel's errno (EEXIST, ENOENT, E2BIG, ...). */
+  MapOp: 'E_MAP_OP',
+  /** A program in an object refers to something missing (map, program, callback). */
+  BadObject: 'E_BAD_OBJECT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

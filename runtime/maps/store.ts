@@ -1,0 +1,540 @@
+/**
+ * The maps of a running object: the AssemblyScript maps module (wasm/maps/, embedded in
+ * maps-wasm.ts) instantiated on the program's own memory, the descriptors it works on, and a JS
+ * API on raw bytes for the host (the kernel's syscall side: lookup, update, delete, get_next_key,
+ * push, pop, peek).
+ *
+ * Programs call the module's exports directly (`helperImports`), Wasm to Wasm. The JS API passes
+ * keys through the maps' scratch area [0x1800, 0x2000) and copies values straight to and from
+ * their storage: an update asks the module for the value's address (it writes nothing when given
+ * no value) and copies the bytes there, so values of any size work without a staging buffer. The
+ * exceptions are values the module itself reads: bloom filter values (hashed; at most
+ * VALUE_BUF_SIZE bytes from JS) and the u32 of prog arrays and map-of-maps.
+ */
+import { WASM_PAGE } from '../abi.js';
+import { BpfRuntimeError, ErrorCode } from '../errors.js';
+import {
+  D_COUNT, D_EXTRA, D_FLAGS, D_INDEX, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_TYPE, D_VALUE_SIZE, D_VALUE_STRIDE,
+  D_VALUES, DESC_SIZE, Errno, MapType, type MapShape,
+} from './desc.js';
+import { typeName, type MapPlacement } from './layout.js';
+import { mapsWasmBytes } from './maps-wasm.js';
+
+/** The maps' share of the runtime scratch page, and how it is divided. */
+export const MAPS_SCRATCH = {
+  /** Start of the area (the runtime owns 0x1000..0x1800). */
+  base: 0x1800,
+  /** End of the area (exclusive). */
+  end: 0x2000,
+  /** Private to the maps module: the LPM trie's masked key (4 + 256 bytes). */
+  lpmKey: 0x1800,
+  /** Array keys handed out by `entries()`: a ring of KEY_RING_SLOTS u32. */
+  keyRing: 0x1980,
+  /** Keys passed from JS. */
+  key: 0x1a00,
+  /** Values the module reads (bloom filter, slots) and get_next_key results. */
+  value: 0x1c00,
+} as const;
+
+/** Number of array-key slots in the ring: nested `entries()` walks up to this deep keep their keys. */
+export const KEY_RING_SLOTS = 32;
+/** Largest key from JS (the kernel's largest, a hash map's 512). */
+export const KEY_BUF_SIZE = MAPS_SCRATCH.value - MAPS_SCRATCH.key;
+/** Largest bloom filter value from JS. */
+export const VALUE_BUF_SIZE = MAPS_SCRATCH.end - MAPS_SCRATCH.value;
+
+/** The maps module's exports (see wasm/maps/index.ts). Addresses are linear-memory addresses. */
+export interface MapsExports {
+  map_lookup_elem(map: number, key: number): number;
+  map_update_elem(map: number, key: number, value: number, flags: bigint): bigint;
+  map_delete_elem(map: number, key: number): bigint;
+  map_push_elem(map: number, value: number, flags: bigint): bigint;
+  map_pop_elem(map: number, value: number): bigint;
+  map_peek_elem(map: number, value: number): bigint;
+  map_lookup_percpu_elem(map: number, key: number, cpu: number): number;
+  user_lookup_elem(map: number, key: number): number;
+  user_update_elem(map: number, key: number, value: number, flags: number): number;
+  user_delete_elem(map: number, key: number): number;
+  user_push_elem(map: number, value: number, flags: number): number;
+  user_pop_elem(map: number, value: number): number;
+  user_peek_elem(map: number, value: number): number;
+  map_get_next_key(map: number, key: number, next: number): number;
+  map_prog_at(map: number, index: number): number;
+  map_next_slot(map: number, cursor: number): number;
+  map_slot_key(map: number, slot: number): number;
+  map_slot_value(map: number, slot: number): number;
+  map_meta_size(map: number): number;
+  map_init(map: number, seed: number): number;
+  map_clear(map: number): void;
+}
+
+/** Helper id -> the export that implements it (Wasm signatures in scripts/build-wasm.mjs). */
+export const MAP_HELPER_EXPORTS = {
+  1: 'map_lookup_elem',
+  2: 'map_update_elem',
+  3: 'map_delete_elem',
+  87: 'map_push_elem',
+  88: 'map_pop_elem',
+  89: 'map_peek_elem',
+  195: 'map_lookup_percpu_elem',
+} as const satisfies Record<number, keyof MapsExports>;
+
+/** One map to create: its shape, its placement from `layoutMaps`, and its index in the object. */
+export interface StoreMap {
+  shape: MapShape;
+  placement: MapPlacement;
+  index: number;
+}
+
+export interface MapStoreOptions {
+  /**
+   * Seeds the maps' hashes deterministically (map i gets a seed derived from this and i), for
+   * reproducible benchmarks and tests. By default every map gets a random seed, as the kernel's
+   * hashrnd, so crafted keys cannot collide on purpose.
+   */
+  seed?: number;
+  /**
+   * The maps module already compiled. Where compiling Wasm from bytes is forbidden (Cloudflare
+   * Workers), ship `mapsWasmBytes()` as a .wasm and pass the module the platform gives you.
+   */
+  module?: WebAssembly.Module;
+}
+
+interface MapEntry {
+  name: string;
+  index: number;
+  type: number;
+  desc: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/** The maps module, compiled once per realm. */
+export function mapsModule(): Promise<WebAssembly.Module> {
+  compiled ??= WebAssembly.compile(mapsWasmBytes()).catch((e: unknown) => {
+    compiled = undefined;
+    throw e;
+  });
+  return compiled;
+}
+
+/** The errno's name (`ENOENT`) for a negative return value. */
+export function errnoName(ret: number): string {
+  for (const [k, v] of Object.entries(Errno)) if (v === -ret) return k;
+  return `errno ${-ret}`;
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such element',
+  EEXIST: 'the element exists and BPF_NOEXIST was given',
+  E2BIG: 'the map is full or the index is out of range',
+  ENOSPC: 'the map is full',
+  EINVAL: 'invalid argument or flags',
+  EPERM: 'not permitted',
+  EOPNOTSUPP: 'not supported by this map type',
+};
+
+const isArrayType = (t: number): boolean => t === MapType.ARRAY || t === MapType.PERCPU_ARRAY;
+const isQueueType = (t: number): boolean => t === MapType.QUEUE || t === MapType.STACK;
+const isMapOfMaps = (t: number): boolean => t === MapType.ARRAY_OF_MAPS || t === MapType.HASH_OF_MAPS;
+
+/** The maps of one running object, in the memory of its program. */
+export class MapStore {
+  /** The program's linear memory, shared with the maps module. */
+  readonly memory: WebAssembly.Memory;
+  /** The maps module's raw exports (for wiring more helpers, e.g. bpf_tail_call's `map_prog_at`). */
+  readonly raw: MapsExports;
+  /**
+   * The map helpers by helper id (1 lookup, 2 update, 3 delete, 87 push, 88 pop, 89 peek,
+   * 195 lookup_percpu): the module's raw Wasm functions, to pass straight as a compiled program's
+   * imports. Their Wasm signatures are those of MAP_HELPER_EXPORTS.
+   */
+  readonly helperImports: Readonly<Record<number, Function>>;
+  private readonly byIndex = new Map<number, MapEntry>();
+  private readonly byDesc = new Map<number, MapEntry>();
+  private view = new DataView(new ArrayBuffer(0));
+  private u8 = new Uint8Array(0);
+  private ringNext = 0;
+
+  private constructor(memory: WebAssembly.Memory, raw: MapsExports, maps: readonly StoreMap[]) {
+    this.memory = memory;
+    this.raw = raw;
+    const helpers: Record<number, Function> = {};
+    for (const [id, name] of Object.entries(MAP_HELPER_EXPORTS)) helpers[Number(id)] = raw[name];
+    this.helperImports = Object.freeze(helpers);
+    for (const m of maps) {
+      const e: MapEntry = {
+        name: m.shape.name, index: m.index, type: m.shape.type, desc: m.placement.desc,
+        keySize: m.shape.keySize, valueSize: m.shape.valueSize, maxEntries: m.shape.maxEntries,
+      };
+      if (this.byIndex.has(m.index)) throw new BpfRuntimeError(ErrorCode.BadArgument, `two maps have index ${m.index}`, { map: e.name });
+      this.byIndex.set(m.index, e);
+      this.byDesc.set(e.desc, e);
+    }
+  }
+
+  /**
+   * Instantiates the maps module on `memory` (growing it to hold every map), writes each map's
+   * descriptor and initialises it: hash maps empty, array values zeroed. Initial contents
+   * (global data sections) are written after this.
+   */
+  static async create(memory: WebAssembly.Memory, maps: readonly StoreMap[], options: MapStoreOptions = {}): Promise<MapStore> {
+    const module = options.module ?? await mapsModule();
+    const instance = await instantiateMaps(module, memory);
+    const store = new MapStore(memory, instance.exports as unknown as MapsExports, maps);
+    store.growFor(maps);
+    for (const m of maps) store.writeDescriptor(m);
+    const seeds = mapSeeds(maps.length, options.seed);
+    for (const [i, m] of maps.entries()) {
+      const r = store.raw.map_init(m.placement.desc, seeds[i]!);
+      if (r < 0) {
+        throw new BpfRuntimeError(ErrorCode.BadMap, `the maps module cannot set up the map (${errnoName(r)}): its placement does not match its shape`, { map: m.shape.name });
+      }
+    }
+    return store;
+  }
+
+  private growFor(maps: readonly StoreMap[]): void {
+    let end = 0;
+    for (const { placement: p } of maps) end = Math.max(end, p.desc + DESC_SIZE, p.meta + p.metaSize, p.values + p.valuesSize);
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    try {
+      this.memory.grow(Math.ceil((end - have) / WASM_PAGE));
+    } catch {
+      throw new BpfRuntimeError(ErrorCode.BadMap, `the maps need ${end} bytes of linear memory, which cannot be allocated`);
+    }
+  }
+
+  private writeDescriptor({ shape, placement: p, index }: StoreMap): void {
+    const d = p.desc;
+    this.bytes().fill(0, d, d + DESC_SIZE);
+    const v = this.view;
+    v.setUint32(d + D_TYPE, shape.type, true);
+    v.setUint32(d + D_KEY_SIZE, shape.keySize, true);
+    v.setUint32(d + D_VALUE_SIZE, shape.valueSize, true);
+    v.setUint32(d + D_MAX_ENTRIES, shape.maxEntries, true);
+    v.setUint32(d + D_FLAGS, shape.flags, true);
+    v.setUint32(d + D_VALUE_STRIDE, Math.ceil(shape.valueSize / 8) * 8, true);
+    v.setUint32(d + D_VALUES, p.values, true);
+    v.setUint32(d + D_META, p.meta, true);
+    v.setUint32(d + D_META_SIZE, p.metaSize, true);
+    v.setUint32(d + D_COUNT, 0, true);
+    v.setUint32(d + D_INDEX, index, true);
+    v.setUint32(d + D_EXTRA, shape.mapExtra ?? 0, true);
+  }
+
+  /** The memory's bytes (re-made after the memory grows). */
+  private bytes(): Uint8Array {
+    if (this.u8.buffer !== this.memory.buffer) {
+      this.u8 = new Uint8Array(this.memory.buffer);
+      this.view = new DataView(this.memory.buffer);
+    }
+    return this.u8;
+  }
+
+  private u32(addr: number): number {
+    this.bytes();
+    return this.view.getUint32(addr, true);
+  }
+
+  private copyOut(addr: number, len: number): Uint8Array {
+    return this.bytes().slice(addr, addr + len);
+  }
+
+  private entry(index: number): MapEntry {
+    const e = this.byIndex.get(index);
+    if (!e) throw new BpfRuntimeError(ErrorCode.BadArgument, `no map has index ${index}`);
+    return e;
+  }
+
+  private fail(e: MapEntry, op: string, ret: number): BpfRuntimeError {
+    const name = errnoName(ret);
+    return new BpfRuntimeError(ErrorCode.MapOp, `${op} failed with ${name}: ${ERRNO_TEXT[name] ?? 'error'}`, { map: e.name });
+  }
+
+  private unsupported(e: MapEntry, op: string): BpfRuntimeError {
+    return new BpfRuntimeError(ErrorCode.MapOp, `${op} failed with EOPNOTSUPP: ${typeName(e.type)} maps have no ${op}`, { map: e.name });
+  }
+
+  /** Writes `key` (checked against the map's key size) to the key buffer; returns its address. */
+  private putKey(e: MapEntry, key: Uint8Array): number {
+    if (!(key instanceof Uint8Array) || key.length !== e.keySize) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `the key must be ${e.keySize} bytes, got ${describe(key)}`, { map: e.name });
+    }
+    this.bytes().set(key, MAPS_SCRATCH.key);
+    return MAPS_SCRATCH.key;
+  }
+
+  private checkValue(e: MapEntry, value: Uint8Array): void {
+    if (!(value instanceof Uint8Array) || value.length !== e.valueSize) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `the value must be ${e.valueSize} bytes, got ${describe(value)}`, { map: e.name });
+    }
+  }
+
+  private checkFlags(e: MapEntry, flags: number): number {
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `flags must be a 32-bit unsigned integer, got ${flags}`, { map: e.name });
+    }
+    return flags | 0;
+  }
+
+  /** The descriptor address (the map's pointer) of the map with object index `index`. */
+  descOf(index: number): number {
+    return this.entry(index).desc;
+  }
+
+  /** The object index of the map whose descriptor is at `desc`, or undefined. */
+  indexOfDesc(desc: number): number | undefined {
+    return this.byDesc.get(desc)?.index;
+  }
+
+  /**
+   * A copy of the value for `key`, or undefined. Prog arrays give their u32 slot (program
+   * number + 1), map-of-maps the u32 inner descriptor address; the LPM trie matches the longest prefix;
+   * a queue or stack (empty key) peeks. LRU maps are not marked used (as the kernel's syscall).
+   */
+  lookup(index: number, key: Uint8Array): Uint8Array | undefined {
+    const e = this.entry(index);
+    if (isQueueType(e.type)) {
+      this.putKey(e, key);
+      return this.peek(index);
+    }
+    const addr = this.valueAddress(index, key);
+    if (addr === 0) return undefined;
+    if (e.type === MapType.PROG_ARRAY || e.type === MapType.ARRAY_OF_MAPS) {
+      const v = this.u32(addr);
+      return v === 0 ? undefined : u32Bytes(v);
+    }
+    return this.copyOut(addr, e.valueSize);
+  }
+
+  /**
+   * The address of the value for `key` in linear memory (what bpf_map_lookup_elem returns a
+   * program), or 0. For prog arrays and map-of-maps, the address of the slot.
+   */
+  valueAddress(index: number, key: Uint8Array): number {
+    const e = this.entry(index);
+    if (e.type === MapType.BLOOM_FILTER || e.type === MapType.RINGBUF || e.type === MapType.PERF_EVENT_ARRAY) {
+      throw this.unsupported(e, 'lookup');
+    }
+    return this.raw.user_lookup_elem(e.desc, this.putKey(e, key)) >>> 0;
+  }
+
+  /**
+   * Sets the value for `key` (flags BPF_ANY, BPF_NOEXIST, BPF_EXIST); throws E_MAP_OP with the
+   * kernel's errno. Prog arrays take a u32 program number + 1 (what bpf_tail_call's slot holds),
+   * map-of-maps the u32 descriptor address of another map of the object. On a queue, stack or bloom filter (empty key) this is
+   * `push`, as the kernel's syscall.
+   */
+  update(index: number, key: Uint8Array, value: Uint8Array, flags = 0): void {
+    const e = this.entry(index);
+    if (isQueueType(e.type) || e.type === MapType.BLOOM_FILTER) {
+      this.putKey(e, key);
+      this.push(index, value, flags);
+      return;
+    }
+    const f = this.checkFlags(e, flags);
+    this.checkValue(e, value);
+    const k = this.putKey(e, key);
+    let ret: number;
+    if (e.type === MapType.PROG_ARRAY || isMapOfMaps(e.type)) {
+      if (isMapOfMaps(e.type)) this.checkInner(e, value);
+      this.bytes().set(value, MAPS_SCRATCH.value);
+      ret = this.raw.user_update_elem(e.desc, k, MAPS_SCRATCH.value, f);
+      if (ret < 0) throw this.fail(e, 'update', ret);
+      return;
+    }
+    ret = this.raw.user_update_elem(e.desc, k, 0, f);
+    if (ret < 0) throw this.fail(e, 'update', ret);
+    this.bytes().set(value, ret);
+  }
+
+  /** An inner map must be another map of this object, not itself a map-of-maps (as the kernel). */
+  private checkInner(e: MapEntry, value: Uint8Array): void {
+    const desc = new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true);
+    const inner = this.byDesc.get(desc);
+    if (!inner) throw new BpfRuntimeError(ErrorCode.BadArgument, `0x${desc.toString(16)} is not the descriptor of a map of this object`, { map: e.name });
+    if (isMapOfMaps(inner.type)) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${inner.name} is a map-of-maps and cannot be an inner map`, { map: e.name });
+    }
+  }
+
+  /** Deletes `key`: true if it was there, false if not (ENOENT); other errors throw E_MAP_OP. */
+  delete(index: number, key: Uint8Array): boolean {
+    const e = this.entry(index);
+    const ret = this.raw.user_delete_elem(e.desc, this.putKey(e, key));
+    if (ret === -Errno.ENOENT) return false;
+    if (ret < 0) throw this.fail(e, 'delete', ret);
+    return true;
+  }
+
+  /**
+   * bpf_map_get_next_key: the key after `key`, the first key without one (or when `key` is not in
+   * the map, as the kernel restarts), undefined after the last.
+   */
+  nextKey(index: number, key?: Uint8Array): Uint8Array | undefined {
+    const e = this.entry(index);
+    const k = key === undefined ? 0 : this.putKey(e, key);
+    const ret = this.raw.map_get_next_key(e.desc, k, MAPS_SCRATCH.value);
+    if (ret === -Errno.ENOENT) return undefined;
+    if (ret < 0) throw this.fail(e, 'get_next_key', ret);
+    return this.copyOut(MAPS_SCRATCH.value, e.keySize);
+  }
+
+  /** Every key, by get_next_key. */
+  *keys(index: number): Generator<Uint8Array, void, undefined> {
+    for (let k = this.nextKey(index); k !== undefined; k = this.nextKey(index, k)) yield k;
+  }
+
+  /**
+   * Pushes `value` onto a queue or stack (BPF_EXIST overwrites the oldest when full, else a full
+   * map throws E2BIG) or adds it to a bloom filter.
+   */
+  push(index: number, value: Uint8Array, flags = 0): void {
+    const e = this.entry(index);
+    const f = this.checkFlags(e, flags);
+    this.checkValue(e, value);
+    if (e.type === MapType.BLOOM_FILTER) {
+      const ret = this.raw.user_push_elem(e.desc, this.putValue(e, value), f);
+      if (ret < 0) throw this.fail(e, 'push', ret);
+      return;
+    }
+    const ret = this.raw.user_push_elem(e.desc, 0, f);
+    if (ret < 0) throw this.fail(e, 'push', ret);
+    this.bytes().set(value, ret);
+  }
+
+  /** Removes and returns the oldest (queue) or newest (stack) element; undefined when empty. */
+  pop(index: number): Uint8Array | undefined {
+    const e = this.entry(index);
+    const ret = this.raw.user_pop_elem(e.desc, 0);
+    if (ret === -Errno.ENOENT) return undefined;
+    if (ret < 0) throw this.fail(e, 'pop', ret);
+    return this.copyOut(ret, e.valueSize);
+  }
+
+  /**
+   * Returns the element pop would return, without removing it; undefined when empty. For a bloom
+   * filter, pass the value: it comes back if possibly present, undefined if certainly absent.
+   */
+  peek(index: number, value?: Uint8Array): Uint8Array | undefined {
+    const e = this.entry(index);
+    if (e.type === MapType.BLOOM_FILTER) {
+      if (value === undefined) throw new BpfRuntimeError(ErrorCode.BadArgument, `peek on a bloom filter needs the value to test`, { map: e.name });
+      this.checkValue(e, value);
+      const ret = this.raw.user_peek_elem(e.desc, this.putValue(e, value));
+      if (ret === -Errno.ENOENT) return undefined;
+      if (ret < 0) throw this.fail(e, 'peek', ret);
+      return value.slice();
+    }
+    const ret = this.raw.user_peek_elem(e.desc, 0);
+    if (ret === -Errno.ENOENT) return undefined;
+    if (ret < 0) throw this.fail(e, 'peek', ret);
+    return this.copyOut(ret, e.valueSize);
+  }
+
+  private putValue(e: MapEntry, value: Uint8Array): number {
+    if (value.length > VALUE_BUF_SIZE) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `bloom filter values from JS are limited to ${VALUE_BUF_SIZE} bytes`, { map: e.name });
+    }
+    this.bytes().set(value, MAPS_SCRATCH.value);
+    return MAPS_SCRATCH.value;
+  }
+
+  /** Empties the map (array values become zero). */
+  clear(index: number): void {
+    this.raw.map_clear(this.entry(index).desc);
+  }
+
+  /** The number of elements: hash maps, LPM tries, queues and stacks count them; arrays have max_entries. */
+  count(index: number): number {
+    const e = this.entry(index);
+    if (isArrayType(e.type) || e.type === MapType.PROG_ARRAY || e.type === MapType.ARRAY_OF_MAPS) return e.maxEntries;
+    return this.u32(e.desc + D_COUNT);
+  }
+
+  /** The program number in slot `slot` of the prog array at `desc` (bpf_tail_call), or undefined. */
+  progAt(desc: number, slot: number): number | undefined {
+    const r = this.raw.map_prog_at(desc, slot >>> 0);
+    return r < 0 ? undefined : r;
+  }
+
+  /**
+   * The elements of the map at `desc` for bpf_for_each_map_elem, as (key address, value
+   * address) pairs in linear memory: every index of an array (its key, a u32 in the scratch
+   * area, is valid until the walk moves on), the elements of a hash map or LPM trie in slot
+   * order. An element deleted during the walk is skipped; one added may or may not be seen.
+   * Other map types yield nothing.
+   */
+  *entries(desc: number): Generator<[keyAddr: number, valueAddr: number], void, undefined> {
+    const e = this.byDesc.get(desc);
+    if (!e) throw new BpfRuntimeError(ErrorCode.BadArgument, `0x${(desc >>> 0).toString(16)} is not a map descriptor`);
+    const array = isArrayType(e.type);
+    let keySlot = 0;
+    if (array) {
+      keySlot = MAPS_SCRATCH.keyRing + 4 * this.ringNext;
+      this.ringNext = (this.ringNext + 1) % KEY_RING_SLOTS;
+    }
+    for (let s = this.raw.map_next_slot(desc, 0); s >= 0; s = this.raw.map_next_slot(desc, s + 1)) {
+      let keyAddr: number;
+      if (array) {
+        this.bytes();
+        this.view.setUint32(keySlot, s, true);
+        keyAddr = keySlot;
+      } else {
+        keyAddr = this.raw.map_slot_key(desc, s) >>> 0;
+      }
+      yield [keyAddr, this.raw.map_slot_value(desc, s) >>> 0];
+    }
+  }
+}
+
+/** One hash seed per map: random, or derived from `seed` (splitmix32). */
+function mapSeeds(n: number, seed: number | undefined): Uint32Array {
+  const out = new Uint32Array(n);
+  if (seed === undefined && typeof globalThis.crypto?.getRandomValues === 'function') {
+    globalThis.crypto.getRandomValues(out);
+    return out;
+  }
+  let s = seed ?? Math.floor(Math.random() * 2 ** 32);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x9e3779b9) | 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    out[i] = (z ^ (z >>> 16)) >>> 0;
+  }
+  return out;
+}
+
+function u32Bytes(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+function describe(x: unknown): string {
+  return x instanceof Uint8Array ? `${x.length} bytes` : typeof x;
+}
+
+/**
+ * Instantiates the maps module with `@assemblyscript/loader` (which the design card names for
+ * loading AssemblyScript modules). It is imported on first use, so that hosts running modules
+ * without maps never load it, and where it cannot be resolved (a module worker without a bundler
+ * or import map) the module, which imports only `env.memory`, is instantiated directly.
+ */
+async function instantiateMaps(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
+  const imports = { env: { memory } };
+  let loader: typeof import('@assemblyscript/loader') | undefined;
+  try {
+    loader = await import('@assemblyscript/loader');
+  } catch {
+    loader = undefined;
+  }
+  if (loader) return (await loader.instantiate(module, imports)).instance;
+  return WebAssembly.instantiate(module, imports);
+}
