@@ -1,0 +1,408 @@
+/**
+ * The standard eBPF helpers, in JS, with the Linux kernel's semantics and return codes: clocks,
+ * randomness, the current task, printk-style output, string conversion, probe reads, ring buffers
+ * and perf output, bpf_loop / bpf_for_each_map_elem, spin locks and bpf_csum_diff.
+ *
+ * Each helper takes its arguments as `abiSignature()` of its prototype in the helper table makes
+ * them cross the Wasm boundary (pointers and 32-bit scalars as signed numbers, 64-bit scalars as
+ * signed bigints) and returns a bigint for `long`/`u64`, a number for `u32` and pointers.
+ *
+ * The kernel's verifier proves pointers and sizes valid before a helper runs; here each is checked
+ * against linear memory instead, and a bad one returns -EFAULT (or -EINVAL where the kernel would
+ * for a NULL) without touching memory outside the destination.
+ *
+ * Not here: the map helpers (1-3, 87-89), implemented in Wasm by the maps module, and
+ * bpf_tail_call (12), compiled inline.
+ */
+import { NULL_GUARD_SIZE } from '../abi.js';
+import { BpfRuntimeError, ErrorCode, InternalError } from '../errors.js';
+import { abiSignature, helperById } from '../helper-table.js';
+import type { HelperDefinition, HelperFn } from '../helpers.js';
+import { ProgramMemory, smallLength } from './access.js';
+import { HOST_ENV_DEFAULTS, TASK_COMM_LEN, type StdlibContext } from './context.js';
+import { Errno } from './errno.js';
+import { formatBpf, MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, traceLine } from './format.js';
+import type { RingBuffer } from './ringbuf.js';
+import { strncmp, strtol, strtoul } from './strings.js';
+
+/** bpf_loop's limit on iterations (BPF_MAX_LOOPS). */
+export const BPF_MAX_LOOPS = 1 << 23;
+/** The most bytes bpf_csum_diff takes (from_size + to_size, the kernel's 512-byte scratchpad). */
+const CSUM_DIFF_MAX = 512;
+/** TAI - UTC since 2017. */
+const TAI_OFFSET_NS = 37_000_000_000n;
+
+/** Ids of the helpers standardHelpers() provides. */
+export const STANDARD_HELPER_IDS: readonly number[] = [
+  4, 5, 6, 7, 8, 14, 15, 16, 25, 28, 35, 42, 45, 93, 94, 105, 106, 112, 113, 114, 115, 125, 130, 131, 132, 133,
+  134, 160, 164, 165, 177, 181, 182, 208,
+];
+
+/** The standard helpers with the state they keep between calls. */
+export interface StandardHelpers {
+  readonly helpers: HelperDefinition[];
+  /** Addresses of the spin locks held now (empty between runs unless a program trapped while holding one). */
+  heldLocks(): number[];
+  /**
+   * Forgets held spin locks and discards ring buffer records still reserved. A kernel program
+   * cannot end holding either (the verifier), but one here can trap in between: call this after
+   * a run that threw.
+   */
+  reset(): void;
+}
+
+/** The standard helpers, ready to register (`HelperRegistry`, `instantiate({ helpers })`). */
+export function standardHelpers(ctx: StdlibContext): HelperDefinition[] {
+  return createStandardHelpers(ctx).helpers;
+}
+
+/** The standard helpers and a handle on their state (held locks, pending reservations). */
+export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
+  const mem = new ProgramMemory(ctx.memory, (address, length) => ctx.env.probeRead?.(address, length));
+  const fail = (errno: number): bigint => BigInt(-errno);
+  const held = new Set<number>();
+  const reserved = new Map<number, RingBuffer>();
+  const cpu = (): number => (ctx.env.cpu ?? HOST_ENV_DEFAULTS.cpu) >>> 0;
+  const now = (): bigint => BigInt.asUintN(64, ctx.env.now ? ctx.env.now() : monotonicNs());
+
+  // --- probe reads: zero the destination and return -EFAULT when the source is unreadable ---
+  const probeRead = (dst: number, size: number, src: number): bigint => {
+    const d = dst >>> 0;
+    const n = size >>> 0;
+    if (n === 0) return 0n;
+    if (!mem.valid(d, n)) return fail(Errno.EFAULT);
+    const bytes = mem.read(BigInt(src >>> 0), n);
+    if (!bytes) {
+      mem.zero(d, n);
+      return fail(Errno.EFAULT);
+    }
+    mem.write(d, bytes);
+    return 0n;
+  };
+  const probeReadStr = (dst: number, size: number, src: number): bigint => {
+    const d = dst >>> 0;
+    const n = size >>> 0;
+    if (n === 0) return 0n;
+    if (!mem.valid(d, n)) return fail(Errno.EFAULT);
+    const s = mem.readString(BigInt(src >>> 0), n);
+    if (!s) {
+      mem.zero(d, n);
+      return fail(Errno.EFAULT);
+    }
+    const out = new Uint8Array(s.length + 1);
+    out.set(s);
+    mem.write(d, out);
+    return BigInt(out.length);
+  };
+
+  // --- printf-like output ---
+  const formatAt = (fmt: number, fmtSize: number): Uint8Array | bigint => {
+    const f = fmt >>> 0;
+    const n = fmtSize >>> 0;
+    if (!mem.valid(f, n)) return fail(Errno.EFAULT);
+    const bytes = mem.bytes().subarray(f, f + n);
+    const nul = bytes.indexOf(0);
+    return nul < 0 ? fail(Errno.EINVAL) : bytes.slice(0, nul);
+  };
+  const argsAt = (data: number, dataLen: number): bigint[] | bigint => {
+    const d = data >>> 0;
+    const len = dataLen >>> 0;
+    if (len % 8 !== 0 || len > MAX_BPRINTF_VARARGS * 8 || (len !== 0 && d === 0)) return fail(Errno.EINVAL);
+    if (!mem.valid(d, len)) return fail(Errno.EFAULT);
+    const view = mem.view();
+    const args: bigint[] = [];
+    for (let i = 0; i < len; i += 8) args.push(view.getBigUint64(d + i, true));
+    return args;
+  };
+  const trace = (fmt: Uint8Array, args: bigint[]): bigint => {
+    const out = formatBpf(fmt, args, mem, MAX_BPRINTF_BUF);
+    if (typeof out === 'number') return BigInt(out);
+    ctx.trace(traceLine(out.bytes));
+    return BigInt(out.length);
+  };
+
+  // --- ring buffer records, found again by the pointer reserve returned ---
+  const commit = (data: number, flags: bigint, discard: boolean): void => {
+    const a = data >>> 0;
+    const rb = reserved.get(a);
+    if (!rb) return;
+    reserved.delete(a);
+    if (discard) rb.discard(a, flags);
+    else rb.submit(a, flags);
+  };
+
+  const lockError = (helper: string, detail: string, address: number): BpfRuntimeError =>
+    new BpfRuntimeError(ErrorCode.HelperFailed, detail, { helper, address });
+
+  const impl: Array<[number, HelperFn]> = [
+    [4, probeRead],
+    [5, now],
+    [6, (fmt: number, fmtSize: number, a1: bigint, a2: bigint, a3: bigint): bigint => {
+      const f = formatAt(fmt, fmtSize);
+      return typeof f === 'bigint' ? f : trace(f, [a1, a2, a3]);
+    }],
+    [7, (): number => (ctx.env.random ? ctx.env.random() : defaultRandom()) >>> 0],
+    [8, (): number => cpu()],
+    [14, (): bigint => taskPair(ctx.env.tgid ?? HOST_ENV_DEFAULTS.tgid, ctx.env.pid ?? HOST_ENV_DEFAULTS.pid)],
+    [15, (): bigint => taskPair(ctx.env.gid ?? HOST_ENV_DEFAULTS.gid, ctx.env.uid ?? HOST_ENV_DEFAULTS.uid)],
+    [16, (buf: number, size: number): bigint => {
+      // strscpy_pad: at most size - 1 bytes of comm, then NULs to the end of the buffer.
+      const b = buf >>> 0;
+      const n = size >>> 0;
+      if (n === 0) return 0n;
+      if (!mem.valid(b, n)) return fail(Errno.EFAULT);
+      const out = new Uint8Array(n);
+      out.set(commBytes(ctx.env.comm ?? HOST_ENV_DEFAULTS.comm).subarray(0, n - 1));
+      mem.write(b, out);
+      return 0n;
+    }],
+    [25, (_ctx: number, map: number, flags: bigint, data: number, size: bigint): bigint => {
+      const pe = ctx.perfAt(map >>> 0);
+      if (!pe) return fail(Errno.EINVAL);
+      const n = smallLength(size);
+      const bytes = n === undefined ? undefined : mem.copyOut(data >>> 0, n);
+      if (!bytes) return fail(Errno.EFAULT);
+      return BigInt(pe.output(flags, bytes, cpu()));
+    }],
+    [28, (from: number, fromSize: number, to: number, toSize: number, seed: number): bigint => {
+      const fs = fromSize >>> 0;
+      const ts = toSize >>> 0;
+      if ((fs | ts) & 3 || fs + ts > CSUM_DIFF_MAX) return fail(Errno.EINVAL);
+      const f = mem.copyOut(from >>> 0, fs);
+      const t = mem.copyOut(to >>> 0, ts);
+      if (!f || !t) return fail(Errno.EFAULT);
+      return BigInt(csumDiff(f, t, seed >>> 0));
+    }],
+    // There is no task_struct to point to: NULL, which bpf_probe_read turns into -EFAULT.
+    [35, (): bigint => 0n],
+    [42, (): bigint => 0n],
+    [45, probeReadStr],
+    [93, (lock: number): bigint => {
+      const a = lock >>> 0;
+      if (held.has(a)) throw lockError('bpf_spin_lock', `the lock at 0x${a.toString(16)} is already held (deadlock)`, a);
+      if (held.size > 0) {
+        const other = [...held][0]!;
+        throw lockError('bpf_spin_lock', `the lock at 0x${other.toString(16)} is held; a program may hold one bpf_spin_lock at a time`, a);
+      }
+      held.add(a);
+      return 0n;
+    }],
+    [94, (lock: number): bigint => {
+      const a = lock >>> 0;
+      if (!held.delete(a)) throw lockError('bpf_spin_unlock', `the lock at 0x${a.toString(16)} is not held`, a);
+      return 0n;
+    }],
+    [105, (buf: number, bufLen: bigint, flags: bigint, res: number): bigint => strtox(mem, buf, bufLen, flags, res, strtol)],
+    [106, (buf: number, bufLen: bigint, flags: bigint, res: number): bigint => strtox(mem, buf, bufLen, flags, res, strtoul)],
+    [112, probeRead],
+    [113, probeRead],
+    [114, probeReadStr],
+    [115, probeReadStr],
+    [125, (): bigint => (ctx.env.bootNow ? BigInt.asUintN(64, ctx.env.bootNow()) : now())],
+    [130, (map: number, data: number, size: bigint, flags: bigint): bigint => {
+      const rb = ctx.ringbufAt(map >>> 0);
+      if (!rb) return fail(Errno.EINVAL);
+      const n = smallLength(size);
+      const bytes = n === undefined ? undefined : mem.copyOut(data >>> 0, n);
+      if (!bytes) return fail(Errno.EFAULT);
+      return BigInt(rb.output(bytes, flags));
+    }],
+    [131, (map: number, size: bigint, flags: bigint): number => {
+      const rb = ctx.ringbufAt(map >>> 0);
+      if (!rb) return 0;
+      const data = rb.reserve(size, flags);
+      if (data !== 0) reserved.set(data, rb);
+      return data;
+    }],
+    [132, (data: number, flags: bigint): void => commit(data, flags, false)],
+    [133, (data: number, flags: bigint): void => commit(data, flags, true)],
+    [134, (map: number, flags: bigint): bigint => ctx.ringbufAt(map >>> 0)?.query(flags) ?? 0n],
+    [160, (): bigint => {
+      const t = now();
+      return t - (t % 1_000_000n);
+    }],
+    [164, (map: number, callback: number, callbackCtx: number, flags: bigint): bigint => {
+      if (flags !== 0n) return fail(Errno.EINVAL);
+      const desc = map >>> 0;
+      if (!ctx.mapAt(desc)) return fail(Errno.EINVAL);
+      const m = BigInt(desc);
+      const c = BigInt(callbackCtx >>> 0);
+      let n = 0;
+      for (const [key, value] of ctx.entries(desc)) {
+        n++;
+        if (ctx.callCallback(callback >>> 0, m, BigInt(key >>> 0), BigInt(value >>> 0), c, 0n) !== 0n) break;
+      }
+      return BigInt(n);
+    }],
+    [165, (str: number, strSize: number, fmt: number, data: number, dataLen: number): bigint => {
+      const args = argsAt(data, dataLen);
+      if (typeof args === 'bigint') return args;
+      const f = fmt >>> 0;
+      if (!mem.valid(f, 1)) return fail(Errno.EFAULT);
+      const fmtBytes = mem.cString(f);
+      if (!fmtBytes) return fail(Errno.EINVAL);
+      const s = str >>> 0;
+      const size = strSize >>> 0;
+      if (!mem.valid(s, size)) return fail(Errno.EFAULT);
+      const out = formatBpf(fmtBytes, args, mem, size);
+      if (typeof out === 'number') return BigInt(out);
+      if (size > 0) {
+        const withNul = new Uint8Array(out.bytes.length + 1);
+        withNul.set(out.bytes);
+        mem.write(s, withNul);
+      }
+      return BigInt(out.length + 1);
+    }],
+    [177, (fmt: number, fmtSize: number, data: number, dataLen: number): bigint => {
+      const args = argsAt(data, dataLen);
+      if (typeof args === 'bigint') return args;
+      const f = formatAt(fmt, fmtSize);
+      return typeof f === 'bigint' ? f : trace(f, args);
+    }],
+    [181, (nrLoops: number, callback: number, callbackCtx: number, flags: bigint): bigint => {
+      if (flags !== 0n) return fail(Errno.EINVAL);
+      const n = nrLoops >>> 0;
+      if (n > BPF_MAX_LOOPS) return fail(Errno.E2BIG);
+      const c = BigInt(callbackCtx >>> 0);
+      for (let i = 0; i < n; i++) {
+        // The callback returns 0 to continue, 1 to stop.
+        if (ctx.callCallback(callback >>> 0, BigInt(i), c, 0n, 0n, 0n) !== 0n) return BigInt(i + 1);
+      }
+      return BigInt(n);
+    }],
+    [182, (s1: number, s1Size: number, s2: number): bigint => {
+      const a = s1 >>> 0;
+      const n = s1Size >>> 0;
+      if (!mem.valid(a, n)) return fail(Errno.EFAULT);
+      const m = mem.bytes();
+      const b = s2 >>> 0;
+      const r = strncmp(m.subarray(a, a + n), n, (i) => {
+        const p = b + i;
+        return p >= NULL_GUARD_SIZE && p < m.length ? m[p] : undefined;
+      });
+      return r === undefined ? fail(Errno.EFAULT) : BigInt(r);
+    }],
+    [208, (): bigint => wallClockNs() + TAI_OFFSET_NS],
+  ];
+
+  const helpers = impl.map(([id, fn]): HelperDefinition => {
+    const proto = helperById(id);
+    if (!proto) throw new InternalError(ErrorCode.Internal, `helper ${id} is missing from the helper table`);
+    return { id, name: proto.name, signature: abiSignature(proto), fn };
+  });
+
+  return {
+    helpers,
+    heldLocks: () => [...held],
+    reset: () => {
+      held.clear();
+      for (const [data, rb] of reserved) rb.discard(data, 1n);
+      reserved.clear();
+    },
+  };
+}
+
+/** bpf_strtol / bpf_strtoul: `*res` is zeroed first, and set only on success. */
+function strtox(
+  mem: ProgramMemory,
+  buf: number,
+  bufLen: bigint,
+  flags: bigint,
+  res: number,
+  parse: typeof strtol,
+): bigint {
+  const r = res >>> 0;
+  if (!mem.writeU64(r, 0n)) return BigInt(-Errno.EFAULT);
+  const b = buf >>> 0;
+  const len = BigInt.asUintN(64, bufLen);
+  if (b === 0 || len === 0n) return BigInt(-Errno.EINVAL);
+  const n = smallLength(len);
+  if (n === undefined || !mem.valid(b, n)) return BigInt(-Errno.EFAULT);
+  const out = parse(mem.bytes().subarray(b, b + n), flags);
+  if (typeof out === 'number') return BigInt(out);
+  mem.writeU64(r, out.value);
+  return BigInt(out.consumed);
+}
+
+/** `hi << 32 | lo`, as bpf_get_current_pid_tgid / uid_gid pack them. */
+function taskPair(hi: number, lo: number): bigint {
+  return BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+}
+
+const encoder = new TextEncoder();
+let commCache: [string, Uint8Array] = ['', new Uint8Array(0)];
+
+/** `comm` as the kernel stores it: at most TASK_COMM_LEN - 1 bytes of UTF-8. */
+function commBytes(comm: string): Uint8Array {
+  if (commCache[0] !== comm) commCache = [comm, encoder.encode(comm).subarray(0, TASK_COMM_LEN - 1)];
+  return commCache[1];
+}
+
+function msToNs(ms: number): bigint {
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.floor((ms - whole) * 1e6));
+}
+
+/** CLOCK_MONOTONIC stand-in: performance.now() in nanoseconds. */
+function monotonicNs(): bigint {
+  return typeof performance !== 'undefined' ? msToNs(performance.now()) : msToNs(Date.now());
+}
+
+/** CLOCK_REALTIME in nanoseconds. */
+function wallClockNs(): bigint {
+  return typeof performance !== 'undefined' && performance.timeOrigin > 0
+    ? msToNs(performance.timeOrigin + performance.now())
+    : msToNs(Date.now());
+}
+
+const randomPool = new Uint32Array(64);
+let randomNext = randomPool.length;
+
+function defaultRandom(): number {
+  if (typeof crypto === 'undefined' || typeof crypto.getRandomValues !== 'function') {
+    return Math.floor(Math.random() * 0x1_0000_0000);
+  }
+  if (randomNext === randomPool.length) {
+    crypto.getRandomValues(randomPool);
+    randomNext = 0;
+  }
+  return randomPool[randomNext++]!;
+}
+
+/**
+ * bpf_csum_diff: the one's complement sum of `to` minus that of `from`, plus `seed`, folded to
+ * 16 bits, as Linux 6.13+ computes it on every architecture (`csum_from32to16` of
+ * `csum_sub(csum_partial(to, seed), csum_partial(from, 0))`). Earlier kernels returned the
+ * architecture's unfolded 32-bit sum, which folds to the same checksum. The size checks (-EINVAL
+ * unless multiples of 4 totalling at most 512 bytes) are those of Linux 6.1, whose helper table
+ * this runtime uses.
+ */
+export function csumDiff(from: Uint8Array, to: Uint8Array, seed: number): number {
+  if (from.length > 0 && to.length > 0) return from32to16(csumSub(csumPartial(to, seed), csumPartial(from, 0)));
+  if (to.length > 0) return from32to16(csumPartial(to, seed));
+  if (from.length > 0) return from32to16(~csumPartial(from, ~seed >>> 0) >>> 0);
+  return seed >>> 0;
+}
+
+/** lib/checksum.c csum_partial: 16-bit little-endian words summed, folded, then the seed added with carry. */
+function csumPartial(bytes: Uint8Array, seed: number): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < bytes.length; i += 2) sum += bytes[i]! | (bytes[i + 1]! << 8);
+  if (bytes.length & 1) sum += bytes[bytes.length - 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return csumAdd(sum, seed);
+}
+
+function csumAdd(a: number, b: number): number {
+  const r = (a >>> 0) + (b >>> 0);
+  return (r > 0xffff_ffff ? r - 0xffff_ffff : r) >>> 0;
+}
+
+function csumSub(a: number, b: number): number {
+  return csumAdd(a, ~b >>> 0);
+}
+
+function from32to16(x: number): number {
+  x = (x & 0xffff) + (x >>> 16);
+  return (x & 0xffff) + (x >>> 16);
+}
