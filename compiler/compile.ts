@@ -12,7 +12,7 @@ import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
 import { loadBinaryen, lowerToBinaryen } from './binaryen.js';
 import { buildCfg } from '../runtime/isa/cfg.js';
-import { emitModule, type HelperInfo } from './emit.js';
+import { emitModule, type ArrayMapInfo, type HelperInfo } from './emit.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/layout.js';
 import { encodeInsnMap } from '../runtime/insnmap.js';
@@ -30,6 +30,8 @@ export interface HelperDecl {
   name?: string;
   /** Defaults to the generic (i64 x 5) -> i64. */
   signature?: HelperSignature;
+  /** The helper runs program callbacks (bpf_loop, ...): calls to it set up the callback's frame. */
+  callback?: boolean;
 }
 
 /** One program entry point in the bytecode. */
@@ -80,7 +82,18 @@ export interface CompileOptions {
   onPhase?: (phase: string, ms: number) => void;
   /** Resolves lddw pseudo sources (maps, variables); used by the ELF loader. */
   resolveLddw?: (insn: LddwInsn) => bigint;
+  /** Maps region below the stack (descriptors + metadata, then the value arena); see compileObject. */
+  mapsRegion?: { arenaBase: number; end: number };
+  /** Compile bpf_tail_call inline between this module's programs (see EmitOptions.tailCalls). */
+  tailCalls?: boolean;
+  /** Constant array maps, for inline lookups. */
+  arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
+  /** Extra manifest fields (maps, license) from compileObject. */
+  manifestExtras?: Pick<Manifest, 'maps' | 'license'>;
 }
+
+/** Program types whose context is a `struct __sk_buff` (ldabs/ldind read its packet). */
+export const SKB_PROGRAM_TYPES: ReadonlySet<string> = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
 
 /** The result of compiling: a Wasm module and the description of what it needs. */
 export interface CompiledModule {
@@ -138,7 +151,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   const maxCallDepth = options.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
   const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
   checkStackOptions(maxCallDepth, frameSize);
-  const layout = computeLayout(maxCallDepth, frameSize);
+  const layout = computeLayout(maxCallDepth, frameSize, options.mapsRegion);
   if (options.budget !== undefined && (!Number.isSafeInteger(options.budget) || options.budget < 0)) {
     throw new CompileError(ErrorCode.BadArgument, `budget must be a non-negative integer, not ${String(options.budget)}`);
   }
@@ -165,7 +178,10 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
           insn: pc, helper: String(id),
         });
       }
-      return { id, name: h.name ?? `helper_${id}`, signature: h.signature ?? GENERIC_HELPER_SIGNATURE };
+      return {
+        id, name: h.name ?? `helper_${id}`, signature: h.signature ?? GENERIC_HELPER_SIGNATURE,
+        ...(h.callback ? { callback: true } : {}),
+      };
     }
     return { id, name: `helper_${id}`, signature: GENERIC_HELPER_SIGNATURE };
   };
@@ -183,11 +199,15 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   try {
     const emitted = withStackGuard(() => emitModule(cfg, {
       layout,
-      entries: programs.map((p) => ({ name: p.name, exportName: p.exportName, pc: p.insn })),
+      entries: programs.map((p) => ({
+        name: p.name, exportName: p.exportName, pc: p.insn, ...(SKB_PROGRAM_TYPES.has(p.type) ? { skbContext: true } : {}),
+      })),
       resolveHelper,
       ...(options.checked ? { checked: true } : {}),
       ...(options.budget !== undefined ? { budget: options.budget } : {}),
       ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
+      ...(options.tailCalls ? { tailCalls: true } : {}),
+      ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
     }));
     phase('emit');
     const direct = optLevel === 0 || (optLevel === 1 && !options.passes && program.slotCount > O1_MAX_INSNS);
@@ -205,6 +225,9 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       insnCount: program.slotCount,
       checked: options.checked === true,
       ...(options.budget !== undefined ? { budget: options.budget } : {}),
+      ...(emitted.callbacks.length > 0 ? { callbacks: emitted.callbacks } : {}),
+      ...(emitted.usesTailCalls ? { tailCalls: true } : {}),
+      ...options.manifestExtras,
     };
     let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));

@@ -9,9 +9,11 @@
  */
 import { CompileError, ErrorCode } from '../runtime/errors.js';
 import {
-  FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, RESULT_ADDR,
-  type HelperImport, type HelperSignature, type MemoryLayout,
+  CALLBACK_EXPORT_PREFIX, FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, RESULT_ADDR,
+  type CallbackEntry, type HelperImport, type HelperSignature, type MemoryLayout,
 } from '../runtime/abi.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES, Errno, MapType } from '../runtime/maps/desc.js';
+import { LDDW_PSEUDO_FUNC, pseudoFuncTarget } from '../runtime/isa/cfg.js';
 import type { AluInsn, AtomicInsn, EndInsn, Insn, JcondInsn, LegacyLoadInsn, MemSize, Program, Reg } from '../runtime/isa/insn.js';
 import { tagPc, w, type CodeSink, type Node, type ValType, type WFunction, type WModule } from './wir.js';
 import type { BasicBlock, FunctionCfg, ProgramCfg } from '../runtime/isa/cfg.js';
@@ -22,12 +24,28 @@ export interface HelperInfo {
   id: number;
   name: string;
   signature: HelperSignature;
+  /** The helper takes a callback (bpf_loop, bpf_for_each_map_elem, ...): its frame is set up. */
+  callback?: boolean;
+}
+
+/** The helper id of `bpf_tail_call`. */
+export const HELPER_TAIL_CALL = 12;
+/** The helper id of `bpf_map_lookup_elem`. */
+export const HELPER_MAP_LOOKUP = 1;
+/** The kernel's limit on chained tail calls (MAX_TAIL_CALL_CNT). */
+export const MAX_TAIL_CALLS = 33;
+
+/** Where a constant array map's values are, for inline lookups. */
+export interface ArrayMapInfo {
+  values: number;
+  stride: number;
+  maxEntries: number;
 }
 
 export interface EmitOptions {
   layout: MemoryLayout;
   /** Program entry points: name, Wasm export name and first instruction. */
-  entries: ReadonlyArray<{ name: string; exportName: string; pc: number }>;
+  entries: ReadonlyArray<{ name: string; exportName: string; pc: number; skbContext?: boolean }>;
   /** Resolves a helper id; throws a CompileError for an id the host does not provide. */
   resolveHelper: (id: number, pc: number) => HelperInfo;
   /**
@@ -42,12 +60,21 @@ export interface EmitOptions {
   budget?: number;
   /** Resolves lddw with a pseudo source (map references, variables); throws if unsupported. */
   resolveLddw?: (insn: Extract<Insn, { kind: 'lddw' }>) => bigint;
+  /**
+   * Compile `bpf_tail_call` inline: the PROG_ARRAY's slots hold entry numbers + 1 and the
+   * programs of this module (numbered as `entries`) tail-call each other without leaving Wasm.
+   */
+  tailCalls?: boolean;
+  /** Inline `bpf_map_lookup_elem` on a map loaded by this lddw, when it is a plain array. */
+  arrayMap?: (insn: Extract<Insn, { kind: 'lddw' }>) => ArrayMapInfo | undefined;
 }
 
 export interface EmitResult {
   module: WModule;
   helpers: HelperImport[];
   usesCallx: boolean;
+  callbacks: CallbackEntry[];
+  usesTailCalls: boolean;
 }
 
 const FN_PREFIX = 'f';
@@ -57,6 +84,10 @@ const PKT_BASE = '$pkt_base';
 const PKT_LEN = '$pkt_len';
 const CHECK_SPAN = '$check_span';
 const BUDGET = '$budget';
+const CB_FP = '$cb_fp';
+const TAIL_PENDING = '$tail_pending';
+const TAIL_CTX = '$tail_ctx';
+const TAIL_COUNT = '$tail_count';
 
 // Local indices inside every eBPF function.
 const L_FP = 5;
@@ -88,6 +119,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   };
   const ctx: ModuleCtx = {
     options, program: cfg.program, module, helpers: new Map(), usesCallx: false, usesPacket: false,
+    callbacks: new Map(), callbackHelpers: new Set(), usesTailCalls: false,
   };
   prescan(ctx, cfg);
   for (const fn of cfg.functions) {
@@ -103,6 +135,21 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   }
   if (options.checked) module.globals.push({ name: CHECK_SPAN, type: 'i64', init: 0 });
   if (options.budget !== undefined) module.globals.push({ name: BUDGET, type: 'i64', init: 0 });
+  if (ctx.callbacks.size > 0) module.globals.push({ name: CB_FP, type: 'i32', init: 0 });
+  if (ctx.usesTailCalls) {
+    module.globals.push(
+      { name: TAIL_PENDING, type: 'i32', init: -1 },
+      { name: TAIL_CTX, type: 'i64', init: 0 },
+      { name: TAIL_COUNT, type: 'i32', init: 0 },
+    );
+  }
+  const callbacks: CallbackEntry[] = [];
+  for (const [pc, number] of ctx.callbacks) {
+    const exportName = CALLBACK_EXPORT_PREFIX + number;
+    callbacks.push({ number, insn: pc, exportName });
+    module.functions.push(callbackWrapper(ctx, pc, exportName));
+    module.exports.push({ name: exportName, function: '$' + exportName });
+  }
   for (const e of options.entries) {
     const wrapper = '$entry_' + e.exportName;
     const call = w.call(
@@ -116,7 +163,13 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
       'i64',
     );
     const body: Node[] = [];
-    if (ctx.usesPacket) {
+    if (ctx.usesPacket && e.skbContext) {
+      // ldabs/ldind read the packet of the __sk_buff r1 points to: skb->data (offset 76), skb->len (0).
+      body.push(
+        w.global.set(PKT_BASE, w.i32.load(76, 4, w.local.get(0, 'i32'))),
+        w.global.set(PKT_LEN, w.i32.load(0, 4, w.local.get(0, 'i32'))),
+      );
+    } else if (ctx.usesPacket) {
       body.push(w.global.set(PKT_BASE, w.local.get(0, 'i32')), w.global.set(PKT_LEN, w.local.get(1, 'i32')));
     }
     if (options.checked) {
@@ -127,18 +180,74 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
         w.i64.add(w.i64.const(BigInt(layout.dataBase)), w.i64.extend_u(w.local.get(1, 'i32'))),
         w.i64.const(BigInt(layout.dataBase)),
       );
-      body.push(w.global.set(CHECK_SPAN, w.i64.sub(end, w.i64.const(BigInt(layout.stackBase)))));
+      body.push(w.global.set(CHECK_SPAN, w.i64.sub(end, w.i64.const(BigInt(checkBase(layout))))));
     }
     if (options.budget !== undefined) body.push(w.global.set(BUDGET, w.i64.const(BigInt(options.budget))));
+    if (ctx.usesTailCalls) body.push(w.global.set(TAIL_PENDING, w.i32.const(-1)), w.global.set(TAIL_COUNT, w.i32.const(0)));
+    body.push(w.local.set(2, call));
+    if (ctx.usesTailCalls) body.push(tailCallLoop(ctx));
     body.push(
-      w.local.set(2, call),
       w.i64.store(0, 8, w.i32.const(RESULT_ADDR), w.local.get(2, 'i64')),
       w.i32.wrap(w.local.get(2, 'i64')),
     );
-    module.functions.push({ name: wrapper, params: ['i32', 'i32'], result: 'i32', vars: ['i64'], body: w.block(null, body, 'i32') });
+    module.functions.push({ name: wrapper, params: ['i32', 'i32'], result: 'i32', vars: ctx.usesTailCalls ? ['i64', 'i32'] : ['i64'], body: w.block(null, body, 'i32') });
     module.exports.push({ name: e.exportName, function: wrapper });
   }
-  return { module, helpers: [...ctx.helpers.values()], usesCallx: ctx.usesCallx };
+  return { module, helpers: [...ctx.helpers.values()], usesCallx: ctx.usesCallx, callbacks, usesTailCalls: ctx.usesTailCalls };
+}
+
+/** Lowest address checked mode allows: the map value arena when there are maps, else the stack. */
+function checkBase(layout: MemoryLayout): number {
+  return layout.arenaBase ?? layout.stackBase;
+}
+
+/**
+ * The exported wrapper of a callback: `(r1..r5: i64) -> i64`, run by a helper (from JS) in the
+ * frame below the caller of that helper, whose address the call site left in CB_FP. It restores
+ * CB_FP on return, so a callback that itself calls bpf_loop does not move its caller's frames.
+ */
+function callbackWrapper(ctx: ModuleCtx, pc: number, exportName: string): WFunction {
+  const { stackBase } = ctx.options.layout;
+  const fp = (): Node => w.local.get(5, 'i32');
+  const body: Node[] = [
+    w.local.set(5, w.global.get(CB_FP, 'i32')),
+    w.if(
+      w.i32.lt_u(fp(), w.i32.const(stackBase)),
+      w.block(null, [w.call(FAULT_FN, [w.i32.const(FaultCode.CallDepth), w.i32.const(pc), w.i32.const(0)], 'none'), w.unreachable()], 'none'),
+    ),
+    w.local.set(6, w.call(FN_PREFIX + pc, [0, 1, 2, 3, 4].map((i) => w.local.get(i, 'i64')).concat([fp()]), 'i64')),
+    w.global.set(CB_FP, fp()),
+    w.local.get(6, 'i64'),
+  ];
+  return {
+    name: '$' + exportName, params: ['i64', 'i64', 'i64', 'i64', 'i64'], result: 'i64', vars: ['i32', 'i64'],
+    body: w.block(null, body, 'i64'),
+  };
+}
+
+/**
+ * After the entry program returns: while a tail call is pending, run the program it named with
+ * the context it passed (a chain of at most MAX_TAIL_CALLS, counted at the call sites).
+ */
+function tailCallLoop(ctx: ModuleCtx): Node {
+  const { entries, layout } = ctx.options;
+  const next = (): Node => w.local.get(3, 'i32');
+  let dispatch: Node = w.unreachable();
+  for (let k = entries.length - 1; k >= 0; k--) {
+    const call = w.local.set(2, w.call(FN_PREFIX + entries[k]!.pc, [
+      w.global.get(TAIL_CTX, 'i64'), w.i64.const(0n), w.i64.const(0n), w.i64.const(0n), w.i64.const(0n),
+      w.i32.const(layout.stackTop),
+    ], 'i64'));
+    dispatch = w.if(w.i32.eq(next(), w.i32.const(k)), call, dispatch);
+  }
+  return w.loop('tail', w.block(null, [
+    w.local.set(3, w.global.get(TAIL_PENDING, 'i32')),
+    w.if(w.i32.ge_s(next(), w.i32.const(0)), w.block(null, [
+      w.global.set(TAIL_PENDING, w.i32.const(-1)),
+      dispatch,
+      w.br('tail'),
+    ], 'none')),
+  ], 'none'));
 }
 
 /**
@@ -151,7 +260,12 @@ function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
     for (const b of fn.blocks) {
       for (let i = b.first; i <= b.last; i++) {
         const insn = insns[i]!;
-        if (insn.kind === 'call') declareHelper(ctx, insn.helper, insn.pc);
+        if (insn.kind === 'call' && insn.helper === HELPER_TAIL_CALL && ctx.options.tailCalls) ctx.usesTailCalls = true;
+        else if (insn.kind === 'call') declareHelper(ctx, insn.helper, insn.pc);
+        else if (insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC) {
+          const target = pseudoFuncTarget(insn);
+          if (!ctx.callbacks.has(target)) ctx.callbacks.set(target, 0);
+        }
         else if (insn.kind === 'callx' && !ctx.usesCallx) {
           ctx.usesCallx = true;
           ctx.module.imports.push({
@@ -162,6 +276,10 @@ function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
       }
     }
   }
+  // Callback numbers in program order, from 1 (0 would read as NULL).
+  const targets = [...ctx.callbacks.keys()].sort((a, b) => a - b);
+  ctx.callbacks.clear();
+  targets.forEach((t, i) => ctx.callbacks.set(t, i + 1));
 }
 
 function declareHelper(ctx: ModuleCtx, id: number, pc: number): void {
@@ -174,6 +292,7 @@ function declareHelper(ctx: ModuleCtx, id: number, pc: number): void {
     result: info.signature.result === 'i64' ? 'i64' : info.signature.result === 'void' ? 'none' : 'i32',
   });
   ctx.helpers.set(id, imp);
+  if (info.callback) ctx.callbackHelpers.add(id);
 }
 
 interface ModuleCtx {
@@ -183,6 +302,11 @@ interface ModuleCtx {
   helpers: Map<number, HelperImport>;
   usesCallx: boolean;
   usesPacket: boolean;
+  /** Callback number by first instruction. */
+  callbacks: Map<number, number>;
+  /** Ids of declared helpers that take a callback. */
+  callbackHelpers: Set<number>;
+  usesTailCalls: boolean;
 }
 
 class FunctionEmitter {
@@ -340,7 +464,9 @@ class FunctionEmitter {
         out.push(this.emitEnd(insn));
         return;
       case 'lddw': {
-        const value = insn.src === 0 ? insn.value : this.resolveLddw(insn);
+        const value = insn.src === 0 ? insn.value
+          : insn.src === LDDW_PSEUDO_FUNC ? BigInt(this.ctx.callbacks.get(pseudoFuncTarget(insn))!)
+            : this.resolveLddw(insn);
         out.push(this.set64(insn.dst, this.i64c(value)));
         return;
       }
@@ -365,7 +491,12 @@ class FunctionEmitter {
         this.emitAtomic(insn, out);
         return;
       case 'call':
-        out.push(this.emitHelperCall(insn.helper, insn.pc));
+        if (insn.helper === HELPER_TAIL_CALL && this.ctx.usesTailCalls) {
+          this.emitTailCall(insn.pc, out);
+          return;
+        }
+        if (insn.helper === HELPER_MAP_LOOKUP && this.inlineLookup(insn, out)) return;
+        this.emitHelperCall(insn.helper, insn.pc, out);
         return;
       case 'callx': {
         out.push(this.set64(0, this.tag(m.call(CALLX_FN, [
@@ -387,6 +518,12 @@ class FunctionEmitter {
           m.i32.sub(m.local.get(L_FP, 'i32'), m.i32.const(frameSize)),
         ], 'i64')));
         if (budgeted) out.push(w.local.set(L_BUDGET, w.global.get(BUDGET, 'i64')));
+        if (this.ctx.usesTailCalls) {
+          // The callee made a tail call: this program ends too, all the way up.
+          out.push(m.if(m.i32.ge_s(m.global.get(TAIL_PENDING, 'i32'), m.i32.const(0)), m.block(null, [
+            this.set64(0, m.i64.const(0n)), ...this.ret(),
+          ], 'none')));
+        }
         return;
       }
       case 'kfunc':
@@ -447,7 +584,7 @@ class FunctionEmitter {
     const a = (): Node => m.local.get(L_A64, 'i64');
     out.push(m.local.set(L_A64, m.i64.add(this.get64(reg), this.i64c(off))));
     const outside = m.i64.gt_u(
-      m.i64.sub(a(), this.i64c(layout.stackBase)),
+      m.i64.sub(a(), this.i64c(checkBase(layout))),
       m.i64.sub(m.local.get(L_SPAN, 'i64'), this.i64c(size)),
     );
     out.push(m.if(outside, this.fault(FaultCode.MemoryFault, pc, m.i32.wrap(a()))));
@@ -753,7 +890,7 @@ class FunctionEmitter {
     }
   }
 
-  private emitHelperCall(id: number, pc: number): Node {
+  private emitHelperCall(id: number, pc: number, out: CodeSink): void {
     const m = w;
     // Declared by prescan, before any body was generated.
     const imp = this.ctx.helpers.get(id);
@@ -762,12 +899,101 @@ class FunctionEmitter {
     const sig = imp.signature;
     const resultType = sig.result === 'i64' ? 'i64' : sig.result === 'void' ? 'none' : 'i32';
     const call = this.tag(m.call(helperFn(id), args, resultType), pc);
+    // A helper that runs callbacks: they get the frame below ours and share our budget.
+    const withCallbacks = this.ctx.callbacks.size > 0 && this.ctx.callbackHelpers.has(id);
+    const budgeted = withCallbacks && this.ctx.options.budget !== undefined;
+    if (withCallbacks) out.push(m.global.set(CB_FP, m.i32.sub(m.local.get(L_FP, 'i32'), m.i32.const(this.ctx.options.layout.frameSize))));
+    if (budgeted) out.push(m.global.set(BUDGET, m.local.get(L_BUDGET, 'i64')));
     switch (sig.result) {
-      case 'i64': return this.set64(0, call);
-      case 'u32': return this.set64(0, m.i64.extend_u(call));
-      case 's32': return this.set64(0, m.i64.extend_s(call));
-      case 'void': return m.block(null, [call, this.set64(0, m.i64.const(0n))], 'none');
+      case 'i64': out.push(this.set64(0, call)); break;
+      case 'u32': out.push(this.set64(0, m.i64.extend_u(call))); break;
+      case 's32': out.push(this.set64(0, m.i64.extend_s(call))); break;
+      case 'void': out.push(call, this.set64(0, m.i64.const(0n))); break;
     }
+    if (budgeted) out.push(m.local.set(L_BUDGET, m.global.get(BUDGET, 'i64')));
+  }
+
+  /**
+   * `bpf_tail_call(ctx, prog_array, index)` inline: when the PROG_ARRAY slot holds a program and
+   * fewer than MAX_TAIL_CALLS have been made, record it and end this program (the entry wrapper
+   * runs it); otherwise continue with r0 = -ENOENT, as the kernel falls through.
+   */
+  private emitTailCall(pc: number, out: CodeSink): void {
+    const m = w;
+    const map = (): Node => this.get32(2);
+    const idx = (): Node => this.get32(3);
+    const slot = (): Node => m.local.get(L_ADDR, 'i32');
+    const body: Node[] = [
+      m.br('tailfail', m.i32.ne(this.tag(m.i32.load(D_TYPE, 4, map()), pc), m.i32.const(MapType.PROG_ARRAY))),
+      m.br('tailfail', m.i32.ge_u(idx(), m.i32.load(D_MAX_ENTRIES, 4, map()))),
+      m.local.set(L_ADDR, m.i32.load(0, 4, m.i32.add(m.i32.load(D_VALUES, 4, map()), m.i32.shl(idx(), m.i32.const(2))))),
+      m.br('tailfail', m.i32.eqz(slot())),
+      m.br('tailfail', m.i32.ge_u(m.global.get(TAIL_COUNT, 'i32'), m.i32.const(MAX_TAIL_CALLS))),
+      m.global.set(TAIL_COUNT, m.i32.add(m.global.get(TAIL_COUNT, 'i32'), m.i32.const(1))),
+      m.global.set(TAIL_PENDING, m.i32.sub(slot(), m.i32.const(1))),
+      m.global.set(TAIL_CTX, this.get64(1)),
+      this.set64(0, m.i64.const(0n)),
+      ...this.ret(),
+    ];
+    out.push(m.block('tailfail', body, 'none'), this.set64(0, this.i64c(-Errno.ENOENT)));
+  }
+
+  /**
+   * `bpf_map_lookup_elem` on a constant array map (the lddw into r1 is in the same block and
+   * nothing overwrote r1 since): `key < max_entries ? values + key * stride : NULL`, as the
+   * kernel's verifier inlines it.
+   */
+  private inlineLookup(call: Extract<Insn, { kind: 'call' }>, out: CodeSink): boolean {
+    const info = this.ctx.options.arrayMap;
+    if (!info) return false;
+    const def = this.findR1Lddw(call);
+    if (!def) return false;
+    const arr = info(def);
+    if (!arr) return false;
+    const m = w;
+    const [ptr, off] = this.address(2, 0, 4, call.pc, out);
+    const key = (): Node => m.local.get(L_ADDR, 'i32');
+    out.push(m.local.set(L_ADDR, this.tag(m.i32.load(off, 4, ptr), call.pc)));
+    out.push(this.set64(0, m.i64.extend_u(m.if(
+      m.i32.lt_u(key(), m.i32.const(arr.maxEntries)),
+      m.i32.add(m.i32.const(arr.values), m.i32.mul(key(), m.i32.const(arr.stride))),
+      m.i32.const(0),
+    ))));
+    return true;
+  }
+
+  /** The `lddw r1, map` that defines r1 at `call`, if it is in the same basic block. */
+  private findR1Lddw(call: Insn): Extract<Insn, { kind: 'lddw' }> | undefined {
+    const idx = this.ctx.program.slotToInsn[call.pc]!;
+    for (let i = idx - 1; i >= 0; i--) {
+      const insn = this.insns[i]!;
+      if (insn.kind === 'lddw' && insn.dst === 1) return insn.src === 1 ? insn : undefined;
+      if (writesR1(insn)) return undefined;
+      // Stop at the block's start: a jump target may bring another r1.
+      if (this.blockStart(insn.pc)) return undefined;
+    }
+    return undefined;
+  }
+
+  private blockStarts: Set<number> | null = null;
+
+  private blockStart(pc: number): boolean {
+    this.blockStarts ??= new Set(this.fn.blocks.map((b) => this.insns[b.first]!.pc));
+    return this.blockStarts.has(pc);
+  }
+}
+
+/** True if `insn` may change r1 (calls clobber r1..r5). */
+function writesR1(insn: Insn): boolean {
+  switch (insn.kind) {
+    case 'alu': case 'end': case 'lddw': case 'ldx':
+      return insn.dst === 1;
+    case 'atomic':
+      return insn.fetch && insn.src === 1;
+    case 'call': case 'call_local': case 'callx': case 'kfunc': case 'ldabs': case 'ldind':
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -24,3 +24,6 @@ export {
 export {
   loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec,
 } from './elf/loader.js';
+export { compileObject, kernelHelperDecls, MAPS_BASE, type ObjectCompileOptions, type CompiledObject } from './object.js';
+export { inspectObject, formatInspect, type InspectReport } from './inspect.js';
+export { typeDescOf, mapTypeDescs } from './elf/typedesc.js';

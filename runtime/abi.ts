@@ -2,7 +2,7 @@
  * The contract between a compiled module and the runtime: memory layout, import and export names,
  * fault codes and the manifest that travels inside the module as a custom section.
  *
- * Both the compiler and the runtime import this file; it imports nothing.
+ * Both the compiler and the runtime import this file; it imports nothing but types.
  *
  * Linear memory layout (addresses are wasm32 byte addresses, all fixed per module by its manifest):
  *
@@ -10,7 +10,11 @@
  *            │ null guard (never an object)│  NULL_GUARD_SIZE
  *     0x1000 ├────────────────────────────┤
  *            │ runtime scratch: r0 result  │  SCRATCH_SIZE
- *     0x2000 ├────────────────────────────┤  layout.stackBase
+ *     0x2000 ├────────────────────────────┤  (objects with maps only:)
+ *            │ map descriptors + metadata  │  hash buckets, keys; not reachable in checked mode
+ *            ├────────────────────────────┤  layout.arenaBase
+ *            │ map value arena             │  array/hash values, global data, ring buffers
+ *            ├────────────────────────────┤  layout.stackBase
  *            │ eBPF stack: maxCallDepth    │
  *            │ frames of frameSize bytes,  │  the entry frame is at the top;
  *            │ growing down                │  r10 of the entry function = layout.stackTop
@@ -18,6 +22,8 @@
  *            │ input memory / context      │  (the runtime grows memory to fit)
  *            └────────────────────────────┘
  */
+
+import type { TypeDesc } from './typedesc.js';
 
 /** Version of this ABI; a module built for another version is refused. */
 export const ABI_VERSION = 1;
@@ -99,6 +105,11 @@ export interface HelperImport {
 
 /** Memory layout of a compiled module. */
 export interface MemoryLayout {
+  /**
+   * Lowest address checked mode lets a program access: the map value arena's start for modules
+   * with maps, else stackBase. Absent in modules without maps.
+   */
+  arenaBase?: number;
   stackBase: number;
   /** r10 of the entry function. */
   stackTop: number;
@@ -139,4 +150,62 @@ export interface Manifest {
   checked?: boolean;
   /** The instruction budget per run, if compiled with one. */
   budget?: number;
+  /** The object's maps, laid out in linear memory (modules compiled from ELF objects). */
+  maps?: MapManifest[];
+  /** Callbacks (`lddw src_reg=4` targets), exported as `__cb<number>`; numbers start at 1. */
+  callbacks?: CallbackEntry[];
+  /** True if `bpf_tail_call` is compiled inline (programs of one module tail-call each other). */
+  tailCalls?: boolean;
+  /** The object's license (`license` section). */
+  license?: string;
+}
+
+/** Export name prefix of callbacks. */
+export const CALLBACK_EXPORT_PREFIX = '__cb';
+
+/** A function whose address a program takes for a helper (`bpf_loop`, `bpf_for_each_map_elem`). */
+export interface CallbackEntry {
+  /** What the program's register holds for it. */
+  number: number;
+  /** Its first instruction. */
+  insn: number;
+  exportName: string;
+}
+
+/** One map of a compiled object: its definition, where it lives, its types and initial contents. */
+export interface MapManifest {
+  name: string;
+  /** Index in the object (what `lddw src_reg=1` referred to). */
+  index: number;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  mapExtra: number;
+  /** libbpf pinning (1 = by name: shared between objects in one runtime registry). */
+  pinning: number;
+  /** Address of the descriptor (runtime/maps/desc.ts): the map's pointer. */
+  desc: number;
+  /** Address and size of its values in the arena. */
+  values: number;
+  valuesSize: number;
+  /** Address and size of its private metadata. */
+  meta: number;
+  metaSize: number;
+  /** Internal map of a data section (`.data`, `.rodata`, `.bss`, ...). */
+  internal?: boolean;
+  /** The program may not write it (`.rodata`, BPF_F_RDONLY_PROG). */
+  readonly?: boolean;
+  /** Initial value of an internal map's single entry, base64. */
+  initialData?: string;
+  /** BTF-derived types of keys and values, when the object has BTF. */
+  keyType?: TypeDesc;
+  valueType?: TypeDesc;
+  /** Variables of a data section. */
+  variables?: { name: string; offset: number; size: number; type?: TypeDesc }[];
+  /** Static initial slots: PROG_ARRAY -> program name, maps of maps -> map name. */
+  initialValues?: { index: number; program?: string; map?: string }[];
+  /** Maps of maps: the name of the inner map definition's template, when declared. */
+  innerMap?: string;
 }

@@ -20,6 +20,11 @@ export interface HelperDefinition {
   /** Defaults to the generic (i64 x 5) -> i64. */
   signature?: HelperSignature;
   fn: HelperFn;
+  /**
+   * `fn` is a WebAssembly exported function with exactly the import's signature (a helper
+   * written in Wasm, like the maps): it is imported as is, so calls stay inside Wasm.
+   */
+  direct?: boolean;
 }
 
 /** The set of helpers an instance can call, by id and by name. */

@@ -12,11 +12,29 @@ import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import type { BpfProgramInstance } from './program.js';
+import { ObjectRuntime, type ObjectOptions } from './object.js';
+import type { BpfMap } from './maps/api.js';
+import { CONTEXT_AREA, writeSkbContext, writeXdpContext, type PacketContextOptions } from './context.js';
 
-export interface InstantiateOptions {
-  /** Helpers by id (and name). A helper the module imports but the host lacks fails here. */
+export interface InstantiateOptions extends ObjectOptions {
+  /**
+   * Helpers by id (and name). A helper the module imports but neither the host nor the runtime
+   * (for modules compiled from objects: maps, bpf_printk, ring buffers, ...) provides fails here.
+   * The host's helpers take precedence over the runtime's.
+   */
   helpers?: Iterable<HelperDefinition> | HelperRegistry;
 }
+
+/** What a packet run returns. */
+export interface PacketRunResult {
+  /** r0: the XDP action, or the socket filter's byte count. */
+  result: bigint;
+  /** The packet as the program left it. */
+  packet: Uint8Array;
+}
+
+/** Program types whose context is a `struct __sk_buff`. */
+const SKB_TYPES = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
 
 type EntryFn = (r1: number, r2: number) => number;
 
@@ -30,6 +48,8 @@ export class BpfInstance implements BpfProgramInstance {
   private readonly entries = new Map<string, EntryFn>();
   private readonly defaultProgram: string;
   private readonly insnMap: InsnMap;
+  /** Maps, buffers and globals of a module compiled from an ELF object. */
+  readonly object: ObjectRuntime | undefined;
 
   /** @internal use `instantiate()`. */
   constructor(
@@ -38,7 +58,9 @@ export class BpfInstance implements BpfProgramInstance {
     instance: WebAssembly.Instance,
     memory: WebAssembly.Memory,
     helpers: HelperRegistry,
+    object?: ObjectRuntime,
   ) {
+    this.object = object;
     this.manifest = manifest;
     this.memory = memory;
     this.helpers = helpers;
@@ -91,6 +113,36 @@ export class BpfInstance implements BpfProgramInstance {
     return this.invoke(this.entry(program), this.dataAddress, len) >>> 0;
   }
 
+  /** The object's maps by name (empty for modules without maps). */
+  get maps(): ReadonlyMap<string, BpfMap> {
+    return this.object?.maps ?? new Map();
+  }
+
+  /** One map of the object, by name. */
+  map(name: string): BpfMap {
+    return this.requireObject().map(name);
+  }
+
+  private requireObject(): ObjectRuntime {
+    if (!this.object) throw new BpfRuntimeError(ErrorCode.BadArgument, 'this module was not compiled from an object with maps');
+    return this.object;
+  }
+
+  /**
+   * Runs a packet program: builds its context (`struct xdp_md` for XDP, `struct __sk_buff` for
+   * socket filters and tc) and the packet behind it, runs, and returns r0 and the packet.
+   */
+  runPacket(packet: Uint8Array, options: { program?: string } & PacketContextOptions = {}): PacketRunResult {
+    const name = options.program ?? this.defaultProgram;
+    const fn = this.entry(name);
+    const type = this.manifest.programs.find((p) => p.name === name)?.type ?? 'raw';
+    this.ensureData(CONTEXT_AREA + packet.length);
+    const write = SKB_TYPES.has(type) ? writeSkbContext : writeXdpContext;
+    const at = write(this.memory.buffer, this.dataAddress, packet, options);
+    this.invoke(fn, at.ctx, at.length);
+    return { result: this.lastResult(), packet: new Uint8Array(this.memory.buffer, at.data, packet.length).slice() };
+  }
+
   /** The full r0 of the last run. */
   lastResult(): bigint {
     return new DataView(this.memory.buffer).getBigUint64(RESULT_ADDR, true);
@@ -113,6 +165,7 @@ export class BpfInstance implements BpfProgramInstance {
     try {
       return fn(r1, r2);
     } catch (e) {
+      this.object?.afterFault();
       throw this.translate(e);
     }
   }
@@ -176,9 +229,18 @@ export async function instantiate(
     }
   }
   const manifest = readManifest(module);
-  const helpers = options.helpers instanceof HelperRegistry ? options.helpers : new HelperRegistry(options.helpers ?? []);
   const { layout } = manifest;
   const memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
+  const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
+  let helpers: HelperRegistry;
+  if (object) {
+    // The runtime's helpers first, the host's on top.
+    helpers = new HelperRegistry(object.helpers);
+    const own = options.helpers instanceof HelperRegistry ? options.helpers.list() : options.helpers ?? [];
+    for (const h of own) helpers.register(h);
+  } else {
+    helpers = options.helpers instanceof HelperRegistry ? options.helpers : new HelperRegistry(options.helpers ?? []);
+  }
 
   const fault = (code: number, insn: number, detail: number): never => {
     switch (code) {
@@ -214,7 +276,7 @@ export async function instantiate(
         { helper: h.name },
       );
     }
-    helperImports[h.importName] = guardHelper(def.fn, h.signature.args.length);
+    helperImports[h.importName] = def.direct ? def.fn as WebAssembly.ImportValue : guardHelper(def.fn, h.signature.args.length);
   }
   if (manifest.usesCallx) {
     helperImports[IMPORT_CALLX] = (id: number, pc: number, ...regs: bigint[]): bigint => {
@@ -232,5 +294,6 @@ export async function instantiate(
   } catch (e) {
     throw new BpfRuntimeError(ErrorCode.BadModule, `the module could not be instantiated: ${(e as Error).message}`);
   }
-  return new BpfInstance(module, manifest, instance, memory, helpers);
+  object?.attach(instance.exports);
+  return new BpfInstance(module, manifest, instance, memory, helpers, object);
 }

@@ -357,7 +357,7 @@ export class BpfInterpreter implements BpfProgramInstance {
   /** Runs from the entry at `entryPc` and returns its r0 (unsigned 64-bit). */
   /**
    * Checked mode (the compiled code's rule): the 64-bit address `hi:lo + off` must lie in
-   * [stackBase, checkEnd - size]; returns it. An access through r10 inside its own frame is always
+   * [arenaBase or stackBase, checkEnd - size]; returns it. An access through r10 inside its own frame is always
    * allowed.
    */
   private checkAccess(hi: number, lo: number, off: number, size: number, pc: number, viaR10: boolean): number {
@@ -371,7 +371,7 @@ export class BpfInterpreter implements BpfProgramInstance {
       a -= 2 ** 32;
       h = (h + 1) >>> 0;
     }
-    if (h !== 0 || a < this.layout.stackBase || a + size > this.checkEnd) throw checkedFault(pc, a);
+    if (h !== 0 || a < (this.layout.arenaBase ?? this.layout.stackBase) || a + size > this.checkEnd) throw checkedFault(pc, a);
     // The access goes to the checked 64-bit address (wrapped, as the compiled code computes it).
     return a;
   }

@@ -21,18 +21,26 @@ export function checkStackOptions(maxCallDepth: number, frameSize: number): void
  * follows the null guard and the scratch page, the input data starts right after the stack (16-byte
  * aligned), and memory starts with room for at least 4 KiB of data.
  */
-export function computeLayout(maxCallDepth: number, frameSize: number): MemoryLayout {
-  const stackBase = NULL_GUARD_SIZE + SCRATCH_SIZE;
+export function computeLayout(
+  maxCallDepth: number,
+  frameSize: number,
+  maps?: { arenaBase: number; end: number },
+): MemoryLayout {
+  // With maps, their region (descriptors and metadata, then the value arena) comes first and the
+  // stack follows the arena, so checked mode covers arena, stack and input with one range.
+  const stackBase = maps ? Math.ceil(Math.max(maps.end, NULL_GUARD_SIZE + SCRATCH_SIZE) / 16) * 16 : NULL_GUARD_SIZE + SCRATCH_SIZE;
   const stackTop = stackBase + maxCallDepth * frameSize;
   // The input follows the stack directly, so checked mode can confine accesses with one range.
   const dataBase = Math.ceil(stackTop / 16) * 16;
   return {
+    ...(maps ? { arenaBase: maps.arenaBase } : {}),
     stackBase,
     stackTop,
     frameSize,
     maxCallDepth,
     dataBase,
     initialPages: Math.max(1, Math.ceil((dataBase + 4096) / WASM_PAGE)),
+    // (the maximum stays 4 GiB; a map region that large is refused when laid out)
     maximumPages: 65536,
   };
 }

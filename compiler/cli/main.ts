@@ -14,6 +14,11 @@ import { load, type Engine } from '../load.js';
 import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
 import { loadObjectSpec } from '../elf/loader.js';
+import { compileObject } from '../object.js';
+import { formatInspect, inspectObject } from '../inspect.js';
+import { instantiate, type BpfInstance } from '../../runtime/instance.js';
+import { formatValue } from '../../runtime/typedesc.js';
+import type { BpfMap } from '../../runtime/maps/api.js';
 
 /** What the CLI needs from its host. */
 export interface CliIO {
@@ -27,9 +32,11 @@ export interface CliIO {
 
 export const USAGE = `usage:
   bpf2wasm compile IN -o OUT.wasm [--wat] [--manifest OUT.json] [-O0|-O1|-O2]
-                   [--checked] [--budget N] [--validate]
-  bpf2wasm run IN [--mem FILE] [--repeat N] [--json] [-O0|-O1|-O2]
+                   [--checked] [--budget N] [--validate] [--program NAME]
+  bpf2wasm run IN [--mem FILE] [--packet FILE] [--repeat N] [--json] [-O0|-O1|-O2]
                [--engine compiled|interpreter] [--checked] [--budget N] [--validate]
+               [--program NAME]
+  bpf2wasm inspect OBJ [--json]
   bpf2wasm disasm IN [--syntax llvm|conformance]
 
   --checked     confine every memory access to the stack and the input memory
@@ -39,10 +46,14 @@ export const USAGE = `usage:
 
 IN is raw eBPF bytecode (8-byte instructions), assembly text in the conformance
 syntax, a conformance .data file (its -- mem is used by run), or an ELF object
-from clang -target bpf: --program NAME picks a program from its SEC() sections
-(the first by default; .text subprograms are linked in), --symbol NAME a bare
-function (an object with a main function runs main). Programs that use maps or
-global data are not supported yet.
+from clang -target bpf. An object compiles whole: every program of its SEC()
+sections (or --program NAME only, for compile), its maps in linear memory, global
+data, tail calls. run OBJ --program NAME runs one program (the first by default)
+with r1 pointing at --mem FILE (a context; 256 zero bytes by default) or, with
+--packet FILE, at an xdp_md / __sk_buff built for the packet; it prints r0, the
+trace output, ring and perf buffer records and every map's contents.
+--symbol NAME compiles a bare function of the object instead (an object with a
+main function runs main), as raw bytecode without maps.
 `;
 
 class UsageError extends Error {}
@@ -55,6 +66,7 @@ interface Parsed {
   manifest?: string;
   opt: OptLevel;
   mem?: string;
+  packet?: string;
   repeat: number;
   json: boolean;
   syntax: AsmSyntax;
@@ -88,6 +100,7 @@ function parseArgs(argv: string[]): Parsed {
       case '-O1': p.opt = 1; break;
       case '-O2': p.opt = 2; break;
       case '--mem': p.mem = need(++i, a); break;
+      case '--packet': p.packet = need(++i, a); break;
       case '--json': p.json = true; break;
       case '--symbol': p.symbol = need(++i, a); break;
       case '--program': p.program = need(++i, a); break;
@@ -135,6 +148,8 @@ function parseArgs(argv: string[]): Parsed {
 interface LoadedInput {
   bytecode: Uint8Array;
   mem?: Uint8Array;
+  /** The whole ELF object, when the input is one compiled as an object. */
+  object?: Uint8Array;
 }
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
@@ -161,7 +176,7 @@ async function loadInput(io: CliIO, path: string, symbol: string | undefined, pr
     if (spec.programs.length === 0) {
       throw new CompileError(ErrorCode.BadElf, `${path} has no programs (no functions in SEC() sections) and no main`);
     }
-    const chosen = program === undefined ? spec.programs[0]! : spec.programs.find((p) => p.name === program);
+    const chosen = program === undefined ? spec.programs[0]! : spec.programs.find((p) => p.name === program || p.section === program);
     if (!chosen) {
       throw new CompileError(
         ErrorCode.BadArgument,
@@ -169,7 +184,7 @@ async function loadInput(io: CliIO, path: string, symbol: string | undefined, pr
         { program: program! },
       );
     }
-    return { bytecode: chosen.insns };
+    return { bytecode: chosen.insns, object: bytes };
   }
   if (looksLikeText(bytes)) {
     const text = new TextDecoder().decode(bytes);
@@ -208,6 +223,126 @@ function hex64(v: bigint): string {
   return '0x' + v.toString(16);
 }
 
+/** JSON for decoded values: bigints as decimal strings, bytes as hex. */
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return [...value].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return value;
+}
+
+function hexBytes(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+}
+
+/** Context size given to object programs run without --mem / --packet: zeroes. */
+const DEFAULT_CONTEXT = 256;
+
+/**
+ * `run OBJ`: compiles every program of the object (so tail calls find their targets), runs one,
+ * and reports r0, trace output, ring/perf buffer records and the maps afterwards.
+ */
+async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<number> {
+  if (p.engine === 'interpreter') {
+    throw new UsageError('objects run on the compiled engine only (their maps are Wasm code); drop --engine interpreter');
+  }
+  const compiled = await compileObject(object, compileOptions(p));
+  const trace: string[] = [];
+  // Output is kept for the first run only (--repeat would pile it up).
+  let collecting = true;
+  const inst = await instantiate(compiled.wasm, { trace: (line) => { if (collecting) trace.push(line); } });
+  const program = p.program === undefined
+    ? compiled.manifest.programs[0]!.name
+    : compiled.manifest.programs.find((e) => e.name === p.program || e.section === p.program)!.name;
+  const records: { map: string; kind: 'ringbuf' | 'perf'; data: Uint8Array }[] = [];
+  const { ringbufs, perfs } = inst.object!.buffers();
+  for (const [name, rb] of ringbufs) rb.onRecord((data) => { if (collecting) records.push({ map: name, kind: 'ringbuf', data: data.slice() }); });
+  for (const [name, pb] of perfs) pb.onRecord((data) => { if (collecting) records.push({ map: name, kind: 'perf', data: data.slice() }); });
+
+  let result: bigint;
+  let packetOut: Uint8Array | undefined;
+  let runOnce: () => void;
+  if (p.packet !== undefined) {
+    const packet = await io.readFile(p.packet);
+    const r = inst.runPacket(packet, { program });
+    result = r.result;
+    packetOut = r.packet;
+    runOnce = () => { inst.runPacket(packet, { program }); };
+  } else {
+    const ctx = p.mem !== undefined ? await io.readFile(p.mem) : new Uint8Array(DEFAULT_CONTEXT);
+    result = inst.run(ctx.slice(), { program });
+    runOnce = () => { inst.run(ctx.slice(), { program }); };
+  }
+  for (const rb of ringbufs.values()) rb.consume();
+  for (const pb of perfs.values()) pb.consume();
+  const firstRun = { trace: [...trace], records: [...records] };
+  collecting = false;
+  let medianNs: number | undefined;
+  if (p.repeat > 0) medianNs = timeObjectRuns(runOnce, p.repeat, io, () => {
+    for (const rb of ringbufs.values()) rb.consume();
+    for (const pb of perfs.values()) pb.consume();
+  });
+
+  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27);
+  if (p.json) {
+    const out: Record<string, unknown> = {
+      program,
+      result: hex64(result),
+      trace: firstRun.trace,
+      records: firstRun.records.map((r) => ({ map: r.map, kind: r.kind, data: decodeRecord(inst, r.map, r.data) })),
+      maps: Object.fromEntries(maps.map((m) => [m.name, mapJson(m)])),
+    };
+    if (packetOut) out.packet = packetOut;
+    if (medianNs !== undefined) {
+      out.repeat = p.repeat;
+      out.medianNs = medianNs;
+    }
+    io.stdout(JSON.stringify(out, jsonReplacer) + '\n');
+    return 0;
+  }
+  const lines: string[] = [`${program}: r0 = ${hex64(result)} (${BigInt.asIntN(64, result)})`];
+  if (firstRun.trace.length > 0) lines.push('trace:', ...firstRun.trace.map((t) => '  ' + t));
+  for (const r of firstRun.records) lines.push(`${r.kind} ${r.map}: ${hexBytes(r.data)}`);
+  for (const m of maps) {
+    const entries = m.dump();
+    lines.push(`map ${m.name} (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}):`);
+    for (const [k, v] of entries.slice(0, 100)) lines.push(`  ${formatAny(m.keyType, k)} => ${formatAny(m.valueType, v)}`);
+    if (entries.length > 100) lines.push(`  ... ${entries.length - 100} more`);
+  }
+  if (medianNs !== undefined) lines.push(`repeat ${p.repeat}: median ${medianNs.toFixed(1)} ns per run`);
+  io.stdout(lines.join('\n') + '\n');
+  return 0;
+}
+
+function formatAny(type: BpfMap['keyType'], v: unknown): string {
+  if (type && !Array.isArray(v)) return formatValue(type, v);
+  if (v instanceof Uint8Array) return hexBytes(v);
+  return JSON.stringify(v, jsonReplacer) ?? String(v);
+}
+
+function mapJson(m: BpfMap): unknown {
+  return m.dump().map(([key, value]) => ({ key, value }));
+}
+
+/** A record decoded as the ring buffer's element type is unknown: hex bytes. */
+function decodeRecord(_inst: BpfInstance, _map: string, data: Uint8Array): string {
+  return [...data].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function timeObjectRuns(run: () => void, repeat: number, io: CliIO, drain: () => void): number {
+  const batches = Math.min(31, repeat);
+  const per = Math.floor(repeat / batches);
+  const samples: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const n = b === batches - 1 ? repeat - per * (batches - 1) : per;
+    const t0 = io.now();
+    for (let i = 0; i < n; i++) run();
+    samples.push((io.now() - t0) / n);
+    drain();
+  }
+  samples.sort((a, b) => a - b);
+  return samples[samples.length >> 1]!;
+}
+
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   let p: Parsed;
@@ -221,7 +356,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.stdout(USAGE);
     return p.command === '' && !p.help ? 2 : 0;
   }
-  if (!['compile', 'run', 'disasm'].includes(p.command)) {
+  if (!['compile', 'run', 'disasm', 'inspect'].includes(p.command)) {
     io.stderr(`bpf2wasm: unknown command ${p.command}\n${USAGE}`);
     return 2;
   }
@@ -230,14 +365,22 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return 2;
   }
   try {
+    if (p.command === 'inspect') {
+      const report = inspectObject(await io.readFile(p.input));
+      io.stdout(p.json ? JSON.stringify(report, jsonReplacer, 2) + '\n' : formatInspect(report));
+      return 0;
+    }
     const input = await loadInput(io, p.input, p.symbol, p.program);
+    if (input.object && p.command === 'run') return await runObject(p, input.object, io);
     switch (p.command) {
       case 'disasm':
         io.stdout(disassemble(input.bytecode, { syntax: p.syntax, addresses: p.syntax === 'llvm' }));
         return 0;
       case 'compile': {
         if (p.out === undefined) throw new UsageError('compile needs -o OUT.wasm');
-        const compiled = await compile(input.bytecode, compileOptions(p));
+        const compiled = input.object
+          ? await compileObject(input.object, { ...compileOptions(p), ...(p.program !== undefined ? { programs: [p.program] } : {}) })
+          : await compile(input.bytecode, compileOptions(p));
         await io.writeFile(p.out, compiled.wasm);
         if (p.wat) await io.writeFile(p.out.replace(/\.wasm$/, '') + '.wat', await toWat(compiled.wasm));
         if (p.manifest !== undefined) await io.writeFile(p.manifest, JSON.stringify(compiled.manifest, null, 2) + '\n');

@@ -338,10 +338,10 @@ describe('input kinds', () => {
     // entry: add_squares(3, 4) + square(len 2) = 29; other: square(len + 1) = 9.
     const first = fakeIO(files);
     expect(await main(['run', 'l.o', '--mem', 'm.bin'], first)).toBe(0);
-    expect(first.out).toBe('0x1d\n');
+    expect(first.out).toBe('entry: r0 = 0x1d (29)\n');
     const other = fakeIO(files);
     expect(await main(['run', 'l.o', '--program', 'other', '--mem', 'm.bin'], other)).toBe(0);
-    expect(other.out).toBe('0x9\n');
+    expect(other.out).toBe('other: r0 = 0x9 (9)\n');
     const missing = fakeIO(files);
     expect(await main(['run', 'l.o', '--program', 'nope'], missing)).toBe(1);
     expect(missing.err.trim().split('\n')).toHaveLength(1);

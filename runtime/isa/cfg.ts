@@ -39,6 +39,14 @@ export interface ProgramCfg {
   functionAt: Map<number, number>;
 }
 
+/** `lddw src_reg=4` (BPF_PSEUDO_FUNC): loads the address of a function, a callback for helpers. */
+export const LDDW_PSEUDO_FUNC = 4;
+
+/** The function a `lddw src_reg=4` refers to (its imm is relative to the next instruction slot). */
+export function pseudoFuncTarget(insn: Extract<Insn, { kind: 'lddw' }>): number {
+  return insn.pc + 1 + insn.imm;
+}
+
 function isTerminator(insn: Insn): boolean {
   return insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond';
 }
@@ -82,6 +90,10 @@ export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): P
     if (insn.kind === 'call_local') {
       checkTarget(insn, insn.target, 'call');
       starts.add(insn.target);
+    } else if (insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC) {
+      // A callback's address: its target starts a function too (the kernel's check_subprogs).
+      checkTarget(insn, pseudoFuncTarget(insn), 'call');
+      starts.add(pseudoFuncTarget(insn));
     }
   }
   const sorted = [...starts].sort((a, b) => a - b);
@@ -113,8 +125,10 @@ export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): P
     for (const b of fn.blocks) {
       for (let i = b.first; i <= b.last; i++) {
         const insn = insns[i]!;
-        if (insn.kind === 'call_local') {
-          const g = functionOfPc(insn.target);
+        const callee = insn.kind === 'call_local' ? insn.target
+          : insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC ? pseudoFuncTarget(insn) : -1;
+        if (callee >= 0) {
+          const g = functionOfPc(callee);
           if (!reachable.has(g)) {
             reachable.add(g);
             work.push(g);

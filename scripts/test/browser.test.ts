@@ -23,11 +23,12 @@ describe('in headless Chromium', () => {
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) return;
     if (!existsSync(join(root, 'dist/compiler/index.js'))) throw new Error('dist/ is missing: run npm run build');
-    // Serves the project read-only on loopback: the page, dist/ and node_modules/binaryen.
+    // Serves the project read-only on loopback: the page, dist/, the test objects and the two packages it imports.
     server = createServer((req, res) => {
       const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
       const file = join(root, path);
-      const allowed = ['/dist/', '/node_modules/binaryen/', '/test-programs/browser/'].some((p) => path.startsWith(p));
+      const allowed = ['/dist/', '/node_modules/binaryen/', '/node_modules/@assemblyscript/loader/', '/test-programs/browser/', '/test-programs/c/']
+        .some((p) => path.startsWith(p));
       if (!allowed || !file.startsWith(root) || !existsSync(file)) {
         res.writeHead(404).end();
         return;
@@ -62,6 +63,8 @@ describe('in headless Chromium', () => {
         O1: '0xb861',
         interpreter: '0xb861',
         fault: 'E_MEMORY_FAULT insn 2',
+        xdpCounter: '3',
+        ringbuf: '42',
         worker: '0xb861',
       });
     } finally {

@@ -1,6 +1,6 @@
 // Runs in the page: the compiler (with Binaryen at -O1) and the runtime, both engines, checked
 // mode, a trap mapped to its instruction, and the runtime alone in a module worker.
-import { assemble, compile, load } from '/dist/compiler/index.js';
+import { assemble, compile, compileObject, load } from '/dist/compiler/index.js';
 import { instantiate } from '/dist/runtime/index.js';
 
 const CHECKSUM = `mov %r0, 0
@@ -38,6 +38,18 @@ async function main() {
   } catch (e) {
     out.fault = `${e.code} insn ${e.location.insn}`;
   }
+  // A clang object with maps: the XDP counter, its ARRAY map read back from JS, and a ring buffer.
+  const obj = new Uint8Array(await (await fetch('/test-programs/c/xdp_counter.o')).arrayBuffer());
+  const counter = await instantiate((await compileObject(obj)).wasm);
+  for (let i = 0; i < 3; i++) counter.runPacket(new Uint8Array(64));
+  out.xdpCounter = String(counter.map('pkt_count').get(0));
+  const rbObj = new Uint8Array(await (await fetch('/test-programs/c/ringbuf_hello.o')).arrayBuffer());
+  const rb = await instantiate((await compileObject(rbObj)).wasm, { env: { pid: 7, tgid: 42 } });
+  const records = [];
+  rb.object.ringbuf('output').onRecord((d) => records.push(new DataView(d.buffer, d.byteOffset).getUint32(0, true)));
+  rb.run(new Uint8Array(256));
+  rb.object.ringbuf('output').consume();
+  out.ringbuf = records.join(',');
   // The runtime alone, in a worker, on a module compiled here (as an edge host would receive it).
   const { wasm } = await compile(bytes, { optLevel: 1 });
   const module = await WebAssembly.compile(wasm);

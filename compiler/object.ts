@@ -1,0 +1,178 @@
+/**
+ * Compiles a whole ELF object (as `clang -O2 -target bpf` writes it) into one Wasm module: every
+ * program (or the ones asked for) as an export, their maps laid out in linear memory, map and
+ * variable references resolved to addresses, the kernel's helpers declared from the UAPI table,
+ * tail calls between the object's programs compiled inline, and array lookups inlined.
+ *
+ * The module's manifest describes the maps (types from BTF, initial data, static slots) so the
+ * runtime can create them without the object.
+ */
+import { NULL_GUARD_SIZE, SCRATCH_SIZE, type MapManifest } from '../runtime/abi.js';
+import { toBase64 } from '../runtime/base64.js';
+import { CompileError, ErrorCode } from '../runtime/errors.js';
+import { abiSignature, HELPERS } from '../runtime/helper-table.js';
+import type { LddwInsn } from '../runtime/isa/insn.js';
+import { MapType } from '../runtime/maps/desc.js';
+import { layoutMaps, type MapPlacement } from '../runtime/maps/layout.js';
+import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
+import type { ArrayMapInfo } from './emit.js';
+import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from './elf/loader.js';
+import { mapTypeDescs } from './elf/typedesc.js';
+
+export interface ObjectCompileOptions extends Omit<
+  CompileOptions, 'entries' | 'resolveLddw' | 'helpers' | 'mapsRegion' | 'tailCalls' | 'arrayMap' | 'manifestExtras'
+> {
+  /** The programs to compile, by function or section name; all by default. */
+  programs?: readonly string[];
+  /**
+   * Helpers beyond the kernel's (custom helpers by id, with a name and a signature); an entry with
+   * a kernel helper's id replaces its declaration.
+   */
+  helpers?: readonly HelperDecl[];
+  /** Compile lookups in constant array maps to address arithmetic (default true). */
+  inlineArrayLookups?: boolean;
+}
+
+/** A compiled object: the module, its manifest and the object's parsed description. */
+export interface CompiledObject extends CompiledModule {
+  spec: ObjectSpec;
+}
+
+/** Where the maps region starts: right after the null guard and the runtime's scratch page. */
+export const MAPS_BASE = NULL_GUARD_SIZE + SCRATCH_SIZE;
+
+/** The kernel's helpers as compile-time declarations (ids, names, Wasm signatures). */
+export function kernelHelperDecls(): HelperDecl[] {
+  return HELPERS.map((h) => ({
+    id: h.id,
+    name: h.name,
+    signature: abiSignature(h),
+    ...(h.args?.some((a) => a.kind === 'callback') ? { callback: true } : {}),
+  }));
+}
+
+/**
+ * Compiles an ELF object (bytes, or the spec `loadObjectSpec` returned).
+ *
+ * @throws ElfError for a malformed object, CompileError for programs or maps bpf2wasm rejects.
+ */
+export async function compileObject(input: Uint8Array | ObjectSpec, options: ObjectCompileOptions = {}): Promise<CompiledObject> {
+  const spec = input instanceof Uint8Array ? loadObjectSpec(input) : input;
+  const { programs: wanted, helpers: custom, inlineArrayLookups = true, ...rest } = options;
+  const programs = selectPrograms(spec, wanted);
+
+  // One instruction stream: the programs one after the other (calls and callbacks are relative).
+  let slots = 0;
+  const entries: EntryDecl[] = [];
+  for (const p of programs) {
+    entries.push({ name: p.name, pc: slots, type: p.type, section: p.section });
+    slots += p.insns.length / 8;
+  }
+  const bytes = new Uint8Array(slots * 8);
+  let at = 0;
+  for (const p of programs) {
+    bytes.set(p.insns, at);
+    at += p.insns.length;
+  }
+
+  const layout = layoutMaps(spec.maps.map((m) => ({
+    name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries,
+    flags: m.flags, mapExtra: m.mapExtra,
+  })), MAPS_BASE);
+  const placement = (insn: LddwInsn): { map: MapSpec; at: MapPlacement } => {
+    const map = spec.maps[insn.imm];
+    const at = map ? layout.placements[insn.imm] : undefined;
+    if (!map || !at) {
+      throw new CompileError(ErrorCode.BadObject, `lddw refers to map ${insn.imm}, but the object has ${spec.maps.length} maps`, { insn: insn.pc });
+    }
+    return { map, at };
+  };
+
+  const resolveLddw = (insn: LddwInsn): bigint => {
+    switch (insn.src) {
+      case LddwSource.MAP_FD:
+        return BigInt(placement(insn).at.desc);
+      case LddwSource.MAP_VALUE: {
+        const { map, at } = placement(insn);
+        const off = insn.imm2 >>> 0;
+        if (map.maxEntries !== 1 || map.type !== MapType.ARRAY || off >= map.valueSize) {
+          throw new CompileError(
+            ErrorCode.BadObject,
+            `lddw takes the address of offset ${off} in map ${map.name}, which is not inside its single value`,
+            { insn: insn.pc, map: map.name },
+          );
+        }
+        return BigInt(at.values + off);
+      }
+      default:
+        throw new CompileError(ErrorCode.Unsupported, `lddw with source ${insn.src} is not supported`, { insn: insn.pc });
+    }
+  };
+
+  const arrayMap = (insn: LddwInsn): ArrayMapInfo | undefined => {
+    if (insn.src !== LddwSource.MAP_FD) return undefined;
+    const map = spec.maps[insn.imm];
+    const at = layout.placements[insn.imm];
+    if (!map || !at || (map.type !== MapType.ARRAY && map.type !== MapType.PERCPU_ARRAY)) return undefined;
+    return { values: at.values, stride: Math.ceil(map.valueSize / 8) * 8, maxEntries: map.maxEntries };
+  };
+
+  const helperDecls = new Map<number, HelperDecl>(kernelHelperDecls().map((h) => [h.id, h]));
+  for (const h of custom ?? []) helperDecls.set(h.id, h);
+
+  const maps = spec.maps.map((m, i) => mapManifest(spec, m, layout.placements[i]!));
+  const compiled = await compile(bytes, {
+    ...rest,
+    entries,
+    helpers: [...helperDecls.values()],
+    resolveLddw,
+    mapsRegion: { arenaBase: layout.arenaBase, end: layout.arenaEnd },
+    tailCalls: true,
+    ...(inlineArrayLookups ? { arrayMap } : {}),
+    manifestExtras: { maps, license: spec.license },
+  });
+  return { ...compiled, spec };
+}
+
+function selectPrograms(spec: ObjectSpec, wanted: readonly string[] | undefined): ProgramSpec[] {
+  if (spec.programs.length === 0) {
+    throw new CompileError(ErrorCode.BadObject, 'the object has no programs (no executable section other than .text)');
+  }
+  if (!wanted) return [...spec.programs];
+  const out: ProgramSpec[] = [];
+  for (const name of wanted) {
+    const found = spec.programs.filter((p) => p.name === name || p.section === name);
+    if (found.length === 0) {
+      throw new CompileError(
+        ErrorCode.BadObject,
+        `the object has no program ${name}; it has ${spec.programs.map((p) => `${p.name} (${p.section})`).join(', ')}`,
+        { program: name },
+      );
+    }
+    for (const p of found) if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+function mapManifest(spec: ObjectSpec, m: MapSpec, at: MapPlacement): MapManifest {
+  const types = mapTypeDescs(m, spec.btf);
+  return {
+    name: m.name, index: m.index, type: m.type, keySize: m.keySize, valueSize: m.valueSize,
+    maxEntries: m.maxEntries, flags: m.flags, mapExtra: m.mapExtra, pinning: m.pinning,
+    desc: at.desc, values: at.values, valuesSize: at.valuesSize, meta: at.meta, metaSize: at.metaSize,
+    ...(m.internal ? { internal: true } : {}),
+    ...(m.readonly ? { readonly: true } : {}),
+    ...(m.initialData && m.initialData.some((b) => b !== 0) ? { initialData: toBase64(m.initialData) } : {}),
+    ...(types.key ? { keyType: types.key } : {}),
+    ...(types.value ? { valueType: types.value } : {}),
+    ...(types.variables ? { variables: types.variables } : {}),
+    ...(m.initialValues && m.initialValues.length > 0
+      ? {
+          initialValues: m.initialValues.map((v) => (m.type === MapType.PROG_ARRAY
+            ? { index: v.index, program: v.symbol }
+            : { index: v.index, map: v.symbol })),
+        }
+      : {}),
+    ...(m.innerMap ? { innerMap: m.innerMap.name } : {}),
+  };
+}

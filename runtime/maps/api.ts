@@ -1,0 +1,250 @@
+/**
+ * The userspace view of a map, as libbpf's `bpf_map__lookup_elem` & co. and cilium/ebpf's
+ * `Map` give it: raw bytes (`lookupRaw`, `updateRaw`, ...) and values decoded with the map's BTF
+ * types (`get`, `set`, `entries`, ...).
+ *
+ * Decoding follows runtime/typedesc.ts: integers up to 4 bytes are numbers, 8 bytes bigints,
+ * structs plain objects, char arrays strings. Keys without BTF may also be given as numbers or
+ * bigints (little-endian, the key's size) or bytes. Per-CPU maps read back as an array of one
+ * value per CPU, and bpf2wasm runs one CPU.
+ */
+import type { MapManifest } from '../abi.js';
+import { BpfRuntimeError, ErrorCode } from '../errors.js';
+import { decodeValue, encodeValue, type TypeDesc } from '../typedesc.js';
+import { BPF_ANY, MapType } from './desc.js';
+import type { MapStore } from './store.js';
+
+/** What a map needs from the object it belongs to. */
+export interface MapOwner {
+  programNumber(name: string): number;
+  programName(number: number): string | undefined;
+  mapByName(name: string): BpfMap | undefined;
+  mapByDesc(desc: number): BpfMap | undefined;
+}
+
+const PERCPU = new Set<number>([MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH]);
+const MAP_OF_MAPS = new Set<number>([MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS]);
+
+export class BpfMap {
+  readonly name: string;
+  readonly index: number;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  /** Address of the map's descriptor (its pointer in programs). */
+  readonly desc: number;
+  readonly keyType: TypeDesc | undefined;
+  readonly valueType: TypeDesc | undefined;
+
+  /** @internal created by the object runtime. */
+  constructor(private readonly store: MapStore, readonly info: MapManifest, private readonly owner: MapOwner) {
+    this.name = info.name;
+    this.index = info.index;
+    this.type = info.type;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.maxEntries = info.maxEntries;
+    this.flags = info.flags;
+    this.desc = info.desc;
+    this.keyType = info.keyType;
+    this.valueType = info.valueType ?? dataSectionType(info);
+  }
+
+  /** True for per-CPU maps (their values read back as an array with one value per CPU). */
+  get perCpu(): boolean {
+    return PERCPU.has(this.type);
+  }
+
+  // ---- raw bytes ----
+
+  lookupRaw(key: Uint8Array): Uint8Array | undefined {
+    return this.store.lookup(this.index, key);
+  }
+
+  updateRaw(key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
+    this.store.update(this.index, key, value, flags);
+  }
+
+  deleteRaw(key: Uint8Array): boolean {
+    return this.store.delete(this.index, key);
+  }
+
+  /** Every key, in the map's iteration order (get_next_key). */
+  *keysRaw(): Generator<Uint8Array> {
+    let key: Uint8Array | undefined;
+    for (let n = 0; n <= this.maxEntries; n++) {
+      key = this.store.nextKey(this.index, key);
+      if (!key) return;
+      yield key;
+    }
+  }
+
+  // ---- decoded ----
+
+  /** The value at `key`, decoded; undefined when absent. */
+  get(key: unknown): unknown {
+    const raw = this.lookupRaw(this.encodeKey(key));
+    return raw === undefined ? undefined : this.decodeStored(raw);
+  }
+
+  /**
+   * Sets `key` to `value` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). PROG_ARRAY values are program
+   * names; maps of maps take a map name or a BpfMap of the same object.
+   */
+  set(key: unknown, value: unknown, flags = BPF_ANY): void {
+    this.updateRaw(this.encodeKey(key), this.encodeStored(value), flags);
+  }
+
+  delete(key: unknown): boolean {
+    return this.deleteRaw(this.encodeKey(key));
+  }
+
+  has(key: unknown): boolean {
+    return this.lookupRaw(this.encodeKey(key)) !== undefined;
+  }
+
+  *keys(): Generator<unknown> {
+    for (const k of this.keysRaw()) yield this.decodeKey(k);
+  }
+
+  *entries(): Generator<[unknown, unknown]> {
+    for (const k of this.keysRaw()) {
+      const v = this.lookupRaw(k);
+      if (v !== undefined) yield [this.decodeKey(k), this.decodeStored(v)];
+    }
+  }
+
+  [Symbol.iterator](): Generator<[unknown, unknown]> {
+    return this.entries();
+  }
+
+  /** QUEUE / STACK: push (BPF_EXIST overwrites the oldest when full); BLOOM_FILTER: add. */
+  push(value: unknown, flags = BPF_ANY): void {
+    this.store.push(this.index, this.encodeValue(value), flags);
+  }
+
+  /** QUEUE / STACK: remove and return the next value; undefined when empty. */
+  pop(): unknown {
+    const v = this.store.pop(this.index);
+    return v === undefined ? undefined : this.decodeValue(v);
+  }
+
+  /** QUEUE / STACK: the next value without removing it; BLOOM_FILTER: true if possibly present. */
+  peek(value?: unknown): unknown {
+    if (this.type === MapType.BLOOM_FILTER) return this.store.peek(this.index, this.encodeValue(value)) !== undefined;
+    const v = this.store.peek(this.index);
+    return v === undefined ? undefined : this.decodeValue(v);
+  }
+
+  /** The decoded contents: [key, value] pairs (for printing and JSON). */
+  dump(): Array<[unknown, unknown]> {
+    return [...this.entries()];
+  }
+
+  // ---- encoding ----
+
+  encodeKey(key: unknown): Uint8Array {
+    if (key instanceof Uint8Array) return checkSize(key, this.keySize, 'key', this.name);
+    if (this.keyType) return checkSize(encodeValue(this.keyType, key), this.keySize, 'key', this.name);
+    return intBytes(key, this.keySize, 'key', this.name);
+  }
+
+  decodeKey(bytes: Uint8Array): unknown {
+    if (this.keyType) return decodeValue(this.keyType, bytes);
+    return bytesToInt(bytes);
+  }
+
+  private encodeValue(value: unknown): Uint8Array {
+    if (value instanceof Uint8Array) return checkSize(value, this.valueSize, 'value', this.name);
+    if (this.valueType) return checkSize(encodeValue(this.valueType, value), this.valueSize, 'value', this.name);
+    return intBytes(value, this.valueSize, 'value', this.name);
+  }
+
+  private decodeValue(bytes: Uint8Array): unknown {
+    if (this.valueType) return decodeValue(this.valueType, bytes);
+    return bytesToInt(bytes);
+  }
+
+  private encodeStored(value: unknown): Uint8Array {
+    if (this.type === MapType.PROG_ARRAY && typeof value === 'string') {
+      return intBytes(this.owner.programNumber(value) + 1, 4, 'value', this.name);
+    }
+    if (MAP_OF_MAPS.has(this.type) && (typeof value === 'string' || value instanceof BpfMap)) {
+      const inner = typeof value === 'string' ? this.owner.mapByName(value) : value;
+      if (!inner) throw new BpfRuntimeError(ErrorCode.BadArgument, `no map named ${String(value)} to store in ${this.name}`, { map: this.name });
+      return intBytes(inner.desc, 4, 'value', this.name);
+    }
+    if (this.perCpu && Array.isArray(value)) {
+      if (value.length !== 1) {
+        throw new BpfRuntimeError(ErrorCode.BadArgument, `per-CPU map ${this.name} takes one value per CPU, and bpf2wasm runs 1 CPU`, { map: this.name });
+      }
+      return this.encodeValue(value[0]);
+    }
+    return this.encodeValue(value);
+  }
+
+  private decodeStored(bytes: Uint8Array): unknown {
+    if (this.type === MapType.PROG_ARRAY) {
+      const n = bytesToNumber(bytes);
+      return n === 0 ? undefined : this.owner.programName(n - 1);
+    }
+    if (MAP_OF_MAPS.has(this.type)) return this.owner.mapByDesc(bytesToNumber(bytes))?.name;
+    const v = this.decodeValue(bytes);
+    return this.perCpu ? [v] : v;
+  }
+}
+
+/** The value type of a data-section map: a struct of its variables. */
+function dataSectionType(info: MapManifest): TypeDesc | undefined {
+  if (!info.internal || !info.variables) return undefined;
+  return {
+    kind: 'struct', name: info.name, size: info.valueSize,
+    members: info.variables.map((v) => ({ name: v.name, offset: v.offset, type: v.type ?? { kind: 'bytes', size: v.size } })),
+  };
+}
+
+function checkSize(bytes: Uint8Array, size: number, what: string, map: string): Uint8Array {
+  if (bytes.length !== size) {
+    throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${map} has ${size}-byte ${what}s, not ${bytes.length} bytes`, { map });
+  }
+  return bytes;
+}
+
+function intBytes(v: unknown, size: number, what: string, map: string): Uint8Array {
+  if ((typeof v !== 'number' && typeof v !== 'bigint') || ![1, 2, 4, 8].includes(size)) {
+    throw new BpfRuntimeError(
+      ErrorCode.BadArgument,
+      `map ${map} has no BTF type for its ${what}s: pass ${size} bytes as a Uint8Array${[1, 2, 4, 8].includes(size) ? ' or an integer' : ''}`,
+      { map },
+    );
+  }
+  if (typeof v === 'number' && !Number.isInteger(v)) {
+    throw new BpfRuntimeError(ErrorCode.BadArgument, `${what} ${v} for map ${map} is not an integer`, { map });
+  }
+  const big = BigInt(v);
+  const bits = BigInt(size * 8);
+  if (big < -(1n << (bits - 1n)) || big >= 1n << bits) {
+    throw new BpfRuntimeError(ErrorCode.BadArgument, `${what} ${String(v)} does not fit the ${size}-byte ${what}s of map ${map}`, { map });
+  }
+  const out = new Uint8Array(size);
+  let u = BigInt.asUintN(size * 8, big);
+  for (let i = 0; i < size; i++) {
+    out[i] = Number(u & 0xffn);
+    u >>= 8n;
+  }
+  return out;
+}
+
+function bytesToInt(bytes: Uint8Array): unknown {
+  if (bytes.length === 8) return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (bytes.length === 1 || bytes.length === 2 || bytes.length === 4) return bytesToNumber(bytes);
+  return bytes;
+}
+
+function bytesToNumber(bytes: Uint8Array): number {
+  let n = 0;
+  for (let i = Math.min(bytes.length, 4) - 1; i >= 0; i--) n = n * 256 + bytes[i]!;
+  return n;
+}

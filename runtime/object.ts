@@ -1,0 +1,247 @@
+/**
+ * The runtime side of a compiled ELF object: its maps in linear memory (created from the
+ * manifest), the standard helpers wired to them, callbacks, global variables, ring and perf
+ * buffers, trace output, and the JS API user code sees (`BpfMap`).
+ */
+import { CALLBACK_EXPORT_PREFIX, type Manifest, type MapManifest } from './abi.js';
+import { fromBase64 } from './base64.js';
+import { packetHelpers } from './context.js';
+import { BpfRuntimeError, ErrorCode } from './errors.js';
+import type { HelperDefinition } from './helpers.js';
+import { BpfMap } from './maps/api.js';
+import { MapType } from './maps/desc.js';
+import { MapStore } from './maps/store.js';
+import { PerfEventArray } from './stdlib/perf.js';
+import { RingBuffer } from './stdlib/ringbuf.js';
+import { createStandardHelpers, type StandardHelpers } from './stdlib/helpers.js';
+import type { HostEnv } from './stdlib/context.js';
+import { decodeValue, encodeValue, type TypeDesc } from './typedesc.js';
+
+/** Where trace output (bpf_printk) goes. */
+export type TraceSink = (line: string) => void;
+
+export interface ObjectOptions {
+  /** Values the helpers report for the current task, clocks, randomness, probe-readable memory. */
+  env?: HostEnv;
+  /** Receives each line of bpf_printk output; by default lines go to console.log. */
+  trace?: TraceSink;
+  /**
+   * Global variables to set before any program runs, by name (`.rodata` configuration as libbpf
+   * skeletons set it before load, `.data`, `.bss`).
+   */
+  globals?: Record<string, unknown>;
+}
+
+type CallbackFn = (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
+
+/** The maps, buffers and helpers of one instance of a compiled object. */
+export class ObjectRuntime {
+  /** The maps by name. */
+  readonly maps: ReadonlyMap<string, BpfMap>;
+  /** Helpers the object's programs import (the runtime's); the host's own take precedence. */
+  readonly helpers: HelperDefinition[];
+  private readonly byIndex: BpfMap[];
+  private readonly ringbufs = new Map<number, RingBuffer>();
+  private readonly perfs = new Map<number, PerfEventArray>();
+  private callbacks: CallbackFn[] = [];
+  private traceSink: TraceSink;
+
+  private constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly manifest: Manifest,
+    readonly store: MapStore,
+    options: ObjectOptions,
+  ) {
+    this.traceSink = options.trace ?? ((line) => console.log(line));
+    const infos = manifest.maps ?? [];
+    this.byIndex = infos.map((m) => new BpfMap(this.store, m, {
+      programNumber: (name) => this.programNumber(name),
+      programName: (n) => manifest.programs[n]?.name,
+      mapByName: (name) => this.maps.get(name),
+      mapByDesc: (desc) => this.byIndex.find((x) => x.desc === desc),
+    }));
+    this.maps = new Map(this.byIndex.map((m) => [m.name, m]));
+    for (const m of infos) {
+      if (m.type === MapType.RINGBUF) this.ringbufs.set(m.desc, new RingBuffer(memory, m.values, m.maxEntries, m.name));
+      // max_entries 0 means one slot per CPU (libbpf), and there is one CPU.
+      if (m.type === MapType.PERF_EVENT_ARRAY) this.perfs.set(m.desc, new PerfEventArray({ maxEntries: m.maxEntries || 1, name: m.name }));
+    }
+    this.stdlib = this.makeStdlib(memory, options);
+    const mapStore = this.store;
+    this.helpers = [
+      ...Object.entries(mapStore.helperImports).map(([id, fn]): HelperDefinition => ({
+        id: Number(id), fn: fn as HelperDefinition['fn'], direct: true,
+      })),
+      ...this.stdlib.helpers,
+      ...packetHelpers(() => memory.buffer),
+    ];
+  }
+
+  private readonly stdlib: StandardHelpers;
+
+  private makeStdlib(memory: WebAssembly.Memory, options: ObjectOptions): StandardHelpers {
+    const mapStore = this.store;
+    return createStandardHelpers({
+        memory,
+        env: options.env ?? {},
+        trace: (line) => this.traceSink(line),
+        mapAt: (desc) => {
+          const m = this.byIndex.find((x) => x.desc === desc);
+          return m ? { index: m.index, name: m.name, type: m.type } : undefined;
+        },
+        entries: (desc) => mapStore.entries(desc),
+        callCallback: (n, r1, r2, r3, r4, r5) => {
+          const fn = this.callbacks[n];
+          if (!fn) throw new BpfRuntimeError(ErrorCode.HelperFailed, `callback ${n} does not exist in this module`);
+          return BigInt.asUintN(64, fn(r1, r2, r3, r4, r5));
+        },
+        ringbufAt: (desc) => this.ringbufs.get(desc),
+        perfAt: (desc) => this.perfs.get(desc),
+      });
+  }
+
+  /**
+   * After a run that faulted: forget spin locks it held and ring buffer records it reserved but
+   * never submitted (which would otherwise block the ring), as the kernel's verifier guarantees
+   * a program never leaves them.
+   */
+  afterFault(): void {
+    this.stdlib.reset();
+  }
+
+  /** Creates the maps of `manifest` in `memory` and their initial contents (before instantiation). */
+  static async create(memory: WebAssembly.Memory, manifest: Manifest, options: ObjectOptions = {}): Promise<ObjectRuntime> {
+    const maps = manifest.maps ?? [];
+    const store = await MapStore.create(memory, maps.map((m) => ({
+      index: m.index,
+      shape: { name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, mapExtra: m.mapExtra },
+      placement: { desc: m.desc, values: m.values, valuesSize: m.valuesSize, meta: m.meta, metaSize: m.metaSize },
+    })));
+    const rt = new ObjectRuntime(memory, manifest, store, options);
+    rt.initialContents();
+    if (options.globals) for (const [k, v] of Object.entries(options.globals)) rt.setGlobal(k, v);
+    return rt;
+  }
+
+  /** Binds the instance's exports (callbacks) once the module is instantiated. */
+  attach(exports: WebAssembly.Exports): void {
+    for (const cb of this.manifest.callbacks ?? []) {
+      const fn = exports[cb.exportName] ?? exports[CALLBACK_EXPORT_PREFIX + cb.number];
+      if (typeof fn !== 'function') {
+        throw new BpfRuntimeError(ErrorCode.BadModule, `the module does not export callback ${cb.number}`);
+      }
+      this.callbacks[cb.number] = fn as CallbackFn;
+    }
+  }
+
+  /** Replaces where trace output goes. */
+  onTrace(sink: TraceSink): void {
+    this.traceSink = sink;
+  }
+
+  map(name: string): BpfMap {
+    const m = this.maps.get(name);
+    if (!m) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `no map named ${name}; the object has ${[...this.maps.keys()].join(', ') || 'no maps'}`, { map: name });
+    }
+    return m;
+  }
+
+  /** The ring buffer of a RINGBUF map: consume records with a callback or `for await`. */
+  ringbuf(name: string): RingBuffer {
+    const m = this.map(name);
+    const rb = this.ringbufs.get(m.desc);
+    if (!rb) throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${name} is not a ring buffer`, { map: name });
+    return rb;
+  }
+
+  /** The perf buffer of a PERF_EVENT_ARRAY map. */
+  perf(name: string): PerfEventArray {
+    const m = this.map(name);
+    const pb = this.perfs.get(m.desc);
+    if (!pb) throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${name} is not a perf event array`, { map: name });
+    return pb;
+  }
+
+  /** Every ring buffer and perf buffer, by map name. */
+  buffers(): { ringbufs: Map<string, RingBuffer>; perfs: Map<string, PerfEventArray> } {
+    const ringbufs = new Map<string, RingBuffer>();
+    const perfs = new Map<string, PerfEventArray>();
+    for (const m of this.byIndex) {
+      const rb = this.ringbufs.get(m.desc);
+      if (rb) ringbufs.set(m.name, rb);
+      const pb = this.perfs.get(m.desc);
+      if (pb) perfs.set(m.name, pb);
+    }
+    return { ringbufs, perfs };
+  }
+
+  /** Reads a global variable (of `.data`, `.rodata`, `.bss`, ...), decoded with its BTF type. */
+  getGlobal(name: string): unknown {
+    const { map, v } = this.findGlobal(name);
+    const bytes = new Uint8Array(this.memory.buffer, map.values + v.offset, v.size);
+    return v.type ? decodeValue(v.type, bytes) : bytes.slice();
+  }
+
+  /** Writes a global variable; `.rodata` too, as skeletons do before load. */
+  setGlobal(name: string, value: unknown): void {
+    const { map, v } = this.findGlobal(name);
+    let bytes: Uint8Array;
+    if (value instanceof Uint8Array) bytes = value;
+    else if (v.type) bytes = encodeValue(v.type, value);
+    else throw new BpfRuntimeError(ErrorCode.BadArgument, `global ${name} has no BTF type: pass its bytes as a Uint8Array`, { map: map.name });
+    if (bytes.length !== v.size) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `global ${name} is ${v.size} bytes, not ${bytes.length}`, { map: map.name });
+    }
+    new Uint8Array(this.memory.buffer, map.values + v.offset, v.size).set(bytes);
+  }
+
+  /** Names of the global variables, by data section. */
+  globals(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const m of this.manifest.maps ?? []) if (m.internal) out[m.name] = (m.variables ?? []).map((v) => v.name);
+    return out;
+  }
+
+  private findGlobal(name: string): { map: MapManifest; v: { name: string; offset: number; size: number; type?: TypeDesc } } {
+    for (const map of this.manifest.maps ?? []) {
+      if (!map.internal) continue;
+      const v = map.variables?.find((x) => x.name === name);
+      if (v) {
+        if (v.offset < 0 || v.offset + v.size > map.valueSize) break;
+        return { map, v };
+      }
+    }
+    throw new BpfRuntimeError(ErrorCode.BadArgument, `the object has no global variable ${name}`);
+  }
+
+  private programNumber(name: string): number {
+    const n = this.manifest.programs.findIndex((p) => p.name === name);
+    if (n < 0) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `no program named ${name} in this module; it has ${this.manifest.programs.map((p) => p.name).join(', ')}`, { program: name });
+    }
+    return n;
+  }
+
+  /** Data sections' initial bytes, static PROG_ARRAY slots and maps of maps. */
+  private initialContents(): void {
+    for (const m of this.manifest.maps ?? []) {
+      if (m.initialData) {
+        const data = fromBase64(m.initialData);
+        if (data.length > m.valueSize || m.values + data.length > this.memory.buffer.byteLength) {
+          throw new BpfRuntimeError(ErrorCode.BadModule, `initial data of map ${m.name} does not fit its value`, { map: m.name });
+        }
+        new Uint8Array(this.memory.buffer, m.values, data.length).set(data);
+      }
+      for (const slot of m.initialValues ?? []) {
+        const map = this.byIndex[m.index]!;
+        if (slot.program !== undefined) {
+          // A program the module was not compiled with leaves its slot empty.
+          if (this.manifest.programs.some((p) => p.name === slot.program)) map.set(slot.index, slot.program);
+        } else if (slot.map !== undefined) {
+          map.set(slot.index, slot.map);
+        }
+      }
+    }
+  }
+}
