@@ -38,6 +38,8 @@ export interface CompiledObject extends CompiledModule {
   spec: ObjectSpec;
 }
 
+const OP_CALL = 0x85;
+
 /** Where the maps region starts: right after the null guard and the runtime's scratch page. */
 export const MAPS_BASE = NULL_GUARD_SIZE + SCRATCH_SIZE;
 
@@ -119,6 +121,14 @@ export async function compileObject(input: Uint8Array | ObjectSpec, options: Obj
 
   const helperDecls = new Map<number, HelperDecl>(kernelHelperDecls().map((h) => [h.id, h]));
   for (const h of custom ?? []) helperDecls.set(h.id, h);
+  // Helper ids no kernel defines (custom helpers called through a function pointer cast from a
+  // number) compile to imports with the generic signature; the host must provide them by id when
+  // it instantiates the module, or instantiation fails naming them.
+  for (let i = 0; i + 8 <= bytes.length; i += 8) {
+    if (bytes[i] !== OP_CALL || (bytes[i + 1]! & 0xf0) !== 0) continue;
+    const id = new DataView(bytes.buffer, bytes.byteOffset + i + 4, 4).getInt32(0, true);
+    if (!helperDecls.has(id)) helperDecls.set(id, { id, name: `helper_${id >>> 0}` });
+  }
 
   const maps = spec.maps.map((m, i) => mapManifest(spec, m, layout.placements[i]!));
   const compiled = await compile(bytes, {

@@ -14,6 +14,10 @@
  *      the runtime's fast path (`runRaw`), median ns per run over >= ~200 ms of runs, against the
  *      same C built with `cc -O2` (scripts/bench/native.c); the ratio per kernel and its geomean.
  *  (c) call overhead: `mov r0, 0; exit` called from JS through `runRaw` (and `run`), ns per call.
+ *  (d) safety options: the kernels compiled checked and with a budget, against the plain build.
+ *  (e) maps: test-programs/c/map_bench.o (clang) makes 1000 lookups per run in a 10k-entry HASH
+ *      map with 4-byte keys (the AssemblyScript maps module, called Wasm to Wasm) and in an ARRAY
+ *      map of the same size (inlined); ns per lookup, the loop's own work included.
  *
  * `--quick` shrinks sizes and repeat counts for a smoke run (scripts/test/bench.test.ts);
  * `--json` prints the report as JSON instead of tables. Progress goes to stderr.
@@ -24,7 +28,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { compile } from '../compiler/index.js';
+import { compile, compileObject } from '../compiler/index.js';
+import { readFile } from 'node:fs/promises';
 import { instantiate } from '../runtime/index.js';
 import type { BpfInstance } from '../runtime/index.js';
 import { generateProgram } from './bench/genprog.js';
@@ -42,7 +47,17 @@ export interface BenchOptions {
   /** Project root (default: found from this file's location). */
   root?: string;
   /** Parts to run (default all). */
-  parts?: readonly ('compile' | 'run' | 'call' | 'safety')[];
+  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps')[];
+}
+
+/** (e) One map lookup loop. */
+export interface MapRow {
+  map: string;
+  entries: number;
+  /** Median ns per lookup (1000 lookups per run). */
+  nsPerLookup: number;
+  /** True if the run computed the expected sum. */
+  ok: boolean;
 }
 
 /** (d) One kernel under the safety options, each against the plain compiled code. */
@@ -110,6 +125,7 @@ export interface BenchReport {
   geomeanRatio: number | null;
   call: CallRow[];
   safety: SafetyRow[];
+  maps: MapRow[];
   targets: Target[];
   warnings: string[];
 }
@@ -424,6 +440,34 @@ async function benchSafety(settings: Settings, options: BenchOptions, root: stri
   return rows;
 }
 
+// (e) map lookups from a clang program
+
+const MAP_BENCH_LOOKUPS = 1000;
+
+async function benchMaps(settings: Settings, options: BenchOptions, root: string, warnings: string[]): Promise<MapRow[]> {
+  const rows: MapRow[] = [];
+  try {
+    const obj = new Uint8Array(await readFile(path.join(root, 'test-programs/c/map_bench.o')));
+    const { wasm } = await compileObject(obj);
+    const inst = await instantiate(wasm);
+    let expected = 0n;
+    for (let i = 0; i < MAP_BENCH_LOOKUPS; i++) expected += BigInt((i * 7919) % 10000);
+    for (const [map, program] of [['hash10k', 'hash_lookups'], ['array10k', 'array_lookups']] as const) {
+      const m = inst.map(map);
+      for (let k = 0; k < 10000; k++) m.set(k, BigInt(k));
+      const r0 = inst.run(undefined, { program });
+      const ok = r0 === expected;
+      if (!ok) warnings.push(`map bench ${program}: r0 ${r0}, expected ${expected}`);
+      const { ns } = timeCalls(() => inst.runRaw(0, program), settings.runMinMs, settings.runMinSamples, settings.warmupMs);
+      rows.push({ map: `${map} (${m.type === 1 ? 'HASH' : 'ARRAY'}, u32 -> u64)`, entries: 10000, nsPerLookup: ns / MAP_BENCH_LOOKUPS, ok });
+      log(options, `maps ${map}: ${(ns / MAP_BENCH_LOOKUPS).toFixed(1)} ns per lookup`);
+    }
+  } catch (err) {
+    warnings.push(`map bench failed: ${(err as Error).message}`);
+  }
+  return rows;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 function target(name: string, measured: number | null, value: number, unit: string, kind: 'min' | 'max'): Target {
@@ -446,7 +490,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const settings = quick ? QUICK : FULL;
   const root = options.root ?? projectRoot();
-  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety']);
+  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps']);
   const warnings: string[] = [];
   const defaultLevel = await detectDefaultLevel();
 
@@ -454,6 +498,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const run = parts.has('run') ? await benchRun(settings, options, root, warnings) : { rows: [], cc: null };
   const call = parts.has('call') ? await benchCall(settings, options) : [];
   const safety = parts.has('safety') ? await benchSafety(settings, options, root, warnings) : [];
+  const maps = parts.has('maps') ? await benchMaps(settings, options, root, warnings) : [];
+  const hashRow = maps.find((r) => r.map.startsWith('hash'));
   const checkedGeo = safety.length ? geomean(safety.map((r) => r.checkedNs / r.plainNs)) : null;
   const budgetGeo = safety.length ? geomean(safety.map((r) => r.budgetNs / r.plainNs)) : null;
 
@@ -467,6 +513,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     target('call overhead', raw ? raw.nsPerCall : null, 50, 'ns', 'max'),
     target('checked mode geomean', checkedGeo, 1.5, 'x plain', 'max'),
     target('budget geomean', budgetGeo, 1.1, 'x plain', 'max'),
+    target('hash lookup', hashRow ? hashRow.nsPerLookup : null, 25, 'ns', 'max'),
   ];
 
   const cpus = os.cpus();
@@ -485,6 +532,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     geomeanRatio,
     call,
     safety,
+    maps,
     targets,
     warnings,
   };
@@ -557,6 +605,13 @@ export function formatReport(report: BenchReport): string {
     out.push(table(['kernel', 'plain', 'checked', 'ratio', 'budget', 'ratio'], rows, 'lrrrrr'));
   }
 
+  if (report.maps.length) {
+    out.push('', `(e) map lookups from clang code (test-programs/c/map_bench.o), ${MAP_BENCH_LOOKUPS} per run, loop included`);
+    out.push(table(['map', 'entries', 'per lookup', 'ok'], report.maps.map((r) => [
+      r.map, String(r.entries), `${r.nsPerLookup.toFixed(1)} ns`, r.ok ? '✓' : '✗',
+    ]), 'lrrl'));
+  }
+
   for (const w of report.warnings) out.push('', `warning: ${w}`);
   out.push('', `summary vs targets: ${report.targets.map(formatTarget).join(' | ')}`);
   return out.join('\n');
@@ -584,7 +639,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const json = argv.includes('--json');
   const report = await runBench({ quick: argv.includes('--quick') });
   process.stdout.write(`${json ? reportJson(report) : formatReport(report)}\n`);
-  if (report.run.some((r) => r.match === false)) process.exitCode = 1;
+  if (report.run.some((r) => r.match === false) || report.maps.some((r) => !r.ok)) process.exitCode = 1;
 }
 
 const invoked = process.argv[1] ? pathToFileURL(path.resolve(process.argv[1])).href : '';

@@ -42,7 +42,9 @@ describe('bench', () => {
 
       expect(report.compile.some((r) => r.insnsPerSec !== null)).toBe(true);
       expect(report.call.length).toBeGreaterThan(0);
-      expect(report.targets.map((t) => t.name)).toHaveLength(6);
+      expect(report.targets.map((t) => t.name)).toHaveLength(7);
+      // The clang map program computed its sums through both maps.
+      expect(report.maps.map((r) => [r.map.split(' ')[0], r.ok])).toEqual([['hash10k', true], ['array10k', true]]);
       // The safety variants compute what the plain code computes (timings only differ).
       expect(report.safety.map((r) => [r.kernel, r.sameResult])).toEqual(KERNELS.map((k) => [k.name, true]));
       expect(formatReport(report)).toContain('summary vs targets:');
