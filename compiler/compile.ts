@@ -89,7 +89,7 @@ export interface CompileOptions {
   /** Constant array maps, for inline lookups. */
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
-  manifestExtras?: Pick<Manifest, 'maps' | 'license'>;
+  manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch'>;
 }
 
 /** Program types whose context is a `struct __sk_buff` (ldabs/ldind read its packet). */

@@ -7,7 +7,7 @@
  * The module's manifest describes the maps (types from BTF, initial data, static slots) so the
  * runtime can create them without the object.
  */
-import { NULL_GUARD_SIZE, SCRATCH_SIZE, type MapManifest } from '../runtime/abi.js';
+import { DEFAULT_MAX_CALL_DEPTH, NULL_GUARD_SIZE, SCRATCH_SIZE, type MapManifest } from '../runtime/abi.js';
 import { toBase64 } from '../runtime/base64.js';
 import { CompileError, ErrorCode } from '../runtime/errors.js';
 import { abiSignature, HELPERS } from '../runtime/helper-table.js';
@@ -131,15 +131,19 @@ export async function compileObject(input: Uint8Array | ObjectSpec, options: Obj
   }
 
   const maps = spec.maps.map((m, i) => mapManifest(spec, m, layout.placements[i]!));
+  // Key copies for bpf_for_each_map_elem callbacks, one per call depth, after the arena.
+  const keySlot = Math.ceil(Math.max(8, ...spec.maps.map((m) => m.keySize)) / 8) * 8;
+  const keySlots = rest.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
+  const keyScratch = { address: Math.ceil(layout.arenaEnd / 16) * 16, slotSize: keySlot, slots: keySlots };
   const compiled = await compile(bytes, {
     ...rest,
     entries,
     helpers: [...helperDecls.values()],
     resolveLddw,
-    mapsRegion: { arenaBase: layout.arenaBase, end: layout.arenaEnd },
+    mapsRegion: { arenaBase: layout.arenaBase, end: keyScratch.address + keySlot * keySlots },
     tailCalls: true,
     ...(inlineArrayLookups ? { arrayMap } : {}),
-    manifestExtras: { maps, license: spec.license },
+    manifestExtras: { maps, license: spec.license, keyScratch },
   });
   return { ...compiled, spec };
 }

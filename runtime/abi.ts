@@ -158,6 +158,12 @@ export interface Manifest {
   tailCalls?: boolean;
   /** The object's license (`license` section). */
   license?: string;
+  /**
+   * Modules with maps: program-visible copies of keys for bpf_for_each_map_elem callbacks (keys
+   * of hash maps live in metadata, below the arena): `slots` areas of `slotSize` bytes, one per
+   * nesting level, at the end of the value arena.
+   */
+  keyScratch?: { address: number; slotSize: number; slots: number };
 }
 
 /** Export name prefix of callbacks. */

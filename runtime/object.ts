@@ -9,7 +9,10 @@ import { packetHelpers } from './context.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helpers.js';
 import { BpfMap } from './maps/api.js';
-import { MapType } from './maps/desc.js';
+import { Errno, MapType } from './maps/desc.js';
+
+const HELPER_MAP_POP = 88;
+const HELPER_MAP_PEEK = 89;
 import { MapStore } from './maps/store.js';
 import { PerfEventArray } from './stdlib/perf.js';
 import { RingBuffer } from './stdlib/ringbuf.js';
@@ -68,10 +71,16 @@ export class ObjectRuntime {
     }
     this.stdlib = this.makeStdlib(memory, options);
     const mapStore = this.store;
+    const floor = manifest.layout.arenaBase ?? manifest.layout.stackBase;
     this.helpers = [
-      ...Object.entries(mapStore.helperImports).map(([id, fn]): HelperDefinition => ({
-        id: Number(id), fn: fn as HelperDefinition['fn'], direct: true,
-      })),
+      ...Object.entries(mapStore.helperImports).map(([id, fn]): HelperDefinition => {
+        const f = fn as (map: number, value: number) => bigint;
+        // pop and peek write the value through the program's pointer: never into map metadata.
+        if (Number(id) === HELPER_MAP_POP || Number(id) === HELPER_MAP_PEEK) {
+          return { id: Number(id), fn: (map: number, value: number) => ((value >>> 0) < floor ? BigInt(-Errno.EFAULT) : f(map, value)) };
+        }
+        return { id: Number(id), fn: fn as HelperDefinition['fn'], direct: true };
+      }),
       ...this.stdlib.helpers,
       ...packetHelpers(() => memory.buffer),
     ];
@@ -83,13 +92,14 @@ export class ObjectRuntime {
     const mapStore = this.store;
     return createStandardHelpers({
         memory,
+        accessFloor: this.manifest.layout.arenaBase ?? this.manifest.layout.stackBase,
         env: options.env ?? {},
         trace: (line) => this.traceSink(line),
         mapAt: (desc) => {
           const m = this.byIndex.find((x) => x.desc === desc);
           return m ? { index: m.index, name: m.name, type: m.type } : undefined;
         },
-        entries: (desc) => mapStore.entries(desc),
+        entries: (desc) => this.entriesForCallback(desc),
         callCallback: (n, r1, r2, r3, r4, r5) => {
           const fn = this.callbacks[n];
           if (!fn) throw new BpfRuntimeError(ErrorCode.HelperFailed, `callback ${n} does not exist in this module`);
@@ -100,6 +110,32 @@ export class ObjectRuntime {
       });
   }
 
+  private forEachDepth = 0;
+
+  /**
+   * The entries bpf_for_each_map_elem hands to its callback, with each key copied to the key
+   * scratch area of the current nesting level (keys of hash maps live in metadata, which the
+   * program may not read).
+   */
+  private *entriesForCallback(desc: number): Generator<[number, number]> {
+    const scratch = this.manifest.keyScratch;
+    const map = this.byIndex.find((m) => m.desc === desc);
+    if (!scratch || !map || this.forEachDepth >= scratch.slots) {
+      throw new BpfRuntimeError(ErrorCode.HelperFailed, 'bpf_for_each_map_elem nests deeper than the call depth limit', { helper: 'bpf_for_each_map_elem' });
+    }
+    const slot = scratch.address + this.forEachDepth * scratch.slotSize;
+    this.forEachDepth++;
+    try {
+      for (const [keyAddr, valueAddr] of this.store.entries(desc)) {
+        const mem = new Uint8Array(this.memory.buffer);
+        mem.copyWithin(slot, keyAddr, keyAddr + map.keySize);
+        yield [slot, valueAddr];
+      }
+    } finally {
+      this.forEachDepth--;
+    }
+  }
+
   /**
    * After a run that faulted: forget spin locks it held and ring buffer records it reserved but
    * never submitted (which would otherwise block the ring), as the kernel's verifier guarantees
@@ -107,6 +143,7 @@ export class ObjectRuntime {
    */
   afterFault(): void {
     this.stdlib.reset();
+    this.forEachDepth = 0;
   }
 
   /** Creates the maps of `manifest` in `memory` and their initial contents (before instantiation). */

@@ -314,7 +314,9 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
 }
 
 function formatAny(type: BpfMap['keyType'], v: unknown): string {
-  if (type && !Array.isArray(v)) return formatValue(type, v);
+  // Per-CPU values come as an array with one value per CPU.
+  if (type && Array.isArray(v) && type.kind !== 'array') return `[${v.map((x) => formatValue(type, x)).join(', ')}]`;
+  if (type) return formatValue(type, v);
   if (v instanceof Uint8Array) return hexBytes(v);
   return JSON.stringify(v, jsonReplacer) ?? String(v);
 }

@@ -14,10 +14,21 @@ const U32_LIMIT = 0x1_0000_0000n;
 
 /** The program's memory as the helpers read and write it. */
 export class ProgramMemory {
+  /** Lowest address a pointer argument may reach (the null guard, or more: see `floor`). */
+  private readonly floor: number;
+
+  /**
+   * @param floor lowest address pointer arguments may reach (default: just above the null
+   *   guard). The runtime passes the start of the map value arena, so that no helper reads or
+   *   writes map descriptors and metadata for a program, whatever pointer it passes.
+   */
   constructor(
     readonly memory: WebAssembly.Memory,
     private readonly probe?: HostEnv['probeRead'],
-  ) {}
+    floor = NULL_GUARD_SIZE,
+  ) {
+    this.floor = Math.max(floor, NULL_GUARD_SIZE);
+  }
 
   /** A fresh byte view of all of linear memory. */
   bytes(): Uint8Array {
@@ -36,7 +47,7 @@ export class ProgramMemory {
   valid(addr: number, len: number): boolean {
     if (len === 0) return true;
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(len) || len < 0) return false;
-    return addr >= NULL_GUARD_SIZE && addr + len <= this.memory.buffer.byteLength;
+    return addr >= this.floor && addr + len <= this.memory.buffer.byteLength;
   }
 
   /** Copies `len` bytes at `addr` out of linear memory, or undefined if out of bounds. */
@@ -74,7 +85,7 @@ export class ProgramMemory {
     const size = this.memory.buffer.byteLength;
     if (a < BigInt(size)) {
       const addr = Number(a);
-      return addr >= NULL_GUARD_SIZE && addr + len <= size ? this.bytes().slice(addr, addr + len) : undefined;
+      return addr >= this.floor && addr + len <= size ? this.bytes().slice(addr, addr + len) : undefined;
     }
     const got = this.probe?.(a, len);
     return got && got.length >= len ? got.slice(0, len) : undefined;
@@ -93,7 +104,7 @@ export class ProgramMemory {
     let src: Uint8Array;
     if (a < BigInt(size)) {
       const addr = Number(a);
-      if (addr < NULL_GUARD_SIZE) return undefined;
+      if (addr < this.floor) return undefined;
       src = this.bytes().subarray(addr, Math.min(addr + count, size));
     } else {
       const got = this.probe?.(a, count);

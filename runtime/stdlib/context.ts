@@ -47,6 +47,11 @@ export interface HostEnv {
 /** What the standard helpers need from the runtime that runs the program. */
 export interface StdlibContext {
   memory: WebAssembly.Memory;
+  /**
+   * Lowest address pointer arguments may reach (default: above the null guard). Modules with maps
+   * pass the start of the value arena: helpers never touch map descriptors or metadata.
+   */
+  accessFloor?: number;
   env: HostEnv;
   /** One line of trace output (bpf_trace_printk/bpf_printk/bpf_trace_vprintk), without trailing newline. */
   trace: (line: string) => void;

@@ -58,7 +58,7 @@ export function standardHelpers(ctx: StdlibContext): HelperDefinition[] {
 
 /** The standard helpers and a handle on their state (held locks, pending reservations). */
 export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
-  const mem = new ProgramMemory(ctx.memory, (address, length) => ctx.env.probeRead?.(address, length));
+  const mem = new ProgramMemory(ctx.memory, (address, length) => ctx.env.probeRead?.(address, length), ctx.accessFloor);
   const fail = (errno: number): bigint => BigInt(-errno);
   const held = new Set<number>();
   const reserved = new Map<number, RingBuffer>();
