@@ -84,6 +84,8 @@ export interface CompileOptions {
   resolveLddw?: (insn: LddwInsn) => bigint;
   /** Maps region below the stack (descriptors + metadata, then the value arena); see compileObject. */
   mapsRegion?: { arenaBase: number; end: number };
+  /** Resolves kfunc calls (see EmitOptions.resolveKfunc); compileObject sets it from the object's BTF. */
+  resolveKfunc?: (imm: number, pc: number) => HelperInfo;
   /** Compile bpf_tail_call inline between this module's programs (see EmitOptions.tailCalls). */
   tailCalls?: boolean;
   /** Constant array maps, for inline lookups. */
@@ -207,6 +209,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       ...(options.budget !== undefined ? { budget: options.budget } : {}),
       ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
       ...(options.tailCalls ? { tailCalls: true } : {}),
+      ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
       ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
     }));
     phase('emit');

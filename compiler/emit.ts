@@ -65,6 +65,11 @@ export interface EmitOptions {
    * programs of this module (numbered as `entries`) tail-call each other without leaving Wasm.
    */
   tailCalls?: boolean;
+  /**
+   * Resolves a kfunc call (its imm) to the host function it imports by name; without it kfunc
+   * calls are refused (E_UNSUPPORTED).
+   */
+  resolveKfunc?: (imm: number, pc: number) => HelperInfo;
   /** Inline `bpf_map_lookup_elem` on a map loaded by this lddw, when it is a plain array. */
   arrayMap?: (insn: Extract<Insn, { kind: 'lddw' }>) => ArrayMapInfo | undefined;
 }
@@ -119,7 +124,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   };
   const ctx: ModuleCtx = {
     options, program: cfg.program, module, helpers: new Map(), usesCallx: false, usesPacket: false,
-    callbacks: new Map(), callbackHelpers: new Set(), usesTailCalls: false,
+    callbacks: new Map(), kfuncs: new Map(), callbackHelpers: new Set(), usesTailCalls: false,
   };
   prescan(ctx, cfg);
   for (const fn of cfg.functions) {
@@ -193,7 +198,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
     module.functions.push({ name: wrapper, params: ['i32', 'i32'], result: 'i32', vars: ctx.usesTailCalls ? ['i64', 'i32'] : ['i64'], body: w.block(null, body, 'i32') });
     module.exports.push({ name: e.exportName, function: wrapper });
   }
-  return { module, helpers: [...ctx.helpers.values()], usesCallx: ctx.usesCallx, callbacks, usesTailCalls: ctx.usesTailCalls };
+  return { module, helpers: [...ctx.helpers.values(), ...ctx.kfuncs.values()], usesCallx: ctx.usesCallx, callbacks, usesTailCalls: ctx.usesTailCalls };
 }
 
 /** Lowest address checked mode allows: the map value arena when there are maps, else the stack. */
@@ -262,6 +267,7 @@ function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
         const insn = insns[i]!;
         if (insn.kind === 'call' && insn.helper === HELPER_TAIL_CALL && ctx.options.tailCalls) ctx.usesTailCalls = true;
         else if (insn.kind === 'call') declareHelper(ctx, insn.helper, insn.pc);
+        else if (insn.kind === 'kfunc' && ctx.options.resolveKfunc) declareKfunc(ctx, insn.btfId, insn.pc);
         else if (insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC) {
           const target = pseudoFuncTarget(insn);
           if (!ctx.callbacks.has(target)) ctx.callbacks.set(target, 0);
@@ -280,6 +286,23 @@ function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
   const targets = [...ctx.callbacks.keys()].sort((a, b) => a - b);
   ctx.callbacks.clear();
   targets.forEach((t, i) => ctx.callbacks.set(t, i + 1));
+}
+
+/** A kfunc import: `kfunc.<name>` in the helpers module, a HelperImport marked `kfunc`. */
+function declareKfunc(ctx: ModuleCtx, imm: number, pc: number): void {
+  if (ctx.kfuncs.has(imm)) return;
+  const info = ctx.options.resolveKfunc!(imm, pc);
+  const imp: HelperImport = { id: info.id, name: info.name, importName: 'kfunc.' + info.name, signature: info.signature, kfunc: true };
+  ctx.module.imports.push({
+    name: kfuncFn(imm), module: IMPORT_HELPERS, base: imp.importName,
+    params: info.signature.args.map((k): ValType => (k === 'i64' ? 'i64' : 'i32')),
+    result: info.signature.result === 'i64' ? 'i64' : info.signature.result === 'void' ? 'none' : 'i32',
+  });
+  ctx.kfuncs.set(imm, imp);
+}
+
+function kfuncFn(imm: number): string {
+  return '$kfunc_' + imm;
 }
 
 function declareHelper(ctx: ModuleCtx, id: number, pc: number): void {
@@ -304,6 +327,8 @@ interface ModuleCtx {
   usesPacket: boolean;
   /** Callback number by first instruction. */
   callbacks: Map<number, number>;
+  /** Declared kfuncs by their calls' imm. */
+  kfuncs: Map<number, HelperImport>;
   /** Ids of declared helpers that take a callback. */
   callbackHelpers: Set<number>;
   usesTailCalls: boolean;
@@ -527,6 +552,10 @@ class FunctionEmitter {
         return;
       }
       case 'kfunc':
+        if (this.ctx.kfuncs.has(insn.btfId)) {
+          this.emitImportCall(this.ctx.kfuncs.get(insn.btfId)!, kfuncFn(insn.btfId), insn.pc, out);
+          return;
+        }
         throw new CompileError(
           ErrorCode.Unsupported,
           `kfunc call (BTF id ${insn.btfId}) needs the host to provide the function; kfuncs are not supported yet`,
@@ -891,14 +920,20 @@ class FunctionEmitter {
   }
 
   private emitHelperCall(id: number, pc: number, out: CodeSink): void {
-    const m = w;
     // Declared by prescan, before any body was generated.
     const imp = this.ctx.helpers.get(id);
     if (!imp) throw new CompileError(ErrorCode.Internal, `helper ${id} was not declared`, { insn: pc });
+    this.emitImportCall(imp, helperFn(id), pc, out);
+  }
+
+  /** A call to an imported helper or kfunc: r1..r5 converted to its signature, r0 from its result. */
+  private emitImportCall(imp: HelperImport, fn: string, pc: number, out: CodeSink): void {
+    const m = w;
+    const id = imp.kfunc ? Number.NaN : imp.id;
     const args = imp.signature.args.map((k, i) => (k === 'i64' ? this.get64(i + 1) : this.get32(i + 1)));
     const sig = imp.signature;
     const resultType = sig.result === 'i64' ? 'i64' : sig.result === 'void' ? 'none' : 'i32';
-    const call = this.tag(m.call(helperFn(id), args, resultType), pc);
+    const call = this.tag(m.call(fn, args, resultType), pc);
     // A helper that runs callbacks: they get the frame below ours and share our budget.
     const withCallbacks = this.ctx.callbacks.size > 0 && this.ctx.callbackHelpers.has(id);
     const budgeted = withCallbacks && this.ctx.options.budget !== undefined;

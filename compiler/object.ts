@@ -16,6 +16,8 @@ import { MapType } from '../runtime/maps/desc.js';
 import { layoutMaps, type MapPlacement } from '../runtime/maps/layout.js';
 import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
 import type { ArrayMapInfo } from './emit.js';
+import type { Btf } from './elf/btf.js';
+import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../runtime/abi.js';
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from './elf/loader.js';
 import { mapTypeDescs } from './elf/typedesc.js';
 
@@ -142,6 +144,11 @@ export async function compileObject(input: Uint8Array | ObjectSpec, options: Obj
     resolveLddw,
     mapsRegion: { arenaBase: layout.arenaBase, end: keyScratch.address + keySlot * keySlots },
     tailCalls: true,
+    resolveKfunc: (imm, pc) => {
+      const k = spec.kfuncs[imm];
+      if (!k) throw new CompileError(ErrorCode.BadObject, `kfunc call ${imm} refers to no extern function of the object`, { insn: pc });
+      return { id: imm, name: k.name, signature: kfuncSignature(spec.btf, k.btfId) };
+    },
     ...(inlineArrayLookups ? { arrayMap } : {}),
     manifestExtras: { maps, license: spec.license, keyScratch },
   });
@@ -189,4 +196,32 @@ function mapManifest(spec: ObjectSpec, m: MapSpec, at: MapPlacement): MapManifes
       : {}),
     ...(m.innerMap ? { innerMap: m.innerMap.name } : {}),
   };
+}
+
+/**
+ * The Wasm signature of a kfunc from its BTF prototype, by the helpers' rules: pointers and
+ * integers up to 32 bits are i32, 64-bit integers i64; results likewise (signed 32-bit ones
+ * sign-extended), void gives r0 = 0. Without BTF: the generic (i64 x 5) -> i64.
+ */
+export function kfuncSignature(btf: Btf | undefined, btfId: number | undefined): HelperSignature {
+  const fn = btf && btfId !== undefined ? btf.type(btfId) : undefined;
+  const proto = fn && fn.kind === 'func' ? btf!.type(fn.type) : undefined;
+  if (!btf || !proto || proto.kind !== 'func_proto' || proto.params.length > 5 || proto.variadic) {
+    return { args: [...GENERIC_HELPER_SIGNATURE.args], result: GENERIC_HELPER_SIGNATURE.result };
+  }
+  const kindOf = (id: number): { size: number; signed: boolean; ptr: boolean } => {
+    const t = btf.resolve(id);
+    if (t.kind === 'ptr') return { size: 4, signed: false, ptr: true };
+    if (t.kind === 'int') return { size: t.size, signed: t.signed, ptr: false };
+    if (t.kind === 'enum') return { size: t.size, signed: false, ptr: false };
+    return { size: 8, signed: false, ptr: false };
+  };
+  const args: HelperArgKind[] = proto.params.map((p) => (kindOf(p.type).size <= 4 ? 'i32' : 'i64'));
+  let result: HelperResultKind;
+  if (proto.returnType === 0) result = 'void';
+  else {
+    const r = kindOf(proto.returnType);
+    result = r.size > 4 ? 'i64' : r.signed ? 's32' : 'u32';
+  }
+  return { args, result };
 }

@@ -101,6 +101,8 @@ export interface HelperImport {
   /** Human-readable name (`bpf_map_lookup_elem`, or `helper_<id>`). */
   name: string;
   signature: HelperSignature;
+  /** A kfunc (an extern function of the object), looked up by name only; `id` is meaningless. */
+  kfunc?: boolean;
 }
 
 /** Memory layout of a compiled module. */

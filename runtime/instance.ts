@@ -23,6 +23,12 @@ export interface InstantiateOptions extends ObjectOptions {
    * The host's helpers take precedence over the runtime's.
    */
   helpers?: Iterable<HelperDefinition> | HelperRegistry;
+  /**
+   * kfuncs (extern functions the object's programs call, `extern ... __ksym`) by name. Arguments
+   * and results follow the kfunc's BTF prototype as helpers' do: pointers and 32-bit integers are
+   * numbers, 64-bit integers bigints.
+   */
+  kfuncs?: Record<string, HelperDefinition['fn']>;
 }
 
 /** What a packet run returns. */
@@ -268,11 +274,16 @@ export async function instantiate(
   };
   const helperImports: Record<string, WebAssembly.ImportValue> = {};
   for (const h of manifest.helpers) {
-    const def = helpers.get(h.id) ?? helpers.getByName(h.name);
+    const kfn = h.kfunc && Object.hasOwn(options.kfuncs ?? {}, h.name) ? options.kfuncs![h.name] : undefined;
+    const def: HelperDefinition | undefined = h.kfunc
+      ? (typeof kfn === 'function' ? { id: h.id, name: h.name, fn: kfn } : undefined)
+      : helpers.get(h.id) ?? helpers.getByName(h.name);
     if (!def) {
       throw new BpfRuntimeError(
         ErrorCode.UnknownHelper,
-        `the program calls helper ${h.name} (id ${h.id}), which the host does not provide`,
+        h.kfunc
+          ? `the program calls kfunc ${h.name}, which the host does not provide (options.kfuncs.${h.name})`
+          : `the program calls helper ${h.name} (id ${h.id}), which the host does not provide`,
         { helper: h.name },
       );
     }

@@ -105,8 +105,21 @@ export interface ProgramSpec {
   readonly functions: readonly LinkedFunction[];
 }
 
+/**
+ * A kfunc the object calls: an extern function (`extern ... __ksym`), resolved by name to a
+ * function the host provides. Calls to it are `call` instructions with src_reg 2 (kfunc) whose
+ * imm is the kfunc's index in {@link ObjectSpec.kfuncs} (the kernel puts a BTF id there).
+ */
+export interface KfuncSpec {
+  readonly name: string;
+  /** The BTF id of its FUNC (extern linkage), when the object has BTF. */
+  readonly btfId?: number;
+}
+
 /** A whole object. */
 export interface ObjectSpec {
+  /** kfuncs called by the programs, indexed by their calls' imm. */
+  readonly kfuncs: readonly KfuncSpec[];
   /** Programs in section order, then by offset in the section. */
   readonly programs: readonly ProgramSpec[];
   readonly maps: readonly MapSpec[];
@@ -220,20 +233,29 @@ export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
   }
 
   const programs: ProgramSpec[] = [];
+  const kfuncs: KfuncSpec[] = [];
+  const kfuncIndex = (name: string): number => {
+    let i = kfuncs.findIndex((k) => k.name === name);
+    if (i < 0) {
+      const fn = btf?.typeByName(name, 'func');
+      i = kfuncs.push({ name, ...(fn ? { btfId: fn.id } : {}) }) - 1;
+    }
+    return i;
+  };
   for (const cs of code.values()) {
     if (cs.section.name === '.text') continue;
     const symbols = elf.symbolsInSection(cs.section.index)
       .filter((s) => s.type === SymbolType.FUNC && (s.bind === SymbolBind.GLOBAL || s.bind === SymbolBind.WEAK))
       .sort((a, b) => a.value - b.value);
     for (const sym of symbols) {
-      const linker = new Linker(elf, code, maps, dataMaps, sym.name);
+      const linker = new Linker(elf, code, maps, dataMaps, sym.name, kfuncIndex);
       const { insns, functions } = linker.link(unitAt(cs, sym.value / 8));
       programs.push({ name: sym.name, section: cs.section.name, type: programTypeOfSection(cs.section.name), insns, functions });
     }
   }
 
   return {
-    programs, maps, license: readLicense(elf),
+    programs, maps, kfuncs, license: readLicense(elf),
     ...(btf ? { btf } : {}),
     ...(ext ? { btfExt: ext } : {}),
   };
@@ -338,6 +360,7 @@ class Linker {
     private readonly maps: readonly MapSpec[],
     private readonly dataMaps: ReadonlyMap<number, MapSpec>,
     private readonly program: string,
+    private readonly kfuncIndex: (name: string) => number,
   ) {}
 
   link(entry: Unit): { insns: Uint8Array; functions: LinkedFunction[] } {
@@ -430,7 +453,13 @@ class Linker {
           }
           const sym = rel.symbol;
           if (sym.sectionIndex === SHN.UNDEF) {
-            this.fail(ErrorCode.Unsupported, unit, slot, `the call at instruction ${slot} of ${name} calls the extern function ${this.describe(sym)} (a kfunc or a function of another object), which is not supported`);
+            // An extern function (a kfunc, `extern ... __ksym`): the host provides it by name.
+            if (!sym.name) {
+              this.fail(E_BAD_ELF, unit, slot, `the call at instruction ${slot} of ${name} calls an extern function without a name (${this.describe(sym)})`);
+            }
+            out[o + 1] = (CALL_SRC_KFUNC << 4) | (out[o + 1]! & 0x0f);
+            view.setInt32(o + 4, this.kfuncIndex(sym.name), true);
+            continue;
           }
           if (src !== CALL_SRC_LOCAL) {
             this.fail(E_BAD_ELF, unit, slot, `the call at instruction ${slot} of ${name} has a relocation against ${this.describe(sym)} but is not a bpf-to-bpf call (src_reg ${src}, expected 1)`);

@@ -366,7 +366,7 @@ function relocationEntry(bytes: Uint8Array, target: string, i: number): number {
 }
 
 describe('errors', () => {
-  it('rejects calls to extern functions (kfuncs) with E_UNSUPPORTED naming the symbol', () => {
+  it('turns calls to extern functions into kfunc calls (src_reg 2, imm = index in spec.kfuncs)', () => {
     const bytes = object('bpf_calls');
     const elf = parseElf(bytes);
     const symtab = elf.sections.find((s) => s.type === SectionType.SYMTAB)!;
@@ -374,10 +374,11 @@ describe('errors', () => {
     // Make `checksum` undefined (st_shndx = SHN_UNDEF), as an extern __ksym function is.
     const view = new DataView(bytes.buffer, bytes.byteOffset);
     view.setUint16(symtab.offset + 24 * checksum.index + 6, 0, true);
-    const e = loadError(bytes);
-    expect(e.code).toBe(ErrorCode.Unsupported);
-    expect(e.location).toMatchObject({ section: 'tc', offset: 8, program: 'classify' });
-    expect(e.detail).toContain('checksum');
+    const spec = loadObjectSpec(bytes);
+    expect(spec.kfuncs.map((k) => k.name)).toEqual(['checksum']);
+    const insns = spec.programs.find((p) => p.name === 'classify')!.insns;
+    // The call at instruction 1 of classify.
+    expect([insns[8], insns[9]! >> 4, insns[12]]).toEqual([0x85, 2, 0]);
   });
 
   it('rejects a relocation on an instruction that is neither lddw nor call', () => {
