@@ -33,7 +33,17 @@ export interface ObjectCompileOptions extends Omit<
   helpers?: readonly HelperDecl[];
   /** Compile lookups in constant array maps to address arithmetic (default true). */
   inlineArrayLookups?: boolean;
+  /**
+   * Inner maps to lay out in advance for each map of maps declared with an inner map definition
+   * (`__array(values, struct inner)`), for user code to create at run time and store in the outer
+   * map (`ObjectRuntime.createInnerMap`): linear memory is laid out at compile time. Default: up
+   * to 4 (at most the outer map's max_entries), none for inner maps over 1 MiB.
+   */
+  innerMapPool?: number;
 }
+
+/** Inner maps over this many bytes get no pool by default. */
+const INNER_POOL_MAX_BYTES = 1 << 20;
 
 /** A compiled object: the module, its manifest and the object's parsed description. */
 export interface CompiledObject extends CompiledModule {
@@ -62,8 +72,9 @@ export function kernelHelperDecls(): HelperDecl[] {
  */
 export async function compileObject(input: Uint8Array | ObjectSpec, options: ObjectCompileOptions = {}): Promise<CompiledObject> {
   const spec = input instanceof Uint8Array ? loadObjectSpec(input) : input;
-  const { programs: wanted, helpers: custom, inlineArrayLookups = true, ...rest } = options;
+  const { programs: wanted, helpers: custom, inlineArrayLookups = true, innerMapPool, ...rest } = options;
   const programs = selectPrograms(spec, wanted);
+  const allMaps = withInnerMapPools(spec.maps, innerMapPool);
 
   // One instruction stream: the programs one after the other (calls and callbacks are relative).
   let slots = 0;
@@ -79,7 +90,7 @@ export async function compileObject(input: Uint8Array | ObjectSpec, options: Obj
     at += p.insns.length;
   }
 
-  const layout = layoutMaps(spec.maps.map((m) => ({
+  const layout = layoutMaps(allMaps.map((m) => ({
     name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries,
     flags: m.flags, mapExtra: m.mapExtra,
   })), MAPS_BASE);
@@ -132,7 +143,7 @@ export async function compileObject(input: Uint8Array | ObjectSpec, options: Obj
     if (!helperDecls.has(id)) helperDecls.set(id, { id, name: `helper_${id >>> 0}` });
   }
 
-  const maps = spec.maps.map((m, i) => mapManifest(spec, m, layout.placements[i]!));
+  const maps = allMaps.map((m, i) => mapManifest(spec, m, layout.placements[i]!));
   // Key copies for bpf_for_each_map_elem callbacks, one per call depth, after the arena.
   const keySlot = Math.ceil(Math.max(8, ...spec.maps.map((m) => m.keySize)) / 8) * 8;
   const keySlots = rest.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
@@ -153,6 +164,24 @@ export async function compileObject(input: Uint8Array | ObjectSpec, options: Obj
     manifestExtras: { maps, license: spec.license, keyScratch },
   });
   return { ...compiled, spec };
+}
+
+/** The object's maps followed by the pools of inner maps for its maps of maps. */
+function withInnerMapPools(maps: readonly MapSpec[], pool: number | undefined): MapSpec[] {
+  if (pool !== undefined && (!Number.isInteger(pool) || pool < 0 || pool > 1024)) {
+    throw new CompileError(ErrorCode.BadArgument, `innerMapPool must be an integer from 0 to 1024, not ${String(pool)}`);
+  }
+  const out = [...maps];
+  for (const outer of maps) {
+    const inner = outer.innerMap;
+    if (!inner || (outer.type !== MapType.ARRAY_OF_MAPS && outer.type !== MapType.HASH_OF_MAPS)) continue;
+    const bytes = inner.maxEntries * (inner.keySize + inner.valueSize);
+    const n = pool ?? (bytes > INNER_POOL_MAX_BYTES ? 0 : Math.min(4, outer.maxEntries));
+    for (let i = 0; i < n; i++) {
+      out.push({ ...inner, name: `${outer.name}.inner.${i}`, index: out.length, poolOf: outer.name });
+    }
+  }
+  return out;
 }
 
 function selectPrograms(spec: ObjectSpec, wanted: readonly string[] | undefined): ProgramSpec[] {
@@ -195,6 +224,7 @@ function mapManifest(spec: ObjectSpec, m: MapSpec, at: MapPlacement): MapManifes
         }
       : {}),
     ...(m.innerMap ? { innerMap: m.innerMap.name } : {}),
+    ...(m.poolOf !== undefined ? { poolOf: m.poolOf } : {}),
   };
 }
 

@@ -216,4 +216,6 @@ export interface MapManifest {
   initialValues?: { index: number; program?: string; map?: string }[];
   /** Maps of maps: the name of the inner map definition's template, when declared. */
   innerMap?: string;
+  /** An inner map laid out in advance for this map of maps, handed out by createInnerMap. */
+  poolOf?: string;
 }

@@ -184,6 +184,28 @@ export class ObjectRuntime {
     return m;
   }
 
+  private readonly handedOut = new Set<string>();
+
+  /**
+   * A new inner map for the map of maps `outer`, to store in it (`map(outer).set(key, inner)`),
+   * as user code creates inner maps with bpf_map_create: taken from the pool laid out at compile
+   * time (compileObject's innerMapPool); E_MAP_OP (ENOSPC) when the pool is used up.
+   */
+  createInnerMap(outer: string): BpfMap {
+    this.map(outer);
+    const free = this.byIndex.find((m) => m.info.poolOf === outer && !this.handedOut.has(m.name));
+    if (!free) {
+      const size = this.byIndex.filter((m) => m.info.poolOf === outer).length;
+      throw new BpfRuntimeError(
+        ErrorCode.MapOp,
+        `no inner map left for ${outer} (ENOSPC): its pool of ${size} was laid out at compile time; compile with a larger innerMapPool`,
+        { map: outer },
+      );
+    }
+    this.handedOut.add(free.name);
+    return free;
+  }
+
   /** The ring buffer of a RINGBUF map: consume records with a callback or `for await`. */
   ringbuf(name: string): RingBuffer {
     const m = this.map(name);

@@ -282,7 +282,8 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
     for (const pb of perfs.values()) pb.consume();
   });
 
-  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27);
+  // Ring/perf buffers print as records; unused inner maps laid out in advance are left out.
+  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(m.info.poolOf !== undefined && m.dump().length === 0));
   if (p.json) {
     const out: Record<string, unknown> = {
       program,

@@ -77,6 +77,8 @@ export interface MapSpec extends MapDef {
   readonly readonly?: boolean;
   /** Internal maps: the section's variables, from its BTF DATASEC (`[]` without BTF). */
   readonly variables?: readonly DataVariable[];
+  /** An inner map laid out in advance for this map of maps (see compileObject's innerMapPool). */
+  readonly poolOf?: string;
 }
 
 /** One function of a linked program. */
