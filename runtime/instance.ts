@@ -239,6 +239,7 @@ export async function instantiate(
   const memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
   const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
   let helpers: HelperRegistry;
+  const runtimeHelpers = new Set<HelperDefinition>(object?.helpers ?? []);
   if (object) {
     // The runtime's helpers first, the host's on top.
     helpers = new HelperRegistry(object.helpers);
@@ -272,12 +273,16 @@ export async function instantiate(
         throw new BpfRuntimeError(ErrorCode.Trap, `fault ${code}`, { insn });
     }
   };
+  // The runtime's implementation of a kernel helper id serves only a call compiled under that
+  // helper's name: a custom helper that reuses the id must come from the host.
+  const runtimeOrHost = (def: HelperDefinition | undefined, name: string): HelperDefinition | undefined =>
+    def && runtimeHelpers.has(def) && def.name !== undefined && def.name !== name ? undefined : def;
   const helperImports: Record<string, WebAssembly.ImportValue> = {};
   for (const h of manifest.helpers) {
     const kfn = h.kfunc && Object.hasOwn(options.kfuncs ?? {}, h.name) ? options.kfuncs![h.name] : undefined;
     const def: HelperDefinition | undefined = h.kfunc
       ? (typeof kfn === 'function' ? { id: h.id, name: h.name, fn: kfn } : undefined)
-      : helpers.get(h.id) ?? helpers.getByName(h.name);
+      : runtimeOrHost(helpers.get(h.id), h.name) ?? helpers.getByName(h.name);
     if (!def) {
       throw new BpfRuntimeError(
         ErrorCode.UnknownHelper,

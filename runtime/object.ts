@@ -10,6 +10,7 @@ import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helpers.js';
 import { BpfMap } from './maps/api.js';
 import { Errno, MapType } from './maps/desc.js';
+import { helperById } from './helper-table.js';
 
 const HELPER_MAP_POP = 88;
 const HELPER_MAP_PEEK = 89;
@@ -77,9 +78,9 @@ export class ObjectRuntime {
         const f = fn as (map: number, value: number) => bigint;
         // pop and peek write the value through the program's pointer: never into map metadata.
         if (Number(id) === HELPER_MAP_POP || Number(id) === HELPER_MAP_PEEK) {
-          return { id: Number(id), fn: (map: number, value: number) => ((value >>> 0) < floor ? BigInt(-Errno.EFAULT) : f(map, value)) };
+          return { id: Number(id), name: helperById(Number(id))?.name, fn: (map: number, value: number) => ((value >>> 0) < floor ? BigInt(-Errno.EFAULT) : f(map, value)) };
         }
-        return { id: Number(id), fn: fn as HelperDefinition['fn'], direct: true };
+        return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
       }),
       ...this.stdlib.helpers,
       ...packetHelpers(() => memory.buffer),

@@ -392,6 +392,8 @@ export function helperByName(name: string): HelperProto | undefined {
  * Arguments: pointers, maps, the context and callbacks are linear-memory addresses and cross as
  * 'i32', as do 32-bit (and narrower) scalars; 64-bit scalars (u64, s64, long, size_t) cross as
  * 'i64'. A variadic helper's extra arguments fill the remaining registers up to r5 as 'i64'.
+ * Exception: the source of bpf_probe_read* and bpf_copy_from_user* (\`unsafe_ptr\`, \`user_ptr\`)
+ * is a kernel or user address, not linear memory, and crosses as 'i64' with all its bits.
  *
  * Result: \`void\` -> 'void'; pointers -> 'u32' (a linear-memory address, zero-extended into r0;
  * NULL is 0); \`u32\` -> 'u32'; \`int\` -> 's32' (sign-extended, so negative errnos survive);
@@ -403,10 +405,16 @@ export function abiSignature(proto: HelperProto): HelperSignature {
   if (proto.args === null || proto.ret === null) {
     return { args: [...GENERIC_HELPER_SIGNATURE.args], result: GENERIC_HELPER_SIGNATURE.result };
   }
-  const args: HelperArgKind[] = proto.args.map((a) => (a.kind === 'scalar64' ? 'i64' : 'i32'));
+  // Addresses outside the program (\`unsafe_ptr\` of bpf_probe_read*, \`user_ptr\`) keep all 64 bits:
+  // they name kernel or user memory the host exposes, not linear memory.
+  const args: HelperArgKind[] = proto.args.map((a) =>
+    a.kind === 'scalar64' || UNSAFE_POINTERS.has(a.name) ? 'i64' : 'i32');
   if (proto.variadic) while (args.length < 5) args.push('i64');
   return { args, result: RESULT_KIND[proto.ret] };
 }
+
+/** Pointer arguments that may point outside linear memory (kernel or user addresses). */
+const UNSAFE_POINTERS: ReadonlySet<string> = new Set(['unsafe_ptr', 'user_ptr']);
 
 const RESULT_KIND: Readonly<Record<HelperRet, HelperResultKind>> = {
   void: 'void',

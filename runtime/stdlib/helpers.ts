@@ -66,12 +66,14 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
   const now = (): bigint => BigInt.asUintN(64, ctx.env.now ? ctx.env.now() : monotonicNs());
 
   // --- probe reads: zero the destination and return -EFAULT when the source is unreadable ---
-  const probeRead = (dst: number, size: number, src: number): bigint => {
+  // The source is a 64-bit address (i64 in the helper ABI): kernel or user memory the host
+  // exposes, or linear memory.
+  const probeRead = (dst: number, size: number, src: bigint | number): bigint => {
     const d = dst >>> 0;
     const n = size >>> 0;
     if (n === 0) return 0n;
     if (!mem.valid(d, n)) return fail(Errno.EFAULT);
-    const bytes = mem.read(BigInt(src >>> 0), n);
+    const bytes = mem.read(BigInt.asUintN(64, BigInt(src)), n);
     if (!bytes) {
       mem.zero(d, n);
       return fail(Errno.EFAULT);
@@ -79,12 +81,12 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
     mem.write(d, bytes);
     return 0n;
   };
-  const probeReadStr = (dst: number, size: number, src: number): bigint => {
+  const probeReadStr = (dst: number, size: number, src: bigint | number): bigint => {
     const d = dst >>> 0;
     const n = size >>> 0;
     if (n === 0) return 0n;
     if (!mem.valid(d, n)) return fail(Errno.EFAULT);
-    const s = mem.readString(BigInt(src >>> 0), n);
+    const s = mem.readString(BigInt.asUintN(64, BigInt(src)), n);
     if (!s) {
       mem.zero(d, n);
       return fail(Errno.EFAULT);

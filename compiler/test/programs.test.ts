@@ -1,0 +1,1351 @@
+/**
+ * One `describe` per C program of test-programs/c: each loads the committed clang object,
+ * compiles it whole (compileObject), checks what the header comment of its `.c` file lists
+ * (map definitions, programs and sections, the instructions and relocations it mentions), and
+ * above all runs the programs and checks r0, map contents, globals, trace output and buffers.
+ *
+ * Programs run at the default -O1; most also at -O0, -O2 and in checked mode (ENGINES), so the
+ * engines have to agree. A suite per `.c` file is required: a new program without one fails.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { HelperSignature } from '../../runtime/abi.js';
+import { BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
+import { abiSignature, helperById } from '../../runtime/helper-table.js';
+import { instantiate, type BpfInstance, type InstantiateOptions } from '../../runtime/instance.js';
+import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { ObjectRuntime } from '../../runtime/object.js';
+import { BpfCoreReloKind, BtfLinkage, readDataSection, readElfBtf } from '../elf/btf.js';
+import { LddwSource } from '../elf/loader.js';
+import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/reader.js';
+import type { HelperDecl } from '../compile.js';
+import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const C_DIR = path.join(root, 'test-programs/c');
+const objectBytes = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(C_DIR, `${name}.o`)));
+const elfOf = (name: string): ElfFile => parseElf(objectBytes(name));
+
+// ---------------------------------------------------------------------------------------------
+// Engines, loading and running
+
+interface Engine {
+  label: string;
+  options: ObjectCompileOptions;
+}
+
+const O1: Engine = { label: '-O1', options: {} };
+/** Every way to compile: the results must not depend on it. */
+const ENGINES: readonly Engine[] = [
+  O1,
+  { label: '-O0', options: { optLevel: 0 } },
+  { label: '-O2', options: { optLevel: 2 } },
+  { label: 'checked', options: { checked: true } },
+];
+
+const compiled = new Map<string, Promise<CompiledObject>>();
+
+/** The object compiled with the engine's options (cached: tests instantiate it afresh). */
+function build(name: string, engine: Engine = O1, extra: ObjectCompileOptions = {}): Promise<CompiledObject> {
+  const key = `${name} ${engine.label} ${JSON.stringify(extra)}`;
+  let c = compiled.get(key);
+  if (!c) compiled.set(key, (c = compileObject(objectBytes(name), { ...engine.options, ...extra })));
+  return c;
+}
+
+interface Loaded {
+  inst: BpfInstance;
+  obj: ObjectRuntime;
+  compiled: CompiledObject;
+  /** bpf_printk output, one entry per line. */
+  trace: string[];
+}
+
+/** A fresh instance of the object; trace output is collected in `trace`. */
+async function open(
+  name: string,
+  engine: Engine = O1,
+  options: InstantiateOptions = {},
+  compileOptions: ObjectCompileOptions = {},
+): Promise<Loaded> {
+  const c = await build(name, engine, compileOptions);
+  const trace: string[] = [];
+  const inst = await instantiate(c.wasm, { trace: (line) => trace.push(line), ...options });
+  return { inst, obj: inst.object!, compiled: c, trace };
+}
+
+interface MapShape {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  mapExtra: number;
+  pinning: number;
+}
+
+/**
+ * The object's own maps in the manifest by name, with the fields the headers talk about (not
+ * the data sections' maps, nor the inner maps laid out in advance for maps of maps).
+ */
+function mapDefs(c: CompiledObject): Record<string, MapShape> {
+  const out: Record<string, MapShape> = {};
+  for (const m of c.manifest.maps ?? []) {
+    if (m.internal || m.poolOf !== undefined) continue;
+    const { type, keySize, valueSize, maxEntries, flags, mapExtra, pinning } = m;
+    out[m.name] = { type, keySize, valueSize, maxEntries, flags, mapExtra, pinning };
+  }
+  return out;
+}
+
+/** A map definition as mapDefs shows it; flags, map_extra and pinning default to 0. */
+const def = (type: number, keySize: number, valueSize: number, maxEntries: number, more: Partial<MapShape> = {}): MapShape =>
+  ({ type, keySize, valueSize, maxEntries, flags: 0, mapExtra: 0, pinning: 0, ...more });
+
+/** `name section type` of each program of the manifest. */
+const programsOf = (c: CompiledObject): string[] => c.manifest.programs.map((p) => `${p.name} ${p.section} ${p.type}`);
+
+/** One raw 8-byte instruction slot; `imm2` is the next slot's imm (an lddw's high half). */
+interface Slot {
+  pc: number;
+  opcode: number;
+  dst: number;
+  src: number;
+  off: number;
+  imm: number;
+  imm2: number;
+}
+
+/** Raw instruction slots of a linked program. */
+function slots(c: CompiledObject, program: string): Slot[] {
+  const p = c.spec.programs.find((q) => q.name === program);
+  if (!p) throw new Error(`no program ${program}`);
+  const v = new DataView(p.insns.buffer, p.insns.byteOffset, p.insns.byteLength);
+  const out: Slot[] = [];
+  for (let pc = 0, at = 0; at < p.insns.length; pc++, at += 8) {
+    const regs = v.getUint8(at + 1);
+    out.push({
+      pc, opcode: v.getUint8(at), dst: regs & 15, src: regs >> 4, off: v.getInt16(at + 2, true), imm: v.getInt32(at + 4, true),
+      imm2: at + 12 < p.insns.length ? v.getInt32(at + 12, true) : 0,
+    });
+  }
+  return out;
+}
+
+const CALL = 0x85;
+const LDDW = 0x18;
+/** Ids of the helpers a program calls (`call` with src_reg 0), in order of first call. */
+const helperCalls = (c: CompiledObject, program: string): number[] =>
+  [...new Set(slots(c, program).filter((s) => s.opcode === CALL && s.src === 0).map((s) => s.imm))];
+
+/** The relocations of an ELF section, as `type symbol @ byte offset`. */
+function relocationsOf(elf: ElfFile, section: string): string[] {
+  const s = elf.sectionByName(section)!;
+  const rels = elf.relocations.get(s.index) ?? [];
+  const name = (r: (typeof rels)[number]): string => r.symbol.name || elf.sections[r.symbol.sectionIndex]!.name;
+  return rels.map((r) => `${relocationTypeName(r.type)} ${name(r)} @${r.offset}`);
+}
+
+/** The 32-bit immediate of the lddw at byte offset `at` of a section (the REL addend). */
+function lddwImmAt(elf: ElfFile, section: string, at: number): number {
+  const data = elf.sectionByName(section)!.data();
+  return new DataView(data.buffer, data.byteOffset).getInt32(at + 4, true);
+}
+
+const cstring = (bytes: Uint8Array, at = 0): string => {
+  const end = bytes.indexOf(0, at);
+  return new TextDecoder().decode(bytes.subarray(at, end < 0 ? bytes.length : end));
+};
+
+/** A helper declaration as the kernel's table gives it, with an implementation (overrides the runtime's). */
+function kernelHelper(id: number, fn: HelperDefinition['fn']): HelperDefinition {
+  const proto = helperById(id)!;
+  return { id, name: proto.name, signature: abiSignature(proto), fn };
+}
+
+function errorOf(f: () => unknown): BpfRuntimeError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof BpfRuntimeError) return e;
+    throw e;
+  }
+  throw new Error('expected a BpfRuntimeError');
+}
+
+async function rejectionOf(p: Promise<unknown>): Promise<BpfRuntimeError> {
+  const e = await p.then(() => undefined, (x: unknown) => x);
+  if (e instanceof BpfRuntimeError) return e;
+  throw new Error(`expected a BpfRuntimeError, got ${String(e)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packets
+
+const XDP_ABORTED = 0n;
+const XDP_DROP = 1n;
+const XDP_PASS = 2n;
+const ETH_P_IP = 0x0800;
+const IPPROTO_ICMP = 1;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+
+const ip = (a: string): number[] => a.split('.').map(Number);
+
+function ether(type: number, payload: ArrayLike<number> = []): Uint8Array {
+  const out = new Uint8Array(14 + payload.length);
+  out.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2], 0);
+  out[12] = type >> 8;
+  out[13] = type & 0xff;
+  out.set(Array.from(payload), 14);
+  return out;
+}
+
+/** An IPv4 header (IHL words, options zero) followed by `payload`. */
+function ipv4(o: { proto: number; src?: string; dst?: string; ihl?: number; payload?: ArrayLike<number> }): number[] {
+  const ihl = o.ihl ?? 5;
+  const payload = Array.from(o.payload ?? []);
+  const h = new Array<number>(Math.max(ihl, 5) * 4).fill(0);
+  const total = h.length + payload.length;
+  h[0] = 0x40 | ihl;
+  h[2] = total >> 8;
+  h[3] = total & 0xff;
+  h[8] = 64;
+  h[9] = o.proto;
+  h.splice(12, 4, ...ip(o.src ?? '192.0.2.1'));
+  h.splice(16, 4, ...ip(o.dst ?? '192.0.2.2'));
+  return [...h, ...payload];
+}
+
+const tcp = (dport: number, sport = 40000): number[] =>
+  [sport >> 8, sport & 0xff, dport >> 8, dport & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0];
+const udp = (dport: number, sport = 40000): number[] => [sport >> 8, sport & 0xff, dport >> 8, dport & 0xff, 0, 8, 0, 0];
+const icmp = (type: number): number[] => [type, 0, 0, 0, 0, 1, 0, 1];
+const bytes = (n: number, f: (i: number) => number = (i) => i): Uint8Array => Uint8Array.from({ length: n }, (_, i) => f(i) & 0xff);
+
+// ---------------------------------------------------------------------------------------------
+// The suites. `program()` registers the `.c` file a suite covers.
+
+const covered = new Set<string>();
+function program(name: string, body: () => void): void {
+  covered.add(name);
+  describe(name, body);
+}
+
+describe('test-programs/c', () => {
+  it('every C program has a suite here', () => {
+    const sources = readdirSync(C_DIR).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
+    expect(sources.length).toBeGreaterThanOrEqual(20);
+    expect([...covered].sort()).toEqual(sources);
+  });
+});
+
+program('xdp_counter', () => {
+  it('map pkt_count, program count_packets in section xdp, license "Dual MIT/GPL"', async () => {
+    const c = await build('xdp_counter');
+    expect(mapDefs(c)).toEqual({ pkt_count: def(2, 4, 8, 1) });
+    expect(programsOf(c)).toEqual(['count_packets xdp xdp']);
+    expect(c.manifest.license).toBe('Dual MIT/GPL');
+    const m = c.manifest.maps![0]!;
+    expect(m.keyType).toMatchObject({ kind: 'int', size: 4, signed: false, name: '__u32' });
+    expect(m.valueType).toMatchObject({ kind: 'int', size: 8, signed: false, name: '__u64' });
+    // __sync_fetch_and_add(count, 1) is `lock *(u64 *)(r0 + 0) += r1`: BPF_STX | BPF_ATOMIC | BPF_DW, imm BPF_ADD.
+    expect(slots(c, 'count_packets').filter((s) => s.opcode === 0xdb).map((s) => [s.dst, s.src, s.off, s.imm])).toEqual([[0, 1, 0, 0]]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: N runs leave pkt_count[0] == N, each returning XDP_PASS`, async () => {
+      const { inst } = await open('xdp_counter', engine);
+      const counts = inst.map('pkt_count');
+      expect(counts.get(0)).toBe(0n);
+      for (let n = 1; n <= 5; n++) {
+        expect(inst.runPacket(bytes(64)).result).toBe(XDP_PASS);
+        expect(counts.get(0)).toBe(BigInt(n));
+      }
+      counts.set(0, 1000n);
+      inst.runPacket(bytes(1));
+      expect(counts.dump()).toEqual([[0, 1001n]]);
+    });
+  }
+});
+
+program('uid_counter', () => {
+  it('map counter_table, program hello in kprobe/sys_execve', async () => {
+    const c = await build('uid_counter');
+    expect(mapDefs(c)).toEqual({ counter_table: def(1, 4, 8, 10240) });
+    expect(programsOf(c)).toEqual(['hello kprobe/sys_execve kprobe']);
+    expect(helperCalls(c, 'hello')).toEqual([15, 1, 2]);
+    // The update is BPF_ANY (r4 = 0 before the call to bpf_map_update_elem).
+    const s = slots(c, 'hello');
+    const update = s.findIndex((x) => x.opcode === CALL && x.imm === 2);
+    expect(s.slice(0, update).reverse().find((x) => x.opcode === 0xb7 && x.dst === 4)?.imm).toBe(0);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: 3 runs as uid 1000 and 1 as uid 0 leave { 1000: 3, 0: 1 }`, async () => {
+      // The gid in the high half must not leak into the key.
+      const env = { uid: 1000, gid: 77 };
+      const { inst } = await open('uid_counter', engine, { env });
+      const table = inst.map('counter_table');
+      const ctx = new Uint8Array(168); // struct pt_regs
+      expect(inst.run(ctx)).toBe(0n);
+      expect(table.dump()).toEqual([[1000, 1n]]); // inserted
+      inst.run(ctx);
+      inst.run(ctx);
+      expect(table.get(1000)).toBe(3n); // updated in place
+      env.uid = 0;
+      inst.run(ctx);
+      expect(new Map(table.entries())).toEqual(new Map<unknown, unknown>([[1000, 3n], [0, 1n]]));
+    });
+  }
+});
+
+/** struct data_t of ringbuf_hello.c and perfbuf_hello.c, decoded by hand. */
+function dataT(b: Uint8Array): { pid: number; uid: number; command: string; message: string } {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return { pid: v.getInt32(0, true), uid: v.getInt32(4, true), command: cstring(b.subarray(8, 24)), message: cstring(b.subarray(24, 40)) };
+}
+
+const HELLO_ENV = { pid: 4243, tgid: 4242, uid: 1000, gid: 1000, comm: 'bash' };
+const HELLO_RECORD = { pid: 4242, uid: 1000, command: 'bash', message: 'Hello World!' };
+
+program('ringbuf_hello', () => {
+  it('map output is a 256 KiB RINGBUF; hello calls reserve, pid_tgid, uid_gid, comm, submit', async () => {
+    const c = await build('ringbuf_hello');
+    expect(mapDefs(c)).toEqual({ output: def(27, 0, 0, 262144) });
+    expect(c.manifest.maps!.find((m) => m.name === 'output')!.valueType).toBeUndefined();
+    expect(programsOf(c)).toEqual(['hello kprobe/sys_execve kprobe']);
+    expect(helperCalls(c, 'hello')).toEqual([131, 14, 15, 16, 132]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: one 40-byte record per run; a full ring makes reserve fail and hello return 1`, async () => {
+      const { inst, obj } = await open('ringbuf_hello', engine, { env: { ...HELLO_ENV } });
+      const rb = obj.ringbuf('output');
+      const records: Uint8Array[] = [];
+      rb.onRecord((r) => records.push(r));
+      const ctx = new Uint8Array(168);
+      // 8-byte header + 40 bytes per record: 5461 fit in 256 KiB, the next reserve fails.
+      const fit = Math.floor(262144 / 48);
+      for (let i = 0; i < fit; i++) expect(inst.run(ctx)).toBe(0n);
+      const producer = rb.producerPosition;
+      expect(producer).toBe(fit * 48);
+      expect(inst.run(ctx)).toBe(1n);
+      expect([rb.producerPosition, rb.reservedCount]).toEqual([producer, 0]); // nothing written
+      expect(rb.consume()).toBe(fit);
+      expect(records.map((r) => r.length)).toEqual(new Array(fit).fill(40));
+      expect(dataT(records[0]!)).toEqual(HELLO_RECORD);
+      expect(dataT(records[fit - 1]!)).toEqual(HELLO_RECORD);
+      // Consumed: there is room again (this record wraps around the end of the ring).
+      records.length = 0;
+      expect(inst.run(ctx)).toBe(0n);
+      expect(rb.consume()).toBe(1);
+      expect(dataT(records[0]!)).toEqual(HELLO_RECORD);
+    });
+  }
+
+  it('records also arrive through the async iterator', async () => {
+    const { inst, obj } = await open('ringbuf_hello', O1, { env: { ...HELLO_ENV, comm: 'a-very-long-command-name' } });
+    const rb = obj.ringbuf('output');
+    const it = rb[Symbol.asyncIterator]();
+    const next = it.next();
+    inst.run(new Uint8Array(168));
+    const got = await next;
+    expect(got.done).toBe(false);
+    // comm is 15 bytes of the name and a NUL, as the kernel's task->comm.
+    expect(dataT(got.value as Uint8Array)).toEqual({ ...HELLO_RECORD, command: 'a-very-long-com' });
+    rb.close();
+  });
+});
+
+program('perfbuf_hello', () => {
+  it('map output: PERF_EVENT_ARRAY, sizes from __uint, max_entries 0; bpf_perf_event_output(BPF_F_CURRENT_CPU, 40)', async () => {
+    const c = await build('perfbuf_hello');
+    expect(mapDefs(c)).toEqual({ output: def(4, 4, 4, 0) });
+    const m = c.manifest.maps!.find((x) => x.name === 'output')!;
+    expect([m.keyType, m.valueType]).toEqual([undefined, undefined]);
+    expect(programsOf(c)).toEqual(['hello kprobe/sys_execve kprobe']);
+    expect(helperCalls(c, 'hello')).toEqual([14, 15, 16, 25]);
+    const s = slots(c, 'hello');
+    const call = s.findIndex((x) => x.opcode === CALL && x.imm === 25);
+    const before = s.slice(0, call).reverse();
+    // r3 = 0xffffffff ll (flags), r5 = 40 (size)
+    expect(before.find((x) => x.dst === 3 && x.opcode === LDDW)).toMatchObject({ imm: -1, imm2: 0 });
+    expect(before.find((x) => x.dst === 5 && x.opcode === 0xb7)).toMatchObject({ imm: 40 });
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: the consumer receives one {pid, uid, command, message} record per run`, async () => {
+      const { inst, obj } = await open('perfbuf_hello', engine, { env: { ...HELLO_ENV } });
+      const perf = obj.perf('output');
+      const records: [Uint8Array, number][] = [];
+      perf.onRecord((data, cpu) => records.push([data, cpu]));
+      const ctx = new Uint8Array(168);
+      expect(inst.run(ctx)).toBe(0n);
+      expect(inst.run(ctx)).toBe(0n);
+      expect(perf.consume()).toBe(2);
+      // The sample is the 40 bytes padded to 44, so that with its u32 size it is 8-aligned (as
+      // the kernel's PERF_SAMPLE_RAW, whose size libbpf passes on).
+      expect(records.map(([d, cpu]) => [d.length, cpu])).toEqual([[44, 0], [44, 0]]);
+      for (const [d] of records) expect(dataT(d)).toEqual(HELLO_RECORD);
+      expect(perf.lost).toBe(0);
+    });
+  }
+});
+
+program('tail_calls', () => {
+  it('map syscall: PROG_ARRAY of 300, filled from the .values initializer; four raw_tracepoint programs', async () => {
+    const c = await build('tail_calls');
+    expect(mapDefs(c)).toEqual({ syscall: def(3, 4, 4, 300) });
+    expect(c.manifest.maps!.find((m) => m.name === 'syscall')!.initialValues).toEqual([
+      { index: 21, program: 'ignore_opcode' }, { index: 22, program: 'ignore_opcode' }, { index: 59, program: 'hello_exec' },
+      ...[222, 223, 224, 225, 226].map((index) => ({ index, program: 'hello_timer' })),
+    ]);
+    expect(programsOf(c).sort()).toEqual([
+      'hello raw_tracepoint/sys_enter raw_tracepoint', 'hello_exec raw_tracepoint/exec raw_tracepoint',
+      'hello_timer raw_tracepoint/timer raw_tracepoint', 'ignore_opcode raw_tracepoint/ignore raw_tracepoint',
+    ]);
+    const { inst } = await open('tail_calls');
+    const slotsInMap = new Map(inst.map('syscall').entries());
+    expect(slotsInMap).toEqual(new Map<unknown, unknown>([
+      [21, 'ignore_opcode'], [22, 'ignore_opcode'], [59, 'hello_exec'],
+      ...[222, 223, 224, 225, 226].map((k): [number, string] => [k, 'hello_timer']),
+    ]));
+  });
+
+  /** struct bpf_raw_tracepoint_args with args[0] = 0 and args[1] = the syscall number. */
+  const args = (nr: bigint): Uint8Array => {
+    const b = new Uint8Array(16);
+    new DataView(b.buffer).setBigInt64(8, nr, true);
+    return b;
+  };
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: hello tail-calls the program in the syscall's slot, or prints the number`, async () => {
+      const { inst, trace } = await open('tail_calls', engine);
+      const run = (nr: bigint): [bigint, string[]] => {
+        trace.length = 0;
+        const r = inst.run(args(nr), { program: 'hello' });
+        return [r, [...trace]];
+      };
+      expect(run(59n)).toEqual([0n, ['execve syscall']]);
+      expect(run(222n)).toEqual([0n, ['Create a timer']]);
+      expect(run(226n)).toEqual([0n, ['Delete a timer']]);
+      expect(run(224n)).toEqual([0n, ['Some other timer operation']]);
+      expect(run(21n)).toEqual([0n, []]);
+      expect(run(1n)).toEqual([0n, ['Another syscall: 1']]);
+      // Out of range: the index is the u32 of the int, 0xffffffff, or 300 >= max_entries.
+      expect(run(-1n)).toEqual([0n, ['Another syscall: -1']]);
+      expect(run(300n)).toEqual([0n, ['Another syscall: 300']]);
+      // Slots changed from JS take effect; an emptied slot falls through.
+      const map = inst.map('syscall');
+      map.set(1, 'hello_exec');
+      map.delete(59);
+      expect(run(1n)).toEqual([0n, ['execve syscall']]);
+      expect(run(59n)).toEqual([0n, ['Another syscall: 59']]);
+      // The programs also run on their own.
+      trace.length = 0;
+      expect(inst.run(args(222n), { program: 'hello_timer' })).toBe(0n);
+      expect(trace).toEqual(['Create a timer']);
+    });
+
+    it(`${engine.label}: a chain of tail calls stops (MAX_TAIL_CALL_CNT) and falls through`, async () => {
+      const { inst, trace } = await open('tail_calls', engine);
+      // hello in slot 7 tail-calls itself: the 34th bpf_tail_call fails and hello prints once.
+      inst.map('syscall').set(7, 'hello');
+      expect(inst.run(args(7n), { program: 'hello' })).toBe(0n);
+      expect(trace).toEqual(['Another syscall: 7']);
+    });
+  }
+
+  it('the chain is exactly 33 tail calls long (counted with the instruction budget)', async () => {
+    // The budget is checked at function entries, and each program's entry region pays for its
+    // straight-line code. So the smallest budget that lets a run finish is what the programs
+    // before the last entry cost: one hop (hello -> ignore_opcode) costs `hop`, and the chain
+    // of hello tail-calling itself costs 33 hops before the entry of its 34th hello.
+    const minBudget = async (run: (inst: BpfInstance) => void): Promise<number> => {
+      const fits = async (budget: number): Promise<boolean> => {
+        const c = await compileObject(objectBytes('tail_calls'), { optLevel: 0, budget });
+        const inst = await instantiate(c.wasm, { trace: () => {} });
+        try {
+          run(inst);
+          return true;
+        } catch (e) {
+          if (e instanceof BpfRuntimeError && e.code === ErrorCode.Budget) return false;
+          throw e;
+        }
+      };
+      let [lo, hi] = [0, 1];
+      while (!(await fits(hi))) [lo, hi] = [hi, hi * 2];
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (await fits(mid)) hi = mid;
+        else lo = mid;
+      }
+      return hi;
+    };
+    const hop = await minBudget((inst) => inst.run(args(21n), { program: 'hello' }));
+    const chain = await minBudget((inst) => {
+      inst.map('syscall').set(7, 'hello');
+      inst.run(args(7n), { program: 'hello' });
+    });
+    expect(hop).toBeGreaterThan(1);
+    expect(chain).toBe(33 * hop);
+  });
+});
+
+program('xdp_drop_icmp', () => {
+  it('map drops: PERCPU_ARRAY of one __u64; program xdp_drop_icmp in section xdp', async () => {
+    const c = await build('xdp_drop_icmp');
+    expect(mapDefs(c)).toEqual({ drops: def(6, 4, 8, 1) });
+    expect(programsOf(c)).toEqual(['xdp_drop_icmp xdp xdp']);
+  });
+
+  const icmpOver = (ihl: number, payload: number[]): Uint8Array => ether(ETH_P_IP, ipv4({ proto: IPPROTO_ICMP, ihl, payload }));
+  /** Sets byte `at` of a packet. */
+  const poke = (p: Uint8Array, at: number, value: number): Uint8Array => p.map((b, i) => (i === at ? value : b));
+  const cases: [string, Uint8Array, bigint, boolean][] = [
+    ['an ICMP echo request', ether(ETH_P_IP, ipv4({ proto: IPPROTO_ICMP, payload: icmp(8) })), XDP_DROP, true],
+    ['an ICMP echo request after 4 bytes of IP options (IHL 6)', icmpOver(6, icmp(8)), XDP_DROP, true],
+    ['an ICMP echo reply', ether(ETH_P_IP, ipv4({ proto: IPPROTO_ICMP, payload: icmp(0) })), XDP_PASS, false],
+    // With IHL 6 the ICMP type is read 24 bytes in: the 8 at offset 20 is an IP option byte.
+    ['an echo reply behind IP options that look like an echo request', poke(icmpOver(6, icmp(0)), 14 + 20, 8), XDP_PASS, false],
+    ['a TCP packet', ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(80) })), XDP_PASS, false],
+    ['a UDP packet', ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: udp(53) })), XDP_PASS, false],
+    ['an ARP frame', ether(0x0806, bytes(28)), XDP_PASS, false],
+    ['an IPv6 frame', ether(0x86dd, bytes(48)), XDP_PASS, false],
+    ['a frame shorter than an Ethernet header', bytes(13), XDP_ABORTED, false],
+    ['an empty frame', new Uint8Array(0), XDP_ABORTED, false],
+    ['an IPv4 header cut short', ether(ETH_P_IP, ipv4({ proto: IPPROTO_ICMP }).slice(0, 19)), XDP_ABORTED, false],
+    ['an IHL below 5', poke(icmpOver(5, icmp(8)), 14, 0x44), XDP_ABORTED, false],
+    ['an ICMP header past data_end', ether(ETH_P_IP, ipv4({ proto: IPPROTO_ICMP, payload: icmp(8).slice(0, 7) })), XDP_ABORTED, false],
+    ['an ICMP header past data_end because of IP options', icmpOver(6, icmp(8).slice(0, 4)), XDP_ABORTED, false],
+  ];
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: drops echo requests and counts them; passes or aborts the rest`, async () => {
+      const { inst } = await open('xdp_drop_icmp', engine);
+      const drops = inst.map('drops');
+      let expected = 0n;
+      for (const [what, packet, action, dropped] of cases) {
+        const { result, packet: after } = inst.runPacket(packet);
+        expect(result, what).toBe(action);
+        expect(after, what).toEqual(packet);
+        if (dropped) expected++;
+        // Per-CPU: one value per CPU, and there is one CPU.
+        expect(drops.get(0), what).toEqual([expected]);
+      }
+      expect(expected).toBe(2n);
+    });
+  }
+});
+
+program('lpm_blocklist', () => {
+  it('map blocklist: LPM_TRIE, 8-byte struct key, __u64 value, 255 entries, BPF_F_NO_PREALLOC', async () => {
+    const c = await build('lpm_blocklist');
+    expect(mapDefs(c)).toEqual({ blocklist: def(11, 8, 8, 255, { flags: 1 }) });
+    expect(c.manifest.maps![0]!.keyType).toMatchObject({
+      kind: 'struct', name: 'struct ipv4_lpm_key', size: 8,
+      members: [
+        { name: 'prefixlen', offset: 0, type: { kind: 'int', size: 4 } },
+        { name: 'addr', offset: 4, type: { kind: 'int', size: 4 } },
+      ],
+    });
+    expect(programsOf(c)).toEqual(['xdp_blocklist xdp xdp']);
+  });
+
+  /** An LPM key: prefix length (host order), then the address in network byte order. */
+  const key = (addr: string, prefixlen: number): Uint8Array => {
+    const k = new Uint8Array(8);
+    new DataView(k.buffer).setUint32(0, prefixlen, true);
+    k.set(ip(addr), 4);
+    return k;
+  };
+  const from = (src: string): Uint8Array => ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, src, payload: udp(53) }));
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: drops blocked sources, counts per prefix, longest prefix wins`, async () => {
+      const { inst } = await open('lpm_blocklist', engine);
+      const list = inst.map('blocklist');
+      list.set(key('10.0.0.0', 8), 0n);
+      list.set(key('192.168.1.7', 32), 0n);
+      const hits = (addr: string, len: number): unknown => list.get(key(addr, len));
+
+      expect(inst.runPacket(from('10.1.2.3')).result).toBe(XDP_DROP);
+      expect(hits('10.0.0.0', 8)).toBe(1n);
+      expect(inst.runPacket(from('192.168.1.7')).result).toBe(XDP_DROP);
+      expect(hits('192.168.1.7', 32)).toBe(1n);
+      expect(inst.runPacket(from('192.168.1.8')).result).toBe(XDP_PASS);
+      expect(inst.runPacket(from('11.0.0.1')).result).toBe(XDP_PASS);
+      expect(inst.runPacket(ether(0x86dd, bytes(40))).result).toBe(XDP_PASS);
+      expect(inst.runPacket(ether(ETH_P_IP, bytes(19))).result).toBe(XDP_PASS);
+      expect(inst.runPacket(bytes(10)).result).toBe(XDP_PASS);
+      expect([hits('10.0.0.0', 8), hits('192.168.1.7', 32)]).toEqual([1n, 1n]);
+
+      // Longest prefix: 10.1.0.0/16 takes 10.1.2.3; 10.2.0.1 still counts against the /8.
+      list.set(key('10.1.0.0', 16), 0n);
+      expect(inst.runPacket(from('10.1.2.3')).result).toBe(XDP_DROP);
+      expect(inst.runPacket(from('10.2.0.1')).result).toBe(XDP_DROP);
+      expect([hits('10.0.0.0', 8), hits('10.1.0.0', 16)]).toEqual([2n, 1n]);
+
+      // The BTF-decoded keys: addr is the u32 the network-order bytes make on a little-endian machine.
+      const keys = list.dump().map(([k]) => k as { prefixlen: number; addr: number });
+      expect(keys.sort((a, b) => a.prefixlen - b.prefixlen)).toEqual([
+        { prefixlen: 8, addr: 10 }, { prefixlen: 16, addr: 10 | (1 << 8) }, { prefixlen: 32, addr: (192 | (168 << 8) | (1 << 16) | (7 << 24)) >>> 0 },
+      ]);
+      // Unblocking 10.0.0.0/8 lets 10.2.0.1 through.
+      expect(list.delete(key('10.0.0.0', 8))).toBe(true);
+      expect(inst.runPacket(from('10.2.0.1')).result).toBe(XDP_PASS);
+    });
+  }
+});
+
+program('socket_filter', () => {
+  it('map proto_count: ARRAY of 256 __u64; program ssh_filter in section socket, reading with bpf_skb_load_bytes', async () => {
+    const c = await build('socket_filter');
+    expect(mapDefs(c)).toEqual({ proto_count: def(2, 4, 8, 256) });
+    expect(programsOf(c)).toEqual(['ssh_filter socket socket']);
+    expect(helperCalls(c, 'ssh_filter')).toContain(26);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: keeps TCP to port 22, counts IPv4 packets per protocol`, async () => {
+      const { inst } = await open('socket_filter', engine);
+      const count = inst.map('proto_count');
+      const counts = (): [unknown, unknown] => [count.get(6), count.get(17)];
+      const ssh = ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(22) }));
+      expect(inst.runPacket(ssh).result).toBe(BigInt(ssh.length));
+      expect(counts()).toEqual([1n, 0n]);
+      expect(inst.runPacket(ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(80) }))).result).toBe(0n);
+      expect(counts()).toEqual([2n, 0n]);
+      expect(inst.runPacket(ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: udp(22) }))).result).toBe(0n);
+      expect(counts()).toEqual([2n, 1n]);
+      // IP options move the TCP header: the port is read at 14 + IHL * 4 + 2.
+      const withOptions = ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, ihl: 7, payload: tcp(22) }));
+      expect(inst.runPacket(withOptions).result).toBe(BigInt(withOptions.length));
+      // A TCP header cut before the port: counted, not kept.
+      expect(inst.runPacket(ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: [0, 1, 0] }))).result).toBe(0n);
+      expect(counts()).toEqual([4n, 1n]);
+      // Not IPv4, or shorter than Ethernet + IPv4 (34 bytes): dropped, nothing counted.
+      expect(inst.runPacket(ether(0x86dd, bytes(60))).result).toBe(0n);
+      expect(inst.runPacket(ssh.slice(0, 33)).result).toBe(0n);
+      expect(inst.runPacket(ssh.slice(0, 10)).result).toBe(0n);
+      expect(counts()).toEqual([4n, 1n]);
+      expect([...count.entries()].filter(([, v]) => v !== 0n)).toEqual([[6, 4n], [17, 1n]]);
+    });
+  }
+});
+
+program('rodata_config', () => {
+  it('.rodata holds target_uid, min_len and verbose (const volatile, global) and the printk format', async () => {
+    const c = await build('rodata_config');
+    const rodata = c.manifest.maps!.find((m) => m.name === '.rodata')!;
+    expect(rodata).toMatchObject({ internal: true, readonly: true, type: 2, maxEntries: 1 });
+    expect(rodata.variables!.map((v) => [v.name, v.offset, v.size])).toEqual([
+      ['target_uid', 0, 4], ['min_len', 4, 4], ['verbose', 8, 1], ['filter.____fmt', 9, 17],
+    ]);
+    expect(programsOf(c)).toEqual(['filter socket socket']);
+    const elf = elfOf('rodata_config');
+    const { btf } = readElfBtf(elf);
+    expect(readDataSection(elf, btf!, '.rodata').map((v) => [v.name, v.linkage, btf!.describe(v.typeId)])).toEqual([
+      ['target_uid', BtfLinkage.GLOBAL, 'const volatile __u32'],
+      ['min_len', BtfLinkage.GLOBAL, 'const volatile __u32'],
+      ['verbose', BtfLinkage.GLOBAL, 'const volatile _Bool'],
+      ['filter.____fmt', BtfLinkage.STATIC, 'const char[17]'],
+    ]);
+    // clang leaves the DATASEC offsets of the globals at 0; the symbols place them.
+    const datasec = btf!.typeByName('.rodata', 'datasec');
+    expect(datasec?.kind === 'datasec' && datasec.vars.slice(0, 3).map((v) => v.offset)).toEqual([0, 0, 0]);
+    expect(['target_uid', 'min_len', 'verbose'].map((n) => elf.symbolByName(n)!.value)).toEqual([0, 4, 8]);
+    // The defaults.
+    const { obj } = await open('rodata_config');
+    expect(['target_uid', 'min_len', 'verbose'].map((n) => obj.getGlobal(n))).toEqual([0, 64, false]);
+    expect(obj.getGlobal('filter.____fmt')).toBe('short packet: %u');
+    // Every read of min_len is a load from .rodata (lddw src 2), not a folded constant.
+    const loads = slots(c, 'filter').filter((s) => s.opcode === LDDW && s.src === LddwSource.MAP_VALUE);
+    expect(loads.map((s) => s.imm2)).toEqual([0, 4, 8, 9]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: keeps packets of at least min_len bytes, from target_uid if set`, async () => {
+      const env = { uid: 0 };
+      const { inst, obj, trace } = await open('rodata_config', engine, { env });
+      expect(inst.runPacket(bytes(60)).result).toBe(0n);
+      expect(inst.runPacket(bytes(100)).result).toBe(100n);
+      // Overridden after instantiation: the program reads the new value.
+      obj.setGlobal('min_len', 10);
+      expect(inst.runPacket(bytes(60)).result).toBe(60n);
+      expect(inst.runPacket(bytes(9)).result).toBe(0n);
+      obj.setGlobal('target_uid', 1000);
+      expect(inst.runPacket(bytes(60)).result).toBe(0n);
+      env.uid = 1000;
+      expect(inst.runPacket(bytes(60)).result).toBe(60n);
+      expect(trace).toEqual([]);
+      obj.setGlobal('verbose', true);
+      expect(inst.runPacket(bytes(9)).result).toBe(0n);
+      expect(trace).toEqual(['short packet: 9']);
+    });
+  }
+
+  it('globals given at instantiation are set before the first run', async () => {
+    const { inst, obj } = await open('rodata_config', O1, { globals: { min_len: 10 } });
+    expect(obj.getGlobal('min_len')).toBe(10);
+    expect(inst.runPacket(bytes(60)).result).toBe(60n);
+    // A fresh instance has the defaults again.
+    const other = await open('rodata_config');
+    expect(other.inst.runPacket(bytes(60)).result).toBe(0n);
+  });
+});
+
+program('string_literals', () => {
+  it('.rodata.str1.1 holds each literal once; the lddw relocations carry the offsets', async () => {
+    const elf = elfOf('string_literals');
+    const str = elf.sectionByName('.rodata.str1.1')!;
+    const flags = SectionFlags.MERGE | SectionFlags.STRINGS | SectionFlags.ALLOC;
+    expect(str.flags & flags).toBe(flags);
+    expect(new TextDecoder().decode(str.data())).toBe('even length %d\n\0odd length %d\n\0');
+    expect(relocationsOf(elf, 'socket')).toEqual(['R_BPF_64_64 .rodata.str1.1 @32', 'R_BPF_64_64 .rodata.str1.1 @64']);
+    expect([lddwImmAt(elf, 'socket', 32), lddwImmAt(elf, 'socket', 64)]).toEqual([0, 16]);
+    const c = await build('string_literals');
+    expect(programsOf(c)).toEqual(['describe socket socket']);
+    expect(helperCalls(c, 'describe')).toEqual([6]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: bpf_trace_printk gets a literal, its size and skb->len`, async () => {
+      const calls: [number, number, bigint][] = [];
+      const spy = kernelHelper(6, (fmt: number, size: number, len: bigint) => {
+        calls.push([fmt, size, len]);
+        return 0n;
+      });
+      const { inst } = await open('string_literals', engine, { helpers: [spy] });
+      expect(inst.runPacket(bytes(10)).result).toBe(10n);
+      expect(inst.runPacket(bytes(7)).result).toBe(7n);
+      const mem = new Uint8Array(inst.memory.buffer);
+      expect(calls.map(([fmt, size, len]) => [cstring(mem, fmt >>> 0), size, len])).toEqual([
+        ['even length %d\n', 16, 10n], ['odd length %d\n', 15, 7n],
+      ]);
+      // One copy of each string: both runs of a parity get the same address.
+      inst.runPacket(bytes(12));
+      expect(calls[2]![0]).toBe(calls[0]![0]);
+    });
+
+    it(`${engine.label}: the trace output`, async () => {
+      const { inst, trace } = await open('string_literals', engine);
+      inst.runPacket(bytes(10));
+      inst.runPacket(bytes(7));
+      // The sink gets lines without their newline.
+      expect(trace).toEqual(['even length 10', 'odd length 7']);
+    });
+  }
+});
+
+program('printk', () => {
+  it('hello in section xdp; formats are static ____fmt VARs in .rodata; calls trace_printk and trace_vprintk', async () => {
+    const c = await build('printk');
+    expect(programsOf(c)).toEqual(['hello xdp xdp']);
+    expect(helperCalls(c, 'hello')).toEqual([6, 177]);
+    const elf = elfOf('printk');
+    const { btf } = readElfBtf(elf);
+    const fmts = readDataSection(elf, btf!, '.rodata');
+    expect(fmts.map((v) => [v.name, v.linkage])).toEqual([
+      // bpf_printk with more than 3 arguments goes through ___bpf_pick_printk's `___fmt`.
+      ['hello.____fmt', BtfLinkage.STATIC], ['hello.____fmt.1', BtfLinkage.STATIC], ['hello.___fmt', BtfLinkage.STATIC],
+    ]);
+    expect(readDataSection(elf, btf!, '.bss').map((v) => [v.name, btf!.describe(v.typeId)])).toEqual([['counter', 'int']]);
+    // "no arguments" passes only the format and its size.
+    const s = slots(c, 'hello');
+    const second = s.filter((x) => x.opcode === CALL && x.imm === 6)[1]!;
+    const between = s.slice(s.filter((x) => x.opcode === CALL && x.imm === 6)[0]!.pc + 1, second.pc).filter((x) => x.opcode !== 0);
+    expect(between.map((x) => x.dst).sort()).toEqual([1, 2]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: each run increments counter and prints three lines`, async () => {
+      const { inst, obj, trace } = await open('printk', engine);
+      expect(inst.runPacket(bytes(14)).result).toBe(XDP_PASS);
+      expect(obj.getGlobal('counter')).toBe(1);
+      expect(trace).toEqual(['Helloworld 1', 'no arguments', 'args 1 2 3 4']);
+      trace.length = 0;
+      expect(inst.runPacket(bytes(14)).result).toBe(XDP_PASS);
+      expect(trace).toEqual(['Helloworld 2', 'no arguments', 'args 2 3 4 5']);
+      obj.setGlobal('counter', -5);
+      trace.length = 0;
+      inst.runPacket(bytes(14));
+      expect(trace).toEqual(['Helloworld -4', 'no arguments', 'args -4 -3 -2 -1']);
+      expect(obj.getGlobal('counter')).toBe(-4);
+    });
+  }
+
+  it('trace output can be redirected after instantiation', async () => {
+    const { inst, obj, trace } = await open('printk');
+    const other: string[] = [];
+    obj.onTrace((line) => other.push(line));
+    inst.runPacket(bytes(1));
+    expect(trace).toEqual([]);
+    expect(other).toEqual(['Helloworld 1', 'no arguments', 'args 1 2 3 4']);
+  });
+});
+
+program('global_data', () => {
+  it('.data: config {2, 1000} and the static calls_left = 3; .bss: packets, bytes, last_bytes', async () => {
+    const elf = elfOf('global_data');
+    const { btf } = readElfBtf(elf);
+    const show = (s: string) => readDataSection(elf, btf!, s).map((v) => [v.name, v.offset, v.size, v.linkage, btf!.describe(v.typeId)]);
+    expect(show('.data')).toEqual([['config', 0, 8, BtfLinkage.GLOBAL, 'struct config'], ['calls_left', 8, 4, BtfLinkage.STATIC, 'int']]);
+    expect(show('.bss')).toEqual([
+      ['packets', 0, 8, BtfLinkage.GLOBAL, '__u64'], ['bytes', 8, 8, BtfLinkage.GLOBAL, '__u64'], ['last_bytes', 16, 8, BtfLinkage.GLOBAL, '__u8[8]'],
+    ]);
+    const c = await build('global_data');
+    expect(programsOf(c)).toEqual(['track xdp xdp']);
+    expect(c.manifest.maps!.map((m) => [m.name, m.internal, m.readonly ?? false])).toEqual([['.data', true, false], ['.bss', true, false]]);
+    const { obj } = await open('global_data');
+    expect(obj.globals()).toEqual({ '.data': ['config', 'calls_left'], '.bss': ['packets', 'bytes', 'last_bytes'] });
+    expect(obj.getGlobal('config')).toEqual({ step: 2, limit: 1000 });
+    expect(obj.getGlobal('calls_left')).toBe(3);
+    expect([obj.getGlobal('packets'), obj.getGlobal('bytes'), obj.getGlobal('last_bytes')]).toEqual([0n, 0n, [0, 0, 0, 0, 0, 0, 0, 0]]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: track counts packets and bytes, keeps the first 8 bytes, passes 3 times then drops`, async () => {
+      const { inst, obj } = await open('global_data', engine);
+      const run = (p: Uint8Array): bigint => inst.runPacket(p).result;
+      expect(run(bytes(10, (i) => i + 1))).toBe(XDP_PASS);
+      expect([obj.getGlobal('packets'), obj.getGlobal('bytes'), obj.getGlobal('last_bytes'), obj.getGlobal('calls_left')])
+        .toEqual([2n, 10n, [1, 2, 3, 4, 5, 6, 7, 8], 2]);
+      // Shorter than 8 bytes: last_bytes stays.
+      expect(run(bytes(5, () => 0xee))).toBe(XDP_PASS);
+      expect([obj.getGlobal('packets'), obj.getGlobal('bytes'), obj.getGlobal('last_bytes')]).toEqual([4n, 15n, [1, 2, 3, 4, 5, 6, 7, 8]]);
+      // A new step from JS between runs.
+      obj.setGlobal('config', { step: 100, limit: 1000 });
+      expect(run(bytes(8, () => 0xaa))).toBe(XDP_PASS);
+      expect([obj.getGlobal('packets'), obj.getGlobal('calls_left')]).toEqual([104n, 0]);
+      // Run 4 on: XDP_DROP, calls_left stays 0; packets stops growing once it reaches the limit.
+      obj.setGlobal('config', { step: 500, limit: 1000 });
+      expect(run(bytes(8))).toBe(XDP_DROP);
+      expect(run(bytes(8))).toBe(XDP_DROP);
+      expect(run(bytes(8))).toBe(XDP_DROP);
+      expect([obj.getGlobal('packets'), obj.getGlobal('bytes'), obj.getGlobal('calls_left')]).toEqual([1104n, 47n, 0]);
+      expect(obj.getGlobal('last_bytes')).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      // The maps' view of the same memory.
+      expect(inst.map('.bss').get(0)).toEqual({ packets: 1104n, bytes: 47n, last_bytes: [0, 1, 2, 3, 4, 5, 6, 7] });
+      expect(inst.map('.data').get(0)).toEqual({ config: { step: 500, limit: 1000 }, calls_left: 0 });
+    });
+  }
+});
+
+program('loop_callback', () => {
+  it('the callback square_step is a static .text function referenced by an lddw relocated against .text', async () => {
+    const elf = elfOf('loop_callback');
+    const { btf, ext } = readElfBtf(elf);
+    expect(ext!.funcInfo.get('.text')!.map((f) => [f.name, f.insn, btf!.typeByName(f.name, 'func')!.linkage])).toEqual([
+      ['square_step', 0, BtfLinkage.STATIC],
+    ]);
+    const relocs = relocationsOf(elf, 'xdp').filter((r) => r.includes('.text'));
+    expect(relocs).toHaveLength(1);
+    const at = Number(relocs[0]!.split('@')[1]);
+    expect(relocs[0]).toMatch(/^R_BPF_64_64 \.text @/);
+    expect(lddwImmAt(elf, 'xdp', at)).toBe(elf.symbolByName('square_step')!.value);
+    // Linked: an lddw src 4 (BPF_PSEUDO_FUNC) whose pc-relative imm reaches square_step.
+    const c = await build('loop_callback');
+    expect(programsOf(c)).toEqual(['sum_squares xdp xdp']);
+    const spec = c.spec.programs[0]!;
+    const square = spec.functions.find((f) => f.name === 'square_step')!;
+    const refs = slots(c, 'sum_squares').filter((s) => s.opcode === LDDW && s.src === LddwSource.FUNC);
+    expect(refs.map((s) => s.pc + 1 + s.imm)).toEqual([square.pc]);
+    expect(helperCalls(c, 'sum_squares')).toEqual([181]);
+    expect(c.manifest.callbacks).toHaveLength(1);
+    // BTF: the .bss globals. (struct loop_ctx is not in the object's BTF: clang describes only
+    // types reachable from functions' prototypes and globals, and it is used through void *.)
+    expect(readDataSection(elf, btf!, '.bss').map((v) => [v.name, btf!.describe(v.typeId)])).toEqual([['iterations', 'long'], ['result', '__u64']]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: bpf_loop sums squares, stopping once the sum passes 1000000`, async () => {
+      const { inst, obj } = await open('loop_callback', engine);
+      const run = (n: number): [bigint, unknown, unknown] =>
+        [inst.runPacket(new Uint8Array(n)).result, obj.getGlobal('result'), obj.getGlobal('iterations')];
+      expect(run(10)).toEqual([XDP_PASS, 285n, 10n]);
+      expect(run(1000)).toEqual([XDP_PASS, 1005720n, 145n]);
+      expect(run(0)).toEqual([XDP_PASS, 0n, 0n]);
+      expect(run(1)).toEqual([XDP_PASS, 0n, 1n]);
+      expect(run(144)).toEqual([XDP_PASS, 984984n, 144n]);
+      expect(run(2000)).toEqual([XDP_PASS, 1005720n, 145n]); // n capped at 1000
+    });
+  }
+});
+
+program('map_bench', () => {
+  it('maps hash10k (HASH) and array10k (ARRAY): __u32 -> __u64, 10000 entries; two xdp programs', async () => {
+    const c = await build('map_bench');
+    expect(mapDefs(c)).toEqual({ hash10k: def(1, 4, 8, 10000), array10k: def(2, 4, 8, 10000) });
+    expect(programsOf(c)).toEqual(['hash_lookups xdp xdp', 'array_lookups xdp xdp']);
+  });
+
+  const keys = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 10000);
+  const documented = keys.reduce((a, k) => a + k, 0);
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: with map[k] = k from JS, both programs return the sum of (i * 7919) % 10000`, async () => {
+      const { inst } = await open('map_bench', engine);
+      const hash = inst.map('hash10k');
+      const array = inst.map('array10k');
+      expect(inst.runPacket(new Uint8Array(0), { program: 'hash_lookups' }).result).toBe(0n); // every lookup misses
+      expect(inst.runPacket(new Uint8Array(0), { program: 'array_lookups' }).result).toBe(0n); // zeros
+      for (let k = 0; k < 10000; k++) {
+        hash.set(k, BigInt(k));
+        array.set(k, BigInt(k));
+      }
+      expect(inst.runPacket(new Uint8Array(0), { program: 'hash_lookups' }).result).toBe(BigInt(documented));
+      expect(inst.runPacket(new Uint8Array(0), { program: 'array_lookups' }).result).toBe(BigInt(documented));
+      // A lookup that misses adds nothing.
+      expect(hash.delete(keys[1]!)).toBe(true);
+      expect(hash.delete(keys[999]!)).toBe(true);
+      expect(inst.runPacket(new Uint8Array(0), { program: 'hash_lookups' }).result).toBe(BigInt(documented - keys[1]! - keys[999]!));
+      expect(hash.has(keys[1]!)).toBe(false);
+      expect([...hash.keys()]).toHaveLength(9998);
+    });
+  }
+});
+
+program('map_in_map', () => {
+  it('inner_a, inner_b, outer (ARRAY_OF_MAPS with static slots) and outer_hash (HASH_OF_MAPS)', async () => {
+    const c = await build('map_in_map');
+    expect(mapDefs(c)).toEqual({
+      inner_a: def(2, 4, 4, 4), inner_b: def(2, 4, 4, 4), outer: def(12, 4, 4, 2), outer_hash: def(13, 4, 4, 8),
+    });
+    const manifest = (n: string) => c.manifest.maps!.find((m) => m.name === n)!;
+    expect(manifest('outer').initialValues).toEqual([{ index: 0, map: 'inner_a' }, { index: 1, map: 'inner_b' }]);
+    expect(manifest('outer_hash').initialValues).toBeUndefined();
+    // The inner map definitions: in the object's spec, and as the maps laid out in advance for
+    // createInnerMap (min(4, max_entries) of each by default); the manifest names the template.
+    const spec = (n: string) => c.spec.maps.find((m) => m.name === n)!;
+    expect(manifest('outer').innerMap).toBe('outer.inner');
+    expect(manifest('outer_hash').innerMap).toBe('outer_hash.inner');
+    expect(spec('outer').innerMap).toMatchObject({ type: 2, keySize: 4, valueSize: 4, maxEntries: 4 });
+    expect(spec('outer_hash').innerMap).toMatchObject({ type: 1, keySize: 8, valueSize: 8, maxEntries: 16 });
+    const pool = c.manifest.maps!.filter((m) => m.poolOf !== undefined).map((m) => [m.name, m.poolOf, m.type, m.keySize, m.valueSize, m.maxEntries]);
+    expect(pool).toEqual([
+      ...[0, 1].map((i) => [`outer.inner.${i}`, 'outer', 2, 4, 4, 4]),
+      ...[0, 1, 2, 3].map((i) => [`outer_hash.inner.${i}`, 'outer_hash', 1, 8, 8, 16]),
+    ]);
+    expect(manifest('outer_hash.inner.0').keyType).toMatchObject({ kind: 'int', size: 8, name: '__u64' });
+    expect(programsOf(c)).toEqual(['lookup_nested xdp xdp']);
+    const { inst } = await open('map_in_map');
+    expect(new Map(inst.map('outer').entries())).toEqual(new Map([[0, 'inner_a'], [1, 'inner_b']]));
+    expect(inst.map('outer_hash').dump()).toEqual([]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: lookup_nested reads slot 1 of both inner maps through outer`, async () => {
+      const { inst } = await open('map_in_map', engine);
+      const run = (): bigint => inst.runPacket(bytes(20)).result;
+      expect(run()).toBe(XDP_PASS); // both values are 0
+      inst.map('inner_a').set(1, 5);
+      expect(run()).toBe(XDP_PASS);
+      inst.map('inner_b').set(1, 7);
+      expect(run()).toBe(12n);
+      inst.map('inner_b').set(1, 8);
+      expect(run()).toBe(13n);
+      // Swapping the slots of outer from JS swaps what the program reads.
+      inst.map('inner_a').set(1, 100);
+      inst.map('outer').set(1, 'inner_a');
+      expect(run()).toBe(200n);
+      // An emptied slot (fd_array_map_delete_elem, as the kernel): the lookup fails, read_slot
+      // returns 0 and the program XDP_PASS.
+      expect(inst.map('outer').delete(1)).toBe(true);
+      expect(inst.map('outer').get(1)).toBeUndefined();
+      expect(run()).toBe(XDP_PASS);
+      inst.map('outer').set(1, inst.map('inner_b'));
+      expect(run()).toBe(108n);
+    });
+
+    it(`${engine.label}: an inner map created at run time and stored in outer_hash[3] makes lookup_nested drop`, async () => {
+      const { inst, obj } = await open('map_in_map', engine);
+      const run = (): bigint => inst.runPacket(bytes(20)).result;
+      inst.map('inner_a').set(1, 5);
+      inst.map('inner_b').set(1, 7);
+      expect(run()).toBe(12n);
+      const inner = obj.createInnerMap('outer_hash');
+      expect([inner.type, inner.keySize, inner.valueSize, inner.maxEntries]).toEqual([1, 8, 8, 16]);
+      inner.set(1n, 42n);
+      expect(inner.get(1n)).toBe(42n);
+      inst.map('outer_hash').set(3, inner);
+      expect(inst.map('outer_hash').dump()).toEqual([[3, inner.name]]);
+      expect(run()).toBe(XDP_DROP);
+      // Another key does not count; removing key 3 restores the sum.
+      inst.map('outer_hash').set(4, obj.createInnerMap('outer_hash'));
+      expect(inst.map('outer_hash').delete(3)).toBe(true);
+      expect(run()).toBe(12n);
+      // The pool has 4: two more, then ENOSPC.
+      obj.createInnerMap('outer_hash');
+      obj.createInnerMap('outer_hash');
+      expect(errorOf(() => obj.createInnerMap('outer_hash')).code).toBe(ErrorCode.MapOp);
+    });
+  }
+});
+
+program('map_options', () => {
+  it('flows (LRU_HASH, NUMA node, pinned by name), seen (BLOOM_FILTER), scratch (PERCPU_HASH, sizes only)', async () => {
+    const c = await build('map_options');
+    expect(mapDefs(c)).toEqual({
+      flows: def(9, 16, 16, 4096, { flags: 4, pinning: 1 }),
+      seen: def(30, 0, 4, 1000, { mapExtra: 3 }),
+      scratch: def(5, 16, 64, 32, { flags: 0x81 }),
+    });
+    // numa_node is in the object's definition; the manifest does not carry it (one node here).
+    expect(c.spec.maps.find((m) => m.name === 'flows')!.numaNode).toBe(1);
+    const manifest = (n: string) => c.manifest.maps!.find((m) => m.name === n)!;
+    expect(manifest('flows').keyType).toMatchObject({
+      kind: 'struct', name: 'struct flow_key', size: 16,
+      members: ['saddr', 'daddr', 'sport', 'dport', 'proto'].map((name, i) => ({ name, offset: [0, 4, 8, 10, 12][i] })),
+    });
+    expect(manifest('flows').valueType).toMatchObject({ kind: 'struct', name: 'flow_stats_t', size: 16 });
+    expect(manifest('seen').keyType).toBeUndefined();
+    expect(manifest('seen').valueType).toMatchObject({ kind: 'int', size: 4, name: '__u32' });
+    expect([manifest('scratch').keyType, manifest('scratch').valueType]).toEqual([undefined, undefined]);
+    expect(programsOf(c)).toEqual(['account tc tc']);
+  });
+
+  /** A __sk_buff with the fields `account` reads (the sk_skb socket fields), and len. */
+  function skb(o: { len: number; saddr: number; daddr: number; sport: number; dport: number; protocol: number }): Uint8Array {
+    const b = new Uint8Array(192);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, o.len, true);
+    v.setUint32(16, o.protocol, true);
+    v.setUint32(92, o.saddr, true);
+    v.setUint32(96, o.daddr, true);
+    v.setUint32(132, o.sport << 16, true); // remote_port: the port in the upper half
+    v.setUint32(136, o.dport, true);
+    return b;
+  }
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: account counts packets and bytes per 5-tuple and adds saddr ^ daddr to seen`, async () => {
+      const { inst } = await open('map_options', engine);
+      const flows = inst.map('flows');
+      const seen = inst.map('seen');
+      const a = { saddr: 0x0a000001, daddr: 0x0a000002, sport: 40000, dport: 22, protocol: 6 };
+      expect(inst.run(skb({ ...a, len: 100 }))).toBe(0n);
+      const key = { saddr: a.saddr, daddr: a.daddr, sport: 40000, dport: 22, proto: 6 };
+      expect(flows.dump()).toEqual([[key, { packets: 1n, bytes: 100n }]]);
+      expect(inst.run(skb({ ...a, len: 60 }))).toBe(0n);
+      expect(flows.get(key)).toEqual({ packets: 2n, bytes: 160n });
+      const b = { ...a, sport: 40001 };
+      expect(inst.run(skb({ ...b, len: 1500 }))).toBe(0n);
+      expect(flows.get({ ...key, sport: 40001 })).toEqual({ packets: 1n, bytes: 1500n });
+      expect(flows.dump()).toHaveLength(2);
+      expect(seen.peek((a.saddr ^ a.daddr) >>> 0)).toBe(true);
+      expect(seen.peek(12345)).toBe(false); // never added (the hashes are deterministic)
+      expect(inst.map('scratch').dump()).toEqual([]);
+    });
+  }
+});
+
+program('legacy_maps', () => {
+  it('two 20-byte struct bpf_map_def in section "maps"; count_legacy in section socket', async () => {
+    const c = await build('legacy_maps');
+    expect(mapDefs(c)).toEqual({ legacy_counts: def(1, 4, 8, 64, { flags: 1 }), legacy_array: def(2, 4, 4, 16) });
+    expect(c.spec.maps.map((m) => [m.name, m.section, m.offset, m.size])).toEqual([
+      ['legacy_counts', 'maps', 0, 20], ['legacy_array', 'maps', 20, 20],
+    ]);
+    expect(programsOf(c)).toEqual(['count_legacy socket socket']);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: each run counts skb->len in legacy_counts and len & 15 in legacy_array`, async () => {
+      const { inst } = await open('legacy_maps', engine);
+      for (const len of [5, 5, 20, 21, 5]) expect(inst.runPacket(bytes(len)).result).toBe(0n);
+      expect(new Map(inst.map('legacy_counts').entries())).toEqual(new Map([[5, 3n], [20, 1n], [21, 1n]]));
+      expect([...inst.map('legacy_array').entries()].filter(([, v]) => v !== 0)).toEqual([[4, 1], [5, 4]]);
+    });
+  }
+});
+
+program('custom_helpers', () => {
+  const binary: HelperSignature = { args: ['i64', 'i64'], result: 'i64' };
+  const declared: { helpers: HelperDecl[] } = {
+    helpers: [
+      { id: 1000, name: 'builtin_max', signature: binary },
+      { id: 42, name: 'builtin_mul', signature: binary },
+      { id: 1001, name: 'my_helper', signature: binary },
+    ],
+  };
+  const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
+  it('use_custom_helpers calls helpers 1000, 1001 and 42 by id, with no relocation for them', async () => {
+    const c = await build('custom_helpers', O1, declared);
+    expect(programsOf(c)).toEqual(['use_custom_helpers xdp xdp']);
+    expect(helperCalls(c, 'use_custom_helpers')).toEqual([1001, 1000, 42]);
+    // Only the string literal is relocated.
+    expect(relocationsOf(elfOf('custom_helpers'), 'xdp')).toEqual(['R_BPF_64_64 .rodata.str1.1 @56']);
+    expect(c.manifest.helpers.map((h) => [h.id, h.name]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([
+      [42, 'builtin_mul'], [1000, 'builtin_max'], [1001, 'my_helper'],
+    ]);
+  });
+
+  it('instantiating without helpers 1000 or 1001 fails with E_UNKNOWN_HELPER naming the id', async () => {
+    const c = await build('custom_helpers', O1, declared);
+    const mul = { ...declared.helpers[1]!, fn: (a: bigint, b: bigint) => a * b };
+    const e = await rejectionOf(instantiate(c.wasm, { helpers: [{ ...declared.helpers[0]!, fn: max }, mul] }));
+    expect(e.code).toBe(ErrorCode.UnknownHelper);
+    expect(e.message).toContain('id 1001');
+    const e2 = await rejectionOf(instantiate(c.wasm, { helpers: [mul] }));
+    expect(e2.code).toBe(ErrorCode.UnknownHelper);
+    expect(e2.message).toMatch(/id (1000|1001)\b/);
+  });
+
+  // A declaration that reuses a kernel helper's id under another name binds only to the host's
+  // implementation, never to the runtime's own helper of that id (bpf_get_numa_node_id).
+  it('instantiating without helper 42 fails with E_UNKNOWN_HELPER naming it', async () => {
+    const c = await build('custom_helpers', O1, declared);
+    const e = await rejectionOf(instantiate(c.wasm, {
+      helpers: [{ ...declared.helpers[0]!, fn: max }, { ...declared.helpers[2]!, fn: (a: bigint, b: bigint) => a - b }],
+    }));
+    expect(e.code).toBe(ErrorCode.UnknownHelper);
+    expect(e.message).toContain('id 42');
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: max(len, 7) * 3 - my_helper(2, 0), or my_helper("packet too long", len)`, async () => {
+      const seen: [bigint, bigint][] = [];
+      const helpers: HelperDefinition[] = [
+        { ...declared.helpers[0]!, fn: max },
+        { ...declared.helpers[1]!, fn: (a: bigint, b: bigint) => a * b },
+        { ...declared.helpers[2]!, fn: (a: bigint, b: bigint) => {
+          seen.push([a, b]);
+          return a - b;
+        } },
+      ];
+      const { inst } = await open('custom_helpers', engine, { helpers }, declared);
+      expect(inst.runPacket(new Uint8Array(0)).result).toBe(19n);
+      expect(inst.runPacket(bytes(10)).result).toBe(28n);
+      expect(inst.runPacket(bytes(100)).result).toBe(298n);
+      expect(seen).toEqual([[2n, 0n], [2n, 0n], [2n, 0n]]);
+      // Longer than 100 bytes: my_helper gets the literal's address and the length.
+      seen.length = 0;
+      const r = inst.runPacket(bytes(101)).result;
+      expect(seen).toHaveLength(1);
+      const [addr, len] = seen[0]!;
+      expect(len).toBe(101n);
+      expect(cstring(new Uint8Array(inst.memory.buffer), Number(addr))).toBe('packet too long');
+      const str = inst.manifest.maps!.find((m) => m.name === '.rodata.str1.1')!;
+      expect(addr >= BigInt(str.values) && addr < BigInt(str.values + str.valueSize)).toBe(true);
+      expect(r).toBe(addr - 101n); // r0 is my_helper's result, unchanged
+    });
+  }
+
+  it('ids no kernel helper has get the generic signature (five bigints) without a declaration', async () => {
+    // 42 is also the kernel's bpf_get_numa_node_id (no arguments): undeclared, calls to it pass
+    // nothing, so it must be declared to receive builtin_mul's two arguments.
+    const undeclared = await build('custom_helpers');
+    expect(undeclared.manifest.helpers.find((h) => h.id === 42))
+      .toMatchObject({ name: 'bpf_get_numa_node_id', signature: { args: [], result: 'i64' } });
+    const c = await build('custom_helpers', O1, { helpers: [declared.helpers[1]!] });
+    const generic = { args: ['i64', 'i64', 'i64', 'i64', 'i64'], result: 'i64' };
+    const byId = (id: number) => c.manifest.helpers.find((h) => h.id === id);
+    expect([byId(1000), byId(1001)]).toMatchObject([
+      { name: 'helper_1000', signature: generic }, { name: 'helper_1001', signature: generic },
+    ]);
+    const inst = await instantiate(c.wasm, {
+      helpers: [
+        { id: 1000, fn: (a: bigint, b: bigint, ...rest: bigint[]) => (rest.length === 3 ? max(a, b) : -1n) },
+        { ...declared.helpers[1]!, fn: (a: bigint, b: bigint) => a * b },
+        { id: 1001, fn: (a: bigint, b: bigint) => a - b },
+      ],
+    });
+    expect(inst.runPacket(new Uint8Array(0)).result).toBe(19n);
+    expect(inst.runPacket(bytes(10)).result).toBe(28n);
+  });
+});
+
+program('bpf_calls', () => {
+  it('func_info: classify at 0 of "tc"; checksum (global), fold and clamp (static) in .text, with their prototypes', () => {
+    const { btf, ext } = readElfBtf(elfOf('bpf_calls'));
+    expect(ext!.funcInfo.get('tc')!.map((f) => [f.name, f.insn])).toEqual([['classify', 0]]);
+    const text = ext!.funcInfo.get('.text')!;
+    expect(text.map((f) => f.name)).toEqual(['checksum', 'fold', 'clamp']);
+    const proto = (name: string) => {
+      const func = btf!.typeByName(name, 'func')!;
+      const p = btf!.typeOfKind(func.type, 'func_proto');
+      return [func.kind === 'func' && func.linkage, btf!.describe(p.returnType), ...p.params.map((x) => `${btf!.describe(x.type)} ${x.name}`)];
+    };
+    expect(proto('checksum')).toEqual([BtfLinkage.GLOBAL, 'int', 'struct __sk_buff * skb']);
+    expect(proto('fold')).toEqual([BtfLinkage.STATIC, '__u32', '__u32 sum']);
+    expect(proto('clamp')).toEqual([BtfLinkage.STATIC, '__u32', '__u32 value', '__u32 lo', '__u32 hi']);
+  });
+
+  it('calls from classify are pseudo calls relocated with R_BPF_64_32 across sections', async () => {
+    const elf = elfOf('bpf_calls');
+    expect(relocationsOf(elf, 'tc')).toEqual([
+      'R_BPF_64_32 checksum @8', 'R_BPF_64_32 .text @72', 'R_BPF_64_32 .text @96', 'R_BPF_64_32 .text @144',
+    ]);
+    const c = await build('bpf_calls');
+    expect(programsOf(c)).toEqual(['classify tc tc']);
+    const spec = c.spec.programs[0]!;
+    const at = Object.fromEntries(spec.functions.map((f) => [f.name, f.pc]));
+    const targets = slots(c, 'classify').filter((s) => s.opcode === CALL && s.src === 1).map((s) => s.pc + 1 + s.imm);
+    // classify calls checksum, clamp, fold, clamp; checksum calls fold.
+    expect(targets).toEqual([at.checksum, at.clamp, at.fold, at.clamp, at.fold]);
+  });
+
+  const fold = (s: number): number => {
+    s = (s & 0xffff) + (s >>> 16);
+    return (s & 0xffff) + (s >>> 16);
+  };
+  const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
+  const classify = (p: Uint8Array): bigint => {
+    if (p.length < 20) return 0n;
+    let sum = 0;
+    for (let i = 0; i < 20; i += 2) sum += (p[i]! << 8) | p[i + 1]!;
+    return BigInt(clamp(fold(sum), 0, 0xfff0) + clamp(fold(p.length), 1, 100));
+  };
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: classify returns clamp(checksum) + clamp(fold(len)), computed alike in JS`, async () => {
+      const { inst } = await open('bpf_calls', engine);
+      const packets = [
+        bytes(20, (i) => i + 1), bytes(20, () => 0xff), bytes(64, (i) => i * 37), bytes(200, () => 0), bytes(19), new Uint8Array(0),
+      ];
+      for (const p of packets) expect(inst.runPacket(p).result, `${p.length} bytes`).toBe(classify(p));
+      const words = [0x0102, 0x0304, 0x0506, 0x0708, 0x090a, 0x0b0c, 0x0d0e, 0x0f10, 0x1112, 0x1314];
+      expect(classify(bytes(20, (i) => i + 1))).toBe(BigInt(fold(words.reduce((a, x) => a + x)) + 20));
+      // The fold of 0xff... words reaches the clamp's upper bound.
+      expect(inst.runPacket(bytes(20, () => 0xff)).result).toBe(0xfff0n + 20n);
+    });
+  }
+
+  it('the call depth reaches 3 frames: classify -> checksum -> fold', async () => {
+    const packet = bytes(20, (i) => i + 1);
+    for (const engine of ENGINES) {
+      const three = await open('bpf_calls', engine, {}, { maxCallDepth: 3 });
+      expect(three.inst.runPacket(packet).result, engine.label).toBe(classify(packet));
+      const two = await open('bpf_calls', engine, {}, { maxCallDepth: 2 });
+      const e = errorOf(() => two.inst.runPacket(packet));
+      expect(e.code, engine.label).toBe(ErrorCode.CallDepth);
+      // The call that would need the third frame is checksum's call to fold.
+      const callToFold = slots(two.compiled, 'classify').filter((s) => s.opcode === CALL && s.src === 1).at(-1)!;
+      expect(e.location.insn, engine.label).toBe(callToFold.pc);
+    }
+  });
+});
+
+program('core_read', () => {
+  it('.BTF.ext holds the CO-RE relocations of kprobe/do_exit; parent_tgid calls get_current_task and probe_read_kernel', async () => {
+    const { btf, ext } = readElfBtf(elfOf('core_read'));
+    const relos = ext!.coreRelos.get('kprobe/do_exit')!;
+    expect(relos.map((r) => [r.accessString, r.kind, btf!.describe(r.typeId)]).sort()).toEqual([
+      ['0:0', BpfCoreReloKind.FIELD_BYTE_OFFSET, 'struct task_struct'],
+      ['0:1', BpfCoreReloKind.FIELD_BYTE_OFFSET, 'struct task_struct'],
+      ['0:2', BpfCoreReloKind.FIELD_BYTE_OFFSET, 'struct task_struct'],
+      ['0:3', BpfCoreReloKind.FIELD_EXISTS, 'struct task_struct'],
+    ]);
+    const c = await build('core_read');
+    expect(mapDefs(c)).toEqual({ last: def(2, 4, 12, 1) });
+    expect(programsOf(c)).toEqual(['parent_tgid kprobe/do_exit kprobe']);
+    expect(helperCalls(c, 'parent_tgid')).toEqual([35, 1, 113]);
+    // The relocated instructions keep the offsets clang computed from the local struct.
+    const s = slots(c, 'parent_tgid');
+    expect(relos.map((r) => [r.accessString, s[r.insnOffset / 8]!.imm]).sort()).toEqual([['0:0', 0], ['0:1', 4], ['0:2', 8], ['0:3', 1]]);
+  });
+
+  /** A task_struct as the local declaration lays it out: pid, tgid, real_parent, flags. */
+  function task(pid: number, tgid: number, parent: bigint, flags = 0): Uint8Array {
+    const b = new Uint8Array(24);
+    const v = new DataView(b.buffer);
+    v.setInt32(0, pid, true);
+    v.setInt32(4, tgid, true);
+    v.setBigUint64(8, parent, true);
+    v.setUint32(16, flags, true);
+    return b;
+  }
+
+  /** Host memory with a task and its parent at `at` and `at + 0x100`, for bpf_probe_read_kernel. */
+  function kernel(at: bigint): InstantiateOptions {
+    const memory = new Map<bigint, Uint8Array>([[at, task(100, 100, at + 0x100n)], [at + 0x100n, task(1, 1, 0n)]]);
+    return {
+      helpers: [kernelHelper(35, () => at)],
+      env: {
+        probeRead: (address, length) => {
+          for (const [base, b] of memory) {
+            const at = Number(address - base);
+            if (address >= base && at + length <= b.length) return b.slice(at, at + length);
+          }
+          return undefined;
+        },
+      },
+    };
+  }
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: records { pid: 100, ppid: 1, has_flags: 1 } in last`, async () => {
+      // A task above linear memory, below 4 GiB (see the next test for kernel addresses).
+      const { inst } = await open('core_read', engine, kernel(0xc000_0000n));
+      expect(inst.run(new Uint8Array(168))).toBe(0n);
+      expect(inst.map('last').get(0)).toEqual({ pid: 100, ppid: 1, has_flags: 1 });
+    });
+  }
+
+  // bpf_probe_read_kernel's `unsafe_ptr` crosses the Wasm boundary as i64, so a kernel address
+  // reaches env.probeRead whole.
+  it('reads a task at a 64-bit kernel address', async () => {
+    const { inst } = await open('core_read', O1, kernel(0xffff_8880_0000_1000n));
+    inst.run(new Uint8Array(168));
+    expect(inst.map('last').get(0)).toEqual({ pid: 100, ppid: 1, has_flags: 1 });
+  });
+
+  it('without a task (the runtime has none) the reads fail and record zeros', async () => {
+    const { inst } = await open('core_read');
+    expect(inst.run(new Uint8Array(168))).toBe(0n);
+    expect(inst.map('last').get(0)).toEqual({ pid: 0, ppid: 0, has_flags: 1 });
+  });
+});
+
+program('kfuncs', () => {
+  it('use_kfuncs (section xdp) imports the kfuncs bpf2wasm_hash and bpf2wasm_note with their BTF prototypes', async () => {
+    const c = await build('kfuncs');
+    expect(programsOf(c)).toEqual(['use_kfuncs xdp xdp']);
+    expect(c.manifest.helpers.map((h) => [h.name, h.kfunc, h.signature])).toEqual([
+      ['bpf2wasm_hash', true, { args: ['i32', 'i32'], result: 'i64' }],
+      ['bpf2wasm_note', true, { args: ['i32'], result: 'void' }],
+    ]);
+    const { btf } = readElfBtf(elfOf('kfuncs'));
+    expect(['bpf2wasm_hash', 'bpf2wasm_note'].map((n) => btf!.describe(btf!.typeByName(n, 'func')!.id))).toEqual([
+      '__u64 bpf2wasm_hash(const void *, __u32)', 'void bpf2wasm_note(__u32)',
+    ]);
+  });
+
+  it('instantiating without them fails with E_UNKNOWN_HELPER naming bpf2wasm_hash', async () => {
+    const c = await build('kfuncs');
+    const e = await rejectionOf(instantiate(c.wasm));
+    expect(e.code).toBe(ErrorCode.UnknownHelper);
+    expect(e.location.helper).toBe('bpf2wasm_hash');
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: hash the first 4 bytes, note the hash, pass if odd, drop if even`, async () => {
+      const notes: number[] = [];
+      let inst: BpfInstance | undefined;
+      ({ inst } = await open('kfuncs', engine, {
+        kfuncs: {
+          bpf2wasm_hash: (data: number, len: number): bigint =>
+            BigInt(new Uint8Array(inst!.memory.buffer, data >>> 0, len >>> 0).reduce((a, b) => a + b, 0)),
+          bpf2wasm_note: (code: number): void => {
+            notes.push(code);
+          },
+        },
+      }));
+      expect(inst.runPacket(Uint8Array.from([1, 2, 3, 4])).result).toBe(XDP_DROP);
+      expect(notes).toEqual([10]);
+      expect(inst.runPacket(Uint8Array.from([1, 2, 3, 5, 99])).result).toBe(XDP_PASS);
+      expect(notes).toEqual([10, 11]);
+      expect(inst.runPacket(Uint8Array.from([1, 2, 3])).result).toBe(XDP_ABORTED);
+      expect(notes).toEqual([10, 11]); // no kfunc call
+      // note gets the low byte of the hash.
+      expect(inst.runPacket(Uint8Array.from([255, 255, 255, 255])).result).toBe(XDP_DROP);
+      expect(notes).toEqual([10, 11, (4 * 255) & 0xff]);
+    });
+  }
+});
