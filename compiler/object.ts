@@ -223,7 +223,15 @@ function mapManifest(spec: ObjectSpec, m: MapSpec, at: MapPlacement): MapManifes
             : { index: v.index, map: v.symbol })),
         }
       : {}),
-    ...(m.innerMap ? { innerMap: m.innerMap.name } : {}),
+    ...(m.innerMap
+      ? {
+          innerMap: m.innerMap.name,
+          innerDef: {
+            type: m.innerMap.type, keySize: m.innerMap.keySize, valueSize: m.innerMap.valueSize,
+            maxEntries: m.innerMap.maxEntries, flags: m.innerMap.flags,
+          },
+        }
+      : {}),
     ...(m.poolOf !== undefined ? { poolOf: m.poolOf } : {}),
   };
 }

@@ -216,6 +216,8 @@ export interface MapManifest {
   initialValues?: { index: number; program?: string; map?: string }[];
   /** Maps of maps: the name of the inner map definition's template, when declared. */
   innerMap?: string;
+  /** Maps of maps: the inner map definition every inner map must match. */
+  innerDef?: { type: number; keySize: number; valueSize: number; maxEntries: number; flags: number };
   /** An inner map laid out in advance for this map of maps, handed out by createInnerMap. */
   poolOf?: string;
 }

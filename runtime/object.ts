@@ -154,6 +154,7 @@ export class ObjectRuntime {
       index: m.index,
       shape: { name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, mapExtra: m.mapExtra },
       placement: { desc: m.desc, values: m.values, valuesSize: m.valuesSize, meta: m.meta, metaSize: m.metaSize },
+      ...(m.innerDef ? { inner: { name: `${m.name}.inner`, mapExtra: 0, ...m.innerDef } } : {}),
     })));
     const rt = new ObjectRuntime(memory, manifest, store, options);
     rt.initialContents();

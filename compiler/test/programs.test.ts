@@ -911,6 +911,16 @@ program('map_bench', () => {
 });
 
 program('map_in_map', () => {
+  it('an inner map must match the outer map\'s inner definition (EINVAL), as bpf_map_meta_equal', async () => {
+    const { inst } = await open('map_in_map');
+    const e = (() => { try { inst.map('outer_hash').set(3, 'inner_a'); return undefined; } catch (x) { return x as Bpf2WasmError; } })();
+    expect(e?.code).toBe(ErrorCode.MapOp);
+    expect(e?.location.map).toBe('outer_hash');
+    expect(() => inst.map('outer').set(0, inst.object!.createInnerMap('outer_hash'))).toThrow(/EINVAL/);
+    inst.map('outer_hash').set(3, inst.object!.createInnerMap('outer_hash'));
+    expect(inst.map('outer_hash').get(3)).toBe('outer_hash.inner.1');
+  });
+
   it('inner_a, inner_b, outer (ARRAY_OF_MAPS with static slots) and outer_hash (HASH_OF_MAPS)', async () => {
     const c = await build('map_in_map');
     expect(mapDefs(c)).toEqual({

@@ -84,6 +84,8 @@ export interface StoreMap {
   shape: MapShape;
   placement: MapPlacement;
   index: number;
+  /** Maps of maps declared with an inner map definition: what every inner map must match. */
+  inner?: MapShape;
 }
 
 export interface MapStoreOptions {
@@ -108,6 +110,8 @@ interface MapEntry {
   keySize: number;
   valueSize: number;
   maxEntries: number;
+  flags: number;
+  inner?: MapShape;
 }
 
 let compiled: Promise<WebAssembly.Module> | undefined;
@@ -169,6 +173,7 @@ export class MapStore {
       const e: MapEntry = {
         name: m.shape.name, index: m.index, type: m.shape.type, desc: m.placement.desc,
         keySize: m.shape.keySize, valueSize: m.shape.valueSize, maxEntries: m.shape.maxEntries,
+        flags: m.shape.flags, ...(m.inner ? { inner: m.inner } : {}),
       };
       if (this.byIndex.has(m.index)) throw new BpfRuntimeError(ErrorCode.BadArgument, `two maps have index ${m.index}`, { map: e.name });
       this.byIndex.set(m.index, e);
@@ -360,6 +365,19 @@ export class MapStore {
     if (!inner) throw new BpfRuntimeError(ErrorCode.BadArgument, `0x${desc.toString(16)} is not the descriptor of a map of this object`, { map: e.name });
     if (isMapOfMaps(inner.type)) {
       throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${inner.name} is a map-of-maps and cannot be an inner map`, { map: e.name });
+    }
+    // As the kernel's bpf_map_meta_equal: type, key and value sizes and flags must match the
+    // inner map definition (max_entries too, as without BPF_F_INNER_MAP).
+    const t = e.inner;
+    if (t && (t.type !== inner.type || t.keySize !== inner.keySize || t.valueSize !== inner.valueSize ||
+      t.flags !== inner.flags || t.maxEntries !== inner.maxEntries)) {
+      throw new BpfRuntimeError(
+        ErrorCode.MapOp,
+        `map ${inner.name} does not match the inner map definition of ${e.name} (EINVAL): ` +
+          `type ${inner.type}/${t.type}, key ${inner.keySize}/${t.keySize}, value ${inner.valueSize}/${t.valueSize}, ` +
+          `max_entries ${inner.maxEntries}/${t.maxEntries}, flags 0x${inner.flags.toString(16)}/0x${t.flags.toString(16)}`,
+        { map: e.name },
+      );
     }
   }
 
