@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { HelperSignature } from '../../runtime/abi.js';
-import { BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
+import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import { abiSignature, helperById } from '../../runtime/helper-table.js';
 import { instantiate, type BpfInstance, type InstantiateOptions } from '../../runtime/instance.js';
 import type { HelperDefinition } from '../../runtime/helpers.js';
