@@ -34,6 +34,12 @@ export interface ObjectOptions {
    * skeletons set it before load, `.data`, `.bss`).
    */
   globals?: Record<string, unknown>;
+  /**
+   * The maps module (wasm/maps/), already compiled: for hosts that forbid compiling Wasm from
+   * bytes at run time (Cloudflare Workers), which import `dist/runtime/maps/maps.wasm` at deploy
+   * time as they import the program's module. By default the runtime compiles its embedded copy.
+   */
+  mapsModule?: WebAssembly.Module;
 }
 
 type CallbackFn = (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
@@ -155,7 +161,7 @@ export class ObjectRuntime {
       shape: { name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, mapExtra: m.mapExtra },
       placement: { desc: m.desc, values: m.values, valuesSize: m.valuesSize, meta: m.meta, metaSize: m.metaSize },
       ...(m.innerDef ? { inner: { name: `${m.name}.inner`, mapExtra: 0, ...m.innerDef } } : {}),
-    })));
+    })), options.mapsModule ? { module: options.mapsModule } : {});
     const rt = new ObjectRuntime(memory, manifest, store, options);
     rt.initialContents();
     if (options.globals) for (const [k, v] of Object.entries(options.globals)) rt.setGlobal(k, v);

@@ -65,7 +65,7 @@ describe('in headless Chromium', () => {
         fault: 'E_MEMORY_FAULT insn 2',
         xdpCounter: '3',
         ringbuf: '42',
-        worker: '0xb861',
+        worker: '0xb861 count=5',
       });
     } finally {
       await browser.close();

@@ -53,11 +53,13 @@ async function main() {
   // The runtime alone, in a worker, on a module compiled here (as an edge host would receive it).
   const { wasm } = await compile(bytes, { optLevel: 1 });
   const module = await WebAssembly.compile(wasm);
+  const counterModule = await WebAssembly.compile((await compileObject(obj)).wasm);
+  const mapsModule = await WebAssembly.compileStreaming(fetch('/dist/runtime/maps/maps.wasm'));
   const worker = new Worker('./worker.js', { type: 'module' });
   out.worker = await new Promise((resolve) => {
     worker.onmessage = (ev) => resolve(ev.data);
     worker.onerror = (ev) => resolve(`worker error: ${ev.message}`);
-    worker.postMessage({ module, input: HEADER });
+    worker.postMessage({ module, input: HEADER, counter: counterModule, mapsModule });
   });
   return out;
 }
