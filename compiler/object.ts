@@ -20,6 +20,7 @@ import type { Btf } from './elf/btf.js';
 import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../runtime/abi.js';
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from './elf/loader.js';
 import { mapTypeDescs } from './elf/typedesc.js';
+import { linkObjects } from './link.js';
 
 export interface ObjectCompileOptions extends Omit<
   CompileOptions, 'entries' | 'resolveLddw' | 'helpers' | 'mapsRegion' | 'tailCalls' | 'arrayMap' | 'manifestExtras'
@@ -66,12 +67,17 @@ export function kernelHelperDecls(): HelperDecl[] {
 }
 
 /**
- * Compiles an ELF object (bytes, or the spec `loadObjectSpec` returned).
+ * Compiles an ELF object (bytes, or the spec `loadObjectSpec` returned), or several objects into
+ * one module, where maps pinned by name are shared (see compiler/link.ts).
  *
  * @throws ElfError for a malformed object, CompileError for programs or maps bpf2wasm rejects.
  */
-export async function compileObject(input: Uint8Array | ObjectSpec, options: ObjectCompileOptions = {}): Promise<CompiledObject> {
-  const spec = input instanceof Uint8Array ? loadObjectSpec(input) : input;
+export async function compileObject(
+  input: Uint8Array | ObjectSpec | readonly (Uint8Array | ObjectSpec)[],
+  options: ObjectCompileOptions = {},
+): Promise<CompiledObject> {
+  const load = (x: Uint8Array | ObjectSpec): ObjectSpec => (x instanceof Uint8Array ? loadObjectSpec(x) : x);
+  const spec = Array.isArray(input) ? linkObjects(input.map(load)) : load(input as Uint8Array | ObjectSpec);
   const { programs: wanted, helpers: custom, inlineArrayLookups = true, innerMapPool, ...rest } = options;
   const programs = selectPrograms(spec, wanted);
   const allMaps = withInnerMapPools(spec.maps, innerMapPool);
@@ -158,7 +164,7 @@ export async function compileObject(input: Uint8Array | ObjectSpec, options: Obj
     resolveKfunc: (imm, pc) => {
       const k = spec.kfuncs[imm];
       if (!k) throw new CompileError(ErrorCode.BadObject, `kfunc call ${imm} refers to no extern function of the object`, { insn: pc });
-      return { id: imm, name: k.name, signature: kfuncSignature(spec.btf, k.btfId) };
+      return { id: imm, name: k.name, signature: kfuncSignature(k.btf ?? spec.btf, k.btfId) };
     },
     ...(inlineArrayLookups ? { arrayMap } : {}),
     manifestExtras: { maps, license: spec.license, keyScratch },
@@ -205,7 +211,7 @@ function selectPrograms(spec: ObjectSpec, wanted: readonly string[] | undefined)
 }
 
 function mapManifest(spec: ObjectSpec, m: MapSpec, at: MapPlacement): MapManifest {
-  const types = mapTypeDescs(m, spec.btf);
+  const types = mapTypeDescs(m, m.btf ?? spec.btf);
   return {
     name: m.name, index: m.index, type: m.type, keySize: m.keySize, valueSize: m.valueSize,
     maxEntries: m.maxEntries, flags: m.flags, mapExtra: m.mapExtra, pinning: m.pinning,

@@ -79,6 +79,8 @@ export interface MapSpec extends MapDef {
   readonly variables?: readonly DataVariable[];
   /** An inner map laid out in advance for this map of maps (see compileObject's innerMapPool). */
   readonly poolOf?: string;
+  /** The BTF its type ids refer to, when it differs from the object's (objects linked together). */
+  readonly btf?: Btf;
 }
 
 /** One function of a linked program. */
@@ -116,6 +118,8 @@ export interface KfuncSpec {
   readonly name: string;
   /** The BTF id of its FUNC (extern linkage), when the object has BTF. */
   readonly btfId?: number;
+  /** The BTF `btfId` refers to, when it differs from the object's (objects linked together). */
+  readonly btf?: Btf;
 }
 
 /** A whole object. */

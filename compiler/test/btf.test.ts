@@ -225,6 +225,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/loop_callback': { xdp: ['sum_squares'], '.text': ['square_step'] },
   'c/map_bench': { xdp: ['hash_lookups', 'array_lookups'] },
   'c/kfuncs': { xdp: ['use_kfuncs'] },
+  'c/pin_producer': { xdp: ['produce'] },
+  'c/pin_consumer': { xdp: ['consume'] },
   'c/lpm_blocklist': { xdp: ['xdp_blocklist'] },
   'c/custom_helpers': { xdp: ['use_custom_helpers'] },
   'c/printk': { xdp: ['hello'] },

@@ -1313,6 +1313,47 @@ program('core_read', () => {
   });
 });
 
+program('pin_producer', () => {
+  it('map events (HASH, u32 -> u64, 64 entries, pinned by name), program produce in section xdp', async () => {
+    const c = await build('pin_producer');
+    expect(mapDefs(c)).toMatchObject({ events: def(1, 4, 8, 64, { pinning: 1 }) });
+    expect(c.manifest.maps!.find((m) => m.name === 'events')!.pinning).toBe(1);
+    expect(programsOf(c)).toEqual(['produce xdp xdp']);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: alone, counts events per packet length and its runs in .bss`, async () => {
+      const { inst, obj } = await open('pin_producer', engine);
+      for (const n of [10, 10, 20]) expect(inst.runPacket(new Uint8Array(n)).result).toBe(2n);
+      expect(new Map(inst.map('events').dump())).toEqual(new Map([[10, 2n], [20, 1n]]));
+      expect(obj.getGlobal('produced')).toBe(3n);
+    });
+  }
+});
+
+program('pin_consumer', () => {
+  for (const engine of ENGINES) {
+    it(`${engine.label}: linked with pin_producer, both use one events map; each keeps its .bss`, async () => {
+      const { wasm, manifest } = await compileObject([objectBytes('pin_producer'), objectBytes('pin_consumer')], engine.options);
+      expect(manifest.programs.map((p) => p.name)).toEqual(['produce', 'consume']);
+      expect(manifest.maps!.map((m) => m.name)).toEqual(['events', '.bss', '1:.bss']);
+      const inst = await instantiate(wasm);
+      for (const n of [10, 10, 20]) inst.runPacket(new Uint8Array(n), { program: 'produce' });
+      const consume = (n: number): bigint => inst.runPacket(new Uint8Array(n), { program: 'consume' }).result;
+      expect([consume(10), consume(20), consume(30)]).toEqual([2n, 1n, 0n]);
+      expect(inst.map('.bss').get(0)).toEqual({ produced: 3n });
+      expect(inst.map('1:.bss').get(0)).toEqual({ consumed: 3n });
+      inst.map('events').set(30, 7n);
+      expect(consume(30)).toBe(7n);
+    });
+  }
+
+  it('alone, reads its own empty events map', async () => {
+    const { inst } = await open('pin_consumer');
+    expect(inst.runPacket(new Uint8Array(10)).result).toBe(0n);
+  });
+});
+
 program('kfuncs', () => {
   it('use_kfuncs (section xdp) imports the kfuncs bpf2wasm_hash and bpf2wasm_note with their BTF prototypes', async () => {
     const c = await build('kfuncs');
