@@ -30,3 +30,4 @@ export {
   type PacketContextOptions, type PacketLayout,
 } from './context.js';
 export type { PacketRunResult } from './instance.js';
+export { PinRegistry } from './pins.js';

@@ -12,6 +12,8 @@ import { BpfMap } from './maps/api.js';
 import { Errno, MapType } from './maps/desc.js';
 import { helperById } from './helper-table.js';
 
+/** LIBBPF_PIN_BY_NAME. */
+const MapPinningByName = 1;
 const HELPER_MAP_POP = 88;
 const HELPER_MAP_PEEK = 89;
 import { MapStore } from './maps/store.js';
@@ -19,6 +21,7 @@ import { PerfEventArray } from './stdlib/perf.js';
 import { RingBuffer } from './stdlib/ringbuf.js';
 import { createStandardHelpers, type StandardHelpers } from './stdlib/helpers.js';
 import type { HostEnv } from './stdlib/context.js';
+import type { PinRegistry } from './pins.js';
 import { decodeValue, encodeValue, type TypeDesc } from './typedesc.js';
 
 /** Where trace output (bpf_printk) goes. */
@@ -40,6 +43,11 @@ export interface ObjectOptions {
    * time as they import the program's module. By default the runtime compiles its embedded copy.
    */
   mapsModule?: WebAssembly.Module;
+  /**
+   * The registry of pinned maps (the runtime's bpffs): maps pinned by name take over the contents
+   * an earlier instance left there, and are registered as the current holders.
+   */
+  pins?: PinRegistry;
 }
 
 type CallbackFn = (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
@@ -165,6 +173,7 @@ export class ObjectRuntime {
     const rt = new ObjectRuntime(memory, manifest, store, options);
     rt.initialContents();
     if (options.globals) for (const [k, v] of Object.entries(options.globals)) rt.setGlobal(k, v);
+    if (options.pins) for (const m of rt.byIndex) if (m.info.pinning === MapPinningByName && !m.info.internal) options.pins.adopt(m);
     return rt;
   }
 

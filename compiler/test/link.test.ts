@@ -10,6 +10,8 @@ import { compileObject } from '../object.js';
 import { loadObjectSpec } from '../elf/loader.js';
 import { linkObjects } from '../link.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
+import { instantiate } from '../../runtime/instance.js';
+import { PinRegistry } from '../../runtime/pins.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const object = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(root, 'test-programs/c', name + '.o')));
@@ -33,5 +35,35 @@ describe('linking objects', () => {
     expect(manifest.programs.map((p) => p.name)).toEqual(['produce', '1:produce']);
     // The pinned map exists once; each copy has its own .bss.
     expect(manifest.maps!.map((m) => m.name)).toEqual(['events', '.bss', '1:.bss']);
+  });
+});
+
+describe('the pin registry (the runtime\'s bpffs)', () => {
+  it('a reloaded object takes over its pinned map; unpinned maps start afresh', async () => {
+    const pins = new PinRegistry();
+    const first = await instantiate((await compileObject(producer)).wasm, { pins });
+    for (const n of [10, 10, 20]) first.runPacket(new Uint8Array(n));
+    expect(pins.names()).toEqual(['events']);
+    // Another object with the same pinned map (the consumer) sees the producer's events.
+    const second = await instantiate((await compileObject(consumer)).wasm, { pins });
+    expect(second.runPacket(new Uint8Array(10)).result).toBe(2n);
+    expect(pins.get('events')).toBe(second.map('events'));
+    expect(second.object!.getGlobal('consumed')).toBe(1n);
+    // Without the registry nothing carries over.
+    const alone = await instantiate((await compileObject(consumer)).wasm);
+    expect(alone.runPacket(new Uint8Array(10)).result).toBe(0n);
+    pins.unpin('events');
+    const third = await instantiate((await compileObject(consumer)).wasm, { pins });
+    expect(third.runPacket(new Uint8Array(10)).result).toBe(0n);
+  });
+
+  it('refuses a pinned map whose definition differs', async () => {
+    const pins = new PinRegistry();
+    await instantiate((await compileObject(producer)).wasm, { pins });
+    const b = loadObjectSpec(consumer);
+    const other = { ...b, maps: b.maps.map((m) => (m.name === 'events' ? { ...m, maxEntries: 128 } : m)) };
+    const e = await instantiate((await compileObject(other)).wasm, { pins }).then(() => undefined, (x: unknown) => x as Bpf2WasmError);
+    expect(e?.code).toBe(ErrorCode.BadMap);
+    expect(e?.location.map).toBe('events');
   });
 });
