@@ -79,6 +79,14 @@ export async function compileObject(
   const load = (x: Uint8Array | ObjectSpec): ObjectSpec => (x instanceof Uint8Array ? loadObjectSpec(x) : x);
   const spec = Array.isArray(input) ? linkObjects(input.map(load)) : load(input as Uint8Array | ObjectSpec);
   const { programs: wanted, helpers: custom, inlineArrayLookups = true, innerMapPool, ...rest } = options;
+  if (spec.bigEndian) {
+    // Its programs load and store multi-byte values in big-endian order, in memory that is
+    // little-endian here: data, maps and contexts would all read back swapped.
+    throw new CompileError(
+      ErrorCode.Unsupported,
+      'the object is big-endian (clang -target bpfeb); bpf2wasm runs little-endian eBPF: build it with -target bpf or bpfel',
+    );
+  }
   const programs = selectPrograms(spec, wanted);
   const allMaps = withInnerMapPools(spec.maps, innerMapPool);
 

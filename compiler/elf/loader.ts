@@ -124,6 +124,11 @@ export interface KfuncSpec {
 
 /** A whole object. */
 export interface ObjectSpec {
+  /**
+   * True for a big-endian object (`clang -target bpfeb`). Its instructions are converted to
+   * little-endian; its data and the byte order its programs assume are not.
+   */
+  readonly bigEndian?: boolean;
   /** kfuncs called by the programs, indexed by their calls' imm. */
   readonly kfuncs: readonly KfuncSpec[];
   /** Programs in section order, then by offset in the section. */
@@ -261,6 +266,7 @@ export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
   }
 
   return {
+    ...(elf.littleEndian ? {} : { bigEndian: true }),
     programs, maps, kfuncs, license: readLicense(elf),
     ...(btf ? { btf } : {}),
     ...(ext ? { btfExt: ext } : {}),

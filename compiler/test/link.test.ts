@@ -67,3 +67,13 @@ describe('the pin registry (the runtime\'s bpffs)', () => {
     expect(e?.location.map).toBe('events');
   });
 });
+
+describe('big-endian objects', () => {
+  it('are read (inspect, loadObjectSpec) but not compiled: E_UNSUPPORTED with a sentence saying why', async () => {
+    const be = new Uint8Array(readFileSync(path.join(root, 'test-programs/elf/sum.be.o')));
+    expect(loadObjectSpec(be).bigEndian).toBe(true);
+    const e = await compileObject(be).then(() => undefined, (x: unknown) => x as Bpf2WasmError);
+    expect(e?.code).toBe(ErrorCode.Unsupported);
+    expect(e?.message).toContain('big-endian');
+  });
+});
