@@ -64,7 +64,24 @@ export class BpfMap {
   }
 
   updateRaw(key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
+    if (this.type === MapType.PROG_ARRAY) this.checkProgramSlot(value);
     this.store.update(this.index, key, value, flags);
+  }
+
+  /**
+   * A PROG_ARRAY slot holds a program number + 1 (what the inline bpf_tail_call reads); any
+   * other value would send a tail call to a program the module does not have.
+   */
+  private checkProgramSlot(value: Uint8Array): void {
+    if (!(value instanceof Uint8Array) || value.length !== 4) return; // the store reports the size
+    const n = bytesToNumber(value);
+    if (n === 0 || this.owner.programName(n - 1) === undefined) {
+      throw new BpfRuntimeError(
+        ErrorCode.BadArgument,
+        `prog array ${this.name} holds programs of this module (by name, or number + 1 as raw bytes); ${n} is none of them`,
+        { map: this.name },
+      );
+    }
   }
 
   deleteRaw(key: Uint8Array): boolean {
@@ -147,24 +164,40 @@ export class BpfMap {
 
   encodeKey(key: unknown): Uint8Array {
     if (key instanceof Uint8Array) return checkSize(key, this.keySize, 'key', this.name);
-    if (this.keyType) return checkSize(encodeValue(this.keyType, key), this.keySize, 'key', this.name);
+    const type = this.keyType;
+    if (type) return checkSize(this.located(() => encodeValue(type, key, undefined, 0, 'key')), this.keySize, 'key', this.name);
     return intBytes(key, this.keySize, 'key', this.name);
   }
 
   decodeKey(bytes: Uint8Array): unknown {
-    if (this.keyType) return decodeValue(this.keyType, bytes);
+    const type = this.keyType;
+    if (type) return this.located(() => decodeValue(type, bytes));
     return bytesToInt(bytes);
   }
 
   private encodeValue(value: unknown): Uint8Array {
     if (value instanceof Uint8Array) return checkSize(value, this.valueSize, 'value', this.name);
-    if (this.valueType) return checkSize(encodeValue(this.valueType, value), this.valueSize, 'value', this.name);
+    const type = this.valueType;
+    if (type) return checkSize(this.located(() => encodeValue(type, value)), this.valueSize, 'value', this.name);
     return intBytes(value, this.valueSize, 'value', this.name);
   }
 
   private decodeValue(bytes: Uint8Array): unknown {
-    if (this.valueType) return decodeValue(this.valueType, bytes);
+    const type = this.valueType;
+    if (type) return this.located(() => decodeValue(type, bytes));
     return bytesToInt(bytes);
+  }
+
+  /** Runs a typedesc conversion; its errors (which know the value's path, not the map) name this map. */
+  private located<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof BpfRuntimeError && e.location.map === undefined) {
+        throw new BpfRuntimeError(e.code, e.detail, { ...e.location, map: this.name }, { cause: e });
+      }
+      throw e;
+    }
   }
 
   private encodeStored(value: unknown): Uint8Array {

@@ -18,7 +18,8 @@
  * create is refused here with E_BAD_MAP. The metadata sizes must agree with what the maps module
  * (wasm/maps/) computes; runtime/test/maps.test.ts checks them against its `map_meta_size`.
  */
-import { CompileError, ErrorCode } from '../errors.js';
+import { NULL_GUARD_SIZE, SCRATCH_SIZE } from '../abi.js';
+import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
 import { BPF_F_NO_PREALLOC, DESC_SIZE, MapType, type MapShape } from './desc.js';
 
 /** Where one map lives. */
@@ -59,8 +60,13 @@ export const MAX_PERCPU_VALUE_SIZE = 32 << 10;
 /** LPM trie keys: `u32 prefixlen` and 1..256 bytes of data. */
 export const LPM_KEY_SIZE_MIN = 5;
 export const LPM_KEY_SIZE_MAX = 4 + 256;
-/** Everything the maps occupy must end below this address. */
-export const MAPS_LIMIT = 2 ** 31;
+/**
+ * Everything the maps occupy must end below this address (1 GiB). Linear memory is allocated for
+ * all of it at instantiation and array maps are zeroed, so a larger region costs seconds and that
+ * much resident memory before a program runs, and many browsers (32-bit and mobile ones) cannot
+ * allocate it at all.
+ */
+export const MAPS_LIMIT = 2 ** 30;
 
 const SUPPORTED = new Set<number>(Object.values(MapType));
 
@@ -105,7 +111,7 @@ interface Sizes {
 /**
  * Lays out `maps` from `base` (the first free address): descriptors and metadata first, then
  * the value arena, each 16-aligned. Throws CompileError E_BAD_MAP, located at the map's name,
- * for a shape the kernel would refuse or one that does not fit below 2 GiB.
+ * for a shape the kernel would refuse or one that does not fit below {@link MAPS_LIMIT}.
  */
 export function layoutMaps(maps: readonly MapShape[], base: number): MapsLayout {
   const sizes = maps.map((m) => checkShape(m));
@@ -146,9 +152,91 @@ export function layoutMaps(maps: readonly MapShape[], base: number): MapsLayout 
   return { placements, metaBase, metaEnd, arenaBase, arenaEnd: align(cursor, 16) };
 }
 
+/** Where compileObject lays out maps from: right after the null guard and the scratch page. */
+export const MAPS_BASE = NULL_GUARD_SIZE + SCRATCH_SIZE;
+
+/** What {@link checkMapsLayout} reads of each map of a manifest (MapManifest has these fields). */
+export interface PlacedMap extends MapShape, MapPlacement {
+  index: number;
+}
+
+/**
+ * Checks the maps a module's manifest describes before the runtime creates them: every shape is
+ * one {@link layoutMaps} accepts, and every placement is exactly where `layoutMaps` puts it
+ * (from {@link MAPS_BASE}, in manifest order), so that descriptors, metadata and values never
+ * overlap each other, the null guard, the scratch page or the stack, and all of them lie in
+ * memory; the value arena starts where the layout says and the key scratch area (for
+ * bpf_for_each_map_elem) lies between the arena and the stack. The runtime cannot trust a
+ * manifest it did not make: it may have been edited, or come from another version of the
+ * compiler. Returns the maps, typed.
+ *
+ * @throws BpfRuntimeError `E_BAD_MODULE` when the map list, the layout or the key scratch area is
+ *   malformed or misplaced, `E_BAD_MAP` (located at the map) for a shape bpf2wasm refuses or a
+ *   placement that differs.
+ */
+export function checkMapsLayout(
+  manifest: { maps?: unknown; layout?: unknown; keyScratch?: unknown },
+  base = MAPS_BASE,
+): PlacedMap[] {
+  const badModule = (detail: string): never => {
+    throw new BpfRuntimeError(ErrorCode.BadModule, `the module manifest ${detail}`);
+  };
+  const badMap = (name: string, detail: string): never => {
+    throw new BpfRuntimeError(ErrorCode.BadMap, `the module manifest ${detail}`, { map: name });
+  };
+  const { maps = [], layout, keyScratch } = manifest;
+  if (!Array.isArray(maps)) badModule('has a map list that is not an array');
+  const shapes: PlacedMap[] = (maps as unknown[]).map((raw, i) => {
+    if (typeof raw !== 'object' || raw === null) badModule(`has map ${i}, which is not an object`);
+    const m = raw as Record<string, unknown>;
+    const name = typeof m.name === 'string' ? m.name : `#${i}`;
+    for (const field of ['index', 'type', 'keySize', 'valueSize', 'maxEntries', 'flags', 'desc', 'values', 'valuesSize', 'meta', 'metaSize'] as const) {
+      if (!isU32(m[field])) badMap(name, `gives map ${name} the ${field} ${String(m[field])}, not a 32-bit unsigned integer`);
+    }
+    if (m.index !== i) badMap(name, `lists map ${name} at position ${i} with index ${String(m.index)}`);
+    if (m.mapExtra !== undefined && !isU32(m.mapExtra)) badMap(name, `gives map ${name} the map_extra ${String(m.mapExtra)}`);
+    return { ...(m as unknown as PlacedMap), name };
+  });
+  const names = new Set<string>();
+  for (const m of shapes) {
+    if (names.has(m.name)) badMap(m.name, `has two maps named ${m.name}`);
+    names.add(m.name);
+  }
+  let expected: MapsLayout;
+  try {
+    expected = layoutMaps(shapes, base);
+  } catch (e) {
+    if (e instanceof Bpf2WasmError) throw new BpfRuntimeError(e.code, `the module manifest describes a map bpf2wasm refuses: ${e.detail}`, e.location);
+    throw e;
+  }
+  shapes.forEach((m, i) => {
+    const want = expected.placements[i]!;
+    for (const field of ['desc', 'values', 'valuesSize', 'meta', 'metaSize'] as const) {
+      if (m[field] !== want[field]) badMap(m.name, `places map ${m.name}'s ${field} at ${m[field]}, where the layout of its maps has ${want[field]}`);
+    }
+  });
+  if (shapes.length === 0) return shapes;
+  if (typeof layout !== 'object' || layout === null) badModule('has no memory layout');
+  const { arenaBase, stackBase } = layout as { arenaBase?: unknown; stackBase?: unknown };
+  if (arenaBase !== expected.arenaBase) badModule(`says the value arena starts at ${String(arenaBase)}, not ${expected.arenaBase}`);
+  if (!isU32(stackBase) || stackBase < expected.arenaEnd) {
+    badModule(`puts the stack at ${String(stackBase)}, inside the maps (which end at ${expected.arenaEnd})`);
+  }
+  if (keyScratch !== undefined) {
+    const k = (typeof keyScratch === 'object' && keyScratch !== null ? keyScratch : {}) as Record<string, unknown>;
+    const { address, slotSize, slots } = k;
+    const keys = Math.max(0, ...shapes.map((m) => m.keySize));
+    if (!isU32(address) || !isU32(slotSize) || !isU32(slots) || slotSize < keys || address < expected.arenaEnd ||
+        address + slotSize * slots > (stackBase as number)) {
+      badModule(`puts the key scratch area (${JSON.stringify(keyScratch)}) outside the space between the maps and the stack, or makes it too small for their keys`);
+    }
+  }
+  return shapes;
+}
+
 function checkLimit(m: MapShape, end: number): void {
   if (end >= MAPS_LIMIT) {
-    throw bad(m, `the maps need ${Math.ceil(end / 2 ** 20)} MiB of memory, more than the 2 GiB a program's memory can hold`);
+    throw bad(m, `the maps need ${Math.ceil(end / 2 ** 20)} MiB of memory, more than the ${MAPS_LIMIT / 2 ** 20} MiB bpf2wasm gives maps`);
   }
 }
 
