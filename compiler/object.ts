@@ -7,13 +7,13 @@
  * The module's manifest describes the maps (types from BTF, initial data, static slots) so the
  * runtime can create them without the object.
  */
-import { DEFAULT_MAX_CALL_DEPTH, NULL_GUARD_SIZE, SCRATCH_SIZE, type MapManifest } from '../runtime/abi.js';
+import { DEFAULT_MAX_CALL_DEPTH, type MapManifest } from '../runtime/abi.js';
 import { toBase64 } from '../runtime/base64.js';
 import { CompileError, ErrorCode } from '../runtime/errors.js';
 import { abiSignature, HELPERS } from '../runtime/helper-table.js';
 import type { LddwInsn } from '../runtime/isa/insn.js';
 import { MapType } from '../runtime/maps/desc.js';
-import { layoutMaps, type MapPlacement } from '../runtime/maps/layout.js';
+import { layoutMaps, MAPS_BASE, type MapPlacement } from '../runtime/maps/layout.js';
 import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
 import type { ArrayMapInfo } from './emit.js';
 import type { Btf } from './elf/btf.js';
@@ -54,7 +54,7 @@ export interface CompiledObject extends CompiledModule {
 const OP_CALL = 0x85;
 
 /** Where the maps region starts: right after the null guard and the runtime's scratch page. */
-export const MAPS_BASE = NULL_GUARD_SIZE + SCRATCH_SIZE;
+export { MAPS_BASE };
 
 /** The kernel's helpers as compile-time declarations (ids, names, Wasm signatures). */
 export function kernelHelperDecls(): HelperDecl[] {
@@ -159,7 +159,7 @@ export async function compileObject(
 
   const maps = allMaps.map((m, i) => mapManifest(spec, m, layout.placements[i]!));
   // Key copies for bpf_for_each_map_elem callbacks, one per call depth, after the arena.
-  const keySlot = Math.ceil(Math.max(8, ...spec.maps.map((m) => m.keySize)) / 8) * 8;
+  const keySlot = Math.ceil(Math.max(8, ...allMaps.map((m) => m.keySize)) / 8) * 8;
   const keySlots = rest.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
   const keyScratch = { address: Math.ceil(layout.arenaEnd / 16) * 16, slotSize: keySlot, slots: keySlots };
   const compiled = await compile(bytes, {

@@ -236,7 +236,12 @@ export async function instantiate(
   }
   const manifest = readManifest(module);
   const { layout } = manifest;
-  const memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
+  } catch (e) {
+    throw new BpfRuntimeError(ErrorCode.BadModule, `the module's memory of ${layout.initialPages} pages cannot be allocated: ${(e as Error).message}`);
+  }
   const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
   let helpers: HelperRegistry;
   const runtimeHelpers = new Set<HelperDefinition>(object?.helpers ?? []);

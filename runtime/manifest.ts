@@ -23,8 +23,14 @@ export function readManifest(module: WebAssembly.Module): Manifest {
       `the module was built for bpf2wasm ABI ${String((manifest as { abiVersion?: unknown } | null)?.abiVersion)}, this runtime speaks ABI ${ABI_VERSION}`,
     );
   }
-  if (!Array.isArray(manifest.programs) || !Array.isArray(manifest.helpers) || typeof manifest.layout !== 'object') {
+  if (!Array.isArray(manifest.programs) || !Array.isArray(manifest.helpers) || typeof manifest.layout !== 'object' || manifest.layout === null) {
     throw new BpfRuntimeError(ErrorCode.BadModule, 'the module manifest is incomplete');
+  }
+  if (manifest.programs.length === 0) throw new BpfRuntimeError(ErrorCode.BadModule, 'the module manifest lists no programs');
+  const { initialPages, maximumPages } = manifest.layout;
+  const pages = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65536;
+  if (!pages(initialPages) || !pages(maximumPages) || initialPages > maximumPages) {
+    throw new BpfRuntimeError(ErrorCode.BadModule, `the module manifest asks for ${String(initialPages)} to ${String(maximumPages)} pages of memory, not 1 to 65536`);
   }
   return manifest;
 }

@@ -17,6 +17,7 @@ const MapPinningByName = 1;
 const HELPER_MAP_POP = 88;
 const HELPER_MAP_PEEK = 89;
 import { MapStore } from './maps/store.js';
+import { checkMapsLayout } from './maps/layout.js';
 import { PerfEventArray } from './stdlib/perf.js';
 import { RingBuffer } from './stdlib/ringbuf.js';
 import { createStandardHelpers, type StandardHelpers } from './stdlib/helpers.js';
@@ -163,6 +164,9 @@ export class ObjectRuntime {
 
   /** Creates the maps of `manifest` in `memory` and their initial contents (before instantiation). */
   static async create(memory: WebAssembly.Memory, manifest: Manifest, options: ObjectOptions = {}): Promise<ObjectRuntime> {
+    // The manifest comes with the module, which may be anyone's: its placements must be the
+    // layout bpf2wasm computes for its maps, or nothing is written.
+    checkMapsLayout(manifest);
     const maps = manifest.maps ?? [];
     const store = await MapStore.create(memory, maps.map((m) => ({
       index: m.index,
@@ -303,7 +307,12 @@ export class ObjectRuntime {
   private initialContents(): void {
     for (const m of this.manifest.maps ?? []) {
       if (m.initialData) {
-        const data = fromBase64(m.initialData);
+        let data: Uint8Array;
+        try {
+          data = fromBase64(m.initialData);
+        } catch {
+          throw new BpfRuntimeError(ErrorCode.BadModule, `initial data of map ${m.name} in the manifest is not base64`, { map: m.name });
+        }
         if (data.length > m.valueSize || m.values + data.length > this.memory.buffer.byteLength) {
           throw new BpfRuntimeError(ErrorCode.BadModule, `initial data of map ${m.name} does not fit its value`, { map: m.name });
         }

@@ -40,7 +40,8 @@ export const USAGE = `usage:
   bpf2wasm disasm IN [--syntax llvm|conformance]
 
   --checked     confine every memory access to the stack and the input memory
-  --budget N    stop a run after about N instructions (E_BUDGET)
+  --budget N    stop a run after about N instructions (E_BUDGET); run defaults
+                to 10^9 so that no program hangs the command, --no-budget lifts it
   --validate    run the kernel-style structural checks before compiling
   --engine      compiled (default) or interpreter
 
@@ -76,6 +77,7 @@ interface Parsed {
   engine: Engine;
   checked: boolean;
   budget?: number;
+  noBudget: boolean;
   validate: boolean;
 }
 
@@ -83,7 +85,7 @@ function parseArgs(argv: string[]): Parsed {
   const first = argv[0] ?? '';
   const p: Parsed = {
     command: first.startsWith('-') ? '' : first, wat: false, opt: 1, repeat: 0, json: false, syntax: 'llvm', help: false,
-    engine: 'compiled', checked: false, validate: false,
+    engine: 'compiled', checked: false, validate: false, noBudget: false,
   };
   const need = (i: number, flag: string): string => {
     const v = argv[i];
@@ -112,6 +114,7 @@ function parseArgs(argv: string[]): Parsed {
         p.engine = v;
         break;
       }
+      case '--no-budget': p.noBudget = true; break;
       case '--budget': {
         const v = need(++i, a);
         const n = Number(v);
@@ -283,7 +286,7 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   });
 
   // Ring/perf buffers print as records; unused inner maps laid out in advance are left out.
-  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(m.info.poolOf !== undefined && m.dump().length === 0));
+  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(m.info.poolOf !== undefined && firstEntries(m, 1).length === 0));
   if (p.json) {
     const out: Record<string, unknown> = {
       program,
@@ -304,10 +307,11 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   if (firstRun.trace.length > 0) lines.push('trace:', ...firstRun.trace.map((t) => '  ' + t));
   for (const r of firstRun.records) lines.push(`${r.kind} ${r.map}: ${hexBytes(r.data)}`);
   for (const m of maps) {
-    const entries = m.dump();
-    lines.push(`map ${m.name} (${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}):`);
-    for (const [k, v] of entries.slice(0, 100)) lines.push(`  ${formatAny(m.keyType, k)} => ${formatAny(m.valueType, v)}`);
-    if (entries.length > 100) lines.push(`  ... ${entries.length - 100} more`);
+    const shown = firstEntries(m, TEXT_ENTRIES);
+    const size = m.type === MAP_PROG_ARRAY || m.type === MAP_ARRAY_OF_MAPS ? shown.length : m.size;
+    lines.push(`map ${m.name} (${size} entr${size === 1 ? 'y' : 'ies'}):`);
+    for (const [k, v] of shown) lines.push(`  ${formatAny(m.keyType, k)} => ${formatAny(m.valueType, v)}`);
+    if (size > shown.length) lines.push(`  ... ${size - shown.length} more`);
   }
   if (medianNs !== undefined) lines.push(`repeat ${p.repeat}: median ${medianNs.toFixed(1)} ns per run`);
   io.stdout(lines.join('\n') + '\n');
@@ -322,8 +326,29 @@ function formatAny(type: BpfMap['keyType'], v: unknown): string {
   return JSON.stringify(v, jsonReplacer) ?? String(v);
 }
 
+/** Entries printed per map: the text shows the first 100, --json the first 10,000. */
+const TEXT_ENTRIES = 100;
+const JSON_ENTRIES = 10_000;
+const MAP_PROG_ARRAY = 3;
+const MAP_ARRAY_OF_MAPS = 12;
+
+/** The first `n` entries of a map, read lazily (a map may have millions). */
+function firstEntries(m: BpfMap, n: number): Array<[unknown, unknown]> {
+  const out: Array<[unknown, unknown]> = [];
+  for (const e of m.entries()) {
+    if (out.length >= n) break;
+    out.push(e);
+  }
+  return out;
+}
+
 function mapJson(m: BpfMap): unknown {
-  return m.dump().map(([key, value]) => ({ key, value }));
+  const shown = firstEntries(m, JSON_ENTRIES + 1);
+  const truncated = shown.length > JSON_ENTRIES;
+  return {
+    entries: shown.slice(0, JSON_ENTRIES).map(([key, value]) => ({ key, value })),
+    ...(truncated ? { truncated: true, size: m.size } : {}),
+  };
 }
 
 /** A record decoded as the ring buffer's element type is unknown: hex bytes. */
@@ -412,11 +437,15 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
+/** The instruction budget `run` applies unless told otherwise: about a second of work. */
+export const DEFAULT_RUN_BUDGET = 1_000_000_000;
+
 function compileOptions(p: Parsed): CompileOptions {
+  const budget = p.budget ?? (p.command === 'run' && !p.noBudget ? DEFAULT_RUN_BUDGET : undefined);
   return {
     optLevel: p.opt,
     ...(p.checked ? { checked: true } : {}),
-    ...(p.budget !== undefined ? { budget: p.budget } : {}),
+    ...(budget !== undefined ? { budget } : {}),
     ...(p.validate ? { validate: true } : {}),
   };
 }

@@ -52,6 +52,14 @@ export class BpfMap {
     this.valueType = info.valueType ?? dataSectionType(info);
   }
 
+  /**
+   * The number of entries: hash maps, LPM tries, queues and stacks count them; arrays (and
+   * PROG_ARRAY, ARRAY_OF_MAPS) have max_entries slots, set or not.
+   */
+  get size(): number {
+    return this.store.count(this.index);
+  }
+
   /** True for per-CPU maps (their values read back as an array with one value per CPU). */
   get perCpu(): boolean {
     return PERCPU.has(this.type);
