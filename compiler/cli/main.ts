@@ -280,7 +280,7 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   const firstRun = { trace: [...trace], records: [...records] };
   collecting = false;
   let medianNs: number | undefined;
-  if (p.repeat > 0) medianNs = timeObjectRuns(runOnce, p.repeat, io, () => {
+  if (p.repeat > 0) medianNs = medianRunNs(runOnce, p.repeat, io, () => {
     for (const rb of ringbufs.values()) rb.consume();
     for (const pb of perfs.values()) pb.consume();
   });
@@ -356,20 +356,6 @@ function decodeRecord(_inst: BpfInstance, _map: string, data: Uint8Array): strin
   return [...data].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function timeObjectRuns(run: () => void, repeat: number, io: CliIO, drain: () => void): number {
-  const batches = Math.min(31, repeat);
-  const per = Math.floor(repeat / batches);
-  const samples: number[] = [];
-  for (let b = 0; b < batches; b++) {
-    const n = b === batches - 1 ? repeat - per * (batches - 1) : per;
-    const t0 = io.now();
-    for (let i = 0; i < n; i++) run();
-    samples.push((io.now() - t0) / n);
-    drain();
-  }
-  samples.sort((a, b) => a - b);
-  return samples[samples.length >> 1]!;
-}
 
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
@@ -479,14 +465,20 @@ async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Promise<num
 function timeRuns(inst: BpfProgramInstance, mem: Uint8Array | undefined, repeat: number, io: CliIO): number {
   const len = mem ? mem.length : 0;
   if (mem) inst.dataView(len).set(mem);
+  return medianRunNs(() => inst.runRaw(len), repeat, io);
+}
+
+/** The median ns per call of `run` over `repeat` calls in up to 31 batches; `between` runs after each batch. */
+function medianRunNs(run: () => void, repeat: number, io: CliIO, between?: () => void): number {
   const batches = Math.min(31, repeat);
   const per = Math.floor(repeat / batches);
   const samples: number[] = [];
   for (let b = 0; b < batches; b++) {
     const n = b === batches - 1 ? repeat - per * (batches - 1) : per;
     const t0 = io.now();
-    for (let i = 0; i < n; i++) inst.runRaw(len);
+    for (let i = 0; i < n; i++) run();
     samples.push((io.now() - t0) / n);
+    between?.();
   }
   samples.sort((a, b) => a - b);
   return samples[samples.length >> 1]!;
