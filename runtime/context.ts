@@ -45,39 +45,53 @@ export interface PacketLayout {
   length: number;
 }
 
+/** Views of linear memory (made once per buffer by the caller: views cost more than the writes). */
+export interface MemoryViews {
+  bytes: Uint8Array;
+  view: DataView;
+}
+
+function viewsOf(mem: ArrayBuffer | MemoryViews): MemoryViews {
+  return mem instanceof ArrayBuffer ? { bytes: new Uint8Array(mem), view: new DataView(mem) } : mem;
+}
+
+const NO_OPTIONS: PacketContextOptions = {};
+
 /** Writes a `struct xdp_md` at `base` and the packet after it. */
-export function writeXdpContext(mem: ArrayBuffer, base: number, packet: Uint8Array, o: PacketContextOptions = {}): PacketLayout {
+export function writeXdpContext(mem: ArrayBuffer | MemoryViews, base: number, packet: Uint8Array, o: PacketContextOptions = NO_OPTIONS): PacketLayout {
   const data = base + CONTEXT_AREA;
   const dataEnd = data + packet.length;
-  new Uint8Array(mem, base, CONTEXT_AREA).fill(0);
-  new Uint8Array(mem, data, packet.length).set(packet);
-  const v = new DataView(mem, base, CONTEXT_AREA);
-  v.setUint32(XdpMd.data, data, true);
-  v.setUint32(XdpMd.data_end, dataEnd, true);
-  v.setUint32(XdpMd.data_meta, data, true);
-  v.setUint32(XdpMd.ingress_ifindex, o.ifindex ?? 1, true);
-  v.setUint32(XdpMd.rx_queue_index, o.rxQueue ?? 0, true);
+  const { bytes, view: v } = viewsOf(mem);
+  bytes.fill(0, base, base + XdpMd.SIZE);
+  bytes.set(packet, data);
+  const at = (field: number): number => base + field;
+  v.setUint32(at(XdpMd.data), data, true);
+  v.setUint32(at(XdpMd.data_end), dataEnd, true);
+  v.setUint32(at(XdpMd.data_meta), data, true);
+  v.setUint32(at(XdpMd.ingress_ifindex), o.ifindex ?? 1, true);
+  v.setUint32(at(XdpMd.rx_queue_index), o.rxQueue ?? 0, true);
   return { ctx: base, data, dataEnd, length: dataEnd - base };
 }
 
 /** Writes a `struct __sk_buff` at `base` and the packet (from its Ethernet header) after it. */
-export function writeSkbContext(mem: ArrayBuffer, base: number, packet: Uint8Array, o: PacketContextOptions = {}): PacketLayout {
+export function writeSkbContext(mem: ArrayBuffer | MemoryViews, base: number, packet: Uint8Array, o: PacketContextOptions = NO_OPTIONS): PacketLayout {
   const data = base + CONTEXT_AREA;
   const dataEnd = data + packet.length;
-  new Uint8Array(mem, base, CONTEXT_AREA).fill(0);
-  new Uint8Array(mem, data, packet.length).set(packet);
-  const v = new DataView(mem, base, CONTEXT_AREA);
-  v.setUint32(SkBuff.len, packet.length, true);
+  const { bytes, view: v } = viewsOf(mem);
+  bytes.fill(0, base, base + SkBuff.SIZE);
+  bytes.set(packet, data);
+  const at = (field: number): number => base + field;
+  v.setUint32(at(SkBuff.len), packet.length, true);
   // skb->protocol is the Ethernet type in network byte order, as the kernel stores it.
-  if (packet.length >= 14) v.setUint32(SkBuff.protocol, packet[12]! | (packet[13]! << 8), true);
-  v.setUint32(SkBuff.mark, o.mark ?? 0, true);
-  v.setUint32(SkBuff.priority, o.priority ?? 0, true);
-  v.setUint32(SkBuff.ingress_ifindex, o.ifindex ?? 1, true);
-  v.setUint32(SkBuff.ifindex, o.ifindex ?? 1, true);
-  v.setUint32(SkBuff.hash, o.hash ?? 0, true);
-  v.setUint32(SkBuff.data, data, true);
-  v.setUint32(SkBuff.data_end, dataEnd, true);
-  v.setUint32(SkBuff.data_meta, data, true);
+  if (packet.length >= 14) v.setUint32(at(SkBuff.protocol), packet[12]! | (packet[13]! << 8), true);
+  v.setUint32(at(SkBuff.mark), o.mark ?? 0, true);
+  v.setUint32(at(SkBuff.priority), o.priority ?? 0, true);
+  v.setUint32(at(SkBuff.ingress_ifindex), o.ifindex ?? 1, true);
+  v.setUint32(at(SkBuff.ifindex), o.ifindex ?? 1, true);
+  v.setUint32(at(SkBuff.hash), o.hash ?? 0, true);
+  v.setUint32(at(SkBuff.data), data, true);
+  v.setUint32(at(SkBuff.data_end), dataEnd, true);
+  v.setUint32(at(SkBuff.data_meta), data, true);
   return { ctx: base, data, dataEnd, length: dataEnd - base };
 }
 

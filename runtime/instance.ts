@@ -14,7 +14,9 @@ import { ensureRoom, unknownProgram } from './memory.js';
 import type { BpfProgramInstance } from './program.js';
 import { ObjectRuntime, type ObjectOptions } from './object.js';
 import type { BpfMap } from './maps/api.js';
-import { CONTEXT_AREA, writeSkbContext, writeXdpContext, type PacketContextOptions } from './context.js';
+import { CONTEXT_AREA, writeSkbContext, writeXdpContext, type MemoryViews, type PacketContextOptions } from './context.js';
+
+const NO_PACKET_OPTIONS: { program?: string } & PacketContextOptions = {};
 
 export interface InstantiateOptions extends ObjectOptions {
   /**
@@ -138,20 +140,43 @@ export class BpfInstance implements BpfProgramInstance {
    * Runs a packet program: builds its context (`struct xdp_md` for XDP, `struct __sk_buff` for
    * socket filters and tc) and the packet behind it, runs, and returns r0 and the packet.
    */
-  runPacket(packet: Uint8Array, options: { program?: string } & PacketContextOptions = {}): PacketRunResult {
+  runPacket(packet: Uint8Array, options: { program?: string } & PacketContextOptions = NO_PACKET_OPTIONS): PacketRunResult {
     const name = options.program ?? this.defaultProgram;
     const fn = this.entry(name);
-    const type = this.manifest.programs.find((p) => p.name === name)?.type ?? 'raw';
+    let write = this.contextWriters.get(name);
+    if (!write) {
+      const type = this.manifest.programs.find((p) => p.name === name)?.type ?? 'raw';
+      write = SKB_TYPES.has(type) ? writeSkbContext : writeXdpContext;
+      this.contextWriters.set(name, write);
+    }
     this.ensureData(CONTEXT_AREA + packet.length);
-    const write = SKB_TYPES.has(type) ? writeSkbContext : writeXdpContext;
-    const at = write(this.memory.buffer, this.dataAddress, packet, options);
+    const views = this.views();
+    const at = write(views, this.dataAddress, packet, options);
     this.invoke(fn, at.ctx, at.length);
-    return { result: this.lastResult(), packet: new Uint8Array(this.memory.buffer, at.data, packet.length).slice() };
+    const after = this.views();
+    return { result: this.lastResult(), packet: after.bytes.slice(at.data, at.data + packet.length) };
   }
+
+  private cachedViews: (MemoryViews & { buffer: ArrayBuffer; words: Uint32Array }) | undefined;
+
+  /** Views of linear memory, made again only when memory grew (its buffer changes). */
+  private views(): MemoryViews & { words: Uint32Array } {
+    const buffer = this.memory.buffer;
+    if (this.cachedViews?.buffer !== buffer) {
+      this.cachedViews = { buffer, bytes: new Uint8Array(buffer), view: new DataView(buffer), words: new Uint32Array(buffer) };
+    }
+    return this.cachedViews;
+  }
+
+  private readonly contextWriters = new Map<string, typeof writeXdpContext>();
 
   /** The full r0 of the last run. */
   lastResult(): bigint {
-    return new DataView(this.memory.buffer).getBigUint64(RESULT_ADDR, true);
+    const { words } = this.views();
+    const lo = words[RESULT_ADDR >> 2]!;
+    const hi = words[(RESULT_ADDR >> 2) + 1]!;
+    // Most results fit 32 bits: one small BigInt instead of a 64-bit read.
+    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   private entry(program: string | undefined): EntryFn {
