@@ -88,6 +88,8 @@ export interface CompileOptions {
   resolveKfunc?: (imm: number, pc: number) => HelperInfo;
   /** Compile bpf_tail_call inline between this module's programs (see EmitOptions.tailCalls). */
   tailCalls?: boolean;
+  /** The map descriptor table (see EmitOptions.descriptors). */
+  descriptors?: { base: number; count: number };
   /** Constant array maps, for inline lookups. */
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
@@ -209,6 +211,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       ...(options.budget !== undefined ? { budget: options.budget } : {}),
       ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
       ...(options.tailCalls ? { tailCalls: true } : {}),
+      ...(options.descriptors ? { descriptors: options.descriptors } : {}),
       ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
       ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
     }));

@@ -12,7 +12,7 @@ import {
   CALLBACK_EXPORT_PREFIX, FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, RESULT_ADDR,
   type CallbackEntry, type HelperImport, type HelperSignature, type MemoryLayout,
 } from '../runtime/abi.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, Errno, MapType } from '../runtime/maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE, Errno, MapType } from '../runtime/maps/desc.js';
 import { LDDW_PSEUDO_FUNC, pseudoFuncTarget } from '../runtime/isa/cfg.js';
 import type { AluInsn, AtomicInsn, EndInsn, Insn, JcondInsn, LegacyLoadInsn, MemSize, Program, Reg } from '../runtime/isa/insn.js';
 import { tagPc, w, type CodeSink, type Node, type ValType, type WFunction, type WModule } from './wir.js';
@@ -65,6 +65,11 @@ export interface EmitOptions {
    * programs of this module (numbered as `entries`) tail-call each other without leaving Wasm.
    */
   tailCalls?: boolean;
+  /**
+   * The map descriptors (contiguous, 64 bytes each): with tail calls, a PROG_ARRAY pointer must be
+   * one of them, so a forged descriptor cannot name a program.
+   */
+  descriptors?: { base: number; count: number };
   /**
    * Resolves a kfunc call (its imm) to the host function it imports by name; without it kfunc
    * calls are refused (E_UNSUPPORTED).
@@ -958,11 +963,19 @@ class FunctionEmitter {
     const map = (): Node => this.get32(2);
     const idx = (): Node => this.get32(3);
     const slot = (): Node => m.local.get(L_ADDR, 'i32');
+    const table = this.ctx.options.descriptors ?? { base: 0, count: 0 };
+    const nprograms = this.ctx.options.entries.length;
     const body: Node[] = [
+      // One of the module's descriptors (64-byte aligned, inside the table), a PROG_ARRAY.
+      m.local.set(L_ADDR, m.i32.sub(map(), m.i32.const(table.base))),
+      m.br('tailfail', m.i32.ge_u(m.local.get(L_ADDR, 'i32'), m.i32.const(table.count * DESC_SIZE))),
+      m.br('tailfail', m.i32.ne(m.i32.and(m.local.get(L_ADDR, 'i32'), m.i32.const(DESC_SIZE - 1)), m.i32.const(0))),
       m.br('tailfail', m.i32.ne(this.tag(m.i32.load(D_TYPE, 4, map()), pc), m.i32.const(MapType.PROG_ARRAY))),
       m.br('tailfail', m.i32.ge_u(idx(), m.i32.load(D_MAX_ENTRIES, 4, map()))),
       m.local.set(L_ADDR, m.i32.load(0, 4, m.i32.add(m.i32.load(D_VALUES, 4, map()), m.i32.shl(idx(), m.i32.const(2))))),
+      // Slots hold program numbers + 1: 0 is empty, and a number past the programs is no program.
       m.br('tailfail', m.i32.eqz(slot())),
+      m.br('tailfail', m.i32.gt_u(slot(), m.i32.const(nprograms))),
       m.br('tailfail', m.i32.ge_u(m.global.get(TAIL_COUNT, 'i32'), m.i32.const(MAX_TAIL_CALLS))),
       m.global.set(TAIL_COUNT, m.i32.add(m.global.get(TAIL_COUNT, 'i32'), m.i32.const(1))),
       m.global.set(TAIL_PENDING, m.i32.sub(slot(), m.i32.const(1))),

@@ -169,6 +169,7 @@ export async function compileObject(
     resolveLddw,
     mapsRegion: { arenaBase: layout.arenaBase, end: keyScratch.address + keySlot * keySlots },
     tailCalls: true,
+    descriptors: { base: layout.metaBase, count: allMaps.length },
     resolveKfunc: (imm, pc) => {
       const k = spec.kfuncs[imm];
       if (!k) throw new CompileError(ErrorCode.BadObject, `kfunc call ${imm} refers to no extern function of the object`, { insn: pc });
