@@ -40,6 +40,7 @@ import { BpfMap } from '../../runtime/maps/api.js';
 import { BPF_NOEXIST, D_COUNT, D_STATE, MapType } from '../../runtime/maps/desc.js';
 import { checkMapsLayout } from '../../runtime/maps/layout.js';
 import { mapsWasmBytes } from '../../runtime/maps/maps-wasm.js';
+import { MAPS_SCRATCH } from '../../runtime/maps/store.js';
 
 // ------------------------------------------------------------------------------ fixtures
 
@@ -757,43 +758,77 @@ describe('checked mode keeps map metadata safe', () => {
     await expectMetadataSafe(`lddw %r1, ${below}\nmov %r2, 16\ncall 16\nexit`);
   });
 
-  // Bug (runtime/maps via compiler/emit.ts): the map helpers trust r1 as a map pointer. A checked
-  // program builds a fake ARRAY descriptor on its stack whose `values` is the real descriptor and
-  // calls bpf_map_update_elem with it: the maps module writes the value over the real descriptor.
-  // The kernel's verifier only lets map pointers (lddw src 1) into that argument.
-  it.fails('bpf_map_update_elem (2) with a forged map pointer cannot write into metadata', async () => {
+  /**
+   * A 64-byte fake descriptor at r10-64 (ARRAY, key 4, value 16, max_entries 1, stride 16, values
+   * = `desc`, a real descriptor), a key 0 at r10-72 and 16 bytes of ones at r10-88. The helpers
+   * trust no r1 (the kernel's verifier only lets map pointers, lddw src 1, there): the maps
+   * module takes only the descriptors the runtime wrote (its descriptor table).
+   */
+  const forgedArray = (desc: number): string[] => [
+    'stw [%r10-64], 2', 'stw [%r10-60], 4', 'stw [%r10-56], 16', 'stw [%r10-52], 1', 'stw [%r10-48], 0',
+    'stw [%r10-44], 16', `stw [%r10-40], ${desc}`, 'stw [%r10-36], 0', 'stw [%r10-32], 0', 'stw [%r10-28], 0',
+    'stw [%r10-24], 0', 'stw [%r10-20], 0', 'stdw [%r10-16], 0', 'stdw [%r10-8], 0',
+    'stw [%r10-72], 0', 'stdw [%r10-88], -1', 'stdw [%r10-80], -1',
+  ];
+
+  it('bpf_map_update_elem (2) with a forged map pointer cannot write into metadata', async () => {
     const inst = await compileAndLoad(handSpec('mov %r0, 0\nexit', MAPS));
     const desc = inst.manifest.maps![0]!.desc;
-    // A 64-byte fake descriptor at r10-64: ARRAY, key 4, value 16, max_entries 1, stride 16, values = desc.
-    const fake = [
-      'stw [%r10-64], 2', 'stw [%r10-60], 4', 'stw [%r10-56], 16', 'stw [%r10-52], 1', 'stw [%r10-48], 0',
-      'stw [%r10-44], 16', `stw [%r10-40], ${desc}`, 'stw [%r10-36], 0', 'stw [%r10-32], 0', 'stw [%r10-28], 0',
-      'stw [%r10-24], 0', 'stw [%r10-20], 0', 'stdw [%r10-16], 0', 'stdw [%r10-8], 0',
-      'stw [%r10-72], 0', 'stdw [%r10-88], -1', 'stdw [%r10-80], -1',
-    ];
     await expectMetadataSafe([
-      ...fake, 'mov %r1, %r10', 'sub %r1, 64', 'mov %r2, %r10', 'sub %r2, 72', 'mov %r3, %r10', 'sub %r3, 88', 'mov %r4, 0', 'call 2', 'exit',
+      ...forgedArray(desc), 'mov %r1, %r10', 'sub %r1, 64', 'mov %r2, %r10', 'sub %r2, 72', 'mov %r3, %r10', 'sub %r3, 88', 'mov %r4, 0', 'call 2', 'exit',
     ].join('\n'));
+  });
+
+  it('every map helper with a forged map pointer: NULL or -EINVAL, and nothing written', async () => {
+    const desc = (await compileAndLoad(handSpec('mov %r0, 0\nexit', MAPS))).manifest.maps![0]!.desc;
+    const key = ['mov %r2, %r10', 'sub %r2, 72'];
+    const value = ['mov %r2, %r10', 'sub %r2, 88'];
+    const helpers: [id: number, args: string[], expected: bigint][] = [
+      [1, key, 0n],
+      [2, [...key, 'mov %r3, %r10', 'sub %r3, 88', 'mov %r4, 0'], -22n],
+      [3, key, -22n],
+      [87, [...value, 'mov %r3, 0'], -22n],
+      [88, value, -22n],
+      [89, value, -22n],
+      [195, [...key, 'mov %r3, 0'], 0n],
+    ];
+    for (const [id, args, expected] of helpers) {
+      const inst = await compileAndLoad(handSpec([...forgedArray(desc), 'mov %r1, %r10', 'sub %r1, 64', ...args, `call ${id}`, 'exit'].join('\n'), MAPS));
+      expect(inst.manifest.maps![0]!.desc).toBe(desc);
+      const counts = inst.map('counts');
+      counts.set(1, 10n);
+      const before = descriptorSnapshot(inst);
+      const result = inst.runPacket(new Uint8Array(64)).result;
+      expect([id, BigInt.asIntN(64, result)]).toEqual([id, expected]);
+      expect(descriptorProblems(before, inst, `after helper ${id}`)).toEqual([]);
+      expect(counts.dump()).toEqual([[1, 10n]]);
+    }
   });
 });
 
 /**
  * What a checked program reaches by passing its stack as a map pointer (`mov %r1, %r10; sub %r1,
  * 64; call 1`) after writing a fake HASH descriptor there whose metadata (also on its stack) has a
- * bucket chain that loops. The maps module follows the chain forever, outside the instruction
- * budget. This runs the maps module on exactly those bytes in a worker, which can be stopped.
+ * bucket chain that loops: the maps module must not follow the chain forever, outside the
+ * instruction budget. With `registered`, the descriptor is in the module's descriptor table, as
+ * a real map whose metadata an unchecked program overwrote (max_entries too, with `maxEntries`).
+ * This runs the maps module on exactly those bytes in a worker, which can be stopped.
  */
-function lookupInForgedHash(cyclic: boolean): Promise<'returned' | 'hung' | string> {
+function lookupInForgedHash(cyclic: boolean, registered = false, maxEntries = 4): Promise<'returned' | 'hung' | string> {
   const source = `
     const { parentPort, workerData } = require('node:worker_threads');
     const memory = new WebAssembly.Memory({ initial: 1 });
     WebAssembly.instantiate(workerData.bytes, { env: { memory } }).then(({ instance }) => {
       const v = new DataView(memory.buffer);
       const desc = 0x8000, meta = 0x8100, key = 0x8200;
+      if (workerData.registered) {
+        v.setUint32(workerData.table, desc, true);    // the descriptor table: desc
+        v.setUint32(workerData.table + 4, 1, true);   // and nothing else
+      }
       v.setUint32(desc + 0, 1, true);      // type: HASH
       v.setUint32(desc + 4, 4, true);      // key size 4
       v.setUint32(desc + 8, 8, true);      // value size 8
-      v.setUint32(desc + 12, 4, true);     // max_entries 4
+      v.setUint32(desc + 12, workerData.maxEntries, true); // max_entries
       v.setUint32(desc + 20, 8, true);     // value stride
       v.setUint32(desc + 28, meta, true);  // metadata
       v.setUint32(desc + 48, 0, true);     // bucket mask 0: one bucket
@@ -804,7 +839,7 @@ function lookupInForgedHash(cyclic: boolean): Promise<'returned' | 'hung' | stri
       instance.exports.map_lookup_elem(desc, key);
       parentPort.postMessage('returned');
     }, (e) => parentPort.postMessage(String(e)));`;
-  const worker = new Worker(source, { eval: true, workerData: { bytes: mapsWasmBytes(), cyclic } });
+  const worker = new Worker(source, { eval: true, workerData: { bytes: mapsWasmBytes(), cyclic, registered, maxEntries, table: MAPS_SCRATCH.mapTable } });
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       void worker.terminate();
@@ -825,13 +860,18 @@ function lookupInForgedHash(cyclic: boolean): Promise<'returned' | 'hung' | stri
 describe('forged map pointers (checked mode)', () => {
   it('the harness: the same forged map with a chain that ends returns', async () => {
     expect(await lookupInForgedHash(false)).toBe('returned');
+    expect(await lookupInForgedHash(false, true)).toBe('returned');
   }, 10_000);
 
-  // Bug (compiler/emit.ts + wasm/maps): see lookupInForgedHash. Map helpers should accept only the
-  // descriptors of the module's maps (an address check in the maps module: desc in
-  // [metaBase, metaBase + 64 * count) and 64-aligned), or checked mode should check r1.
-  it.fails('bpf_map_lookup_elem (1) on a forged hash map with a cyclic chain returns', async () => {
+  // See lookupInForgedHash: the maps module takes only the descriptors in its table.
+  it('bpf_map_lookup_elem (1) on a forged hash map with a cyclic chain returns', async () => {
     expect(await lookupInForgedHash(true)).toBe('returned');
+  }, 10_000);
+
+  // And every walk along links read from metadata is bounded, by max_entries and at most 2^26.
+  it('bpf_map_lookup_elem (1) on a real hash map whose chain was made cyclic returns', async () => {
+    expect(await lookupInForgedHash(true, true)).toBe('returned');
+    expect(await lookupInForgedHash(true, true, 0xffff_ffff)).toBe('returned');
   }, 10_000);
 });
 

@@ -10,6 +10,15 @@
  * no value) and copies the bytes there, so values of any size work without a staging buffer. The
  * exceptions are values the module itself reads: bloom filter values (hashed; at most
  * VALUE_BUF_SIZE bytes from JS) and the u32 of prog arrays and map-of-maps.
+ *
+ * The module accepts as a map only one of the descriptors `create` wrote: it reads their table
+ * (first address and count) at MAPS_SCRATCH.mapTable, so a program passing a "descriptor" it
+ * forged gets NULL or -EINVAL. `create` refuses placements that would put the descriptors,
+ * metadata or values anywhere but in order past the scratch page (contiguous descriptors, then
+ * disjoint regions big enough for their shapes), and the JS API copies to and from an address
+ * the module returns only if it lies in the map's own storage: a program in unchecked mode may
+ * overwrite metadata, which then yields E_MAP_OP, never a write elsewhere, a RangeError or a
+ * WebAssembly trap.
  */
 import { WASM_PAGE } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
@@ -17,7 +26,7 @@ import {
   D_COUNT, D_EXTRA, D_FLAGS, D_INDEX, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_TYPE, D_VALUE_SIZE, D_VALUE_STRIDE,
   D_VALUES, DESC_SIZE, Errno, MapType, type MapShape,
 } from './desc.js';
-import { typeName, type MapPlacement } from './layout.js';
+import { MAPS_LIMIT, typeName, type MapPlacement } from './layout.js';
 import { mapsWasmBytes } from './maps-wasm.js';
 
 /** The maps' share of the runtime scratch page, and how it is divided. */
@@ -28,6 +37,12 @@ export const MAPS_SCRATCH = {
   end: 0x2000,
   /** Private to the maps module: the LPM trie's masked key (4 + 256 bytes). */
   lpmKey: 0x1800,
+  /**
+   * The descriptor table, read by the maps module and written only by `MapStore.create`: u32
+   * address of the first descriptor, u32 number of descriptors (wasm/maps/desc.ts
+   * MAP_TABLE_BASE and MAP_TABLE_COUNT). The module takes nothing else as a map.
+   */
+  mapTable: 0x1978,
   /** Array keys handed out by `entries()`: a ring of KEY_RING_SLOTS u32. */
   keyRing: 0x1980,
   /** Keys passed from JS. */
@@ -112,6 +127,10 @@ interface MapEntry {
   maxEntries: number;
   flags: number;
   inner?: MapShape;
+  /** Where addresses of values (or queue elements, or slots) the module returns must lie. */
+  storage: readonly [start: number, end: number];
+  /** Where keys of hash maps and LPM tries lie (their metadata). */
+  meta: readonly [start: number, end: number];
 }
 
 let compiled: Promise<WebAssembly.Module> | undefined;
@@ -170,10 +189,13 @@ export class MapStore {
     for (const [id, name] of Object.entries(MAP_HELPER_EXPORTS)) helpers[Number(id)] = raw[name];
     this.helperImports = Object.freeze(helpers);
     for (const m of maps) {
+      const p = m.placement;
+      const meta = [p.meta, p.meta + p.metaSize] as const;
       const e: MapEntry = {
-        name: m.shape.name, index: m.index, type: m.shape.type, desc: m.placement.desc,
+        name: m.shape.name, index: m.index, type: m.shape.type, desc: p.desc,
         keySize: m.shape.keySize, valueSize: m.shape.valueSize, maxEntries: m.shape.maxEntries,
         flags: m.shape.flags, ...(m.inner ? { inner: m.inner } : {}),
+        storage: isQueueType(m.shape.type) ? meta : [p.values, p.values + p.valuesSize], meta,
       };
       if (this.byIndex.has(m.index)) throw new BpfRuntimeError(ErrorCode.BadArgument, `two maps have index ${m.index}`, { map: e.name });
       this.byIndex.set(m.index, e);
@@ -187,11 +209,15 @@ export class MapStore {
    * (global data sections) are written after this.
    */
   static async create(memory: WebAssembly.Memory, maps: readonly StoreMap[], options: MapStoreOptions = {}): Promise<MapStore> {
+    const table = checkPlacements(maps);
     const module = options.module ?? await mapsModule();
     const instance = await instantiateMaps(module, memory);
     const store = new MapStore(memory, instance.exports as unknown as MapsExports, maps);
     store.growFor(maps);
     for (const m of maps) store.writeDescriptor(m);
+    store.bytes();
+    store.view.setUint32(MAPS_SCRATCH.mapTable, table.base, true);
+    store.view.setUint32(MAPS_SCRATCH.mapTable + 4, table.count, true);
     const seeds = mapSeeds(maps.length, options.seed);
     for (const [i, m] of maps.entries()) {
       const r = store.raw.map_init(m.placement.desc, seeds[i]!);
@@ -204,13 +230,17 @@ export class MapStore {
 
   private growFor(maps: readonly StoreMap[]): void {
     let end = 0;
-    for (const { placement: p } of maps) end = Math.max(end, p.desc + DESC_SIZE, p.meta + p.metaSize, p.values + p.valuesSize);
+    let last: string | undefined;
+    for (const { shape, placement: p } of maps) {
+      const e = Math.max(p.desc + DESC_SIZE, p.meta + p.metaSize, p.values + p.valuesSize);
+      if (e > end) [end, last] = [e, shape.name];
+    }
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
     try {
       this.memory.grow(Math.ceil((end - have) / WASM_PAGE));
     } catch {
-      throw new BpfRuntimeError(ErrorCode.BadMap, `the maps need ${end} bytes of linear memory, which cannot be allocated`);
+      throw new BpfRuntimeError(ErrorCode.BadMap, `the maps need ${end} bytes of linear memory, which cannot be allocated`, last === undefined ? {} : { map: last });
     }
   }
 
@@ -248,6 +278,33 @@ export class MapStore {
 
   private copyOut(addr: number, len: number): Uint8Array {
     return this.bytes().slice(addr, addr + len);
+  }
+
+  /**
+   * `addr` (returned by the module for `op`) if `len` bytes from it lie in `region`, the map's
+   * own storage; otherwise the map's metadata was overwritten (a program in unchecked mode can)
+   * and nothing is read or written there.
+   */
+  private inside(e: MapEntry, op: string, addr: number, len: number, region = e.storage): number {
+    if (addr >= region[0] && addr + len <= region[1] && addr + len <= this.memory.buffer.byteLength) return addr;
+    throw new BpfRuntimeError(
+      ErrorCode.MapOp,
+      `${op} failed: the maps module gave the address 0x${(addr >>> 0).toString(16)}, outside the map's storage; its metadata has been overwritten`,
+      { map: e.name },
+    );
+  }
+
+  /**
+   * Calls the module for `op`. It traps only on metadata a program overwrote (addresses past the
+   * end of memory); the trap becomes E_MAP_OP naming the map.
+   */
+  private call<T>(e: MapEntry, op: string, f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      if (!(err instanceof WebAssembly.RuntimeError)) throw err;
+      throw new BpfRuntimeError(ErrorCode.MapOp, `${op} failed: the maps module trapped (${err.message}); the map's metadata has been overwritten`, { map: e.name });
+    }
   }
 
   private entry(index: number): MapEntry {
@@ -326,7 +383,10 @@ export class MapStore {
     if (e.type === MapType.BLOOM_FILTER || e.type === MapType.RINGBUF || e.type === MapType.PERF_EVENT_ARRAY) {
       throw this.unsupported(e, 'lookup');
     }
-    return this.raw.user_lookup_elem(e.desc, this.putKey(e, key)) >>> 0;
+    const k = this.putKey(e, key);
+    const addr = this.call(e, 'lookup', () => this.raw.user_lookup_elem(e.desc, k) >>> 0);
+    const slots = e.type === MapType.PROG_ARRAY || e.type === MapType.ARRAY_OF_MAPS;
+    return addr === 0 ? 0 : this.inside(e, 'lookup', addr, slots ? 4 : e.valueSize);
   }
 
   /**
@@ -349,13 +409,13 @@ export class MapStore {
     if (e.type === MapType.PROG_ARRAY || isMapOfMaps(e.type)) {
       if (isMapOfMaps(e.type)) this.checkInner(e, value);
       this.bytes().set(value, MAPS_SCRATCH.value);
-      ret = this.raw.user_update_elem(e.desc, k, MAPS_SCRATCH.value, f);
+      ret = this.call(e, 'update', () => this.raw.user_update_elem(e.desc, k, MAPS_SCRATCH.value, f));
       if (ret < 0) throw this.fail(e, 'update', ret);
       return;
     }
-    ret = this.raw.user_update_elem(e.desc, k, 0, f);
+    ret = this.call(e, 'update', () => this.raw.user_update_elem(e.desc, k, 0, f));
     if (ret < 0) throw this.fail(e, 'update', ret);
-    this.bytes().set(value, ret);
+    this.bytes().set(value, this.inside(e, 'update', ret, value.length));
   }
 
   /** An inner map must be another map of this object, not itself a map-of-maps (as the kernel). */
@@ -384,7 +444,8 @@ export class MapStore {
   /** Deletes `key`: true if it was there, false if not (ENOENT); other errors throw E_MAP_OP. */
   delete(index: number, key: Uint8Array): boolean {
     const e = this.entry(index);
-    const ret = this.raw.user_delete_elem(e.desc, this.putKey(e, key));
+    const k = this.putKey(e, key);
+    const ret = this.call(e, 'delete', () => this.raw.user_delete_elem(e.desc, k));
     if (ret === -Errno.ENOENT) return false;
     if (ret < 0) throw this.fail(e, 'delete', ret);
     return true;
@@ -397,15 +458,25 @@ export class MapStore {
   nextKey(index: number, key?: Uint8Array): Uint8Array | undefined {
     const e = this.entry(index);
     const k = key === undefined ? 0 : this.putKey(e, key);
-    const ret = this.raw.map_get_next_key(e.desc, k, MAPS_SCRATCH.value);
+    const ret = this.call(e, 'get_next_key', () => this.raw.map_get_next_key(e.desc, k, MAPS_SCRATCH.value));
     if (ret === -Errno.ENOENT) return undefined;
     if (ret < 0) throw this.fail(e, 'get_next_key', ret);
     return this.copyOut(MAPS_SCRATCH.value, e.keySize);
   }
 
-  /** Every key, by get_next_key. */
+  /**
+   * Every key, by get_next_key; at most max_entries of them (more means that a program overwrote
+   * the metadata, and get_next_key could go round in circles: E_MAP_OP).
+   */
   *keys(index: number): Generator<Uint8Array, void, undefined> {
-    for (let k = this.nextKey(index); k !== undefined; k = this.nextKey(index, k)) yield k;
+    const e = this.entry(index);
+    let n = 0;
+    for (let k = this.nextKey(index); k !== undefined; k = this.nextKey(index, k)) {
+      if (++n > e.maxEntries) {
+        throw new BpfRuntimeError(ErrorCode.MapOp, `get_next_key failed: more than max_entries (${e.maxEntries}) keys; the map's metadata has been overwritten`, { map: e.name });
+      }
+      yield k;
+    }
   }
 
   /**
@@ -417,22 +488,23 @@ export class MapStore {
     const f = this.checkFlags(e, flags);
     this.checkValue(e, value);
     if (e.type === MapType.BLOOM_FILTER) {
-      const ret = this.raw.user_push_elem(e.desc, this.putValue(e, value), f);
+      const v = this.putValue(e, value);
+      const ret = this.call(e, 'push', () => this.raw.user_push_elem(e.desc, v, f));
       if (ret < 0) throw this.fail(e, 'push', ret);
       return;
     }
-    const ret = this.raw.user_push_elem(e.desc, 0, f);
+    const ret = this.call(e, 'push', () => this.raw.user_push_elem(e.desc, 0, f));
     if (ret < 0) throw this.fail(e, 'push', ret);
-    this.bytes().set(value, ret);
+    this.bytes().set(value, this.inside(e, 'push', ret, value.length));
   }
 
   /** Removes and returns the oldest (queue) or newest (stack) element; undefined when empty. */
   pop(index: number): Uint8Array | undefined {
     const e = this.entry(index);
-    const ret = this.raw.user_pop_elem(e.desc, 0);
+    const ret = this.call(e, 'pop', () => this.raw.user_pop_elem(e.desc, 0));
     if (ret === -Errno.ENOENT) return undefined;
     if (ret < 0) throw this.fail(e, 'pop', ret);
-    return this.copyOut(ret, e.valueSize);
+    return this.copyOut(this.inside(e, 'pop', ret, e.valueSize), e.valueSize);
   }
 
   /**
@@ -444,15 +516,16 @@ export class MapStore {
     if (e.type === MapType.BLOOM_FILTER) {
       if (value === undefined) throw new BpfRuntimeError(ErrorCode.BadArgument, `peek on a bloom filter needs the value to test`, { map: e.name });
       this.checkValue(e, value);
-      const ret = this.raw.user_peek_elem(e.desc, this.putValue(e, value));
+      const v = this.putValue(e, value);
+      const ret = this.call(e, 'peek', () => this.raw.user_peek_elem(e.desc, v));
       if (ret === -Errno.ENOENT) return undefined;
       if (ret < 0) throw this.fail(e, 'peek', ret);
       return value.slice();
     }
-    const ret = this.raw.user_peek_elem(e.desc, 0);
+    const ret = this.call(e, 'peek', () => this.raw.user_peek_elem(e.desc, 0));
     if (ret === -Errno.ENOENT) return undefined;
     if (ret < 0) throw this.fail(e, 'peek', ret);
-    return this.copyOut(ret, e.valueSize);
+    return this.copyOut(this.inside(e, 'peek', ret, e.valueSize), e.valueSize);
   }
 
   private putValue(e: MapEntry, value: Uint8Array): number {
@@ -465,7 +538,8 @@ export class MapStore {
 
   /** Empties the map (array values become zero). */
   clear(index: number): void {
-    this.raw.map_clear(this.entry(index).desc);
+    const e = this.entry(index);
+    this.call(e, 'clear', () => this.raw.map_clear(e.desc));
   }
 
   /** The number of elements: hash maps, LPM tries, queues and stacks count them; arrays have max_entries. */
@@ -475,9 +549,12 @@ export class MapStore {
     return this.u32(e.desc + D_COUNT);
   }
 
-  /** The program number in slot `slot` of the prog array at `desc` (bpf_tail_call), or undefined. */
+  /**
+   * The program number in slot `slot` of the prog array at `desc` (bpf_tail_call), or undefined,
+   * also when `desc` is not one of the maps' descriptors.
+   */
   progAt(desc: number, slot: number): number | undefined {
-    const r = this.raw.map_prog_at(desc, slot >>> 0);
+    const r = this.raw.map_prog_at(desc >>> 0, slot >>> 0);
     return r < 0 ? undefined : r;
   }
 
@@ -486,7 +563,8 @@ export class MapStore {
    * address) pairs in linear memory: every index of an array (its key, a u32 in the scratch
    * area, is valid until the walk moves on), the elements of a hash map or LPM trie in slot
    * order. An element deleted during the walk is skipped; one added may or may not be seen.
-   * Other map types yield nothing.
+   * Other map types yield nothing. Positions past max_entries, or addresses outside the map's
+   * storage (metadata a program overwrote), end the walk with E_MAP_OP.
    */
   *entries(desc: number): Generator<[keyAddr: number, valueAddr: number], void, undefined> {
     const e = this.byDesc.get(desc);
@@ -497,18 +575,101 @@ export class MapStore {
       keySlot = MAPS_SCRATCH.keyRing + 4 * this.ringNext;
       this.ringNext = (this.ringNext + 1) % KEY_RING_SLOTS;
     }
-    for (let s = this.raw.map_next_slot(desc, 0); s >= 0; s = this.raw.map_next_slot(desc, s + 1)) {
+    const op = 'for_each_map_elem';
+    const next = (cursor: number): number => {
+      const s = this.call(e, op, () => this.raw.map_next_slot(desc, cursor));
+      if (s >= 0 && (s < cursor || s >= e.maxEntries)) {
+        throw new BpfRuntimeError(ErrorCode.MapOp, `${op} failed: the maps module gave position ${s} after ${cursor}, of max_entries ${e.maxEntries}; the map's metadata has been overwritten`, { map: e.name });
+      }
+      return s;
+    };
+    for (let s = next(0); s >= 0; s = next(s + 1)) {
       let keyAddr: number;
       if (array) {
         this.bytes();
         this.view.setUint32(keySlot, s, true);
         keyAddr = keySlot;
       } else {
-        keyAddr = this.raw.map_slot_key(desc, s) >>> 0;
+        keyAddr = this.inside(e, op, this.raw.map_slot_key(desc, s) >>> 0, e.keySize, e.meta);
       }
-      yield [keyAddr, this.raw.map_slot_value(desc, s) >>> 0];
+      yield [keyAddr, this.inside(e, op, this.raw.map_slot_value(desc, s) >>> 0, e.valueSize)];
     }
   }
+}
+
+/**
+ * Checks the placements before anything is written, and returns the descriptor table: the maps
+ * module takes as a map only an address `base + 64 * i` with `i < count`, so the descriptors must
+ * be contiguous, as layoutMaps places them (in any order of `maps`). They, and every map's
+ * metadata and values, must lie past the scratch page and below MAPS_LIMIT, the regions must not
+ * overlap, and each map's values must hold max_entries values (the module indexes them without
+ * knowing their size; it checks the metadata's in map_init). Keys from JS go through the scratch
+ * area, so keys are at most KEY_BUF_SIZE bytes. E_BAD_MAP naming the map otherwise.
+ */
+function checkPlacements(maps: readonly StoreMap[]): { base: number; count: number } {
+  if (maps.length === 0) return { base: 0, count: 0 };
+  const bad = (m: StoreMap, detail: string): BpfRuntimeError =>
+    new BpfRuntimeError(ErrorCode.BadMap, `map ${m.shape.name} ${detail}`, { map: m.shape.name });
+  // The descriptors' region goes first, so that a region starting where they do is the culprit.
+  const regions: [start: number, end: number, m: StoreMap | undefined, what: string][] = [[0, 0, undefined, 'descriptors']];
+  for (const m of maps) {
+    const p = m.placement;
+    for (const field of ['desc', 'values', 'valuesSize', 'meta', 'metaSize'] as const) {
+      if (!isU32(p[field])) throw bad(m, `has the ${field} ${String(p[field])}, not a 32-bit unsigned integer`);
+    }
+    for (const field of ['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const) {
+      if (!isU32(m.shape[field])) throw bad(m, `has the ${field} ${String(m.shape[field])}, not a 32-bit unsigned integer`);
+    }
+    if (m.shape.keySize > KEY_BUF_SIZE) throw bad(m, `has ${m.shape.keySize}-byte keys; bpf2wasm's largest is ${KEY_BUF_SIZE}`);
+    const need = valueStorage(m.shape);
+    if (need > 0 && p.valuesSize < need) {
+      throw bad(m, `has ${p.valuesSize} bytes of value storage, less than the ${need} its ${m.shape.maxEntries} values need`);
+    }
+    if (p.metaSize > 0) regions.push([p.meta, p.meta + p.metaSize, m, 'metadata']);
+    if (p.valuesSize > 0) regions.push([p.values, p.values + p.valuesSize, m, 'values']);
+  }
+  const sorted = [...maps].sort((a, b) => a.placement.desc - b.placement.desc);
+  const base = sorted[0]!.placement.desc;
+  sorted.forEach((m, i) => {
+    if (m.placement.desc !== base + i * DESC_SIZE) {
+      throw bad(m, `has its descriptor at 0x${m.placement.desc.toString(16)}, not 0x${(base + i * DESC_SIZE).toString(16)}: the descriptors must be contiguous, ${DESC_SIZE} bytes apart`);
+    }
+  });
+  regions[0] = [base, base + maps.length * DESC_SIZE, undefined, 'descriptors'];
+  regions.sort((a, b) => a[0] - b[0]);
+  let prev: (typeof regions)[number] | undefined;
+  for (const r of regions) {
+    const [start, end, owner, what] = r;
+    const m = owner ?? sorted[0]!;
+    if (start < MAPS_SCRATCH.end) throw bad(m, `has its ${what} at 0x${start.toString(16)}, in the null guard or the scratch page`);
+    if (end > MAPS_LIMIT) throw bad(m, `has its ${what} end at 0x${end.toString(16)}, past the ${MAPS_LIMIT / 2 ** 20} MiB bpf2wasm gives maps`);
+    if (prev && start < prev[1]) {
+      const other = prev[2] ? `the ${prev[3]} of map ${prev[2].shape.name}` : 'the descriptors';
+      throw bad(m, `has its ${what} at 0x${start.toString(16)}, overlapping ${other}`);
+    }
+    prev = r;
+  }
+  return { base, count: maps.length };
+}
+
+/** The bytes of value storage (the descriptor's `values`) a map of this shape indexes. */
+function valueStorage(s: MapShape): number {
+  const stride = Math.ceil(s.valueSize / 8) * 8;
+  switch (s.type) {
+    case MapType.ARRAY: case MapType.PERCPU_ARRAY: case MapType.HASH: case MapType.PERCPU_HASH:
+    case MapType.LRU_HASH: case MapType.LRU_PERCPU_HASH: case MapType.HASH_OF_MAPS: case MapType.LPM_TRIE:
+      return s.maxEntries * stride;
+    case MapType.PROG_ARRAY: case MapType.ARRAY_OF_MAPS:
+      return s.maxEntries * 4;
+    case MapType.RINGBUF:
+      return s.maxEntries;
+    default:
+      return 0;
+  }
+}
+
+function isU32(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
 
 /** One hash seed per map: random, or derived from `seed` (splitmix32). */

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
@@ -19,7 +20,7 @@ import { BPF_EXIST, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_NOEXIS
 import { layoutMaps, type MapsLayout } from '../maps/layout.js';
 import { MAPS_WASM_SIZE, mapsWasmBytes } from '../maps/maps-wasm.js';
 import { checkModule, inspectModule } from '../../scripts/build-wasm.mjs';
-import { KEY_RING_SLOTS, MAP_HELPER_EXPORTS, MAPS_SCRATCH, MapStore } from '../maps/store.js';
+import { KEY_RING_SLOTS, MAP_HELPER_EXPORTS, MAPS_SCRATCH, MapStore, type MapsExports } from '../maps/store.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE = 0x2000;
@@ -143,6 +144,8 @@ describe('contracts', () => {
     expected.set('SCRATCH_BASE', MAPS_SCRATCH.base);
     expected.set('SCRATCH_END', MAPS_SCRATCH.end);
     expected.set('LPM_KEY_BUF', MAPS_SCRATCH.lpmKey);
+    expected.set('MAP_TABLE_BASE', MAPS_SCRATCH.mapTable);
+    expected.set('MAP_TABLE_COUNT', MAPS_SCRATCH.mapTable + 4);
     expect(expected.size).toBeGreaterThan(40);
     expect(Object.fromEntries(as)).toEqual(Object.fromEntries(expected));
   });
@@ -151,7 +154,8 @@ describe('contracts', () => {
     const s = MAPS_SCRATCH;
     expect(s.base).toBe(0x1800);
     expect(s.end).toBe(0x2000);
-    expect(s.lpmKey + 4 + 256).toBeLessThanOrEqual(s.keyRing);
+    expect(s.lpmKey + 4 + 256).toBeLessThanOrEqual(s.mapTable);
+    expect(s.mapTable + 8).toBeLessThanOrEqual(s.keyRing);
     expect(s.keyRing + 4 * KEY_RING_SLOTS).toBeLessThanOrEqual(s.key);
     expect(s.value - s.key).toBeGreaterThanOrEqual(512);
     expect(s.end - s.value).toBeGreaterThanOrEqual(512);
@@ -1017,5 +1021,467 @@ describe('the store and linear memory', () => {
     const p = { ...layoutMaps([s], BASE).placements[0]!, metaSize: 16 };
     const memory = new WebAssembly.Memory({ initial: 1 });
     await expect(MapStore.create(memory, [{ shape: s, placement: p, index: 0 }])).rejects.toSatisfy((e: unknown) => e instanceof BpfRuntimeError && e.code === ErrorCode.BadMap);
+  });
+});
+
+// ------------------------------------------------------------------------------ forged descriptors, corrupted metadata
+
+type Arg = number | bigint;
+type Call = [name: keyof MapsExports, ...args: Arg[]];
+
+interface Isolated {
+  /** Each call's result (undefined for map_clear), or `trap: ...` if it trapped. */
+  results: (Arg | undefined | string)[];
+  /** Each call's duration in ms. */
+  ms: number[];
+  /** The memory after the calls. */
+  memory: Uint8Array;
+}
+
+/**
+ * Runs `calls` on the raw maps module over a copy of `memory` (descriptor table included) in a
+ * worker that is stopped after `limitMs`: a walk that never ends fails the test instead of
+ * hanging the suite, since nothing interrupts a loop in Wasm.
+ */
+function isolated(memory: WebAssembly.Memory, calls: Call[], limitMs = 10_000): Promise<Isolated> {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { bytes, image, calls } = workerData;
+    const memory = new WebAssembly.Memory({ initial: image.byteLength / 65536 });
+    new Uint8Array(memory.buffer).set(image);
+    WebAssembly.instantiate(bytes, { env: { memory } }).then(({ instance }) => {
+      const results = [], ms = [];
+      for (const [name, ...args] of calls) {
+        const t0 = performance.now();
+        try {
+          results.push(instance.exports[name](...args));
+        } catch (e) {
+          results.push('trap: ' + e.message);
+        }
+        ms.push(performance.now() - t0);
+      }
+      parentPort.postMessage({ results, ms, memory: new Uint8Array(memory.buffer).slice() });
+    }, (e) => parentPort.postMessage({ error: String(e) }));`;
+  const image = new Uint8Array(memory.buffer).slice();
+  const worker = new Worker(source, { eval: true, workerData: { bytes: mapsWasmBytes(), image, calls } });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(new Error(`hung: the maps module did not return within ${limitMs} ms`));
+    }, limitMs);
+    worker.on('message', (m: Isolated & { error?: string }) => {
+      clearTimeout(timer);
+      void worker.terminate();
+      if (m.error !== undefined) reject(new Error(m.error));
+      else resolve(m);
+    });
+    worker.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+type DescField = 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'valueStride' | 'values' | 'meta' | 'metaSize' | 'count';
+const DESC_FIELDS: Record<DescField, number> = {
+  type: desc.D_TYPE, keySize: desc.D_KEY_SIZE, valueSize: desc.D_VALUE_SIZE, maxEntries: desc.D_MAX_ENTRIES, flags: desc.D_FLAGS,
+  valueStride: desc.D_VALUE_STRIDE, values: desc.D_VALUES, meta: desc.D_META, metaSize: desc.D_META_SIZE, count: desc.D_COUNT,
+};
+
+/** A 64-byte descriptor as a program would forge one (type-specific state zero). */
+function forgeDesc(fields: Partial<Record<DescField, number>>): Uint8Array {
+  const b = new Uint8Array(desc.DESC_SIZE);
+  const v = new DataView(b.buffer);
+  for (const [k, val] of Object.entries(fields)) v.setUint32(DESC_FIELDS[k as DescField], val >>> 0, true);
+  return b;
+}
+
+/** htab.ts's state words in the descriptor. */
+const S_MASK = desc.D_STATE;
+const S_FREE = desc.D_STATE + 4;
+const S_BUMP = desc.D_STATE + 8;
+const S_AUX = desc.D_STATE + 12;
+/** bloom.ts's number of hash functions. */
+const S_NR_HASH = desc.D_STATE + 4;
+
+/** Where the hash table of map `i` keeps its buckets and entries (wasm/maps/htab.ts). */
+function htabOf(h: Harness, i = 0): { nBuckets: number; bucket: (b: number) => number; entry: (slot: number) => number } {
+  const v = new DataView(h.memory.buffer);
+  const d = h.desc(i);
+  const buckets = v.getUint32(d + desc.D_META, true) + 16;
+  const nBuckets = v.getUint32(d + S_MASK, true) + 1;
+  const stride = (v.getUint32(d + desc.D_KEY_SIZE, true) + 15) & ~7;
+  return { nBuckets, bucket: (b) => buckets + 4 * b, entry: (slot) => buckets + 4 * nBuckets + slot * stride };
+}
+
+function setU32(h: Harness, addr: number, value: number): void {
+  new DataView(h.memory.buffer).setUint32(addr, value >>> 0, true);
+}
+
+/** Every bucket of map `i`'s table leads to slot 0, whose `next` leads back to itself. */
+function loopEveryBucket(h: Harness, i = 0): void {
+  const t = htabOf(h, i);
+  for (let b = 0; b < t.nBuckets; b++) setU32(h, t.bucket(b), 1);
+  setU32(h, t.entry(0), 1);
+}
+
+/** A key of `size` bytes made from `i`. */
+function keyOf(size: number, i: number): Uint8Array {
+  const b = new Uint8Array(size);
+  for (let o = 0; o < size; o++) b[o] = (i * 31 + o * 7 + 1) & 0xff;
+  new DataView(b.buffer).setUint32(0, i, true);
+  return b;
+}
+
+describe('forged descriptors: the module takes only the descriptors the store wrote', () => {
+  /** What each export returns for an address that is not a map: the kernel's answer for a non-map. */
+  const REFUSED: Record<keyof MapsExports, [args: (map: number, key: number, value: number, out: number) => Arg[], refused: Arg | undefined]> = {
+    map_lookup_elem: [(m, k) => [m, k], 0],
+    map_update_elem: [(m, k, v) => [m, k, v, 0n], -BigInt(EINVAL)],
+    map_delete_elem: [(m, k) => [m, k], -BigInt(EINVAL)],
+    map_push_elem: [(m, _, v) => [m, v, 0n], -BigInt(EINVAL)],
+    map_pop_elem: [(m, _k, _v, o) => [m, o], -BigInt(EINVAL)],
+    map_peek_elem: [(m, _k, _v, o) => [m, o], -BigInt(EINVAL)],
+    map_lookup_percpu_elem: [(m, k) => [m, k, 0], 0],
+    user_lookup_elem: [(m, k) => [m, k], 0],
+    user_update_elem: [(m, k, v) => [m, k, v, 0], -EINVAL],
+    user_delete_elem: [(m, k) => [m, k], -EINVAL],
+    user_push_elem: [(m, _, v) => [m, v, 0], -EINVAL],
+    user_pop_elem: [(m, _k, _v, o) => [m, o], -EINVAL],
+    user_peek_elem: [(m, _k, _v, o) => [m, o], -EINVAL],
+    map_get_next_key: [(m, k, _v, o) => [m, k, o], -EINVAL],
+    map_prog_at: [(m) => [m, 0], -1],
+    map_next_slot: [(m) => [m, 0], -1],
+    map_slot_key: [(m) => [m, 0], 0],
+    map_slot_value: [(m) => [m, 0], 0],
+    map_meta_size: [(m) => [m], 0],
+    map_init: [(m) => [m, 1], -EINVAL],
+    map_clear: [(m) => [m], undefined],
+  };
+
+  it('every export that takes a map is covered here', () => {
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(mapsWasmBytes())).map((e) => e.name).sort();
+    expect(Object.keys(REFUSED).sort()).toEqual(exports);
+  });
+
+  it('every export refuses a forged, misaligned or out-of-table address and writes nothing', async () => {
+    const h = await Harness.create(
+      { type: MapType.HASH },
+      { type: MapType.ARRAY, valueSize: 16, maxEntries: 1 },
+      { type: MapType.QUEUE, keySize: 0, valueSize: 8, maxEntries: 4 },
+      { type: MapType.BLOOM_FILTER, keySize: 0, valueSize: 4 },
+      { type: MapType.PROG_ARRAY, valueSize: 4, maxEntries: 4 },
+      { type: MapType.LPM_TRIE, keySize: 8, flags: BPF_F_NO_PREALLOC },
+      { type: MapType.ARRAY_OF_MAPS, valueSize: 4, maxEntries: 2 },
+      { type: MapType.PERCPU_HASH },
+    );
+    const count = 8;
+    h.store.update(0, u32(0), u64(1));
+    h.store.update(4, u32(0), u32(1));
+    h.store.push(2, u64(5));
+    h.store.update(6, u32(0), u32(h.desc(1)));
+    const key = h.put(u32(0));
+    const value = h.put(new Uint8Array(64).fill(0xff));
+    const out = h.buf(64);
+    // A hash table whose one bucket's chain loops, on the "stack" too.
+    const loopMeta = h.buf(64);
+    setU32(h, loopMeta + 16, 1);
+    setU32(h, loopMeta + 20, 1);
+    setU32(h, loopMeta + 28, 7);
+    const loopHash = forgeDesc({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 4, valueStride: 8, values: h.desc(0), meta: loopMeta, metaSize: 64 });
+    const forged: [string, number][] = [
+      ['a copy of a real hash descriptor on the stack', h.put(h.read(h.desc(0), desc.DESC_SIZE))],
+      ['an ARRAY on the stack whose values are a real descriptor', h.put(forgeDesc({ type: MapType.ARRAY, keySize: 4, valueSize: 64, maxEntries: 1, valueStride: 64, values: h.desc(0) }))],
+      ['a QUEUE on the stack whose ring is a real descriptor', h.put(forgeDesc({ type: MapType.QUEUE, valueSize: 64, maxEntries: 1, valueStride: 64, meta: h.desc(1), metaSize: 64, count: 1 }))],
+      ['a HASH on the stack whose chain loops', h.put(loopHash)],
+      ['a PROG_ARRAY on the stack', h.put(forgeDesc({ type: MapType.PROG_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, valueStride: 8, values: h.desc(0) }))],
+      ['a descriptor + 4', h.desc(1) + 4],
+      ['a descriptor + 1', h.desc(1) + 1],
+      ['a descriptor - 8', h.desc(1) - 8],
+      ['the last descriptor + 63', h.desc(count - 1) + 63],
+      ['one past the table', h.layout.metaBase + desc.DESC_SIZE * count],
+      ['one before the table', h.layout.metaBase - desc.DESC_SIZE],
+      ['a hash map\'s metadata', h.layout.placements[0]!.meta],
+      ['an array\'s values', h.layout.placements[1]!.values],
+      ['the descriptor table itself', MAPS_SCRATCH.mapTable],
+      ['0', 0],
+      ['0xffffffc0', 0xffffffc0],
+    ];
+    const names = Object.keys(REFUSED) as (keyof MapsExports)[];
+    const calls: Call[] = [];
+    const expected: (Arg | undefined)[] = [];
+    for (const [, addr] of forged) {
+      for (const name of names) {
+        const [args, refused] = REFUSED[name];
+        calls.push([name, ...args(addr, key, value, out)]);
+        expected.push(refused);
+      }
+    }
+    const r = await isolated(h.memory, calls);
+    const got = r.results.map((x, i) => `${forged[Math.floor(i / names.length)]![0]}: ${calls[i]![0]} -> ${String(x)}`);
+    expect(got).toEqual(expected.map((x, i) => `${forged[Math.floor(i / names.length)]![0]}: ${calls[i]![0]} -> ${String(x)}`));
+    expect(Buffer.from(r.memory).equals(Buffer.from(h.u8))).toBe(true);
+    // The real descriptors still work.
+    expect(h.lookup(u32(0), 0)).not.toBe(0);
+    expect(h.store.raw.map_lookup_elem(h.desc(1), key)).toBe(h.layout.placements[1]!.values);
+    expect(h.store.raw.map_prog_at(h.desc(4), 0)).toBe(0);
+    expect(h.store.raw.map_lookup_elem(h.desc(6), key)).toBe(h.desc(1));
+    expect(h.pop(8, 2).ret).toBe(0);
+  });
+
+  it('maps of maps take only descriptors as inner maps, from the module too', async () => {
+    const h = await Harness.create(
+      { type: MapType.ARRAY_OF_MAPS, valueSize: 4, maxEntries: 2 },
+      { type: MapType.HASH_OF_MAPS, valueSize: 4, maxEntries: 2 },
+      { type: MapType.ARRAY, maxEntries: 1 },
+    );
+    for (const m of [0, 1]) {
+      for (const inner of [h.desc(2) + 4, h.put(h.read(h.desc(2), 64)), 0, h.layout.metaBase + 3 * 64]) {
+        expect(h.store.raw.user_update_elem(h.desc(m), h.put(u32(0)), h.put(u32(inner)), 0)).toBe(-EINVAL);
+      }
+      expect(h.store.raw.user_update_elem(h.desc(m), h.put(u32(0)), h.put(u32(h.desc(2))), 0)).toBeGreaterThan(0);
+      expect(h.lookup(u32(0), m)).toBe(h.desc(2));
+    }
+  });
+
+  it('a store without maps, and the module where no store wrote a table, take no address as a map', async () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const store = await MapStore.create(memory, []);
+    const v = new DataView(memory.buffer);
+    expect([v.getUint32(MAPS_SCRATCH.mapTable, true), v.getUint32(MAPS_SCRATCH.mapTable + 4, true)]).toEqual([0, 0]);
+    for (const addr of [0, 0x2000, 0x8000, 0xffffffc0]) {
+      expect(store.raw.map_lookup_elem(addr, 0x9000)).toBe(0);
+      expect(store.raw.map_init(addr, 1)).toBe(-EINVAL);
+    }
+    const raw = (await WebAssembly.instantiate(mapsWasmBytes(), { env: { memory: new WebAssembly.Memory({ initial: 1 }) } })).instance.exports as unknown as MapsExports;
+    expect(raw.map_init(0x2000, 1)).toBe(-EINVAL);
+    expect(raw.map_update_elem(0x2000, 0x3000, 0x4000, 0n)).toBe(-BigInt(EINVAL));
+  });
+
+  it('create refuses placements the descriptor table cannot describe, naming the map', async () => {
+    const shapes = [shape({ type: MapType.HASH }, 0), shape({ type: MapType.ARRAY, maxEntries: 4 }, 1)];
+    const layout = layoutMaps(shapes, BASE);
+    const create = (edit: (p: MapsLayout['placements']) => void, s = shapes): Promise<MapStore> => {
+      const ps = layout.placements.map((p) => ({ ...p }));
+      edit(ps);
+      return MapStore.create(new WebAssembly.Memory({ initial: 1 }), s.map((m, i) => ({ shape: m, placement: ps[i]!, index: i })));
+    };
+    const cases: [string, (p: MapsLayout['placements']) => void, string, RegExp, MapShape[]?][] = [
+      ['descriptors with a gap', (p) => { p[1]!.desc += 64; }, 'm1', /contiguous/],
+      ['descriptors in the scratch page', (p) => { p[0]!.desc = 0x1f80; p[1]!.desc = 0x1fc0; }, 'm0', /scratch page/],
+      ['values too small for max_entries', (p) => { p[1]!.valuesSize = 8; }, 'm1', /value storage/],
+      ['values over the descriptors', (p) => { p[1]!.values = p[0]!.desc; }, 'm1', /overlapping/],
+      ['metadata over another map\'s values', (p) => { p[0]!.meta = p[1]!.values; }, 'm1', /overlapping/],
+      ['a fractional address', (p) => { p[0]!.meta = 0.5; }, 'm0', /32-bit/],
+      ['values past the maps\' limit', (p) => { p[1]!.values = 2 ** 30; }, 'm1', /MiB/],
+      ['keys longer than the JS API passes', () => {}, 'm0', /600-byte keys/, [shape({ type: MapType.HASH, keySize: 600 }, 0), shapes[1]!]],
+    ];
+    for (const [what, edit, map, detail, s] of cases) {
+      const e = await create(edit, s).then(() => undefined, (x: unknown) => x);
+      expect(e, what).toBeInstanceOf(BpfRuntimeError);
+      expect([what, (e as BpfRuntimeError).code, (e as BpfRuntimeError).location.map]).toEqual([what, ErrorCode.BadMap, map]);
+      expect((e as BpfRuntimeError).message, what).toMatch(detail);
+    }
+    // Any order of the maps is fine: the table is by address.
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const store = await MapStore.create(memory, [1, 0].map((i) => ({ shape: shapes[i]!, placement: layout.placements[i]!, index: i })));
+    store.update(0, u32(3), u64(4));
+    expect(store.lookup(0, u32(3))).toEqual(u64(4));
+    expect(store.raw.map_lookup_elem(layout.placements[1]!.desc, 0x1a00)).not.toBe(0);
+  });
+});
+
+describe('corrupted metadata (unchecked programs may write it): every walk ends', () => {
+  const prompt = (r: Isolated): void => {
+    for (const ms of r.ms) expect(ms).toBeLessThan(5000);
+  };
+
+  it.each([4, 8, 16, 13])('%i-byte keys: a bucket chain that loops ends the walk: misses, updates and deletes return', async (ks) => {
+    const h = await Harness.create({ type: MapType.HASH, keySize: ks, maxEntries: 64 });
+    for (let i = 0; i < 4; i++) h.store.update(0, keyOf(ks, i), u64(i));
+    loopEveryBucket(h);
+    const d = h.desc();
+    const val = h.put(u64(9));
+    const calls: Call[] = [
+      ['map_lookup_elem', d, h.put(keyOf(ks, 50))],
+      ['map_lookup_elem', d, h.put(keyOf(ks, 0))],
+      ['map_update_elem', d, h.put(keyOf(ks, 51)), val, BigInt(BPF_EXIST)],
+      ['map_delete_elem', d, h.put(keyOf(ks, 53))],
+      ['user_lookup_elem', d, h.put(keyOf(ks, 50))],
+      ['map_get_next_key', d, h.put(keyOf(ks, 50)), h.buf(ks)],
+      ['map_update_elem', d, h.put(keyOf(ks, 52)), val, 0n],
+      ['map_lookup_elem', d, h.put(keyOf(ks, 52))],
+    ];
+    const r = await isolated(h.memory, calls);
+    prompt(r);
+    expect(r.results.slice(0, 6)).toEqual([0, h.layout.placements[0]!.values, -BigInt(ENOENT), -BigInt(ENOENT), 0, 0]);
+    expect(r.results[6]).toBe(0n);
+    expect(r.results[7]).not.toBe(0);
+    // And with max_entries overwritten too, the walk stops after at most 2^26 links.
+    setU32(h, d + desc.D_MAX_ENTRIES, 0xffffffff);
+    const r2 = await isolated(h.memory, [['map_lookup_elem', d, h.put(keyOf(ks, 50))], ['map_delete_elem', d, h.put(keyOf(ks, 50))]]);
+    prompt(r2);
+    expect(r2.results).toEqual([0, -BigInt(ENOENT)]);
+  });
+
+  it('a cycle in the free list: the slot is not handed out twice', async () => {
+    const h = await Harness.create({ type: MapType.HASH, maxEntries: 8 });
+    h.store.update(0, u32(1), u64(1));
+    h.store.update(0, u32(2), u64(2));
+    h.store.delete(0, u32(1));
+    h.store.delete(0, u32(2));
+    // The free list is slot 1 -> slot 0 -> end; make slot 0 lead to itself.
+    const t = htabOf(h);
+    expect(new DataView(h.memory.buffer).getUint32(h.desc() + S_FREE, true)).toBe(2);
+    setU32(h, t.entry(0) + 4, 1);
+    const d = h.desc();
+    const val = h.put(u64(7));
+    const r = await isolated(h.memory, [
+      ['map_update_elem', d, h.put(u32(10)), val, 0n],
+      ['map_update_elem', d, h.put(u32(11)), val, 0n],
+      ['map_update_elem', d, h.put(u32(12)), val, 0n],
+      ['map_lookup_elem', d, h.put(u32(10))],
+      ['map_lookup_elem', d, h.put(u32(11))],
+      ['map_lookup_elem', d, h.put(u32(12))],
+    ]);
+    prompt(r);
+    expect(r.results.slice(0, 3)).toEqual([0n, 0n, -BigInt(EINVAL)]);
+    expect(r.results.slice(3).map((x) => x !== 0)).toEqual([true, true, false]);
+    // A free-list head past max_entries is refused the same way.
+    setU32(h, d + S_FREE, 1000);
+    const r2 = await isolated(h.memory, [['map_update_elem', d, h.put(u32(13)), val, 0n]]);
+    expect(r2.results).toEqual([-BigInt(EINVAL)]);
+  });
+
+  it('LRU eviction: a victim missing from its chain, a chain that loops, a hand past the end', async () => {
+    const full = async (): Promise<Harness> => {
+      const h = await Harness.create({ type: MapType.LRU_HASH, maxEntries: 4 });
+      for (let i = 0; i < 4; i++) h.store.update(0, u32(i), u64(i));
+      return h;
+    };
+    const insert = (h: Harness): Promise<Isolated> => isolated(h.memory, [
+      ['map_update_elem', h.desc(), h.put(u32(100)), h.put(u64(100)), 0n],
+      ['map_lookup_elem', h.desc(), h.put(u32(100))],
+    ]);
+    // Every chain empty: the victim is in none.
+    let h = await full();
+    const t = htabOf(h);
+    for (let b = 0; b < t.nBuckets; b++) setU32(h, t.bucket(b), 0);
+    let r = await insert(h);
+    prompt(r);
+    expect(r.results).toEqual([-BigInt(EINVAL), 0]);
+    // Every chain loops through slot 0, and the hand points at slot 1.
+    h = await full();
+    loopEveryBucket(h);
+    setU32(h, h.desc() + S_AUX, 1);
+    r = await insert(h);
+    prompt(r);
+    expect(r.results).toEqual([-BigInt(EINVAL), 0]);
+    // A clock hand past max_entries starts over.
+    h = await full();
+    setU32(h, h.desc() + S_AUX, 0xffffffff);
+    r = await insert(h);
+    prompt(r);
+    expect(r.results[0]).toBe(0n);
+    expect(r.results[1]).not.toBe(0);
+  });
+
+  it('LPM trie: an overwritten key size is refused; a chain that loops ends each probe', async () => {
+    const h = await Harness.create({ type: MapType.LPM_TRIE, keySize: 8, maxEntries: 16, flags: BPF_F_NO_PREALLOC });
+    h.store.update(0, lpmKey(16, 192, 168, 0, 0), u64(1));
+    h.store.update(0, lpmKey(8, 10, 0, 0, 0), u64(2));
+    h.store.update(0, lpmKey(24, 10, 1, 2, 0), u64(3));
+    const d = h.desc();
+    const probe = lpmKey(32, 10, 1, 2, 3);
+    expect(h.lookup(probe)).not.toBe(0);
+    for (const ks of [0, 3, 4, 261, 0xffffffff]) {
+      setU32(h, d + desc.D_KEY_SIZE, ks);
+      const r = await isolated(h.memory, [
+        ['map_lookup_elem', d, h.put(probe)],
+        ['map_update_elem', d, h.put(probe), h.put(u64(4)), 0n],
+        ['map_delete_elem', d, h.put(probe)],
+        ['map_get_next_key', d, 0, h.buf(8)],
+        ['user_lookup_elem', d, h.put(probe)],
+      ]);
+      prompt(r);
+      expect([ks, ...r.results]).toEqual([ks, 0, -BigInt(EINVAL), -BigInt(EINVAL), -EINVAL, 0]);
+    }
+    setU32(h, d + desc.D_KEY_SIZE, 8);
+    // Slot 0 holds 192.168.0.0/16: every probe for 10.1.2.3 walks the loop and misses.
+    loopEveryBucket(h);
+    const r = await isolated(h.memory, [['map_lookup_elem', d, h.put(probe)], ['map_delete_elem', d, h.put(lpmKey(8, 10, 0, 0, 0))]]);
+    prompt(r);
+    expect(r.results).toEqual([0, -BigInt(ENOENT)]);
+  });
+
+  it('bloom filter: an overwritten number of hash functions is refused', async () => {
+    const h = await Harness.create({ type: MapType.BLOOM_FILTER, keySize: 0, valueSize: 4 });
+    h.store.push(0, u32(5));
+    for (const n of [0, 16, 0xffffffff]) {
+      setU32(h, h.desc() + S_NR_HASH, n);
+      const r = await isolated(h.memory, [['map_push_elem', h.desc(), h.put(u32(6)), 0n], ['map_peek_elem', h.desc(), h.put(u32(5))]]);
+      prompt(r);
+      expect(r.results).toEqual([-BigInt(EINVAL), -BigInt(EINVAL)]);
+    }
+    expectError(() => h.store.push(0, u32(7)), ErrorCode.MapOp, 'm0');
+  });
+
+  it('iteration: a bump counter past max_entries stops at max_entries; get_next_key cannot go round in circles', async () => {
+    const h = await Harness.create({ type: MapType.HASH, maxEntries: 8 });
+    for (let i = 0; i < 3; i++) h.store.update(0, u32(i), u64(i));
+    setU32(h, h.desc() + S_BUMP, 0xffffffff);
+    const r = await isolated(h.memory, [['map_next_slot', h.desc(), 8], ['map_next_slot', h.desc(), 1000], ['map_get_next_key', h.desc(), 0, h.buf(4)]]);
+    prompt(r);
+    expect(r.results).toEqual([-1, -1, 0]);
+    setU32(h, h.desc() + S_BUMP, 3);
+    // Slot 2 gets slot 0's key (and hash): the walk 0 -> 1 -> 2 -> (the key is found at 0) -> 1 -> ...
+    const t = htabOf(h);
+    h.u8.copyWithin(t.entry(2) + 4, t.entry(0) + 4, t.entry(0) + 12);
+    let n = 0;
+    let thrown: unknown;
+    try {
+      for (const _ of h.store.keys(0)) if (++n > 100) break;
+    } catch (e) {
+      thrown = e;
+    }
+    expect(n).toBeLessThanOrEqual(8);
+    expect(thrown).toBeInstanceOf(BpfRuntimeError);
+    expect((thrown as BpfRuntimeError).code).toBe(ErrorCode.MapOp);
+  });
+
+  it('the JS API reads and writes only the map\'s own storage, and a trap is E_MAP_OP', async () => {
+    const h = await Harness.create(
+      { type: MapType.ARRAY, maxEntries: 4 },
+      { type: MapType.HASH },
+      { type: MapType.STACK, keySize: 0, valueSize: 8, maxEntries: 4 },
+    );
+    const d = h.desc(0);
+    const before = h.read(h.desc(1), desc.DESC_SIZE);
+    // The array's values moved onto another descriptor.
+    setU32(h, d + desc.D_VALUES, h.desc(1));
+    expectError(() => h.store.update(0, u32(0), u64(-1)), ErrorCode.MapOp, 'm0');
+    expectError(() => h.store.lookup(0, u32(0)), ErrorCode.MapOp, 'm0');
+    expectError(() => [...h.store.entries(d)], ErrorCode.MapOp, 'm0');
+    expect(h.read(h.desc(1), desc.DESC_SIZE)).toEqual(before);
+    setU32(h, d + desc.D_VALUES, h.layout.placements[0]!.values);
+    // max_entries raised past the storage.
+    setU32(h, d + desc.D_MAX_ENTRIES, 1000);
+    expectError(() => h.store.update(0, u32(500), u64(1)), ErrorCode.MapOp, 'm0');
+    expectError(() => [...h.store.entries(d)], ErrorCode.MapOp, 'm0');
+    setU32(h, d + desc.D_MAX_ENTRIES, 4);
+    expect([...h.store.entries(d)]).toHaveLength(4);
+    // A stack count past its ring.
+    h.store.push(2, u64(1));
+    setU32(h, h.desc(2) + desc.D_COUNT, 1000);
+    expectError(() => h.store.pop(2), ErrorCode.MapOp, 'm2');
+    expectError(() => h.store.push(2, u64(1), BPF_EXIST), ErrorCode.MapOp, 'm2');
+    // Metadata moved past the end of memory: the module traps, the store says E_MAP_OP.
+    h.store.update(1, u32(0), u64(0));
+    setU32(h, h.desc(1) + desc.D_META, 0x7ffffff0);
+    expectError(() => h.store.lookup(1, u32(0)), ErrorCode.MapOp, 'm1');
+    expectError(() => h.store.update(1, u32(0), u64(0)), ErrorCode.MapOp, 'm1');
+    expectError(() => h.store.delete(1, u32(0)), ErrorCode.MapOp, 'm1');
+    expectError(() => h.store.nextKey(1), ErrorCode.MapOp, 'm1');
+    expectError(() => h.store.clear(1), ErrorCode.MapOp, 'm1');
   });
 });

@@ -5,6 +5,9 @@
  * functions (5 when 0). Hash function i is the key hash seeded with the map's seed + i.
  *
  * Metadata: u32 seed (random per map, as the kernel's), 12 bytes free, then the bits.
+ *
+ * Push and peek refuse a state with other than 1..15 hash functions with -EINVAL: a program in
+ * unchecked mode may have overwritten it, and the loop over the functions must stay short.
  */
 import { BPF_ANY, D_EXTRA, D_MAX_ENTRIES, D_META, D_META_SIZE, D_STATE, D_VALUE_SIZE, EINVAL, ENOENT, ENOSPC } from './desc';
 import { hashKey } from './hash';
@@ -13,6 +16,12 @@ import { hashKey } from './hash';
 const S_BIT_MASK: u32 = D_STATE;
 /** Number of hash functions. */
 const S_NR_HASH: u32 = D_STATE + 4;
+
+/** A number of hash functions the filter can have (1..15). */
+// @ts-ignore: decorator
+@inline function goodNrHash(n: u32): bool {
+  return n - 1 < 15;
+}
 
 /** The number of hash functions for `mapExtra`. */
 // @ts-ignore: decorator
@@ -69,6 +78,7 @@ export function bloomPush(map: u32, value: u32, flags: u64): i32 {
   const bits = meta + HEADER;
   const mask = load<u32>(map, S_BIT_MASK);
   const n = load<u32>(map, S_NR_HASH);
+  if (!goodNrHash(n)) return -EINVAL;
   const size = load<u32>(map, D_VALUE_SIZE);
   for (let i: u32 = 0; i < n; i++) {
     const h = hashKey(value, size, seed + i) & mask;
@@ -85,6 +95,7 @@ export function bloomPeek(map: u32, value: u32): i32 {
   const bits = meta + HEADER;
   const mask = load<u32>(map, S_BIT_MASK);
   const n = load<u32>(map, S_NR_HASH);
+  if (!goodNrHash(n)) return -EINVAL;
   const size = load<u32>(map, D_VALUE_SIZE);
   for (let i: u32 = 0; i < n; i++) {
     const h = hashKey(value, size, seed + i) & mask;

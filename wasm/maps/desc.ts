@@ -70,3 +70,11 @@ export const SCRATCH_BASE: u32 = 0x1800;
 export const SCRATCH_END: u32 = 0x2000;
 /** Private to this module: the LPM trie's masked key (up to 4 + 256 bytes). */
 export const LPM_KEY_BUF: u32 = 0x1800;
+/**
+ * The descriptor table, written by the runtime (MapStore.create) and only read here: u32 address
+ * of the first descriptor, then u32 number of descriptors. They are contiguous, DESC_SIZE bytes
+ * apart (runtime/maps/layout.ts); every export that takes a map accepts only one of them.
+ */
+export const MAP_TABLE_BASE: u32 = 0x1978;
+/** The number of descriptors at MAP_TABLE_BASE (see there). */
+export const MAP_TABLE_COUNT: u32 = 0x197c;

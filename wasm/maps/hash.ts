@@ -62,7 +62,8 @@ export function murmur3(p: u32, len: u32, seed: u32): u32 {
 }
 
 /** True if the `len` bytes at `a` and `b` are equal. */
-export function bytesEqual(a: u32, b: u32, len: u32): bool {
+// @ts-ignore: decorator
+@inline export function bytesEqual(a: u32, b: u32, len: u32): bool {
   let i: u32 = 0;
   while (len - i >= 8) {
     if (load<u64>(a + i) != load<u64>(b + i)) return false;

@@ -24,8 +24,12 @@
  * is free the hand sweeps the slots clearing bits until it finds one not referenced since the
  * last sweep. Like the kernel's LRU this approximates least-recently-used without writing on
  * every lookup.
+ *
+ * Every walk along links read from the metadata (a chain, the free list, the victim's chain) is
+ * bounded by walkLimit: a program in unchecked mode may overwrite the metadata, and a chain it
+ * makes cyclic must end the walk (as not found, or -EINVAL for an update), never hang the host.
  */
-import { D_COUNT, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_STATE, D_VALUE_SIZE, D_VALUE_STRIDE, D_VALUES, EEXIST, ENOENT, ENOSPC } from './desc';
+import { D_COUNT, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_STATE, D_VALUE_SIZE, D_VALUE_STRIDE, D_VALUES, EEXIST, EINVAL, ENOENT, ENOSPC } from './desc';
 import { bytesEqual, copyBytes, fmix32, fmix64, hashKey } from './hash';
 
 /** Number of buckets - 1. */
@@ -39,6 +43,8 @@ export const S_AUX: u32 = D_STATE + 12;
 
 /** `next` of a slot on the free list. */
 const FREE: u32 = 0xffffffff;
+/** allocSlot: the free list is corrupted. */
+const CORRUPT: u32 = 0xffffffff;
 /** LRU: the slot was looked up since the clock hand last passed. */
 const REF: u32 = 0x80000000;
 
@@ -61,6 +67,23 @@ export function bucketCount(maxEntries: u32): u64 {
 
 /** Bytes of the metadata header (the seed). */
 const HEADER: u32 = 16;
+
+/**
+ * The most entries a table can have: maps lie below 1 GiB (runtime/maps/layout.ts MAPS_LIMIT)
+ * and an entry takes at least 16 bytes of metadata.
+ */
+const MAX_SLOTS: u32 = 1 << 26;
+
+/**
+ * How many more links a walk may follow once it has visited an entry: a chain or a list holds at
+ * most max_entries entries, and never more than MAX_SLOTS, so that a corrupted max_entries ends
+ * the walk soon too (tens of milliseconds).
+ */
+// @ts-ignore: decorator
+@inline export function walkLimit(map: u32): u32 {
+  const max = load<u32>(map, D_MAX_ENTRIES);
+  return max < MAX_SLOTS ? max : MAX_SLOTS;
+}
 
 /** Metadata bytes of a hash table (header, buckets and entries). */
 export function htabMetaSize(keySize: u32, maxEntries: u32): u64 {
@@ -112,47 +135,73 @@ export function htabFind(map: u32, key: u32): u32 {
   const buckets = meta + HEADER;
   const mask = load<u32>(map, S_MASK);
   const entries = buckets + (mask << 2) + 4 - 16;
+  // The chain's first entry is tested before the loop: most lookups end there, and only a walk
+  // past it needs its bound.
   if (ks == 4) {
     const k = load<u32>(key);
     let i = load<u32>(buckets + ((fmix32(k ^ seed) & mask) << 2));
-    while (i != 0) {
-      const e = entries + (i << 4);
+    if (i == 0) return 0;
+    let e = entries + (i << 4);
+    if (load<u32>(e, 8) == k) return i;
+    let n = walkLimit(map);
+    while ((i = load<u32>(e)) != 0) {
+      if (n-- == 0) return 0;
+      e = entries + (i << 4);
       if (load<u32>(e, 8) == k) return i;
-      i = load<u32>(e);
     }
     return 0;
   }
   if (ks == 8) {
     const k = load<u64>(key);
     let i = load<u32>(buckets + ((fmix64(k ^ <u64>seed) & mask) << 2));
-    while (i != 0) {
-      const e = entries + (i << 4);
+    if (i == 0) return 0;
+    let e = entries + (i << 4);
+    if (load<u64>(e, 8) == k) return i;
+    let n = walkLimit(map);
+    while ((i = load<u32>(e)) != 0) {
+      if (n-- == 0) return 0;
+      e = entries + (i << 4);
       if (load<u64>(e, 8) == k) return i;
-      i = load<u32>(e);
     }
     return 0;
   }
-  const link = locate(map, key, hashKey(key, ks, seed) & ~REF);
-  return link == 0 ? 0 : load<u32>(link);
+  return findKey(map, key, ks, hashKey(key, ks, seed) & ~REF);
 }
 
 /**
- * The address of the link (bucket head or an entry's `next`) that points to the entry holding
- * `key`, whose hash is `h` (bit 31 clear), or 0 if the key is absent.
+ * The slot + 1 holding `key`, whose hash is `h` (bit 31 clear), or 0: the walk of every key size
+ * but htabFind's 4 and 8 bytes. Its own function (three callers), so that htabFind's fast paths
+ * stay small.
  */
-function locate(map: u32, key: u32, h: u32): u32 {
-  const ks = load<u32>(map, D_KEY_SIZE);
+function findKey(map: u32, key: u32, ks: u32, h: u32): u32 {
   const stride = entryStride(ks);
   const buckets = bucketsOf(map);
   const mask = load<u32>(map, S_MASK);
   const entries = buckets + (mask << 2) + 4 - stride;
-  let link = buckets + ((h & mask) << 2);
-  let i = load<u32>(link);
+  let i = load<u32>(buckets + ((h & mask) << 2));
+  let n = walkLimit(map);
   while (i != 0) {
     const e = entries + i * stride;
-    if ((load<u32>(e, 4) & ~REF) == h && bytesEqual(e + 8, key, ks)) return link;
-    link = e;
+    if ((load<u32>(e, 4) & ~REF) == h && bytesEqual(e + 8, key, ks)) return i;
+    if (n-- == 0) return 0;
     i = load<u32>(e);
+  }
+  return 0;
+}
+
+/**
+ * The address of the link (bucket head or an entry's `next`) that points to slot + 1 `i`, in the
+ * chain of hash `h`; 0 if `i` is not in it (corrupted metadata).
+ */
+function linkTo(map: u32, h: u32, i: u32, stride: u32): u32 {
+  const entries = entriesOf(map) - stride;
+  let link = bucketsOf(map) + ((h & load<u32>(map, S_MASK)) << 2);
+  let n = walkLimit(map);
+  while (true) {
+    const j = load<u32>(link);
+    if (j == i) return link;
+    if (j == 0 || n-- == 0) return 0;
+    link = entries + j * stride;
   }
   return 0;
 }
@@ -175,25 +224,26 @@ function locate(map: u32, key: u32, h: u32): u32 {
  * Inserts or replaces `key` (the caller has checked the flags for EINVAL). `mode` is
  * BPF_ANY / BPF_NOEXIST / BPF_EXIST, `lru` evicts instead of failing when full, `fullErrno` is
  * what a full table returns otherwise (E2BIG for hashes, ENOSPC for the LPM trie). Copies the
- * value from `value` unless it is 0. Returns the value's address or a negative errno.
+ * value from `value` unless it is 0. Returns the value's address or a negative errno (-EINVAL
+ * when the free list or a chain is corrupted).
  */
 export function htabUpdate(map: u32, key: u32, value: u32, mode: u32, lru: bool, fullErrno: i32): i32 {
   const ks = load<u32>(map, D_KEY_SIZE);
   const stride = entryStride(ks);
   const h = hashKey(key, ks, seedOf(map)) & ~REF;
-  const link = locate(map, key, h);
-  let i: u32;
-  if (link != 0) {
+  let i = findKey(map, key, ks, h);
+  if (i != 0) {
     if (mode == MODE_NOEXIST) return -EEXIST;
-    i = load<u32>(link);
     // The kernel's LRU replaces the element with a referenced one.
     if (lru) lruTouch(map, i);
   } else {
     if (mode == MODE_EXIST) return -ENOENT;
     i = allocSlot(map, stride);
+    if (i == CORRUPT) return -EINVAL;
     if (i == 0) {
       if (!lru) return -fullErrno;
       i = lruEvict(map, stride);
+      if (i == 0) return -EINVAL;
     }
     const bucket = bucketsOf(map) + ((h & load<u32>(map, S_MASK)) << 2);
     const e = entriesOf(map) + (i - 1) * stride;
@@ -208,30 +258,42 @@ export function htabUpdate(map: u32, key: u32, value: u32, mode: u32, lru: bool,
   return <i32>dst;
 }
 
-/** A slot + 1 from the free list or the bump counter, 0 if the table is full. */
+/**
+ * A slot + 1 from the free list or the bump counter, 0 if the table is full, CORRUPT if the head
+ * of the free list is not a free slot (a cycle in the list hands a slot out twice: the second
+ * time its `next` is a chain link, not FREE).
+ */
 function allocSlot(map: u32, stride: u32): u32 {
   const free = load<u32>(map, S_FREE);
+  const max = load<u32>(map, D_MAX_ENTRIES);
   if (free != 0) {
+    if (free > max) return CORRUPT;
     const e = entriesOf(map) + (free - 1) * stride;
+    if (load<u32>(e) != FREE) return CORRUPT;
     store<u32>(map, load<u32>(e, 4), S_FREE);
     return free;
   }
   const bump = load<u32>(map, S_BUMP);
-  if (bump < load<u32>(map, D_MAX_ENTRIES)) {
+  if (bump < max) {
     store<u32>(map, bump + 1, S_BUMP);
     return bump + 1;
   }
   return 0;
 }
 
-/** Frees a slot by the clock (the table is full, so every slot is in use); returns slot + 1. */
+/**
+ * Frees a slot by the clock (the table is full, so every slot is in use); returns slot + 1, or 0
+ * if the metadata is corrupted (the victim is not in its chain).
+ */
 function lruEvict(map: u32, stride: u32): u32 {
-  const max = load<u32>(map, D_MAX_ENTRIES);
+  const max = walkLimit(map);
+  if (max == 0) return 0;
   const entries = entriesOf(map);
   let hand = load<u32>(map, S_AUX);
+  if (hand >= max) hand = 0;
   let victim: u32 = 0;
   let w: u32 = 0;
-  // At most two sweeps: the first clears every referenced bit.
+  // At most two sweeps: the first clears every referenced bit (the hand stays below max).
   while (true) {
     const e = entries + hand * stride;
     w = load<u32>(e, 4);
@@ -242,21 +304,23 @@ function lruEvict(map: u32, stride: u32): u32 {
   }
   store<u32>(map, hand, S_AUX);
   const i = victim + 1;
-  const ve = entries + victim * stride;
-  let link = bucketsOf(map) + ((w & load<u32>(map, S_MASK)) << 2);
-  while (load<u32>(link) != i) link = entries + (load<u32>(link) - 1) * stride;
-  store<u32>(link, load<u32>(ve));
+  const link = linkTo(map, w & ~REF, i, stride);
+  if (link == 0) return 0;
+  store<u32>(link, load<u32>(entries + victim * stride));
   store<u32>(map, load<u32>(map, D_COUNT) - 1, D_COUNT);
   return i;
 }
 
-/** Deletes `key`: 0, or -ENOENT if absent. */
+/** Deletes `key`: 0, -ENOENT if absent, or -EINVAL if its chain is corrupted. */
 export function htabDelete(map: u32, key: u32): i32 {
   const ks = load<u32>(map, D_KEY_SIZE);
-  const link = locate(map, key, hashKey(key, ks, seedOf(map)) & ~REF);
-  if (link == 0) return -ENOENT;
-  const i = load<u32>(link);
-  const e = entriesOf(map) + (i - 1) * entryStride(ks);
+  const h = hashKey(key, ks, seedOf(map)) & ~REF;
+  const i = findKey(map, key, ks, h);
+  if (i == 0) return -ENOENT;
+  const stride = entryStride(ks);
+  const link = linkTo(map, h, i, stride);
+  if (link == 0) return -EINVAL;
+  const e = entriesOf(map) + (i - 1) * stride;
   store<u32>(link, load<u32>(e));
   store<u32>(e, FREE);
   store<u32>(e, load<u32>(map, S_FREE), 4);
@@ -267,7 +331,9 @@ export function htabDelete(map: u32, key: u32): i32 {
 
 /** The first slot >= `from` holding an entry, or -1. Slot order is iteration order. */
 export function htabNextSlot(map: u32, from: u32): i32 {
-  const bump = load<u32>(map, S_BUMP);
+  let bump = load<u32>(map, S_BUMP);
+  const max = walkLimit(map);
+  if (bump > max) bump = max;
   const stride = entryStride(load<u32>(map, D_KEY_SIZE));
   const entries = entriesOf(map);
   for (let s = from; s < bump; s++) {

@@ -11,6 +11,12 @@
  * map_push_elem (87), map_pop_elem (88), map_peek_elem (89), map_lookup_percpu_elem (195).
  * A map created with BPF_F_RDONLY_PROG refuses update, delete, push and pop from programs with
  * -EPERM (the kernel's verifier refuses to load such programs). Per-CPU maps have one CPU.
+ *
+ * A program chooses its helpers' map argument (r1), and the kernel's verifier, which only lets a
+ * map pointer (lddw src 1) there, is not here: every export that takes a map first checks that
+ * it is one of the descriptors the runtime wrote (the table at MAP_TABLE_BASE, desc.ts), so a
+ * "descriptor" a program forged on its stack is refused as the kernel would a non-map: NULL from
+ * lookups, -EINVAL from the others.
  */
 import { arrayClear, arrayLookup, arrayNextKey, arrayUpdate, slotClear, slotDelete, slotGet, slotUpdate } from './array';
 import { bloomClear, bloomInit, bloomMetaSize, bloomPeek, bloomPush } from './bloom';
@@ -18,11 +24,24 @@ import {
   BPF_EXIST, BPF_F_LOCK, BPF_F_RDONLY_PROG, D_EXTRA, D_FLAGS, D_KEY_SIZE, D_MAX_ENTRIES, D_META_SIZE, D_TYPE, D_VALUE_STRIDE,
   E2BIG, EINVAL, EOPNOTSUPP, EPERM, MAP_ARRAY, MAP_ARRAY_OF_MAPS, MAP_BLOOM_FILTER, MAP_HASH, MAP_HASH_OF_MAPS,
   MAP_LPM_TRIE, MAP_LRU_HASH, MAP_LRU_PERCPU_HASH, MAP_PERCPU_ARRAY, MAP_PERCPU_HASH, MAP_PERF_EVENT_ARRAY,
-  MAP_PROG_ARRAY, MAP_QUEUE, MAP_RINGBUF, MAP_STACK, D_VALUES, ENOSPC,
+  MAP_PROG_ARRAY, MAP_QUEUE, MAP_RINGBUF, MAP_STACK, D_VALUES, ENOSPC, MAP_TABLE_BASE, MAP_TABLE_COUNT,
 } from './desc';
 import { htabClear, htabDelete, htabFind, htabInit, htabKeyAddr, htabMetaSize, htabNextKey, htabNextSlot, htabUpdate, htabValue, lruTouch } from './htab';
 import { lpmClear, lpmDelete, lpmInit, lpmLookup, lpmMetaSize, lpmNextKey, lpmUpdate } from './lpm';
 import { queueClear, queueInit, queueMetaSize, queuePush, queueTake } from './queue';
+
+// ---- the descriptor table ----
+
+/**
+ * True if `map` is the address of one of the runtime's descriptors: `base + 64 * i` with
+ * `i < count` (the table at MAP_TABLE_BASE). One rotate does both tests: `map - base` rotated
+ * right by 6 is `i` when 64 divides it and at least 2^26 (more than any count: the descriptors
+ * lie in a 4 GiB memory) otherwise, and an address below `base` wraps to at least `count`.
+ */
+// @ts-ignore: decorator
+@inline function isMap(map: u32): bool {
+  return rotr<u32>(map - load<u32>(MAP_TABLE_BASE), 6) < load<u32>(MAP_TABLE_COUNT);
+}
 
 // ---- classification ----
 
@@ -57,10 +76,20 @@ import { queueClear, queueInit, queueMetaSize, queuePush, queueTake } from './qu
   return t == MAP_BLOOM_FILTER || t == MAP_RINGBUF ? -EOPNOTSUPP : -EINVAL;
 }
 
+/** Largest key of a hash map (MAX_BPF_STACK, runtime/maps/layout.ts). */
+const MAX_HASH_KEY: u32 = 512;
+
 // ---- program path: helpers ----
 
 /** bpf_map_lookup_elem: the value's address, 0 if absent; map-of-maps yield the inner map. */
 export function map_lookup_elem(map: u32, key: u32): u32 {
+  if (!isMap(map)) return 0;
+  return lookup(map, key);
+}
+
+/** map_lookup_elem on a checked map. */
+// @ts-ignore: decorator
+@inline function lookup(map: u32, key: u32): u32 {
   const t = load<u32>(map, D_TYPE);
   if (t == MAP_HASH || t == MAP_PERCPU_HASH) {
     const i = htabFind(map, key);
@@ -84,6 +113,7 @@ export function map_lookup_elem(map: u32, key: u32): u32 {
 
 /** bpf_map_update_elem: 0 or a negative errno. */
 export function map_update_elem(map: u32, key: u32, value: u32, flags: u64): i64 {
+  if (!isMap(map)) return -EINVAL;
   if (readOnlyForPrograms(map)) return -EPERM;
   const t = load<u32>(map, D_TYPE);
   if (t == MAP_HASH_OF_MAPS || isSlots(t)) return -EINVAL;
@@ -93,6 +123,7 @@ export function map_update_elem(map: u32, key: u32, value: u32, flags: u64): i64
 
 /** bpf_map_delete_elem: 0 or a negative errno (-ENOENT if absent, -EINVAL for arrays). */
 export function map_delete_elem(map: u32, key: u32): i64 {
+  if (!isMap(map)) return -EINVAL;
   if (readOnlyForPrograms(map)) return -EPERM;
   const t = load<u32>(map, D_TYPE);
   if (t == MAP_HASH_OF_MAPS || isSlots(t)) return -EINVAL;
@@ -101,6 +132,7 @@ export function map_delete_elem(map: u32, key: u32): i64 {
 
 /** bpf_map_push_elem: queue, stack, bloom filter. */
 export function map_push_elem(map: u32, value: u32, flags: u64): i64 {
+  if (!isMap(map)) return -EINVAL;
   if (readOnlyForPrograms(map)) return -EPERM;
   const r = push(map, value, flags);
   return r < 0 ? <i64>r : 0;
@@ -108,6 +140,7 @@ export function map_push_elem(map: u32, value: u32, flags: u64): i64 {
 
 /** bpf_map_pop_elem: queue, stack (-EOPNOTSUPP for a bloom filter). */
 export function map_pop_elem(map: u32, value: u32): i64 {
+  if (!isMap(map)) return -EINVAL;
   if (readOnlyForPrograms(map)) return -EPERM;
   const r = take(map, value, true);
   return r < 0 ? <i64>r : 0;
@@ -115,16 +148,17 @@ export function map_pop_elem(map: u32, value: u32): i64 {
 
 /** bpf_map_peek_elem: queue, stack, bloom filter (0 if possibly present, else -ENOENT). */
 export function map_peek_elem(map: u32, value: u32): i64 {
+  if (!isMap(map)) return -EINVAL;
   const r = take(map, value, false);
   return r < 0 ? <i64>r : 0;
 }
 
 /** bpf_map_lookup_percpu_elem: per-CPU maps have one CPU, 0. */
 export function map_lookup_percpu_elem(map: u32, key: u32, cpu: u32): u32 {
-  if (cpu != 0) return 0;
+  if (cpu != 0 || !isMap(map)) return 0;
   const t = load<u32>(map, D_TYPE);
   if (t != MAP_PERCPU_ARRAY && t != MAP_PERCPU_HASH && t != MAP_LRU_PERCPU_HASH) return 0;
-  return map_lookup_elem(map, key);
+  return lookup(map, key);
 }
 
 // ---- shared operations ----
@@ -173,6 +207,7 @@ function take(map: u32, value: u32, remove: bool): i32 {
  * touched, as the kernel's syscall lookup.
  */
 export function user_lookup_elem(map: u32, key: u32): u32 {
+  if (!isMap(map)) return 0;
   const t = load<u32>(map, D_TYPE);
   if (isHash(t)) {
     const i = htabFind(map, key);
@@ -191,50 +226,58 @@ export function user_lookup_elem(map: u32, key: u32): u32 {
 /**
  * Update from userspace (ignores BPF_F_RDONLY_PROG). With `value` 0 the value is left for the
  * caller to write at the returned address. Prog arrays take a u32 program number + 1, map-of-maps
- * a u32 inner descriptor address (never 0). Returns the value's (or slot's) address, or -errno.
+ * a u32 inner descriptor address (one of the table's). Returns the value's (or slot's) address,
+ * or -errno.
  */
 export function user_update_elem(map: u32, key: u32, value: u32, flags: u32): i32 {
+  if (!isMap(map)) return -EINVAL;
   const t = load<u32>(map, D_TYPE);
+  if ((t == MAP_HASH_OF_MAPS || t == MAP_ARRAY_OF_MAPS) && (value == 0 || !isMap(load<u32>(value)))) return -EINVAL;
   if (isSlots(t)) return slotUpdate(map, key, value, flags);
-  if (t == MAP_HASH_OF_MAPS && (value == 0 || load<u32>(value) == 0)) return -EINVAL;
   return update(map, t, key, value, flags);
 }
 
 /** Delete from userspace: 0 or -errno (prog arrays and array-of-maps clear the slot). */
 export function user_delete_elem(map: u32, key: u32): i32 {
+  if (!isMap(map)) return -EINVAL;
   return remove(map, load<u32>(map, D_TYPE), key);
 }
 
 /** Push from userspace: the new element's address (0 for a bloom filter) or -errno. */
 export function user_push_elem(map: u32, value: u32, flags: u32): i32 {
+  if (!isMap(map)) return -EINVAL;
   return push(map, value, flags);
 }
 
 /** Pop from userspace: the element's address (copied to `value` unless 0) or -errno. */
 export function user_pop_elem(map: u32, value: u32): i32 {
+  if (!isMap(map)) return -EINVAL;
   return take(map, value, true);
 }
 
 /** Peek from userspace: the element's address, or for a bloom filter 0 / -ENOENT for `value`. */
 export function user_peek_elem(map: u32, value: u32): i32 {
+  if (!isMap(map)) return -EINVAL;
   return take(map, value, false);
 }
 
 /**
  * bpf_map_get_next_key: the key after `key` (the first when `key` is 0) copied to `next`;
- * 0, -ENOENT after the last, -EINVAL (queue, stack) or -EOPNOTSUPP (bloom filter, ring buffer).
+ * 0, -ENOENT after the last, -EINVAL (queue, stack, not a map, a hash key size past 512) or
+ * -EOPNOTSUPP (bloom filter, ring buffer).
  */
 export function map_get_next_key(map: u32, key: u32, next: u32): i32 {
+  if (!isMap(map)) return -EINVAL;
   const t = load<u32>(map, D_TYPE);
   if (isArray(t) || isSlots(t) || t == MAP_PERF_EVENT_ARRAY) return arrayNextKey(map, key, next);
-  if (isHash(t)) return htabNextKey(map, key, next);
+  if (isHash(t)) return load<u32>(map, D_KEY_SIZE) - 1 < MAX_HASH_KEY ? htabNextKey(map, key, next) : -EINVAL;
   if (t == MAP_LPM_TRIE) return lpmNextKey(map, key, next);
   return unsupported(t);
 }
 
 /** The program number in slot `index` of a prog array (bpf_tail_call's target), or -1. */
 export function map_prog_at(map: u32, index: u32): i32 {
-  if (load<u32>(map, D_TYPE) != MAP_PROG_ARRAY) return -1;
+  if (!isMap(map) || load<u32>(map, D_TYPE) != MAP_PROG_ARRAY) return -1;
   return <i32>slotGet(map, index) - 1;
 }
 
@@ -242,23 +285,26 @@ export function map_prog_at(map: u32, index: u32): i32 {
 
 /**
  * The first position >= `cursor` holding an element, or -1: every index of an array, the
- * occupied slots of a hash table or LPM trie; -1 for other types.
+ * occupied slots of a hash table or LPM trie; -1 for other types and non-maps.
  */
 export function map_next_slot(map: u32, cursor: u32): i32 {
+  if (!isMap(map)) return -1;
   const t = load<u32>(map, D_TYPE);
   if (isArray(t)) return cursor < load<u32>(map, D_MAX_ENTRIES) ? <i32>cursor : -1;
   if (isHash(t) || t == MAP_LPM_TRIE) return htabNextSlot(map, cursor);
   return -1;
 }
 
-/** The key's address at position `slot` (hash, LPM), or 0 for arrays (the key is the index). */
+/** The key's address at position `slot` (hash, LPM), or 0 for arrays (the key is the index) and non-maps. */
 export function map_slot_key(map: u32, slot: u32): u32 {
+  if (!isMap(map)) return 0;
   const t = load<u32>(map, D_TYPE);
   return isHash(t) || t == MAP_LPM_TRIE ? htabKeyAddr(map, slot) : 0;
 }
 
-/** The value's address at position `slot`. */
+/** The value's address at position `slot`, or 0 for a non-map. */
 export function map_slot_value(map: u32, slot: u32): u32 {
+  if (!isMap(map)) return 0;
   return load<u32>(map, D_VALUES) + slot * load<u32>(map, D_VALUE_STRIDE);
 }
 
@@ -266,9 +312,10 @@ export function map_slot_value(map: u32, slot: u32): u32 {
 
 /**
  * The metadata bytes the map's shape needs (runtime/maps/layout.ts computes the same), or
- * 0xffffffff for more than 4 GiB.
+ * 0xffffffff for more than 4 GiB; 0 for a non-map.
  */
 export function map_meta_size(map: u32): u32 {
+  if (!isMap(map)) return 0;
   const n = metaSize(map);
   return n > 0xffffffff ? 0xffffffff : <u32>n;
 }
@@ -287,10 +334,11 @@ function metaSize(map: u32): u64 {
 /**
  * Initialises the map's private state from its descriptor (written by the runtime) and empties
  * it; array values are zeroed. `seed` seeds the hashes of hash maps, LPM tries and bloom filters
- * (the runtime passes a random one, as the kernel). 0, -EINVAL for an unknown type or -ENOSPC if
- * the descriptor's metadata region is smaller than map_meta_size.
+ * (the runtime passes a random one, as the kernel). 0, -EINVAL for an unknown type or a non-map,
+ * or -ENOSPC if the descriptor's metadata region is smaller than map_meta_size.
  */
 export function map_init(map: u32, seed: u32): i32 {
+  if (!isMap(map)) return -EINVAL;
   const t = load<u32>(map, D_TYPE);
   if (isHash(t)) return htabInit(map, 0, seed);
   if (t == MAP_LPM_TRIE) return lpmInit(map, seed);
@@ -298,7 +346,7 @@ export function map_init(map: u32, seed: u32): i32 {
   if (t == MAP_BLOOM_FILTER) return bloomInit(map, seed);
   if (isArray(t) || isSlots(t) || t == MAP_PERF_EVENT_ARRAY || t == MAP_RINGBUF) {
     if (metaSize(map) > <u64>load<u32>(map, D_META_SIZE)) return -ENOSPC;
-    map_clear(map);
+    clear(map);
     return 0;
   }
   return -EINVAL;
@@ -306,6 +354,10 @@ export function map_init(map: u32, seed: u32): i32 {
 
 /** Empties the map (arrays: zeroes every value; ring buffers and perf arrays: nothing; the seed stays). */
 export function map_clear(map: u32): void {
+  if (isMap(map)) clear(map);
+}
+
+function clear(map: u32): void {
   const t = load<u32>(map, D_TYPE);
   if (isHash(t)) htabClear(map);
   else if (isArray(t)) arrayClear(map);

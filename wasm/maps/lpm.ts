@@ -9,6 +9,10 @@
  * most significant bit of data[0] first). Metadata: the hash table's, then u32 counts[maxLen + 1].
  * get_next_key walks slot order (the kernel walks post-order; the order is unspecified) and
  * yields stored keys, whose bits past the prefix are zero.
+ *
+ * Every operation first checks the descriptor's key size (5..260, as the layout refuses others):
+ * the probes and the masked key in LPM_KEY_BUF are bounded by it, and a program in unchecked
+ * mode may have overwritten it.
  */
 import { BPF_EXIST, D_COUNT, D_KEY_SIZE, D_MAX_ENTRIES, D_META, EINVAL, ENOENT, ENOSPC, LPM_KEY_BUF } from './desc';
 import { copyBytes, zeroBytes } from './hash';
@@ -19,6 +23,12 @@ export function lpmMetaSize(keySize: u32, maxEntries: u32): u64 {
   return htabMetaSize(keySize, maxEntries) + countsSize(keySize);
 }
 
+/** A key size the trie can have: u32 prefixlen and 1..256 bytes of data. */
+// @ts-ignore: decorator
+@inline function goodKeySize(keySize: u32): bool {
+  return keySize - 5 <= 255;
+}
+
 // @ts-ignore: decorator
 @inline function countsSize(keySize: u32): u64 {
   return <u64>((keySize - 4) * 8 + 1) * 4;
@@ -27,6 +37,7 @@ export function lpmMetaSize(keySize: u32, maxEntries: u32): u64 {
 /** Sets up the table and the prefix-length counts. */
 export function lpmInit(map: u32, seed: u32): i32 {
   const ks = load<u32>(map, D_KEY_SIZE);
+  if (!goodKeySize(ks)) return -EINVAL;
   const err = htabInit(map, countsSize(ks), seed);
   if (err != 0) return err;
   store<u32>(map, load<u32>(map, D_META) + <u32>htabMetaSize(ks, load<u32>(map, D_MAX_ENTRIES)), S_AUX);
@@ -37,7 +48,8 @@ export function lpmInit(map: u32, seed: u32): i32 {
 /** Empties the trie. */
 export function lpmClear(map: u32): void {
   htabClear(map);
-  memory.fill(load<u32>(map, S_AUX), 0, <u32>countsSize(load<u32>(map, D_KEY_SIZE)));
+  const ks = load<u32>(map, D_KEY_SIZE);
+  if (goodKeySize(ks)) memory.fill(load<u32>(map, S_AUX), 0, <u32>countsSize(ks));
 }
 
 /**
@@ -61,7 +73,9 @@ function truncate(len: u32, was: u32): void {
  * returns the prefix length, or -1 if it exceeds the trie's.
  */
 function canonical(map: u32, key: u32): i32 {
-  const dataSize = load<u32>(map, D_KEY_SIZE) - 4;
+  const ks = load<u32>(map, D_KEY_SIZE);
+  if (!goodKeySize(ks)) return -1;
+  const dataSize = ks - 4;
   const len = load<u32>(key);
   if (len > dataSize * 8) return -1;
   copyBytes(LPM_KEY_BUF + 4, key + 4, dataSize);
@@ -72,7 +86,9 @@ function canonical(map: u32, key: u32): i32 {
 /** trie_lookup_elem: the value of the longest stored prefix of `key`'s data, or 0. */
 export function lpmLookup(map: u32, key: u32): u32 {
   if (load<u32>(map, D_COUNT) == 0) return 0;
-  const maxLen = (load<u32>(map, D_KEY_SIZE) - 4) * 8;
+  const ks = load<u32>(map, D_KEY_SIZE);
+  if (!goodKeySize(ks)) return 0;
+  const maxLen = (ks - 4) * 8;
   let len = load<u32>(key);
   if (len > maxLen) len = maxLen;
   const counts = load<u32>(map, S_AUX);
@@ -123,6 +139,7 @@ export function lpmDelete(map: u32, key: u32): i32 {
 
 /** trie_get_next_key: an invalid or absent key restarts from the first entry. */
 export function lpmNextKey(map: u32, key: u32, next: u32): i32 {
+  if (!goodKeySize(load<u32>(map, D_KEY_SIZE))) return -EINVAL;
   if (key == 0 || canonical(map, key) < 0) return htabNextKey(map, 0, next);
   if (htabFind(map, LPM_KEY_BUF) == 0) return htabNextKey(map, 0, next);
   return htabNextKey(map, LPM_KEY_BUF, next);
