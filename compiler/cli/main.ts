@@ -34,12 +34,12 @@ export const USAGE = `usage:
   bpf2wasm compile IN -o OUT.wasm [--wat] [--manifest OUT.json] [-O0|-O1|-O2]
                    [--checked] [--budget N] [--validate] [--program NAME]
   bpf2wasm run IN [--mem FILE] [--packet FILE] [--repeat N] [--json] [-O0|-O1|-O2]
-               [--engine compiled|interpreter] [--checked] [--budget N] [--validate]
-               [--program NAME]
+               [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
+               [--validate] [--program NAME]
   bpf2wasm inspect OBJ [--json]
   bpf2wasm disasm IN [--syntax llvm|conformance]
 
-  --checked     confine every memory access to the stack and the input memory
+  --checked     confine every memory access to map values, the stack and the input
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults
                 to 10^9 so that no program hangs the command, --no-budget lifts it
   --validate    run the kernel-style structural checks before compiling
