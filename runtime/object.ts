@@ -110,7 +110,7 @@ export class ObjectRuntime {
         memory,
         accessFloor: this.manifest.layout.arenaBase ?? this.manifest.layout.stackBase,
         env: options.env ?? {},
-        trace: (line) => this.traceSink(line),
+        trace: (line) => this.emitTrace(line),
         mapAt: (desc) => {
           const m = this.byIndex.find((x) => x.desc === desc);
           return m ? { index: m.index, name: m.name, type: m.type } : undefined;
@@ -190,6 +190,46 @@ export class ObjectRuntime {
       }
       this.callbacks[cb.number] = fn as CallbackFn;
     }
+  }
+
+  private readonly traceStreams = new Set<{ lines: string[]; wake: (() => void) | undefined }>();
+
+  private emitTrace(line: string): void {
+    this.traceSink(line);
+    for (const s of this.traceStreams) {
+      s.lines.push(line);
+      s.wake?.();
+    }
+  }
+
+  /**
+   * Trace output as a stream: an async iterator over the lines printed from now on (as reading
+   * /sys/kernel/tracing/trace_pipe), besides the `trace` sink. `return()` (a `break` out of
+   * `for await`) ends it.
+   */
+  traceLines(): AsyncIterableIterator<string> {
+    const stream = { lines: [] as string[], wake: undefined as (() => void) | undefined };
+    this.traceStreams.add(stream);
+    const streams = this.traceStreams;
+    let done = false;
+    const it: AsyncIterableIterator<string> = {
+      async next(): Promise<IteratorResult<string>> {
+        while (!done && stream.lines.length === 0) await new Promise<void>((r) => { stream.wake = r; });
+        stream.wake = undefined;
+        if (done) return { value: undefined, done: true };
+        return { value: stream.lines.shift()!, done: false };
+      },
+      async return(): Promise<IteratorResult<string>> {
+        done = true;
+        streams.delete(stream);
+        stream.wake?.();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return it;
+      },
+    };
+    return it;
   }
 
   /** Replaces where trace output goes. */

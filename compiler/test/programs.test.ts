@@ -779,6 +779,24 @@ program('printk', () => {
     });
   }
 
+  it('trace output as a stream (traceLines): the lines printed after it opened, until it ends', async () => {
+    const { inst, obj, trace } = await open('printk');
+    inst.runPacket(bytes(1));
+    const lines = obj.traceLines();
+    const first = lines.next();
+    inst.runPacket(bytes(1));
+    expect((await first).value).toBe('Helloworld 2');
+    const rest: string[] = [];
+    for await (const line of lines) {
+      rest.push(line);
+      if (rest.length === 2) break;
+    }
+    expect(rest).toEqual(['no arguments', 'args 2 3 4 5']);
+    expect(await lines.next()).toEqual({ value: undefined, done: true });
+    // The sink saw everything too.
+    expect(trace).toHaveLength(6);
+  });
+
   it('trace output can be redirected after instantiation', async () => {
     const { inst, obj, trace } = await open('printk');
     const other: string[] = [];
