@@ -10,6 +10,7 @@ import {
   type MapDef,
 } from '../elf/btf.js';
 import { ElfError, parseElf, type ElfFile } from '../elf/reader.js';
+import { BtfWriter } from './btf-writer.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const C_DIR = 'test-programs/c';
@@ -44,79 +45,8 @@ function badElf(f: () => unknown): ElfError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A BTF writer for synthetic and forged sections.
+// A BTF writer for synthetic and forged sections: ./btf-writer.ts.
 
-class BtfWriter {
-  private readonly strs: number[] = [0];
-  private readonly strIndex = new Map<string, number>([['', 0]]);
-  /** Type records as u32 words (one entry per type). */
-  readonly records: number[][] = [];
-
-  str(s: string): number {
-    const hit = this.strIndex.get(s);
-    if (hit !== undefined) return hit;
-    const off = this.strs.length;
-    for (const b of new TextEncoder().encode(s)) this.strs.push(b);
-    this.strs.push(0);
-    this.strIndex.set(s, off);
-    return off;
-  }
-
-  /** Adds a raw record; returns its type id. */
-  raw(name: string, kind: number, vlen: number, sizeOrType: number, extra: number[] = [], kindFlag = false): number {
-    const info = ((kindFlag ? 1 : 0) << 31) | (kind << 24) | vlen;
-    this.records.push([this.str(name), info >>> 0, sizeOrType >>> 0, ...extra.map((x) => x >>> 0)]);
-    return this.records.length;
-  }
-
-  int(name: string, size: number, signed = false, bits = size * 8): number {
-    return this.raw(name, BtfKind.INT, 0, size, [((signed ? 1 : 0) << 24) | bits]);
-  }
-  ref(kind: number, target: number, name = ''): number {
-    return this.raw(name, kind, 0, target);
-  }
-  array(elem: number, index: number, nelems: number): number {
-    return this.raw('', BtfKind.ARRAY, 0, 0, [elem, index, nelems]);
-  }
-  struct(name: string, size: number, members: [string, number, number][], union = false): number {
-    const extra = members.flatMap(([n, t, bitOff]) => [this.str(n), t, bitOff]);
-    return this.raw(name, union ? BtfKind.UNION : BtfKind.STRUCT, members.length, size, extra);
-  }
-  proto(ret: number, params: [string, number][]): number {
-    return this.raw('', BtfKind.FUNC_PROTO, params.length, ret, params.flatMap(([n, t]) => [this.str(n), t]));
-  }
-  func(name: string, proto: number, linkage: number = BtfLinkage.GLOBAL): number {
-    return this.raw(name, BtfKind.FUNC, linkage, proto);
-  }
-  variable(name: string, type: number, linkage: number = BtfLinkage.GLOBAL): number {
-    return this.raw(name, BtfKind.VAR, 0, type, [linkage]);
-  }
-  datasec(name: string, vars: [number, number, number][]): number {
-    return this.raw(name, BtfKind.DATASEC, vars.length, 0, vars.flat());
-  }
-
-  /** Serialises; `patch` may edit the header words (in the output byte order) before writing. */
-  build(options: { le?: boolean; header?: Partial<Record<'hdrLen' | 'typeOff' | 'typeLen' | 'strOff' | 'strLen', number>> } = {}): Uint8Array {
-    const le = options.le ?? true;
-    const typeWords = this.records.flat();
-    const typeLen = typeWords.length * 4;
-    const strLen = this.strs.length;
-    const out = new Uint8Array(24 + typeLen + strLen);
-    const v = new DataView(out.buffer);
-    const h = { hdrLen: 24, typeOff: 0, typeLen, strOff: typeLen, strLen, ...options.header };
-    v.setUint16(0, 0xeb9f, le);
-    out[2] = 1;
-    out[3] = 0;
-    v.setUint32(4, h.hdrLen, le);
-    v.setUint32(8, h.typeOff, le);
-    v.setUint32(12, h.typeLen, le);
-    v.setUint32(16, h.strOff, le);
-    v.setUint32(20, h.strLen, le);
-    typeWords.forEach((w, i) => v.setUint32(24 + i * 4, w, le));
-    out.set(this.strs, 24 + typeLen);
-    return out;
-  }
-}
 
 /** A .BTF.ext writer: parts are lists of `[sectionNameOffset, records (u32 words each)]`. */
 function buildExt(parts: {

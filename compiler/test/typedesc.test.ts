@@ -13,9 +13,10 @@ import { BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import {
   checkTypeDesc, decodeValue, encodeValue, formatValue, isCharArray, type TypeDesc,
 } from '../../runtime/typedesc.js';
-import { BtfKind, parseBtf, type Btf, type MapDef } from '../elf/btf.js';
+import { BtfKind, type Btf, type MapDef } from '../elf/btf.js';
 import { loadObjectSpec, type ObjectSpec } from '../elf/loader.js';
 import { ElfError } from '../elf/reader.js';
+import { BtfWriter } from './btf-writer.js';
 import { mapTypeDescs, TYPEDESC_MAX_NESTING, TYPEDESC_MAX_NODES, typeDescOf } from '../elf/typedesc.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -57,69 +58,8 @@ const INT: TypeDesc = { kind: 'int', name: 'int', size: 4, signed: true };
 const CHAR: TypeDesc = { kind: 'int', name: 'char', size: 1, signed: true, char: true };
 
 // ---------------------------------------------------------------------------------------------
-// A BTF writer for hand-built types.
+// Hand-built types: ./btf-writer.ts.
 
-class BtfWriter {
-  private readonly strs: number[] = [0];
-  private readonly strIndex = new Map<string, number>([['', 0]]);
-  private readonly records: number[][] = [];
-
-  str(s: string): number {
-    const hit = this.strIndex.get(s);
-    if (hit !== undefined) return hit;
-    const off = this.strs.length;
-    for (const b of new TextEncoder().encode(s)) this.strs.push(b);
-    this.strs.push(0);
-    this.strIndex.set(s, off);
-    return off;
-  }
-  raw(name: string, kind: number, vlen: number, sizeOrType: number, extra: number[] = [], kindFlag = false): number {
-    const info = ((kindFlag ? 1 : 0) << 31) | (kind << 24) | vlen;
-    this.records.push([this.str(name), info >>> 0, sizeOrType >>> 0, ...extra.map((x) => x >>> 0)]);
-    return this.records.length;
-  }
-  /** encoding: 1 signed, 2 char, 4 bool. */
-  int(name: string, size: number, encoding = 0, bits = size * 8, bitOffset = 0): number {
-    return this.raw(name, BtfKind.INT, 0, size, [(encoding << 24) | (bitOffset << 16) | bits]);
-  }
-  ref(kind: number, target: number, name = ''): number {
-    return this.raw(name, kind, 0, target);
-  }
-  array(elem: number, index: number, nelems: number): number {
-    return this.raw('', BtfKind.ARRAY, 0, 0, [elem, index, nelems]);
-  }
-  /** Members: [name, type, bit offset, bitfield size (kind_flag layout when any is given)]. */
-  struct(name: string, size: number, members: [string, number, number, number?][], union = false): number {
-    const kindFlag = members.some((m) => m[3] !== undefined);
-    const extra = members.flatMap(([n, t, bit, bits]) => [this.str(n), t, kindFlag ? ((bits ?? 0) << 24) | bit : bit]);
-    return this.raw(name, union ? BtfKind.UNION : BtfKind.STRUCT, members.length, size, extra, kindFlag);
-  }
-  enum(name: string, size: number, values: [string, number][], signed = false): number {
-    return this.raw(name, BtfKind.ENUM, values.length, size, values.flatMap(([n, v]) => [this.str(n), v]), signed);
-  }
-  enum64(name: string, values: [string, bigint][], signed = false): number {
-    const words = values.flatMap(([n, v]) => {
-      const u = BigInt.asUintN(64, v);
-      return [this.str(n), Number(u & 0xffffffffn), Number(u >> 32n)];
-    });
-    return this.raw(name, BtfKind.ENUM64, values.length, 8, words, signed);
-  }
-  build(): Btf {
-    const words = this.records.flat();
-    const out = new Uint8Array(24 + words.length * 4 + this.strs.length);
-    const v = new DataView(out.buffer);
-    v.setUint16(0, 0xeb9f, true);
-    out[2] = 1;
-    v.setUint32(4, 24, true);
-    v.setUint32(8, 0, true);
-    v.setUint32(12, words.length * 4, true);
-    v.setUint32(16, words.length * 4, true);
-    v.setUint32(20, this.strs.length, true);
-    words.forEach((x, i) => v.setUint32(24 + i * 4, x, true));
-    out.set(this.strs, 24 + words.length * 4);
-    return parseBtf(out);
-  }
-}
 
 /**
  * The BTF clang 14 (`-O2 -g -target bpf`) emits for this struct, type for type, and the bytes of
@@ -160,7 +100,7 @@ function clangFlags(): { btf: Btf; id: number; bytes: Uint8Array } {
     ['f', float, 256, 0], ['d', double, 320, 0],
   ]);
   const bytes = fromHex('cdab785634121e00efbe0000443322116869000000000000ffffffffffffffff0000c03f0000000000000000000002c0');
-  return { btf: w.build(), id, bytes };
+  return { btf: w.parse(), id, bytes };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,7 +289,7 @@ describe('typeDescOf on hand-built BTF', () => {
     const sbits4 = w.int('int', 4, 1, 4);
     const u8 = w.int('unsigned char', 1);
     const id = w.struct('old', 4, [['x', bits3, 4], ['y', sbits4, 7], ['z', u8, 16]]);
-    const desc = typeDescOf(w.build(), id);
+    const desc = typeDescOf(w.parse(), id);
     expect(desc.kind === 'struct' && desc.members.map((m) => [m.name, m.offset, m.bitOffset, m.bitSize])).toEqual([
       ['x', 0, 4, 3], ['y', 0, 7, 4], ['z', 2, undefined, undefined],
     ]);
@@ -364,7 +304,7 @@ describe('typeDescOf on hand-built BTF', () => {
     const small = w.enum('level', 1, [['LOW', -1], ['HIGH', 1]], true);
     const e64 = w.enum64('huge', [['MIN', -(1n << 63n)], ['BIG', (1n << 62n) + 1n], ['M1', -1n]], true);
     const u64e = w.enum64('mask', [['ALL', (1n << 64n) - 1n]]);
-    const btf = w.build();
+    const btf = w.parse();
     const s = typeDescOf(btf, small);
     expect(s).toEqual({ kind: 'enum', name: 'enum level', size: 1, signed: true, values: [{ name: 'LOW', value: '-1' }, { name: 'HIGH', value: '1' }] });
     expect(decodeValue(s, new Uint8Array([0xff]))).toBe('LOW');
@@ -405,7 +345,7 @@ describe('typeDescOf on hand-built BTF', () => {
     const ld = w.raw('long double', BtfKind.FLOAT, 0, 16);
     const u128 = w.int('unsigned __int128', 16);
     const holder = w.struct('holder', 40, [['p', ptrFwd, 0], ['ld', ld, 64], ['big', u128, 192]]);
-    const btf = w.build();
+    const btf = w.parse();
 
     expect(typeDescOf(btf, cv)).toEqual(U32);
     expect(typeDescOf(btf, myU32)).toEqual({ ...U32, name: 'my_u32' });
@@ -434,7 +374,7 @@ describe('typeDescOf on hand-built BTF', () => {
     const w = new BtfWriter();
     // Type 1 is a struct whose only member is type 1.
     const self = w.struct('loop', 4, [['again', 1, 0]]);
-    const desc = typeDescOf(w.build(), self);
+    const desc = typeDescOf(w.parse(), self);
     let d: TypeDesc = desc;
     let depth = 0;
     while (d.kind === 'struct') {
@@ -454,7 +394,7 @@ describe('typeDescOf on hand-built BTF', () => {
       t = w.struct(`s${i}`, size * 2, [['x', t, 0], ['y', t, size * 8]]);
       size *= 2;
     }
-    const desc = typeDescOf(w.build(), t);
+    const desc = typeDescOf(w.parse(), t);
     let nodes = 0;
     const count = (d: TypeDesc): void => {
       nodes++;
@@ -473,7 +413,7 @@ describe('typeDescOf on hand-built BTF', () => {
     const a = w.ref(BtfKind.TYPEDEF, 2, 'a');
     w.ref(BtfKind.TYPEDEF, 1, 'b');
     const uint = w.int('unsigned int', 4);
-    const btf = w.build();
+    const btf = w.parse();
     expect(() => typeDescOf(btf, a)).toThrow(ElfError);
     expect(() => typeDescOf(btf, 99)).toThrow(ElfError);
     const def: MapDef = {
