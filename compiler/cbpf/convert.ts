@@ -64,8 +64,10 @@ export function convertClassic(insns: readonly ClassicInsn[]): Uint8Array {
     start.push(out.length);
     translate(insns[pc]!, pc, out);
   }
+  // The shared tail of rejected frames, only when some instruction jumps there (unreachable code
+  // would fail the project's `validate` checks).
   const reject = out.length;
-  out.push(mov32K(A, 0), exit());
+  if (out.some((e) => e.toReject)) out.push(mov32K(A, 0), exit());
   // Resolve jumps: eBPF offsets count from the next instruction.
   for (let i = 0; i < out.length; i++) {
     const e = out[i]!;
