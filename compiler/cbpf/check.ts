@@ -2,13 +2,18 @@
  * Checks a classic program as the kernel's bpf_check_classic does (net/core/filter.c) before it is
  * attached to a socket: 1 to BPF_MAXINSNS instructions, only known codes, no division or modulo by
  * a constant zero, no constant shift by 32 or more, scratch indices below 16, every jump inside
- * the program (forward only), a `ret` as the last instruction, and no scratch word read on a path
+ * the program (forward only), ancillary loads (`ld [SKF_AD_OFF + n]`) only of the kinds the kernel
+ * knows, a `ret` as the last instruction, and no scratch word read on a path
  * that has not written it (`check_load_and_stores`). Errors carry the instruction index.
  */
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import {
   ALLOWED_CODES, BPF_MAXINSNS, BPF_MEMWORDS, CAlu, CClass, CJmp, CMode, CSrc, type ClassicInsn,
 } from './opcodes.js';
+
+/** Ancillary loads (`ld [SKF_AD_OFF + n]`, linux/filter.h): the kernel knows n = 0, 4, ..., 60. */
+const SKF_AD_OFF = 0xfffff000;
+const SKF_AD_MAX = 64;
 
 function fail(code: ErrorCode, insn: number, detail: string): CompileError {
   return new CompileError(code, detail, { insn });
@@ -32,6 +37,9 @@ export function checkClassic(insns: readonly ClassicInsn[]): void {
     }
     const isMem = ((cls === CClass.LD || cls === CClass.LDX) && (code & 0xe0) === CMode.MEM) || cls === CClass.ST || cls === CClass.STX;
     if (isMem && k >= BPF_MEMWORDS) throw fail(ErrorCode.BadScratch, pc, `scratch word M[${k}] does not exist (M[0]..M[15])`);
+    if (cls === CClass.LD && (code & 0xe0) === CMode.ABS && k >= SKF_AD_OFF && !((k - SKF_AD_OFF) % 4 === 0 && k - SKF_AD_OFF < SKF_AD_MAX)) {
+      throw fail(ErrorCode.UnknownOpcode, pc, `unknown ancillary load at offset SKF_AD_OFF + ${k - SKF_AD_OFF}`);
+    }
     if (cls === CClass.JMP) {
       if (op === CJmp.JA) {
         if (k >= n - pc - 1) throw fail(ErrorCode.JumpOutOfRange, pc, `jump by ${k} leaves the program (${n} instructions)`);

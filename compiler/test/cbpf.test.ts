@@ -86,6 +86,12 @@ describe('bpf_check_classic rules', () => {
     expectCheck([I(0xffff), retA], ErrorCode.UnknownOpcode, 0);
     expectCheck([I(LD | CSize.H | CMode.LEN), retA], ErrorCode.UnknownOpcode, 0);
   });
+  it('ancillary loads the kernel does not know', () => {
+    checkClassic([I(LD | CSize.W | CMode.ABS, 0xfffff000 + 60), retA]); // SKF_AD_VLAN_TPID
+    checkClassic([I(LD | CSize.B | CMode.ABS, 0xfff00000), retA]); // SKF_NET_OFF: not ancillary
+    expectCheck([I(LD | CSize.W | CMode.ABS, 0xfffff000 + 64), retA], ErrorCode.UnknownOpcode, 0);
+    expectCheck([I(LD | CSize.W | CMode.ABS, 0xfffff000 + 2), retA], ErrorCode.UnknownOpcode, 0);
+  });
   it('jumps out of range, forward past the end or backward', () => {
     expectCheck([I(JMP | CJmp.JA, 1), retA], ErrorCode.JumpOutOfRange, 0);
     expectCheck([I(JMP | CJmp.JA, 0xffffffff), retA], ErrorCode.JumpOutOfRange, 0);
@@ -198,7 +204,8 @@ describe('translation semantics, on every engine', () => {
     ['ldh [k]', [I(LD | CSize.H | CMode.ABS, 12), retA], (pkt[12]! << 8) | pkt[13]!],
     ['ld [k] past the captured bytes rejects, even within the wire length', [I(LD | CSize.W | CMode.ABS, 61), retK(1)], 0, pkt, 1000],
     ['ldb [k] at the last captured byte', [I(LD | CSize.B | CMode.ABS, 63), retA], pkt[63]!],
-    ['ld [k] with k >= 2^31 rejects', [I(LD | CSize.B | CMode.ABS, 0xfffff000), retK(1)], 0],
+    ['ld [k] with k >= 2^31 rejects', [I(LD | CSize.B | CMode.ABS, 0xfff00000), retK(1)], 0],
+    ['an ancillary load rejects (libpcap reading a capture has no ancillary data)', [I(LD | CSize.B | CMode.ABS, 0xfffff000), retK(1)], 0],
     ['ld [x + k]', [I(LDX | CMode.IMM, 3), I(LD | CSize.H | CMode.IND, 4), retA], (pkt[7]! << 8) | pkt[8]!],
     ['ld [x + k] whose sum wraps 32 bits rejects (libpcap)', [I(LDX | CMode.IMM, 0xffffffff), I(LD | CSize.B | CMode.IND, 2), retK(1)], 0],
     ['ld [x + k] past the end rejects', [I(LDX | CMode.IMM, 60), I(LD | CSize.W | CMode.IND, 1), retK(1)], 0],
