@@ -82,7 +82,8 @@ export async function* readCapture(source: CaptureSource): AsyncGenerator<Captur
   const parser = parserFor(buf.subarray(0, 4), have4);
   for (;;) {
     const n = parser.need();
-    const have = await fill(n);
+    // Await only when the buffer runs short: most records are already in the current chunk.
+    const have = buf.length - pos >= n ? n : await fill(n);
     if (have < n) {
       const err = parser.end(have, base + pos);
       if (err) throw err;
