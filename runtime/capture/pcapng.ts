@@ -113,7 +113,7 @@ export class PcapngParser implements RecordParser {
     if (this.state === 'block-header') {
       return new CaptureError(this.section < 0 ? 'truncated-file-header' : 'truncated-block', `block header cut short: ${have} of 8 bytes`, { frame: this.index, offset });
     }
-    return new CaptureError('truncated-block', `block cut short: ${this.blockOffset + this.blockLength - offset - have} bytes missing`, this.at());
+    return new CaptureError('truncated-block', `block cut short: ${have} of the ${this.need()} bytes that follow at offset ${offset}`, this.at());
   }
 
   private at(): { frame: number; offset: number } {
