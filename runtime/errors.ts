@@ -24,6 +24,8 @@ export interface ErrorLocation {
   address?: number;
   /** Program (function or ELF program) name. */
   program?: string;
+  /** 0-based frame index in a capture file (the frame being read when the error was found). */
+  frame?: number;
 }
 
 /** Stable error codes. Add new ones at the end; never renumber or rename. */
@@ -75,6 +77,19 @@ export const ErrorCode = {
   MapOp: 'E_MAP_OP',
   /** A program in an object refers to something missing (map, program, callback). */
   BadObject: 'E_BAD_OBJECT',
+  // capture files and classic BPF (issue 9)
+  /** A pcap or pcapng file is truncated or corrupt (CaptureError.reason says how). */
+  BadCapture: 'E_BAD_CAPTURE',
+  /** A capture's link type cannot be run (only Ethernet can). */
+  LinkType: 'E_LINK_TYPE',
+  /** Classic BPF: division or modulo by a constant zero. */
+  DivByZero: 'E_DIV_BY_ZERO',
+  /** Classic BPF: a scratch memory index outside M[0..15]. */
+  BadScratch: 'E_BAD_SCRATCH',
+  /** Classic BPF: a scratch memory slot read before every path to it has written it. */
+  UninitScratch: 'E_UNINIT_SCRATCH',
+  /** Classic BPF: a constant shift by 32 or more. */
+  BadShift: 'E_BAD_SHIFT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -112,6 +127,7 @@ export function formatLocation(loc: ErrorLocation): string {
   const parts: string[] = [];
   if (loc.program !== undefined) parts.push(`program ${loc.program}`);
   if (loc.section !== undefined) parts.push(`section ${loc.section}`);
+  if (loc.frame !== undefined) parts.push(`frame ${loc.frame}`);
   if (loc.line !== undefined) parts.push(`line ${loc.line}`);
   if (loc.insn !== undefined) parts.push(`insn ${loc.insn}`);
   if (loc.offset !== undefined) parts.push(`offset 0x${loc.offset.toString(16)}`);

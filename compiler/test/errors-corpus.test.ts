@@ -41,6 +41,9 @@ const NOT_IN_CORPUS: ReadonlySet<string> = new Set([
   ErrorCode.Internal, ErrorCode.BadModule, ErrorCode.BadElf, ErrorCode.Trap, ErrorCode.TooComplex,
   // Errors of objects and their maps: compiler/test/object-errors.test.ts and runtime/test/maps.test.ts.
   ErrorCode.BadMap, ErrorCode.MapOp, ErrorCode.BadObject,
+  // Capture files and classic BPF: runtime/test/capture.test.ts and compiler/test/cbpf.test.ts.
+  ErrorCode.BadCapture, ErrorCode.LinkType, ErrorCode.DivByZero, ErrorCode.BadScratch,
+  ErrorCode.UninitScratch, ErrorCode.BadShift,
 ]);
 
 interface Expected {
