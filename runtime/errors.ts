@@ -75,6 +75,8 @@ export const ErrorCode = {
   MapOp: 'E_MAP_OP',
   /** A program in an object refers to something missing (map, program, callback). */
   BadObject: 'E_BAD_OBJECT',
+  /** A program of an instance was run while a run of the same instance was in progress (from a helper). */
+  Reentrant: 'E_REENTRANT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -8,7 +8,7 @@ import { fromBase64 } from './base64.js';
 import { packetHelpers } from './context.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helpers.js';
-import { BpfMap } from './maps/api.js';
+import { BpfMap, mapInfo } from './maps/api.js';
 import { Errno, MapType } from './maps/desc.js';
 import { helperById } from './helper-table.js';
 
@@ -77,7 +77,7 @@ export class ObjectRuntime {
       programNumber: (name) => this.programNumber(name),
       programName: (n) => manifest.programs[n]?.name,
       mapByName: (name) => this.maps.get(name),
-      mapByDesc: (desc) => this.byIndex.find((x) => x.desc === desc),
+      mapByDesc: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
     }));
     this.maps = new Map(this.byIndex.map((m) => [m.name, m]));
     for (const m of infos) {
@@ -112,7 +112,7 @@ export class ObjectRuntime {
         env: options.env ?? {},
         trace: (line) => this.emitTrace(line),
         mapAt: (desc) => {
-          const m = this.byIndex.find((x) => x.desc === desc);
+          const m = this.byIndex.find((x) => mapInfo(x).desc === desc);
           return m ? { index: m.index, name: m.name, type: m.type } : undefined;
         },
         entries: (desc) => this.entriesForCallback(desc),
@@ -135,7 +135,7 @@ export class ObjectRuntime {
    */
   private *entriesForCallback(desc: number): Generator<[number, number]> {
     const scratch = this.manifest.keyScratch;
-    const map = this.byIndex.find((m) => m.desc === desc);
+    const map = this.byIndex.find((m) => mapInfo(m).desc === desc);
     if (!scratch || !map || this.forEachDepth >= scratch.slots) {
       throw new BpfRuntimeError(ErrorCode.HelperFailed, 'bpf_for_each_map_elem nests deeper than the call depth limit', { helper: 'bpf_for_each_map_elem' });
     }
@@ -177,7 +177,7 @@ export class ObjectRuntime {
     const rt = new ObjectRuntime(memory, manifest, store, options);
     rt.initialContents();
     if (options.globals) for (const [k, v] of Object.entries(options.globals)) rt.setGlobal(k, v);
-    if (options.pins) for (const m of rt.byIndex) if (m.info.pinning === MapPinningByName && !m.info.internal) options.pins.adopt(m);
+    if (options.pins) for (const m of rt.byIndex) if (mapInfo(m).pinning === MapPinningByName && !mapInfo(m).internal) options.pins.adopt(m);
     return rt;
   }
 
@@ -254,9 +254,9 @@ export class ObjectRuntime {
    */
   createInnerMap(outer: string): BpfMap {
     this.map(outer);
-    const free = this.byIndex.find((m) => m.info.poolOf === outer && !this.handedOut.has(m.name));
+    const free = this.byIndex.find((m) => mapInfo(m).poolOf === outer && !this.handedOut.has(m.name));
     if (!free) {
-      const size = this.byIndex.filter((m) => m.info.poolOf === outer).length;
+      const size = this.byIndex.filter((m) => mapInfo(m).poolOf === outer).length;
       throw new BpfRuntimeError(
         ErrorCode.MapOp,
         `no inner map left for ${outer} (ENOSPC): its pool of ${size} was laid out at compile time; compile with a larger innerMapPool`,
@@ -270,7 +270,7 @@ export class ObjectRuntime {
   /** The ring buffer of a RINGBUF map: consume records with a callback or `for await`. */
   ringbuf(name: string): RingBuffer {
     const m = this.map(name);
-    const rb = this.ringbufs.get(m.desc);
+    const rb = this.ringbufs.get(mapInfo(m).desc);
     if (!rb) throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${name} is not a ring buffer`, { map: name });
     return rb;
   }
@@ -278,7 +278,7 @@ export class ObjectRuntime {
   /** The perf buffer of a PERF_EVENT_ARRAY map. */
   perf(name: string): PerfEventArray {
     const m = this.map(name);
-    const pb = this.perfs.get(m.desc);
+    const pb = this.perfs.get(mapInfo(m).desc);
     if (!pb) throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${name} is not a perf event array`, { map: name });
     return pb;
   }
@@ -288,9 +288,9 @@ export class ObjectRuntime {
     const ringbufs = new Map<string, RingBuffer>();
     const perfs = new Map<string, PerfEventArray>();
     for (const m of this.byIndex) {
-      const rb = this.ringbufs.get(m.desc);
+      const rb = this.ringbufs.get(mapInfo(m).desc);
       if (rb) ringbufs.set(m.name, rb);
-      const pb = this.perfs.get(m.desc);
+      const pb = this.perfs.get(mapInfo(m).desc);
       if (pb) perfs.set(m.name, pb);
     }
     return { ringbufs, perfs };

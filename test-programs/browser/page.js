@@ -41,14 +41,14 @@ async function main() {
   // A clang object with maps: the XDP counter, its ARRAY map read back from JS, and a ring buffer.
   const obj = new Uint8Array(await (await fetch('/test-programs/c/xdp_counter.o')).arrayBuffer());
   const counter = await instantiate((await compileObject(obj)).wasm);
-  for (let i = 0; i < 3; i++) counter.runPacket(new Uint8Array(64));
+  for (let i = 0; i < 3; i++) counter.program().test({ dataIn: new Uint8Array(64) });
   out.xdpCounter = String(counter.map('pkt_count').get(0));
   const rbObj = new Uint8Array(await (await fetch('/test-programs/c/ringbuf_hello.o')).arrayBuffer());
   const rb = await instantiate((await compileObject(rbObj)).wasm, { env: { pid: 7, tgid: 42 } });
   const records = [];
-  rb.object.ringbuf('output').onRecord((d) => records.push(new DataView(d.buffer, d.byteOffset).getUint32(0, true)));
+  rb.ringbuf('output').onRecord((d) => records.push(new DataView(d.buffer, d.byteOffset).getUint32(0, true)));
   rb.run(new Uint8Array(256));
-  rb.object.ringbuf('output').consume();
+  rb.ringbuf('output').consume();
   out.ringbuf = records.join(',');
   // The runtime alone, in a worker, on a module compiled here (as an edge host would receive it).
   const { wasm } = await compile(bytes, { optLevel: 1 });
