@@ -53,6 +53,31 @@ export interface ObjectOptions {
 
 type CallbackFn = (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
 
+/** One trace_pipe reader: lines not yet read, and the `next()` calls waiting for one (FIFO). */
+class TraceStream {
+  private readonly lines: string[] = [];
+  private readonly waiters: Array<(r: IteratorResult<string>) => void> = [];
+  private done = false;
+
+  push(line: string): void {
+    const w = this.waiters.shift();
+    if (w) w({ value: line, done: false });
+    else this.lines.push(line);
+  }
+
+  next(): Promise<IteratorResult<string>> {
+    if (this.lines.length > 0) return Promise.resolve({ value: this.lines.shift()!, done: false });
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  end(): void {
+    this.done = true;
+    this.lines.length = 0;
+    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
+  }
+}
+
 /** The maps, buffers and helpers of one instance of a compiled object. */
 export class ObjectRuntime {
   /** The maps by name. */
@@ -192,38 +217,28 @@ export class ObjectRuntime {
     }
   }
 
-  private readonly traceStreams = new Set<{ lines: string[]; wake: (() => void) | undefined }>();
+  private readonly traceStreams = new Set<TraceStream>();
 
   private emitTrace(line: string): void {
     this.traceSink(line);
-    for (const s of this.traceStreams) {
-      s.lines.push(line);
-      s.wake?.();
-    }
+    for (const s of this.traceStreams) s.push(line);
   }
 
   /**
    * Trace output as a stream: an async iterator over the lines printed from now on (as reading
-   * /sys/kernel/tracing/trace_pipe), besides the `trace` sink. `return()` (a `break` out of
-   * `for await`) ends it.
+   * /sys/kernel/tracing/trace_pipe), besides the `trace` sink. Each pending `next()` gets its own
+   * line, in order; `return()` (a `break` out of `for await`) ends it and every pending `next()`.
    */
   traceLines(): AsyncIterableIterator<string> {
-    const stream = { lines: [] as string[], wake: undefined as (() => void) | undefined };
+    const stream = new TraceStream();
     this.traceStreams.add(stream);
     const streams = this.traceStreams;
-    let done = false;
     const it: AsyncIterableIterator<string> = {
-      async next(): Promise<IteratorResult<string>> {
-        while (!done && stream.lines.length === 0) await new Promise<void>((r) => { stream.wake = r; });
-        stream.wake = undefined;
-        if (done) return { value: undefined, done: true };
-        return { value: stream.lines.shift()!, done: false };
-      },
-      async return(): Promise<IteratorResult<string>> {
-        done = true;
+      next: (): Promise<IteratorResult<string>> => stream.next(),
+      return: (): Promise<IteratorResult<string>> => {
         streams.delete(stream);
-        stream.wake?.();
-        return { value: undefined, done: true };
+        stream.end();
+        return Promise.resolve({ value: undefined, done: true });
       },
       [Symbol.asyncIterator]() {
         return it;
