@@ -627,20 +627,20 @@ describe('calls', () => {
     expect(neg.error.location).toEqual({ insn: 1, helper: '-1' });
     // A negative id reaches a helper registered with the unsigned spelling.
     expect(await sameR0({ src: 'mov %r3, -1\ncallx %r3\nexit', helpers: () => [{ id: 0xffffffff, fn: () => 8n }] })).toBe(8n);
-    // callx converts a number result (callWithRegisters).
-    expect(await sameR0({ src: 'mov %r3, 9\ncallx %r3\nexit', helpers: () => [{ id: 9, fn: () => 5 }] })).toBe(5n);
+    // callx converts a result as call does (helperResult): a number where a bigint is due fails.
+    expect((await sameError({ src: 'mov %r3, 9\ncallx %r3\nexit', helpers: () => [{ id: 9, fn: () => 5 }] })).code).toBe(ErrorCode.HelperFailed);
+    expect(await sameR0({ src: 'mov %r3, 9\ncallx %r3\nexit', helpers: () => [{ id: 9, fn: () => 5n }] })).toBe(5n);
     const thrown = await sameError({ src: 'mov %r3, 9\ncallx %r3\nexit', helpers: () => [{ id: 9, fn: () => { throw new TypeError('x'); } }] });
     expect(thrown.code).toBe(ErrorCode.HelperFailed);
     expect(thrown.insn).toBe(1);
   });
 
-  it('a helper may run the program again (re-entrancy)', () => {
+  it('a helper may not run the instance again (E_REENTRANT): runs share the stack', () => {
     let inst: BpfInstance | undefined;
-    let depth = 0;
     inst = interpret(assemble('mov %r6, 100\ncall 1\nadd %r0, %r6\nexit'), {
-      helpers: [{ id: 1, fn: () => (depth++ < 2 ? inst!.run() : 1n) }],
+      helpers: [{ id: 1, fn: () => inst!.run() }],
     });
-    expect(inst.run()).toBe(301n);
+    expect(interpError(() => inst!.run()).code).toBe(ErrorCode.Reentrant);
   });
 
   it('a helper that grows memory: the program sees the new memory', async () => {
