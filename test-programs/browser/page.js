@@ -1,6 +1,6 @@
 // Runs in the page: the compiler (with Binaryen at -O1) and the runtime, both engines, checked
 // mode, a trap mapped to its instruction, and the runtime alone in a module worker.
-import { assemble, compile, compileObject, load } from '/dist/compiler/index.js';
+import { assemble, compile, compileObject, instantiateBytecode } from '/dist/compiler/index.js';
 import { instantiate } from '/dist/runtime/index.js';
 
 const CHECKSUM = `mov %r0, 0
@@ -29,7 +29,7 @@ async function main() {
     const inst = await instantiate(wasm);
     out[`O${optLevel}`] = '0x' + inst.run(HEADER.slice()).toString(16);
   }
-  const interp = await load(bytes, { engine: 'interpreter', checked: true });
+  const interp = await instantiateBytecode(bytes, { engine: 'interpreter', checked: true });
   out.interpreter = '0x' + interp.run(HEADER.slice()).toString(16);
   const faulting = await instantiate((await compile(assemble('mov %r1, 0x7fff0000\nmov %r2, 1\nldxdw %r0, [%r1+16]\nexit'))).wasm);
   try {
