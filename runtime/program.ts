@@ -80,6 +80,7 @@ export class BpfProgram {
   readonly #gate: Gate;
   readonly #engine: Engine;
   #entry: BoundEntry | undefined;
+  #views: Views | undefined;
 
   /** @internal handles come from `BpfInstance.program()` and `.programs`. */
   constructor(gate: Gate, engine: Engine, name: string, type: string, section: string | undefined) {
@@ -139,7 +140,7 @@ export class BpfProgram {
     const e = this.#engine;
     let r1: number;
     let r2: number;
-    let out: (bytes: Uint8Array) => Pick<TestRunResult, 'dataOut' | 'ctxOut'>;
+    let out: (v: Views) => Pick<TestRunResult, 'dataOut' | 'ctxOut'>;
     if (kind === 'raw') {
       if (ctxIn !== undefined) {
         throw new BpfRuntimeError(ErrorCode.BadArgument, `test(): program ${this.name} is of type ${this.type}, which takes no context struct (ctxIn); pass its memory as dataIn`, { program: this.name });
@@ -154,9 +155,10 @@ export class BpfProgram {
       }
       r1 = dataIn ? e.dataAddress : 0;
       r2 = len;
-      out = (bytes) => ({ dataOut: bytes.slice(e.dataAddress, e.dataAddress + len) });
+      out = (v) => ({ dataOut: v.bytes.slice(e.dataAddress, e.dataAddress + len) });
     } else {
-      const placed = placePacket(e, kind, dataIn ?? new Uint8Array(0), ctxIn, skbData, this.name);
+      e.ensureData(CONTEXT_AREA + (dataIn ? dataIn.length : 0));
+      const placed = placePacket((this.#views = viewsOf(e, this.#views)), e.dataAddress, kind, dataIn ?? EMPTY, ctxIn, skbData, this.name);
       r1 = placed.ctx;
       r2 = placed.length;
       out = placed.out;
@@ -172,7 +174,10 @@ export class BpfProgram {
       this.#gate.running = undefined;
     }
     const r0 = e.lastResult();
-    return { retval: Number(BigInt.asUintN(32, r0)), r0, ...out(new Uint8Array(e.memory.buffer)), durationNs: Math.round((total * 1e6) / repeat) };
+    const { dataOut, ctxOut } = out((this.#views = viewsOf(e, this.#views)));
+    const result: TestRunResult = { retval: Number(BigInt.asUintN(32, r0)), r0, dataOut, durationNs: Math.round((total * 1e6) / repeat) };
+    if (ctxOut) result.ctxOut = ctxOut;
+    return result;
   }
 
   #bound(): BoundEntry {
@@ -212,18 +217,21 @@ const SETTABLE: Record<'xdp' | 'skb', { size: number; pointers: readonly number[
 /** The Ethernet header length, which `skbData: 'l3'` leaves out of the skb's data. */
 const ETH_HLEN = 14;
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * Places a packet and its context at the data address with the context writers of
  * runtime/context.ts, and says how to read them back after the run.
  */
 function placePacket(
-  e: Engine,
+  views: Views,
+  base: number,
   kind: 'xdp' | 'skb',
   dataIn: Uint8Array,
   ctxIn: Uint8Array | undefined,
   skbData: 'l2' | 'l3' | undefined,
   program: string,
-): { ctx: number; length: number; out: (bytes: Uint8Array) => Pick<TestRunResult, 'dataOut' | 'ctxOut'> } {
+): { ctx: number; length: number; out: (v: Views) => Pick<TestRunResult, 'dataOut' | 'ctxOut'> } {
   const bad = (why: string): BpfRuntimeError => new BpfRuntimeError(ErrorCode.BadArgument, `test(): ${why}`, { program });
   if (skbData !== undefined && (kind !== 'skb' || (skbData !== 'l2' && skbData !== 'l3'))) {
     throw bad(kind !== 'skb' ? `skbData applies to skb programs, not to ${program}` : `skbData must be 'l2' or 'l3', not ${String(skbData)}`);
@@ -249,11 +257,8 @@ function placePacket(
     }
   }
   const packet = l3 ? dataIn.subarray(ETH_HLEN) : dataIn;
-  e.ensureData(CONTEXT_AREA + packet.length);
-  const buffer = e.memory.buffer;
-  const views = { bytes: new Uint8Array(buffer), view: new DataView(buffer) };
   const write = kind === 'xdp' ? writeXdpContext : writeSkbContext;
-  const at = write(views, e.dataAddress, packet, opts);
+  const at = write(views, base, packet, opts);
   if (kind === 'skb') {
     if (l3) views.view.setUint32(at.ctx + SkBuff.protocol, dataIn[12]! | (dataIn[13]! << 8), true);
     if (ctxView) views.bytes.set(new Uint8Array(ctxView.buffer, SkBuff.cb, SkBuff.hash - SkBuff.cb), at.ctx + SkBuff.cb);
@@ -262,8 +267,7 @@ function placePacket(
   return {
     ctx: at.ctx,
     length: at.length,
-    out: (bytes) => {
-      const v = new DataView(bytes.buffer);
+    out: ({ bytes, view: v }) => {
       // The program may have moved the packet's bounds (adjust_head and the like): read them back.
       const data = v.getUint32(at.ctx + (kind === 'xdp' ? XdpMd.data : SkBuff.data), true);
       const end = v.getUint32(at.ctx + (kind === 'xdp' ? XdpMd.data_end : SkBuff.data_end), true);
@@ -278,6 +282,18 @@ function placePacket(
       return { dataOut, ctxOut: bytes.slice(at.ctx, at.ctx + ctxSize) };
     },
   };
+}
+
+/** Views of linear memory, made again only when memory grew (views cost more than the writes). */
+interface Views {
+  buffer: ArrayBuffer;
+  bytes: Uint8Array;
+  view: DataView;
+}
+
+function viewsOf(e: Engine, cached: Views | undefined): Views {
+  const buffer = e.memory.buffer;
+  return cached?.buffer === buffer ? cached : { buffer, bytes: new Uint8Array(buffer), view: new DataView(buffer) };
 }
 
 /** Trace output (bpf_printk) of an instance: where lines go, and a stream of them. */
