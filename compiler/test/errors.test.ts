@@ -574,8 +574,8 @@ describe('only Bpf2WasmError escapes', () => {
           compiled = true;
           const inst = await instantiate(wasm, { helpers });
           const mem = Uint8Array.from({ length: 64 }, (_, i) => i * 7);
-          const r0 = inst.run(mem);
-          seen.push(`r0=0x${r0.toString(16)} mem=${Array.from(mem).join(',')}`);
+          const { r0, dataOut } = inst.program().test({ dataIn: mem });
+          seen.push(`r0=0x${r0.toString(16)} mem=${Array.from(dataOut).join(',')}`);
           outcomes.ran++;
         } catch (e) {
           outcomes[compiled ? 'runtimeError' : 'compileError']++;
