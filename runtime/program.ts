@@ -102,11 +102,18 @@ export class BpfProgram {
       throw new BpfRuntimeError(ErrorCode.BadArgument, 'run(ctx): ctx must be a Uint8Array', { program: this.name });
     }
     const len = ctx ? ctx.length : 0;
-    if (ctx) {
-      e.ensureData(len);
-      new Uint8Array(e.memory.buffer, e.dataAddress, len).set(ctx);
+    const fn = this.#bound();
+    // The gate first: a refused nested run must not touch the outer run's memory either.
+    enter(this.#gate, this.name);
+    try {
+      if (ctx) {
+        e.ensureData(len);
+        new Uint8Array(e.memory.buffer, e.dataAddress, len).set(ctx);
+      }
+      fn(ctx ? e.dataAddress : 0, len);
+    } finally {
+      this.#gate.running = undefined;
     }
-    this.#guarded(ctx ? e.dataAddress : 0, len);
     return e.lastResult();
   }
 
@@ -138,6 +145,20 @@ export class BpfProgram {
     }
     const kind = contextKind(this.type);
     const e = this.#engine;
+    const fn = this.#bound();
+    enter(this.#gate, this.name);
+    try {
+      return this.#testRun(kind, fn, dataIn, ctxIn, skbData, repeat);
+    } finally {
+      this.#gate.running = undefined;
+    }
+  }
+
+  #testRun(
+    kind: ContextKind, fn: BoundEntry, dataIn: Uint8Array | undefined, ctxIn: Uint8Array | undefined,
+    skbData: TestRunOptions['skbData'], repeat: number,
+  ): TestRunResult {
+    const e = this.#engine;
     let r1: number;
     let r2: number;
     let out: (v: Views) => Pick<TestRunResult, 'dataOut' | 'ctxOut'>;
@@ -163,16 +184,9 @@ export class BpfProgram {
       r2 = placed.length;
       out = placed.out;
     }
-    const fn = this.#bound();
-    let total = 0;
-    enter(this.#gate, this.name);
-    try {
-      const start = now();
-      for (let i = 0; i < repeat; i++) fn(r1, r2);
-      total = now() - start;
-    } finally {
-      this.#gate.running = undefined;
-    }
+    const start = now();
+    for (let i = 0; i < repeat; i++) fn(r1, r2);
+    const total = now() - start;
     const r0 = e.lastResult();
     const { dataOut, ctxOut } = out((this.#views = viewsOf(e, this.#views)));
     const result: TestRunResult = { retval: Number(BigInt.asUintN(32, r0)), r0, dataOut, durationNs: Math.round((total * 1e6) / repeat) };

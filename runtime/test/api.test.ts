@@ -126,6 +126,27 @@ describe.each(ENGINES)('%s engine: program handles', (_, load) => {
     expect(inst.program('inner').run()).toBe(0n);
   });
 
+  it('a refused nested run leaves the outer run\'s input memory alone', async () => {
+    let inst: BpfInstance | undefined;
+    let inner: unknown;
+    const helper: HelperDefinition = {
+      id: 5,
+      fn: () => {
+        for (const f of [() => inst!.program().run(new Uint8Array([99])), () => inst!.program().test({ dataIn: new Uint8Array([98]) })]) {
+          try {
+            f();
+          } catch (e) {
+            inner = e;
+          }
+        }
+        return 0n;
+      },
+    };
+    inst = await load('mov %r6, %r1\ncall 5\nldxb %r0, [%r6]\nexit', [helper]);
+    expect(inst.program().run(new Uint8Array([7]))).toBe(7n);
+    expect((inner as Bpf2WasmError).code).toBe(ErrorCode.Reentrant);
+  });
+
   it('a generic helper result converts the same through call and callx', async () => {
     for (const [result, expected] of [[5, ErrorCode.HelperFailed], [undefined, ErrorCode.HelperFailed], [5n, 5n], [-1n, 0xffffffffffffffffn]] as const) {
       for (const src of ['call 5\nexit', 'mov %r3, 5\ncallx %r3\nexit']) {
