@@ -1,29 +1,19 @@
 /**
- * bpf2wasm compiler: eBPF bytecode -> WebAssembly.
+ * bpf2wasm compiler: eBPF bytecode and ELF objects -> WebAssembly.
+ *
+ * The public surface, as README "Library" and "ELF objects" document it (api/compiler.api.txt
+ * pins it). Tooling internals (ELF and BTF readers, validation, encoders, ...) are in
+ * `bpf2wasm/internal`.
  */
 export {
-  compile, O1_MAX_INSNS, O1_PASSES,
-  type CompileOptions, type CompiledModule, type EntryDecl, type HelperDecl, type OptLevel,
+  compile, type CompileOptions, type CompiledModule, type EntryDecl, type HelperDecl, type OptLevel,
 } from './compile.js';
-export { buildCfg, type BasicBlock, type FunctionCfg, type ProgramCfg } from '../runtime/isa/cfg.js';
-export { decodeProgram } from '../runtime/isa/decode.js';
-export * from '../runtime/errors.js';
-export { computeLayout } from '../runtime/layout.js';
-export { validateProgram, checkReservedFields, type ValidateOptions } from './validate.js';
-export { assemble, assembleInsns } from './asm/assemble.js';
-export { disassemble, formatInsn, type AsmSyntax, type DisassembleOptions } from './asm/disasm.js';
-export { parseDataFile, type DataFile } from './asm/datafile.js';
-export { encodeInsn, encodeProgram } from './encode.js';
-export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from './elf/reader.js';
-export { extractProgram, locateProgram } from './elf/program.js';
-export { load, type LoadOptions, type Engine } from './load.js';
-export {
-  parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind, BpfMapType, mapTypeName,
-  type Btf, type BtfExt, type BtfType, type MapDef, type DataVariable,
-} from './elf/btf.js';
-export {
-  loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec,
-} from './elf/loader.js';
-export { compileObject, kernelHelperDecls, MAPS_BASE, type ObjectCompileOptions, type CompiledObject } from './object.js';
+export { compileObject, type ObjectCompileOptions, type CompiledObject } from './object.js';
+export { instantiateBytecode, type InstantiateBytecodeOptions, type EngineKind } from './load.js';
+export { assemble } from './asm/assemble.js';
+export { disassemble, type AsmSyntax, type DisassembleOptions } from './asm/disasm.js';
 export { inspectObject, formatInspect, type InspectReport } from './inspect.js';
-export { typeDescOf, mapTypeDescs } from './elf/typedesc.js';
+export {
+  Bpf2WasmError, CompileError, AsmError, BpfRuntimeError, InternalError, ErrorCode, formatLocation, isBpf2WasmError,
+  type ErrorLocation,
+} from '../runtime/errors.js';

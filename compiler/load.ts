@@ -1,29 +1,34 @@
 /**
  * One call from bytecode to a runnable program, with the engine chosen by an option: compiled to
  * Wasm (fast; needs run-time Wasm compilation) or interpreted (for hosts that forbid compiling
- * Wasm from bytes, such as Cloudflare Workers). Both return a BpfProgramInstance.
+ * Wasm from bytes, such as Cloudflare Workers). Both give the same `BpfInstance`.
  */
 import type { Program } from '../runtime/isa/insn.js';
 import { instantiate } from '../runtime/instance.js';
 import { interpret } from '../runtime/interpreter.js';
 import type { HelperDefinition } from '../runtime/helpers.js';
-import type { BpfProgramInstance } from '../runtime/program.js';
+import type { BpfInstance } from '../runtime/program.js';
 import { decodeProgram } from '../runtime/isa/decode.js';
 import { buildCfg } from '../runtime/isa/cfg.js';
 import { compile, type CompileOptions } from './compile.js';
 import { validateProgram } from './validate.js';
 
-export type Engine = 'compiled' | 'interpreter';
+/** Which engine runs the program. */
+export type EngineKind = 'compiled' | 'interpreter';
 
-export interface LoadOptions extends Omit<CompileOptions, 'helpers'> {
+/** Options of `instantiateBytecode`: the compiler's, the engine and the host's helpers. */
+export interface InstantiateBytecodeOptions extends Omit<CompileOptions, 'helpers'> {
   /** `compiled` (default) or `interpreter`. */
-  engine?: Engine;
+  engine?: EngineKind;
   /** The helpers the host provides (id, optional name and signature, and the function). */
   helpers?: readonly HelperDefinition[];
 }
 
-/** Loads eBPF bytecode (or a decoded program) with the chosen engine. */
-export async function load(bytecode: Uint8Array | Program, options: LoadOptions = {}): Promise<BpfProgramInstance> {
+/**
+ * Compiles (or prepares for the interpreter) eBPF bytecode, or a decoded program, and returns a
+ * running instance on the chosen engine.
+ */
+export async function instantiateBytecode(bytecode: Uint8Array | Program, options: InstantiateBytecodeOptions = {}): Promise<BpfInstance> {
   const { engine = 'compiled', helpers, ...rest } = options;
   if (engine === 'interpreter') {
     if (rest.validate) {

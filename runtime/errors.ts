@@ -90,6 +90,8 @@ export const ErrorCode = {
   UninitScratch: 'E_UNINIT_SCRATCH',
   /** Classic BPF: a constant shift by 32 or more. */
   BadShift: 'E_BAD_SHIFT',
+  /** A program of an instance was run while a run of the same instance was in progress (from a helper). */
+  Reentrant: 'E_REENTRANT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -64,6 +64,28 @@ export class HelperRegistry {
 }
 
 /**
+ * Converts what a helper returned into r0, as the Wasm boundary converts an imported function's
+ * result for its declared type (ToBigInt64 for i64, ToInt32 for i32): the one conversion both
+ * engines apply, through `call` and `callx` alike. A helper with an i64 result (the generic
+ * signature) must return a bigint (or a boolean); a number is a TypeError, reported as
+ * E_HELPER_FAILED.
+ */
+export function helperResult(sig: HelperSignature, r: unknown): bigint {
+  switch (sig.result) {
+    case 'i64':
+      // BigInt.asUintN applies ToBigInt: a number, undefined or null is a TypeError, as for Wasm.
+      return BigInt.asUintN(64, r as bigint);
+    case 'u32':
+      // Unary plus is ToNumber (a bigint is a TypeError), `| 0` is ToInt32.
+      return BigInt((+(r as number) | 0) >>> 0);
+    case 's32':
+      return BigInt.asUintN(64, BigInt(+(r as number) | 0));
+    default:
+      return 0n;
+  }
+}
+
+/**
  * Calls a helper with register values (bigints), converting to and from its declared signature.
  * Used by `callx`, where the helper is only known at run time.
  */
@@ -73,15 +95,5 @@ export function callWithRegisters(def: HelperDefinition, regs: bigint[]): bigint
   const args = sig.args.map((k, i) =>
     k === 'i32' ? Number(BigInt.asIntN(32, regs[i] ?? 0n)) : BigInt.asIntN(64, regs[i] ?? 0n),
   );
-  const r: unknown = def.fn(...args);
-  switch (sig.result) {
-    case 'void':
-      return 0n;
-    case 'u32':
-      return BigInt(Number(r) >>> 0);
-    case 's32':
-      return BigInt.asUintN(64, BigInt(Number(r) | 0));
-    default:
-      return BigInt.asUintN(64, typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r ?? 0))));
-  }
+  return helperResult(sig, def.fn(...args));
 }

@@ -1,33 +1,24 @@
 /**
  * bpf2wasm runtime: runs modules produced by the compiler. Runs in browsers, workers, edge
  * functions and Node; imports neither the compiler nor Binaryen.
+ *
+ * The public surface, as README "Library" documents it (api/runtime.api.txt pins it). Tooling
+ * internals (ABI constants, map store, contexts, helper table, ...) are in `bpf2wasm/internal`,
+ * which may change in any release.
  */
-export * from './errors.js';
-export * from './abi.js';
-export { instantiate, BpfInstance, type InstantiateOptions } from './instance.js';
-export { HelperRegistry, callWithRegisters, type HelperDefinition, type HelperFn } from './helpers.js';
-export { readManifest } from './manifest.js';
-export { interpret, BpfInterpreter, type InterpretOptions, type InterpreterEntry, type InterpreterRunOptions } from './interpreter.js';
-export type { BpfProgramInstance, RunOptions } from './program.js';
-export { computeLayout, checkStackOptions } from './layout.js';
-export { InsnMap, trapOffsetFromStack } from './insnmap.js';
-export { decodeProgram, decodeSlot, readSlot } from './isa/decode.js';
-export type * from './isa/insn.js';
-export * as opcodes from './isa/opcodes.js';
-export * from './helper-table.js';
-export { ObjectRuntime, type ObjectOptions, type TraceSink } from './object.js';
+export {
+  Bpf2WasmError, CompileError, AsmError, BpfRuntimeError, InternalError, ErrorCode, formatLocation, isBpf2WasmError,
+  type ErrorLocation,
+} from './errors.js';
+export { instantiate, type InstantiateOptions } from './instance.js';
+export { interpret, type InterpretOptions, type InterpreterEntry } from './interpreter.js';
+export { BpfInstance, BpfProgram, type TestRunOptions, type TestRunResult, type TraceOutput } from './program.js';
+export type { ObjectOptions, TraceSink } from './object.js';
+export { HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
+export type { HelperSignature, HelperArgKind, HelperResultKind } from './abi.js';
 export { BpfMap } from './maps/api.js';
-export * as mapDesc from './maps/desc.js';
-export { MapStore } from './maps/store.js';
-export { layoutMaps, type MapPlacement, type MapsLayout } from './maps/layout.js';
 export { RingBuffer } from './stdlib/ringbuf.js';
 export { PerfEventArray } from './stdlib/perf.js';
-export type { HostEnv, StdlibContext } from './stdlib/context.js';
-export { createStandardHelpers, standardHelpers } from './stdlib/helpers.js';
-export { decodeValue, encodeValue, formatValue, type TypeDesc } from './typedesc.js';
-export {
-  CONTEXT_AREA, XdpMd, SkBuff, XdpAction, writeXdpContext, writeSkbContext, packetHelpers,
-  type PacketContextOptions, type PacketLayout,
-} from './context.js';
-export type { PacketRunResult } from './instance.js';
 export { PinRegistry } from './pins.js';
+export type { HostEnv } from './stdlib/context.js';
+export type { TypeDesc } from './typedesc.js';

@@ -7,16 +7,13 @@ import {
   RESULT_ADDR, type Manifest, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
+import { runtimeErrorOf, type BoundEntry, type Engine } from './engine.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
-import type { BpfProgramInstance } from './program.js';
+import { BpfInstance } from './program.js';
 import { ObjectRuntime, type ObjectOptions } from './object.js';
-import type { BpfMap } from './maps/api.js';
-import { CONTEXT_AREA, writeSkbContext, writeXdpContext, type MemoryViews, type PacketContextOptions } from './context.js';
-
-const NO_PACKET_OPTIONS: { program?: string } & PacketContextOptions = {};
 
 export interface InstantiateOptions extends ObjectOptions {
   /**
@@ -33,192 +30,80 @@ export interface InstantiateOptions extends ObjectOptions {
   kfuncs?: Record<string, HelperDefinition['fn']>;
 }
 
-/** What a packet run returns. */
-export interface PacketRunResult {
-  /** r0: the XDP action, or the socket filter's byte count. */
-  result: bigint;
-  /** The packet as the program left it. */
-  packet: Uint8Array;
-}
+/** Options that only a module compiled from an ELF object (with maps) can use. */
+const OBJECT_ONLY_OPTIONS = ['env', 'trace', 'globals', 'mapsModule', 'pins', 'kfuncs'] as const;
 
-/** Program types whose context is a `struct __sk_buff`. */
-const SKB_TYPES = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
-
-type EntryFn = (r1: number, r2: number) => number;
-
-/** A compiled module, instantiated and ready to run. */
-export class BpfInstance implements BpfProgramInstance {
-  /** What the module needs and offers. */
-  readonly manifest: Manifest;
-  /** The instance's linear memory (stack, scratch, input data). */
+/** The compiled engine: a Wasm instance whose exports are the programs (runtime/engine.ts). */
+class CompiledEngine implements Engine {
   readonly memory: WebAssembly.Memory;
   readonly helpers: HelperRegistry;
-  private readonly entries = new Map<string, EntryFn>();
-  private readonly defaultProgram: string;
-  private readonly insnMap: InsnMap;
-  /** Maps, buffers and globals of a module compiled from an ELF object. */
   readonly object: ObjectRuntime | undefined;
+  readonly programs: readonly ProgramEntry[];
+  readonly dataAddress: number;
+  private readonly entries = new Map<string, BoundEntry>();
+  private readonly insnMap: InsnMap;
+  private words: Uint32Array;
 
-  /** @internal use `instantiate()`. */
   constructor(
     module: WebAssembly.Module,
-    manifest: Manifest,
+    readonly manifest: Manifest,
     instance: WebAssembly.Instance,
     memory: WebAssembly.Memory,
     helpers: HelperRegistry,
-    object?: ObjectRuntime,
+    object: ObjectRuntime | undefined,
   ) {
     this.object = object;
-    this.manifest = manifest;
     this.memory = memory;
     this.helpers = helpers;
+    this.programs = manifest.programs;
+    this.dataAddress = manifest.layout.dataBase;
+    this.words = new Uint32Array(memory.buffer);
     this.insnMap = new InsnMap(WebAssembly.Module.customSections(module, INSN_MAP_SECTION)[0]);
     for (const p of manifest.programs) {
       const fn = instance.exports[p.exportName];
       if (typeof fn !== 'function') {
         throw new BpfRuntimeError(ErrorCode.BadModule, `the module does not export program ${p.name}`, { program: p.name });
       }
-      this.entries.set(p.name, fn as EntryFn);
+      const raw = fn as BoundEntry;
+      this.entries.set(p.name, (r1, r2) => {
+        try {
+          return raw(r1, r2);
+        } catch (e) {
+          this.object?.afterFault();
+          throw this.translate(e);
+        }
+      });
     }
-    this.defaultProgram = manifest.programs[0]!.name;
   }
 
-  /** The programs in the module. */
-  get programs(): readonly ProgramEntry[] {
-    return this.manifest.programs;
-  }
-
-  /** Where input memory is placed (r1 points here). */
-  get dataAddress(): number {
-    return this.manifest.layout.dataBase;
-  }
-
-  /** A view of `len` bytes of linear memory at the data address, growing memory if needed. */
-  dataView(len: number): Uint8Array {
-    this.ensureData(len);
-    return new Uint8Array(this.memory.buffer, this.dataAddress, len);
-  }
-
-  /**
-   * Runs a program on a copy of `mem` (r1 = its address, r2 = its length; r1 = r2 = 0 without
-   * memory), copies what the program wrote back into `mem`, and returns r0 as an unsigned 64-bit
-   * value. Faults throw BpfRuntimeError naming the instruction.
-   */
-  run(mem?: Uint8Array, options: { program?: string } = {}): bigint {
-    const fn = this.entry(options.program);
-    const len = mem ? mem.length : 0;
-    if (mem) this.dataView(len).set(mem);
-    this.invoke(fn, mem ? this.dataAddress : 0, len);
-    if (mem) mem.set(new Uint8Array(this.memory.buffer, this.dataAddress, len));
-    return this.lastResult();
-  }
-
-  /**
-   * The fast path: runs on `len` bytes already in place at `dataAddress` and returns r0's low 32
-   * bits (as an unsigned number). `lastResult()` has the full value.
-   */
-  runRaw(len: number, program?: string): number {
-    return this.invoke(this.entry(program), this.dataAddress, len) >>> 0;
-  }
-
-  /** The object's maps by name (empty for modules without maps). */
-  get maps(): ReadonlyMap<string, BpfMap> {
-    return this.object?.maps ?? new Map();
-  }
-
-  /** One map of the object, by name. */
-  map(name: string): BpfMap {
-    return this.requireObject().map(name);
-  }
-
-  private requireObject(): ObjectRuntime {
-    if (!this.object) throw new BpfRuntimeError(ErrorCode.BadArgument, 'this module was not compiled from an object with maps');
-    return this.object;
-  }
-
-  /**
-   * Runs a packet program: builds its context (`struct xdp_md` for XDP, `struct __sk_buff` for
-   * socket filters and tc) and the packet behind it, runs, and returns r0 and the packet.
-   */
-  runPacket(packet: Uint8Array, options: { program?: string } & PacketContextOptions = NO_PACKET_OPTIONS): PacketRunResult {
-    const name = options.program ?? this.defaultProgram;
-    const fn = this.entry(name);
-    let write = this.contextWriters.get(name);
-    if (!write) {
-      const type = this.manifest.programs.find((p) => p.name === name)?.type ?? 'raw';
-      write = SKB_TYPES.has(type) ? writeSkbContext : writeXdpContext;
-      this.contextWriters.set(name, write);
-    }
-    this.ensureData(CONTEXT_AREA + packet.length);
-    const views = this.views();
-    const at = write(views, this.dataAddress, packet, options);
-    this.invoke(fn, at.ctx, at.length);
-    const after = this.views();
-    return { result: this.lastResult(), packet: after.bytes.slice(at.data, at.data + packet.length) };
-  }
-
-  private cachedViews: (MemoryViews & { buffer: ArrayBuffer; words: Uint32Array }) | undefined;
-
-  /** Views of linear memory, made again only when memory grew (its buffer changes). */
-  private views(): MemoryViews & { words: Uint32Array } {
-    const buffer = this.memory.buffer;
-    if (this.cachedViews?.buffer !== buffer) {
-      this.cachedViews = { buffer, bytes: new Uint8Array(buffer), view: new DataView(buffer), words: new Uint32Array(buffer) };
-    }
-    return this.cachedViews;
-  }
-
-  private readonly contextWriters = new Map<string, typeof writeXdpContext>();
-
-  /** The full r0 of the last run. */
-  lastResult(): bigint {
-    const { words } = this.views();
-    const lo = words[RESULT_ADDR >> 2]!;
-    const hi = words[(RESULT_ADDR >> 2) + 1]!;
-    // Most results fit 32 bits: one small BigInt instead of a 64-bit read.
-    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
-  }
-
-  private entry(program: string | undefined): EntryFn {
-    const name = program ?? this.defaultProgram;
-    const fn = this.entries.get(name);
-    if (!fn) {
-      throw unknownProgram(name, this.manifest.programs);
-    }
-    return fn;
-  }
-
-  private ensureData(len: number): void {
+  ensureData(len: number): void {
     ensureRoom(this.memory, this.dataAddress, len);
   }
 
-  private invoke(fn: EntryFn, r1: number, r2: number): number {
-    try {
-      return fn(r1, r2);
-    } catch (e) {
-      this.object?.afterFault();
-      throw this.translate(e);
-    }
+  bind(program: string): BoundEntry {
+    const fn = this.entries.get(program);
+    if (!fn) throw unknownProgram(program, this.programs);
+    return fn;
+  }
+
+  invoke(program: string, r1: number, r2: number): number {
+    return this.bind(program)(r1, r2);
+  }
+
+  lastResult(): bigint {
+    if (this.words.buffer !== this.memory.buffer) this.words = new Uint32Array(this.memory.buffer);
+    const lo = this.words[RESULT_ADDR >> 2]!;
+    const hi = this.words[(RESULT_ADDR >> 2) + 1]!;
+    // Most results fit 32 bits: one small BigInt instead of a 64-bit read.
+    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   /** Turns a trap or a helper's exception into a typed error naming the eBPF instruction. */
   private translate(e: unknown): Error {
     if (e instanceof Bpf2WasmError) return e;
-    const stack = e instanceof Error ? e.stack : undefined;
-    const offset = trapOffsetFromStack(stack);
+    const offset = trapOffsetFromStack(e instanceof Error ? e.stack : undefined);
     const insn = offset === undefined ? undefined : this.insnMap.lookup(offset);
-    const loc = insn === undefined ? {} : { insn };
-    if (e instanceof WebAssembly.RuntimeError) {
-      if (/out of bounds/i.test(e.message)) {
-        return new BpfRuntimeError(ErrorCode.MemoryFault, 'memory access outside linear memory', loc, { cause: e });
-      }
-      return new BpfRuntimeError(ErrorCode.Trap, `the program trapped: ${e.message}`, loc, { cause: e });
-    }
-    if (e instanceof RangeError && /call stack/i.test(e.message)) {
-      return new BpfRuntimeError(ErrorCode.CallDepth, 'the host stack overflowed', loc, { cause: e });
-    }
-    const msg = e instanceof Error ? e.message : String(e);
-    return new BpfRuntimeError(ErrorCode.HelperFailed, `a helper threw: ${msg}`, loc, { cause: e });
+    return runtimeErrorOf(e, insn === undefined ? {} : { insn });
   }
 }
 
@@ -266,6 +151,12 @@ export async function instantiate(
     memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
   } catch (e) {
     throw new BpfRuntimeError(ErrorCode.BadModule, `the module's memory of ${layout.initialPages} pages cannot be allocated: ${(e as Error).message}`);
+  }
+  if (!manifest.maps) {
+    const given = OBJECT_ONLY_OPTIONS.filter((k) => options[k] !== undefined);
+    if (given.length > 0) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `option ${given.join(', ')} applies to modules compiled from an ELF object with maps; this module has none`);
+    }
   }
   const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
   let helpers: HelperRegistry;
@@ -341,5 +232,5 @@ export async function instantiate(
     throw new BpfRuntimeError(ErrorCode.BadModule, `the module could not be instantiated: ${(e as Error).message}`);
   }
   object?.attach(instance.exports);
-  return new BpfInstance(module, manifest, instance, memory, helpers, object);
+  return new BpfInstance(new CompiledEngine(module, manifest, instance, memory, helpers, object));
 }

@@ -31,14 +31,15 @@ import {
   type HelperSignature, type MemoryLayout, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, InternalError } from './errors.js';
-import { callWithRegisters, HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
+import { callWithRegisters, helperResult, HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
+import { runtimeErrorOf, type BoundEntry, type Engine } from './engine.js';
 import { buildCfg } from './isa/cfg.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { decodeProgram } from './isa/decode.js';
 import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
 import { checkStackOptions, computeLayout } from './layout.js';
-import type { BpfProgramInstance, RunOptions } from './program.js';
+import { BpfInstance } from './program.js';
 
 /** The error code of an exhausted instruction budget. */
 export const E_BUDGET = ErrorCode.Budget;
@@ -73,12 +74,6 @@ export interface InterpretOptions {
   resolveLddw?: (insn: LddwInsn) => bigint;
   /** Checked memory mode, as the compiler's option of the same name (the same rule, the same errors). */
   checked?: boolean;
-}
-
-/** Options of `BpfInterpreter.run`. */
-export interface InterpreterRunOptions extends RunOptions {
-  /** Instruction budget for this run, overriding the one given to `interpret`. */
-  budget?: number;
 }
 
 // Operations of the flat program, one per instruction slot.
@@ -198,23 +193,6 @@ function memoryFault(pc: number, address: number): BpfRuntimeError {
   return new BpfRuntimeError(ErrorCode.MemoryFault, 'memory access outside linear memory', { insn: pc, address });
 }
 
-/** Turns an exception from a helper into the error the compiled engine reports for it. */
-function helperError(e: unknown, pc: number): Error {
-  if (e instanceof Bpf2WasmError) return e;
-  const loc = { insn: pc };
-  if (e instanceof WebAssembly.RuntimeError) {
-    if (/out of bounds/i.test(e.message)) {
-      return new BpfRuntimeError(ErrorCode.MemoryFault, 'memory access outside linear memory', loc, { cause: e });
-    }
-    return new BpfRuntimeError(ErrorCode.Trap, `the program trapped: ${e.message}`, loc, { cause: e });
-  }
-  if (e instanceof RangeError && /call stack/i.test(e.message)) {
-    return new BpfRuntimeError(ErrorCode.CallDepth, 'the host stack overflowed', loc, { cause: e });
-  }
-  const msg = e instanceof Error ? e.message : String(e);
-  return new BpfRuntimeError(ErrorCode.HelperFailed, `a helper threw: ${msg}`, loc, { cause: e });
-}
-
 function checkBudget(budget: number | undefined): number {
   if (budget === undefined) return Number.POSITIVE_INFINITY;
   if (!(Number.isInteger(budget) && budget >= 0) && budget !== Number.POSITIVE_INFINITY) {
@@ -223,8 +201,10 @@ function checkBudget(budget: number | undefined): number {
   return budget;
 }
 
-/** A loaded program run by the interpreter; the same surface as a compiled `BpfInstance`. */
-export class BpfInterpreter implements BpfProgramInstance {
+/** The interpreter engine (runtime/engine.ts): users get it wrapped in a `BpfInstance`. */
+export class InterpreterEngine implements Engine {
+  /** Programs run by the interpreter have no ELF object runtime (maps). */
+  readonly object = undefined;
   /** The memory layout (the same a compiled module with these options has). */
   readonly layout: MemoryLayout;
   readonly memory: WebAssembly.Memory;
@@ -233,7 +213,6 @@ export class BpfInterpreter implements BpfProgramInstance {
   readonly budget: number;
   private readonly entryList: readonly ProgramEntry[];
   private readonly entries = new Map<string, number>();
-  private readonly defaultProgram: string;
   private readonly code: FlatProgram;
   private buf: ArrayBuffer;
   private dv: DataView;
@@ -241,7 +220,6 @@ export class BpfInterpreter implements BpfProgramInstance {
   private readonly registers: RegisterFile;
   /** Return addresses by call depth (reused between runs). */
   private readonly retPcs: Int32Array;
-  private running = false;
   // The compiled module's packet globals: set on entry, read by ldabs/ldind.
   private pktBase = 0;
   private pktLen = 0;
@@ -263,7 +241,6 @@ export class BpfInterpreter implements BpfProgramInstance {
     this.layout = layout;
     this.entryList = programs;
     for (const p of programs) this.entries.set(p.name, p.insn);
-    this.defaultProgram = programs[0]!.name;
     this.helpers = helpers;
     this.budget = budget;
     this.registers = registerFile(layout.maxCallDepth + 1);
@@ -283,33 +260,13 @@ export class BpfInterpreter implements BpfProgramInstance {
     return this.layout.dataBase;
   }
 
-  /** A view of `len` bytes of memory at the data address, growing memory if needed. */
-  dataView(len: number): Uint8Array {
-    this.ensureData(len);
-    return new Uint8Array(this.memory.buffer, this.dataAddress, len);
+  bind(program: string): BoundEntry {
+    const pc = this.entry(program);
+    return (r1, r2) => this.run(pc, r1, r2);
   }
 
-  /**
-   * Runs a program on a copy of `mem` (r1 = its address, r2 = its length; r1 = r2 = 0 without
-   * memory), copies what the program wrote back into `mem`, and returns r0 as an unsigned 64-bit
-   * value. Faults throw BpfRuntimeError naming the instruction.
-   */
-  run(mem?: Uint8Array, options: InterpreterRunOptions = {}): bigint {
-    const pc = this.entry(options.program);
-    const budget = options.budget === undefined ? this.budget : checkBudget(options.budget);
-    const len = mem ? mem.length : 0;
-    if (mem) this.dataView(len).set(mem);
-    this.invoke(pc, mem ? this.dataAddress : 0, len, budget);
-    if (mem) mem.set(new Uint8Array(this.memory.buffer, this.dataAddress, len));
-    return this.lastResult();
-  }
-
-  /**
-   * Runs on `len` bytes already in place at `dataAddress` and returns r0's low 32 bits (as an
-   * unsigned number). `lastResult()` has the full value.
-   */
-  runRaw(len: number, program?: string): number {
-    return this.invoke(this.entry(program), len > 0 || len === 0 ? this.dataAddress : 0, len, this.budget) >>> 0;
+  invoke(program: string, r1: number, r2: number): number {
+    return this.run(this.entry(program), r1, r2);
   }
 
   /** The full r0 of the last run. */
@@ -317,8 +274,7 @@ export class BpfInterpreter implements BpfProgramInstance {
     return new DataView(this.memory.buffer).getBigUint64(RESULT_ADDR, true);
   }
 
-  private entry(program: string | undefined): number {
-    const name = program ?? this.defaultProgram;
+  private entry(name: string): number {
     const pc = this.entries.get(name);
     if (pc === undefined) {
       throw unknownProgram(name, this.entryList);
@@ -326,25 +282,17 @@ export class BpfInterpreter implements BpfProgramInstance {
     return pc;
   }
 
-  private ensureData(len: number): void {
+  ensureData(len: number): void {
     ensureRoom(this.memory, this.dataAddress, len);
   }
 
   /** The compiled entry wrapper: r1, r2 arrive as i32; the result is stored at RESULT_ADDR. */
-  private invoke(pc: number, r1: number, r2: number, budget: number): number {
-    // A helper may run a program of this instance again; that run gets its own register files.
-    const nested = this.running;
-    this.running = true;
-    try {
-      const r0 = nested
-        ? this.execute(pc, r1 | 0, r2 | 0, budget, registerFile(this.retPcs.length), new Int32Array(this.retPcs.length))
-        : this.execute(pc, r1 | 0, r2 | 0, budget, this.registers, this.retPcs);
-      this.refreshMemory();
-      this.dv.setBigUint64(RESULT_ADDR, r0, true);
-      return Number(BigInt.asIntN(32, r0));
-    } finally {
-      if (!nested) this.running = false;
-    }
+  private run(pc: number, r1: number, r2: number): number {
+    // Re-entry is refused by the API layer (runtime/program.ts): one run at a time.
+    const r0 = this.execute(pc, r1 | 0, r2 | 0, this.budget, this.registers, this.retPcs);
+    this.refreshMemory();
+    this.dv.setBigUint64(RESULT_ADDR, r0, true);
+    return Number(BigInt.asIntN(32, r0));
   }
 
   private refreshMemory(): void {
@@ -760,9 +708,9 @@ export class BpfInterpreter implements BpfProgramInstance {
             } else {
               r = callStatic(site, S, I, f);
             }
-            R[f] = convertResult(site.signature, r);
+            R[f] = helperResult(site.signature, r);
           } catch (e) {
-            throw helperError(e, pc);
+            throw runtimeErrorOf(e, { insn: pc });
           }
           if (this.memory.buffer !== this.buf) {
             this.refreshMemory();
@@ -783,7 +731,7 @@ export class BpfInterpreter implements BpfProgramInstance {
           try {
             R[f] = callWithRegisters(def, [R[f + 1]!, R[f + 2]!, R[f + 3]!, R[f + 4]!, R[f + 5]!]);
           } catch (e) {
-            throw helperError(e, pc);
+            throw runtimeErrorOf(e, { insn: pc });
           }
           if (this.memory.buffer !== this.buf) {
             this.refreshMemory();
@@ -861,22 +809,6 @@ function callStatic(site: HelperSite, S: BigInt64Array, I: Int32Array, f: number
   }
   const fn = site.fn;
   return fn(...args);
-}
-
-/** Converts a helper's result as the Wasm boundary does (ToBigInt64 / ToInt32), into r0. */
-function convertResult(sig: HelperSignature, r: unknown): bigint {
-  switch (sig.result) {
-    case 'i64':
-      // BigInt.asUintN applies ToBigInt: a number, undefined or null is a TypeError, as for Wasm.
-      return BigInt.asUintN(64, r as bigint);
-    case 'u32':
-      // Unary plus is ToNumber (a bigint is a TypeError), `| 0` is ToInt32.
-      return BigInt((+(r as number) | 0) >>> 0);
-    case 's32':
-      return BigInt.asUintN(64, BigInt(+(r as number) | 0));
-    default:
-      return 0n;
-  }
 }
 
 /** Fills the flat arrays for one instruction. */
@@ -989,7 +921,7 @@ function flatten(insn: Insn, f: FlatProgram): void {
  * BpfRuntimeError E_UNKNOWN_HELPER for a helper the program calls that the host lacks (as
  * `instantiate` does).
  */
-export function interpret(bytecode: Uint8Array | Program, options: InterpretOptions = {}): BpfInterpreter {
+export function interpret(bytecode: Uint8Array | Program, options: InterpretOptions = {}): BpfInstance {
   const program = bytecode instanceof Uint8Array
     ? decodeProgram(bytecode, { maxInsns: options.maxInsns ?? MAX_INSNS })
     : bytecode;
@@ -1079,7 +1011,7 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
     if (e.section !== undefined) entry.section = e.section;
     return entry;
   });
-  return new BpfInterpreter(flat, layout, programs, helpers, budget, options.checked === true);
+  return new BpfInstance(new InterpreterEngine(flat, layout, programs, helpers, budget, options.checked === true));
 }
 
 function resolveLddw(insn: LddwInsn, resolve: ((insn: LddwInsn) => bigint) | undefined): bigint {

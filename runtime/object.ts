@@ -8,7 +8,7 @@ import { fromBase64 } from './base64.js';
 import { packetHelpers } from './context.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helpers.js';
-import { BpfMap } from './maps/api.js';
+import { BpfMap, mapInfo } from './maps/api.js';
 import { Errno, MapType } from './maps/desc.js';
 import { helperById } from './helper-table.js';
 
@@ -53,6 +53,31 @@ export interface ObjectOptions {
 
 type CallbackFn = (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
 
+/** One trace_pipe reader: lines not yet read, and the `next()` calls waiting for one (FIFO). */
+class TraceStream {
+  private readonly lines: string[] = [];
+  private readonly waiters: Array<(r: IteratorResult<string>) => void> = [];
+  private done = false;
+
+  push(line: string): void {
+    const w = this.waiters.shift();
+    if (w) w({ value: line, done: false });
+    else this.lines.push(line);
+  }
+
+  next(): Promise<IteratorResult<string>> {
+    if (this.lines.length > 0) return Promise.resolve({ value: this.lines.shift()!, done: false });
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  end(): void {
+    this.done = true;
+    this.lines.length = 0;
+    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
+  }
+}
+
 /** The maps, buffers and helpers of one instance of a compiled object. */
 export class ObjectRuntime {
   /** The maps by name. */
@@ -77,7 +102,7 @@ export class ObjectRuntime {
       programNumber: (name) => this.programNumber(name),
       programName: (n) => manifest.programs[n]?.name,
       mapByName: (name) => this.maps.get(name),
-      mapByDesc: (desc) => this.byIndex.find((x) => x.desc === desc),
+      mapByDesc: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
     }));
     this.maps = new Map(this.byIndex.map((m) => [m.name, m]));
     for (const m of infos) {
@@ -112,7 +137,7 @@ export class ObjectRuntime {
         env: options.env ?? {},
         trace: (line) => this.emitTrace(line),
         mapAt: (desc) => {
-          const m = this.byIndex.find((x) => x.desc === desc);
+          const m = this.byIndex.find((x) => mapInfo(x).desc === desc);
           return m ? { index: m.index, name: m.name, type: m.type } : undefined;
         },
         entries: (desc) => this.entriesForCallback(desc),
@@ -135,7 +160,7 @@ export class ObjectRuntime {
    */
   private *entriesForCallback(desc: number): Generator<[number, number]> {
     const scratch = this.manifest.keyScratch;
-    const map = this.byIndex.find((m) => m.desc === desc);
+    const map = this.byIndex.find((m) => mapInfo(m).desc === desc);
     if (!scratch || !map || this.forEachDepth >= scratch.slots) {
       throw new BpfRuntimeError(ErrorCode.HelperFailed, 'bpf_for_each_map_elem nests deeper than the call depth limit', { helper: 'bpf_for_each_map_elem' });
     }
@@ -177,7 +202,7 @@ export class ObjectRuntime {
     const rt = new ObjectRuntime(memory, manifest, store, options);
     rt.initialContents();
     if (options.globals) for (const [k, v] of Object.entries(options.globals)) rt.setGlobal(k, v);
-    if (options.pins) for (const m of rt.byIndex) if (m.info.pinning === MapPinningByName && !m.info.internal) options.pins.adopt(m);
+    if (options.pins) for (const m of rt.byIndex) if (mapInfo(m).pinning === MapPinningByName && !mapInfo(m).internal) options.pins.adopt(m);
     return rt;
   }
 
@@ -192,38 +217,28 @@ export class ObjectRuntime {
     }
   }
 
-  private readonly traceStreams = new Set<{ lines: string[]; wake: (() => void) | undefined }>();
+  private readonly traceStreams = new Set<TraceStream>();
 
   private emitTrace(line: string): void {
     this.traceSink(line);
-    for (const s of this.traceStreams) {
-      s.lines.push(line);
-      s.wake?.();
-    }
+    for (const s of this.traceStreams) s.push(line);
   }
 
   /**
    * Trace output as a stream: an async iterator over the lines printed from now on (as reading
-   * /sys/kernel/tracing/trace_pipe), besides the `trace` sink. `return()` (a `break` out of
-   * `for await`) ends it.
+   * /sys/kernel/tracing/trace_pipe), besides the `trace` sink. Each pending `next()` gets its own
+   * line, in order; `return()` (a `break` out of `for await`) ends it and every pending `next()`.
    */
   traceLines(): AsyncIterableIterator<string> {
-    const stream = { lines: [] as string[], wake: undefined as (() => void) | undefined };
+    const stream = new TraceStream();
     this.traceStreams.add(stream);
     const streams = this.traceStreams;
-    let done = false;
     const it: AsyncIterableIterator<string> = {
-      async next(): Promise<IteratorResult<string>> {
-        while (!done && stream.lines.length === 0) await new Promise<void>((r) => { stream.wake = r; });
-        stream.wake = undefined;
-        if (done) return { value: undefined, done: true };
-        return { value: stream.lines.shift()!, done: false };
-      },
-      async return(): Promise<IteratorResult<string>> {
-        done = true;
+      next: (): Promise<IteratorResult<string>> => stream.next(),
+      return: (): Promise<IteratorResult<string>> => {
         streams.delete(stream);
-        stream.wake?.();
-        return { value: undefined, done: true };
+        stream.end();
+        return Promise.resolve({ value: undefined, done: true });
       },
       [Symbol.asyncIterator]() {
         return it;
@@ -254,9 +269,9 @@ export class ObjectRuntime {
    */
   createInnerMap(outer: string): BpfMap {
     this.map(outer);
-    const free = this.byIndex.find((m) => m.info.poolOf === outer && !this.handedOut.has(m.name));
+    const free = this.byIndex.find((m) => mapInfo(m).poolOf === outer && !this.handedOut.has(m.name));
     if (!free) {
-      const size = this.byIndex.filter((m) => m.info.poolOf === outer).length;
+      const size = this.byIndex.filter((m) => mapInfo(m).poolOf === outer).length;
       throw new BpfRuntimeError(
         ErrorCode.MapOp,
         `no inner map left for ${outer} (ENOSPC): its pool of ${size} was laid out at compile time; compile with a larger innerMapPool`,
@@ -270,7 +285,7 @@ export class ObjectRuntime {
   /** The ring buffer of a RINGBUF map: consume records with a callback or `for await`. */
   ringbuf(name: string): RingBuffer {
     const m = this.map(name);
-    const rb = this.ringbufs.get(m.desc);
+    const rb = this.ringbufs.get(mapInfo(m).desc);
     if (!rb) throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${name} is not a ring buffer`, { map: name });
     return rb;
   }
@@ -278,7 +293,7 @@ export class ObjectRuntime {
   /** The perf buffer of a PERF_EVENT_ARRAY map. */
   perf(name: string): PerfEventArray {
     const m = this.map(name);
-    const pb = this.perfs.get(m.desc);
+    const pb = this.perfs.get(mapInfo(m).desc);
     if (!pb) throw new BpfRuntimeError(ErrorCode.BadArgument, `map ${name} is not a perf event array`, { map: name });
     return pb;
   }
@@ -288,9 +303,9 @@ export class ObjectRuntime {
     const ringbufs = new Map<string, RingBuffer>();
     const perfs = new Map<string, PerfEventArray>();
     for (const m of this.byIndex) {
-      const rb = this.ringbufs.get(m.desc);
+      const rb = this.ringbufs.get(mapInfo(m).desc);
       if (rb) ringbufs.set(m.name, rb);
-      const pb = this.perfs.get(m.desc);
+      const pb = this.perfs.get(mapInfo(m).desc);
       if (pb) perfs.set(m.name, pb);
     }
     return { ringbufs, perfs };

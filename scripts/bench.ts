@@ -11,9 +11,9 @@
  *      runs, so linear and superlinear growth show. A size whose estimated compile time exceeds
  *      ~20 s at some level is skipped at that level.
  *  (b) run time: the kernels of test-programs/bench compiled at the default level and run through
- *      the runtime's fast path (`runRaw`), median ns per run over >= ~200 ms of runs, against the
+ *      the runtime's fast path (`runInPlace`), median ns per run over >= ~200 ms of runs, against the
  *      same C built with `cc -O2` (scripts/bench/native.c); the ratio per kernel and its geomean.
- *  (c) call overhead: `mov r0, 0; exit` called from JS through `runRaw` (and `run`), ns per call.
+ *  (c) call overhead: `mov r0, 0; exit` called from JS through `runInPlace` (and `run`), ns per call.
  *  (d) safety options: the kernels compiled checked and with a budget, against the plain build.
  *  (e) maps: test-programs/c/map_bench.o (clang) makes 1000 lookups per run in a 10k-entry HASH
  *      map with 4-byte keys (the AssemblyScript maps module, called Wasm to Wasm) and in an ARRAY
@@ -359,7 +359,7 @@ async function benchRun(
         wasmResult = BigInt.asUintN(64, instance.run(input.slice()));
         instance.dataView(input.length).set(input);
         const len = input.length;
-        timing = timeCalls(() => instance.runRaw(len), settings.runMinMs, settings.runMinSamples, settings.warmupMs);
+        timing = timeCalls(() => instance.program().runInPlace(len), settings.runMinMs, settings.runMinSamples, settings.warmupMs);
       } catch (err) {
         warnings.push(`${kernel.name}: compiling or running the eBPF kernel failed: ${(err as Error).message}`);
       }
@@ -399,9 +399,9 @@ const TRIVIAL = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 
 async function benchCall(settings: Settings, options: BenchOptions): Promise<CallRow[]> {
   const instance: BpfInstance = await instantiate(await compileBytes(TRIVIAL));
   const rows: CallRow[] = [];
-  const raw = timeCalls(() => instance.runRaw(0), settings.callMinMs, 5, settings.warmupMs);
-  rows.push({ path: 'runRaw(len)', nsPerCall: raw.ns, calls: raw.runs });
-  log(options, `call runRaw: ${formatNs(raw.ns)}`);
+  const raw = timeCalls(() => instance.program().runInPlace(0), settings.callMinMs, 5, settings.warmupMs);
+  rows.push({ path: 'runInPlace(len)', nsPerCall: raw.ns, calls: raw.runs });
+  log(options, `call runInPlace: ${formatNs(raw.ns)}`);
   const full = timeCalls(() => instance.run(), settings.callMinMs, 5, settings.warmupMs);
   rows.push({ path: 'run()', nsPerCall: full.ns, calls: full.runs });
   log(options, `call run: ${formatNs(full.ns)}`);
@@ -421,7 +421,7 @@ async function benchSafety(settings: Settings, options: BenchOptions, root: stri
       const r0 = instance.run(input.slice());
       instance.dataView(input.length).set(input);
       const len = input.length;
-      return { ns: timeCalls(() => instance.runRaw(len), settings.runMinMs, settings.runMinSamples, settings.warmupMs).ns, r0 };
+      return { ns: timeCalls(() => instance.program().runInPlace(len), settings.runMinMs, settings.runMinSamples, settings.warmupMs).ns, r0 };
     };
     try {
       // Interleaved, so the three figures come from the same stretch of time.
@@ -458,7 +458,7 @@ async function benchMaps(settings: Settings, options: BenchOptions, root: string
       const r0 = inst.run(undefined, { program });
       const ok = r0 === expected;
       if (!ok) warnings.push(`map bench ${program}: r0 ${r0}, expected ${expected}`);
-      const { ns } = timeCalls(() => inst.runRaw(0, program), settings.runMinMs, settings.runMinSamples, settings.warmupMs);
+      const { ns } = timeCalls(() => inst.program(program).runInPlace(0), settings.runMinMs, settings.runMinSamples, settings.warmupMs);
       rows.push({ map: `${map} (${m.type === 1 ? 'HASH' : 'ARRAY'}, u32 -> u64)`, entries: 10000, nsPerLookup: ns / MAP_BENCH_LOOKUPS, ok });
       log(options, `maps ${map}: ${(ns / MAP_BENCH_LOOKUPS).toFixed(1)} ns per lookup`);
     }
@@ -505,7 +505,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
   const ratios = run.rows.map((r) => r.ratio).filter((r): r is number => r !== null);
   const geomeanRatio = ratios.length ? geomean(ratios) : null;
-  const raw = call.find((c) => c.path.startsWith('runRaw'));
+  const raw = call.find((c) => c.path.startsWith('runInPlace'));
   const targets = [
     target('compile -O0', compileSpeed(compileRows, 0), 1_000_000, 'insns/s', 'min'),
     target(`compile -O${defaultLevel} (default)`, compileSpeed(compileRows, defaultLevel), 100_000, 'insns/s', 'min'),

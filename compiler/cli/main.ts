@@ -4,21 +4,24 @@
  * adapter is compiler/cli/bin.ts.
  */
 import type { HelperDefinition } from '../../runtime/helpers.js';
-import type { BpfProgramInstance } from '../../runtime/program.js';
+import type { BpfInstance } from '../../runtime/program.js';
 import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation } from '../../runtime/errors.js';
 import { assemble } from '../asm/assemble.js';
 import { parseDataFile } from '../asm/datafile.js';
 import { disassemble, type AsmSyntax } from '../asm/disasm.js';
 import { compile, type CompileOptions, type OptLevel } from '../compile.js';
-import { load, type Engine } from '../load.js';
+import { instantiateBytecode, type EngineKind } from '../load.js';
 import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
 import { loadObjectSpec } from '../elf/loader.js';
 import { compileObject } from '../object.js';
 import { formatInspect, inspectObject } from '../inspect.js';
-import { instantiate, type BpfInstance } from '../../runtime/instance.js';
+import { instantiate } from '../../runtime/instance.js';
+import { MapType } from '../../runtime/maps/desc.js';
+import type { PerfEventArray } from '../../runtime/stdlib/perf.js';
+import type { RingBuffer } from '../../runtime/stdlib/ringbuf.js';
 import { formatValue } from '../../runtime/typedesc.js';
-import type { BpfMap } from '../../runtime/maps/api.js';
+import { mapInfo, type BpfMap } from '../../runtime/maps/api.js';
 
 /** What the CLI needs from its host. */
 export interface CliIO {
@@ -74,7 +77,7 @@ interface Parsed {
   symbol?: string;
   program?: string;
   help: boolean;
-  engine: Engine;
+  engine: EngineKind;
   checked: boolean;
   budget?: number;
   noBudget: boolean;
@@ -257,7 +260,12 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
     ? compiled.manifest.programs[0]!.name
     : compiled.manifest.programs.find((e) => e.name === p.program || e.section === p.program)!.name;
   const records: { map: string; kind: 'ringbuf' | 'perf'; data: Uint8Array }[] = [];
-  const { ringbufs, perfs } = inst.object!.buffers();
+  const ringbufs = new Map<string, RingBuffer>();
+  const perfs = new Map<string, PerfEventArray>();
+  for (const m of inst.maps.values()) {
+    if (m.type === MapType.RINGBUF) ringbufs.set(m.name, inst.ringbuf(m.name));
+    if (m.type === MapType.PERF_EVENT_ARRAY) perfs.set(m.name, inst.perfbuf(m.name));
+  }
   for (const [name, rb] of ringbufs) rb.onRecord((data) => { if (collecting) records.push({ map: name, kind: 'ringbuf', data: data.slice() }); });
   for (const [name, pb] of perfs) pb.onRecord((data) => { if (collecting) records.push({ map: name, kind: 'perf', data: data.slice() }); });
 
@@ -266,14 +274,16 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   let runOnce: () => void;
   if (p.packet !== undefined) {
     const packet = await io.readFile(p.packet);
-    const r = inst.runPacket(packet, { program });
-    result = r.result;
-    packetOut = r.packet;
-    runOnce = () => { inst.runPacket(packet, { program }); };
+    const handle = inst.program(program);
+    const r = handle.test({ dataIn: packet });
+    result = r.r0;
+    packetOut = r.dataOut;
+    runOnce = () => { handle.test({ dataIn: packet }); };
   } else {
     const ctx = p.mem !== undefined ? await io.readFile(p.mem) : new Uint8Array(DEFAULT_CONTEXT);
-    result = inst.run(ctx.slice(), { program });
-    runOnce = () => { inst.run(ctx.slice(), { program }); };
+    const handle = inst.program(program);
+    result = handle.run(ctx);
+    runOnce = () => { handle.run(ctx); };
   }
   for (const rb of ringbufs.values()) rb.consume();
   for (const pb of perfs.values()) pb.consume();
@@ -286,7 +296,7 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   });
 
   // Ring/perf buffers print as records; unused inner maps laid out in advance are left out.
-  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(m.info.poolOf !== undefined && firstEntries(m, 1).length === 0));
+  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(mapInfo(m).poolOf !== undefined && firstEntries(m, 1).length === 0));
   if (p.json) {
     const out: Record<string, unknown> = {
       program,
@@ -438,9 +448,9 @@ function compileOptions(p: Parsed): CompileOptions {
 
 async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Promise<number> {
   const helpers: HelperDefinition[] = [];
-  const inst = await load(input.bytecode, { ...compileOptions(p), engine: p.engine, helpers });
+  const inst = await instantiateBytecode(input.bytecode, { ...compileOptions(p), engine: p.engine, helpers });
   const mem = p.mem !== undefined ? await io.readFile(p.mem) : input.mem;
-  const result = inst.run(mem ? mem.slice() : undefined);
+  const result = inst.program().run(mem);
   let medianNs: number | undefined;
   if (p.repeat > 0) medianNs = timeRuns(inst, mem, p.repeat, io);
   if (p.json) {
@@ -462,10 +472,11 @@ async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Promise<num
  * BPF_PROG_TEST_RUN reports a duration for `repeat` runs. Input is copied in once; each run sees
  * what the previous one left, as in the kernel.
  */
-function timeRuns(inst: BpfProgramInstance, mem: Uint8Array | undefined, repeat: number, io: CliIO): number {
+function timeRuns(inst: BpfInstance, mem: Uint8Array | undefined, repeat: number, io: CliIO): number {
   const len = mem ? mem.length : 0;
   if (mem) inst.dataView(len).set(mem);
-  return medianRunNs(() => inst.runRaw(len), repeat, io);
+  const program = inst.program();
+  return medianRunNs(() => program.runInPlace(len), repeat, io);
 }
 
 /** The median ns per call of `run` over `repeat` calls in up to 31 batches; `between` runs after each batch. */

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { classicToEbpf } from '../cbpf/index.js';
-import { load } from '../load.js';
+import { instantiateBytecode } from '../load.js';
 import { readCaptureSync } from '../../runtime/capture/reader.js';
 import { runClassicOnBytes } from '../../runtime/capture/classic.js';
 
@@ -66,7 +66,7 @@ describe('committed classic programs keep the frames tcpdump keeps', () => {
     it(`${fx.expression} (-${fx.format})`, async () => {
       const { bytecode } = classicToEbpf(fx.program);
       for (const engine of ['compiled', 'interpreter'] as const) {
-        const inst = await load(bytecode, { engine, optLevel: 0 });
+        const inst = await instantiateBytecode(bytecode, { engine, optLevel: 0 });
         const kept = frames.filter((f) => runClassicOnBytes(inst, f.data, f.originalLength) !== 0).map((f) => f.index);
         expect(kept, engine).toEqual(fx.kept);
       }

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { classicToEbpf } from '../cbpf/index.js';
-import { load } from '../load.js';
+import { instantiateBytecode } from '../load.js';
 import { readCaptureSync } from '../../runtime/capture/reader.js';
 import { runClassicOnBytes } from '../../runtime/capture/classic.js';
 import type { CaptureFrame } from '../../runtime/capture/frame.js';
@@ -81,7 +81,7 @@ describe.skipIf(!TCPDUMP)('classic BPF: the frames bpf2wasm keeps are the frames
         const { bytecode } = classicToEbpf(text);
         const want = keptByTcpdump(path, expr, frames);
         for (const engine of ['compiled', 'interpreter'] as const) {
-          const inst = await load(bytecode, { engine, optLevel: 0 });
+          const inst = await instantiateBytecode(bytecode, { engine, optLevel: 0 });
           const kept = frames.filter((f) => runClassicOnBytes(inst, f.data, f.originalLength) !== 0).map((f) => f.index);
           expect(kept, `${engine} engine`).toEqual(want);
         }

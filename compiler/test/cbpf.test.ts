@@ -11,10 +11,10 @@ import {
   BPF_MAXINSNS, CAlu, CClass, CJmp, CMisc, CMode, CSize, CSrc, checkClassic, classicToEbpf, formatClassicDdd, parseClassic,
   type ClassicInsn,
 } from '../cbpf/index.js';
-import { load } from '../load.js';
+import { instantiateBytecode } from '../load.js';
 import { runClassicOnBytes } from '../../runtime/capture/classic.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
-import type { BpfProgramInstance } from '../../runtime/program.js';
+import type { BpfInstance } from '../../runtime/program.js';
 
 const { LD, LDX, ST, STX, ALU, JMP, RET, MISC } = CClass;
 const I = (code: number, k = 0, jt = 0, jf = 0): ClassicInsn => ({ code, jt, jf, k: k >>> 0 });
@@ -179,10 +179,10 @@ function reference(insns: readonly ClassicInsn[], data: Uint8Array, wirelen: num
   return 0;
 }
 
-const engines: Array<[string, (b: Uint8Array) => Promise<BpfProgramInstance>]> = [
-  ['interpreter', (b) => load(b, { engine: 'interpreter' })],
-  ['compiled -O0', (b) => load(b, { optLevel: 0 })],
-  ['compiled -O1', (b) => load(b, { optLevel: 1 })],
+const engines: Array<[string, (b: Uint8Array) => Promise<BpfInstance>]> = [
+  ['interpreter', (b) => instantiateBytecode(b, { engine: 'interpreter' })],
+  ['compiled -O0', (b) => instantiateBytecode(b, { optLevel: 0 })],
+  ['compiled -O1', (b) => instantiateBytecode(b, { optLevel: 1 })],
 ];
 
 async function runAll(insns: ClassicInsn[], data: Uint8Array, wirelen = data.length): Promise<number[]> {

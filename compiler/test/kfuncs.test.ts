@@ -59,9 +59,9 @@ describe('kfuncs', () => {
         bpf2wasm_note: (code: number): void => { notes.push(code); },
       },
     });
-    expect(inst.runPacket(Uint8Array.from([1, 2, 3, 4])).result).toBe(1n);
-    expect(inst.runPacket(Uint8Array.from([1, 2, 3, 5])).result).toBe(2n);
-    expect(inst.runPacket(Uint8Array.from([1, 2])).result).toBe(0n);
+    expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3, 4]) }).r0).toBe(1n);
+    expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3, 5]) }).r0).toBe(2n);
+    expect(inst.program().test({ dataIn: Uint8Array.from([1, 2]) }).r0).toBe(0n);
     expect(notes).toEqual([10, 11]);
   });
 });

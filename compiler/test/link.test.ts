@@ -42,19 +42,19 @@ describe('the pin registry (the runtime\'s bpffs)', () => {
   it('a reloaded object takes over its pinned map; unpinned maps start afresh', async () => {
     const pins = new PinRegistry();
     const first = await instantiate((await compileObject(producer)).wasm, { pins });
-    for (const n of [10, 10, 20]) first.runPacket(new Uint8Array(n));
+    for (const n of [10, 10, 20]) first.program().test({ dataIn: new Uint8Array(n) });
     expect(pins.names()).toEqual(['events']);
     // Another object with the same pinned map (the consumer) sees the producer's events.
     const second = await instantiate((await compileObject(consumer)).wasm, { pins });
-    expect(second.runPacket(new Uint8Array(10)).result).toBe(2n);
+    expect(second.program().test({ dataIn: new Uint8Array(10) }).r0).toBe(2n);
     expect(pins.get('events')).toBe(second.map('events'));
-    expect(second.object!.getGlobal('consumed')).toBe(1n);
+    expect(second.getGlobal('consumed')).toBe(1n);
     // Without the registry nothing carries over.
     const alone = await instantiate((await compileObject(consumer)).wasm);
-    expect(alone.runPacket(new Uint8Array(10)).result).toBe(0n);
+    expect(alone.program().test({ dataIn: new Uint8Array(10) }).r0).toBe(0n);
     pins.unpin('events');
     const third = await instantiate((await compileObject(consumer)).wasm, { pins });
-    expect(third.runPacket(new Uint8Array(10)).result).toBe(0n);
+    expect(third.program().test({ dataIn: new Uint8Array(10) }).r0).toBe(0n);
   });
 
   it('refuses a pinned map whose definition differs', async () => {

@@ -35,7 +35,8 @@ import {
 import type { Manifest } from '../../runtime/abi.js';
 import { Bpf2WasmError, ErrorCode, type ErrorLocation } from '../../runtime/errors.js';
 import type { HelperDefinition } from '../../runtime/helpers.js';
-import { instantiate, type BpfInstance } from '../../runtime/instance.js';
+import { instantiate } from '../../runtime/instance.js';
+import { manifestOf, type BpfInstance } from '../../runtime/program.js';
 import { BpfMap } from '../../runtime/maps/api.js';
 import { BPF_NOEXIST, D_COUNT, D_STATE, MapType } from '../../runtime/maps/desc.js';
 import { checkMapsLayout } from '../../runtime/maps/layout.js';
@@ -131,7 +132,7 @@ const DECODE_CODES: ReadonlySet<string> = new Set([
 function descriptorSnapshot(inst: BpfInstance): Map<string, string> {
   const out = new Map<string, string>();
   const mem = new Uint8Array(inst.memory.buffer);
-  for (const m of inst.manifest.maps ?? []) {
+  for (const m of manifestOf(inst).maps ?? []) {
     const fixed = [...mem.subarray(m.desc, m.desc + D_COUNT), ...mem.subarray(m.desc + D_COUNT + 4, m.desc + D_STATE)];
     out.set(m.name, Buffer.from(fixed).toString('hex'));
   }
@@ -146,7 +147,7 @@ function descriptorProblems(before: Map<string, string>, inst: BpfInstance, what
 
 /** Runs one program once: packet programs on a 64-byte packet, others on 256 zero bytes. */
 function runOnce(inst: BpfInstance, program: { name: string; type: string }): void {
-  if (PACKET_TYPES.has(program.type)) inst.runPacket(new Uint8Array(64), { program: program.name });
+  if (PACKET_TYPES.has(program.type)) inst.program(program.name).test({ dataIn: new Uint8Array(64) });
   else inst.run(new Uint8Array(256), { program: program.name });
 }
 
@@ -386,7 +387,7 @@ describe('references an object cannot satisfy', () => {
 
   it('running a program the module does not have: E_BAD_ARGUMENT naming it', async () => {
     const inst = await compileAndLoad(fixture('c/xdp_counter.o'));
-    for (const run of [() => inst.run(new Uint8Array(8), { program: 'nope' }), () => inst.runPacket(new Uint8Array(8), { program: 'nope' })]) {
+    for (const run of [() => inst.run(new Uint8Array(8), { program: 'nope' }), () => inst.program('nope').test({ dataIn: new Uint8Array(8) })]) {
       const e = await typedError(run);
       expect(e.code).toBe(ErrorCode.BadArgument);
       expect(e.location.program).toBe('nope');
@@ -411,7 +412,7 @@ describe('helpers at instantiate', () => {
   it('with every custom helper provided, the program runs', async () => {
     const { wasm } = await compileObject(fixture('c/custom_helpers.o'), { helpers: CUSTOM_DECLS });
     const inst = await instantiate(wasm, { trace: () => {}, helpers: CUSTOM_HELPERS });
-    expect(inst.runPacket(new Uint8Array(0)).result).toBe(19n);
+    expect(inst.program().test({ dataIn: new Uint8Array(0) }).r0).toBe(19n);
   });
 
   it('a call to a helper id no kernel defines compiles, and fails at instantiate naming it', async () => {
@@ -650,7 +651,7 @@ describe('map API misuse: typed errors naming the map', () => {
 describe('global variables', () => {
   it('that do not exist: E_BAD_ARGUMENT, from getGlobal, setGlobal and the globals option', async () => {
     const inst = await compileAndLoad(fixture('c/global_data.o'));
-    for (const f of [() => inst.object!.getGlobal('nope'), () => inst.object!.setGlobal('nope', 1)]) {
+    for (const f of [() => inst.getGlobal('nope'), () => inst.setGlobal('nope', 1)]) {
       expect((await typedError(f)).code).toBe(ErrorCode.BadArgument);
     }
     const { wasm } = await compileObject(fixture('c/global_data.o'));
@@ -660,9 +661,9 @@ describe('global variables', () => {
   it('of the wrong shape or size: E_BAD_ARGUMENT, and the variable keeps its value', async () => {
     const inst = await compileAndLoad(fixture('c/global_data.o'));
     for (const v of [5, { step: 'x' }, { nope: 1 }, new Uint8Array(3), [1, 2]]) {
-      expect((await typedError(() => inst.object!.setGlobal('config', v))).code).toBe(ErrorCode.BadArgument);
+      expect((await typedError(() => inst.setGlobal('config', v))).code).toBe(ErrorCode.BadArgument);
     }
-    expect(inst.object!.getGlobal('config')).toEqual({ step: 2, limit: 1000 });
+    expect(inst.getGlobal('config')).toEqual({ step: 2, limit: 1000 });
   });
 });
 
@@ -689,11 +690,11 @@ describe('checked mode keeps map metadata safe', () => {
     const counts = inst.map('counts');
     counts.set(1, 10n);
     const before = descriptorSnapshot(inst);
-    const meta = inst.manifest.maps![0]!;
+    const meta = manifestOf(inst).maps![0]!;
     const metaBefore = new Uint8Array(inst.memory.buffer, meta.meta, meta.metaSize).slice();
     let result: bigint | undefined;
     try {
-      result = inst.runPacket(new Uint8Array(64)).result;
+      result = inst.program().test({ dataIn: new Uint8Array(64) }).r0;
     } catch (e) {
       expect(errorProblems(e, 'run')).toEqual([]);
     }
@@ -705,8 +706,8 @@ describe('checked mode keeps map metadata safe', () => {
 
   it('the descriptor is below arenaBase and the program cannot store to it', async () => {
     const inst = await compileAndLoad(handSpec(`${DESC}\nstdw [%r1+0], 0\nmov %r0, 0\nexit`, MAPS));
-    expect(inst.manifest.maps![0]!.desc).toBeLessThan(inst.manifest.layout.arenaBase!);
-    const e = await typedError(() => inst.runPacket(new Uint8Array(64)));
+    expect(manifestOf(inst).maps![0]!.desc).toBeLessThan(manifestOf(inst).layout.arenaBase!);
+    const e = await typedError(() => inst.program().test({ dataIn: new Uint8Array(64) }));
     expect([e.code, e.location.insn]).toEqual([ErrorCode.MemoryFault, 2]);
   });
 
@@ -748,13 +749,13 @@ describe('checked mode keeps map metadata safe', () => {
 
   it('bpf_get_current_comm into the hash map\'s metadata (its buckets and keys)', async () => {
     const inst = await compileAndLoad(handSpec('mov %r0, 0\nexit', MAPS));
-    const meta = inst.manifest.maps![0]!.meta;
+    const meta = manifestOf(inst).maps![0]!.meta;
     await expectMetadataSafe(`lddw %r1, ${meta}\nmov %r2, 16\ncall 16\nexit`);
   });
 
   it('a write that starts in the arena and runs down into metadata is refused too', async () => {
     const inst = await compileAndLoad(handSpec('mov %r0, 0\nexit', MAPS));
-    const below = inst.manifest.layout.arenaBase! - 8;
+    const below = manifestOf(inst).layout.arenaBase! - 8;
     await expectMetadataSafe(`lddw %r1, ${below}\nmov %r2, 16\ncall 16\nexit`);
   });
 
@@ -773,14 +774,14 @@ describe('checked mode keeps map metadata safe', () => {
 
   it('bpf_map_update_elem (2) with a forged map pointer cannot write into metadata', async () => {
     const inst = await compileAndLoad(handSpec('mov %r0, 0\nexit', MAPS));
-    const desc = inst.manifest.maps![0]!.desc;
+    const desc = manifestOf(inst).maps![0]!.desc;
     await expectMetadataSafe([
       ...forgedArray(desc), 'mov %r1, %r10', 'sub %r1, 64', 'mov %r2, %r10', 'sub %r2, 72', 'mov %r3, %r10', 'sub %r3, 88', 'mov %r4, 0', 'call 2', 'exit',
     ].join('\n'));
   });
 
   it('every map helper with a forged map pointer: NULL or -EINVAL, and nothing written', async () => {
-    const desc = (await compileAndLoad(handSpec('mov %r0, 0\nexit', MAPS))).manifest.maps![0]!.desc;
+    const desc = manifestOf(await compileAndLoad(handSpec('mov %r0, 0\nexit', MAPS))).maps![0]!.desc;
     const key = ['mov %r2, %r10', 'sub %r2, 72'];
     const value = ['mov %r2, %r10', 'sub %r2, 88'];
     const helpers: [id: number, args: string[], expected: bigint][] = [
@@ -794,11 +795,11 @@ describe('checked mode keeps map metadata safe', () => {
     ];
     for (const [id, args, expected] of helpers) {
       const inst = await compileAndLoad(handSpec([...forgedArray(desc), 'mov %r1, %r10', 'sub %r1, 64', ...args, `call ${id}`, 'exit'].join('\n'), MAPS));
-      expect(inst.manifest.maps![0]!.desc).toBe(desc);
+      expect(manifestOf(inst).maps![0]!.desc).toBe(desc);
       const counts = inst.map('counts');
       counts.set(1, 10n);
       const before = descriptorSnapshot(inst);
-      const result = inst.runPacket(new Uint8Array(64)).result;
+      const result = inst.program().test({ dataIn: new Uint8Array(64) }).r0;
       expect([id, BigInt.asIntN(64, result)]).toEqual([id, expected]);
       expect(descriptorProblems(before, inst, `after helper ${id}`)).toEqual([]);
       expect(counts.dump()).toEqual([[1, 10n]]);

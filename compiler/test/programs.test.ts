@@ -14,7 +14,8 @@ import { describe, expect, it } from 'vitest';
 import type { HelperSignature } from '../../runtime/abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import { abiSignature, helperById } from '../../runtime/helper-table.js';
-import { instantiate, type BpfInstance, type InstantiateOptions } from '../../runtime/instance.js';
+import { instantiate, type InstantiateOptions } from '../../runtime/instance.js';
+import { manifestOf, type BpfInstance } from '../../runtime/program.js';
 import type { HelperDefinition } from '../../runtime/helpers.js';
 import type { ObjectRuntime } from '../../runtime/object.js';
 import { BpfCoreReloKind, BtfLinkage, readDataSection, readElfBtf } from '../elf/btf.js';
@@ -57,7 +58,7 @@ function build(name: string, engine: Engine = O1, extra: ObjectCompileOptions = 
 
 interface Loaded {
   inst: BpfInstance;
-  obj: ObjectRuntime;
+  obj: BpfInstance;
   compiled: CompiledObject;
   /** bpf_printk output, one entry per line. */
   trace: string[];
@@ -73,7 +74,7 @@ async function open(
   const c = await build(name, engine, compileOptions);
   const trace: string[] = [];
   const inst = await instantiate(c.wasm, { trace: (line) => trace.push(line), ...options });
-  return { inst, obj: inst.object!, compiled: c, trace };
+  return { inst, obj: inst, compiled: c, trace };
 }
 
 interface MapShape {
@@ -261,11 +262,11 @@ program('xdp_counter', () => {
       const counts = inst.map('pkt_count');
       expect(counts.get(0)).toBe(0n);
       for (let n = 1; n <= 5; n++) {
-        expect(inst.runPacket(bytes(64)).result).toBe(XDP_PASS);
+        expect(inst.program().test({ dataIn: bytes(64) }).r0).toBe(XDP_PASS);
         expect(counts.get(0)).toBe(BigInt(n));
       }
       counts.set(0, 1000n);
-      inst.runPacket(bytes(1));
+      inst.program().test({ dataIn: bytes(1) });
       expect(counts.dump()).toEqual([[0, 1001n]]);
     });
   }
@@ -379,7 +380,7 @@ program('perfbuf_hello', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: the consumer receives one {pid, uid, command, message} record per run`, async () => {
       const { inst, obj } = await open('perfbuf_hello', engine, { env: { ...HELLO_ENV } });
-      const perf = obj.perf('output');
+      const perf = obj.perfbuf('output');
       const records: [Uint8Array, number][] = [];
       perf.onRecord((data, cpu) => records.push([data, cpu]));
       const ctx = new Uint8Array(168);
@@ -530,7 +531,7 @@ program('xdp_drop_icmp', () => {
       const drops = inst.map('drops');
       let expected = 0n;
       for (const [what, packet, action, dropped] of cases) {
-        const { result, packet: after } = inst.runPacket(packet);
+        const { r0: result, dataOut: after } = inst.program().test({ dataIn: packet });
         expect(result, what).toBe(action);
         expect(after, what).toEqual(packet);
         if (dropped) expected++;
@@ -573,21 +574,21 @@ program('lpm_blocklist', () => {
       list.set(key('192.168.1.7', 32), 0n);
       const hits = (addr: string, len: number): unknown => list.get(key(addr, len));
 
-      expect(inst.runPacket(from('10.1.2.3')).result).toBe(XDP_DROP);
+      expect(inst.program().test({ dataIn: from('10.1.2.3') }).r0).toBe(XDP_DROP);
       expect(hits('10.0.0.0', 8)).toBe(1n);
-      expect(inst.runPacket(from('192.168.1.7')).result).toBe(XDP_DROP);
+      expect(inst.program().test({ dataIn: from('192.168.1.7') }).r0).toBe(XDP_DROP);
       expect(hits('192.168.1.7', 32)).toBe(1n);
-      expect(inst.runPacket(from('192.168.1.8')).result).toBe(XDP_PASS);
-      expect(inst.runPacket(from('11.0.0.1')).result).toBe(XDP_PASS);
-      expect(inst.runPacket(ether(0x86dd, bytes(40))).result).toBe(XDP_PASS);
-      expect(inst.runPacket(ether(ETH_P_IP, bytes(19))).result).toBe(XDP_PASS);
-      expect(inst.runPacket(bytes(10)).result).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: from('192.168.1.8') }).r0).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: from('11.0.0.1') }).r0).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: ether(0x86dd, bytes(40)) }).r0).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: ether(ETH_P_IP, bytes(19)) }).r0).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: bytes(10) }).r0).toBe(XDP_PASS);
       expect([hits('10.0.0.0', 8), hits('192.168.1.7', 32)]).toEqual([1n, 1n]);
 
       // Longest prefix: 10.1.0.0/16 takes 10.1.2.3; 10.2.0.1 still counts against the /8.
       list.set(key('10.1.0.0', 16), 0n);
-      expect(inst.runPacket(from('10.1.2.3')).result).toBe(XDP_DROP);
-      expect(inst.runPacket(from('10.2.0.1')).result).toBe(XDP_DROP);
+      expect(inst.program().test({ dataIn: from('10.1.2.3') }).r0).toBe(XDP_DROP);
+      expect(inst.program().test({ dataIn: from('10.2.0.1') }).r0).toBe(XDP_DROP);
       expect([hits('10.0.0.0', 8), hits('10.1.0.0', 16)]).toEqual([2n, 1n]);
 
       // The BTF-decoded keys: addr is the u32 the network-order bytes make on a little-endian machine.
@@ -597,7 +598,7 @@ program('lpm_blocklist', () => {
       ]);
       // Unblocking 10.0.0.0/8 lets 10.2.0.1 through.
       expect(list.delete(key('10.0.0.0', 8))).toBe(true);
-      expect(inst.runPacket(from('10.2.0.1')).result).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: from('10.2.0.1') }).r0).toBe(XDP_PASS);
     });
   }
 });
@@ -616,22 +617,22 @@ program('socket_filter', () => {
       const count = inst.map('proto_count');
       const counts = (): [unknown, unknown] => [count.get(6), count.get(17)];
       const ssh = ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(22) }));
-      expect(inst.runPacket(ssh).result).toBe(BigInt(ssh.length));
+      expect(inst.program().test({ dataIn: ssh }).r0).toBe(BigInt(ssh.length));
       expect(counts()).toEqual([1n, 0n]);
-      expect(inst.runPacket(ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(80) }))).result).toBe(0n);
+      expect(inst.program().test({ dataIn: ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(80) })) }).r0).toBe(0n);
       expect(counts()).toEqual([2n, 0n]);
-      expect(inst.runPacket(ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: udp(22) }))).result).toBe(0n);
+      expect(inst.program().test({ dataIn: ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: udp(22) })) }).r0).toBe(0n);
       expect(counts()).toEqual([2n, 1n]);
       // IP options move the TCP header: the port is read at 14 + IHL * 4 + 2.
       const withOptions = ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, ihl: 7, payload: tcp(22) }));
-      expect(inst.runPacket(withOptions).result).toBe(BigInt(withOptions.length));
+      expect(inst.program().test({ dataIn: withOptions }).r0).toBe(BigInt(withOptions.length));
       // A TCP header cut before the port: counted, not kept.
-      expect(inst.runPacket(ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: [0, 1, 0] }))).result).toBe(0n);
+      expect(inst.program().test({ dataIn: ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: [0, 1, 0] })) }).r0).toBe(0n);
       expect(counts()).toEqual([4n, 1n]);
       // Not IPv4, or shorter than Ethernet + IPv4 (34 bytes): dropped, nothing counted.
-      expect(inst.runPacket(ether(0x86dd, bytes(60))).result).toBe(0n);
-      expect(inst.runPacket(ssh.slice(0, 33)).result).toBe(0n);
-      expect(inst.runPacket(ssh.slice(0, 10)).result).toBe(0n);
+      expect(inst.program().test({ dataIn: ether(0x86dd, bytes(60)) }).r0).toBe(0n);
+      expect(inst.program().test({ dataIn: ssh.slice(0, 33) }).r0).toBe(0n);
+      expect(inst.program().test({ dataIn: ssh.slice(0, 10) }).r0).toBe(0n);
       expect(counts()).toEqual([4n, 1n]);
       expect([...count.entries()].filter(([, v]) => v !== 0n)).toEqual([[6, 4n], [17, 1n]]);
     });
@@ -672,19 +673,19 @@ program('rodata_config', () => {
     it(`${engine.label}: keeps packets of at least min_len bytes, from target_uid if set`, async () => {
       const env = { uid: 0 };
       const { inst, obj, trace } = await open('rodata_config', engine, { env });
-      expect(inst.runPacket(bytes(60)).result).toBe(0n);
-      expect(inst.runPacket(bytes(100)).result).toBe(100n);
+      expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(0n);
+      expect(inst.program().test({ dataIn: bytes(100) }).r0).toBe(100n);
       // Overridden after instantiation: the program reads the new value.
       obj.setGlobal('min_len', 10);
-      expect(inst.runPacket(bytes(60)).result).toBe(60n);
-      expect(inst.runPacket(bytes(9)).result).toBe(0n);
+      expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(60n);
+      expect(inst.program().test({ dataIn: bytes(9) }).r0).toBe(0n);
       obj.setGlobal('target_uid', 1000);
-      expect(inst.runPacket(bytes(60)).result).toBe(0n);
+      expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(0n);
       env.uid = 1000;
-      expect(inst.runPacket(bytes(60)).result).toBe(60n);
+      expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(60n);
       expect(trace).toEqual([]);
       obj.setGlobal('verbose', true);
-      expect(inst.runPacket(bytes(9)).result).toBe(0n);
+      expect(inst.program().test({ dataIn: bytes(9) }).r0).toBe(0n);
       expect(trace).toEqual(['short packet: 9']);
     });
   }
@@ -692,10 +693,10 @@ program('rodata_config', () => {
   it('globals given at instantiation are set before the first run', async () => {
     const { inst, obj } = await open('rodata_config', O1, { globals: { min_len: 10 } });
     expect(obj.getGlobal('min_len')).toBe(10);
-    expect(inst.runPacket(bytes(60)).result).toBe(60n);
+    expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(60n);
     // A fresh instance has the defaults again.
     const other = await open('rodata_config');
-    expect(other.inst.runPacket(bytes(60)).result).toBe(0n);
+    expect(other.inst.program().test({ dataIn: bytes(60) }).r0).toBe(0n);
   });
 });
 
@@ -721,21 +722,21 @@ program('string_literals', () => {
         return 0n;
       });
       const { inst } = await open('string_literals', engine, { helpers: [spy] });
-      expect(inst.runPacket(bytes(10)).result).toBe(10n);
-      expect(inst.runPacket(bytes(7)).result).toBe(7n);
+      expect(inst.program().test({ dataIn: bytes(10) }).r0).toBe(10n);
+      expect(inst.program().test({ dataIn: bytes(7) }).r0).toBe(7n);
       const mem = new Uint8Array(inst.memory.buffer);
       expect(calls.map(([fmt, size, len]) => [cstring(mem, fmt >>> 0), size, len])).toEqual([
         ['even length %d\n', 16, 10n], ['odd length %d\n', 15, 7n],
       ]);
       // One copy of each string: both runs of a parity get the same address.
-      inst.runPacket(bytes(12));
+      inst.program().test({ dataIn: bytes(12) });
       expect(calls[2]![0]).toBe(calls[0]![0]);
     });
 
     it(`${engine.label}: the trace output`, async () => {
       const { inst, trace } = await open('string_literals', engine);
-      inst.runPacket(bytes(10));
-      inst.runPacket(bytes(7));
+      inst.program().test({ dataIn: bytes(10) });
+      inst.program().test({ dataIn: bytes(7) });
       // The sink gets lines without their newline.
       expect(trace).toEqual(['even length 10', 'odd length 7']);
     });
@@ -765,15 +766,15 @@ program('printk', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: each run increments counter and prints three lines`, async () => {
       const { inst, obj, trace } = await open('printk', engine);
-      expect(inst.runPacket(bytes(14)).result).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: bytes(14) }).r0).toBe(XDP_PASS);
       expect(obj.getGlobal('counter')).toBe(1);
       expect(trace).toEqual(['Helloworld 1', 'no arguments', 'args 1 2 3 4']);
       trace.length = 0;
-      expect(inst.runPacket(bytes(14)).result).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: bytes(14) }).r0).toBe(XDP_PASS);
       expect(trace).toEqual(['Helloworld 2', 'no arguments', 'args 2 3 4 5']);
       obj.setGlobal('counter', -5);
       trace.length = 0;
-      inst.runPacket(bytes(14));
+      inst.program().test({ dataIn: bytes(14) });
       expect(trace).toEqual(['Helloworld -4', 'no arguments', 'args -4 -3 -2 -1']);
       expect(obj.getGlobal('counter')).toBe(-4);
     });
@@ -781,10 +782,10 @@ program('printk', () => {
 
   it('trace output as a stream (traceLines): the lines printed after it opened, until it ends', async () => {
     const { inst, obj, trace } = await open('printk');
-    inst.runPacket(bytes(1));
-    const lines = obj.traceLines();
+    inst.program().test({ dataIn: bytes(1) });
+    const lines = obj.trace.lines();
     const first = lines.next();
-    inst.runPacket(bytes(1));
+    inst.program().test({ dataIn: bytes(1) });
     expect((await first).value).toBe('Helloworld 2');
     const rest: string[] = [];
     for await (const line of lines) {
@@ -800,8 +801,8 @@ program('printk', () => {
   it('trace output can be redirected after instantiation', async () => {
     const { inst, obj, trace } = await open('printk');
     const other: string[] = [];
-    obj.onTrace((line) => other.push(line));
-    inst.runPacket(bytes(1));
+    obj.trace.onLine((line) => other.push(line));
+    inst.program().test({ dataIn: bytes(1) });
     expect(trace).toEqual([]);
     expect(other).toEqual(['Helloworld 1', 'no arguments', 'args 1 2 3 4']);
   });
@@ -829,7 +830,7 @@ program('global_data', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: track counts packets and bytes, keeps the first 8 bytes, passes 3 times then drops`, async () => {
       const { inst, obj } = await open('global_data', engine);
-      const run = (p: Uint8Array): bigint => inst.runPacket(p).result;
+      const run = (p: Uint8Array): bigint => inst.program().test({ dataIn: p }).r0;
       expect(run(bytes(10, (i) => i + 1))).toBe(XDP_PASS);
       expect([obj.getGlobal('packets'), obj.getGlobal('bytes'), obj.getGlobal('last_bytes'), obj.getGlobal('calls_left')])
         .toEqual([2n, 10n, [1, 2, 3, 4, 5, 6, 7, 8], 2]);
@@ -884,7 +885,7 @@ program('loop_callback', () => {
     it(`${engine.label}: bpf_loop sums squares, stopping once the sum passes 1000000`, async () => {
       const { inst, obj } = await open('loop_callback', engine);
       const run = (n: number): [bigint, unknown, unknown] =>
-        [inst.runPacket(new Uint8Array(n)).result, obj.getGlobal('result'), obj.getGlobal('iterations')];
+        [inst.program().test({ dataIn: new Uint8Array(n) }).r0, obj.getGlobal('result'), obj.getGlobal('iterations')];
       expect(run(10)).toEqual([XDP_PASS, 285n, 10n]);
       expect(run(1000)).toEqual([XDP_PASS, 1005720n, 145n]);
       expect(run(0)).toEqual([XDP_PASS, 0n, 0n]);
@@ -910,18 +911,18 @@ program('map_bench', () => {
       const { inst } = await open('map_bench', engine);
       const hash = inst.map('hash10k');
       const array = inst.map('array10k');
-      expect(inst.runPacket(new Uint8Array(0), { program: 'hash_lookups' }).result).toBe(0n); // every lookup misses
-      expect(inst.runPacket(new Uint8Array(0), { program: 'array_lookups' }).result).toBe(0n); // zeros
+      expect(inst.program('hash_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(0n); // every lookup misses
+      expect(inst.program('array_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(0n); // zeros
       for (let k = 0; k < 10000; k++) {
         hash.set(k, BigInt(k));
         array.set(k, BigInt(k));
       }
-      expect(inst.runPacket(new Uint8Array(0), { program: 'hash_lookups' }).result).toBe(BigInt(documented));
-      expect(inst.runPacket(new Uint8Array(0), { program: 'array_lookups' }).result).toBe(BigInt(documented));
+      expect(inst.program('hash_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(BigInt(documented));
+      expect(inst.program('array_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(BigInt(documented));
       // A lookup that misses adds nothing.
       expect(hash.delete(keys[1]!)).toBe(true);
       expect(hash.delete(keys[999]!)).toBe(true);
-      expect(inst.runPacket(new Uint8Array(0), { program: 'hash_lookups' }).result).toBe(BigInt(documented - keys[1]! - keys[999]!));
+      expect(inst.program('hash_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(BigInt(documented - keys[1]! - keys[999]!));
       expect(hash.has(keys[1]!)).toBe(false);
       expect([...hash.keys()]).toHaveLength(9998);
     });
@@ -934,8 +935,8 @@ program('map_in_map', () => {
     const e = (() => { try { inst.map('outer_hash').set(3, 'inner_a'); return undefined; } catch (x) { return x as Bpf2WasmError; } })();
     expect(e?.code).toBe(ErrorCode.MapOp);
     expect(e?.location.map).toBe('outer_hash');
-    expect(() => inst.map('outer').set(0, inst.object!.createInnerMap('outer_hash'))).toThrow(/EINVAL/);
-    inst.map('outer_hash').set(3, inst.object!.createInnerMap('outer_hash'));
+    expect(() => inst.map('outer').set(0, inst.createInnerMap('outer_hash'))).toThrow(/EINVAL/);
+    inst.map('outer_hash').set(3, inst.createInnerMap('outer_hash'));
     expect(inst.map('outer_hash').get(3)).toBe('outer_hash.inner.1');
   });
 
@@ -969,7 +970,7 @@ program('map_in_map', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: lookup_nested reads slot 1 of both inner maps through outer`, async () => {
       const { inst } = await open('map_in_map', engine);
-      const run = (): bigint => inst.runPacket(bytes(20)).result;
+      const run = (): bigint => inst.program().test({ dataIn: bytes(20) }).r0;
       expect(run()).toBe(XDP_PASS); // both values are 0
       inst.map('inner_a').set(1, 5);
       expect(run()).toBe(XDP_PASS);
@@ -992,7 +993,7 @@ program('map_in_map', () => {
 
     it(`${engine.label}: an inner map created at run time and stored in outer_hash[3] makes lookup_nested drop`, async () => {
       const { inst, obj } = await open('map_in_map', engine);
-      const run = (): bigint => inst.runPacket(bytes(20)).result;
+      const run = (): bigint => inst.program().test({ dataIn: bytes(20) }).r0;
       inst.map('inner_a').set(1, 5);
       inst.map('inner_b').set(1, 7);
       expect(run()).toBe(12n);
@@ -1085,7 +1086,7 @@ program('legacy_maps', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: each run counts skb->len in legacy_counts and len & 15 in legacy_array`, async () => {
       const { inst } = await open('legacy_maps', engine);
-      for (const len of [5, 5, 20, 21, 5]) expect(inst.runPacket(bytes(len)).result).toBe(0n);
+      for (const len of [5, 5, 20, 21, 5]) expect(inst.program().test({ dataIn: bytes(len) }).r0).toBe(0n);
       expect(new Map(inst.map('legacy_counts').entries())).toEqual(new Map([[5, 3n], [20, 1n], [21, 1n]]));
       expect([...inst.map('legacy_array').entries()].filter(([, v]) => v !== 0)).toEqual([[4, 1], [5, 4]]);
     });
@@ -1148,18 +1149,18 @@ program('custom_helpers', () => {
         } },
       ];
       const { inst } = await open('custom_helpers', engine, { helpers }, declared);
-      expect(inst.runPacket(new Uint8Array(0)).result).toBe(19n);
-      expect(inst.runPacket(bytes(10)).result).toBe(28n);
-      expect(inst.runPacket(bytes(100)).result).toBe(298n);
+      expect(inst.program().test({ dataIn: new Uint8Array(0) }).r0).toBe(19n);
+      expect(inst.program().test({ dataIn: bytes(10) }).r0).toBe(28n);
+      expect(inst.program().test({ dataIn: bytes(100) }).r0).toBe(298n);
       expect(seen).toEqual([[2n, 0n], [2n, 0n], [2n, 0n]]);
       // Longer than 100 bytes: my_helper gets the literal's address and the length.
       seen.length = 0;
-      const r = inst.runPacket(bytes(101)).result;
+      const r = inst.program().test({ dataIn: bytes(101) }).r0;
       expect(seen).toHaveLength(1);
       const [addr, len] = seen[0]!;
       expect(len).toBe(101n);
       expect(cstring(new Uint8Array(inst.memory.buffer), Number(addr))).toBe('packet too long');
-      const str = inst.manifest.maps!.find((m) => m.name === '.rodata.str1.1')!;
+      const str = manifestOf(inst).maps!.find((m) => m.name === '.rodata.str1.1')!;
       expect(addr >= BigInt(str.values) && addr < BigInt(str.values + str.valueSize)).toBe(true);
       expect(r).toBe(addr - 101n); // r0 is my_helper's result, unchanged
     });
@@ -1184,8 +1185,8 @@ program('custom_helpers', () => {
         { id: 1001, fn: (a: bigint, b: bigint) => a - b },
       ],
     });
-    expect(inst.runPacket(new Uint8Array(0)).result).toBe(19n);
-    expect(inst.runPacket(bytes(10)).result).toBe(28n);
+    expect(inst.program().test({ dataIn: new Uint8Array(0) }).r0).toBe(19n);
+    expect(inst.program().test({ dataIn: bytes(10) }).r0).toBe(28n);
   });
 });
 
@@ -1237,11 +1238,11 @@ program('bpf_calls', () => {
       const packets = [
         bytes(20, (i) => i + 1), bytes(20, () => 0xff), bytes(64, (i) => i * 37), bytes(200, () => 0), bytes(19), new Uint8Array(0),
       ];
-      for (const p of packets) expect(inst.runPacket(p).result, `${p.length} bytes`).toBe(classify(p));
+      for (const p of packets) expect(inst.program().test({ dataIn: p }).r0, `${p.length} bytes`).toBe(classify(p));
       const words = [0x0102, 0x0304, 0x0506, 0x0708, 0x090a, 0x0b0c, 0x0d0e, 0x0f10, 0x1112, 0x1314];
       expect(classify(bytes(20, (i) => i + 1))).toBe(BigInt(fold(words.reduce((a, x) => a + x)) + 20));
       // The fold of 0xff... words reaches the clamp's upper bound.
-      expect(inst.runPacket(bytes(20, () => 0xff)).result).toBe(0xfff0n + 20n);
+      expect(inst.program().test({ dataIn: bytes(20, () => 0xff) }).r0).toBe(0xfff0n + 20n);
     });
   }
 
@@ -1249,9 +1250,9 @@ program('bpf_calls', () => {
     const packet = bytes(20, (i) => i + 1);
     for (const engine of ENGINES) {
       const three = await open('bpf_calls', engine, {}, { maxCallDepth: 3 });
-      expect(three.inst.runPacket(packet).result, engine.label).toBe(classify(packet));
+      expect(three.inst.program().test({ dataIn: packet }).r0, engine.label).toBe(classify(packet));
       const two = await open('bpf_calls', engine, {}, { maxCallDepth: 2 });
-      const e = errorOf(() => two.inst.runPacket(packet));
+      const e = errorOf(() => two.inst.program().test({ dataIn: packet }));
       expect(e.code, engine.label).toBe(ErrorCode.CallDepth);
       // The call that would need the third frame is checksum's call to fold.
       const callToFold = slots(two.compiled, 'classify').filter((s) => s.opcode === CALL && s.src === 1).at(-1)!;
@@ -1342,7 +1343,7 @@ program('pin_producer', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: alone, counts events per packet length and its runs in .bss`, async () => {
       const { inst, obj } = await open('pin_producer', engine);
-      for (const n of [10, 10, 20]) expect(inst.runPacket(new Uint8Array(n)).result).toBe(2n);
+      for (const n of [10, 10, 20]) expect(inst.program().test({ dataIn: new Uint8Array(n) }).r0).toBe(2n);
       expect(new Map(inst.map('events').dump())).toEqual(new Map([[10, 2n], [20, 1n]]));
       expect(obj.getGlobal('produced')).toBe(3n);
     });
@@ -1356,8 +1357,8 @@ program('pin_consumer', () => {
       expect(manifest.programs.map((p) => p.name)).toEqual(['produce', 'consume']);
       expect(manifest.maps!.map((m) => m.name)).toEqual(['events', '.bss', '1:.bss']);
       const inst = await instantiate(wasm);
-      for (const n of [10, 10, 20]) inst.runPacket(new Uint8Array(n), { program: 'produce' });
-      const consume = (n: number): bigint => inst.runPacket(new Uint8Array(n), { program: 'consume' }).result;
+      for (const n of [10, 10, 20]) inst.program('produce').test({ dataIn: new Uint8Array(n) });
+      const consume = (n: number): bigint => inst.program('consume').test({ dataIn: new Uint8Array(n) }).r0;
       expect([consume(10), consume(20), consume(30)]).toEqual([2n, 1n, 0n]);
       expect(inst.map('.bss').get(0)).toEqual({ produced: 3n });
       expect(inst.map('1:.bss').get(0)).toEqual({ consumed: 3n });
@@ -1368,7 +1369,7 @@ program('pin_consumer', () => {
 
   it('alone, reads its own empty events map', async () => {
     const { inst } = await open('pin_consumer');
-    expect(inst.runPacket(new Uint8Array(10)).result).toBe(0n);
+    expect(inst.program().test({ dataIn: new Uint8Array(10) }).r0).toBe(0n);
   });
 });
 
@@ -1406,14 +1407,14 @@ program('kfuncs', () => {
           },
         },
       }));
-      expect(inst.runPacket(Uint8Array.from([1, 2, 3, 4])).result).toBe(XDP_DROP);
+      expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3, 4]) }).r0).toBe(XDP_DROP);
       expect(notes).toEqual([10]);
-      expect(inst.runPacket(Uint8Array.from([1, 2, 3, 5, 99])).result).toBe(XDP_PASS);
+      expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3, 5, 99]) }).r0).toBe(XDP_PASS);
       expect(notes).toEqual([10, 11]);
-      expect(inst.runPacket(Uint8Array.from([1, 2, 3])).result).toBe(XDP_ABORTED);
+      expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3]) }).r0).toBe(XDP_ABORTED);
       expect(notes).toEqual([10, 11]); // no kfunc call
       // note gets the low byte of the hash.
-      expect(inst.runPacket(Uint8Array.from([255, 255, 255, 255])).result).toBe(XDP_DROP);
+      expect(inst.program().test({ dataIn: Uint8Array.from([255, 255, 255, 255]) }).r0).toBe(XDP_DROP);
       expect(notes).toEqual([10, 11, (4 * 255) & 0xff]);
     });
   }

@@ -23,7 +23,7 @@ interface RunOptions {
 
 interface RunResult {
   r0: bigint;
-  /** The input memory after the run (the runtime copies it back). */
+  /** The input memory after the run (test()'s dataOut). */
   mem: Uint8Array;
 }
 
@@ -34,9 +34,9 @@ async function run(src: string | Uint8Array, optLevel: OptLevel, o: RunOptions =
   const { wasm } = await compile(bytes, { ...o.compile, optLevel });
   expect(WebAssembly.validate(new Uint8Array(wasm))).toBe(true);
   const inst = await instantiate(wasm, { helpers: o.helpers ?? [IDENTITY5] });
-  const mem = o.mem ? o.mem.slice() : new Uint8Array(0);
-  const r0 = inst.run(o.mem ? mem : undefined);
-  return { r0, mem };
+  // test() returns the memory after the run; the input stays as it was.
+  const { r0, dataOut } = inst.program().test(o.mem ? { dataIn: o.mem } : {});
+  return { r0, mem: o.mem ? dataOut : new Uint8Array(0) };
 }
 
 /** Runs and returns the error it fails with (which must be a Bpf2WasmError). */

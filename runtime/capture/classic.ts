@@ -6,18 +6,18 @@
  *
  * Calling convention (the translation relies on it): the input memory holds the captured bytes
  * followed by the original length as a little-endian u32, and the program runs on the captured
- * bytes only (`runRaw(caplen)`: r1 = their address, r2 = caplen, so the legacy packet loads are
+ * bytes only (`runInPlace(caplen)`: r1 = their address, r2 = caplen, so the legacy packet loads are
  * bounded by the captured length), reading the original length at r1 + r2. Both engines run it
- * (`instantiate(compile(...))` and `interpret(...)`): the entry is a plain `raw` program.
+ * (`instantiate(compile(...))` and `interpret(...)`, both `BpfInstance`s): the entry is a plain `raw` program.
  */
-import type { BpfProgramInstance } from '../program.js';
+import type { BpfInstance } from '../program.js';
 import { requireEthernet, type CaptureFrame } from './frame.js';
 
 /** Bytes after the captured bytes holding the original length. */
 export const CLASSIC_LEN_TRAILER = 4;
 
 /** What a classic filter needs of an engine (both engines have it). */
-export type ClassicEngine = Pick<BpfProgramInstance, 'dataView' | 'runRaw'>;
+export type ClassicEngine = Pick<BpfInstance, 'dataView' | 'program'>;
 
 /** The verdict of a filter on one frame. */
 export interface ClassicVerdict {
@@ -32,7 +32,7 @@ export function runClassicOnBytes(engine: ClassicEngine, data: Uint8Array, origi
   const mem = engine.dataView(n + CLASSIC_LEN_TRAILER);
   mem.set(data);
   new DataView(mem.buffer, mem.byteOffset + n, CLASSIC_LEN_TRAILER).setUint32(0, originalLength >>> 0, true);
-  return engine.runRaw(n, program) >>> 0;
+  return engine.program(program).runInPlace(n);
 }
 
 /**

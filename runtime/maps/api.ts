@@ -25,7 +25,23 @@ export interface MapOwner {
 const PERCPU = new Set<number>([MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH]);
 const MAP_OF_MAPS = new Set<number>([MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS]);
 
-export class BpfMap {
+/** The manifest entry of each map (tooling only: `mapInfo`). */
+const infos = new WeakMap<BpfMap<unknown, unknown>, MapManifest>();
+
+/**
+ * The manifest entry of a map (its descriptor address, pinning, pool, ...): for the object
+ * runtime and tooling (bpf2wasm/internal), not part of the public map API.
+ */
+export function mapInfo(map: BpfMap<unknown, unknown>): MapManifest {
+  return infos.get(map)!;
+}
+
+/**
+ * A map of a running object. `K` and `V` are the decoded key and value types (`unknown` unless
+ * the caller names them: `inst.map<number, { packets: bigint }>('stats')`); they are not checked
+ * at run time beyond what encoding checks.
+ */
+export class BpfMap<K = unknown, V = unknown> {
   readonly name: string;
   readonly index: number;
   readonly type: number;
@@ -33,13 +49,12 @@ export class BpfMap {
   readonly valueSize: number;
   readonly maxEntries: number;
   readonly flags: number;
-  /** Address of the map's descriptor (its pointer in programs). */
-  readonly desc: number;
   readonly keyType: TypeDesc | undefined;
   readonly valueType: TypeDesc | undefined;
 
   /** @internal created by the object runtime. */
-  constructor(private readonly store: MapStore, readonly info: MapManifest, private readonly owner: MapOwner) {
+  constructor(private readonly store: MapStore, info: MapManifest, private readonly owner: MapOwner) {
+    infos.set(this, info);
     this.name = info.name;
     this.index = info.index;
     this.type = info.type;
@@ -47,7 +62,6 @@ export class BpfMap {
     this.valueSize = info.valueSize;
     this.maxEntries = info.maxEntries;
     this.flags = info.flags;
-    this.desc = info.desc;
     this.keyType = info.keyType;
     this.valueType = info.valueType ?? dataSectionType(info);
   }
@@ -109,75 +123,75 @@ export class BpfMap {
   // ---- decoded ----
 
   /** The value at `key`, decoded; undefined when absent. */
-  get(key: unknown): unknown {
+  get(key: K): V | undefined {
     const raw = this.lookupRaw(this.encodeKey(key));
-    return raw === undefined ? undefined : this.decodeStored(raw);
+    return raw === undefined ? undefined : this.decodeStored(raw) as V;
   }
 
   /**
    * Sets `key` to `value` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). PROG_ARRAY values are program
    * names; maps of maps take a map name or a BpfMap of the same object.
    */
-  set(key: unknown, value: unknown, flags = BPF_ANY): void {
+  set(key: K, value: V, flags = BPF_ANY): void {
     this.updateRaw(this.encodeKey(key), this.encodeStored(value), flags);
   }
 
-  delete(key: unknown): boolean {
+  delete(key: K): boolean {
     return this.deleteRaw(this.encodeKey(key));
   }
 
-  has(key: unknown): boolean {
+  has(key: K): boolean {
     return this.lookupRaw(this.encodeKey(key)) !== undefined;
   }
 
-  *keys(): Generator<unknown> {
-    for (const k of this.keysRaw()) yield this.decodeKey(k);
+  *keys(): Generator<K> {
+    for (const k of this.keysRaw()) yield this.decodeKey(k) as K;
   }
 
-  *entries(): Generator<[unknown, unknown]> {
+  *entries(): Generator<[K, V]> {
     for (const k of this.keysRaw()) {
       const v = this.lookupRaw(k);
-      if (v !== undefined) yield [this.decodeKey(k), this.decodeStored(v)];
+      if (v !== undefined) yield [this.decodeKey(k) as K, this.decodeStored(v) as V];
     }
   }
 
-  [Symbol.iterator](): Generator<[unknown, unknown]> {
+  [Symbol.iterator](): Generator<[K, V]> {
     return this.entries();
   }
 
   /** QUEUE / STACK: push (BPF_EXIST overwrites the oldest when full); BLOOM_FILTER: add. */
-  push(value: unknown, flags = BPF_ANY): void {
+  push(value: V, flags = BPF_ANY): void {
     this.store.push(this.index, this.encodeValue(value), flags);
   }
 
   /** QUEUE / STACK: remove and return the next value; undefined when empty. */
-  pop(): unknown {
+  pop(): V | undefined {
     const v = this.store.pop(this.index);
-    return v === undefined ? undefined : this.decodeValue(v);
+    return v === undefined ? undefined : this.decodeValue(v) as V;
   }
 
   /** QUEUE / STACK: the next value without removing it; BLOOM_FILTER: true if possibly present. */
-  peek(value?: unknown): unknown {
+  peek(value?: V): V | boolean | undefined {
     if (this.type === MapType.BLOOM_FILTER) return this.store.peek(this.index, this.encodeValue(value)) !== undefined;
     const v = this.store.peek(this.index);
-    return v === undefined ? undefined : this.decodeValue(v);
+    return v === undefined ? undefined : this.decodeValue(v) as V;
   }
 
   /** The decoded contents: [key, value] pairs (for printing and JSON). */
-  dump(): Array<[unknown, unknown]> {
+  dump(): Array<[K, V]> {
     return [...this.entries()];
   }
 
   // ---- encoding ----
 
-  encodeKey(key: unknown): Uint8Array {
+  private encodeKey(key: unknown): Uint8Array {
     if (key instanceof Uint8Array) return checkSize(key, this.keySize, 'key', this.name);
     const type = this.keyType;
     if (type) return checkSize(this.located(() => encodeValue(type, key, undefined, 0, 'key')), this.keySize, 'key', this.name);
     return intBytes(key, this.keySize, 'key', this.name);
   }
 
-  decodeKey(bytes: Uint8Array): unknown {
+  private decodeKey(bytes: Uint8Array): unknown {
     const type = this.keyType;
     if (type) return this.located(() => decodeValue(type, bytes));
     return bytesToInt(bytes);
@@ -215,7 +229,7 @@ export class BpfMap {
     if (MAP_OF_MAPS.has(this.type) && (typeof value === 'string' || value instanceof BpfMap)) {
       const inner = typeof value === 'string' ? this.owner.mapByName(value) : value;
       if (!inner) throw new BpfRuntimeError(ErrorCode.BadArgument, `no map named ${String(value)} to store in ${this.name}`, { map: this.name });
-      return intBytes(inner.desc, 4, 'value', this.name);
+      return intBytes(mapInfo(inner).desc, 4, 'value', this.name);
     }
     if (this.perCpu && Array.isArray(value)) {
       if (value.length !== 1) {

@@ -10,14 +10,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../compiler/asm/assemble.js';
 import { parseDataFile } from '../../compiler/asm/datafile.js';
-import { compile, computeLayout as compilerLayout, type OptLevel } from '../../compiler/index.js';
+import { compile, type OptLevel } from '../../compiler/index.js';
+import { computeLayout as compilerLayout } from '../../internal/index.js';
 import { RESULT_ADDR, type MemoryLayout } from '../abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
 import { HelperRegistry, type HelperDefinition } from '../helpers.js';
 import { instantiate } from '../index.js';
-import { BpfInterpreter, E_BUDGET, interpret, type InterpretOptions } from '../interpreter.js';
+import { E_BUDGET, interpret, type InterpretOptions } from '../interpreter.js';
 import { computeLayout } from '../layout.js';
-import type { BpfProgramInstance } from '../program.js';
+import { engineOf } from '../program.js';
+import type { BpfInstance } from '../program.js';
 import { asmLine, regValue } from '../../scripts/fuzz/generators.js';
 
 // ------------------------------------------------------------------------------ harness
@@ -54,10 +56,12 @@ function bytesOf(src: string | Uint8Array): Uint8Array {
   return typeof src === 'string' ? assemble(src) : src;
 }
 
-function exec(inst: BpfProgramInstance, c: Case): Outcome {
-  const mem = c.mem ? c.mem.slice() : undefined;
+function exec(inst: BpfInstance, c: Case): Outcome {
+  const input = c.mem ? c.mem.slice() : undefined;
   try {
-    const r0 = inst.run(mem, c.program === undefined ? {} : { program: c.program });
+    const { r0, dataOut } = inst.program(c.program).test(input ? { dataIn: input } : {});
+    expect(input).toEqual(c.mem);
+    const mem = input ? dataOut : undefined;
     return { ok: true, r0, mem, memory: new Uint8Array(inst.memory.buffer).slice(), low: Number(r0 & 0xffffffffn) };
   } catch (e) {
     return failure(e);
@@ -70,7 +74,7 @@ function failure(e: unknown): Outcome {
 }
 
 function interpOutcome(c: Case, extra: InterpretOptions = {}): Outcome {
-  let inst: BpfInterpreter;
+  let inst: BpfInstance;
   try {
     inst = interpret(bytesOf(c.src), {
       helpers: c.helpers ? c.helpers() : [IDENTITY5],
@@ -212,7 +216,7 @@ describe('layout', () => {
   it('the interpreter memory has the layout: r10 = stackTop, data at dataBase', async () => {
     const inst = interpret(assemble('mov %r0, %r10\nexit'), { maxCallDepth: 3, frameSize: 64 });
     const layout: MemoryLayout = computeLayout(3, 64);
-    expect(inst.layout).toEqual(layout);
+    expect(engineOf(inst)).toMatchObject({ layout });
     expect(inst.run()).toBe(BigInt(layout.stackTop));
     expect(inst.dataAddress).toBe(layout.dataBase);
     expect(inst.memory.buffer.byteLength).toBe(layout.initialPages * 65536);
@@ -236,21 +240,23 @@ describe('API', () => {
     await sameR0({ src: 'mov %r0, %r1\nlsh %r0, 32\nor %r0, %r2\nexit', mem: new Uint8Array(5) });
   });
 
-  it('run copies the memory back; runRaw works in place and returns the low half', () => {
+  it('run leaves its input alone, test returns the memory after; runInPlace works in place and returns the low half', () => {
     const inst = interpret(assemble('ldxdw %r0, [%r1]\nadd %r0, 1\nstxdw [%r1], %r0\nlddw %r3, 0x100000000\nor %r0, %r3\nexit'));
     const mem = new Uint8Array(8);
     mem[0] = 41;
     expect(inst.run(mem)).toBe(0x100000000n + 42n);
-    expect(mem[0]).toBe(42);
+    expect(mem[0]).toBe(41);
+    const t = inst.program().test({ dataIn: mem });
+    expect([t.r0, t.retval, t.dataOut[0], mem[0]]).toEqual([0x100000000n + 42n, 42, 42, 41]);
     inst.dataView(8)[0] = 9;
-    expect(inst.runRaw(8)).toBe(10);
+    expect(inst.program().runInPlace(8)).toBe(10);
     expect(inst.lastResult()).toBe(0x10000000an);
     expect(inst.dataView(8)[0]).toBe(10);
   });
 
   it('the full r0 is stored at RESULT_ADDR, and lastResult reads it', () => {
     const inst = interpret(assemble('lddw %r0, 0xfedcba9876543210\nexit'));
-    expect(inst.runRaw(0)).toBe(0x76543210);
+    expect(inst.program().runInPlace(0)).toBe(0x76543210);
     expect(new DataView(inst.memory.buffer).getBigUint64(RESULT_ADDR, true)).toBe(0xfedcba9876543210n);
     expect(inst.lastResult()).toBe(0xfedcba9876543210n);
   });
@@ -268,8 +274,8 @@ describe('API', () => {
     expect(await sameR0({ src, entries })).toBe(1n);
     expect(await sameR0({ src, entries, program: 'two' })).toBe(2n);
     const inst = interpret(assemble(src), { entries });
-    expect(inst.programs.map((p) => [p.name, p.insn, p.type])).toEqual([['one', 0, 'raw'], ['two', 2, 'raw']]);
-    expect(inst.runRaw(0, 'two')).toBe(2);
+    expect(inst.programs.map((p) => [p.name, p.type])).toEqual([['one', 'raw'], ['two', 'raw']]);
+    expect(inst.program('two').runInPlace(0)).toBe(2);
     expect((await sameError({ src, entries, program: 'three' })).code).toBe(ErrorCode.BadArgument);
   });
 
@@ -621,24 +627,24 @@ describe('calls', () => {
     expect(neg.error.location).toEqual({ insn: 1, helper: '-1' });
     // A negative id reaches a helper registered with the unsigned spelling.
     expect(await sameR0({ src: 'mov %r3, -1\ncallx %r3\nexit', helpers: () => [{ id: 0xffffffff, fn: () => 8n }] })).toBe(8n);
-    // callx converts a number result (callWithRegisters).
-    expect(await sameR0({ src: 'mov %r3, 9\ncallx %r3\nexit', helpers: () => [{ id: 9, fn: () => 5 }] })).toBe(5n);
+    // callx converts a result as call does (helperResult): a number where a bigint is due fails.
+    expect((await sameError({ src: 'mov %r3, 9\ncallx %r3\nexit', helpers: () => [{ id: 9, fn: () => 5 }] })).code).toBe(ErrorCode.HelperFailed);
+    expect(await sameR0({ src: 'mov %r3, 9\ncallx %r3\nexit', helpers: () => [{ id: 9, fn: () => 5n }] })).toBe(5n);
     const thrown = await sameError({ src: 'mov %r3, 9\ncallx %r3\nexit', helpers: () => [{ id: 9, fn: () => { throw new TypeError('x'); } }] });
     expect(thrown.code).toBe(ErrorCode.HelperFailed);
     expect(thrown.insn).toBe(1);
   });
 
-  it('a helper may run the program again (re-entrancy)', () => {
-    let inst: BpfInterpreter | undefined;
-    let depth = 0;
+  it('a helper may not run the instance again (E_REENTRANT): runs share the stack', () => {
+    let inst: BpfInstance | undefined;
     inst = interpret(assemble('mov %r6, 100\ncall 1\nadd %r0, %r6\nexit'), {
-      helpers: [{ id: 1, fn: () => (depth++ < 2 ? inst!.run() : 1n) }],
+      helpers: [{ id: 1, fn: () => inst!.run() }],
     });
-    expect(inst.run()).toBe(301n);
+    expect(interpError(() => inst!.run()).code).toBe(ErrorCode.Reentrant);
   });
 
   it('a helper that grows memory: the program sees the new memory', async () => {
-    let inst: BpfInterpreter | undefined;
+    let inst: BpfInstance | undefined;
     inst = interpret(assemble('call 1\nlddw %r1, 0x20000\nstxdw [%r1], %r0\nldxdw %r0, [%r1]\nexit'), {
       helpers: [{ id: 1, fn: () => { inst!.memory.grow(2); return 77n; } }],
     });
@@ -679,7 +685,6 @@ describe('budget', () => {
     expect(e.code).toBe(E_BUDGET);
     expect(e.location.insn).toBe(4);
     // Per-run override.
-    expect(interpret(bytes, { budget: 1 }).run(undefined, { budget: 10 })).toBe(3n);
     expect(interpError(() => interpret(bytes, { budget: -1 })).code).toBe(ErrorCode.BadArgument);
   });
 

@@ -48,7 +48,7 @@ function closure(entry: string): Set<string> {
 }
 
 describe('portability', () => {
-  const libraryFiles = [...sources(join(root, 'compiler')), ...sources(join(root, 'runtime'))];
+  const libraryFiles = [...sources(join(root, 'compiler')), ...sources(join(root, 'runtime')), ...sources(join(root, 'internal'))];
 
   it('finds the library sources', () => {
     expect(libraryFiles.length).toBeGreaterThan(10);

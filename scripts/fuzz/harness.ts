@@ -30,7 +30,7 @@ import { validateProgram } from '../../compiler/validate.js';
 import type { MemoryLayout } from '../../runtime/abi.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
 import type { HelperDefinition } from '../../runtime/helpers.js';
-import type { BpfProgramInstance } from '../../runtime/program.js';
+import type { BpfInstance } from '../../runtime/program.js';
 import { instantiate } from '../../runtime/instance.js';
 import { interpret } from '../../runtime/interpreter.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
@@ -162,7 +162,7 @@ const entryName = (i: number): string => `p${i}`;
 const entryDecls = (set: ProgramSet): { name: string; pc: number }[] => set.entries.map((pc, i) => ({ name: entryName(i), pc }));
 
 /** Runs each program of a loaded instance on zeroed memory (as a fresh instance would). */
-function runAll(inst: BpfProgramInstance, set: ProgramSet): Outcome[] {
+function runAll(inst: BpfInstance, set: ProgramSet): Outcome[] {
   return set.mems.map((mem, i) => {
     new Uint8Array(inst.memory.buffer).fill(0);
     try {

@@ -1,6 +1,6 @@
 // Runs in the page: the compiler (with Binaryen at -O1) and the runtime, both engines, checked
 // mode, a trap mapped to its instruction, and the runtime alone in a module worker.
-import { assemble, compile, compileObject, load } from '/dist/compiler/index.js';
+import { assemble, compile, compileObject, instantiateBytecode } from '/dist/compiler/index.js';
 import { instantiate } from '/dist/runtime/index.js';
 
 const CHECKSUM = `mov %r0, 0
@@ -29,7 +29,7 @@ async function main() {
     const inst = await instantiate(wasm);
     out[`O${optLevel}`] = '0x' + inst.run(HEADER.slice()).toString(16);
   }
-  const interp = await load(bytes, { engine: 'interpreter', checked: true });
+  const interp = await instantiateBytecode(bytes, { engine: 'interpreter', checked: true });
   out.interpreter = '0x' + interp.run(HEADER.slice()).toString(16);
   const faulting = await instantiate((await compile(assemble('mov %r1, 0x7fff0000\nmov %r2, 1\nldxdw %r0, [%r1+16]\nexit'))).wasm);
   try {
@@ -41,14 +41,14 @@ async function main() {
   // A clang object with maps: the XDP counter, its ARRAY map read back from JS, and a ring buffer.
   const obj = new Uint8Array(await (await fetch('/test-programs/c/xdp_counter.o')).arrayBuffer());
   const counter = await instantiate((await compileObject(obj)).wasm);
-  for (let i = 0; i < 3; i++) counter.runPacket(new Uint8Array(64));
+  for (let i = 0; i < 3; i++) counter.program().test({ dataIn: new Uint8Array(64) });
   out.xdpCounter = String(counter.map('pkt_count').get(0));
   const rbObj = new Uint8Array(await (await fetch('/test-programs/c/ringbuf_hello.o')).arrayBuffer());
   const rb = await instantiate((await compileObject(rbObj)).wasm, { env: { pid: 7, tgid: 42 } });
   const records = [];
-  rb.object.ringbuf('output').onRecord((d) => records.push(new DataView(d.buffer, d.byteOffset).getUint32(0, true)));
+  rb.ringbuf('output').onRecord((d) => records.push(new DataView(d.buffer, d.byteOffset).getUint32(0, true)));
   rb.run(new Uint8Array(256));
-  rb.object.ringbuf('output').consume();
+  rb.ringbuf('output').consume();
   out.ringbuf = records.join(',');
   // The runtime alone, in a worker, on a module compiled here (as an edge host would receive it).
   const { wasm } = await compile(bytes, { optLevel: 1 });

@@ -8,7 +8,7 @@ self.onmessage = async (ev) => {
     const inst = await instantiate(ev.data.module);
     const checksum = '0x' + inst.run(new Uint8Array(ev.data.input)).toString(16);
     const counter = await instantiate(ev.data.counter, { mapsModule: ev.data.mapsModule });
-    for (let i = 0; i < 5; i++) counter.runPacket(new Uint8Array(64));
+    for (let i = 0; i < 5; i++) counter.program().test({ dataIn: new Uint8Array(64) });
     self.postMessage(`${checksum} count=${counter.map('pkt_count').get(0)}`);
   } catch (e) {
     self.postMessage(`error: ${e && e.message}`);

@@ -1,0 +1,46 @@
+/**
+ * bpf2wasm internals, for tooling (the CLI, scripts, tests, code generators): the Wasm ABI, the
+ * map store and layout, decoding, opcodes, the helper table, program contexts, the engine seam.
+ * Nothing here is covered by semver: user code imports `bpf2wasm/runtime` and
+ * `bpf2wasm/compiler` only (as cilium/ebpf's `internal/`).
+ */
+export * from '../runtime/abi.js';
+export { readManifest } from '../runtime/manifest.js';
+export { computeLayout, checkStackOptions } from '../runtime/layout.js';
+export { InsnMap, trapOffsetFromStack } from '../runtime/insnmap.js';
+export { decodeProgram, decodeSlot, readSlot } from '../runtime/isa/decode.js';
+export type * from '../runtime/isa/insn.js';
+export * as opcodes from '../runtime/isa/opcodes.js';
+export { buildCfg, type BasicBlock, type FunctionCfg, type ProgramCfg } from '../runtime/isa/cfg.js';
+export * from '../runtime/helper-table.js';
+export { callWithRegisters, helperResult } from '../runtime/helpers.js';
+export { ObjectRuntime } from '../runtime/object.js';
+export { mapInfo, type MapOwner } from '../runtime/maps/api.js';
+export * as mapDesc from '../runtime/maps/desc.js';
+export { MapStore } from '../runtime/maps/store.js';
+export { layoutMaps, type MapPlacement, type MapsLayout } from '../runtime/maps/layout.js';
+export type { StdlibContext } from '../runtime/stdlib/context.js';
+export { createStandardHelpers, standardHelpers } from '../runtime/stdlib/helpers.js';
+export { decodeValue, encodeValue, formatValue } from '../runtime/typedesc.js';
+export {
+  CONTEXT_AREA, XdpMd, SkBuff, XdpAction, writeXdpContext, writeSkbContext, packetHelpers,
+  type PacketContextOptions, type PacketLayout,
+} from '../runtime/context.js';
+export { engineOf, manifestOf, type ContextKind } from '../runtime/program.js';
+export { runtimeErrorOf, type Engine, type BoundEntry } from '../runtime/engine.js';
+export { InterpreterEngine } from '../runtime/interpreter.js';
+export { validateProgram, checkReservedFields, type ValidateOptions } from '../compiler/validate.js';
+export { O1_MAX_INSNS, O1_PASSES, type EntryDecl, type HelperDecl } from '../compiler/compile.js';
+export { assembleInsns } from '../compiler/asm/assemble.js';
+export { formatInsn, type AsmSyntax } from '../compiler/asm/disasm.js';
+export { parseDataFile, type DataFile } from '../compiler/asm/datafile.js';
+export { encodeInsn, encodeProgram } from '../compiler/encode.js';
+export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from '../compiler/elf/reader.js';
+export { extractProgram, locateProgram } from '../compiler/elf/program.js';
+export {
+  parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind, BpfMapType, mapTypeName,
+  type Btf, type BtfExt, type BtfType, type MapDef, type DataVariable,
+} from '../compiler/elf/btf.js';
+export { loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec } from '../compiler/elf/loader.js';
+export { kernelHelperDecls, MAPS_BASE } from '../compiler/object.js';
+export { typeDescOf, mapTypeDescs } from '../compiler/elf/typedesc.js';
