@@ -12,7 +12,8 @@ import {
   CALLBACK_EXPORT_PREFIX, FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, RESULT_ADDR,
   type CallbackEntry, type HelperImport, type HelperSignature, type MemoryLayout,
 } from '../runtime/abi.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE, Errno, MapType } from '../runtime/maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from '../runtime/maps/desc.js';
+import { Errno, MapType, type ContextKind } from '../runtime/uapi/index.js';
 import { LDDW_PSEUDO_FUNC, pseudoFuncTarget } from '../runtime/isa/cfg.js';
 import type { AluInsn, AtomicInsn, EndInsn, Insn, JcondInsn, LegacyLoadInsn, MemSize, Program, Reg } from '../runtime/isa/insn.js';
 import { tagPc, w, type CodeSink, type Node, type ValType, type WFunction, type WModule } from './wir.js';
@@ -45,7 +46,7 @@ export interface ArrayMapInfo {
 export interface EmitOptions {
   layout: MemoryLayout;
   /** Program entry points: name, Wasm export name and first instruction. */
-  entries: ReadonlyArray<{ name: string; exportName: string; pc: number; skbContext?: boolean }>;
+  entries: ReadonlyArray<{ name: string; exportName: string; pc: number; context: ContextKind }>;
   /** Resolves a helper id; throws a CompileError for an id the host does not provide. */
   resolveHelper: (id: number, pc: number) => HelperInfo;
   /**
@@ -173,7 +174,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
       'i64',
     );
     const body: Node[] = [];
-    if (ctx.usesPacket && e.skbContext) {
+    if (ctx.usesPacket && e.context === '__sk_buff') {
       // ldabs/ldind read the packet of the __sk_buff r1 points to: skb->data (offset 76), skb->len (0).
       body.push(
         w.global.set(PKT_BASE, w.i32.load(76, 4, w.local.get(0, 'i32'))),

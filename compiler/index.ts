@@ -18,9 +18,10 @@ export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type
 export { extractProgram, locateProgram } from './elf/program.js';
 export { load, type LoadOptions, type Engine } from './load.js';
 export {
-  parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind, BpfMapType, mapTypeName,
+  parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind,
   type Btf, type BtfExt, type BtfType, type MapDef, type DataVariable,
 } from './elf/btf.js';
+export { MapType as BpfMapType, mapTypeName } from '../runtime/uapi/index.js';
 export {
   loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec,
 } from './elf/loader.js';

@@ -12,7 +12,7 @@ import { toBase64 } from '../runtime/base64.js';
 import { CompileError, ErrorCode } from '../runtime/errors.js';
 import { abiSignature, HELPERS } from '../runtime/helper-table.js';
 import type { LddwInsn } from '../runtime/isa/insn.js';
-import { MapType } from '../runtime/maps/desc.js';
+import { MapType } from '../runtime/uapi/index.js';
 import { layoutMaps, MAPS_BASE, type MapPlacement } from '../runtime/maps/layout.js';
 import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
 import type { ArrayMapInfo } from './emit.js';

@@ -41,9 +41,6 @@ export interface PacketRunResult {
   packet: Uint8Array;
 }
 
-/** Program types whose context is a `struct __sk_buff`. */
-const SKB_TYPES = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
-
 type EntryFn = (r1: number, r2: number) => number;
 
 /** A compiled module, instantiated and ready to run. */
@@ -145,8 +142,7 @@ export class BpfInstance implements BpfProgramInstance {
     const fn = this.entry(name);
     let write = this.contextWriters.get(name);
     if (!write) {
-      const type = this.manifest.programs.find((p) => p.name === name)?.type ?? 'raw';
-      write = SKB_TYPES.has(type) ? writeSkbContext : writeXdpContext;
+      write = this.manifest.programs.find((p) => p.name === name)?.context === '__sk_buff' ? writeSkbContext : writeXdpContext;
       this.contextWriters.set(name, write);
     }
     this.ensureData(CONTEXT_AREA + packet.length);

@@ -18,6 +18,7 @@ import { compileObject } from '../object.js';
 import { formatInspect, inspectObject } from '../inspect.js';
 import { instantiate, type BpfInstance } from '../../runtime/instance.js';
 import { formatValue } from '../../runtime/typedesc.js';
+import { MapType } from '../../runtime/uapi/index.js';
 import type { BpfMap } from '../../runtime/maps/api.js';
 
 /** What the CLI needs from its host. */
@@ -286,7 +287,7 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   });
 
   // Ring/perf buffers print as records; unused inner maps laid out in advance are left out.
-  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(m.info.poolOf !== undefined && firstEntries(m, 1).length === 0));
+  const maps = [...inst.maps.values()].filter((m) => m.type !== MapType.PERF_EVENT_ARRAY && m.type !== MapType.RINGBUF && !(m.info.poolOf !== undefined && firstEntries(m, 1).length === 0));
   if (p.json) {
     const out: Record<string, unknown> = {
       program,

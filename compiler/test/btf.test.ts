@@ -5,11 +5,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../runtime/errors.js';
 import {
-  BTF_MAX_RESOLVE_DEPTH, BpfCoreReloKind, BpfMapType, Btf, BtfKind, BtfLinkage, MapPinning, btfKindName,
-  mapTypeName, parseBtf, parseBtfExt, readDataSection, readElfBtf, readMapDefinitions, type BtfType,
+  BTF_MAX_RESOLVE_DEPTH, BpfCoreReloKind, Btf, BtfKind, BtfLinkage, btfKindName,
+  parseBtf, parseBtfExt, readDataSection, readElfBtf, readMapDefinitions, type BtfType,
   type MapDef,
 } from '../elf/btf.js';
 import { ElfError, parseElf, type ElfFile } from '../elf/reader.js';
+import { MapType as BpfMapType, MapPinning, mapTypeName } from '../../runtime/uapi/index.js';
 import { BtfWriter } from './btf-writer.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

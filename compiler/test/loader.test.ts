@@ -8,10 +8,10 @@ import { ErrorCode } from '../../runtime/errors.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 import type { Insn, LddwInsn } from '../../runtime/isa/insn.js';
-import { BpfMapType } from '../elf/btf.js';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType as BpfMapType } from '../../runtime/uapi/index.js';
 import { compile } from '../compile.js';
 import {
-  BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LddwSource, isDataSectionName, loadObjectSpec, programTypeOfSection,
+  LddwSource, isDataSectionName, loadObjectSpec, programTypeOfSection,
   type MapSpec, type ObjectSpec, type ProgramSpec,
 } from '../elf/loader.js';
 import { E_BAD_ELF, ElfError, parseElf, SectionType } from '../elf/reader.js';

@@ -37,7 +37,8 @@ import { Bpf2WasmError, ErrorCode, type ErrorLocation } from '../../runtime/erro
 import type { HelperDefinition } from '../../runtime/helpers.js';
 import { instantiate, type BpfInstance } from '../../runtime/instance.js';
 import { BpfMap } from '../../runtime/maps/api.js';
-import { BPF_NOEXIST, D_COUNT, D_STATE, MapType } from '../../runtime/maps/desc.js';
+import { D_COUNT, D_STATE } from '../../runtime/maps/desc.js';
+import { BPF_NOEXIST, MapType } from '../../runtime/uapi/index.js';
 import { checkMapsLayout } from '../../runtime/maps/layout.js';
 import { mapsWasmBytes } from '../../runtime/maps/maps-wasm.js';
 import { MAPS_SCRATCH } from '../../runtime/maps/store.js';
@@ -461,6 +462,8 @@ describe('a tampered manifest: E_BAD_MODULE or E_BAD_MAP at instantiate, never a
     ['a program export that does not exist', (m) => { m.programs[0]!.exportName = 'nope'; }],
     ['a callback export that does not exist', (m) => { m.callbacks = [{ number: 1, insn: 0, exportName: 'nope' }]; }],
     ['an ABI version from elsewhere', (m) => { m.abiVersion = 999; }],
+    ['a program context kind the runtime does not know', (m) => { (m.programs[0] as { context: string }).context = 'sk_buff'; }],
+    ['a program without a context kind', (m) => { delete (m.programs[0] as { context?: string }).context; }],
   ])('%s', async (_, edit) => {
     await expectRefused(edit);
   });

@@ -13,9 +13,9 @@
  * answer for an event that lives on another CPU).
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { D_MAX_ENTRIES, D_TYPE, MapType } from '../maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE } from '../maps/desc.js';
 import { AsyncRecords } from './channel.js';
-import { Errno } from './errno.js';
+import { Errno, MapType } from '../uapi/index.js';
 
 /** The CPU-index bits of bpf_perf_event_output's flags; any other bit is -EINVAL. */
 export const BPF_F_INDEX_MASK = 0xffff_ffffn;

@@ -17,9 +17,9 @@
  * not return (the kernel's verifier forbids both) cannot corrupt it; such a submit is ignored.
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, MapType } from '../maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES } from '../maps/desc.js';
 import { AsyncRecords } from './channel.js';
-import { Errno } from './errno.js';
+import { Errno, MapType } from '../uapi/index.js';
 
 /** Submit/discard/output flag: do not wake consumers. */
 export const BPF_RB_NO_WAKEUP = 1n;

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { abiSignature, helperById } from '../helper-table.js';
 import { callWithRegisters, HelperRegistry } from '../helpers.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, MapType } from '../maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES } from '../maps/desc.js';
+import { MapType } from '../uapi/index.js';
 import {
   BPF_F_CURRENT_CPU,
   BPF_MAX_LOOPS,
