@@ -15,7 +15,7 @@ import type { LddwInsn } from '../runtime/isa/insn.js';
 import { MapType } from '../runtime/uapi/index.js';
 import { layoutMaps, MAPS_BASE, type MapPlacement } from '../runtime/maps/layout.js';
 import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
-import type { ArrayMapInfo } from './emit.js';
+import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import type { Btf } from './elf/btf.js';
 import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../runtime/abi.js';
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from './elf/loader.js';
