@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/errors.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 import {
@@ -21,14 +22,7 @@ const EXIT = insn(0x95, 0, 0, 0);
 
 /** Expects `fn` to throw an ElfError with `code`, a one-line message and a location. */
 function expectElfError(fn: () => unknown, code: string = E_BAD_ELF): ElfError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected an ElfError').toBeInstanceOf(ElfError);
-  const err = caught as ElfError;
+  const err = thrownBy(fn, ElfError);
   expect(err.code).toBe(code);
   expect(err.message).not.toContain('\n');
   expect(err.location.section).toBeTypeOf('string');

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { repoBytes } from '../../test/support/fixtures.js';
 import { instantiate } from '../../runtime/instance.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
@@ -16,8 +14,7 @@ import {
 } from '../elf/loader.js';
 import { E_BAD_ELF, ElfError, parseElf, SectionType } from '../elf/reader.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const read = (dir: string, name: string): Uint8Array => new Uint8Array(readFileSync(path.join(root, 'test-programs', dir, name)));
+const read = (dir: string, name: string): Uint8Array => repoBytes(`test-programs/${dir}/${name}`);
 const object = (name: string): Uint8Array => read('c', `${name}.o`);
 const load = (name: string): ObjectSpec => loadObjectSpec(object(name));
 

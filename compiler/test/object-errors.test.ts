@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { rejectedWith } from '../../test/support/errors.js';
 import { assemble } from '../asm/assemble.js';
 import { main, type CliIO } from '../cli/main.js';
 import type { HelperDecl } from '../compile.js';
@@ -268,16 +269,8 @@ function withMap(spec: ObjectSpec, name: string, patch: Partial<MapSpec>): Objec
   return { ...spec, maps: spec.maps.map((m) => (m.name === name ? { ...m, ...patch } : m)) };
 }
 
-async function typedError(p: Promise<unknown> | (() => unknown)): Promise<Bpf2WasmError> {
-  let thrown: unknown;
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) throw new Error('expected an error, but none was thrown');
-  if (!(thrown instanceof Bpf2WasmError)) throw new Error(`expected a Bpf2WasmError, got ${String(thrown)}`, { cause: thrown });
-  return thrown;
+function typedError(p: Promise<unknown> | (() => unknown)): Promise<Bpf2WasmError> {
+  return rejectedWith(p, Bpf2WasmError);
 }
 
 async function compileAndLoad(input: Uint8Array | ObjectSpec, extra: { helpers?: HelperDefinition[] } = {}): Promise<BpfInstance> {

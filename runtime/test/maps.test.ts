@@ -8,12 +8,12 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ROOT as root } from '../../test/support/fixtures.js';
 import { BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
 import * as desc from '../maps/desc.js';
 import type { MapShape } from '../maps/desc.js';
@@ -24,7 +24,6 @@ import { MAPS_WASM_SIZE, mapsWasmBytes } from '../maps/maps-wasm.js';
 import { checkModule, inspectModule } from '../../scripts/build-wasm.mjs';
 import { KEY_RING_SLOTS, MAP_HELPER_EXPORTS, MAPS_SCRATCH, MapStore, type MapsExports } from '../maps/store.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BASE = 0x2000;
 
 // ------------------------------------------------------------------------------ harness

@@ -4,14 +4,13 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { cObject, ROOT as root } from '../../test/support/fixtures.js';
 import { compileObject } from '../../compiler/object.js';
 import { BpfFunc, HELPERS, helperByName } from '../helper-table.js';
 import { instantiate } from '../instance.js';
 import { CONTEXT_KINDS, contextKindOf, Errno, MapType, mapTypeName, XdpAction } from '../uapi/index.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const header = (p: string): string | undefined => (existsSync(p) ? readFileSync(p, 'utf8') : undefined);
 
 describe('BpfFunc', () => {
@@ -64,17 +63,16 @@ describe('context kinds', () => {
   });
 
   it('are decided by the compiler and carried in the manifest', async () => {
-    const bytes = (n: string): Uint8Array => readFileSync(path.join(root, 'test-programs/c', n));
-    const kinds = async (n: string): Promise<string[]> => (await compileObject(bytes(n), { optLevel: 0 })).manifest.programs.map((p) => p.context);
-    expect(await kinds('xdp_counter.o')).toEqual(['xdp_md']);
-    expect(await kinds('socket_filter.o')).toEqual(['__sk_buff']);
-    expect(await kinds('uid_counter.o')).toEqual(['pt_regs']);
+    const kinds = async (n: string): Promise<string[]> => (await compileObject(cObject(n), { optLevel: 0 })).manifest.programs.map((p) => p.context);
+    expect(await kinds('xdp_counter')).toEqual(['xdp_md']);
+    expect(await kinds('socket_filter')).toEqual(['__sk_buff']);
+    expect(await kinds('uid_counter')).toEqual(['pt_regs']);
   });
 
   it('choose the packet context the runtime builds', async () => {
     // The socket filter returns skb->len for TCP to port 22, read through its __sk_buff (an
     // xdp_md would put the data pointer where skb->len is).
-    const { wasm } = await compileObject(readFileSync(path.join(root, 'test-programs/c/socket_filter.o')), { optLevel: 0 });
+    const { wasm } = await compileObject(cObject('socket_filter'), { optLevel: 0 });
     const inst = await instantiate(wasm);
     const tcp = new Uint8Array(54);
     tcp.set([0x08, 0x00], 12);

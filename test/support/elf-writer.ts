@@ -3,24 +3,9 @@
  * headers laid out as a relocatable eBPF object), and the object bpf_conformance_runner writes.
  */
 import { EM_BPF, ElfType, SectionFlags, SectionType, SymbolBind, SymbolType } from '../../compiler/elf/reader.js';
+import { StrTab } from './strtab.js';
 
-/** A string table: each string once, NUL-terminated, offset 0 the empty string. */
-export class StrTab {
-  private readonly parts: number[] = [0];
-  private readonly seen = new Map<string, number>([['', 0]]);
-  add(s: string): number {
-    const hit = this.seen.get(s);
-    if (hit !== undefined) return hit;
-    const off = this.parts.length;
-    for (const b of new TextEncoder().encode(s)) this.parts.push(b);
-    this.parts.push(0);
-    this.seen.set(s, off);
-    return off;
-  }
-  bytes(): Uint8Array {
-    return Uint8Array.from(this.parts);
-  }
-}
+export { StrTab };
 
 /** One section to write. */
 export interface SecSpec {
