@@ -9,6 +9,7 @@ import { cObject, ROOT as root } from '../../test/support/fixtures.js';
 import { compileObject } from '../../compiler/object.js';
 import { BpfFunc, HELPERS, helperByName } from '../helper-table.js';
 import { instantiate } from '../instance.js';
+import * as uapi from '../uapi/index.js';
 import { CONTEXT_KINDS, contextKindOf, Errno, MapType, mapTypeName, XdpAction } from '../uapi/index.js';
 
 const header = (p: string): string | undefined => (existsSync(p) ? readFileSync(p, 'utf8') : undefined);
@@ -41,6 +42,24 @@ describe('XdpAction', () => {
     const names = [...body.matchAll(/XDP_(\w+)/g)].map((m) => m[1]);
     expect(names).toEqual(Object.keys(XdpAction));
     for (const [i, n] of names.entries()) expect((XdpAction as Record<string, number>)[n!]).toBe(i);
+  });
+});
+
+describe('BPF_* constants', () => {
+  const text = header('/usr/include/linux/bpf.h');
+  it.skipIf(text === undefined)('match their enum entries in linux/bpf.h', () => {
+    const value = (name: string): bigint => {
+      const m = new RegExp(`^\\s+${name}\\s*=\\s*([^,]+),`, 'm').exec(text!);
+      expect(m, name).not.toBeNull();
+      const expr = m![1]!.trim();
+      const shift = /^\(1U?L?L? << (\d+)\)$/.exec(expr);
+      if (shift) return 1n << BigInt(shift[1]!);
+      if (/^(0x[0-9a-f]+|\d+)U?L?L?$/i.test(expr)) return BigInt(expr.replace(/U?L?L?$/i, ''));
+      return value(expr);
+    };
+    const constants = Object.entries(uapi).filter(([k, v]) => k.startsWith('BPF_') && (typeof v === 'number' || typeof v === 'bigint'));
+    expect(constants.length).toBeGreaterThanOrEqual(19);
+    for (const [name, v] of constants) expect(BigInt(v as number | bigint), name).toBe(value(name));
   });
 });
 
