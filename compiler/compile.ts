@@ -12,13 +12,15 @@ import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
 import { loadBinaryen, lowerToBinaryen } from './binaryen.js';
 import { buildCfg } from '../runtime/isa/cfg.js';
-import { emitModule, type ArrayMapInfo, type HelperInfo } from './emit.js';
+import { emitModule, type HelperInfo } from './emit.js';
+import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/layout.js';
 import { encodeInsnMap } from '../runtime/insnmap.js';
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
+import { contextKindOf } from '../runtime/uapi/index.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
 export type OptLevel = 0 | 1 | 2;
@@ -95,9 +97,6 @@ export interface CompileOptions {
   /** Extra manifest fields (maps, license) from compileObject. */
   manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch'>;
 }
-
-/** Program types whose context is a `struct __sk_buff` (ldabs/ldind read its packet). */
-export const SKB_PROGRAM_TYPES: ReadonlySet<string> = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
 
 /** The result of compiling: a Wasm module and the description of what it needs. */
 export interface CompiledModule {
@@ -195,7 +194,8 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     let exportName = sanitizeExport(e.name) || 'prog';
     while (usedExports.has(exportName)) exportName += '_';
     usedExports.add(exportName);
-    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type: e.type ?? 'raw' };
+    const type = e.type ?? 'raw';
+    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
     if (e.section !== undefined) entry.section = e.section;
     return entry;
   });
@@ -204,7 +204,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     const emitted = withStackGuard(() => emitModule(cfg, {
       layout,
       entries: programs.map((p) => ({
-        name: p.name, exportName: p.exportName, pc: p.insn, ...(SKB_PROGRAM_TYPES.has(p.type) ? { skbContext: true } : {}),
+        name: p.name, exportName: p.exportName, pc: p.insn, context: p.context,
       })),
       resolveHelper,
       ...(options.checked ? { checked: true } : {}),

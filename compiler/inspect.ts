@@ -7,7 +7,8 @@
  * ELF sections, the relocations a loader applies (those of code sections and of `.maps`/`maps`;
  * the DWARF and BTF ones only matter to debuggers), a summary of the BTF, and the license.
  */
-import { BtfKind, btfKindName, mapTypeName, type Btf, type MapDef } from './elf/btf.js';
+import { BtfKind, btfKindName, type Btf, type MapDef } from './elf/btf.js';
+import { mapTypeName } from '../runtime/uapi/index.js';
 import { loadObjectSpec, type MapSpec, type ObjectSpec } from './elf/loader.js';
 import {
   parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolType, type ElfFile, type ElfRelocation,

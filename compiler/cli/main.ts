@@ -17,11 +17,11 @@ import { loadObjectSpec } from '../elf/loader.js';
 import { compileObject } from '../object.js';
 import { formatInspect, inspectObject } from '../inspect.js';
 import { instantiate } from '../../runtime/instance.js';
-import { MapType } from '../../runtime/maps/desc.js';
 import type { PerfEventArray } from '../../runtime/stdlib/perf.js';
 import type { RingBuffer } from '../../runtime/stdlib/ringbuf.js';
 import { formatValue } from '../../runtime/typedesc.js';
 import { mapInfo, type BpfMap } from '../../runtime/maps/api.js';
+import { MapType } from '../../runtime/uapi/index.js';
 
 /** What the CLI needs from its host. */
 export interface CliIO {
@@ -296,7 +296,7 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   });
 
   // Ring/perf buffers print as records; unused inner maps laid out in advance are left out.
-  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(mapInfo(m).poolOf !== undefined && firstEntries(m, 1).length === 0));
+  const maps = [...inst.maps.values()].filter((m) => m.type !== MapType.PERF_EVENT_ARRAY && m.type !== MapType.RINGBUF && !(mapInfo(m).poolOf !== undefined && firstEntries(m, 1).length === 0));
   if (p.json) {
     const out: Record<string, unknown> = {
       program,

@@ -41,8 +41,9 @@
  * programs, externs (`__kconfig`, `__ksym`) and kfunc calls (rejected with E_UNSUPPORTED).
  */
 import { ErrorCode } from '../../runtime/errors.js';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType } from '../../runtime/uapi/index.js';
 import {
-  BpfMapType, readDataSection, readElfBtf, type Btf, type BtfExt, type DataVariable, type MapDef,
+  readDataSection, readElfBtf, type Btf, type BtfExt, type DataVariable, type MapDef,
 } from './btf.js';
 import { swapInstructions } from './program.js';
 import {
@@ -59,11 +60,6 @@ export const LddwSource = {
   /** imm = pc-relative instruction offset of a function: target - (pc + 1). */
   FUNC: 4,
 } as const;
-
-/** `BPF_F_RDONLY_PROG`: the program may only read the map. */
-export const BPF_F_RDONLY_PROG = 0x80;
-/** `BPF_F_MMAPABLE`: the map's memory can be mapped (libbpf sets it on global data maps). */
-export const BPF_F_MMAPABLE = 0x400;
 
 /** A map of the object: a user-defined one or an internal map holding a data section. */
 export interface MapSpec extends MapDef {
@@ -292,7 +288,7 @@ function internalMap(elf: ElfFile, section: ElfSection, btf: Btf | undefined, in
   const datasec = btf?.typeByName(section.name, 'datasec');
   const variables = btf ? readDataSection(elf, btf, section.name) : [];
   return {
-    name: section.name, type: BpfMapType.ARRAY, keySize: 4, valueSize: section.size, maxEntries: 1,
+    name: section.name, type: MapType.ARRAY, keySize: 4, valueSize: section.size, maxEntries: 1,
     flags: BPF_F_MMAPABLE | (readonly ? BPF_F_RDONLY_PROG : 0), pinning: 0, numaNode: 0, mapExtra: 0,
     ...(datasec ? { valueTypeId: datasec.id } : {}),
     section: section.name, offset: 0, size: section.size,

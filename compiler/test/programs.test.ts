@@ -7,10 +7,10 @@
  * Programs run at the default -O1; most also at -O0, -O2 and in checked mode (ENGINES), so the
  * engines have to agree. A suite per `.c` file is required: a new program without one fails.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/errors.js';
+import { cObject, repoPath } from '../../test/support/fixtures.js';
 import type { HelperSignature } from '../../runtime/abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import { abiSignature, helperById } from '../../runtime/helper-table.js';
@@ -24,9 +24,8 @@ import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf
 import type { HelperDecl } from '../compile.js';
 import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const C_DIR = path.join(root, 'test-programs/c');
-const objectBytes = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(C_DIR, `${name}.o`)));
+const C_DIR = repoPath('test-programs/c');
+const objectBytes = cObject;
 const elfOf = (name: string): ElfFile => parseElf(objectBytes(name));
 
 // ---------------------------------------------------------------------------------------------
@@ -167,13 +166,7 @@ function kernelHelper(id: number, fn: HelperDefinition['fn']): HelperDefinition 
 }
 
 function errorOf(f: () => unknown): BpfRuntimeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BpfRuntimeError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfRuntimeError');
+  return thrownBy(f, BpfRuntimeError);
 }
 
 async function rejectionOf(p: Promise<unknown>): Promise<BpfRuntimeError> {

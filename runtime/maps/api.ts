@@ -11,7 +11,7 @@
 import type { MapManifest } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { decodeValue, encodeValue, type TypeDesc } from '../typedesc.js';
-import { BPF_ANY, MapType } from './desc.js';
+import { BPF_ANY, MapType } from '../uapi/index.js';
 import type { MapStore } from './store.js';
 
 /** What a map needs from the object it belongs to. */

@@ -24,8 +24,10 @@ import { WASM_PAGE } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   D_COUNT, D_EXTRA, D_FLAGS, D_INDEX, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_TYPE, D_VALUE_SIZE, D_VALUE_STRIDE,
-  D_VALUES, DESC_SIZE, Errno, MapType, type MapShape,
+  D_VALUES, DESC_SIZE, type MapShape,
 } from './desc.js';
+import { BpfFunc } from '../helper-table.js';
+import { Errno, MapType } from '../uapi/index.js';
 import { MAPS_LIMIT, typeName, type MapPlacement } from './layout.js';
 import { mapsWasmBytes } from './maps-wasm.js';
 
@@ -85,13 +87,13 @@ export interface MapsExports {
 
 /** Helper id -> the export that implements it (Wasm signatures in scripts/build-wasm.mjs). */
 export const MAP_HELPER_EXPORTS = {
-  1: 'map_lookup_elem',
-  2: 'map_update_elem',
-  3: 'map_delete_elem',
-  87: 'map_push_elem',
-  88: 'map_pop_elem',
-  89: 'map_peek_elem',
-  195: 'map_lookup_percpu_elem',
+  [BpfFunc.map_lookup_elem]: 'map_lookup_elem',
+  [BpfFunc.map_update_elem]: 'map_update_elem',
+  [BpfFunc.map_delete_elem]: 'map_delete_elem',
+  [BpfFunc.map_push_elem]: 'map_push_elem',
+  [BpfFunc.map_pop_elem]: 'map_pop_elem',
+  [BpfFunc.map_peek_elem]: 'map_peek_elem',
+  [BpfFunc.map_lookup_percpu_elem]: 'map_lookup_percpu_elem',
 } as const satisfies Record<number, keyof MapsExports>;
 
 /** One map to create: its shape, its placement from `layoutMaps`, and its index in the object. */
@@ -171,8 +173,7 @@ export class MapStore {
   /** The maps module's raw exports (for wiring more helpers, e.g. bpf_tail_call's `map_prog_at`). */
   readonly raw: MapsExports;
   /**
-   * The map helpers by helper id (1 lookup, 2 update, 3 delete, 87 push, 88 pop, 89 peek,
-   * 195 lookup_percpu): the module's raw Wasm functions, to pass straight as a compiled program's
+   * The map helpers by helper id (those of MAP_HELPER_EXPORTS): the module's raw Wasm functions, to pass straight as a compiled program's
    * imports. Their Wasm signatures are those of MAP_HELPER_EXPORTS.
    */
   readonly helperImports: Readonly<Record<number, Function>>;

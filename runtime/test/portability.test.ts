@@ -5,10 +5,9 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { ROOT as root } from '../../test/support/fixtures.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const NODE_BUILTINS = new Set(['fs', 'path', 'url', 'os', 'child_process', 'worker_threads', 'crypto', 'util', 'process', 'module', 'buffer', 'stream']);
 
 function sources(dir: string): string[] {
