@@ -46,7 +46,7 @@ import {
 } from './btf.js';
 import { swapInstructions } from './program.js';
 import {
-  E_BAD_ELF, ElfError, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
+  E_BAD_ELF, ElfError, ElfType, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
   SymbolType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol,
 } from './reader.js';
 
@@ -227,6 +227,7 @@ interface Unit {
  */
 export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
   const elf = parseElf(bytes);
+  requireRelocatable(elf);
   const { btf, ext, maps: defs } = readElfBtf(elf);
 
   const maps: MapSpec[] = defs.map((d, index) => ({ ...d, index }));
@@ -273,6 +274,19 @@ export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
   };
 }
 
+const ELF_TYPE_NAMES: Readonly<Record<number, string>> = { 0: 'ET_NONE', 2: 'ET_EXEC', 3: 'ET_DYN', 4: 'ET_CORE' };
+
+/** libbpf loads relocatable objects only (e_type ET_REL, what clang -c writes), as bpf_object__elf_init checks. */
+function requireRelocatable(elf: ElfFile): void {
+  if (elf.type === ElfType.REL) return;
+  const name = ELF_TYPE_NAMES[elf.type] ?? `unknown type ${elf.type}`;
+  throw new ElfError(
+    E_BAD_ELF,
+    `not a valid eBPF object file: its ELF type (e_type) is ${name}, but eBPF objects are relocatable (ET_REL, as clang -c writes them)`,
+    { offset: 16 },
+  );
+}
+
 function isCodeSection(s: ElfSection): boolean {
   return s.type === SectionType.PROGBITS && (s.flags & SectionFlags.EXECINSTR) !== 0 && s.size > 0;
 }
@@ -288,7 +302,7 @@ function internalMap(elf: ElfFile, section: ElfSection, btf: Btf | undefined, in
   if (section.size > 0xffffffff) {
     throw new ElfError(E_BAD_ELF, `data section ${section.name} is ${section.size} bytes, too large for a map value`, { section: section.name, offset: 0 });
   }
-  const initialData = section.type === SectionType.NOBITS ? new Uint8Array(section.size) : section.data().slice();
+  const initialData = section.type === SectionType.NOBITS ? new Uint8Array(section.size) : new Uint8Array(section.data());
   const datasec = btf?.typeByName(section.name, 'datasec');
   const variables = btf ? readDataSection(elf, btf, section.name) : [];
   return {
@@ -313,7 +327,8 @@ function readCodeSection(elf: ElfFile, section: ElfSection): CodeSection {
   if (section.size % 8 !== 0) {
     throw new ElfError(E_BAD_ELF, `code section ${section.name} is ${section.size} bytes, not a whole number of 8-byte instructions`, { ...where, offset: section.size });
   }
-  const insns = section.data().slice();
+  // A copy: relocations are applied to it, and the caller's bytes are never modified.
+  const insns = new Uint8Array(section.data());
   if (!elf.littleEndian) swapInstructions(insns);
   const slots = insns.length / 8;
 
