@@ -13,12 +13,13 @@ import { compile, type CompileOptions, type OptLevel } from '../compile.js';
 import { load, type Engine } from '../load.js';
 import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
-import { loadObjectSpec } from '../elf/loader.js';
+import { isStringSectionName, loadObjectSpec, sectionStrings } from '../elf/loader.js';
 import { compileObject } from '../object.js';
 import { formatInspect, inspectObject } from '../inspect.js';
-import { instantiate, type BpfInstance } from '../../runtime/instance.js';
+import { instantiate } from '../../runtime/instance.js';
 import { formatValue } from '../../runtime/typedesc.js';
 import type { BpfMap } from '../../runtime/maps/api.js';
+import { MapType } from '../../runtime/maps/desc.js';
 
 /** What the CLI needs from its host. */
 export interface CliIO {
@@ -286,13 +287,15 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   });
 
   // Ring/perf buffers print as records; unused inner maps laid out in advance are left out.
-  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(m.info.poolOf !== undefined && firstEntries(m, 1).length === 0));
+  const maps = [...inst.maps.values()].filter((m) => m.type !== MapType.PERF_EVENT_ARRAY && m.type !== MapType.RINGBUF &&
+    !(m.info.poolOf !== undefined && firstEntries(m, 1).length === 0));
   if (p.json) {
     const out: Record<string, unknown> = {
       program,
       result: hex64(result),
       trace: firstRun.trace,
-      records: firstRun.records.map((r) => ({ map: r.map, kind: r.kind, data: decodeRecord(inst, r.map, r.data) })),
+      // A record's type is the program's business (the map declares none): its bytes, in hex.
+      records: firstRun.records.map((r) => ({ map: r.map, kind: r.kind, data: r.data })),
       maps: Object.fromEntries(maps.map((m) => [m.name, mapJson(m)])),
     };
     if (packetOut) out.packet = packetOut;
@@ -306,13 +309,7 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   const lines: string[] = [`${program}: r0 = ${hex64(result)} (${BigInt.asIntN(64, result)})`];
   if (firstRun.trace.length > 0) lines.push('trace:', ...firstRun.trace.map((t) => '  ' + t));
   for (const r of firstRun.records) lines.push(`${r.kind} ${r.map}: ${hexBytes(r.data)}`);
-  for (const m of maps) {
-    const shown = firstEntries(m, TEXT_ENTRIES);
-    const size = m.type === MAP_PROG_ARRAY || m.type === MAP_ARRAY_OF_MAPS ? shown.length : m.size;
-    lines.push(`map ${m.name} (${size} entr${size === 1 ? 'y' : 'ies'}):`);
-    for (const [k, v] of shown) lines.push(`  ${formatAny(m.keyType, k)} => ${formatAny(m.valueType, v)}`);
-    if (size > shown.length) lines.push(`  ... ${size - shown.length} more`);
-  }
+  for (const m of maps) lines.push(...mapText(m));
   if (medianNs !== undefined) lines.push(`repeat ${p.repeat}: median ${medianNs.toFixed(1)} ns per run`);
   io.stdout(lines.join('\n') + '\n');
   return 0;
@@ -329,12 +326,37 @@ function formatAny(type: BpfMap['keyType'], v: unknown): string {
 /** Entries printed per map: the text shows the first 100, --json the first 10,000. */
 const TEXT_ENTRIES = 100;
 const JSON_ENTRIES = 10_000;
-const MAP_PROG_ARRAY = 3;
-const MAP_ARRAY_OF_MAPS = 12;
+
+/** Maps read element by element (no keys): listed in pop order, without popping. */
+const isQueueOrStack = (m: BpfMap): boolean => m.type === MapType.QUEUE || m.type === MapType.STACK;
+
+/** A map as `run` prints it, in the manner of `bpftool map dump`. */
+function mapText(m: BpfMap): string[] {
+  if (m.type === MapType.BLOOM_FILTER) return [`map ${m.name} (bloom filter): no entries to list (it answers membership queries only)`];
+  if (isQueueOrStack(m)) {
+    const elements = m.elements();
+    const order = m.type === MapType.QUEUE ? 'queue, %n, oldest first' : 'stack, %n, newest first';
+    const lines = [`map ${m.name} (${order.replace('%n', `${elements.length} element${elements.length === 1 ? '' : 's'}`)}):`];
+    for (const v of elements.slice(0, TEXT_ENTRIES)) lines.push(`  ${formatAny(m.valueType, v)}`);
+    if (elements.length > TEXT_ENTRIES) lines.push(`  ... ${elements.length - TEXT_ENTRIES} more`);
+    return lines;
+  }
+  if (m.info.internal && isStringSectionName(m.name)) {
+    const strings = sectionStrings(m.lookupRaw(new Uint8Array(4)) ?? new Uint8Array(0));
+    return [`map ${m.name} (${strings.length} string${strings.length === 1 ? '' : 's'}):`, ...strings.map((str) => `  0x${str.offset.toString(16)}: ${JSON.stringify(str.text)}`)];
+  }
+  const shown = firstEntries(m, TEXT_ENTRIES);
+  const size = m.type === MapType.PROG_ARRAY || m.type === MapType.ARRAY_OF_MAPS ? shown.length : m.size;
+  const lines = [`map ${m.name} (${size} entr${size === 1 ? 'y' : 'ies'}):`];
+  for (const [k, v] of shown) lines.push(`  ${formatAny(m.keyType, k)} => ${formatAny(m.valueType, v)}`);
+  if (size > shown.length) lines.push(`  ... ${size - shown.length} more`);
+  return lines;
+}
 
 /** The first `n` entries of a map, read lazily (a map may have millions). */
 function firstEntries(m: BpfMap, n: number): Array<[unknown, unknown]> {
   const out: Array<[unknown, unknown]> = [];
+  if (m.type === MapType.BLOOM_FILTER || isQueueOrStack(m)) return out;
   for (const e of m.entries()) {
     if (out.length >= n) break;
     out.push(e);
@@ -342,7 +364,14 @@ function firstEntries(m: BpfMap, n: number): Array<[unknown, unknown]> {
   return out;
 }
 
+/** A map as `run --json` prints it. */
 function mapJson(m: BpfMap): unknown {
+  if (m.type === MapType.BLOOM_FILTER) return { bloomFilter: true, entries: [] };
+  if (isQueueOrStack(m)) {
+    const elements = m.elements();
+    return { elements: elements.slice(0, JSON_ENTRIES), ...(elements.length > JSON_ENTRIES ? { truncated: true, size: elements.length } : {}) };
+  }
+  if (m.info.internal && isStringSectionName(m.name)) return { strings: sectionStrings(m.lookupRaw(new Uint8Array(4)) ?? new Uint8Array(0)) };
   const shown = firstEntries(m, JSON_ENTRIES + 1);
   const truncated = shown.length > JSON_ENTRIES;
   return {
@@ -350,12 +379,6 @@ function mapJson(m: BpfMap): unknown {
     ...(truncated ? { truncated: true, size: m.size } : {}),
   };
 }
-
-/** A record decoded as the ring buffer's element type is unknown: hex bytes. */
-function decodeRecord(_inst: BpfInstance, _map: string, data: Uint8Array): string {
-  return [...data].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {

@@ -189,6 +189,35 @@ export function isDataSectionName(name: string): boolean {
   return ['.data', '.rodata', '.bss'].some((p) => name === p || name.startsWith(p + '.'));
 }
 
+/**
+ * True for clang's mergeable string-literal sections (`.rodata.str1.1`: SHF_MERGE | SHF_STRINGS,
+ * NUL-terminated strings and no variables): their contents are shown as strings.
+ */
+export function isStringSectionName(name: string): boolean {
+  return /^\.rodata\.str\d+\.\d+$/.test(name);
+}
+
+/** One NUL-terminated string of a string section. */
+export interface SectionString {
+  /** Byte offset in the section. */
+  readonly offset: number;
+  /** The string (UTF-8, invalid bytes replaced), without its NUL. */
+  readonly text: string;
+}
+
+/** The NUL-terminated strings of a string section's bytes, in order (a last unterminated one too). */
+export function sectionStrings(bytes: Uint8Array): SectionString[] {
+  const out: SectionString[] = [];
+  const decoder = new TextDecoder('utf-8');
+  for (let at = 0; at < bytes.length;) {
+    const nul = bytes.indexOf(0, at);
+    const end = nul < 0 ? bytes.length : nul;
+    out.push({ offset: at, text: decoder.decode(bytes.subarray(at, end)) });
+    at = end + 1;
+  }
+  return out;
+}
+
 const OP_LDDW = 0x18;
 const OP_CALL = 0x85;
 const CALL_SRC_LOCAL = 1;

@@ -170,8 +170,50 @@ describe('ELF type and string sections', () => {
     const json = await cli('run', 'test-programs/c/string_literals.o', '--json');
     for (const shown of [text, run.out]) {
       expect(shown).not.toMatch(/=> \{\}/);
-      expect(shown).toContain('"even length %d"');
+      expect(shown).toContain('"even length %d\\n"');
+      expect(shown).toContain('"odd length %d\\n"');
     }
-    expect(JSON.parse(json.out).maps['.rodata.str1.1'].strings).toContain('even length %d\n');
+    expect(JSON.parse(json.out).maps['.rodata.str1.1'].strings).toEqual([{ offset: 0, text: 'even length %d\n' }, { offset: 16, text: 'odd length %d\n' }]);
+  });
+});
+
+describe('run prints every map kind, without changing any', () => {
+  it('a bloom filter is named as having no entries to list (map_options.o ran to completion)', async () => {
+    const run = await cli('run', 'test-programs/c/map_options.o');
+    expect(run.err).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.out).toContain('map seen (bloom filter): no entries to list (it answers membership queries only)\n');
+    expect(run.out).toMatch(/map flows \(1 entry\):/);
+    const json = await cli('run', 'test-programs/c/map_options.o', '--json');
+    expect(json.status).toBe(0);
+    expect(JSON.parse(json.out).maps.seen).toEqual({ bloomFilter: true, entries: [] });
+  });
+
+  it('queues and stacks list their elements in pop order', async () => {
+    const run = await cli('run', 'test-programs/c/queue_stack.o');
+    expect(run.err).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.out).toContain('fill: r0 = 0x2 (2)\n');
+    expect(run.out).toContain('map fifo (queue, 3 elements, oldest first):\n  3\n  4\n  5\n');
+    expect(run.out).toContain('map lifo (stack, 4 elements, newest first):\n  5\n  4\n  3\n  2\n');
+    const json = await cli('run', 'test-programs/c/queue_stack.o', '--json');
+    expect(JSON.parse(json.out).maps).toMatchObject({ fifo: { elements: [3, 4, 5] }, lifo: { elements: [5, 4, 3, 2] } });
+  });
+
+  it('listing a queue or stack does not change it', async () => {
+    const { wasm } = await compileObject(fixture('queue_stack'));
+    const inst = await instantiate(wasm);
+    inst.runPacket(new Uint8Array(64), { program: 'fill' });
+    const fifo = inst.map('fifo');
+    const lifo = inst.map('lifo');
+    expect(fifo.elements()).toEqual([3, 4, 5]);
+    expect(fifo.elements()).toEqual([3, 4, 5]);
+    expect(lifo.elements()).toEqual([5, 4, 3, 2]);
+    expect(lifo.elements()).toEqual([5, 4, 3, 2]);
+    expect([fifo.pop(), fifo.pop(), fifo.pop(), fifo.pop()]).toEqual([3, 4, 5, undefined]);
+    expect([lifo.pop(), lifo.pop()]).toEqual([5, 4]);
+    expect(lifo.elements()).toEqual([3, 2]);
+    fifo.push(9);
+    expect(fifo.elements()).toEqual([9]);
   });
 });

@@ -163,6 +163,14 @@ export class BpfMap {
     return v === undefined ? undefined : this.decodeValue(v);
   }
 
+  /**
+   * QUEUE / STACK: the elements in the order pop would return them, decoded, without removing
+   * any (what `bpftool map dump` cannot do for these maps without popping).
+   */
+  elements(): unknown[] {
+    return this.store.elements(this.index).map((v) => this.decodeValue(v));
+  }
+
   /** The decoded contents: [key, value] pairs (for printing and JSON). */
   dump(): Array<[unknown, unknown]> {
     return [...this.entries()];
