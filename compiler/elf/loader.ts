@@ -312,7 +312,7 @@ function requireRelocatable(elf: ElfFile): void {
   throw new ElfError(
     E_BAD_ELF,
     `not a valid eBPF object file: its ELF type (e_type) is ${name}, but eBPF objects are relocatable (ET_REL, as clang -c writes them)`,
-    { offset: 16 },
+    { section: '<ELF header>', offset: 16 },
   );
 }
 

@@ -43,8 +43,6 @@ export const D_COUNT = 36;
 export const D_INDEX = 40;
 export const D_EXTRA = 44;
 export const D_STATE = 48;
-/** QUEUE / STACK state: the ring index of the oldest element (wasm/maps/queue.ts S_TAIL). */
-export const D_QUEUE_TAIL = D_STATE;
 
 /** `enum bpf_map_type` values bpf2wasm implements. */
 export const MapType = {

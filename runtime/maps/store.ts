@@ -24,10 +24,13 @@ import { WASM_PAGE } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   D_COUNT, D_EXTRA, D_FLAGS, D_INDEX, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_TYPE, D_VALUE_SIZE, D_VALUE_STRIDE,
-  D_QUEUE_TAIL, D_VALUES, DESC_SIZE, Errno, MapType, type MapShape,
+  D_STATE, D_VALUES, DESC_SIZE, Errno, MapType, type MapShape,
 } from './desc.js';
 import { MAPS_LIMIT, typeName, type MapPlacement } from './layout.js';
 import { mapsWasmBytes } from './maps-wasm.js';
+
+/** QUEUE / STACK state owned by the maps module: the ring index of the oldest element (wasm/maps/queue.ts S_TAIL). */
+const D_QUEUE_TAIL = D_STATE;
 
 /** The maps' share of the runtime scratch page, and how it is divided. */
 export const MAPS_SCRATCH = {
