@@ -1,9 +1,11 @@
 /**
- * The only module that imports `binaryen`. Loading it costs about a second (15 MB of JS with
- * top-level await), so it is loaded lazily, on the first compile, and never by the runtime.
+ * The only module that uses `binaryen`. Loading it costs about a second (15 MB of JS with
+ * top-level await), so it is loaded lazily (compiler/optional.ts), on the first -O1/-O2
+ * compile, and never by the runtime; it is an optional package.
  */
 import type BinaryenDefault from 'binaryen';
 import { ErrorCode, InternalError } from '../runtime/errors.js';
+import { loadOptional } from './optional.js';
 import { bodyTree, type Node, type ValType, type WModule, type WType } from './wir.js';
 
 /** The binaryen.js namespace. */
@@ -13,12 +15,14 @@ export type BModule = InstanceType<Binaryen['Module']>;
 /** A Binaryen expression reference. */
 export type ExprRef = number;
 
-let loading: Promise<Binaryen> | undefined;
-
-/** Loads binaryen.js once. */
-export function loadBinaryen(): Promise<Binaryen> {
-  loading ??= import('binaryen').then((m) => m.default);
-  return loading;
+/**
+ * Loads binaryen.js once (an optional package). `purpose` names the feature needing it for the
+ * error when it is absent (`-O1`).
+ *
+ * @throws MissingDependencyError (E_MISSING_DEPENDENCY) when binaryen is not installed.
+ */
+export async function loadBinaryen(purpose = 'optimising (-O1/-O2)'): Promise<Binaryen> {
+  return (await loadOptional('binaryen', purpose)).default;
 }
 
 /**

@@ -272,7 +272,7 @@ async function optimizeWithBinaryen(
   passes: readonly string[] | undefined,
   phase: (name: string) => void,
 ): Promise<{ binary: Uint8Array; insnMap: Array<[number, number]> }> {
-  const b = await loadBinaryen();
+  const b = await loadBinaryen(`-O${optLevel}`);
   phase('load-binaryen');
   const m = withStackGuard(() => lowerToBinaryen(b, mod));
   try {

@@ -75,6 +75,8 @@ export const ErrorCode = {
   MapOp: 'E_MAP_OP',
   /** A program in an object refers to something missing (map, program, callback). */
   BadObject: 'E_BAD_OBJECT',
+  /** An optional package a feature needs is not installed (binaryen for -O1/-O2, wabt for .wat). */
+  MissingDependency: 'E_MISSING_DEPENDENCY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -103,6 +105,20 @@ export class AsmError extends Bpf2WasmError {}
 
 /** A running program faulted (memory fault, call depth, helper failure). */
 export class BpfRuntimeError extends Bpf2WasmError {}
+
+/**
+ * A feature needs an optional package that is not installed (`binaryen` for -O1/-O2, `wabt` for
+ * `.wat` output); code `E_MISSING_DEPENDENCY`, and the message says what to install.
+ */
+export class MissingDependencyError extends Bpf2WasmError {
+  /** The npm package to install. */
+  readonly dependency: string;
+
+  constructor(dependency: string, detail: string, options?: { cause?: unknown }) {
+    super(ErrorCode.MissingDependency, detail, {}, options);
+    this.dependency = dependency;
+  }
+}
 
 /** A bug in bpf2wasm itself, never the user's fault. */
 export class InternalError extends Bpf2WasmError {}

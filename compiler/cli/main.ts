@@ -15,6 +15,7 @@ import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
 import { isStringSectionName, loadObjectSpec, sectionStrings } from '../elf/loader.js';
 import { compileObject } from '../object.js';
+import { loadOptional } from '../optional.js';
 import { formatInspect, inspectObject } from '../inspect.js';
 import { instantiate } from '../../runtime/instance.js';
 import { formatValue } from '../../runtime/typedesc.js';
@@ -508,7 +509,7 @@ function medianRunNs(run: () => void, repeat: number, io: CliIO, between?: () =>
 }
 
 async function toWat(wasm: Uint8Array): Promise<string> {
-  const wabtInit = (await import('wabt')).default;
+  const wabtInit = (await loadOptional('wabt', '--wat')).default;
   const wabt = await wabtInit();
   const mod = wabt.readWasm(wasm, { readDebugNames: true });
   try {
