@@ -16,6 +16,7 @@ import { emitModule, type ArrayMapInfo, type HelperInfo } from './emit.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/layout.js';
 import { encodeInsnMap } from '../runtime/insnmap.js';
+import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
@@ -94,6 +95,8 @@ export interface CompileOptions {
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
   manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch'>;
+  /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
+  sourceLines?: readonly SourceLine[];
 }
 
 /** Program types whose context is a `struct __sk_buff` (ldabs/ldind read its packet). */
@@ -237,6 +240,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     };
     let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
+    if (options.sourceLines && options.sourceLines.length > 0) wasm = appendCustomSection(wasm, LINES_SECTION, encodeSourceLines(options.sourceLines));
     return { wasm, manifest };
   } catch (e) {
     if (e instanceof Bpf2WasmError) throw e;

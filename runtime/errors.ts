@@ -10,8 +10,12 @@
 export interface ErrorLocation {
   /** eBPF instruction index (in 8-byte slots, as `llvm-objdump -d` numbers them). */
   insn?: number;
-  /** 1-based line in an assembly source. */
+  /** 1-based line in an assembly source, or in the C source `file` when that is set. */
   line?: number;
+  /** C source file of the instruction (from the object's `.BTF.ext` line info), with `line`. */
+  file?: string;
+  /** The text of that C source line. */
+  source?: string;
   /** ELF section name. */
   section?: string;
   /** Byte offset (in the input file, or in the ELF section when `section` is set). */
@@ -128,7 +132,7 @@ export function formatLocation(loc: ErrorLocation): string {
   const parts: string[] = [];
   if (loc.program !== undefined) parts.push(`program ${loc.program}`);
   if (loc.section !== undefined) parts.push(`section ${loc.section}`);
-  if (loc.line !== undefined) parts.push(`line ${loc.line}`);
+  if (loc.line !== undefined && loc.file === undefined) parts.push(`line ${loc.line}`);
   if (loc.insn !== undefined) parts.push(`insn ${loc.insn}`);
   if (loc.offset !== undefined) parts.push(`offset 0x${loc.offset.toString(16)}`);
   if (loc.map !== undefined) parts.push(`map ${loc.map}`);
@@ -139,7 +143,14 @@ export function formatLocation(loc: ErrorLocation): string {
 
 function formatMessage(code: ErrorCode, detail: string, loc: ErrorLocation): string {
   const where = formatLocation(loc);
-  return where ? `${code} at ${where}: ${detail}` : `${code}: ${detail}`;
+  const message = where ? `${code} at ${where}: ${detail}` : `${code}: ${detail}`;
+  return loc.file !== undefined ? `${message}; ${formatSourceLine(loc)}` : message;
+}
+
+/** The C line of a location, as the kernel's verifier log names it: `fault.c:18: return *p == 5 ? 1 : 2;`. */
+export function formatSourceLine(loc: ErrorLocation): string {
+  const at = `${loc.file ?? '?'}:${loc.line ?? 0}`;
+  return loc.source ? `${at}: ${loc.source}` : at;
 }
 
 /** True for errors raised on purpose by bpf2wasm (as opposed to bugs or host failures). */

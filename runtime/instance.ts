@@ -9,6 +9,7 @@ import {
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
+import { SourceLineTable, withSourceLine } from './source-lines.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import type { BpfProgramInstance } from './program.js';
@@ -56,6 +57,7 @@ export class BpfInstance implements BpfProgramInstance {
   private readonly entries = new Map<string, EntryFn>();
   private readonly defaultProgram: string;
   private readonly insnMap: InsnMap;
+  private readonly sourceLines: SourceLineTable;
   /** Maps, buffers and globals of a module compiled from an ELF object. */
   readonly object: ObjectRuntime | undefined;
 
@@ -73,6 +75,7 @@ export class BpfInstance implements BpfProgramInstance {
     this.memory = memory;
     this.helpers = helpers;
     this.insnMap = new InsnMap(WebAssembly.Module.customSections(module, INSN_MAP_SECTION)[0]);
+    this.sourceLines = SourceLineTable.of(module);
     for (const p of manifest.programs) {
       const fn = instance.exports[p.exportName];
       if (typeof fn !== 'function') {
@@ -197,7 +200,7 @@ export class BpfInstance implements BpfProgramInstance {
       return fn(r1, r2);
     } catch (e) {
       this.object?.afterFault();
-      throw this.translate(e);
+      throw withSourceLine(this.translate(e), this.sourceLines);
     }
   }
 

@@ -5,7 +5,8 @@
  */
 import type { HelperDefinition } from '../../runtime/helpers.js';
 import type { BpfProgramInstance } from '../../runtime/program.js';
-import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation } from '../../runtime/errors.js';
+import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation, formatSourceLine } from '../../runtime/errors.js';
+import type { SourceLine } from '../../runtime/source-lines.js';
 import { assemble } from '../asm/assemble.js';
 import { parseDataFile } from '../asm/datafile.js';
 import { disassemble, type AsmSyntax } from '../asm/disasm.js';
@@ -13,7 +14,8 @@ import { compile, type CompileOptions, type OptLevel } from '../compile.js';
 import { load, type Engine } from '../load.js';
 import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
-import { isStringSectionName, loadObjectSpec, sectionStrings } from '../elf/loader.js';
+import { isStringSectionName, loadObjectSpec, sectionStrings, type LinkedFunction, type ProgramSpec } from '../elf/loader.js';
+import { programSourceLines } from '../lines.js';
 import { compileObject } from '../object.js';
 import { loadOptional } from '../optional.js';
 import { formatInspect, inspectObject } from '../inspect.js';
@@ -39,13 +41,15 @@ export const USAGE = `usage:
                [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
                [--validate] [--program NAME]
   bpf2wasm inspect OBJ [--json]
-  bpf2wasm disasm IN [--syntax llvm|conformance]
+  bpf2wasm disasm IN [--syntax llvm|conformance] [--program NAME] [--no-source]
 
   --checked     confine every memory access to map values, the stack and the input
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults
                 to 10^9 so that no program hangs the command, --no-budget lifts it
   --validate    run the kernel-style structural checks before compiling
   --engine      compiled (default) or interpreter
+  --no-source   disasm of an object: leave out the C source lines (from .BTF.ext)
+                and function labels it shows between the instructions by default
 
 IN is raw eBPF bytecode (8-byte instructions), assembly text in the conformance
 syntax, a conformance .data file (its -- mem is used by run), or an ELF object
@@ -81,13 +85,14 @@ interface Parsed {
   budget?: number;
   noBudget: boolean;
   validate: boolean;
+  noSource: boolean;
 }
 
 function parseArgs(argv: string[]): Parsed {
   const first = argv[0] ?? '';
   const p: Parsed = {
     command: first.startsWith('-') ? '' : first, wat: false, opt: 1, repeat: 0, json: false, syntax: 'llvm', help: false,
-    engine: 'compiled', checked: false, validate: false, noBudget: false,
+    engine: 'compiled', checked: false, validate: false, noBudget: false, noSource: false,
   };
   const need = (i: number, flag: string): string => {
     const v = argv[i];
@@ -117,6 +122,7 @@ function parseArgs(argv: string[]): Parsed {
         break;
       }
       case '--no-budget': p.noBudget = true; break;
+      case '--no-source': p.noSource = true; break;
       case '--budget': {
         const v = need(++i, a);
         const n = Number(v);
@@ -155,6 +161,10 @@ interface LoadedInput {
   mem?: Uint8Array;
   /** The whole ELF object, when the input is one compiled as an object. */
   object?: Uint8Array;
+  /** The object's program chosen (--program, or the first). */
+  program?: ProgramSpec;
+  /** Its C source lines (from .BTF.ext), numbered from its first instruction. */
+  source?: readonly SourceLine[];
 }
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
@@ -189,7 +199,7 @@ async function loadInput(io: CliIO, path: string, symbol: string | undefined, pr
         { program: program! },
       );
     }
-    return { bytecode: chosen.insns, object: bytes };
+    return { bytecode: chosen.insns, object: bytes, program: chosen, source: programSourceLines(spec.btfExt, [chosen]) };
   }
   if (looksLikeText(bytes)) {
     const text = new TextDecoder().decode(bytes);
@@ -381,6 +391,31 @@ function mapJson(m: BpfMap): unknown {
   };
 }
 
+/**
+ * What `disasm OBJ` prints before instructions, as `llvm-objdump -d -S`: `<function>:` at each
+ * function of the linked program and `; file:line: source` where a new C line starts.
+ */
+function objectAnnotations(program: ProgramSpec, lines: readonly SourceLine[]): (pc: number) => string[] | undefined {
+  const at = new Map<number, string[]>();
+  const add = (pc: number, text: string): void => {
+    let list = at.get(pc);
+    if (!list) at.set(pc, (list = []));
+    list.push(text);
+  };
+  for (const f of program.functions) add(f.pc, `${f.pc === 0 ? '' : '\n'}<${f.name}>:`);
+  let last = '';
+  let fn: LinkedFunction | undefined;
+  for (const l of lines) {
+    const text = `; ${formatSourceLine({ file: l.file, line: l.line, source: l.source })}`;
+    const owner = program.functions.find((f) => l.pc >= f.pc && l.pc < f.pc + f.length);
+    // Consecutive records of one line show once; each function shows its first line.
+    if (text !== last || owner !== fn) add(l.pc, text);
+    last = text;
+    fn = owner;
+  }
+  return (pc) => at.get(pc);
+}
+
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   let p: Parsed;
@@ -412,7 +447,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (input.object && p.command === 'run') return await runObject(p, input.object, io);
     switch (p.command) {
       case 'disasm':
-        io.stdout(disassemble(input.bytecode, { syntax: p.syntax, addresses: p.syntax === 'llvm' }));
+        io.stdout(disassemble(input.bytecode, {
+          syntax: p.syntax, addresses: p.syntax === 'llvm',
+          ...(input.program && !p.noSource ? { annotate: objectAnnotations(input.program, input.source ?? []) } : {}),
+        }));
         return 0;
       case 'compile': {
         if (p.out === undefined) throw new UsageError('compile needs -o OUT.wasm');

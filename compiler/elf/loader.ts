@@ -93,6 +93,11 @@ export interface LinkedFunction {
   readonly pc: number;
   /** Its number of instruction slots. */
   readonly length: number;
+  /**
+   * Its first instruction's slot in {@link section} (where `.BTF.ext` line info points); absent
+   * for functions that did not come from an ELF section.
+   */
+  readonly sectionPc?: number;
 }
 
 /** One program of the object, linked and relocated. */
@@ -434,6 +439,7 @@ class Linker {
     }
     const functions = this.order.map(({ unit, base }) => ({
       name: unit.code.names.get(unit.start)!, section: unit.code.section.name, pc: base, length: unit.end - unit.start,
+      sectionPc: unit.start,
     }));
     return { insns, functions };
   }
