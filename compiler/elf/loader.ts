@@ -44,9 +44,9 @@ import { ErrorCode } from '../../runtime/errors.js';
 import {
   BpfMapType, readDataSection, readElfBtf, type Btf, type BtfExt, type DataVariable, type MapDef,
 } from './btf.js';
-import { swapInstructions } from './program.js';
+import { requireRelocatable, swapInstructions } from './program.js';
 import {
-  E_BAD_ELF, ElfError, ElfType, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
+  E_BAD_ELF, ElfError, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
   SymbolType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol,
 } from './reader.js';
 
@@ -306,19 +306,6 @@ export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
     ...(btf ? { btf } : {}),
     ...(ext ? { btfExt: ext } : {}),
   };
-}
-
-const ELF_TYPE_NAMES: Readonly<Record<number, string>> = { 0: 'ET_NONE', 2: 'ET_EXEC', 3: 'ET_DYN', 4: 'ET_CORE' };
-
-/** libbpf loads relocatable objects only (e_type ET_REL, what clang -c writes), as bpf_object__elf_init checks. */
-function requireRelocatable(elf: ElfFile): void {
-  if (elf.type === ElfType.REL) return;
-  const name = ELF_TYPE_NAMES[elf.type] ?? `unknown type ${elf.type}`;
-  throw new ElfError(
-    E_BAD_ELF,
-    `not a valid eBPF object file: its ELF type (e_type) is ${name}, but eBPF objects are relocatable (ET_REL, as clang -c writes them)`,
-    { section: '<ELF header>', offset: 16 },
-  );
 }
 
 function isCodeSection(s: ElfSection): boolean {

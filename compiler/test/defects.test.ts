@@ -8,7 +8,8 @@
  * - an ELF of type ET_EXEC was accepted; `.rodata.str1.1` was shown as `{}`.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -152,6 +153,24 @@ describe('ELF type and string sections', () => {
     expect(() => loadObjectSpec(bytes)).toThrow(expect.objectContaining({ code: ErrorCode.BadElf, message: expect.stringContaining('ET_EXEC') }));
     expect(() => inspectObject(bytes)).toThrow(expect.objectContaining({ code: ErrorCode.BadElf }));
     await expect(compileObject(bytes)).rejects.toMatchObject({ code: ErrorCode.BadElf });
+  });
+
+  it('the CLI refuses an ET_EXEC object in compile, inspect, run and disasm, a main-only object too', async () => {
+    const exec = (name: string): string => {
+      const bytes = new Uint8Array(readFileSync(path.join(root, name)));
+      bytes[16] = 2;
+      const out = path.join(tmpdir(), `bpf2wasm-et-exec-${process.pid}-${path.basename(name)}`);
+      writeFileSync(out, bytes);
+      return out;
+    };
+    for (const file of [exec('test-programs/c/xdp_root.o'), exec('test-programs/elf/sum.o')]) {
+      for (const argv of [['inspect', file], ['run', file], ['disasm', file], ['compile', file, '-o', '/dev/null']]) {
+        const r = await cli(...argv);
+        expect(r.status, argv.join(' ')).toBe(1);
+        expect(r.err).toContain('E_BAD_ELF');
+        expect(r.err).toContain('ET_EXEC');
+      }
+    }
   });
 
   it('inspect and run show the strings of .rodata.str1.1', async () => {
