@@ -10,13 +10,14 @@ import { Bpf2WasmError, CompileError, ErrorCode, InternalError } from '../runtim
 import { decodeProgram } from '../runtime/isa/decode.js';
 import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
-import { loadBinaryen, lowerToBinaryen } from './binaryen.js';
+import { loadBinaryen, lowerToBinaryen, validateQuietly } from './binaryen.js';
 import { buildCfg } from '../runtime/isa/cfg.js';
 import { emitModule, type HelperInfo } from './emit.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/layout.js';
 import { encodeInsnMap } from '../runtime/insnmap.js';
+import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
@@ -96,6 +97,8 @@ export interface CompileOptions {
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
   manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch'>;
+  /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
+  sourceLines?: readonly SourceLine[];
 }
 
 /** The result of compiling: a Wasm module and the description of what it needs. */
@@ -237,6 +240,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     };
     let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
+    if (options.sourceLines && options.sourceLines.length > 0) wasm = appendCustomSection(wasm, LINES_SECTION, encodeSourceLines(options.sourceLines));
     return { wasm, manifest };
   } catch (e) {
     if (e instanceof Bpf2WasmError) throw e;
@@ -272,14 +276,12 @@ async function optimizeWithBinaryen(
   passes: readonly string[] | undefined,
   phase: (name: string) => void,
 ): Promise<{ binary: Uint8Array; insnMap: Array<[number, number]> }> {
-  const b = await loadBinaryen();
+  const b = await loadBinaryen(`-O${optLevel}`);
   phase('load-binaryen');
   const m = withStackGuard(() => lowerToBinaryen(b, mod));
   try {
     phase('lower');
-    if (!m.validate()) {
-      throw new InternalError(ErrorCode.Internal, 'the generated module failed Binaryen validation (a bpf2wasm bug)');
-    }
+    validateQuietly(m);
     phase('validate');
     try {
       if (passes) {

@@ -1197,7 +1197,9 @@ function finishMap(def: MutableMapDef, name: string, place: Place, offset: numbe
     name, type: def.type, keySize: def.keySize ?? 0, valueSize: def.valueSize ?? 0, maxEntries: def.maxEntries,
     flags: def.flags, pinning: def.pinning, numaNode: def.numaNode, mapExtra: def.mapExtra, section, offset, size,
     ...(def.keyTypeId !== undefined ? { keyTypeId: def.keyTypeId } : {}),
-    ...(def.valueTypeId !== undefined ? { valueTypeId: def.valueTypeId } : {}),
+    // A value type next to __array(values, ...) is dropped, as libbpf drops the BTF ids of maps of
+    // maps and prog arrays when it creates them: the slots hold ids, shown as programs / maps.
+    ...(def.valueTypeId !== undefined && def.valuesKind === undefined ? { valueTypeId: def.valueTypeId } : {}),
     ...(def.innerMap !== undefined ? { innerMap: def.innerMap } : {}),
   };
   return map;
@@ -1287,8 +1289,8 @@ function parseMapStruct(btf: Btf, typeId: number, name: string, place: Place, ba
 
 /**
  * Settles key and value sizes: `key_size` given as a number and through `__type(key, T)` must
- * agree (likewise for values); `__array(values, ...)` implies 4-byte values (program or map ids)
- * and excludes a value type.
+ * agree (likewise for values); `__array(values, ...)` implies 4-byte values (program or map ids),
+ * so a value type next to it must be 4 bytes (libbpf: "conflicting value size").
  */
 function checkSizes(def: MutableMapDef, what: string, place: Place, base: number): void {
   if (def.keyTypeSize !== undefined) {
@@ -1298,14 +1300,18 @@ function checkSizes(def: MutableMapDef, what: string, place: Place, base: number
     def.keySize = def.keyTypeSize;
   }
   if (def.valuesKind !== undefined) {
+    // libbpf (parse_btf_map_def) accepts a value type next to __array(values, ...) as long as the
+    // value size it gives is 4 (katran declares `__type(value, __u32)` on its maps of maps); the
+    // ids the slots hold are 4 bytes whatever the type says, so only its size matters.
     const holder = def.valuesKind === 'programs' ? 'a prog array' : 'a map of maps';
-    if (def.valueTypeId !== undefined) failAt(place, base, `${what} has both a value type and __array(values, ...)`);
+    if (def.valueTypeSize !== undefined && def.valueTypeSize !== 4) {
+      failAt(place, base, `${what} has a value type of ${def.valueTypeSize} bytes, but ${holder} declared with __array(values, ...) holds 4-byte ids (conflicting value size)`);
+    }
     if (def.valueSize !== undefined && def.valueSize !== 4) {
       failAt(place, base, `${what} has value_size ${def.valueSize}, but ${holder} holds 4-byte ids`);
     }
     def.valueSize = 4;
-  }
-  if (def.valueTypeSize !== undefined) {
+  } else if (def.valueTypeSize !== undefined) {
     if (def.valueSize !== undefined && def.valueSize !== def.valueTypeSize) {
       failAt(place, base, `${what} has value_size ${def.valueSize} but its value type is ${def.valueTypeSize} bytes`);
     }

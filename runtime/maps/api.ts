@@ -177,6 +177,14 @@ export class BpfMap<K = unknown, V = unknown> {
     return v === undefined ? undefined : this.decodeValue(v) as V;
   }
 
+  /**
+   * QUEUE / STACK: the elements in the order pop would return them, decoded, without removing
+   * any (what `bpftool map dump` cannot do for these maps without popping).
+   */
+  elements(): unknown[] {
+    return this.store.elements(this.index).map((v) => this.decodeValue(v));
+  }
+
   /** The decoded contents: [key, value] pairs (for printing and JSON). */
   dump(): Array<[K, V]> {
     return [...this.entries()];

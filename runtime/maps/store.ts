@@ -24,12 +24,15 @@ import { WASM_PAGE } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   D_COUNT, D_EXTRA, D_FLAGS, D_INDEX, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_TYPE, D_VALUE_SIZE, D_VALUE_STRIDE,
-  D_VALUES, DESC_SIZE, type MapShape,
+  D_STATE, D_VALUES, DESC_SIZE, type MapShape,
 } from './desc.js';
 import { BpfFunc } from '../helper-table.js';
 import { Errno, MapType } from '../uapi/index.js';
 import { MAPS_LIMIT, typeName, type MapPlacement } from './layout.js';
 import { mapsWasmBytes } from './maps-wasm.js';
+
+/** QUEUE / STACK state owned by the maps module: the ring index of the oldest element (wasm/maps/queue.ts S_TAIL). */
+const D_QUEUE_TAIL = D_STATE;
 
 /** The maps' share of the runtime scratch page, and how it is divided. */
 export const MAPS_SCRATCH = {
@@ -527,6 +530,32 @@ export class MapStore {
     if (ret === -Errno.ENOENT) return undefined;
     if (ret < 0) throw this.fail(e, 'peek', ret);
     return this.copyOut(this.inside(e, 'peek', ret, e.valueSize), e.valueSize);
+  }
+
+  /**
+   * A queue's or stack's elements in the order pop would return them (oldest first for a queue,
+   * newest first for a stack), copied out without changing the map: the listing `bpf2wasm run`
+   * prints, which must not consume what it shows. Reads the ring wasm/maps/queue.ts keeps: slot
+   * `(tail + i) % max_entries` of `valueStride` bytes at `meta`, `tail` at {@link D_QUEUE_TAIL}.
+   */
+  elements(index: number): Uint8Array[] {
+    const e = this.entry(index);
+    if (!isQueueType(e.type)) {
+      throw new BpfRuntimeError(ErrorCode.MapOp, `only queues and stacks have elements to list`, { map: e.name });
+    }
+    const count = this.u32(e.desc + D_COUNT);
+    const max = this.u32(e.desc + D_MAX_ENTRIES);
+    const tail = this.u32(e.desc + D_QUEUE_TAIL);
+    const meta = this.u32(e.desc + D_META);
+    const stride = this.u32(e.desc + D_VALUE_STRIDE);
+    if (count > max || (max > 0 && tail >= max)) throw new BpfRuntimeError(ErrorCode.MapOp, `the ring of this ${e.type === MapType.QUEUE ? 'queue' : 'stack'} is corrupt`, { map: e.name });
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = e.type === MapType.QUEUE ? i : count - 1 - i;
+      const pos = (tail + n) % max;
+      out.push(this.copyOut(this.inside(e, 'list', meta + pos * stride, e.valueSize), e.valueSize));
+    }
+    return out;
   }
 
   private putValue(e: MapEntry, value: Uint8Array): number {
