@@ -75,6 +75,8 @@ export const ErrorCode = {
   MapOp: 'E_MAP_OP',
   /** A program in an object refers to something missing (map, program, callback). */
   BadObject: 'E_BAD_OBJECT',
+  /** A packet test run refused its input as BPF_PROG_TEST_RUN does (the errno is in the message). */
+  TestRun: 'E_TEST_RUN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -14,9 +14,10 @@ import { ensureRoom, unknownProgram } from './memory.js';
 import type { BpfProgramInstance } from './program.js';
 import { ObjectRuntime, type ObjectOptions } from './object.js';
 import type { BpfMap } from './maps/api.js';
-import { CONTEXT_AREA, writeSkbContext, writeXdpContext, type MemoryViews, type PacketContextOptions } from './context.js';
+import type { MemoryViews } from './context.js';
+import { contextKind, testRunPacket, type PacketEngine, type SkbDataMode } from './packet/testrun.js';
 
-const NO_PACKET_OPTIONS: { program?: string } & PacketContextOptions = {};
+const NO_PACKET_OPTIONS: { program?: string; skbData?: SkbDataMode } = {};
 
 export interface InstantiateOptions extends ObjectOptions {
   /**
@@ -40,9 +41,6 @@ export interface PacketRunResult {
   /** The packet as the program left it. */
   packet: Uint8Array;
 }
-
-/** Program types whose context is a `struct __sk_buff`. */
-const SKB_TYPES = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
 
 type EntryFn = (r1: number, r2: number) => number;
 
@@ -137,25 +135,33 @@ export class BpfInstance implements BpfProgramInstance {
   }
 
   /**
-   * Runs a packet program: builds its context (`struct xdp_md` for XDP, `struct __sk_buff` for
-   * socket filters and tc) and the packet behind it, runs, and returns r0 and the packet.
+   * Runs a packet program as the kernel's test run does (runtime/packet/testrun.ts) over a frame
+   * of any length (shorter than an Ethernet header too), socket filters from the Ethernet header
+   * unless `skbData: 'network'`; returns r0 and the frame as the program left it. Programs of
+   * other types run with r1 pointing at a copy of the bytes.
    */
-  runPacket(packet: Uint8Array, options: { program?: string } & PacketContextOptions = NO_PACKET_OPTIONS): PacketRunResult {
+  runPacket(packet: Uint8Array, options: { program?: string; skbData?: SkbDataMode } = NO_PACKET_OPTIONS): PacketRunResult {
     const name = options.program ?? this.defaultProgram;
-    const fn = this.entry(name);
-    let write = this.contextWriters.get(name);
-    if (!write) {
-      const type = this.manifest.programs.find((p) => p.name === name)?.type ?? 'raw';
-      write = SKB_TYPES.has(type) ? writeSkbContext : writeXdpContext;
-      this.contextWriters.set(name, write);
-    }
-    this.ensureData(CONTEXT_AREA + packet.length);
-    const views = this.views();
-    const at = write(views, this.dataAddress, packet, options);
-    this.invoke(fn, at.ctx, at.length);
-    const after = this.views();
-    return { result: this.lastResult(), packet: after.bytes.slice(at.data, at.data + packet.length) };
+    this.entry(name);
+    const type = this.manifest.programs.find((p) => p.name === name)?.type ?? 'raw';
+    const program = { name, type: contextKind(type) ? type : type === 'sk_skb' ? 'tc' : 'xdp' };
+    const r = testRunPacket(this.packetEngine, program, { dataIn: packet, allowRunts: true, skbData: options.skbData ?? 'mac' });
+    return { result: r.r0, packet: r.dataOut };
   }
+
+  /** This instance as the packet test run's engine. */
+  get packetEngine(): PacketEngine {
+    this.cachedEngine ??= {
+      memory: this.memory,
+      dataAddress: this.dataAddress,
+      ensureData: (len) => this.ensureData(len),
+      invoke: (program, r1, r2) => this.invoke(this.entry(program), r1, r2),
+      lastResult: () => this.lastResult(),
+    };
+    return this.cachedEngine;
+  }
+
+  private cachedEngine: PacketEngine | undefined;
 
   private cachedViews: (MemoryViews & { buffer: ArrayBuffer; words: Uint32Array }) | undefined;
 
@@ -167,8 +173,6 @@ export class BpfInstance implements BpfProgramInstance {
     }
     return this.cachedViews;
   }
-
-  private readonly contextWriters = new Map<string, typeof writeXdpContext>();
 
   /** The full r0 of the last run. */
   lastResult(): bigint {

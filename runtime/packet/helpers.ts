@@ -1,0 +1,438 @@
+/**
+ * The packet helpers, with the kernel's checks and return codes (net/core/filter.c), working on
+ * the buffer of the packet run in progress (state.ts): reading and writing the packet, moving
+ * its head, tail and metadata, checksum fix-ups, redirects and the other requests a program makes
+ * of the outside world (recorded in the run's effects).
+ *
+ * Outside a packet run (a program run over raw memory), the load/store helpers use the bounds the
+ * context holds, and the helpers that resize the packet return -EOPNOTSUPP.
+ */
+import { abiSignature, helperById } from '../helper-table.js';
+import type { HelperDefinition, HelperFn } from '../helpers.js';
+import { Errno } from '../maps/desc.js';
+import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA, LOOPBACK } from './layout.js';
+import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
+
+const EFAULT = -Errno.EFAULT;
+const EINVAL = -Errno.EINVAL;
+const EOPNOTSUPP = -Errno.EOPNOTSUPP;
+const EACCES = -13;
+const ENODEV = -19;
+const EAFNOSUPPORT = -97;
+
+/** Flags of the checksum and store helpers (linux/bpf.h). */
+export const BPF_F_RECOMPUTE_CSUM = 1;
+export const BPF_F_INVALIDATE_HASH = 2;
+export const BPF_F_HDR_FIELD_MASK = 0xf;
+export const BPF_F_PSEUDO_HDR = 0x10;
+export const BPF_F_MARK_MANGLED_0 = 0x20;
+export const BPF_F_MARK_ENFORCE = 0x40;
+export const BPF_F_IPV6 = 0x80;
+export const BPF_F_INGRESS = 1;
+/** bpf_fib_lookup results (BPF_FIB_LKUP_RET_*). */
+export const FibResult = { SUCCESS: 0, BLACKHOLE: 1, UNREACHABLE: 2, PROHIBIT: 3, NOT_FWDED: 4, FWD_DISABLED: 5, UNSUPP_LWT: 6, NO_NEIGH: 7, FRAG_NEEDED: 8, NO_SRC_ADDR: 9 } as const;
+
+/** Folds a 32-bit ones'-complement sum to 16 bits. */
+function fold(x: number): number {
+  while (x > 0xffff) x = (x & 0xffff) + Math.floor(x / 0x10000);
+  return x;
+}
+
+/** Adds the two 16-bit halves of a 32-bit word (as the host reads memory: little-endian). */
+function halves(x: number): number {
+  return (x & 0xffff) + (x >>> 16);
+}
+
+/**
+ * csum_replace4/2 and inet_proto_csum_replace* on an skb without CHECKSUM_PARTIAL (the test
+ * run's): the checksum `sum` (as read from memory) after replacing `from` by `to`.
+ */
+export function csumReplace(sum: number, from: number, to: number): number {
+  return ~fold((~sum & 0xffff) + halves(~from >>> 0) + halves(to >>> 0)) & 0xffff;
+}
+
+/** csum_replace_by_diff: `diff` is a 32-bit partial checksum (bpf_csum_diff's result). */
+export function csumReplaceByDiff(sum: number, diff: number): number {
+  return ~fold((~sum & 0xffff) + halves(diff >>> 0)) & 0xffff;
+}
+
+/** The packet helpers for programs running on `memory`. */
+export function packetHelpers(memory: WebAssembly.Memory): HelperDefinition[] {
+  const u8 = (): Uint8Array => new Uint8Array(memory.buffer);
+  const dv = (): DataView => new DataView(memory.buffer);
+  const inMemory = (addr: number, len: number): boolean => addr >= CONTEXT_AREA && addr + len <= memory.buffer.byteLength;
+  const run = (): PacketRun | undefined => currentRun(memory);
+  const skbRun = (): SkbRun | undefined => {
+    const r = run();
+    return r?.kind === 'skb' ? r : undefined;
+  };
+  const xdpRun = (): XdpRun | undefined => {
+    const r = run();
+    return r?.kind === 'xdp' ? r : undefined;
+  };
+  /** [data, data_end) of the context at `ctx` (for skbs and XDP alike), checked against memory. */
+  const bounds = (ctx: number, dataOff: number, endOff: number): [number, number] | undefined => {
+    const c = ctx >>> 0;
+    if (!inMemory(c, 192)) return undefined;
+    const v = dv();
+    const data = v.getUint32(c + dataOff, true);
+    const end = v.getUint32(c + endOff, true);
+    if (end < data || end > memory.buffer.byteLength) return undefined;
+    return [data, end];
+  };
+  const skbBounds = (ctx: number): [number, number] | undefined => bounds(ctx, SkBuff.data, SkBuff.data_end);
+  const setSkbData = (r: SkbRun, data: number, end: number): void => {
+    const v = dv();
+    v.setUint32(r.ctx + SkBuff.data, data, true);
+    v.setUint32(r.ctx + SkBuff.data_end, end, true);
+    v.setUint32(r.ctx + SkBuff.data_meta, data, true);
+    v.setUint32(r.ctx + SkBuff.len, end - data, true);
+  };
+
+  // --- reads and writes ---
+  const skbCopy = (ctx: number, off: number, ptr: number, len: number, store: boolean): number => {
+    const b = skbBounds(ctx);
+    const o = off >>> 0;
+    const n = len >>> 0;
+    const p = ptr >>> 0;
+    if (!inMemory(p, n)) return EFAULT;
+    if (!b || o > 0x7fffffff || b[0] + o + n > b[1]) {
+      if (!store) u8().fill(0, p, p + n);
+      return EFAULT;
+    }
+    if (store) u8().copyWithin(b[0] + o, p, p + n);
+    else u8().copyWithin(p, b[0] + o, b[0] + o + n);
+    return 0;
+  };
+
+  /** XDP bytes [off, off + n) across the linear part and the fragments: copy to or from `ptr`. */
+  const xdpCopy = (ctx: number, off: number, ptr: number, len: number, store: boolean): number => {
+    const b = bounds(ctx, XdpMd.data, XdpMd.data_end);
+    const o = off >>> 0;
+    const n = len >>> 0;
+    const p = ptr >>> 0;
+    if (!b || !inMemory(p, n)) return EFAULT;
+    const frags = xdpRun()?.frags ?? [];
+    const total = b[1] - b[0] + frags.reduce((s, f) => s + f.len, 0);
+    if (n === 0 || o + n > total) return EINVAL;
+    const mem = u8();
+    let at = o;
+    let done = 0;
+    const linear = b[1] - b[0];
+    if (at < linear) {
+      const k = Math.min(n, linear - at);
+      if (store) mem.copyWithin(b[0] + at, p, p + k);
+      else mem.copyWithin(p, b[0] + at, b[0] + at + k);
+      done = k;
+      at += k;
+    }
+    let fragStart = linear;
+    for (const f of frags) {
+      if (done === n) break;
+      if (at < fragStart + f.len) {
+        const inFrag = at - fragStart;
+        const k = Math.min(n - done, f.len - inFrag);
+        if (store) f.page.set(mem.subarray(p + done, p + done + k), inFrag);
+        else mem.set(f.page.subarray(inFrag, inFrag + k), p + done);
+        done += k;
+        at += k;
+      }
+      fragStart += f.len;
+    }
+    return 0;
+  };
+
+  // --- XDP head, tail, metadata ---
+  const adjustHead = (ctx: number, delta: number): number => {
+    const r = xdpRun();
+    if (!r || ctx >>> 0 !== r.ctx) return EOPNOTSUPP;
+    const v = dv();
+    const meta = v.getUint32(r.ctx + XdpMd.data_meta, true);
+    const data = v.getUint32(r.ctx + XdpMd.data, true);
+    const end = v.getUint32(r.ctx + XdpMd.data_end, true);
+    const metalen = data - meta;
+    const next = data + delta;
+    if (next < r.hardStart + XDP_FRAME_SIZE + metalen || next > end - ETH_HLEN) return EINVAL;
+    if (metalen) u8().copyWithin(meta + delta, meta, data);
+    v.setUint32(r.ctx + XdpMd.data_meta, meta + delta, true);
+    v.setUint32(r.ctx + XdpMd.data, next, true);
+    return 0;
+  };
+  const adjustMeta = (ctx: number, delta: number): number => {
+    const r = xdpRun();
+    if (!r || ctx >>> 0 !== r.ctx) return EOPNOTSUPP;
+    const v = dv();
+    const meta = v.getUint32(r.ctx + XdpMd.data_meta, true) + delta;
+    const data = v.getUint32(r.ctx + XdpMd.data, true);
+    if (meta < r.hardStart + XDP_FRAME_SIZE || meta > data) return EINVAL;
+    const metalen = data - meta;
+    if (metalen % 4 !== 0 || metalen > XDP_META_MAX) return EACCES;
+    v.setUint32(r.ctx + XdpMd.data_meta, meta, true);
+    return 0;
+  };
+  const adjustTail = (ctx: number, delta: number): number => {
+    const r = xdpRun();
+    if (!r || ctx >>> 0 !== r.ctx) return EOPNOTSUPP;
+    const v = dv();
+    const data = v.getUint32(r.ctx + XdpMd.data, true);
+    const end = v.getUint32(r.ctx + XdpMd.data_end, true);
+    if (r.frags.length > 0) {
+      if (delta < 0) {
+        // bpf_xdp_frags_shrink_tail: fragments shrink (and go) first; the linear part keeps ETH_HLEN.
+        let shrink = -delta;
+        const fragBytes = r.frags.reduce((s, f) => s + f.len, 0);
+        if (shrink >= fragBytes + (end - data) - ETH_HLEN) return EINVAL;
+        while (shrink > 0 && r.frags.length > 0) {
+          const last = r.frags[r.frags.length - 1]!;
+          const k = Math.min(shrink, last.len);
+          last.len -= k;
+          shrink -= k;
+          if (last.len === 0) r.frags.pop();
+        }
+        if (shrink > 0) v.setUint32(r.ctx + XdpMd.data_end, end - shrink, true);
+        return 0;
+      }
+      // bpf_xdp_frags_increase_tail: within the last fragment's page.
+      const last = r.frags[r.frags.length - 1]!;
+      if (last.len + delta > PAGE_SIZE) return EINVAL;
+      last.page.fill(0, last.len, last.len + delta);
+      last.len += delta;
+      return 0;
+    }
+    const next = end + delta;
+    if (next > r.hardEnd || next < data + ETH_HLEN) return EINVAL;
+    if (delta > 0) u8().fill(0, end, next);
+    v.setUint32(r.ctx + XdpMd.data_end, next, true);
+    return 0;
+  };
+
+  // --- redirects ---
+  const redirect = (ifindex: number, flags: bigint): bigint => {
+    const r = run();
+    const f = Number(BigInt.asUintN(64, flags) & 0xffffffffn);
+    if (r?.kind === 'xdp' || !r) {
+      if (flags !== 0n) return BigInt(XdpAction.ABORTED);
+      if (r) r.effects.redirect = { helper: 'bpf_redirect', index: ifindex >>> 0, flags: 0 };
+      return BigInt(XdpAction.REDIRECT);
+    }
+    if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_INGRESS)) return BigInt(TcAction.SHOT);
+    r.effects.redirect = { helper: 'bpf_redirect', index: ifindex >>> 0, flags: f };
+    return BigInt(TcAction.REDIRECT);
+  };
+
+  // --- checksums ---
+  const csumAt = (ctx: number, offset: number): number | undefined => {
+    const b = skbBounds(ctx);
+    const o = offset >>> 0;
+    if (!b || o > 0xffff || o & 1 || b[0] + o + 2 > b[1]) return undefined;
+    return b[0] + o;
+  };
+  const l3Replace = (ctx: number, offset: number, from: bigint, to: bigint, flags: bigint): bigint => {
+    const f = BigInt.asUintN(64, flags);
+    if (f & ~BigInt(BPF_F_HDR_FIELD_MASK)) return BigInt(EINVAL);
+    const at = csumAt(ctx, offset);
+    if (at === undefined) return BigInt(EFAULT);
+    const v = dv();
+    const sum = v.getUint16(at, true);
+    const fr = Number(BigInt.asUintN(32, from));
+    const t = Number(BigInt.asUintN(32, to));
+    switch (Number(f & 0xfn)) {
+      case 0:
+        if (BigInt.asUintN(64, from) !== 0n) return BigInt(EINVAL);
+        v.setUint16(at, csumReplaceByDiff(sum, t), true);
+        return 0n;
+      case 2: v.setUint16(at, csumReplace(sum, fr & 0xffff, t & 0xffff), true); return 0n;
+      case 4: v.setUint16(at, csumReplace(sum, fr, t), true); return 0n;
+      default: return BigInt(EINVAL);
+    }
+  };
+  const l4Replace = (ctx: number, offset: number, from: bigint, to: bigint, flags: bigint): bigint => {
+    const f = Number(BigInt.asUintN(64, flags) & 0xffffffffn);
+    if (BigInt.asUintN(64, flags) >> 32n || f & ~(BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_PSEUDO_HDR | BPF_F_HDR_FIELD_MASK | BPF_F_IPV6)) return BigInt(EINVAL);
+    const at = csumAt(ctx, offset);
+    if (at === undefined) return BigInt(EFAULT);
+    const v = dv();
+    const sum = v.getUint16(at, true);
+    const mmzero = (f & BPF_F_MARK_MANGLED_0) !== 0;
+    if (mmzero && !(f & BPF_F_MARK_ENFORCE) && sum === 0) return 0n;
+    const fr = Number(BigInt.asUintN(32, from));
+    const t = Number(BigInt.asUintN(32, to));
+    // Without CHECKSUM_PARTIAL (the test run's skbs), BPF_F_PSEUDO_HDR changes nothing in the packet.
+    let next: number;
+    switch (f & BPF_F_HDR_FIELD_MASK) {
+      case 0:
+        if (BigInt.asUintN(64, from) !== 0n) return BigInt(EINVAL);
+        next = csumReplaceByDiff(sum, t);
+        break;
+      case 2: next = csumReplace(sum, fr & 0xffff, t & 0xffff); break;
+      case 4: next = csumReplace(sum, fr, t); break;
+      default: return BigInt(EINVAL);
+    }
+    if (mmzero && next === 0) next = 0xffff;
+    v.setUint16(at, next, true);
+    return 0n;
+  };
+
+  // --- skb resizing ---
+  /** Moves the skb's data to [data, end) (already in place) and records the new bounds. */
+  const skbChangeTail = (ctx: number, newLen: number, flags: bigint): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx) return BigInt(EOPNOTSUPP);
+    const b = skbBounds(ctx)!;
+    const n = newLen >>> 0;
+    const min = r.l2 ? ETH_HLEN : 0;
+    const max = 65536 + ETH_HLEN;
+    if (flags !== 0n || n > max || n < min) return BigInt(EINVAL);
+    const end = b[0] + n;
+    if (end > r.end) return BigInt(EINVAL);
+    if (end > b[1]) u8().fill(0, b[1], end);
+    setSkbData(r, b[0], end);
+    return 0n;
+  };
+  const skbChangeHead = (ctx: number, room: number, flags: bigint): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx) return BigInt(EOPNOTSUPP);
+    const b = skbBounds(ctx)!;
+    const n = room >>> 0;
+    const len = b[1] - b[0];
+    if (flags !== 0n || len + n > 65536 + ETH_HLEN || len + n < len) return BigInt(EINVAL);
+    if (b[0] - n < r.head) return BigInt(EINVAL);
+    u8().fill(0, b[0] - n, b[0]);
+    r.mac = b[0] - n;
+    setSkbData(r, b[0] - n, b[1]);
+    return 0n;
+  };
+
+  // --- load_bytes_relative ---
+  const loadRelative = (ctx: number, off: number, to: number, len: number, start: number): bigint => {
+    const r = skbRun();
+    const b = skbBounds(ctx);
+    const o = off >>> 0;
+    const n = len >>> 0;
+    const p = to >>> 0;
+    if (!inMemory(p, n)) return BigInt(EFAULT);
+    const fail = (): bigint => {
+      u8().fill(0, p, p + n);
+      return BigInt(EFAULT);
+    };
+    if (!b || o > 0xffff || (start >>> 0) > 1 || n === 0) return fail();
+    const mac = r?.mac ?? b[0];
+    const header = (start >>> 0) === 0 ? mac : r?.network ?? b[0];
+    const from = header + o;
+    if (from < mac || from + n > b[1]) return fail();
+    u8().copyWithin(p, from, from + n);
+    return 0n;
+  };
+
+  // --- ECN ---
+  const ecnSetCe = (ctx: number): bigint => {
+    const r = skbRun();
+    const b = skbBounds(ctx);
+    if (!b) return 0n;
+    const v = dv();
+    const proto = v.getUint32((ctx >>> 0) + SkBuff.protocol, true) & 0xffff;
+    const net = r?.network ?? b[0];
+    if (proto === 0x0008) {
+      if (net + 20 > b[1]) return 0n;
+      const tos = u8()[net + 1]!;
+      const ecn = tos & 3;
+      if (ecn === 0) return 0n;
+      if (ecn === 3) return 1n;
+      const word = v.getUint16(net, true);
+      u8()[net + 1] = tos | 3;
+      v.setUint16(net + 10, csumReplace(v.getUint16(net + 10, true), word, v.getUint16(net, true)), true);
+    } else if (proto === 0xdd86) {
+      if (net + 40 > b[1]) return 0n;
+      const m = u8();
+      const ecn = (m[net + 1]! >> 4) & 3;
+      if (ecn === 0) return 0n;
+      m[net + 1] = m[net + 1]! | 0x30;
+    } else {
+      return 0n;
+    }
+    if (r) r.effects.ecnMarked = true;
+    return 1n;
+  };
+
+  // --- tunnel key ---
+  const TUNNEL_KEY_SIZES = new Set([44, 28, 24, 22, 8]);
+  const setTunnelKey = (ctx: number, key: number, size: number, flags: bigint): bigint => {
+    const f = BigInt.asUintN(64, flags);
+    // BPF_F_TUNINFO_IPV6 | BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT | BPF_F_SEQ_NUMBER | BPF_F_NO_TUNNEL_KEY | BPF_F_TUNINFO_FLAGS
+    if (f & ~0x3fn & ~(1n << 4n)) return BigInt(EINVAL);
+    const n = size >>> 0;
+    if (!TUNNEL_KEY_SIZES.has(n)) return BigInt(EINVAL);
+    const k = key >>> 0;
+    if (!inMemory(k, n)) return BigInt(EFAULT);
+    const buf = new Uint8Array(44);
+    buf.set(u8().subarray(k, k + n));
+    const v = new DataView(buf.buffer);
+    const ipv6 = (f & 1n) !== 0n;
+    const r = run();
+    if (r) {
+      r.effects.tunnelKey = {
+        tunnelId: v.getUint32(0, true),
+        remote: ipv6 ? buf.slice(4, 20) : v.getUint32(4, true),
+        tos: buf[20]!, ttl: buf[21]!, label: v.getUint32(24, true), flags: Number(f),
+      };
+    }
+    return 0n;
+  };
+
+  // --- fib lookup and neighbours: the host supplies no routes; forwarding is off as on a default host ---
+  const fibLookup = (ctx: number, params: number, plen: number, flags: number): bigint => {
+    const p = params >>> 0;
+    if ((plen >>> 0) < 64) return BigInt(EINVAL);
+    // BPF_FIB_LOOKUP_DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
+    if ((flags >>> 0) & ~0x3f) return BigInt(EINVAL);
+    if (!inMemory(p, 64)) return BigInt(EFAULT);
+    const v = dv();
+    const family = u8()[p]!;
+    if (family !== 2 && family !== 10) return BigInt(EAFNOSUPPORT);
+    const ifindex = v.getUint32(p + 8, true);
+    if (ifindex !== LOOPBACK.ifindex) return BigInt(ENODEV);
+    return BigInt(FibResult.FWD_DISABLED);
+  };
+  const redirectNeigh = (ifindex: number, params: number, plen: number, flags: bigint): bigint => {
+    const r = skbRun();
+    const n = plen >>> 0;
+    if ((n !== 0 && n < 20) || flags !== 0n) return BigInt(TcAction.SHOT);
+    if (r) r.effects.redirect = { helper: 'bpf_redirect_neigh', index: ifindex >>> 0, flags: 0 };
+    return BigInt(TcAction.REDIRECT);
+  };
+
+  const impl: Array<[number, HelperFn]> = [
+    [26, (skb: number, off: number, to: number, len: number): bigint => BigInt(skbCopy(skb, off, to, len, false))],
+    [9, (skb: number, off: number, from: number, len: number, flags: bigint): bigint => {
+      if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH)) return BigInt(EINVAL);
+      const ret = skbCopy(skb, off, from, len, true);
+      const r = run();
+      if (ret === 0 && r && BigInt.asUintN(64, flags) & BigInt(BPF_F_INVALIDATE_HASH)) r.effects.hash = 0;
+      return BigInt(ret);
+    }],
+    [68, loadRelative],
+    [10, l3Replace],
+    [11, l4Replace],
+    [23, redirect],
+    [38, skbChangeTail],
+    [43, skbChangeHead],
+    [97, ecnSetCe],
+    [21, setTunnelKey],
+    [69, fibLookup],
+    [152, redirectNeigh],
+    [44, adjustHead],
+    [54, adjustMeta],
+    [65, adjustTail],
+    [189, (xdp: number, off: number, buf: number, len: number): bigint => BigInt(xdpCopy(xdp, off, buf, len, false))],
+    [190, (xdp: number, off: number, buf: number, len: number): bigint => BigInt(xdpCopy(xdp, off, buf, len, true))],
+    [188, (xdp: number): bigint => {
+      const b = bounds(xdp, XdpMd.data, XdpMd.data_end);
+      const frags = xdpRun()?.frags ?? [];
+      return BigInt(b ? b[1] - b[0] + frags.reduce((s, f) => s + f.len, 0) : 0);
+    }],
+  ];
+  return impl.map(([id, fn]) => {
+    const proto = helperById(id)!;
+    return { id, name: proto.name, signature: abiSignature(proto), fn };
+  });
+}
