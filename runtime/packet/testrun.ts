@@ -302,8 +302,8 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
     put(SkBuff.gso_size, cv.getUint32(SkBuff.gso_size, true));
     v.setBigUint64(base + SkBuff.hwtstamp, cv.getBigUint64(SkBuff.hwtstamp, true), true);
   }
-  // wire_len is the qdisc cb's pkt_len: skb->len when the context was converted.
-  put(SkBuff.wire_len, wireLenIn !== 0 ? wireLenIn : len);
+  // wire_len is the qdisc cb's pkt_len, which only a context in sets (to skb->len when it is 0).
+  if (cv) put(SkBuff.wire_len, wireLenIn !== 0 ? wireLenIn : len);
   // The test run's dummy socket: its family and addresses come from the IPv4 / IPv6 header.
   const l3 = dataIn.subarray(runt ? size : ETH_HLEN);
   if (protocol === 0x0008) {
