@@ -433,6 +433,9 @@ export function packetHelpers(memory: WebAssembly.Memory): HelperDefinition[] {
   ];
   return impl.map(([id, fn]) => {
     const proto = helperById(id)!;
-    return { id, name: proto.name, signature: abiSignature(proto), fn };
+    const signature = abiSignature(proto);
+    // `long` results cross as i64: numbers become bigints.
+    const f: HelperFn = signature.result === 'i64' ? (...a: unknown[]) => BigInt(fn(...a) as number | bigint) : fn;
+    return { id, name: proto.name, signature, fn: f };
   });
 }

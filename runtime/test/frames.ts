@@ -121,3 +121,6 @@ export function ext6(kind: number, next: number, units = 0): number[] {
 export function rd16(b: Uint8Array, at: number): number {
   return (b[at]! << 8) | b[at + 1]!;
 }
+
+/** EtherTypes. */
+export const ETH_P = { IP: 0x0800, ARP: 0x0806, IPV6: 0x86dd, VLAN: 0x8100, QINQ: 0x88a8 } as const;
