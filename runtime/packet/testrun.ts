@@ -140,14 +140,15 @@ function runXdp(engine: PacketEngine, name: string, dataIn: Uint8Array, opts: Pa
     const cData = v.getUint32(XdpMd.data, true);
     const cEnd = v.getUint32(XdpMd.data_end, true);
     if (v.getUint32(XdpMd.data_meta, true) !== 0) throw refuse(name, 'EINVAL', 'xdp_md.data_meta must be 0 (the metadata starts the input)');
-    if (cEnd !== size) throw refuse(name, 'EINVAL', `xdp_md.data_end (${cEnd}) must be the input's length (${size})`);
+    if (cEnd > size) throw refuse(name, 'EINVAL', `xdp_md.data_end (${cEnd}) is past the input's length (${size})`);
     if (cData > cEnd) throw refuse(name, 'EINVAL', `xdp_md.data (${cData}) is past data_end (${cEnd})`);
     if (cData % 4 !== 0 || cData > XDP_META_MAX) throw refuse(name, 'EINVAL', `xdp_md.data (${cData}), the metadata length, must be a multiple of 4 up to ${XDP_META_MAX}`);
     metalen = cData;
     headroom -= metalen;
   }
   const maxLinear = PAGE_SIZE - headroom - SHINFO_SIZE;
-  const linear = Math.min(size, maxLinear);
+  // xdp_md.data_end below the input's length makes the rest fragments (a multi-buffer frame).
+  const linear = Math.min(ctx ? new DataView(ctx.buffer).getUint32(XdpMd.data_end, true) : size, maxLinear);
   if (linear < ETH_HLEN && !opts.allowRunts) throw refuse(name, 'EINVAL', `the frame is ${size} bytes, shorter than an Ethernet header (${ETH_HLEN})`);
   if (ctx) {
     const v = new DataView(ctx.buffer);

@@ -63,7 +63,7 @@ function kernelRun(pinned: string, data: Uint8Array, ctxIn?: Uint8Array): Kernel
   const cout = path.join(work, 'ctx_out');
   writeFileSync(fin, data);
   rmSync(fout, { force: true });
-  const args = ['prog', 'run', 'pinned', pinned, 'data_in', fin, 'data_out', fout, 'data_size_out', '8192'];
+  const args = ['prog', 'run', 'pinned', pinned, 'data_in', fin, 'data_out', fout, 'data_size_out', '16384'];
   if (ctxIn) {
     writeFileSync(cin, ctxIn);
     rmSync(cout, { force: true });
@@ -144,7 +144,10 @@ describe('kernel oracle: BPF_PROG_TEST_RUN vs bpf2wasm, frame by frame', () => {
           const show = (r: KernelRun | { error: string }): string => 'error' in r ? 'error' : JSON.stringify({
             retval: r.retval, dataOut: hex(r.dataOut), ...(r.ctxOut ? { ctxOut: hex(r.ctxOut) } : {}),
           });
-          if (show(k) !== show(ours)) mismatches.push(`${c.program} / ${f.label}:\n  kernel   ${show(k)}${'error' in k ? ` ${k.error}` : ''}\n  bpf2wasm ${show(ours)}${'error' in ours ? ` ${ours.error}` : ''}`);
+          const brief = (r: KernelRun | { error: string }): string => 'error' in r ? `error ${r.error}` : JSON.stringify({
+            retval: r.retval, length: r.dataOut.length, dataOut: hex(r.dataOut).slice(0, 160), ...(r.ctxOut ? { ctxOut: hex(r.ctxOut) } : {}),
+          });
+          if (show(k) !== show(ours)) mismatches.push(`${c.program} / ${f.label}:\n  kernel   ${brief(k)}\n  bpf2wasm ${brief(ours)}`);
         }
       }
       for (const name of inst.maps.keys()) {

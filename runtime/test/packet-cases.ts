@@ -52,7 +52,38 @@ const tcpFrames = [
   { label: 'first byte 0xee', data: ether(ETH_P.IP, ipv4({ proto: 17, payload: udp({ dport: 9 }) }), { dst: mac('ee:00:00:00:00:01') }) },
   { label: 'minimal 14 bytes', data: ether(0x88b5, []) },
   { label: 'raw 802.3 length', data: ether(0x0040, new Uint8Array(64).fill(0xaa)) },
+  { label: 'runt 10 bytes', data: new Uint8Array(10).fill(3) },
+  { label: 'empty', data: new Uint8Array(0) },
 ];
+
+/** Frames around the test run's size limits (XDP: 3520 linear bytes, skb: 3712 bytes). */
+const bigFrames = [
+  { label: 'udp 3520 bytes', data: ip(17, udp({ dport: 9, payload: new Array<number>(3520 - 42).fill(0x11) })) },
+  { label: 'udp 3521 bytes', data: ip(17, udp({ dport: 9, payload: new Array<number>(3521 - 42).fill(0x12) })) },
+  { label: 'udp 3712 bytes', data: ip(17, udp({ dport: 9, payload: new Array<number>(3712 - 42).fill(0x13) })) },
+  { label: 'udp 3713 bytes', data: ip(17, udp({ dport: 9, payload: new Array<number>(3713 - 42).fill(0x14) })) },
+  { label: 'jumbo 9000 bytes', data: ip(17, udp({ dport: 9, payload: Array.from({ length: 9000 - 42 }, (_, i) => i & 0xff) })) },
+];
+
+/** An `struct xdp_md` in. */
+function xdpMd(data: number, dataEnd: number, ingress = 0, rxq = 0, egress = 0): Uint8Array {
+  const c = new Uint8Array(24);
+  const v = new DataView(c.buffer);
+  v.setUint32(0, data, true);
+  v.setUint32(4, dataEnd, true);
+  v.setUint32(12, ingress, true);
+  v.setUint32(16, rxq, true);
+  v.setUint32(20, egress, true);
+  return c;
+}
+/** A `struct __sk_buff` in with one u32 field set. */
+function skbWith(offset: number, value: number): Uint8Array {
+  const c = new Uint8Array(192);
+  new DataView(c.buffer).setUint32(offset, value, true);
+  return c;
+}
+const frame60 = ip(17, udp({ dport: 53, payload: new Array<number>(18).fill(9) }));
+const meta8 = new Uint8Array([0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4, ...frame60]);
 
 /** Every packet program of test-programs/c with its frames. */
 export const PACKET_CASES: readonly PacketCase[] = [
@@ -69,6 +100,28 @@ export const PACKET_CASES: readonly PacketCase[] = [
   { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames },
   { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: tcpFrames },
   { object: 'ctx_dump', program: 'sock_ctx', type: 'socket', skbData: 'network', frames: tcpFrames },
+  { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: bigFrames },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: bigFrames },
+  { object: 'ipv6_exthdr', program: 'ext_walk', type: 'xdp', frames: bigFrames },
+  { object: 'xdp_meta_trim', program: 'meta_trim', type: 'xdp', frames: bigFrames },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'meta 8', data: meta8 }], ctxIn: xdpMd(8, meta8.length) },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'lo queue 0', data: frame60 }], ctxIn: xdpMd(0, frame60.length, 1, 0) },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'lo queue 1', data: frame60 }], ctxIn: xdpMd(0, frame60.length, 1, 1) },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'ifindex 4242', data: frame60 }], ctxIn: xdpMd(0, frame60.length, 4242) },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'egress set', data: frame60 }], ctxIn: xdpMd(0, frame60.length, 0, 0, 1) },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'data_end wrong', data: frame60 }], ctxIn: xdpMd(0, 59) },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'data_end past', data: frame60 }], ctxIn: xdpMd(0, 61) },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'data_end 20 of jumbo', data: bigFrames[4]!.data }], ctxIn: xdpMd(0, 20) },
+  { object: 'ipv6_exthdr', program: 'ext_walk', type: 'xdp', frames: [{ label: 'ipv6 ext split at 60', data: ether(ETH_P.IPV6, ipv6({ next: 0, payload: [...ext6(0, 60, 2), ...ext6(60, 58, 1), 128, 0, 0, 0] })) }], ctxIn: xdpMd(0, 60) },
+  { object: 'ctx_dump', program: 'xdp_ctx', type: 'xdp', frames: [{ label: 'meta 6', data: frame60 }], ctxIn: xdpMd(6, frame60.length) },
+  { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'len set', data: frame60 }], ctxIn: skbWith(0, 60) },
+  { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'hash set', data: frame60 }], ctxIn: skbWith(68, 1) },
+  { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'ifindex 1', data: frame60 }], ctxIn: skbWith(40, 1) },
+  { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'ifindex 77', data: frame60 }], ctxIn: skbWith(40, 77) },
+  { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'wire_len 1000', data: frame60 }], ctxIn: skbWith(160, 1000) },
+  { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'wire_len 10', data: frame60 }], ctxIn: skbWith(160, 10) },
+  { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'ingress_ifindex 5', data: frame60 }], ctxIn: skbWith(36, 5) },
+  { object: 'ctx_dump', program: 'sock_ctx', type: 'socket', skbData: 'network', frames: [{ label: 'mark via ctx', data: frame60 }], ctxIn: skbWith(8, 99) },
   {
     object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames.slice(0, 4),
     ctxIn: (() => {
