@@ -98,7 +98,10 @@ export class ObjectRuntime {
         return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
       }),
       ...this.stdlib.helpers,
-      ...packetHelpers(memory),
+      ...packetHelpers(memory, {
+        mapAt: (desc) => this.byIndex.find((x) => x.desc === desc),
+        valueAddress: (index, key) => mapStore.valueAddress(index, key),
+      }),
     ];
   }
 

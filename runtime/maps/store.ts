@@ -569,7 +569,7 @@ export class MapStore {
   *entries(desc: number): Generator<[keyAddr: number, valueAddr: number], void, undefined> {
     const e = this.byDesc.get(desc);
     if (!e) throw new BpfRuntimeError(ErrorCode.BadArgument, `0x${(desc >>> 0).toString(16)} is not a map descriptor`);
-    const array = isArrayType(e.type);
+    const array = isArrayType(e.type) || e.type === MapType.DEVMAP || e.type === MapType.CPUMAP || e.type === MapType.XSKMAP;
     let keySlot = 0;
     if (array) {
       keySlot = MAPS_SCRATCH.keyRing + 4 * this.ringNext;
@@ -658,6 +658,7 @@ function valueStorage(s: MapShape): number {
   switch (s.type) {
     case MapType.ARRAY: case MapType.PERCPU_ARRAY: case MapType.HASH: case MapType.PERCPU_HASH:
     case MapType.LRU_HASH: case MapType.LRU_PERCPU_HASH: case MapType.HASH_OF_MAPS: case MapType.LPM_TRIE:
+    case MapType.DEVMAP: case MapType.CPUMAP: case MapType.XSKMAP: case MapType.DEVMAP_HASH:
       return s.maxEntries * stride;
     case MapType.PROG_ARRAY: case MapType.ARRAY_OF_MAPS:
       return s.maxEntries * 4;

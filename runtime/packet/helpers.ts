@@ -9,7 +9,7 @@
  */
 import { abiSignature, helperById } from '../helper-table.js';
 import type { HelperDefinition, HelperFn } from '../helpers.js';
-import { Errno } from '../maps/desc.js';
+import { Errno, MapType } from '../maps/desc.js';
 import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA, LOOPBACK } from './layout.js';
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 
@@ -29,6 +29,8 @@ export const BPF_F_MARK_MANGLED_0 = 0x20;
 export const BPF_F_MARK_ENFORCE = 0x40;
 export const BPF_F_IPV6 = 0x80;
 export const BPF_F_INGRESS = 1;
+export const BPF_F_BROADCAST = 8;
+export const BPF_F_EXCLUDE_INGRESS = 16;
 /** bpf_fib_lookup results (BPF_FIB_LKUP_RET_*). */
 export const FibResult = { SUCCESS: 0, BLACKHOLE: 1, UNREACHABLE: 2, PROHIBIT: 3, NOT_FWDED: 4, FWD_DISABLED: 5, UNSUPP_LWT: 6, NO_NEIGH: 7, FRAG_NEEDED: 8, NO_SRC_ADDR: 9 } as const;
 
@@ -56,8 +58,24 @@ export function csumReplaceByDiff(sum: number, diff: number): number {
   return ~fold((~sum & 0xffff) + halves(diff >>> 0)) & 0xffff;
 }
 
-/** The packet helpers for programs running on `memory`. */
-export function packetHelpers(memory: WebAssembly.Memory): HelperDefinition[] {
+/** What bpf_redirect_map needs of the object's maps. */
+export interface RedirectMaps {
+  /** The map whose descriptor is at `desc`. */
+  mapAt(desc: number): { index: number; name: string; type: number } | undefined;
+  /** The address of the value for `key` (0 when absent). */
+  valueAddress(index: number, key: Uint8Array): number;
+}
+
+/** Map types bpf_redirect_map takes, with the flags each accepts beyond the action bits. */
+const REDIRECT_MAP_FLAGS: ReadonlyMap<number, number> = new Map([
+  [MapType.DEVMAP, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS],
+  [MapType.DEVMAP_HASH, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS],
+  [MapType.CPUMAP, 0],
+  [MapType.XSKMAP, 0],
+]);
+
+/** The packet helpers for programs running on `memory` (`maps`: the object's, for bpf_redirect_map). */
+export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): HelperDefinition[] {
   const u8 = (): Uint8Array => new Uint8Array(memory.buffer);
   const dv = (): DataView => new DataView(memory.buffer);
   const inMemory = (addr: number, len: number): boolean => addr >= CONTEXT_AREA && addr + len <= memory.buffer.byteLength;
@@ -218,6 +236,30 @@ export function packetHelpers(memory: WebAssembly.Memory): HelperDefinition[] {
     if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_INGRESS)) return BigInt(TcAction.SHOT);
     r.effects.redirect = { helper: 'bpf_redirect', index: ifindex >>> 0, flags: f };
     return BigInt(TcAction.REDIRECT);
+  };
+
+  /**
+   * __bpf_xdp_redirect_map: the low bits of `flags` are the action when the key is absent;
+   * other flags than the map type's give XDP_ABORTED. The last redirect wins.
+   */
+  const redirectMap = (mapDesc: number, key: number, flags: bigint): bigint => {
+    const m = maps?.mapAt(mapDesc >>> 0);
+    const f = BigInt.asUintN(64, flags);
+    const allowed = m ? REDIRECT_MAP_FLAGS.get(m.type) : undefined;
+    if (!m || allowed === undefined) return BigInt(XdpAction.ABORTED);
+    const actionMask = 3n;
+    if (f & ~(actionMask | BigInt(allowed))) return BigInt(XdpAction.ABORTED);
+    const k = new Uint8Array(4);
+    new DataView(k.buffer).setUint32(0, key >>> 0, true);
+    const found = maps!.valueAddress(m.index, k) !== 0;
+    const broadcast = (f & BigInt(BPF_F_BROADCAST)) !== 0n;
+    const r = run();
+    if (!found && !broadcast) {
+      if (r) delete r.effects.redirect;
+      return f & actionMask;
+    }
+    if (r) r.effects.redirect = { helper: 'bpf_redirect_map', index: key >>> 0, map: m.name, mapType: m.type, flags: broadcast ? Number(f) : 0 };
+    return BigInt(XdpAction.REDIRECT);
   };
 
   // --- checksums ---
@@ -414,6 +456,7 @@ export function packetHelpers(memory: WebAssembly.Memory): HelperDefinition[] {
     [10, l3Replace],
     [11, l4Replace],
     [23, redirect],
+    [51, redirectMap],
     [38, skbChangeTail],
     [43, skbChangeHead],
     [97, ecnSetCe],

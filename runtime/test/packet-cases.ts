@@ -16,6 +16,8 @@ export interface PacketCase {
   skbData?: 'mac' | 'network';
   /** Sent as ctx_in with every frame (skb programs). */
   ctxIn?: Uint8Array;
+  /** Map elements set before the object's first case runs (u32 keys and values). */
+  maps?: { map: string; key: number; value: number }[];
 }
 
 const SYN = 0x02;
@@ -122,6 +124,12 @@ export const PACKET_CASES: readonly PacketCase[] = [
   { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'wire_len 10', data: frame60 }], ctxIn: skbWith(160, 10) },
   { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: [{ label: 'ingress_ifindex 5', data: frame60 }], ctxIn: skbWith(36, 5) },
   { object: 'ctx_dump', program: 'sock_ctx', type: 'socket', skbData: 'network', frames: [{ label: 'mark via ctx', data: frame60 }], ctxIn: skbWith(8, 99) },
+  {
+    object: 'xdp_redirect', program: 'redirect_by_port', type: 'xdp',
+    maps: [{ map: 'tx_ports', key: 1, value: 1 }, { map: 'cpus', key: 0, value: 192 }, { map: 'tx_hash', key: 3, value: 1 }],
+    frames: [1000, 1001, 1009, 2000, 2001, 3000, 4003, 4004, 5001, 5007, 6000, 999].map((port) => ({ label: `udp :${port}`, data: ip(17, udp({ dport: port })) })),
+  },
+  { object: 'xdp_redirect', program: 'tc_redirect', type: 'tc', frames: tcpFrames.slice(0, 9) },
   {
     object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames.slice(0, 4),
     ctxIn: (() => {

@@ -265,3 +265,53 @@ describe('XDP programs', () => {
     expect([...pushed.subarray(20, 24)]).toEqual([0x88, 0xb5, 0, 0]);
   });
 });
+
+describe('redirects: recorded in the result', () => {
+  const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
+  const port = (p: number): Uint8Array => IP(17, udp({ dport: p }));
+
+  it('bpf_redirect_map over DEVMAP, CPUMAP, XSKMAP and DEVMAP_HASH; the flags\' low bits when the key is absent', async () => {
+    const inst = await load('xdp_redirect');
+    inst.map('tx_ports').updateRaw(u32(1), u32(4));
+    inst.map('cpus').updateRaw(u32(0), u32(192));
+    inst.map('xsks').updateRaw(u32(2), u32(77));
+    inst.map('tx_hash').updateRaw(u32(3), u32(9));
+    const r = (p: number): PacketTestResult => run(inst, 'redirect_by_port', port(p));
+    expect(r(1001)).toMatchObject({ retval: 4, redirect: { helper: 'bpf_redirect_map', map: 'tx_ports', index: 1, mapType: 14 } });
+    expect(r(1000).retval).toBe(2);
+    expect(r(1000).redirect).toBeUndefined();
+    expect(r(2000)).toMatchObject({ retval: 4, redirect: { map: 'cpus', index: 0 } });
+    expect(r(2001).retval).toBe(1);
+    expect(r(3002)).toMatchObject({ retval: 4, redirect: { map: 'xsks', index: 2, mapType: 17 } });
+    expect(r(3001).retval).toBe(2);
+    expect(r(4003)).toMatchObject({ retval: 4, redirect: { map: 'tx_hash', index: 3, mapType: 25 } });
+    expect(r(5007)).toMatchObject({ retval: 4, redirect: { helper: 'bpf_redirect', index: 7 } });
+    expect(r(6000).retval).toBe(0);
+    // Entries are absent while their first u32 is 0, and deleting empties them.
+    inst.map('tx_ports').updateRaw(u32(1), u32(0));
+    expect(r(1001).retval).toBe(2);
+    expect(inst.map('tx_ports').lookupRaw(u32(1))).toBeUndefined();
+    expect([...inst.map('xsks').keysRaw()].length).toBe(4);
+    inst.map('xsks').deleteRaw(u32(2));
+    expect(r(3002).retval).toBe(2);
+  });
+
+  it('tc: bpf_redirect with BPF_F_INGRESS gives TC_ACT_REDIRECT and records the flags', async () => {
+    const inst = await load('xdp_redirect');
+    expect(run(inst, 'tc_redirect', IP(6, tcp({ dport: 1, flags: SYN })))).toMatchObject({ retval: 7, redirect: { index: 1, flags: 0 } });
+    expect(run(inst, 'tc_redirect', port(9))).toMatchObject({ retval: 7, redirect: { index: 1, flags: 1 } });
+    expect(run(inst, 'tc_redirect', IP(1, icmp(8, 0, [0, 0, 0, 0]))).redirect).toBeUndefined();
+  });
+});
+
+describe('run --program P needs only what P uses', () => {
+  it('a kernel helper bpf2wasm lacks fails only the program that calls it, when it calls it', async () => {
+    const inst = await load('lazy_helper');
+    expect(run(inst, 'plain', IP(17, udp({ dport: 9 }))).retval).toBe(2);
+    expect(run(inst, 'uses_xfrm', ether(ETH_P.IP, [1, 2])).retval).toBe(1);
+    const e = refusal(() => run(inst, 'uses_xfrm', IP(17, udp({ dport: 9 }))));
+    expect(e.code).toBe(ErrorCode.UnknownHelper);
+    expect(e.location.helper).toBe('bpf_skb_get_xfrm_state');
+    expect(run(inst, 'plain', IP(17, udp({ dport: 9, payload: new Array<number>(100).fill(0) }))).retval).toBe(1);
+  });
+});
