@@ -18,6 +18,8 @@ const EINVAL = -Errno.EINVAL;
 const EOPNOTSUPP = -Errno.EOPNOTSUPP;
 const EACCES = -13;
 const ENODEV = -19;
+const ENOMEM = -12;
+const ENOTSUPP = -524;
 const EAFNOSUPPORT = -97;
 
 /** Flags of the checksum and store helpers (linux/bpf.h). */
@@ -345,6 +347,151 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     return 0n;
   };
 
+  /** Inserts `n` zero bytes at `off` from skb->data, moving the bytes before them toward the head. */
+  const skbInsert = (r: SkbRun, b: [number, number], off: number, n: number): boolean => {
+    if (b[0] - n < r.head) return false;
+    const m = u8();
+    m.copyWithin(b[0] - n, b[0], b[0] + off);
+    m.fill(0, b[0] - n + off, b[0] + off);
+    shiftHeaders(r, b[0], -n, off);
+    setSkbData(r, b[0] - n, b[1]);
+    return true;
+  };
+  /** Removes `n` bytes at `off` from skb->data, moving the bytes before them toward the tail. */
+  const skbRemove = (r: SkbRun, b: [number, number], off: number, n: number): void => {
+    u8().copyWithin(b[0] + n, b[0], b[0] + off);
+    shiftHeaders(r, b[0], n, off);
+    setSkbData(r, b[0] + n, b[1]);
+  };
+  /** Headers before the edit point move with the bytes before it. */
+  const shiftHeaders = (r: SkbRun, data: number, by: number, off: number): void => {
+    if (r.mac < data + off) r.mac += by;
+    if (r.network <= data + off) r.network += by;
+  };
+  const protocolOf = (r: SkbRun): number => dv().getUint32(r.ctx + SkBuff.protocol, true) & 0xffff;
+  const setProtocol = (r: SkbRun, beProto: number): void => dv().setUint32(r.ctx + SkBuff.protocol, ((beProto & 0xff) << 8) | (beProto >> 8), true);
+  const isVlan = (beProto: number): boolean => beProto === 0x8100 || beProto === 0x88a8;
+  const protoBe = (r: SkbRun): number => {
+    const p = protocolOf(r);
+    return ((p & 0xff) << 8) | (p >> 8);
+  };
+
+  // --- VLAN tags (the test run's skbs carry no hardware tag until bpf_skb_vlan_push sets one) ---
+  const vlanPush = (ctx: number, proto: number, tci: number): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx || !r.l2) return BigInt(EOPNOTSUPP);
+    const v = dv();
+    let p = ((proto & 0xff) << 8) | ((proto >> 8) & 0xff);
+    if (!isVlan(p)) p = 0x8100;
+    if (v.getUint32(r.ctx + SkBuff.vlan_present, true)) {
+      // skb_vlan_push: the present tag goes into the packet after the MAC addresses.
+      const b = skbBounds(ctx)!;
+      if (b[1] - b[0] < ETH_HLEN) return BigInt(EINVAL);
+      const oldProto = v.getUint32(r.ctx + SkBuff.vlan_proto, true);
+      const oldTci = v.getUint32(r.ctx + SkBuff.vlan_tci, true);
+      if (!skbInsert(r, b, 12, 4)) return BigInt(EINVAL);
+      const d = v.getUint32(r.ctx + SkBuff.data, true);
+      v.setUint16(d + 12, oldProto, true);
+      v.setUint16(d + 14, oldTci, false);
+      dv().setUint32(r.ctx + SkBuff.protocol, oldProto, true);
+    }
+    v.setUint32(r.ctx + SkBuff.vlan_present, 1, true);
+    v.setUint32(r.ctx + SkBuff.vlan_tci, tci & 0xffff, true);
+    v.setUint32(r.ctx + SkBuff.vlan_proto, ((p & 0xff) << 8) | (p >> 8), true);
+    return 0n;
+  };
+  /** __skb_vlan_pop: removes the tag after the MAC addresses; skb->protocol becomes the inner type. */
+  const popFromPacket = (r: SkbRun): { tci: number; ok: boolean } => {
+    const b = skbBounds(r.ctx)!;
+    if (b[1] - b[0] < ETH_HLEN + 4) return { tci: 0, ok: false };
+    const v = dv();
+    const tci = v.getUint16(b[0] + 14, false);
+    const inner = v.getUint16(b[0] + 16, false);
+    skbRemove(r, b, 12, 4);
+    setProtocol(r, inner >= 0x600 ? inner : 0x0004);
+    return { tci, ok: true };
+  };
+  const vlanPop = (ctx: number): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx || !r.l2) return BigInt(EOPNOTSUPP);
+    const v = dv();
+    if (v.getUint32(r.ctx + SkBuff.vlan_present, true)) {
+      for (const f of [SkBuff.vlan_present, SkBuff.vlan_tci, SkBuff.vlan_proto]) v.setUint32(r.ctx + f, 0, true);
+    } else {
+      if (!isVlan(protoBe(r))) return 0n;
+      if (!popFromPacket(r).ok) return BigInt(EINVAL);
+    }
+    // The next tag in the packet becomes the hardware tag.
+    const outer = protoBe(r);
+    if (!isVlan(outer)) return 0n;
+    const { tci, ok } = popFromPacket(r);
+    if (!ok) return BigInt(EINVAL);
+    v.setUint32(r.ctx + SkBuff.vlan_present, 1, true);
+    v.setUint32(r.ctx + SkBuff.vlan_tci, tci, true);
+    v.setUint32(r.ctx + SkBuff.vlan_proto, ((outer & 0xff) << 8) | (outer >> 8), true);
+    return 0n;
+  };
+
+  // --- protocol changes and room ---
+  const changeProto = (ctx: number, proto: number, flags: bigint): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx) return BigInt(EOPNOTSUPP);
+    if (flags !== 0n) return BigInt(EINVAL);
+    const to = ((proto & 0xff) << 8) | ((proto >> 8) & 0xff);
+    const from = protoBe(r);
+    const b = skbBounds(ctx)!;
+    const off = r.network - b[0];
+    if (from === 0x0800 && to === 0x86dd) {
+      if (!skbInsert(r, b, off, 20)) return BigInt(ENOMEM);
+    } else if (from === 0x86dd && to === 0x0800) {
+      if (b[1] - r.network < 20) return BigInt(EINVAL);
+      skbRemove(r, b, off, 20);
+    } else {
+      return BigInt(ENOTSUPP);
+    }
+    setProtocol(r, to);
+    return 0n;
+  };
+  const adjustRoom = (ctx: number, lenDiff: number, mode: number, flags: bigint): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx) return BigInt(EOPNOTSUPP);
+    // BPF_F_ADJ_ROOM_MASK | BPF_F_ADJ_ROOM_NO_CSUM_RESET: encapsulation flags change metadata only.
+    if (BigInt.asUintN(64, flags) & ~0x7fffn) return BigInt(EINVAL);
+    const abs = Math.abs(lenDiff);
+    if (abs > 0xfff) return BigInt(EFAULT);
+    const proto = protoBe(r);
+    if (proto !== 0x0800 && proto !== 0x86dd) return BigInt(ENOTSUPP);
+    const base = proto === 0x0800 ? 20 : 40;
+    const b = skbBounds(ctx)!;
+    let off: number;
+    if ((mode >>> 0) === 0) off = r.network - b[0] + base;
+    else if ((mode >>> 0) === 1) off = r.network - b[0];
+    else return BigInt(ENOTSUPP);
+    const lenCur = b[1] - r.network;
+    if (lenDiff < 0) {
+      if (abs >= lenCur || lenCur - abs < base) return BigInt(ENOTSUPP);
+      skbRemove(r, b, off, abs);
+    } else if (lenDiff > 0) {
+      if (b[1] - b[0] + abs > 65536 + ETH_HLEN) return BigInt(ENOTSUPP);
+      if (!skbInsert(r, b, off, abs)) return BigInt(ENOMEM);
+    }
+    return 0n;
+  };
+
+  // --- hashes and checksum state ---
+  const flowHash = (r: SkbRun): number => {
+    // The kernel's flow dissector hash is seeded randomly at boot: any stable non-zero hash of the flow stands in.
+    const b = skbBounds(r.ctx)!;
+    let h = 0x811c9dc5;
+    const m = u8();
+    for (let a = r.network; a < Math.min(b[1], r.network + 40); a++) h = Math.imul(h ^ m[a]!, 0x01000193) >>> 0;
+    return h || 1;
+  };
+  const setHash = (r: SkbRun, h: number): void => {
+    dv().setUint32(r.ctx + SkBuff.hash, h >>> 0, true);
+    r.effects.hash = h >>> 0;
+  };
+
   // --- load_bytes_relative ---
   const loadRelative = (ctx: number, off: number, to: number, len: number, start: number): bigint => {
     const r = skbRun();
@@ -372,7 +519,16 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     const b = skbBounds(ctx);
     if (!b) return 0n;
     const v = dv();
-    const proto = v.getUint32((ctx >>> 0) + SkBuff.protocol, true) & 0xffff;
+    let proto = v.getUint32((ctx >>> 0) + SkBuff.protocol, true) & 0xffff;
+    // skb_protocol(skb, true): the type behind the VLAN tags in the packet. The network header
+    // stays where eth_type_trans put it (after the Ethernet header, on the first tag).
+    if (r && (proto === 0x0081 || proto === 0xa888)) {
+      for (let at = r.mac + 12, i = 0; i < 8 && at + 6 <= b[1]; at += 4, i++) {
+        const inner = v.getUint16(at + 4, true);
+        proto = inner;
+        if (inner !== 0x0081 && inner !== 0xa888) break;
+      }
+    }
     const net = r?.network ?? b[0];
     if (proto === 0x0008) {
       if (net + 20 > b[1]) return 0n;
@@ -455,6 +611,48 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [68, loadRelative],
     [10, l3Replace],
     [11, l4Replace],
+    [18, vlanPush],
+    [19, vlanPop],
+    [31, changeProto],
+    [50, adjustRoom],
+    [34, (ctx: number): number => {
+      const r = skbRun();
+      if (!r) return 0;
+      const cur = dv().getUint32(r.ctx + SkBuff.hash, true);
+      if (cur === 0) setHash(r, flowHash(r));
+      return dv().getUint32(r.ctx + SkBuff.hash, true);
+    }],
+    [48, (ctx: number, hash: number): bigint => {
+      const r = skbRun();
+      if (r) setHash(r, hash);
+      return 0n;
+    }],
+    [41, (ctx: number): void => {
+      const r = skbRun();
+      if (r) setHash(r, 0);
+    }],
+    // The test run's skbs are CHECKSUM_NONE: no checksum to update, no level to query.
+    [40, (): bigint => BigInt(ENOTSUPP)],
+    // BPF_CSUM_LEVEL_QUERY 0, INC 1, DEC 2, RESET 3, on a CHECKSUM_NONE skb (level undefined).
+    [135, (ctx: number, level: bigint): bigint => {
+      const r = skbRun();
+      const l = BigInt.asUintN(64, level);
+      const cur = r?.effects.csumLevel;
+      if (l === 0n) return cur !== undefined ? BigInt(cur) : BigInt(EACCES);
+      if (l > 3n) return BigInt(EINVAL);
+      if (r) {
+        const next = l === 1n ? (cur === undefined ? 0 : Math.min(cur + 1, 3)) : l === 2n ? (cur === undefined || cur === 0 ? undefined : cur - 1) : undefined;
+        if (next === undefined) delete r.effects.csumLevel;
+        else r.effects.csumLevel = next;
+      }
+      return 0n;
+    }],
+    [39, (ctx: number, len: number): bigint => {
+      const b = skbBounds(ctx);
+      return b && (len >>> 0) <= b[1] - b[0] ? 0n : BigInt(ENOMEM);
+    }],
+    [17, (): number => 0],
+    [24, (): number => 0],
     [23, redirect],
     [51, redirectMap],
     [38, skbChangeTail],

@@ -129,6 +129,15 @@ export const PACKET_CASES: readonly PacketCase[] = [
     maps: [{ map: 'tx_ports', key: 1, value: 1 }, { map: 'cpus', key: 0, value: 192 }, { map: 'tx_hash', key: 3, value: 1 }],
     frames: [1000, 1001, 1009, 2000, 2001, 3000, 4003, 4004, 5001, 5007, 6000, 999].map((port) => ({ label: `udp :${port}`, data: ip(17, udp({ dport: port })) })),
   },
+  {
+    object: 'tc_skb_edit', program: 'skb_edit', type: 'tc',
+    frames: Array.from({ length: 17 }, (_, op) => [
+      { label: `op ${op} ipv4`, data: ether(ETH_P.IP, ipv4({ proto: 17, tos: 1, payload: udp({ dport: 9, payload: new Array<number>(40).fill(op) }) }), { src: [2, 0, 0, 0, 0, op] }) },
+      { label: `op ${op} ipv6`, data: ether(ETH_P.IPV6, ipv6({ next: 17, payload: udp({ dport: 9, payload: new Array<number>(20).fill(op) }) }), { src: [2, 0, 0, 0, 0, op] }) },
+      { label: `op ${op} vlan`, data: ether(ETH_P.IP, ipv4({ proto: 17, tos: 2, payload: udp({ dport: 9 }) }), { src: [2, 0, 0, 0, 0, op], tags: [[0x8100, 33]] }) },
+      { label: `op ${op} qinq`, data: ether(ETH_P.IP, ipv4({ proto: 17, payload: udp({ dport: 9 }) }), { src: [2, 0, 0, 0, 0, op], tags: [[0x88a8, 10], [0x8100, 20]] }) },
+    ]).flat(),
+  },
   { object: 'xdp_redirect', program: 'tc_redirect', type: 'tc', frames: tcpFrames.slice(0, 9) },
   {
     object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames.slice(0, 4),
