@@ -1418,3 +1418,51 @@ program('kfuncs', () => {
     });
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Packet programs (issue 9): their frames and the kernel comparison live in runtime/test/
+// (packet.test.ts, kernel-oracle.test.ts); here, every way to compile gives the same test runs.
+
+const PACKET_FIXTURES: Record<string, string[]> = {
+  sock_syn: ['syn_mac socket socket', 'syn_net socket socket'],
+  tc_port_rewrite: ['port_rewrite tc tc'],
+  xdp_vlan_strip: ['vlan_strip xdp xdp'],
+  xdp_responder: ['icmp_echo xdp xdp'],
+  ldabs_filter: ['dns_only socket socket'],
+  ipv6_exthdr: ['ext_walk xdp xdp'],
+  xdp_meta_trim: ['meta_trim xdp xdp'],
+  ctx_dump: ['tc_ctx tc tc', 'xdp_ctx xdp xdp', 'sock_ctx socket socket'],
+  xdp_redirect: ['redirect_by_port xdp xdp', 'tc_redirect tc tc'],
+  lazy_helper: ['uses_xfrm tc tc', 'plain xdp xdp'],
+  tc_skb_edit: ['skb_edit tc tc'],
+};
+
+for (const [name, programs] of Object.entries(PACKET_FIXTURES)) {
+  program(name, () => {
+    it(`programs ${programs.join(', ')}; every compilation gives the same test runs over the shared frames`, async () => {
+      const { PACKET_CASES } = await import('../../runtime/test/packet-cases.js');
+      const { testRunPacket } = await import('../../runtime/packet/testrun.js');
+      const cases = PACKET_CASES.filter((c) => c.object === name);
+      const outcomes: string[][] = [];
+      for (const engine of ENGINES) {
+        const c = await build(name, engine);
+        expect(programsOf(c)).toEqual(programs);
+        const inst = await instantiate(c.wasm, { trace: () => {} });
+        const seen: string[] = [];
+        for (const pc of cases.filter((x) => !x.maps)) {
+          for (const f of pc.frames) {
+            try {
+              const r = testRunPacket(inst.packetEngine, { name: pc.program, type: pc.type }, { dataIn: f.data, ctxIn: pc.ctxIn, skbData: pc.skbData });
+              seen.push(`${r.retval} ${Buffer.from(r.dataOut).toString('hex')}`);
+            } catch (e) {
+              seen.push((e as Bpf2WasmError).code);
+            }
+          }
+        }
+        outcomes.push(seen);
+      }
+      if (name !== 'lazy_helper') expect(outcomes[0]!.length).toBeGreaterThan(0);
+      for (const o of outcomes.slice(1)) expect(o).toEqual(outcomes[0]);
+    });
+  });
+}
