@@ -146,7 +146,7 @@ export class BpfInstance implements BpfProgramInstance {
     this.entry(name);
     const type = this.manifest.programs.find((p) => p.name === name)?.type ?? 'raw';
     const program = { name, type: contextKind(type) ? type : type === 'sk_skb' ? 'tc' : 'xdp' };
-    const r = testRunPacket(this.packetEngine, program, { dataIn: packet, allowRunts: true, skbData: options.skbData ?? 'mac' });
+    const r = testRunPacket(this.packetEngine, program, { dataIn: packet, allowRunts: true, time: false, skbData: options.skbData ?? 'mac' });
     return { result: r.r0, packet: r.dataOut };
   }
 
