@@ -1435,6 +1435,7 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   xdp_redirect: ['redirect_by_port xdp xdp', 'tc_redirect tc tc'],
   lazy_helper: ['uses_xfrm tc tc', 'plain xdp xdp'],
   tc_skb_edit: ['skb_edit tc tc'],
+  tc_tunnel: ['tunnel tc tc'],
 };
 
 for (const [name, programs] of Object.entries(PACKET_FIXTURES)) {

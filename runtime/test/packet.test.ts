@@ -315,3 +315,48 @@ describe('run --program P needs only what P uses', () => {
     expect(run(inst, 'plain', IP(17, udp({ dport: 9, payload: new Array<number>(100).fill(0) }))).retval).toBe(1);
   });
 });
+
+describe('requests to the outside world', () => {
+  it('tunnel key, FIB lookup on a host without routes, flow hash, ECN mark and a neighbour redirect are recorded', async () => {
+    const inst = await load('tc_tunnel');
+    const ctx = new Uint8Array(192);
+    const r = run(inst, 'tunnel', IP(17, udp({ dport: 9 }), { tos: 2 }), { ctxIn: ctx });
+    expect(r.retval).toBe(7);
+    expect(r.redirect).toEqual({ helper: 'bpf_redirect_neigh', index: 1, flags: 0 });
+    expect(r.tunnelKey).toEqual({ tunnelId: 42, remote: 0x0a000009, tos: 0, ttl: 64, label: 0, flags: 2 }); // BPF_F_ZERO_CSUM_TX
+    expect(r.ecnMarked).toBe(true);
+    expect(r.dataOut[15]! & 3).toBe(3);
+    expect(inetChecksum(r.dataOut.subarray(14, 34))).toBe(0);
+    const cb = u32s(r.ctxOut!, 48, 3);
+    expect(cb[0]).toBe(5); // BPF_FIB_LKUP_RET_FWD_DISABLED
+    expect(cb[1]).toBe(r.hash);
+    expect(cb[1]).not.toBe(0);
+    expect(cb[2]).toBe(1);
+    // Not ECN-capable: no mark.
+    expect(run(inst, 'tunnel', IP(17, udp({ dport: 9 }))).ecnMarked).toBeUndefined();
+  });
+
+  it('skb editing helpers, with the results the kernel gave for the same frames', async () => {
+    const inst = await load('tc_skb_edit');
+    const frame = (op: number, tags: [number, number][] = []): Uint8Array =>
+      ether(ETH_P.IP, ipv4({ proto: 17, payload: udp({ dport: 9, payload: new Array<number>(40).fill(op) }) }), { src: [2, 0, 0, 0, 0, op], tags });
+    const tail = (b: Uint8Array): number[] => u32s(b, b.length - 16, 4); // vlan_present, vlan_tci, vlan_proto, protocol
+    const push = run(inst, 'skb_edit', frame(1));
+    expect([push.retval, push.dataOut.length, ...tail(push.dataOut)]).toEqual([0, 82, 1, 5, 0x0081, 0x0008]);
+    const twice = run(inst, 'skb_edit', frame(2));
+    expect([twice.dataOut.length, rd16(twice.dataOut, 12), rd16(twice.dataOut, 14), ...tail(twice.dataOut)]).toEqual([86, 0x88a8, 7, 1, 9, 0x0081, 0xa888]);
+    const pop = run(inst, 'skb_edit', frame(3, [[0x88a8, 10], [0x8100, 20]]));
+    expect([pop.dataOut.length, rd16(pop.dataOut, 12), ...tail(pop.dataOut)]).toEqual([82, 0x0800, 1, 20, 0x0081, 0x0008]);
+    expect(run(inst, 'skb_edit', frame(4)).dataOut.length).toBe(92);
+    expect(run(inst, 'skb_edit', frame(5)).dataOut.length).toBe(77);
+    const head = run(inst, 'skb_edit', frame(6)).dataOut;
+    expect([...head.subarray(0, 8)]).toEqual(new Array<number>(8).fill(0));
+    const room = run(inst, 'skb_edit', frame(7)).dataOut;
+    expect([room.length, ...room.subarray(34, 42)]).toEqual([90, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const v6 = run(inst, 'skb_edit', frame(9));
+    expect([v6.retval, v6.dataOut.length, tail(v6.dataOut)[3]]).toEqual([0, 102, 0xdd86]);
+    expect(run(inst, 'skb_edit', frame(13)).retval).toBe(-12 >>> 0);
+    expect(run(inst, 'skb_edit', frame(14)).retval).toBe(-13 >>> 0);
+    expect(run(inst, 'skb_edit', frame(16)).retval).toBe(-524 >>> 0); // ENOTSUPP: shrinking past the IPv4 header
+  });
+});
