@@ -41,6 +41,8 @@ const NOT_IN_CORPUS: ReadonlySet<string> = new Set([
   ErrorCode.Internal, ErrorCode.BadModule, ErrorCode.BadElf, ErrorCode.Trap, ErrorCode.TooComplex,
   // Errors of objects and their maps: compiler/test/object-errors.test.ts and runtime/test/maps.test.ts.
   ErrorCode.BadMap, ErrorCode.MapOp, ErrorCode.BadObject,
+  // Inputs a packet test run refuses (frames, contexts): runtime/test/packet.test.ts.
+  ErrorCode.TestRun,
 ]);
 
 interface Expected {
