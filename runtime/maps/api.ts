@@ -135,6 +135,15 @@ export class BpfMap {
   }
 
   *entries(): Generator<[unknown, unknown]> {
+    const t = this.info.type;
+    if (t === MapType.DEVMAP || t === MapType.CPUMAP || t === MapType.XSKMAP) {
+      // Redirect arrays: get_next_key walks every index, present or not; walk the present ones.
+      for (const [keyAddr, valueAddr] of this.store.entries(this.info.desc)) {
+        const mem = this.store.memoryBytes();
+        yield [this.decodeKey(mem.slice(keyAddr, keyAddr + 4)), this.decodeStored(mem.slice(valueAddr, valueAddr + this.info.valueSize))];
+      }
+      return;
+    }
     for (const k of this.keysRaw()) {
       const v = this.lookupRaw(k);
       if (v !== undefined) yield [this.decodeKey(k), this.decodeStored(v)];

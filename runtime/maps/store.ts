@@ -542,6 +542,11 @@ export class MapStore {
     this.call(e, 'clear', () => this.raw.map_clear(e.desc));
   }
 
+  /** The bytes of linear memory now (for reading what `entries` points at). */
+  memoryBytes(): Uint8Array {
+    return this.bytes();
+  }
+
   /** The number of elements: hash maps, LPM tries, queues and stacks count them; arrays have max_entries. */
   count(index: number): number {
     const e = this.entry(index);

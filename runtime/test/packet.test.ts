@@ -276,6 +276,9 @@ describe('redirects: recorded in the result', () => {
     inst.map('cpus').updateRaw(u32(0), u32(192));
     inst.map('xsks').updateRaw(u32(2), u32(77));
     inst.map('tx_hash').updateRaw(u32(3), u32(9));
+    // entries() walks the present elements only (get_next_key walks every index).
+    expect([...inst.map('tx_ports').entries()]).toEqual([[1, 4]]);
+    expect([...inst.map('tx_ports').keysRaw()].length).toBe(8);
     const r = (p: number): PacketTestResult => run(inst, 'redirect_by_port', port(p));
     expect(r(1001)).toMatchObject({ retval: 4, redirect: { helper: 'bpf_redirect_map', map: 'tx_ports', index: 1, mapType: 14 } });
     expect(r(1000).retval).toBe(2);
