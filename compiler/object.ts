@@ -13,7 +13,7 @@ import { CompileError, ErrorCode } from '../runtime/errors.js';
 import { abiSignature, HELPERS } from '../runtime/helper-table.js';
 import type { LddwInsn } from '../runtime/isa/insn.js';
 import { MapType } from '../runtime/uapi/index.js';
-import { layoutMaps, MAPS_BASE, type MapPlacement } from '../runtime/maps/layout.js';
+import { layoutMaps, MAPS_BASE, type MapPlacement } from '../runtime/maps/placement.js';
 import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import type { Btf } from './elf/btf.js';

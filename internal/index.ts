@@ -6,22 +6,22 @@
  */
 export * from '../runtime/abi.js';
 export { readManifest } from '../runtime/manifest.js';
-export { computeLayout, checkStackOptions } from '../runtime/layout.js';
+export { computeLayout, checkStackOptions } from '../runtime/memory-layout.js';
 export { InsnMap, trapOffsetFromStack } from '../runtime/insnmap.js';
 export { decodeProgram, decodeSlot, readSlot } from '../runtime/isa/decode.js';
 export type * from '../runtime/isa/insn.js';
 export * as opcodes from '../runtime/isa/opcodes.js';
 export { buildCfg, type BasicBlock, type FunctionCfg, type ProgramCfg } from '../runtime/isa/cfg.js';
 export * from '../runtime/helper-table.js';
-export { callWithRegisters, helperResult } from '../runtime/helpers.js';
+export { callWithRegisters, helperResult } from '../runtime/helper-registry.js';
 export { ObjectRuntime } from '../runtime/object.js';
 export { mapInfo, type MapOwner } from '../runtime/maps/api.js';
-export * as mapDesc from '../runtime/maps/desc.js';
+export * as mapDesc from '../runtime/maps/descriptor.js';
 export { MapStore } from '../runtime/maps/store.js';
-export { layoutMaps, type MapPlacement, type MapsLayout } from '../runtime/maps/layout.js';
-export type { StdlibContext } from '../runtime/stdlib/context.js';
-export { createStandardHelpers, standardHelpers } from '../runtime/stdlib/helpers.js';
-export { decodeValue, encodeValue, formatValue } from '../runtime/typedesc.js';
+export { layoutMaps, type MapPlacement, type MapsLayout } from '../runtime/maps/placement.js';
+export type { StdlibContext } from '../runtime/stdlib/host.js';
+export { createStandardHelpers, standardHelpers } from '../runtime/stdlib/standard.js';
+export { decodeValue, encodeValue, formatValue } from '../runtime/values.js';
 export {
   CONTEXT_AREA, XdpMd, SkBuff, XdpAction, writeXdpContext, writeSkbContext, packetHelpers,
   type PacketContextOptions, type PacketLayout,

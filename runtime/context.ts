@@ -7,7 +7,7 @@
  * Also the helpers that read and write the packet through the context (bpf_skb_load_bytes, ...).
  */
 import { abiSignature, helperById } from './helper-table.js';
-import type { HelperDefinition } from './helpers.js';
+import type { HelperDefinition } from './helper-registry.js';
 import { Errno } from './uapi/index.js';
 
 /** Bytes reserved for the context struct before the packet (both structs fit; 8-aligned). */

@@ -3,7 +3,7 @@
  * run (and be tested) without a process: `main(argv, io)` returns the exit status. The Node
  * adapter is compiler/cli/bin.ts.
  */
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { BpfInstance } from '../../runtime/program.js';
 import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation, formatSourceLine } from '../../runtime/errors.js';
 import type { SourceLine } from '../../runtime/source-lines.js';
@@ -22,7 +22,7 @@ import { formatInspect, inspectObject } from '../inspect.js';
 import { instantiate } from '../../runtime/instance.js';
 import type { PerfEventArray } from '../../runtime/stdlib/perf.js';
 import type { RingBuffer } from '../../runtime/stdlib/ringbuf.js';
-import { formatValue } from '../../runtime/typedesc.js';
+import { formatValue } from '../../runtime/values.js';
 import { mapInfo, type BpfMap } from '../../runtime/maps/api.js';
 import { MapType } from '../../runtime/uapi/index.js';
 

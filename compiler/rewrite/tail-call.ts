@@ -4,7 +4,7 @@
  * program to run next and ends the current one (all the way up through its callers); the entry
  * wrapper's loop then runs it, up to MAX_TAIL_CALLS in a chain, as the kernel's JIT jumps.
  */
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from '../../runtime/maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from '../../runtime/maps/descriptor.js';
 import { Errno, MapType } from '../../runtime/uapi/index.js';
 import { tagPc, w, type CodeSink, type Node, type WGlobal } from '../wir.js';
 import {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { objectFiles, repoBytes, ROOT as root } from '../../test/support/fixtures.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import {

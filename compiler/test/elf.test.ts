@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 import {

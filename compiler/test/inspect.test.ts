@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { objectFiles, repoBytes } from '../../test/support/fixtures.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
 import { cTypeName, formatInspect, inspectObject, type InspectMap, type InspectReport } from '../inspect.js';

@@ -41,11 +41,11 @@
  */
 import fc from 'fast-check';
 import { DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, WASM_PAGE } from '../../runtime/abi.js';
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type {
   AluInsn, AluOp, AtomicOp, Insn, JaInsn, JcondInsn, JmpOp, MemSize,
 } from '../../runtime/isa/insn.js';
-import { computeLayout } from '../../runtime/layout.js';
+import { computeLayout } from '../../runtime/memory-layout.js';
 import { decodeSlot } from '../../runtime/isa/decode.js';
 import { AtomicCode, Op } from '../../runtime/isa/opcodes.js';
 import { encodeProgram } from '../../compiler/encode.js';

@@ -29,13 +29,13 @@ import { parseElf } from '../../compiler/elf/reader.js';
 import { validateProgram } from '../../compiler/validate.js';
 import type { MemoryLayout } from '../../runtime/abi.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { BpfInstance } from '../../runtime/program.js';
 import { instantiate } from '../../runtime/instance.js';
 import { interpret } from '../../runtime/interpreter.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 import type { Insn } from '../../runtime/isa/insn.js';
-import { computeLayout } from '../../runtime/layout.js';
+import { computeLayout } from '../../runtime/memory-layout.js';
 import { DEFAULT_STACK, fuzzHelpers, type FuzzGroup, type HelperEnv, type StackShape } from './generators.js';
 
 export const OPT_LEVELS: readonly OptLevel[] = [0, 1, 2];
