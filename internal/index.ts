@@ -35,8 +35,8 @@ export { assembleInsns } from '../compiler/asm/assemble.js';
 export { formatInsn, type AsmSyntax } from '../compiler/asm/disasm.js';
 export { parseDataFile, type DataFile } from '../compiler/asm/datafile.js';
 export { encodeInsn, encodeProgram } from '../compiler/encode.js';
-export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from '../compiler/elf/reader.js';
-export { extractProgram, locateProgram } from '../compiler/elf/program.js';
+export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from '../compiler/elf/elf64.js';
+export { extractProgram, locateProgram } from '../compiler/elf/extract.js';
 export {
   parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind,
   type Btf, type BtfExt, type BtfType, type MapDef, type DataVariable,
@@ -44,5 +44,5 @@ export {
 export * as uapi from '../runtime/uapi/index.js';
 export { MapType as BpfMapType, mapTypeName } from '../runtime/uapi/index.js';
 export { loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec } from '../compiler/elf/loader.js';
-export { kernelHelperDecls, MAPS_BASE } from '../compiler/object.js';
-export { typeDescOf, mapTypeDescs } from '../compiler/elf/typedesc.js';
+export { kernelHelperDecls, MAPS_BASE } from '../compiler/object/compile-object.js';
+export { typeDescOf, mapTypeDescs } from '../compiler/btf/typedesc.js';

@@ -16,7 +16,7 @@
  */
 import { ErrorCode } from '../../runtime/errors.js';
 import { MapType, mapTypeName } from '../../runtime/uapi/index.js';
-import { ElfError, RelocType, SHN, SymbolType, type ElfFile, type ElfSection, type ElfSymbol } from './reader.js';
+import { ElfError, RelocType, SHN, SymbolType, type ElfFile, type ElfSection, type ElfSymbol } from './elf64.js';
 
 /** The BTF magic number (first two bytes of `.BTF` and `.BTF.ext`, in the object's byte order). */
 export const BTF_MAGIC = 0xeb9f;

@@ -9,7 +9,7 @@ import { Errno, MapType } from '../../runtime/uapi/index.js';
 import { tagPc, w, type CodeSink, type Node, type WGlobal } from '../wir.js';
 import {
   FN_PREFIX, get32, get64, i64c, L_ADDR, set64, TAIL_COUNT, TAIL_CTX, TAIL_PENDING, type ModuleCtx,
-} from '../lower/frame.js';
+} from '../lower/state.js';
 
 /** The kernel's limit on chained tail calls (MAX_TAIL_CALL_CNT). */
 export const MAX_TAIL_CALLS = 33;

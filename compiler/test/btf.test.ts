@@ -10,7 +10,7 @@ import {
   parseBtf, parseBtfExt, readDataSection, readElfBtf, readMapDefinitions, type BtfType,
   type MapDef,
 } from '../elf/btf.js';
-import { ElfError, parseElf, type ElfFile } from '../elf/reader.js';
+import { ElfError, parseElf, type ElfFile } from '../elf/elf64.js';
 import { MapType as BpfMapType, MapPinning, mapTypeName } from '../../runtime/uapi/index.js';
 import { BtfWriter } from '../../test/support/btf-writer.js';
 

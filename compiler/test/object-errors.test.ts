@@ -28,8 +28,8 @@ import { assemble } from '../asm/assemble.js';
 import { main, type CliIO } from '../cli/main.js';
 import type { HelperDecl } from '../compile.js';
 import { loadObjectSpec, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
-import { formatInspect, inspectObject } from '../inspect.js';
-import { compileObject } from '../object.js';
+import { formatInspect, inspectObject } from '../object/inspect.js';
+import { compileObject } from '../object/compile-object.js';
 import {
   arbMutation, btfMapAttributes, FAMILIES, legacyMapWord, mutateObject, setU32, sitesOf, tamperManifest, type Family, type Mutation,
 } from './object-mutations.js';

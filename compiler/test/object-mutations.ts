@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { parseBtf } from '../elf/btf.js';
-import { parseElf, SectionType } from '../elf/reader.js';
+import { parseElf, SectionType } from '../elf/elf64.js';
 import { appendCustomSection } from '../sections.js';
 import { MANIFEST_SECTION, type Manifest } from '../../runtime/abi.js';
 

@@ -20,9 +20,9 @@ import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { ObjectRuntime } from '../../runtime/object.js';
 import { BpfCoreReloKind, BtfLinkage, readDataSection, readElfBtf } from '../elf/btf.js';
 import { LddwSource } from '../elf/loader.js';
-import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/reader.js';
+import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/elf64.js';
 import type { HelperDecl } from '../compile.js';
-import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object.js';
+import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object/compile-object.js';
 
 const C_DIR = repoPath('test-programs/c');
 const objectBytes = cObject;

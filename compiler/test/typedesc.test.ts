@@ -1,5 +1,5 @@
 /**
- * Type descriptors: BTF -> descriptor (compiler/elf/typedesc.ts) on the committed clang objects
+ * Type descriptors: BTF -> descriptor (compiler/btf/typedesc.ts) on the committed clang objects
  * and on hand-built BTF, and the runtime's decoding, encoding and formatting
  * (runtime/values.ts): round trips, bitfields, enums, nested and anonymous members, char
  * arrays, integer edge cases one by one, and forged descriptors.
@@ -13,9 +13,9 @@ import {
 } from '../../runtime/values.js';
 import { BtfKind, type Btf, type MapDef } from '../elf/btf.js';
 import { loadObjectSpec, type ObjectSpec } from '../elf/loader.js';
-import { ElfError } from '../elf/reader.js';
+import { ElfError } from '../elf/elf64.js';
 import { BtfWriter } from '../../test/support/btf-writer.js';
-import { mapTypeDescs, TYPEDESC_MAX_NESTING, TYPEDESC_MAX_NODES, typeDescOf } from '../elf/typedesc.js';
+import { mapTypeDescs, TYPEDESC_MAX_NESTING, TYPEDESC_MAX_NODES, typeDescOf } from '../btf/typedesc.js';
 
 const C_OBJECTS = objectFiles('test-programs/c');
 

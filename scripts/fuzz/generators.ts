@@ -49,7 +49,7 @@ import { computeLayout } from '../../runtime/memory-layout.js';
 import { decodeSlot } from '../../runtime/isa/decode.js';
 import { AtomicCode, Op } from '../../runtime/isa/opcodes.js';
 import { encodeProgram } from '../../compiler/encode.js';
-import { parseElf } from '../../compiler/elf/reader.js';
+import { parseElf } from '../../compiler/elf/elf64.js';
 
 const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 const INT64_MIN = 0x8000000000000000n;

@@ -12,8 +12,8 @@
  * them, a type becomes opaque `bytes` of its size. Members BTF places outside their struct, or
  * bitfields on types that cannot hold them, are left out.
  */
-import { ElfError } from './reader.js';
-import type { Btf, BtfComposite, BtfMember, BtfType, DataVariable, MapDef } from './btf.js';
+import { ElfError } from '../elf/elf64.js';
+import type { Btf, BtfComposite, BtfMember, BtfType, DataVariable, MapDef } from '../elf/btf.js';
 import type { MemberDesc, TypeDesc } from '../../runtime/values.js';
 
 /** Deepest nesting of structs and arrays a descriptor describes; deeper types are opaque bytes. */
