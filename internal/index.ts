@@ -37,10 +37,11 @@ export { parseDataFile, type DataFile } from '../compiler/asm/datafile.js';
 export { encodeInsn, encodeProgram } from '../compiler/encode.js';
 export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from '../compiler/elf/elf64.js';
 export { extractProgram, locateProgram } from '../compiler/elf/extract.js';
-export {
-  parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind,
-  type Btf, type BtfExt, type BtfType, type MapDef, type DataVariable,
-} from '../compiler/elf/btf.js';
+export { parseBtf, BtfKind, type Btf, type BtfType } from '../compiler/btf/types.js';
+export { parseBtfExt, type BtfExt } from '../compiler/btf/ext.js';
+export { readElfBtf } from '../compiler/elf/btf-sections.js';
+export { readMapDefinitions, type MapDef } from '../compiler/elf/map-defs.js';
+export { readDataSection, type DataVariable } from '../compiler/elf/data.js';
 export * as uapi from '../runtime/uapi/index.js';
 export { MapType as BpfMapType, mapTypeName } from '../runtime/uapi/index.js';
 export { loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec } from '../compiler/elf/loader.js';

@@ -13,7 +13,9 @@
  * bitfields on types that cannot hold them, are left out.
  */
 import { ElfError } from '../elf/elf64.js';
-import type { Btf, BtfComposite, BtfMember, BtfType, DataVariable, MapDef } from '../elf/btf.js';
+import type { Btf, BtfComposite, BtfMember, BtfType } from './types.js';
+import type { DataVariable } from '../elf/data.js';
+import type { MapDef } from '../elf/map-defs.js';
 import type { MemberDesc, TypeDesc } from '../../runtime/values.js';
 
 /** Deepest nesting of structs and arrays a descriptor describes; deeper types are opaque bytes. */

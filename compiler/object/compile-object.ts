@@ -16,7 +16,7 @@ import { MapType } from '../../runtime/uapi/index.js';
 import { layoutMaps, MAPS_BASE, type MapPlacement } from '../../runtime/maps/placement.js';
 import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from '../compile.js';
 import type { ArrayMapInfo } from '../rewrite/array-lookup.js';
-import type { Btf } from '../elf/btf.js';
+import type { Btf } from '../btf/types.js';
 import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../../runtime/abi.js';
 import { programSourceLines } from './lines.js';
 import { encodeSourceLines, SourceLineTable, withSourceLine } from '../../runtime/source-lines.js';

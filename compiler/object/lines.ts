@@ -6,7 +6,7 @@
  * and `disasm` prints them between instructions.
  */
 import type { SourceLine } from '../../runtime/source-lines.js';
-import type { BtfExt } from '../elf/btf.js';
+import type { BtfExt } from '../btf/ext.js';
 import type { ProgramSpec } from '../elf/loader.js';
 
 /**

@@ -18,7 +18,10 @@ import { instantiate, type InstantiateOptions } from '../../runtime/instance.js'
 import { manifestOf, type BpfInstance } from '../../runtime/program.js';
 import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { ObjectRuntime } from '../../runtime/object.js';
-import { BpfCoreReloKind, BtfLinkage, readDataSection, readElfBtf } from '../elf/btf.js';
+import { BpfCoreReloKind } from '../btf/ext.js';
+import { BtfLinkage } from '../btf/types.js';
+import { readDataSection } from '../elf/data.js';
+import { readElfBtf } from '../elf/btf-sections.js';
 import { LddwSource } from '../elf/loader.js';
 import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/elf64.js';
 import type { HelperDecl } from '../compile.js';

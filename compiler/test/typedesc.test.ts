@@ -11,7 +11,8 @@ import { BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import {
   checkTypeDesc, decodeValue, encodeValue, formatValue, isCharArray, type TypeDesc,
 } from '../../runtime/values.js';
-import { BtfKind, type Btf, type MapDef } from '../elf/btf.js';
+import { BtfKind, type Btf } from '../btf/types.js';
+import { type MapDef } from '../elf/map-defs.js';
 import { loadObjectSpec, type ObjectSpec } from '../elf/loader.js';
 import { ElfError } from '../elf/elf64.js';
 import { BtfWriter } from '../../test/support/btf-writer.js';
