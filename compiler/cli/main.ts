@@ -11,7 +11,7 @@ import { formatInspect, inspectObject } from '../object/inspect.js';
 import type { CliIO } from './io.js';
 import { compileOptions, parseArgs, UsageError, USAGE, type Parsed } from './args.js';
 import { loadInput } from './sniff.js';
-import { jsonReplacer, objectAnnotations, toWat } from './format.js';
+import { jsonReplacer, objectAnnotations, toWat } from './print.js';
 import { runCommand, runObject } from './run.js';
 
 export type { CliIO } from './io.js';

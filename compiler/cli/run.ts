@@ -14,7 +14,7 @@ import { MapType } from '../../runtime/uapi/index.js';
 import type { CliIO } from './io.js';
 import { compileOptions, UsageError, type Parsed } from './args.js';
 import type { LoadedInput } from './sniff.js';
-import { firstEntries, hex64, hexBytes, jsonReplacer, mapJson, mapText } from './format.js';
+import { firstEntries, hex64, hexBytes, jsonReplacer, mapJson, mapText } from './print.js';
 
 /** Context size given to object programs run without --mem / --packet: zeroes. */
 const DEFAULT_CONTEXT = 256;
