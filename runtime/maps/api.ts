@@ -3,14 +3,14 @@
  * `Map` give it: raw bytes (`lookupRaw`, `updateRaw`, ...) and values decoded with the map's BTF
  * types (`get`, `set`, `entries`, ...).
  *
- * Decoding follows runtime/typedesc.ts: integers up to 4 bytes are numbers, 8 bytes bigints,
+ * Decoding follows runtime/values.ts: integers up to 4 bytes are numbers, 8 bytes bigints,
  * structs plain objects, char arrays strings. Keys without BTF may also be given as numbers or
  * bigints (little-endian, the key's size) or bytes. Per-CPU maps read back as an array of one
  * value per CPU, and bpf2wasm runs one CPU.
  */
 import type { MapManifest } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { decodeValue, encodeValue, type TypeDesc } from '../typedesc.js';
+import { decodeValue, encodeValue, type TypeDesc } from '../values.js';
 import { BPF_ANY, MapType } from '../uapi/index.js';
 import type { MapStore } from './store.js';
 
