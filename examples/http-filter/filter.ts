@@ -31,7 +31,10 @@ const STAT_NAMES = ['pass', 'block', 'limit', 'other'] as const;
 
 /** What the host knows about one request. */
 export interface RequestInfo {
-  /** Client address as text (IPv4, IPv6, or IPv4-mapped IPv6 as Node reports dual-stack peers). */
+  /**
+   * Client address as text (IPv4, IPv6, or IPv4-mapped IPv6 as Node reports dual-stack peers).
+   * One that does not parse is family 0, which the program answers with 400.
+   */
   ip: string;
   method: string;
   /** The URL's path (without the query). */
@@ -180,8 +183,8 @@ export function parsePrefix(text: string): Prefix | undefined {
 }
 
 /**
- * Fills `struct http_request` for a request. The client address must parse (the caller answers
- * 400 otherwise); the path's first 64 bytes (UTF-8) are copied, its full length recorded.
+ * Fills `struct http_request` for a request: family 0 when the client address does not parse;
+ * the path's first 64 bytes (UTF-8) copied, its full length recorded.
  */
 export function encodeRequest(info: RequestInfo, out = new Uint8Array(REQUEST_LAYOUT.size)): Uint8Array {
   const L = REQUEST_LAYOUT;
@@ -218,7 +221,7 @@ export class HttpFilter {
 
   /** Instantiates the compiled filter with its precompiled maps module and `.rodata` settings. */
   static async create(modules: FilterModules, config: FilterConfig = {}): Promise<HttpFilter> {
-    const maps = modules.maps instanceof WebAssembly.Module ? modules.maps : await WebAssembly.compile(modules.maps);
+    const maps = modules.maps instanceof WebAssembly.Module ? modules.maps : await WebAssembly.compile(new Uint8Array(modules.maps));
     const instance = await instantiate(modules.filter, {
       mapsModule: maps,
       globals: {
@@ -339,7 +342,6 @@ export class HttpFilter {
     if (url.pathname.startsWith(ADMIN_PREFIX)) return this.admin(request, url.pathname.slice(ADMIN_PREFIX.length));
     let headerCount = 0;
     request.headers.forEach(() => headerCount++);
-    if (!parseIp(clientIp)) return new Response('bad client address\n', { status: 400 });
     const verdict = this.check({ ip: clientIp, method: request.method, path: url.pathname, headerCount });
     if (verdict !== 0) return new Response(`${verdict} ${reason(verdict)}\n`, { status: verdict, headers: { 'x-bpf-verdict': String(verdict) } });
     return next(request);

@@ -23,7 +23,7 @@ const filter = await HttpFilter.create({
 const guard = httpFilterMiddleware(filter, { trustForwarded: env.TRUST_FORWARDED === '1' });
 
 const server = createServer((req, res) => guard(req, res, () => {
-  res.writeHead(200, { 'content-type': 'text/plain' }).end(`ok ${req.method} ${req.url}\n`);
+  res.writeHead(200, { 'content-type': 'text/plain' }).end(`ok ${req.method} ${new URL(req.url ?? '/', 'http://host').pathname}\n`);
 }));
 server.listen(num(env.PORT) ?? 8000, env.HOST ?? '127.0.0.1', () => {
   const a = server.address() as AddressInfo;
