@@ -1504,3 +1504,40 @@ program('http_filter', () => {
     expect(run(v4(100, 64, 0, 0))).toBe(0n); // the first was evicted: a fresh bucket
   });
 });
+
+program('soak', () => {
+  it('maps counts (HASH), recent (LRU_HASH), events (RINGBUF), state; program soak in section syscall', async () => {
+    const c = await build('soak');
+    expect(mapDefs(c)).toEqual({
+      state: def(2, 4, 8, 4), counts: def(1, 4, 8, 1024), recent: def(9, 4, 8, 1024), events: def(27, 0, 0, 65536),
+    });
+    expect(programsOf(c)).toEqual(['soak syscall syscall']);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: sequence numbers in r0 and records, victims deleted when counts is full, trace on request`, async () => {
+      const { inst, trace } = await open('soak', engine);
+      const records: Array<[bigint, number, bigint]> = [];
+      inst.ringbuf('events').onRecord((d) => {
+        const v = new DataView(d.buffer, d.byteOffset);
+        records.push([v.getBigUint64(0, true), v.getUint32(8, true), v.getBigUint64(16, true)]);
+      });
+      const ctx = (key: number, victim = 0, tr = 0) => new Uint8Array(new Uint32Array([key, victim, tr, 0]).buffer);
+      const run = (c: Uint8Array) => inst.program('soak').run(c);
+      for (let k = 0; k < 1024; k++) expect(run(ctx(k))).toBe(BigInt(k + 1));
+      expect(run(ctx(5, 0, 1))).toBe(1025n); // present: incremented in place
+      expect(run(ctx(5000, 7))).toBe(1026n); // full: 7 deleted, 5000 inserted
+      expect(inst.map('counts').size).toBe(1024);
+      expect(inst.map('counts').get(7)).toBeUndefined();
+      expect(inst.map('counts').get(5)).toBe(2n);
+      expect(inst.map('counts').get(5000)).toBe(1n);
+      expect(inst.map('state').get(2)).toBe(1n);
+      expect(inst.map('recent').get(5000)).toBe(1026n);
+      expect(inst.ringbuf('events').consume()).toBe(1026);
+      expect(records.length).toBe(1026);
+      expect(records.slice(-2)).toEqual([[1025n, 5, 2n], [1026n, 5000, 1n]]);
+      expect(records.every(([seq], i) => seq === BigInt(i + 1))).toBe(true);
+      expect(trace).toEqual(['soak seq=1025 key=5']);
+    });
+  }
+});
