@@ -249,6 +249,25 @@ describe('Cloudflare Workers example in workerd', () => {
   }, 60_000);
   afterAll(() => stop(server));
   if (!why) scenario(() => server, 'cf-connecting-ip');
+
+  it.skipIf(!!why)('refuses to compile Wasm from bytes, which is why run-time rules use the interpreter', async () => {
+    // A second worker in its own workerd: WebAssembly.compile of the smallest valid module.
+    const dir = mkdtempSync(join(out, 'probe-'));
+    writeFileSync(join(dir, 'probe.js'), `export default { async fetch() {
+      try { await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); return new Response('compiled'); }
+      catch (e) { return new Response(String(e && e.message)); } } };`);
+    const port = await freePort();
+    writeFileSync(join(dir, 'probe.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (services = [(name = "main", worker = .w)], sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")]);
+const w :Workerd.Worker = (modules = [(name = "probe.js", esModule = embed "probe.js")], compatibilityDate = "2025-01-01");
+`);
+    const probe = await serve(WORKERD!, ['serve', 'probe.capnp'], { cwd: dir, port });
+    try {
+      expect(await (await fetch(probe.base)).text()).toMatch(/disallowed by embedder/);
+    } finally {
+      await stop(probe);
+    }
+  });
 });
 
 describe('Deno example', () => {
