@@ -29,6 +29,10 @@ function filterFor(env: Env): Promise<HttpFilter> {
     burst: env.BURST ? Number(env.BURST) : undefined,
     maxHeaders: env.MAX_HEADERS ? Number(env.MAX_HEADERS) : undefined,
   });
+  // A failed start is not cached: the next request tries again.
+  filter.catch(() => {
+    filter = undefined;
+  });
   return filter;
 }
 
