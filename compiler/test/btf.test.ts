@@ -164,6 +164,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/typed_map_in_map': { xdp: ['count'] },
   'c/fault': { socket: ['read_past_end'] },
   'c/queue_stack': { xdp: ['fill'] },
+  'c/http_filter': { syscall: ['http_filter'] },
+  'c/soak': { syscall: ['soak'] },
   'elf/sum': { '.text': ['main', 'twice_plus_one'] },
   'elf/sum.be': { '.text': ['main', 'twice_plus_one'] },
   'elf/globals': { '.text': ['times_three', 'main', 'plus_seven'] },
