@@ -36,6 +36,7 @@ import { generateProgram } from './bench/genprog.js';
 import { KERNELS, loadKernel } from './bench/kernels.js';
 import { buildNative, nativeCompiler, nativeUnavailable, runNative } from './bench/native.js';
 import type { NativeResult } from './bench/native.js';
+import { benchPacket, type PacketRow } from './bench/packet.js';
 import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
 
 export type OptLevel = 0 | 1 | 2;
@@ -47,7 +48,7 @@ export interface BenchOptions {
   /** Project root (default: found from this file's location). */
   root?: string;
   /** Parts to run (default all). */
-  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps')[];
+  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps' | 'packet')[];
 }
 
 /** (e) One map lookup loop. */
@@ -126,6 +127,8 @@ export interface BenchReport {
   call: CallRow[];
   safety: SafetyRow[];
   maps: MapRow[];
+  /** (f) The XDP filter four ways (batch, per frame, native, kernel). */
+  packet: PacketRow[];
   targets: Target[];
   warnings: string[];
 }
@@ -490,7 +493,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const settings = quick ? QUICK : FULL;
   const root = options.root ?? projectRoot();
-  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps']);
+  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps', 'packet']);
   const warnings: string[] = [];
   const defaultLevel = await detectDefaultLevel();
 
@@ -499,6 +502,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const call = parts.has('call') ? await benchCall(settings, options) : [];
   const safety = parts.has('safety') ? await benchSafety(settings, options, root, warnings) : [];
   const maps = parts.has('maps') ? await benchMaps(settings, options, root, warnings) : [];
+  const packet = parts.has('packet') ? await benchPacket(root, quick ? 200 : 1000, (m) => log(options, m)) : [];
+  const batchRow = packet.find((r) => r.path.startsWith('bpf2wasm testBatch() (frames'));
+  const kernelRow = packet.find((r) => r.path.startsWith('kernel'));
   const hashRow = maps.find((r) => r.map.startsWith('hash'));
   const checkedGeo = safety.length ? geomean(safety.map((r) => r.checkedNs / r.plainNs)) : null;
   const budgetGeo = safety.length ? geomean(safety.map((r) => r.budgetNs / r.plainNs)) : null;
@@ -514,6 +520,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     target('checked mode geomean', checkedGeo, 1.5, 'x plain', 'max'),
     target('budget geomean', budgetGeo, 1.1, 'x plain', 'max'),
     target('hash lookup', hashRow ? hashRow.nsPerLookup : null, 25, 'ns', 'max'),
+    target('XDP batch per frame', batchRow?.nsPerFrame ?? null, 50, 'ns', 'max'),
+    target('XDP batch vs kernel test run', batchRow?.nsPerFrame != null && kernelRow?.nsPerFrame != null ? batchRow.nsPerFrame / kernelRow.nsPerFrame : null, 1, 'x kernel', 'max'),
   ];
 
   const cpus = os.cpus();
@@ -533,6 +541,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     call,
     safety,
     maps,
+    packet,
     targets,
     warnings,
   };
@@ -610,6 +619,13 @@ export function formatReport(report: BenchReport): string {
     out.push(table(['map', 'entries', 'per lookup', 'ok'], report.maps.map((r) => [
       r.map, String(r.entries), `${r.nsPerLookup.toFixed(1)} ns`, r.ok ? '✓' : '✗',
     ]), 'lrrl'));
+  }
+
+  if (report.packet.length) {
+    out.push('', '(f) packets: test-programs/c/xdp_port_count.o (Ethernet/IPv4/TCP, HASH map per port), 4096 64-byte frames');
+    out.push(table(['path', 'per frame', 'frames/s'], report.packet.map((r) => [
+      r.path, r.nsPerFrame === null ? `skipped: ${r.skipped}` : `${r.nsPerFrame.toFixed(1)} ns`, r.nsPerFrame === null ? '-' : formatCount(1e9 / r.nsPerFrame),
+    ]), 'lrr'));
   }
 
   for (const w of report.warnings) out.push('', `warning: ${w}`);

@@ -12,6 +12,7 @@
 struct xdp_md { unsigned long data, data_end, data_meta; __u32 ingress_ifindex, rx_queue_index, egress_ifindex; };
 enum { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT };
 #define BPF_NOEXIST 1
+#define BPF_MAP_TYPE_HASH 1
 #define SEC(name)
 #define __uint(name, val) int (*name)[val]
 #define __type(name, val) val *name
