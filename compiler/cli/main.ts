@@ -22,6 +22,7 @@ import type { PerfEventArray } from '../../runtime/stdlib/perf.js';
 import type { RingBuffer } from '../../runtime/stdlib/ringbuf.js';
 import { formatValue } from '../../runtime/typedesc.js';
 import { mapInfo, type BpfMap } from '../../runtime/maps/api.js';
+import { genCommand } from './gen.js';
 
 /** What the CLI needs from its host. */
 export interface CliIO {
@@ -41,6 +42,7 @@ export const USAGE = `usage:
                [--validate] [--program NAME]
   bpf2wasm inspect OBJ [--json]
   bpf2wasm disasm IN [--syntax llvm|conformance]
+  bpf2wasm gen types OBJ [-o OUT.ts] [--name NAME]   (TypeScript types of an object)
 
   --checked     confine every memory access to map values, the stack and the input
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults
@@ -369,6 +371,7 @@ function decodeRecord(_inst: BpfInstance, _map: string, data: Uint8Array): strin
 
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
+  if (argv[0] === 'gen') return genCommand(argv.slice(1), io);
   let p: Parsed;
   try {
     p = parseArgs(argv);
