@@ -127,6 +127,33 @@ const GOOD: Record<string, string> = {
       inst.map('inner_a').set(1, 5);
       void name;
     }`,
+  runtime_generics: `
+    import { instantiate, type BpfInstance, type BpfMap, type ValueInput } from 'bpf2wasm/runtime';
+    interface Stats { packets: bigint; bytes: bigint; name: string | number[]; ok: boolean; tags: number[] }
+    export async function use(wasm: Uint8Array): Promise<void> {
+      const inst: BpfInstance = await instantiate(wasm);
+      const m = inst.map<number, Stats>('stats');
+      m.set(1, { packets: 1, bytes: 2n, name: 'x', ok: 1, tags: [1] });
+      m.set(1, {});
+      const v: Stats | undefined = m.get(1);
+      const deleted: boolean = m.delete(1);
+      const has: boolean = m.has(1);
+      for (const [k, s] of m) { const n: number = k; const p: bigint = s.packets; void n; void p; }
+      for (const [k, s] of m.entries()) { const n: number = k; const p: bigint = s.bytes; void n; void p; }
+      for (const k of m.keys()) { const n: number = k; void n; }
+      const all: Array<[number, Stats]> = m.dump();
+      const q = inst.map<never, number>('queue');
+      q.push(1);
+      const popped: number | undefined = q.pop();
+      const peeked: number | undefined = q.peek();
+      const bloom = inst.map<never, number>('bloom');
+      const maybe: boolean = bloom.peek(5);
+      // A typed map is still a BpfMap (of unknown keys and values): covariant in K and V.
+      const untyped: BpfMap = m;
+      const unknownValue: unknown = untyped.get(new Uint8Array(4));
+      const input: ValueInput<{ a: bigint; b: number[] }> = { a: 1, b: [2] };
+      void v; void deleted; void has; void all; void popped; void peeked; void maybe; void unknownValue; void input;
+    }`,
   ringbuf_hello: `
     import { instantiateRingbufHello } from './ringbuf_hello.js';
     export async function use(wasm: Uint8Array): Promise<void> {
@@ -137,6 +164,26 @@ const GOOD: Record<string, string> = {
 
 /** Misuse: each must fail with exactly these diagnostics (code and a part of the message). */
 const BAD: Record<string, { fixture: Fixture; body: string; errors: [number, string][] }> = {
+  generic_wrong_key: {
+    fixture: 'uid_counter',
+    body: `plain.map<number, bigint>('counter_table').get('1');`,
+    errors: [[2345, `Argument of type 'string' is not assignable to parameter of type 'number'`]],
+  },
+  generic_wrong_member: {
+    fixture: 'uid_counter',
+    body: `plain.map<number, { packets: bigint }>('s').set(1, { packet: 1n });`,
+    errors: [[2561, `'packet' does not exist in type '{ packets?: number | bigint; }'`]],
+  },
+  generic_pop_is_typed: {
+    fixture: 'uid_counter',
+    body: `const s: string | undefined = plain.map<never, number>('q').pop(); void s;`,
+    errors: [[2322, `Type 'number | undefined' is not assignable to type 'string | undefined'`]],
+  },
+  generic_bloom_peek_is_boolean: {
+    fixture: 'uid_counter',
+    body: `const n: number | undefined = plain.map<never, number>('b').peek(1); void n;`,
+    errors: [[2322, `Type 'boolean' is not assignable to type 'number'`]],
+  },
   wrong_map_name: {
     fixture: 'uid_counter',
     body: `inst.map('counter_tabel');`,
@@ -262,7 +309,16 @@ beforeAll(() => {
   for (const [name, { fixture, body }] of Object.entries(BAD)) {
     const p = prefix(fixture);
     const file = path.join(dir, `bad_${name}.ts`);
-    writeFileSync(file, `import { instantiate${p}, type ${p}Instance } from './${fixture}.js';\nvoid instantiate${p};\nexport function misuse(inst: ${p}Instance): void {\n  ${body}\n}\n`);
+    writeFileSync(file, [
+      `import type { BpfInstance } from 'bpf2wasm/runtime';`,
+      `import { instantiate${p}, type ${p}Instance } from './${fixture}.js';`,
+      `void instantiate${p};`,
+      `export function misuse(inst: ${p}Instance, plain: BpfInstance): void {`,
+      `  void inst; void plain;`,
+      `  ${body}`,
+      `}`,
+      '',
+    ].join('\n'));
     files.set(`bad_${name}`, file);
   }
   program = ts.createProgram([...files.values()], STRICT);
@@ -597,5 +653,34 @@ describe('generateTypes and bpf2wasm gen types', () => {
       expect(await main(argv, t), argv.join(' ')).toBe(status);
       expect(t.err).toContain(text);
     }
+  });
+});
+
+describe('BpfMap.peek: the overload called is the one the map type takes', () => {
+  it('peek() on a bloom filter and peek(value) on a queue are E_BAD_ARGUMENT naming the map', async () => {
+    const bloomInst = await instantiate((await compileObject(objectBytes('map_options'))).wasm);
+    const bloom = bloomInst.map<never, number>('seen');
+    bloom.push(7);
+    expect(bloom.peek(7)).toBe(true);
+    const queueInst = await instantiate((await compileObject(objectBytes('typed_maps'))).wasm);
+    const queue = queueInst.map<never, number>('pending');
+    queue.push(3);
+    expect(queue.peek()).toBe(3);
+    const calls: [() => unknown, string][] = [
+      [() => (bloom.peek as () => unknown)(), 'seen'],
+      [() => (queue.peek as (v: number) => unknown)(3), 'pending'],
+    ];
+    for (const [call, map] of calls) {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(BpfRuntimeError);
+      expect((thrown as BpfRuntimeError).code).toBe(ErrorCode.BadArgument);
+      expect((thrown as BpfRuntimeError).location.map).toBe(map);
+    }
+    expect(queue.pop()).toBe(3); // the refused peek(value) left the queue alone
   });
 });
