@@ -5,7 +5,7 @@
  * says, checked against TypeScript's own view of the type (the checker), not the generator's
  * rules.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -272,6 +272,11 @@ const BAD: Record<string, { fixture: Fixture; body: string; errors: [number, str
   },
 };
 
+/** Every other committed object (test-programs/c and elf): its module must compile too. */
+const OTHERS = ['c', 'elf'].flatMap((d) => readdirSync(path.join(root, 'test-programs', d))
+  .filter((f) => f.endsWith('.o') && !FIXTURES.includes(f.slice(0, -2) as Fixture))
+  .map((f) => `${d}/${f}`));
+
 const STRICT: ts.CompilerOptions = {
   strict: true,
   noUncheckedIndexedAccess: true,
@@ -300,6 +305,21 @@ beforeAll(() => {
     const file = path.join(dir, `${f}.ts`);
     writeFileSync(file, generateTypes(objectBytes(f), { name: f, source: `${f}.o` }));
     files.set(f, file);
+  }
+  for (const rel of OTHERS) {
+    const bytes = new Uint8Array(readFileSync(path.join(root, 'test-programs', rel)));
+    let source: string;
+    try {
+      source = generateTypes(bytes, { name: path.basename(rel, '.o') });
+    } catch (e) {
+      // Big-endian objects cannot run here: refused as compileObject refuses them.
+      expect(rel).toMatch(/\.be\.o$/);
+      expect(e).toMatchObject({ code: ErrorCode.Unsupported });
+      continue;
+    }
+    const file = path.join(dir, `other_${rel.replace(/\W/g, '_')}.ts`);
+    writeFileSync(file, source);
+    files.set(`other:${rel}`, file);
   }
   for (const [f, body] of Object.entries(GOOD)) {
     const file = path.join(dir, `use_${f}.ts`);
@@ -339,6 +359,15 @@ function diagnosticsOf(key: string): { code: number; text: string }[] {
 describe('gen types: the generated modules under tsc --strict', () => {
   it.each(FIXTURES)('%s.ts compiles without a diagnostic', (f) => {
     expect(diagnosticsOf(f)).toEqual([]);
+  });
+
+  it('the modules of every other committed object compile too', () => {
+    expect(OTHERS.length).toBeGreaterThanOrEqual(10);
+    for (const rel of OTHERS) {
+      const key = `other:${rel}`;
+      if (files.has(key)) expect(diagnosticsOf(key), rel).toEqual([]);
+    }
+    expect(OTHERS.filter((rel) => !files.has(`other:${rel}`))).toEqual(['elf/sum.be.o']);
   });
 
   it.each(Object.keys(GOOD))('correct use of %s compiles', (f) => {
