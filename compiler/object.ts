@@ -12,12 +12,14 @@ import { toBase64 } from '../runtime/base64.js';
 import { CompileError, ErrorCode } from '../runtime/errors.js';
 import { abiSignature, HELPERS } from '../runtime/helper-table.js';
 import type { LddwInsn } from '../runtime/isa/insn.js';
-import { MapType } from '../runtime/maps/desc.js';
+import { MapType } from '../runtime/uapi/index.js';
 import { layoutMaps, MAPS_BASE, type MapPlacement } from '../runtime/maps/layout.js';
 import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
-import type { ArrayMapInfo } from './emit.js';
+import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import type { Btf } from './elf/btf.js';
 import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../runtime/abi.js';
+import { programSourceLines } from './lines.js';
+import { encodeSourceLines, SourceLineTable, withSourceLine } from '../runtime/source-lines.js';
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from './elf/loader.js';
 import { mapTypeDescs } from './elf/typedesc.js';
 import { linkObjects } from './link.js';
@@ -162,8 +164,11 @@ export async function compileObject(
   const keySlot = Math.ceil(Math.max(8, ...allMaps.map((m) => m.keySize)) / 8) * 8;
   const keySlots = rest.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
   const keyScratch = { address: Math.ceil(layout.arenaEnd / 16) * 16, slotSize: keySlot, slots: keySlots };
+  const sourceLines = programSourceLines(spec.btfExt, programs);
+  const lines = new SourceLineTable(encodeSourceLines(sourceLines));
   const compiled = await compile(bytes, {
     ...rest,
+    sourceLines,
     entries,
     helpers: [...helperDecls.values()],
     resolveLddw,
@@ -177,6 +182,9 @@ export async function compileObject(
     },
     ...(inlineArrayLookups ? { arrayMap } : {}),
     manifestExtras: { maps, license: spec.license, keyScratch },
+  }).catch((e: unknown) => {
+    // A compile error at an instruction also names its C line.
+    throw withSourceLine(e, lines);
   });
   return { ...compiled, spec };
 }

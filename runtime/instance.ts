@@ -10,6 +10,7 @@ import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import { runtimeErrorOf, type BoundEntry, type Engine } from './engine.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
+import { SourceLineTable, withSourceLine } from './source-lines.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { BpfInstance } from './program.js';
@@ -37,6 +38,7 @@ const OBJECT_ONLY_OPTIONS = ['env', 'trace', 'globals', 'mapsModule', 'pins', 'k
 class CompiledEngine implements Engine {
   readonly memory: WebAssembly.Memory;
   readonly helpers: HelperRegistry;
+  private readonly sourceLines: SourceLineTable;
   readonly object: ObjectRuntime | undefined;
   readonly programs: readonly ProgramEntry[];
   readonly dataAddress: number;
@@ -59,6 +61,7 @@ class CompiledEngine implements Engine {
     this.dataAddress = manifest.layout.dataBase;
     this.words = new Uint32Array(memory.buffer);
     this.insnMap = new InsnMap(WebAssembly.Module.customSections(module, INSN_MAP_SECTION)[0]);
+    this.sourceLines = SourceLineTable.of(module);
     for (const p of manifest.programs) {
       const fn = instance.exports[p.exportName];
       if (typeof fn !== 'function') {
@@ -70,7 +73,7 @@ class CompiledEngine implements Engine {
           return raw(r1, r2);
         } catch (e) {
           this.object?.afterFault();
-          throw this.translate(e);
+          throw withSourceLine(this.translate(e), this.sourceLines);
         }
       });
     }

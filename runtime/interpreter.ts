@@ -40,6 +40,7 @@ import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
 import { checkStackOptions, computeLayout } from './layout.js';
 import { BpfInstance } from './program.js';
+import { contextKindOf } from './uapi/index.js';
 
 /** The error code of an exhausted instruction budget. */
 export const E_BUDGET = ErrorCode.Budget;
@@ -1007,7 +1008,8 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
     let exportName = sanitizeExport(e.name) || 'prog';
     while (usedNames.has(exportName)) exportName += '_';
     usedNames.add(exportName);
-    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type: e.type ?? 'raw' };
+    const type = e.type ?? 'raw';
+    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
     if (e.section !== undefined) entry.section = e.section;
     return entry;
   });

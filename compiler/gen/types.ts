@@ -19,7 +19,7 @@
  * (compiler/elf/typedesc.ts), so they describe exactly what `BpfMap.get` returns.
  */
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
-import { MapType } from '../../runtime/maps/desc.js';
+import { MapType, mapTypeName } from '../../runtime/uapi/index.js';
 import type { TypeDesc } from '../../runtime/typedesc.js';
 import { loadObjectSpec, type MapSpec, type ObjectSpec } from '../elf/loader.js';
 import { mapTypeDescs } from '../elf/typedesc.js';
@@ -248,9 +248,7 @@ function untypedInt(size: number): string {
   return size === 8 ? 'bigint' : size === 1 || size === 2 || size === 4 ? 'number' : 'Uint8Array';
 }
 
-const MAP_TYPE_NAMES = new Map<number, string>(Object.entries(MapType).map(([k, v]) => [v, k]));
-
 function describeMap(m: { name: string; type: number; keySize: number; valueSize: number; maxEntries: number }): string {
-  const type = MAP_TYPE_NAMES.get(m.type) ?? `type ${m.type}`;
+  const type = mapTypeName(m.type);
   return `\`${m.name}\`: ${type}, ${m.keySize}-byte keys, ${m.valueSize}-byte values, max_entries ${m.maxEntries}`;
 }
