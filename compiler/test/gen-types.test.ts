@@ -5,12 +5,13 @@
  * says, checked against TypeScript's own view of the type (the checker), not the generator's
  * rules.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cObject, objectFiles, repoBytes, ROOT } from '../../test/support/fixtures.js';
 import { BpfRuntimeError, ErrorCode, isBpf2WasmError } from '../../runtime/errors.js';
 import { instantiate } from '../../runtime/instance.js';
 import type { BpfInstance } from '../../runtime/program.js';
@@ -21,8 +22,8 @@ import { TsTypeWriter } from '../gen/tstype.js';
 import type { TypeDesc } from '../../runtime/typedesc.js';
 import { compileObject } from '../object.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const objectBytes = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(root, 'test-programs/c', `${name}.o`)));
+const root = ROOT;
+const objectBytes = cObject;
 
 /** The fixtures: counters, a struct-valued map, enums/unions/per-CPU/queue/prog array, globals, maps of maps, buffers. */
 const FIXTURES = [
@@ -273,8 +274,8 @@ const BAD: Record<string, { fixture: Fixture; body: string; errors: [number, str
 };
 
 /** Every other committed object (test-programs/c and elf): its module must compile too. */
-const OTHERS = ['c', 'elf'].flatMap((d) => readdirSync(path.join(root, 'test-programs', d))
-  .filter((f) => f.endsWith('.o') && !FIXTURES.includes(f.slice(0, -2) as Fixture))
+const OTHERS = ['c', 'elf'].flatMap((d) => objectFiles(`test-programs/${d}`)
+  .filter((f) => !FIXTURES.includes(f.slice(0, -2) as Fixture))
   .map((f) => `${d}/${f}`));
 
 const STRICT: ts.CompilerOptions = {
@@ -307,7 +308,7 @@ beforeAll(() => {
     files.set(f, file);
   }
   for (const rel of OTHERS) {
-    const bytes = new Uint8Array(readFileSync(path.join(root, 'test-programs', rel)));
+    const bytes = repoBytes(`test-programs/${rel}`);
     let source: string;
     try {
       source = generateTypes(bytes, { name: path.basename(rel, '.o') });
