@@ -5,7 +5,7 @@
  */
 import { CALLBACK_EXPORT_PREFIX, type Manifest, type MapManifest } from './abi.js';
 import { fromBase64 } from './base64.js';
-import { packetHelpers } from './context.js';
+import { packetHelpers } from './packet/helpers.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helpers.js';
 import { BpfMap, mapInfo } from './maps/api.js';
@@ -121,7 +121,10 @@ export class ObjectRuntime {
         return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
       }),
       ...this.stdlib.helpers,
-      ...packetHelpers(() => memory.buffer),
+      ...packetHelpers(memory, {
+        mapAt: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
+        valueAddress: (index, key) => mapStore.valueAddress(index, key),
+      }),
     ];
   }
 

@@ -48,6 +48,8 @@ const NOT_IN_CORPUS: ReadonlySet<string> = new Set([
   ErrorCode.Reentrant,
   // Not about programs: an optional package is absent (compiler/test/optional.test.ts).
   ErrorCode.MissingDependency,
+  // Inputs a packet test run refuses (frames, contexts): runtime/test/packet.test.ts.
+  ErrorCode.TestRun,
 ]);
 
 interface Expected {

@@ -167,6 +167,16 @@ export class BpfMap<K = unknown, V = unknown> {
 
   /** Every [key, value] pair, decoded, in the map's iteration order. */
   *entries(): Generator<[K, V]> {
+    const info = mapInfo(this);
+    const t = info.type;
+    if (t === MapType.DEVMAP || t === MapType.CPUMAP || t === MapType.XSKMAP) {
+      // Redirect arrays: get_next_key walks every index, present or not; walk the present ones.
+      for (const [keyAddr, valueAddr] of this.store.entries(info.desc)) {
+        const mem = this.store.memoryBytes();
+        yield [this.decodeKey(mem.slice(keyAddr, keyAddr + 4)) as K, this.decodeStored(mem.slice(valueAddr, valueAddr + info.valueSize)) as V];
+      }
+      return;
+    }
     for (const k of this.keysRaw()) {
       const v = this.lookupRaw(k);
       if (v !== undefined) yield [this.decodeKey(k) as K, this.decodeStored(v) as V];

@@ -572,6 +572,11 @@ export class MapStore {
     this.call(e, 'clear', () => this.raw.map_clear(e.desc));
   }
 
+  /** The bytes of linear memory now (for reading what `entries` points at). */
+  memoryBytes(): Uint8Array {
+    return this.bytes();
+  }
+
   /** The number of elements: hash maps, LPM tries, queues and stacks count them; arrays have max_entries. */
   count(index: number): number {
     const e = this.entry(index);
@@ -599,7 +604,7 @@ export class MapStore {
   *entries(desc: number): Generator<[keyAddr: number, valueAddr: number], void, undefined> {
     const e = this.byDesc.get(desc);
     if (!e) throw new BpfRuntimeError(ErrorCode.BadArgument, `0x${(desc >>> 0).toString(16)} is not a map descriptor`);
-    const array = isArrayType(e.type);
+    const array = isArrayType(e.type) || e.type === MapType.DEVMAP || e.type === MapType.CPUMAP || e.type === MapType.XSKMAP;
     let keySlot = 0;
     if (array) {
       keySlot = MAPS_SCRATCH.keyRing + 4 * this.ringNext;
@@ -688,6 +693,7 @@ function valueStorage(s: MapShape): number {
   switch (s.type) {
     case MapType.ARRAY: case MapType.PERCPU_ARRAY: case MapType.HASH: case MapType.PERCPU_HASH:
     case MapType.LRU_HASH: case MapType.LRU_PERCPU_HASH: case MapType.HASH_OF_MAPS: case MapType.LPM_TRIE:
+    case MapType.DEVMAP: case MapType.CPUMAP: case MapType.XSKMAP: case MapType.DEVMAP_HASH:
       return s.maxEntries * stride;
     case MapType.PROG_ARRAY: case MapType.ARRAY_OF_MAPS:
       return s.maxEntries * 4;
