@@ -8,7 +8,7 @@ import {
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import { runtimeErrorOf, type BoundEntry, type Engine } from './engine.js';
-import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
+import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helper-registry.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { SourceLineTable, withSourceLine } from './source-lines.js';
 import { helperById } from './helper-table.js';

@@ -11,7 +11,7 @@
 import type { Manifest, ProgramEntry } from './abi.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { BoundEntry, Engine } from './engine.js';
-import type { HelperRegistry } from './helpers.js';
+import type { HelperRegistry } from './helper-registry.js';
 import { unknownProgram } from './memory.js';
 import type { BpfMap } from './maps/api.js';
 import type { ObjectRuntime, TraceSink } from './object.js';

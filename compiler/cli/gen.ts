@@ -5,7 +5,7 @@
  */
 import { Bpf2WasmError } from '../../runtime/errors.js';
 import { generateTypes } from '../gen/types.js';
-import type { CliIO } from './main.js';
+import type { CliIO } from './io.js';
 
 /** Usage of the `gen` command. */
 export const GEN_USAGE = `usage:

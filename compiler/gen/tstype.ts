@@ -1,6 +1,6 @@
 /**
  * TypeScript types for the runtime's type descriptors: the type of the JS value that
- * `decodeValue` (runtime/typedesc.ts) returns for a descriptor, written as TypeScript source.
+ * `decodeValue` (runtime/values.ts) returns for a descriptor, written as TypeScript source.
  * `BpfMap.get`, `entries()`, `getGlobal` return exactly these shapes, and take them (widened by
  * `ValueInput`) when encoding.
  *
@@ -20,7 +20,7 @@
  * Named structs, unions and enums (`struct flow_key`, `flow_stats_t`, `enum state`) become
  * named declarations (`FlowKey`, `FlowStatsT`, `State`); anonymous ones are written inline.
  */
-import { isCharArray, type MemberDesc, type TypeDesc, type TypeDescOf } from '../../runtime/typedesc.js';
+import { isCharArray, type MemberDesc, type TypeDesc, type TypeDescOf } from '../../runtime/values.js';
 
 /** A TypeScript declaration made for a named C type. */
 export interface TsDeclaration {

@@ -16,13 +16,13 @@
  *   sizes) before handing out the typed view.
  *
  * The types come from the same descriptors the compiler puts in the module's manifest
- * (compiler/elf/typedesc.ts), so they describe exactly what `BpfMap.get` returns.
+ * (compiler/btf/typedesc.ts), so they describe exactly what `BpfMap.get` returns.
  */
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { MapType, mapTypeName } from '../../runtime/uapi/index.js';
-import type { TypeDesc } from '../../runtime/typedesc.js';
+import type { TypeDesc } from '../../runtime/values.js';
 import { loadObjectSpec, type MapSpec, type ObjectSpec } from '../elf/loader.js';
-import { mapTypeDescs } from '../elf/typedesc.js';
+import { mapTypeDescs } from '../btf/typedesc.js';
 import { docText, pascalCase, propertyName, TsTypeWriter } from './tstype.js';
 
 /** Options of {@link generateTypes}. */

@@ -2,15 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { objectFiles, repoBytes, ROOT as root } from '../../test/support/fixtures.js';
 import { ErrorCode } from '../../runtime/errors.js';
-import {
-  BTF_MAX_RESOLVE_DEPTH, BpfCoreReloKind, Btf, BtfKind, BtfLinkage, btfKindName,
-  parseBtf, parseBtfExt, readDataSection, readElfBtf, readMapDefinitions, type BtfType,
-  type MapDef,
-} from '../elf/btf.js';
-import { ElfError, parseElf, type ElfFile } from '../elf/reader.js';
+import { BTF_MAX_RESOLVE_DEPTH, Btf, BtfKind, BtfLinkage, btfKindName, parseBtf, type BtfType } from '../btf/types.js';
+import { BpfCoreReloKind, parseBtfExt } from '../btf/ext.js';
+import { readDataSection } from '../elf/data.js';
+import { readElfBtf } from '../elf/btf-sections.js';
+import { readMapDefinitions, type MapDef } from '../elf/map-defs.js';
+import { ElfError, parseElf, type ElfFile } from '../elf/elf64.js';
 import { MapType as BpfMapType, MapPinning, mapTypeName } from '../../runtime/uapi/index.js';
 import { BtfWriter } from '../../test/support/btf-writer.js';
 

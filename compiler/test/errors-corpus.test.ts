@@ -15,7 +15,7 @@ import { compile, type CompileOptions } from '../compile.js';
 import { validateProgram, ValidateErrorCode } from '../validate.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
 import { instantiate } from '../../runtime/instance.js';
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 
 const CORPUS_DIR = process.env.BPF2WASM_ERRORS_DIR

@@ -19,8 +19,8 @@ import type { BpfMap } from '../../runtime/maps/api.js';
 import { main, type CliIO } from '../cli/main.js';
 import { generateTypes } from '../gen/types.js';
 import { TsTypeWriter } from '../gen/tstype.js';
-import type { TypeDesc } from '../../runtime/typedesc.js';
-import { compileObject } from '../object.js';
+import type { TypeDesc } from '../../runtime/values.js';
+import { compileObject } from '../object/compile-object.js';
 
 const root = ROOT;
 const objectBytes = cObject;

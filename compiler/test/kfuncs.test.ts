@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { runFrame } from '../../test/support/frames.js';
 import { cObject } from '../../test/support/fixtures.js';
-import { compileObject } from '../object.js';
+import { compileObject } from '../object/compile-object.js';
 import { loadObjectSpec } from '../elf/loader.js';
 import { instantiate } from '../../runtime/instance.js';
 import { Bpf2WasmError } from '../../runtime/errors.js';

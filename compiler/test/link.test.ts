@@ -1,13 +1,13 @@
 /**
- * Objects linked into one module (compiler/link.ts): maps pinned by name shared, the rest of each
+ * Objects linked into one module (compiler/object/link.ts): maps pinned by name shared, the rest of each
  * object its own (test-programs/c/pin_producer.c and pin_consumer.c).
  */
 import { describe, expect, it } from 'vitest';
 import { runFrame } from '../../test/support/frames.js';
 import { cObject, elfFixture } from '../../test/support/fixtures.js';
-import { compileObject } from '../object.js';
+import { compileObject } from '../object/compile-object.js';
 import { loadObjectSpec } from '../elf/loader.js';
-import { linkObjects } from '../link.js';
+import { linkObjects } from '../object/link.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
 import { instantiate } from '../../runtime/instance.js';
 import { PinRegistry } from '../../runtime/pins.js';

@@ -24,25 +24,25 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { rejectedWith } from '../../test/support/errors.js';
+import { rejectedWith } from '../../test/support/thrown.js';
 import { assemble } from '../asm/assemble.js';
 import { main, type CliIO } from '../cli/main.js';
 import type { HelperDecl } from '../compile.js';
 import { loadObjectSpec, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
-import { formatInspect, inspectObject } from '../inspect.js';
-import { compileObject } from '../object.js';
+import { formatInspect, inspectObject } from '../object/inspect.js';
+import { compileObject } from '../object/compile-object.js';
 import {
   arbMutation, btfMapAttributes, FAMILIES, legacyMapWord, mutateObject, setU32, sitesOf, tamperManifest, type Family, type Mutation,
 } from './object-mutations.js';
 import type { Manifest } from '../../runtime/abi.js';
 import { Bpf2WasmError, ErrorCode, type ErrorLocation } from '../../runtime/errors.js';
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import { instantiate } from '../../runtime/instance.js';
 import { manifestOf, type BpfInstance } from '../../runtime/program.js';
 import { BpfMap } from '../../runtime/maps/api.js';
-import { D_COUNT, D_STATE } from '../../runtime/maps/desc.js';
+import { D_COUNT, D_STATE } from '../../runtime/maps/descriptor.js';
 import { BPF_NOEXIST, MapType } from '../../runtime/uapi/index.js';
-import { checkMapsLayout } from '../../runtime/maps/layout.js';
+import { checkMapsLayout } from '../../runtime/maps/placement.js';
 import { mapsWasmBytes } from '../../runtime/maps/maps-wasm.js';
 import { MAPS_SCRATCH } from '../../runtime/maps/store.js';
 

@@ -9,20 +9,23 @@
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { cObject, repoPath } from '../../test/support/fixtures.js';
 import type { HelperSignature } from '../../runtime/abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import { abiSignature, helperById } from '../../runtime/helper-table.js';
 import { instantiate, type InstantiateOptions } from '../../runtime/instance.js';
 import { manifestOf, type BpfInstance } from '../../runtime/program.js';
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { ObjectRuntime } from '../../runtime/object.js';
-import { BpfCoreReloKind, BtfLinkage, readDataSection, readElfBtf } from '../elf/btf.js';
+import { BpfCoreReloKind } from '../btf/ext.js';
+import { BtfLinkage } from '../btf/types.js';
+import { readDataSection } from '../elf/data.js';
+import { readElfBtf } from '../elf/btf-sections.js';
 import { LddwSource } from '../elf/loader.js';
-import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/reader.js';
+import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/elf64.js';
 import type { HelperDecl } from '../compile.js';
-import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object.js';
+import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object/compile-object.js';
 import { runFrame } from '../../test/support/frames.js';
 
 const C_DIR = repoPath('test-programs/c');

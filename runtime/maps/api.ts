@@ -3,14 +3,14 @@
  * `Map` give it: raw bytes (`lookupRaw`, `updateRaw`, ...) and values decoded with the map's BTF
  * types (`get`, `set`, `entries`, ...).
  *
- * Decoding follows runtime/typedesc.ts: integers up to 4 bytes are numbers, 8 bytes bigints,
+ * Decoding follows runtime/values.ts: integers up to 4 bytes are numbers, 8 bytes bigints,
  * structs plain objects, char arrays strings. Keys without BTF may also be given as numbers or
  * bigints (little-endian, the key's size) or bytes. Per-CPU maps read back as an array of one
  * value per CPU, and bpf2wasm runs one CPU.
  */
 import type { MapManifest } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { decodeValue, encodeValue, type TypeDesc } from '../typedesc.js';
+import { decodeValue, encodeValue, type TypeDesc } from '../values.js';
 import { BPF_ANY, MapType } from '../uapi/index.js';
 import type { MapStore } from './store.js';
 
@@ -37,7 +37,7 @@ export function mapInfo(map: BpfMap<unknown, unknown>): MapManifest {
 }
 
 /**
- * What encoding a key or value accepts where decoding gives `T` (runtime/typedesc.ts): the same
+ * What encoding a key or value accepts where decoding gives `T` (runtime/values.ts): the same
  * shapes, and also numbers for bigints (8- and 16-byte integers), 0 and 1 for booleans, missing
  * struct and union members (zero; give one member of a union), and arrays shorter than the C
  * array (the rest is zero). `unknown` stays `unknown`.

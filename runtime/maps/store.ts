@@ -25,10 +25,10 @@ import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   D_COUNT, D_EXTRA, D_FLAGS, D_INDEX, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_TYPE, D_VALUE_SIZE, D_VALUE_STRIDE,
   D_STATE, D_VALUES, DESC_SIZE, type MapShape,
-} from './desc.js';
+} from './descriptor.js';
 import { BpfFunc } from '../helper-table.js';
 import { Errno, MapType } from '../uapi/index.js';
-import { MAPS_LIMIT, typeName, type MapPlacement } from './layout.js';
+import { MAPS_LIMIT, typeName, type MapPlacement } from './placement.js';
 import { mapsWasmBytes } from './maps-wasm.js';
 
 /** QUEUE / STACK state owned by the maps module: the ring index of the oldest element (wasm/maps/queue.ts S_TAIL). */

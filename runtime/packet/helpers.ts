@@ -8,7 +8,7 @@
  * context holds, and the helpers that resize the packet return -EOPNOTSUPP.
  */
 import { abiSignature, helperById } from '../helper-table.js';
-import type { HelperDefinition, HelperFn } from '../helpers.js';
+import type { HelperDefinition, HelperFn } from '../helper-registry.js';
 import { Errno, MapType } from '../uapi/index.js';
 import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA, LOOPBACK } from './layout.js';
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../../compiler/asm/assemble.js';
 import { compile, compileObject, type EntryDecl } from '../../compiler/index.js';
 import { Bpf2WasmError, ErrorCode } from '../errors.js';
-import type { HelperDefinition } from '../helpers.js';
+import type { HelperDefinition } from '../helper-registry.js';
 import { instantiate } from '../instance.js';
 import { interpret } from '../interpreter.js';
 import { PinRegistry } from '../pins.js';

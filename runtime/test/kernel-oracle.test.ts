@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileObject } from '../../compiler/object.js';
+import { compileObject } from '../../compiler/object/compile-object.js';
 import { instantiate } from '../instance.js';
 import type { BpfInstance } from '../program.js';
 import { testRunPacket } from '../packet/testrun.js';

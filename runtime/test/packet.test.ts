@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { compileObject } from '../../compiler/object.js';
+import { compileObject } from '../../compiler/object/compile-object.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { instantiate } from '../instance.js';
 import type { BpfInstance } from '../program.js';

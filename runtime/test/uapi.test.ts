@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cObject, ROOT as root } from '../../test/support/fixtures.js';
-import { compileObject } from '../../compiler/object.js';
+import { compileObject } from '../../compiler/object/compile-object.js';
 import { BpfFunc, HELPERS, helperByName } from '../helper-table.js';
 import { instantiate } from '../instance.js';
 import * as uapi from '../uapi/index.js';

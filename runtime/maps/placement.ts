@@ -20,7 +20,7 @@
  */
 import { NULL_GUARD_SIZE, SCRATCH_SIZE } from '../abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
-import { DESC_SIZE, type MapShape } from './desc.js';
+import { DESC_SIZE, type MapShape } from './descriptor.js';
 import { BPF_F_NO_PREALLOC, MapType } from '../uapi/index.js';
 
 /** Where one map lives. */
