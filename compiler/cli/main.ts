@@ -14,11 +14,13 @@ import { loadInput } from './sniff.js';
 import { jsonReplacer, objectAnnotations, toWat } from './print.js';
 import { runCommand, runObject } from './run.js';
 import { runPcap } from './pcap.js';
+import { genCommand } from './gen.js';
 
 export type { CliIO } from './io.js';
 
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
+  if (argv[0] === 'gen') return genCommand(argv.slice(1), io);
   let p: Parsed;
   try {
     p = parseArgs(argv);

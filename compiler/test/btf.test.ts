@@ -136,6 +136,7 @@ const EXPECTED_MAPS: Record<string, Record<string, MapExpect>> = {
 const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/xdp_counter': { xdp: ['count_packets'] },
   'c/uid_counter': { 'kprobe/sys_execve': ['hello'] },
+  'c/typed_maps': { xdp: ['record', 'dispatch'] },
   'c/ringbuf_hello': { 'kprobe/sys_execve': ['hello'] },
   'c/perfbuf_hello': { 'kprobe/sys_execve': ['hello'] },
   'c/tail_calls': {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT as root } from '../../test/support/fixtures.js';
+import { canRun } from '../../test/support/tools.js';
 import { main, type CliIO } from '../cli/main.js';
 import { compileObject } from '../object/compile-object.js';
 import { instantiate } from '../../runtime/instance.js';
@@ -62,7 +63,7 @@ async function expected(obj: string, program?: string, skbData?: 'mac' | 'networ
 
 const XDP_NAMES = ['aborted', 'drop', 'pass', 'tx', 'redirect'];
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const hasTcpdump = spawnSync('tcpdump', ['--version']).status === 0;
+const hasTcpdump = canRun('tcpdump');
 
 describe('run --pcap', () => {
   it('prints the verdict table and the maps (XDP)', async () => {

@@ -1672,3 +1672,37 @@ program('soak', () => {
     });
   }
 });
+
+program('typed_maps', () => {
+  it('maps of many C types; programs record and dispatch in section xdp', async () => {
+    const c = await build('typed_maps');
+    expect(mapDefs(c)).toMatchObject({
+      events: def(1, 4, 56, 64), words: def(2, 4, 8, 2), by_state: def(1, 4, 8, 4), by_comm: def(1, 16, 4, 8),
+      percpu_stats: def(6, 4, 16, 1), pending: def(22, 0, 4, 8), jumps: def(3, 4, 4, 2),
+    });
+    expect(programsOf(c)).toEqual(['record xdp xdp', 'dispatch xdp xdp']);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: record fills each map once; dispatch tail calls jumps[0] or returns XDP_ABORTED`, async () => {
+      const { inst } = await open('typed_maps', engine);
+      expect(inst.program('dispatch').test({ dataIn: bytes(20) }).r0).toBe(XDP_ABORTED);
+      expect(inst.program('record').test({ dataIn: bytes(64) }).r0).toBe(XDP_PASS);
+      expect(inst.map('events').get(1)).toEqual({
+        pid: 42, comm: 'bpf2wasm', state: 'RUNNING', delta: -5n, urgent: true, flags: 5, kind: 17,
+        ipv4: 0x0100007f, raw: [0x7f, 0, 0, 1], ports: { sport: 80, dport: 443 }, hist: [1, 0, 0, 4],
+      });
+      expect(inst.map('words').get(0)).toEqual({ wide: 0x1122334455667788n, halves: [0x55667788, 0x11223344] });
+      expect(inst.map('by_state').dump()).toEqual([['DONE', 1n]]);
+      expect(inst.map('by_comm').dump()).toEqual([['bpf2wasm', -7]]);
+      expect(inst.map('percpu_stats').get(0)).toEqual([{ packets: 1n, bytes: 64n }]);
+      expect(inst.map('pending').pop()).toBe(99);
+      expect(inst.getGlobal('total')).toBe(64n);
+      expect(inst.getGlobal('last_addr')).toEqual({ bytes: [10, 0, 0, 1] });
+      expect(inst.getGlobal('current_state')).toBe('DONE');
+      inst.map('jumps').set(0, 'record');
+      expect(inst.program('dispatch').test({ dataIn: bytes(30) }).r0).toBe(XDP_PASS);
+      expect(inst.getGlobal('total')).toBe(94n);
+    });
+  }
+});
