@@ -20,7 +20,7 @@ import type { PerfEventArray } from './stdlib/perf.js';
 import type { ContextKind } from './uapi/index.js';
 import { testRunPacket, type SkbDataMode } from './packet/testrun.js';
 import type { PacketEffects } from './packet/state.js';
-import { testBatchPacket, type BatchTestOptions, type BatchTestResult } from './packet/batch.js';
+import { testBatchPacket, type BatchFrames, type BatchTestOptions, type BatchTestResult } from './packet/batch.js';
 
 /** How `test()` builds what r1 points at: a packet context, or the caller's bytes. */
 export type PacketKind = 'xdp' | 'skb' | 'raw';
@@ -166,16 +166,14 @@ export class BpfProgram {
   }
 
   /**
-   * A test run of every frame in `frames`, one after the other, each exactly as `test({ dataIn })`
+   * A test run of every frame in `frames` (an array, or `{ data, lengths }`: frames packed back
+   * to back, the fastest form), one after the other, each exactly as `test({ dataIn })`
    * runs it (same return value, output frame and map updates), for packet programs. XDP programs
    * of compiled modules loop inside Wasm (see runtime/packet/batch.ts for which take that path);
    * a frame that is refused (shorter than an Ethernet header) or faults is recorded in `errors`
    * and the batch goes on.
    */
-  testBatch(frames: readonly Uint8Array[], options: BatchTestOptions = {}): BatchTestResult {
-    if (!Array.isArray(frames)) {
-      throw new BpfRuntimeError(ErrorCode.BadArgument, 'testBatch(): frames must be an array of Uint8Arrays', { program: this.name });
-    }
+  testBatch(frames: BatchFrames, options: BatchTestOptions = {}): BatchTestResult {
     if (packetKind(this.context) === 'raw') {
       throw new BpfRuntimeError(ErrorCode.BadArgument, `testBatch(): program ${this.name} is of type ${this.type}, which is not a packet program`, { program: this.name });
     }

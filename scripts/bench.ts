@@ -503,7 +503,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const safety = parts.has('safety') ? await benchSafety(settings, options, root, warnings) : [];
   const maps = parts.has('maps') ? await benchMaps(settings, options, root, warnings) : [];
   const packet = parts.has('packet') ? await benchPacket(root, quick ? 200 : 1000, (m) => log(options, m)) : [];
-  const batchRow = packet.find((r) => r.path.startsWith('bpf2wasm testBatch() (frames'));
+  const batchRow = packet.find((r) => r.path.startsWith('bpf2wasm testBatch() packed'));
   const kernelRow = packet.find((r) => r.path.startsWith('kernel'));
   const hashRow = maps.find((r) => r.map.startsWith('hash'));
   const checkedGeo = safety.length ? geomean(safety.map((r) => r.checkedNs / r.plainNs)) : null;

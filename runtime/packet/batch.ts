@@ -39,6 +39,63 @@ export interface BatchEngine extends PacketEngine {
   readonly manifest?: Manifest;
 }
 
+/**
+ * Frames packed back to back in one buffer: frame i is `lengths[i]` bytes, right after frame
+ * i - 1. Copying them into linear memory is one copy per chunk (the fastest form).
+ */
+export interface PackedFrames {
+  data: Uint8Array;
+  lengths: Uint32Array;
+}
+
+/** Frames to run: an array of frames, or frames packed in one buffer. */
+export type BatchFrames = readonly Uint8Array[] | PackedFrames;
+
+/** Frames as the batch reads them. */
+interface FrameSource {
+  count: number;
+  length(i: number): number;
+  frame(i: number): Uint8Array;
+  /** Copies frames [from, to) back to back into `u8` at `at`. */
+  copy(u8: Uint8Array, at: number, from: number, to: number): void;
+}
+
+function sourceOf(frames: BatchFrames, program: string): FrameSource {
+  const bad = (detail: string): BpfRuntimeError => new BpfRuntimeError(ErrorCode.BadArgument, `testBatch(): ${detail}`, { program });
+  if (Array.isArray(frames)) {
+    const list = frames as readonly Uint8Array[];
+    for (let i = 0; i < list.length; i++) if (!(list[i] instanceof Uint8Array)) throw bad(`frame ${i} is not a Uint8Array`);
+    return {
+      count: list.length,
+      length: (i) => list[i]!.length,
+      frame: (i) => list[i]!,
+      copy(u8, at, from, to) {
+        for (let k = from; k < to; k++) {
+          const f = list[k]!;
+          u8.set(f, at);
+          at += f.length;
+        }
+      },
+    };
+  }
+  const packed = frames as PackedFrames;
+  if (!packed || !(packed.data instanceof Uint8Array) || !(packed.lengths instanceof Uint32Array)) {
+    throw bad('frames must be an array of Uint8Arrays or { data: Uint8Array, lengths: Uint32Array }');
+  }
+  const { data, lengths } = packed;
+  const offsets = new Float64Array(lengths.length + 1);
+  for (let i = 0; i < lengths.length; i++) offsets[i + 1] = offsets[i]! + lengths[i]!;
+  if (offsets[lengths.length]! > data.length) throw bad(`the lengths add up to ${offsets[lengths.length]} bytes, the data has ${data.length}`);
+  return {
+    count: lengths.length,
+    length: (i) => lengths[i]!,
+    frame: (i) => data.subarray(offsets[i]!, offsets[i + 1]!),
+    copy(u8, at, from, to) {
+      u8.set(data.subarray(offsets[from]!, offsets[to]!), at);
+    },
+  };
+}
+
 /** Options of a batch run. */
 export interface BatchTestOptions {
   /** Socket filters: where offset 0 is (as `test()`). */
@@ -89,18 +146,14 @@ const MAX_OUT_FRAME = PAGE_SIZE - SHINFO_SIZE;
  * frames in order), inside Wasm where the program allows it.
  */
 export function testBatchPacket(
-  engine: BatchEngine, program: PacketProgram, frames: readonly Uint8Array[], opts: BatchTestOptions = {},
+  engine: BatchEngine, program: PacketProgram, input: BatchFrames, opts: BatchTestOptions = {},
 ): BatchTestResult {
   if (!contextKind(program.type)) {
     throw new BpfRuntimeError(ErrorCode.TestRun, `ENOTSUPP: programs of type ${program.type} have no packet test run`, { program: program.name });
   }
-  for (let i = 0; i < frames.length; i++) {
-    if (!(frames[i] instanceof Uint8Array)) {
-      throw new BpfRuntimeError(ErrorCode.BadArgument, `testBatch(): frame ${i} is not a Uint8Array`, { program: program.name });
-    }
-  }
+  const frames = sourceOf(input, program.name);
   const keep = opts.dataOut ?? true;
-  const n = frames.length;
+  const n = frames.count;
   const retvals = new Uint32Array(n);
   const errors = new Map<number, Bpf2WasmError>();
   const outs: (Uint8Array | undefined)[] = keep ? new Array<Uint8Array | undefined>(n) : [];
@@ -108,7 +161,7 @@ export function testBatchPacket(
   const entry = !opts.perFrame && batchFastPath(engine, program) ? engine.rawEntry!(program.name) : undefined;
   const one = (i: number): void => {
     try {
-      const r = testRunPacket(engine, program, { dataIn: frames[i]!, time: false, ...(opts.skbData ? { skbData: opts.skbData } : {}) });
+      const r = testRunPacket(engine, program, { dataIn: frames.frame(i), time: false, ...(opts.skbData ? { skbData: opts.skbData } : {}) });
       retvals[i] = r.retval;
       if (keep) outs[i] = r.dataOut;
     } catch (e) {
@@ -119,7 +172,7 @@ export function testBatchPacket(
   if (!entry) {
     for (let i = 0; i < n; i++) one(i);
   } else {
-    new FastBatch(engine, program.name, entry).run(frames, retvals, errors, keep ? outs : undefined, one);
+    new FastBatch(engine, program.name, entry, zeroHeadroom(engine)).run(frames, retvals, errors, keep ? outs : undefined, one);
   }
   const durationNs = n === 0 ? 0 : ((performance.now() - t0) * 1e6) / n;
   return {
@@ -131,14 +184,27 @@ export function testBatchPacket(
 /** The loop module of each memory's programs, by entry function (built once). */
 const loops = new WeakMap<WebAssembly.ExportValue, BatchLoop>();
 
-/** `batch(base, desc, n, res, out, outLimit) -> frames done`: see LOOP_WASM. */
-type BatchLoop = (base: number, desc: number, n: number, res: number, out: number, outLimit: number) => number;
+/** `batch(base, desc, n, res, out, outLimit, flags) -> frames done`: see LOOP_WASM. */
+type BatchLoop = (base: number, desc: number, n: number, res: number, out: number, outLimit: number, flags: number) => number;
+/** Loop flag: copy each output frame out. */
+const LOOP_COPY_OUT = 1;
+/** Loop flag: zero the headroom before each frame. */
+const LOOP_ZERO_HEADROOM = 2;
+
+/**
+ * Whether the headroom must be zeroed before every frame, as the test run does. A program reaches
+ * the headroom only after moving data or data_meta below where the frame starts, which only
+ * bpf_xdp_adjust_head and bpf_xdp_adjust_meta do; otherwise it stays as zeroed before the first frame.
+ */
+function zeroHeadroom(engine: BatchEngine): boolean {
+  return engine.manifest!.helpers.some((h) => h.name === 'bpf_xdp_adjust_head' || h.name === 'bpf_xdp_adjust_meta');
+}
 
 /** The fast path over one engine and program. */
 class FastBatch {
   private readonly loop: BatchLoop;
 
-  constructor(private readonly engine: BatchEngine, private readonly name: string, private readonly entry: RawEntry) {
+  constructor(private readonly engine: BatchEngine, private readonly name: string, private readonly entry: RawEntry, private readonly zeroHeadroom: boolean) {
     let loop = loops.get(entry.fn);
     if (!loop) {
       const inst = new WebAssembly.Instance(loopModule(), { env: { memory: engine.memory }, p: { f: entry.fn } });
@@ -149,7 +215,7 @@ class FastBatch {
   }
 
   run(
-    frames: readonly Uint8Array[], retvals: Uint32Array, errors: Map<number, Bpf2WasmError>,
+    frames: FrameSource, retvals: Uint32Array, errors: Map<number, Bpf2WasmError>,
     outs: (Uint8Array | undefined)[] | undefined, one: (i: number) => void,
   ): void {
     const e = this.engine;
@@ -158,12 +224,15 @@ class FastBatch {
     // Batch area after the test run's page: descriptors, results, frames in, frames out.
     const area = hardStart + PAGE_SIZE;
     const run: XdpRun = { kind: 'xdp', ctx: base, hardStart, hardEnd: hardStart + PAGE_SIZE - SHINFO_SIZE, frags: [], effects: {} };
+    // The headroom as the test run leaves it (the loop re-zeroes it per frame only when a helper can reach it).
+    e.ensureData(CONTEXT_AREA + PAGE_SIZE);
+    new Uint8Array(e.memory.buffer).fill(0, hardStart, hardStart + XDP_PACKET_HEADROOM);
     let i = 0;
-    const n = frames.length;
+    const n = frames.count;
     while (i < n) {
       // Frames the fast path does not take go alone, in order.
-      const f0 = frames[i]!;
-      if (f0.length < ETH_HLEN || f0.length > XDP_MAX_LINEAR) {
+      const len0 = frames.length(i);
+      if (len0 < ETH_HLEN || len0 > XDP_MAX_LINEAR) {
         one(i++);
         continue;
       }
@@ -171,7 +240,7 @@ class FastBatch {
       let j = i;
       let bytes = 0;
       while (j < n) {
-        const len = frames[j]!.length;
+        const len = frames.length(j);
         if (len < ETH_HLEN || len > XDP_MAX_LINEAR || bytes + len > CHUNK_IN) break;
         bytes += len;
         j++;
@@ -185,20 +254,21 @@ class FastBatch {
       const buf = e.memory.buffer;
       const u8 = new Uint8Array(buf);
       const u32 = new Uint32Array(buf);
+      frames.copy(u8, inAt, i, j);
       let at = inAt;
       for (let k = 0; k < count; k++) {
-        const f = frames[i + k]!;
-        u8.set(f, at);
+        const len = frames.length(i + k);
         u32[(desc >> 2) + 2 * k] = at;
-        u32[(desc >> 2) + 2 * k + 1] = f.length;
-        at += f.length;
+        u32[(desc >> 2) + 2 * k + 1] = len;
+        at += len;
       }
       // Runs [done, count) of the chunk; after a fault, the faulting frame is recorded and the loop goes on.
       let done = 0;
       while (done < count) {
         let ran: number;
         try {
-          ran = withRun(e.memory, run, () => this.loop(base, desc + done * 8, count - done, res + done * 12, outAt, outAt + CHUNK_OUT - MAX_OUT_FRAME));
+          const flags = (outs ? LOOP_COPY_OUT : 0) | (this.zeroHeadroom ? LOOP_ZERO_HEADROOM : 0);
+          ran = withRun(e.memory, run, () => this.loop(base, desc + done * 8, count - done, res + done * 12, outAt, outAt + CHUNK_OUT - MAX_OUT_FRAME, flags));
         } catch (x) {
           const k = done + new Uint32Array(e.memory.buffer)[(base + CONTEXT_AREA - 4) >> 2]!;
           const err = this.entry.fault(x);
@@ -262,8 +332,10 @@ const sleb = (v: number): number[] => {
 const name = (s: string): number[] => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
-// Params: 0 base, 1 desc, 2 n, 3 res, 4 out, 5 outLimit. Locals: 6 i, 7 off, 8 len, 9 meta, 10 dm, 11 olen, 12 r.
-const [BASE, DESC, N, RES, OUT, LIMIT, I, OFF, LEN, META, DM, OLEN, R] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+// Params: 0 base, 1 desc, 2 n, 3 res, 4 out, 5 outLimit, 6 flags. Locals: 7 i, 8 off, 9 len, 10 meta, 11 dm, 12 olen, 13 r.
+const [BASE, DESC, N, RES, OUT, LIMIT, FLAGS, I, OFF, LEN, META, DM, OLEN, R] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+const and = 0x71;
+const ifThen = (cond: number[], then: number[]): number[] => [...cond, 0x04, 0x40, ...then, 0x0b];
 const get = (l: number): number[] => [0x20, l];
 const set = (l: number): number[] => [0x21, l];
 const c = (v: number): number[] => [0x41, ...sleb(v)];
@@ -290,7 +362,7 @@ const body: number[] = [
   ...get(DESC), ...get(I), ...c(8), mul, add, ...load(4), ...set(LEN),
   // zero the context and the headroom, copy the frame in
   ...get(BASE), ...c(0), ...c(XdpMd.SIZE), ...fill,
-  ...get(BASE), ...c(CONTEXT_AREA), add, ...c(0), ...c(XDP_PACKET_HEADROOM), ...fill,
+  ...ifThen([...get(FLAGS), ...c(LOOP_ZERO_HEADROOM), and], [...get(BASE), ...c(CONTEXT_AREA), add, ...c(0), ...c(XDP_PACKET_HEADROOM), ...fill]),
   ...get(META), ...get(OFF), ...get(LEN), ...copy,
   // xdp_md
   ...get(BASE), ...get(META), ...store(XdpMd.data),
@@ -302,13 +374,14 @@ const body: number[] = [
   // dm = data_meta, olen = data_end - dm
   ...get(BASE), ...load(XdpMd.data_meta), ...set(DM),
   ...get(BASE), ...load(XdpMd.data_end), ...get(DM), sub, ...set(OLEN),
-  ...get(OUT), ...get(DM), ...get(OLEN), ...copy,
+  ...ifThen([...get(FLAGS), ...c(LOOP_COPY_OUT), and], [...get(OUT), ...get(DM), ...get(OLEN), ...copy]),
   // res[i] = r, out, olen
   ...get(RES), ...get(I), ...c(12), mul, add, ...set(OFF),
   ...get(OFF), ...get(R), ...store(0),
   ...get(OFF), ...get(OUT), ...store(4),
   ...get(OFF), ...get(OLEN), ...store(8),
-  ...get(OUT), ...get(OLEN), add, ...set(OUT),
+  // out += olen when copying out (flags & 1)
+  ...get(OUT), ...get(OLEN), ...get(FLAGS), ...c(LOOP_COPY_OUT), and, mul, add, ...set(OUT),
   ...get(I), ...c(1), add, ...set(I),
   0x0c, 0, // br loop
   0x0b, // end loop
@@ -322,7 +395,7 @@ const fnBody = [...uleb(code.length), ...code];
 /** The loop module: imports env.memory and p.f (the program), exports `batch`. */
 const LOOP_WASM = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, [2, 0x60, 2, I32, I32, 1, I32, 0x60, 6, I32, I32, I32, I32, I32, I32, 1, I32]),
+  ...section(1, [2, 0x60, 2, I32, I32, 1, I32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 1, I32]),
   ...section(2, [2, ...name('env'), ...name('memory'), 0x02, 0x00, 0x00, ...name('p'), ...name('f'), 0x00, 0x00]),
   ...section(3, [1, 1]),
   ...section(7, [1, ...name('batch'), 0x00, 0x01]),

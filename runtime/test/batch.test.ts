@@ -97,6 +97,29 @@ describe('batch path', () => {
     expect(r.retvals[0]).toBe(p.test({ dataIn: frames[0]! }).retval);
   });
 
+  it('packed frames ({ data, lengths }) give what the array gives', async () => {
+    const data = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of frames) { data.set(f, at); at += f.length; }
+    const lengths = Uint32Array.from(frames, (f) => f.length);
+    for (const obj of ['xdp_vlan_strip.o', 'xdp_port_count.o', 'xdp_meta_trim.o']) {
+      const wasm = (await compileObject(new Uint8Array(readFileSync(path.join(dir, obj))))).wasm;
+      const a = await instantiate(wasm, { trace: () => {} });
+      const b = await instantiate(wasm, { trace: () => {} });
+      for (const p of a.programs) {
+        const x = p.testBatch(frames);
+        const y = b.program(p.name).testBatch({ data, lengths });
+        expect(y.fastPath).toBe(x.fastPath);
+        expect([...y.retvals]).toEqual([...x.retvals]);
+        expect([...y.errors.keys()]).toEqual([...x.errors.keys()]);
+        for (let i = 0; i < frames.length; i++) expect(hex(y.dataOut(i)), `${obj} frame ${i}`).toBe(hex(x.dataOut(i)));
+      }
+      expect(mapsOf(b)).toBe(mapsOf(a));
+    }
+    const inst = await instantiate((await compileObject(new Uint8Array(readFileSync(path.join(dir, 'xdp_drop_icmp.o'))))).wasm);
+    expect(() => [...inst.programs][0]!.testBatch({ data: new Uint8Array(10), lengths: Uint32Array.of(20) })).toThrow(/add up to 20 bytes/);
+  });
+
   it('rejects what is not a frame array', async () => {
     const inst = await instantiate((await compileObject(new Uint8Array(readFileSync(path.join(dir, 'xdp_drop_icmp.o'))))).wasm);
     const p = [...inst.programs][0]!;
