@@ -42,7 +42,10 @@ describe('bench', () => {
 
       expect(report.compile.some((r) => r.insnsPerSec !== null)).toBe(true);
       expect(report.call.length).toBeGreaterThan(0);
-      expect(report.targets.map((t) => t.name)).toHaveLength(7);
+      expect(report.targets.map((t) => t.name)).toHaveLength(9);
+      // The packet part: the batch path and the per-frame path have figures (native and kernel where possible).
+      expect(report.packet.find((r) => r.path.includes('packed'))?.nsPerFrame).toBeGreaterThan(0);
+      expect(report.packet.find((r) => r.path.includes('per frame'))?.nsPerFrame).toBeGreaterThan(0);
       // The clang map program computed its sums through both maps.
       expect(report.maps.map((r) => [r.map.split(' ')[0], r.ok])).toEqual([['hash10k', true], ['array10k', true]]);
       // The safety variants compute what the plain code computes (timings only differ).
@@ -50,6 +53,6 @@ describe('bench', () => {
       expect(formatReport(report)).toContain('summary vs targets:');
       expect(JSON.parse(reportJson(report)).run).toHaveLength(KERNELS.length);
     },
-    60_000,
+    120_000,
   );
 });
