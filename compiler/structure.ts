@@ -26,7 +26,9 @@ export type Stmt =
   /** Branch to the start of block `target`, which is a merge node (`B`) or loop header (`L`). */
   | { k: 'br'; target: number; loop: boolean }
   /** The block ends with exit. */
-  | { k: 'return'; block: number };
+  | { k: 'return'; block: number }
+  /** The block ends with a multi-way branch to its successors (compiler/rewrite/switch-table.ts), in their order. */
+  | { k: 'switch'; block: number; targets: Array<{ target: number; loop: boolean }> };
 
 export type StructureResult =
   | {
@@ -49,11 +51,14 @@ export const MAX_NESTING = 1000;
 
 /**
  * Structures a function whose blocks[0] is the entry. `terminator(b)` says how block b ends:
- * 'exit', 'jump' (one successor, explicit jump or fallthrough) or 'cond' (succs = [taken, fallthrough]).
+ * 'exit', 'jump' (one successor, explicit jump or fallthrough), 'cond' (succs = [taken,
+ * fallthrough]) or 'switch' (a multi-way branch to its succs: each forward successor is placed
+ * after an enclosing block, as a merge node is, so the branch is a `br_table` to their labels).
+ * Blocks unreachable from the entry are ignored.
  */
 export function structureFunction(
   blocks: BasicBlock[],
-  terminator: (b: BasicBlock) => 'exit' | 'jump' | 'cond',
+  terminator: (b: BasicBlock) => 'exit' | 'jump' | 'cond' | 'switch',
   pcOf: (b: BasicBlock) => number,
 ): StructureResult {
   const n = blocks.length;
@@ -120,13 +125,16 @@ export function structureFunction(
   const forwardIn = new Int32Array(n);
   for (const b of blocks) {
     const rb = rpo[b.id]!;
+    if (rb < 0) continue;
+    // A multi-way branch reaches each forward successor by a `br`: make it a merge node.
+    const weight = terminator(b) === 'switch' ? 2 : 1;
     for (const s of b.succs) {
       const rs = rpo[s]!;
       if (rs <= rb) {
         if (!dominates(rs, rb)) return { ok: false, irreducibleAt: pcOf(b) };
         isLoopHeader[s] = 1;
       } else {
-        forwardIn[s]!++;
+        forwardIn[s]! += weight;
       }
     }
   }
@@ -180,6 +188,9 @@ export function structureFunction(
         out.push({ k: 'if', block: x, then: thenS, else: elseS });
         break;
       }
+      case 'switch':
+        out.push({ k: 'switch', block: x, targets: b.succs.map((s) => ({ target: s, loop: rpo[s]! <= rpo[x]! })) });
+        break;
     }
     return out;
   };

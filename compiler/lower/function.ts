@@ -13,6 +13,7 @@ import { structureFunction, type Stmt } from '../structure.js';
 import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
+import { findSwitches, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
 import { endIfTailCallPending, inlineTailCall } from '../rewrite/tail-call.js';
 import { lowerAlu, lowerEnd } from './alu.js';
@@ -27,6 +28,8 @@ import { address, load, lowerAtomic, lowerLegacyLoad, store } from './memory.js'
 export class FunctionLowering {
   private readonly insns: Insn[];
   private readonly budget: BudgetCounter;
+  /** The compare trees emitted as tables, by root block. */
+  private switches: ReadonlyMap<number, SwitchPlan> = new Map();
 
   constructor(
     private readonly ctx: ModuleCtx,
@@ -39,15 +42,20 @@ export class FunctionLowering {
   /** Writes the body into `sink`. */
   emitBody(sink: CodeSink): void {
     const { blocks } = this.fn;
+    // Compare trees on one register become br_table (rewrite/switch-table.ts).
+    const plans = findSwitches(blocks, this.insns);
+    this.switches = plans;
     const result = structureFunction(
-      blocks,
+      plans.size > 0 ? foldSwitches(blocks, plans) : blocks,
       (blk) => {
+        if (plans.has(blk.id)) return 'switch';
         const t = this.insns[blk.last]!;
         return t.kind === 'exit' ? 'exit' : t.kind === 'jcond' ? 'cond' : 'jump';
       },
       (blk) => this.insns[blk.first]!.pc,
     );
     if (!result.ok) {
+      this.switches = new Map();
       this.emitDispatch(blocks, sink);
       return;
     }
@@ -63,7 +71,8 @@ export class FunctionLowering {
       const s = stmts[i]!;
       switch (s.k) {
         case 'code':
-          this.budget.charge(this.fn.blocks[s.block]!, out);
+          // A tree's root pays for the deepest path through the compares it replaces.
+          this.budget.charge(this.fn.blocks[s.block]!, out, (this.switches.get(s.block)?.depth ?? 1) - 1);
           this.emitBlockCode(this.fn.blocks[s.block]!, out);
           break;
         case 'block':
@@ -82,6 +91,9 @@ export class FunctionLowering {
           break;
         case 'return':
           out.push(...this.ret());
+          break;
+        case 'switch':
+          out.push(...switchBranch(this.switches.get(s.block)!, s.targets.map((t) => (t.loop ? 'L' : 'B') + t.target)));
           break;
         case 'if': {
           const cond = lowerCond(this.insns[this.fn.blocks[s.block]!.last] as JcondInsn);
