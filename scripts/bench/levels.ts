@@ -16,6 +16,7 @@
  *     are reported apart (the issue's target is the time after the import).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,19 +157,22 @@ process.stdout.write(JSON.stringify({ importMs: t1 - t0, afterImportMs: t2 - t1 
 `;
 
 /** (g) Cold start in fresh `node` processes, `samples` per level and subject, interleaved. */
-export function benchColdStart(root: string, samples: number, log: (m: string) => void): ColdRow[] {
-  const distRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export function benchColdStart(root: string, samples: number, log: (m: string) => void, levels: readonly (0 | 1 | 2)[] = LEVELS): ColdRow[] {
+  // The built package: this file's own tree when it runs from dist/, else the project's dist/.
+  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const distRoot = existsSync(path.join(here, 'compiler', 'index.js')) ? here : path.join(root, 'dist');
+  if (!existsSync(path.join(distRoot, 'compiler', 'index.js'))) throw new Error(`no built package at ${distRoot} (npm run build)`);
   const obj = path.join(root, 'test-programs/c/xdp_drop_icmp.o');
   const rows: ColdRow[] = [];
   for (const what of ['filter', 'object'] as const) {
     const got: Array<{ importMs: number; afterImportMs: number }[]> = [[], [], []];
     for (let i = 0; i < samples; i++) {
-      for (const l of LEVELS) {
+      for (const l of levels) {
         const out = execFileSync(process.execPath, ['--input-type=module', '-e', COLD_SCRIPT, distRoot, String(l), what, obj], { encoding: 'utf8' });
         got[l]!.push(JSON.parse(out.trim()) as { importMs: number; afterImportMs: number });
       }
     }
-    for (const l of LEVELS) {
+    for (const l of levels) {
       const row: ColdRow = {
         what: what === 'filter' ? '100-insn program' : 'xdp_drop_icmp.o (1 map)',
         optLevel: l,
