@@ -18,7 +18,7 @@ import { loadCheckSpan } from '../rewrite/checked.js';
 import { endIfTailCallPending, inlineTailCall } from '../rewrite/tail-call.js';
 import { lowerAlu, lowerEnd } from './alu.js';
 import {
-  CALLX_FN, CB_FP, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn, L_FP, L_LABEL, L_R0,
+  CALLX_FN, CB_FP, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn, L_FB, L_FP, L_LABEL, L_R0,
   set64, type ModuleCtx,
 } from './frame.js';
 import { lowerCond } from './jump.js';
@@ -149,9 +149,24 @@ export class FunctionLowering {
   /** Function entry: local copies of the check span and the budget, and the budget check. */
   private prologue(): Node[] {
     const out: Node[] = [];
+    if (this.usesFrame()) {
+      const { frameSize } = this.ctx.options.layout;
+      out.push(w.local.set(L_FB, w.i32.sub(w.local.get(L_FP, 'i32'), w.i32.const(frameSize))));
+    }
     if (this.ctx.options.checked) out.push(loadCheckSpan());
     this.budget.enter(this.insns[this.fn.blocks[0]!.first]!.pc, out);
     return out;
+  }
+
+  /** Whether the function loads or stores through r10 (then the prologue sets L_FB). */
+  private usesFrame(): boolean {
+    for (const b of this.fn.blocks) {
+      for (let i = b.first; i <= b.last; i++) {
+        const insn = this.insns[i]!;
+        if ((insn.kind === 'ldx' && insn.src === 10) || ((insn.kind === 'st' || insn.kind === 'stx' || insn.kind === 'atomic') && insn.dst === 10)) return true;
+      }
+    }
+    return false;
   }
 
   /** Returns r0, handing the remaining budget back to the caller. */
