@@ -570,8 +570,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
 function formatTarget(t: Target): string {
   const show = (v: number): string =>
-    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' ? `${v.toFixed(1)} ns` : `${v.toFixed(2)}${t.unit}`;
-  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' ? `${t.target} ns` : `${t.target}x`;
+    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' || t.unit === 'ms' ? `${v.toFixed(1)} ${t.unit}` : `${v.toFixed(2)}${t.unit}`;
+  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' || t.unit === 'ms' ? `${t.target} ${t.unit}` : `${t.target}x`;
   const mark = t.met === null ? '' : t.met ? ' ✓' : ' ✗';
   return `${t.name} ${t.measured === null ? 'n/a' : show(t.measured)} (${t.kind === 'min' ? '>=' : '<='} ${goal})${mark}`;
 }
