@@ -176,6 +176,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/lazy_helper': { tc: ['uses_xfrm'], xdp: ['plain'] },
   'c/tc_skb_edit': { tc: ['skb_edit'] },
   'c/tc_tunnel': { tc: ['tunnel'] },
+  'c/http_filter': { syscall: ['http_filter'] },
+  'c/soak': { syscall: ['soak'] },
   'elf/sum': { '.text': ['main', 'twice_plus_one'] },
   'elf/sum.be': { '.text': ['main', 'twice_plus_one'] },
   'elf/globals': { '.text': ['times_three', 'main', 'plus_seven'] },
