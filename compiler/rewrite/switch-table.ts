@@ -19,7 +19,7 @@
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
 import type { Insn, JcondInsn, JmpOp, Reg } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
-import { get32, get64, i64c } from '../lower/frame.js';
+import { get32, get64, i64c } from '../lower/state.js';
 
 /** Widest table, in entries. */
 export const MAX_SPAN = 512;
