@@ -11,8 +11,8 @@ import { decodeProgram } from '../runtime/isa/decode.js';
 import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
 import { loadBinaryen, lowerToBinaryen } from './binaryen.js';
-import { buildCfg } from '../runtime/isa/cfg.js';
-import { emitModule, type ArrayMapInfo, type HelperInfo } from './emit.js';
+import { buildCfg, type ProgramCfg } from '../runtime/isa/cfg.js';
+import { emitModule, type ArrayMapInfo, type EmitResult, type HelperInfo } from './emit.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/layout.js';
 import { encodeInsnMap } from '../runtime/insnmap.js';
@@ -137,16 +137,27 @@ function sanitizeExport(name: string): string {
 }
 
 /**
- * Compiles eBPF bytecode (8-byte little-endian instruction words) or an already decoded program to
- * a Wasm module. Throws CompileError (with an error code and instruction index) for bad programs.
+ * A module planned but not yet generated: the decoded program, its control flow, the code
+ * generator's module (bodies are generated on demand) and the manifest the module will carry.
+ * The interpreter runs a planned module without generating any code (see `instantiateObject`).
  */
-export async function compile(input: Uint8Array | Program, options: CompileOptions = {}): Promise<CompiledModule> {
-  let t = performance.now();
-  const phase = (name: string): void => {
-    const now = performance.now();
-    options.onPhase?.(name, now - t);
-    t = now;
-  };
+export interface PlannedModule {
+  program: Program;
+  cfg: ProgramCfg;
+  emitted: EmitResult;
+  manifest: Manifest;
+}
+
+/**
+ * Everything of compiling but code generation: decodes, checks the options, builds the control
+ * flow, validates (with `validate`), declares imports, callbacks and tail calls, and writes the
+ * manifest. Throws what `compile` throws for these stages.
+ */
+export function planModule(
+  input: Uint8Array | Program,
+  options: CompileOptions = {},
+  phase: (name: string) => void = () => {},
+): PlannedModule {
   const program = input instanceof Uint8Array ? decodeProgram(input, { maxInsns: options.maxInsns ?? MAX_INSNS }) : input;
   const optLevel = options.optLevel ?? 1;
   if (optLevel !== 0 && optLevel !== 1 && optLevel !== 2) {
@@ -200,47 +211,74 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     return entry;
   });
 
-  try {
-    const emitted = withStackGuard(() => emitModule(cfg, {
-      layout,
-      entries: programs.map((p) => ({
-        name: p.name, exportName: p.exportName, pc: p.insn, ...(SKB_PROGRAM_TYPES.has(p.type) ? { skbContext: true } : {}),
-      })),
-      resolveHelper,
-      ...(options.checked ? { checked: true } : {}),
-      ...(options.budget !== undefined ? { budget: options.budget } : {}),
-      ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
-      ...(options.tailCalls ? { tailCalls: true } : {}),
-      ...(options.descriptors ? { descriptors: options.descriptors } : {}),
-      ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
-      ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
-    }));
-    phase('emit');
+  const emitted = internalErrors(() => withStackGuard(() => emitModule(cfg, {
+    layout,
+    entries: programs.map((p) => ({
+      name: p.name, exportName: p.exportName, pc: p.insn, ...(SKB_PROGRAM_TYPES.has(p.type) ? { skbContext: true } : {}),
+    })),
+    resolveHelper,
+    ...(options.checked ? { checked: true } : {}),
+    ...(options.budget !== undefined ? { budget: options.budget } : {}),
+    ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
+    ...(options.tailCalls ? { tailCalls: true } : {}),
+    ...(options.descriptors ? { descriptors: options.descriptors } : {}),
+    ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
+    ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
+  })));
+  phase('emit');
+  const manifest: Manifest = {
+    abiVersion: ABI_VERSION,
+    generator: GENERATOR,
+    programs,
+    helpers: emitted.helpers,
+    usesCallx: emitted.usesCallx,
+    layout,
+    insnCount: program.slotCount,
+    checked: options.checked === true,
+    ...(options.budget !== undefined ? { budget: options.budget } : {}),
+    ...(emitted.callbacks.length > 0 ? { callbacks: emitted.callbacks } : {}),
+    ...(emitted.usesTailCalls ? { tailCalls: true } : {}),
+    ...options.manifestExtras,
+  };
+  return { program, cfg, emitted, manifest };
+}
+
+/**
+ * Compiles eBPF bytecode (8-byte little-endian instruction words) or an already decoded program to
+ * a Wasm module. Throws CompileError (with an error code and instruction index) for bad programs.
+ */
+export async function compile(input: Uint8Array | Program, options: CompileOptions = {}): Promise<CompiledModule> {
+  let t = performance.now();
+  const phase = (name: string): void => {
+    const now = performance.now();
+    options.onPhase?.(name, now - t);
+    t = now;
+  };
+  const { program, emitted, manifest } = planModule(input, options, phase);
+  const optLevel = options.optLevel ?? 1;
+  return internalErrors(async () => {
     const direct = optLevel === 0 || (optLevel === 1 && !options.passes && program.slotCount > O1_MAX_INSNS);
     const { binary, insnMap } = direct
       ? withStackGuard(() => writeDirect(emitted.module))
-      : await optimizeWithBinaryen(emitted.module, optLevel, options.passes, phase);
+      : await optimizeWithBinaryen(emitted.module, optLevel as 1 | 2, options.passes, phase);
     phase('binary');
-    const manifest: Manifest = {
-      abiVersion: ABI_VERSION,
-      generator: GENERATOR,
-      programs,
-      helpers: emitted.helpers,
-      usesCallx: emitted.usesCallx,
-      layout,
-      insnCount: program.slotCount,
-      checked: options.checked === true,
-      ...(options.budget !== undefined ? { budget: options.budget } : {}),
-      ...(emitted.callbacks.length > 0 ? { callbacks: emitted.callbacks } : {}),
-      ...(emitted.usesTailCalls ? { tailCalls: true } : {}),
-      ...options.manifestExtras,
-    };
     let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
     return { wasm, manifest };
-  } catch (e) {
+  });
+}
+
+/** Runs a code generation stage; anything but a typed error is a bpf2wasm bug (E_INTERNAL). */
+function internalErrors<T>(stage: () => T): T {
+  const wrap = (e: unknown): never => {
     if (e instanceof Bpf2WasmError) throw e;
     throw new InternalError(ErrorCode.Internal, `code generation failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+  };
+  try {
+    const r = stage();
+    return (r instanceof Promise ? r.catch(wrap) : r) as T;
+  } catch (e) {
+    return wrap(e);
   }
 }
 

@@ -994,7 +994,8 @@ class FunctionEmitter {
   private inlineLookup(call: Extract<Insn, { kind: 'call' }>, out: CodeSink): boolean {
     const info = this.ctx.options.arrayMap;
     if (!info) return false;
-    const def = this.findR1Lddw(call);
+    this.blockStarts ??= new Set(this.fn.blocks.map((b) => this.insns[b.first]!.pc));
+    const def = findR1Lddw(this.ctx.program, this.ctx.program.slotToInsn[call.pc]!, this.blockStarts);
     if (!def) return false;
     const arr = info(def);
     if (!arr) return false;
@@ -1010,25 +1011,44 @@ class FunctionEmitter {
     return true;
   }
 
-  /** The `lddw r1, map` that defines r1 at `call`, if it is in the same basic block. */
-  private findR1Lddw(call: Insn): Extract<Insn, { kind: 'lddw' }> | undefined {
-    const idx = this.ctx.program.slotToInsn[call.pc]!;
-    for (let i = idx - 1; i >= 0; i--) {
-      const insn = this.insns[i]!;
-      if (insn.kind === 'lddw' && insn.dst === 1) return insn.src === 1 ? insn : undefined;
-      if (writesR1(insn)) return undefined;
-      // Stop at the block's start: a jump target may bring another r1.
-      if (this.blockStart(insn.pc)) return undefined;
-    }
-    return undefined;
-  }
-
   private blockStarts: Set<number> | null = null;
+}
 
-  private blockStart(pc: number): boolean {
-    this.blockStarts ??= new Set(this.fn.blocks.map((b) => this.insns[b.first]!.pc));
-    return this.blockStarts.has(pc);
+/**
+ * The `bpf_map_lookup_elem` call sites of `cfg` compiled as inline array lookups, by instruction
+ * slot: the `lddw r1, map` that defines r1 is in the call's basic block, nothing overwrote r1
+ * since, and `arrayMap` says the map is a constant array. The interpreter rewrites the same sites.
+ */
+export function arrayLookupSites(
+  cfg: ProgramCfg, arrayMap: (insn: Extract<Insn, { kind: 'lddw' }>) => ArrayMapInfo | undefined,
+): Map<number, ArrayMapInfo> {
+  const sites = new Map<number, ArrayMapInfo>();
+  const { insns } = cfg.program;
+  for (const fn of cfg.functions) {
+    const blockStarts = new Set(fn.blocks.map((b) => insns[b.first]!.pc));
+    for (const b of fn.blocks) {
+      for (let i = b.first; i <= b.last; i++) {
+        const insn = insns[i]!;
+        if (insn.kind !== 'call' || insn.helper !== HELPER_MAP_LOOKUP) continue;
+        const def = findR1Lddw(cfg.program, i, blockStarts);
+        const arr = def && arrayMap(def);
+        if (arr) sites.set(insn.pc, arr);
+      }
+    }
   }
+  return sites;
+}
+
+/** The `lddw r1, map` that defines r1 at the call `insns[callIndex]`, if it is in the same basic block. */
+function findR1Lddw(program: Program, callIndex: number, blockStarts: ReadonlySet<number>): Extract<Insn, { kind: 'lddw' }> | undefined {
+  for (let i = callIndex - 1; i >= 0; i--) {
+    const insn = program.insns[i]!;
+    if (insn.kind === 'lddw' && insn.dst === 1) return insn.src === 1 ? insn : undefined;
+    if (writesR1(insn)) return undefined;
+    // Stop at the block's start: a jump target may bring another r1.
+    if (blockStarts.has(insn.pc)) return undefined;
+  }
+  return undefined;
 }
 
 /** True if `insn` may change r1 (calls clobber r1..r5). */

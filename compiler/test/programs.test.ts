@@ -4,8 +4,8 @@
  * (map definitions, programs and sections, the instructions and relocations it mentions), and
  * above all runs the programs and checks r0, map contents, globals, trace output and buffers.
  *
- * Programs run at the default -O1; most also at -O0, -O2 and in checked mode (ENGINES), so the
- * engines have to agree. A suite per `.c` file is required: a new program without one fails.
+ * Programs run at the default -O1; most also at -O0, -O2, in checked mode and on the interpreter
+ * (plain and checked) (ENGINES), so the engines have to agree. A suite per `.c` file is required: a new program without one fails.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +22,8 @@ import { BpfCoreReloKind, BtfLinkage, readDataSection, readElfBtf } from '../elf
 import { LddwSource } from '../elf/loader.js';
 import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/reader.js';
 import type { HelperDecl } from '../compile.js';
-import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object.js';
+import { compileObject, planObject, type CompiledObject, type ObjectCompileOptions } from '../object.js';
+import { interpretModule } from '../../runtime/interpreter.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const C_DIR = path.join(root, 'test-programs/c');
@@ -35,6 +36,8 @@ const elfOf = (name: string): ElfFile => parseElf(objectBytes(name));
 interface Engine {
   label: string;
   options: ObjectCompileOptions;
+  /** Run on the interpreter (the object planned as compileObject plans it, no Wasm generated). */
+  interpreter?: boolean;
 }
 
 const O1: Engine = { label: '-O1', options: {} };
@@ -44,6 +47,8 @@ const ENGINES: readonly Engine[] = [
   { label: '-O0', options: { optLevel: 0 } },
   { label: '-O2', options: { optLevel: 2 } },
   { label: 'checked', options: { checked: true } },
+  { label: 'interpreter', options: {}, interpreter: true },
+  { label: 'interpreter checked', options: { checked: true }, interpreter: true },
 ];
 
 const compiled = new Map<string, Promise<CompiledObject>>();
@@ -56,10 +61,13 @@ function build(name: string, engine: Engine = O1, extra: ObjectCompileOptions = 
   return c;
 }
 
+/** What the tests read of a prepared object, compiled or planned for the interpreter. */
+type Built = Pick<CompiledObject, 'manifest' | 'spec'>;
+
 interface Loaded {
   inst: BpfInstance;
   obj: BpfInstance;
-  compiled: CompiledObject;
+  compiled: Built;
   /** bpf_printk output, one entry per line. */
   trace: string[];
 }
@@ -71,9 +79,15 @@ async function open(
   options: InstantiateOptions = {},
   compileOptions: ObjectCompileOptions = {},
 ): Promise<Loaded> {
-  const c = await build(name, engine, compileOptions);
   const trace: string[] = [];
-  const inst = await instantiate(c.wasm, { trace: (line) => trace.push(line), ...options });
+  const runOptions: InstantiateOptions = { trace: (line) => trace.push(line), ...options };
+  if (engine.interpreter) {
+    const planned = planObject(objectBytes(name), { ...engine.options, ...compileOptions });
+    const inst = await interpretModule(planned.image, runOptions);
+    return { inst, obj: inst, compiled: planned, trace };
+  }
+  const c = await build(name, engine, compileOptions);
+  const inst = await instantiate(c.wasm, runOptions);
   return { inst, obj: inst, compiled: c, trace };
 }
 
@@ -120,7 +134,7 @@ interface Slot {
 }
 
 /** Raw instruction slots of a linked program. */
-function slots(c: CompiledObject, program: string): Slot[] {
+function slots(c: Built, program: string): Slot[] {
   const p = c.spec.programs.find((q) => q.name === program);
   if (!p) throw new Error(`no program ${program}`);
   const v = new DataView(p.insns.buffer, p.insns.byteOffset, p.insns.byteLength);
