@@ -10,15 +10,18 @@ import { Bpf2WasmError, CompileError, ErrorCode, InternalError } from '../runtim
 import { decodeProgram } from '../runtime/isa/decode.js';
 import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
-import { loadBinaryen, lowerToBinaryen } from './binaryen.js';
+import { loadBinaryen, lowerToBinaryen, validateQuietly } from './binaryen.js';
 import { buildCfg, type ProgramCfg } from '../runtime/isa/cfg.js';
-import { emitModule, type ArrayMapInfo, type EmitResult, type HelperInfo } from './emit.js';
+import { emitModule, type EmitResult, type HelperInfo } from './emit.js';
+import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/layout.js';
 import { encodeInsnMap } from '../runtime/insnmap.js';
+import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
+import { contextKindOf } from '../runtime/uapi/index.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
 export type OptLevel = 0 | 1 | 2;
@@ -94,10 +97,9 @@ export interface CompileOptions {
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
   manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch'>;
+  /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
+  sourceLines?: readonly SourceLine[];
 }
-
-/** Program types whose context is a `struct __sk_buff` (ldabs/ldind read its packet). */
-export const SKB_PROGRAM_TYPES: ReadonlySet<string> = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
 
 /** The result of compiling: a Wasm module and the description of what it needs. */
 export interface CompiledModule {
@@ -206,7 +208,8 @@ export function planModule(
     let exportName = sanitizeExport(e.name) || 'prog';
     while (usedExports.has(exportName)) exportName += '_';
     usedExports.add(exportName);
-    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type: e.type ?? 'raw' };
+    const type = e.type ?? 'raw';
+    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
     if (e.section !== undefined) entry.section = e.section;
     return entry;
   });
@@ -214,7 +217,7 @@ export function planModule(
   const emitted = internalErrors(() => withStackGuard(() => emitModule(cfg, {
     layout,
     entries: programs.map((p) => ({
-      name: p.name, exportName: p.exportName, pc: p.insn, ...(SKB_PROGRAM_TYPES.has(p.type) ? { skbContext: true } : {}),
+      name: p.name, exportName: p.exportName, pc: p.insn, context: p.context,
     })),
     resolveHelper,
     ...(options.checked ? { checked: true } : {}),
@@ -264,6 +267,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     phase('binary');
     let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
+    if (options.sourceLines && options.sourceLines.length > 0) wasm = appendCustomSection(wasm, LINES_SECTION, encodeSourceLines(options.sourceLines));
     return { wasm, manifest };
   });
 }
@@ -310,14 +314,12 @@ async function optimizeWithBinaryen(
   passes: readonly string[] | undefined,
   phase: (name: string) => void,
 ): Promise<{ binary: Uint8Array; insnMap: Array<[number, number]> }> {
-  const b = await loadBinaryen();
+  const b = await loadBinaryen(`-O${optLevel}`);
   phase('load-binaryen');
   const m = withStackGuard(() => lowerToBinaryen(b, mod));
   try {
     phase('lower');
-    if (!m.validate()) {
-      throw new InternalError(ErrorCode.Internal, 'the generated module failed Binaryen validation (a bpf2wasm bug)');
-    }
+    validateQuietly(m);
     phase('validate');
     try {
       if (passes) {

@@ -7,8 +7,9 @@
  * ELF sections, the relocations a loader applies (those of code sections and of `.maps`/`maps`;
  * the DWARF and BTF ones only matter to debuggers), a summary of the BTF, and the license.
  */
-import { BtfKind, btfKindName, mapTypeName, type Btf, type MapDef } from './elf/btf.js';
-import { loadObjectSpec, type MapSpec, type ObjectSpec } from './elf/loader.js';
+import { BtfKind, btfKindName, type Btf, type MapDef } from './elf/btf.js';
+import { mapTypeName } from '../runtime/uapi/index.js';
+import { isStringSectionName, loadObjectSpec, sectionStrings, type MapSpec, type ObjectSpec, type SectionString } from './elf/loader.js';
 import {
   parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolType, type ElfFile, type ElfRelocation,
   type ElfSection,
@@ -78,6 +79,8 @@ export interface InspectMap {
   readonly readonly?: boolean;
   /** Internal maps: the section's variables. */
   readonly variables?: readonly InspectVariable[];
+  /** Internal maps of string sections (`.rodata.str1.1`): the strings, with their offsets. */
+  readonly strings?: readonly SectionString[];
   /** Maps of maps: the inner map's definition. */
   readonly innerMap?: InspectMap;
   /** Prog arrays and maps of maps: slots filled by the static initializer. */
@@ -159,7 +162,7 @@ export function cTypeName(btf: Btf, id: number): string {
   return btf.describe(id).replace(/ <anon>/g, ' {...}');
 }
 
-function inspectMap(m: MapDef & Partial<Pick<MapSpec, 'index' | 'internal' | 'readonly' | 'variables'>>, btf: Btf | undefined): InspectMap {
+function inspectMap(m: MapDef & Partial<Pick<MapSpec, 'index' | 'internal' | 'readonly' | 'variables' | 'initialData'>>, btf: Btf | undefined): InspectMap {
   const typeOf = (id: number | undefined) => (id !== undefined && btf ? cTypeName(btf, id) : undefined);
   const keyType = typeOf(m.keyTypeId);
   const valueType = typeOf(m.valueTypeId);
@@ -173,6 +176,7 @@ function inspectMap(m: MapDef & Partial<Pick<MapSpec, 'index' | 'internal' | 're
     ...(m.internal ? {
       readonly: m.readonly === true,
       variables: (m.variables ?? []).map((v) => ({ name: v.name, offset: v.offset, size: v.size, type: btf && v.typeId ? cTypeName(btf, v.typeId) : 'void' })),
+      ...(isStringSectionName(m.name) && m.initialData ? { strings: sectionStrings(m.initialData) } : {}),
     } : {}),
     ...(m.innerMap ? { innerMap: inspectMap(m.innerMap, btf) } : {}),
     ...(m.initialValues ? { initialValues: m.initialValues.map((v) => ({ index: v.index, symbol: v.symbol })) } : {}),
@@ -302,6 +306,7 @@ function mapLines(m: InspectMap, indent: string): string[] {
   if (m.mapExtra) second += `  map_extra ${m.mapExtra}`;
   const lines = [head, second];
   for (const v of m.variables ?? []) lines.push(`${more}${hex(v.offset).padEnd(6)} ${v.name}: ${v.type} (${v.size}B)`);
+  for (const str of m.strings ?? []) lines.push(`${more}${hex(str.offset).padEnd(6)} ${JSON.stringify(str.text)}`);
   if (m.initialValues?.length) {
     lines.push(`${more}values: ${m.initialValues.map((v) => `[${v.index}] ${v.symbol}`).join(', ')}`);
   }

@@ -9,7 +9,7 @@
  * gets the prefix `<object index>:` (`1:.bss`, `1:handle_exit`).
  */
 import { CompileError, ErrorCode } from '../runtime/errors.js';
-import { MapPinning } from './elf/btf.js';
+import { MapPinning } from '../runtime/uapi/index.js';
 import type { KfuncSpec, MapSpec, ObjectSpec, ProgramSpec } from './elf/loader.js';
 
 const OP_LDDW = 0x18;

@@ -12,13 +12,15 @@ import { toBase64 } from '../runtime/base64.js';
 import { CompileError, ErrorCode } from '../runtime/errors.js';
 import { abiSignature, HELPERS } from '../runtime/helper-table.js';
 import type { LddwInsn } from '../runtime/isa/insn.js';
-import { MapType } from '../runtime/maps/desc.js';
+import { MapType } from '../runtime/uapi/index.js';
 import { layoutMaps, MAPS_BASE, type MapPlacement } from '../runtime/maps/layout.js';
 import { compile, planModule, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
-import { arrayLookupSites, type ArrayMapInfo } from './emit.js';
+import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import type { InterpreterImage } from '../runtime/interpreter.js';
 import type { Btf } from './elf/btf.js';
 import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../runtime/abi.js';
+import { programSourceLines } from './lines.js';
+import { encodeSourceLines, SourceLineTable, withSourceLine } from '../runtime/source-lines.js';
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from './elf/loader.js';
 import { mapTypeDescs } from './elf/typedesc.js';
 import { linkObjects } from './link.js';
@@ -77,8 +79,12 @@ export async function compileObject(
   input: Uint8Array | ObjectSpec | readonly (Uint8Array | ObjectSpec)[],
   options: ObjectCompileOptions = {},
 ): Promise<CompiledObject> {
-  const { spec, bytes, compileOptions } = prepareObject(input, options);
-  return { ...(await compile(bytes, compileOptions)), spec };
+  const { spec, bytes, compileOptions, lines } = prepareObject(input, options);
+  const compiled = await compile(bytes, compileOptions).catch((e: unknown) => {
+    // A compile error at an instruction also names its C line.
+    throw withSourceLine(e, lines);
+  });
+  return { ...compiled, spec };
 }
 
 /** An object prepared for the interpreter: what it runs, the manifest and the object's description. */
@@ -101,15 +107,23 @@ export function planObject(
   input: Uint8Array | ObjectSpec | readonly (Uint8Array | ObjectSpec)[],
   options: ObjectCompileOptions = {},
 ): PlannedObject {
-  const { spec, bytes, compileOptions } = prepareObject(input, options);
-  const { program, cfg, manifest } = planModule(bytes, compileOptions);
-  const { resolveLddw, arrayMap, descriptors } = compileOptions;
+  const { spec, bytes, compileOptions, lines } = prepareObject(input, options);
+  let planned: ReturnType<typeof planModule>;
+  try {
+    planned = planModule(bytes, compileOptions);
+  } catch (e) {
+    // A compile error at an instruction also names its C line.
+    throw withSourceLine(e, lines);
+  }
+  const { program, emitted, manifest } = planned;
+  const { resolveLddw, descriptors } = compileOptions;
   const image: InterpreterImage = {
     program,
     manifest,
     ...(resolveLddw ? { resolveLddw } : {}),
-    ...(arrayMap ? { arrayLookups: arrayLookupSites(cfg, arrayMap) } : {}),
+    callFixups: emitted.fixups,
     ...(descriptors ? { descriptors } : {}),
+    sourceLines: lines,
   };
   return { image, manifest, spec };
 }
@@ -119,6 +133,8 @@ interface PreparedObject {
   spec: ObjectSpec;
   bytes: Uint8Array;
   compileOptions: CompileOptions;
+  /** The C source lines of the programs' instructions (from .BTF.ext), for errors. */
+  lines: SourceLineTable;
 }
 
 /** Everything `compileObject` does before compiling: the programs' stream, map layout, resolvers. */
@@ -212,8 +228,11 @@ function prepareObject(
   const keySlot = Math.ceil(Math.max(8, ...allMaps.map((m) => m.keySize)) / 8) * 8;
   const keySlots = rest.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
   const keyScratch = { address: Math.ceil(layout.arenaEnd / 16) * 16, slotSize: keySlot, slots: keySlots };
+  const sourceLines = programSourceLines(spec.btfExt, programs);
+  const lines = new SourceLineTable(encodeSourceLines(sourceLines));
   const compileOptions: CompileOptions = {
     ...rest,
+    sourceLines,
     entries,
     helpers: [...helperDecls.values()],
     resolveLddw,
@@ -228,7 +247,7 @@ function prepareObject(
     ...(inlineArrayLookups ? { arrayMap } : {}),
     manifestExtras: { maps, license: spec.license, keyScratch },
   };
-  return { spec, bytes, compileOptions };
+  return { spec, bytes, compileOptions, lines };
 }
 
 /** The object's maps followed by the pools of inner maps for its maps of maps. */

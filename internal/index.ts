@@ -26,7 +26,7 @@ export {
   CONTEXT_AREA, XdpMd, SkBuff, XdpAction, writeXdpContext, writeSkbContext, packetHelpers,
   type PacketContextOptions, type PacketLayout,
 } from '../runtime/context.js';
-export { engineOf, manifestOf, type ContextKind } from '../runtime/program.js';
+export { engineOf, manifestOf, type PacketKind } from '../runtime/program.js';
 export { runtimeErrorOf, type Engine, type BoundEntry } from '../runtime/engine.js';
 export { InterpreterEngine } from '../runtime/interpreter.js';
 export { validateProgram, checkReservedFields, type ValidateOptions } from '../compiler/validate.js';
@@ -38,9 +38,11 @@ export { encodeInsn, encodeProgram } from '../compiler/encode.js';
 export { parseElf, ElfError, type ElfFile, type ElfSection, type ElfSymbol, type ElfRelocation } from '../compiler/elf/reader.js';
 export { extractProgram, locateProgram } from '../compiler/elf/program.js';
 export {
-  parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind, BpfMapType, mapTypeName,
+  parseBtf, parseBtfExt, readElfBtf, readMapDefinitions, readDataSection, BtfKind,
   type Btf, type BtfExt, type BtfType, type MapDef, type DataVariable,
 } from '../compiler/elf/btf.js';
+export * as uapi from '../runtime/uapi/index.js';
+export { MapType as BpfMapType, mapTypeName } from '../runtime/uapi/index.js';
 export { loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec } from '../compiler/elf/loader.js';
 export { kernelHelperDecls, MAPS_BASE } from '../compiler/object.js';
 export { typeDescOf, mapTypeDescs } from '../compiler/elf/typedesc.js';

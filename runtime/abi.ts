@@ -24,6 +24,7 @@
  */
 
 import type { TypeDesc } from './typedesc.js';
+import type { ContextKind } from './uapi/index.js';
 
 /** Version of this ABI; a module built for another version is refused. */
 export const ABI_VERSION = 1;
@@ -134,6 +135,11 @@ export interface ProgramEntry {
   insn: number;
   /** Program type (`xdp`, `socket`, ..., or `raw`). */
   type: string;
+  /**
+   * The struct r1 points to (`xdp_md`, `__sk_buff`, ..., or `raw`), decided by the compiler from
+   * the program type (see contextKindOf in runtime/uapi): the runtime builds packet contexts by it.
+   */
+  context: ContextKind;
   section?: string;
 }
 

@@ -8,7 +8,7 @@
  */
 import { abiSignature, helperById } from './helper-table.js';
 import type { HelperDefinition } from './helpers.js';
-import { Errno } from './maps/desc.js';
+import { Errno } from './uapi/index.js';
 
 /** Bytes reserved for the context struct before the packet (both structs fit; 8-aligned). */
 export const CONTEXT_AREA = 256;
@@ -23,8 +23,8 @@ export const SkBuff = {
   data_end: 80, napi_id: 84, family: 88, remote_ip4: 92, local_ip4: 96, data_meta: 140, SIZE: 192,
 } as const;
 
-/** XDP actions. */
-export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
+/** XDP actions (`enum xdp_action`; their home is runtime/uapi). */
+export { XdpAction } from './uapi/index.js';
 
 /** Optional fields of a packet context. */
 export interface PacketContextOptions {

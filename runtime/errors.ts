@@ -10,8 +10,12 @@
 export interface ErrorLocation {
   /** eBPF instruction index (in 8-byte slots, as `llvm-objdump -d` numbers them). */
   insn?: number;
-  /** 1-based line in an assembly source. */
+  /** 1-based line in an assembly source, or in the C source `file` when that is set. */
   line?: number;
+  /** C source file of the instruction (from the object's `.BTF.ext` line info), with `line`. */
+  file?: string;
+  /** The text of that C source line. */
+  source?: string;
   /** ELF section name. */
   section?: string;
   /** Byte offset (in the input file, or in the ELF section when `section` is set). */
@@ -92,6 +96,8 @@ export const ErrorCode = {
   BadShift: 'E_BAD_SHIFT',
   /** A program of an instance was run while a run of the same instance was in progress (from a helper). */
   Reentrant: 'E_REENTRANT',
+  /** An optional package a feature needs is not installed (binaryen for -O1/-O2, wabt for .wat). */
+  MissingDependency: 'E_MISSING_DEPENDENCY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -121,6 +127,20 @@ export class AsmError extends Bpf2WasmError {}
 /** A running program faulted (memory fault, call depth, helper failure). */
 export class BpfRuntimeError extends Bpf2WasmError {}
 
+/**
+ * A feature needs an optional package that is not installed (`binaryen` for -O1/-O2, `wabt` for
+ * `.wat` output); code `E_MISSING_DEPENDENCY`, and the message says what to install.
+ */
+export class MissingDependencyError extends Bpf2WasmError {
+  /** The npm package to install. */
+  readonly dependency: string;
+
+  constructor(dependency: string, detail: string, options?: { cause?: unknown }) {
+    super(ErrorCode.MissingDependency, detail, {}, options);
+    this.dependency = dependency;
+  }
+}
+
 /** A bug in bpf2wasm itself, never the user's fault. */
 export class InternalError extends Bpf2WasmError {}
 
@@ -130,7 +150,7 @@ export function formatLocation(loc: ErrorLocation): string {
   if (loc.program !== undefined) parts.push(`program ${loc.program}`);
   if (loc.section !== undefined) parts.push(`section ${loc.section}`);
   if (loc.frame !== undefined) parts.push(`frame ${loc.frame}`);
-  if (loc.line !== undefined) parts.push(`line ${loc.line}`);
+  if (loc.line !== undefined && loc.file === undefined) parts.push(`line ${loc.line}`);
   if (loc.insn !== undefined) parts.push(`insn ${loc.insn}`);
   if (loc.offset !== undefined) parts.push(`offset 0x${loc.offset.toString(16)}`);
   if (loc.map !== undefined) parts.push(`map ${loc.map}`);
@@ -141,7 +161,14 @@ export function formatLocation(loc: ErrorLocation): string {
 
 function formatMessage(code: ErrorCode, detail: string, loc: ErrorLocation): string {
   const where = formatLocation(loc);
-  return where ? `${code} at ${where}: ${detail}` : `${code}: ${detail}`;
+  const message = where ? `${code} at ${where}: ${detail}` : `${code}: ${detail}`;
+  return loc.file !== undefined ? `${message}; ${formatSourceLine(loc)}` : message;
+}
+
+/** The C line of a location, as the kernel's verifier log names it: `fault.c:18: return *p == 5 ? 1 : 2;`. */
+export function formatSourceLine(loc: ErrorLocation): string {
+  const at = `${loc.file ?? '?'}:${loc.line ?? 0}`;
+  return loc.source ? `${at}: ${loc.source}` : at;
 }
 
 /** True for errors raised on purpose by bpf2wasm (as opposed to bugs or host failures). */

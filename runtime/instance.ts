@@ -12,6 +12,7 @@ import {
 } from './engine.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
+import { SourceLineTable, withSourceLine } from './source-lines.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { BpfInstance } from './program.js';
@@ -36,6 +37,7 @@ export interface InstantiateOptions extends ObjectOptions {
 class CompiledEngine implements Engine {
   readonly memory: WebAssembly.Memory;
   readonly helpers: HelperRegistry;
+  private readonly sourceLines: SourceLineTable;
   readonly object: ObjectRuntime | undefined;
   readonly programs: readonly ProgramEntry[];
   readonly dataAddress: number;
@@ -58,6 +60,7 @@ class CompiledEngine implements Engine {
     this.dataAddress = manifest.layout.dataBase;
     this.words = new Uint32Array(memory.buffer);
     this.insnMap = new InsnMap(WebAssembly.Module.customSections(module, INSN_MAP_SECTION)[0]);
+    this.sourceLines = SourceLineTable.of(module);
     for (const p of manifest.programs) {
       const fn = instance.exports[p.exportName];
       if (typeof fn !== 'function') {
@@ -69,7 +72,7 @@ class CompiledEngine implements Engine {
           return raw(r1, r2);
         } catch (e) {
           this.object?.afterFault();
-          throw this.translate(e);
+          throw withSourceLine(this.translate(e), this.sourceLines);
         }
       });
     }

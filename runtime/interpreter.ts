@@ -38,7 +38,9 @@ import {
 } from './engine.js';
 import type { InstantiateOptions } from './instance.js';
 import { buildCfg, LDDW_PSEUDO_FUNC, pseudoFuncTarget, type FunctionCfg } from './isa/cfg.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE, Errno, MapType } from './maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from './maps/desc.js';
+import { SkBuff } from './context.js';
+import { withSourceLine, type SourceLine } from './source-lines.js';
 import { ObjectRuntime } from './object.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { decodeProgram } from './isa/decode.js';
@@ -46,6 +48,7 @@ import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
 import { checkStackOptions, computeLayout } from './layout.js';
 import { BpfInstance } from './program.js';
+import { contextKindOf, Errno, MapType, MAX_TAIL_CALL_CNT } from './uapi/index.js';
 
 /** The error code of an exhausted instruction budget. */
 export const E_BUDGET = ErrorCode.Budget;
@@ -182,6 +185,9 @@ interface FlatProgram {
   arrays: Map<number, ArrayLookupSite>;
 }
 
+/** What the compiler turns a helper call site into (its CallFixup): the interpreter does the same. */
+export type CallSiteRewrite = { kind: 'tail_call' } | { kind: 'array_lookup'; map: ArrayLookupSite };
+
 /** A `bpf_map_lookup_elem` on a constant array map, inlined (the compiler's ArrayMapInfo). */
 export interface ArrayLookupSite {
   values: number;
@@ -189,9 +195,6 @@ export interface ArrayLookupSite {
   maxEntries: number;
 }
 
-/** The kernel's limit on chained tail calls (MAX_TAIL_CALL_CNT), as compiled code counts them. */
-const MAX_TAIL_CALLS = 33;
-const HELPER_TAIL_CALL = 12;
 
 /** Mirrors the compiler's export names, so `programs` reads like a compiled module's manifest. */
 function sanitizeExport(name: string): string {
@@ -230,13 +233,12 @@ interface EngineSetup {
   tailCalls?: { base: number; count: number } | undefined;
   /** The program has legacy packet loads (ldabs/ldind): entries set up where they read. */
   usesPacket: boolean;
+  /** C source lines of instructions, named in faults (objects built with -g). */
+  sourceLines?: SourceLines | undefined;
 }
 
-/** Program types whose context is a `struct __sk_buff` (ldabs/ldind read skb->data, skb->len). */
-const SKB_PROGRAM_TYPES: ReadonlySet<string> = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
-/** `struct __sk_buff` field offsets the entry reads for ldabs/ldind: len and data. */
-const SKB_LEN = 0;
-const SKB_DATA = 76;
+/** C source lines by instruction (runtime/source-lines.ts SourceLineTable). */
+type SourceLines = { lookup(pc: number): SourceLine | undefined };
 
 /** The interpreter engine (runtime/engine.ts): users get it wrapped in a `BpfInstance`. */
 export class InterpreterEngine implements Engine {
@@ -263,6 +265,7 @@ export class InterpreterEngine implements Engine {
   private pktBase = 0;
   private pktLen = 0;
   private readonly usesPacket: boolean;
+  private readonly sourceLines: SourceLines | undefined;
   /** Checked memory mode, and the end of the range it allows in the current run. */
   readonly checked: boolean;
   private checkEnd = 0;
@@ -289,6 +292,7 @@ export class InterpreterEngine implements Engine {
     this.manifest = setup.manifest;
     this.tailTable = setup.tailCalls;
     this.usesPacket = setup.usesPacket;
+    this.sourceLines = setup.sourceLines;
     this.registers = registerFile(setup.layout.maxCallDepth + 1);
     this.retPcs = new Int32Array(setup.layout.maxCallDepth + 1);
     this.memory = setup.memory;
@@ -360,11 +364,12 @@ export class InterpreterEngine implements Engine {
     // Re-entry is refused by the API layer (runtime/program.ts): one run at a time.
     try {
       this.refreshMemory();
-      if (this.usesPacket && SKB_PROGRAM_TYPES.has(entry.type)) {
+      if (this.usesPacket && entry.context === '__sk_buff') {
+        // ldabs/ldind read the packet of the __sk_buff r1 points to (compiler/rewrite/packet-context.ts).
         const ctx = r1 >>> 0;
-        if (ctx + SKB_DATA + 4 > this.dv.byteLength) throw linearMemoryFault({});
-        this.pktBase = this.dv.getInt32(ctx + SKB_DATA, true);
-        this.pktLen = this.dv.getInt32(ctx + SKB_LEN, true);
+        if (ctx + Math.max(SkBuff.data, SkBuff.len) + 4 > this.dv.byteLength) throw linearMemoryFault({});
+        this.pktBase = this.dv.getInt32(ctx + SkBuff.data, true);
+        this.pktLen = this.dv.getInt32(ctx + SkBuff.len, true);
       } else {
         this.pktBase = r1;
         this.pktLen = r2;
@@ -385,7 +390,7 @@ export class InterpreterEngine implements Engine {
       return Number(BigInt.asIntN(32, r0));
     } catch (e) {
       this.object?.afterFault();
-      throw runtimeErrorOf(e, {});
+      throw withSourceLine(runtimeErrorOf(e, {}), this.sourceLines);
     }
   }
 
@@ -904,7 +909,7 @@ export class InterpreterEngine implements Engine {
         case Op.TailCall: {
           // bpf_tail_call(ctx, prog_array, index), as compiled inline: when r2 is one of the
           // module's PROG_ARRAY descriptors, the slot holds a program and fewer than
-          // MAX_TAIL_CALLS were made, the program ends and the entry runs that one next;
+          // MAX_TAIL_CALL_CNT were made, the program ends and the entry runs that one next;
           // otherwise r0 = -ENOENT and the program goes on.
           const table = this.tailTable!;
           const map = U[((f + 2) << 1) | LO]!;
@@ -920,7 +925,7 @@ export class InterpreterEngine implements Engine {
             }
           }
           // Slots hold program numbers + 1: 0 is empty, and a number past the programs is no program.
-          if (slot !== 0 && slot <= this.entryList.length && this.tailCount < MAX_TAIL_CALLS) {
+          if (slot !== 0 && slot <= this.entryList.length && this.tailCount < MAX_TAIL_CALL_CNT) {
             this.tailCount++;
             this.tailPending = slot - 1;
             this.tailCtx = R[f + 1]!;
@@ -1191,7 +1196,8 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
     let exportName = sanitizeExport(e.name) || 'prog';
     while (usedNames.has(exportName)) exportName += '_';
     usedNames.add(exportName);
-    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type: e.type ?? 'raw' };
+    const type = e.type ?? 'raw';
+    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
     if (e.section !== undefined) entry.section = e.section;
     return entry;
   });
@@ -1213,10 +1219,15 @@ export interface InterpreterImage {
   manifest: Manifest;
   /** The values of lddw with pseudo sources (map pointers and values), as the compiler resolves them. */
   resolveLddw?: (insn: LddwInsn) => bigint;
-  /** `bpf_map_lookup_elem` call sites the compiler inlines, by instruction slot. */
-  arrayLookups?: ReadonlyMap<number, ArrayLookupSite>;
+  /**
+   * The call sites the compiler rewrites, by instruction slot (compiler/rewrite/fixups.ts): inline
+   * tail calls and inline lookups in constant array maps.
+   */
+  callFixups?: ReadonlyMap<number, CallSiteRewrite>;
   /** The map descriptor table inline tail calls accept a PROG_ARRAY from (manifest.tailCalls). */
   descriptors?: { base: number; count: number };
+  /** C source lines of the instructions (from .BTF.ext), named in faults as compiled modules name them. */
+  sourceLines?: SourceLines;
 }
 
 /**
@@ -1252,14 +1263,14 @@ export async function interpretModule(image: InterpreterImage, options: Instanti
     },
   });
   for (const insn of calls) {
-    if (insn.kind === 'call' && insn.helper === HELPER_TAIL_CALL && manifest.tailCalls) {
+    const fixup = insn.kind === 'call' ? image.callFixups?.get(insn.pc) : undefined;
+    if (fixup?.kind === 'tail_call') {
       flat.op[insn.pc] = Op.TailCall;
       continue;
     }
-    const arr = insn.kind === 'call' ? image.arrayLookups?.get(insn.pc) : undefined;
-    if (arr) {
+    if (fixup?.kind === 'array_lookup') {
       flat.op[insn.pc] = Op.ArrayLookup;
-      flat.arrays.set(insn.pc, arr);
+      flat.arrays.set(insn.pc, fixup.map);
       continue;
     }
     const imp = insn.kind === 'call'
@@ -1280,8 +1291,9 @@ export async function interpretModule(image: InterpreterImage, options: Instanti
     memory,
     object,
     manifest,
-    tailCalls: manifest.tailCalls ? image.descriptors ?? { base: 0, count: 0 } : undefined,
+    tailCalls: image.descriptors ?? { base: 0, count: 0 },
     usesPacket,
+    sourceLines: image.sourceLines,
   });
   object?.attach(engine.callbackExports(manifest.callbacks));
   return new BpfInstance(engine);

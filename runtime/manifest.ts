@@ -1,6 +1,7 @@
 /** Reads and checks the manifest a compiled module carries in its custom section. */
 import { ABI_VERSION, MANIFEST_SECTION, type Manifest } from './abi.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
+import { CONTEXT_KINDS } from './uapi/index.js';
 
 /** Reads the manifest of a compiled module; throws E_BAD_MODULE if it is missing or from another ABI. */
 export function readManifest(module: WebAssembly.Module): Manifest {
@@ -27,6 +28,12 @@ export function readManifest(module: WebAssembly.Module): Manifest {
     throw new BpfRuntimeError(ErrorCode.BadModule, 'the module manifest is incomplete');
   }
   if (manifest.programs.length === 0) throw new BpfRuntimeError(ErrorCode.BadModule, 'the module manifest lists no programs');
+  for (const p of manifest.programs as unknown[]) {
+    const context = (p as { context?: unknown } | null)?.context;
+    if (!(CONTEXT_KINDS as readonly unknown[]).includes(context)) {
+      throw new BpfRuntimeError(ErrorCode.BadModule, `the module manifest gives a program the context ${JSON.stringify(context) ?? 'undefined'}, not one of ${CONTEXT_KINDS.join(', ')}`);
+    }
+  }
   const { initialPages, maximumPages } = manifest.layout;
   const pages = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65536;
   if (!pages(initialPages) || !pages(maximumPages) || initialPages > maximumPages) {

@@ -9,13 +9,11 @@ import { packetHelpers } from './context.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helpers.js';
 import { BpfMap, mapInfo } from './maps/api.js';
-import { Errno, MapType } from './maps/desc.js';
+import { BpfFunc } from './helper-table.js';
+import { Errno, MapPinning, MapType } from './uapi/index.js';
 import { helperById } from './helper-table.js';
 
 /** LIBBPF_PIN_BY_NAME. */
-const MapPinningByName = 1;
-const HELPER_MAP_POP = 88;
-const HELPER_MAP_PEEK = 89;
 import { MapStore } from './maps/store.js';
 import { checkMapsLayout } from './maps/layout.js';
 import { PerfEventArray } from './stdlib/perf.js';
@@ -117,7 +115,7 @@ export class ObjectRuntime {
       ...Object.entries(mapStore.helperImports).map(([id, fn]): HelperDefinition => {
         const f = fn as (map: number, value: number) => bigint;
         // pop and peek write the value through the program's pointer: never into map metadata.
-        if (Number(id) === HELPER_MAP_POP || Number(id) === HELPER_MAP_PEEK) {
+        if (Number(id) === BpfFunc.map_pop_elem || Number(id) === BpfFunc.map_peek_elem) {
           return { id: Number(id), name: helperById(Number(id))?.name, fn: (map: number, value: number) => ((value >>> 0) < floor ? BigInt(-Errno.EFAULT) : f(map, value)) };
         }
         return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
@@ -202,7 +200,7 @@ export class ObjectRuntime {
     const rt = new ObjectRuntime(memory, manifest, store, options);
     rt.initialContents();
     if (options.globals) for (const [k, v] of Object.entries(options.globals)) rt.setGlobal(k, v);
-    if (options.pins) for (const m of rt.byIndex) if (mapInfo(m).pinning === MapPinningByName && !mapInfo(m).internal) options.pins.adopt(m);
+    if (options.pins) for (const m of rt.byIndex) if (mapInfo(m).pinning === MapPinning.BY_NAME && !mapInfo(m).internal) options.pins.adopt(m);
     return rt;
   }
 

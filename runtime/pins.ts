@@ -9,7 +9,7 @@
  */
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { BpfMap } from './maps/api.js';
-import { MapType } from './maps/desc.js';
+import { MapType } from './uapi/index.js';
 
 /** Map types whose contents mean something outside their module (not program or map references, not buffers). */
 const PORTABLE = new Set<number>([

@@ -8,7 +8,7 @@
  * - r0 is an unsigned 64-bit `bigint`, except the u32 `retval` of `test()` (as the kernel
  *   reports it) and the number returned by the fast path `runInPlace`.
  */
-import type { Manifest } from './abi.js';
+import type { Manifest, ProgramEntry } from './abi.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { BoundEntry, Engine } from './engine.js';
 import type { HelperRegistry } from './helpers.js';
@@ -17,18 +17,15 @@ import type { BpfMap } from './maps/api.js';
 import type { ObjectRuntime, TraceSink } from './object.js';
 import type { RingBuffer } from './stdlib/ringbuf.js';
 import type { PerfEventArray } from './stdlib/perf.js';
+import type { ContextKind } from './uapi/index.js';
 import { CONTEXT_AREA, SkBuff, XdpMd, writeSkbContext, writeXdpContext, type PacketContextOptions } from './context.js';
 
-/** Program types whose context is a `struct __sk_buff`. */
-const SKB_TYPES = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'sk_skb', 'lwt']);
-/** Program types whose context is a `struct xdp_md`. */
-const XDP_TYPES = new Set(['xdp']);
+/** How `test()` builds what r1 points at: a packet context, or the caller's bytes. */
+export type PacketKind = 'xdp' | 'skb' | 'raw';
 
-/** The context kind of a program type: how `test()` builds what r1 points at. */
-export type ContextKind = 'xdp' | 'skb' | 'raw';
-
-function contextKind(type: string): ContextKind {
-  return XDP_TYPES.has(type) ? 'xdp' : SKB_TYPES.has(type) ? 'skb' : 'raw';
+/** The packet kind of a program from the context struct the compiler recorded in the manifest. */
+function packetKind(context: ContextKind): PacketKind {
+  return context === 'xdp_md' ? 'xdp' : context === '__sk_buff' ? 'skb' : 'raw';
 }
 
 /** Input of `BpfProgram.test`, shaped like libbpf's `bpf_prog_test_run_opts`. */
@@ -77,18 +74,21 @@ export class BpfProgram {
   readonly type: string;
   /** The ELF section it came from, when known. */
   readonly section: string | undefined;
+  /** The struct r1 points to (`xdp_md`, `__sk_buff`, ...), as the compiler decided it; `raw` for bytes as given. */
+  readonly context: ContextKind;
   readonly #gate: Gate;
   readonly #engine: Engine;
   #entry: BoundEntry | undefined;
   #views: Views | undefined;
 
   /** @internal handles come from `BpfInstance.program()` and `.programs`. */
-  constructor(gate: Gate, engine: Engine, name: string, type: string, section: string | undefined) {
+  constructor(gate: Gate, engine: Engine, entry: ProgramEntry) {
     this.#gate = gate;
     this.#engine = engine;
-    this.name = name;
-    this.type = type;
-    this.section = section;
+    this.name = entry.name;
+    this.type = entry.type;
+    this.section = entry.section;
+    this.context = entry.context;
   }
 
   /**
@@ -143,7 +143,7 @@ export class BpfProgram {
     if (ctxIn !== undefined && !(ctxIn instanceof Uint8Array)) {
       throw new BpfRuntimeError(ErrorCode.BadArgument, 'test(): ctxIn must be a Uint8Array', { program: this.name });
     }
-    const kind = contextKind(this.type);
+    const kind = packetKind(this.context);
     const e = this.#engine;
     const fn = this.#bound();
     enter(this.#gate, this.name);
@@ -155,7 +155,7 @@ export class BpfProgram {
   }
 
   #testRun(
-    kind: ContextKind, fn: BoundEntry, dataIn: Uint8Array | undefined, ctxIn: Uint8Array | undefined,
+    kind: PacketKind, fn: BoundEntry, dataIn: Uint8Array | undefined, ctxIn: Uint8Array | undefined,
     skbData: TestRunOptions['skbData'], repeat: number,
   ): TestRunResult {
     const e = this.#engine;
@@ -355,7 +355,7 @@ export class BpfInstance {
     engines.set(this, engine);
     const gate: Gate = { running: undefined };
     this.#list = engine.programs.map((p) => {
-      const h = new BpfProgram(gate, engine, p.name, p.type, p.section);
+      const h = new BpfProgram(gate, engine, p);
       this.#handles.set(p.name, h);
       return h;
     });

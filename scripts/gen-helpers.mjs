@@ -346,6 +346,17 @@ export const HELPER_TABLE_SOURCE = {
   sha256: ${q(sha256)},
 } as const;
 
+/**
+ * Helper ids by name without the \`bpf_\` prefix, as the UAPI's \`BPF_FUNC_*\` constants:
+ * \`BpfFunc.map_lookup_elem\` is \`BPF_FUNC_map_lookup_elem\` (1).
+ */
+export const BpfFunc = {`);
+  for (const { id, name } of ids) o.push(`  ${name}: ${id},`);
+  o.push(`} as const;
+
+/** A helper id of {@link BpfFunc}. */
+export type BpfFuncId = (typeof BpfFunc)[keyof typeof BpfFunc];
+
 export const HELPERS: readonly HelperProto[] = [`);
   for (const h of helpers) {
     const p = protos.get(h.name);

@@ -22,6 +22,11 @@ export interface DisassembleOptions {
   syntax?: AsmSyntax;
   /** Prefix each line with the slot index like llvm-objdump (`   0:\t`). Off by default. */
   addresses?: boolean;
+  /**
+   * Lines printed before an instruction (C source lines, function labels), by its slot: what
+   * `llvm-objdump -S` interleaves. Printed as they are (no prefix added).
+   */
+  annotate?: (pc: number) => readonly string[] | undefined;
 }
 
 // ---------------------------------------------------------------- conformance syntax
@@ -218,6 +223,7 @@ export function disassemble(program: Program | Uint8Array, options: DisassembleO
   const syntax = options.syntax ?? 'conformance';
   let out = '';
   for (const insn of prog.insns) {
+    for (const line of options.annotate?.(insn.pc) ?? []) out += `${line}\n`;
     const prefix = options.addresses ? `${String(insn.pc).padStart(4)}:\t` : '';
     out += `${prefix}${formatInsn(insn, syntax)}\n`;
   }

@@ -5,7 +5,8 @@
  */
 import type { HelperDefinition } from '../../runtime/helpers.js';
 import type { BpfInstance } from '../../runtime/program.js';
-import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation } from '../../runtime/errors.js';
+import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation, formatSourceLine } from '../../runtime/errors.js';
+import type { SourceLine } from '../../runtime/source-lines.js';
 import { assemble } from '../asm/assemble.js';
 import { parseDataFile } from '../asm/datafile.js';
 import { disassemble, type AsmSyntax } from '../asm/disasm.js';
@@ -13,15 +14,17 @@ import { compile, type CompileOptions, type OptLevel } from '../compile.js';
 import { instantiateBytecode, type EngineKind } from '../load.js';
 import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
-import { loadObjectSpec } from '../elf/loader.js';
+import { isStringSectionName, loadObjectSpec, sectionStrings, type LinkedFunction, type ProgramSpec } from '../elf/loader.js';
+import { programSourceLines } from '../lines.js';
 import { compileObject } from '../object.js';
+import { loadOptional } from '../optional.js';
 import { formatInspect, inspectObject } from '../inspect.js';
 import { instantiate } from '../../runtime/instance.js';
-import { MapType } from '../../runtime/maps/desc.js';
 import type { PerfEventArray } from '../../runtime/stdlib/perf.js';
 import type { RingBuffer } from '../../runtime/stdlib/ringbuf.js';
 import { formatValue } from '../../runtime/typedesc.js';
 import { mapInfo, type BpfMap } from '../../runtime/maps/api.js';
+import { MapType } from '../../runtime/uapi/index.js';
 
 /** What the CLI needs from its host. */
 export interface CliIO {
@@ -40,13 +43,15 @@ export const USAGE = `usage:
                [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
                [--validate] [--program NAME]
   bpf2wasm inspect OBJ [--json]
-  bpf2wasm disasm IN [--syntax llvm|conformance]
+  bpf2wasm disasm IN [--syntax llvm|conformance] [--program NAME] [--no-source]
 
   --checked     confine every memory access to map values, the stack and the input
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults
                 to 10^9 so that no program hangs the command, --no-budget lifts it
   --validate    run the kernel-style structural checks before compiling
   --engine      compiled (default) or interpreter
+  --no-source   disasm of an object: leave out the C source lines (from .BTF.ext)
+                and function labels it shows between the instructions by default
 
 IN is raw eBPF bytecode (8-byte instructions), assembly text in the conformance
 syntax, a conformance .data file (its -- mem is used by run), or an ELF object
@@ -82,13 +87,14 @@ interface Parsed {
   budget?: number;
   noBudget: boolean;
   validate: boolean;
+  noSource: boolean;
 }
 
 function parseArgs(argv: string[]): Parsed {
   const first = argv[0] ?? '';
   const p: Parsed = {
     command: first.startsWith('-') ? '' : first, wat: false, opt: 1, repeat: 0, json: false, syntax: 'llvm', help: false,
-    engine: 'compiled', checked: false, validate: false, noBudget: false,
+    engine: 'compiled', checked: false, validate: false, noBudget: false, noSource: false,
   };
   const need = (i: number, flag: string): string => {
     const v = argv[i];
@@ -118,6 +124,7 @@ function parseArgs(argv: string[]): Parsed {
         break;
       }
       case '--no-budget': p.noBudget = true; break;
+      case '--no-source': p.noSource = true; break;
       case '--budget': {
         const v = need(++i, a);
         const n = Number(v);
@@ -156,6 +163,10 @@ interface LoadedInput {
   mem?: Uint8Array;
   /** The whole ELF object, when the input is one compiled as an object. */
   object?: Uint8Array;
+  /** The object's program chosen (--program, or the first). */
+  program?: ProgramSpec;
+  /** Its C source lines (from .BTF.ext), numbered from its first instruction. */
+  source?: readonly SourceLine[];
 }
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
@@ -190,7 +201,7 @@ async function loadInput(io: CliIO, path: string, symbol: string | undefined, pr
         { program: program! },
       );
     }
-    return { bytecode: chosen.insns, object: bytes };
+    return { bytecode: chosen.insns, object: bytes, program: chosen, source: programSourceLines(spec.btfExt, [chosen]) };
   }
   if (looksLikeText(bytes)) {
     const text = new TextDecoder().decode(bytes);
@@ -296,13 +307,14 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   });
 
   // Ring/perf buffers print as records; unused inner maps laid out in advance are left out.
-  const maps = [...inst.maps.values()].filter((m) => m.type !== 4 && m.type !== 27 && !(mapInfo(m).poolOf !== undefined && firstEntries(m, 1).length === 0));
+  const maps = [...inst.maps.values()].filter((m) => m.type !== MapType.PERF_EVENT_ARRAY && m.type !== MapType.RINGBUF && !(mapInfo(m).poolOf !== undefined && firstEntries(m, 1).length === 0));
   if (p.json) {
     const out: Record<string, unknown> = {
       program,
       result: hex64(result),
       trace: firstRun.trace,
-      records: firstRun.records.map((r) => ({ map: r.map, kind: r.kind, data: decodeRecord(inst, r.map, r.data) })),
+      // A record's type is the program's business (the map declares none): its bytes, in hex.
+      records: firstRun.records.map((r) => ({ map: r.map, kind: r.kind, data: r.data })),
       maps: Object.fromEntries(maps.map((m) => [m.name, mapJson(m)])),
     };
     if (packetOut) out.packet = packetOut;
@@ -316,13 +328,7 @@ async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<numb
   const lines: string[] = [`${program}: r0 = ${hex64(result)} (${BigInt.asIntN(64, result)})`];
   if (firstRun.trace.length > 0) lines.push('trace:', ...firstRun.trace.map((t) => '  ' + t));
   for (const r of firstRun.records) lines.push(`${r.kind} ${r.map}: ${hexBytes(r.data)}`);
-  for (const m of maps) {
-    const shown = firstEntries(m, TEXT_ENTRIES);
-    const size = m.type === MAP_PROG_ARRAY || m.type === MAP_ARRAY_OF_MAPS ? shown.length : m.size;
-    lines.push(`map ${m.name} (${size} entr${size === 1 ? 'y' : 'ies'}):`);
-    for (const [k, v] of shown) lines.push(`  ${formatAny(m.keyType, k)} => ${formatAny(m.valueType, v)}`);
-    if (size > shown.length) lines.push(`  ... ${size - shown.length} more`);
-  }
+  for (const m of maps) lines.push(...mapText(m));
   if (medianNs !== undefined) lines.push(`repeat ${p.repeat}: median ${medianNs.toFixed(1)} ns per run`);
   io.stdout(lines.join('\n') + '\n');
   return 0;
@@ -339,12 +345,37 @@ function formatAny(type: BpfMap['keyType'], v: unknown): string {
 /** Entries printed per map: the text shows the first 100, --json the first 10,000. */
 const TEXT_ENTRIES = 100;
 const JSON_ENTRIES = 10_000;
-const MAP_PROG_ARRAY = 3;
-const MAP_ARRAY_OF_MAPS = 12;
+
+/** Maps read element by element (no keys): listed in pop order, without popping. */
+const isQueueOrStack = (m: BpfMap): boolean => m.type === MapType.QUEUE || m.type === MapType.STACK;
+
+/** A map as `run` prints it, in the manner of `bpftool map dump`. */
+function mapText(m: BpfMap): string[] {
+  if (m.type === MapType.BLOOM_FILTER) return [`map ${m.name} (bloom filter): no entries to list (it answers membership queries only)`];
+  if (isQueueOrStack(m)) {
+    const elements = m.elements();
+    const order = m.type === MapType.QUEUE ? 'queue, %n, oldest first' : 'stack, %n, newest first';
+    const lines = [`map ${m.name} (${order.replace('%n', `${elements.length} element${elements.length === 1 ? '' : 's'}`)}):`];
+    for (const v of elements.slice(0, TEXT_ENTRIES)) lines.push(`  ${formatAny(m.valueType, v)}`);
+    if (elements.length > TEXT_ENTRIES) lines.push(`  ... ${elements.length - TEXT_ENTRIES} more`);
+    return lines;
+  }
+  if (mapInfo(m).internal && isStringSectionName(m.name)) {
+    const strings = sectionStrings(m.lookupRaw(new Uint8Array(4)) ?? new Uint8Array(0));
+    return [`map ${m.name} (${strings.length} string${strings.length === 1 ? '' : 's'}):`, ...strings.map((str) => `  0x${str.offset.toString(16)}: ${JSON.stringify(str.text)}`)];
+  }
+  const shown = firstEntries(m, TEXT_ENTRIES);
+  const size = m.type === MapType.PROG_ARRAY || m.type === MapType.ARRAY_OF_MAPS ? shown.length : m.size;
+  const lines = [`map ${m.name} (${size} entr${size === 1 ? 'y' : 'ies'}):`];
+  for (const [k, v] of shown) lines.push(`  ${formatAny(m.keyType, k)} => ${formatAny(m.valueType, v)}`);
+  if (size > shown.length) lines.push(`  ... ${size - shown.length} more`);
+  return lines;
+}
 
 /** The first `n` entries of a map, read lazily (a map may have millions). */
 function firstEntries(m: BpfMap, n: number): Array<[unknown, unknown]> {
   const out: Array<[unknown, unknown]> = [];
+  if (m.type === MapType.BLOOM_FILTER || isQueueOrStack(m)) return out;
   for (const e of m.entries()) {
     if (out.length >= n) break;
     out.push(e);
@@ -352,7 +383,14 @@ function firstEntries(m: BpfMap, n: number): Array<[unknown, unknown]> {
   return out;
 }
 
+/** A map as `run --json` prints it. */
 function mapJson(m: BpfMap): unknown {
+  if (m.type === MapType.BLOOM_FILTER) return { bloomFilter: true, entries: [] };
+  if (isQueueOrStack(m)) {
+    const elements = m.elements();
+    return { elements: elements.slice(0, JSON_ENTRIES), ...(elements.length > JSON_ENTRIES ? { truncated: true, size: elements.length } : {}) };
+  }
+  if (mapInfo(m).internal && isStringSectionName(m.name)) return { strings: sectionStrings(m.lookupRaw(new Uint8Array(4)) ?? new Uint8Array(0)) };
   const shown = firstEntries(m, JSON_ENTRIES + 1);
   const truncated = shown.length > JSON_ENTRIES;
   return {
@@ -361,11 +399,30 @@ function mapJson(m: BpfMap): unknown {
   };
 }
 
-/** A record decoded as the ring buffer's element type is unknown: hex bytes. */
-function decodeRecord(_inst: BpfInstance, _map: string, data: Uint8Array): string {
-  return [...data].map((b) => b.toString(16).padStart(2, '0')).join('');
+/**
+ * What `disasm OBJ` prints before instructions, as `llvm-objdump -d -S`: `<function>:` at each
+ * function of the linked program and `; file:line: source` where a new C line starts.
+ */
+function objectAnnotations(program: ProgramSpec, lines: readonly SourceLine[]): (pc: number) => string[] | undefined {
+  const at = new Map<number, string[]>();
+  const add = (pc: number, text: string): void => {
+    let list = at.get(pc);
+    if (!list) at.set(pc, (list = []));
+    list.push(text);
+  };
+  for (const f of program.functions) add(f.pc, `${f.pc === 0 ? '' : '\n'}<${f.name}>:`);
+  let last = '';
+  let fn: LinkedFunction | undefined;
+  for (const l of lines) {
+    const text = `; ${formatSourceLine({ file: l.file, line: l.line, source: l.source })}`;
+    const owner = program.functions.find((f) => l.pc >= f.pc && l.pc < f.pc + f.length);
+    // Consecutive records of one line show once; each function shows its first line.
+    if (text !== last || owner !== fn) add(l.pc, text);
+    last = text;
+    fn = owner;
+  }
+  return (pc) => at.get(pc);
 }
-
 
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
@@ -398,7 +455,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (input.object && p.command === 'run') return await runObject(p, input.object, io);
     switch (p.command) {
       case 'disasm':
-        io.stdout(disassemble(input.bytecode, { syntax: p.syntax, addresses: p.syntax === 'llvm' }));
+        io.stdout(disassemble(input.bytecode, {
+          syntax: p.syntax, addresses: p.syntax === 'llvm',
+          ...(input.program && !p.noSource ? { annotate: objectAnnotations(input.program, input.source ?? []) } : {}),
+        }));
         return 0;
       case 'compile': {
         if (p.out === undefined) throw new UsageError('compile needs -o OUT.wasm');
@@ -496,7 +556,7 @@ function medianRunNs(run: () => void, repeat: number, io: CliIO, between?: () =>
 }
 
 async function toWat(wasm: Uint8Array): Promise<string> {
-  const wabtInit = (await import('wabt')).default;
+  const wabtInit = (await loadOptional('wabt', '--wat')).default;
   const wabt = await wabtInit();
   const mod = wabt.readWasm(wasm, { readDebugNames: true });
   try {

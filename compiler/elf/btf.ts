@@ -15,6 +15,7 @@
  * Both byte orders are supported; the magic number (0xeB9F) tells which one a section uses.
  */
 import { ErrorCode } from '../../runtime/errors.js';
+import { MapType, mapTypeName } from '../../runtime/uapi/index.js';
 import { ElfError, RelocType, SHN, SymbolType, type ElfFile, type ElfSection, type ElfSymbol } from './reader.js';
 
 /** The BTF magic number (first two bytes of `.BTF` and `.BTF.ext`, in the object's byte order). */
@@ -1028,27 +1029,6 @@ function readInfoPart(
 // ---------------------------------------------------------------------------------------------
 // Map definitions
 
-/** `enum bpf_map_type` (linux/bpf.h). */
-export const BpfMapType = {
-  UNSPEC: 0, HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
-  STACK_TRACE: 7, CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, ARRAY_OF_MAPS: 12,
-  HASH_OF_MAPS: 13, DEVMAP: 14, SOCKMAP: 15, CPUMAP: 16, XSKMAP: 17, SOCKHASH: 18, CGROUP_STORAGE: 19,
-  REUSEPORT_SOCKARRAY: 20, PERCPU_CGROUP_STORAGE: 21, QUEUE: 22, STACK: 23, SK_STORAGE: 24,
-  DEVMAP_HASH: 25, STRUCT_OPS: 26, RINGBUF: 27, INODE_STORAGE: 28, TASK_STORAGE: 29, BLOOM_FILTER: 30,
-  USER_RINGBUF: 31, CGRP_STORAGE: 32, ARENA: 33,
-} as const;
-
-const MAP_TYPE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(BpfMapType).map(([k, v]) => [v as number, k]));
-
-/** `BPF_MAP_TYPE_HASH` for 1, `map type N` for unknown ones. */
-export function mapTypeName(type: number): string {
-  const n = MAP_TYPE_NAMES.get(type);
-  return n ? `BPF_MAP_TYPE_${n}` : `map type ${type}`;
-}
-
-/** `enum libbpf_pin_type`. */
-export const MapPinning = { NONE: 0, BY_NAME: 1 } as const;
-
 /** One slot of a PROG_ARRAY or map-of-maps filled by a static `.values = { ... }` initializer. */
 export interface MapInitialValue {
   /** The slot (array index). */
@@ -1061,14 +1041,14 @@ export interface MapInitialValue {
 export interface MapDef {
   /** The map variable's name. */
   readonly name: string;
-  /** `enum bpf_map_type` (see {@link BpfMapType}). */
+  /** `enum bpf_map_type` (see {@link MapType}). */
   readonly type: number;
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
   /** map_flags (BPF_F_NO_PREALLOC, ...). */
   readonly flags: number;
-  /** See {@link MapPinning}. */
+  /** libbpf's `enum libbpf_pin_type` (see MapPinning in runtime/uapi). */
   readonly pinning: number;
   readonly numaNode: number;
   /** map_extra (bloom filter hash count, ...). */
@@ -1217,7 +1197,9 @@ function finishMap(def: MutableMapDef, name: string, place: Place, offset: numbe
     name, type: def.type, keySize: def.keySize ?? 0, valueSize: def.valueSize ?? 0, maxEntries: def.maxEntries,
     flags: def.flags, pinning: def.pinning, numaNode: def.numaNode, mapExtra: def.mapExtra, section, offset, size,
     ...(def.keyTypeId !== undefined ? { keyTypeId: def.keyTypeId } : {}),
-    ...(def.valueTypeId !== undefined ? { valueTypeId: def.valueTypeId } : {}),
+    // A value type next to __array(values, ...) is dropped, as libbpf drops the BTF ids of maps of
+    // maps and prog arrays when it creates them: the slots hold ids, shown as programs / maps.
+    ...(def.valueTypeId !== undefined && def.valuesKind === undefined ? { valueTypeId: def.valueTypeId } : {}),
     ...(def.innerMap !== undefined ? { innerMap: def.innerMap } : {}),
   };
   return map;
@@ -1298,8 +1280,8 @@ function parseMapStruct(btf: Btf, typeId: number, name: string, place: Place, ba
   checkSizes(def, what, place, base);
   if (def.valuesKind !== undefined && def.type !== undefined) {
     const ok = def.valuesKind === 'programs'
-      ? def.type === BpfMapType.PROG_ARRAY
-      : def.type === BpfMapType.ARRAY_OF_MAPS || def.type === BpfMapType.HASH_OF_MAPS;
+      ? def.type === MapType.PROG_ARRAY
+      : def.type === MapType.ARRAY_OF_MAPS || def.type === MapType.HASH_OF_MAPS;
     if (!ok) failAt(place, base, `${what} is a ${mapTypeName(def.type)}, which cannot hold ${def.valuesKind === 'programs' ? 'programs' : 'maps'}`);
   }
   return def;
@@ -1307,8 +1289,8 @@ function parseMapStruct(btf: Btf, typeId: number, name: string, place: Place, ba
 
 /**
  * Settles key and value sizes: `key_size` given as a number and through `__type(key, T)` must
- * agree (likewise for values); `__array(values, ...)` implies 4-byte values (program or map ids)
- * and excludes a value type.
+ * agree (likewise for values); `__array(values, ...)` implies 4-byte values (program or map ids),
+ * so a value type next to it must be 4 bytes (libbpf: "conflicting value size").
  */
 function checkSizes(def: MutableMapDef, what: string, place: Place, base: number): void {
   if (def.keyTypeSize !== undefined) {
@@ -1318,14 +1300,18 @@ function checkSizes(def: MutableMapDef, what: string, place: Place, base: number
     def.keySize = def.keyTypeSize;
   }
   if (def.valuesKind !== undefined) {
+    // libbpf (parse_btf_map_def) accepts a value type next to __array(values, ...) as long as the
+    // value size it gives is 4 (katran declares `__type(value, __u32)` on its maps of maps); the
+    // ids the slots hold are 4 bytes whatever the type says, so only its size matters.
     const holder = def.valuesKind === 'programs' ? 'a prog array' : 'a map of maps';
-    if (def.valueTypeId !== undefined) failAt(place, base, `${what} has both a value type and __array(values, ...)`);
+    if (def.valueTypeSize !== undefined && def.valueTypeSize !== 4) {
+      failAt(place, base, `${what} has a value type of ${def.valueTypeSize} bytes, but ${holder} declared with __array(values, ...) holds 4-byte ids (conflicting value size)`);
+    }
     if (def.valueSize !== undefined && def.valueSize !== 4) {
       failAt(place, base, `${what} has value_size ${def.valueSize}, but ${holder} holds 4-byte ids`);
     }
     def.valueSize = 4;
-  }
-  if (def.valueTypeSize !== undefined) {
+  } else if (def.valueTypeSize !== undefined) {
     if (def.valueSize !== undefined && def.valueSize !== def.valueTypeSize) {
       failAt(place, base, `${what} has value_size ${def.valueSize} but its value type is ${def.valueTypeSize} bytes`);
     }

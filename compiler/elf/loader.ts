@@ -41,10 +41,11 @@
  * programs, externs (`__kconfig`, `__ksym`) and kfunc calls (rejected with E_UNSUPPORTED).
  */
 import { ErrorCode } from '../../runtime/errors.js';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType } from '../../runtime/uapi/index.js';
 import {
-  BpfMapType, readDataSection, readElfBtf, type Btf, type BtfExt, type DataVariable, type MapDef,
+  readDataSection, readElfBtf, type Btf, type BtfExt, type DataVariable, type MapDef,
 } from './btf.js';
-import { swapInstructions } from './program.js';
+import { requireRelocatable, swapInstructions } from './program.js';
 import {
   E_BAD_ELF, ElfError, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
   SymbolType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol,
@@ -59,11 +60,6 @@ export const LddwSource = {
   /** imm = pc-relative instruction offset of a function: target - (pc + 1). */
   FUNC: 4,
 } as const;
-
-/** `BPF_F_RDONLY_PROG`: the program may only read the map. */
-export const BPF_F_RDONLY_PROG = 0x80;
-/** `BPF_F_MMAPABLE`: the map's memory can be mapped (libbpf sets it on global data maps). */
-export const BPF_F_MMAPABLE = 0x400;
 
 /** A map of the object: a user-defined one or an internal map holding a data section. */
 export interface MapSpec extends MapDef {
@@ -93,6 +89,11 @@ export interface LinkedFunction {
   readonly pc: number;
   /** Its number of instruction slots. */
   readonly length: number;
+  /**
+   * Its first instruction's slot in {@link section} (where `.BTF.ext` line info points); absent
+   * for functions that did not come from an ELF section.
+   */
+  readonly sectionPc?: number;
 }
 
 /** One program of the object, linked and relocated. */
@@ -189,6 +190,35 @@ export function isDataSectionName(name: string): boolean {
   return ['.data', '.rodata', '.bss'].some((p) => name === p || name.startsWith(p + '.'));
 }
 
+/**
+ * True for clang's mergeable string-literal sections (`.rodata.str1.1`: SHF_MERGE | SHF_STRINGS,
+ * NUL-terminated strings and no variables): their contents are shown as strings.
+ */
+export function isStringSectionName(name: string): boolean {
+  return /^\.rodata\.str\d+\.\d+$/.test(name);
+}
+
+/** One NUL-terminated string of a string section. */
+export interface SectionString {
+  /** Byte offset in the section. */
+  readonly offset: number;
+  /** The string (UTF-8, invalid bytes replaced), without its NUL. */
+  readonly text: string;
+}
+
+/** The NUL-terminated strings of a string section's bytes, in order (a last unterminated one too). */
+export function sectionStrings(bytes: Uint8Array): SectionString[] {
+  const out: SectionString[] = [];
+  const decoder = new TextDecoder('utf-8');
+  for (let at = 0; at < bytes.length;) {
+    const nul = bytes.indexOf(0, at);
+    const end = nul < 0 ? bytes.length : nul;
+    out.push({ offset: at, text: decoder.decode(bytes.subarray(at, end)) });
+    at = end + 1;
+  }
+  return out;
+}
+
 const OP_LDDW = 0x18;
 const OP_CALL = 0x85;
 const CALL_SRC_LOCAL = 1;
@@ -227,6 +257,7 @@ interface Unit {
  */
 export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
   const elf = parseElf(bytes);
+  requireRelocatable(elf);
   const { btf, ext, maps: defs } = readElfBtf(elf);
 
   const maps: MapSpec[] = defs.map((d, index) => ({ ...d, index }));
@@ -288,11 +319,11 @@ function internalMap(elf: ElfFile, section: ElfSection, btf: Btf | undefined, in
   if (section.size > 0xffffffff) {
     throw new ElfError(E_BAD_ELF, `data section ${section.name} is ${section.size} bytes, too large for a map value`, { section: section.name, offset: 0 });
   }
-  const initialData = section.type === SectionType.NOBITS ? new Uint8Array(section.size) : section.data().slice();
+  const initialData = section.type === SectionType.NOBITS ? new Uint8Array(section.size) : new Uint8Array(section.data());
   const datasec = btf?.typeByName(section.name, 'datasec');
   const variables = btf ? readDataSection(elf, btf, section.name) : [];
   return {
-    name: section.name, type: BpfMapType.ARRAY, keySize: 4, valueSize: section.size, maxEntries: 1,
+    name: section.name, type: MapType.ARRAY, keySize: 4, valueSize: section.size, maxEntries: 1,
     flags: BPF_F_MMAPABLE | (readonly ? BPF_F_RDONLY_PROG : 0), pinning: 0, numaNode: 0, mapExtra: 0,
     ...(datasec ? { valueTypeId: datasec.id } : {}),
     section: section.name, offset: 0, size: section.size,
@@ -313,7 +344,8 @@ function readCodeSection(elf: ElfFile, section: ElfSection): CodeSection {
   if (section.size % 8 !== 0) {
     throw new ElfError(E_BAD_ELF, `code section ${section.name} is ${section.size} bytes, not a whole number of 8-byte instructions`, { ...where, offset: section.size });
   }
-  const insns = section.data().slice();
+  // A copy: relocations are applied to it, and the caller's bytes are never modified.
+  const insns = new Uint8Array(section.data());
   if (!elf.littleEndian) swapInstructions(insns);
   const slots = insns.length / 8;
 
@@ -390,6 +422,7 @@ class Linker {
     }
     const functions = this.order.map(({ unit, base }) => ({
       name: unit.code.names.get(unit.start)!, section: unit.code.section.name, pc: base, length: unit.end - unit.start,
+      sectionPc: unit.start,
     }));
     return { insns, functions };
   }

@@ -8,9 +8,27 @@
  */
 import { ErrorCode } from '../../runtime/errors.js';
 import {
-  E_BAD_ELF, ElfError, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol, SectionFlags,
+  E_BAD_ELF, ElfError, ElfType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol, SectionFlags,
   SectionType, SHN, SymbolType, relocationTypeName,
 } from './reader.js';
+
+const ELF_TYPE_NAMES: Readonly<Record<number, string>> = { 0: 'ET_NONE', 2: 'ET_EXEC', 3: 'ET_DYN', 4: 'ET_CORE' };
+
+/**
+ * Refuses anything but a relocatable object (e_type ET_REL, what clang -c writes), as libbpf's
+ * bpf_object__elf_init does ("not a valid eBPF object file").
+ *
+ * @throws ElfError E_BAD_ELF naming the ELF type.
+ */
+export function requireRelocatable(elf: ElfFile): void {
+  if (elf.type === ElfType.REL) return;
+  const name = ELF_TYPE_NAMES[elf.type] ?? `unknown type ${elf.type}`;
+  throw new ElfError(
+    E_BAD_ELF,
+    `not a valid eBPF object file: its ELF type (e_type) is ${name}, but eBPF objects are relocatable (ET_REL, as clang -c writes them)`,
+    { section: '<ELF header>', offset: 16 },
+  );
+}
 
 /** Which function to extract. */
 export interface ExtractOptions {
@@ -55,6 +73,7 @@ const CALL_SRC_LOCAL = 1;
  *   when the function calls code placed before it.
  */
 export function locateProgram(elf: ElfFile, options: ExtractOptions = {}): ProgramLocation {
+  requireRelocatable(elf);
   const sectionName = options.section ?? '.text';
   const symbolName = options.symbol ?? 'main';
   const section = elf.sectionByName(sectionName);

@@ -244,7 +244,9 @@ const SH = { name: 0, type: 4, flags: 8, addr: 16, offset: 24, size: 32, link: 4
  * @throws ElfError (code `E_BAD_ELF`) for anything that is not a well-formed ELF64 EM_BPF file.
  */
 export function parseElf(bytes: Uint8Array): ElfFile {
-  return new Parser(bytes).parse();
+  // A plain Uint8Array view even for a Node Buffer, whose subarray/slice are views of the caller's
+  // memory: section data() stays a read-only view, and a copy taken with slice() is a copy.
+  return new Parser(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).parse();
 }
 
 class Parser {

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CONFORMANCE_FILES, HAVE_CONFORMANCE, NO_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
 import { assemble, assembleInsns } from '../asm/assemble.js';
 import { parseDataFile } from '../asm/datafile.js';
 import { disassemble, formatInsn } from '../asm/disasm.js';
@@ -15,18 +15,10 @@ import type { AluOp, AtomicOp, Insn, JmpOp, MemSize } from '../../runtime/isa/in
 
 // ------------------------------------------------------------------ helpers
 
-/** Overridable so the skip and the empty-folder failure can be exercised. */
-const CONFORMANCE_DIR = process.env.BPF2WASM_CONFORMANCE_DIR
-  ?? fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
-const HAVE_CONFORMANCE = existsSync(CONFORMANCE_DIR);
-const CONFORMANCE_FILES = HAVE_CONFORMANCE
-  ? readdirSync(CONFORMANCE_DIR).filter((f) => f.endsWith('.data')).sort()
-  : [];
-const NO_CONFORMANCE = `skipped: ${CONFORMANCE_DIR} not found (the shared conformance suite is not checked out)`;
 
 function loadConformance(): { name: string; asm: string; bytes: Uint8Array; raw?: Uint8Array }[] {
   return CONFORMANCE_FILES.map((name) => {
-    const data = parseDataFile(readFileSync(join(CONFORMANCE_DIR, name), 'utf8'));
+    const data = readConformance(name);
     if (data.asm === undefined) throw new Error(`${name} has no -- asm section`);
     return { name, asm: data.asm, bytes: assemble(data.asm), raw: data.raw };
   });
@@ -142,7 +134,7 @@ describe('conformance files', () => {
     let withRaw = 0;
     for (const name of CONFORMANCE_FILES) {
       try {
-        const data = parseDataFile(readFileSync(join(CONFORMANCE_DIR, name), 'utf8'));
+        const data = readConformance(name);
         if (data.asm === undefined && data.raw === undefined) throw new Error('no -- asm and no -- raw');
         if (data.asm !== undefined) {
           const bytes = assemble(data.asm);

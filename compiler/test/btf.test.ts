@@ -1,29 +1,29 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/errors.js';
+import { objectFiles, repoBytes, ROOT as root } from '../../test/support/fixtures.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import {
-  BTF_MAX_RESOLVE_DEPTH, BpfCoreReloKind, BpfMapType, Btf, BtfKind, BtfLinkage, MapPinning, btfKindName,
-  mapTypeName, parseBtf, parseBtfExt, readDataSection, readElfBtf, readMapDefinitions, type BtfType,
+  BTF_MAX_RESOLVE_DEPTH, BpfCoreReloKind, Btf, BtfKind, BtfLinkage, btfKindName,
+  parseBtf, parseBtfExt, readDataSection, readElfBtf, readMapDefinitions, type BtfType,
   type MapDef,
 } from '../elf/btf.js';
 import { ElfError, parseElf, type ElfFile } from '../elf/reader.js';
-import { BtfWriter } from './btf-writer.js';
+import { MapType as BpfMapType, MapPinning, mapTypeName } from '../../runtime/uapi/index.js';
+import { BtfWriter } from '../../test/support/btf-writer.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const C_DIR = 'test-programs/c';
 const ELF_DIR = 'test-programs/elf';
-const objectsIn = (dir: string) => readdirSync(path.join(root, dir)).filter((f) => f.endsWith('.o')).sort();
-const C_OBJECTS = objectsIn(C_DIR);
-const ELF_OBJECTS = objectsIn(ELF_DIR);
+const C_OBJECTS = objectFiles(C_DIR);
+const ELF_OBJECTS = objectFiles(ELF_DIR);
 const ALL_OBJECTS = [...C_OBJECTS.map((f) => `${C_DIR}/${f}`), ...ELF_OBJECTS.map((f) => `${ELF_DIR}/${f}`)];
 
 const cache = new Map<string, Uint8Array>();
 function bytesOf(rel: string): Uint8Array {
   let b = cache.get(rel);
-  if (!b) cache.set(rel, (b = new Uint8Array(readFileSync(path.join(root, rel)))));
+  if (!b) cache.set(rel, (b = repoBytes(rel)));
   return b;
 }
 const load = (rel: string): ElfFile => parseElf(bytesOf(rel));
@@ -32,14 +32,7 @@ const cObject = (name: string) => btfOf(`${C_DIR}/${name}.o`);
 
 /** Runs `f`, expecting an ElfError with code E_BAD_ELF; returns it. */
 function badElf(f: () => unknown): ElfError {
-  let caught: unknown;
-  try {
-    f();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected an ElfError').toBeInstanceOf(ElfError);
-  const err = caught as ElfError;
+  const err = thrownBy(f, ElfError);
   expect(err.code).toBe(ErrorCode.BadElf);
   return err;
 }
@@ -167,6 +160,10 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/map_options': { tc: ['account'] },
   'c/legacy_maps': { socket: ['count_legacy'] },
   'c/core_read': { 'kprobe/do_exit': ['parent_tgid'] },
+  'c/xdp_root': { xdp: ['xdp_second', 'xdp_third', 'xdp_root'], '.text': ['mix'] },
+  'c/typed_map_in_map': { xdp: ['count'] },
+  'c/fault': { socket: ['read_past_end'] },
+  'c/queue_stack': { xdp: ['fill'] },
   'elf/sum': { '.text': ['main', 'twice_plus_one'] },
   'elf/sum.be': { '.text': ['main', 'twice_plus_one'] },
   'elf/globals': { '.text': ['times_three', 'main', 'plus_seven'] },

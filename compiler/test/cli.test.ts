@@ -5,13 +5,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT as root } from '../../test/support/fixtures.js';
 import { assemble } from '../asm/assemble.js';
 import { main, type CliIO } from '../cli/main.js';
 import { instantiate } from '../../runtime/index.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SUM_ELF = path.join(root, 'test-programs/elf/sum.o');
 
 const loadWabt = async () => (await import('wabt')).default();

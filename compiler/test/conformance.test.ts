@@ -8,23 +8,14 @@
  * The files are read where they are at test time, never copied into the project. Without the
  * shared folder the suite says so and skips; an existing but empty folder fails.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CONFORMANCE_DIR, CONFORMANCE_FILES, HAVE_CONFORMANCE, NO_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
 import { assemble } from '../asm/assemble.js';
-import { parseDataFile, type DataFile } from '../asm/datafile.js';
+import type { DataFile } from '../asm/datafile.js';
 import { compile, type OptLevel } from '../index.js';
 import { Bpf2WasmError, instantiate, type HelperDefinition } from '../../runtime/index.js';
 
-/** Overridable so the skip and the empty-folder failure can be exercised by hand. */
-const CONFORMANCE_DIR = process.env.BPF2WASM_CONFORMANCE_DIR
-  ?? fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
-const HAVE_CONFORMANCE = existsSync(CONFORMANCE_DIR);
-const FILES: string[] = HAVE_CONFORMANCE
-  ? readdirSync(CONFORMANCE_DIR).filter((f) => f.endsWith('.data')).sort()
-  : [];
-const NO_CONFORMANCE = `skipped: ${CONFORMANCE_DIR} not found (the shared conformance suite is not checked out)`;
+const FILES = CONFORMANCE_FILES;
 const OPT_LEVELS: readonly OptLevel[] = [0, 1, 2];
 
 /** Helper 5 returns its first argument (the suite's contract); the generic signature passes signed bigints. */
@@ -60,7 +51,7 @@ const cache = new Map<string, Case>();
 function load(name: string): Case {
   let c = cache.get(name);
   if (!c) {
-    c = { name, data: parseDataFile(readFileSync(join(CONFORMANCE_DIR, name), 'utf8')) };
+    c = { name, data: readConformance(name) };
     cache.set(name, c);
   }
   return c;

@@ -46,6 +46,8 @@ const NOT_IN_CORPUS: ReadonlySet<string> = new Set([
   ErrorCode.UninitScratch, ErrorCode.BadShift,
   // A host helper running the instance again: API use, not a bad program (runtime/test/api.test.ts).
   ErrorCode.Reentrant,
+  // Not about programs: an optional package is absent (compiler/test/optional.test.ts).
+  ErrorCode.MissingDependency,
 ]);
 
 interface Expected {

@@ -9,27 +9,13 @@ import { compile, type CompileOptions, type OptLevel } from '../index.js';
 import {
   Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, instantiate, type HelperDefinition,
 } from '../../runtime/index.js';
+import { concatBytes, slot } from '../../test/support/slots.js';
 
 const OPT_LEVELS: readonly OptLevel[] = [0, 1, 2];
 
 // ------------------------------------------------------------------------------ raw encoding
 
-/** One 8-byte instruction slot. `regs` is dst | src << 4 unless given as numbers. */
-function slot(opcode: number, dst = 0, src = 0, off = 0, imm = 0): Uint8Array {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, opcode);
-  v.setUint8(1, (dst & 0xf) | ((src & 0xf) << 4));
-  v.setInt16(2, off, true);
-  v.setInt32(4, imm | 0, true);
-  return b;
-}
-
-function prog(...slots: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(slots.length * 8);
-  slots.forEach((s, i) => out.set(s, i * 8));
-  return out;
-}
+const prog = concatBytes;
 
 const MOV0 = slot(0xb7, 0, 0, 0, 0); // mov r0, 0
 const EXIT = slot(0x95);

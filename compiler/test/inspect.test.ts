@@ -3,33 +3,23 @@
  * objects, relocation targets of every kind, JSON round trips, and malformed input giving typed
  * errors only.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/errors.js';
+import { objectFiles, repoBytes } from '../../test/support/fixtures.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
 import { cTypeName, formatInspect, inspectObject, type InspectMap, type InspectReport } from '../inspect.js';
 import { loadObjectSpec } from '../elf/loader.js';
 import { ElfError, parseElf } from '../elf/reader.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OBJECT_DIRS = ['test-programs/c', 'test-programs/elf', 'test-programs/loader'];
-const OBJECTS = OBJECT_DIRS.flatMap((d) => readdirSync(path.join(root, d)).filter((f) => f.endsWith('.o')).map((f) => `${d}/${f}`)).sort();
+const OBJECTS = OBJECT_DIRS.flatMap((d) => objectFiles(d).map((f) => `${d}/${f}`)).sort();
 
-const bytesOf = (rel: string) => new Uint8Array(readFileSync(path.join(root, rel)));
-const reportOf = (name: string) => inspectObject(bytesOf(`test-programs/c/${name}.o`));
+const reportOf = (name: string) => inspectObject(repoBytes(`test-programs/c/${name}.o`));
 
 /** Runs `f`, expecting a typed bpf2wasm error (never a TypeError, RangeError, ...). */
 function typedError(f: () => unknown): Bpf2WasmError {
-  let caught: unknown;
-  try {
-    f();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected a typed error').toBeInstanceOf(Bpf2WasmError);
-  return caught as Bpf2WasmError;
+  return thrownBy(f, Bpf2WasmError);
 }
 
 const mapDefaults = { flags: 0, pinning: 0, numaNode: 0, mapExtra: 0, internal: false };
@@ -236,7 +226,7 @@ relocations (2):
 
   it('an object without BTF has no btf summary', () => {
     // string_literals.o with its .BTF and .BTF.ext sections renamed (.XTF, .XTF.ext) in the section names.
-    const bytes = bytesOf('test-programs/c/string_literals.o');
+    const bytes = repoBytes('test-programs/c/string_literals.o');
     const names = parseElf(bytes).sectionByName('.strtab')!;
     const text = new TextDecoder('latin1').decode(names.data());
     for (let at = text.indexOf('.BTF'); at >= 0; at = text.indexOf('.BTF', at + 1)) bytes[names.offset + at + 1] = 0x58;
@@ -249,7 +239,7 @@ relocations (2):
   });
 
   it.each(OBJECTS)('%s: the report is plain data (JSON round trip) and agrees with the loader', (rel) => {
-    const bytes = bytesOf(rel);
+    const bytes = repoBytes(rel);
     const report = inspectObject(bytes);
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
     const spec = loadObjectSpec(bytes);
@@ -262,17 +252,17 @@ relocations (2):
 
 describe('cTypeName', () => {
   it('spells types as C does, anonymous ones as {...}', () => {
-    const btf = loadObjectSpec(bytesOf('test-programs/c/ringbuf_hello.o')).btf!;
+    const btf = loadObjectSpec(repoBytes('test-programs/c/ringbuf_hello.o')).btf!;
     const output = btf.typeByName('output', 'var')!;
     expect(cTypeName(btf, output.type)).toBe('struct {...}');
-    const rodata = loadObjectSpec(bytesOf('test-programs/c/rodata_config.o')).btf!;
+    const rodata = loadObjectSpec(repoBytes('test-programs/c/rodata_config.o')).btf!;
     expect(cTypeName(rodata, rodata.typeByName('min_len', 'var')!.type)).toBe('const volatile __u32');
     expect(cTypeName(rodata, rodata.typeByName('__sk_buff', 'struct')!.id)).toBe('struct __sk_buff');
   });
 });
 
 describe('malformed objects give typed errors', () => {
-  const good = bytesOf('test-programs/c/uid_counter.o');
+  const good = repoBytes('test-programs/c/uid_counter.o');
 
   it('empty and truncated input', () => {
     expect(typedError(() => inspectObject(new Uint8Array(0)))).toMatchObject({ code: ErrorCode.BadElf });

@@ -2,17 +2,14 @@
  * kfunc calls (test-programs/c/kfuncs.c): extern `__ksym` functions become imports by name, with
  * the Wasm signature of their BTF prototype, provided by the host through `kfuncs`.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { cObject } from '../../test/support/fixtures.js';
 import { compileObject } from '../object.js';
 import { loadObjectSpec } from '../elf/loader.js';
 import { instantiate } from '../../runtime/instance.js';
 import { Bpf2WasmError } from '../../runtime/errors.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const obj = new Uint8Array(readFileSync(path.join(root, 'test-programs/c/kfuncs.o')));
+const obj = cObject('kfuncs');
 
 describe('kfuncs', () => {
   it('the loader records the extern functions and rewrites their calls to kfunc calls', () => {

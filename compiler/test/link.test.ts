@@ -2,10 +2,8 @@
  * Objects linked into one module (compiler/link.ts): maps pinned by name shared, the rest of each
  * object its own (test-programs/c/pin_producer.c and pin_consumer.c).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { cObject, elfFixture } from '../../test/support/fixtures.js';
 import { compileObject } from '../object.js';
 import { loadObjectSpec } from '../elf/loader.js';
 import { linkObjects } from '../link.js';
@@ -13,8 +11,7 @@ import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
 import { instantiate } from '../../runtime/instance.js';
 import { PinRegistry } from '../../runtime/pins.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const object = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(root, 'test-programs/c', name + '.o')));
+const object = cObject;
 const producer = object('pin_producer');
 const consumer = object('pin_consumer');
 
@@ -70,7 +67,7 @@ describe('the pin registry (the runtime\'s bpffs)', () => {
 
 describe('big-endian objects', () => {
   it('are read (inspect, loadObjectSpec) but not compiled: E_UNSUPPORTED with a sentence saying why', async () => {
-    const be = new Uint8Array(readFileSync(path.join(root, 'test-programs/elf/sum.be.o')));
+    const be = elfFixture('sum.be.o');
     expect(loadObjectSpec(be).bigEndian).toBe(true);
     const e = await compileObject(be).then(() => undefined, (x: unknown) => x as Bpf2WasmError);
     expect(e?.code).toBe(ErrorCode.Unsupported);

@@ -1,23 +1,20 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { repoBytes } from '../../test/support/fixtures.js';
 import { instantiate } from '../../runtime/instance.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 import type { Insn, LddwInsn } from '../../runtime/isa/insn.js';
-import { BpfMapType } from '../elf/btf.js';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType as BpfMapType } from '../../runtime/uapi/index.js';
 import { compile } from '../compile.js';
 import {
-  BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LddwSource, isDataSectionName, loadObjectSpec, programTypeOfSection,
+  LddwSource, isDataSectionName, loadObjectSpec, programTypeOfSection,
   type MapSpec, type ObjectSpec, type ProgramSpec,
 } from '../elf/loader.js';
 import { E_BAD_ELF, ElfError, parseElf, SectionType } from '../elf/reader.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const read = (dir: string, name: string): Uint8Array => new Uint8Array(readFileSync(path.join(root, 'test-programs', dir, name)));
+const read = (dir: string, name: string): Uint8Array => repoBytes(`test-programs/${dir}/${name}`);
 const object = (name: string): Uint8Array => read('c', `${name}.o`);
 const load = (name: string): ObjectSpec => loadObjectSpec(object(name));
 

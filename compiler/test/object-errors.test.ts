@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { rejectedWith } from '../../test/support/errors.js';
 import { assemble } from '../asm/assemble.js';
 import { main, type CliIO } from '../cli/main.js';
 import type { HelperDecl } from '../compile.js';
@@ -38,7 +39,8 @@ import type { HelperDefinition } from '../../runtime/helpers.js';
 import { instantiate } from '../../runtime/instance.js';
 import { manifestOf, type BpfInstance } from '../../runtime/program.js';
 import { BpfMap } from '../../runtime/maps/api.js';
-import { BPF_NOEXIST, D_COUNT, D_STATE, MapType } from '../../runtime/maps/desc.js';
+import { D_COUNT, D_STATE } from '../../runtime/maps/desc.js';
+import { BPF_NOEXIST, MapType } from '../../runtime/uapi/index.js';
 import { checkMapsLayout } from '../../runtime/maps/layout.js';
 import { mapsWasmBytes } from '../../runtime/maps/maps-wasm.js';
 import { MAPS_SCRATCH } from '../../runtime/maps/store.js';
@@ -268,16 +270,8 @@ function withMap(spec: ObjectSpec, name: string, patch: Partial<MapSpec>): Objec
   return { ...spec, maps: spec.maps.map((m) => (m.name === name ? { ...m, ...patch } : m)) };
 }
 
-async function typedError(p: Promise<unknown> | (() => unknown)): Promise<Bpf2WasmError> {
-  let thrown: unknown;
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    thrown = e;
-  }
-  if (thrown === undefined) throw new Error('expected an error, but none was thrown');
-  if (!(thrown instanceof Bpf2WasmError)) throw new Error(`expected a Bpf2WasmError, got ${String(thrown)}`, { cause: thrown });
-  return thrown;
+function typedError(p: Promise<unknown> | (() => unknown)): Promise<Bpf2WasmError> {
+  return rejectedWith(p, Bpf2WasmError);
 }
 
 async function compileAndLoad(input: Uint8Array | ObjectSpec, extra: { helpers?: HelperDefinition[] } = {}): Promise<BpfInstance> {
@@ -462,6 +456,8 @@ describe('a tampered manifest: E_BAD_MODULE or E_BAD_MAP at instantiate, never a
     ['a program export that does not exist', (m) => { m.programs[0]!.exportName = 'nope'; }],
     ['a callback export that does not exist', (m) => { m.callbacks = [{ number: 1, insn: 0, exportName: 'nope' }]; }],
     ['an ABI version from elsewhere', (m) => { m.abiVersion = 999; }],
+    ['a program context kind the runtime does not know', (m) => { (m.programs[0] as { context: string }).context = 'sk_buff'; }],
+    ['a program without a context kind', (m) => { delete (m.programs[0] as { context?: string }).context; }],
   ])('%s', async (_, edit) => {
     await expectRefused(edit);
   });

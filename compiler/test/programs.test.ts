@@ -7,10 +7,10 @@
  * Programs run at the default -O1; most also at -O0, -O2, in checked mode and on the interpreter
  * (plain and checked) (ENGINES), so the engines have to agree. A suite per `.c` file is required: a new program without one fails.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/errors.js';
+import { cObject, repoPath } from '../../test/support/fixtures.js';
 import type { HelperSignature } from '../../runtime/abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import { abiSignature, helperById } from '../../runtime/helper-table.js';
@@ -25,9 +25,8 @@ import type { HelperDecl } from '../compile.js';
 import { compileObject, planObject, type CompiledObject, type ObjectCompileOptions } from '../object.js';
 import { interpretModule } from '../../runtime/interpreter.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const C_DIR = path.join(root, 'test-programs/c');
-const objectBytes = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(C_DIR, `${name}.o`)));
+const C_DIR = repoPath('test-programs/c');
+const objectBytes = cObject;
 const elfOf = (name: string): ElfFile => parseElf(objectBytes(name));
 
 // ---------------------------------------------------------------------------------------------
@@ -181,13 +180,7 @@ function kernelHelper(id: number, fn: HelperDefinition['fn']): HelperDefinition 
 }
 
 function errorOf(f: () => unknown): BpfRuntimeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BpfRuntimeError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfRuntimeError');
+  return thrownBy(f, BpfRuntimeError);
 }
 
 async function rejectionOf(p: Promise<unknown>): Promise<BpfRuntimeError> {
@@ -1432,4 +1425,89 @@ program('kfuncs', () => {
       expect(notes).toEqual([10, 11, (4 * 255) & 0xff]);
     });
   }
+});
+
+program('xdp_root', () => {
+  it('root_array (PROG_ARRAY, slots 1 and 2 from .values), programs xdp_second, xdp_third, xdp_root sharing .text', async () => {
+    const c = await build('xdp_root');
+    expect(mapDefs(c)).toEqual({ root_array: def(3, 4, 4, 3) });
+    expect(programsOf(c)).toEqual(['xdp_second xdp xdp', 'xdp_third xdp xdp', 'xdp_root xdp xdp']);
+    expect(c.manifest.maps!.find((m) => m.name === 'root_array')!.initialValues).toEqual([
+      { index: 1, program: 'xdp_second' }, { index: 2, program: 'xdp_third' },
+    ]);
+    // mix() from .text is linked into both targets.
+    expect(c.spec.programs.filter((p) => p.functions.some((f) => f.name === 'mix')).map((p) => p.name)).toEqual(['xdp_second', 'xdp_third']);
+  });
+
+  for (const engine of ENGINES) {
+    it(`three tail-call sites: the first filled slot takes over, XDP_PASS when none is (${engine.label})`, async () => {
+      const { inst } = await open('xdp_root', engine);
+      expect(inst.program('xdp_root').test({ dataIn: bytes(64) }).r0).toBe(69n);
+      inst.map('root_array').set(0, 'xdp_third');
+      expect(inst.program('xdp_root').test({ dataIn: bytes(64) }).r0).toBe(100n);
+      inst.map('root_array').delete(0);
+      inst.map('root_array').delete(1);
+      expect(inst.program('xdp_root').test({ dataIn: bytes(64) }).r0).toBe(100n);
+      inst.map('root_array').delete(2);
+      expect(inst.program('xdp_root').test({ dataIn: bytes(64) }).r0).toBe(XDP_PASS);
+    });
+  }
+});
+
+program('typed_map_in_map', () => {
+  it('lru_mapping (ARRAY_OF_MAPS with __type(value, __u32) and __array(values)), inner LRU_HASH, slot 0 -> fallback', async () => {
+    const c = await build('typed_map_in_map');
+    expect(mapDefs(c)).toEqual({ fallback: def(9, 4, 8, 16), lru_mapping: def(12, 4, 4, 2) });
+    const outer = c.manifest.maps!.find((m) => m.name === 'lru_mapping')!;
+    expect(outer.initialValues).toEqual([{ index: 0, map: 'fallback' }]);
+    expect(c.spec.maps.find((m) => m.name === 'lru_mapping')!.innerMap).toMatchObject({ type: 9, keySize: 4, valueSize: 8, maxEntries: 16 });
+  });
+
+  for (const engine of ENGINES) {
+    it(`count adds 1 to key 7 of the inner map at slot 0 (${engine.label})`, async () => {
+      const { inst } = await open('typed_map_in_map', engine);
+      expect(inst.program('count').test({ dataIn: bytes(64) }).r0).toBe(1n);
+      expect(inst.program('count').test({ dataIn: bytes(64) }).r0).toBe(2n);
+      expect(inst.map('fallback').get(7)).toBe(2n);
+      expect(inst.map('lru_mapping').get(0)).toBe('fallback');
+      inst.map('lru_mapping').delete(0);
+      expect(inst.program('count').test({ dataIn: bytes(64) }).r0).toBe(XDP_ABORTED);
+    });
+  }
+});
+
+program('queue_stack', () => {
+  it('fifo (QUEUE) and lifo (STACK): no key, __u32 values, 4 entries', async () => {
+    expect(mapDefs(await build('queue_stack'))).toEqual({ fifo: def(22, 0, 4, 4), lifo: def(23, 0, 4, 4) });
+  });
+
+  for (const engine of ENGINES) {
+    it(`fill pushes 1..5 with BPF_EXIST and pops 2; elements() lists without popping (${engine.label})`, async () => {
+      const { inst } = await open('queue_stack', engine);
+      expect(inst.program('fill').test({ dataIn: bytes(64) }).r0).toBe(2n);
+      const fifo = inst.map('fifo');
+      const lifo = inst.map('lifo');
+      expect(fifo.elements()).toEqual([3, 4, 5]);
+      expect(fifo.elements()).toEqual([3, 4, 5]);
+      expect(lifo.elements()).toEqual([5, 4, 3, 2]);
+      expect(lifo.elements()).toEqual([5, 4, 3, 2]);
+      expect([fifo.pop(), fifo.pop(), fifo.pop(), fifo.pop()]).toEqual([3, 4, 5, undefined]);
+      expect([lifo.pop(), lifo.pop()]).toEqual([5, 4]);
+      expect(lifo.elements()).toEqual([3, 2]);
+      fifo.push(9);
+      expect(fifo.elements()).toEqual([9]);
+      expect(() => inst.map('lifo').get(0)).toThrow();
+    });
+  }
+});
+
+program('fault', () => {
+  it('read_past_end: unchecked, the read stays in linear memory and returns 2; checked, E_MEMORY_FAULT at insn 0, fault.c:17', async () => {
+    const { inst } = await open('fault');
+    expect(inst.run(bytes(256), { program: 'read_past_end' })).toBe(2n);
+    const checked = await open('fault', ENGINES.find((e) => e.label === 'checked')!);
+    const e = errorOf(() => checked.inst.run(bytes(256), { program: 'read_past_end' }));
+    expect(e.code).toBe(ErrorCode.MemoryFault);
+    expect(e.location).toMatchObject({ insn: 0, file: './test-programs/c/fault.c', line: 17, source: 'return *p == 5 ? 1 : 2;' });
+  });
 });

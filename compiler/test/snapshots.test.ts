@@ -7,6 +7,7 @@
  * names) removed. A snapshot never replaces running the module: every program is also run.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { concatBytes } from '../../test/support/slots.js';
 import { assemble } from '../asm/assemble.js';
 import { compile, type OptLevel } from '../index.js';
 import { instantiate, type HelperDefinition } from '../../runtime/index.js';
@@ -39,13 +40,7 @@ function stripCustomSections(wasm: Uint8Array): Uint8Array {
     at = body + size;
     if (id !== 0) parts.push(wasm.subarray(start, at));
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 function toWat(wasm: Uint8Array): string {

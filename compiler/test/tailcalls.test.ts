@@ -3,17 +3,14 @@
  * own descriptors name programs; anything else falls through with r0 = -ENOENT, as a failed tail
  * call does in the kernel, without a trap.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { cObject } from '../../test/support/fixtures.js';
 import { assemble } from '../asm/assemble.js';
 import { loadObjectSpec, type ObjectSpec } from '../elf/loader.js';
 import { compileObject } from '../object.js';
 import { instantiate } from '../../runtime/instance.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const spec = loadObjectSpec(new Uint8Array(readFileSync(path.join(root, 'test-programs/c/tail_calls.o'))));
+const spec = loadObjectSpec(cObject('tail_calls'));
 const ENOENT = BigInt.asUintN(64, -2n);
 
 /** tail_calls.o with `hello` replaced by `source`. */

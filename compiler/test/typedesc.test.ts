@@ -4,11 +4,9 @@
  * (runtime/typedesc.ts): round trips, bitfields, enums, nested and anonymous members, char
  * arrays, integer edge cases one by one, and forged descriptors.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { cObject, objectFiles } from '../../test/support/fixtures.js';
 import { BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import {
   checkTypeDesc, decodeValue, encodeValue, formatValue, isCharArray, type TypeDesc,
@@ -16,17 +14,15 @@ import {
 import { BtfKind, type Btf, type MapDef } from '../elf/btf.js';
 import { loadObjectSpec, type ObjectSpec } from '../elf/loader.js';
 import { ElfError } from '../elf/reader.js';
-import { BtfWriter } from './btf-writer.js';
+import { BtfWriter } from '../../test/support/btf-writer.js';
 import { mapTypeDescs, TYPEDESC_MAX_NESTING, TYPEDESC_MAX_NODES, typeDescOf } from '../elf/typedesc.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const C_DIR = path.join(root, 'test-programs/c');
-const C_OBJECTS = readdirSync(C_DIR).filter((f) => f.endsWith('.o')).sort();
+const C_OBJECTS = objectFiles('test-programs/c');
 
 const specs = new Map<string, ObjectSpec>();
 function spec(name: string): ObjectSpec {
   let s = specs.get(name);
-  if (!s) specs.set(name, (s = loadObjectSpec(new Uint8Array(readFileSync(path.join(C_DIR, `${name}.o`))))));
+  if (!s) specs.set(name, (s = loadObjectSpec(cObject(name))));
   return s;
 }
 function map(object: string, name: string) {

@@ -1,40 +1,13 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assemble.js';
-import { parseDataFile } from '../asm/datafile.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { validateProgram, ValidateErrorCode, type ValidateOptions } from '../validate.js';
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
+import { CONFORMANCE_FILES, HAVE_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
+import { concatBytes as concat, slot } from '../../test/support/slots.js';
 
 // ------------------------------------------------------------------ helpers
-
-const CONFORMANCE_DIR = process.env.BPF2WASM_CONFORMANCE_DIR
-  ?? fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
-const HAVE_CONFORMANCE = existsSync(CONFORMANCE_DIR);
-
-/** One raw instruction slot. */
-function slot(opcode: number, dst = 0, src = 0, off = 0, imm = 0): Uint8Array {
-  const out = new Uint8Array(8);
-  const v = new DataView(out.buffer);
-  v.setUint8(0, opcode);
-  v.setUint8(1, (src << 4) | dst);
-  v.setInt16(2, off, true);
-  v.setInt32(4, imm, true);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 const EXIT = slot(0x95);
 const MOV_R0_0 = slot(0xb7, 0, 0, 0, 0);
@@ -74,11 +47,11 @@ const asm = (...lines: string[]): string => lines.join('\n');
 
 describe('conformance programs', () => {
   it.skipIf(!HAVE_CONFORMANCE)('accepts every conformance program without an error section', () => {
-    const files = readdirSync(CONFORMANCE_DIR).filter((f) => f.endsWith('.data')).sort();
+    const files = CONFORMANCE_FILES;
     expect(files.length).toBeGreaterThan(0);
     const rejected: string[] = [];
     for (const name of files) {
-      const data = parseDataFile(readFileSync(join(CONFORMANCE_DIR, name), 'utf8'));
+      const data = readConformance(name);
       if (data.error !== undefined) continue;
       const bytes = data.raw ?? assemble(data.asm!);
       const e = validate(bytes);

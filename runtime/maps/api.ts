@@ -11,7 +11,7 @@
 import type { MapManifest } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { decodeValue, encodeValue, type TypeDesc } from '../typedesc.js';
-import { BPF_ANY, MapType } from './desc.js';
+import { BPF_ANY, MapType } from '../uapi/index.js';
 import type { MapStore } from './store.js';
 
 /** What a map needs from the object it belongs to. */
@@ -175,6 +175,14 @@ export class BpfMap<K = unknown, V = unknown> {
     if (this.type === MapType.BLOOM_FILTER) return this.store.peek(this.index, this.encodeValue(value)) !== undefined;
     const v = this.store.peek(this.index);
     return v === undefined ? undefined : this.decodeValue(v) as V;
+  }
+
+  /**
+   * QUEUE / STACK: the elements in the order pop would return them, decoded, without removing
+   * any (what `bpftool map dump` cannot do for these maps without popping).
+   */
+  elements(): unknown[] {
+    return this.store.elements(this.index).map((v) => this.decodeValue(v));
   }
 
   /** The decoded contents: [key, value] pairs (for printing and JSON). */

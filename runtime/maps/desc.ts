@@ -44,29 +44,6 @@ export const D_INDEX = 40;
 export const D_EXTRA = 44;
 export const D_STATE = 48;
 
-/** `enum bpf_map_type` values bpf2wasm implements. */
-export const MapType = {
-  HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
-  LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13,
-  QUEUE: 22, STACK: 23, RINGBUF: 27, BLOOM_FILTER: 30,
-} as const;
-
-/** Update flags (`BPF_ANY`, ...). */
-export const BPF_ANY = 0;
-export const BPF_NOEXIST = 1;
-export const BPF_EXIST = 2;
-export const BPF_F_LOCK = 4;
-
-/** map_flags. */
-export const BPF_F_NO_PREALLOC = 0x1;
-export const BPF_F_RDONLY_PROG = 0x80;
-export const BPF_F_WRONLY_PROG = 0x100;
-
-/** The kernel's errno values helpers return (negated). */
-export const Errno = {
-  EPERM: 1, ENOENT: 2, E2BIG: 7, EBUSY: 16, EEXIST: 17, EINVAL: 22, ENOSPC: 28, ERANGE: 34, EOPNOTSUPP: 95, EFAULT: 14,
-} as const;
-
 /** What the layout needs to know of a map (a subset of the compiler's MapSpec). */
 export interface MapShape {
   name: string;

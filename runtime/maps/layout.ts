@@ -20,7 +20,8 @@
  */
 import { NULL_GUARD_SIZE, SCRATCH_SIZE } from '../abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
-import { BPF_F_NO_PREALLOC, DESC_SIZE, MapType, type MapShape } from './desc.js';
+import { DESC_SIZE, type MapShape } from './desc.js';
+import { BPF_F_NO_PREALLOC, MapType } from '../uapi/index.js';
 
 /** Where one map lives. */
 export interface MapPlacement {
@@ -68,7 +69,12 @@ export const LPM_KEY_SIZE_MAX = 4 + 256;
  */
 export const MAPS_LIMIT = 2 ** 30;
 
-const SUPPORTED = new Set<number>(Object.values(MapType));
+/** The map types bpf2wasm implements (the maps module in wasm/maps and the runtime's stdlib). */
+export const SUPPORTED_MAP_TYPES: ReadonlySet<number> = new Set<number>([
+  MapType.HASH, MapType.ARRAY, MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.PERCPU_HASH,
+  MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE, MapType.ARRAY_OF_MAPS,
+  MapType.HASH_OF_MAPS, MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.BLOOM_FILTER,
+]);
 
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 const valueStride = (valueSize: number): number => align(valueSize, 8);
@@ -252,7 +258,7 @@ function isU32(n: unknown): n is number {
 function checkShape(m: MapShape): Sizes {
   const { type, keySize, valueSize, maxEntries, flags } = m;
   const extra = m.mapExtra ?? 0;
-  if (!isU32(type) || !SUPPORTED.has(type)) throw bad(m, `map type ${String(type)} is not supported`);
+  if (!isU32(type) || !SUPPORTED_MAP_TYPES.has(type)) throw bad(m, `map type ${String(type)} is not supported`);
   for (const [field, v] of [['key size', keySize], ['value size', valueSize], ['max_entries', maxEntries], ['map_flags', flags], ['map_extra', extra]] as const) {
     if (!isU32(v)) throw bad(m, `the ${field} ${String(v)} is not a 32-bit unsigned integer`);
   }

@@ -24,10 +24,15 @@ import { WASM_PAGE } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   D_COUNT, D_EXTRA, D_FLAGS, D_INDEX, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_TYPE, D_VALUE_SIZE, D_VALUE_STRIDE,
-  D_VALUES, DESC_SIZE, Errno, MapType, type MapShape,
+  D_STATE, D_VALUES, DESC_SIZE, type MapShape,
 } from './desc.js';
+import { BpfFunc } from '../helper-table.js';
+import { Errno, MapType } from '../uapi/index.js';
 import { MAPS_LIMIT, typeName, type MapPlacement } from './layout.js';
 import { mapsWasmBytes } from './maps-wasm.js';
+
+/** QUEUE / STACK state owned by the maps module: the ring index of the oldest element (wasm/maps/queue.ts S_TAIL). */
+const D_QUEUE_TAIL = D_STATE;
 
 /** The maps' share of the runtime scratch page, and how it is divided. */
 export const MAPS_SCRATCH = {
@@ -85,13 +90,13 @@ export interface MapsExports {
 
 /** Helper id -> the export that implements it (Wasm signatures in scripts/build-wasm.mjs). */
 export const MAP_HELPER_EXPORTS = {
-  1: 'map_lookup_elem',
-  2: 'map_update_elem',
-  3: 'map_delete_elem',
-  87: 'map_push_elem',
-  88: 'map_pop_elem',
-  89: 'map_peek_elem',
-  195: 'map_lookup_percpu_elem',
+  [BpfFunc.map_lookup_elem]: 'map_lookup_elem',
+  [BpfFunc.map_update_elem]: 'map_update_elem',
+  [BpfFunc.map_delete_elem]: 'map_delete_elem',
+  [BpfFunc.map_push_elem]: 'map_push_elem',
+  [BpfFunc.map_pop_elem]: 'map_pop_elem',
+  [BpfFunc.map_peek_elem]: 'map_peek_elem',
+  [BpfFunc.map_lookup_percpu_elem]: 'map_lookup_percpu_elem',
 } as const satisfies Record<number, keyof MapsExports>;
 
 /** One map to create: its shape, its placement from `layoutMaps`, and its index in the object. */
@@ -171,8 +176,7 @@ export class MapStore {
   /** The maps module's raw exports (for wiring more helpers, e.g. bpf_tail_call's `map_prog_at`). */
   readonly raw: MapsExports;
   /**
-   * The map helpers by helper id (1 lookup, 2 update, 3 delete, 87 push, 88 pop, 89 peek,
-   * 195 lookup_percpu): the module's raw Wasm functions, to pass straight as a compiled program's
+   * The map helpers by helper id (those of MAP_HELPER_EXPORTS): the module's raw Wasm functions, to pass straight as a compiled program's
    * imports. Their Wasm signatures are those of MAP_HELPER_EXPORTS.
    */
   readonly helperImports: Readonly<Record<number, Function>>;
@@ -526,6 +530,32 @@ export class MapStore {
     if (ret === -Errno.ENOENT) return undefined;
     if (ret < 0) throw this.fail(e, 'peek', ret);
     return this.copyOut(this.inside(e, 'peek', ret, e.valueSize), e.valueSize);
+  }
+
+  /**
+   * A queue's or stack's elements in the order pop would return them (oldest first for a queue,
+   * newest first for a stack), copied out without changing the map: the listing `bpf2wasm run`
+   * prints, which must not consume what it shows. Reads the ring wasm/maps/queue.ts keeps: slot
+   * `(tail + i) % max_entries` of `valueStride` bytes at `meta`, `tail` at {@link D_QUEUE_TAIL}.
+   */
+  elements(index: number): Uint8Array[] {
+    const e = this.entry(index);
+    if (!isQueueType(e.type)) {
+      throw new BpfRuntimeError(ErrorCode.MapOp, `only queues and stacks have elements to list`, { map: e.name });
+    }
+    const count = this.u32(e.desc + D_COUNT);
+    const max = this.u32(e.desc + D_MAX_ENTRIES);
+    const tail = this.u32(e.desc + D_QUEUE_TAIL);
+    const meta = this.u32(e.desc + D_META);
+    const stride = this.u32(e.desc + D_VALUE_STRIDE);
+    if (count > max || (max > 0 && tail >= max)) throw new BpfRuntimeError(ErrorCode.MapOp, `the ring of this ${e.type === MapType.QUEUE ? 'queue' : 'stack'} is corrupt`, { map: e.name });
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = e.type === MapType.QUEUE ? i : count - 1 - i;
+      const pos = (tail + n) % max;
+      out.push(this.copyOut(this.inside(e, 'list', meta + pos * stride, e.valueSize), e.valueSize));
+    }
+    return out;
   }
 
   private putValue(e: MapEntry, value: Uint8Array): number {

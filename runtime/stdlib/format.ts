@@ -29,7 +29,7 @@
  * advances when `str < end`; with bpf_snprintf(NULL, 0, ...) they never count).
  */
 import { isAlnum, isAscii, isDigit, isPrint, isPunct, isSpace } from './ctype.js';
-import { Errno } from './errno.js';
+import { Errno } from '../uapi/index.js';
 
 /** Most arguments bpf_trace_vprintk and bpf_snprintf take (MAX_BPRINTF_VARARGS). */
 export const MAX_BPRINTF_VARARGS = 12;

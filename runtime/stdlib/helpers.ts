@@ -11,16 +11,16 @@
  * against linear memory instead, and a bad one returns -EFAULT (or -EINVAL where the kernel would
  * for a NULL) without touching memory outside the destination.
  *
- * Not here: the map helpers (1-3, 87-89), implemented in Wasm by the maps module, and
- * bpf_tail_call (12), compiled inline.
+ * Not here: the map helpers (lookup, update, delete, push, pop, peek), implemented in Wasm by the
+ * maps module, and bpf_tail_call, compiled inline.
  */
 import { NULL_GUARD_SIZE } from '../abi.js';
 import { BpfRuntimeError, ErrorCode, InternalError } from '../errors.js';
-import { abiSignature, helperById } from '../helper-table.js';
+import { abiSignature, BpfFunc, helperById } from '../helper-table.js';
 import type { HelperDefinition, HelperFn } from '../helpers.js';
 import { ProgramMemory, smallLength } from './access.js';
 import { HOST_ENV_DEFAULTS, TASK_COMM_LEN, type StdlibContext } from './context.js';
-import { Errno } from './errno.js';
+import { Errno } from '../uapi/index.js';
 import { formatBpf, MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, traceLine } from './format.js';
 import type { RingBuffer } from './ringbuf.js';
 import { strncmp, strtol, strtoul } from './strings.js';
@@ -34,8 +34,15 @@ const TAI_OFFSET_NS = 37_000_000_000n;
 
 /** Ids of the helpers standardHelpers() provides. */
 export const STANDARD_HELPER_IDS: readonly number[] = [
-  4, 5, 6, 7, 8, 14, 15, 16, 25, 28, 35, 42, 45, 93, 94, 105, 106, 112, 113, 114, 115, 125, 130, 131, 132, 133,
-  134, 160, 164, 165, 177, 181, 182, 208,
+  BpfFunc.probe_read, BpfFunc.ktime_get_ns, BpfFunc.trace_printk, BpfFunc.get_prandom_u32,
+  BpfFunc.get_smp_processor_id, BpfFunc.get_current_pid_tgid, BpfFunc.get_current_uid_gid,
+  BpfFunc.get_current_comm, BpfFunc.perf_event_output, BpfFunc.csum_diff, BpfFunc.get_current_task,
+  BpfFunc.get_numa_node_id, BpfFunc.probe_read_str, BpfFunc.spin_lock, BpfFunc.spin_unlock,
+  BpfFunc.strtol, BpfFunc.strtoul, BpfFunc.probe_read_user, BpfFunc.probe_read_kernel,
+  BpfFunc.probe_read_user_str, BpfFunc.probe_read_kernel_str, BpfFunc.ktime_get_boot_ns,
+  BpfFunc.ringbuf_output, BpfFunc.ringbuf_reserve, BpfFunc.ringbuf_submit, BpfFunc.ringbuf_discard,
+  BpfFunc.ringbuf_query, BpfFunc.ktime_get_coarse_ns, BpfFunc.for_each_map_elem, BpfFunc.snprintf,
+  BpfFunc.trace_vprintk, BpfFunc.loop, BpfFunc.strncmp, BpfFunc.ktime_get_tai_ns,
 ];
 
 /** The standard helpers with the state they keep between calls. */
@@ -137,17 +144,17 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
     new BpfRuntimeError(ErrorCode.HelperFailed, detail, { helper, address });
 
   const impl: Array<[number, HelperFn]> = [
-    [4, probeRead],
-    [5, now],
-    [6, (fmt: number, fmtSize: number, a1: bigint, a2: bigint, a3: bigint): bigint => {
+    [BpfFunc.probe_read, probeRead],
+    [BpfFunc.ktime_get_ns, now],
+    [BpfFunc.trace_printk, (fmt: number, fmtSize: number, a1: bigint, a2: bigint, a3: bigint): bigint => {
       const f = formatAt(fmt, fmtSize);
       return typeof f === 'bigint' ? f : trace(f, [a1, a2, a3]);
     }],
-    [7, (): number => (ctx.env.random ? ctx.env.random() : defaultRandom()) >>> 0],
-    [8, (): number => cpu()],
-    [14, (): bigint => taskPair(ctx.env.tgid ?? HOST_ENV_DEFAULTS.tgid, ctx.env.pid ?? HOST_ENV_DEFAULTS.pid)],
-    [15, (): bigint => taskPair(ctx.env.gid ?? HOST_ENV_DEFAULTS.gid, ctx.env.uid ?? HOST_ENV_DEFAULTS.uid)],
-    [16, (buf: number, size: number): bigint => {
+    [BpfFunc.get_prandom_u32, (): number => (ctx.env.random ? ctx.env.random() : defaultRandom()) >>> 0],
+    [BpfFunc.get_smp_processor_id, (): number => cpu()],
+    [BpfFunc.get_current_pid_tgid, (): bigint => taskPair(ctx.env.tgid ?? HOST_ENV_DEFAULTS.tgid, ctx.env.pid ?? HOST_ENV_DEFAULTS.pid)],
+    [BpfFunc.get_current_uid_gid, (): bigint => taskPair(ctx.env.gid ?? HOST_ENV_DEFAULTS.gid, ctx.env.uid ?? HOST_ENV_DEFAULTS.uid)],
+    [BpfFunc.get_current_comm, (buf: number, size: number): bigint => {
       // strscpy_pad: at most size - 1 bytes of comm, then NULs to the end of the buffer.
       const b = buf >>> 0;
       const n = size >>> 0;
@@ -158,7 +165,7 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       mem.write(b, out);
       return 0n;
     }],
-    [25, (_ctx: number, map: number, flags: bigint, data: number, size: bigint): bigint => {
+    [BpfFunc.perf_event_output, (_ctx: number, map: number, flags: bigint, data: number, size: bigint): bigint => {
       const pe = ctx.perfAt(map >>> 0);
       if (!pe) return fail(Errno.EINVAL);
       const n = smallLength(size);
@@ -166,7 +173,7 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       if (!bytes) return fail(Errno.EFAULT);
       return BigInt(pe.output(flags, bytes, cpu()));
     }],
-    [28, (from: number, fromSize: number, to: number, toSize: number, seed: number): bigint => {
+    [BpfFunc.csum_diff, (from: number, fromSize: number, to: number, toSize: number, seed: number): bigint => {
       const fs = fromSize >>> 0;
       const ts = toSize >>> 0;
       if ((fs | ts) & 3 || fs + ts > CSUM_DIFF_MAX) return fail(Errno.EINVAL);
@@ -176,10 +183,10 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       return BigInt(csumDiff(f, t, seed >>> 0));
     }],
     // There is no task_struct to point to: NULL, which bpf_probe_read turns into -EFAULT.
-    [35, (): bigint => 0n],
-    [42, (): bigint => 0n],
-    [45, probeReadStr],
-    [93, (lock: number): bigint => {
+    [BpfFunc.get_current_task, (): bigint => 0n],
+    [BpfFunc.get_numa_node_id, (): bigint => 0n],
+    [BpfFunc.probe_read_str, probeReadStr],
+    [BpfFunc.spin_lock, (lock: number): bigint => {
       const a = lock >>> 0;
       if (held.has(a)) throw lockError('bpf_spin_lock', `the lock at 0x${a.toString(16)} is already held (deadlock)`, a);
       if (held.size > 0) {
@@ -189,19 +196,19 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       held.add(a);
       return 0n;
     }],
-    [94, (lock: number): bigint => {
+    [BpfFunc.spin_unlock, (lock: number): bigint => {
       const a = lock >>> 0;
       if (!held.delete(a)) throw lockError('bpf_spin_unlock', `the lock at 0x${a.toString(16)} is not held`, a);
       return 0n;
     }],
-    [105, (buf: number, bufLen: bigint, flags: bigint, res: number): bigint => strtox(mem, buf, bufLen, flags, res, strtol)],
-    [106, (buf: number, bufLen: bigint, flags: bigint, res: number): bigint => strtox(mem, buf, bufLen, flags, res, strtoul)],
-    [112, probeRead],
-    [113, probeRead],
-    [114, probeReadStr],
-    [115, probeReadStr],
-    [125, (): bigint => (ctx.env.bootNow ? BigInt.asUintN(64, ctx.env.bootNow()) : now())],
-    [130, (map: number, data: number, size: bigint, flags: bigint): bigint => {
+    [BpfFunc.strtol, (buf: number, bufLen: bigint, flags: bigint, res: number): bigint => strtox(mem, buf, bufLen, flags, res, strtol)],
+    [BpfFunc.strtoul, (buf: number, bufLen: bigint, flags: bigint, res: number): bigint => strtox(mem, buf, bufLen, flags, res, strtoul)],
+    [BpfFunc.probe_read_user, probeRead],
+    [BpfFunc.probe_read_kernel, probeRead],
+    [BpfFunc.probe_read_user_str, probeReadStr],
+    [BpfFunc.probe_read_kernel_str, probeReadStr],
+    [BpfFunc.ktime_get_boot_ns, (): bigint => (ctx.env.bootNow ? BigInt.asUintN(64, ctx.env.bootNow()) : now())],
+    [BpfFunc.ringbuf_output, (map: number, data: number, size: bigint, flags: bigint): bigint => {
       const rb = ctx.ringbufAt(map >>> 0);
       if (!rb) return fail(Errno.EINVAL);
       const n = smallLength(size);
@@ -209,21 +216,21 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       if (!bytes) return fail(Errno.EFAULT);
       return BigInt(rb.output(bytes, flags));
     }],
-    [131, (map: number, size: bigint, flags: bigint): number => {
+    [BpfFunc.ringbuf_reserve, (map: number, size: bigint, flags: bigint): number => {
       const rb = ctx.ringbufAt(map >>> 0);
       if (!rb) return 0;
       const data = rb.reserve(size, flags);
       if (data !== 0) reserved.set(data, rb);
       return data;
     }],
-    [132, (data: number, flags: bigint): void => commit(data, flags, false)],
-    [133, (data: number, flags: bigint): void => commit(data, flags, true)],
-    [134, (map: number, flags: bigint): bigint => ctx.ringbufAt(map >>> 0)?.query(flags) ?? 0n],
-    [160, (): bigint => {
+    [BpfFunc.ringbuf_submit, (data: number, flags: bigint): void => commit(data, flags, false)],
+    [BpfFunc.ringbuf_discard, (data: number, flags: bigint): void => commit(data, flags, true)],
+    [BpfFunc.ringbuf_query, (map: number, flags: bigint): bigint => ctx.ringbufAt(map >>> 0)?.query(flags) ?? 0n],
+    [BpfFunc.ktime_get_coarse_ns, (): bigint => {
       const t = now();
       return t - (t % 1_000_000n);
     }],
-    [164, (map: number, callback: number, callbackCtx: number, flags: bigint): bigint => {
+    [BpfFunc.for_each_map_elem, (map: number, callback: number, callbackCtx: number, flags: bigint): bigint => {
       if (flags !== 0n) return fail(Errno.EINVAL);
       const desc = map >>> 0;
       if (!ctx.mapAt(desc)) return fail(Errno.EINVAL);
@@ -236,7 +243,7 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       }
       return BigInt(n);
     }],
-    [165, (str: number, strSize: number, fmt: number, data: number, dataLen: number): bigint => {
+    [BpfFunc.snprintf, (str: number, strSize: number, fmt: number, data: number, dataLen: number): bigint => {
       const args = argsAt(data, dataLen);
       if (typeof args === 'bigint') return args;
       const f = fmt >>> 0;
@@ -255,13 +262,13 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       }
       return BigInt(out.length + 1);
     }],
-    [177, (fmt: number, fmtSize: number, data: number, dataLen: number): bigint => {
+    [BpfFunc.trace_vprintk, (fmt: number, fmtSize: number, data: number, dataLen: number): bigint => {
       const args = argsAt(data, dataLen);
       if (typeof args === 'bigint') return args;
       const f = formatAt(fmt, fmtSize);
       return typeof f === 'bigint' ? f : trace(f, args);
     }],
-    [181, (nrLoops: number, callback: number, callbackCtx: number, flags: bigint): bigint => {
+    [BpfFunc.loop, (nrLoops: number, callback: number, callbackCtx: number, flags: bigint): bigint => {
       if (flags !== 0n) return fail(Errno.EINVAL);
       const n = nrLoops >>> 0;
       if (n > BPF_MAX_LOOPS) return fail(Errno.E2BIG);
@@ -272,7 +279,7 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       }
       return BigInt(n);
     }],
-    [182, (s1: number, s1Size: number, s2: number): bigint => {
+    [BpfFunc.strncmp, (s1: number, s1Size: number, s2: number): bigint => {
       const a = s1 >>> 0;
       const n = s1Size >>> 0;
       if (!mem.valid(a, n)) return fail(Errno.EFAULT);
@@ -284,7 +291,7 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       });
       return r === undefined ? fail(Errno.EFAULT) : BigInt(r);
     }],
-    [208, (): bigint => wallClockNs() + TAI_OFFSET_NS],
+    [BpfFunc.ktime_get_tai_ns, (): bigint => wallClockNs() + TAI_OFFSET_NS],
   ];
 
   const helpers = impl.map(([id, fn]): HelperDefinition => {

@@ -9,7 +9,7 @@
  */
 export type { HostEnv, StdlibContext } from './context.js';
 export { HOST_ENV_DEFAULTS, TASK_COMM_LEN } from './context.js';
-export { Errno } from './errno.js';
+export { Errno } from '../uapi/index.js';
 export { ProgramMemory } from './access.js';
 export {
   createStandardHelpers,

@@ -13,14 +13,12 @@
  * answer for an event that lives on another CPU).
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { D_MAX_ENTRIES, D_TYPE, MapType } from '../maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE } from '../maps/desc.js';
 import { AsyncRecords } from './channel.js';
-import { Errno } from './errno.js';
+import { BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, Errno, MapType } from '../uapi/index.js';
 
-/** The CPU-index bits of bpf_perf_event_output's flags; any other bit is -EINVAL. */
-export const BPF_F_INDEX_MASK = 0xffff_ffffn;
-/** "The CPU the program runs on." */
-export const BPF_F_CURRENT_CPU = 0xffff_ffffn;
+/** bpf_perf_event_output's UAPI flags, re-exported from their home in runtime/uapi. */
+export { BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK } from '../uapi/index.js';
 /** Size of the perf_event_header before each sample. */
 const PERF_HEADER_SIZE = 8;
 

@@ -17,28 +17,18 @@
  * not return (the kernel's verifier forbids both) cannot corrupt it; such a submit is ignored.
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, MapType } from '../maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES } from '../maps/desc.js';
 import { AsyncRecords } from './channel.js';
-import { Errno } from './errno.js';
+import {
+  Errno, MapType, BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP, BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS,
+  BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ,
+} from '../uapi/index.js';
 
-/** Submit/discard/output flag: do not wake consumers. */
-export const BPF_RB_NO_WAKEUP = 1n;
-/** Submit/discard/output flag: wake consumers even if the record is not the next to read. */
-export const BPF_RB_FORCE_WAKEUP = 2n;
-/** bpf_ringbuf_query: bytes not yet consumed. */
-export const BPF_RB_AVAIL_DATA = 0n;
-/** bpf_ringbuf_query: size of the data area. */
-export const BPF_RB_RING_SIZE = 1n;
-/** bpf_ringbuf_query: the consumer position. */
-export const BPF_RB_CONS_POS = 2n;
-/** bpf_ringbuf_query: the producer position. */
-export const BPF_RB_PROD_POS = 3n;
-/** Header length bit: the record is reserved, not yet submitted or discarded. */
-export const BPF_RINGBUF_BUSY_BIT = 0x8000_0000;
-/** Header length bit: the record was discarded. */
-export const BPF_RINGBUF_DISCARD_BIT = 0x4000_0000;
-/** Size of a record header. */
-export const BPF_RINGBUF_HDR_SZ = 8;
+/** The ring buffer's UAPI flags, re-exported from their home in runtime/uapi. */
+export {
+  BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP, BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS,
+  BPF_RINGBUF_BUSY_BIT, BPF_RINGBUF_DISCARD_BIT, BPF_RINGBUF_HDR_SZ,
+} from '../uapi/index.js';
 /** The largest record the kernel reserves (RINGBUF_MAX_RECORD_SZ = UINT_MAX / 4). */
 const RINGBUF_MAX_RECORD_SZ = 0x3fff_ffffn;
 

@@ -3,7 +3,7 @@
  * (`__bpf_strtoull` over lib/kstrtox.c's `_parse_integer`).
  */
 import { isSpace, isXDigit } from './ctype.js';
-import { Errno } from './errno.js';
+import { Errno } from '../uapi/index.js';
 
 /** The base bits of bpf_strtol's flags; any other bit set is -EINVAL. */
 export const BPF_STRTOX_BASE_MASK = 0x1f;

@@ -3,11 +3,10 @@
  * and a differential check against the compiled engine (same r0, same memory, same error) at every
  * optimisation level.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/errors.js';
+import { CONFORMANCE_FILES, HAVE_CONFORMANCE, NO_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
 import { assemble } from '../../compiler/asm/assemble.js';
 import { parseDataFile } from '../../compiler/asm/datafile.js';
 import { compile, type OptLevel } from '../../compiler/index.js';
@@ -24,14 +23,6 @@ import { asmLine, regValue } from '../../scripts/fuzz/generators.js';
 
 // ------------------------------------------------------------------------------ harness
 
-/** Overridable so the skip and the empty-folder failure can be exercised. */
-const CONFORMANCE_DIR = process.env.BPF2WASM_CONFORMANCE_DIR
-  ?? fileURLToPath(new URL('../../../shared/conformance/tests/', import.meta.url));
-const HAVE_CONFORMANCE = existsSync(CONFORMANCE_DIR);
-const CONFORMANCE_FILES = HAVE_CONFORMANCE
-  ? readdirSync(CONFORMANCE_DIR).filter((f) => f.endsWith('.data')).sort()
-  : [];
-const NO_CONFORMANCE = `skipped: ${CONFORMANCE_DIR} not found (the shared conformance suite is not checked out)`;
 
 const OPT_LEVELS: readonly OptLevel[] = [0, 1, 2];
 const IDENTITY5: HelperDefinition = { id: 5, fn: (a: bigint): bigint => a };
@@ -150,13 +141,7 @@ async function sameError(c: Case | string): Promise<Extract<Outcome, { ok: false
 }
 
 function interpError(fn: () => unknown): Bpf2WasmError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Bpf2WasmError) return e;
-    throw e;
-  }
-  throw new Error('expected a Bpf2WasmError, but nothing was thrown');
+  return thrownBy(fn, Bpf2WasmError);
 }
 
 const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
@@ -172,7 +157,7 @@ describe('conformance suite', () => {
   if (!HAVE_CONFORMANCE) it.skipIf(true)(NO_CONFORMANCE, () => {});
 
   const load = (name: string) => {
-    const data = parseDataFile(readFileSync(join(CONFORMANCE_DIR, name), 'utf8'));
+    const data = readConformance(name);
     if (data.asm === undefined) throw new Error(`${name} has no -- asm section`);
     return { data, bytes: assemble(data.asm) };
   };

@@ -4,10 +4,12 @@
  * (numbers for i32, bigints for i64), and every return code is the kernel's.
  */
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/errors.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { abiSignature, helperById } from '../helper-table.js';
 import { callWithRegisters, HelperRegistry } from '../helpers.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, MapType } from '../maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES } from '../maps/desc.js';
+import { MapType } from '../uapi/index.js';
 import {
   BPF_F_CURRENT_CPU,
   BPF_MAX_LOOPS,
@@ -657,15 +659,7 @@ describe('bpf_for_each_map_elem', () => {
 });
 
 describe('bpf_spin_lock / bpf_spin_unlock', () => {
-  const thrown = (f: () => unknown): BpfRuntimeError => {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof BpfRuntimeError) return e;
-      throw e;
-    }
-    throw new Error('did not throw');
-  };
+  const thrown = (f: () => unknown): BpfRuntimeError => thrownBy(f, BpfRuntimeError);
 
   it('pairs locks and unlocks', () => {
     const s = setup();

@@ -12,7 +12,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { BPF_F_NO_PREALLOC, MapType, type MapShape } from '../../runtime/maps/desc.js';
+import type { MapShape } from '../../runtime/maps/desc.js';
+import { BPF_F_NO_PREALLOC, MapType } from '../../runtime/uapi/index.js';
 import { layoutMaps } from '../../runtime/maps/layout.js';
 import { MapStore } from '../../runtime/maps/store.js';
 import { formatNs, median, table } from './stats.js';

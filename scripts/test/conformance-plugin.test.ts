@@ -6,12 +6,13 @@
  * prepare script) and are skipped, with a warning, when dist/ is missing.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runnerStyleObject } from '../../test/support/elf-writer.js';
+import { elfFixture, ROOT as root } from '../../test/support/fixtures.js';
+import { slotBytes } from '../../test/support/slots.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const plugin = path.join(root, 'scripts/conformance-plugin');
 const built = ['dist/compiler/index.js', 'dist/runtime/index.js', 'dist/compiler/elf/program.js'].every((f) =>
   existsSync(path.join(root, f)),
@@ -42,72 +43,11 @@ function run(args: string[], stdin: string): Promise<Result> {
 /** Bytes as the runner writes them: two hex digits and whitespace per byte. */
 const hex = (bytes: ArrayLike<number>): string => Array.from(bytes, (b) => b.toString(16).padStart(2, '0') + ' ').join(' ');
 
-const insn = (op: number, regs: number, off: number, imm: number): number[] => {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, op);
-  v.setUint8(1, regs);
-  v.setInt16(2, off, true);
-  v.setInt32(4, imm, true);
-  return [...b];
-};
+const insn = slotBytes;
 const EXIT = insn(0x95, 0, 0, 0);
 const MOV_R0_42 = insn(0xb7, 0x00, 0, 42);
 
-/** The ELF object the runner writes in --elf mode (ELFIO style: symbol names in .shstrtab). */
-function runnerElf(code: number[]): Uint8Array {
-  const names = [0];
-  const add = (s: string): number => {
-    const at = names.length;
-    for (const c of s) names.push(c.charCodeAt(0));
-    names.push(0);
-    return at;
-  };
-  const [nShstrtab, nSymtab, nText, nMain] = ['.shstrtab', '.symtab', '.text', 'main'].map(add) as [number, number, number, number];
-  const symtab = new Uint8Array(48);
-  const sv = new DataView(symtab.buffer);
-  sv.setUint32(24, nMain, true);
-  sv.setUint8(28, 0x12); // GLOBAL FUNC
-  sv.setUint16(30, 3, true);
-  sv.setBigUint64(40, BigInt(code.length), true);
-  const parts = [Uint8Array.from(names), symtab, Uint8Array.from(code)];
-  const headers = [[nShstrtab, 3, 0, 0, 0, 0], [nSymtab, 2, 0, 1, 1, 24], [nText, 1, 6, 0, 0, 0]] as const;
-  let off = 64;
-  const offsets = parts.map((p) => {
-    off = (off + 7) & ~7;
-    const at = off;
-    off += p.length;
-    return at;
-  });
-  const shoff = (off + 7) & ~7;
-  const out = new Uint8Array(shoff + 4 * 64);
-  const v = new DataView(out.buffer);
-  out.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
-  v.setUint16(16, 1, true);
-  v.setUint16(18, 247, true);
-  v.setUint32(20, 1, true);
-  v.setBigUint64(40, BigInt(shoff), true);
-  v.setUint16(52, 64, true);
-  v.setUint16(58, 64, true);
-  v.setUint16(60, 4, true);
-  v.setUint16(62, 1, true);
-  parts.forEach((p, i) => {
-    out.set(p, offsets[i]!);
-    const h = shoff + (i + 1) * 64;
-    const [name, type, flags, link, info, entsize] = headers[i]!;
-    v.setUint32(h, name, true);
-    v.setUint32(h + 4, type, true);
-    v.setBigUint64(h + 8, BigInt(flags), true);
-    v.setBigUint64(h + 24, BigInt(offsets[i]!), true);
-    v.setBigUint64(h + 32, BigInt(p.length), true);
-    v.setUint32(h + 40, link, true);
-    v.setUint32(h + 44, info, true);
-    v.setBigUint64(h + 56, BigInt(entsize), true);
-  });
-  return out;
-}
-
-const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(root, 'test-programs/elf', name)));
+const fixture = elfFixture;
 
 function expectSuccess(r: Result, value: string): void {
   expect(r.stderr).toBe('');
@@ -157,7 +97,7 @@ describe.skipIf(!built).concurrent('conformance-plugin', () => {
   });
 
   it('--elf: runs .text/main of the object the runner writes', async () => {
-    const elf = runnerElf([...insn(0xb7, 0x01, 0, 7), ...insn(0x85, 0, 0, 5), ...insn(0x07, 0x00, 0, 1), ...EXIT]);
+    const elf = runnerStyleObject([...insn(0xb7, 0x01, 0, 7), ...insn(0x85, 0, 0, 5), ...insn(0x07, 0x00, 0, 1), ...EXIT]);
     expectSuccess(await run(['--elf'], hex(elf)), '0x8');
   });
 

@@ -1,23 +1,18 @@
 /**
- * A BTF writer for the tests: synthetic, hand-built and forged `.BTF` sections (btf.test.ts,
+ * Test support: a BTF writer for synthetic, hand-built and forged `.BTF` sections (btf.test.ts,
  * typedesc.test.ts).
  */
-import { BtfKind, BtfLinkage, parseBtf, type Btf } from '../elf/btf.js';
+import { BtfKind, BtfLinkage, parseBtf, type Btf } from '../../compiler/elf/btf.js';
+import { StrTab } from './strtab.js';
 
 export class BtfWriter {
-  private readonly strs: number[] = [0];
-  private readonly strIndex = new Map<string, number>([['', 0]]);
+  private readonly strings = new StrTab();
   /** Type records as u32 words (one entry per type). */
   readonly records: number[][] = [];
 
+  /** The offset of `s` in the string section (added once). */
   str(s: string): number {
-    const hit = this.strIndex.get(s);
-    if (hit !== undefined) return hit;
-    const off = this.strs.length;
-    for (const b of new TextEncoder().encode(s)) this.strs.push(b);
-    this.strs.push(0);
-    this.strIndex.set(s, off);
-    return off;
+    return this.strings.add(s);
   }
 
   /** Adds a raw record; returns its type id. */
@@ -72,7 +67,8 @@ export class BtfWriter {
     const le = options.le ?? true;
     const typeWords = this.records.flat();
     const typeLen = typeWords.length * 4;
-    const strLen = this.strs.length;
+    const strs = this.strings.bytes();
+    const strLen = strs.length;
     const out = new Uint8Array(24 + typeLen + strLen);
     const v = new DataView(out.buffer);
     const h = { hdrLen: 24, typeOff: 0, typeLen, strOff: typeLen, strLen, ...options.header };
@@ -85,7 +81,7 @@ export class BtfWriter {
     v.setUint32(16, h.strOff, le);
     v.setUint32(20, h.strLen, le);
     typeWords.forEach((w, i) => v.setUint32(24 + i * 4, w, le));
-    out.set(this.strs, 24 + typeLen);
+    out.set(strs, 24 + typeLen);
     return out;
   }
 

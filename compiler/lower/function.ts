@@ -1,0 +1,289 @@
+/**
+ * Lowering of one eBPF function to the body of its Wasm function: the structured control flow
+ * (compiler/structure.ts) or, for irreducible flow, a dispatch loop; each instruction to WIR.
+ * Arithmetic, jumps and memory have their own files here; call sites rewritten before lowering
+ * (compiler/rewrite/fixups.ts) and the instrumentation (budget, checked mode) live in
+ * compiler/rewrite.
+ */
+import { CompileError, ErrorCode } from '../../runtime/errors.js';
+import { FaultCode, type HelperImport } from '../../runtime/abi.js';
+import { LDDW_PSEUDO_FUNC, pseudoFuncTarget, type BasicBlock, type FunctionCfg } from '../../runtime/isa/cfg.js';
+import type { Insn, JcondInsn } from '../../runtime/isa/insn.js';
+import { structureFunction, type Stmt } from '../structure.js';
+import { tagPc, w, type CodeSink, type Node } from '../wir.js';
+import { inlineArrayLookup } from '../rewrite/array-lookup.js';
+import { BudgetCounter } from '../rewrite/budget.js';
+import { loadCheckSpan } from '../rewrite/checked.js';
+import { endIfTailCallPending, inlineTailCall } from '../rewrite/tail-call.js';
+import { lowerAlu, lowerEnd } from './alu.js';
+import {
+  CALLX_FN, CB_FP, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn, L_FP, L_LABEL, L_R0,
+  set64, type ModuleCtx,
+} from './frame.js';
+import { lowerCond } from './jump.js';
+import { address, load, lowerAtomic, lowerLegacyLoad, store } from './memory.js';
+
+/** Generates the body of one eBPF function. */
+export class FunctionLowering {
+  private readonly insns: Insn[];
+  private readonly budget: BudgetCounter;
+
+  constructor(
+    private readonly ctx: ModuleCtx,
+    private readonly fn: FunctionCfg,
+  ) {
+    this.insns = ctx.program.insns;
+    this.budget = new BudgetCounter(ctx.options.budget !== undefined);
+  }
+
+  /** Writes the body into `sink`. */
+  emitBody(sink: CodeSink): void {
+    const { blocks } = this.fn;
+    const result = structureFunction(
+      blocks,
+      (blk) => {
+        const t = this.insns[blk.last]!;
+        return t.kind === 'exit' ? 'exit' : t.kind === 'jcond' ? 'cond' : 'jump';
+      },
+      (blk) => this.insns[blk.first]!.pc,
+    );
+    if (!result.ok) {
+      this.emitDispatch(blocks, sink);
+      return;
+    }
+    this.budget.regionHeads = result.regionHeads;
+    sink.push(...this.prologue());
+    this.emitStmts(result.body, sink);
+    sink.push(w.unreachable());
+  }
+
+  private emitStmts(stmts: Stmt[], out: CodeSink): void {
+    const m = w;
+    for (let i = 0; i < stmts.length; i++) {
+      const s = stmts[i]!;
+      switch (s.k) {
+        case 'code':
+          this.budget.charge(this.fn.blocks[s.block]!, out);
+          this.emitBlockCode(this.fn.blocks[s.block]!, out);
+          break;
+        case 'block':
+          out.openBlock('B' + s.label);
+          this.emitStmts(s.body, out);
+          out.close();
+          break;
+        case 'loop':
+          out.openLoop('L' + s.label);
+          this.budget.check(this.insns[this.fn.blocks[s.label]!.first]!.pc, out);
+          this.emitStmts(s.body, out);
+          out.close();
+          break;
+        case 'br':
+          out.push(m.br(labelOf(s)));
+          break;
+        case 'return':
+          out.push(...this.ret());
+          break;
+        case 'if': {
+          const cond = lowerCond(this.insns[this.fn.blocks[s.block]!.last] as JcondInsn);
+          const thenBr = s.then.length === 1 && s.then[0]!.k === 'br' ? s.then[0] : undefined;
+          const elseBr = s.else.length === 1 && s.else[0]!.k === 'br' ? s.else[0] : undefined;
+          if (thenBr && thenBr.k === 'br') {
+            // `br_if` keeps even unoptimised code compact.
+            out.push(m.br(labelOf(thenBr), cond));
+            this.emitStmts(s.else, out);
+          } else if (elseBr && elseBr.k === 'br') {
+            out.push(m.br(labelOf(elseBr), m.i32.eqz(cond)));
+            this.emitStmts(s.then, out);
+          } else {
+            out.openIf(cond);
+            this.emitStmts(s.then, out);
+            out.elseArm();
+            this.emitStmts(s.else, out);
+            out.close();
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Irreducible control flow (a loop with several entries, which clang never produces): a dispatch
+   * loop over all blocks with the next block's number in a local, `br_table` to its code.
+   * Linear in the size of the function, like the structured path, only slower to run.
+   */
+  private emitDispatch(blocks: BasicBlock[], sink: CodeSink): void {
+    const label = (i: number): string => 'D' + i;
+    const next = (i: number): Node => w.local.set(L_LABEL, w.i32.const(i));
+    sink.push(...this.prologue(), next(0));
+    sink.openLoop('dispatch');
+    // Block D_i ends right before block i's code; the innermost holds the br_table.
+    for (let i = blocks.length - 1; i >= 0; i--) sink.openBlock(label(i));
+    sink.push(w.switch(blocks.map((_, i) => label(i)), label(0), w.local.get(L_LABEL, 'i32')));
+    blocks.forEach((blk, i) => {
+      sink.close();
+      this.budget.check(this.insns[blk.first]!.pc, sink);
+      this.budget.charge(blk, sink);
+      this.emitBlockCode(blk, sink);
+      const t = this.insns[blk.last]!;
+      if (t.kind === 'exit') sink.push(...this.ret());
+      else if (t.kind === 'jcond') sink.push(w.if(lowerCond(t), next(blk.succs[0]!), next(blk.succs[1]!)), w.br('dispatch'));
+      else sink.push(next(blk.succs[0]!), w.br('dispatch'));
+    });
+    sink.close();
+    sink.push(w.unreachable());
+  }
+
+  /** Function entry: local copies of the check span and the budget, and the budget check. */
+  private prologue(): Node[] {
+    const out: Node[] = [];
+    if (this.ctx.options.checked) out.push(loadCheckSpan());
+    this.budget.enter(this.insns[this.fn.blocks[0]!.first]!.pc, out);
+    return out;
+  }
+
+  /** Returns r0, handing the remaining budget back to the caller. */
+  private ret(): Node[] {
+    const r = w.return(w.local.get(L_R0, 'i64'));
+    if (!this.budget.enabled) return [r];
+    return [this.budget.handOver(), r];
+  }
+
+  private emitBlockCode(blk: BasicBlock, out: CodeSink): void {
+    for (let i = blk.first; i <= blk.last; i++) {
+      const insn = this.insns[i]!;
+      if (insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond') continue;
+      this.emitInsn(insn, out);
+    }
+  }
+
+  private emitInsn(insn: Insn, out: CodeSink): void {
+    const m = w;
+    const { options } = this.ctx;
+    switch (insn.kind) {
+      case 'alu':
+        out.push(lowerAlu(insn));
+        return;
+      case 'end':
+        out.push(lowerEnd(insn));
+        return;
+      case 'lddw': {
+        const value = insn.src === 0 ? insn.value
+          : insn.src === LDDW_PSEUDO_FUNC ? BigInt(this.ctx.callbacks.get(pseudoFuncTarget(insn))!)
+            : this.resolveLddw(insn);
+        out.push(set64(insn.dst, i64c(value)));
+        return;
+      }
+      case 'ldx': {
+        const [ptr, off] = address(options, insn.src, insn.off, insn.size, insn.pc, out);
+        const ld = load(insn.size, insn.signed, off, ptr);
+        tagPc(ld, insn.pc);
+        out.push(set64(insn.dst, ld));
+        return;
+      }
+      case 'st': {
+        const [ptr, off] = address(options, insn.dst, insn.off, insn.size, insn.pc, out);
+        out.push(tagPc(store(insn.size, off, ptr, i64c(insn.imm)), insn.pc));
+        return;
+      }
+      case 'stx': {
+        const [ptr, off] = address(options, insn.dst, insn.off, insn.size, insn.pc, out);
+        out.push(tagPc(store(insn.size, off, ptr, get64(insn.src)), insn.pc));
+        return;
+      }
+      case 'atomic':
+        lowerAtomic(options, insn, out);
+        return;
+      case 'call': {
+        const fixup = this.ctx.fixups.get(insn.pc);
+        if (fixup?.kind === 'tail_call') inlineTailCall(this.ctx, insn.pc, () => this.ret(), out);
+        else if (fixup?.kind === 'array_lookup') inlineArrayLookup(options, fixup.map, insn.pc, out);
+        else this.emitHelperCall(insn.helper, insn.pc, out);
+        return;
+      }
+      case 'callx': {
+        out.push(set64(0, tagPc(m.call(CALLX_FN, [
+          get32(insn.reg), m.i32.const(insn.pc), get64(1), get64(2), get64(3), get64(4), get64(5),
+        ], 'i64'), insn.pc)));
+        return;
+      }
+      case 'call_local': {
+        const { frameSize, stackBase } = options.layout;
+        // The callee's frame is below ours; refuse the call if it would not fit in the stack region.
+        out.push(m.if(
+          m.i32.lt_u(m.local.get(L_FP, 'i32'), m.i32.const(stackBase + 2 * frameSize)),
+          fault(FaultCode.CallDepth, insn.pc, m.i32.const(0)),
+        ));
+        if (this.budget.enabled) out.push(this.budget.handOver());
+        out.push(set64(0, m.call(FN_PREFIX + insn.target, [
+          get64(1), get64(2), get64(3), get64(4), get64(5),
+          m.i32.sub(m.local.get(L_FP, 'i32'), m.i32.const(frameSize)),
+        ], 'i64')));
+        if (this.budget.enabled) out.push(this.budget.takeBack());
+        if (this.ctx.usesTailCalls) out.push(endIfTailCallPending(() => this.ret()));
+        return;
+      }
+      case 'kfunc':
+        if (this.ctx.kfuncs.has(insn.btfId)) {
+          this.emitImportCall(this.ctx.kfuncs.get(insn.btfId)!, kfuncFn(insn.btfId), insn.pc, out);
+          return;
+        }
+        throw new CompileError(
+          ErrorCode.Unsupported,
+          `kfunc call (BTF id ${insn.btfId}) needs the host to provide the function; kfuncs are not supported yet`,
+          { insn: insn.pc },
+        );
+      case 'ldabs':
+      case 'ldind':
+        lowerLegacyLoad(this.ctx, insn, out);
+        return;
+      default:
+        throw new CompileError(ErrorCode.Internal, `unexpected ${insn.kind} inside a block`, { insn: insn.pc });
+    }
+  }
+
+  private resolveLddw(insn: Extract<Insn, { kind: 'lddw' }>): bigint {
+    const r = this.ctx.options.resolveLddw;
+    if (!r) {
+      throw new CompileError(
+        ErrorCode.Unsupported,
+        `lddw with source ${insn.src} (a map or variable reference) needs an ELF object with maps; raw bytecode cannot resolve it`,
+        { insn: insn.pc },
+      );
+    }
+    return r(insn);
+  }
+
+  private emitHelperCall(id: number, pc: number, out: CodeSink): void {
+    // Declared by prescan, before any body was generated.
+    const imp = this.ctx.helpers.get(id);
+    if (!imp) throw new CompileError(ErrorCode.Internal, `helper ${id} was not declared`, { insn: pc });
+    this.emitImportCall(imp, helperFn(id), pc, out);
+  }
+
+  /** A call to an imported helper or kfunc: r1..r5 converted to its signature, r0 from its result. */
+  private emitImportCall(imp: HelperImport, fn: string, pc: number, out: CodeSink): void {
+    const m = w;
+    const id = imp.kfunc ? Number.NaN : imp.id;
+    const args = imp.signature.args.map((k, i) => (k === 'i64' ? get64(i + 1) : get32(i + 1)));
+    const sig = imp.signature;
+    const resultType = sig.result === 'i64' ? 'i64' : sig.result === 'void' ? 'none' : 'i32';
+    const call = tagPc(m.call(fn, args, resultType), pc);
+    // A helper that runs callbacks: they get the frame below ours and share our budget.
+    const withCallbacks = this.ctx.callbacks.size > 0 && this.ctx.callbackHelpers.has(id);
+    const budgeted = withCallbacks && this.budget.enabled;
+    if (withCallbacks) out.push(m.global.set(CB_FP, m.i32.sub(m.local.get(L_FP, 'i32'), m.i32.const(this.ctx.options.layout.frameSize))));
+    if (budgeted) out.push(this.budget.handOver());
+    switch (sig.result) {
+      case 'i64': out.push(set64(0, call)); break;
+      case 'u32': out.push(set64(0, m.i64.extend_u(call))); break;
+      case 's32': out.push(set64(0, m.i64.extend_s(call))); break;
+      case 'void': out.push(call, set64(0, m.i64.const(0n))); break;
+    }
+    if (budgeted) out.push(this.budget.takeBack());
+  }
+}
+
+function labelOf(s: Extract<Stmt, { k: 'br' }>): string {
+  return (s.loop ? 'L' : 'B') + s.target;
+}
