@@ -21,7 +21,7 @@ import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/so
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
-import { contextKindOf } from '../runtime/uapi/index.js';
+import { programEntries } from '../runtime/engine.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
 export type OptLevel = 0 | 1 | 2;
@@ -134,9 +134,6 @@ export const O1_MAX_INSNS = 20_000;
 
 const GENERATOR = 'bpf2wasm 0.1.0';
 
-function sanitizeExport(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, '_');
-}
 
 /**
  * A module planned but not yet generated: the decoded program, its control flow, the code
@@ -172,16 +169,15 @@ export function planModule(
   if (options.budget !== undefined && (!Number.isSafeInteger(options.budget) || options.budget < 0)) {
     throw new CompileError(ErrorCode.BadArgument, `budget must be a non-negative integer, not ${String(options.budget)}`);
   }
-  const entries: EntryDecl[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
-  if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
+  const programs = programEntries(options.entries);
   phase('decode');
-  const cfg = buildCfg(program, entries.map((e) => e.pc));
+  const cfg = buildCfg(program, programs.map((e) => e.insn));
   phase('cfg');
   if (options.validate) {
     validateProgram(program, cfg, {
       ...(input instanceof Uint8Array ? { bytes: input } : {}),
       frameSize,
-      entryPcs: entries.map((e) => e.pc),
+      entryPcs: programs.map((e) => e.insn),
     });
     phase('verify');
   }
@@ -202,17 +198,6 @@ export function planModule(
     }
     return { id, name: `helper_${id}`, signature: GENERIC_HELPER_SIGNATURE };
   };
-
-  const usedExports = new Set<string>();
-  const programs: ProgramEntry[] = entries.map((e) => {
-    let exportName = sanitizeExport(e.name) || 'prog';
-    while (usedExports.has(exportName)) exportName += '_';
-    usedExports.add(exportName);
-    const type = e.type ?? 'raw';
-    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
-    if (e.section !== undefined) entry.section = e.section;
-    return entry;
-  });
 
   const emitted = internalErrors(() => withStackGuard(() => emitModule(cfg, {
     layout,

@@ -5,7 +5,8 @@
  * test-run code takes an engine too.
  */
 import { FaultCode, type Manifest, type MemoryLayout, type ProgramEntry } from './abi.js';
-import { Bpf2WasmError, BpfRuntimeError, ErrorCode, type ErrorLocation } from './errors.js';
+import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, type ErrorLocation } from './errors.js';
+import { contextKindOf } from './uapi/index.js';
 import { HelperRegistry, type HelperDefinition } from './helpers.js';
 import type { InstantiateOptions } from './instance.js';
 import type { ObjectRuntime } from './object.js';
@@ -158,4 +159,32 @@ export function allocateMemory(layout: MemoryLayout): WebAssembly.Memory {
   } catch (e) {
     throw new BpfRuntimeError(ErrorCode.BadModule, `the module's memory of ${layout.initialPages} pages cannot be allocated: ${(e as Error).message}`);
   }
+}
+
+/** An entry point as the compiler and the interpreter take it (EntryDecl, InterpreterEntry). */
+interface EntryPointDecl {
+  name: string;
+  pc: number;
+  type?: string;
+  section?: string;
+}
+
+/**
+ * The manifest's program entries for the entry points given (default: one program `main` at
+ * instruction 0): export names made from the names (unique, Wasm-safe), types (`raw` by default)
+ * and their context kinds. The one rule for both engines; no entry points is E_BAD_ARGUMENT.
+ */
+export function programEntries(decls: readonly EntryPointDecl[] | undefined): ProgramEntry[] {
+  const entries = decls ?? [{ name: 'main', pc: 0, type: 'raw' }];
+  if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
+  const used = new Set<string>();
+  return entries.map((e) => {
+    let exportName = e.name.replace(/[^A-Za-z0-9_]/g, '_') || 'prog';
+    while (used.has(exportName)) exportName += '_';
+    used.add(exportName);
+    const type = e.type ?? 'raw';
+    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
+    if (e.section !== undefined) entry.section = e.section;
+    return entry;
+  });
 }

@@ -33,7 +33,7 @@ import {
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, InternalError } from './errors.js';
 import { callWithRegisters, helperResult, HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
 import {
-  allocateMemory, bindHelpers, checkObjectOnlyOptions, faultError, linearMemoryFault, runtimeErrorOf,
+  allocateMemory, bindHelpers, checkObjectOnlyOptions, faultError, linearMemoryFault, programEntries, runtimeErrorOf,
   type BoundEntry, type Engine,
 } from './engine.js';
 import type { InstantiateOptions } from './instance.js';
@@ -48,7 +48,7 @@ import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
 import { checkStackOptions, computeLayout } from './layout.js';
 import { BpfInstance } from './program.js';
-import { contextKindOf, Errno, MapType, MAX_TAIL_CALL_CNT } from './uapi/index.js';
+import { Errno, MapType, MAX_TAIL_CALL_CNT } from './uapi/index.js';
 
 /** The error code of an exhausted instruction budget. */
 export const E_BUDGET = ErrorCode.Budget;
@@ -196,10 +196,6 @@ export interface ArrayLookupSite {
 }
 
 
-/** Mirrors the compiler's export names, so `programs` reads like a compiled module's manifest. */
-function sanitizeExport(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, '_');
-}
 
 function bswap32(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
@@ -859,6 +855,25 @@ export class InterpreterEngine implements Engine {
           pc = offs[pc]!;
           continue;
         }
+        case Op.Ldabs:
+        case Op.Ldind: {
+          const size = auxs[pc]!;
+          const o = ops[pc] === Op.Ldind ? (U[((f + srcs[pc]!) << 1) | LO]! + imms[pc]!) | 0 : imms[pc]!;
+          if (o >= 0 && o + size <= this.pktLen >>> 0) {
+            const addr = (this.pktBase + o) >>> 0;
+            if (addr + size > memSize) throw linearMemoryFault({ insn: pc, address: addr });
+            // Network byte order: a big-endian read, zero-extended into r0.
+            U[(f << 1) | LO] = size === 1 ? dv.getUint8(addr) : size === 2 ? dv.getUint16(addr) : dv.getUint32(addr);
+            U[(f << 1) | HI] = 0;
+            break;
+          }
+          // Outside the packet: the current function returns 0, through the exit slot after the
+          // program (which costs no instruction of the budget).
+          R[f] = 0n;
+          pc = ops.length - 1;
+          remaining++;
+          continue;
+        }
         case Op.Exit: {
           if (depth === baseDepth) {
             this.remaining = remaining;
@@ -877,34 +892,6 @@ export class InterpreterEngine implements Engine {
             return 0n;
           }
           continue;
-        }
-        case Op.Ldabs:
-        case Op.Ldind: {
-          const size = auxs[pc]!;
-          const o = ops[pc] === Op.Ldind ? (U[((f + srcs[pc]!) << 1) | LO]! + imms[pc]!) | 0 : imms[pc]!;
-          if (o < 0 || o + size > this.pktLen >>> 0) {
-            // Outside the packet: the current function returns 0.
-            if (depth === baseDepth) {
-              this.remaining = remaining;
-              return 0n;
-            }
-            depth--;
-            f -= FRAME_REGS;
-            R[f] = 0n;
-            fp += frameSize;
-            pc = retPc[depth]!;
-            if (this.tailPending >= 0) {
-              this.remaining = remaining;
-              return 0n;
-            }
-            continue;
-          }
-          const addr = (this.pktBase + o) >>> 0;
-          if (addr + size > memSize) throw linearMemoryFault({ insn: pc, address: addr });
-          // Network byte order: a big-endian read, zero-extended into r0.
-          U[(f << 1) | LO] = size === 1 ? dv.getUint8(addr) : size === 2 ? dv.getUint16(addr) : dv.getUint32(addr);
-          U[(f << 1) | HI] = 0;
-          break;
         }
         case Op.TailCall: {
           // bpf_tail_call(ctx, prog_array, index), as compiled inline: when r2 is one of the
@@ -1068,9 +1055,11 @@ function flatten(insn: Insn, f: FlatProgram): void {
 }
 
 /** A fresh flat program of `n` instruction slots. */
-function emptyFlat(n: number): FlatProgram {
+function emptyFlat(slots: number): FlatProgram {
+  // One slot more: an exit that legacy packet loads outside the packet return through.
+  const n = slots + 1;
   const k64 = new BigUint64Array(n);
-  return {
+  const flat: FlatProgram = {
     op: new Uint8Array(n),
     dst: new Uint8Array(n),
     src: new Uint8Array(n),
@@ -1083,6 +1072,8 @@ function emptyFlat(n: number): FlatProgram {
     helper: new Array<HelperSite | undefined>(n).fill(undefined),
     arrays: new Map(),
   };
+  flat.op[slots] = Op.Exit;
+  return flat;
 }
 
 /** How loading resolves what the instructions refer to (lddw pseudo sources, kfuncs). */
@@ -1153,11 +1144,10 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
   const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
   checkStackOptions(maxCallDepth, frameSize);
   const layout = computeLayout(maxCallDepth, frameSize);
-  const entries: InterpreterEntry[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
-  if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
+  const programs = programEntries(options.entries);
   const budget = checkBudget(options.budget);
   // The compiler's own control-flow checks, so both engines reject a program with the same error.
-  const { functions } = buildCfg(program, entries.map((e) => e.pc));
+  const { functions } = buildCfg(program, programs.map((e) => e.insn));
   const { flat, calls, usesPacket } = loadFlat(program, functions, {
     lddw: (insn) => resolveLddw(insn, options.resolveLddw),
     kfunc: (insn) => {
@@ -1191,16 +1181,6 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
     flat.helper[insn.pc] = site;
   }
 
-  const usedNames = new Set<string>();
-  const programs: ProgramEntry[] = entries.map((e) => {
-    let exportName = sanitizeExport(e.name) || 'prog';
-    while (usedNames.has(exportName)) exportName += '_';
-    usedNames.add(exportName);
-    const type = e.type ?? 'raw';
-    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
-    if (e.section !== undefined) entry.section = e.section;
-    return entry;
-  });
   const memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
   return new BpfInstance(new InterpreterEngine({
     code: flat, layout, programs, helpers, budget, checked: options.checked === true, memory, usesPacket,
