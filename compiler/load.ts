@@ -33,6 +33,7 @@ export interface InstantiateBytecodeOptions extends Omit<CompileOptions, 'helper
  */
 export async function instantiateBytecode(bytecode: Uint8Array | Program, options: InstantiateBytecodeOptions = {}): Promise<BpfInstance> {
   const { engine = 'compiled', helpers, ...rest } = options;
+  checkEngine(engine);
   if (engine === 'interpreter') {
     if (rest.validate) {
       const program = bytecode instanceof Uint8Array ? decodeProgram(bytecode, rest.maxInsns !== undefined ? { maxInsns: rest.maxInsns } : {}) : bytecode;
@@ -94,7 +95,14 @@ export async function instantiateObject(
     ...(pins !== undefined ? { pins } : {}),
     ...(kfuncs !== undefined ? { kfuncs } : {}),
   };
+  checkEngine(engine);
   if (engine === 'interpreter') return interpretModule(planObject(input, objectOptions).image, runOptions);
-  if (engine !== 'compiled') throw new CompileError(ErrorCode.BadArgument, `engine must be 'compiled' or 'interpreter', not ${String(engine)}`);
   return instantiate((await compileObject(input, objectOptions)).wasm, runOptions);
+}
+
+/** E_BAD_ARGUMENT for an engine that is neither `compiled` nor `interpreter`. */
+function checkEngine(engine: unknown): void {
+  if (engine !== 'compiled' && engine !== 'interpreter') {
+    throw new CompileError(ErrorCode.BadArgument, `engine must be 'compiled' or 'interpreter', not ${String(engine)}`);
+  }
 }
