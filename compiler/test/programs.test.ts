@@ -1502,12 +1502,14 @@ program('queue_stack', () => {
 });
 
 program('fault', () => {
-  it('read_past_end: unchecked, the read stays in linear memory and returns 2; checked, E_MEMORY_FAULT at insn 0, fault.c:17', async () => {
-    const { inst } = await open('fault');
-    expect(inst.run(bytes(256), { program: 'read_past_end' })).toBe(2n);
-    const checked = await open('fault', ENGINES.find((e) => e.label === 'checked')!);
-    const e = errorOf(() => checked.inst.run(bytes(256), { program: 'read_past_end' }));
-    expect(e.code).toBe(ErrorCode.MemoryFault);
-    expect(e.location).toMatchObject({ insn: 0, file: './test-programs/c/fault.c', line: 17, source: 'return *p == 5 ? 1 : 2;' });
-  });
+  for (const [plain, checkedLabel] of [['-O1', 'checked'], ['interpreter', 'interpreter checked']] as const) {
+    it(`${plain}: read_past_end: unchecked, the read stays in linear memory and returns 2; ${checkedLabel}, E_MEMORY_FAULT at insn 0, fault.c:17`, async () => {
+      const { inst } = await open('fault', ENGINES.find((e) => e.label === plain)!);
+      expect(inst.run(bytes(256), { program: 'read_past_end' })).toBe(2n);
+      const checked = await open('fault', ENGINES.find((e) => e.label === checkedLabel)!);
+      const e = errorOf(() => checked.inst.run(bytes(256), { program: 'read_past_end' }));
+      expect(e.code).toBe(ErrorCode.MemoryFault);
+      expect(e.location).toMatchObject({ insn: 0, file: './test-programs/c/fault.c', line: 17, source: 'return *p == 5 ? 1 : 2;' });
+    });
+  }
 });
