@@ -5,6 +5,7 @@
  */
 import type { HelperDefinition } from '../../runtime/helpers.js';
 import type { BpfInstance } from '../../runtime/program.js';
+import type { Manifest } from '../../runtime/abi.js';
 import { AsmError, Bpf2WasmError, CompileError, ErrorCode, formatLocation, formatSourceLine } from '../../runtime/errors.js';
 import type { SourceLine } from '../../runtime/source-lines.js';
 import { assemble } from '../asm/assemble.js';
@@ -16,7 +17,8 @@ import { parseElf } from '../elf/reader.js';
 import { extractProgram } from '../elf/program.js';
 import { isStringSectionName, loadObjectSpec, sectionStrings, type LinkedFunction, type ProgramSpec } from '../elf/loader.js';
 import { programSourceLines } from '../lines.js';
-import { compileObject } from '../object.js';
+import { compileObject, planObject } from '../object.js';
+import { interpretModule } from '../../runtime/interpreter.js';
 import { loadOptional } from '../optional.js';
 import { formatInspect, inspectObject } from '../inspect.js';
 import { instantiate } from '../../runtime/instance.js';
@@ -259,14 +261,21 @@ const DEFAULT_CONTEXT = 256;
  * and reports r0, trace output, ring/perf buffer records and the maps afterwards.
  */
 async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<number> {
-  if (p.engine === 'interpreter') {
-    throw new UsageError('objects run on the compiled engine only (their maps are Wasm code); drop --engine interpreter');
-  }
-  const compiled = await compileObject(object, compileOptions(p));
   const trace: string[] = [];
   // Output is kept for the first run only (--repeat would pile it up).
   let collecting = true;
-  const inst = await instantiate(compiled.wasm, { trace: (line) => { if (collecting) trace.push(line); } });
+  const sink = { trace: (line: string): void => { if (collecting) trace.push(line); } };
+  let compiled: { manifest: Manifest };
+  let inst: BpfInstance;
+  if (p.engine === 'interpreter') {
+    const planned = planObject(object, compileOptions(p));
+    compiled = planned;
+    inst = await interpretModule(planned.image, sink);
+  } else {
+    const c = await compileObject(object, compileOptions(p));
+    compiled = c;
+    inst = await instantiate(c.wasm, sink);
+  }
   const program = p.program === undefined
     ? compiled.manifest.programs[0]!.name
     : compiled.manifest.programs.find((e) => e.name === p.program || e.section === p.program)!.name;
