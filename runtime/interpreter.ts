@@ -3,7 +3,14 @@
  * compiled code (compiler/emit.ts) and the same runtime (memory layout, helpers, errors).
  *
  * It is the oracle the compiler is tested against, and the engine for hosts that cannot compile
- * WebAssembly at run time (Cloudflare Workers): it needs a `WebAssembly.Memory`, never a module.
+ * WebAssembly at run time (Cloudflare Workers): it needs a `WebAssembly.Memory`, never a module
+ * of its own. `interpret` runs raw bytecode; `interpretModule` runs an ELF object planned as the
+ * compiler plans it (compiler/object.ts `planObject`): its manifest, maps (the precompiled maps
+ * module, instantiated on the interpreter's memory and called from the helper dispatch), the
+ * compiler's call-site fixups (inline tail calls, inline array lookups) and callbacks, which run
+ * in the frame below their helper's caller with registers of that depth, as compiled code's
+ * callback wrappers do. What the two engines must agree on (fault errors, helper binding, entry
+ * points, helper result conversion) lives in runtime/engine.ts and runtime/helpers.ts.
  *
  * Semantics, as the compiled code has them:
  * - Registers are 64-bit. Each eBPF function has its own registers,
@@ -1181,7 +1188,7 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
     flat.helper[insn.pc] = site;
   }
 
-  const memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
+  const memory = allocateMemory(layout);
   return new BpfInstance(new InterpreterEngine({
     code: flat, layout, programs, helpers, budget, checked: options.checked === true, memory, usesPacket,
   }));
