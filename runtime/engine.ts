@@ -7,8 +7,9 @@
 import { FaultCode, type Manifest, type MemoryLayout, type ProgramEntry } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, type ErrorLocation } from './errors.js';
 import { contextKindOf } from './uapi/index.js';
-import { HelperRegistry, type HelperDefinition } from './helpers.js';
+import { HelperRegistry, type HelperDefinition } from './helper-registry.js';
 import type { InstantiateOptions } from './instance.js';
+import { helperById } from './helper-table.js';
 import type { ObjectRuntime } from './object.js';
 
 /** An entry point bound to its engine: `(r1, r2) -> r0's low 32 bits as a signed number`. */
@@ -138,6 +139,18 @@ export function bindHelpers(manifest: Manifest, options: InstantiateOptions, obj
     const def: HelperDefinition | undefined = h.kfunc
       ? (typeof kfn === 'function' ? { id: h.id, name: h.name, fn: kfn } : undefined)
       : runtimeOrHost(registry.get(h.id), h.name) ?? registry.getByName(h.name);
+    if (!def && object && !h.kfunc && helperById(h.id)?.name === h.name) {
+      // A kernel helper the runtime does not implement: only the programs that call it fail,
+      // when they call it (the object's other programs run).
+      imports.set(h.importName, {
+        id: h.id,
+        name: h.name,
+        fn: () => {
+          throw new BpfRuntimeError(ErrorCode.UnknownHelper, `the program called helper ${h.name} (id ${h.id}), which bpf2wasm does not implement and the host does not provide`, { helper: h.name });
+        },
+      });
+      continue;
+    }
     if (!def) {
       throw new BpfRuntimeError(
         ErrorCode.UnknownHelper,

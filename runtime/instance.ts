@@ -10,9 +10,10 @@ import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import {
   allocateMemory, bindHelpers, checkObjectOnlyOptions, faultError, runtimeErrorOf, type BoundEntry, type Engine,
 } from './engine.js';
-import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
+import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helper-registry.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { SourceLineTable, withSourceLine } from './source-lines.js';
+import { helperById } from './helper-table.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { BpfInstance } from './program.js';

@@ -38,14 +38,14 @@ import {
   type HelperSignature, type Manifest, type MemoryLayout, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, InternalError } from './errors.js';
-import { callWithRegisters, helperResult, HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
+import { callWithRegisters, helperResult, HelperRegistry, type HelperDefinition, type HelperFn } from './helper-registry.js';
 import {
   allocateMemory, bindHelpers, checkObjectOnlyOptions, faultError, linearMemoryFault, programEntries, runtimeErrorOf,
   type BoundEntry, type Engine,
 } from './engine.js';
 import type { InstantiateOptions } from './instance.js';
 import { buildCfg, LDDW_PSEUDO_FUNC, pseudoFuncTarget, type FunctionCfg } from './isa/cfg.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from './maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from './maps/descriptor.js';
 import { SkBuff } from './context.js';
 import { withSourceLine, type SourceLine } from './source-lines.js';
 import { ObjectRuntime } from './object.js';
@@ -53,7 +53,7 @@ import { ensureRoom, unknownProgram } from './memory.js';
 import { decodeProgram } from './isa/decode.js';
 import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
-import { checkStackOptions, computeLayout } from './layout.js';
+import { checkStackOptions, computeLayout } from './memory-layout.js';
 import { BpfInstance } from './program.js';
 import { Errno, MapType, MAX_TAIL_CALL_CNT } from './uapi/index.js';
 

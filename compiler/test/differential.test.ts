@@ -32,7 +32,7 @@ import { instantiate } from '../../runtime/instance.js';
 import { interpretModule } from '../../runtime/interpreter.js';
 import type { BpfInstance } from '../../runtime/program.js';
 import type { BpfRuntimeError } from '../../runtime/errors.js';
-import { compileObject, planObject } from '../object.js';
+import { compileObject, planObject } from '../object/compile-object.js';
 import {
   checkDifferential, combinePrograms, compareOutcomes, DIFF_BUDGET, formatRegression, groupToSet, parseRegression,
   replayRegression, runInterpreter, singleProgram, type Outcome,

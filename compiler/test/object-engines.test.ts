@@ -10,7 +10,7 @@ import { BpfRuntimeError, CompileError, ErrorCode } from '../../runtime/errors.j
 import { mapsWasmBytes } from '../../runtime/maps/maps-wasm.js';
 import type { BpfInstance } from '../../runtime/program.js';
 import { cObject } from '../../test/support/fixtures.js';
-import { rejectedWith, thrownBy } from '../../test/support/errors.js';
+import { rejectedWith, thrownBy } from '../../test/support/thrown.js';
 import { instantiateObject, type EngineKind } from '../load.js';
 
 const ENGINES: readonly EngineKind[] = ['compiled', 'interpreter'];
