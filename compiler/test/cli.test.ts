@@ -323,12 +323,12 @@ describe('input kinds', () => {
       const obj = new Uint8Array(readFileSync(path.join(root, `test-programs/c/${name}.o`)));
       const outs: string[] = [];
       for (const engine of ['compiled', 'interpreter']) {
-        const io = fakeIO({ 'x.o': obj, 'p.bin': new Uint8Array(10) });
+        const io = fakeIO({ 'x.o': obj, 'p.bin': new Uint8Array(20) });
         expect(await main(['run', 'x.o', '--engine', engine, ...args], io), `${name} ${engine}`).toBe(0);
         outs.push(io.out);
       }
       expect(outs[1]).toBe(outs[0]);
-      expect(outs[0]).toMatch(name === 'tail_calls' ? /execve syscall/ : /iterations: 10, result: 285/);
+      expect(outs[0]).toMatch(name === 'tail_calls' ? /execve syscall/ : /iterations: 20, result: 2470/);
     }
   });
 
