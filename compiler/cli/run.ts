@@ -5,7 +5,9 @@
 import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { BpfInstance } from '../../runtime/program.js';
 import { instantiateBytecode } from '../load.js';
-import { compileObject } from '../object/compile-object.js';
+import { compileObject, planObject } from '../object/compile-object.js';
+import { interpretModule } from '../../runtime/interpreter.js';
+import type { Manifest } from '../../runtime/abi.js';
 import { instantiate } from '../../runtime/instance.js';
 import type { PerfEventArray } from '../../runtime/stdlib/perf.js';
 import type { RingBuffer } from '../../runtime/stdlib/ringbuf.js';
@@ -24,14 +26,22 @@ const DEFAULT_CONTEXT = 256;
  * and reports r0, trace output, ring/perf buffer records and the maps afterwards.
  */
 export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<number> {
-  if (p.engine === 'interpreter') {
-    throw new UsageError('objects run on the compiled engine only (their maps are Wasm code); drop --engine interpreter');
-  }
-  const compiled = await compileObject(object, compileOptions(p));
   const trace: string[] = [];
   // Output is kept for the first run only (--repeat would pile it up).
   let collecting = true;
-  const inst = await instantiate(compiled.wasm, { trace: (line) => { if (collecting) trace.push(line); } });
+  const sink = { trace: (line: string): void => { if (collecting) trace.push(line); } };
+  let compiled: { manifest: Manifest };
+  let inst: BpfInstance;
+  if (p.engine === 'interpreter') {
+    // The object planned as compileObject plans it, run on the interpreter.
+    const planned = planObject(object, compileOptions(p));
+    compiled = planned;
+    inst = await interpretModule(planned.image, sink);
+  } else {
+    const c = await compileObject(object, compileOptions(p));
+    compiled = c;
+    inst = await instantiate(c.wasm, sink);
+  }
   const program = p.program === undefined
     ? compiled.manifest.programs[0]!.name
     : compiled.manifest.programs.find((e) => e.name === p.program || e.section === p.program)!.name;

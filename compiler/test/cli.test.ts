@@ -337,6 +337,20 @@ describe('input kinds', () => {
     expect(io.out).toBe('0x2a\n');
   });
 
+  it('run OBJ --engine interpreter prints what the compiled engine prints (r0, trace, maps)', async () => {
+    for (const [name, args] of [['tail_calls', []], ['loop_callback', ['--packet', 'p.bin']]] as const) {
+      const obj = new Uint8Array(readFileSync(path.join(root, `test-programs/c/${name}.o`)));
+      const outs: string[] = [];
+      for (const engine of ['compiled', 'interpreter']) {
+        const io = fakeIO({ 'x.o': obj, 'p.bin': new Uint8Array(20) });
+        expect(await main(['run', 'x.o', '--engine', engine, ...args], io), `${name} ${engine}`).toBe(0);
+        outs.push(io.out);
+      }
+      expect(outs[1]).toBe(outs[0]);
+      expect(outs[0]).toMatch(name === 'tail_calls' ? /execve syscall/ : /iterations: 20, result: 2470/);
+    }
+  });
+
   it.skipIf(!existsSync(SUM_ELF))('an ELF object (test-programs/elf/sum.o: 2 * sum + 1)', async () => {
     const elf = new Uint8Array(readFileSync(SUM_ELF));
     const io = fakeIO({ 'sum.o': elf, 'm.bin': Uint8Array.from([1, 2, 3, 4]) });
