@@ -9,7 +9,7 @@ import { assemble, compile, compileObject, disassemble, isBpf2WasmError, type Co
 import { instantiate, type BpfInstance, type BpfMap, type BpfProgram } from '../../runtime/index.js';
 import { readCaptureSync, LinkType, type CaptureFrame } from '../../runtime/capture/index.js';
 import { formatValue } from '../../runtime/typedesc.js';
-import { MapType, TcAction, XdpAction } from '../../runtime/uapi/index.js';
+import { MapType, mapTypeName, TcAction, XdpAction } from '../../runtime/uapi/index.js';
 import { dissect, hexDump, type Dissection } from './dissect.js';
 import { b64urlToBytes, bytesToB64url, decodeState, encodeState, type SharedState } from './share.js';
 import { watView } from './wat.js';
@@ -35,7 +35,7 @@ out:
 exit
 `;
 
-interface Sample { label: string; url?: URL; asm?: string; file: string }
+interface Sample { label: string; url?: URL; asm?: string; file: string; checked?: boolean }
 const SAMPLES: Sample[] = [
   { label: 'xdp_drop_icmp.o — drop pings, count them', url: new URL('../../test-programs/c/xdp_drop_icmp.o', import.meta.url), file: 'xdp_drop_icmp.o' },
   { label: 'xdp_counter.o — count packets', url: new URL('../../test-programs/c/xdp_counter.o', import.meta.url), file: 'xdp_counter.o' },
@@ -43,7 +43,7 @@ const SAMPLES: Sample[] = [
   { label: 'lpm_blocklist.o — LPM trie block list', url: new URL('../../test-programs/c/lpm_blocklist.o', import.meta.url), file: 'lpm_blocklist.o' },
   { label: 'printk.o — bpf_printk per packet', url: new URL('../../test-programs/c/printk.o', import.meta.url), file: 'printk.o' },
   { label: 'ringbuf_hello.o — ring buffer events', url: new URL('../../test-programs/c/ringbuf_hello.o', import.meta.url), file: 'ringbuf_hello.o' },
-  { label: 'fault.o — a run-time fault with its C line', url: new URL('../../test-programs/c/fault.o', import.meta.url), file: 'fault.o' },
+  { label: 'fault.o — a run-time fault with its C line', url: new URL('../../test-programs/c/fault.o', import.meta.url), file: 'fault.o', checked: true },
   { label: 'IPv4 or not — assembly', asm: ETHERTYPE_ASM, file: 'ethertype.s' },
 ];
 const CAPTURES: Record<string, URL> = {
@@ -115,13 +115,13 @@ function sourceRows(wasm: WebAssembly.Module): Array<{ pc: number; file: string;
   }
 }
 
-async function compileSource(opt: OptLevel): Promise<Compiled> {
+async function compileSource(opt: OptLevel, checked: boolean): Promise<Compiled> {
   if (source.kind === 'asm') {
     const bytecode = assemble(asmBox.value);
-    const c = await compile(bytecode, { optLevel: opt });
+    const c = await compile(bytecode, { optLevel: opt, checked, mapAllInstructions: true });
     return { ...c, bytecode, annotations: new Map() };
   }
-  const c = await compileObject(source.bytes, { optLevel: opt });
+  const c = await compileObject(source.bytes, { optLevel: opt, checked, mapAllInstructions: true });
   const bytecode = new Uint8Array(c.manifest.insnCount * 8);
   const annotations = new Map<number, string[]>();
   const add = (pc: number, text: string): void => {
@@ -237,11 +237,12 @@ async function recompile(): Promise<void> {
   showError(undefined);
   const t0 = performance.now();
   try {
-    const c = await compileSource(opt);
+    const c = await compileSource(opt, $<HTMLInputElement>('checked').checked);
     if (seq !== compileSeq) return;
     compiled = c;
     const ms = performance.now() - t0;
     renderDisasm(c);
+    if (source.kind === 'object') describeObject(c);
     const progSel = $<HTMLSelectElement>('program');
     const wanted = progSel.dataset.want ?? progSel.value;
     progSel.replaceChildren(...c.manifest.programs.map((p) => {
@@ -254,6 +255,7 @@ async function recompile(): Promise<void> {
     status(`compiled ${c.manifest.insnCount} instructions at -O${opt} in ${ms.toFixed(1)} ms → ${c.wasm.length} bytes of Wasm`);
     await renderWat(c, seq);
     if (seq === compileSeq && capture) await run();
+    if (seq === compileSeq) $('status').dataset.compiled = `-O${opt}${c.manifest.checked ? ' checked' : ''}`;
   } catch (e) {
     if (seq !== compileSeq) return;
     compiled = undefined;
@@ -349,6 +351,7 @@ async function run(): Promise<void> {
   }
   const ms = performance.now() - t0;
   renderPackets();
+  if (results.length > 0) showDetail(Math.max(0, results.findIndex((r) => r.cls !== 'v-pass')));
   renderMaps(inst);
   const out = $('output');
   out.replaceChildren(...output.map((o) => el('div', o.cls, o.text)));
@@ -464,8 +467,35 @@ function setObject(name: string, bytes: Uint8Array): void {
   info.replaceChildren(el('strong', undefined, name));
   const dl = el('dl');
   dl.append(el('dt', undefined, 'size'), el('dd', undefined, `${bytes.length} bytes`));
-  info.append(dl, el('p', 'hint', 'A clang -target bpf object: every SEC() program compiles, with its maps and global data. Its instructions and C lines are in the next pane.'));
+  info.append(dl, el('p', 'hint', 'A clang -target bpf object: every SEC() program compiles, with its maps and global data. Open or drop another .o, or an assembly file, to replace it.'));
   $('source-info').textContent = 'ELF object';
+}
+
+/** The object's programs, maps and license, from the module's manifest. */
+function describeObject(c: Compiled): void {
+  const info = $('object-info');
+  info.querySelector('.parts')?.remove();
+  const parts = el('div', 'parts');
+  const progs = el('table');
+  progs.append(...c.manifest.programs.map((p) => {
+    const tr = el('tr');
+    tr.append(el('td', undefined, p.name), el('td', undefined, `SEC("${p.section ?? p.type}")`), el('td', undefined, `insn ${p.insn}`));
+    return tr;
+  }));
+  parts.append(el('h3', undefined, 'Programs'), progs);
+  const maps = (c.manifest.maps ?? []).filter((m) => !m.name.startsWith('.rodata.str'));
+  if (maps.length > 0) {
+    const t = el('table');
+    t.append(...maps.map((m) => {
+      const tr = el('tr');
+      tr.append(el('td', undefined, m.name), el('td', undefined, mapTypeName(m.type).toLowerCase()),
+        el('td', undefined, `${m.keySize}→${m.valueSize} B × ${m.maxEntries}`));
+      return tr;
+    }));
+    parts.append(el('h3', undefined, 'Maps'), t);
+  }
+  if (c.manifest.license) parts.append(el('p', 'hint', `License: ${c.manifest.license}`));
+  info.append(parts);
 }
 
 function setAsm(name: string, text: string): void {
@@ -515,6 +545,7 @@ async function setCapture(name: string, bytes: Uint8Array): Promise<void> {
 async function loadSample(index: number): Promise<void> {
   const s = SAMPLES[index];
   if (!s) return;
+  $<HTMLInputElement>('checked').checked = s.checked === true;
   if (s.asm !== undefined) setAsm(s.file, s.asm);
   else setObject(s.file, new Uint8Array(await (await fetch(s.url!)).arrayBuffer()));
   await recompile();
@@ -531,6 +562,7 @@ async function share(): Promise<void> {
   const state: SharedState = {
     program: $<HTMLSelectElement>('program').value,
     opt: Number($<HTMLSelectElement>('opt').value),
+    checked: $<HTMLInputElement>('checked').checked,
     ...(capture && CAPTURES[capture.name] ? { capture: capture.name } : {}),
     ...(source.kind === 'asm' ? { asm: asmBox.value } : { object: bytesToB64url(source.bytes), name: source.name }),
   };
@@ -555,6 +587,7 @@ async function restore(): Promise<boolean> {
   }
   if (!state) return false;
   if (state.opt !== undefined) $<HTMLSelectElement>('opt').value = String(state.opt);
+  $<HTMLInputElement>('checked').checked = state.checked === true;
   if (state.program) $<HTMLSelectElement>('program').dataset.want = state.program;
   if (state.capture && CAPTURES[state.capture]) {
     capture = { name: state.capture, frames: [...readCaptureSync(new Uint8Array(await (await fetch(CAPTURES[state.capture]!)).arrayBuffer()))] };
@@ -588,6 +621,7 @@ function init(): void {
   capSel.addEventListener('change', () => void loadCapture(capSel.value));
   $('program').addEventListener('change', () => void run());
   $('opt').addEventListener('change', () => void recompile());
+  $('checked').addEventListener('change', () => void recompile());
   $('run').addEventListener('click', () => void (source.kind === 'asm' ? recompile() : run()));
   $('share').addEventListener('click', () => void share());
   $('open').addEventListener('click', () => $('file').click());

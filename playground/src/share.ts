@@ -14,6 +14,8 @@ export interface SharedState {
   /** Selected program, optimisation level, capture (a sample's name). */
   program?: string;
   opt?: number;
+  /** Checked memory mode. */
+  checked?: boolean;
   capture?: string;
 }
 
