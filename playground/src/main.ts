@@ -255,7 +255,10 @@ async function recompile(): Promise<void> {
     status(`compiled ${c.manifest.insnCount} instructions at -O${opt} in ${ms.toFixed(1)} ms → ${c.wasm.length} bytes of Wasm`);
     await renderWat(c, seq);
     if (seq === compileSeq && capture) await run();
-    if (seq === compileSeq) $('status').dataset.compiled = `-O${opt}${c.manifest.checked ? ' checked' : ''}`;
+    if (seq === compileSeq) {
+      $('status').dataset.compiled = `-O${opt}${c.manifest.checked ? ' checked' : ''}`;
+      $('status').dataset.compileMs = ms.toFixed(1);
+    }
   } catch (e) {
     if (seq !== compileSeq) return;
     compiled = undefined;
