@@ -24,12 +24,12 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: 
 
 // ---- Samples -------------------------------------------------------------------------------
 
-const ETHERTYPE_ASM = `; A raw program: r1 points at the frame, r2 is its length.
-; Returns 1 for IPv4 frames, 0 for anything else.
+const ETHERTYPE_ASM = `# A raw program: r1 points at the frame, r2 is its length.
+# Returns 1 for IPv4 frames, 0 for anything else. Edit and press Run (Ctrl+Enter).
 mov %r0, 0
 jlt %r2, 14, out
-ldxh %r3, [%r1+12]      ; the EtherType, read little-endian
-jne %r3, 0x0008, out    ; 0x0800 in network order
+ldxh %r3, [%r1+12]      # the EtherType, read little-endian
+jne %r3, 0x0008, out    # 0x0800 in network order
 mov %r0, 1
 out:
 exit
@@ -234,6 +234,7 @@ async function recompile(): Promise<void> {
   const seq = ++compileSeq;
   const opt = Number($<HTMLSelectElement>('opt').value) as OptLevel;
   status(opt > 0 ? `compiling at -O${opt} (loading Binaryen on first use)…` : 'compiling…');
+  delete $('status').dataset.compiled;
   showError(undefined);
   const t0 = performance.now();
   try {
@@ -321,7 +322,8 @@ async function run(): Promise<void> {
       buffers.push(pb);
     }
   }
-  const isPacket = prog.context !== 'raw' || prog.type === 'raw';
+  // Packet programs get each frame as BPF_PROG_TEST_RUN would; a raw program gets the frame at r1.
+  const isPacket = prog.context === 'xdp_md' || prog.context === '__sk_buff' || prog.type === 'raw';
   results = [];
   let firstFault: { text: string; insn?: number } | undefined;
   const t0 = performance.now();

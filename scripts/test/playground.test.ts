@@ -169,6 +169,23 @@ describe('the playground in headless Chromium', () => {
       expect(await page.locator('.map[data-map=".bss"]').textContent()).toContain('33');
       await page.screenshot({ path: join(OUT, 'printk.png') });
 
+      // A program that is not a packet program runs once; its ring buffer record is shown.
+      await page.selectOption('#sample', { label: 'ringbuf_hello.o — ring buffer events' });
+      await page.waitForFunction(() => document.getElementById('output')?.textContent?.includes('ringbuf output:'), null, { timeout: 20_000 });
+      expect(await page.locator('#output').textContent()).toContain('not a packet program: ran once');
+
+      // An assembly error names its line; fixing it compiles again.
+      await page.selectOption('#sample', { label: 'IPv4 or not — assembly' });
+      await page.waitForSelector('#status[data-compiled="-O0"]', { timeout: 20_000 });
+      // The assembly sample returns 1 for untagged IPv4 frames: counted here from the bytes.
+      const frames = [...readCaptureSync(readFileSync(join(root, 'test-programs/captures/frames.pcapng')))];
+      const ipv4 = frames.filter((f) => f.data.length >= 14 && f.data[12] === 0x08 && f.data[13] === 0x00).length;
+      expect(await chips()).toEqual({ 'r0 = 1': ipv4, 'r0 = 0': frames.length - ipv4 });
+      await page.fill('#asm', 'mov %r0, 1\nbogus %r1\nexit');
+      await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('E_ASM_SYNTAX'), null, { timeout: 20_000 });
+      expect(await page.locator('#error').textContent()).toContain('line 2');
+      await page.screenshot({ path: join(OUT, 'asm-error.png') });
+
       // Offline: the service worker serves the page and its assets.
       await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
       await page.reload(); // the worker now controls the page and caches what it fetches
