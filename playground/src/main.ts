@@ -268,6 +268,12 @@ async function recompile(): Promise<void> {
     status('compile failed');
     $('disasm').replaceChildren(el('div', 'placeholder', 'No disassembly: the program did not compile.'));
     $('wat').replaceChildren();
+    $('wat-info').textContent = 'WAT';
+    // Nothing ran: no stale results of the previous program.
+    results = [];
+    renderPackets();
+    $('maps').replaceChildren();
+    $('output').replaceChildren();
   }
 }
 
@@ -368,6 +374,7 @@ async function run(): Promise<void> {
 function renderPackets(): void {
   const body = $('packets').querySelector('tbody')!;
   body.replaceChildren();
+  if (!capture) return;
   const counts = new Map<string, { n: number; cls: string }>();
   const frag = document.createDocumentFragment();
   results.forEach((r, i) => {
