@@ -374,7 +374,6 @@ async function run(): Promise<void> {
 function renderPackets(): void {
   const body = $('packets').querySelector('tbody')!;
   body.replaceChildren();
-  if (!capture) return;
   const counts = new Map<string, { n: number; cls: string }>();
   const frag = document.createDocumentFragment();
   results.forEach((r, i) => {
