@@ -151,22 +151,34 @@ let watRows = new Map<number, HTMLElement[]>();
 const rowsOf = (m: Map<number, HTMLElement[]>, insn: number): HTMLElement[] => m.get(insn) ?? [];
 let highlighted: HTMLElement[] = [];
 
-function highlight(insn: number | undefined, scrollFrom?: 'disasm' | 'wat'): void {
+function highlight(insn: number | readonly number[] | undefined, scrollFrom?: 'disasm' | 'wat'): void {
   for (const e of highlighted) e.classList.remove('hl', 'cur');
   highlighted = [];
   if (insn === undefined) return;
-  const d = rowsOf(disasmRows, insn);
-  const w = rowsOf(watRows, insn);
+  const insns = typeof insn === 'number' ? [insn] : insn;
+  const d = insns.flatMap((i) => rowsOf(disasmRows, i));
+  const w = insns.flatMap((i) => rowsOf(watRows, i));
   for (const e of [...d, ...w]) e.classList.add('hl');
   highlighted = [...d, ...w];
-  if (scrollFrom === 'disasm') w[0]?.scrollIntoView({ block: 'nearest' });
-  if (scrollFrom === 'wat') d[0]?.scrollIntoView({ block: 'nearest' });
+  // The other pane follows (only when the lines are out of view).
+  const follow = (e: HTMLElement | undefined): void => e?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  if (scrollFrom === 'disasm') follow(w[0]);
+  if (scrollFrom === 'wat') follow(d[0]);
 }
 
 function wireHover(pane: HTMLElement, from: 'disasm' | 'wat'): void {
   pane.addEventListener('mouseover', (ev) => {
-    const row = (ev.target as HTMLElement).closest<HTMLElement>('.l[data-insn]');
-    highlight(row ? Number(row.dataset.insn) : undefined);
+    const target = ev.target as HTMLElement;
+    const line = target.closest<HTMLElement>('.l.src[data-insns]');
+    if (line) {
+      // A C line: every instruction it covers, in both panes.
+      highlight(line.dataset.insns!.split(',').map(Number), from);
+      line.classList.add('hl', 'cur');
+      highlighted.push(line);
+      return;
+    }
+    const row = target.closest<HTMLElement>('.l[data-insn]');
+    highlight(row ? Number(row.dataset.insn) : undefined, from);
     row?.classList.add('cur');
   });
   pane.addEventListener('click', (ev) => {
@@ -184,13 +196,22 @@ function renderDisasm(c: Compiled): void {
   // The public disassembler with addresses; annotations (labels, C lines) come before their pc.
   const text = disassemble(c.bytecode, { syntax: 'llvm', addresses: true, annotate: (pc) => c.annotations.get(pc) });
   const frag = document.createDocumentFragment();
+  let cLine: { row: HTMLElement; insns: number[] } | undefined;
+  const closeCLine = (): void => {
+    if (cLine && cLine.insns.length > 0) cLine.row.dataset.insns = cLine.insns.join(',');
+    cLine = undefined;
+  };
   for (const line of text.replace(/\n$/, '').split('\n')) {
     const m = /^\s*(\d+):\t(.*)$/.exec(line);
     if (!m) {
-      frag.append(el('div', line.startsWith('<') ? 'l label' : 'l src', line));
+      closeCLine();
+      const row = el('div', line.startsWith('<') ? 'l label' : 'l src', line);
+      if (!line.startsWith('<')) cLine = { row, insns: [] };
+      frag.append(row);
       continue;
     }
     const pc = Number(m[1]);
+    cLine?.insns.push(pc);
     const row = el('div', 'l');
     row.dataset.insn = String(pc);
     row.append(el('span', 'addr', `${m[1]!.padStart(4)}:  `), m[2]!);
@@ -199,6 +220,7 @@ function renderDisasm(c: Compiled): void {
     disasmRows.set(pc, list);
     frag.append(row);
   }
+  closeCLine();
   pane.append(frag);
 }
 

@@ -125,6 +125,12 @@ describe('the playground in headless Chromium', () => {
       await load.hover();
       expect(await page.locator('#disasm .l.hl').getAttribute('data-insn')).toBe(loadInsn);
       expect(await page.locator('#disasm .l.hl').textContent()).toContain('*(u32 *)');
+      // A C line lights up every instruction it covers, in both panes.
+      const cLine = page.locator('#disasm .l.src', { hasText: 'if (icmp->type != ICMP_ECHO) return XDP_PASS;' });
+      const covered = (await cLine.getAttribute('data-insns'))!.split(',');
+      await cLine.hover();
+      expect(await page.locator('#disasm .l.hl[data-insn]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.insn))).toEqual(covered);
+      expect(await page.locator('#wat .l.hl').count()).toBeGreaterThan(covered.length);
       await page.screenshot({ path: join(OUT, 'highlight.png') });
       // The dropped ping's detail.
       await page.locator('#packets tbody tr.v-drop', { hasText: 'XDP_DROP' }).first().click();
