@@ -161,7 +161,13 @@ function highlight(insn: number | readonly number[] | undefined, scrollFrom?: 'd
   for (const e of [...d, ...w]) e.classList.add('hl');
   highlighted = [...d, ...w];
   // The other pane follows (only when the lines are out of view).
-  const follow = (e: HTMLElement | undefined): void => e?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  const follow = (e: HTMLElement | undefined): void => {
+    const pane = e?.closest<HTMLElement>('.code');
+    if (!e || !pane) return;
+    const r = e.getBoundingClientRect();
+    const p = pane.getBoundingClientRect();
+    if (r.top < p.top || r.bottom > p.bottom) pane.scrollTop += r.top - p.top - pane.clientHeight / 3;
+  };
   if (scrollFrom === 'disasm') follow(w[0]);
   if (scrollFrom === 'wat') follow(d[0]);
 }
