@@ -15,7 +15,7 @@ import { buildCfg } from '../runtime/isa/cfg.js';
 import { emitModule, type HelperInfo } from './emit.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { validateProgram } from './validate.js';
-import { checkStackOptions, computeLayout } from '../runtime/layout.js';
+import { checkStackOptions, computeLayout } from '../runtime/memory-layout.js';
 import { encodeInsnMap } from '../runtime/insnmap.js';
 import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
 import { writeModule } from './wasm-writer.js';

@@ -5,11 +5,11 @@
  *
  *  1. rewrite/fixups.ts: which call sites become inline code (tail calls, array lookups);
  *  2. lower/function.ts: each function's body, instruction by instruction (lower/alu.ts,
- *     lower/jump.ts, lower/memory.ts), with the instrumentation of rewrite/budget.ts and
+ *     lower/jump.ts, lower/load-store.ts), with the instrumentation of rewrite/budget.ts and
  *     rewrite/checked.ts;
  *  3. here: the entry wrappers (r1/r2 in, r0 out) with the entry setup of the rewrites.
  *
- * Each eBPF function becomes a Wasm function `(r1..r5: i64, fp: i32) -> i64` (lower/frame.ts).
+ * Each eBPF function becomes a Wasm function `(r1..r5: i64, fp: i32) -> i64` (lower/state.ts).
  * Each program entry gets an exported wrapper `(r1: i32, r2: i32) -> i32` that calls it with the
  * top stack frame, stores the full r0 at RESULT_ADDR and returns its low half.
  */
@@ -25,7 +25,7 @@ import type { ProgramCfg } from '../runtime/isa/cfg.js';
 import {
   BUDGET, CALLX_FN, CB_FP, CHECK_SPAN, FAULT_FN, FN_PARAMS, FN_PREFIX, FN_VARS, helperFn, kfuncFn, PKT_BASE, PKT_LEN,
   type ModuleCtx,
-} from './lower/frame.js';
+} from './lower/state.js';
 import { FunctionLowering } from './lower/function.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { budgetAtEntry } from './rewrite/budget.js';

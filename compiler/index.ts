@@ -8,11 +8,11 @@
 export {
   compile, type CompileOptions, type CompiledModule, type EntryDecl, type HelperDecl, type OptLevel,
 } from './compile.js';
-export { compileObject, type ObjectCompileOptions, type CompiledObject } from './object.js';
+export { compileObject, type ObjectCompileOptions, type CompiledObject } from './object/compile-object.js';
 export { instantiateBytecode, type InstantiateBytecodeOptions, type EngineKind } from './load.js';
 export { assemble } from './asm/assemble.js';
 export { disassemble, type AsmSyntax, type DisassembleOptions } from './asm/disasm.js';
-export { inspectObject, formatInspect, type InspectReport } from './inspect.js';
+export { inspectObject, formatInspect, type InspectReport } from './object/inspect.js';
 export {
   Bpf2WasmError, CompileError, AsmError, BpfRuntimeError, InternalError, ErrorCode, formatLocation, isBpf2WasmError,
   type ErrorLocation,

@@ -6,7 +6,7 @@
 import type { Program } from '../runtime/isa/insn.js';
 import { instantiate } from '../runtime/instance.js';
 import { interpret } from '../runtime/interpreter.js';
-import type { HelperDefinition } from '../runtime/helpers.js';
+import type { HelperDefinition } from '../runtime/helper-registry.js';
 import type { BpfInstance } from '../runtime/program.js';
 import { decodeProgram } from '../runtime/isa/decode.js';
 import { buildCfg } from '../runtime/isa/cfg.js';

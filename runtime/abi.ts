@@ -23,7 +23,7 @@
  *            └────────────────────────────┘
  */
 
-import type { TypeDesc } from './typedesc.js';
+import type { TypeDesc } from './values.js';
 import type { ContextKind } from './uapi/index.js';
 
 /** Version of this ABI; a module built for another version is refused. */
@@ -199,7 +199,7 @@ export interface MapManifest {
   mapExtra: number;
   /** libbpf pinning (1 = by name: shared between objects in one runtime registry). */
   pinning: number;
-  /** Address of the descriptor (runtime/maps/desc.ts): the map's pointer. */
+  /** Address of the descriptor (runtime/maps/descriptor.ts): the map's pointer. */
   desc: number;
   /** Address and size of its values in the arena. */
   values: number;

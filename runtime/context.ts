@@ -4,27 +4,13 @@
  * the packet. Pointers in them (`data`, `data_end`) are 32-bit linear-memory addresses, which is
  * what programs load (`(void *)(long)ctx->data`).
  *
- * Also the helpers that read and write the packet through the context (bpf_skb_load_bytes, ...).
+ * These writers serve runs over raw bytes; packet/testrun.ts makes contexts as the kernel's
+ * BPF_PROG_TEST_RUN does, and packet/helpers.ts has the packet helpers.
  */
-import { abiSignature, helperById } from './helper-table.js';
-import type { HelperDefinition } from './helpers.js';
-import { Errno } from './uapi/index.js';
 
-/** Bytes reserved for the context struct before the packet (both structs fit; 8-aligned). */
-export const CONTEXT_AREA = 256;
-
-/** `struct xdp_md` field offsets. */
-export const XdpMd = { data: 0, data_end: 4, data_meta: 8, ingress_ifindex: 12, rx_queue_index: 16, egress_ifindex: 20, SIZE: 24 } as const;
-
-/** `struct __sk_buff` field offsets (linux/bpf.h). */
-export const SkBuff = {
-  len: 0, pkt_type: 4, mark: 8, queue_mapping: 12, protocol: 16, vlan_present: 20, vlan_tci: 24, vlan_proto: 28,
-  priority: 32, ingress_ifindex: 36, ifindex: 40, tc_index: 44, cb: 48, hash: 68, tc_classid: 72, data: 76,
-  data_end: 80, napi_id: 84, family: 88, remote_ip4: 92, local_ip4: 96, data_meta: 140, SIZE: 192,
-} as const;
-
-/** XDP actions (`enum xdp_action`; their home is runtime/uapi). */
-export { XdpAction } from './uapi/index.js';
+export { CONTEXT_AREA, XdpMd, SkBuff, XdpAction } from './packet/layout.js';
+export { packetHelpers } from './packet/helpers.js';
+import { CONTEXT_AREA, XdpMd, SkBuff } from './packet/layout.js';
 
 /** Optional fields of a packet context. */
 export interface PacketContextOptions {
@@ -95,54 +81,3 @@ export function writeSkbContext(mem: ArrayBuffer | MemoryViews, base: number, pa
   return { ctx: base, data, dataEnd, length: dataEnd - base };
 }
 
-/**
- * The packet helpers, reading the packet bounds from the context the program passes (as the
- * kernel does from its skb / xdp_buff), with the kernel's checks and errors:
- * bpf_skb_load_bytes (26), bpf_skb_store_bytes (9), bpf_xdp_load_bytes (189),
- * bpf_xdp_store_bytes (190), bpf_xdp_get_buff_len (188).
- */
-export function packetHelpers(memory: () => ArrayBuffer): HelperDefinition[] {
-  const EFAULT = -Errno.EFAULT;
-  const EINVAL = -Errno.EINVAL;
-  const bounds = (ctx: number, dataOff: number, endOff: number): [number, number] | undefined => {
-    const buf = memory();
-    const c = ctx >>> 0;
-    if (c + CONTEXT_AREA > buf.byteLength) return undefined;
-    const v = new DataView(buf);
-    const data = v.getUint32(c + dataOff, true);
-    const end = v.getUint32(c + endOff, true);
-    if (end < data || end > buf.byteLength) return undefined;
-    return [data, end];
-  };
-  const inMemory = (addr: number, len: number): boolean => addr + len <= memory().byteLength;
-  const copy = (ctx: number, off: number, ptr: number, len: number, dataOff: number, endOff: number, store: boolean): number => {
-    const b = bounds(ctx, dataOff, endOff);
-    const o = off >>> 0;
-    const n = len >>> 0;
-    const p = ptr >>> 0;
-    if (!b || n === 0 || !inMemory(p, n)) return EFAULT;
-    if (b[0] + o + n > b[1]) {
-      if (!store) new Uint8Array(memory(), p, n).fill(0);
-      return EFAULT;
-    }
-    const buf = new Uint8Array(memory());
-    if (store) buf.copyWithin(b[0] + o, p, p + n);
-    else buf.copyWithin(p, b[0] + o, b[0] + o + n);
-    return 0;
-  };
-  const def = (id: number, fn: HelperDefinition['fn']): HelperDefinition => {
-    const proto = helperById(id)!;
-    return { id, name: proto.name, signature: abiSignature(proto), fn };
-  };
-  return [
-    def(26, (skb: number, off: number, to: number, len: number) => BigInt(copy(skb, off, to, len, SkBuff.data, SkBuff.data_end, false))),
-    def(9, (skb: number, off: number, from: number, len: number, flags: bigint) =>
-      BigInt(flags & ~3n ? EINVAL : copy(skb, off, from, len, SkBuff.data, SkBuff.data_end, true))),
-    def(189, (xdp: number, off: number, buf: number, len: number) => BigInt(copy(xdp, off, buf, len, XdpMd.data, XdpMd.data_end, false))),
-    def(190, (xdp: number, off: number, buf: number, len: number) => BigInt(copy(xdp, off, buf, len, XdpMd.data, XdpMd.data_end, true))),
-    def(188, (xdp: number) => {
-      const b = bounds(xdp, XdpMd.data, XdpMd.data_end);
-      return BigInt(b ? b[1] - b[0] : 0);
-    }),
-  ];
-}

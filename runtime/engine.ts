@@ -6,7 +6,7 @@
  */
 import type { Manifest, ProgramEntry } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode, type ErrorLocation } from './errors.js';
-import type { HelperRegistry } from './helpers.js';
+import type { HelperRegistry } from './helper-registry.js';
 import type { ObjectRuntime } from './object.js';
 
 /** An entry point bound to its engine: `(r1, r2) -> r0's low 32 bits as a signed number`. */

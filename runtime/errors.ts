@@ -98,6 +98,8 @@ export const ErrorCode = {
   Reentrant: 'E_REENTRANT',
   /** An optional package a feature needs is not installed (binaryen for -O1/-O2, wabt for .wat). */
   MissingDependency: 'E_MISSING_DEPENDENCY',
+  /** A packet test run refused its input as BPF_PROG_TEST_RUN does (the errno is in the message). */
+  TestRun: 'E_TEST_RUN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

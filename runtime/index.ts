@@ -15,11 +15,11 @@ export { interpret, type InterpretOptions, type InterpreterEntry } from './inter
 export { BpfInstance, BpfProgram, type TestRunOptions, type TestRunResult, type TraceOutput } from './program.js';
 export type { ContextKind } from './uapi/index.js';
 export type { ObjectOptions, TraceSink } from './object.js';
-export { HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
+export { HelperRegistry, type HelperDefinition, type HelperFn } from './helper-registry.js';
 export type { HelperSignature, HelperArgKind, HelperResultKind } from './abi.js';
 export { BpfMap } from './maps/api.js';
 export { RingBuffer } from './stdlib/ringbuf.js';
 export { PerfEventArray } from './stdlib/perf.js';
 export { PinRegistry } from './pins.js';
-export type { HostEnv } from './stdlib/context.js';
-export type { TypeDesc } from './typedesc.js';
+export type { HostEnv } from './stdlib/host.js';
+export type { TypeDesc } from './values.js';

@@ -8,9 +8,10 @@ import {
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import { runtimeErrorOf, type BoundEntry, type Engine } from './engine.js';
-import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helpers.js';
+import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helper-registry.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { SourceLineTable, withSourceLine } from './source-lines.js';
+import { helperById } from './helper-table.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { BpfInstance } from './program.js';
@@ -207,6 +208,14 @@ export async function instantiate(
     const def: HelperDefinition | undefined = h.kfunc
       ? (typeof kfn === 'function' ? { id: h.id, name: h.name, fn: kfn } : undefined)
       : runtimeOrHost(helpers.get(h.id), h.name) ?? helpers.getByName(h.name);
+    if (!def && object && !h.kfunc && helperById(h.id)?.name === h.name) {
+      // A kernel helper the runtime does not implement: only the programs that call it fail,
+      // when they call it (the object's other programs run).
+      helperImports[h.importName] = guardHelper(() => {
+        throw new BpfRuntimeError(ErrorCode.UnknownHelper, `the program called helper ${h.name} (id ${h.id}), which bpf2wasm does not implement and the host does not provide`, { helper: h.name });
+      }, h.signature.args.length);
+      continue;
+    }
     if (!def) {
       throw new BpfRuntimeError(
         ErrorCode.UnknownHelper,

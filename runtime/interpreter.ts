@@ -31,14 +31,14 @@ import {
   type HelperSignature, type MemoryLayout, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, InternalError } from './errors.js';
-import { callWithRegisters, helperResult, HelperRegistry, type HelperDefinition, type HelperFn } from './helpers.js';
+import { callWithRegisters, helperResult, HelperRegistry, type HelperDefinition, type HelperFn } from './helper-registry.js';
 import { runtimeErrorOf, type BoundEntry, type Engine } from './engine.js';
 import { buildCfg } from './isa/cfg.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { decodeProgram } from './isa/decode.js';
 import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
-import { checkStackOptions, computeLayout } from './layout.js';
+import { checkStackOptions, computeLayout } from './memory-layout.js';
 import { BpfInstance } from './program.js';
 import { contextKindOf } from './uapi/index.js';
 

@@ -5,9 +5,9 @@
  */
 import { CALLBACK_EXPORT_PREFIX, type Manifest, type MapManifest } from './abi.js';
 import { fromBase64 } from './base64.js';
-import { packetHelpers } from './context.js';
+import { packetHelpers } from './packet/helpers.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
-import type { HelperDefinition } from './helpers.js';
+import type { HelperDefinition } from './helper-registry.js';
 import { BpfMap, mapInfo } from './maps/api.js';
 import { BpfFunc } from './helper-table.js';
 import { Errno, MapPinning, MapType } from './uapi/index.js';
@@ -15,13 +15,13 @@ import { helperById } from './helper-table.js';
 
 /** LIBBPF_PIN_BY_NAME. */
 import { MapStore } from './maps/store.js';
-import { checkMapsLayout } from './maps/layout.js';
+import { checkMapsLayout } from './maps/placement.js';
 import { PerfEventArray } from './stdlib/perf.js';
 import { RingBuffer } from './stdlib/ringbuf.js';
-import { createStandardHelpers, type StandardHelpers } from './stdlib/helpers.js';
-import type { HostEnv } from './stdlib/context.js';
+import { createStandardHelpers, type StandardHelpers } from './stdlib/standard.js';
+import type { HostEnv } from './stdlib/host.js';
 import type { PinRegistry } from './pins.js';
-import { decodeValue, encodeValue, type TypeDesc } from './typedesc.js';
+import { decodeValue, encodeValue, type TypeDesc } from './values.js';
 
 /** Where trace output (bpf_printk) goes. */
 export type TraceSink = (line: string) => void;
@@ -121,7 +121,10 @@ export class ObjectRuntime {
         return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
       }),
       ...this.stdlib.helpers,
-      ...packetHelpers(() => memory.buffer),
+      ...packetHelpers(memory, {
+        mapAt: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
+        valueAddress: (index, key) => mapStore.valueAddress(index, key),
+      }),
     ];
   }
 

@@ -11,14 +11,15 @@
 import type { Manifest, ProgramEntry } from './abi.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { BoundEntry, Engine } from './engine.js';
-import type { HelperRegistry } from './helpers.js';
+import type { HelperRegistry } from './helper-registry.js';
 import { unknownProgram } from './memory.js';
 import type { BpfMap } from './maps/api.js';
 import type { ObjectRuntime, TraceSink } from './object.js';
 import type { RingBuffer } from './stdlib/ringbuf.js';
 import type { PerfEventArray } from './stdlib/perf.js';
 import type { ContextKind } from './uapi/index.js';
-import { CONTEXT_AREA, SkBuff, XdpMd, writeSkbContext, writeXdpContext, type PacketContextOptions } from './context.js';
+import { testRunPacket, type SkbDataMode } from './packet/testrun.js';
+import type { PacketEffects } from './packet/state.js';
 
 /** How `test()` builds what r1 points at: a packet context, or the caller's bytes. */
 export type PacketKind = 'xdp' | 'skb' | 'raw';
@@ -45,11 +46,11 @@ export interface TestRunOptions {
   /** Number of runs over the same data (timed together); 0 or absent means 1, as the kernel. */
   repeat?: number;
   /**
-   * Where an skb program's packet data starts: `l2` (default: at the Ethernet header, as tc
-   * programs see it) or `l3` (at the network header, as the kernel's test run gives socket
-   * filters). Only for skb program types.
+   * Socket filters only: where offset 0 of the packet is (`skb->data`, LD_ABS offset 0,
+   * `skb->len`): `network` (default, what BPF_PROG_TEST_RUN gives socket filters, and an AF_PACKET
+   * SOCK_DGRAM socket) or `mac` (the Ethernet header, as an AF_PACKET SOCK_RAW socket: tcpdump's).
    */
-  skbData?: 'l2' | 'l3';
+  skbData?: SkbDataMode;
 }
 
 /** Result of `BpfProgram.test`, shaped like `BPF_PROG_TEST_RUN`'s output. */
@@ -64,6 +65,16 @@ export interface TestRunResult {
   ctxOut?: Uint8Array;
   /** Time per run in nanoseconds: the total over `repeat` runs divided by `repeat`, as the kernel. */
   durationNs: number;
+  /** What a packet program asked of the outside world: `bpf_redirect*` target and flags. */
+  redirect?: PacketEffects['redirect'];
+  /** `bpf_skb_set_tunnel_key`'s key. */
+  tunnelKey?: PacketEffects['tunnelKey'];
+  /** `bpf_skb_ecn_set_ce` marked the packet Congestion Experienced. */
+  ecnMarked?: boolean;
+  /** skb->hash after `bpf_set_hash`, `bpf_get_hash_recalc` or `bpf_set_hash_invalid`. */
+  hash?: number;
+  /** The checksum level after `bpf_csum_level` calls. */
+  csumLevel?: number;
 }
 
 /** A program of an instance, as cilium/ebpf's `*Program` or libbpf's `struct bpf_program`. */
@@ -79,7 +90,6 @@ export class BpfProgram {
   readonly #gate: Gate;
   readonly #engine: Engine;
   #entry: BoundEntry | undefined;
-  #views: Views | undefined;
 
   /** @internal handles come from `BpfInstance.program()` and `.programs`. */
   constructor(gate: Gate, engine: Engine, entry: ProgramEntry) {
@@ -158,40 +168,31 @@ export class BpfProgram {
     kind: PacketKind, fn: BoundEntry, dataIn: Uint8Array | undefined, ctxIn: Uint8Array | undefined,
     skbData: TestRunOptions['skbData'], repeat: number,
   ): TestRunResult {
-    const e = this.#engine;
-    let r1: number;
-    let r2: number;
-    let out: (v: Views) => Pick<TestRunResult, 'dataOut' | 'ctxOut'>;
-    if (kind === 'raw') {
-      if (ctxIn !== undefined) {
-        throw new BpfRuntimeError(ErrorCode.BadArgument, `test(): program ${this.name} is of type ${this.type}, which takes no context struct (ctxIn); pass its memory as dataIn`, { program: this.name });
-      }
-      if (skbData !== undefined) {
-        throw new BpfRuntimeError(ErrorCode.BadArgument, `test(): skbData applies to skb programs, not to ${this.name} (${this.type})`, { program: this.name });
-      }
-      const len = dataIn ? dataIn.length : 0;
-      if (dataIn) {
-        e.ensureData(len);
-        new Uint8Array(e.memory.buffer, e.dataAddress, len).set(dataIn);
-      }
-      r1 = dataIn ? e.dataAddress : 0;
-      r2 = len;
-      out = (v) => ({ dataOut: v.bytes.slice(e.dataAddress, e.dataAddress + len) });
-    } else {
-      e.ensureData(CONTEXT_AREA + (dataIn ? dataIn.length : 0));
-      const placed = placePacket((this.#views = viewsOf(e, this.#views)), e.dataAddress, kind, dataIn ?? EMPTY, ctxIn, skbData, this.name);
-      r1 = placed.ctx;
-      r2 = placed.length;
-      out = placed.out;
+    if (kind !== 'raw') {
+      // Packet programs: the context, the buffer and the checks of BPF_PROG_TEST_RUN.
+      return testRunPacket(this.#engine, this, {
+        ...(dataIn ? { dataIn } : {}), ...(ctxIn ? { ctxIn } : {}), ...(skbData ? { skbData } : {}), repeat,
+      });
     }
+    if (ctxIn !== undefined) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `test(): program ${this.name} is of type ${this.type}, which takes no context struct (ctxIn); pass its memory as dataIn`, { program: this.name });
+    }
+    if (skbData !== undefined) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `test(): skbData applies to socket filters, not to ${this.name} (${this.type})`, { program: this.name });
+    }
+    const e = this.#engine;
+    const len = dataIn ? dataIn.length : 0;
+    if (dataIn) {
+      e.ensureData(len);
+      new Uint8Array(e.memory.buffer, e.dataAddress, len).set(dataIn);
+    }
+    const r1 = dataIn ? e.dataAddress : 0;
     const start = now();
-    for (let i = 0; i < repeat; i++) fn(r1, r2);
+    for (let i = 0; i < repeat; i++) fn(r1, len);
     const total = now() - start;
     const r0 = e.lastResult();
-    const { dataOut, ctxOut } = out((this.#views = viewsOf(e, this.#views)));
-    const result: TestRunResult = { retval: Number(BigInt.asUintN(32, r0)), r0, dataOut, durationNs: Math.round((total * 1e6) / repeat) };
-    if (ctxOut) result.ctxOut = ctxOut;
-    return result;
+    const dataOut = new Uint8Array(e.memory.buffer, e.dataAddress, len).slice();
+    return { retval: Number(BigInt.asUintN(32, r0)), r0, dataOut, durationNs: Math.round((total * 1e6) / repeat) };
   }
 
   #bound(): BoundEntry {
@@ -220,94 +221,6 @@ function checkRepeat(repeat: number | undefined, program: string): number {
 /** Milliseconds from a monotonic clock (performance.now: browsers, workers, Node). */
 function now(): number {
   return globalThis.performance.now();
-}
-
-/** The settable fields of a context struct in `ctx_in`, by kind: [offset, size, option]. */
-const SETTABLE: Record<'xdp' | 'skb', { size: number; pointers: readonly number[] }> = {
-  xdp: { size: XdpMd.SIZE, pointers: [XdpMd.data, XdpMd.data_end, XdpMd.data_meta] },
-  skb: { size: SkBuff.SIZE, pointers: [SkBuff.data, SkBuff.data_end, SkBuff.data_meta] },
-};
-
-/** The Ethernet header length, which `skbData: 'l3'` leaves out of the skb's data. */
-const ETH_HLEN = 14;
-
-const EMPTY = new Uint8Array(0);
-
-/**
- * Places a packet and its context at the data address with the context writers of
- * runtime/context.ts, and says how to read them back after the run.
- */
-function placePacket(
-  views: Views,
-  base: number,
-  kind: 'xdp' | 'skb',
-  dataIn: Uint8Array,
-  ctxIn: Uint8Array | undefined,
-  skbData: 'l2' | 'l3' | undefined,
-  program: string,
-): { ctx: number; length: number; out: (v: Views) => Pick<TestRunResult, 'dataOut' | 'ctxOut'> } {
-  const bad = (why: string): BpfRuntimeError => new BpfRuntimeError(ErrorCode.BadArgument, `test(): ${why}`, { program });
-  if (skbData !== undefined && (kind !== 'skb' || (skbData !== 'l2' && skbData !== 'l3'))) {
-    throw bad(kind !== 'skb' ? `skbData applies to skb programs, not to ${program}` : `skbData must be 'l2' or 'l3', not ${String(skbData)}`);
-  }
-  const l3 = skbData === 'l3';
-  if (l3 && dataIn.length < ETH_HLEN) throw bad(`skbData 'l3' needs a packet with an Ethernet header (${ETH_HLEN} bytes), got ${dataIn.length}`);
-  const opts: PacketContextOptions = {};
-  let ctxView: DataView | undefined;
-  if (ctxIn) {
-    const { size, pointers } = SETTABLE[kind];
-    if (ctxIn.length > size) throw bad(`ctxIn is ${ctxIn.length} bytes, more than the ${size} of the context struct`);
-    const padded = new Uint8Array(size);
-    padded.set(ctxIn);
-    ctxView = new DataView(padded.buffer);
-    for (const off of pointers) if (ctxView.getUint32(off, true) !== 0) throw bad(`ctxIn sets pointer field at offset ${off}, which the run fills`);
-    if (kind === 'xdp') {
-      opts.ifindex = ctxView.getUint32(XdpMd.ingress_ifindex, true) || 1;
-      opts.rxQueue = ctxView.getUint32(XdpMd.rx_queue_index, true);
-    } else {
-      opts.mark = ctxView.getUint32(SkBuff.mark, true);
-      opts.priority = ctxView.getUint32(SkBuff.priority, true);
-      opts.ifindex = ctxView.getUint32(SkBuff.ifindex, true) || ctxView.getUint32(SkBuff.ingress_ifindex, true) || 1;
-    }
-  }
-  const packet = l3 ? dataIn.subarray(ETH_HLEN) : dataIn;
-  const write = kind === 'xdp' ? writeXdpContext : writeSkbContext;
-  const at = write(views, base, packet, opts);
-  if (kind === 'skb') {
-    if (l3) views.view.setUint32(at.ctx + SkBuff.protocol, dataIn[12]! | (dataIn[13]! << 8), true);
-    if (ctxView) views.bytes.set(new Uint8Array(ctxView.buffer, SkBuff.cb, SkBuff.hash - SkBuff.cb), at.ctx + SkBuff.cb);
-  }
-  const ctxSize = SETTABLE[kind].size;
-  return {
-    ctx: at.ctx,
-    length: at.length,
-    out: ({ bytes, view: v }) => {
-      // The program may have moved the packet's bounds (adjust_head and the like): read them back.
-      const data = v.getUint32(at.ctx + (kind === 'xdp' ? XdpMd.data : SkBuff.data), true);
-      const end = v.getUint32(at.ctx + (kind === 'xdp' ? XdpMd.data_end : SkBuff.data_end), true);
-      const ok = data <= end && end <= bytes.length;
-      const body = ok ? bytes.slice(data, end) : bytes.slice(at.data, at.dataEnd);
-      let dataOut = body;
-      if (l3) {
-        dataOut = new Uint8Array(ETH_HLEN + body.length);
-        dataOut.set(dataIn.subarray(0, ETH_HLEN));
-        dataOut.set(body, ETH_HLEN);
-      }
-      return { dataOut, ctxOut: bytes.slice(at.ctx, at.ctx + ctxSize) };
-    },
-  };
-}
-
-/** Views of linear memory, made again only when memory grew (views cost more than the writes). */
-interface Views {
-  buffer: ArrayBuffer;
-  bytes: Uint8Array;
-  view: DataView;
-}
-
-function viewsOf(e: Engine, cached: Views | undefined): Views {
-  const buffer = e.memory.buffer;
-  return cached?.buffer === buffer ? cached : { buffer, bytes: new Uint8Array(buffer), view: new DataView(buffer) };
 }
 
 /** Trace output (bpf_printk) of an instance: where lines go, and a stream of them. */

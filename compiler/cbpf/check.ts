@@ -9,7 +9,7 @@
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import {
   ALLOWED_CODES, BPF_MAXINSNS, BPF_MEMWORDS, CAlu, CClass, CJmp, CMode, CSrc, type ClassicInsn,
-} from './opcodes.js';
+} from './sock-filter.js';
 
 /** Ancillary loads (`ld [SKF_AD_OFF + n]`, linux/filter.h): the kernel knows n = 0, 4, ..., 60. */
 const SKF_AD_OFF = 0xfffff000;

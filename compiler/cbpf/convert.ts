@@ -20,7 +20,7 @@
  */
 import { InternalError, ErrorCode } from '../../runtime/errors.js';
 import { Class, Source, AluCode, JmpCode, SizeCode, ModeCode } from '../../runtime/isa/opcodes.js';
-import { CAlu, CClass, CJmp, CMisc, CMode, CSrc, BPF_MEMWORDS, type ClassicInsn } from './opcodes.js';
+import { CAlu, CClass, CJmp, CMisc, CMode, CSrc, BPF_MEMWORDS, type ClassicInsn } from './sock-filter.js';
 
 const A = 0;
 const X = 7;

@@ -5,13 +5,13 @@
  */
 import { checkClassic } from './check.js';
 import { convertClassic } from './convert.js';
-import type { ClassicInsn } from './opcodes.js';
+import type { ClassicInsn } from './sock-filter.js';
 import { parseClassic } from './parse.js';
 
 export { parseClassic, classicFormat, isClassicText, formatClassicDdd } from './parse.js';
 export { checkClassic } from './check.js';
 export { convertClassic } from './convert.js';
-export * from './opcodes.js';
+export * from './sock-filter.js';
 
 /** A classic program and its eBPF translation. */
 export interface ClassicProgram {

@@ -7,7 +7,7 @@
  * Malformed text is an E_ASM_SYNTAX error naming the 1-based line.
  */
 import { AsmError, ErrorCode } from '../../runtime/errors.js';
-import type { ClassicInsn } from './opcodes.js';
+import type { ClassicInsn } from './sock-filter.js';
 
 const NUM = '(0[xX][0-9a-fA-F]+|\\d+)';
 const DD_LINE = new RegExp(`^\\{\\s*${NUM}\\s*,\\s*${NUM}\\s*,\\s*${NUM}\\s*,\\s*${NUM}\\s*\\},?$`);

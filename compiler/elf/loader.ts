@@ -42,14 +42,16 @@
  */
 import { ErrorCode } from '../../runtime/errors.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType } from '../../runtime/uapi/index.js';
-import {
-  readDataSection, readElfBtf, type Btf, type BtfExt, type DataVariable, type MapDef,
-} from './btf.js';
-import { requireRelocatable, swapInstructions } from './program.js';
+import { readDataSection, type DataVariable } from './data.js';
+import { readElfBtf } from './btf-sections.js';
+import type { Btf } from '../btf/types.js';
+import type { BtfExt } from '../btf/ext.js';
+import type { MapDef } from './map-defs.js';
+import { requireRelocatable, swapInstructions } from './extract.js';
 import {
   E_BAD_ELF, ElfError, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
   SymbolType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol,
-} from './reader.js';
+} from './elf64.js';
 
 /** lddw pseudo sources (RFC 9669 table 14 and the kernel's BPF_PSEUDO_FUNC). */
 export const LddwSource = {

@@ -5,7 +5,7 @@
  */
 import type { AluInsn, EndInsn } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
-import { get32, get64, i64c, set32, set64 } from './frame.js';
+import { get32, get64, i64c, set32, set64 } from './state.js';
 
 /** `dst op= src` (or imm) at the instruction's width. */
 export function lowerAlu(insn: AluInsn): Node {

@@ -19,9 +19,9 @@ import { lowerAlu, lowerEnd } from './alu.js';
 import {
   CALLX_FN, CB_FP, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn, L_FP, L_LABEL, L_R0,
   set64, type ModuleCtx,
-} from './frame.js';
+} from './state.js';
 import { lowerCond } from './jump.js';
-import { address, load, lowerAtomic, lowerLegacyLoad, store } from './memory.js';
+import { address, load, lowerAtomic, lowerLegacyLoad, store } from './load-store.js';
 
 /** Generates the body of one eBPF function. */
 export class FunctionLowering {

@@ -1,7 +1,7 @@
 /** Lowering of conditional jumps: the i32 condition of a `jcond` (JMP and JMP32). */
 import type { JcondInsn } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
-import { get32, get64, i64c } from './frame.js';
+import { get32, get64, i64c } from './state.js';
 
 /** The condition under which `insn` jumps, as an i32. */
 export function lowerCond(insn: JcondInsn): Node {

@@ -6,8 +6,8 @@
 import type { Insn, LddwInsn, Program } from '../../runtime/isa/insn.js';
 import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import type { EmitOptions } from '../emit.js';
-import { L_ADDR, set64 } from '../lower/frame.js';
-import { address } from '../lower/memory.js';
+import { L_ADDR, set64 } from '../lower/state.js';
+import { address } from '../lower/load-store.js';
 
 /** Where a constant array map's values are, for inline lookups. */
 export interface ArrayMapInfo {

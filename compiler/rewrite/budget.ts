@@ -6,7 +6,7 @@
 import { FaultCode } from '../../runtime/abi.js';
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
 import { w, type CodeSink, type Node } from '../wir.js';
-import { BUDGET, fault, L_BUDGET } from '../lower/frame.js';
+import { BUDGET, fault, L_BUDGET } from '../lower/state.js';
 
 /** The budget instrumentation of one function (inert when the module has no budget). */
 export class BudgetCounter {

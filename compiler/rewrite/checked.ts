@@ -7,7 +7,7 @@
 import { FaultCode, type MemoryLayout } from '../../runtime/abi.js';
 import type { MemSize, Reg } from '../../runtime/isa/insn.js';
 import { w, type CodeSink, type Node } from '../wir.js';
-import { CHECK_SPAN, fault, get64, i64c, L_A64, L_SPAN } from '../lower/frame.js';
+import { CHECK_SPAN, fault, get64, i64c, L_A64, L_SPAN } from '../lower/state.js';
 
 /** Lowest address checked mode allows: the map value arena when there are maps, else the stack. */
 export function checkBase(layout: MemoryLayout): number {

@@ -7,7 +7,7 @@
 import { SkBuff } from '../../runtime/context.js';
 import type { ContextKind } from '../../runtime/uapi/index.js';
 import { w, type Node } from '../wir.js';
-import { PKT_BASE, PKT_LEN } from '../lower/frame.js';
+import { PKT_BASE, PKT_LEN } from '../lower/state.js';
 
 /** The entry wrapper's setup of the packet globals (r1, r2 are its locals 0 and 1). */
 export function packetAtEntry(context: ContextKind): Node[] {

@@ -2,15 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { objectFiles, repoBytes, ROOT as root } from '../../test/support/fixtures.js';
 import { ErrorCode } from '../../runtime/errors.js';
-import {
-  BTF_MAX_RESOLVE_DEPTH, BpfCoreReloKind, Btf, BtfKind, BtfLinkage, btfKindName,
-  parseBtf, parseBtfExt, readDataSection, readElfBtf, readMapDefinitions, type BtfType,
-  type MapDef,
-} from '../elf/btf.js';
-import { ElfError, parseElf, type ElfFile } from '../elf/reader.js';
+import { BTF_MAX_RESOLVE_DEPTH, Btf, BtfKind, BtfLinkage, btfKindName, parseBtf, type BtfType } from '../btf/types.js';
+import { BpfCoreReloKind, parseBtfExt } from '../btf/ext.js';
+import { readDataSection } from '../elf/data.js';
+import { readElfBtf } from '../elf/btf-sections.js';
+import { readMapDefinitions, type MapDef } from '../elf/map-defs.js';
+import { ElfError, parseElf, type ElfFile } from '../elf/elf64.js';
 import { MapType as BpfMapType, MapPinning, mapTypeName } from '../../runtime/uapi/index.js';
 import { BtfWriter } from '../../test/support/btf-writer.js';
 
@@ -164,6 +164,18 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/typed_map_in_map': { xdp: ['count'] },
   'c/fault': { socket: ['read_past_end'] },
   'c/queue_stack': { xdp: ['fill'] },
+  'c/sock_syn': { socket: ['syn_mac', 'syn_net'] },
+  'c/tc_port_rewrite': { tc: ['port_rewrite'] },
+  'c/xdp_vlan_strip': { xdp: ['vlan_strip'] },
+  'c/xdp_responder': { xdp: ['icmp_echo'] },
+  'c/ldabs_filter': { socket: ['dns_only'] },
+  'c/ipv6_exthdr': { xdp: ['ext_walk'] },
+  'c/xdp_meta_trim': { xdp: ['meta_trim'] },
+  'c/ctx_dump': { tc: ['tc_ctx'], xdp: ['xdp_ctx'], socket: ['sock_ctx'] },
+  'c/xdp_redirect': { xdp: ['redirect_by_port'], tc: ['tc_redirect'] },
+  'c/lazy_helper': { tc: ['uses_xfrm'], xdp: ['plain'] },
+  'c/tc_skb_edit': { tc: ['skb_edit'] },
+  'c/tc_tunnel': { tc: ['tunnel'] },
   'elf/sum': { '.text': ['main', 'twice_plus_one'] },
   'elf/sum.be': { '.text': ['main', 'twice_plus_one'] },
   'elf/globals': { '.text': ['times_three', 'main', 'plus_seven'] },

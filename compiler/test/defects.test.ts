@@ -17,9 +17,9 @@ import { ErrorCode } from '../../runtime/errors.js';
 import { instantiate } from '../../runtime/instance.js';
 import { main, type CliIO } from '../cli/main.js';
 import { loadObjectSpec } from '../elf/loader.js';
-import { parseElf } from '../elf/reader.js';
-import { compileObject } from '../object.js';
-import { formatInspect, inspectObject } from '../inspect.js';
+import { parseElf } from '../elf/elf64.js';
+import { compileObject } from '../object/compile-object.js';
+import { formatInspect, inspectObject } from '../object/inspect.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixture = (name: string): Buffer => readFileSync(path.join(root, 'test-programs/c', `${name}.o`));

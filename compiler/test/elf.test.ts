@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 import {
   E_BAD_ELF, EM_BPF, ElfError, ElfType, RelocType, SectionFlags, SectionType, SHN, SymbolBind, SymbolType,
   parseElf, relocationTypeName, type ElfFile,
-} from '../elf/reader.js';
-import { extractProgram, locateProgram, swapInstructions } from '../elf/program.js';
+} from '../elf/elf64.js';
+import { extractProgram, locateProgram, swapInstructions } from '../elf/extract.js';
 import { buildElf, relBytes, runnerStyleObject, StrTab, symtabBytes, type SymSpec } from '../../test/support/elf-writer.js';
 import { elfFixture } from '../../test/support/fixtures.js';
 import { slotBytes } from '../../test/support/slots.js';

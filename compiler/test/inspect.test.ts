@@ -1,16 +1,16 @@
 /**
- * `bpf2wasm inspect` (compiler/inspect.ts): the exact report and text of committed clang
+ * `bpf2wasm inspect` (compiler/object/inspect.ts): the exact report and text of committed clang
  * objects, relocation targets of every kind, JSON round trips, and malformed input giving typed
  * errors only.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { objectFiles, repoBytes } from '../../test/support/fixtures.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
-import { cTypeName, formatInspect, inspectObject, type InspectMap, type InspectReport } from '../inspect.js';
+import { cTypeName, formatInspect, inspectObject, type InspectMap, type InspectReport } from '../object/inspect.js';
 import { loadObjectSpec } from '../elf/loader.js';
-import { ElfError, parseElf } from '../elf/reader.js';
+import { ElfError, parseElf } from '../elf/elf64.js';
 
 const OBJECT_DIRS = ['test-programs/c', 'test-programs/elf', 'test-programs/loader'];
 const OBJECTS = OBJECT_DIRS.flatMap((d) => objectFiles(d).map((f) => `${d}/${f}`)).sort();

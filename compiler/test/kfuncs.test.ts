@@ -3,8 +3,9 @@
  * the Wasm signature of their BTF prototype, provided by the host through `kfuncs`.
  */
 import { describe, expect, it } from 'vitest';
+import { runFrame } from '../../test/support/frames.js';
 import { cObject } from '../../test/support/fixtures.js';
-import { compileObject } from '../object.js';
+import { compileObject } from '../object/compile-object.js';
 import { loadObjectSpec } from '../elf/loader.js';
 import { instantiate } from '../../runtime/instance.js';
 import { Bpf2WasmError } from '../../runtime/errors.js';
@@ -56,9 +57,9 @@ describe('kfuncs', () => {
         bpf2wasm_note: (code: number): void => { notes.push(code); },
       },
     });
-    expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3, 4]) }).r0).toBe(1n);
-    expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3, 5]) }).r0).toBe(2n);
-    expect(inst.program().test({ dataIn: Uint8Array.from([1, 2]) }).r0).toBe(0n);
+    expect(runFrame(inst, Uint8Array.from([1, 2, 3, 4])).r0).toBe(1n);
+    expect(runFrame(inst, Uint8Array.from([1, 2, 3, 5])).r0).toBe(2n);
+    expect(runFrame(inst, Uint8Array.from([1, 2])).r0).toBe(0n);
     expect(notes).toEqual([10, 11]);
   });
 });

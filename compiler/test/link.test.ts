@@ -1,12 +1,13 @@
 /**
- * Objects linked into one module (compiler/link.ts): maps pinned by name shared, the rest of each
+ * Objects linked into one module (compiler/object/link.ts): maps pinned by name shared, the rest of each
  * object its own (test-programs/c/pin_producer.c and pin_consumer.c).
  */
 import { describe, expect, it } from 'vitest';
+import { runFrame } from '../../test/support/frames.js';
 import { cObject, elfFixture } from '../../test/support/fixtures.js';
-import { compileObject } from '../object.js';
+import { compileObject } from '../object/compile-object.js';
 import { loadObjectSpec } from '../elf/loader.js';
-import { linkObjects } from '../link.js';
+import { linkObjects } from '../object/link.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
 import { instantiate } from '../../runtime/instance.js';
 import { PinRegistry } from '../../runtime/pins.js';
@@ -39,19 +40,19 @@ describe('the pin registry (the runtime\'s bpffs)', () => {
   it('a reloaded object takes over its pinned map; unpinned maps start afresh', async () => {
     const pins = new PinRegistry();
     const first = await instantiate((await compileObject(producer)).wasm, { pins });
-    for (const n of [10, 10, 20]) first.program().test({ dataIn: new Uint8Array(n) });
+    for (const n of [10, 10, 20]) runFrame(first, new Uint8Array(n));
     expect(pins.names()).toEqual(['events']);
     // Another object with the same pinned map (the consumer) sees the producer's events.
     const second = await instantiate((await compileObject(consumer)).wasm, { pins });
-    expect(second.program().test({ dataIn: new Uint8Array(10) }).r0).toBe(2n);
+    expect(runFrame(second, new Uint8Array(10)).r0).toBe(2n);
     expect(pins.get('events')).toBe(second.map('events'));
     expect(second.getGlobal('consumed')).toBe(1n);
     // Without the registry nothing carries over.
     const alone = await instantiate((await compileObject(consumer)).wasm);
-    expect(alone.program().test({ dataIn: new Uint8Array(10) }).r0).toBe(0n);
+    expect(runFrame(alone, new Uint8Array(10)).r0).toBe(0n);
     pins.unpin('events');
     const third = await instantiate((await compileObject(consumer)).wasm, { pins });
-    expect(third.program().test({ dataIn: new Uint8Array(10) }).r0).toBe(0n);
+    expect(runFrame(third, new Uint8Array(10)).r0).toBe(0n);
   });
 
   it('refuses a pinned map whose definition differs', async () => {

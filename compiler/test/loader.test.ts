@@ -12,7 +12,7 @@ import {
   LddwSource, isDataSectionName, loadObjectSpec, programTypeOfSection,
   type MapSpec, type ObjectSpec, type ProgramSpec,
 } from '../elf/loader.js';
-import { E_BAD_ELF, ElfError, parseElf, SectionType } from '../elf/reader.js';
+import { E_BAD_ELF, ElfError, parseElf, SectionType } from '../elf/elf64.js';
 
 const read = (dir: string, name: string): Uint8Array => repoBytes(`test-programs/${dir}/${name}`);
 const object = (name: string): Uint8Array => read('c', `${name}.o`);

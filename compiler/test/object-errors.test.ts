@@ -18,30 +18,31 @@
  * Tests marked `it.fails` pin bugs outside the files this suite may fix; each names the bug.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { runFrame } from '../../test/support/frames.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { rejectedWith } from '../../test/support/errors.js';
+import { rejectedWith } from '../../test/support/thrown.js';
 import { assemble } from '../asm/assemble.js';
 import { main, type CliIO } from '../cli/main.js';
 import type { HelperDecl } from '../compile.js';
 import { loadObjectSpec, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
-import { formatInspect, inspectObject } from '../inspect.js';
-import { compileObject } from '../object.js';
+import { formatInspect, inspectObject } from '../object/inspect.js';
+import { compileObject } from '../object/compile-object.js';
 import {
   arbMutation, btfMapAttributes, FAMILIES, legacyMapWord, mutateObject, setU32, sitesOf, tamperManifest, type Family, type Mutation,
 } from './object-mutations.js';
 import type { Manifest } from '../../runtime/abi.js';
 import { Bpf2WasmError, ErrorCode, type ErrorLocation } from '../../runtime/errors.js';
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import { instantiate } from '../../runtime/instance.js';
 import { manifestOf, type BpfInstance } from '../../runtime/program.js';
 import { BpfMap } from '../../runtime/maps/api.js';
-import { D_COUNT, D_STATE } from '../../runtime/maps/desc.js';
+import { D_COUNT, D_STATE } from '../../runtime/maps/descriptor.js';
 import { BPF_NOEXIST, MapType } from '../../runtime/uapi/index.js';
-import { checkMapsLayout } from '../../runtime/maps/layout.js';
+import { checkMapsLayout } from '../../runtime/maps/placement.js';
 import { mapsWasmBytes } from '../../runtime/maps/maps-wasm.js';
 import { MAPS_SCRATCH } from '../../runtime/maps/store.js';
 
@@ -149,7 +150,7 @@ function descriptorProblems(before: Map<string, string>, inst: BpfInstance, what
 
 /** Runs one program once: packet programs on a 64-byte packet, others on 256 zero bytes. */
 function runOnce(inst: BpfInstance, program: { name: string; type: string }): void {
-  if (PACKET_TYPES.has(program.type)) inst.program(program.name).test({ dataIn: new Uint8Array(64) });
+  if (PACKET_TYPES.has(program.type)) runFrame(inst, new Uint8Array(64), program.name);
   else inst.run(new Uint8Array(256), { program: program.name });
 }
 
@@ -381,7 +382,7 @@ describe('references an object cannot satisfy', () => {
 
   it('running a program the module does not have: E_BAD_ARGUMENT naming it', async () => {
     const inst = await compileAndLoad(fixture('c/xdp_counter.o'));
-    for (const run of [() => inst.run(new Uint8Array(8), { program: 'nope' }), () => inst.program('nope').test({ dataIn: new Uint8Array(8) })]) {
+    for (const run of [() => inst.run(new Uint8Array(8), { program: 'nope' }), () => runFrame(inst, new Uint8Array(8), 'nope')]) {
       const e = await typedError(run);
       expect(e.code).toBe(ErrorCode.BadArgument);
       expect(e.location.program).toBe('nope');
@@ -406,7 +407,7 @@ describe('helpers at instantiate', () => {
   it('with every custom helper provided, the program runs', async () => {
     const { wasm } = await compileObject(fixture('c/custom_helpers.o'), { helpers: CUSTOM_DECLS });
     const inst = await instantiate(wasm, { trace: () => {}, helpers: CUSTOM_HELPERS });
-    expect(inst.program().test({ dataIn: new Uint8Array(0) }).r0).toBe(19n);
+    expect(runFrame(inst, new Uint8Array(0)).r0).toBe(19n);
   });
 
   it('a call to a helper id no kernel defines compiles, and fails at instantiate naming it', async () => {
@@ -690,7 +691,7 @@ describe('checked mode keeps map metadata safe', () => {
     const metaBefore = new Uint8Array(inst.memory.buffer, meta.meta, meta.metaSize).slice();
     let result: bigint | undefined;
     try {
-      result = inst.program().test({ dataIn: new Uint8Array(64) }).r0;
+      result = runFrame(inst, new Uint8Array(64)).r0;
     } catch (e) {
       expect(errorProblems(e, 'run')).toEqual([]);
     }
@@ -703,7 +704,7 @@ describe('checked mode keeps map metadata safe', () => {
   it('the descriptor is below arenaBase and the program cannot store to it', async () => {
     const inst = await compileAndLoad(handSpec(`${DESC}\nstdw [%r1+0], 0\nmov %r0, 0\nexit`, MAPS));
     expect(manifestOf(inst).maps![0]!.desc).toBeLessThan(manifestOf(inst).layout.arenaBase!);
-    const e = await typedError(() => inst.program().test({ dataIn: new Uint8Array(64) }));
+    const e = await typedError(() => runFrame(inst, new Uint8Array(64)));
     expect([e.code, e.location.insn]).toEqual([ErrorCode.MemoryFault, 2]);
   });
 
@@ -795,7 +796,7 @@ describe('checked mode keeps map metadata safe', () => {
       const counts = inst.map('counts');
       counts.set(1, 10n);
       const before = descriptorSnapshot(inst);
-      const result = inst.program().test({ dataIn: new Uint8Array(64) }).r0;
+      const result = runFrame(inst, new Uint8Array(64)).r0;
       expect([id, BigInt.asIntN(64, result)]).toEqual([id, expected]);
       expect(descriptorProblems(before, inst, `after helper ${id}`)).toEqual([]);
       expect(counts.dump()).toEqual([[1, 10n]]);

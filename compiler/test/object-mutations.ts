@@ -11,8 +11,8 @@
  * Modules: `tamperManifest` replaces the manifest a compiled module carries.
  */
 import fc from 'fast-check';
-import { parseBtf } from '../elf/btf.js';
-import { parseElf, SectionType } from '../elf/reader.js';
+import { parseBtf } from '../btf/types.js';
+import { parseElf, SectionType } from '../elf/elf64.js';
 import { appendCustomSection } from '../sections.js';
 import { MANIFEST_SECTION, type Manifest } from '../../runtime/abi.js';
 

@@ -9,20 +9,24 @@
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { cObject, repoPath } from '../../test/support/fixtures.js';
 import type { HelperSignature } from '../../runtime/abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import { abiSignature, helperById } from '../../runtime/helper-table.js';
 import { instantiate, type InstantiateOptions } from '../../runtime/instance.js';
 import { manifestOf, type BpfInstance } from '../../runtime/program.js';
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { ObjectRuntime } from '../../runtime/object.js';
-import { BpfCoreReloKind, BtfLinkage, readDataSection, readElfBtf } from '../elf/btf.js';
+import { BpfCoreReloKind } from '../btf/ext.js';
+import { BtfLinkage } from '../btf/types.js';
+import { readDataSection } from '../elf/data.js';
+import { readElfBtf } from '../elf/btf-sections.js';
 import { LddwSource } from '../elf/loader.js';
-import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/reader.js';
+import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/elf64.js';
 import type { HelperDecl } from '../compile.js';
-import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object.js';
+import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object/compile-object.js';
+import { runFrame } from '../../test/support/frames.js';
 
 const C_DIR = repoPath('test-programs/c');
 const objectBytes = cObject;
@@ -255,11 +259,11 @@ program('xdp_counter', () => {
       const counts = inst.map('pkt_count');
       expect(counts.get(0)).toBe(0n);
       for (let n = 1; n <= 5; n++) {
-        expect(inst.program().test({ dataIn: bytes(64) }).r0).toBe(XDP_PASS);
+        expect(runFrame(inst, bytes(64)).r0).toBe(XDP_PASS);
         expect(counts.get(0)).toBe(BigInt(n));
       }
       counts.set(0, 1000n);
-      inst.program().test({ dataIn: bytes(1) });
+      runFrame(inst, bytes(1));
       expect(counts.dump()).toEqual([[0, 1001n]]);
     });
   }
@@ -524,7 +528,7 @@ program('xdp_drop_icmp', () => {
       const drops = inst.map('drops');
       let expected = 0n;
       for (const [what, packet, action, dropped] of cases) {
-        const { r0: result, dataOut: after } = inst.program().test({ dataIn: packet });
+        const { r0: result, dataOut: after } = runFrame(inst, packet);
         expect(result, what).toBe(action);
         expect(after, what).toEqual(packet);
         if (dropped) expected++;
@@ -567,21 +571,21 @@ program('lpm_blocklist', () => {
       list.set(key('192.168.1.7', 32), 0n);
       const hits = (addr: string, len: number): unknown => list.get(key(addr, len));
 
-      expect(inst.program().test({ dataIn: from('10.1.2.3') }).r0).toBe(XDP_DROP);
+      expect(runFrame(inst, from('10.1.2.3')).r0).toBe(XDP_DROP);
       expect(hits('10.0.0.0', 8)).toBe(1n);
-      expect(inst.program().test({ dataIn: from('192.168.1.7') }).r0).toBe(XDP_DROP);
+      expect(runFrame(inst, from('192.168.1.7')).r0).toBe(XDP_DROP);
       expect(hits('192.168.1.7', 32)).toBe(1n);
-      expect(inst.program().test({ dataIn: from('192.168.1.8') }).r0).toBe(XDP_PASS);
-      expect(inst.program().test({ dataIn: from('11.0.0.1') }).r0).toBe(XDP_PASS);
-      expect(inst.program().test({ dataIn: ether(0x86dd, bytes(40)) }).r0).toBe(XDP_PASS);
-      expect(inst.program().test({ dataIn: ether(ETH_P_IP, bytes(19)) }).r0).toBe(XDP_PASS);
-      expect(inst.program().test({ dataIn: bytes(10) }).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, from('192.168.1.8')).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, from('11.0.0.1')).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, ether(0x86dd, bytes(40))).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, ether(ETH_P_IP, bytes(19))).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, bytes(10)).r0).toBe(XDP_PASS);
       expect([hits('10.0.0.0', 8), hits('192.168.1.7', 32)]).toEqual([1n, 1n]);
 
       // Longest prefix: 10.1.0.0/16 takes 10.1.2.3; 10.2.0.1 still counts against the /8.
       list.set(key('10.1.0.0', 16), 0n);
-      expect(inst.program().test({ dataIn: from('10.1.2.3') }).r0).toBe(XDP_DROP);
-      expect(inst.program().test({ dataIn: from('10.2.0.1') }).r0).toBe(XDP_DROP);
+      expect(runFrame(inst, from('10.1.2.3')).r0).toBe(XDP_DROP);
+      expect(runFrame(inst, from('10.2.0.1')).r0).toBe(XDP_DROP);
       expect([hits('10.0.0.0', 8), hits('10.1.0.0', 16)]).toEqual([2n, 1n]);
 
       // The BTF-decoded keys: addr is the u32 the network-order bytes make on a little-endian machine.
@@ -591,7 +595,7 @@ program('lpm_blocklist', () => {
       ]);
       // Unblocking 10.0.0.0/8 lets 10.2.0.1 through.
       expect(list.delete(key('10.0.0.0', 8))).toBe(true);
-      expect(inst.program().test({ dataIn: from('10.2.0.1') }).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, from('10.2.0.1')).r0).toBe(XDP_PASS);
     });
   }
 });
@@ -610,22 +614,22 @@ program('socket_filter', () => {
       const count = inst.map('proto_count');
       const counts = (): [unknown, unknown] => [count.get(6), count.get(17)];
       const ssh = ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(22) }));
-      expect(inst.program().test({ dataIn: ssh }).r0).toBe(BigInt(ssh.length));
+      expect(runFrame(inst, ssh).r0).toBe(BigInt(ssh.length));
       expect(counts()).toEqual([1n, 0n]);
-      expect(inst.program().test({ dataIn: ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(80) })) }).r0).toBe(0n);
+      expect(runFrame(inst, ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(80) }))).r0).toBe(0n);
       expect(counts()).toEqual([2n, 0n]);
-      expect(inst.program().test({ dataIn: ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: udp(22) })) }).r0).toBe(0n);
+      expect(runFrame(inst, ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: udp(22) }))).r0).toBe(0n);
       expect(counts()).toEqual([2n, 1n]);
       // IP options move the TCP header: the port is read at 14 + IHL * 4 + 2.
       const withOptions = ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, ihl: 7, payload: tcp(22) }));
-      expect(inst.program().test({ dataIn: withOptions }).r0).toBe(BigInt(withOptions.length));
+      expect(runFrame(inst, withOptions).r0).toBe(BigInt(withOptions.length));
       // A TCP header cut before the port: counted, not kept.
-      expect(inst.program().test({ dataIn: ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: [0, 1, 0] })) }).r0).toBe(0n);
+      expect(runFrame(inst, ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: [0, 1, 0] }))).r0).toBe(0n);
       expect(counts()).toEqual([4n, 1n]);
       // Not IPv4, or shorter than Ethernet + IPv4 (34 bytes): dropped, nothing counted.
-      expect(inst.program().test({ dataIn: ether(0x86dd, bytes(60)) }).r0).toBe(0n);
-      expect(inst.program().test({ dataIn: ssh.slice(0, 33) }).r0).toBe(0n);
-      expect(inst.program().test({ dataIn: ssh.slice(0, 10) }).r0).toBe(0n);
+      expect(runFrame(inst, ether(0x86dd, bytes(60))).r0).toBe(0n);
+      expect(runFrame(inst, ssh.slice(0, 33)).r0).toBe(0n);
+      expect(runFrame(inst, ssh.slice(0, 10)).r0).toBe(0n);
       expect(counts()).toEqual([4n, 1n]);
       expect([...count.entries()].filter(([, v]) => v !== 0n)).toEqual([[6, 4n], [17, 1n]]);
     });
@@ -666,19 +670,19 @@ program('rodata_config', () => {
     it(`${engine.label}: keeps packets of at least min_len bytes, from target_uid if set`, async () => {
       const env = { uid: 0 };
       const { inst, obj, trace } = await open('rodata_config', engine, { env });
-      expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(0n);
-      expect(inst.program().test({ dataIn: bytes(100) }).r0).toBe(100n);
+      expect(runFrame(inst, bytes(60)).r0).toBe(0n);
+      expect(runFrame(inst, bytes(100)).r0).toBe(100n);
       // Overridden after instantiation: the program reads the new value.
       obj.setGlobal('min_len', 10);
-      expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(60n);
-      expect(inst.program().test({ dataIn: bytes(9) }).r0).toBe(0n);
+      expect(runFrame(inst, bytes(60)).r0).toBe(60n);
+      expect(runFrame(inst, bytes(9)).r0).toBe(0n);
       obj.setGlobal('target_uid', 1000);
-      expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(0n);
+      expect(runFrame(inst, bytes(60)).r0).toBe(0n);
       env.uid = 1000;
-      expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(60n);
+      expect(runFrame(inst, bytes(60)).r0).toBe(60n);
       expect(trace).toEqual([]);
       obj.setGlobal('verbose', true);
-      expect(inst.program().test({ dataIn: bytes(9) }).r0).toBe(0n);
+      expect(runFrame(inst, bytes(9)).r0).toBe(0n);
       expect(trace).toEqual(['short packet: 9']);
     });
   }
@@ -686,10 +690,10 @@ program('rodata_config', () => {
   it('globals given at instantiation are set before the first run', async () => {
     const { inst, obj } = await open('rodata_config', O1, { globals: { min_len: 10 } });
     expect(obj.getGlobal('min_len')).toBe(10);
-    expect(inst.program().test({ dataIn: bytes(60) }).r0).toBe(60n);
+    expect(runFrame(inst, bytes(60)).r0).toBe(60n);
     // A fresh instance has the defaults again.
     const other = await open('rodata_config');
-    expect(other.inst.program().test({ dataIn: bytes(60) }).r0).toBe(0n);
+    expect(runFrame(other.inst, bytes(60)).r0).toBe(0n);
   });
 });
 
@@ -715,21 +719,21 @@ program('string_literals', () => {
         return 0n;
       });
       const { inst } = await open('string_literals', engine, { helpers: [spy] });
-      expect(inst.program().test({ dataIn: bytes(10) }).r0).toBe(10n);
-      expect(inst.program().test({ dataIn: bytes(7) }).r0).toBe(7n);
+      expect(runFrame(inst, bytes(10)).r0).toBe(10n);
+      expect(runFrame(inst, bytes(7)).r0).toBe(7n);
       const mem = new Uint8Array(inst.memory.buffer);
       expect(calls.map(([fmt, size, len]) => [cstring(mem, fmt >>> 0), size, len])).toEqual([
         ['even length %d\n', 16, 10n], ['odd length %d\n', 15, 7n],
       ]);
       // One copy of each string: both runs of a parity get the same address.
-      inst.program().test({ dataIn: bytes(12) });
+      runFrame(inst, bytes(12));
       expect(calls[2]![0]).toBe(calls[0]![0]);
     });
 
     it(`${engine.label}: the trace output`, async () => {
       const { inst, trace } = await open('string_literals', engine);
-      inst.program().test({ dataIn: bytes(10) });
-      inst.program().test({ dataIn: bytes(7) });
+      runFrame(inst, bytes(10));
+      runFrame(inst, bytes(7));
       // The sink gets lines without their newline.
       expect(trace).toEqual(['even length 10', 'odd length 7']);
     });
@@ -759,15 +763,15 @@ program('printk', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: each run increments counter and prints three lines`, async () => {
       const { inst, obj, trace } = await open('printk', engine);
-      expect(inst.program().test({ dataIn: bytes(14) }).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, bytes(14)).r0).toBe(XDP_PASS);
       expect(obj.getGlobal('counter')).toBe(1);
       expect(trace).toEqual(['Helloworld 1', 'no arguments', 'args 1 2 3 4']);
       trace.length = 0;
-      expect(inst.program().test({ dataIn: bytes(14) }).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, bytes(14)).r0).toBe(XDP_PASS);
       expect(trace).toEqual(['Helloworld 2', 'no arguments', 'args 2 3 4 5']);
       obj.setGlobal('counter', -5);
       trace.length = 0;
-      inst.program().test({ dataIn: bytes(14) });
+      runFrame(inst, bytes(14));
       expect(trace).toEqual(['Helloworld -4', 'no arguments', 'args -4 -3 -2 -1']);
       expect(obj.getGlobal('counter')).toBe(-4);
     });
@@ -775,10 +779,10 @@ program('printk', () => {
 
   it('trace output as a stream (traceLines): the lines printed after it opened, until it ends', async () => {
     const { inst, obj, trace } = await open('printk');
-    inst.program().test({ dataIn: bytes(1) });
+    runFrame(inst, bytes(1));
     const lines = obj.trace.lines();
     const first = lines.next();
-    inst.program().test({ dataIn: bytes(1) });
+    runFrame(inst, bytes(1));
     expect((await first).value).toBe('Helloworld 2');
     const rest: string[] = [];
     for await (const line of lines) {
@@ -795,7 +799,7 @@ program('printk', () => {
     const { inst, obj, trace } = await open('printk');
     const other: string[] = [];
     obj.trace.onLine((line) => other.push(line));
-    inst.program().test({ dataIn: bytes(1) });
+    runFrame(inst, bytes(1));
     expect(trace).toEqual([]);
     expect(other).toEqual(['Helloworld 1', 'no arguments', 'args 1 2 3 4']);
   });
@@ -823,7 +827,7 @@ program('global_data', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: track counts packets and bytes, keeps the first 8 bytes, passes 3 times then drops`, async () => {
       const { inst, obj } = await open('global_data', engine);
-      const run = (p: Uint8Array): bigint => inst.program().test({ dataIn: p }).r0;
+      const run = (p: Uint8Array): bigint => runFrame(inst, p).r0;
       expect(run(bytes(10, (i) => i + 1))).toBe(XDP_PASS);
       expect([obj.getGlobal('packets'), obj.getGlobal('bytes'), obj.getGlobal('last_bytes'), obj.getGlobal('calls_left')])
         .toEqual([2n, 10n, [1, 2, 3, 4, 5, 6, 7, 8], 2]);
@@ -878,7 +882,7 @@ program('loop_callback', () => {
     it(`${engine.label}: bpf_loop sums squares, stopping once the sum passes 1000000`, async () => {
       const { inst, obj } = await open('loop_callback', engine);
       const run = (n: number): [bigint, unknown, unknown] =>
-        [inst.program().test({ dataIn: new Uint8Array(n) }).r0, obj.getGlobal('result'), obj.getGlobal('iterations')];
+        [runFrame(inst, new Uint8Array(n)).r0, obj.getGlobal('result'), obj.getGlobal('iterations')];
       expect(run(10)).toEqual([XDP_PASS, 285n, 10n]);
       expect(run(1000)).toEqual([XDP_PASS, 1005720n, 145n]);
       expect(run(0)).toEqual([XDP_PASS, 0n, 0n]);
@@ -904,18 +908,18 @@ program('map_bench', () => {
       const { inst } = await open('map_bench', engine);
       const hash = inst.map('hash10k');
       const array = inst.map('array10k');
-      expect(inst.program('hash_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(0n); // every lookup misses
-      expect(inst.program('array_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(0n); // zeros
+      expect(runFrame(inst, new Uint8Array(0), 'hash_lookups').r0).toBe(0n); // every lookup misses
+      expect(runFrame(inst, new Uint8Array(0), 'array_lookups').r0).toBe(0n); // zeros
       for (let k = 0; k < 10000; k++) {
         hash.set(k, BigInt(k));
         array.set(k, BigInt(k));
       }
-      expect(inst.program('hash_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(BigInt(documented));
-      expect(inst.program('array_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(BigInt(documented));
+      expect(runFrame(inst, new Uint8Array(0), 'hash_lookups').r0).toBe(BigInt(documented));
+      expect(runFrame(inst, new Uint8Array(0), 'array_lookups').r0).toBe(BigInt(documented));
       // A lookup that misses adds nothing.
       expect(hash.delete(keys[1]!)).toBe(true);
       expect(hash.delete(keys[999]!)).toBe(true);
-      expect(inst.program('hash_lookups').test({ dataIn: new Uint8Array(0) }).r0).toBe(BigInt(documented - keys[1]! - keys[999]!));
+      expect(runFrame(inst, new Uint8Array(0), 'hash_lookups').r0).toBe(BigInt(documented - keys[1]! - keys[999]!));
       expect(hash.has(keys[1]!)).toBe(false);
       expect([...hash.keys()]).toHaveLength(9998);
     });
@@ -963,7 +967,7 @@ program('map_in_map', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: lookup_nested reads slot 1 of both inner maps through outer`, async () => {
       const { inst } = await open('map_in_map', engine);
-      const run = (): bigint => inst.program().test({ dataIn: bytes(20) }).r0;
+      const run = (): bigint => runFrame(inst, bytes(20)).r0;
       expect(run()).toBe(XDP_PASS); // both values are 0
       inst.map('inner_a').set(1, 5);
       expect(run()).toBe(XDP_PASS);
@@ -986,7 +990,7 @@ program('map_in_map', () => {
 
     it(`${engine.label}: an inner map created at run time and stored in outer_hash[3] makes lookup_nested drop`, async () => {
       const { inst, obj } = await open('map_in_map', engine);
-      const run = (): bigint => inst.program().test({ dataIn: bytes(20) }).r0;
+      const run = (): bigint => runFrame(inst, bytes(20)).r0;
       inst.map('inner_a').set(1, 5);
       inst.map('inner_b').set(1, 7);
       expect(run()).toBe(12n);
@@ -1079,7 +1083,7 @@ program('legacy_maps', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: each run counts skb->len in legacy_counts and len & 15 in legacy_array`, async () => {
       const { inst } = await open('legacy_maps', engine);
-      for (const len of [5, 5, 20, 21, 5]) expect(inst.program().test({ dataIn: bytes(len) }).r0).toBe(0n);
+      for (const len of [5, 5, 20, 21, 5]) expect(runFrame(inst, bytes(len)).r0).toBe(0n);
       expect(new Map(inst.map('legacy_counts').entries())).toEqual(new Map([[5, 3n], [20, 1n], [21, 1n]]));
       expect([...inst.map('legacy_array').entries()].filter(([, v]) => v !== 0)).toEqual([[4, 1], [5, 4]]);
     });
@@ -1142,13 +1146,13 @@ program('custom_helpers', () => {
         } },
       ];
       const { inst } = await open('custom_helpers', engine, { helpers }, declared);
-      expect(inst.program().test({ dataIn: new Uint8Array(0) }).r0).toBe(19n);
-      expect(inst.program().test({ dataIn: bytes(10) }).r0).toBe(28n);
-      expect(inst.program().test({ dataIn: bytes(100) }).r0).toBe(298n);
+      expect(runFrame(inst, new Uint8Array(0)).r0).toBe(19n);
+      expect(runFrame(inst, bytes(10)).r0).toBe(28n);
+      expect(runFrame(inst, bytes(100)).r0).toBe(298n);
       expect(seen).toEqual([[2n, 0n], [2n, 0n], [2n, 0n]]);
       // Longer than 100 bytes: my_helper gets the literal's address and the length.
       seen.length = 0;
-      const r = inst.program().test({ dataIn: bytes(101) }).r0;
+      const r = runFrame(inst, bytes(101)).r0;
       expect(seen).toHaveLength(1);
       const [addr, len] = seen[0]!;
       expect(len).toBe(101n);
@@ -1178,8 +1182,8 @@ program('custom_helpers', () => {
         { id: 1001, fn: (a: bigint, b: bigint) => a - b },
       ],
     });
-    expect(inst.program().test({ dataIn: new Uint8Array(0) }).r0).toBe(19n);
-    expect(inst.program().test({ dataIn: bytes(10) }).r0).toBe(28n);
+    expect(runFrame(inst, new Uint8Array(0)).r0).toBe(19n);
+    expect(runFrame(inst, bytes(10)).r0).toBe(28n);
   });
 });
 
@@ -1231,11 +1235,11 @@ program('bpf_calls', () => {
       const packets = [
         bytes(20, (i) => i + 1), bytes(20, () => 0xff), bytes(64, (i) => i * 37), bytes(200, () => 0), bytes(19), new Uint8Array(0),
       ];
-      for (const p of packets) expect(inst.program().test({ dataIn: p }).r0, `${p.length} bytes`).toBe(classify(p));
+      for (const p of packets) expect(runFrame(inst, p).r0, `${p.length} bytes`).toBe(classify(p));
       const words = [0x0102, 0x0304, 0x0506, 0x0708, 0x090a, 0x0b0c, 0x0d0e, 0x0f10, 0x1112, 0x1314];
       expect(classify(bytes(20, (i) => i + 1))).toBe(BigInt(fold(words.reduce((a, x) => a + x)) + 20));
       // The fold of 0xff... words reaches the clamp's upper bound.
-      expect(inst.program().test({ dataIn: bytes(20, () => 0xff) }).r0).toBe(0xfff0n + 20n);
+      expect(runFrame(inst, bytes(20, () => 0xff)).r0).toBe(0xfff0n + 20n);
     });
   }
 
@@ -1243,9 +1247,9 @@ program('bpf_calls', () => {
     const packet = bytes(20, (i) => i + 1);
     for (const engine of ENGINES) {
       const three = await open('bpf_calls', engine, {}, { maxCallDepth: 3 });
-      expect(three.inst.program().test({ dataIn: packet }).r0, engine.label).toBe(classify(packet));
+      expect(runFrame(three.inst, packet).r0, engine.label).toBe(classify(packet));
       const two = await open('bpf_calls', engine, {}, { maxCallDepth: 2 });
-      const e = errorOf(() => two.inst.program().test({ dataIn: packet }));
+      const e = errorOf(() => runFrame(two.inst, packet));
       expect(e.code, engine.label).toBe(ErrorCode.CallDepth);
       // The call that would need the third frame is checksum's call to fold.
       const callToFold = slots(two.compiled, 'classify').filter((s) => s.opcode === CALL && s.src === 1).at(-1)!;
@@ -1336,7 +1340,7 @@ program('pin_producer', () => {
   for (const engine of ENGINES) {
     it(`${engine.label}: alone, counts events per packet length and its runs in .bss`, async () => {
       const { inst, obj } = await open('pin_producer', engine);
-      for (const n of [10, 10, 20]) expect(inst.program().test({ dataIn: new Uint8Array(n) }).r0).toBe(2n);
+      for (const n of [10, 10, 20]) expect(runFrame(inst, new Uint8Array(n)).r0).toBe(2n);
       expect(new Map(inst.map('events').dump())).toEqual(new Map([[10, 2n], [20, 1n]]));
       expect(obj.getGlobal('produced')).toBe(3n);
     });
@@ -1350,8 +1354,8 @@ program('pin_consumer', () => {
       expect(manifest.programs.map((p) => p.name)).toEqual(['produce', 'consume']);
       expect(manifest.maps!.map((m) => m.name)).toEqual(['events', '.bss', '1:.bss']);
       const inst = await instantiate(wasm);
-      for (const n of [10, 10, 20]) inst.program('produce').test({ dataIn: new Uint8Array(n) });
-      const consume = (n: number): bigint => inst.program('consume').test({ dataIn: new Uint8Array(n) }).r0;
+      for (const n of [10, 10, 20]) runFrame(inst, new Uint8Array(n), 'produce');
+      const consume = (n: number): bigint => runFrame(inst, new Uint8Array(n), 'consume').r0;
       expect([consume(10), consume(20), consume(30)]).toEqual([2n, 1n, 0n]);
       expect(inst.map('.bss').get(0)).toEqual({ produced: 3n });
       expect(inst.map('1:.bss').get(0)).toEqual({ consumed: 3n });
@@ -1362,7 +1366,7 @@ program('pin_consumer', () => {
 
   it('alone, reads its own empty events map', async () => {
     const { inst } = await open('pin_consumer');
-    expect(inst.program().test({ dataIn: new Uint8Array(10) }).r0).toBe(0n);
+    expect(runFrame(inst, new Uint8Array(10)).r0).toBe(0n);
   });
 });
 
@@ -1400,14 +1404,14 @@ program('kfuncs', () => {
           },
         },
       }));
-      expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3, 4]) }).r0).toBe(XDP_DROP);
+      expect(runFrame(inst, Uint8Array.from([1, 2, 3, 4])).r0).toBe(XDP_DROP);
       expect(notes).toEqual([10]);
-      expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3, 5, 99]) }).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, Uint8Array.from([1, 2, 3, 5, 99])).r0).toBe(XDP_PASS);
       expect(notes).toEqual([10, 11]);
-      expect(inst.program().test({ dataIn: Uint8Array.from([1, 2, 3]) }).r0).toBe(XDP_ABORTED);
+      expect(runFrame(inst, Uint8Array.from([1, 2, 3])).r0).toBe(XDP_ABORTED);
       expect(notes).toEqual([10, 11]); // no kfunc call
       // note gets the low byte of the hash.
-      expect(inst.program().test({ dataIn: Uint8Array.from([255, 255, 255, 255]) }).r0).toBe(XDP_DROP);
+      expect(runFrame(inst, Uint8Array.from([255, 255, 255, 255])).r0).toBe(XDP_DROP);
       expect(notes).toEqual([10, 11, (4 * 255) & 0xff]);
     });
   }
@@ -1428,14 +1432,14 @@ program('xdp_root', () => {
   for (const engine of ENGINES) {
     it(`three tail-call sites: the first filled slot takes over, XDP_PASS when none is (${engine.label})`, async () => {
       const { inst } = await open('xdp_root', engine);
-      expect(inst.program('xdp_root').test({ dataIn: bytes(64) }).r0).toBe(69n);
+      expect(runFrame(inst, bytes(64), 'xdp_root').r0).toBe(69n);
       inst.map('root_array').set(0, 'xdp_third');
-      expect(inst.program('xdp_root').test({ dataIn: bytes(64) }).r0).toBe(100n);
+      expect(runFrame(inst, bytes(64), 'xdp_root').r0).toBe(100n);
       inst.map('root_array').delete(0);
       inst.map('root_array').delete(1);
-      expect(inst.program('xdp_root').test({ dataIn: bytes(64) }).r0).toBe(100n);
+      expect(runFrame(inst, bytes(64), 'xdp_root').r0).toBe(100n);
       inst.map('root_array').delete(2);
-      expect(inst.program('xdp_root').test({ dataIn: bytes(64) }).r0).toBe(XDP_PASS);
+      expect(runFrame(inst, bytes(64), 'xdp_root').r0).toBe(XDP_PASS);
     });
   }
 });
@@ -1452,12 +1456,12 @@ program('typed_map_in_map', () => {
   for (const engine of ENGINES) {
     it(`count adds 1 to key 7 of the inner map at slot 0 (${engine.label})`, async () => {
       const { inst } = await open('typed_map_in_map', engine);
-      expect(inst.program('count').test({ dataIn: bytes(64) }).r0).toBe(1n);
-      expect(inst.program('count').test({ dataIn: bytes(64) }).r0).toBe(2n);
+      expect(runFrame(inst, bytes(64), 'count').r0).toBe(1n);
+      expect(runFrame(inst, bytes(64), 'count').r0).toBe(2n);
       expect(inst.map('fallback').get(7)).toBe(2n);
       expect(inst.map('lru_mapping').get(0)).toBe('fallback');
       inst.map('lru_mapping').delete(0);
-      expect(inst.program('count').test({ dataIn: bytes(64) }).r0).toBe(XDP_ABORTED);
+      expect(runFrame(inst, bytes(64), 'count').r0).toBe(XDP_ABORTED);
     });
   }
 });
@@ -1470,7 +1474,7 @@ program('queue_stack', () => {
   for (const engine of ENGINES) {
     it(`fill pushes 1..5 with BPF_EXIST and pops 2; elements() lists without popping (${engine.label})`, async () => {
       const { inst } = await open('queue_stack', engine);
-      expect(inst.program('fill').test({ dataIn: bytes(64) }).r0).toBe(2n);
+      expect(runFrame(inst, bytes(64), 'fill').r0).toBe(2n);
       const fifo = inst.map('fifo');
       const lifo = inst.map('lifo');
       expect(fifo.elements()).toEqual([3, 4, 5]);
@@ -1497,3 +1501,52 @@ program('fault', () => {
     expect(e.location).toMatchObject({ insn: 0, file: './test-programs/c/fault.c', line: 17, source: 'return *p == 5 ? 1 : 2;' });
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Packet programs (issue 9): their frames and the kernel comparison live in runtime/test/
+// (packet.test.ts, kernel-oracle.test.ts); here, every way to compile gives the same test runs.
+
+const PACKET_FIXTURES: Record<string, string[]> = {
+  sock_syn: ['syn_mac socket socket', 'syn_net socket socket'],
+  tc_port_rewrite: ['port_rewrite tc tc'],
+  xdp_vlan_strip: ['vlan_strip xdp xdp'],
+  xdp_responder: ['icmp_echo xdp xdp'],
+  ldabs_filter: ['dns_only socket socket'],
+  ipv6_exthdr: ['ext_walk xdp xdp'],
+  xdp_meta_trim: ['meta_trim xdp xdp'],
+  ctx_dump: ['tc_ctx tc tc', 'xdp_ctx xdp xdp', 'sock_ctx socket socket'],
+  xdp_redirect: ['redirect_by_port xdp xdp', 'tc_redirect tc tc'],
+  lazy_helper: ['uses_xfrm tc tc', 'plain xdp xdp'],
+  tc_skb_edit: ['skb_edit tc tc'],
+  tc_tunnel: ['tunnel tc tc'],
+};
+
+for (const [name, programs] of Object.entries(PACKET_FIXTURES)) {
+  program(name, () => {
+    it(`programs ${programs.join(', ')}; every compilation gives the same test runs over the shared frames`, async () => {
+      const { PACKET_CASES } = await import('../../runtime/test/packet-cases.js');
+      const { testRunPacket } = await import('../../runtime/packet/testrun.js');
+      const cases = PACKET_CASES.filter((c) => c.object === name);
+      const outcomes: string[][] = [];
+      for (const engine of ENGINES) {
+        const c = await build(name, engine);
+        expect(programsOf(c)).toEqual(programs);
+        const inst = await instantiate(c.wasm, { trace: () => {} });
+        const seen: string[] = [];
+        for (const pc of cases.filter((x) => !x.maps)) {
+          for (const f of pc.frames) {
+            try {
+              const r = inst.program(pc.program).test({ dataIn: f.data, ctxIn: pc.ctxIn, skbData: pc.skbData });
+              seen.push(`${r.retval} ${Buffer.from(r.dataOut).toString('hex')}`);
+            } catch (e) {
+              seen.push((e as Bpf2WasmError).code);
+            }
+          }
+        }
+        outcomes.push(seen);
+      }
+      if (name !== 'lazy_helper') expect(outcomes[0]!.length).toBeGreaterThan(0);
+      for (const o of outcomes.slice(1)) expect(o).toEqual(outcomes[0]);
+    });
+  });
+}

@@ -1,6 +1,6 @@
 /**
  * C source lines (.BTF.ext line info) carried to runtime faults, compile errors and `disasm`:
- * compiler/lines.ts renumbers them to the module's instructions, runtime/source-lines.ts stores
+ * compiler/object/lines.ts renumbers them to the module's instructions, runtime/source-lines.ts stores
  * them in the `bpf2wasm.lines` section and adds `{ file, line, source }` to errors.
  */
 import { readFileSync } from 'node:fs';
@@ -14,8 +14,8 @@ import { encodeSourceLines, LINES_SECTION, SourceLineTable, withSourceLine, type
 import { main, type CliIO } from '../cli/main.js';
 import { compile } from '../compile.js';
 import { loadObjectSpec } from '../elf/loader.js';
-import { programSourceLines } from '../lines.js';
-import { compileObject } from '../object.js';
+import { programSourceLines } from '../object/lines.js';
+import { compileObject } from '../object/compile-object.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const object = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(root, 'test-programs/c', `${name}.o`)));

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { cObject } from '../../test/support/fixtures.js';
 import { assemble } from '../asm/assemble.js';
 import { loadObjectSpec, type ObjectSpec } from '../elf/loader.js';
-import { compileObject } from '../object.js';
+import { compileObject } from '../object/compile-object.js';
 import { instantiate } from '../../runtime/instance.js';
 
 const spec = loadObjectSpec(cObject('tail_calls'));

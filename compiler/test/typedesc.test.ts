@@ -1,7 +1,7 @@
 /**
- * Type descriptors: BTF -> descriptor (compiler/elf/typedesc.ts) on the committed clang objects
+ * Type descriptors: BTF -> descriptor (compiler/btf/typedesc.ts) on the committed clang objects
  * and on hand-built BTF, and the runtime's decoding, encoding and formatting
- * (runtime/typedesc.ts): round trips, bitfields, enums, nested and anonymous members, char
+ * (runtime/values.ts): round trips, bitfields, enums, nested and anonymous members, char
  * arrays, integer edge cases one by one, and forged descriptors.
  */
 import fc from 'fast-check';
@@ -10,12 +10,13 @@ import { cObject, objectFiles } from '../../test/support/fixtures.js';
 import { BpfRuntimeError, ErrorCode } from '../../runtime/errors.js';
 import {
   checkTypeDesc, decodeValue, encodeValue, formatValue, isCharArray, type TypeDesc,
-} from '../../runtime/typedesc.js';
-import { BtfKind, type Btf, type MapDef } from '../elf/btf.js';
+} from '../../runtime/values.js';
+import { BtfKind, type Btf } from '../btf/types.js';
+import { type MapDef } from '../elf/map-defs.js';
 import { loadObjectSpec, type ObjectSpec } from '../elf/loader.js';
-import { ElfError } from '../elf/reader.js';
+import { ElfError } from '../elf/elf64.js';
 import { BtfWriter } from '../../test/support/btf-writer.js';
-import { mapTypeDescs, TYPEDESC_MAX_NESTING, TYPEDESC_MAX_NODES, typeDescOf } from '../elf/typedesc.js';
+import { mapTypeDescs, TYPEDESC_MAX_NESTING, TYPEDESC_MAX_NODES, typeDescOf } from '../btf/typedesc.js';
 
 const C_OBJECTS = objectFiles('test-programs/c');
 

@@ -8,7 +8,7 @@
 import { assemble, compile, compileObject, disassemble, isBpf2WasmError, type CompiledModule, type OptLevel } from '../../compiler/index.js';
 import { instantiate, type BpfInstance, type BpfMap, type BpfProgram } from '../../runtime/index.js';
 import { readCaptureSync, LinkType, type CaptureFrame } from '../../runtime/capture/index.js';
-import { formatValue } from '../../runtime/typedesc.js';
+import { formatValue } from '../../runtime/values.js';
 import { MapType, mapTypeName, TcAction, XdpAction } from '../../runtime/uapi/index.js';
 import { dissect, hexDump, type Dissection } from './dissect.js';
 import { b64urlToBytes, bytesToB64url, decodeState, encodeState, type SharedState } from './share.js';

@@ -3,14 +3,14 @@
  * `Map` give it: raw bytes (`lookupRaw`, `updateRaw`, ...) and values decoded with the map's BTF
  * types (`get`, `set`, `entries`, ...).
  *
- * Decoding follows runtime/typedesc.ts: integers up to 4 bytes are numbers, 8 bytes bigints,
+ * Decoding follows runtime/values.ts: integers up to 4 bytes are numbers, 8 bytes bigints,
  * structs plain objects, char arrays strings. Keys without BTF may also be given as numbers or
  * bigints (little-endian, the key's size) or bytes. Per-CPU maps read back as an array of one
  * value per CPU, and bpf2wasm runs one CPU.
  */
 import type { MapManifest } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { decodeValue, encodeValue, type TypeDesc } from '../typedesc.js';
+import { decodeValue, encodeValue, type TypeDesc } from '../values.js';
 import { BPF_ANY, MapType } from '../uapi/index.js';
 import type { MapStore } from './store.js';
 
@@ -149,6 +149,16 @@ export class BpfMap<K = unknown, V = unknown> {
   }
 
   *entries(): Generator<[K, V]> {
+    const info = mapInfo(this);
+    const t = info.type;
+    if (t === MapType.DEVMAP || t === MapType.CPUMAP || t === MapType.XSKMAP) {
+      // Redirect arrays: get_next_key walks every index, present or not; walk the present ones.
+      for (const [keyAddr, valueAddr] of this.store.entries(info.desc)) {
+        const mem = this.store.memoryBytes();
+        yield [this.decodeKey(mem.slice(keyAddr, keyAddr + 4)) as K, this.decodeStored(mem.slice(valueAddr, valueAddr + info.valueSize)) as V];
+      }
+      return;
+    }
     for (const k of this.keysRaw()) {
       const v = this.lookupRaw(k);
       if (v !== undefined) yield [this.decodeKey(k) as K, this.decodeStored(v) as V];

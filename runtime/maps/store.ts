@@ -25,10 +25,10 @@ import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   D_COUNT, D_EXTRA, D_FLAGS, D_INDEX, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_TYPE, D_VALUE_SIZE, D_VALUE_STRIDE,
   D_STATE, D_VALUES, DESC_SIZE, type MapShape,
-} from './desc.js';
+} from './descriptor.js';
 import { BpfFunc } from '../helper-table.js';
 import { Errno, MapType } from '../uapi/index.js';
-import { MAPS_LIMIT, typeName, type MapPlacement } from './layout.js';
+import { MAPS_LIMIT, typeName, type MapPlacement } from './placement.js';
 import { mapsWasmBytes } from './maps-wasm.js';
 
 /** QUEUE / STACK state owned by the maps module: the ring index of the oldest element (wasm/maps/queue.ts S_TAIL). */
@@ -572,6 +572,11 @@ export class MapStore {
     this.call(e, 'clear', () => this.raw.map_clear(e.desc));
   }
 
+  /** The bytes of linear memory now (for reading what `entries` points at). */
+  memoryBytes(): Uint8Array {
+    return this.bytes();
+  }
+
   /** The number of elements: hash maps, LPM tries, queues and stacks count them; arrays have max_entries. */
   count(index: number): number {
     const e = this.entry(index);
@@ -599,7 +604,7 @@ export class MapStore {
   *entries(desc: number): Generator<[keyAddr: number, valueAddr: number], void, undefined> {
     const e = this.byDesc.get(desc);
     if (!e) throw new BpfRuntimeError(ErrorCode.BadArgument, `0x${(desc >>> 0).toString(16)} is not a map descriptor`);
-    const array = isArrayType(e.type);
+    const array = isArrayType(e.type) || e.type === MapType.DEVMAP || e.type === MapType.CPUMAP || e.type === MapType.XSKMAP;
     let keySlot = 0;
     if (array) {
       keySlot = MAPS_SCRATCH.keyRing + 4 * this.ringNext;
@@ -688,6 +693,7 @@ function valueStorage(s: MapShape): number {
   switch (s.type) {
     case MapType.ARRAY: case MapType.PERCPU_ARRAY: case MapType.HASH: case MapType.PERCPU_HASH:
     case MapType.LRU_HASH: case MapType.LRU_PERCPU_HASH: case MapType.HASH_OF_MAPS: case MapType.LPM_TRIE:
+    case MapType.DEVMAP: case MapType.CPUMAP: case MapType.XSKMAP: case MapType.DEVMAP_HASH:
       return s.maxEntries * stride;
     case MapType.PROG_ARRAY: case MapType.ARRAY_OF_MAPS:
       return s.maxEntries * 4;

@@ -8,7 +8,7 @@
  * like NULL does in the kernel. Views are made afresh on every call because memory may grow.
  */
 import { NULL_GUARD_SIZE } from '../abi.js';
-import type { HostEnv } from './context.js';
+import type { HostEnv } from './host.js';
 
 const U32_LIMIT = 0x1_0000_0000n;
 

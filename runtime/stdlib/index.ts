@@ -7,8 +7,8 @@
  *                                       ringbufAt: (d) => (d === desc ? rb : undefined) });
  *     for await (const record of rb) handle(record);
  */
-export type { HostEnv, StdlibContext } from './context.js';
-export { HOST_ENV_DEFAULTS, TASK_COMM_LEN } from './context.js';
+export type { HostEnv, StdlibContext } from './host.js';
+export { HOST_ENV_DEFAULTS, TASK_COMM_LEN } from './host.js';
 export { Errno } from '../uapi/index.js';
 export { ProgramMemory } from './access.js';
 export {
@@ -18,7 +18,7 @@ export {
   BPF_MAX_LOOPS,
   STANDARD_HELPER_IDS,
   type StandardHelpers,
-} from './helpers.js';
+} from './standard.js';
 export {
   formatBpf,
   prepareFormat,

@@ -13,7 +13,7 @@
  * answer for an event that lives on another CPU).
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { D_MAX_ENTRIES, D_TYPE } from '../maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE } from '../maps/descriptor.js';
 import { AsyncRecords } from './channel.js';
 import { BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, Errno, MapType } from '../uapi/index.js';
 
@@ -58,7 +58,7 @@ export class PerfEventArray {
     }
   }
 
-  /** The perf event array whose map descriptor (runtime/maps/desc.ts) is at `desc`. */
+  /** The perf event array whose map descriptor (runtime/maps/descriptor.ts) is at `desc`. */
   static fromDescriptor(memory: WebAssembly.Memory, desc: number, options: Omit<PerfEventArrayOptions, 'maxEntries'> = {}): PerfEventArray {
     const view = new DataView(memory.buffer);
     if (desc <= 0 || desc + 64 > view.byteLength || view.getUint32(desc + D_TYPE, true) !== MapType.PERF_EVENT_ARRAY) {

@@ -17,7 +17,7 @@
  * not return (the kernel's verifier forbids both) cannot corrupt it; such a submit is ignored.
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES } from '../maps/desc.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES } from '../maps/descriptor.js';
 import { AsyncRecords } from './channel.js';
 import {
   Errno, MapType, BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP, BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS,
@@ -77,7 +77,7 @@ export class RingBuffer {
     }
   }
 
-  /** The ring buffer whose map descriptor (runtime/maps/desc.ts) is at `desc`. */
+  /** The ring buffer whose map descriptor (runtime/maps/descriptor.ts) is at `desc`. */
   static fromDescriptor(memory: WebAssembly.Memory, desc: number, name = 'ringbuf'): RingBuffer {
     const view = new DataView(memory.buffer);
     if (desc <= 0 || desc + 64 > view.byteLength || view.getUint32(desc + D_TYPE, true) !== MapType.RINGBUF) {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../../compiler/asm/assemble.js';
 import { compile, compileObject, type EntryDecl } from '../../compiler/index.js';
 import { Bpf2WasmError, ErrorCode } from '../errors.js';
-import type { HelperDefinition } from '../helpers.js';
+import type { HelperDefinition } from '../helper-registry.js';
 import { instantiate } from '../instance.js';
 import { interpret } from '../interpreter.js';
 import { PinRegistry } from '../pins.js';
@@ -77,7 +77,7 @@ describe.each(ENGINES)('%s engine: program handles', (_, load) => {
     expect(t.durationNs).toBeGreaterThanOrEqual(0);
     // Raw programs: no context struct, no skb modes; bad repeat counts.
     expect(codeOf(() => inst.program().test({ ctxIn: new Uint8Array(4) }))).toBe(ErrorCode.BadArgument);
-    expect(codeOf(() => inst.program().test({ skbData: 'l3' }))).toBe(ErrorCode.BadArgument);
+    expect(codeOf(() => inst.program().test({ skbData: 'network' }))).toBe(ErrorCode.BadArgument);
     for (const repeat of [-1, 1.5, NaN, 2 ** 32]) expect(codeOf(() => inst.program().test({ repeat }))).toBe(ErrorCode.BadArgument);
   });
 
@@ -187,33 +187,54 @@ describe('objects: handles, test runs of packet programs, trace stream', () => {
     expect(t.retval).toBe(2);
     expect(t.dataOut).toEqual(packet);
     expect(t.dataOut).not.toBe(packet);
-    expect(t.ctxOut).toHaveLength(24);
-    const ctxOut = new DataView(t.ctxOut!.buffer);
-    expect(ctxOut.getUint32(4, true) - ctxOut.getUint32(0, true)).toBe(60);
+    // As the kernel: a context comes out only when one went in.
+    expect(t.ctxOut).toBeUndefined();
+    // xdp_md in: data_end = the frame's length, the loopback device (ifindex 1).
     const ctxIn = new Uint8Array(24);
-    new DataView(ctxIn.buffer).setUint32(12, 7, true);
-    expect(new DataView(prog.test({ dataIn: packet, ctxIn }).ctxOut!.buffer).getUint32(12, true)).toBe(7);
-    // Pointer fields are the run's to fill; a ctxIn larger than the struct is refused.
+    new DataView(ctxIn.buffer).setUint32(4, packet.length, true);
+    new DataView(ctxIn.buffer).setUint32(12, 1, true);
+    const before = ctxIn.slice();
+    const withCtx = prog.test({ dataIn: packet, ctxIn });
+    expect(withCtx.ctxOut).toHaveLength(24);
+    expect(new DataView(withCtx.ctxOut!.buffer).getUint32(12, true)).toBe(1);
+    expect(ctxIn).toEqual(before);
+    // What BPF_PROG_TEST_RUN refuses: a device that does not exist (ENODEV), data past data_end
+    // (EINVAL), a longer context with non-zero bytes past the struct (E2BIG).
+    const other = ctxIn.slice();
+    new DataView(other.buffer).setUint32(12, 7, true);
+    expect(codeOf(() => prog.test({ dataIn: packet, ctxIn: other }))).toBe(ErrorCode.TestRun);
     const withData = new Uint8Array(24);
     withData[0] = 1;
-    expect(codeOf(() => prog.test({ dataIn: packet, ctxIn: withData }))).toBe(ErrorCode.BadArgument);
-    expect(codeOf(() => prog.test({ dataIn: packet, ctxIn: new Uint8Array(25) }))).toBe(ErrorCode.BadArgument);
-    expect(codeOf(() => prog.test({ dataIn: packet, skbData: 'l2' }))).toBe(ErrorCode.BadArgument);
+    expect(codeOf(() => prog.test({ dataIn: packet, ctxIn: withData }))).toBe(ErrorCode.TestRun);
+    const longer = new Uint8Array(25);
+    longer.set(ctxIn);
+    longer[24] = 1;
+    expect(codeOf(() => prog.test({ dataIn: packet, ctxIn: longer }))).toBe(ErrorCode.TestRun);
+    expect(codeOf(() => prog.test({ dataIn: packet, skbData: 'mac' }))).toBe(ErrorCode.BadArgument);
   });
 
-  it('socket filter: skbData l3 starts the data at the network header; dataOut keeps the Ethernet header', async () => {
+  it('socket filter: skbData network (default, as the kernel) starts at the network header, mac at the Ethernet header', async () => {
     const c = await compileObject(objectBytes('socket_filter'));
     const inst = await instantiate(c.wasm);
     const prog = inst.programs[0]!;
     expect(prog.type).toBe('socket');
+    // TCP to port 22: the filter keeps skb->len bytes.
     const packet = new Uint8Array(64);
-    packet[12] = 0x08;
-    const l2 = prog.test({ dataIn: packet });
-    const l3 = prog.test({ dataIn: packet, skbData: 'l3' });
-    const len = (t: typeof l2): number => new DataView(t.ctxOut!.buffer).getUint32(0, true);
-    expect([len(l2), len(l3)]).toEqual([64, 50]);
-    expect(l3.dataOut).toEqual(packet);
-    expect(codeOf(() => prog.test({ dataIn: new Uint8Array(10), skbData: 'l3' }))).toBe(ErrorCode.BadArgument);
+    packet.set([0x08, 0x00], 12);
+    packet.set([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6], 14);
+    packet.set([0, 80, 0, 22], 34);
+    const network = prog.test({ dataIn: packet });
+    const mac = prog.test({ dataIn: packet, skbData: 'mac' });
+    // ssh_filter parses from the Ethernet header: a SOCK_RAW socket's view keeps the frame, the
+    // network-header view (no Ethernet header to find) keeps nothing.
+    expect([network.retval, mac.retval]).toEqual([0, 64]);
+    // The kernel puts a zeroed Ethernet header back in front after a network-header run.
+    const expected = packet.slice();
+    expected.fill(0, 0, 14);
+    expect(network.dataOut).toEqual(expected);
+    expect(mac.dataOut).toEqual(packet);
+    expect(codeOf(() => prog.test({ dataIn: new Uint8Array(10) }))).toBe(ErrorCode.TestRun);
+    expect(codeOf(() => prog.test({ dataIn: packet, skbData: 'l3' as never }))).toBe(ErrorCode.BadArgument);
   });
 
   it('trace.lines(): two pending next() calls both resolve, in order', async () => {
@@ -222,7 +243,7 @@ describe('objects: handles, test runs of packet programs, trace stream', () => {
     const lines = inst.trace.lines();
     const first = lines.next();
     const second = lines.next();
-    inst.program().test({ dataIn: new Uint8Array(1) });
+    inst.program().test({ dataIn: new Uint8Array(64) });
     const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('timed out'), 2000));
     const got = await Promise.race([Promise.all([first, second]).then((r) => r.map((x) => x.value).join(' | ')), timeout]);
     expect(got).toBe('Helloworld 1 | no arguments');

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { CONFORMANCE_FILES, HAVE_CONFORMANCE, NO_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
 import { assemble } from '../../compiler/asm/assemble.js';
 import { parseDataFile } from '../../compiler/asm/datafile.js';
@@ -13,10 +13,10 @@ import { compile, type OptLevel } from '../../compiler/index.js';
 import { computeLayout as compilerLayout } from '../../internal/index.js';
 import { RESULT_ADDR, type MemoryLayout } from '../abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
-import { HelperRegistry, type HelperDefinition } from '../helpers.js';
+import { HelperRegistry, type HelperDefinition } from '../helper-registry.js';
 import { instantiate } from '../index.js';
 import { E_BUDGET, interpret, type InterpretOptions } from '../interpreter.js';
-import { computeLayout } from '../layout.js';
+import { computeLayout } from '../memory-layout.js';
 import { engineOf } from '../program.js';
 import type { BpfInstance } from '../program.js';
 import { asmLine, regValue } from '../../scripts/fuzz/generators.js';

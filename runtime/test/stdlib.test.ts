@@ -4,11 +4,11 @@
  * (numbers for i32, bigints for i64), and every return code is the kernel's.
  */
 import { describe, expect, it } from 'vitest';
-import { thrownBy } from '../../test/support/errors.js';
+import { thrownBy } from '../../test/support/thrown.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { abiSignature, helperById } from '../helper-table.js';
-import { callWithRegisters, HelperRegistry } from '../helpers.js';
-import { D_MAX_ENTRIES, D_TYPE, D_VALUES } from '../maps/desc.js';
+import { callWithRegisters, HelperRegistry } from '../helper-registry.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES } from '../maps/descriptor.js';
 import { MapType } from '../uapi/index.js';
 import {
   BPF_F_CURRENT_CPU,

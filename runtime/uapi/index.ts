@@ -6,4 +6,4 @@
 export * from './maps.js';
 export * from './errno.js';
 export * from './programs.js';
-export * from './helpers.js';
+export * from './helper-flags.js';

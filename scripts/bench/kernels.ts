@@ -7,8 +7,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseElf } from '../../compiler/elf/reader.js';
-import { extractProgram } from '../../compiler/elf/program.js';
+import { parseElf } from '../../compiler/elf/elf64.js';
+import { extractProgram } from '../../compiler/elf/extract.js';
 import { Rng } from './genprog.js';
 
 export interface Kernel {

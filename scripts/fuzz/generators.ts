@@ -41,15 +41,15 @@
  */
 import fc from 'fast-check';
 import { DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, WASM_PAGE } from '../../runtime/abi.js';
-import type { HelperDefinition } from '../../runtime/helpers.js';
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type {
   AluInsn, AluOp, AtomicOp, Insn, JaInsn, JcondInsn, JmpOp, MemSize,
 } from '../../runtime/isa/insn.js';
-import { computeLayout } from '../../runtime/layout.js';
+import { computeLayout } from '../../runtime/memory-layout.js';
 import { decodeSlot } from '../../runtime/isa/decode.js';
 import { AtomicCode, Op } from '../../runtime/isa/opcodes.js';
 import { encodeProgram } from '../../compiler/encode.js';
-import { parseElf } from '../../compiler/elf/reader.js';
+import { parseElf } from '../../compiler/elf/elf64.js';
 
 const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 const INT64_MIN = 0x8000000000000000n;

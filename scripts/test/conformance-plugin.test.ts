@@ -14,7 +14,7 @@ import { elfFixture, ROOT as root } from '../../test/support/fixtures.js';
 import { slotBytes } from '../../test/support/slots.js';
 
 const plugin = path.join(root, 'scripts/conformance-plugin');
-const built = ['dist/compiler/index.js', 'dist/runtime/index.js', 'dist/compiler/elf/program.js'].every((f) =>
+const built = ['dist/compiler/index.js', 'dist/runtime/index.js', 'dist/compiler/elf/extract.js'].every((f) =>
   existsSync(path.join(root, f)),
 );
 if (!built) console.warn('conformance-plugin tests skipped: dist/ is not built (run npm run build)');

@@ -2,7 +2,7 @@
  * Test support: a BTF writer for synthetic, hand-built and forged `.BTF` sections (btf.test.ts,
  * typedesc.test.ts).
  */
-import { BtfKind, BtfLinkage, parseBtf, type Btf } from '../../compiler/elf/btf.js';
+import { BtfKind, BtfLinkage, parseBtf, type Btf } from '../../compiler/btf/types.js';
 import { StrTab } from './strtab.js';
 
 export class BtfWriter {

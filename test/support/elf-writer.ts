@@ -2,7 +2,7 @@
  * Test support: a small ELF64 writer for hand-made and forged objects (section contents and
  * headers laid out as a relocatable eBPF object), and the object bpf_conformance_runner writes.
  */
-import { EM_BPF, ElfType, SectionFlags, SectionType, SymbolBind, SymbolType } from '../../compiler/elf/reader.js';
+import { EM_BPF, ElfType, SectionFlags, SectionType, SymbolBind, SymbolType } from '../../compiler/elf/elf64.js';
 import { StrTab } from './strtab.js';
 
 export { StrTab };

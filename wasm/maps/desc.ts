@@ -35,8 +35,12 @@ export const MAP_LRU_PERCPU_HASH: u32 = 10;
 export const MAP_LPM_TRIE: u32 = 11;
 export const MAP_ARRAY_OF_MAPS: u32 = 12;
 export const MAP_HASH_OF_MAPS: u32 = 13;
+export const MAP_DEVMAP: u32 = 14;
+export const MAP_CPUMAP: u32 = 16;
+export const MAP_XSKMAP: u32 = 17;
 export const MAP_QUEUE: u32 = 22;
 export const MAP_STACK: u32 = 23;
+export const MAP_DEVMAP_HASH: u32 = 25;
 export const MAP_RINGBUF: u32 = 27;
 export const MAP_BLOOM_FILTER: u32 = 30;
 

@@ -25,6 +25,7 @@ import {
   E2BIG, EINVAL, EOPNOTSUPP, EPERM, MAP_ARRAY, MAP_ARRAY_OF_MAPS, MAP_BLOOM_FILTER, MAP_HASH, MAP_HASH_OF_MAPS,
   MAP_LPM_TRIE, MAP_LRU_HASH, MAP_LRU_PERCPU_HASH, MAP_PERCPU_ARRAY, MAP_PERCPU_HASH, MAP_PERF_EVENT_ARRAY,
   MAP_PROG_ARRAY, MAP_QUEUE, MAP_RINGBUF, MAP_STACK, D_VALUES, ENOSPC, MAP_TABLE_BASE, MAP_TABLE_COUNT,
+  MAP_CPUMAP, MAP_DEVMAP, MAP_DEVMAP_HASH, MAP_XSKMAP, D_VALUE_SIZE,
 } from './desc';
 import { htabClear, htabDelete, htabFind, htabInit, htabKeyAddr, htabMetaSize, htabNextKey, htabNextSlot, htabUpdate, htabValue, lruTouch } from './htab';
 import { lpmClear, lpmDelete, lpmInit, lpmLookup, lpmMetaSize, lpmNextKey, lpmUpdate } from './lpm';
@@ -47,7 +48,25 @@ import { queueClear, queueInit, queueMetaSize, queuePush, queueTake } from './qu
 
 // @ts-ignore: decorator
 @inline function isHash(t: u32): bool {
-  return t == MAP_HASH || t == MAP_PERCPU_HASH || t == MAP_LRU_HASH || t == MAP_LRU_PERCPU_HASH || t == MAP_HASH_OF_MAPS;
+  return t == MAP_HASH || t == MAP_PERCPU_HASH || t == MAP_LRU_HASH || t == MAP_LRU_PERCPU_HASH || t == MAP_HASH_OF_MAPS || t == MAP_DEVMAP_HASH;
+}
+/**
+ * Redirect arrays (DEVMAP, CPUMAP, XSKMAP): arrays whose entries are absent while their first
+ * u32 (the ifindex, the queue size, the socket) is 0, as the kernel's, where such an update
+ * empties the entry. Programs only look them up (and redirect through them).
+ */
+// @ts-ignore: decorator
+@inline function isRedirectArray(t: u32): bool {
+  return t == MAP_DEVMAP || t == MAP_CPUMAP || t == MAP_XSKMAP;
+}
+// @ts-ignore: decorator
+@inline function isRedirect(t: u32): bool {
+  return isRedirectArray(t) || t == MAP_DEVMAP_HASH;
+}
+/** A redirect array's element `load<u32>(key)`, 0 if absent or out of range. */
+function redirectLookup(map: u32, key: u32): u32 {
+  const a = arrayLookup(map, key);
+  return a != 0 && load<u32>(a) != 0 ? a : 0;
 }
 // @ts-ignore: decorator
 @inline function isLru(t: u32): bool {
@@ -91,11 +110,12 @@ export function map_lookup_elem(map: u32, key: u32): u32 {
 // @ts-ignore: decorator
 @inline function lookup(map: u32, key: u32): u32 {
   const t = load<u32>(map, D_TYPE);
-  if (t == MAP_HASH || t == MAP_PERCPU_HASH) {
+  if (t == MAP_HASH || t == MAP_PERCPU_HASH || t == MAP_DEVMAP_HASH) {
     const i = htabFind(map, key);
     return i == 0 ? 0 : htabValue(map, i);
   }
   if (isArray(t)) return arrayLookup(map, key);
+  if (isRedirectArray(t)) return redirectLookup(map, key);
   if (isLru(t)) {
     const i = htabFind(map, key);
     if (i == 0) return 0;
@@ -116,7 +136,7 @@ export function map_update_elem(map: u32, key: u32, value: u32, flags: u64): i64
   if (!isMap(map)) return -EINVAL;
   if (readOnlyForPrograms(map)) return -EPERM;
   const t = load<u32>(map, D_TYPE);
-  if (t == MAP_HASH_OF_MAPS || isSlots(t)) return -EINVAL;
+  if (t == MAP_HASH_OF_MAPS || isSlots(t) || isRedirect(t)) return -EINVAL;
   const r = update(map, t, key, value, flags);
   return r < 0 ? <i64>r : 0;
 }
@@ -126,7 +146,7 @@ export function map_delete_elem(map: u32, key: u32): i64 {
   if (!isMap(map)) return -EINVAL;
   if (readOnlyForPrograms(map)) return -EPERM;
   const t = load<u32>(map, D_TYPE);
-  if (t == MAP_HASH_OF_MAPS || isSlots(t)) return -EINVAL;
+  if (t == MAP_HASH_OF_MAPS || isSlots(t) || isRedirect(t)) return -EINVAL;
   return <i64>remove(map, t, key);
 }
 
@@ -165,7 +185,7 @@ export function map_lookup_percpu_elem(map: u32, key: u32, cpu: u32): u32 {
 
 /** Update of data maps: the value's address or a negative errno. */
 function update(map: u32, t: u32, key: u32, value: u32, flags: u64): i32 {
-  if (isArray(t)) return arrayUpdate(map, key, value, flags);
+  if (isArray(t) || isRedirectArray(t)) return arrayUpdate(map, key, value, flags);
   if (isHash(t)) {
     // The LRU's update does not mask BPF_F_LOCK (htab_lru_map_update_elem).
     if ((isLru(t) ? flags : flags & ~BPF_F_LOCK) > BPF_EXIST) return -EINVAL;
@@ -178,6 +198,13 @@ function update(map: u32, t: u32, key: u32, value: u32, flags: u64): i32 {
 /** Delete: 0 or a negative errno. */
 function remove(map: u32, t: u32, key: u32): i32 {
   if (isHash(t)) return htabDelete(map, key);
+  if (isRedirectArray(t)) {
+    // dev_map_delete_elem, cpu_map_delete_elem, xsk_map_delete_elem: -EINVAL out of range, else 0.
+    const a = arrayLookup(map, key);
+    if (a == 0) return -EINVAL;
+    memory.fill(a, 0, load<u32>(map, D_VALUE_SIZE));
+    return 0;
+  }
   if (t == MAP_LPM_TRIE) return lpmDelete(map, key);
   if (isSlots(t)) return slotDelete(map, key);
   return unsupported(t);
@@ -214,6 +241,7 @@ export function user_lookup_elem(map: u32, key: u32): u32 {
     return i == 0 ? 0 : htabValue(map, i);
   }
   if (isArray(t)) return arrayLookup(map, key);
+  if (isRedirectArray(t)) return redirectLookup(map, key);
   if (t == MAP_LPM_TRIE) return lpmLookup(map, key);
   if (isSlots(t)) {
     const i = load<u32>(key);
@@ -269,7 +297,7 @@ export function user_peek_elem(map: u32, value: u32): i32 {
 export function map_get_next_key(map: u32, key: u32, next: u32): i32 {
   if (!isMap(map)) return -EINVAL;
   const t = load<u32>(map, D_TYPE);
-  if (isArray(t) || isSlots(t) || t == MAP_PERF_EVENT_ARRAY) return arrayNextKey(map, key, next);
+  if (isArray(t) || isSlots(t) || isRedirectArray(t) || t == MAP_PERF_EVENT_ARRAY) return arrayNextKey(map, key, next);
   if (isHash(t)) return load<u32>(map, D_KEY_SIZE) - 1 < MAX_HASH_KEY ? htabNextKey(map, key, next) : -EINVAL;
   if (t == MAP_LPM_TRIE) return lpmNextKey(map, key, next);
   return unsupported(t);
@@ -291,6 +319,13 @@ export function map_next_slot(map: u32, cursor: u32): i32 {
   if (!isMap(map)) return -1;
   const t = load<u32>(map, D_TYPE);
   if (isArray(t)) return cursor < load<u32>(map, D_MAX_ENTRIES) ? <i32>cursor : -1;
+  if (isRedirectArray(t)) {
+    const max = load<u32>(map, D_MAX_ENTRIES);
+    const values = load<u32>(map, D_VALUES);
+    const stride = load<u32>(map, D_VALUE_STRIDE);
+    for (let i = cursor; i < max; i++) if (load<u32>(values + i * stride) != 0) return <i32>i;
+    return -1;
+  }
   if (isHash(t) || t == MAP_LPM_TRIE) return htabNextSlot(map, cursor);
   return -1;
 }
@@ -344,7 +379,7 @@ export function map_init(map: u32, seed: u32): i32 {
   if (t == MAP_LPM_TRIE) return lpmInit(map, seed);
   if (isQueue(t)) return queueInit(map);
   if (t == MAP_BLOOM_FILTER) return bloomInit(map, seed);
-  if (isArray(t) || isSlots(t) || t == MAP_PERF_EVENT_ARRAY || t == MAP_RINGBUF) {
+  if (isArray(t) || isRedirectArray(t) || isSlots(t) || t == MAP_PERF_EVENT_ARRAY || t == MAP_RINGBUF) {
     if (metaSize(map) > <u64>load<u32>(map, D_META_SIZE)) return -ENOSPC;
     clear(map);
     return 0;
@@ -360,7 +395,7 @@ export function map_clear(map: u32): void {
 function clear(map: u32): void {
   const t = load<u32>(map, D_TYPE);
   if (isHash(t)) htabClear(map);
-  else if (isArray(t)) arrayClear(map);
+  else if (isArray(t) || isRedirectArray(t)) arrayClear(map);
   else if (isSlots(t)) slotClear(map);
   else if (t == MAP_LPM_TRIE) lpmClear(map);
   else if (isQueue(t)) queueClear(map);

@@ -1,6 +1,6 @@
 /**
  * Type descriptors: a compact, JSON-serialisable description of a C type (a map's key or value,
- * a global variable), made by the compiler from BTF (compiler/elf/typedesc.ts) and carried in
+ * a global variable), made by the compiler from BTF (compiler/btf/typedesc.ts) and carried in
  * the module's manifest, so that the runtime can turn map bytes into JS values and back without
  * the BTF parser.
  *

@@ -1,5 +1,5 @@
 /**
- * BTF types to the runtime's type descriptors (runtime/typedesc.ts): the compact description of
+ * BTF types to the runtime's type descriptors (runtime/values.ts): the compact description of
  * a map's key and value, and of the global variables of a data section, that travels in the
  * compiled module's manifest so the runtime can decode and encode them without BTF.
  *
@@ -12,9 +12,11 @@
  * them, a type becomes opaque `bytes` of its size. Members BTF places outside their struct, or
  * bitfields on types that cannot hold them, are left out.
  */
-import { ElfError } from './reader.js';
-import type { Btf, BtfComposite, BtfMember, BtfType, DataVariable, MapDef } from './btf.js';
-import type { MemberDesc, TypeDesc } from '../../runtime/typedesc.js';
+import { ElfError } from '../elf/elf64.js';
+import type { Btf, BtfComposite, BtfMember, BtfType } from './types.js';
+import type { DataVariable } from '../elf/data.js';
+import type { MapDef } from '../elf/map-defs.js';
+import type { MemberDesc, TypeDesc } from '../../runtime/values.js';
 
 /** Deepest nesting of structs and arrays a descriptor describes; deeper types are opaque bytes. */
 export const TYPEDESC_MAX_NESTING = 16;

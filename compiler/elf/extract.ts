@@ -10,7 +10,7 @@ import { ErrorCode } from '../../runtime/errors.js';
 import {
   E_BAD_ELF, ElfError, ElfType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol, SectionFlags,
   SectionType, SHN, SymbolType, relocationTypeName,
-} from './reader.js';
+} from './elf64.js';
 
 const ELF_TYPE_NAMES: Readonly<Record<number, string>> = { 0: 'ET_NONE', 2: 'ET_EXEC', 3: 'ET_DYN', 4: 'ET_CORE' };
 

@@ -20,7 +20,7 @@
  */
 import { NULL_GUARD_SIZE, SCRATCH_SIZE } from '../abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
-import { DESC_SIZE, type MapShape } from './desc.js';
+import { DESC_SIZE, type MapShape } from './descriptor.js';
 import { BPF_F_NO_PREALLOC, MapType } from '../uapi/index.js';
 
 /** Where one map lives. */
@@ -74,6 +74,7 @@ export const SUPPORTED_MAP_TYPES: ReadonlySet<number> = new Set<number>([
   MapType.HASH, MapType.ARRAY, MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.PERCPU_HASH,
   MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE, MapType.ARRAY_OF_MAPS,
   MapType.HASH_OF_MAPS, MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.BLOOM_FILTER,
+  MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP,
 ]);
 
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
@@ -292,6 +293,20 @@ function checkShape(m: MapShape): Sizes {
       needValue(4);
       needEntries();
       return { meta: 0, arena: 0, slots: maxEntries * 4 };
+    case MapType.DEVMAP:
+    case MapType.CPUMAP:
+    case MapType.XSKMAP:
+      // Values: ifindex (or struct bpf_devmap_val), queue size (or struct bpf_cpumap_val), socket.
+      needKey(4);
+      if (type === MapType.XSKMAP) needValue(4);
+      else if (valueSize !== 4 && valueSize !== 8) throw bad(m, `${name} maps need a value size of 4 or 8, got ${valueSize}`);
+      needEntries();
+      return { meta: 0, arena: maxEntries * stride, slots: 0 };
+    case MapType.DEVMAP_HASH:
+      needKey(4);
+      if (valueSize !== 4 && valueSize !== 8) throw bad(m, `${name} maps need a value size of 4 or 8, got ${valueSize}`);
+      needEntries();
+      return { meta: hashMetaSize(keySize, maxEntries), arena: maxEntries * stride, slots: 0 };
     case MapType.PERF_EVENT_ARRAY:
       // max_entries 0 is allowed: libbpf sets it to the number of CPUs.
       needKey(4);

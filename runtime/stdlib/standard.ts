@@ -17,9 +17,9 @@
 import { NULL_GUARD_SIZE } from '../abi.js';
 import { BpfRuntimeError, ErrorCode, InternalError } from '../errors.js';
 import { abiSignature, BpfFunc, helperById } from '../helper-table.js';
-import type { HelperDefinition, HelperFn } from '../helpers.js';
+import type { HelperDefinition, HelperFn } from '../helper-registry.js';
 import { ProgramMemory, smallLength } from './access.js';
-import { HOST_ENV_DEFAULTS, TASK_COMM_LEN, type StdlibContext } from './context.js';
+import { HOST_ENV_DEFAULTS, TASK_COMM_LEN, type StdlibContext } from './host.js';
 import { Errno } from '../uapi/index.js';
 import { formatBpf, MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, traceLine } from './format.js';
 import type { RingBuffer } from './ringbuf.js';

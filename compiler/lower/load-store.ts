@@ -7,7 +7,7 @@ import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import type { EmitOptions } from '../emit.js';
 import { checkedAddress } from '../rewrite/checked.js';
 import { bswap16, bswap32 } from './alu.js';
-import { get32, get64, L_ADDR, L_R0, L_TMP64, PKT_BASE, PKT_LEN, set32, set64, type ModuleCtx } from './frame.js';
+import { get32, get64, L_ADDR, L_R0, L_TMP64, PKT_BASE, PKT_LEN, set32, set64, type ModuleCtx } from './state.js';
 
 /**
  * The Wasm address of `reg + off`: the low 32 bits of the eBPF pointer. A non-negative offset

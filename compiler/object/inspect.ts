@@ -7,13 +7,14 @@
  * ELF sections, the relocations a loader applies (those of code sections and of `.maps`/`maps`;
  * the DWARF and BTF ones only matter to debuggers), a summary of the BTF, and the license.
  */
-import { BtfKind, btfKindName, type Btf, type MapDef } from './elf/btf.js';
-import { mapTypeName } from '../runtime/uapi/index.js';
-import { isStringSectionName, loadObjectSpec, sectionStrings, type MapSpec, type ObjectSpec, type SectionString } from './elf/loader.js';
+import { BtfKind, btfKindName, type Btf } from '../btf/types.js';
+import { type MapDef } from '../elf/map-defs.js';
+import { mapTypeName } from '../../runtime/uapi/index.js';
+import { isStringSectionName, loadObjectSpec, sectionStrings, type MapSpec, type ObjectSpec, type SectionString } from '../elf/loader.js';
 import {
   parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolType, type ElfFile, type ElfRelocation,
   type ElfSection,
-} from './elf/reader.js';
+} from '../elf/elf64.js';
 
 /** One function of a linked program. */
 export interface InspectFunction {

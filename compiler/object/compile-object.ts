@@ -7,21 +7,21 @@
  * The module's manifest describes the maps (types from BTF, initial data, static slots) so the
  * runtime can create them without the object.
  */
-import { DEFAULT_MAX_CALL_DEPTH, type MapManifest } from '../runtime/abi.js';
-import { toBase64 } from '../runtime/base64.js';
-import { CompileError, ErrorCode } from '../runtime/errors.js';
-import { abiSignature, HELPERS } from '../runtime/helper-table.js';
-import type { LddwInsn } from '../runtime/isa/insn.js';
-import { MapType } from '../runtime/uapi/index.js';
-import { layoutMaps, MAPS_BASE, type MapPlacement } from '../runtime/maps/layout.js';
-import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from './compile.js';
-import type { ArrayMapInfo } from './rewrite/array-lookup.js';
-import type { Btf } from './elf/btf.js';
-import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../runtime/abi.js';
+import { DEFAULT_MAX_CALL_DEPTH, type MapManifest } from '../../runtime/abi.js';
+import { toBase64 } from '../../runtime/base64.js';
+import { CompileError, ErrorCode } from '../../runtime/errors.js';
+import { abiSignature, HELPERS } from '../../runtime/helper-table.js';
+import type { LddwInsn } from '../../runtime/isa/insn.js';
+import { MapType } from '../../runtime/uapi/index.js';
+import { layoutMaps, MAPS_BASE, type MapPlacement } from '../../runtime/maps/placement.js';
+import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from '../compile.js';
+import type { ArrayMapInfo } from '../rewrite/array-lookup.js';
+import type { Btf } from '../btf/types.js';
+import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../../runtime/abi.js';
 import { programSourceLines } from './lines.js';
-import { encodeSourceLines, SourceLineTable, withSourceLine } from '../runtime/source-lines.js';
-import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from './elf/loader.js';
-import { mapTypeDescs } from './elf/typedesc.js';
+import { encodeSourceLines, SourceLineTable, withSourceLine } from '../../runtime/source-lines.js';
+import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
+import { mapTypeDescs } from '../btf/typedesc.js';
 import { linkObjects } from './link.js';
 
 export interface ObjectCompileOptions extends Omit<
@@ -70,7 +70,7 @@ export function kernelHelperDecls(): HelperDecl[] {
 
 /**
  * Compiles an ELF object (bytes, or the spec `loadObjectSpec` returned), or several objects into
- * one module, where maps pinned by name are shared (see compiler/link.ts).
+ * one module, where maps pinned by name are shared (see compiler/object/link.ts).
  *
  * @throws ElfError for a malformed object, CompileError for programs or maps bpf2wasm rejects.
  */

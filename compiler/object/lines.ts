@@ -5,9 +5,9 @@
  * The compiler writes the rows into the module's `bpf2wasm.lines` section (runtime/source-lines.ts),
  * and `disasm` prints them between instructions.
  */
-import type { SourceLine } from '../runtime/source-lines.js';
-import type { BtfExt } from './elf/btf.js';
-import type { ProgramSpec } from './elf/loader.js';
+import type { SourceLine } from '../../runtime/source-lines.js';
+import type { BtfExt } from '../btf/ext.js';
+import type { ProgramSpec } from '../elf/loader.js';
 
 /**
  * The source rows of `programs`, laid out from slot `base` on in order (the first program at

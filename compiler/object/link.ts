@@ -8,9 +8,9 @@
  * Names stay unique in the linked object: a map or program of a later object whose name is taken
  * gets the prefix `<object index>:` (`1:.bss`, `1:handle_exit`).
  */
-import { CompileError, ErrorCode } from '../runtime/errors.js';
-import { MapPinning } from '../runtime/uapi/index.js';
-import type { KfuncSpec, MapSpec, ObjectSpec, ProgramSpec } from './elf/loader.js';
+import { CompileError, ErrorCode } from '../../runtime/errors.js';
+import { MapPinning } from '../../runtime/uapi/index.js';
+import type { KfuncSpec, MapSpec, ObjectSpec, ProgramSpec } from '../elf/loader.js';
 
 const OP_LDDW = 0x18;
 const OP_CALL = 0x85;

@@ -4,7 +4,7 @@
  * calls it in a loop over keys that are all present. Prints the median ns per lookup (the loop's
  * own cost included: a load of the key's address and an add).
  *
- *   npm run build && node dist/scripts/bench/maps.js [--quick] [--json]
+ *   npm run build && node dist/scripts/bench/map-lookups.js [--quick] [--json]
  *
  * Cases: hash maps of 10k entries with 4-, 8- and 16-byte keys, an LRU hash, an array, and an
  * LPM trie of IPv4 prefixes of mixed lengths. Timings come from one run on whatever machine this
@@ -12,9 +12,9 @@
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { MapShape } from '../../runtime/maps/desc.js';
+import type { MapShape } from '../../runtime/maps/descriptor.js';
 import { BPF_F_NO_PREALLOC, MapType } from '../../runtime/uapi/index.js';
-import { layoutMaps } from '../../runtime/maps/layout.js';
+import { layoutMaps } from '../../runtime/maps/placement.js';
 import { MapStore } from '../../runtime/maps/store.js';
 import { formatNs, median, table } from './stats.js';
 

@@ -55,7 +55,7 @@ export interface StdlibContext {
   env: HostEnv;
   /** One line of trace output (bpf_trace_printk/bpf_printk/bpf_trace_vprintk), without trailing newline. */
   trace: (line: string) => void;
-  /** The map whose descriptor is at `desc` (runtime/maps/desc.ts), or undefined. */
+  /** The map whose descriptor is at `desc` (runtime/maps/descriptor.ts), or undefined. */
   mapAt: (desc: number) => { index: number; name: string; type: number } | undefined;
   /** (keyAddr, valueAddr) of every entry of the map at `desc`, for bpf_for_each_map_elem. */
   entries: (desc: number) => Iterable<[number, number]>;

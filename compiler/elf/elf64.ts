@@ -9,7 +9,7 @@
  *
  * Both byte orders are parsed: `bpfel` (little-endian, the normal case) and `bpfeb`
  * (big-endian). {@link ElfFile.littleEndian} says which; consumers that interpret section
- * contents (instructions, BTF) must honour it. `extractProgram` (program.ts) converts
+ * contents (instructions, BTF) must honour it. `extractProgram` (extract.ts) converts
  * big-endian instructions to the little-endian encoding the rest of bpf2wasm uses.
  *
  * The reader knows nothing about maps, BTF or program types; it is the foundation a loader

@@ -1,0 +1,157 @@
+/**
+ * The command line's arguments: the usage text, parsing argv into {@link Parsed}, and the compile
+ * options they ask for.
+ */
+import type { AsmSyntax } from '../asm/disasm.js';
+import type { CompileOptions, OptLevel } from '../compile.js';
+import type { EngineKind } from '../load.js';
+
+export const USAGE = `usage:
+  bpf2wasm compile IN -o OUT.wasm [--wat] [--manifest OUT.json] [-O0|-O1|-O2]
+                   [--checked] [--budget N] [--validate] [--program NAME]
+  bpf2wasm run IN [--mem FILE] [--packet FILE [--skb-data mac|network]] [--repeat N]
+               [--json] [-O0|-O1|-O2] [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
+               [--validate] [--program NAME]
+  bpf2wasm inspect OBJ [--json]
+  bpf2wasm disasm IN [--syntax llvm|conformance] [--program NAME] [--no-source]
+
+  --checked     confine every memory access to map values, the stack and the input
+  --budget N    stop a run after about N instructions (E_BUDGET); run defaults
+                to 10^9 so that no program hangs the command, --no-budget lifts it
+  --validate    run the kernel-style structural checks before compiling
+  --engine      compiled (default) or interpreter
+  --skb-data    where a socket filter's packet starts: mac (default: the Ethernet
+                header, as an AF_PACKET SOCK_RAW socket such as tcpdump's) or
+                network (the network header, as the kernel's BPF_PROG_TEST_RUN)
+  --no-source   disasm of an object: leave out the C source lines (from .BTF.ext)
+                and function labels it shows between the instructions by default
+
+IN is raw eBPF bytecode (8-byte instructions), assembly text in the conformance
+syntax, a conformance .data file (its -- mem is used by run), or an ELF object
+from clang -target bpf. An object compiles whole: every program of its SEC()
+sections (or --program NAME only, for compile), its maps in linear memory, global
+data, tail calls. run OBJ --program NAME runs one program (the first by default)
+with r1 pointing at --mem FILE (a context; 256 zero bytes by default) or, with
+--packet FILE, at an xdp_md / __sk_buff built for the packet as BPF_PROG_TEST_RUN
+builds it (frames shorter than an Ethernet header are refused); it prints r0, the
+trace output, ring and perf buffer records and every map's contents.
+--symbol NAME compiles a bare function of the object instead (an object with a
+main function runs main), as raw bytecode without maps.
+`;
+
+/** A command line that cannot be run as given (exit status 2). */
+export class UsageError extends Error {}
+
+/** The parsed command line. */
+export interface Parsed {
+  command: string;
+  input?: string;
+  out?: string;
+  wat: boolean;
+  manifest?: string;
+  opt: OptLevel;
+  mem?: string;
+  packet?: string;
+  skbData: 'mac' | 'network';
+  repeat: number;
+  json: boolean;
+  syntax: AsmSyntax;
+  symbol?: string;
+  program?: string;
+  help: boolean;
+  engine: EngineKind;
+  checked: boolean;
+  budget?: number;
+  noBudget: boolean;
+  validate: boolean;
+  noSource: boolean;
+}
+
+/** Parses argv (without the node and script paths); throws UsageError for a bad one. */
+export function parseArgs(argv: string[]): Parsed {
+  const first = argv[0] ?? '';
+  const p: Parsed = {
+    command: first.startsWith('-') ? '' : first, wat: false, opt: 1, skbData: 'mac', repeat: 0, json: false, syntax: 'llvm', help: false,
+    engine: 'compiled', checked: false, validate: false, noBudget: false, noSource: false,
+  };
+  const need = (i: number, flag: string): string => {
+    const v = argv[i];
+    if (v === undefined) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  for (let i = p.command === '' ? 0 : 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    switch (a) {
+      case '-o': p.out = need(++i, a); break;
+      case '--wat': p.wat = true; break;
+      case '--manifest': p.manifest = need(++i, a); break;
+      case '-O0': p.opt = 0; break;
+      case '-O1': p.opt = 1; break;
+      case '-O2': p.opt = 2; break;
+      case '--mem': p.mem = need(++i, a); break;
+      case '--packet': p.packet = need(++i, a); break;
+      case '--skb-data': {
+        const v = need(++i, a);
+        if (v !== 'mac' && v !== 'network') throw new UsageError(`--skb-data is mac or network, not ${v}`);
+        p.skbData = v;
+        break;
+      }
+      case '--json': p.json = true; break;
+      case '--symbol': p.symbol = need(++i, a); break;
+      case '--program': p.program = need(++i, a); break;
+      case '--checked': p.checked = true; break;
+      case '--validate': p.validate = true; break;
+      case '--engine': {
+        const v = need(++i, a);
+        if (v !== 'compiled' && v !== 'interpreter') throw new UsageError(`--engine is compiled or interpreter, not ${v}`);
+        p.engine = v;
+        break;
+      }
+      case '--no-budget': p.noBudget = true; break;
+      case '--no-source': p.noSource = true; break;
+      case '--budget': {
+        const v = need(++i, a);
+        const n = Number(v);
+        if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--budget takes a whole number of instructions, not ${v}`);
+        p.budget = n;
+        break;
+      }
+      case '--repeat': {
+        const v = need(++i, a);
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 1e9) throw new UsageError(`--repeat takes a whole number from 1 to 10^9, not ${v}`);
+        p.repeat = n;
+        break;
+      }
+      case '--syntax': {
+        const v = need(++i, a);
+        if (v !== 'llvm' && v !== 'conformance') throw new UsageError(`--syntax is llvm or conformance, not ${v}`);
+        p.syntax = v;
+        break;
+      }
+      case '-h':
+      case '--help':
+        p.help = true;
+        break;
+      default:
+        if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+        if (p.input !== undefined) throw new UsageError(`unexpected argument ${a}`);
+        p.input = a;
+    }
+  }
+  return p;
+}
+
+/** The instruction budget `run` applies unless told otherwise: about a second of work. */
+export const DEFAULT_RUN_BUDGET = 1_000_000_000;
+
+/** The compile options the command line asks for (`run` gets {@link DEFAULT_RUN_BUDGET} unless told otherwise). */
+export function compileOptions(p: Parsed): CompileOptions {
+  const budget = p.budget ?? (p.command === 'run' && !p.noBudget ? DEFAULT_RUN_BUDGET : undefined);
+  return {
+    optLevel: p.opt,
+    ...(p.checked ? { checked: true } : {}),
+    ...(budget !== undefined ? { budget } : {}),
+    ...(p.validate ? { validate: true } : {}),
+  };
+}

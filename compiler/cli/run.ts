@@ -1,0 +1,152 @@
+/**
+ * `run`: runs raw bytecode or one program of an object and reports r0 (and, for objects, trace
+ * output, ring/perf buffer records and every map), timing --repeat runs.
+ */
+import type { HelperDefinition } from '../../runtime/helper-registry.js';
+import type { BpfInstance } from '../../runtime/program.js';
+import { instantiateBytecode } from '../load.js';
+import { compileObject } from '../object/compile-object.js';
+import { instantiate } from '../../runtime/instance.js';
+import type { PerfEventArray } from '../../runtime/stdlib/perf.js';
+import type { RingBuffer } from '../../runtime/stdlib/ringbuf.js';
+import { mapInfo } from '../../runtime/maps/api.js';
+import { MapType } from '../../runtime/uapi/index.js';
+import type { CliIO } from './io.js';
+import { compileOptions, UsageError, type Parsed } from './args.js';
+import type { LoadedInput } from './sniff.js';
+import { firstEntries, hex64, hexBytes, jsonReplacer, mapJson, mapText } from './print.js';
+
+/** Context size given to object programs run without --mem / --packet: zeroes. */
+const DEFAULT_CONTEXT = 256;
+
+/**
+ * `run OBJ`: compiles every program of the object (so tail calls find their targets), runs one,
+ * and reports r0, trace output, ring/perf buffer records and the maps afterwards.
+ */
+export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<number> {
+  if (p.engine === 'interpreter') {
+    throw new UsageError('objects run on the compiled engine only (their maps are Wasm code); drop --engine interpreter');
+  }
+  const compiled = await compileObject(object, compileOptions(p));
+  const trace: string[] = [];
+  // Output is kept for the first run only (--repeat would pile it up).
+  let collecting = true;
+  const inst = await instantiate(compiled.wasm, { trace: (line) => { if (collecting) trace.push(line); } });
+  const program = p.program === undefined
+    ? compiled.manifest.programs[0]!.name
+    : compiled.manifest.programs.find((e) => e.name === p.program || e.section === p.program)!.name;
+  const records: { map: string; kind: 'ringbuf' | 'perf'; data: Uint8Array }[] = [];
+  const ringbufs = new Map<string, RingBuffer>();
+  const perfs = new Map<string, PerfEventArray>();
+  for (const m of inst.maps.values()) {
+    if (m.type === MapType.RINGBUF) ringbufs.set(m.name, inst.ringbuf(m.name));
+    if (m.type === MapType.PERF_EVENT_ARRAY) perfs.set(m.name, inst.perfbuf(m.name));
+  }
+  for (const [name, rb] of ringbufs) rb.onRecord((data) => { if (collecting) records.push({ map: name, kind: 'ringbuf', data: data.slice() }); });
+  for (const [name, pb] of perfs) pb.onRecord((data) => { if (collecting) records.push({ map: name, kind: 'perf', data: data.slice() }); });
+
+  let result: bigint;
+  let packetOut: Uint8Array | undefined;
+  let runOnce: () => void;
+  if (p.packet !== undefined) {
+    const packet = await io.readFile(p.packet);
+    const handle = inst.program(program);
+    const opts = { dataIn: packet, ...(handle.type === 'socket' ? { skbData: p.skbData } : {}) };
+    const r = handle.test(opts);
+    result = r.r0;
+    packetOut = r.dataOut;
+    runOnce = () => { handle.test(opts); };
+  } else {
+    const ctx = p.mem !== undefined ? await io.readFile(p.mem) : new Uint8Array(DEFAULT_CONTEXT);
+    const handle = inst.program(program);
+    result = handle.run(ctx);
+    runOnce = () => { handle.run(ctx); };
+  }
+  for (const rb of ringbufs.values()) rb.consume();
+  for (const pb of perfs.values()) pb.consume();
+  const firstRun = { trace: [...trace], records: [...records] };
+  collecting = false;
+  let medianNs: number | undefined;
+  if (p.repeat > 0) medianNs = medianRunNs(runOnce, p.repeat, io, () => {
+    for (const rb of ringbufs.values()) rb.consume();
+    for (const pb of perfs.values()) pb.consume();
+  });
+
+  // Ring/perf buffers print as records; unused inner maps laid out in advance are left out.
+  const maps = [...inst.maps.values()].filter((m) => m.type !== MapType.PERF_EVENT_ARRAY && m.type !== MapType.RINGBUF && !(mapInfo(m).poolOf !== undefined && firstEntries(m, 1).length === 0));
+  if (p.json) {
+    const out: Record<string, unknown> = {
+      program,
+      result: hex64(result),
+      trace: firstRun.trace,
+      // A record's type is the program's business (the map declares none): its bytes, in hex.
+      records: firstRun.records.map((r) => ({ map: r.map, kind: r.kind, data: r.data })),
+      maps: Object.fromEntries(maps.map((m) => [m.name, mapJson(m)])),
+    };
+    if (packetOut) out.packet = packetOut;
+    if (medianNs !== undefined) {
+      out.repeat = p.repeat;
+      out.medianNs = medianNs;
+    }
+    io.stdout(JSON.stringify(out, jsonReplacer) + '\n');
+    return 0;
+  }
+  const lines: string[] = [`${program}: r0 = ${hex64(result)} (${BigInt.asIntN(64, result)})`];
+  if (firstRun.trace.length > 0) lines.push('trace:', ...firstRun.trace.map((t) => '  ' + t));
+  for (const r of firstRun.records) lines.push(`${r.kind} ${r.map}: ${hexBytes(r.data)}`);
+  for (const m of maps) lines.push(...mapText(m));
+  if (medianNs !== undefined) lines.push(`repeat ${p.repeat}: median ${medianNs.toFixed(1)} ns per run`);
+  io.stdout(lines.join('\n') + '\n');
+  return 0;
+}
+
+
+/** `run` of raw bytecode (a program without an object): prints r0, and the median time with --repeat. */
+export async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Promise<number> {
+  const helpers: HelperDefinition[] = [];
+  const inst = await instantiateBytecode(input.bytecode, { ...compileOptions(p), engine: p.engine, helpers });
+  const mem = p.mem !== undefined ? await io.readFile(p.mem) : input.mem;
+  const result = inst.program().run(mem);
+  let medianNs: number | undefined;
+  if (p.repeat > 0) medianNs = timeRuns(inst, mem, p.repeat, io);
+  if (p.json) {
+    const out: Record<string, unknown> = { result: hex64(result) };
+    if (medianNs !== undefined) {
+      out.repeat = p.repeat;
+      out.medianNs = medianNs;
+    }
+    io.stdout(JSON.stringify(out) + '\n');
+  } else {
+    io.stdout(hex64(result) + '\n');
+    if (medianNs !== undefined) io.stdout(`repeat ${p.repeat}: median ${medianNs.toFixed(1)} ns per run\n`);
+  }
+  return 0;
+}
+
+/**
+ * Times `repeat` runs in up to 31 batches and returns the median per-run time, as
+ * BPF_PROG_TEST_RUN reports a duration for `repeat` runs. Input is copied in once; each run sees
+ * what the previous one left, as in the kernel.
+ */
+function timeRuns(inst: BpfInstance, mem: Uint8Array | undefined, repeat: number, io: CliIO): number {
+  const len = mem ? mem.length : 0;
+  if (mem) inst.dataView(len).set(mem);
+  const program = inst.program();
+  return medianRunNs(() => program.runInPlace(len), repeat, io);
+}
+
+/** The median ns per call of `run` over `repeat` calls in up to 31 batches; `between` runs after each batch. */
+function medianRunNs(run: () => void, repeat: number, io: CliIO, between?: () => void): number {
+  const batches = Math.min(31, repeat);
+  const per = Math.floor(repeat / batches);
+  const samples: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const n = b === batches - 1 ? repeat - per * (batches - 1) : per;
+    const t0 = io.now();
+    for (let i = 0; i < n; i++) run();
+    samples.push((io.now() - t0) / n);
+    between?.();
+  }
+  samples.sort((a, b) => a - b);
+  return samples[samples.length >> 1]!;
+}

@@ -1,0 +1,682 @@
+/**
+ * The packet helpers, with the kernel's checks and return codes (net/core/filter.c), working on
+ * the buffer of the packet run in progress (state.ts): reading and writing the packet, moving
+ * its head, tail and metadata, checksum fix-ups, redirects and the other requests a program makes
+ * of the outside world (recorded in the run's effects).
+ *
+ * Outside a packet run (a program run over raw memory), the load/store helpers use the bounds the
+ * context holds, and the helpers that resize the packet return -EOPNOTSUPP.
+ */
+import { abiSignature, helperById } from '../helper-table.js';
+import type { HelperDefinition, HelperFn } from '../helper-registry.js';
+import { Errno, MapType } from '../uapi/index.js';
+import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA, LOOPBACK } from './layout.js';
+import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
+
+const EFAULT = -Errno.EFAULT;
+const EINVAL = -Errno.EINVAL;
+const EOPNOTSUPP = -Errno.EOPNOTSUPP;
+const EACCES = -13;
+const ENODEV = -19;
+const ENOMEM = -12;
+const ENOTSUPP = -524;
+const EAFNOSUPPORT = -97;
+
+/** Flags of the checksum and store helpers (linux/bpf.h). */
+export const BPF_F_RECOMPUTE_CSUM = 1;
+export const BPF_F_INVALIDATE_HASH = 2;
+export const BPF_F_HDR_FIELD_MASK = 0xf;
+export const BPF_F_PSEUDO_HDR = 0x10;
+export const BPF_F_MARK_MANGLED_0 = 0x20;
+export const BPF_F_MARK_ENFORCE = 0x40;
+export const BPF_F_IPV6 = 0x80;
+export const BPF_F_INGRESS = 1;
+export const BPF_F_BROADCAST = 8;
+export const BPF_F_EXCLUDE_INGRESS = 16;
+/** bpf_fib_lookup results (BPF_FIB_LKUP_RET_*). */
+export const FibResult = { SUCCESS: 0, BLACKHOLE: 1, UNREACHABLE: 2, PROHIBIT: 3, NOT_FWDED: 4, FWD_DISABLED: 5, UNSUPP_LWT: 6, NO_NEIGH: 7, FRAG_NEEDED: 8, NO_SRC_ADDR: 9 } as const;
+
+/** Folds a 32-bit ones'-complement sum to 16 bits. */
+function fold(x: number): number {
+  while (x > 0xffff) x = (x & 0xffff) + Math.floor(x / 0x10000);
+  return x;
+}
+
+/** Adds the two 16-bit halves of a 32-bit word (as the host reads memory: little-endian). */
+function halves(x: number): number {
+  return (x & 0xffff) + (x >>> 16);
+}
+
+/**
+ * csum_replace4/2 and inet_proto_csum_replace* on an skb without CHECKSUM_PARTIAL (the test
+ * run's): the checksum `sum` (as read from memory) after replacing `from` by `to`.
+ */
+export function csumReplace(sum: number, from: number, to: number): number {
+  return ~fold((~sum & 0xffff) + halves(~from >>> 0) + halves(to >>> 0)) & 0xffff;
+}
+
+/** csum_replace_by_diff: `diff` is a 32-bit partial checksum (bpf_csum_diff's result). */
+export function csumReplaceByDiff(sum: number, diff: number): number {
+  return ~fold((~sum & 0xffff) + halves(diff >>> 0)) & 0xffff;
+}
+
+/** What bpf_redirect_map needs of the object's maps. */
+export interface RedirectMaps {
+  /** The map whose descriptor is at `desc`. */
+  mapAt(desc: number): { index: number; name: string; type: number } | undefined;
+  /** The address of the value for `key` (0 when absent). */
+  valueAddress(index: number, key: Uint8Array): number;
+}
+
+/** Map types bpf_redirect_map takes, with the flags each accepts beyond the action bits. */
+const REDIRECT_MAP_FLAGS: ReadonlyMap<number, number> = new Map([
+  [MapType.DEVMAP, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS],
+  [MapType.DEVMAP_HASH, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS],
+  [MapType.CPUMAP, 0],
+  [MapType.XSKMAP, 0],
+]);
+
+/** The packet helpers for programs running on `memory` (`maps`: the object's, for bpf_redirect_map). */
+export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): HelperDefinition[] {
+  const u8 = (): Uint8Array => new Uint8Array(memory.buffer);
+  const dv = (): DataView => new DataView(memory.buffer);
+  const inMemory = (addr: number, len: number): boolean => addr >= CONTEXT_AREA && addr + len <= memory.buffer.byteLength;
+  const run = (): PacketRun | undefined => currentRun(memory);
+  const skbRun = (): SkbRun | undefined => {
+    const r = run();
+    return r?.kind === 'skb' ? r : undefined;
+  };
+  const xdpRun = (): XdpRun | undefined => {
+    const r = run();
+    return r?.kind === 'xdp' ? r : undefined;
+  };
+  /** [data, data_end) of the context at `ctx` (for skbs and XDP alike), checked against memory. */
+  const bounds = (ctx: number, dataOff: number, endOff: number): [number, number] | undefined => {
+    const c = ctx >>> 0;
+    if (!inMemory(c, 192)) return undefined;
+    const v = dv();
+    const data = v.getUint32(c + dataOff, true);
+    const end = v.getUint32(c + endOff, true);
+    if (end < data || end > memory.buffer.byteLength) return undefined;
+    return [data, end];
+  };
+  const skbBounds = (ctx: number): [number, number] | undefined => bounds(ctx, SkBuff.data, SkBuff.data_end);
+  const setSkbData = (r: SkbRun, data: number, end: number): void => {
+    const v = dv();
+    v.setUint32(r.ctx + SkBuff.data, data, true);
+    v.setUint32(r.ctx + SkBuff.data_end, end, true);
+    v.setUint32(r.ctx + SkBuff.data_meta, data, true);
+    v.setUint32(r.ctx + SkBuff.len, end - data, true);
+  };
+
+  // --- reads and writes ---
+  const skbCopy = (ctx: number, off: number, ptr: number, len: number, store: boolean): number => {
+    const b = skbBounds(ctx);
+    const o = off >>> 0;
+    const n = len >>> 0;
+    const p = ptr >>> 0;
+    if (!inMemory(p, n)) return EFAULT;
+    if (!b || o > 0x7fffffff || b[0] + o + n > b[1]) {
+      if (!store) u8().fill(0, p, p + n);
+      return EFAULT;
+    }
+    if (store) u8().copyWithin(b[0] + o, p, p + n);
+    else u8().copyWithin(p, b[0] + o, b[0] + o + n);
+    return 0;
+  };
+
+  /** XDP bytes [off, off + n) across the linear part and the fragments: copy to or from `ptr`. */
+  const xdpCopy = (ctx: number, off: number, ptr: number, len: number, store: boolean): number => {
+    const b = bounds(ctx, XdpMd.data, XdpMd.data_end);
+    const o = off >>> 0;
+    const n = len >>> 0;
+    const p = ptr >>> 0;
+    if (!b || !inMemory(p, n)) return EFAULT;
+    const frags = xdpRun()?.frags ?? [];
+    const total = b[1] - b[0] + frags.reduce((s, f) => s + f.len, 0);
+    if (n === 0 || o + n > total) return EINVAL;
+    const mem = u8();
+    let at = o;
+    let done = 0;
+    const linear = b[1] - b[0];
+    if (at < linear) {
+      const k = Math.min(n, linear - at);
+      if (store) mem.copyWithin(b[0] + at, p, p + k);
+      else mem.copyWithin(p, b[0] + at, b[0] + at + k);
+      done = k;
+      at += k;
+    }
+    let fragStart = linear;
+    for (const f of frags) {
+      if (done === n) break;
+      if (at < fragStart + f.len) {
+        const inFrag = at - fragStart;
+        const k = Math.min(n - done, f.len - inFrag);
+        if (store) f.page.set(mem.subarray(p + done, p + done + k), inFrag);
+        else mem.set(f.page.subarray(inFrag, inFrag + k), p + done);
+        done += k;
+        at += k;
+      }
+      fragStart += f.len;
+    }
+    return 0;
+  };
+
+  // --- XDP head, tail, metadata ---
+  const adjustHead = (ctx: number, delta: number): number => {
+    const r = xdpRun();
+    if (!r || ctx >>> 0 !== r.ctx) return EOPNOTSUPP;
+    const v = dv();
+    const meta = v.getUint32(r.ctx + XdpMd.data_meta, true);
+    const data = v.getUint32(r.ctx + XdpMd.data, true);
+    const end = v.getUint32(r.ctx + XdpMd.data_end, true);
+    const metalen = data - meta;
+    const next = data + delta;
+    if (next < r.hardStart + XDP_FRAME_SIZE + metalen || next > end - ETH_HLEN) return EINVAL;
+    if (metalen) u8().copyWithin(meta + delta, meta, data);
+    v.setUint32(r.ctx + XdpMd.data_meta, meta + delta, true);
+    v.setUint32(r.ctx + XdpMd.data, next, true);
+    return 0;
+  };
+  const adjustMeta = (ctx: number, delta: number): number => {
+    const r = xdpRun();
+    if (!r || ctx >>> 0 !== r.ctx) return EOPNOTSUPP;
+    const v = dv();
+    const meta = v.getUint32(r.ctx + XdpMd.data_meta, true) + delta;
+    const data = v.getUint32(r.ctx + XdpMd.data, true);
+    if (meta < r.hardStart + XDP_FRAME_SIZE || meta > data) return EINVAL;
+    const metalen = data - meta;
+    if (metalen % 4 !== 0 || metalen > XDP_META_MAX) return EACCES;
+    v.setUint32(r.ctx + XdpMd.data_meta, meta, true);
+    return 0;
+  };
+  const adjustTail = (ctx: number, delta: number): number => {
+    const r = xdpRun();
+    if (!r || ctx >>> 0 !== r.ctx) return EOPNOTSUPP;
+    const v = dv();
+    const data = v.getUint32(r.ctx + XdpMd.data, true);
+    const end = v.getUint32(r.ctx + XdpMd.data_end, true);
+    if (r.frags.length > 0) {
+      if (delta < 0) {
+        // bpf_xdp_frags_shrink_tail: fragments shrink (and go) first; the linear part keeps ETH_HLEN.
+        let shrink = -delta;
+        const fragBytes = r.frags.reduce((s, f) => s + f.len, 0);
+        if (shrink >= fragBytes + (end - data) - ETH_HLEN) return EINVAL;
+        while (shrink > 0 && r.frags.length > 0) {
+          const last = r.frags[r.frags.length - 1]!;
+          const k = Math.min(shrink, last.len);
+          last.len -= k;
+          shrink -= k;
+          if (last.len === 0) r.frags.pop();
+        }
+        if (shrink > 0) v.setUint32(r.ctx + XdpMd.data_end, end - shrink, true);
+        return 0;
+      }
+      // bpf_xdp_frags_increase_tail: within the last fragment's page.
+      const last = r.frags[r.frags.length - 1]!;
+      if (last.len + delta > PAGE_SIZE) return EINVAL;
+      last.page.fill(0, last.len, last.len + delta);
+      last.len += delta;
+      return 0;
+    }
+    const next = end + delta;
+    if (next > r.hardEnd || next < data + ETH_HLEN) return EINVAL;
+    if (delta > 0) u8().fill(0, end, next);
+    v.setUint32(r.ctx + XdpMd.data_end, next, true);
+    return 0;
+  };
+
+  // --- redirects ---
+  const redirect = (ifindex: number, flags: bigint): bigint => {
+    const r = run();
+    const f = Number(BigInt.asUintN(64, flags) & 0xffffffffn);
+    if (r?.kind === 'xdp' || !r) {
+      if (flags !== 0n) return BigInt(XdpAction.ABORTED);
+      if (r) r.effects.redirect = { helper: 'bpf_redirect', index: ifindex >>> 0, flags: 0 };
+      return BigInt(XdpAction.REDIRECT);
+    }
+    if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_INGRESS)) return BigInt(TcAction.SHOT);
+    r.effects.redirect = { helper: 'bpf_redirect', index: ifindex >>> 0, flags: f };
+    return BigInt(TcAction.REDIRECT);
+  };
+
+  /**
+   * __bpf_xdp_redirect_map: the low bits of `flags` are the action when the key is absent;
+   * other flags than the map type's give XDP_ABORTED. The last redirect wins.
+   */
+  const redirectMap = (mapDesc: number, key: number, flags: bigint): bigint => {
+    const m = maps?.mapAt(mapDesc >>> 0);
+    const f = BigInt.asUintN(64, flags);
+    const allowed = m ? REDIRECT_MAP_FLAGS.get(m.type) : undefined;
+    if (!m || allowed === undefined) return BigInt(XdpAction.ABORTED);
+    const actionMask = 3n;
+    if (f & ~(actionMask | BigInt(allowed))) return BigInt(XdpAction.ABORTED);
+    const k = new Uint8Array(4);
+    new DataView(k.buffer).setUint32(0, key >>> 0, true);
+    const found = maps!.valueAddress(m.index, k) !== 0;
+    const broadcast = (f & BigInt(BPF_F_BROADCAST)) !== 0n;
+    const r = run();
+    if (!found && !broadcast) {
+      if (r) delete r.effects.redirect;
+      return f & actionMask;
+    }
+    if (r) r.effects.redirect = { helper: 'bpf_redirect_map', index: key >>> 0, map: m.name, mapType: m.type, flags: broadcast ? Number(f) : 0 };
+    return BigInt(XdpAction.REDIRECT);
+  };
+
+  // --- checksums ---
+  const csumAt = (ctx: number, offset: number): number | undefined => {
+    const b = skbBounds(ctx);
+    const o = offset >>> 0;
+    if (!b || o > 0xffff || o & 1 || b[0] + o + 2 > b[1]) return undefined;
+    return b[0] + o;
+  };
+  const l3Replace = (ctx: number, offset: number, from: bigint, to: bigint, flags: bigint): bigint => {
+    const f = BigInt.asUintN(64, flags);
+    if (f & ~BigInt(BPF_F_HDR_FIELD_MASK)) return BigInt(EINVAL);
+    const at = csumAt(ctx, offset);
+    if (at === undefined) return BigInt(EFAULT);
+    const v = dv();
+    const sum = v.getUint16(at, true);
+    const fr = Number(BigInt.asUintN(32, from));
+    const t = Number(BigInt.asUintN(32, to));
+    switch (Number(f & 0xfn)) {
+      case 0:
+        if (BigInt.asUintN(64, from) !== 0n) return BigInt(EINVAL);
+        v.setUint16(at, csumReplaceByDiff(sum, t), true);
+        return 0n;
+      case 2: v.setUint16(at, csumReplace(sum, fr & 0xffff, t & 0xffff), true); return 0n;
+      case 4: v.setUint16(at, csumReplace(sum, fr, t), true); return 0n;
+      default: return BigInt(EINVAL);
+    }
+  };
+  const l4Replace = (ctx: number, offset: number, from: bigint, to: bigint, flags: bigint): bigint => {
+    const f = Number(BigInt.asUintN(64, flags) & 0xffffffffn);
+    if (BigInt.asUintN(64, flags) >> 32n || f & ~(BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_PSEUDO_HDR | BPF_F_HDR_FIELD_MASK | BPF_F_IPV6)) return BigInt(EINVAL);
+    const at = csumAt(ctx, offset);
+    if (at === undefined) return BigInt(EFAULT);
+    const v = dv();
+    const sum = v.getUint16(at, true);
+    const mmzero = (f & BPF_F_MARK_MANGLED_0) !== 0;
+    if (mmzero && !(f & BPF_F_MARK_ENFORCE) && sum === 0) return 0n;
+    const fr = Number(BigInt.asUintN(32, from));
+    const t = Number(BigInt.asUintN(32, to));
+    // Without CHECKSUM_PARTIAL (the test run's skbs), BPF_F_PSEUDO_HDR changes nothing in the packet.
+    let next: number;
+    switch (f & BPF_F_HDR_FIELD_MASK) {
+      case 0:
+        if (BigInt.asUintN(64, from) !== 0n) return BigInt(EINVAL);
+        next = csumReplaceByDiff(sum, t);
+        break;
+      case 2: next = csumReplace(sum, fr & 0xffff, t & 0xffff); break;
+      case 4: next = csumReplace(sum, fr, t); break;
+      default: return BigInt(EINVAL);
+    }
+    if (mmzero && next === 0) next = 0xffff;
+    v.setUint16(at, next, true);
+    return 0n;
+  };
+
+  // --- skb resizing ---
+  /** Moves the skb's data to [data, end) (already in place) and records the new bounds. */
+  const skbChangeTail = (ctx: number, newLen: number, flags: bigint): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx) return BigInt(EOPNOTSUPP);
+    const b = skbBounds(ctx)!;
+    const n = newLen >>> 0;
+    const min = r.l2 ? ETH_HLEN : 0;
+    const max = 65536 + ETH_HLEN;
+    if (flags !== 0n || n > max || n < min) return BigInt(EINVAL);
+    const end = b[0] + n;
+    if (end > r.end) return BigInt(EINVAL);
+    if (end > b[1]) u8().fill(0, b[1], end);
+    setSkbData(r, b[0], end);
+    return 0n;
+  };
+  const skbChangeHead = (ctx: number, room: number, flags: bigint): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx) return BigInt(EOPNOTSUPP);
+    const b = skbBounds(ctx)!;
+    const n = room >>> 0;
+    const len = b[1] - b[0];
+    if (flags !== 0n || len + n > 65536 + ETH_HLEN || len + n < len) return BigInt(EINVAL);
+    if (b[0] - n < r.head) return BigInt(EINVAL);
+    u8().fill(0, b[0] - n, b[0]);
+    r.mac = b[0] - n;
+    setSkbData(r, b[0] - n, b[1]);
+    return 0n;
+  };
+
+  /** Inserts `n` zero bytes at `off` from skb->data, moving the bytes before them toward the head. */
+  const skbInsert = (r: SkbRun, b: [number, number], off: number, n: number): boolean => {
+    if (b[0] - n < r.head) return false;
+    const m = u8();
+    m.copyWithin(b[0] - n, b[0], b[0] + off);
+    m.fill(0, b[0] - n + off, b[0] + off);
+    shiftHeaders(r, b[0], -n, off);
+    setSkbData(r, b[0] - n, b[1]);
+    return true;
+  };
+  /** Removes `n` bytes at `off` from skb->data, moving the bytes before them toward the tail. */
+  const skbRemove = (r: SkbRun, b: [number, number], off: number, n: number): void => {
+    u8().copyWithin(b[0] + n, b[0], b[0] + off);
+    shiftHeaders(r, b[0], n, off);
+    setSkbData(r, b[0] + n, b[1]);
+  };
+  /** Headers before the edit point move with the bytes before it. */
+  const shiftHeaders = (r: SkbRun, data: number, by: number, off: number): void => {
+    if (r.mac < data + off) r.mac += by;
+    if (r.network <= data + off) r.network += by;
+  };
+  const protocolOf = (r: SkbRun): number => dv().getUint32(r.ctx + SkBuff.protocol, true) & 0xffff;
+  const setProtocol = (r: SkbRun, beProto: number): void => dv().setUint32(r.ctx + SkBuff.protocol, ((beProto & 0xff) << 8) | (beProto >> 8), true);
+  const isVlan = (beProto: number): boolean => beProto === 0x8100 || beProto === 0x88a8;
+  const protoBe = (r: SkbRun): number => {
+    const p = protocolOf(r);
+    return ((p & 0xff) << 8) | (p >> 8);
+  };
+
+  // --- VLAN tags (the test run's skbs carry no hardware tag until bpf_skb_vlan_push sets one) ---
+  const vlanPush = (ctx: number, proto: number, tci: number): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx || !r.l2) return BigInt(EOPNOTSUPP);
+    const v = dv();
+    let p = ((proto & 0xff) << 8) | ((proto >> 8) & 0xff);
+    if (!isVlan(p)) p = 0x8100;
+    if (v.getUint32(r.ctx + SkBuff.vlan_present, true)) {
+      // skb_vlan_push: the present tag goes into the packet after the MAC addresses.
+      const b = skbBounds(ctx)!;
+      if (b[1] - b[0] < ETH_HLEN) return BigInt(EINVAL);
+      const oldProto = v.getUint32(r.ctx + SkBuff.vlan_proto, true);
+      const oldTci = v.getUint32(r.ctx + SkBuff.vlan_tci, true);
+      if (!skbInsert(r, b, 12, 4)) return BigInt(EINVAL);
+      const d = v.getUint32(r.ctx + SkBuff.data, true);
+      v.setUint16(d + 12, oldProto, true);
+      v.setUint16(d + 14, oldTci, false);
+      dv().setUint32(r.ctx + SkBuff.protocol, oldProto, true);
+    }
+    v.setUint32(r.ctx + SkBuff.vlan_present, 1, true);
+    v.setUint32(r.ctx + SkBuff.vlan_tci, tci & 0xffff, true);
+    v.setUint32(r.ctx + SkBuff.vlan_proto, ((p & 0xff) << 8) | (p >> 8), true);
+    return 0n;
+  };
+  /** __skb_vlan_pop: removes the tag after the MAC addresses; skb->protocol becomes the inner type. */
+  const popFromPacket = (r: SkbRun): { tci: number; ok: boolean } => {
+    const b = skbBounds(r.ctx)!;
+    if (b[1] - b[0] < ETH_HLEN + 4) return { tci: 0, ok: false };
+    const v = dv();
+    const tci = v.getUint16(b[0] + 14, false);
+    const inner = v.getUint16(b[0] + 16, false);
+    skbRemove(r, b, 12, 4);
+    setProtocol(r, inner >= 0x600 ? inner : 0x0004);
+    return { tci, ok: true };
+  };
+  const vlanPop = (ctx: number): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx || !r.l2) return BigInt(EOPNOTSUPP);
+    const v = dv();
+    if (v.getUint32(r.ctx + SkBuff.vlan_present, true)) {
+      for (const f of [SkBuff.vlan_present, SkBuff.vlan_tci, SkBuff.vlan_proto]) v.setUint32(r.ctx + f, 0, true);
+    } else {
+      if (!isVlan(protoBe(r))) return 0n;
+      if (!popFromPacket(r).ok) return BigInt(EINVAL);
+    }
+    // The next tag in the packet becomes the hardware tag.
+    const outer = protoBe(r);
+    if (!isVlan(outer)) return 0n;
+    const { tci, ok } = popFromPacket(r);
+    if (!ok) return BigInt(EINVAL);
+    v.setUint32(r.ctx + SkBuff.vlan_present, 1, true);
+    v.setUint32(r.ctx + SkBuff.vlan_tci, tci, true);
+    v.setUint32(r.ctx + SkBuff.vlan_proto, ((outer & 0xff) << 8) | (outer >> 8), true);
+    return 0n;
+  };
+
+  // --- protocol changes and room ---
+  const changeProto = (ctx: number, proto: number, flags: bigint): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx) return BigInt(EOPNOTSUPP);
+    if (flags !== 0n) return BigInt(EINVAL);
+    const to = ((proto & 0xff) << 8) | ((proto >> 8) & 0xff);
+    const from = protoBe(r);
+    const b = skbBounds(ctx)!;
+    const off = r.network - b[0];
+    if (from === 0x0800 && to === 0x86dd) {
+      if (!skbInsert(r, b, off, 20)) return BigInt(ENOMEM);
+    } else if (from === 0x86dd && to === 0x0800) {
+      if (b[1] - r.network < 20) return BigInt(EINVAL);
+      skbRemove(r, b, off, 20);
+    } else {
+      return BigInt(ENOTSUPP);
+    }
+    setProtocol(r, to);
+    return 0n;
+  };
+  const adjustRoom = (ctx: number, lenDiff: number, mode: number, flags: bigint): bigint => {
+    const r = skbRun();
+    if (!r || ctx >>> 0 !== r.ctx) return BigInt(EOPNOTSUPP);
+    // BPF_F_ADJ_ROOM_MASK | BPF_F_ADJ_ROOM_NO_CSUM_RESET: encapsulation flags change metadata only.
+    if (BigInt.asUintN(64, flags) & ~0x7fffn) return BigInt(EINVAL);
+    const abs = Math.abs(lenDiff);
+    if (abs > 0xfff) return BigInt(EFAULT);
+    const proto = protoBe(r);
+    if (proto !== 0x0800 && proto !== 0x86dd) return BigInt(ENOTSUPP);
+    const base = proto === 0x0800 ? 20 : 40;
+    const b = skbBounds(ctx)!;
+    let off: number;
+    if ((mode >>> 0) === 0) off = r.network - b[0] + base;
+    else if ((mode >>> 0) === 1) off = r.network - b[0];
+    else return BigInt(ENOTSUPP);
+    const lenCur = b[1] - r.network;
+    if (lenDiff < 0) {
+      if (abs >= lenCur || lenCur - abs < base) return BigInt(ENOTSUPP);
+      skbRemove(r, b, off, abs);
+    } else if (lenDiff > 0) {
+      if (b[1] - b[0] + abs > 65536 + ETH_HLEN) return BigInt(ENOTSUPP);
+      if (!skbInsert(r, b, off, abs)) return BigInt(ENOMEM);
+    }
+    return 0n;
+  };
+
+  // --- hashes and checksum state ---
+  const flowHash = (r: SkbRun): number => {
+    // The kernel's flow dissector hash is seeded randomly at boot: any stable non-zero hash of the flow stands in.
+    const b = skbBounds(r.ctx)!;
+    let h = 0x811c9dc5;
+    const m = u8();
+    for (let a = r.network; a < Math.min(b[1], r.network + 40); a++) h = Math.imul(h ^ m[a]!, 0x01000193) >>> 0;
+    return h || 1;
+  };
+  const setHash = (r: SkbRun, h: number): void => {
+    dv().setUint32(r.ctx + SkBuff.hash, h >>> 0, true);
+    r.effects.hash = h >>> 0;
+  };
+
+  // --- load_bytes_relative ---
+  const loadRelative = (ctx: number, off: number, to: number, len: number, start: number): bigint => {
+    const r = skbRun();
+    const b = skbBounds(ctx);
+    const o = off >>> 0;
+    const n = len >>> 0;
+    const p = to >>> 0;
+    if (!inMemory(p, n)) return BigInt(EFAULT);
+    const fail = (): bigint => {
+      u8().fill(0, p, p + n);
+      return BigInt(EFAULT);
+    };
+    if (!b || o > 0xffff || (start >>> 0) > 1 || n === 0) return fail();
+    const mac = r?.mac ?? b[0];
+    const header = (start >>> 0) === 0 ? mac : r?.network ?? b[0];
+    const from = header + o;
+    if (from < mac || from + n > b[1]) return fail();
+    u8().copyWithin(p, from, from + n);
+    return 0n;
+  };
+
+  // --- ECN ---
+  const ecnSetCe = (ctx: number): bigint => {
+    const r = skbRun();
+    const b = skbBounds(ctx);
+    if (!b) return 0n;
+    const v = dv();
+    let proto = v.getUint32((ctx >>> 0) + SkBuff.protocol, true) & 0xffff;
+    // skb_protocol(skb, true): the type behind the VLAN tags in the packet. The network header
+    // stays where eth_type_trans put it (after the Ethernet header, on the first tag).
+    if (r && (proto === 0x0081 || proto === 0xa888)) {
+      for (let at = r.mac + 12, i = 0; i < 8 && at + 6 <= b[1]; at += 4, i++) {
+        const inner = v.getUint16(at + 4, true);
+        proto = inner;
+        if (inner !== 0x0081 && inner !== 0xa888) break;
+      }
+    }
+    const net = r?.network ?? b[0];
+    if (proto === 0x0008) {
+      if (net + 20 > b[1]) return 0n;
+      const tos = u8()[net + 1]!;
+      const ecn = tos & 3;
+      if (ecn === 0) return 0n;
+      if (ecn === 3) return 1n;
+      const word = v.getUint16(net, true);
+      u8()[net + 1] = tos | 3;
+      v.setUint16(net + 10, csumReplace(v.getUint16(net + 10, true), word, v.getUint16(net, true)), true);
+    } else if (proto === 0xdd86) {
+      if (net + 40 > b[1]) return 0n;
+      const m = u8();
+      const ecn = (m[net + 1]! >> 4) & 3;
+      if (ecn === 0) return 0n;
+      m[net + 1] = m[net + 1]! | 0x30;
+    } else {
+      return 0n;
+    }
+    if (r) r.effects.ecnMarked = true;
+    return 1n;
+  };
+
+  // --- tunnel key ---
+  const TUNNEL_KEY_SIZES = new Set([44, 28, 24, 22, 8]);
+  const setTunnelKey = (ctx: number, key: number, size: number, flags: bigint): bigint => {
+    const f = BigInt.asUintN(64, flags);
+    // BPF_F_TUNINFO_IPV6 | BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT | BPF_F_SEQ_NUMBER | BPF_F_NO_TUNNEL_KEY | BPF_F_TUNINFO_FLAGS
+    if (f & ~0x3fn & ~(1n << 4n)) return BigInt(EINVAL);
+    const n = size >>> 0;
+    if (!TUNNEL_KEY_SIZES.has(n)) return BigInt(EINVAL);
+    const k = key >>> 0;
+    if (!inMemory(k, n)) return BigInt(EFAULT);
+    const buf = new Uint8Array(44);
+    buf.set(u8().subarray(k, k + n));
+    const v = new DataView(buf.buffer);
+    const ipv6 = (f & 1n) !== 0n;
+    const r = run();
+    if (r) {
+      r.effects.tunnelKey = {
+        tunnelId: v.getUint32(0, true),
+        remote: ipv6 ? buf.slice(4, 20) : v.getUint32(4, true),
+        tos: buf[20]!, ttl: buf[21]!, label: v.getUint32(24, true), flags: Number(f),
+      };
+    }
+    return 0n;
+  };
+
+  // --- fib lookup and neighbours: the host supplies no routes; forwarding is off as on a default host ---
+  const fibLookup = (ctx: number, params: number, plen: number, flags: number): bigint => {
+    const p = params >>> 0;
+    if ((plen >>> 0) < 64) return BigInt(EINVAL);
+    // BPF_FIB_LOOKUP_DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
+    if ((flags >>> 0) & ~0x3f) return BigInt(EINVAL);
+    if (!inMemory(p, 64)) return BigInt(EFAULT);
+    const v = dv();
+    const family = u8()[p]!;
+    if (family !== 2 && family !== 10) return BigInt(EAFNOSUPPORT);
+    const ifindex = v.getUint32(p + 8, true);
+    if (ifindex !== LOOPBACK.ifindex) return BigInt(ENODEV);
+    return BigInt(FibResult.FWD_DISABLED);
+  };
+  const redirectNeigh = (ifindex: number, params: number, plen: number, flags: bigint): bigint => {
+    const r = skbRun();
+    const n = plen >>> 0;
+    if ((n !== 0 && n < 20) || flags !== 0n) return BigInt(TcAction.SHOT);
+    if (r) r.effects.redirect = { helper: 'bpf_redirect_neigh', index: ifindex >>> 0, flags: 0 };
+    return BigInt(TcAction.REDIRECT);
+  };
+
+  const impl: Array<[number, HelperFn]> = [
+    [26, (skb: number, off: number, to: number, len: number): bigint => BigInt(skbCopy(skb, off, to, len, false))],
+    [9, (skb: number, off: number, from: number, len: number, flags: bigint): bigint => {
+      if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH)) return BigInt(EINVAL);
+      const ret = skbCopy(skb, off, from, len, true);
+      const r = run();
+      if (ret === 0 && r && BigInt.asUintN(64, flags) & BigInt(BPF_F_INVALIDATE_HASH)) r.effects.hash = 0;
+      return BigInt(ret);
+    }],
+    [68, loadRelative],
+    [10, l3Replace],
+    [11, l4Replace],
+    [18, vlanPush],
+    [19, vlanPop],
+    [31, changeProto],
+    [50, adjustRoom],
+    [34, (ctx: number): number => {
+      const r = skbRun();
+      if (!r) return 0;
+      const cur = dv().getUint32(r.ctx + SkBuff.hash, true);
+      if (cur === 0) setHash(r, flowHash(r));
+      return dv().getUint32(r.ctx + SkBuff.hash, true);
+    }],
+    [48, (ctx: number, hash: number): bigint => {
+      const r = skbRun();
+      if (r) setHash(r, hash);
+      return 0n;
+    }],
+    [41, (ctx: number): void => {
+      const r = skbRun();
+      if (r) setHash(r, 0);
+    }],
+    // The test run's skbs are CHECKSUM_NONE: no checksum to update, no level to query.
+    [40, (): bigint => BigInt(ENOTSUPP)],
+    // BPF_CSUM_LEVEL_QUERY 0, INC 1, DEC 2, RESET 3, on a CHECKSUM_NONE skb (level undefined).
+    [135, (ctx: number, level: bigint): bigint => {
+      const r = skbRun();
+      const l = BigInt.asUintN(64, level);
+      const cur = r?.effects.csumLevel;
+      if (l === 0n) return cur !== undefined ? BigInt(cur) : BigInt(EACCES);
+      if (l > 3n) return BigInt(EINVAL);
+      if (r) {
+        const next = l === 1n ? (cur === undefined ? 0 : Math.min(cur + 1, 3)) : l === 2n ? (cur === undefined || cur === 0 ? undefined : cur - 1) : undefined;
+        if (next === undefined) delete r.effects.csumLevel;
+        else r.effects.csumLevel = next;
+      }
+      return 0n;
+    }],
+    [39, (ctx: number, len: number): bigint => {
+      const b = skbBounds(ctx);
+      return b && (len >>> 0) <= b[1] - b[0] ? 0n : BigInt(ENOMEM);
+    }],
+    [17, (): number => 0],
+    [24, (): number => 0],
+    [23, redirect],
+    [51, redirectMap],
+    [38, skbChangeTail],
+    [43, skbChangeHead],
+    [97, ecnSetCe],
+    [21, setTunnelKey],
+    [69, fibLookup],
+    [152, redirectNeigh],
+    [44, adjustHead],
+    [54, adjustMeta],
+    [65, adjustTail],
+    [189, (xdp: number, off: number, buf: number, len: number): bigint => BigInt(xdpCopy(xdp, off, buf, len, false))],
+    [190, (xdp: number, off: number, buf: number, len: number): bigint => BigInt(xdpCopy(xdp, off, buf, len, true))],
+    [188, (xdp: number): bigint => {
+      const b = bounds(xdp, XdpMd.data, XdpMd.data_end);
+      const frags = xdpRun()?.frags ?? [];
+      return BigInt(b ? b[1] - b[0] + frags.reduce((s, f) => s + f.len, 0) : 0);
+    }],
+  ];
+  return impl.map(([id, fn]) => {
+    const proto = helperById(id)!;
+    const signature = abiSignature(proto);
+    // `long` results cross as i64: numbers become bigints.
+    const f: HelperFn = signature.result === 'i64' ? (...a: unknown[]) => BigInt(fn(...a) as number | bigint) : fn;
+    return { id, name: proto.name, signature, fn: f };
+  });
+}

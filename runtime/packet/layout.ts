@@ -1,0 +1,51 @@
+/**
+ * The kernel's packet context structs and the constants of BPF_PROG_TEST_RUN's buffers
+ * (net/bpf/test_run.c on x86-64 with 4 KiB pages), the one home for these numbers.
+ */
+
+/** `struct xdp_md` field offsets (linux/bpf.h). */
+export const XdpMd = { data: 0, data_end: 4, data_meta: 8, ingress_ifindex: 12, rx_queue_index: 16, egress_ifindex: 20, SIZE: 24 } as const;
+
+/** `struct __sk_buff` field offsets (linux/bpf.h). */
+export const SkBuff = {
+  len: 0, pkt_type: 4, mark: 8, queue_mapping: 12, protocol: 16, vlan_present: 20, vlan_tci: 24, vlan_proto: 28,
+  priority: 32, ingress_ifindex: 36, ifindex: 40, tc_index: 44, cb: 48, hash: 68, tc_classid: 72, data: 76,
+  data_end: 80, napi_id: 84, family: 88, remote_ip4: 92, local_ip4: 96, remote_ip6: 100, local_ip6: 116,
+  remote_port: 132, local_port: 136, data_meta: 140, flow_keys: 144, tstamp: 152, wire_len: 160, gso_segs: 164,
+  sk: 168, gso_size: 176, tstamp_type: 180, hwtstamp: 184, SIZE: 192,
+} as const;
+
+/** XDP and tc actions (their home is runtime/uapi). */
+export { XdpAction, TcAction } from '../uapi/index.js';
+
+/** Bytes reserved for the context struct before the packet buffer (both structs fit; 8-aligned). */
+export const CONTEXT_AREA = 256;
+/** PAGE_SIZE: the test run's buffers are one page (XDP: plus one page per fragment). */
+export const PAGE_SIZE = 4096;
+/** XDP_PACKET_HEADROOM: bytes before `data` in an XDP buffer. */
+export const XDP_PACKET_HEADROOM = 256;
+/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)): the tailroom both buffers reserve. */
+export const SHINFO_SIZE = 320;
+/** sizeof(struct xdp_frame): the start of the headroom bpf_xdp_adjust_head/_meta may not reach. */
+export const XDP_FRAME_SIZE = 40;
+/** The linear part of a test-run XDP buffer without metadata: 4096 - 256 - 320. */
+export const XDP_MAX_LINEAR = PAGE_SIZE - XDP_PACKET_HEADROOM - SHINFO_SIZE;
+/** MAX_SKB_FRAGS: fragments an XDP buffer may have. */
+export const MAX_SKB_FRAGS = 17;
+/** NET_SKB_PAD + NET_IP_ALIGN: the headroom of a test-run skb. */
+export const SKB_HEADROOM = 64;
+/** The largest frame the skb test run takes: 4096 - 64 - 320. */
+export const SKB_MAX_DATA = PAGE_SIZE - SKB_HEADROOM - SHINFO_SIZE;
+/** ETH_HLEN. */
+export const ETH_HLEN = 14;
+/** The most metadata bytes (`xdp_metalen_invalid`: 4-aligned, at most the u8 `meta_len`). */
+export const XDP_META_MAX = 255;
+/** GSO_LEGACY_MAX_SIZE and GSO_MAX_SEGS: the test run's limits on wire_len and gso_segs. */
+export const GSO_LEGACY_MAX_SIZE = 65536;
+export const GSO_MAX_SEGS = 65535;
+
+/** `skb->pkt_type` values (linux/if_packet.h). */
+export const PacketType = { HOST: 0, BROADCAST: 1, MULTICAST: 2, OTHERHOST: 3 } as const;
+
+/** The test-run device: the loopback device of the initial network namespace. */
+export const LOOPBACK = { ifindex: 1, address: new Uint8Array(6), broadcast: new Uint8Array(6) } as const;

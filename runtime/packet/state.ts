@@ -1,0 +1,91 @@
+/**
+ * The state of the packet run in progress on one linear memory: where its buffer lies, the
+ * fragments of a multi-buffer XDP frame, and what the program asked of the outside world. The
+ * test run (testrun.ts) opens it around the call into the program; the packet helpers
+ * (helpers.ts) find it by the memory they run on.
+ */
+
+/** A redirect the program asked for (the last call wins, as in the kernel's bpf_redirect_info). */
+export interface Redirect {
+  /** The helper that set it. */
+  helper: 'bpf_redirect' | 'bpf_redirect_map' | 'bpf_redirect_neigh' | 'bpf_redirect_peer';
+  /** Target ifindex (bpf_redirect*), or the map key (bpf_redirect_map). */
+  index: number;
+  /** bpf_redirect_map: the map's name and type. */
+  map?: string;
+  mapType?: number;
+  /** The flags the helper kept (BPF_F_INGRESS, BPF_F_BROADCAST, ...). */
+  flags: number;
+}
+
+/** `struct bpf_tunnel_key` as bpf_skb_set_tunnel_key received it. */
+export interface TunnelKey {
+  tunnelId: number;
+  /** IPv4 remote as a u32 in host order, or the 16 bytes of an IPv6 remote. */
+  remote: number | Uint8Array;
+  tos: number;
+  ttl: number;
+  label: number;
+  flags: number;
+}
+
+/** What a run asked of the outside world, reported in the test-run result. */
+export interface PacketEffects {
+  redirect?: Redirect;
+  tunnelKey?: TunnelKey;
+  /** bpf_skb_ecn_set_ce marked the packet Congestion Experienced. */
+  ecnMarked?: boolean;
+  /** skb->hash after bpf_set_hash / bpf_get_hash_recalc / bpf_set_hash_invalid. */
+  hash?: number;
+  /** bpf_csum_level calls (BPF_CSUM_LEVEL_INC/DEC/RESET). */
+  csumLevel?: number;
+}
+
+/** An XDP buffer: [hardStart, hardEnd) in linear memory, then fragments. */
+export interface XdpRun {
+  kind: 'xdp';
+  ctx: number;
+  hardStart: number;
+  /** xdp_data_hard_end: the end of the linear part's room (the page minus skb_shared_info). */
+  hardEnd: number;
+  /** Fragments: each a page, `len` bytes used. */
+  frags: { page: Uint8Array; len: number }[];
+  effects: PacketEffects;
+}
+
+/** A socket buffer: its room [head, end) in linear memory, data between ctx->data and ctx->data_end. */
+export interface SkbRun {
+  kind: 'skb';
+  ctx: number;
+  head: number;
+  end: number;
+  /** The Ethernet header (mac_header). */
+  mac: number;
+  /** The network header. */
+  network: number;
+  /** tc programs see the Ethernet header at data and may rewrite it; socket filters start at the network header. */
+  l2: boolean;
+  effects: PacketEffects;
+}
+
+/** The run in progress. */
+export type PacketRun = XdpRun | SkbRun;
+
+const runs = new WeakMap<WebAssembly.Memory, PacketRun>();
+
+/** The packet run in progress on `memory`, if any. */
+export function currentRun(memory: WebAssembly.Memory): PacketRun | undefined {
+  return runs.get(memory);
+}
+
+/** Runs `body` with `run` as the packet run in progress on `memory`. */
+export function withRun<T>(memory: WebAssembly.Memory, run: PacketRun, body: () => T): T {
+  const outer = runs.get(memory);
+  runs.set(memory, run);
+  try {
+    return body();
+  } finally {
+    if (outer) runs.set(memory, outer);
+    else runs.delete(memory);
+  }
+}
