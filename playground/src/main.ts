@@ -35,7 +35,7 @@ out:
 exit
 `;
 
-interface Sample { label: string; url?: URL; asm?: string; file: string; checked?: boolean }
+interface Sample { label: string; url?: URL; asm?: string; file: string; checked?: boolean; noCapture?: boolean }
 const SAMPLES: Sample[] = [
   { label: 'xdp_drop_icmp.o — drop pings, count them', url: new URL('../../test-programs/c/xdp_drop_icmp.o', import.meta.url), file: 'xdp_drop_icmp.o' },
   { label: 'xdp_counter.o — count packets', url: new URL('../../test-programs/c/xdp_counter.o', import.meta.url), file: 'xdp_counter.o' },
@@ -43,7 +43,7 @@ const SAMPLES: Sample[] = [
   { label: 'lpm_blocklist.o — LPM trie block list', url: new URL('../../test-programs/c/lpm_blocklist.o', import.meta.url), file: 'lpm_blocklist.o' },
   { label: 'printk.o — bpf_printk per packet', url: new URL('../../test-programs/c/printk.o', import.meta.url), file: 'printk.o' },
   { label: 'ringbuf_hello.o — ring buffer events', url: new URL('../../test-programs/c/ringbuf_hello.o', import.meta.url), file: 'ringbuf_hello.o' },
-  { label: 'fault.o — a run-time fault with its C line', url: new URL('../../test-programs/c/fault.o', import.meta.url), file: 'fault.o', checked: true },
+  { label: 'fault.o — a fault with its C line (checked, no capture)', url: new URL('../../test-programs/c/fault.o', import.meta.url), file: 'fault.o', checked: true, noCapture: true },
   { label: 'IPv4 or not — assembly', asm: ETHERTYPE_ASM, file: 'ethertype.s' },
 ];
 const CAPTURES: Record<string, URL> = {
@@ -283,7 +283,7 @@ async function recompile(): Promise<void> {
     delete progSel.dataset.want;
     status(`compiled ${c.manifest.insnCount} instructions at -O${opt} in ${ms.toFixed(1)} ms → ${c.wasm.length} bytes of Wasm`);
     await renderWat(c, seq);
-    if (seq === compileSeq && capture) await run();
+    if (seq === compileSeq) await run();
     if (seq === compileSeq) {
       $('status').dataset.compiled = `-O${opt}${c.manifest.checked ? ' checked' : ''}`;
       $('status').dataset.compileMs = ms.toFixed(1);
@@ -357,7 +357,8 @@ async function run(): Promise<void> {
     }
   }
   // Packet programs get each frame as BPF_PROG_TEST_RUN would; a raw program gets the frame at r1.
-  const isPacket = prog.context === 'xdp_md' || prog.context === '__sk_buff' || prog.type === 'raw';
+  // Without a capture ("none"), any program runs once on a zeroed context.
+  const isPacket = capture !== undefined && (prog.context === 'xdp_md' || prog.context === '__sk_buff' || prog.type === 'raw');
   results = [];
   let firstFault: { text: string; insn?: number } | undefined;
   const t0 = performance.now();
@@ -372,17 +373,24 @@ async function run(): Promise<void> {
       results.push({ ...v, retval: r.retval, modified: !equalBytes(r.dataOut, f.data), dataOut: r.dataOut, dis });
     } catch (e) {
       const d = describe(e);
-      firstFault ??= d;
-      results.push({ verdict: isBpf2WasmError(e) ? e.code : 'error', cls: 'v-drop', modified: false, error: d.text, dis });
+      if (isBpf2WasmError(e) && e.code === 'E_TEST_RUN') {
+        // An input BPF_PROG_TEST_RUN itself refuses (a runt, a frame too long): not the program's fault.
+        results.push({ verdict: 'refused by test run', cls: 'v-other', modified: false, error: d.text, dis });
+      } else {
+        firstFault ??= d;
+        results.push({ verdict: isBpf2WasmError(e) ? e.code : 'error', cls: 'v-drop', modified: false, error: d.text, dis });
+      }
     }
     for (const b of buffers) b.consume();
   }
   if (!isPacket) {
-    // Not a packet program (kprobe, tracepoint, ...): one run on a zeroed 256-byte context.
+    // Not a packet program (kprobe, tracepoint, ...), or no capture: one run on a zeroed
+    // 256-byte context (r1 points at it), as `bpf2wasm run` does without --packet.
     frameIndex = -1;
+    const why = capture ? `${prog.name} is a ${prog.type} program, not a packet program` : 'no capture';
     try {
       const r0 = prog.run(new Uint8Array(256));
-      output.unshift({ text: `${prog.name} is a ${prog.type} program, not a packet program: ran once on a zeroed 256-byte context, r0 = ${r0}` });
+      output.unshift({ text: `${why}: ran once on a zeroed 256-byte context, r0 = ${r0}` });
     } catch (e) {
       firstFault = describe(e);
     }
@@ -409,7 +417,7 @@ function renderPackets(): void {
     const c = counts.get(r.verdict) ?? { n: 0, cls: r.cls };
     c.n++;
     counts.set(r.verdict, c);
-    const tr = el('tr', `${r.cls}${r.error ? ' v-fault' : ''}`);
+    const tr = el('tr', `${r.cls}${r.error && r.cls === 'v-drop' ? ' v-fault' : ''}`);
     tr.dataset.index = String(i);
     const verdict = el('td', undefined, r.verdict);
     if (r.modified) verdict.append(el('span', 'mod', 'MODIFIED'));
@@ -585,6 +593,10 @@ async function loadSample(index: number): Promise<void> {
   const s = SAMPLES[index];
   if (!s) return;
   $<HTMLInputElement>('checked').checked = s.checked === true;
+  if (s.noCapture) {
+    capture = undefined;
+    $<HTMLSelectElement>('capture').value = '';
+  }
   if (s.asm !== undefined) setAsm(s.file, s.asm);
   else setObject(s.file, new Uint8Array(await (await fetch(s.url!)).arrayBuffer()));
   await recompile();
@@ -592,7 +604,12 @@ async function loadSample(index: number): Promise<void> {
 
 async function loadCapture(name: string): Promise<void> {
   const url = CAPTURES[name];
-  if (url) await setCapture(name, new Uint8Array(await (await fetch(url)).arrayBuffer()));
+  if (url) {
+    await setCapture(name, new Uint8Array(await (await fetch(url)).arrayBuffer()));
+  } else if (name === '') {
+    capture = undefined;
+    await run();
+  }
 }
 
 // ---- Share links ---------------------------------------------------------------------------
@@ -602,7 +619,8 @@ async function share(): Promise<void> {
     program: $<HTMLSelectElement>('program').value,
     opt: Number($<HTMLSelectElement>('opt').value),
     checked: $<HTMLInputElement>('checked').checked,
-    ...(capture && CAPTURES[capture.name] ? { capture: capture.name } : {}),
+    // A sample capture by name, '' for none; an opened capture is not in the link (the default one is used).
+    ...(capture === undefined ? { capture: '' } : CAPTURES[capture.name] ? { capture: capture.name } : {}),
     ...(source.kind === 'asm' ? { asm: asmBox.value } : { object: bytesToB64url(source.bytes), name: source.name }),
   };
   const hash = await encodeState(state);
@@ -628,9 +646,11 @@ async function restore(): Promise<boolean> {
   if (state.opt !== undefined) $<HTMLSelectElement>('opt').value = String(state.opt);
   $<HTMLInputElement>('checked').checked = state.checked === true;
   if (state.program) $<HTMLSelectElement>('program').dataset.want = state.program;
-  if (state.capture && CAPTURES[state.capture]) {
-    capture = { name: state.capture, frames: [...readCaptureSync(new Uint8Array(await (await fetch(CAPTURES[state.capture]!)).arrayBuffer()))] };
-    $<HTMLSelectElement>('capture').value = state.capture;
+  if (state.capture === '') {
+    capture = undefined;
+    $<HTMLSelectElement>('capture').value = '';
+  } else {
+    await loadCaptureQuiet(state.capture && CAPTURES[state.capture] ? state.capture : 'frames.pcap');
   }
   if (state.object) setObject(state.name ?? 'shared.o', b64urlToBytes(state.object));
   else setAsm('shared.s', state.asm ?? '');
@@ -651,6 +671,9 @@ function init(): void {
     sampleSel.append(o);
   });
   const capSel = $<HTMLSelectElement>('capture');
+  const none = el('option', undefined, 'none: one run, zeroed context');
+  none.value = '';
+  capSel.append(none);
   for (const name of Object.keys(CAPTURES)) {
     const o = el('option', undefined, name);
     o.value = name;
