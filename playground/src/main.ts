@@ -43,7 +43,7 @@ const SAMPLES: Sample[] = [
   { label: 'lpm_blocklist.o — LPM trie block list', url: new URL('../../test-programs/c/lpm_blocklist.o', import.meta.url), file: 'lpm_blocklist.o' },
   { label: 'printk.o — bpf_printk per packet', url: new URL('../../test-programs/c/printk.o', import.meta.url), file: 'printk.o' },
   { label: 'ringbuf_hello.o — ring buffer events', url: new URL('../../test-programs/c/ringbuf_hello.o', import.meta.url), file: 'ringbuf_hello.o' },
-  { label: 'fault.o — a fault with its C line (checked, no capture)', url: new URL('../../test-programs/c/fault.o', import.meta.url), file: 'fault.o', checked: true, noCapture: true },
+  { label: 'fault.o — a fault and its C line', url: new URL('../../test-programs/c/fault.o', import.meta.url), file: 'fault.o', checked: true, noCapture: true },
   { label: 'IPv4 or not — assembly', asm: ETHERTYPE_ASM, file: 'ethertype.s' },
 ];
 const CAPTURES: Record<string, URL> = {
@@ -84,7 +84,11 @@ function showError(message: string | undefined, insn?: number): void {
   if (insn !== undefined) {
     for (const row of rowsOf(disasmRows, insn)) row.classList.add('fault');
     for (const row of rowsOf(watRows, insn)) row.classList.add('fault');
-    rowsOf(disasmRows, insn)[0]?.scrollIntoView({ block: 'center' });
+    for (const rows of [disasmRows, watRows]) {
+      const row = rowsOf(rows, insn)[0];
+      const pane = row?.closest<HTMLElement>('.code');
+      if (row && pane) pane.scrollTop += row.getBoundingClientRect().top - pane.getBoundingClientRect().top - pane.clientHeight / 3;
+    }
   }
 }
 
@@ -228,6 +232,7 @@ function renderDisasm(c: Compiled): void {
   }
   closeCLine();
   pane.append(frag);
+  pane.scrollTop = 0;
 }
 
 async function renderWat(c: Compiled, seq: number): Promise<void> {
@@ -253,6 +258,7 @@ async function renderWat(c: Compiled, seq: number): Promise<void> {
       frag.append(row);
     });
     pane.replaceChildren(frag);
+    pane.scrollTop = 0;
   } catch (e) {
     if (seq === compileSeq) pane.replaceChildren(el('div', 'placeholder', `The WAT printer did not load: ${describe(e).text}`));
   }

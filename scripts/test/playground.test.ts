@@ -165,7 +165,7 @@ describe('the playground in headless Chromium', () => {
 
       // A fault points at the instruction and the C line.
       await page.selectOption('#opt', '0');
-      await page.selectOption('#sample', { label: 'fault.o — a fault with its C line (checked, no capture)' });
+      await page.selectOption('#sample', { label: 'fault.o — a fault and its C line' });
       await page.waitForFunction(() => !document.getElementById('error')?.hidden, null, { timeout: 20_000 });
       const error = await page.locator('#error').textContent();
       expect(error).toContain('E_MEMORY_FAULT');
