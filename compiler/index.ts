@@ -13,6 +13,7 @@ export { instantiateBytecode, type InstantiateBytecodeOptions, type EngineKind }
 export { assemble } from './asm/assemble.js';
 export { disassemble, type AsmSyntax, type DisassembleOptions } from './asm/disasm.js';
 export { inspectObject, formatInspect, type InspectReport } from './object/inspect.js';
+export { generateTypes, type GenerateTypesOptions } from './gen/types.js';
 export {
   Bpf2WasmError, CompileError, AsmError, BpfRuntimeError, InternalError, ErrorCode, formatLocation, isBpf2WasmError,
   type ErrorLocation,

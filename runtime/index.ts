@@ -17,7 +17,7 @@ export type { ContextKind } from './uapi/index.js';
 export type { ObjectOptions, TraceSink } from './object.js';
 export { HelperRegistry, type HelperDefinition, type HelperFn } from './helper-registry.js';
 export type { HelperSignature, HelperArgKind, HelperResultKind } from './abi.js';
-export { BpfMap } from './maps/api.js';
+export { BpfMap, type ValueInput } from './maps/api.js';
 export { RingBuffer } from './stdlib/ringbuf.js';
 export { PerfEventArray } from './stdlib/perf.js';
 export { PinRegistry } from './pins.js';

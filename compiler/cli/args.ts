@@ -14,6 +14,7 @@ export const USAGE = `usage:
                [--validate] [--program NAME]
   bpf2wasm inspect OBJ [--json]
   bpf2wasm disasm IN [--syntax llvm|conformance] [--program NAME] [--no-source]
+  bpf2wasm gen types OBJ [-o OUT.ts] [--name NAME]   (TypeScript types of an object)
 
   --checked     confine every memory access to map values, the stack and the input
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults

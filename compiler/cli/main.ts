@@ -13,11 +13,13 @@ import { compileOptions, parseArgs, UsageError, USAGE, type Parsed } from './arg
 import { loadInput } from './sniff.js';
 import { jsonReplacer, objectAnnotations, toWat } from './print.js';
 import { runCommand, runObject } from './run.js';
+import { genCommand } from './gen.js';
 
 export type { CliIO } from './io.js';
 
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
+  if (argv[0] === 'gen') return genCommand(argv.slice(1), io);
   let p: Parsed;
   try {
     p = parseArgs(argv);

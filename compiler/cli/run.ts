@@ -47,7 +47,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
 
   let result: bigint;
   let packetOut: Uint8Array | undefined;
-  let runOnce: () => void;
+  let timeBatch: (n: number) => number;
   if (p.packet !== undefined) {
     const packet = await io.readFile(p.packet);
     const handle = inst.program(program);
@@ -55,19 +55,19 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
     const r = handle.test(opts);
     result = r.r0;
     packetOut = r.dataOut;
-    runOnce = () => { handle.test(opts); };
+    // As BPF_PROG_TEST_RUN: test() places the packet once per batch and times only the runs.
+    timeBatch = (n) => handle.test({ ...opts, repeat: n }).durationNs;
   } else {
     const ctx = p.mem !== undefined ? await io.readFile(p.mem) : new Uint8Array(DEFAULT_CONTEXT);
-    const handle = inst.program(program);
-    result = handle.run(ctx);
-    runOnce = () => { handle.run(ctx); };
+    result = inst.program(program).run(ctx);
+    timeBatch = inPlaceBatch(inst, program, ctx, io);
   }
   for (const rb of ringbufs.values()) rb.consume();
   for (const pb of perfs.values()) pb.consume();
   const firstRun = { trace: [...trace], records: [...records] };
   collecting = false;
   let medianNs: number | undefined;
-  if (p.repeat > 0) medianNs = medianRunNs(runOnce, p.repeat, io, () => {
+  if (p.repeat > 0) medianNs = medianRunNs(timeBatch, p.repeat, () => {
     for (const rb of ringbufs.values()) rb.consume();
     for (const pb of perfs.values()) pb.consume();
   });
@@ -108,7 +108,7 @@ export async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Prom
   const mem = p.mem !== undefined ? await io.readFile(p.mem) : input.mem;
   const result = inst.program().run(mem);
   let medianNs: number | undefined;
-  if (p.repeat > 0) medianNs = timeRuns(inst, mem, p.repeat, io);
+  if (p.repeat > 0) medianNs = medianRunNs(inPlaceBatch(inst, undefined, mem, io), p.repeat);
   if (p.json) {
     const out: Record<string, unknown> = { result: hex64(result) };
     if (medianNs !== undefined) {
@@ -124,27 +124,29 @@ export async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Prom
 }
 
 /**
- * Times `repeat` runs in up to 31 batches and returns the median per-run time, as
- * BPF_PROG_TEST_RUN reports a duration for `repeat` runs. Input is copied in once; each run sees
- * what the previous one left, as in the kernel.
+ * A batch timer for `n` runs on `mem`, copied into the instance's input memory once (not timed),
+ * as BPF_PROG_TEST_RUN copies its data once and times the repeated runs; each run sees what the
+ * previous one left, as in the kernel. Returns ns per run.
  */
-function timeRuns(inst: BpfInstance, mem: Uint8Array | undefined, repeat: number, io: CliIO): number {
+function inPlaceBatch(inst: BpfInstance, name: string | undefined, mem: Uint8Array | undefined, io: CliIO): (n: number) => number {
   const len = mem ? mem.length : 0;
+  const program = inst.program(name);
   if (mem) inst.dataView(len).set(mem);
-  const program = inst.program();
-  return medianRunNs(() => program.runInPlace(len), repeat, io);
+  return (n) => {
+    const t0 = io.now();
+    for (let i = 0; i < n; i++) program.runInPlace(len);
+    return (io.now() - t0) / n;
+  };
 }
 
-/** The median ns per call of `run` over `repeat` calls in up to 31 batches; `between` runs after each batch. */
-function medianRunNs(run: () => void, repeat: number, io: CliIO, between?: () => void): number {
+/** The median ns per run over `repeat` runs in up to 31 batches timed by `batch`; `between` runs after each batch. */
+function medianRunNs(batch: (n: number) => number, repeat: number, between?: () => void): number {
   const batches = Math.min(31, repeat);
   const per = Math.floor(repeat / batches);
   const samples: number[] = [];
   for (let b = 0; b < batches; b++) {
     const n = b === batches - 1 ? repeat - per * (batches - 1) : per;
-    const t0 = io.now();
-    for (let i = 0; i < n; i++) run();
-    samples.push((io.now() - t0) / n);
+    samples.push(batch(n));
     between?.();
   }
   samples.sort((a, b) => a - b);

@@ -136,6 +136,7 @@ const EXPECTED_MAPS: Record<string, Record<string, MapExpect>> = {
 const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/xdp_counter': { xdp: ['count_packets'] },
   'c/uid_counter': { 'kprobe/sys_execve': ['hello'] },
+  'c/typed_maps': { xdp: ['record', 'dispatch'] },
   'c/ringbuf_hello': { 'kprobe/sys_execve': ['hello'] },
   'c/perfbuf_hello': { 'kprobe/sys_execve': ['hello'] },
   'c/tail_calls': {
@@ -176,6 +177,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/lazy_helper': { tc: ['uses_xfrm'], xdp: ['plain'] },
   'c/tc_skb_edit': { tc: ['skb_edit'] },
   'c/tc_tunnel': { tc: ['tunnel'] },
+  'c/http_filter': { syscall: ['http_filter'] },
+  'c/soak': { syscall: ['soak'] },
   'elf/sum': { '.text': ['main', 'twice_plus_one'] },
   'elf/sum.be': { '.text': ['main', 'twice_plus_one'] },
   'elf/globals': { '.text': ['times_three', 'main', 'plus_seven'] },

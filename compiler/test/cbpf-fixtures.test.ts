@@ -13,6 +13,7 @@ import { classicToEbpf } from '../cbpf/index.js';
 import { instantiateBytecode } from '../load.js';
 import { readCaptureSync } from '../../runtime/capture/reader.js';
 import { runClassicOnBytes } from '../../runtime/capture/classic.js';
+import { canRun } from '../../test/support/tools.js';
 
 const CAPTURE = fileURLToPath(new URL('../../test-programs/captures/frames.pcap', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../test-programs/classic/fixtures.json', import.meta.url));
@@ -30,14 +31,6 @@ const SPEC: Array<[string, 'dd' | 'ddd']> = [
   ['ip6[6] == 44', 'ddd'], ['portrange 1000-2000', 'ddd'],
 ];
 
-function hasTcpdump(): boolean {
-  try {
-    execFileSync('tcpdump', ['--version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const frames = [...readCaptureSync(new Uint8Array(readFileSync(CAPTURE)))];
 
@@ -48,7 +41,7 @@ function fromTcpdump(expression: string, format: 'dd' | 'ddd'): Fixture {
   return { expression, format, program: run([`-${format}`]).toString(), kept };
 }
 
-if (process.env.UPDATE_CLASSIC_FIXTURES && hasTcpdump()) {
+if (process.env.UPDATE_CLASSIC_FIXTURES && canRun('tcpdump')) {
   writeFileSync(FIXTURES, JSON.stringify(SPEC.map(([e, f]) => fromTcpdump(e, f)), null, 1) + '\n');
 }
 
@@ -72,7 +65,7 @@ describe('committed classic programs keep the frames tcpdump keeps', () => {
       }
     });
   }
-  it.skipIf(!hasTcpdump())('the fixtures are what tcpdump prints and keeps today', () => {
+  it.skipIf(!canRun('tcpdump'))('the fixtures are what tcpdump prints and keeps today', () => {
     for (const [e, f] of SPEC) expect(fixtures.find((x) => x.expression === e)).toEqual(fromTcpdump(e, f));
   });
 });

@@ -15,6 +15,7 @@ import { instantiateBytecode } from '../load.js';
 import { readCaptureSync } from '../../runtime/capture/reader.js';
 import { runClassicOnBytes } from '../../runtime/capture/classic.js';
 import type { CaptureFrame } from '../../runtime/capture/frame.js';
+import { canRun } from '../../test/support/tools.js';
 
 const CAPTURES = fileURLToPath(new URL('../../test-programs/captures/', import.meta.url));
 const FILES = ['frames.pcap', 'frames-ns-be.pcap', 'frames.pcapng', 'frames-be.pcapng'];
@@ -33,16 +34,8 @@ export const EXPRESSIONS = [
   'ether[0] & 1 = 0 and ip[16] >= 224', 'tcp[0:2] - tcp[2:2] = 0', 'len - 14 > 1000 or len * 2 < 130',
 ];
 
-function hasTcpdump(): boolean {
-  try {
-    execFileSync('tcpdump', ['--version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-const TCPDUMP = hasTcpdump();
+const TCPDUMP = canRun('tcpdump');
 if (!TCPDUMP) console.warn('cbpf-tcpdump.test.ts: tcpdump is not installed; the differential test against it is skipped');
 
 function tcpdump(args: string[]): Buffer {

@@ -1550,3 +1550,159 @@ for (const [name, programs] of Object.entries(PACKET_FIXTURES)) {
     });
   });
 }
+
+program('http_filter', () => {
+  // struct http_request: family u8 @0, method u8 @1, header_count u16 @2, path_len u32 @4, addr[16] @8, path[64] @24.
+  const request = (family: number, addr: number[], headers = 3, method = 1): Uint8Array => {
+    const b = new Uint8Array(88);
+    const v = new DataView(b.buffer);
+    b[0] = family;
+    b[1] = method;
+    v.setUint16(2, headers, true);
+    b.set(addr, 8);
+    return b;
+  };
+  const v4 = (a: number, b: number, c: number, d: number) => request(4, [a, b, c, d]);
+  const lpm = (len: number, addr: number[]): Uint8Array => {
+    const k = new Uint8Array(4 + addr.length);
+    new DataView(k.buffer).setUint32(0, len, true);
+    k.set(addr, 4);
+    return k;
+  };
+  const u64 = (b: Uint8Array | undefined, at = 0): bigint => new DataView(b!.buffer, b!.byteOffset).getBigUint64(at, true);
+  const idx = (i: number) => new Uint8Array(new Uint32Array([i]).buffer);
+
+  it('maps block_v4/block_v6 (LPM), rate (LRU_HASH), stats; program http_filter in section syscall; .rodata defaults', async () => {
+    const c = await build('http_filter');
+    expect(mapDefs(c)).toEqual({
+      block_v4: def(11, 8, 8, 1024, { flags: 1 }),
+      block_v6: def(11, 20, 8, 1024, { flags: 1 }),
+      rate: def(9, 20, 32, 4096),
+      stats: def(2, 4, 8, 4),
+    });
+    expect(programsOf(c)).toEqual(['http_filter syscall syscall']);
+    const { inst } = await open('http_filter');
+    expect([inst.getGlobal('rate_per_sec'), inst.getGlobal('burst'), inst.getGlobal('max_headers')]).toEqual([10n, 20n, 64]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: block list (longest prefix, IPv4 and IPv6), header limit, token bucket refilled from ktime, stats`, async () => {
+      let now = 1_000_000_000n;
+      const { inst } = await open('http_filter', engine, { env: { now: () => now }, globals: { rate_per_sec: 2n, burst: 3n, max_headers: 8 } });
+      const run = (ctx: Uint8Array) => inst.program('http_filter').run(ctx);
+      const b4 = inst.map('block_v4');
+      const b6 = inst.map('block_v6');
+      b4.updateRaw(lpm(8, [10, 0, 0, 0]), new Uint8Array(8));
+      b4.updateRaw(lpm(16, [10, 1, 0, 0]), new Uint8Array(8));
+      b6.updateRaw(lpm(32, [0x20, 0x01, 0x0d, 0xb8, ...new Array<number>(12).fill(0)]), new Uint8Array(8));
+      expect(run(v4(10, 1, 2, 3))).toBe(403n);
+      expect(run(v4(10, 2, 2, 3))).toBe(403n);
+      expect(run(v4(10, 1, 9, 9))).toBe(403n);
+      expect(u64(b4.lookupRaw(lpm(16, [10, 1, 0, 0])))).toBe(2n);
+      expect(u64(b4.lookupRaw(lpm(8, [10, 0, 0, 0])))).toBe(1n);
+      expect(run(request(6, [0x20, 0x01, 0x0d, 0xb8, 0, 1]))).toBe(403n);
+      expect(run(request(6, [0x20, 0x01, 0x0d, 0xb9, 0, 1]))).toBe(0n);
+      expect(run(request(5, [1, 2, 3, 4]))).toBe(400n);
+      expect(run(request(4, [1, 2, 3, 4], 9))).toBe(431n);
+      expect(run(request(4, [1, 2, 3, 4], 8))).toBe(0n); // exactly max_headers passes (and takes a token)
+      // 1.2.3.4 has 2 of 3 tokens left.
+      expect([run(v4(1, 2, 3, 4)), run(v4(1, 2, 3, 4)), run(v4(1, 2, 3, 4))]).toEqual([0n, 0n, 429n]);
+      expect(run(v4(1, 2, 3, 5))).toBe(0n); // another client has its own bucket
+      now += 499_000_000n; // 0.998 tokens: still empty
+      expect(run(v4(1, 2, 3, 4))).toBe(429n);
+      now += 1_000_000n; // 0.998 + 0.002 = 1 token
+      expect(run(v4(1, 2, 3, 4))).toBe(0n);
+      expect(run(v4(1, 2, 3, 4))).toBe(429n);
+      now += 3_000_000_000_000n; // idle for longer than 1000 s: full
+      expect([run(v4(1, 2, 3, 4)), run(v4(1, 2, 3, 4)), run(v4(1, 2, 3, 4)), run(v4(1, 2, 3, 4))]).toEqual([0n, 0n, 0n, 429n]);
+      const key = new Uint8Array(20);
+      key[0] = 4;
+      key.set([1, 2, 3, 4], 4);
+      const bucket = inst.map('rate').lookupRaw(key);
+      expect([u64(bucket, 0), u64(bucket, 8), u64(bucket, 16), u64(bucket, 24)]).toEqual([0n, now, 7n, 4n]);
+      const stats = inst.map('stats');
+      // pass: the v6 outside the prefix, 1.2.3.4 x 7, 1.2.3.5 = 9; block 4; limit 4; other 2 (400, 431).
+      expect([0, 1, 2, 3].map((i) => u64(stats.lookupRaw(idx(i))))).toEqual([9n, 4n, 4n, 2n]);
+    });
+  }
+
+  it('the LRU keeps the most recent clients when more than 4096 arrive', async () => {
+    const { inst } = await open('http_filter', O1, { globals: { burst: 1n, rate_per_sec: 0n } });
+    const run = (ctx: Uint8Array) => inst.program('http_filter').run(ctx);
+    for (let i = 0; i < 5000; i++) expect(run(v4(100, 64, i >> 8, i & 255))).toBe(0n);
+    expect(inst.map('rate').size).toBeLessThanOrEqual(4096);
+    expect(run(v4(100, 64, 4999 >> 8, 4999 & 255))).toBe(429n); // recent: its bucket is still there, empty
+    expect(run(v4(100, 64, 0, 0))).toBe(0n); // the first was evicted: a fresh bucket
+  });
+});
+
+program('soak', () => {
+  it('maps counts (HASH), recent (LRU_HASH), events (RINGBUF), state; program soak in section syscall', async () => {
+    const c = await build('soak');
+    expect(mapDefs(c)).toEqual({
+      state: def(2, 4, 8, 4), counts: def(1, 4, 8, 1024), recent: def(9, 4, 8, 1024), events: def(27, 0, 0, 65536),
+    });
+    expect(programsOf(c)).toEqual(['soak syscall syscall']);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: sequence numbers in r0 and records, victims deleted when counts is full, trace on request`, async () => {
+      const { inst, trace } = await open('soak', engine);
+      const records: Array<[bigint, number, bigint]> = [];
+      inst.ringbuf('events').onRecord((d) => {
+        const v = new DataView(d.buffer, d.byteOffset);
+        records.push([v.getBigUint64(0, true), v.getUint32(8, true), v.getBigUint64(16, true)]);
+      });
+      const ctx = (key: number, victim = 0, tr = 0) => new Uint8Array(new Uint32Array([key, victim, tr, 0]).buffer);
+      const run = (c: Uint8Array) => inst.program('soak').run(c);
+      for (let k = 0; k < 1024; k++) expect(run(ctx(k))).toBe(BigInt(k + 1));
+      expect(run(ctx(5, 0, 1))).toBe(1025n); // present: incremented in place
+      expect(run(ctx(5000, 7))).toBe(1026n); // full: 7 deleted, 5000 inserted
+      expect(inst.map('counts').size).toBe(1024);
+      expect(inst.map('counts').get(7)).toBeUndefined();
+      expect(inst.map('counts').get(5)).toBe(2n);
+      expect(inst.map('counts').get(5000)).toBe(1n);
+      expect(inst.map('state').get(2)).toBe(1n);
+      expect(inst.map('recent').get(5000)).toBe(1026n);
+      expect(inst.ringbuf('events').consume()).toBe(1026);
+      expect(records.length).toBe(1026);
+      expect(records.slice(-2)).toEqual([[1025n, 5, 2n], [1026n, 5000, 1n]]);
+      expect(records.every(([seq], i) => seq === BigInt(i + 1))).toBe(true);
+      expect(trace).toEqual(['soak seq=1025 key=5']);
+    });
+  }
+});
+
+program('typed_maps', () => {
+  it('maps of many C types; programs record and dispatch in section xdp', async () => {
+    const c = await build('typed_maps');
+    expect(mapDefs(c)).toMatchObject({
+      events: def(1, 4, 56, 64), words: def(2, 4, 8, 2), by_state: def(1, 4, 8, 4), by_comm: def(1, 16, 4, 8),
+      percpu_stats: def(6, 4, 16, 1), pending: def(22, 0, 4, 8), jumps: def(3, 4, 4, 2),
+    });
+    expect(programsOf(c)).toEqual(['record xdp xdp', 'dispatch xdp xdp']);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: record fills each map once; dispatch tail calls jumps[0] or returns XDP_ABORTED`, async () => {
+      const { inst } = await open('typed_maps', engine);
+      expect(inst.program('dispatch').test({ dataIn: bytes(20) }).r0).toBe(XDP_ABORTED);
+      expect(inst.program('record').test({ dataIn: bytes(64) }).r0).toBe(XDP_PASS);
+      expect(inst.map('events').get(1)).toEqual({
+        pid: 42, comm: 'bpf2wasm', state: 'RUNNING', delta: -5n, urgent: true, flags: 5, kind: 17,
+        ipv4: 0x0100007f, raw: [0x7f, 0, 0, 1], ports: { sport: 80, dport: 443 }, hist: [1, 0, 0, 4],
+      });
+      expect(inst.map('words').get(0)).toEqual({ wide: 0x1122334455667788n, halves: [0x55667788, 0x11223344] });
+      expect(inst.map('by_state').dump()).toEqual([['DONE', 1n]]);
+      expect(inst.map('by_comm').dump()).toEqual([['bpf2wasm', -7]]);
+      expect(inst.map('percpu_stats').get(0)).toEqual([{ packets: 1n, bytes: 64n }]);
+      expect(inst.map('pending').pop()).toBe(99);
+      expect(inst.getGlobal('total')).toBe(64n);
+      expect(inst.getGlobal('last_addr')).toEqual({ bytes: [10, 0, 0, 1] });
+      expect(inst.getGlobal('current_state')).toBe('DONE');
+      inst.map('jumps').set(0, 'record');
+      expect(inst.program('dispatch').test({ dataIn: bytes(30) }).r0).toBe(XDP_PASS);
+      expect(inst.getGlobal('total')).toBe(94n);
+    });
+  }
+});

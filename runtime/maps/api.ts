@@ -37,9 +37,23 @@ export function mapInfo(map: BpfMap<unknown, unknown>): MapManifest {
 }
 
 /**
+ * What encoding a key or value accepts where decoding gives `T` (runtime/values.ts): the same
+ * shapes, and also numbers for bigints (8- and 16-byte integers), 0 and 1 for booleans, missing
+ * struct and union members (zero; give one member of a union), and arrays shorter than the C
+ * array (the rest is zero). `unknown` stays `unknown`.
+ */
+export type ValueInput<T> = T extends bigint ? bigint | number
+  : T extends boolean ? boolean | 0 | 1
+  : T extends string | number | Uint8Array ? T
+  : T extends readonly (infer E)[] ? readonly ValueInput<E>[]
+  : T extends object ? { [P in keyof T]?: ValueInput<T[P]> }
+  : T;
+
+/**
  * A map of a running object. `K` and `V` are the decoded key and value types (`unknown` unless
- * the caller names them: `inst.map<number, { packets: bigint }>('stats')`); they are not checked
- * at run time beyond what encoding checks.
+ * the caller names them: `inst.map<number, { packets: bigint }>('stats')`, or a module written
+ * by `bpf2wasm gen types` names them from BTF); methods take them as {@link ValueInput}. They
+ * are not checked at run time beyond what encoding checks.
  */
 export class BpfMap<K = unknown, V = unknown> {
   readonly name: string;
@@ -123,7 +137,7 @@ export class BpfMap<K = unknown, V = unknown> {
   // ---- decoded ----
 
   /** The value at `key`, decoded; undefined when absent. */
-  get(key: K): V | undefined {
+  get(key: ValueInput<K>): V | undefined {
     const raw = this.lookupRaw(this.encodeKey(key));
     return raw === undefined ? undefined : this.decodeStored(raw) as V;
   }
@@ -132,22 +146,26 @@ export class BpfMap<K = unknown, V = unknown> {
    * Sets `key` to `value` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). PROG_ARRAY values are program
    * names; maps of maps take a map name or a BpfMap of the same object.
    */
-  set(key: K, value: V, flags = BPF_ANY): void {
+  set(key: ValueInput<K>, value: ValueInput<V>, flags = BPF_ANY): void {
     this.updateRaw(this.encodeKey(key), this.encodeStored(value), flags);
   }
 
-  delete(key: K): boolean {
+  /** Deletes `key`; false when it was absent. */
+  delete(key: ValueInput<K>): boolean {
     return this.deleteRaw(this.encodeKey(key));
   }
 
-  has(key: K): boolean {
+  /** True when `key` is present. */
+  has(key: ValueInput<K>): boolean {
     return this.lookupRaw(this.encodeKey(key)) !== undefined;
   }
 
+  /** Every key, decoded, in the map's iteration order. */
   *keys(): Generator<K> {
     for (const k of this.keysRaw()) yield this.decodeKey(k) as K;
   }
 
+  /** Every [key, value] pair, decoded, in the map's iteration order. */
   *entries(): Generator<[K, V]> {
     const info = mapInfo(this);
     const t = info.type;
@@ -170,7 +188,7 @@ export class BpfMap<K = unknown, V = unknown> {
   }
 
   /** QUEUE / STACK: push (BPF_EXIST overwrites the oldest when full); BLOOM_FILTER: add. */
-  push(value: V, flags = BPF_ANY): void {
+  push(value: ValueInput<V>, flags = BPF_ANY): void {
     this.store.push(this.index, this.encodeValue(value), flags);
   }
 
@@ -180,9 +198,20 @@ export class BpfMap<K = unknown, V = unknown> {
     return v === undefined ? undefined : this.decodeValue(v) as V;
   }
 
-  /** QUEUE / STACK: the next value without removing it; BLOOM_FILTER: true if possibly present. */
-  peek(value?: V): V | boolean | undefined {
-    if (this.type === MapType.BLOOM_FILTER) return this.store.peek(this.index, this.encodeValue(value)) !== undefined;
+  /** QUEUE / STACK: the next value without removing it; undefined when empty. */
+  peek(): V | undefined;
+  /** BLOOM_FILTER: true if `value` is possibly present, false if it is certainly absent. */
+  peek(value: ValueInput<V>): boolean;
+  peek(value?: ValueInput<V>): V | boolean | undefined {
+    if (this.type === MapType.BLOOM_FILTER) {
+      if (value === undefined) {
+        throw new BpfRuntimeError(ErrorCode.BadArgument, `bloom filter ${this.name}: peek(value) tests a value; there is no next value to peek`, { map: this.name });
+      }
+      return this.store.peek(this.index, this.encodeValue(value)) !== undefined;
+    }
+    if (value !== undefined) {
+      throw new BpfRuntimeError(ErrorCode.BadArgument, `peek(value) tests a bloom filter's value; map ${this.name} takes peek() for its next value`, { map: this.name });
+    }
     const v = this.store.peek(this.index);
     return v === undefined ? undefined : this.decodeValue(v) as V;
   }

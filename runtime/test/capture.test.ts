@@ -16,6 +16,7 @@ import {
 import { Bpf2WasmError, ErrorCode } from '../errors.js';
 import { interpret } from '../interpreter.js';
 import { FRAMES } from '../../scripts/captures/build.js';
+import { canRun } from '../../test/support/tools.js';
 
 const CAPTURES = fileURLToPath(new URL('../../test-programs/captures/', import.meta.url));
 const read = (name: string): Uint8Array => new Uint8Array(readFileSync(CAPTURES + name));
@@ -181,15 +182,7 @@ describe('writers', () => {
   });
 });
 
-function hasTcpdump(): boolean {
-  try {
-    execFileSync('tcpdump', ['--version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const TCPDUMP = hasTcpdump();
+const TCPDUMP = canRun('tcpdump');
 if (!TCPDUMP) console.warn('capture.test.ts: tcpdump is not installed; reading and converting with it is skipped');
 
 describe.skipIf(!TCPDUMP)('tcpdump as a second reader', () => {

@@ -42,7 +42,10 @@ describe('bench', () => {
 
       expect(report.compile.some((r) => r.insnsPerSec !== null)).toBe(true);
       expect(report.call.length).toBeGreaterThan(0);
-      expect(report.targets.map((t) => t.name)).toHaveLength(7);
+      expect(report.targets.map((t) => t.name)).toHaveLength(8);
+      // The levels compared on the kernels at least (each faulting-free program at all three).
+      expect(report.levels.map((r) => r.program)).toEqual(expect.arrayContaining(KERNELS.map((k) => `kernel:${k.name}`)));
+      for (const r of report.levels) for (const ns of r.ns) expect(ns).toBeGreaterThan(0);
       // The clang map program computed its sums through both maps.
       expect(report.maps.map((r) => [r.map.split(' ')[0], r.ok])).toEqual([['hash10k', true], ['array10k', true]]);
       // The safety variants compute what the plain code computes (timings only differ).
@@ -50,6 +53,6 @@ describe('bench', () => {
       expect(formatReport(report)).toContain('summary vs targets:');
       expect(JSON.parse(reportJson(report)).run).toHaveLength(KERNELS.length);
     },
-    60_000,
+    180_000,
   );
 });
