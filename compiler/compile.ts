@@ -74,6 +74,14 @@ export interface CompileOptions {
    */
   checked?: boolean;
   /**
+   * Record in the module's instruction map (custom section `bpf2wasm.insnmap`) where the code of
+   * every instruction starts, not only of those that can trap (loads, stores, calls): for tools
+   * that relate the Wasm code to the eBPF instructions, such as the playground. Costs 8 bytes per
+   * instruction in the section and nothing at run time. Applies at -O0 (Binaryen's optimisations
+   * move code across instructions); default false.
+   */
+  mapAllInstructions?: boolean;
+  /**
    * Instruction budget per run (charged at region heads for the code they lead to, checked at
    * function entries and loop heads): a program that exceeds it stops with E_BUDGET and the
    * instance stays usable.
@@ -206,6 +214,7 @@ export function planModule(
     })),
     resolveHelper,
     ...(options.checked ? { checked: true } : {}),
+    ...(options.mapAllInstructions && (options.optLevel ?? 1) === 0 ? { mapAllInstructions: true } : {}),
     ...(options.budget !== undefined ? { budget: options.budget } : {}),
     ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
     ...(options.tailCalls ? { tailCalls: true } : {}),

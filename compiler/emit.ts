@@ -54,6 +54,8 @@ export interface EmitOptions {
    * input memory, or the program stops with E_MEMORY_FAULT naming the instruction and address.
    */
   checked?: boolean;
+  /** Record where each instruction's code starts in the instruction map (CompileOptions.mapAllInstructions). */
+  mapAllInstructions?: boolean;
   /**
    * Instruction budget per run: charged at region heads (see BudgetCounter.charge), checked at
    * function entries and loop heads; exceeding it stops the program with E_BUDGET.

@@ -321,6 +321,7 @@ export function writeModule(mod: WModule): WrittenModule {
         out.u8(0x00);
         return;
       case 'nop':
+        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
         return;
     }
   };

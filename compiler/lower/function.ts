@@ -180,6 +180,7 @@ export class FunctionLowering {
     for (let i = blk.first; i <= blk.last; i++) {
       const insn = this.insns[i]!;
       if (insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond') continue;
+      if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc));
       this.emitInsn(insn, out);
     }
   }
