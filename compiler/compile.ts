@@ -11,8 +11,8 @@ import { decodeProgram } from '../runtime/isa/decode.js';
 import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
 import { loadBinaryen, lowerToBinaryen, validateQuietly } from './binaryen.js';
-import { buildCfg } from '../runtime/isa/cfg.js';
-import { emitModule, type HelperInfo } from './emit.js';
+import { buildCfg, type ProgramCfg } from '../runtime/isa/cfg.js';
+import { emitModule, type EmitResult, type HelperInfo } from './emit.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/memory-layout.js';
@@ -21,7 +21,7 @@ import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/so
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
-import { contextKindOf } from '../runtime/uapi/index.js';
+import { programEntries } from '../runtime/engine.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
 export type OptLevel = 0 | 1 | 2;
@@ -73,6 +73,14 @@ export interface CompileOptions {
    * program stops with E_MEMORY_FAULT naming the instruction and the address.
    */
   checked?: boolean;
+  /**
+   * Record in the module's instruction map (custom section `bpf2wasm.insnmap`) where the code of
+   * every instruction starts, not only of those that can trap (loads, stores, calls): for tools
+   * that relate the Wasm code to the eBPF instructions, such as the playground. Costs 8 bytes per
+   * instruction in the section and nothing at run time. Applies at -O0 (Binaryen's optimisations
+   * move code across instructions); default false.
+   */
+  mapAllInstructions?: boolean;
   /**
    * Instruction budget per run (charged at region heads for the code they lead to, checked at
    * function entries and loop heads): a program that exceeds it stops with E_BUDGET and the
@@ -134,21 +142,29 @@ export const O1_MAX_INSNS = 20_000;
 
 const GENERATOR = 'bpf2wasm 0.1.0';
 
-function sanitizeExport(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, '_');
+
+/**
+ * A module planned but not yet generated: the decoded program, its control flow, the code
+ * generator's module (bodies are generated on demand) and the manifest the module will carry.
+ * The interpreter runs a planned module without generating any code (see `instantiateObject`).
+ */
+export interface PlannedModule {
+  program: Program;
+  cfg: ProgramCfg;
+  emitted: EmitResult;
+  manifest: Manifest;
 }
 
 /**
- * Compiles eBPF bytecode (8-byte little-endian instruction words) or an already decoded program to
- * a Wasm module. Throws CompileError (with an error code and instruction index) for bad programs.
+ * Everything of compiling but code generation: decodes, checks the options, builds the control
+ * flow, validates (with `validate`), declares imports, callbacks and tail calls, and writes the
+ * manifest. Throws what `compile` throws for these stages.
  */
-export async function compile(input: Uint8Array | Program, options: CompileOptions = {}): Promise<CompiledModule> {
-  let t = performance.now();
-  const phase = (name: string): void => {
-    const now = performance.now();
-    options.onPhase?.(name, now - t);
-    t = now;
-  };
+export function planModule(
+  input: Uint8Array | Program,
+  options: CompileOptions = {},
+  phase: (name: string) => void = () => {},
+): PlannedModule {
   const program = input instanceof Uint8Array ? decodeProgram(input, { maxInsns: options.maxInsns ?? MAX_INSNS }) : input;
   const optLevel = options.optLevel ?? 1;
   if (optLevel !== 0 && optLevel !== 1 && optLevel !== 2) {
@@ -161,16 +177,15 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   if (options.budget !== undefined && (!Number.isSafeInteger(options.budget) || options.budget < 0)) {
     throw new CompileError(ErrorCode.BadArgument, `budget must be a non-negative integer, not ${String(options.budget)}`);
   }
-  const entries: EntryDecl[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
-  if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
+  const programs = programEntries(options.entries);
   phase('decode');
-  const cfg = buildCfg(program, entries.map((e) => e.pc));
+  const cfg = buildCfg(program, programs.map((e) => e.insn));
   phase('cfg');
   if (options.validate) {
     validateProgram(program, cfg, {
       ...(input instanceof Uint8Array ? { bytes: input } : {}),
       frameSize,
-      entryPcs: entries.map((e) => e.pc),
+      entryPcs: programs.map((e) => e.insn),
     });
     phase('verify');
   }
@@ -192,59 +207,76 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     return { id, name: `helper_${id}`, signature: GENERIC_HELPER_SIGNATURE };
   };
 
-  const usedExports = new Set<string>();
-  const programs: ProgramEntry[] = entries.map((e) => {
-    let exportName = sanitizeExport(e.name) || 'prog';
-    while (usedExports.has(exportName)) exportName += '_';
-    usedExports.add(exportName);
-    const type = e.type ?? 'raw';
-    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
-    if (e.section !== undefined) entry.section = e.section;
-    return entry;
-  });
+  const emitted = internalErrors(() => withStackGuard(() => emitModule(cfg, {
+    layout,
+    entries: programs.map((p) => ({
+      name: p.name, exportName: p.exportName, pc: p.insn, context: p.context,
+    })),
+    resolveHelper,
+    ...(options.checked ? { checked: true } : {}),
+    ...(options.mapAllInstructions && (options.optLevel ?? 1) === 0 ? { mapAllInstructions: true } : {}),
+    ...(options.budget !== undefined ? { budget: options.budget } : {}),
+    ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
+    ...(options.tailCalls ? { tailCalls: true } : {}),
+    ...(options.descriptors ? { descriptors: options.descriptors } : {}),
+    ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
+    ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
+  })));
+  phase('emit');
+  const manifest: Manifest = {
+    abiVersion: ABI_VERSION,
+    generator: GENERATOR,
+    programs,
+    helpers: emitted.helpers,
+    usesCallx: emitted.usesCallx,
+    layout,
+    insnCount: program.slotCount,
+    checked: options.checked === true,
+    ...(options.budget !== undefined ? { budget: options.budget } : {}),
+    ...(emitted.callbacks.length > 0 ? { callbacks: emitted.callbacks } : {}),
+    ...(emitted.usesTailCalls ? { tailCalls: true } : {}),
+    ...options.manifestExtras,
+  };
+  return { program, cfg, emitted, manifest };
+}
 
-  try {
-    const emitted = withStackGuard(() => emitModule(cfg, {
-      layout,
-      entries: programs.map((p) => ({
-        name: p.name, exportName: p.exportName, pc: p.insn, context: p.context,
-      })),
-      resolveHelper,
-      ...(options.checked ? { checked: true } : {}),
-      ...(options.budget !== undefined ? { budget: options.budget } : {}),
-      ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
-      ...(options.tailCalls ? { tailCalls: true } : {}),
-      ...(options.descriptors ? { descriptors: options.descriptors } : {}),
-      ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
-      ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
-    }));
-    phase('emit');
+/**
+ * Compiles eBPF bytecode (8-byte little-endian instruction words) or an already decoded program to
+ * a Wasm module. Throws CompileError (with an error code and instruction index) for bad programs.
+ */
+export async function compile(input: Uint8Array | Program, options: CompileOptions = {}): Promise<CompiledModule> {
+  let t = performance.now();
+  const phase = (name: string): void => {
+    const now = performance.now();
+    options.onPhase?.(name, now - t);
+    t = now;
+  };
+  const { program, emitted, manifest } = planModule(input, options, phase);
+  const optLevel = options.optLevel ?? 1;
+  return internalErrors(async () => {
     const direct = optLevel === 0 || (optLevel === 1 && !options.passes && program.slotCount > O1_MAX_INSNS);
     const { binary, insnMap } = direct
       ? withStackGuard(() => writeDirect(emitted.module))
-      : await optimizeWithBinaryen(emitted.module, optLevel, options.passes, phase);
+      : await optimizeWithBinaryen(emitted.module, optLevel as 1 | 2, options.passes, phase);
     phase('binary');
-    const manifest: Manifest = {
-      abiVersion: ABI_VERSION,
-      generator: GENERATOR,
-      programs,
-      helpers: emitted.helpers,
-      usesCallx: emitted.usesCallx,
-      layout,
-      insnCount: program.slotCount,
-      checked: options.checked === true,
-      ...(options.budget !== undefined ? { budget: options.budget } : {}),
-      ...(emitted.callbacks.length > 0 ? { callbacks: emitted.callbacks } : {}),
-      ...(emitted.usesTailCalls ? { tailCalls: true } : {}),
-      ...options.manifestExtras,
-    };
     let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
     if (options.sourceLines && options.sourceLines.length > 0) wasm = appendCustomSection(wasm, LINES_SECTION, encodeSourceLines(options.sourceLines));
     return { wasm, manifest };
-  } catch (e) {
+  });
+}
+
+/** Runs a code generation stage; anything but a typed error is a bpf2wasm bug (E_INTERNAL). */
+function internalErrors<T>(stage: () => T): T {
+  const wrap = (e: unknown): never => {
     if (e instanceof Bpf2WasmError) throw e;
     throw new InternalError(ErrorCode.Internal, `code generation failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+  };
+  try {
+    const r = stage();
+    return (r instanceof Promise ? r.catch(wrap) : r) as T;
+  } catch (e) {
+    return wrap(e);
   }
 }
 

@@ -30,7 +30,7 @@ import { FunctionLowering } from './lower/function.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { budgetAtEntry } from './rewrite/budget.js';
 import { checkSpanAtEntry } from './rewrite/checked.js';
-import { planCallFixups } from './rewrite/fixups.js';
+import { planCallFixups, type CallFixup } from './rewrite/fixups.js';
 import { packetAtEntry } from './rewrite/packet-context.js';
 import { tailCallGlobals, tailCallLoop, tailCallsAtEntry } from './rewrite/tail-call.js';
 
@@ -54,6 +54,8 @@ export interface EmitOptions {
    * input memory, or the program stops with E_MEMORY_FAULT naming the instruction and address.
    */
   checked?: boolean;
+  /** Record where each instruction's code starts in the instruction map (CompileOptions.mapAllInstructions). */
+  mapAllInstructions?: boolean;
   /**
    * Instruction budget per run: charged at region heads (see BudgetCounter.charge), checked at
    * function entries and loop heads; exceeding it stops the program with E_BUDGET.
@@ -86,6 +88,8 @@ export interface EmitResult {
   usesCallx: boolean;
   callbacks: CallbackEntry[];
   usesTailCalls: boolean;
+  /** The call sites rewritten (inline tail calls and array lookups): the interpreter rewrites the same. */
+  fixups: ReadonlyMap<number, CallFixup>;
 }
 
 /** Generates the module for the functions of `cfg`. */
@@ -152,7 +156,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
     module.functions.push({ name: wrapper, params: ['i32', 'i32'], result: 'i32', vars: ctx.usesTailCalls ? ['i64', 'i32'] : ['i64'], body: w.block(null, body, 'i32') });
     module.exports.push({ name: e.exportName, function: wrapper });
   }
-  return { module, helpers: [...ctx.helpers.values(), ...ctx.kfuncs.values()], usesCallx: ctx.usesCallx, callbacks, usesTailCalls: ctx.usesTailCalls };
+  return { module, helpers: [...ctx.helpers.values(), ...ctx.kfuncs.values()], usesCallx: ctx.usesCallx, callbacks, usesTailCalls: ctx.usesTailCalls, fixups: ctx.fixups };
 }
 
 /**

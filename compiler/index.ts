@@ -9,7 +9,9 @@ export {
   compile, type CompileOptions, type CompiledModule, type EntryDecl, type HelperDecl, type OptLevel,
 } from './compile.js';
 export { compileObject, type ObjectCompileOptions, type CompiledObject } from './object/compile-object.js';
-export { instantiateBytecode, type InstantiateBytecodeOptions, type EngineKind } from './load.js';
+export {
+  instantiateBytecode, instantiateObject, type InstantiateBytecodeOptions, type InstantiateObjectOptions, type EngineKind,
+} from './load.js';
 export { assemble } from './asm/assemble.js';
 export { disassemble, type AsmSyntax, type DisassembleOptions } from './asm/disasm.js';
 export { inspectObject, formatInspect, type InspectReport } from './object/inspect.js';

@@ -26,7 +26,9 @@ export type Stmt =
   /** Branch to the start of block `target`, which is a merge node (`B`) or loop header (`L`). */
   | { k: 'br'; target: number; loop: boolean }
   /** The block ends with exit. */
-  | { k: 'return'; block: number };
+  | { k: 'return'; block: number }
+  /** The block ends with a multi-way branch to its successors (compiler/rewrite/switch-table.ts), in their order. */
+  | { k: 'switch'; block: number; targets: Array<{ target: number; loop: boolean }> };
 
 export type StructureResult =
   | {
@@ -43,17 +45,23 @@ export type StructureResult =
 /**
  * Control flow nested deeper than this (Wasm blocks inside blocks, or dominator-tree recursion) is
  * refused with E_TOO_COMPLEX rather than risking the host's stack in this or a later stage. clang
- * output nests far less: eBPF has no jump tables, so even a large switch is a balanced tree.
+ * output nests far less: eBPF has no jump tables, so even a large switch is a balanced tree (and
+ * becomes a table, compiler/rewrite/switch-table.ts); a 1M-instruction generated program
+ * (scripts/bench/genprog.ts) nests ~2,250 levels. Engines accept far more (V8 20,000; wabt.js's
+ * reader 5,000).
  */
-export const MAX_NESTING = 1000;
+export const MAX_NESTING = 3000;
 
 /**
  * Structures a function whose blocks[0] is the entry. `terminator(b)` says how block b ends:
- * 'exit', 'jump' (one successor, explicit jump or fallthrough) or 'cond' (succs = [taken, fallthrough]).
+ * 'exit', 'jump' (one successor, explicit jump or fallthrough), 'cond' (succs = [taken,
+ * fallthrough]) or 'switch' (a multi-way branch to its succs: each forward successor is placed
+ * after an enclosing block, as a merge node is, so the branch is a `br_table` to their labels).
+ * Blocks unreachable from the entry are ignored.
  */
 export function structureFunction(
   blocks: BasicBlock[],
-  terminator: (b: BasicBlock) => 'exit' | 'jump' | 'cond',
+  terminator: (b: BasicBlock) => 'exit' | 'jump' | 'cond' | 'switch',
   pcOf: (b: BasicBlock) => number,
 ): StructureResult {
   const n = blocks.length;
@@ -120,13 +128,16 @@ export function structureFunction(
   const forwardIn = new Int32Array(n);
   for (const b of blocks) {
     const rb = rpo[b.id]!;
+    if (rb < 0) continue;
+    // A multi-way branch reaches each forward successor by a `br`: make it a merge node.
+    const weight = terminator(b) === 'switch' ? 2 : 1;
     for (const s of b.succs) {
       const rs = rpo[s]!;
       if (rs <= rb) {
         if (!dominates(rs, rb)) return { ok: false, irreducibleAt: pcOf(b) };
         isLoopHeader[s] = 1;
       } else {
-        forwardIn[s]!++;
+        forwardIn[s]! += weight;
       }
     }
   }
@@ -155,31 +166,56 @@ export function structureFunction(
     }
   };
 
-  const doBranch = (from: number, to: number, out: Stmt[]): void => {
+  /**
+   * Subtrees whose code ends a statement list (the one successor of a jump, the inline arm of a
+   * conditional whose other arm is a branch): queued and appended to their list later instead of
+   * recursing, so a long chain of such blocks costs no host stack. Nothing else is appended to
+   * a list after its tail, so the order is the same.
+   */
+  const tails: Array<[number, Stmt[]]> = [];
+
+  const doBranch = (from: number, to: number, out: Stmt[], tail = false): void => {
     if (rpo[to]! <= rpo[from]!) out.push({ k: 'br', target: to, loop: true });
     else if (isMerge(to)) out.push({ k: 'br', target: to, loop: false });
+    else if (tail) tails.push([to, out]);
     else doTree(to, out);
   };
+  const isBranch = (from: number, to: number): boolean => rpo[to]! <= rpo[from]! || isMerge(to);
 
-  /** Code of x itself followed by its terminator (no merge children). */
-  const nodeCode = (x: number): Stmt[] => {
+  /** Appends the code of x itself followed by its terminator (no merge children) to `out`. */
+  const nodeCode = (x: number, out: Stmt[]): Stmt[] => {
     const b = blocks[x]!;
-    const out: Stmt[] = [{ k: 'code', block: x }];
+    out.push({ k: 'code', block: x });
     switch (terminator(b)) {
       case 'exit':
         out.push({ k: 'return', block: x });
         break;
       case 'jump':
-        doBranch(x, b.succs[0]!, out);
+        doBranch(x, b.succs[0]!, out, true);
         break;
       case 'cond': {
+        const [t, f] = [b.succs[0]!, b.succs[1]!];
         const thenS: Stmt[] = [];
         const elseS: Stmt[] = [];
-        doBranch(x, b.succs[0]!, thenS);
-        doBranch(x, b.succs[1]!, elseS);
-        out.push({ k: 'if', block: x, then: thenS, else: elseS });
+        if (isBranch(x, t) && !isBranch(x, f)) {
+          // `if (cond) br` then the fall-through code after it, in the same list.
+          doBranch(x, t, thenS);
+          out.push({ k: 'if', block: x, then: thenS, else: elseS });
+          doBranch(x, f, out, true);
+        } else if (isBranch(x, f) && !isBranch(x, t)) {
+          doBranch(x, f, elseS);
+          out.push({ k: 'if', block: x, then: thenS, else: elseS });
+          doBranch(x, t, out, true);
+        } else {
+          doBranch(x, t, thenS);
+          doBranch(x, f, elseS);
+          out.push({ k: 'if', block: x, then: thenS, else: elseS });
+        }
         break;
       }
+      case 'switch':
+        out.push({ k: 'switch', block: x, targets: b.succs.map((s) => ({ target: s, loop: rpo[s]! <= rpo[x]! })) });
+        break;
     }
     return out;
   };
@@ -190,9 +226,9 @@ export function structureFunction(
     // Iterate instead of recursing on the last merge child, so a long chain of merges costs no stack.
     for (;;) {
       const ys = mergeChildren[x]!;
-      const within = (): Stmt[] => {
+      const within = (target: Stmt[]): Stmt[] => {
         // Innermost: x's own code; then wrap in a block per merge child, lowest rpo innermost.
-        let inner = nodeCode(x);
+        let inner = nodeCode(x, target);
         for (let i = ys.length - 1; i >= 1; i--) {
           const y = ys[i]!;
           const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
@@ -203,7 +239,7 @@ export function structureFunction(
       };
       if (isLoopHeader[x]) {
         // The loop contains x and its merge children; the loop's code is everything x dominates.
-        const body = within();
+        const body = within([]);
         if (ys.length === 0) {
           out.push({ k: 'loop', label: x, body });
           break;
@@ -214,11 +250,11 @@ export function structureFunction(
         out.push({ k: 'loop', label: x, body: loopBody });
         break;
       }
-      const inner = within();
       if (ys.length === 0) {
-        for (const st of inner) out.push(st);
+        within(out);
         break;
       }
+      const inner = within([]);
       out.push({ k: 'block', label: ys[0]!, body: inner });
       x = ys[0]!;
     }
@@ -228,6 +264,7 @@ export function structureFunction(
   const body: Stmt[] = [];
   try {
     doTree(0, body);
+    for (let t = tails.pop(); t; t = tails.pop()) doTree(t[0], t[1]);
   } catch (e) {
     if (e instanceof RangeError) {
       throw new CompileError(ErrorCode.TooComplex, 'control flow nests too deeply to translate', { insn: pcOf(blocks[0]!) });

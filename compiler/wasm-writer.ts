@@ -3,6 +3,7 @@
  * compiling costs little more than decoding. It also records the exact code offset of every
  * tagged (possibly trapping) node for the instruction map.
  */
+import { CompileError, ErrorCode } from '../runtime/errors.js';
 import { MEMORY_OPS, NUMERIC_OPS, type CodeSink, type Node, type ValType, type WModule, type WType } from './wir.js';
 
 const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e };
@@ -96,6 +97,9 @@ class ByteWriter {
     this.bytes(bs);
   }
 }
+
+/** The largest function body Wasm engines accept (V8's and SpiderMonkey's limit, in bytes). */
+export const MAX_FUNCTION_BYTES = 7_654_321;
 
 export interface WrittenModule {
   binary: Uint8Array;
@@ -317,6 +321,7 @@ export function writeModule(mod: WModule): WrittenModule {
         out.u8(0x00);
         return;
       case 'nop':
+        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
         return;
     }
   };
@@ -370,6 +375,13 @@ export function writeModule(mod: WModule): WrittenModule {
       else expr(f.body);
       if (labels.length !== 0) throw new Error(`wasm-writer: ${f.name} left ${labels.length} structures open`);
       out.u8(0x0b);
+      if (out.len - start > MAX_FUNCTION_BYTES) {
+        throw new CompileError(
+          ErrorCode.TooComplex,
+          `one eBPF function compiles to ${out.len - start} bytes of Wasm code, above the ${MAX_FUNCTION_BYTES} bytes engines accept per function`,
+          {},
+        );
+      }
       out.patchU32(at, out.len - start);
     }
   });

@@ -122,7 +122,7 @@ export type Node =
   | { k: 'call'; type: WType; target: string; args: Node[]; pc?: number }
   | { k: 'return'; type: 'none'; value: Node | null }
   | { k: 'unreachable'; type: 'none' }
-  | { k: 'nop'; type: 'none' };
+  | { k: 'nop'; type: 'none'; pc?: number };
 
 /**
  * Where code generation sends a function body: whole statements, and the opening and closing of
@@ -318,6 +318,8 @@ export const w = {
   return: (value?: Node): Node => ({ k: 'return', type: 'none', value: value ?? null }),
   unreachable: (): Node => ({ k: 'unreachable', type: 'none' }),
   nop: (): Node => ({ k: 'nop', type: 'none' }),
+  /** No code: marks where the code of eBPF instruction `pc` starts (CompileOptions.mapAllInstructions; -O0 only). */
+  mark: (pc: number): Node => ({ k: 'nop', type: 'none', pc }),
 };
 
 /** Marks a load, store or call as the code of eBPF instruction `pc` (for trap locations). */

@@ -27,10 +27,14 @@ export {
   type PacketContextOptions, type PacketLayout,
 } from '../runtime/context.js';
 export { engineOf, manifestOf, type PacketKind } from '../runtime/program.js';
-export { runtimeErrorOf, type Engine, type BoundEntry } from '../runtime/engine.js';
-export { InterpreterEngine } from '../runtime/interpreter.js';
+export {
+  runtimeErrorOf, faultError, bindHelpers, programEntries, type Engine, type BoundEntry, type BoundHelpers,
+} from '../runtime/engine.js';
+export {
+  InterpreterEngine, interpretModule, type InterpreterImage, type CallSiteRewrite, type ArrayLookupSite,
+} from '../runtime/interpreter.js';
 export { validateProgram, checkReservedFields, type ValidateOptions } from '../compiler/validate.js';
-export { O1_MAX_INSNS, O1_PASSES, type EntryDecl, type HelperDecl } from '../compiler/compile.js';
+export { O1_MAX_INSNS, O1_PASSES, planModule, type PlannedModule, type EntryDecl, type HelperDecl } from '../compiler/compile.js';
 export { assembleInsns } from '../compiler/asm/assemble.js';
 export { formatInsn, type AsmSyntax } from '../compiler/asm/disasm.js';
 export { parseDataFile, type DataFile } from '../compiler/asm/datafile.js';
@@ -45,5 +49,5 @@ export { readDataSection, type DataVariable } from '../compiler/elf/data.js';
 export * as uapi from '../runtime/uapi/index.js';
 export { MapType as BpfMapType, mapTypeName } from '../runtime/uapi/index.js';
 export { loadObjectSpec, programTypeOfSection, type ObjectSpec, type ProgramSpec, type MapSpec } from '../compiler/elf/loader.js';
-export { kernelHelperDecls, MAPS_BASE } from '../compiler/object/compile-object.js';
+export { kernelHelperDecls, MAPS_BASE, planObject, type PlannedObject } from '../compiler/object/compile-object.js';
 export { typeDescOf, mapTypeDescs } from '../compiler/btf/typedesc.js';

@@ -7,7 +7,9 @@ import {
   RESULT_ADDR, type Manifest, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
-import { runtimeErrorOf, type BoundEntry, type Engine } from './engine.js';
+import {
+  allocateMemory, bindHelpers, checkObjectOnlyOptions, faultError, runtimeErrorOf, type BoundEntry, type Engine,
+} from './engine.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helper-registry.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { SourceLineTable, withSourceLine } from './source-lines.js';
@@ -31,9 +33,6 @@ export interface InstantiateOptions extends ObjectOptions {
    */
   kfuncs?: Record<string, HelperDefinition['fn']>;
 }
-
-/** Options that only a module compiled from an ELF object (with maps) can use. */
-const OBJECT_ONLY_OPTIONS = ['env', 'trace', 'globals', 'mapsModule', 'pins', 'kfuncs'] as const;
 
 /** The compiled engine: a Wasm instance whose exports are the programs (runtime/engine.ts). */
 class CompiledEngine implements Engine {
@@ -164,81 +163,16 @@ export async function instantiate(
   }
   const manifest = readManifest(module);
   const { layout } = manifest;
-  let memory: WebAssembly.Memory;
-  try {
-    memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
-  } catch (e) {
-    throw new BpfRuntimeError(ErrorCode.BadModule, `the module's memory of ${layout.initialPages} pages cannot be allocated: ${(e as Error).message}`);
-  }
-  if (!manifest.maps) {
-    const given = OBJECT_ONLY_OPTIONS.filter((k) => options[k] !== undefined);
-    if (given.length > 0) {
-      throw new BpfRuntimeError(ErrorCode.BadArgument, `option ${given.join(', ')} applies to modules compiled from an ELF object with maps; this module has none`);
-    }
-  }
+  const memory = allocateMemory(layout);
+  checkObjectOnlyOptions(manifest, options);
   const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
-  let helpers: HelperRegistry;
-  const runtimeHelpers = new Set<HelperDefinition>(object?.helpers ?? []);
-  if (object) {
-    // The runtime's helpers first, the host's on top.
-    helpers = new HelperRegistry(object.helpers);
-    const own = options.helpers instanceof HelperRegistry ? options.helpers.list() : options.helpers ?? [];
-    for (const h of own) helpers.register(h);
-  } else {
-    helpers = options.helpers instanceof HelperRegistry ? options.helpers : new HelperRegistry(options.helpers ?? []);
-  }
-
+  const { registry: helpers, imports } = bindHelpers(manifest, options, object);
   const fault = (code: number, insn: number, detail: number): never => {
-    switch (code) {
-      case FaultCode.CallDepth:
-        throw new BpfRuntimeError(
-          ErrorCode.CallDepth,
-          `bpf-to-bpf call depth exceeds ${layout.maxCallDepth} frames`,
-          { insn },
-        );
-      case FaultCode.Budget:
-        throw new BpfRuntimeError(ErrorCode.Budget, `the program exceeded its budget of ${manifest.budget ?? '?'} instructions`, { insn });
-      case FaultCode.MemoryFault:
-        throw new BpfRuntimeError(
-          ErrorCode.MemoryFault,
-          `access to address 0x${(detail >>> 0).toString(16)} outside the stack and the input memory (checked mode)`,
-          { insn, address: detail >>> 0 },
-        );
-      case FaultCode.UnknownHelper:
-        throw new BpfRuntimeError(ErrorCode.UnknownHelper, `callx to helper ${detail}, which the host does not provide`, {
-          insn, helper: String(detail),
-        });
-      default:
-        throw new BpfRuntimeError(ErrorCode.Trap, `fault ${code}`, { insn });
-    }
+    throw faultError(code, insn, detail, { maxCallDepth: layout.maxCallDepth, budget: manifest.budget });
   };
-  // The runtime's implementation of a kernel helper id serves only a call compiled under that
-  // helper's name: a custom helper that reuses the id must come from the host.
-  const runtimeOrHost = (def: HelperDefinition | undefined, name: string): HelperDefinition | undefined =>
-    def && runtimeHelpers.has(def) && def.name !== undefined && def.name !== name ? undefined : def;
   const helperImports: Record<string, WebAssembly.ImportValue> = {};
   for (const h of manifest.helpers) {
-    const kfn = h.kfunc && Object.hasOwn(options.kfuncs ?? {}, h.name) ? options.kfuncs![h.name] : undefined;
-    const def: HelperDefinition | undefined = h.kfunc
-      ? (typeof kfn === 'function' ? { id: h.id, name: h.name, fn: kfn } : undefined)
-      : runtimeOrHost(helpers.get(h.id), h.name) ?? helpers.getByName(h.name);
-    if (!def && object && !h.kfunc && helperById(h.id)?.name === h.name) {
-      // A kernel helper the runtime does not implement: only the programs that call it fail,
-      // when they call it (the object's other programs run).
-      helperImports[h.importName] = guardHelper(() => {
-        throw new BpfRuntimeError(ErrorCode.UnknownHelper, `the program called helper ${h.name} (id ${h.id}), which bpf2wasm does not implement and the host does not provide`, { helper: h.name });
-      }, h.signature.args.length);
-      continue;
-    }
-    if (!def) {
-      throw new BpfRuntimeError(
-        ErrorCode.UnknownHelper,
-        h.kfunc
-          ? `the program calls kfunc ${h.name}, which the host does not provide (options.kfuncs.${h.name})`
-          : `the program calls helper ${h.name} (id ${h.id}), which the host does not provide`,
-        { helper: h.name },
-      );
-    }
+    const def = imports.get(h.importName)!;
     helperImports[h.importName] = def.direct ? def.fn as WebAssembly.ImportValue : guardHelper(def.fn, h.signature.args.length);
   }
   if (manifest.usesCallx) {

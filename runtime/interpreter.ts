@@ -3,7 +3,14 @@
  * compiled code (compiler/emit.ts) and the same runtime (memory layout, helpers, errors).
  *
  * It is the oracle the compiler is tested against, and the engine for hosts that cannot compile
- * WebAssembly at run time (Cloudflare Workers): it needs a `WebAssembly.Memory`, never a module.
+ * WebAssembly at run time (Cloudflare Workers): it needs a `WebAssembly.Memory`, never a module
+ * of its own. `interpret` runs raw bytecode; `interpretModule` runs an ELF object planned as the
+ * compiler plans it (compiler/object.ts `planObject`): its manifest, maps (the precompiled maps
+ * module, instantiated on the interpreter's memory and called from the helper dispatch), the
+ * compiler's call-site fixups (inline tail calls, inline array lookups) and callbacks, which run
+ * in the frame below their helper's caller with registers of that depth, as compiled code's
+ * callback wrappers do. What the two engines must agree on (fault errors, helper binding, entry
+ * points, helper result conversion) lives in runtime/engine.ts and runtime/helpers.ts.
  *
  * Semantics, as the compiled code has them:
  * - Registers are 64-bit. Each eBPF function has its own registers,
@@ -27,20 +34,28 @@
  * stores are plain number arithmetic; only 64-bit arithmetic makes bigints.
  */
 import {
-  DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, GENERIC_HELPER_SIGNATURE, RESULT_ADDR,
-  type HelperSignature, type MemoryLayout, type ProgramEntry,
+  DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, FaultCode, GENERIC_HELPER_SIGNATURE, RESULT_ADDR,
+  type HelperSignature, type Manifest, type MemoryLayout, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, InternalError } from './errors.js';
 import { callWithRegisters, helperResult, HelperRegistry, type HelperDefinition, type HelperFn } from './helper-registry.js';
-import { runtimeErrorOf, type BoundEntry, type Engine } from './engine.js';
-import { buildCfg } from './isa/cfg.js';
+import {
+  allocateMemory, bindHelpers, checkObjectOnlyOptions, faultError, linearMemoryFault, programEntries, runtimeErrorOf,
+  type BoundEntry, type Engine,
+} from './engine.js';
+import type { InstantiateOptions } from './instance.js';
+import { buildCfg, LDDW_PSEUDO_FUNC, pseudoFuncTarget, type FunctionCfg } from './isa/cfg.js';
+import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from './maps/descriptor.js';
+import { SkBuff } from './context.js';
+import { withSourceLine, type SourceLine } from './source-lines.js';
+import { ObjectRuntime } from './object.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { decodeProgram } from './isa/decode.js';
 import type { Insn, LddwInsn, Program } from './isa/insn.js';
 import { MAX_INSNS } from './isa/opcodes.js';
 import { checkStackOptions, computeLayout } from './memory-layout.js';
 import { BpfInstance } from './program.js';
-import { contextKindOf } from './uapi/index.js';
+import { Errno, MapType, MAX_TAIL_CALL_CNT } from './uapi/index.js';
 
 /** The error code of an exhausted instruction budget. */
 export const E_BUDGET = ErrorCode.Budget;
@@ -100,6 +115,8 @@ const enum Op {
   Jeq32, Jne32, Jgt32, Jge32, Jlt32, Jle32, Jsgt32, Jsge32, Jslt32, Jsle32, Jset32,
   Call, Callx, CallLocal, Exit,
   Ldabs, Ldind,
+  // call sites rewritten as the compiler rewrites them (objects): inline tail call, array lookup
+  TailCall, ArrayLookup,
 }
 
 // Atomic sub-operations (in `aux`); FETCH is or-ed in when the old value is written back.
@@ -171,27 +188,24 @@ interface FlatProgram {
   ks64: BigInt64Array;
   /** Static helper call sites. */
   helper: (HelperSite | undefined)[];
+  /** Inline array lookups by call site. */
+  arrays: Map<number, ArrayLookupSite>;
 }
 
-/** Mirrors the compiler's export names, so `programs` reads like a compiled module's manifest. */
-function sanitizeExport(name: string): string {
-  return name.replace(/[^A-Za-z0-9_]/g, '_');
+/** What the compiler turns a helper call site into (its CallFixup): the interpreter does the same. */
+export type CallSiteRewrite = { kind: 'tail_call' } | { kind: 'array_lookup'; map: ArrayLookupSite };
+
+/** A `bpf_map_lookup_elem` on a constant array map, inlined (the compiler's ArrayMapInfo). */
+export interface ArrayLookupSite {
+  values: number;
+  stride: number;
+  maxEntries: number;
 }
+
+
 
 function bswap32(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
-}
-
-function checkedFault(pc: number, address: number): BpfRuntimeError {
-  return new BpfRuntimeError(
-    ErrorCode.MemoryFault,
-    `access to address 0x${(address >>> 0).toString(16)} outside the stack and the input memory (checked mode)`,
-    { insn: pc, address: address >>> 0 },
-  );
-}
-
-function memoryFault(pc: number, address: number): BpfRuntimeError {
-  return new BpfRuntimeError(ErrorCode.MemoryFault, 'memory access outside linear memory', { insn: pc, address });
 }
 
 function checkBudget(budget: number | undefined): number {
@@ -202,10 +216,39 @@ function checkBudget(budget: number | undefined): number {
   return budget;
 }
 
+/** A callback as the compiled module exports it: `(r1..r5: i64) -> i64`. */
+type CallbackFn = (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
+
+/** What an interpreter engine runs: the flat program and what the compiled module's wrappers know. */
+interface EngineSetup {
+  code: FlatProgram;
+  layout: MemoryLayout;
+  programs: ProgramEntry[];
+  helpers: HelperRegistry;
+  /** Instruction budget per run (Infinity: unlimited). */
+  budget: number;
+  checked: boolean;
+  memory: WebAssembly.Memory;
+  /** Modules with maps: the object runtime and the manifest. */
+  object?: ObjectRuntime | undefined;
+  manifest?: Manifest | undefined;
+  /** Inline tail calls between the programs: the map descriptor table a PROG_ARRAY must be in. */
+  tailCalls?: { base: number; count: number } | undefined;
+  /** The program has legacy packet loads (ldabs/ldind): entries set up where they read. */
+  usesPacket: boolean;
+  /** C source lines of instructions, named in faults (objects built with -g). */
+  sourceLines?: SourceLines | undefined;
+}
+
+/** C source lines by instruction (runtime/source-lines.ts SourceLineTable). */
+type SourceLines = { lookup(pc: number): SourceLine | undefined };
+
 /** The interpreter engine (runtime/engine.ts): users get it wrapped in a `BpfInstance`. */
 export class InterpreterEngine implements Engine {
-  /** Programs run by the interpreter have no ELF object runtime (maps). */
-  readonly object = undefined;
+  /** Maps, buffers and globals of an object (undefined for raw bytecode). */
+  readonly object: ObjectRuntime | undefined;
+  /** The manifest a compiled module of the same object would carry (objects only). */
+  readonly manifest: Manifest | undefined;
   /** The memory layout (the same a compiled module with these options has). */
   readonly layout: MemoryLayout;
   readonly memory: WebAssembly.Memory;
@@ -213,7 +256,7 @@ export class InterpreterEngine implements Engine {
   /** Default instruction budget per run (Infinity: unlimited). */
   readonly budget: number;
   private readonly entryList: readonly ProgramEntry[];
-  private readonly entries = new Map<string, number>();
+  private readonly entries = new Map<string, ProgramEntry>();
   private readonly code: FlatProgram;
   private buf: ArrayBuffer;
   private dv: DataView;
@@ -224,29 +267,38 @@ export class InterpreterEngine implements Engine {
   // The compiled module's packet globals: set on entry, read by ldabs/ldind.
   private pktBase = 0;
   private pktLen = 0;
+  private readonly usesPacket: boolean;
+  private readonly sourceLines: SourceLines | undefined;
   /** Checked memory mode, and the end of the range it allows in the current run. */
   readonly checked: boolean;
   private checkEnd = 0;
+  /** Instructions left in the current run (shared by tail calls and callbacks). */
+  private remaining = 0;
+  // The compiled module's tail-call globals: the program to run next (-1: none), its context, the count.
+  private readonly tailTable: { base: number; count: number } | undefined;
+  private tailPending = -1;
+  private tailCtx = 0n;
+  private tailCount = 0;
+  /** The frame a callback run by a helper gets: the one below the helper's caller (CB_FP). */
+  private cbFp = 0;
 
-  /** @internal use `interpret()`. */
-  constructor(
-    code: FlatProgram,
-    layout: MemoryLayout,
-    programs: ProgramEntry[],
-    helpers: HelperRegistry,
-    budget: number,
-    checked = false,
-  ) {
-    this.checked = checked;
-    this.code = code;
-    this.layout = layout;
-    this.entryList = programs;
-    for (const p of programs) this.entries.set(p.name, p.insn);
-    this.helpers = helpers;
-    this.budget = budget;
-    this.registers = registerFile(layout.maxCallDepth + 1);
-    this.retPcs = new Int32Array(layout.maxCallDepth + 1);
-    this.memory = new WebAssembly.Memory({ initial: layout.initialPages, maximum: layout.maximumPages });
+  /** @internal use `interpret()` or `interpretModule()`. */
+  constructor(setup: EngineSetup) {
+    this.checked = setup.checked;
+    this.code = setup.code;
+    this.layout = setup.layout;
+    this.entryList = setup.programs;
+    for (const p of setup.programs) this.entries.set(p.name, p);
+    this.helpers = setup.helpers;
+    this.budget = setup.budget;
+    this.object = setup.object;
+    this.manifest = setup.manifest;
+    this.tailTable = setup.tailCalls;
+    this.usesPacket = setup.usesPacket;
+    this.sourceLines = setup.sourceLines;
+    this.registers = registerFile(setup.layout.maxCallDepth + 1);
+    this.retPcs = new Int32Array(setup.layout.maxCallDepth + 1);
+    this.memory = setup.memory;
     this.buf = this.memory.buffer;
     this.dv = new DataView(this.buf);
   }
@@ -262,8 +314,8 @@ export class InterpreterEngine implements Engine {
   }
 
   bind(program: string): BoundEntry {
-    const pc = this.entry(program);
-    return (r1, r2) => this.run(pc, r1, r2);
+    const entry = this.entry(program);
+    return (r1, r2) => this.run(entry, r1, r2);
   }
 
   invoke(program: string, r1: number, r2: number): number {
@@ -275,25 +327,74 @@ export class InterpreterEngine implements Engine {
     return new DataView(this.memory.buffer).getBigUint64(RESULT_ADDR, true);
   }
 
-  private entry(name: string): number {
-    const pc = this.entries.get(name);
-    if (pc === undefined) {
+  private entry(name: string): ProgramEntry {
+    const e = this.entries.get(name);
+    if (e === undefined) {
       throw unknownProgram(name, this.entryList);
     }
-    return pc;
+    return e;
   }
 
   ensureData(len: number): void {
     ensureRoom(this.memory, this.dataAddress, len);
   }
 
-  /** The compiled entry wrapper: r1, r2 arrive as i32; the result is stored at RESULT_ADDR. */
-  private run(pc: number, r1: number, r2: number): number {
+  /** The callbacks of an object, as the compiled module exports them, for its runtime to call. */
+  callbackExports(callbacks: Manifest['callbacks']): Record<string, CallbackFn> {
+    const out: Record<string, CallbackFn> = {};
+    for (const cb of callbacks ?? []) out[cb.exportName] = (r1, r2, r3, r4, r5) => this.runCallback(cb.insn, r1, r2, r3, r4, r5);
+    return out;
+  }
+
+  /**
+   * The compiled callback wrapper: runs the callback at `pc` in the frame CB_FP names (E_CALL_DEPTH
+   * below the stack) and restores CB_FP for the helper's next call.
+   */
+  private runCallback(pc: number, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint): bigint {
+    const fp = this.cbFp;
+    if (fp < this.layout.stackBase) throw this.fault(FaultCode.CallDepth, pc, 0);
+    const u = (x: bigint): bigint => BigInt.asUintN(64, x);
+    const r = this.execute(pc, u(r1), u(r2), u(r3), u(r4), u(r5), fp);
+    this.cbFp = fp;
+    return BigInt.asIntN(64, r);
+  }
+
+  /**
+   * The compiled entry wrapper: r1, r2 arrive as i32; the packet, checked-span, budget and tail-call
+   * globals are set; pending tail calls run after the program; the full r0 is stored at RESULT_ADDR.
+   */
+  private run(entry: ProgramEntry, r1: number, r2: number): number {
     // Re-entry is refused by the API layer (runtime/program.ts): one run at a time.
-    const r0 = this.execute(pc, r1 | 0, r2 | 0, this.budget, this.registers, this.retPcs);
-    this.refreshMemory();
-    this.dv.setBigUint64(RESULT_ADDR, r0, true);
-    return Number(BigInt.asIntN(32, r0));
+    try {
+      this.refreshMemory();
+      if (this.usesPacket && entry.context === '__sk_buff') {
+        // ldabs/ldind read the packet of the __sk_buff r1 points to (compiler/rewrite/packet-context.ts).
+        const ctx = r1 >>> 0;
+        if (ctx + Math.max(SkBuff.data, SkBuff.len) + 4 > this.dv.byteLength) throw linearMemoryFault({});
+        this.pktBase = this.dv.getInt32(ctx + SkBuff.data, true);
+        this.pktLen = this.dv.getInt32(ctx + SkBuff.len, true);
+      } else {
+        this.pktBase = r1;
+        this.pktLen = r2;
+      }
+      this.checkEnd = r1 >>> 0 === this.layout.dataBase ? this.layout.dataBase + (r2 >>> 0) : this.layout.dataBase;
+      this.remaining = this.budget;
+      this.tailPending = -1;
+      this.tailCount = 0;
+      const top = this.layout.stackTop;
+      let r0 = this.execute(entry.insn, BigInt(r1 >>> 0), BigInt(r2 >>> 0), 0n, 0n, 0n, top);
+      while (this.tailPending >= 0) {
+        const next = this.entryList[this.tailPending]!;
+        this.tailPending = -1;
+        r0 = this.execute(next.insn, this.tailCtx, 0n, 0n, 0n, 0n, top);
+      }
+      this.refreshMemory();
+      this.dv.setBigUint64(RESULT_ADDR, r0, true);
+      return Number(BigInt.asIntN(32, r0));
+    } catch (e) {
+      this.object?.afterFault();
+      throw withSourceLine(runtimeErrorOf(e, {}), this.sourceLines);
+    }
   }
 
   private refreshMemory(): void {
@@ -303,7 +404,11 @@ export class InterpreterEngine implements Engine {
     }
   }
 
-  /** Runs from the entry at `entryPc` and returns its r0 (unsigned 64-bit). */
+  /** A fault, as the compiled module's `env.fault` reports it. */
+  private fault(code: number, pc: number, detail: number): BpfRuntimeError {
+    return faultError(code, pc, detail, { maxCallDepth: this.layout.maxCallDepth, budget: this.budget });
+  }
+
   /**
    * Checked mode (the compiled code's rule): the 64-bit address `hi:lo + off` must lie in
    * [arenaBase or stackBase, checkEnd - size]; returns it. An access through r10 inside its own frame is always
@@ -320,39 +425,58 @@ export class InterpreterEngine implements Engine {
       a -= 2 ** 32;
       h = (h + 1) >>> 0;
     }
-    if (h !== 0 || a < (this.layout.arenaBase ?? this.layout.stackBase) || a + size > this.checkEnd) throw checkedFault(pc, a);
+    if (h !== 0 || a < (this.layout.arenaBase ?? this.layout.stackBase) || a + size > this.checkEnd) throw this.fault(FaultCode.MemoryFault, pc, a);
     // The access goes to the checked 64-bit address (wrapped, as the compiled code computes it).
     return a;
   }
 
-  private execute(entryPc: number, r1: number, r2: number, budget: number, rf: RegisterFile, retPc: Int32Array): bigint {
+  /**
+   * The address of a `size`-byte access at register `ri` (an index into the register file) plus
+   * `off`, as compiled code computes it: the register's low half; a non-negative offset is added
+   * exactly, a negative one in 32 bits; checked mode confines it (viaR10: the base is the
+   * function's own r10). E_MEMORY_FAULT outside linear memory (`memSize` bytes).
+   */
+  private address(ri: number, off: number, size: number, pc: number, viaR10: boolean, memSize: number): number {
+    const U = this.registers.U;
+    const base = U[(ri << 1) | LO]!;
+    let addr = off >= 0 ? base + off : (base + off) >>> 0;
+    if (this.checked) addr = this.checkAccess(U[(ri << 1) | HI]!, base, off, size, pc, viaR10);
+    if (addr + size > memSize) throw linearMemoryFault({ insn: pc, address: addr });
+    return addr;
+  }
+
+  /**
+   * Runs the function at `startPc` with r1..r5 in the frame whose r10 is `fp` until it returns;
+   * returns its r0 (unsigned 64-bit). Its registers and return addresses are those of the call
+   * depth `fp` stands for, so a callback run from a helper keeps its caller's intact.
+   */
+  private execute(startPc: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint, fp: number): bigint {
     const { op: ops, dst: dsts, src: srcs, isK, imm: imms, off: offs, aux: auxs, k64: K, ks64: KS, helper: sites } = this.code;
-    const { frameSize, stackBase, stackTop, maxCallDepth } = this.layout;
-    const { R, S, U, I } = rf;
+    const { frameSize, stackBase, stackTop } = this.layout;
+    const { R, S, U, I } = this.registers;
+    const retPc = this.retPcs;
     const minCallerFp = stackBase + 2 * frameSize;
-    this.pktBase = r1;
-    this.pktLen = r2;
-    this.checkEnd = r1 >>> 0 === this.layout.dataBase ? this.layout.dataBase + (r2 >>> 0) : this.layout.dataBase;
     this.refreshMemory();
     let dv = this.dv;
     let memSize = dv.byteLength;
 
     // Register r of the current function is R[f + r] (S: the same, signed); its low half is
     // U[((f + r) << 1) | LO] (I: signed), its high half U[((f + r) << 1) | HI].
-    let f = 0;
-    let depth = 0;
-    let fp = stackTop;
-    R.fill(0n, 0, FRAME_REGS);
-    R[1] = BigInt(r1 >>> 0);
-    R[2] = BigInt(r2 >>> 0);
-    R[10] = BigInt(fp);
-    let remaining = budget;
-    let pc = entryPc;
+    const baseDepth = (stackTop - fp) / frameSize;
+    let depth = baseDepth;
+    let f = depth * FRAME_REGS;
+    R.fill(0n, f, f + FRAME_REGS);
+    R[f + 1] = a1;
+    R[f + 2] = a2;
+    R[f + 3] = a3;
+    R[f + 4] = a4;
+    R[f + 5] = a5;
+    R[f + 10] = BigInt(fp);
+    let remaining = this.remaining;
+    let pc = startPc;
 
     for (;;) {
-      if (--remaining < 0) {
-        throw new BpfRuntimeError(E_BUDGET, `the program exceeded its budget of ${budget} instructions`, { insn: pc });
-      }
+      if (--remaining < 0) throw this.fault(FaultCode.Budget, pc, 0);
       const di = f + dsts[pc]!;
       switch (ops[pc]) {
         // ---------------------------------------------------------------- 64-bit arithmetic
@@ -515,14 +639,9 @@ export class InterpreterEngine implements Engine {
         case Op.Ldxsb:
         case Op.Ldxsh:
         case Op.Ldxsw: {
-          // The address is the base register's low half; a negative offset wraps in 32 bits.
-          const base = U[((f + srcs[pc]!) << 1) | LO]!;
-          const o = offs[pc]!;
-          let addr = o >= 0 ? base + o : (base + o) >>> 0;
           const op = ops[pc];
           const size = op === Op.Ldxb || op === Op.Ldxsb ? 1 : op === Op.Ldxh || op === Op.Ldxsh ? 2 : op === Op.Ldxdw ? 8 : 4;
-          if (this.checked) addr = this.checkAccess(U[((f + srcs[pc]!) << 1) | HI]!, base, o, size, pc, srcs[pc]! === 10);
-          if (addr + size > memSize) throw memoryFault(pc, addr);
+          const addr = this.address(f + srcs[pc]!, offs[pc]!, size, pc, srcs[pc] === 10, memSize);
           if (op === Op.Ldxdw) {
             R[di] = dv.getBigUint64(addr, true);
             break;
@@ -549,13 +668,9 @@ export class InterpreterEngine implements Engine {
         case Op.Stxh:
         case Op.Stxw:
         case Op.Stxdw: {
-          const base = U[(di << 1) | LO]!;
-          const o = offs[pc]!;
-          let addr = o >= 0 ? base + o : (base + o) >>> 0;
           const op = ops[pc];
           const size = op === Op.Stb || op === Op.Stxb ? 1 : op === Op.Sth || op === Op.Stxh ? 2 : op === Op.Stdw || op === Op.Stxdw ? 8 : 4;
-          if (this.checked) addr = this.checkAccess(U[(di << 1) | HI]!, base, o, size, pc, di - f === 10);
-          if (addr + size > memSize) throw memoryFault(pc, addr);
+          const addr = this.address(di, offs[pc]!, size, pc, di - f === 10, memSize);
           const sl = ((f + srcs[pc]!) << 1) | LO;
           // The setters truncate to the access size.
           switch (op) {
@@ -572,11 +687,7 @@ export class InterpreterEngine implements Engine {
         }
         case Op.Atomic32: {
           // A plain read-modify-write, as the compiled code does it (one thread, no alignment rule).
-          const base = U[(di << 1) | LO]!;
-          const o = offs[pc]!;
-          let addr = o >= 0 ? base + o : (base + o) >>> 0;
-          if (this.checked) addr = this.checkAccess(U[(di << 1) | HI]!, base, o, 4, pc, di - f === 10);
-          if (addr + 4 > memSize) throw memoryFault(pc, addr);
+          const addr = this.address(di, offs[pc]!, 4, pc, di - f === 10, memSize);
           const old = dv.getUint32(addr, true);
           const si = f + srcs[pc]!;
           const s = U[(si << 1) | LO]!;
@@ -600,11 +711,7 @@ export class InterpreterEngine implements Engine {
           break;
         }
         case Op.Atomic64: {
-          const base = U[(di << 1) | LO]!;
-          const o = offs[pc]!;
-          let addr = o >= 0 ? base + o : (base + o) >>> 0;
-          if (this.checked) addr = this.checkAccess(U[(di << 1) | HI]!, base, o, 8, pc, di - f === 10);
-          if (addr + 8 > memSize) throw memoryFault(pc, addr);
+          const addr = this.address(di, offs[pc]!, 8, pc, di - f === 10, memSize);
           const old = dv.getBigUint64(addr, true);
           const si = f + srcs[pc]!;
           const s = R[si]!;
@@ -700,6 +807,9 @@ export class InterpreterEngine implements Engine {
         // ---------------------------------------------------------------- calls
         case Op.Call: {
           const site = sites[pc]!;
+          // A helper that runs callbacks gives them the frame below ours and our budget.
+          this.cbFp = fp - frameSize;
+          this.remaining = remaining;
           try {
             let r: unknown;
             if (site.generic) {
@@ -713,6 +823,7 @@ export class InterpreterEngine implements Engine {
           } catch (e) {
             throw runtimeErrorOf(e, { insn: pc });
           }
+          remaining = this.remaining;
           if (this.memory.buffer !== this.buf) {
             this.refreshMemory();
             dv = this.dv;
@@ -724,11 +835,7 @@ export class InterpreterEngine implements Engine {
           // The helper id is the register's low half, an i32 as the compiled code passes it.
           const id = I[(di << 1) | LO]!;
           const def = this.helpers.get(id);
-          if (!def) {
-            throw new BpfRuntimeError(ErrorCode.UnknownHelper, `callx to helper ${id}, which the host does not provide`, {
-              insn: pc, helper: String(id),
-            });
-          }
+          if (!def) throw this.fault(FaultCode.UnknownHelper, pc, id);
           try {
             R[f] = callWithRegisters(def, [R[f + 1]!, R[f + 2]!, R[f + 3]!, R[f + 4]!, R[f + 5]!]);
           } catch (e) {
@@ -743,9 +850,7 @@ export class InterpreterEngine implements Engine {
         }
         case Op.CallLocal: {
           // The callee's frame is below ours; refuse the call if it would not fit in the stack.
-          if (fp < minCallerFp) {
-            throw new BpfRuntimeError(ErrorCode.CallDepth, `bpf-to-bpf call depth exceeds ${maxCallDepth} frames`, { insn: pc });
-          }
+          if (fp < minCallerFp) throw this.fault(FaultCode.CallDepth, pc, 0);
           const nf = f + FRAME_REGS;
           R[nf] = 0n;
           R.copyWithin(nf + 1, f + 1, f + 6);
@@ -757,35 +862,78 @@ export class InterpreterEngine implements Engine {
           pc = offs[pc]!;
           continue;
         }
+        case Op.Ldabs:
+        case Op.Ldind: {
+          const size = auxs[pc]!;
+          const o = ops[pc] === Op.Ldind ? (U[((f + srcs[pc]!) << 1) | LO]! + imms[pc]!) | 0 : imms[pc]!;
+          if (o >= 0 && o + size <= this.pktLen >>> 0) {
+            const addr = (this.pktBase + o) >>> 0;
+            if (addr + size > memSize) throw linearMemoryFault({ insn: pc, address: addr });
+            // Network byte order: a big-endian read, zero-extended into r0.
+            U[(f << 1) | LO] = size === 1 ? dv.getUint8(addr) : size === 2 ? dv.getUint16(addr) : dv.getUint32(addr);
+            U[(f << 1) | HI] = 0;
+            break;
+          }
+          // Outside the packet: the current function returns 0, through the exit slot after the
+          // program (which costs no instruction of the budget).
+          R[f] = 0n;
+          pc = ops.length - 1;
+          remaining++;
+          continue;
+        }
         case Op.Exit: {
-          if (depth === 0) return R[0]!;
+          if (depth === baseDepth) {
+            this.remaining = remaining;
+            return R[f]!;
+          }
           const r0 = R[f]!;
           depth--;
           f -= FRAME_REGS;
           R[f] = r0;
           fp += frameSize;
           pc = retPc[depth]!;
+          // A tail call is pending (made in a callback this function ran): the program ends, all
+          // the way up, as compiled code checks after each bpf-to-bpf call.
+          if (this.tailPending >= 0) {
+            this.remaining = remaining;
+            return 0n;
+          }
           continue;
         }
-        case Op.Ldabs:
-        case Op.Ldind: {
-          const size = auxs[pc]!;
-          const o = ops[pc] === Op.Ldind ? (U[((f + srcs[pc]!) << 1) | LO]! + imms[pc]!) | 0 : imms[pc]!;
-          if (o < 0 || o + size > this.pktLen >>> 0) {
-            // Outside the packet: the current function returns 0.
-            if (depth === 0) return 0n;
-            depth--;
-            f -= FRAME_REGS;
-            R[f] = 0n;
-            fp += frameSize;
-            pc = retPc[depth]!;
-            continue;
+        case Op.TailCall: {
+          // bpf_tail_call(ctx, prog_array, index), as compiled inline: when r2 is one of the
+          // module's PROG_ARRAY descriptors, the slot holds a program and fewer than
+          // MAX_TAIL_CALL_CNT were made, the program ends and the entry runs that one next;
+          // otherwise r0 = -ENOENT and the program goes on.
+          const table = this.tailTable!;
+          const map = U[((f + 2) << 1) | LO]!;
+          const idx = U[((f + 3) << 1) | LO]!;
+          const rel = (map - table.base) >>> 0;
+          let slot = 0;
+          if (rel < table.count * DESC_SIZE && (rel & (DESC_SIZE - 1)) === 0) {
+            if (map + DESC_SIZE > memSize) throw linearMemoryFault({ insn: pc, address: map });
+            if (dv.getUint32(map + D_TYPE, true) === MapType.PROG_ARRAY && idx < dv.getUint32(map + D_MAX_ENTRIES, true)) {
+              const at = (dv.getUint32(map + D_VALUES, true) + ((idx << 2) >>> 0)) >>> 0;
+              if (at + 4 > memSize) throw linearMemoryFault({ insn: pc, address: at });
+              slot = dv.getUint32(at, true);
+            }
           }
-          const addr = (this.pktBase + o) >>> 0;
-          if (addr + size > memSize) throw memoryFault(pc, addr);
-          // Network byte order: a big-endian read, zero-extended into r0.
-          U[(f << 1) | LO] = size === 1 ? dv.getUint8(addr) : size === 2 ? dv.getUint16(addr) : dv.getUint32(addr);
-          U[(f << 1) | HI] = 0;
+          // Slots hold program numbers + 1: 0 is empty, and a number past the programs is no program.
+          if (slot !== 0 && slot <= this.entryList.length && this.tailCount < MAX_TAIL_CALL_CNT) {
+            this.tailCount++;
+            this.tailPending = slot - 1;
+            this.tailCtx = R[f + 1]!;
+            this.remaining = remaining;
+            return 0n;
+          }
+          R[f] = BigInt.asUintN(64, BigInt(-Errno.ENOENT));
+          break;
+        }
+        case Op.ArrayLookup: {
+          // bpf_map_lookup_elem on a constant array map, inlined: values + key * stride, or NULL.
+          const arr = this.code.arrays.get(pc)!;
+          const key = dv.getUint32(this.address(f + 2, 0, 4, pc, false, memSize), true);
+          R[f] = key < arr.maxEntries ? BigInt((arr.values + Math.imul(key, arr.stride)) >>> 0) : 0n;
           break;
         }
         default:
@@ -913,6 +1061,79 @@ function flatten(insn: Insn, f: FlatProgram): void {
   }
 }
 
+/** A fresh flat program of `n` instruction slots. */
+function emptyFlat(slots: number): FlatProgram {
+  // One slot more: an exit that legacy packet loads outside the packet return through.
+  const n = slots + 1;
+  const k64 = new BigUint64Array(n);
+  const flat: FlatProgram = {
+    op: new Uint8Array(n),
+    dst: new Uint8Array(n),
+    src: new Uint8Array(n),
+    isK: new Uint8Array(n),
+    imm: new Int32Array(n),
+    off: new Int32Array(n),
+    aux: new Uint8Array(n),
+    k64,
+    ks64: new BigInt64Array(k64.buffer),
+    helper: new Array<HelperSite | undefined>(n).fill(undefined),
+    arrays: new Map(),
+  };
+  flat.op[slots] = Op.Exit;
+  return flat;
+}
+
+/** How loading resolves what the instructions refer to (lddw pseudo sources, kfuncs). */
+interface LoadHooks {
+  /** The value of an lddw with a pseudo source (maps, variables, callbacks). */
+  lddw(insn: LddwInsn): bigint;
+  /** Called for each reachable kfunc call; throws when it cannot be called. */
+  kfunc(insn: Extract<Insn, { kind: 'kfunc' }>): void;
+}
+
+/**
+ * Flattens `program` and resolves its reachable lddw and kfunc instructions in the order code
+ * generation meets them (functions by start, then instructions; the compiler goes through a
+ * function's blocks in structured order, which can differ when one function has several such
+ * instructions). Returns the flat program, the reachable calls and whether it has ldabs/ldind.
+ */
+function loadFlat(
+  program: Program, functions: readonly FunctionCfg[], hooks: LoadHooks,
+): { flat: FlatProgram; calls: Extract<Insn, { kind: 'call' | 'kfunc' }>[]; usesPacket: boolean } {
+  const reachable = new Uint8Array(program.insns.length);
+  for (const fn of functions) for (const b of fn.blocks) reachable.fill(1, b.first, b.last + 1);
+  const flat = emptyFlat(program.slotCount);
+  for (const insn of program.insns) flatten(insn, flat);
+  const calls: Extract<Insn, { kind: 'call' | 'kfunc' }>[] = [];
+  let usesPacket = false;
+  const { insns, slotToInsn, slotCount } = program;
+  for (const fn of functions) {
+    const first = slotToInsn[fn.startPc]!;
+    const end = fn.endPc >= slotCount ? insns.length : slotToInsn[fn.endPc]!;
+    for (let i = first; i < end; i++) {
+      if (!reachable[i]) continue;
+      const insn = insns[i]!;
+      if (insn.kind === 'kfunc') {
+        hooks.kfunc(insn);
+        calls.push(insn);
+      } else if (insn.kind === 'lddw') {
+        flat.k64[insn.pc] = insn.src === 0 ? insn.value : hooks.lddw(insn);
+      } else if (insn.kind === 'call') {
+        calls.push(insn);
+      } else if (insn.kind === 'ldabs' || insn.kind === 'ldind') {
+        usesPacket = true;
+      }
+    }
+  }
+  return { flat, calls, usesPacket };
+}
+
+/** A static call site calling `def` with the signature `signature` (declared, or the generic one). */
+function helperSite(def: HelperDefinition, signature: HelperSignature): HelperSite {
+  const generic = signature.result === 'i64' && signature.args.length === 5 && signature.args.every((k) => k === 'i64');
+  return { fn: def.fn, signature, generic };
+}
+
 /**
  * Loads a program for the interpreter: decodes bytes (or takes a decoded program), runs the
  * compiler's load-time checks with the same errors, and resolves the helpers it calls. Synchronous;
@@ -930,90 +1151,139 @@ export function interpret(bytecode: Uint8Array | Program, options: InterpretOpti
   const frameSize = options.frameSize ?? DEFAULT_FRAME_SIZE;
   checkStackOptions(maxCallDepth, frameSize);
   const layout = computeLayout(maxCallDepth, frameSize);
-  const entries: InterpreterEntry[] = options.entries ? [...options.entries] : [{ name: 'main', pc: 0, type: 'raw' }];
-  if (entries.length === 0) throw new CompileError(ErrorCode.BadArgument, 'no program entry points given');
+  const programs = programEntries(options.entries);
   const budget = checkBudget(options.budget);
   // The compiler's own control-flow checks, so both engines reject a program with the same error.
-  const { functions } = buildCfg(program, entries.map((e) => e.pc));
-  const reachable = new Uint8Array(program.insns.length);
-  for (const fn of functions) for (const b of fn.blocks) reachable.fill(1, b.first, b.last + 1);
+  const { functions } = buildCfg(program, programs.map((e) => e.insn));
+  const { flat, calls, usesPacket } = loadFlat(program, functions, {
+    lddw: (insn) => resolveLddw(insn, options.resolveLddw),
+    kfunc: (insn) => {
+      throw new CompileError(
+        ErrorCode.Unsupported,
+        `kfunc call (BTF id ${insn.btfId}) needs the host to provide the function; kfuncs are not supported yet`,
+        { insn: insn.pc },
+      );
+    },
+  });
 
-  const n = program.slotCount;
-  const k64 = new BigUint64Array(n);
-  const flat: FlatProgram = {
-    op: new Uint8Array(n),
-    dst: new Uint8Array(n),
-    src: new Uint8Array(n),
-    isK: new Uint8Array(n),
-    imm: new Int32Array(n),
-    off: new Int32Array(n),
-    aux: new Uint8Array(n),
-    k64,
-    ks64: new BigInt64Array(k64.buffer),
-    helper: new Array<HelperSite | undefined>(n).fill(undefined),
-  };
-  for (const insn of program.insns) flatten(insn, flat);
+  const helpers = options.helpers instanceof HelperRegistry ? options.helpers : new HelperRegistry(options.helpers ?? []);
+  const sites = new Map<number, HelperSite>();
+  for (const insn of calls) {
+    if (insn.kind !== 'call') continue;
+    let site = sites.get(insn.helper);
+    if (!site) {
+      const id = insn.helper;
+      const name = `helper_${id}`;
+      const def = helpers.get(id) ?? helpers.getByName(name);
+      if (!def) {
+        throw new BpfRuntimeError(
+          ErrorCode.UnknownHelper,
+          `the program calls helper ${name} (id ${id}), which the host does not provide`,
+          { helper: name },
+        );
+      }
+      site = helperSite(def, def.signature ?? GENERIC_HELPER_SIGNATURE);
+      sites.set(id, site);
+    }
+    flat.helper[insn.pc] = site;
+  }
 
-  // What code generation would reject, in its order (functions by start, then instructions; the
-  // compiler goes through a function's blocks in structured order, which can differ when one
-  // function has several such instructions).
-  const calledHelpers: number[] = [];
-  const calledSet = new Set<number>();
-  const { insns, slotToInsn, slotCount } = program;
-  for (const fn of functions) {
-    const first = slotToInsn[fn.startPc]!;
-    const end = fn.endPc >= slotCount ? insns.length : slotToInsn[fn.endPc]!;
-    for (let i = first; i < end; i++) {
-      if (!reachable[i]) continue;
-      const insn = insns[i]!;
-      if (insn.kind === 'kfunc') {
+  const memory = allocateMemory(layout);
+  return new BpfInstance(new InterpreterEngine({
+    code: flat, layout, programs, helpers, budget, checked: options.checked === true, memory, usesPacket,
+  }));
+}
+
+/**
+ * What the interpreter needs to run a module that was prepared like a compiled one (an ELF
+ * object, see `instantiateObject` in the compiler): the instruction stream, the manifest the
+ * compiled module would carry, and the call-site rewrites the compiler would make.
+ */
+export interface InterpreterImage {
+  /** The programs' instructions, one after the other, relocated. */
+  program: Program;
+  /** The manifest a compiled module of the same input with the same options carries. */
+  manifest: Manifest;
+  /** The values of lddw with pseudo sources (map pointers and values), as the compiler resolves them. */
+  resolveLddw?: (insn: LddwInsn) => bigint;
+  /**
+   * The call sites the compiler rewrites, by instruction slot (compiler/rewrite/fixups.ts): inline
+   * tail calls and inline lookups in constant array maps.
+   */
+  callFixups?: ReadonlyMap<number, CallSiteRewrite>;
+  /** The map descriptor table inline tail calls accept a PROG_ARRAY from (manifest.tailCalls). */
+  descriptors?: { base: number; count: number };
+  /** C source lines of the instructions (from .BTF.ext), named in faults as compiled modules name them. */
+  sourceLines?: SourceLines;
+}
+
+/**
+ * Runs a prepared module (an ELF object's programs, maps and helpers) on the interpreter: the same
+ * memory layout, maps (through the precompiled maps module: give `options.mapsModule` on hosts that
+ * cannot compile Wasm at run time), helpers, callbacks, tail calls and errors as the compiled
+ * module `instantiate` runs, without compiling any Wasm.
+ */
+export async function interpretModule(image: InterpreterImage, options: InstantiateOptions = {}): Promise<BpfInstance> {
+  const { program, manifest } = image;
+  const { layout } = manifest;
+  const memory = allocateMemory(layout);
+  checkObjectOnlyOptions(manifest, options);
+  const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
+  const { registry, imports } = bindHelpers(manifest, options, object);
+  const callbacks = new Map((manifest.callbacks ?? []).map((cb) => [cb.insn, cb.number]));
+  const { functions } = buildCfg(program, manifest.programs.map((p) => p.insn));
+  const { flat, calls, usesPacket } = loadFlat(program, functions, {
+    lddw: (insn) => {
+      if (insn.src !== LDDW_PSEUDO_FUNC) return resolveLddw(insn, image.resolveLddw);
+      const n = callbacks.get(pseudoFuncTarget(insn));
+      if (n === undefined) throw new InternalError(ErrorCode.Internal, 'a callback the manifest does not list (a bpf2wasm bug)', { insn: insn.pc });
+      return BigInt(n);
+    },
+    kfunc: (insn) => {
+      if (!manifest.helpers.some((h) => h.kfunc && h.id === insn.btfId)) {
         throw new CompileError(
           ErrorCode.Unsupported,
           `kfunc call (BTF id ${insn.btfId}) needs the host to provide the function; kfuncs are not supported yet`,
           { insn: insn.pc },
         );
       }
-      if (insn.kind === 'lddw') {
-        flat.k64[insn.pc] = insn.src === 0 ? insn.value : resolveLddw(insn, options.resolveLddw);
-      } else if (insn.kind === 'call' && !calledSet.has(insn.helper)) {
-        calledSet.add(insn.helper);
-        calledHelpers.push(insn.helper);
-      }
-    }
-  }
-
-  const helpers = options.helpers instanceof HelperRegistry ? options.helpers : new HelperRegistry(options.helpers ?? []);
-  const sites = new Map<number, HelperSite>();
-  for (const id of calledHelpers) {
-    const name = `helper_${id}`;
-    const def = helpers.get(id) ?? helpers.getByName(name);
-    if (!def) {
-      throw new BpfRuntimeError(
-        ErrorCode.UnknownHelper,
-        `the program calls helper ${name} (id ${id}), which the host does not provide`,
-        { helper: name },
-      );
-    }
-    const signature = def.signature ?? GENERIC_HELPER_SIGNATURE;
-    const generic = signature.result === 'i64' && signature.args.length === 5 && signature.args.every((k) => k === 'i64');
-    sites.set(id, { fn: def.fn, signature, generic });
-  }
-  for (let i = 0; i < insns.length; i++) {
-    const insn = insns[i]!;
-    if (reachable[i] && insn.kind === 'call') flat.helper[insn.pc] = sites.get(insn.helper);
-  }
-
-  const usedNames = new Set<string>();
-  const programs: ProgramEntry[] = entries.map((e) => {
-    let exportName = sanitizeExport(e.name) || 'prog';
-    while (usedNames.has(exportName)) exportName += '_';
-    usedNames.add(exportName);
-    const type = e.type ?? 'raw';
-    const entry: ProgramEntry = { name: e.name, exportName, insn: e.pc, type, context: contextKindOf(type) };
-    if (e.section !== undefined) entry.section = e.section;
-    return entry;
+    },
   });
-  return new BpfInstance(new InterpreterEngine(flat, layout, programs, helpers, budget, options.checked === true));
+  for (const insn of calls) {
+    const fixup = insn.kind === 'call' ? image.callFixups?.get(insn.pc) : undefined;
+    if (fixup?.kind === 'tail_call') {
+      flat.op[insn.pc] = Op.TailCall;
+      continue;
+    }
+    if (fixup?.kind === 'array_lookup') {
+      flat.op[insn.pc] = Op.ArrayLookup;
+      flat.arrays.set(insn.pc, fixup.map);
+      continue;
+    }
+    const imp = insn.kind === 'call'
+      ? manifest.helpers.find((h) => !h.kfunc && h.id === insn.helper)
+      : manifest.helpers.find((h) => h.kfunc && h.id === insn.btfId);
+    const def = imp && imports.get(imp.importName);
+    if (!imp || !def) throw new InternalError(ErrorCode.Internal, 'a call the manifest does not import (a bpf2wasm bug)', { insn: insn.pc });
+    flat.op[insn.pc] = Op.Call;
+    flat.helper[insn.pc] = helperSite(def, imp.signature);
+  }
+  const engine = new InterpreterEngine({
+    code: flat,
+    layout,
+    programs: manifest.programs,
+    helpers: registry,
+    budget: manifest.budget ?? Number.POSITIVE_INFINITY,
+    checked: manifest.checked === true,
+    memory,
+    object,
+    manifest,
+    tailCalls: image.descriptors ?? { base: 0, count: 0 },
+    usesPacket,
+    sourceLines: image.sourceLines,
+  });
+  object?.attach(engine.callbackExports(manifest.callbacks));
+  return new BpfInstance(engine);
 }
 
 function resolveLddw(insn: LddwInsn, resolve: ((insn: LddwInsn) => bigint) | undefined): bigint {

@@ -18,6 +18,10 @@
  *  (e) maps: test-programs/c/map_bench.o (clang) makes 1000 lookups per run in a 10k-entry HASH
  *      map with 4-byte keys (the AssemblyScript maps module, called Wasm to Wasm) and in an ARRAY
  *      map of the same size (inlined); ns per lookup, the loop's own work included.
+ *  (f) levels: a corpus (the kernels, every runnable program of test-programs/c) at -O0, -O1 and
+ *      -O2, interleaved (scripts/bench/levels.ts), the measurement the default level rests on.
+ *  (g) cold start: fresh node processes import, compile, instantiate and run once (-O0 only with
+ *      --quick; needs the built package, dist/).
  *
  * `--quick` shrinks sizes and repeat counts for a smoke run (scripts/test/bench.test.ts);
  * `--json` prints the report as JSON instead of tables. Progress goes to stderr.
@@ -37,6 +41,7 @@ import { KERNELS, loadKernel } from './bench/kernels.js';
 import { buildNative, nativeCompiler, nativeUnavailable, runNative } from './bench/native.js';
 import type { NativeResult } from './bench/native.js';
 import { benchPacket, type PacketRow } from './bench/packet.js';
+import { benchColdStart, benchLevels, type ColdRow, type LevelRow } from './bench/levels.js';
 import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
 
 export type OptLevel = 0 | 1 | 2;
@@ -48,7 +53,7 @@ export interface BenchOptions {
   /** Project root (default: found from this file's location). */
   root?: string;
   /** Parts to run (default all). */
-  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps' | 'packet')[];
+  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps' | 'levels' | 'cold' | 'packet')[];
 }
 
 /** (e) One map lookup loop. */
@@ -127,7 +132,11 @@ export interface BenchReport {
   call: CallRow[];
   safety: SafetyRow[];
   maps: MapRow[];
-  /** (f) The XDP filter four ways (batch, per frame, native, kernel). */
+  /** (f) the corpus at -O0, -O1 and -O2. */
+  levels: LevelRow[];
+  /** (g) cold start in fresh processes. */
+  cold: ColdRow[];
+  /** (h) The XDP filter four ways (batch, per frame, native, kernel). */
   packet: PacketRow[];
   targets: Target[];
   warnings: string[];
@@ -154,10 +163,14 @@ interface Settings {
   /** Warm-up before sampling, so the Wasm engine tiers up. */
   warmupMs: number;
   callMinMs: number;
+  /** Time per program and level in (f). */
+  levelMinMs: number;
+  /** Fresh processes per level in (g). */
+  coldSamples: number;
 }
 
 const FULL: Settings = {
-  sizes: [1_000, 10_000, 100_000],
+  sizes: [1_000, 10_000, 100_000, 1_000_000],
   compileRuns: (n) => (n <= 1_000 ? 15 : n <= 10_000 ? 5 : 3),
   compileWarmups: 3,
   compileLimitMs: 20_000,
@@ -165,6 +178,8 @@ const FULL: Settings = {
   runMinSamples: 7,
   warmupMs: 50,
   callMinMs: 200,
+  levelMinMs: 150,
+  coldSamples: 5,
 };
 
 const QUICK: Settings = {
@@ -176,6 +191,8 @@ const QUICK: Settings = {
   runMinSamples: 3,
   warmupMs: 5,
   callMinMs: 10,
+  levelMinMs: 5,
+  coldSamples: 1,
 };
 
 /** The project root: the nearest directory above this file holding package.json. */
@@ -493,7 +510,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const settings = quick ? QUICK : FULL;
   const root = options.root ?? projectRoot();
-  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps', 'packet']);
+  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet']);
   const warnings: string[] = [];
   const defaultLevel = await detectDefaultLevel();
 
@@ -502,6 +519,16 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const call = parts.has('call') ? await benchCall(settings, options) : [];
   const safety = parts.has('safety') ? await benchSafety(settings, options, root, warnings) : [];
   const maps = parts.has('maps') ? await benchMaps(settings, options, root, warnings) : [];
+  const levels = parts.has('levels') ? await benchLevels(root, quick, settings.levelMinMs, (msg) => log(options, msg)) : [];
+  let cold: ColdRow[] = [];
+  if (parts.has('cold')) {
+    try {
+      cold = benchColdStart(root, settings.coldSamples, (msg) => log(options, msg), quick ? [0] : LEVELS);
+    } catch (err) {
+      warnings.push(`cold start failed: ${(err as Error).message}`);
+    }
+  }
+  const coldFilter = cold.find((r) => r.optLevel === 0 && r.what.startsWith('100'));
   const packet = parts.has('packet') ? await benchPacket(root, quick ? 200 : 1000, (m) => log(options, m)) : [];
   const batchRow = packet.find((r) => r.path.startsWith('bpf2wasm testBatch() packed'));
   const kernelRow = packet.find((r) => r.path.startsWith('kernel'));
@@ -520,6 +547,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     target('checked mode geomean', checkedGeo, 1.5, 'x plain', 'max'),
     target('budget geomean', budgetGeo, 1.1, 'x plain', 'max'),
     target('hash lookup', hashRow ? hashRow.nsPerLookup : null, 25, 'ns', 'max'),
+    target('cold start -O0 after import', coldFilter ? coldFilter.afterImportMs : null, 5, 'ms', 'max'),
     target('XDP batch per frame', batchRow?.nsPerFrame ?? null, 50, 'ns', 'max'),
     target('XDP batch vs kernel test run', batchRow?.nsPerFrame != null && kernelRow?.nsPerFrame != null ? batchRow.nsPerFrame / kernelRow.nsPerFrame : null, 1, 'x kernel', 'max'),
   ];
@@ -541,6 +569,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     call,
     safety,
     maps,
+    levels,
+    cold,
     packet,
     targets,
     warnings,
@@ -549,8 +579,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
 function formatTarget(t: Target): string {
   const show = (v: number): string =>
-    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' ? `${v.toFixed(1)} ns` : `${v.toFixed(2)}${t.unit}`;
-  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' ? `${t.target} ns` : `${t.target}x`;
+    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' || t.unit === 'ms' ? `${v.toFixed(1)} ${t.unit}` : `${v.toFixed(2)}${t.unit}`;
+  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' || t.unit === 'ms' ? `${t.target} ${t.unit}` : `${t.target}x`;
   const mark = t.met === null ? '' : t.met ? ' ✓' : ' ✗';
   return `${t.name} ${t.measured === null ? 'n/a' : show(t.measured)} (${t.kind === 'min' ? '>=' : '<='} ${goal})${mark}`;
 }
@@ -567,13 +597,13 @@ export function formatReport(report: BenchReport): string {
   if (report.compile.length) {
     out.push('', '(a) compile speed: synthetic clang-like programs, median of the runs');
     const sizes = [...new Set(report.compile.map((r) => r.insns))];
-    const headers = ['insns', ...LEVELS.flatMap((l) => [`-O${l} ms`, `-O${l} insns/s`])];
+    const headers = ['insns', ...LEVELS.flatMap((l) => [`-O${l} ms`, `-O${l} insns/s`, `-O${l} µs/insn`])];
     const rows = sizes.map((insns) => [
       formatCount(insns),
       ...LEVELS.flatMap((l) => {
         const r = report.compile.find((c) => c.insns === insns && c.optLevel === l);
-        if (!r || r.medianMs === null) return [r?.skipped ? 'skipped' : '-', '-'];
-        return [r.medianMs.toFixed(1), formatCount(r.insnsPerSec!)];
+        if (!r || r.medianMs === null) return [r?.skipped ? r.skipped === 'failed' ? 'failed' : 'skipped' : '-', '-', '-'];
+        return [r.medianMs.toFixed(1), formatCount(r.insnsPerSec!), ((r.medianMs * 1000) / insns).toFixed(2)];
       }),
     ]);
     out.push(table(headers, rows));
@@ -621,8 +651,24 @@ export function formatReport(report: BenchReport): string {
     ]), 'lrrl'));
   }
 
+  if (report.levels.length) {
+    out.push('', '(f) levels: the corpus (bench kernels, every runnable program of test-programs/c) at -O0, -O1, -O2, interleaved; median per run');
+    const rows = report.levels.map((r) => [
+      r.program, formatNs(r.ns[0]), formatNs(r.ns[1]), formatNs(r.ns[2]), formatRatio(r.ns[1] / r.ns[0]), formatRatio(r.ns[2] / r.ns[0]),
+    ]);
+    out.push(table(['program', '-O0', '-O1', '-O2', '-O1/-O0', '-O2/-O0'], rows, 'lrrrrr'));
+    out.push(`geomean -O1/-O0 ${formatRatio(geomean(report.levels.map((r) => r.ns[1] / r.ns[0])))}, -O2/-O0 ${formatRatio(geomean(report.levels.map((r) => r.ns[2] / r.ns[0])))}`);
+  }
+
+  if (report.cold.length) {
+    out.push('', '(g) cold start: a fresh node process imports the compiler and runtime, then compiles, instantiates and runs once; medians');
+    out.push(table(['program', 'level', 'import', 'compile+instantiate+run'], report.cold.map((r) => [
+      r.what, `-O${r.optLevel}`, `${r.importMs.toFixed(1)} ms`, `${r.afterImportMs.toFixed(1)} ms`,
+    ]), 'llrr'));
+  }
+
   if (report.packet.length) {
-    out.push('', '(f) packets: test-programs/c/xdp_port_count.o (Ethernet/IPv4/TCP, HASH map per port), 4096 64-byte frames');
+    out.push('', '(h) packets: test-programs/c/xdp_port_count.o (Ethernet/IPv4/TCP, HASH map per port), 4096 64-byte frames');
     out.push(table(['path', 'per frame', 'frames/s'], report.packet.map((r) => [
       r.path, r.nsPerFrame === null ? `skipped: ${r.skipped}` : `${r.nsPerFrame.toFixed(1)} ns`, r.nsPerFrame === null ? '-' : formatCount(1e9 / r.nsPerFrame),
     ]), 'lrr'));

@@ -5,7 +5,9 @@
 import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { BpfInstance } from '../../runtime/program.js';
 import { instantiateBytecode } from '../load.js';
-import { compileObject } from '../object/compile-object.js';
+import { compileObject, planObject } from '../object/compile-object.js';
+import { interpretModule } from '../../runtime/interpreter.js';
+import type { Manifest } from '../../runtime/abi.js';
 import { instantiate } from '../../runtime/instance.js';
 import type { PerfEventArray } from '../../runtime/stdlib/perf.js';
 import type { RingBuffer } from '../../runtime/stdlib/ringbuf.js';
@@ -24,14 +26,22 @@ const DEFAULT_CONTEXT = 256;
  * and reports r0, trace output, ring/perf buffer records and the maps afterwards.
  */
 export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promise<number> {
-  if (p.engine === 'interpreter') {
-    throw new UsageError('objects run on the compiled engine only (their maps are Wasm code); drop --engine interpreter');
-  }
-  const compiled = await compileObject(object, compileOptions(p));
   const trace: string[] = [];
   // Output is kept for the first run only (--repeat would pile it up).
   let collecting = true;
-  const inst = await instantiate(compiled.wasm, { trace: (line) => { if (collecting) trace.push(line); } });
+  const sink = { trace: (line: string): void => { if (collecting) trace.push(line); } };
+  let compiled: { manifest: Manifest };
+  let inst: BpfInstance;
+  if (p.engine === 'interpreter') {
+    // The object planned as compileObject plans it, run on the interpreter.
+    const planned = planObject(object, compileOptions(p));
+    compiled = planned;
+    inst = await interpretModule(planned.image, sink);
+  } else {
+    const c = await compileObject(object, compileOptions(p));
+    compiled = c;
+    inst = await instantiate(c.wasm, sink);
+  }
   const program = p.program === undefined
     ? compiled.manifest.programs[0]!.name
     : compiled.manifest.programs.find((e) => e.name === p.program || e.section === p.program)!.name;
@@ -47,7 +57,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
 
   let result: bigint;
   let packetOut: Uint8Array | undefined;
-  let runOnce: () => void;
+  let timeBatch: (n: number) => number;
   if (p.packet !== undefined) {
     const packet = await io.readFile(p.packet);
     const handle = inst.program(program);
@@ -55,19 +65,19 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
     const r = handle.test(opts);
     result = r.r0;
     packetOut = r.dataOut;
-    runOnce = () => { handle.test(opts); };
+    // As BPF_PROG_TEST_RUN: test() places the packet once per batch and times only the runs.
+    timeBatch = (n) => handle.test({ ...opts, repeat: n }).durationNs;
   } else {
     const ctx = p.mem !== undefined ? await io.readFile(p.mem) : new Uint8Array(DEFAULT_CONTEXT);
-    const handle = inst.program(program);
-    result = handle.run(ctx);
-    runOnce = () => { handle.run(ctx); };
+    result = inst.program(program).run(ctx);
+    timeBatch = inPlaceBatch(inst, program, ctx, io);
   }
   for (const rb of ringbufs.values()) rb.consume();
   for (const pb of perfs.values()) pb.consume();
   const firstRun = { trace: [...trace], records: [...records] };
   collecting = false;
   let medianNs: number | undefined;
-  if (p.repeat > 0) medianNs = medianRunNs(runOnce, p.repeat, io, () => {
+  if (p.repeat > 0) medianNs = medianRunNs(timeBatch, p.repeat, () => {
     for (const rb of ringbufs.values()) rb.consume();
     for (const pb of perfs.values()) pb.consume();
   });
@@ -108,7 +118,7 @@ export async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Prom
   const mem = p.mem !== undefined ? await io.readFile(p.mem) : input.mem;
   const result = inst.program().run(mem);
   let medianNs: number | undefined;
-  if (p.repeat > 0) medianNs = timeRuns(inst, mem, p.repeat, io);
+  if (p.repeat > 0) medianNs = medianRunNs(inPlaceBatch(inst, undefined, mem, io), p.repeat);
   if (p.json) {
     const out: Record<string, unknown> = { result: hex64(result) };
     if (medianNs !== undefined) {
@@ -124,27 +134,29 @@ export async function runCommand(p: Parsed, input: LoadedInput, io: CliIO): Prom
 }
 
 /**
- * Times `repeat` runs in up to 31 batches and returns the median per-run time, as
- * BPF_PROG_TEST_RUN reports a duration for `repeat` runs. Input is copied in once; each run sees
- * what the previous one left, as in the kernel.
+ * A batch timer for `n` runs on `mem`, copied into the instance's input memory once (not timed),
+ * as BPF_PROG_TEST_RUN copies its data once and times the repeated runs; each run sees what the
+ * previous one left, as in the kernel. Returns ns per run.
  */
-function timeRuns(inst: BpfInstance, mem: Uint8Array | undefined, repeat: number, io: CliIO): number {
+function inPlaceBatch(inst: BpfInstance, name: string | undefined, mem: Uint8Array | undefined, io: CliIO): (n: number) => number {
   const len = mem ? mem.length : 0;
+  const program = inst.program(name);
   if (mem) inst.dataView(len).set(mem);
-  const program = inst.program();
-  return medianRunNs(() => program.runInPlace(len), repeat, io);
+  return (n) => {
+    const t0 = io.now();
+    for (let i = 0; i < n; i++) program.runInPlace(len);
+    return (io.now() - t0) / n;
+  };
 }
 
-/** The median ns per call of `run` over `repeat` calls in up to 31 batches; `between` runs after each batch. */
-function medianRunNs(run: () => void, repeat: number, io: CliIO, between?: () => void): number {
+/** The median ns per run over `repeat` runs in up to 31 batches timed by `batch`; `between` runs after each batch. */
+function medianRunNs(batch: (n: number) => number, repeat: number, between?: () => void): number {
   const batches = Math.min(31, repeat);
   const per = Math.floor(repeat / batches);
   const samples: number[] = [];
   for (let b = 0; b < batches; b++) {
     const n = b === batches - 1 ? repeat - per * (batches - 1) : per;
-    const t0 = io.now();
-    for (let i = 0; i < n; i++) run();
-    samples.push((io.now() - t0) / n);
+    samples.push(batch(n));
     between?.();
   }
   samples.sort((a, b) => a - b);

@@ -13,11 +13,12 @@ import { structureFunction, type Stmt } from '../structure.js';
 import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
+import { findSwitches, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
 import { endIfTailCallPending, inlineTailCall } from '../rewrite/tail-call.js';
 import { lowerAlu, lowerEnd } from './alu.js';
 import {
-  CALLX_FN, CB_FP, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn, L_FP, L_LABEL, L_R0,
+  CALLX_FN, CB_FP, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn, L_FB, L_FP, L_LABEL, L_R0,
   set64, type ModuleCtx,
 } from './state.js';
 import { lowerCond } from './jump.js';
@@ -27,6 +28,8 @@ import { address, load, lowerAtomic, lowerLegacyLoad, store } from './load-store
 export class FunctionLowering {
   private readonly insns: Insn[];
   private readonly budget: BudgetCounter;
+  /** The compare trees emitted as tables, by root block. */
+  private switches: ReadonlyMap<number, SwitchPlan> = new Map();
 
   constructor(
     private readonly ctx: ModuleCtx,
@@ -39,15 +42,20 @@ export class FunctionLowering {
   /** Writes the body into `sink`. */
   emitBody(sink: CodeSink): void {
     const { blocks } = this.fn;
+    // Compare trees on one register become br_table (rewrite/switch-table.ts).
+    const plans = findSwitches(blocks, this.insns);
+    this.switches = plans;
     const result = structureFunction(
-      blocks,
+      plans.size > 0 ? foldSwitches(blocks, plans) : blocks,
       (blk) => {
+        if (plans.has(blk.id)) return 'switch';
         const t = this.insns[blk.last]!;
         return t.kind === 'exit' ? 'exit' : t.kind === 'jcond' ? 'cond' : 'jump';
       },
       (blk) => this.insns[blk.first]!.pc,
     );
     if (!result.ok) {
+      this.switches = new Map();
       this.emitDispatch(blocks, sink);
       return;
     }
@@ -63,7 +71,8 @@ export class FunctionLowering {
       const s = stmts[i]!;
       switch (s.k) {
         case 'code':
-          this.budget.charge(this.fn.blocks[s.block]!, out);
+          // A tree's root pays for the deepest path through the compares it replaces.
+          this.budget.charge(this.fn.blocks[s.block]!, out, (this.switches.get(s.block)?.depth ?? 1) - 1);
           this.emitBlockCode(this.fn.blocks[s.block]!, out);
           break;
         case 'block':
@@ -82,6 +91,9 @@ export class FunctionLowering {
           break;
         case 'return':
           out.push(...this.ret());
+          break;
+        case 'switch':
+          out.push(...switchBranch(this.switches.get(s.block)!, s.targets.map((t) => (t.loop ? 'L' : 'B') + t.target)));
           break;
         case 'if': {
           const cond = lowerCond(this.insns[this.fn.blocks[s.block]!.last] as JcondInsn);
@@ -137,9 +149,24 @@ export class FunctionLowering {
   /** Function entry: local copies of the check span and the budget, and the budget check. */
   private prologue(): Node[] {
     const out: Node[] = [];
+    if (this.usesFrame()) {
+      const { frameSize } = this.ctx.options.layout;
+      out.push(w.local.set(L_FB, w.i32.sub(w.local.get(L_FP, 'i32'), w.i32.const(frameSize))));
+    }
     if (this.ctx.options.checked) out.push(loadCheckSpan());
     this.budget.enter(this.insns[this.fn.blocks[0]!.first]!.pc, out);
     return out;
+  }
+
+  /** Whether the function loads or stores through r10 (then the prologue sets L_FB). */
+  private usesFrame(): boolean {
+    for (const b of this.fn.blocks) {
+      for (let i = b.first; i <= b.last; i++) {
+        const insn = this.insns[i]!;
+        if ((insn.kind === 'ldx' && insn.src === 10) || ((insn.kind === 'st' || insn.kind === 'stx' || insn.kind === 'atomic') && insn.dst === 10)) return true;
+      }
+    }
+    return false;
   }
 
   /** Returns r0, handing the remaining budget back to the caller. */
@@ -153,6 +180,7 @@ export class FunctionLowering {
     for (let i = blk.first; i <= blk.last; i++) {
       const insn = this.insns[i]!;
       if (insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond') continue;
+      if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc));
       this.emitInsn(insn, out);
     }
   }

@@ -7,7 +7,7 @@ import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import type { EmitOptions } from '../emit.js';
 import { checkedAddress } from '../rewrite/checked.js';
 import { bswap16, bswap32 } from './alu.js';
-import { get32, get64, L_ADDR, L_R0, L_TMP64, PKT_BASE, PKT_LEN, set32, set64, type ModuleCtx } from './state.js';
+import { get32, get64, L_ADDR, L_FB, L_R0, L_TMP64, PKT_BASE, PKT_LEN, set32, set64, type ModuleCtx } from './state.js';
 
 /**
  * The Wasm address of `reg + off`: the low 32 bits of the eBPF pointer. A non-negative offset
@@ -21,6 +21,8 @@ export function address(options: EmitOptions, reg: Reg, off: number, size: MemSi
   // An access through r10 that stays inside the own frame needs no check, even in checked mode.
   const inOwnFrame = reg === 10 && off >= -layout.frameSize && off + size <= 0;
   if (!checked || inOwnFrame) {
+    // Inside the own frame: from its lowest address (L_FB), the offset fits the memarg.
+    if (inOwnFrame) return [m.local.get(L_FB, 'i32'), layout.frameSize + off];
     const base = get32(reg);
     if (off >= 0) return [base, off];
     return [m.i32.add(base, m.i32.const(off)), 0];

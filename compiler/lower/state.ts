@@ -41,8 +41,13 @@ export const L_LABEL = 13;
 export const L_A64 = 14;
 export const L_SPAN = 15;
 export const L_BUDGET = 16;
+/**
+ * The own frame's lowest address (fp - frame size), set at entry by functions that access their
+ * frame: `r10 - N` becomes this local plus the memarg offset `frame size - N` (no add).
+ */
+export const L_FB = 17;
 export const FN_PARAMS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i32'];
-export const FN_VARS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i64', 'i32', 'i32', 'i64', 'i64', 'i64'];
+export const FN_VARS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i64', 'i32', 'i32', 'i64', 'i64', 'i64', 'i32'];
 
 /** The module being generated and what its bodies refer to (declared before any body). */
 export interface ModuleCtx {

@@ -7,15 +7,16 @@
  * The module's manifest describes the maps (types from BTF, initial data, static slots) so the
  * runtime can create them without the object.
  */
-import { DEFAULT_MAX_CALL_DEPTH, type MapManifest } from '../../runtime/abi.js';
+import { DEFAULT_MAX_CALL_DEPTH, type Manifest, type MapManifest } from '../../runtime/abi.js';
 import { toBase64 } from '../../runtime/base64.js';
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { abiSignature, HELPERS } from '../../runtime/helper-table.js';
 import type { LddwInsn } from '../../runtime/isa/insn.js';
 import { MapType } from '../../runtime/uapi/index.js';
 import { layoutMaps, MAPS_BASE, type MapPlacement } from '../../runtime/maps/placement.js';
-import { compile, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from '../compile.js';
+import { compile, planModule, type CompiledModule, type CompileOptions, type EntryDecl, type HelperDecl } from '../compile.js';
 import type { ArrayMapInfo } from '../rewrite/array-lookup.js';
+import type { InterpreterImage } from '../../runtime/interpreter.js';
 import type { Btf } from '../btf/types.js';
 import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../../runtime/abi.js';
 import { programSourceLines } from './lines.js';
@@ -78,6 +79,69 @@ export async function compileObject(
   input: Uint8Array | ObjectSpec | readonly (Uint8Array | ObjectSpec)[],
   options: ObjectCompileOptions = {},
 ): Promise<CompiledObject> {
+  const { spec, bytes, compileOptions, lines } = prepareObject(input, options);
+  const compiled = await compile(bytes, compileOptions).catch((e: unknown) => {
+    // A compile error at an instruction also names its C line.
+    throw withSourceLine(e, lines);
+  });
+  return { ...compiled, spec };
+}
+
+/** An object prepared for the interpreter: what it runs, the manifest and the object's description. */
+export interface PlannedObject {
+  /** The interpreter's input (runtime/interpreter.ts `interpretModule`). */
+  image: InterpreterImage;
+  /** The manifest the compiled module would carry (the same options give the same manifest). */
+  manifest: Manifest;
+  spec: ObjectSpec;
+}
+
+/**
+ * Prepares an ELF object (or several, linked) for the interpreter exactly as `compileObject`
+ * prepares it for code generation (program selection, map layout, relocations, helper
+ * declarations, tail calls, inline array lookups, the manifest), without generating any code.
+ *
+ * @throws what `compileObject` throws before code generation.
+ */
+export function planObject(
+  input: Uint8Array | ObjectSpec | readonly (Uint8Array | ObjectSpec)[],
+  options: ObjectCompileOptions = {},
+): PlannedObject {
+  const { spec, bytes, compileOptions, lines } = prepareObject(input, options);
+  let planned: ReturnType<typeof planModule>;
+  try {
+    planned = planModule(bytes, compileOptions);
+  } catch (e) {
+    // A compile error at an instruction also names its C line.
+    throw withSourceLine(e, lines);
+  }
+  const { program, emitted, manifest } = planned;
+  const { resolveLddw, descriptors } = compileOptions;
+  const image: InterpreterImage = {
+    program,
+    manifest,
+    ...(resolveLddw ? { resolveLddw } : {}),
+    callFixups: emitted.fixups,
+    ...(descriptors ? { descriptors } : {}),
+    sourceLines: lines,
+  };
+  return { image, manifest, spec };
+}
+
+/** An object laid out for code generation: the spec, the instruction stream and the compiler's options. */
+interface PreparedObject {
+  spec: ObjectSpec;
+  bytes: Uint8Array;
+  compileOptions: CompileOptions;
+  /** The C source lines of the programs' instructions (from .BTF.ext), for errors. */
+  lines: SourceLineTable;
+}
+
+/** Everything `compileObject` does before compiling: the programs' stream, map layout, resolvers. */
+function prepareObject(
+  input: Uint8Array | ObjectSpec | readonly (Uint8Array | ObjectSpec)[],
+  options: ObjectCompileOptions = {},
+): PreparedObject {
   const load = (x: Uint8Array | ObjectSpec): ObjectSpec => (x instanceof Uint8Array ? loadObjectSpec(x) : x);
   const spec = Array.isArray(input) ? linkObjects(input.map(load)) : load(input as Uint8Array | ObjectSpec);
   const { programs: wanted, helpers: custom, inlineArrayLookups = true, innerMapPool, ...rest } = options;
@@ -166,7 +230,7 @@ export async function compileObject(
   const keyScratch = { address: Math.ceil(layout.arenaEnd / 16) * 16, slotSize: keySlot, slots: keySlots };
   const sourceLines = programSourceLines(spec.btfExt, programs);
   const lines = new SourceLineTable(encodeSourceLines(sourceLines));
-  const compiled = await compile(bytes, {
+  const compileOptions: CompileOptions = {
     ...rest,
     sourceLines,
     entries,
@@ -182,11 +246,8 @@ export async function compileObject(
     },
     ...(inlineArrayLookups ? { arrayMap } : {}),
     manifestExtras: { maps, license: spec.license, keyScratch },
-  }).catch((e: unknown) => {
-    // A compile error at an instruction also names its C line.
-    throw withSourceLine(e, lines);
-  });
-  return { ...compiled, spec };
+  };
+  return { spec, bytes, compileOptions, lines };
 }
 
 /** The object's maps followed by the pools of inner maps for its maps of maps. */

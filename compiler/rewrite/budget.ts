@@ -22,11 +22,12 @@ export class BudgetCounter {
    * pays up front for itself and for the blocks inlined after it up to the next head: those run at
    * most once per pass through the head, so the charge is an upper bound (a branch not taken is
    * paid for too), and straight-line code and if-arms carry no counter updates, which keeps
-   * Binaryen free to turn them into selects.
+   * Binaryen free to turn them into selects. `extra` instructions are charged with the block
+   * (the compares of a tree the block ends with, compiler/rewrite/switch-table.ts).
    */
-  charge(blk: BasicBlock, out: CodeSink): void {
+  charge(blk: BasicBlock, out: CodeSink, extra = 0): void {
     if (!this.enabled) return;
-    const n = BigInt(blk.last - blk.first + 1);
+    const n = BigInt(blk.last - blk.first + 1 + extra);
     if (this.regionHeads && !this.regionHeads[blk.id] && this.pending) {
       this.pending.value += n;
       return;

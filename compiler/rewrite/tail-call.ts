@@ -5,14 +5,14 @@
  * wrapper's loop then runs it, up to MAX_TAIL_CALLS in a chain, as the kernel's JIT jumps.
  */
 import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from '../../runtime/maps/descriptor.js';
-import { Errno, MapType } from '../../runtime/uapi/index.js';
+import { Errno, MapType, MAX_TAIL_CALL_CNT } from '../../runtime/uapi/index.js';
 import { tagPc, w, type CodeSink, type Node, type WGlobal } from '../wir.js';
 import {
   FN_PREFIX, get32, get64, i64c, L_ADDR, set64, TAIL_COUNT, TAIL_CTX, TAIL_PENDING, type ModuleCtx,
 } from '../lower/state.js';
 
 /** The kernel's limit on chained tail calls (MAX_TAIL_CALL_CNT). */
-export const MAX_TAIL_CALLS = 33;
+export const MAX_TAIL_CALLS = MAX_TAIL_CALL_CNT;
 
 /** The globals of inline tail calls (declared when the module makes any). */
 export function tailCallGlobals(): WGlobal[] {

@@ -234,6 +234,25 @@ describe('run', () => {
     expect((JSON.parse(io2.out) as { result: string }).result).toBe('0x2a');
   });
 
+  it('--repeat on an object times runs of a packet placed once per batch (as BPF_PROG_TEST_RUN)', async () => {
+    const obj = readFileSync(path.join(root, 'test-programs/c/xdp_drop_icmp.o'));
+    const pkt = readFileSync(path.join(root, 'test-programs/examples/icmp-echo-request.pkt'));
+    const io = fakeIO({ 'x.o': obj, 'p.pkt': pkt });
+    expect(await main(['run', 'x.o', '--packet', 'p.pkt', '--repeat', '40', '--json'], io)).toBe(0);
+    const j = JSON.parse(io.out) as { result: string; medianNs: number; repeat: number; maps: Record<string, unknown> };
+    expect(j.result).toBe('0x1');
+    expect(j.repeat).toBe(40);
+    expect(Number.isFinite(j.medianNs) && j.medianNs >= 0).toBe(true);
+    // Every timed run ran the program: the first run plus 40 repeats dropped 41 packets.
+    expect(JSON.stringify(j.maps)).toContain('"41"');
+  });
+
+  it('--repeat on an object with --mem copies the context once and times the runs with the clock', async () => {
+    const io = fakeIO({ 'x.o': readFileSync(SUM_ELF), 'm.bin': new Uint8Array(16) });
+    expect(await main(['run', 'x.o', '--mem', 'm.bin', '--repeat', '62', '--json'], io)).toBe(0);
+    expect((JSON.parse(io.out) as { medianNs: number }).medianNs).toBe(500);
+  });
+
   it('-O0 and -O2 give the same result', async () => {
     for (const o of ['-O0', '-O2']) {
       const io = fakeIO({ 't.data': DATA_FILE });
@@ -316,6 +335,20 @@ describe('input kinds', () => {
     const io = fakeIO({ 'r.data': `-- raw\n${words.join('\n')}\n-- result\n0x2a\n` });
     expect(await main(['run', 'r.data'], io)).toBe(0);
     expect(io.out).toBe('0x2a\n');
+  });
+
+  it('run OBJ --engine interpreter prints what the compiled engine prints (r0, trace, maps)', async () => {
+    for (const [name, args] of [['tail_calls', []], ['loop_callback', ['--packet', 'p.bin']]] as const) {
+      const obj = new Uint8Array(readFileSync(path.join(root, `test-programs/c/${name}.o`)));
+      const outs: string[] = [];
+      for (const engine of ['compiled', 'interpreter']) {
+        const io = fakeIO({ 'x.o': obj, 'p.bin': new Uint8Array(20) });
+        expect(await main(['run', 'x.o', '--engine', engine, ...args], io), `${name} ${engine}`).toBe(0);
+        outs.push(io.out);
+      }
+      expect(outs[1]).toBe(outs[0]);
+      expect(outs[0]).toMatch(name === 'tail_calls' ? /execve syscall/ : /iterations: 20, result: 2470/);
+    }
   });
 
   it.skipIf(!existsSync(SUM_ELF))('an ELF object (test-programs/elf/sum.o: 2 * sum + 1)', async () => {

@@ -7,6 +7,10 @@
  * instruction than the one that faulted first (README, "Trap locations"; the fuzzer found the
  * reordering at -O1, test-programs/fuzz-regressions/differential-5011-79.data).
  *
+ * Random objects with map calls (scripts/fuzz/map-programs.ts: updates, lookups changing values in
+ * place, deletes, non-map pointers, tail calls) run on both engines, compared on r0 or the error and
+ * every map's contents after each run.
+ *
  * Reproducible by default (fixed seeds). BPF2WASM_FUZZ_SEED sets the seed, BPF2WASM_FUZZ_RUNS the
  * number of programs of each property (about: they run in groups of up to 16 compiled into one
  * module, with a random stack shape and sometimes checked memory mode), BPF2WASM_FUZZ_SHRINK=0
@@ -23,6 +27,12 @@ import { disassemble } from '../asm/disasm.js';
 import type { Insn } from '../../runtime/isa/insn.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { arbFuzzCase, arbFuzzGroup, fuzzHelpers, type FuzzCase, type FuzzGroup } from '../../scripts/fuzz/generators.js';
+import { arbMapFuzzCase, FUZZ_MAPS, mapFuzzObject } from '../../scripts/fuzz/map-programs.js';
+import { instantiate } from '../../runtime/instance.js';
+import { interpretModule } from '../../runtime/interpreter.js';
+import type { BpfInstance } from '../../runtime/program.js';
+import type { BpfRuntimeError } from '../../runtime/errors.js';
+import { compileObject, planObject } from '../object/compile-object.js';
 import {
   checkDifferential, combinePrograms, compareOutcomes, DIFF_BUDGET, formatRegression, groupToSet, parseRegression,
   replayRegression, runInterpreter, singleProgram, type Outcome,
@@ -190,6 +200,53 @@ describe('the harness', () => {
     const asm = parseRegression(formatRegression({ kind: 'asm', text: 'mov %r0, 1\nexit' }));
     expect(asm.text).toBe('mov %r0, 1\nexit');
   });
+});
+
+// ------------------------------------------------------------------------------ objects with maps
+
+/** Everything a run of an object shows: r0 or the error, then every map's contents and the trace. */
+function objectRun(inst: BpfInstance, program: string, ctx: Uint8Array): string {
+  let result: string;
+  try {
+    result = `r0 ${inst.program(program).run(ctx)}`;
+  } catch (e) {
+    const err = e as BpfRuntimeError;
+    result = `${err.code} ${JSON.stringify(err.location)} ${err.message}`;
+  }
+  const maps = FUZZ_MAPS.map((m) => {
+    const map = inst.map(m.name);
+    const rows = [...map.keysRaw()].map((k) => `${[...k].join('.')}=${[...(map.lookupRaw(k) ?? [])].join('.')}`);
+    return `${m.name}{${rows.sort().join(' ')}}`;
+  });
+  return [result, ...maps].join(' ');
+}
+
+describe('random objects with map calls: the interpreter and compiled code agree', () => {
+  const runs = Math.max(1, Math.round((requested ?? 120) / 4));
+  it(`on r0, errors and every map, run after run (seed ${SEED + 2})`, async () => {
+    let programs = 0;
+    await fc.assert(
+      fc.asyncProperty(arbMapFuzzCase, async (c) => {
+        const spec = mapFuzzObject(c);
+        const options = { checked: c.checked, optLevel: 0 as const };
+        const engines = [
+          await instantiate((await compileObject(spec, options)).wasm, { trace: () => {} }),
+          await interpretModule(planObject(spec, options).image, { trace: () => {} }),
+        ];
+        for (const inst of engines) for (const s of c.slots) if (s.program < c.programs.length) inst.map('progs').set(s.index, `prog${s.program}`);
+        const ctx = new Uint8Array(16);
+        for (let round = 0; round < 2; round++) {
+          for (let p = 0; p < c.programs.length; p++) {
+            programs++;
+            const [compiled, interpreted] = engines.map((inst) => objectRun(inst, `prog${p}`, ctx));
+            expect(interpreted).toBe(compiled);
+          }
+        }
+      }),
+      { seed: SEED + 2, numRuns: runs, endOnFailure: process.env.BPF2WASM_FUZZ_SHRINK === '0' },
+    );
+    expect(programs).toBeGreaterThanOrEqual(runs * 4);
+  }, 240_000);
 });
 
 // ------------------------------------------------------------------------------ regressions

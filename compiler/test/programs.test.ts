@@ -4,8 +4,8 @@
  * (map definitions, programs and sections, the instructions and relocations it mentions), and
  * above all runs the programs and checks r0, map contents, globals, trace output and buffers.
  *
- * Programs run at the default -O1; most also at -O0, -O2 and in checked mode (ENGINES), so the
- * engines have to agree. A suite per `.c` file is required: a new program without one fails.
+ * Programs run at the default -O1; most also at -O0, -O2, in checked mode and on the interpreter
+ * (plain and checked) (ENGINES), so the engines have to agree. A suite per `.c` file is required: a new program without one fails.
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -25,7 +25,8 @@ import { readElfBtf } from '../elf/btf-sections.js';
 import { LddwSource } from '../elf/loader.js';
 import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf/elf64.js';
 import type { HelperDecl } from '../compile.js';
-import { compileObject, type CompiledObject, type ObjectCompileOptions } from '../object/compile-object.js';
+import { compileObject, planObject, type CompiledObject, type ObjectCompileOptions } from '../object/compile-object.js';
+import { interpretModule } from '../../runtime/interpreter.js';
 import { runFrame } from '../../test/support/frames.js';
 
 const C_DIR = repoPath('test-programs/c');
@@ -38,6 +39,8 @@ const elfOf = (name: string): ElfFile => parseElf(objectBytes(name));
 interface Engine {
   label: string;
   options: ObjectCompileOptions;
+  /** Run on the interpreter (the object planned as compileObject plans it, no Wasm generated). */
+  interpreter?: boolean;
 }
 
 const O1: Engine = { label: '-O1', options: {} };
@@ -47,6 +50,8 @@ const ENGINES: readonly Engine[] = [
   { label: '-O0', options: { optLevel: 0 } },
   { label: '-O2', options: { optLevel: 2 } },
   { label: 'checked', options: { checked: true } },
+  { label: 'interpreter', options: {}, interpreter: true },
+  { label: 'interpreter checked', options: { checked: true }, interpreter: true },
 ];
 
 const compiled = new Map<string, Promise<CompiledObject>>();
@@ -59,10 +64,13 @@ function build(name: string, engine: Engine = O1, extra: ObjectCompileOptions = 
   return c;
 }
 
+/** What the tests read of a prepared object, compiled or planned for the interpreter. */
+type Built = Pick<CompiledObject, 'manifest' | 'spec'>;
+
 interface Loaded {
   inst: BpfInstance;
   obj: BpfInstance;
-  compiled: CompiledObject;
+  compiled: Built;
   /** bpf_printk output, one entry per line. */
   trace: string[];
 }
@@ -74,9 +82,15 @@ async function open(
   options: InstantiateOptions = {},
   compileOptions: ObjectCompileOptions = {},
 ): Promise<Loaded> {
-  const c = await build(name, engine, compileOptions);
   const trace: string[] = [];
-  const inst = await instantiate(c.wasm, { trace: (line) => trace.push(line), ...options });
+  const runOptions: InstantiateOptions = { trace: (line) => trace.push(line), ...options };
+  if (engine.interpreter) {
+    const planned = planObject(objectBytes(name), { ...engine.options, ...compileOptions });
+    const inst = await interpretModule(planned.image, runOptions);
+    return { inst, obj: inst, compiled: planned, trace };
+  }
+  const c = await build(name, engine, compileOptions);
+  const inst = await instantiate(c.wasm, runOptions);
   return { inst, obj: inst, compiled: c, trace };
 }
 
@@ -123,7 +137,7 @@ interface Slot {
 }
 
 /** Raw instruction slots of a linked program. */
-function slots(c: CompiledObject, program: string): Slot[] {
+function slots(c: Built, program: string): Slot[] {
   const p = c.spec.programs.find((q) => q.name === program);
   if (!p) throw new Error(`no program ${program}`);
   const v = new DataView(p.insns.buffer, p.insns.byteOffset, p.insns.byteLength);
@@ -1522,14 +1536,16 @@ program('queue_stack', () => {
 });
 
 program('fault', () => {
-  it('read_past_end: unchecked, the read stays in linear memory and returns 2; checked, E_MEMORY_FAULT at insn 0, fault.c:17', async () => {
-    const { inst } = await open('fault');
-    expect(inst.run(bytes(256), { program: 'read_past_end' })).toBe(2n);
-    const checked = await open('fault', ENGINES.find((e) => e.label === 'checked')!);
-    const e = errorOf(() => checked.inst.run(bytes(256), { program: 'read_past_end' }));
-    expect(e.code).toBe(ErrorCode.MemoryFault);
-    expect(e.location).toMatchObject({ insn: 0, file: './test-programs/c/fault.c', line: 17, source: 'return *p == 5 ? 1 : 2;' });
-  });
+  for (const [plain, checkedLabel] of [['-O1', 'checked'], ['interpreter', 'interpreter checked']] as const) {
+    it(`${plain}: read_past_end: unchecked, the read stays in linear memory and returns 2; ${checkedLabel}, E_MEMORY_FAULT at insn 0, fault.c:17`, async () => {
+      const { inst } = await open('fault', ENGINES.find((e) => e.label === plain)!);
+      expect(inst.run(bytes(256), { program: 'read_past_end' })).toBe(2n);
+      const checked = await open('fault', ENGINES.find((e) => e.label === checkedLabel)!);
+      const e = errorOf(() => checked.inst.run(bytes(256), { program: 'read_past_end' }));
+      expect(e.code).toBe(ErrorCode.MemoryFault);
+      expect(e.location).toMatchObject({ insn: 0, file: './test-programs/c/fault.c', line: 17, source: 'return *p == 5 ? 1 : 2;' });
+    });
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

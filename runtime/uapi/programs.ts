@@ -52,3 +52,9 @@ export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as
 export const TcAction = {
   UNSPEC: -1, OK: 0, RECLASSIFY: 1, SHOT: 2, PIPE: 3, STOLEN: 4, QUEUED: 5, REPEAT: 6, REDIRECT: 7, TRAP: 8,
 } as const;
+
+/**
+ * The kernel's limit on chained tail calls (MAX_TAIL_CALL_CNT, include/linux/bpf.h): the 34th
+ * `bpf_tail_call` of a chain fails and the program goes on. Both engines count by it.
+ */
+export const MAX_TAIL_CALL_CNT = 33;

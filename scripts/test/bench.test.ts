@@ -42,7 +42,10 @@ describe('bench', () => {
 
       expect(report.compile.some((r) => r.insnsPerSec !== null)).toBe(true);
       expect(report.call.length).toBeGreaterThan(0);
-      expect(report.targets.map((t) => t.name)).toHaveLength(9);
+      expect(report.targets.map((t) => t.name)).toHaveLength(10);
+      // The levels compared on the kernels at least (each faulting-free program at all three).
+      expect(report.levels.map((r) => r.program)).toEqual(expect.arrayContaining(KERNELS.map((k) => `kernel:${k.name}`)));
+      for (const r of report.levels) for (const ns of r.ns) expect(ns).toBeGreaterThan(0);
       // The packet part: the batch path and the per-frame path have figures (native and kernel where possible).
       expect(report.packet.find((r) => r.path.includes('packed'))?.nsPerFrame).toBeGreaterThan(0);
       expect(report.packet.find((r) => r.path.includes('per frame'))?.nsPerFrame).toBeGreaterThan(0);
@@ -53,6 +56,6 @@ describe('bench', () => {
       expect(formatReport(report)).toContain('summary vs targets:');
       expect(JSON.parse(reportJson(report)).run).toHaveLength(KERNELS.length);
     },
-    120_000,
+    180_000,
   );
 });

@@ -103,7 +103,7 @@ describe.skipIf(!built).concurrent('conformance-plugin', () => {
 
   it('--elf: runs clang objects, with memory and options in one argument', async () => {
     // sum.c: 2 * (sum of the input bytes) + 1, through a static bpf-to-bpf call.
-    expectSuccess(await run(['01 02 03 0a', '--timeout 5000 --elf'], hex(fixture('sum.o'))), '0x21');
+    expectSuccess(await run(['01 02 03 0a', '--timeout 30000 --elf'], hex(fixture('sum.o'))), '0x21');
     expectSuccess(await run(['--elf'], hex(fixture('helper.o'))), '0x1235');
     expectSuccess(await run(['05', '--elf'], hex(fixture('sum.be.o'))), '0xb');
   });

@@ -5,7 +5,11 @@
   (import "env" "memory" (memory $env.memory 1 65536))
   (import "env" "fault" (func $env.fault (type $t0)))
   (func $f1 (type $t1) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
-    (local $l6 i64) (local $l7 i64) (local $l8 i64) (local $l9 i64) (local $l10 i64) (local $l11 i64) (local $l12 i32) (local $l13 i32) (local $l14 i64) (local $l15 i64) (local $l16 i64)
+    (local $l6 i64) (local $l7 i64) (local $l8 i64) (local $l9 i64) (local $l10 i64) (local $l11 i64) (local $l12 i32) (local $l13 i32) (local $l14 i64) (local $l15 i64) (local $l16 i64) (local $l17 i32)
+    local.get $p5
+    i32.const 512
+    i32.sub
+    local.set $l17
     i64.const -7
     local.set $p0
     i64.const 2
@@ -56,29 +60,23 @@
     i32.or
     i64.extend_i32_u
     local.set $p2
-    local.get $p5
-    i32.const -8
-    i32.add
+    local.get $l17
     i64.const 40
-    i64.store align=1
-    local.get $p5
-    i32.const -8
-    i32.add
+    i64.store offset=504 align=1
+    local.get $l17
     local.set $l12
     local.get $l12
-    i64.load align=1
+    i64.load offset=504 align=1
     local.set $l11
     local.get $l12
     local.get $l11
     local.get $p1
     i64.add
-    i64.store align=1
+    i64.store offset=504 align=1
     local.get $l11
     local.set $p1
-    local.get $p5
-    i32.const -8
-    i32.add
-    i64.load align=1
+    local.get $l17
+    i64.load offset=504 align=1
     local.set $l6
     local.get $l6
     local.get $p1

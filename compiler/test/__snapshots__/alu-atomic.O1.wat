@@ -5,7 +5,10 @@
   (import "env" "memory" (memory $env.memory 1 65536))
   (import "env" "fault" (func $env.fault (type $t0)))
   (func $f1 (type $t1) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
-    (local $l6 i32)
+    local.get $p5
+    i32.const 512
+    i32.sub
+    local.set $p5
     i64.const -7
     local.tee $p0
     local.set $p2
@@ -40,21 +43,15 @@
       local.set $p0
     end
     local.get $p5
-    i32.const 8
-    i32.sub
     i64.const 40
-    i64.store align=1
+    i64.store offset=504 align=1
     local.get $p5
-    i32.const 8
-    i32.sub
-    local.tee $l6
-    i64.load align=1
-    local.set $p3
-    local.get $l6
     local.get $p1
-    local.get $p3
+    local.get $p5
+    i64.load offset=504 align=1
+    local.tee $p3
     i64.add
-    i64.store align=1
+    i64.store offset=504 align=1
     local.get $p2
     i32.wrap_i64
     i32.const 8
@@ -72,9 +69,7 @@
     local.get $p0
     local.get $p3
     local.get $p5
-    i32.const 8
-    i32.sub
-    i64.load align=1
+    i64.load offset=504 align=1
     i64.add
     i64.add
     i64.add)

@@ -7,7 +7,7 @@
   (import "env" "fault" (func $env.fault (type $t0)))
   (import "helpers" "helper_5" (func $helpers.helper_5 (type $t1)))
   (func $f2 (type $t2) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
-    (local $l6 i64) (local $l7 i64) (local $l8 i64) (local $l9 i64) (local $l10 i64) (local $l11 i64) (local $l12 i32) (local $l13 i32) (local $l14 i64) (local $l15 i64) (local $l16 i64)
+    (local $l6 i64) (local $l7 i64) (local $l8 i64) (local $l9 i64) (local $l10 i64) (local $l11 i64) (local $l12 i32) (local $l13 i32) (local $l14 i64) (local $l15 i64) (local $l16 i64) (local $l17 i32)
     i64.const 100
     local.set $p0
     i64.const 7
@@ -40,12 +40,14 @@
     return
     unreachable)
   (func $f3 (type $t2) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
-    (local $l6 i64) (local $l7 i64) (local $l8 i64) (local $l9 i64) (local $l10 i64) (local $l11 i64) (local $l12 i32) (local $l13 i32) (local $l14 i64) (local $l15 i64) (local $l16 i64)
+    (local $l6 i64) (local $l7 i64) (local $l8 i64) (local $l9 i64) (local $l10 i64) (local $l11 i64) (local $l12 i32) (local $l13 i32) (local $l14 i64) (local $l15 i64) (local $l16 i64) (local $l17 i32)
     local.get $p5
-    i32.const -8
-    i32.add
+    i32.const 512
+    i32.sub
+    local.set $l17
+    local.get $l17
     local.get $p0
-    i64.store align=1
+    i64.store offset=504 align=1
     i64.const 3
     local.set $p0
     local.get $p0
@@ -55,10 +57,8 @@
     local.get $p4
     call $helpers.helper_5
     local.set $l6
-    local.get $p5
-    i32.const -8
-    i32.add
-    i64.load align=1
+    local.get $l17
+    i64.load offset=504 align=1
     local.set $p1
     local.get $l6
     i64.eqz

@@ -35,10 +35,11 @@
     i64.add)
   (func $f3 (type $t0) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
     local.get $p5
-    i32.const 8
+    i32.const 512
     i32.sub
+    local.tee $p5
     local.get $p0
-    i64.store align=1
+    i64.store offset=504 align=1
     i64.const 3
     local.get $p1
     local.get $p2
@@ -47,9 +48,7 @@
     call $helpers.helper_5
     local.set $p0
     local.get $p5
-    i32.const 8
-    i32.sub
-    i64.load align=1
+    i64.load offset=504 align=1
     local.set $p1
     local.get $p0
     i64.eqz
