@@ -37,6 +37,11 @@ export interface Engine {
   invoke(program: string, r1: number, r2: number): number;
   /** The full r0 (unsigned 64-bit) of the last successful run. */
   lastResult(): bigint;
+  /**
+   * The raw exported entry of `program` for a loop inside Wasm to call (runtime/packet/batch.ts),
+   * with what its throws become; engines without Wasm entries (the interpreter) have none.
+   */
+  rawEntry?(program: string): { fn: WebAssembly.ExportValue; fault(e: unknown): Error } | undefined;
 }
 
 /**

@@ -13,6 +13,7 @@ export {
 export { instantiate, type InstantiateOptions } from './instance.js';
 export { interpret, type InterpretOptions, type InterpreterEntry } from './interpreter.js';
 export { BpfInstance, BpfProgram, type TestRunOptions, type TestRunResult, type TraceOutput } from './program.js';
+export type { BatchFrames, BatchTestOptions, BatchTestResult, PackedFrames } from './packet/batch.js';
 export type { ContextKind } from './uapi/index.js';
 export type { ObjectOptions, TraceSink } from './object.js';
 export { HelperRegistry, type HelperDefinition, type HelperFn } from './helper-registry.js';

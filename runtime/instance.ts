@@ -43,6 +43,7 @@ class CompiledEngine implements Engine {
   readonly programs: readonly ProgramEntry[];
   readonly dataAddress: number;
   private readonly entries = new Map<string, BoundEntry>();
+  private readonly raws = new Map<string, WebAssembly.ExportValue>();
   private readonly insnMap: InsnMap;
   private words: Uint32Array;
 
@@ -68,6 +69,7 @@ class CompiledEngine implements Engine {
         throw new BpfRuntimeError(ErrorCode.BadModule, `the module does not export program ${p.name}`, { program: p.name });
       }
       const raw = fn as BoundEntry;
+      this.raws.set(p.name, fn);
       this.entries.set(p.name, (r1, r2) => {
         try {
           return raw(r1, r2);
@@ -91,6 +93,18 @@ class CompiledEngine implements Engine {
 
   invoke(program: string, r1: number, r2: number): number {
     return this.bind(program)(r1, r2);
+  }
+
+  rawEntry(program: string): { fn: WebAssembly.ExportValue; fault(e: unknown): Error } | undefined {
+    const fn = this.raws.get(program);
+    if (!fn) return undefined;
+    return {
+      fn,
+      fault: (e) => {
+        this.object?.afterFault();
+        return withSourceLine(this.translate(e), this.sourceLines);
+      },
+    };
   }
 
   lastResult(): bigint {

@@ -40,6 +40,7 @@ import { generateProgram } from './bench/genprog.js';
 import { KERNELS, loadKernel } from './bench/kernels.js';
 import { buildNative, nativeCompiler, nativeUnavailable, runNative } from './bench/native.js';
 import type { NativeResult } from './bench/native.js';
+import { benchPacket, type PacketRow } from './bench/packet.js';
 import { benchColdStart, benchLevels, type ColdRow, type LevelRow } from './bench/levels.js';
 import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
 
@@ -52,7 +53,7 @@ export interface BenchOptions {
   /** Project root (default: found from this file's location). */
   root?: string;
   /** Parts to run (default all). */
-  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps' | 'levels' | 'cold')[];
+  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps' | 'levels' | 'cold' | 'packet')[];
 }
 
 /** (e) One map lookup loop. */
@@ -135,6 +136,8 @@ export interface BenchReport {
   levels: LevelRow[];
   /** (g) cold start in fresh processes. */
   cold: ColdRow[];
+  /** (h) The XDP filter four ways (batch, per frame, native, kernel). */
+  packet: PacketRow[];
   targets: Target[];
   warnings: string[];
 }
@@ -507,7 +510,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const settings = quick ? QUICK : FULL;
   const root = options.root ?? projectRoot();
-  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold']);
+  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet']);
   const warnings: string[] = [];
   const defaultLevel = await detectDefaultLevel();
 
@@ -526,6 +529,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     }
   }
   const coldFilter = cold.find((r) => r.optLevel === 0 && r.what.startsWith('100'));
+  const packet = parts.has('packet') ? await benchPacket(root, quick ? 200 : 1000, (m) => log(options, m)) : [];
+  const batchRow = packet.find((r) => r.path.startsWith('bpf2wasm testBatch() packed'));
+  const kernelRow = packet.find((r) => r.path.startsWith('kernel'));
   const hashRow = maps.find((r) => r.map.startsWith('hash'));
   const checkedGeo = safety.length ? geomean(safety.map((r) => r.checkedNs / r.plainNs)) : null;
   const budgetGeo = safety.length ? geomean(safety.map((r) => r.budgetNs / r.plainNs)) : null;
@@ -542,6 +548,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     target('budget geomean', budgetGeo, 1.1, 'x plain', 'max'),
     target('hash lookup', hashRow ? hashRow.nsPerLookup : null, 25, 'ns', 'max'),
     target('cold start -O0 after import', coldFilter ? coldFilter.afterImportMs : null, 5, 'ms', 'max'),
+    target('XDP batch per frame', batchRow?.nsPerFrame ?? null, 50, 'ns', 'max'),
+    target('XDP batch vs kernel test run', batchRow?.nsPerFrame != null && kernelRow?.nsPerFrame != null ? batchRow.nsPerFrame / kernelRow.nsPerFrame : null, 1, 'x kernel', 'max'),
   ];
 
   const cpus = os.cpus();
@@ -563,6 +571,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     maps,
     levels,
     cold,
+    packet,
     targets,
     warnings,
   };
@@ -656,6 +665,13 @@ export function formatReport(report: BenchReport): string {
     out.push(table(['program', 'level', 'import', 'compile+instantiate+run'], report.cold.map((r) => [
       r.what, `-O${r.optLevel}`, `${r.importMs.toFixed(1)} ms`, `${r.afterImportMs.toFixed(1)} ms`,
     ]), 'llrr'));
+  }
+
+  if (report.packet.length) {
+    out.push('', '(h) packets: test-programs/c/xdp_port_count.o (Ethernet/IPv4/TCP, HASH map per port), 4096 64-byte frames');
+    out.push(table(['path', 'per frame', 'frames/s'], report.packet.map((r) => [
+      r.path, r.nsPerFrame === null ? `skipped: ${r.skipped}` : `${r.nsPerFrame.toFixed(1)} ns`, r.nsPerFrame === null ? '-' : formatCount(1e9 / r.nsPerFrame),
+    ]), 'lrr'));
   }
 
   for (const w of report.warnings) out.push('', `warning: ${w}`);

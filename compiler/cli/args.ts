@@ -12,6 +12,8 @@ export const USAGE = `usage:
   bpf2wasm run IN [--mem FILE] [--packet FILE [--skb-data mac|network]] [--repeat N]
                [--json] [-O0|-O1|-O2] [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
                [--validate] [--program NAME]
+  bpf2wasm run OBJ|FILTER.txt --pcap IN [--program NAME] [--out OUT.pcap] [--keep V,...]
+               [--skb-data mac|network] [--json] [--repeat R]
   bpf2wasm inspect OBJ [--json]
   bpf2wasm disasm IN [--syntax llvm|conformance] [--program NAME] [--no-source]
   bpf2wasm gen types OBJ [-o OUT.ts] [--name NAME]   (TypeScript types of an object)
@@ -24,6 +26,16 @@ export const USAGE = `usage:
   --skb-data    where a socket filter's packet starts: mac (default: the Ethernet
                 header, as an AF_PACKET SOCK_RAW socket such as tcpdump's) or
                 network (the network header, as the kernel's BPF_PROG_TEST_RUN)
+  --pcap IN     run a packet program (or a classic filter: tcpdump -dd / -ddd
+                output) over every frame of a pcap or pcapng capture, as the kernel's
+                test run runs each; prints the verdict table, trace, records, maps
+  --out FILE    with --pcap: write the kept frames, as the program left them, to a
+                pcap file (socket and classic filters: cut to the bytes returned)
+  --keep V,...  the verdicts --out keeps: XDP aborted,drop,pass,tx,redirect
+                (default pass,tx); tc ok,shot,redirect,... (default ok,unspec,pipe);
+                socket and classic filters keep (default) or drop
+  --repeat R    with --pcap: run the whole capture R more times through the batch
+                path and report the median ns per frame
   --no-source   disasm of an object: leave out the C source lines (from .BTF.ext)
                 and function labels it shows between the instructions by default
 
@@ -53,6 +65,9 @@ export interface Parsed {
   opt: OptLevel;
   mem?: string;
   packet?: string;
+  pcap?: string;
+  pcapOut?: string;
+  keep?: string[];
   skbData: 'mac' | 'network';
   repeat: number;
   json: boolean;
@@ -91,6 +106,15 @@ export function parseArgs(argv: string[]): Parsed {
       case '-O2': p.opt = 2; break;
       case '--mem': p.mem = need(++i, a); break;
       case '--packet': p.packet = need(++i, a); break;
+      case '--pcap': p.pcap = need(++i, a); break;
+      case '--out': p.pcapOut = need(++i, a); break;
+      case '--keep': {
+        const v = need(++i, a);
+        const names = v.split(',').map((x) => x.trim().toLowerCase()).filter((x) => x !== '');
+        if (names.length === 0) throw new UsageError('--keep needs verdict names (e.g. pass,tx)');
+        p.keep = names;
+        break;
+      }
       case '--skb-data': {
         const v = need(++i, a);
         if (v !== 'mac' && v !== 'network') throw new UsageError(`--skb-data is mac or network, not ${v}`);

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /** Node adapter of the CLI: real files, real stdout/stderr, exit status. */
+import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { main } from './main.js';
 
 const io = {
   readFile: async (path: string): Promise<Uint8Array> => new Uint8Array(await readFile(path)),
+  readStream: (path: string): AsyncIterable<Uint8Array> => createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>,
+  stderrIsTTY: process.stderr.isTTY === true,
   writeFile: (path: string, data: Uint8Array | string): Promise<void> => writeFile(path, data),
   stdout: (text: string): void => void process.stdout.write(text),
   stderr: (text: string): void => void process.stderr.write(text),

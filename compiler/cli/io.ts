@@ -4,6 +4,10 @@ export interface CliIO {
   writeFile(path: string, data: Uint8Array | string): Promise<void>;
   stdout(text: string): void;
   stderr(text: string): void;
+  /** Reads a file as a stream of chunks (capture files of any size); readFile when absent. */
+  readStream?(path: string): AsyncIterable<Uint8Array>;
+  /** Whether stderr is a terminal (progress lines are written only then). */
+  stderrIsTTY?: boolean;
   /** Monotonic clock in nanoseconds (for --repeat). */
   now(): number;
 }

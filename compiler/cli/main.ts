@@ -13,6 +13,7 @@ import { compileOptions, parseArgs, UsageError, USAGE, type Parsed } from './arg
 import { loadInput } from './sniff.js';
 import { jsonReplacer, objectAnnotations, toWat } from './print.js';
 import { runCommand, runObject } from './run.js';
+import { runPcap } from './pcap.js';
 import { genCommand } from './gen.js';
 
 export type { CliIO } from './io.js';
@@ -45,7 +46,13 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       io.stdout(p.json ? JSON.stringify(report, jsonReplacer, 2) + '\n' : formatInspect(report));
       return 0;
     }
+    if (p.pcap !== undefined && p.command !== 'run') throw new UsageError('--pcap goes with run');
+    if (p.pcap === undefined && (p.pcapOut !== undefined || p.keep !== undefined)) throw new UsageError('--out and --keep go with --pcap');
     const input = await loadInput(io, p.input, p.symbol, p.program);
+    if (p.pcap !== undefined) {
+      if (!input.object && input.classic === undefined) throw new UsageError('--pcap runs an ELF object\'s packet program or a classic filter (tcpdump -dd / -ddd text)');
+      return await runPcap(p, input, io);
+    }
     if (input.object && p.command === 'run') return await runObject(p, input.object, io);
     switch (p.command) {
       case 'disasm':

@@ -12,6 +12,7 @@ import { extractProgram } from '../elf/extract.js';
 import { loadObjectSpec, type ProgramSpec } from '../elf/loader.js';
 import { programSourceLines } from '../object/lines.js';
 import type { CliIO } from './io.js';
+import { classicToEbpf, isClassicText } from '../cbpf/index.js';
 
 /** An input file, read as what it is. */
 export interface LoadedInput {
@@ -23,6 +24,8 @@ export interface LoadedInput {
   program?: ProgramSpec;
   /** Its C source lines (from .BTF.ext), numbered from its first instruction. */
   source?: readonly SourceLine[];
+  /** The text of a classic BPF program (`tcpdump -dd` / `-ddd` output); bytecode is its translation. */
+  classic?: string;
 }
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
@@ -65,6 +68,7 @@ export async function loadInput(io: CliIO, path: string, symbol: string | undefi
   }
   if (looksLikeText(bytes)) {
     const text = new TextDecoder().decode(bytes);
+    if (isClassicText(text)) return { bytecode: classicToEbpf(text).bytecode, classic: text };
     if (/^\s*--\s*\w+/m.test(text)) {
       const data = parseDataFile(text);
       if (data.asm !== undefined) {

@@ -172,6 +172,7 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/ldabs_filter': { socket: ['dns_only'] },
   'c/ipv6_exthdr': { xdp: ['ext_walk'] },
   'c/xdp_meta_trim': { xdp: ['meta_trim'] },
+  'c/xdp_port_count': { xdp: ['port_count'] },
   'c/ctx_dump': { tc: ['tc_ctx'], xdp: ['xdp_ctx'], socket: ['sock_ctx'] },
   'c/xdp_redirect': { xdp: ['redirect_by_port'], tc: ['tc_redirect'] },
   'c/lazy_helper': { tc: ['uses_xfrm'], xdp: ['plain'] },

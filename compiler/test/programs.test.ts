@@ -508,6 +508,36 @@ program('tail_calls', () => {
   });
 });
 
+program('xdp_port_count', () => {
+  it('map port_counts: HASH __u32 -> __u64, 1024 entries; program port_count in section xdp', async () => {
+    const c = await build('xdp_port_count');
+    expect(mapDefs(c)).toEqual({ port_counts: def(1, 4, 8, 1024) });
+    expect(programsOf(c)).toEqual(['port_count xdp xdp']);
+  });
+
+  const poke = (p: Uint8Array, at: number, value: number): Uint8Array => p.map((b, i) => (i === at ? value : b));
+  const frames: [Uint8Array, number][] = [
+    [ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(80) })), 2],
+    [ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(443) })), 2],
+    [ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, ihl: 6, payload: tcp(80) })), 2],
+    [ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: udp(80) })), 2],
+    [ether(0x86dd, bytes(60)), 2],
+    [ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(80).slice(0, 19) })), 1],
+    [poke(ether(ETH_P_IP, ipv4({ proto: IPPROTO_TCP, payload: tcp(22) })), 14, 0x44), 1],
+  ];
+  for (const engine of ENGINES) {
+    it(`${engine.label}: counts TCP frames per destination port, passes others, drops cut headers (test() and testBatch())`, async () => {
+      for (const batch of [false, true]) {
+        const { inst } = await open('xdp_port_count', engine);
+        const p = inst.program('port_count');
+        const got = batch ? [...p.testBatch(frames.map(([f]) => f)).retvals] : frames.map(([f]) => p.test({ dataIn: f }).retval);
+        expect(got).toEqual(frames.map(([, v]) => v));
+        expect(new Map(inst.map<number, bigint>('port_counts').entries())).toEqual(new Map([[80, 2n], [443, 1n]]));
+      }
+    });
+  }
+});
+
 program('xdp_drop_icmp', () => {
   it('map drops: PERCPU_ARRAY of one __u64; program xdp_drop_icmp in section xdp', async () => {
     const c = await build('xdp_drop_icmp');

@@ -92,6 +92,7 @@ const meta8 = new Uint8Array([0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4, ...frame60]);
 /** Every packet program of test-programs/c with its frames. */
 export const PACKET_CASES: readonly PacketCase[] = [
   { object: 'xdp_counter', program: 'count_packets', type: 'xdp', frames: tcpFrames },
+  { object: 'xdp_port_count', program: 'port_count', type: 'xdp', frames: tcpFrames },
   { object: 'xdp_drop_icmp', program: 'xdp_drop_icmp', type: 'xdp', frames: tcpFrames },
   { object: 'sock_syn', program: 'syn_mac', type: 'socket', skbData: 'mac', frames: tcpFrames },
   { object: 'sock_syn', program: 'syn_net', type: 'socket', skbData: 'network', frames: tcpFrames },

@@ -42,10 +42,13 @@ describe('bench', () => {
 
       expect(report.compile.some((r) => r.insnsPerSec !== null)).toBe(true);
       expect(report.call.length).toBeGreaterThan(0);
-      expect(report.targets.map((t) => t.name)).toHaveLength(8);
+      expect(report.targets.map((t) => t.name)).toHaveLength(10);
       // The levels compared on the kernels at least (each faulting-free program at all three).
       expect(report.levels.map((r) => r.program)).toEqual(expect.arrayContaining(KERNELS.map((k) => `kernel:${k.name}`)));
       for (const r of report.levels) for (const ns of r.ns) expect(ns).toBeGreaterThan(0);
+      // The packet part: the batch path and the per-frame path have figures (native and kernel where possible).
+      expect(report.packet.find((r) => r.path.includes('packed'))?.nsPerFrame).toBeGreaterThan(0);
+      expect(report.packet.find((r) => r.path.includes('per frame'))?.nsPerFrame).toBeGreaterThan(0);
       // The clang map program computed its sums through both maps.
       expect(report.maps.map((r) => [r.map.split(' ')[0], r.ok])).toEqual([['hash10k', true], ['array10k', true]]);
       // The safety variants compute what the plain code computes (timings only differ).

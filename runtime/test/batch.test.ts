@@ -1,0 +1,130 @@
+/**
+ * The batch path against the per-frame test run: for every packet program of test-programs/c, at
+ * -O0 and -O1, `testBatch()` over the frames of the project's captures gives the same return
+ * value, output frame and refusals as `test({ dataIn })` frame by frame, and the same maps
+ * afterwards. Also: which programs take the loop inside Wasm, faults mid-batch, bad arguments.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { compileObject } from '../../compiler/object/compile-object.js';
+import { instantiate } from '../instance.js';
+import type { BpfInstance } from '../program.js';
+import { readCaptureSync } from '../capture/index.js';
+import { Bpf2WasmError } from '../errors.js';
+import { mapJson } from '../../compiler/cli/print.js';
+import { jsonReplacer } from '../../compiler/cli/print.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const dir = path.join(root, 'test-programs/c');
+const captures = path.join(root, 'test-programs/captures');
+
+/** Every frame of the project's captures, plus runts and a multi-buffer frame. */
+const frames: Uint8Array[] = [];
+for (const f of readdirSync(captures).sort()) {
+  for (const fr of readCaptureSync(new Uint8Array(readFileSync(path.join(captures, f))))) frames.push(fr.data);
+}
+frames.push(new Uint8Array(5), new Uint8Array(5000).fill(0x45));
+
+const hex = (b: Uint8Array | undefined): string | undefined => (b ? Buffer.from(b).toString('hex') : undefined);
+const mapsOf = (inst: BpfInstance): string => JSON.stringify([...inst.maps.values()].map((m) => [m.name, mapJson(m)]), jsonReplacer);
+
+const objects = readdirSync(dir).filter((f) => f.endsWith('.o')).sort();
+
+describe('testBatch() = test() frame by frame', () => {
+  for (const opt of [0, 1] as const) {
+    for (const obj of objects) {
+      it(`${obj} -O${opt}`, async () => {
+        let compiled;
+        try {
+          compiled = await compileObject(new Uint8Array(readFileSync(path.join(dir, obj))), { optLevel: opt });
+        } catch {
+          return; // objects that do not compile whole are other tests' business
+        }
+        const packet = compiled.manifest.programs.filter((p) => ['xdp', 'socket', 'tc', 'tc_action', 'cgroup_skb', 'lwt'].includes(p.type));
+        for (const p of packet) {
+          const opts = { trace: (): void => {} };
+          let a: BpfInstance, b: BpfInstance;
+          try {
+            a = await instantiate(compiled.wasm, opts);
+            b = await instantiate(compiled.wasm, opts);
+          } catch {
+            return; // needs host helpers or kfuncs
+          }
+          const batch = a.program(p.name).testBatch(frames);
+          const single = b.program(p.name);
+          for (let i = 0; i < frames.length; i++) {
+            let want: { retval: number; out?: string; err?: string };
+            try {
+              const r = single.test({ dataIn: frames[i]! });
+              want = { retval: r.retval, out: hex(r.dataOut) };
+            } catch (e) {
+              if (!(e instanceof Bpf2WasmError)) throw e;
+              want = { retval: 0, err: `${e.code} ${e.message}` };
+            }
+            const err = batch.errors.get(i);
+            const got = err ? { retval: batch.retvals[i]!, err: `${err.code} ${err.message}` } : { retval: batch.retvals[i]!, out: hex(batch.dataOut(i)) };
+            expect(got, `${p.name} frame ${i}`).toEqual(want);
+          }
+          expect(mapsOf(a), p.name).toBe(mapsOf(b));
+        }
+      });
+    }
+  }
+});
+
+describe('batch path', () => {
+  it('XDP programs of compiled modules loop inside Wasm; effect-recording helpers go frame by frame', async () => {
+    const load = async (n: string): Promise<BpfInstance> =>
+      instantiate((await compileObject(new Uint8Array(readFileSync(path.join(dir, n))))).wasm, { trace: () => {} });
+    const counter = await load('xdp_counter.o');
+    expect(counter.program(counter.programs[Symbol.iterator]().next().value!.name).testBatch(frames.slice(0, 3)).fastPath).toBe(true);
+    const redirect = await load('xdp_redirect.o');
+    for (const p of redirect.programs) expect(p.testBatch(frames.slice(0, 3)).fastPath).toBe(false);
+    const sock = await load('sock_syn.o');
+    for (const p of sock.programs) expect(p.testBatch(frames.slice(0, 3), { skbData: 'mac' }).fastPath).toBe(false);
+  });
+
+  it('refuses runts per frame and keeps going; dataOut: false keeps no frames', async () => {
+    const inst = await instantiate((await compileObject(new Uint8Array(readFileSync(path.join(dir, 'xdp_drop_icmp.o'))))).wasm);
+    const p = [...inst.programs][0]!;
+    const r = p.testBatch([frames[0]!, new Uint8Array(3), frames[1]!], { dataOut: false });
+    expect(r.fastPath).toBe(true);
+    expect([...r.errors.keys()]).toEqual([1]);
+    expect(r.errors.get(1)!.code).toBe('E_TEST_RUN');
+    expect(r.dataOut(0)).toBeUndefined();
+    expect(r.retvals[0]).toBe(p.test({ dataIn: frames[0]! }).retval);
+  });
+
+  it('packed frames ({ data, lengths }) give what the array gives', async () => {
+    const data = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of frames) { data.set(f, at); at += f.length; }
+    const lengths = Uint32Array.from(frames, (f) => f.length);
+    for (const obj of ['xdp_vlan_strip.o', 'xdp_port_count.o', 'xdp_meta_trim.o']) {
+      const wasm = (await compileObject(new Uint8Array(readFileSync(path.join(dir, obj))))).wasm;
+      const a = await instantiate(wasm, { trace: () => {} });
+      const b = await instantiate(wasm, { trace: () => {} });
+      for (const p of a.programs) {
+        const x = p.testBatch(frames);
+        const y = b.program(p.name).testBatch({ data, lengths });
+        expect(y.fastPath).toBe(x.fastPath);
+        expect([...y.retvals]).toEqual([...x.retvals]);
+        expect([...y.errors.keys()]).toEqual([...x.errors.keys()]);
+        for (let i = 0; i < frames.length; i++) expect(hex(y.dataOut(i)), `${obj} frame ${i}`).toBe(hex(x.dataOut(i)));
+      }
+      expect(mapsOf(b)).toBe(mapsOf(a));
+    }
+    const inst = await instantiate((await compileObject(new Uint8Array(readFileSync(path.join(dir, 'xdp_drop_icmp.o'))))).wasm);
+    expect(() => [...inst.programs][0]!.testBatch({ data: new Uint8Array(10), lengths: Uint32Array.of(20) })).toThrow(/add up to 20 bytes/);
+  });
+
+  it('rejects what is not a frame array', async () => {
+    const inst = await instantiate((await compileObject(new Uint8Array(readFileSync(path.join(dir, 'xdp_drop_icmp.o'))))).wasm);
+    const p = [...inst.programs][0]!;
+    expect(() => p.testBatch('x' as unknown as Uint8Array[])).toThrow(Bpf2WasmError);
+    expect(() => p.testBatch([new Uint8Array(20), 'x' as unknown as Uint8Array])).toThrow(/frame 1/);
+    expect(() => p.testBatch([new Uint8Array(20)], { skbData: 'mac' })).toThrow(/skbData/);
+  });
+});
