@@ -194,9 +194,8 @@ export class BpfProgram {
   ): TestRunResult {
     if (kind !== 'raw') {
       // Packet programs: the context, the buffer and the checks of BPF_PROG_TEST_RUN.
-      return testRunPacket(this.#engine, this, {
-        ...(dataIn ? { dataIn } : {}), ...(ctxIn ? { ctxIn } : {}), ...(skbData ? { skbData } : {}), repeat,
-      });
+      // A plain literal: conditional spreads here cost ~2 µs per call (a dictionary-mode object).
+      return testRunPacket(this.#engine, this, { dataIn, ctxIn, skbData, repeat });
     }
     if (ctxIn !== undefined) {
       throw new BpfRuntimeError(ErrorCode.BadArgument, `test(): program ${this.name} is of type ${this.type}, which takes no context struct (ctxIn); pass its memory as dataIn`, { program: this.name });
