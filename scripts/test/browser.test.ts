@@ -3,43 +3,30 @@
  * it) loads test-programs/browser/, which compiles and runs eBPF in the page with both engines and
  * runs the runtime alone in a module worker. Skips with a message where Chromium is not installed.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT as root } from '../../test/support/fixtures.js';
+import { serveStatic, type StaticServer } from '../../test/support/static-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
 
 describe('in headless Chromium', () => {
   if (!HAVE_CHROMIUM) it.skipIf(true)(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`, () => {});
 
-  let server: Server;
+  let server: StaticServer | undefined;
   let base = '';
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) return;
     if (!existsSync(join(root, 'dist/compiler/index.js'))) throw new Error('dist/ is missing: run npm run build');
     // Serves the project read-only on loopback: the page, dist/, the test objects and the two packages it imports.
-    server = createServer((req, res) => {
-      const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-      const file = join(root, path);
-      const allowed = ['/dist/', '/node_modules/binaryen/', '/node_modules/@assemblyscript/loader/', '/test-programs/browser/', '/test-programs/c/']
-        .some((p) => path.startsWith(p));
-      if (!allowed || !file.startsWith(root) || !existsSync(file)) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-      res.end(readFileSync(file));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const allowed = ['/dist/', '/node_modules/binaryen/', '/node_modules/@assemblyscript/loader/', '/test-programs/browser/', '/test-programs/c/'];
+    server = await serveStatic(root, (path) => allowed.some((p) => path.startsWith(p)));
+    base = server.base;
   });
   afterAll(async () => {
-    if (server) await new Promise((r) => server.close(r));
+    await server?.close();
   });
 
   it.skipIf(!HAVE_CHROMIUM)('compiles and runs in the page and in a worker', async () => {

@@ -9,11 +9,10 @@
  * Screenshots go to tmp/playground/. Skips with a message where Chromium is not installed.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT as root } from '../../test/support/fixtures.js';
+import { serveStatic, type StaticServer } from '../../test/support/static-server.js';
 import { compileObject } from '../../compiler/index.js';
 import { instantiate } from '../../runtime/index.js';
 import { readCaptureSync } from '../../runtime/capture/index.js';
@@ -22,9 +21,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const OUT = join(root, 'tmp/playground');
 const SITE = join(OUT, 'site');
-const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json',
-};
 
 /** What the library says the page should show: verdict counts and the drops counter. */
 async function expected(object: string, capture: string): Promise<{ counts: Record<string, number>; drops: string }> {
@@ -50,7 +46,7 @@ async function expected(object: string, capture: string): Promise<{ counts: Reco
 describe('the playground in headless Chromium', () => {
   if (!HAVE_CHROMIUM) it.skipIf(true)(`Chromium not found at ${CHROMIUM} (apt-get install chromium)`, () => {});
 
-  let server: Server;
+  let server: StaticServer | undefined;
   let base = '';
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) return;
@@ -58,22 +54,11 @@ describe('the playground in headless Chromium', () => {
     const { build } = await import('vite');
     await build({ configFile: join(root, 'playground/vite.config.ts'), logLevel: 'warn', build: { outDir: SITE, emptyOutDir: true } });
     // A static host: files of the built folder only.
-    server = createServer((req, res) => {
-      let path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-      if (path.endsWith('/')) path += 'index.html';
-      const file = join(SITE, path);
-      if (!file.startsWith(SITE) || !existsSync(file)) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-      res.end(readFileSync(file));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveStatic(SITE);
+    base = server.base;
   }, 120_000);
   afterAll(async () => {
-    if (server) await new Promise((r) => server.close(r));
+    await server?.close();
   });
 
   it.skipIf(!HAVE_CHROMIUM)('compiles, runs a capture, shows verdicts, maps, C lines, faults; shares and works offline', async () => {
