@@ -3,6 +3,7 @@
  * checksum computed), IPv6 with extension headers, TCP, UDP and ICMP with their checksums, so a
  * test states frames by their fields and can check a program's output checksums independently.
  */
+import { concatBytes } from '../../test/support/slots.js';
 
 /** The Internet checksum (RFC 1071) of `bytes`, with an optional starting sum. */
 export function inetChecksum(bytes: Uint8Array, start = 0): number {
@@ -13,15 +14,7 @@ export function inetChecksum(bytes: Uint8Array, start = 0): number {
   return ~sum & 0xffff;
 }
 
-const cat = (...parts: ArrayLike<number>[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+const cat = concatBytes;
 const be16 = (n: number): number[] => [(n >> 8) & 0xff, n & 0xff];
 const be32 = (n: number): number[] => [(n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
 

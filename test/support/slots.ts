@@ -17,7 +17,7 @@ export function slotBytes(opcode: number, regs: number, off: number, imm: number
 }
 
 /** The slots (or any byte arrays) one after the other. */
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+export function concatBytes(...parts: ArrayLike<number>[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
