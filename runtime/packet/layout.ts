@@ -34,6 +34,9 @@ export const XDP_MAX_LINEAR = PAGE_SIZE - XDP_PACKET_HEADROOM - SHINFO_SIZE;
 export const MAX_SKB_FRAGS = 17;
 /** NET_SKB_PAD + NET_IP_ALIGN: the headroom of a test-run skb. */
 export const SKB_HEADROOM = 64;
+/** Room of an skb test run before its headroom and after its data: helpers that grow the packet move within it. */
+export const SKB_ROOM_BEFORE = 4096;
+export const SKB_ROOM_AFTER = 65536 + 4096;
 /** The largest frame the skb test run takes: 4096 - 64 - 320. */
 export const SKB_MAX_DATA = PAGE_SIZE - SKB_HEADROOM - SHINFO_SIZE;
 /** ETH_HLEN. */

@@ -19,7 +19,7 @@
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   CONTEXT_AREA, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, LOOPBACK, MAX_SKB_FRAGS, PAGE_SIZE, PacketType, SHINFO_SIZE,
-  SKB_HEADROOM, SKB_MAX_DATA, SkBuff, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
+  SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
 import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 
@@ -81,9 +81,6 @@ export interface PacketProgram {
 const SKB_TEST_TYPES: ReadonlySet<string> = new Set(['socket', 'tc', 'tc_action', 'cgroup_skb', 'lwt']);
 /** Types whose skb test run pushes the Ethernet header back before the run (is_l2). */
 const L2_TYPES: ReadonlySet<string> = new Set(['tc', 'tc_action']);
-/** Room of an skb test run around its data: helpers that grow the packet move within it. */
-const SKB_ROOM_BEFORE = 4096;
-const SKB_ROOM_AFTER = 65536 + 4096;
 
 /** The typed error of an input the kernel's test run refuses. */
 function refuse(program: string, errno: 'EINVAL' | 'ENODEV' | 'E2BIG' | 'ENOMEM' | 'ENOTSUPP', why: string): BpfRuntimeError {

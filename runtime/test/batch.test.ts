@@ -44,30 +44,34 @@ describe('testBatch() = test() frame by frame', () => {
         }
         const packet = compiled.manifest.programs.filter((p) => ['xdp', 'socket', 'tc', 'tc_action', 'cgroup_skb', 'lwt'].includes(p.type));
         for (const p of packet) {
-          const opts = { trace: (): void => {} };
-          let a: BpfInstance, b: BpfInstance;
-          try {
-            a = await instantiate(compiled.wasm, opts);
-            b = await instantiate(compiled.wasm, opts);
-          } catch {
-            return; // needs host helpers or kfuncs
-          }
-          const batch = a.program(p.name).testBatch(frames);
-          const single = b.program(p.name);
-          for (let i = 0; i < frames.length; i++) {
-            let want: { retval: number; out?: string; err?: string };
+          // Socket filters in both modes: from the network header (the kernel's) and from the Ethernet header.
+          for (const skbData of p.type === 'socket' ? ['network', 'mac'] as const : [undefined]) {
+            const opts = { trace: (): void => {} };
+            let a: BpfInstance, b: BpfInstance;
             try {
-              const r = single.test({ dataIn: frames[i]! });
-              want = { retval: r.retval, out: hex(r.dataOut) };
-            } catch (e) {
-              if (!(e instanceof Bpf2WasmError)) throw e;
-              want = { retval: 0, err: `${e.code} ${e.message}` };
+              a = await instantiate(compiled.wasm, opts);
+              b = await instantiate(compiled.wasm, opts);
+            } catch {
+              return; // needs host helpers or kfuncs
             }
-            const err = batch.errors.get(i);
-            const got = err ? { retval: batch.retvals[i]!, err: `${err.code} ${err.message}` } : { retval: batch.retvals[i]!, out: hex(batch.dataOut(i)) };
-            expect(got, `${p.name} frame ${i}`).toEqual(want);
+            const batch = a.program(p.name).testBatch(frames, skbData ? { skbData } : {});
+            expect(batch.fastPath, p.name).toBe(true);
+            const single = b.program(p.name);
+            for (let i = 0; i < frames.length; i++) {
+              let want: { retval: number; out?: string; err?: string; effects?: unknown };
+              try {
+                const { retval, dataOut, r0: _r0, durationNs: _ns, ...effects } = single.test({ dataIn: frames[i]!, ...(skbData ? { skbData } : {}) });
+                want = { retval, out: hex(dataOut), effects };
+              } catch (e) {
+                if (!(e instanceof Bpf2WasmError)) throw e;
+                want = { retval: 0, err: `${e.code} ${e.message}` };
+              }
+              const err = batch.errors.get(i);
+              const got = err ? { retval: batch.retvals[i]!, err: `${err.code} ${err.message}` } : { retval: batch.retvals[i]!, out: hex(batch.dataOut(i)), effects: batch.effects(i) };
+              expect(got, `${p.name} ${skbData ?? ''} frame ${i}`).toEqual(want);
+            }
+            expect(mapsOf(a), p.name).toBe(mapsOf(b));
           }
-          expect(mapsOf(a), p.name).toBe(mapsOf(b));
         }
       });
     }
@@ -75,15 +79,18 @@ describe('testBatch() = test() frame by frame', () => {
 });
 
 describe('batch path', () => {
-  it('XDP programs of compiled modules loop inside Wasm; effect-recording helpers go frame by frame', async () => {
+  it('XDP and skb programs of compiled modules loop inside Wasm, effect-recording helpers included', async () => {
     const load = async (n: string): Promise<BpfInstance> =>
       instantiate((await compileObject(new Uint8Array(readFileSync(path.join(dir, n))))).wasm, { trace: () => {} });
     const counter = await load('xdp_counter.o');
     expect(counter.program(counter.programs[Symbol.iterator]().next().value!.name).testBatch(frames.slice(0, 3)).fastPath).toBe(true);
     const redirect = await load('xdp_redirect.o');
-    for (const p of redirect.programs) expect(p.testBatch(frames.slice(0, 3)).fastPath).toBe(false);
+    for (const p of redirect.programs) {
+      expect(p.testBatch(frames.slice(0, 3)).fastPath).toBe(true);
+      expect(p.testBatch(frames.slice(0, 3), { perFrame: true }).fastPath).toBe(false);
+    }
     const sock = await load('sock_syn.o');
-    for (const p of sock.programs) expect(p.testBatch(frames.slice(0, 3), { skbData: 'mac' }).fastPath).toBe(false);
+    for (const p of sock.programs) expect(p.testBatch(frames.slice(0, 3), { skbData: 'mac' }).fastPath).toBe(true);
   });
 
   it('refuses runts per frame and keeps going; dataOut: false keeps no frames', async () => {

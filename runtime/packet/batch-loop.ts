@@ -1,0 +1,262 @@
+/**
+ * The batch loop: a small Wasm module, encoded here by hand (the runtime has no compiler), that
+ * runs a packet program over frames laid out in linear memory, each exactly as the test run
+ * (testrun.ts) lays it out, with no JS per frame. It imports the instance's memory and the
+ * program's exported entry, and exports `batch`:
+ *
+ *   batch(base, lens, n, inAt, inEnd, res, out, outLimit, flags) -> frames run
+ *
+ * Frame k is `lens[k]` bytes (a u32 array at `lens`), back to back from `inAt`. For each frame
+ * the loop stops (returns k) when the frame is not one the loop takes (shorter than an Ethernet
+ * header or longer than the test run's linear room: the caller runs it alone), when it does not
+ * end before `inEnd` (the caller copies the next chunk in), or when `out` passed `outLimit`.
+ * Otherwise it writes the context and the test run's buffer, calls the program, and stores the
+ * return value at `res[k]` and, with LOOP_COPY_OUT, the output frame at `out` (advancing it) and
+ * its length at `res[OLENS / 4 + k]`.
+ *
+ * Words in the context area past the largest context struct (192 bytes) tell the caller and the
+ * packet helpers where the loop is: the frame in progress (W_PROGRESS, written before each run,
+ * so a trap names its frame), the input offset of the frame in progress or, on return, of the
+ * next frame (W_OFF), and for skbs the mac and network headers and the end of the room the
+ * helpers may grow into (W_MAC, W_NET, W_END), which the helpers read and move through the run
+ * state (batch.ts makes them accessors).
+ */
+import {
+  CONTEXT_AREA, ETH_HLEN, LOOPBACK, PAGE_SIZE, PacketType, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff,
+  XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
+} from './layout.js';
+
+/** Loop flag: copy each output frame out. */
+export const LOOP_COPY_OUT = 1;
+/** Loop flag (XDP): zero the headroom before each frame (a helper can reach it). */
+export const LOOP_ZERO_HEADROOM = 2;
+/** Loop flag (skb): the program sees the frame from its Ethernet header (tc, socket filters in 'mac' mode). */
+export const LOOP_FROM_MAC = 4;
+
+/** Frames per loop call at most (the result arrays are sized for it). */
+export const LOOP_MAX_FRAMES = 16384;
+/** Where the output lengths are, from `res` (after the return values). */
+export const OLENS = 4 * LOOP_MAX_FRAMES;
+
+/** Words at base + W_*: see the module comment. */
+export const W_PROGRESS = CONTEXT_AREA - 4;
+export const W_OFF = CONTEXT_AREA - 8;
+export const W_MAC = CONTEXT_AREA - 12;
+export const W_NET = CONTEXT_AREA - 16;
+export const W_END = CONTEXT_AREA - 20;
+
+/** `batch(...)`: see the module comment. */
+export type BatchLoop = (base: number, lens: number, n: number, inAt: number, inEnd: number, res: number, out: number, outLimit: number, flags: number) => number;
+
+/** The longest frame each loop takes. */
+export const LOOP_MAX_LEN = { xdp: XDP_MAX_LINEAR, skb: SKB_MAX_DATA } as const;
+
+// ---- encoding ----
+
+type Code = number[];
+const I32 = 0x7f;
+
+function uleb(v: number): Code {
+  const out: Code = [];
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+  return out;
+}
+
+function sleb(v: number): Code {
+  const out: Code = [];
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const name = (s: string): Code => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
+const section = (id: number, body: Code): Code => [id, ...uleb(body.length), ...body];
+
+const get = (l: number): Code => [0x20, l];
+const set = (l: number): Code => [0x21, l];
+const c = (v: number): Code => [0x41, ...sleb(v | 0)];
+const cat = (...parts: Code[]): Code => parts.flat();
+const bin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, op];
+const add = bin(0x6a);
+const sub = bin(0x6b);
+const and = bin(0x71);
+const or = bin(0x72);
+const shl = bin(0x74);
+const shrU = bin(0x76);
+const eq = bin(0x46);
+const gtU = bin(0x4b);
+const geU = bin(0x4f);
+const eqz = (a: Code): Code => [...a, 0x45];
+/** `cond ? a : b` (both evaluated). */
+const select = (a: Code, b: Code, cond: Code): Code => [...a, ...b, ...cond, 0x1b];
+const load = (addr: Code, off = 0): Code => [...addr, 0x28, 2, ...uleb(off)];
+const load8 = (addr: Code, off = 0): Code => [...addr, 0x2d, 0, ...uleb(off)];
+const load16 = (addr: Code, off = 0): Code => [...addr, 0x2f, 1, ...uleb(off)];
+const load64 = (addr: Code, off = 0): Code => [...addr, 0x29, 3, ...uleb(off)];
+const store = (addr: Code, value: Code, off = 0): Code => [...addr, ...value, 0x36, 2, ...uleb(off)];
+const store64 = (addr: Code, value: Code, off = 0): Code => [...addr, ...value, 0x37, 3, ...uleb(off)];
+const copy = (dst: Code, src: Code, len: Code): Code => [...dst, ...src, ...len, 0xfc, 0x0a, 0, 0];
+const fill = (dst: Code, len: Code): Code => [...dst, ...c(0), ...len, 0xfc, 0x0b, 0];
+const when = (cond: Code, ...then: Code[]): Code => [...cond, 0x04, 0x40, ...then.flat(), 0x0b];
+const ifElse = (cond: Code, then: Code, other: Code): Code => [...cond, 0x04, 0x40, ...then, 0x05, ...other, 0x0b];
+/** Branch to the enclosing block `depth` levels out when `cond`. */
+const brIf = (depth: number, cond: Code): Code => [...cond, 0x0d, depth];
+const callProgram = (r1: Code, r2: Code): Code => [...r1, ...r2, 0x10, 0];
+
+// Parameters, then locals.
+const BASE = 0, LENS = 1, N = 2, IN_AT = 3, IN_END = 4, RES = 5, OUT = 6, LIMIT = 7, FLAGS = 8;
+const I = 9, OFF = 10, LEN = 11, DATA = 12, D = 13, OLEN = 14, R = 15, T = 16;
+const LOCALS = 8;
+
+const flag = (f: number): Code => and(get(FLAGS), c(f));
+
+/** XDP: the test run's page, headroom 256, no metadata, the loopback device. */
+function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+  return {
+    // DATA = the frame's place (data = data_meta) in the page.
+    setup: cat(add(get(BASE), c(CONTEXT_AREA + XDP_PACKET_HEADROOM)), set(DATA)),
+    frame: cat(
+      store(get(BASE), get(DATA), XdpMd.data),
+      store(get(BASE), add(get(DATA), get(LEN)), XdpMd.data_end),
+      store(get(BASE), get(DATA), XdpMd.data_meta),
+      store(get(BASE), c(LOOPBACK.ifindex), XdpMd.ingress_ifindex),
+      store64(get(BASE), [0x42, 0], XdpMd.rx_queue_index), // rx_queue_index, egress_ifindex
+      when(flag(LOOP_ZERO_HEADROOM), fill(add(get(BASE), c(CONTEXT_AREA)), c(XDP_PACKET_HEADROOM))),
+      copy(get(DATA), get(OFF), get(LEN)),
+    ),
+    entryLength: c(CONTEXT_AREA + PAGE_SIZE),
+    // [data_meta, data_end)
+    output: cat(
+      load(get(BASE), XdpMd.data_meta), set(D),
+      sub(load(get(BASE), XdpMd.data_end), get(D)), set(OLEN),
+      copy(get(OUT), get(D), get(OLEN)),
+    ),
+  };
+}
+
+/** skb: eth_type_trans on the loopback device, the Ethernet header at DATA (mac). */
+function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+  const mac = get(DATA);
+  const net = add(get(DATA), c(ETH_HLEN));
+  const fromMac = flag(LOOP_FROM_MAC);
+  // The EtherType (802.3 lengths: raw IPX 0x0001 when the payload starts ff ff, else 802.2 0x0004).
+  const type = or(shl(load8(mac, 12), c(8)), load8(mac, 13));
+  const proto = select(
+    type,
+    select(c(1), c(4), and(geU(get(LEN), c(ETH_HLEN + 2)), eq(load16(mac, 14), c(0xffff)))),
+    geU(type, c(0x600)),
+  );
+  return {
+    setup: cat(add(get(BASE), c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM)), set(DATA)),
+    frame: cat(
+      fill(get(BASE), c(SkBuff.SIZE)),
+      fill(sub(get(DATA), c(SKB_HEADROOM)), c(SKB_HEADROOM)),
+      copy(get(DATA), get(OFF), get(LEN)),
+      store(get(BASE), mac, W_MAC),
+      store(get(BASE), net, W_NET),
+      store(get(BASE), add(add(get(DATA), get(LEN)), c(SKB_ROOM_AFTER)), W_END),
+      store(get(BASE), select(get(LEN), sub(get(LEN), c(ETH_HLEN)), fromMac), SkBuff.len),
+      // pkt_type: 00:00:00:00:00:00 (lo's address) host; other multicast (lo's broadcast is zero too); else other host.
+      store(get(BASE), select(
+        c(PacketType.HOST),
+        select(c(PacketType.MULTICAST), c(PacketType.OTHERHOST), and(load8(mac), c(1))),
+        eqz(or(load(mac), load16(mac, 4))),
+      ), SkBuff.pkt_type),
+      // protocol in network byte order, as a little-endian u32 read sees it
+      proto, set(T),
+      or(shl(and(get(T), c(0xff)), c(8)), shrU(get(T), c(8))), set(T),
+      store(get(BASE), get(T), SkBuff.protocol),
+      store(get(BASE), c(LOOPBACK.ifindex), SkBuff.ifindex),
+      select(mac, net, fromMac), set(D),
+      store(get(BASE), get(D), SkBuff.data),
+      store(get(BASE), add(get(DATA), get(LEN)), SkBuff.data_end),
+      store(get(BASE), get(D), SkBuff.data_meta),
+      // The test run's dummy socket: family and addresses from the IPv4 / IPv6 header.
+      when(eq(get(T), c(0x0008)),
+        store(get(BASE), c(2), SkBuff.family),
+        when(geU(get(LEN), c(ETH_HLEN + 20)),
+          store(get(BASE), load(net, 16), SkBuff.remote_ip4),
+          store(get(BASE), load(net, 12), SkBuff.local_ip4))),
+      when(eq(get(T), c(0xdd86)),
+        store(get(BASE), c(10), SkBuff.family),
+        when(geU(get(LEN), c(ETH_HLEN + 40)),
+          store64(get(BASE), load64(net, 24), SkBuff.remote_ip6),
+          store64(get(BASE), load64(net, 32), SkBuff.remote_ip6 + 8),
+          store64(get(BASE), load64(net, 8), SkBuff.local_ip6),
+          store64(get(BASE), load64(net, 16), SkBuff.local_ip6 + 8))),
+    ),
+    entryLength: add(c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM), get(LEN)),
+    // [data, data_end); a socket filter run from the network header gets a zeroed Ethernet header back in front.
+    output: cat(
+      load(get(BASE), SkBuff.data), set(D),
+      sub(load(get(BASE), SkBuff.data_end), get(D)), set(OLEN),
+      ifElse(fromMac,
+        copy(get(OUT), get(D), get(OLEN)),
+        cat(fill(get(OUT), c(ETH_HLEN)), copy(add(get(OUT), c(ETH_HLEN)), get(D), get(OLEN)), add(get(OLEN), c(ETH_HLEN)), set(OLEN))),
+    ),
+  };
+}
+
+function loopBody(kind: 'xdp' | 'skb'): Code {
+  const k = kind === 'xdp' ? xdpFrame() : skbFrame();
+  return cat(
+    k.setup,
+    get(IN_AT), set(OFF),
+    [0x02, 0x40], // block
+    [0x03, 0x40], // loop
+    brIf(1, geU(get(I), get(N))),
+    load(add(get(LENS), shl(get(I), c(2)))), set(LEN),
+    // a frame the loop does not take, the end of the chunk, a full output area: back to the caller
+    brIf(1, gtU(sub(get(LEN), c(ETH_HLEN)), c(LOOP_MAX_LEN[kind] - ETH_HLEN))),
+    brIf(1, gtU(add(get(OFF), get(LEN)), get(IN_END))),
+    brIf(1, gtU(get(OUT), get(LIMIT))),
+    store(get(BASE), get(I), W_PROGRESS),
+    store(get(BASE), get(OFF), W_OFF),
+    k.frame,
+    callProgram(get(BASE), k.entryLength), set(R),
+    store(add(get(RES), shl(get(I), c(2))), get(R)),
+    when(flag(LOOP_COPY_OUT),
+      k.output,
+      store(add(get(RES), shl(get(I), c(2))), get(OLEN), OLENS),
+      add(get(OUT), get(OLEN)), set(OUT)),
+    add(get(OFF), get(LEN)), set(OFF),
+    add(get(I), c(1)), set(I),
+    [0x0c, 0], // br loop
+    [0x0b], // end loop
+    [0x0b], // end block
+    store(get(BASE), get(OFF), W_OFF),
+    get(I),
+    [0x0b], // end function
+  );
+}
+
+/** The loop module of one context kind: imports env.memory and p.f (the program), exports `batch`. */
+function loopWasm(kind: 'xdp' | 'skb'): Uint8Array<ArrayBuffer> {
+  const code = [1, LOCALS, I32, ...loopBody(kind)];
+  const params = Array<number>(9).fill(I32);
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [2, 0x60, 2, I32, I32, 1, I32, 0x60, params.length, ...params, 1, I32]),
+    ...section(2, [2, ...name('env'), ...name('memory'), 0x02, 0x00, 0x00, ...name('p'), ...name('f'), 0x00, 0x00]),
+    ...section(3, [1, 1]),
+    ...section(7, [1, ...name('batch'), 0x00, 0x01]),
+    ...section(10, [1, ...uleb(code.length), ...code]),
+  ]);
+}
+
+const modules: Partial<Record<'xdp' | 'skb', WebAssembly.Module>> = {};
+/** The loop module of `kind` (compiled once per process). */
+export function loopModule(kind: 'xdp' | 'skb'): WebAssembly.Module {
+  return (modules[kind] ??= new WebAssembly.Module(loopWasm(kind)));
+}
