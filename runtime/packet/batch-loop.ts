@@ -106,20 +106,50 @@ const load16 = (addr: Code, off = 0): Code => [...addr, 0x2f, 1, ...uleb(off)];
 const load64 = (addr: Code, off = 0): Code => [...addr, 0x29, 3, ...uleb(off)];
 const store = (addr: Code, value: Code, off = 0): Code => [...addr, ...value, 0x36, 2, ...uleb(off)];
 const store64 = (addr: Code, value: Code, off = 0): Code => [...addr, ...value, 0x37, 3, ...uleb(off)];
-const copy = (dst: Code, src: Code, len: Code): Code => [...dst, ...src, ...len, 0xfc, 0x0a, 0, 0];
-const fill = (dst: Code, len: Code): Code => [...dst, ...c(0), ...len, 0xfc, 0x0b, 0];
 const when = (cond: Code, ...then: Code[]): Code => [...cond, 0x04, 0x40, ...then.flat(), 0x0b];
-const ifElse = (cond: Code, then: Code, other: Code): Code => [...cond, 0x04, 0x40, ...then, 0x05, ...other, 0x0b];
 /** Branch to the enclosing block `depth` levels out when `cond`. */
 const brIf = (depth: number, cond: Code): Code => [...cond, 0x0d, depth];
 const callProgram = (r1: Code, r2: Code): Code => [...r1, ...r2, 0x10, 0];
 
 // Parameters, then locals.
 const BASE = 0, LENS = 1, N = 2, IN_AT = 3, IN_END = 4, RES = 5, OUT = 6, LIMIT = 7, FLAGS = 8;
-const I = 9, OFF = 10, LEN = 11, DATA = 12, D = 13, OLEN = 14, R = 15, T = 16;
-const LOCALS = 8;
+const I = 9, OFF = 10, LEN = 11, DATA = 12, D = 13, OLEN = 14, R = 15, T = 16, DST = 17;
+const LOCALS = 9;
 
 const flag = (f: number): Code => and(get(FLAGS), c(f));
+
+/** Zeroes [at + from, at + from + len) with 8-byte stores (len a multiple of 8; unrolled: no call out). */
+function zero(at: Code, from: number, len: number): Code {
+  const out: Code[] = [];
+  const addr = from < 0 ? sub(at, c(-from)) : at;
+  const off = from < 0 ? 0 : from;
+  for (let k = 0; k < len; k += 8) out.push(store64(addr, [0x42, 0], off + k));
+  return cat(...out);
+}
+
+/**
+ * LEN bytes from `src` to `dst` (locals), 8 bytes at a time, then the last bytes one by one:
+ * memory.copy calls out of the generated code, which costs more than the copy for frames this
+ * size. Exactly `len` bytes are read and written, as the test run's copy. Uses local T.
+ */
+function copyBytes(dst: number, src: number, len: number): Code {
+  return cat(
+    c(0), set(T),
+    [0x02, 0x40, 0x03, 0x40],
+    brIf(1, gtU(add(get(T), c(8)), get(len))),
+    store64(add(get(dst), get(T)), load64(add(get(src), get(T)))),
+    add(get(T), c(8)), set(T),
+    [0x0c, 0, 0x0b, 0x0b],
+    [0x02, 0x40, 0x03, 0x40],
+    brIf(1, geU(get(T), get(len))),
+    add(get(dst), get(T)), load8(add(get(src), get(T))), [0x3a, 0, 0], // i32.store8
+    add(get(T), c(1)), set(T),
+    [0x0c, 0, 0x0b, 0x0b],
+  );
+}
+
+/** The frame from the input (OFF) to its place in the buffer (DATA). */
+const copyFrame = copyBytes(DATA, OFF, LEN);
 
 /** XDP: the test run's page, headroom 256, no metadata, the loopback device. */
 function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
@@ -132,15 +162,15 @@ function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
       store(get(BASE), get(DATA), XdpMd.data_meta),
       store(get(BASE), c(LOOPBACK.ifindex), XdpMd.ingress_ifindex),
       store64(get(BASE), [0x42, 0], XdpMd.rx_queue_index), // rx_queue_index, egress_ifindex
-      when(flag(LOOP_ZERO_HEADROOM), fill(add(get(BASE), c(CONTEXT_AREA)), c(XDP_PACKET_HEADROOM))),
-      copy(get(DATA), get(OFF), get(LEN)),
+      when(flag(LOOP_ZERO_HEADROOM), zero(get(BASE), CONTEXT_AREA, XDP_PACKET_HEADROOM)),
+      copyFrame,
     ),
     entryLength: c(CONTEXT_AREA + PAGE_SIZE),
     // [data_meta, data_end)
     output: cat(
       load(get(BASE), XdpMd.data_meta), set(D),
       sub(load(get(BASE), XdpMd.data_end), get(D)), set(OLEN),
-      copy(get(OUT), get(D), get(OLEN)),
+      copyBytes(OUT, D, OLEN),
     ),
   };
 }
@@ -160,9 +190,9 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
   return {
     setup: cat(add(get(BASE), c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM)), set(DATA)),
     frame: cat(
-      fill(get(BASE), c(SkBuff.SIZE)),
-      fill(sub(get(DATA), c(SKB_HEADROOM)), c(SKB_HEADROOM)),
-      copy(get(DATA), get(OFF), get(LEN)),
+      zero(get(BASE), 0, SkBuff.SIZE),
+      zero(get(DATA), -SKB_HEADROOM, SKB_HEADROOM),
+      copyFrame,
       store(get(BASE), mac, W_MAC),
       store(get(BASE), net, W_NET),
       store(get(BASE), add(add(get(DATA), get(LEN)), c(SKB_ROOM_AFTER)), W_END),
@@ -201,9 +231,12 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
     output: cat(
       load(get(BASE), SkBuff.data), set(D),
       sub(load(get(BASE), SkBuff.data_end), get(D)), set(OLEN),
-      ifElse(fromMac,
-        copy(get(OUT), get(D), get(OLEN)),
-        cat(fill(get(OUT), c(ETH_HLEN)), copy(add(get(OUT), c(ETH_HLEN)), get(D), get(OLEN)), add(get(OLEN), c(ETH_HLEN)), set(OLEN))),
+      get(OUT), set(DST),
+      when(eqz(fromMac),
+        store64(get(OUT), [0x42, 0]), store(get(OUT), c(0), 8), [...get(OUT), ...c(0), 0x3b, 1, 12], // i32.store16
+        add(get(OUT), c(ETH_HLEN)), set(DST)),
+      copyBytes(DST, D, OLEN),
+      sub(add(get(DST), get(OLEN)), get(OUT)), set(OLEN),
     ),
   };
 }
