@@ -6,7 +6,7 @@
  * the kept frames as the program left them.
  */
 import { Bpf2WasmError } from '../../runtime/errors.js';
-import { readCapture, requireEthernet, runClassicOnBytes, PcapWriter, concatBytes, type CaptureFrame } from '../../runtime/capture/index.js';
+import { readCapture, requireEthernet, runClassicBatch, PcapWriter, concatBytes, type CaptureFrame } from '../../runtime/capture/index.js';
 import type { BpfInstance, BpfProgram } from '../../runtime/program.js';
 import { instantiate } from '../../runtime/instance.js';
 import { mapInfo } from '../../runtime/maps/api.js';
@@ -51,7 +51,7 @@ interface FrameResult {
   error?: Bpf2WasmError;
 }
 
-/** Runs frames through the program: the object's batch path, or the classic filter frame by frame. */
+/** Runs frames through the program: the object's batch path, or the classic filter's. */
 interface Runner {
   kind: string;
   run(frames: readonly CaptureFrame[]): { results: FrameResult[]; durationNs: number };
@@ -89,7 +89,8 @@ function classicRunner(inst: BpfInstance, io: CliIO): Runner {
     kind: 'classic',
     run(frames) {
       const t0 = io.now();
-      const results = frames.map((f): FrameResult => ({ index: f.index, retval: runClassicOnBytes(inst, f.data, f.originalLength) }));
+      const retvals = runClassicBatch(inst, frames);
+      const results = frames.map((f, i): FrameResult => ({ index: f.index, retval: retvals[i]! }));
       return { results, durationNs: frames.length ? (io.now() - t0) / frames.length : 0 };
     },
     output(frame, r) {

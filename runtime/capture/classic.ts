@@ -10,7 +10,8 @@
  * bounded by the captured length), reading the original length at r1 + r2. Both engines run it
  * (`instantiate(compile(...))` and `interpret(...)`, both `BpfInstance`s): the entry is a plain `raw` program.
  */
-import type { BpfInstance } from '../program.js';
+import { engineOf, type BpfInstance } from '../program.js';
+import { classicBatch, type ClassicFrame } from '../packet/batch.js';
 import { requireEthernet, type CaptureFrame } from './frame.js';
 
 /** Bytes after the captured bytes holding the original length. */
@@ -33,6 +34,16 @@ export function runClassicOnBytes(engine: ClassicEngine, data: Uint8Array, origi
   mem.set(data);
   new DataView(mem.buffer, mem.byteOffset + n, CLASSIC_LEN_TRAILER).setUint32(0, originalLength >>> 0, true);
   return engine.program(program).runInPlace(n);
+}
+
+/**
+ * Runs the filter on many frames (captured bytes and original lengths) and returns their u32
+ * return values, as `runClassicOnBytes` frame after frame: compiled filters loop inside Wasm
+ * (runtime/packet/batch.ts, no JS per frame), the interpreter goes frame by frame.
+ */
+export function runClassicBatch(inst: BpfInstance, frames: readonly ClassicFrame[], program?: string): Uint32Array {
+  const name = inst.program(program).name;
+  return classicBatch(engineOf(inst), name, frames, (f) => runClassicOnBytes(inst, f.data, f.originalLength, program));
 }
 
 /**

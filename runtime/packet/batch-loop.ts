@@ -48,8 +48,17 @@ export const W_END = CONTEXT_AREA - 20;
 /** `batch(...)`: see the module comment. */
 export type BatchLoop = (base: number, lens: number, n: number, inAt: number, inEnd: number, res: number, out: number, outLimit: number, flags: number) => number;
 
-/** The longest frame each loop takes. */
-export const LOOP_MAX_LEN = { xdp: XDP_MAX_LINEAR, skb: SKB_MAX_DATA } as const;
+/** Where a classic filter's loop finds the frames' original lengths, from `lens`. */
+export const ORIG_LENS = 4 * LOOP_MAX_FRAMES;
+/** The longest frame a classic filter's loop takes: pcap's largest snapshot length (frames run in place at the data address). */
+export const CLASSIC_MAX_LEN = 262144;
+
+/** The context kinds of the loop: the test run's XDP and skb buffers, and classic filters over captured bytes. */
+export type LoopKind = 'xdp' | 'skb' | 'classic';
+
+/** The shortest and longest frame each loop takes. */
+export const LOOP_MIN_LEN = { xdp: ETH_HLEN, skb: ETH_HLEN, classic: 0 } as const;
+export const LOOP_MAX_LEN = { xdp: XDP_MAX_LINEAR, skb: SKB_MAX_DATA, classic: CLASSIC_MAX_LEN } as const;
 
 // ---- encoding ----
 
@@ -241,8 +250,21 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
   };
 }
 
-function loopBody(kind: 'xdp' | 'skb'): Code {
-  const k = kind === 'xdp' ? xdpFrame() : skbFrame();
+/**
+ * Classic filters (runtime/capture/classic.ts's calling convention): the captured bytes at the
+ * data address followed by the original length (u32), r1 = their address, r2 = their length.
+ */
+function classicFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+  return {
+    setup: cat(get(BASE), set(DATA)),
+    frame: cat(copyFrame, store(add(get(DATA), get(LEN)), load(add(get(LENS), shl(get(I), c(2))), ORIG_LENS))),
+    entryLength: get(LEN),
+    output: [],
+  };
+}
+
+function loopBody(kind: LoopKind): Code {
+  const k = kind === 'xdp' ? xdpFrame() : kind === 'skb' ? skbFrame() : classicFrame();
   return cat(
     k.setup,
     get(IN_AT), set(OFF),
@@ -251,13 +273,13 @@ function loopBody(kind: 'xdp' | 'skb'): Code {
     brIf(1, geU(get(I), get(N))),
     load(add(get(LENS), shl(get(I), c(2)))), set(LEN),
     // a frame the loop does not take, the end of the chunk, a full output area: back to the caller
-    brIf(1, gtU(sub(get(LEN), c(ETH_HLEN)), c(LOOP_MAX_LEN[kind] - ETH_HLEN))),
+    brIf(1, gtU(sub(get(LEN), c(LOOP_MIN_LEN[kind])), c(LOOP_MAX_LEN[kind] - LOOP_MIN_LEN[kind]))),
     brIf(1, gtU(add(get(OFF), get(LEN)), get(IN_END))),
     brIf(1, gtU(get(OUT), get(LIMIT))),
     store(get(BASE), get(I), W_PROGRESS),
     store(get(BASE), get(OFF), W_OFF),
     k.frame,
-    callProgram(get(BASE), k.entryLength), set(R),
+    callProgram(kind === 'classic' ? get(DATA) : get(BASE), k.entryLength), set(R),
     store(add(get(RES), shl(get(I), c(2))), get(R)),
     when(flag(LOOP_COPY_OUT),
       k.output,
@@ -275,7 +297,7 @@ function loopBody(kind: 'xdp' | 'skb'): Code {
 }
 
 /** The loop module of one context kind: imports env.memory and p.f (the program), exports `batch`. */
-function loopWasm(kind: 'xdp' | 'skb'): Uint8Array<ArrayBuffer> {
+function loopWasm(kind: LoopKind): Uint8Array<ArrayBuffer> {
   const code = [1, LOCALS, I32, ...loopBody(kind)];
   const params = Array<number>(9).fill(I32);
   return new Uint8Array([
@@ -288,8 +310,8 @@ function loopWasm(kind: 'xdp' | 'skb'): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const modules: Partial<Record<'xdp' | 'skb', WebAssembly.Module>> = {};
+const modules: Partial<Record<LoopKind, WebAssembly.Module>> = {};
 /** The loop module of `kind` (compiled once per process). */
-export function loopModule(kind: 'xdp' | 'skb'): WebAssembly.Module {
+export function loopModule(kind: LoopKind): WebAssembly.Module {
   return (modules[kind] ??= new WebAssembly.Module(loopWasm(kind)));
 }

@@ -23,7 +23,7 @@ import { CONTEXT_AREA, ETH_HLEN, PAGE_SIZE, SHINFO_SIZE, SKB_HEADROOM, SKB_MAX_D
 import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 import { contextKind, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
 import {
-  LOOP_COPY_OUT, LOOP_FROM_MAC, LOOP_MAX_FRAMES, LOOP_MAX_LEN, LOOP_ZERO_HEADROOM, OLENS,
+  CLASSIC_MAX_LEN, LOOP_COPY_OUT, LOOP_FROM_MAC, LOOP_MAX_FRAMES, LOOP_MAX_LEN, LOOP_ZERO_HEADROOM, OLENS, ORIG_LENS,
   W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop,
 } from './batch-loop.js';
 
@@ -349,4 +349,67 @@ function fastBatch(
     at = w(W_OFF) - inAt + stAt;
     i += ran;
   }
+}
+
+/** A frame for a classic filter: the captured bytes and the frame's original length. */
+export interface ClassicFrame {
+  readonly data: Uint8Array;
+  readonly originalLength: number;
+}
+
+/**
+ * Runs a classic filter (a `raw` program with runtime/capture/classic.ts's calling convention)
+ * over `frames` and returns each frame's u32 return value: inside Wasm where the engine allows
+ * it (the loop puts each frame and its original length at the data address, as `single` does),
+ * else `single` per frame. A fault throws the typed error `single` would have thrown.
+ */
+export function classicBatch(engine: BatchEngine, program: string, frames: readonly ClassicFrame[], single: (f: ClassicFrame) => number): Uint32Array {
+  const n = frames.length;
+  const out = new Uint32Array(n);
+  const entry = engine.manifest && !engine.manifest.usesCallx ? engine.rawEntry?.(program) : undefined;
+  if (!entry) {
+    for (let i = 0; i < n; i++) out[i] = single(frames[i]!);
+    return out;
+  }
+  let loop = loops.get(entry.fn);
+  if (!loop) {
+    const inst = new WebAssembly.Instance(loopModule('classic'), { env: { memory: engine.memory }, p: { f: entry.fn } });
+    loop = inst.exports.batch as BatchLoop;
+    loops.set(entry.fn, loop);
+  }
+  const memory = engine.memory;
+  const base = engine.dataAddress;
+  const cache = {};
+  // After the largest frame and its length: lengths, original lengths, results, frames in.
+  const lensAt = base + CLASSIC_MAX_LEN + 8;
+  const resAt = lensAt + 2 * 4 * LOOP_MAX_FRAMES;
+  const inAt = resAt + 4 * LOOP_MAX_FRAMES;
+  engine.ensureData(inAt + CHUNK_IN - base);
+  let i = 0;
+  while (i < n) {
+    if (frames[i]!.data.length > CLASSIC_MAX_LEN) {
+      out[i] = single(frames[i++]!);
+      continue;
+    }
+    const { u8, u32 } = words(memory, cache);
+    let k = i;
+    let bytes = 0;
+    for (; k < n && k - i < LOOP_MAX_FRAMES; k++) {
+      const f = frames[k]!;
+      if (f.data.length > CLASSIC_MAX_LEN || bytes + f.data.length > CHUNK_IN) break;
+      u8.set(f.data, inAt + bytes);
+      u32[((lensAt + ORIG_LENS) >> 2) + k - i] = f.originalLength >>> 0;
+      u32[(lensAt >> 2) + k - i] = f.data.length;
+      bytes += f.data.length;
+    }
+    let ran: number;
+    try {
+      ran = loop(base, lensAt, k - i, inAt, inAt + bytes, resAt, 0, 0, 0);
+    } catch (x) {
+      throw entry.fault(x);
+    }
+    out.set(words(memory, cache).u32.subarray(resAt >> 2, (resAt >> 2) + ran), i);
+    i += ran;
+  }
+  return out;
 }
