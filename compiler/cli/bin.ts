@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Node adapter of the CLI: real files, real stdout/stderr, exit status. */
 import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { main } from './main.js';
 
 const io = {
@@ -9,6 +9,15 @@ const io = {
   readStream: (path: string): AsyncIterable<Uint8Array> => createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>,
   stderrIsTTY: process.stderr.isTTY === true,
   writeFile: (path: string, data: Uint8Array | string): Promise<void> => writeFile(path, data),
+  writeStream: async (path: string) => {
+    const file = await open(path, 'w');
+    return {
+      write: async (data: Uint8Array): Promise<void> => {
+        for (let at = 0; at < data.length;) at += (await file.write(data, at)).bytesWritten;
+      },
+      close: (): Promise<void> => file.close(),
+    };
+  },
   stdout: (text: string): void => void process.stdout.write(text),
   stderr: (text: string): void => void process.stderr.write(text),
   now: (): number => Number(process.hrtime.bigint()),

@@ -139,9 +139,12 @@ export async function runPcap(p: Parsed, input: { object?: Uint8Array; classic?:
 
   const verdicts = new Map<string, number>();
   const packets: Record<string, unknown>[] = [];
+  // --out: the kept frames of each chunk are written before the next chunk is read.
+  if (p.pcapOut !== undefined && p.pcapOut === p.pcap) throw new UsageError('--out would overwrite the capture being read: give another file');
+  const sink = p.pcapOut === undefined ? undefined : await outputSink(io, p.pcapOut);
   const out: Uint8Array[] = [];
   const writer = new PcapWriter();
-  if (p.pcapOut !== undefined) out.push(writer.header());
+  if (sink) out.push(writer.header());
   const all: CaptureFrame[] = [];
   let frameCount = 0;
   let refused = 0;
@@ -156,7 +159,7 @@ export async function runPcap(p: Parsed, input: { object?: Uint8Array; classic?:
     const secs = (now - t0) / 1e9;
     io.stderr(`\r${frameCount} frames, ${Math.round(frameCount / secs)} frames/s `);
   };
-  const flush = (chunk: CaptureFrame[]): void => {
+  const flush = async (chunk: CaptureFrame[]): Promise<void> => {
     if (chunk.length === 0) return;
     const { results, durationNs } = runner.run(chunk);
     runNs += durationNs * chunk.length;
@@ -177,31 +180,36 @@ export async function runPcap(p: Parsed, input: { object?: Uint8Array; classic?:
         if (r.dataOut && !sameBytes(r.dataOut, f.data)) pk.data_out = r.dataOut;
         packets.push(pk);
       }
-      if (p.pcapOut !== undefined && keep.has(v)) {
+      if (sink && keep.has(v)) {
         const data = runner.output(f, r);
         out.push(writer.record({ timestampNs: f.timestampNs, data, originalLength: Math.max(data.length, f.originalLength - f.data.length + data.length) }));
       }
     }
+    if (sink && out.length > 0) await sink.write(out.splice(0));
     progress();
   };
 
   let error: Bpf2WasmError | undefined;
   let chunk: CaptureFrame[] = [];
   try {
-    for await (const frame of readCapture(io.readStream ? io.readStream(p.pcap!) : await io.readFile(p.pcap!))) {
-      requireEthernet(frame);
-      chunk.push(frame);
-      if (p.repeat > 0) all.push(frame);
-      if (chunk.length >= CHUNK) {
-        flush(chunk);
-        chunk = [];
+    try {
+      for await (const frame of readCapture(io.readStream ? io.readStream(p.pcap!) : await io.readFile(p.pcap!))) {
+        requireEthernet(frame);
+        chunk.push(frame);
+        if (p.repeat > 0) all.push(frame);
+        if (chunk.length >= CHUNK) {
+          await flush(chunk);
+          chunk = [];
+        }
       }
+    } catch (e) {
+      if (!(e instanceof Bpf2WasmError)) throw e;
+      error = e;
     }
-  } catch (e) {
-    if (!(e instanceof Bpf2WasmError)) throw e;
-    error = e;
+    await flush(chunk);
+  } finally {
+    await sink?.close();
   }
-  flush(chunk);
   if (io.stderrIsTTY && frameCount >= CHUNK) io.stderr('\n');
   const wallNs = io.now() - t0;
 
@@ -221,7 +229,6 @@ export async function runPcap(p: Parsed, input: { object?: Uint8Array; classic?:
     nsPerPacket = samples[samples.length >> 1]!;
   }
 
-  if (p.pcapOut !== undefined) await io.writeFile(p.pcapOut, concatBytes(out));
   const maps = [...inst.maps.values()].filter((m) => m.type !== MapType.PERF_EVENT_ARRAY && m.type !== MapType.RINGBUF && !(mapInfo(m).poolOf !== undefined && firstEntries(m, 1).length === 0));
   const run = frameCount - refused;
   const pps = runNs > 0 ? (run * 1e9) / runNs : 0;
@@ -255,6 +262,16 @@ export async function runPcap(p: Parsed, input: { object?: Uint8Array; classic?:
     return 1;
   }
   return 0;
+}
+
+/** Where --out's bytes go: to the file as they come (io.writeStream), or collected and written at the end. */
+async function outputSink(io: CliIO, path: string): Promise<{ write(parts: Uint8Array[]): Promise<void>; close(): Promise<void> }> {
+  if (io.writeStream) {
+    const file = await io.writeStream(path);
+    return { write: (parts) => file.write(concatBytes(parts)), close: () => file.close() };
+  }
+  const all: Uint8Array[] = [];
+  return { write: async (parts) => { all.push(...parts); }, close: () => io.writeFile(path, concatBytes(all)) };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -124,6 +124,42 @@ describe('run --pcap', () => {
     expect([...readCaptureSync(io2.files.get('o.pcap')!)].map((f) => hex(f.data))).toEqual(drops.map((w) => hex(w.dataOut!)));
   });
 
+  it('--out is written chunk by chunk while the capture is read, and equals the file written at once', async () => {
+    // 12,000 frames: several batches of the CLI's 4096.
+    const big = writePcap(Array.from({ length: 12_000 }, (_, i) => ({ timestampNs: BigInt(i) * 1000n, data: FRAMES[i % FRAMES.length]!.data })));
+    const whole = fakeIO({ 'p.o': file('test-programs/c/xdp_drop_icmp.o'), 'c.pcap': big });
+    expect(await main(['run', 'p.o', '--pcap', 'c.pcap', '--out', 'o.pcap'], whole)).toBe(0);
+    const streamed = fakeIO({ 'p.o': file('test-programs/c/xdp_drop_icmp.o'), 'c.pcap': big });
+    let read = 0;
+    const writes: { bytes: number; readBefore: number }[] = [];
+    const parts: Uint8Array[] = [];
+    let closed = false;
+    streamed.readStream = async function* (p) {
+      const f = await streamed.readFile(p);
+      for (let i = 0; i < f.length; i += 65536) {
+        read = Math.min(f.length, i + 65536);
+        yield f.slice(i, i + 65536);
+      }
+    };
+    streamed.writeStream = async (p) => {
+      expect(p).toBe('o.pcap');
+      return {
+        async write(d) { writes.push({ bytes: d.length, readBefore: read }); parts.push(d.slice()); },
+        async close() { closed = true; },
+      };
+    };
+    expect(await main(['run', 'p.o', '--pcap', 'c.pcap', '--out', 'o.pcap'], streamed)).toBe(0);
+    expect(closed).toBe(true);
+    expect(streamed.files.has('o.pcap')).toBe(false);
+    expect(hex(Buffer.concat(parts))).toBe(hex(whole.files.get('o.pcap')!));
+    expect(writes.length).toBeGreaterThanOrEqual(3);
+    expect(writes[0]!.readBefore).toBeLessThan(big.length);
+    expect(Math.max(...writes.map((w) => w.bytes))).toBeLessThan(whole.files.get('o.pcap')!.length / 2);
+    expect([...readCaptureSync(whole.files.get('o.pcap')!)].length).toBeGreaterThan(8000);
+    // Reading and writing one file would truncate the capture under the reader.
+    expect(await main(['run', 'p.o', '--pcap', 'c.pcap', '--out', 'c.pcap'], streamed)).toBe(2);
+  });
+
   it('socket filters: keep/drop, --out cut to the bytes returned', async () => {
     const io = fakeIO({ 'p.o': file('test-programs/c/sock_syn.o'), 'c.pcap': CAPTURE });
     expect(await main(['run', 'p.o', '--program', 'syn_mac', '--pcap', 'c.pcap', '--skb-data', 'mac', '--out', 'o.pcap', '--json'], io)).toBe(0);
