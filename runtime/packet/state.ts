@@ -71,21 +71,23 @@ export interface SkbRun {
 /** The run in progress. */
 export type PacketRun = XdpRun | SkbRun;
 
-const runs = new WeakMap<WebAssembly.Memory, PacketRun>();
+/** The run in progress, as a property of the memory object (cheaper than a WeakMap on every run). */
+const RUN = Symbol('bpf2wasm.packetRun');
+type WithRun = WebAssembly.Memory & { [RUN]?: PacketRun | undefined };
 
 /** The packet run in progress on `memory`, if any. */
 export function currentRun(memory: WebAssembly.Memory): PacketRun | undefined {
-  return runs.get(memory);
+  return (memory as WithRun)[RUN];
 }
 
 /** Runs `body` with `run` as the packet run in progress on `memory`. */
 export function withRun<T>(memory: WebAssembly.Memory, run: PacketRun, body: () => T): T {
-  const outer = runs.get(memory);
-  runs.set(memory, run);
+  const m = memory as WithRun;
+  const outer = m[RUN];
+  m[RUN] = run;
   try {
     return body();
   } finally {
-    if (outer) runs.set(memory, outer);
-    else runs.delete(memory);
+    m[RUN] = outer;
   }
 }
