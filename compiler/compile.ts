@@ -21,6 +21,7 @@ import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/so
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
+import { addBatchExports } from './batch-export.js';
 import { programEntries } from '../runtime/engine.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
@@ -259,7 +260,12 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       ? withStackGuard(() => writeDirect(emitted.module))
       : await optimizeWithBinaryen(emitted.module, optLevel as 1 | 2, options.passes, phase);
     phase('binary');
-    let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
+    // XDP and skb programs get their batch loop inside the module (compiler/batch-export.ts).
+    const batch = addBatchExports(binary, manifest.programs.flatMap((p) => {
+      const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
+      return kind ? [{ exportName: p.exportName, kind }] : [];
+    }));
+    let wasm = appendCustomSection(batch.binary, INSN_MAP_SECTION, encodeInsnMap(batch.shift === 0 ? insnMap : insnMap.map(([off, insn]) => [off + batch.shift, insn])));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
     if (options.sourceLines && options.sourceLines.length > 0) wasm = appendCustomSection(wasm, LINES_SECTION, encodeSourceLines(options.sourceLines));
     return { wasm, manifest };

@@ -41,7 +41,7 @@ export interface Engine {
    * The raw exported entry of `program` for a loop inside Wasm to call (runtime/packet/batch.ts),
    * with what its throws become; engines without Wasm entries (the interpreter) have none.
    */
-  rawEntry?(program: string): { fn: WebAssembly.ExportValue; fault(e: unknown): Error } | undefined;
+  rawEntry?(program: string): { fn: WebAssembly.ExportValue; batch?: WebAssembly.ExportValue; fault(e: unknown): Error } | undefined;
 }
 
 /**

@@ -17,6 +17,7 @@ import { helperById } from './helper-table.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { BpfInstance } from './program.js';
+import { BATCH_EXPORT_SUFFIX } from './packet/batch-loop.js';
 import { ObjectRuntime, type ObjectOptions } from './object.js';
 
 export interface InstantiateOptions extends ObjectOptions {
@@ -44,6 +45,7 @@ class CompiledEngine implements Engine {
   readonly dataAddress: number;
   private readonly entries = new Map<string, BoundEntry>();
   private readonly raws = new Map<string, WebAssembly.ExportValue>();
+  private readonly batches = new Map<string, WebAssembly.ExportValue>();
   private readonly insnMap: InsnMap;
   private words: Uint32Array;
 
@@ -70,6 +72,9 @@ class CompiledEngine implements Engine {
       }
       const raw = fn as BoundEntry;
       this.raws.set(p.name, fn);
+      // The batch loop the compiler put in the module for packet programs (compiler/batch-export.ts).
+      const batch = instance.exports[p.exportName + BATCH_EXPORT_SUFFIX];
+      if (typeof batch === 'function') this.batches.set(p.name, batch);
       this.entries.set(p.name, (r1, r2) => {
         try {
           return raw(r1, r2);
@@ -95,11 +100,13 @@ class CompiledEngine implements Engine {
     return this.bind(program)(r1, r2);
   }
 
-  rawEntry(program: string): { fn: WebAssembly.ExportValue; fault(e: unknown): Error } | undefined {
+  rawEntry(program: string): { fn: WebAssembly.ExportValue; batch?: WebAssembly.ExportValue; fault(e: unknown): Error } | undefined {
     const fn = this.raws.get(program);
     if (!fn) return undefined;
+    const batch = this.batches.get(program);
     return {
       fn,
+      ...(batch ? { batch } : {}),
       fault: (e) => {
         this.object?.afterFault();
         return withSourceLine(this.translate(e), this.sourceLines);

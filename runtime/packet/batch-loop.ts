@@ -26,6 +26,9 @@ import {
   XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
 
+/** The export of a program's batch loop inside its own module: `<program export>__batch` (compiler/batch-export.ts). */
+export const BATCH_EXPORT_SUFFIX = '__batch';
+
 /** Loop flag: copy each output frame out. */
 export const LOOP_COPY_OUT = 1;
 /** Loop flag (XDP): zero the headroom before each frame (a helper can reach it). */
@@ -118,7 +121,7 @@ const store64 = (addr: Code, value: Code, off = 0): Code => [...addr, ...value, 
 const when = (cond: Code, ...then: Code[]): Code => [...cond, 0x04, 0x40, ...then.flat(), 0x0b];
 /** Branch to the enclosing block `depth` levels out when `cond`. */
 const brIf = (depth: number, cond: Code): Code => [...cond, 0x0d, depth];
-const callProgram = (r1: Code, r2: Code): Code => [...r1, ...r2, 0x10, 0];
+
 
 // Parameters, then locals.
 const BASE = 0, LENS = 1, N = 2, IN_AT = 3, IN_END = 4, RES = 5, OUT = 6, LIMIT = 7, FLAGS = 8;
@@ -127,13 +130,16 @@ const LOCALS = 9;
 
 const flag = (f: number): Code => and(get(FLAGS), c(f));
 
-/** Zeroes [at + from, at + from + len) with 8-byte stores (len a multiple of 8; unrolled: no call out). */
+/** Zeroes [at + from, at + from + len) with 8-byte stores in a loop (len a multiple of 8, > 0; no call out of the code). Uses local T. */
 function zero(at: Code, from: number, len: number): Code {
-  const out: Code[] = [];
-  const addr = from < 0 ? sub(at, c(-from)) : at;
-  const off = from < 0 ? 0 : from;
-  for (let k = 0; k < len; k += 8) out.push(store64(addr, [0x42, 0], off + k));
-  return cat(...out);
+  return cat(
+    c(from), set(T),
+    [0x03, 0x40],
+    store64(add(at, get(T)), [0x42, 0]),
+    add(get(T), c(8)), set(T),
+    brIf(0, [...get(T), ...c(from + len), 0x48]), // i32.lt_s: `from` may be negative
+    [0x0b],
+  );
 }
 
 /**
@@ -263,7 +269,8 @@ function classicFrame(): { setup: Code; frame: Code; entryLength: Code; output: 
   };
 }
 
-function loopBody(kind: LoopKind): Code {
+function loopBody(kind: LoopKind, program: number): Code {
+  const callProgram = (r1: Code, r2: Code): Code => [...r1, ...r2, 0x10, ...uleb(program)];
   const k = kind === 'xdp' ? xdpFrame() : kind === 'skb' ? skbFrame() : classicFrame();
   return cat(
     k.setup,
@@ -296,13 +303,24 @@ function loopBody(kind: LoopKind): Code {
   );
 }
 
+/** The loop's function type: `(i32 x 9) -> i32`, encoded. */
+export const LOOP_TYPE: readonly number[] = [0x60, 9, ...Array<number>(9).fill(I32), 1, I32];
+
+/**
+ * The loop's function body (locals and code, without its size) calling the program's entry at
+ * function index `program`: the runtime's loop module calls its import 0; the compiler puts the
+ * same body into the program's module (compiler/batch-export.ts) to call the entry directly.
+ */
+export function loopFunctionBody(kind: LoopKind, program: number): number[] {
+  return [1, LOCALS, I32, ...loopBody(kind, program)];
+}
+
 /** The loop module of one context kind: imports env.memory and p.f (the program), exports `batch`. */
 function loopWasm(kind: LoopKind): Uint8Array<ArrayBuffer> {
-  const code = [1, LOCALS, I32, ...loopBody(kind)];
-  const params = Array<number>(9).fill(I32);
+  const code = loopFunctionBody(kind, 0);
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [2, 0x60, 2, I32, I32, 1, I32, 0x60, params.length, ...params, 1, I32]),
+    ...section(1, [2, 0x60, 2, I32, I32, 1, I32, ...LOOP_TYPE]),
     ...section(2, [2, ...name('env'), ...name('memory'), 0x02, 0x00, 0x00, ...name('p'), ...name('f'), 0x00, 0x00]),
     ...section(3, [1, 1]),
     ...section(7, [1, ...name('batch'), 0x00, 0x01]),

@@ -24,13 +24,15 @@ import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun }
 import { contextKind, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
 import {
   CLASSIC_MAX_LEN, LOOP_COPY_OUT, LOOP_FROM_MAC, LOOP_MAX_FRAMES, LOOP_MAX_LEN, LOOP_ZERO_HEADROOM, OLENS, ORIG_LENS,
-  W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop,
+  W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop, type LoopKind,
 } from './batch-loop.js';
 
 /** A program's raw exported entry, for a Wasm loop to call, and how its faults become typed errors. */
 export interface RawEntry {
   /** The exported Wasm function `(r1: i32, r2: i32) -> i32`. */
   fn: WebAssembly.ExportValue;
+  /** The batch loop inside the program's module (compiler/batch-export.ts), when the compiler added one. */
+  batch?: WebAssembly.ExportValue;
   /** What a throw out of it becomes (the typed error `test()` would have thrown). */
   fault(e: unknown): Error;
 }
@@ -211,9 +213,14 @@ export function testBatchPacket(
   if (!kind) {
     throw new BpfRuntimeError(ErrorCode.TestRun, `ENOTSUPP: programs of type ${program.type} have no packet test run`, { program: program.name });
   }
+  const T0 = performance.now();
   const frames = sourceOf(input, program.name);
+  const T1 = performance.now();
   const n = frames.count;
   const res = new Results(n, opts.dataOut ?? true);
+  const T2 = performance.now();
+  (globalThis as any).TT ??= [0, 0, 0, 0, 0, 0];
+  (globalThis as any).TT[0] += T1 - T0; (globalThis as any).TT[1] += T2 - T1;
   const t0 = performance.now();
   const entry = !opts.perFrame && batchFastPath(engine, program) ? engine.rawEntry!(program.name) : undefined;
   const skbData = opts.skbData;
@@ -244,6 +251,17 @@ export function testBatchPacket(
 /** The loop instance of each program entry (built once). */
 const loops = new WeakMap<WebAssembly.ExportValue, BatchLoop>();
 
+/** The runtime's loop module instantiated over `entry` (for modules without a batch export: older modules, classic filters). */
+function loopOf(kind: LoopKind, engine: BatchEngine, entry: RawEntry): BatchLoop {
+  let loop = loops.get(entry.fn);
+  if (!loop) {
+    const inst = new WebAssembly.Instance(loopModule(kind), { env: { memory: engine.memory }, p: { f: entry.fn } });
+    loop = inst.exports.batch as BatchLoop;
+    loops.set(entry.fn, loop);
+  }
+  return loop;
+}
+
 /** Views of a memory's current buffer, made again only when it grew. */
 function words(memory: WebAssembly.Memory, cache: { buf?: ArrayBuffer; u8?: Uint8Array; u32?: Uint32Array }): { u8: Uint8Array; u32: Uint32Array } {
   if (cache.buf !== memory.buffer) {
@@ -259,12 +277,7 @@ function fastBatch(
   engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry, flags: number, frames: FrameSource, res: Results,
   one: (i: number, at: number) => void,
 ): void {
-  let loop = loops.get(entry.fn);
-  if (!loop) {
-    const inst = new WebAssembly.Instance(loopModule(kind), { env: { memory: engine.memory }, p: { f: entry.fn } });
-    loop = inst.exports.batch as BatchLoop;
-    loops.set(entry.fn, loop);
-  }
+  const loop = (entry.batch as BatchLoop | undefined) ?? loopOf(kind, engine, entry);
   const memory = engine.memory;
   const base = engine.dataAddress;
   const cache = {};
@@ -327,13 +340,17 @@ function fastBatch(
     }
     if (i >= stTo || at + len > stAt + stBytes) {
       const { u8, u32 } = words(memory, cache);
+      const S0 = performance.now();
       const st = frames.stage(u8, u32, lensAt, inAt, i, at, LOOP_MAX_FRAMES, CHUNK_IN);
+      (globalThis as any).TT[2] += performance.now() - S0;
       stFrom = i; stTo = i + st.frames; stAt = at; stBytes = st.bytes;
     }
     first = i;
     let ran: number;
     try {
+      const L0 = performance.now();
       ran = withRun(memory, run, () => loop(base, lensAt + 4 * (i - stFrom), stTo - i, inAt + (at - stAt), inAt + stBytes, resAt, outAt, outLimit, flags));
+      (globalThis as any).TT[3] += performance.now() - L0;
     } catch (x) {
       const err = entry.fault(x);
       if (!(err instanceof Bpf2WasmError)) throw err;
@@ -345,7 +362,9 @@ function fastBatch(
       i += k + 1;
       continue;
     }
+    const C0 = performance.now();
     collect(i, ran);
+    (globalThis as any).TT[4] += performance.now() - C0;
     at = w(W_OFF) - inAt + stAt;
     i += ran;
   }
@@ -371,12 +390,7 @@ export function classicBatch(engine: BatchEngine, program: string, frames: reado
     for (let i = 0; i < n; i++) out[i] = single(frames[i]!);
     return out;
   }
-  let loop = loops.get(entry.fn);
-  if (!loop) {
-    const inst = new WebAssembly.Instance(loopModule('classic'), { env: { memory: engine.memory }, p: { f: entry.fn } });
-    loop = inst.exports.batch as BatchLoop;
-    loops.set(entry.fn, loop);
-  }
+  const loop = loopOf('classic', engine, entry);
   const memory = engine.memory;
   const base = engine.dataAddress;
   const cache = {};

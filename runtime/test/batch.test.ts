@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compileObject } from '../../compiler/object/compile-object.js';
+import { compile } from '../../compiler/compile.js';
 import { instantiate } from '../instance.js';
 import type { BpfInstance } from '../program.js';
 import { readCaptureSync } from '../capture/index.js';
@@ -134,4 +135,39 @@ describe('batch path', () => {
     expect(() => p.testBatch([new Uint8Array(20), 'x' as unknown as Uint8Array])).toThrow(/frame 1/);
     expect(() => p.testBatch([new Uint8Array(20)], { skbData: 'mac' })).toThrow(/skbData/);
   });
+});
+
+describe('batch exports inside compiled modules', () => {
+  // r0 = 0; r2 = 0xfffffff0; r0 = *(u64 *)(r2 + 0) (outside linear memory: a trap); then loads
+  // through r1 (more code after the trap, so that a wrong offset in the instruction map names
+  // another instruction); exit
+  const code = new Uint8Array([
+    0xb7, 0x00, 0, 0, 0, 0, 0, 0,
+    0x18, 0x02, 0, 0, 0xf0, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
+    0x79, 0x20, 0, 0, 0, 0, 0, 0,
+    ...Array.from({ length: 24 }, (_, k) => [0x61, 0x13, k * 4, 0, 0, 0, 0, 0]).flat(),
+    0x95, 0, 0, 0, 0, 0, 0, 0,
+  ]);
+  for (const optLevel of [0, 1] as const) {
+    it(`XDP and skb programs get <export>__batch; traps still name their instruction (-O${optLevel})`, async () => {
+      const { wasm } = await compile(code, { optLevel, mapAllInstructions: true, entries: [{ name: 'x', pc: 0, type: 'xdp' }, { name: 's', pc: 0, type: 'tc' }, { name: 'r', pc: 0, type: 'raw' }] });
+      const names = WebAssembly.Module.exports(new WebAssembly.Module(wasm)).map((e) => e.name);
+      expect(names.filter((n) => n.endsWith('__batch')).sort()).toEqual(['s__batch', 'x__batch']);
+      const inst = await instantiate(wasm);
+      for (const p of ['x', 's', 'r']) {
+        let err: unknown;
+        try {
+          inst.program(p).test(p === 'r' ? {} : { dataIn: frames[0]! });
+        } catch (e) {
+          err = e;
+        }
+        expect(err, p).toBeInstanceOf(Bpf2WasmError);
+        expect((err as Bpf2WasmError).location.insn, p).toBe(3);
+      }
+      const r = inst.program('x').testBatch([frames[0]!, frames[1]!]);
+      expect(r.fastPath).toBe(true);
+      expect([...r.errors.keys()]).toEqual([0, 1]);
+      expect(r.errors.get(1)!.location.insn).toBe(3);
+    });
+  }
 });
