@@ -692,14 +692,18 @@ export function reportJson(report: BenchReport): string {
 
 async function main(argv: readonly string[]): Promise<void> {
   const known = new Set(['--quick', '--json', '--help', '-h']);
-  const unknown = argv.filter((a) => !known.has(a));
-  if (unknown.length || argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: node dist/scripts/bench.js [--quick] [--json]\n');
-    if (unknown.length) process.exitCode = 2;
+  const allParts: NonNullable<BenchOptions['parts']> = ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet'];
+  // --part NAME (repeatable): only those parts.
+  const parts = argv.flatMap((a, i) => (argv[i - 1] === '--part' ? [a] : []));
+  const unknown = argv.filter((a, i) => !known.has(a) && a !== '--part' && argv[i - 1] !== '--part');
+  const badPart = parts.find((p) => !(allParts as readonly string[]).includes(p));
+  if (unknown.length || badPart !== undefined || argv.at(-1) === '--part' || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`usage: node dist/scripts/bench.js [--quick] [--json] [--part ${allParts.join('|')}]...\n`);
+    if (unknown.length || badPart !== undefined || argv.at(-1) === '--part') process.exitCode = 2;
     return;
   }
   const json = argv.includes('--json');
-  const report = await runBench({ quick: argv.includes('--quick') });
+  const report = await runBench({ quick: argv.includes('--quick'), ...(parts.length ? { parts: parts as typeof allParts } : {}) });
   process.stdout.write(`${json ? reportJson(report) : formatReport(report)}\n`);
   if (report.run.some((r) => r.match === false) || report.maps.some((r) => !r.ok)) process.exitCode = 1;
 }
