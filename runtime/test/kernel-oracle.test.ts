@@ -137,18 +137,34 @@ describe('kernel oracle: BPF_PROG_TEST_RUN vs bpf2wasm, frame by frame', () => {
       expect(load.ok, load.err).toBe(true);
       const { wasm } = await compileObject(new Uint8Array(readFileSync(objectPath(object))));
       const inst = await instantiate(wasm, { trace: () => {} });
+      // A second instance runs the same frames through testBatch() (the loop inside Wasm).
+      const batchInst = await instantiate(wasm, { trace: () => {} });
       const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
       for (const c of cases) {
         for (const m of c.maps ?? []) {
           const set = bpftool(['map', 'update', 'pinned', `${maps}/${m.map}`, 'key', ...[...u32(m.key)].map(String), 'value', ...[...u32(m.value)].map(String)]);
           expect(set.ok, set.err).toBe(true);
           inst.map(m.map).updateRaw(u32(m.key), u32(m.value));
+          batchInst.map(m.map).updateRaw(u32(m.key), u32(m.value));
         }
       }
       const mismatches: string[] = [];
       for (const c of cases) {
-        for (const f of c.frames) {
+        const batch = c.ctxIn ? undefined : batchInst.program(c.program).testBatch(c.frames.map((f) => f.data), c.skbData ? { skbData: c.skbData } : {});
+        if (batch) expect(batch.fastPath, c.program).toBe(true);
+        for (const [i, f] of c.frames.entries()) {
           const k = kernelRun(`${dir}/${c.program}`, f.data, c.ctxIn);
+          if (batch) {
+            const err = batch.errors.get(i);
+            const same = 'error' in k ? err !== undefined : !err && batch.retvals[i] === k.retval && hex(batch.dataOut(i)!) === hex(k.dataOut);
+            if (!same) mismatches.push(`${c.program} / ${f.label} (testBatch): kernel ${'error' in k ? 'error' : `retval ${k.retval}`}, batch ${err ? `error ${err.message}` : `retval ${batch.retvals[i]}`}`);
+          } else {
+            try {
+              batchInst.program(c.program).test({ dataIn: f.data, ctxIn: c.ctxIn, skbData: c.skbData });
+            } catch {
+              // compared on the first instance
+            }
+          }
           let ours: KernelRun | { error: string };
           try {
             ours = inst.program(c.program).test({ dataIn: f.data, ctxIn: c.ctxIn, skbData: c.skbData });
@@ -171,6 +187,7 @@ describe('kernel oracle: BPF_PROG_TEST_RUN vs bpf2wasm, frame by frame', () => {
         const theirs = kernelMap(pinned);
         const mine = ourMap(inst, name);
         expect(Object.fromEntries(mine), `map ${name} after the run`).toEqual(Object.fromEntries(theirs));
+        expect(Object.fromEntries(ourMap(batchInst, name)), `map ${name} after the batch`).toEqual(Object.fromEntries(theirs));
       }
       expect(mismatches, mismatches.join('\n')).toEqual([]);
     }, 60_000);
