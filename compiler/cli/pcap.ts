@@ -64,14 +64,18 @@ function objectRunner(handle: BpfProgram, p: Parsed): Runner {
   if (!['xdp', 'socket', 'tc', 'tc_action', 'cgroup_skb', 'lwt'].includes(kind)) {
     throw new UsageError(`--pcap runs packet programs; ${handle.name} is of type ${kind}`);
   }
-  const skbData = kind === 'socket' ? { skbData: p.skbData } : {};
+  // The output frames are read back only when they are shown (--json) or written (--out).
+  const dataOut = p.json || (p.pcapOut !== undefined && kind !== 'socket');
+  const opts = kind === 'socket' ? { skbData: p.skbData, dataOut } : { dataOut };
   return {
     kind,
     run(frames) {
-      const r = handle.testBatch(frames.map((f) => f.data), skbData);
+      const r = handle.testBatch(frames.map((f) => f.data), opts);
       const results: FrameResult[] = frames.map((f, i) => {
         const error = r.errors.get(i);
-        return error ? { index: f.index, retval: 0, error } : { index: f.index, retval: r.retvals[i]!, dataOut: r.dataOut(i)! };
+        if (error) return { index: f.index, retval: 0, error };
+        const out = dataOut ? r.dataOut(i) : undefined;
+        return out ? { index: f.index, retval: r.retvals[i]!, dataOut: out } : { index: f.index, retval: r.retvals[i]! };
       });
       return { results, durationNs: r.durationNs };
     },
