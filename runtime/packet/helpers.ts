@@ -78,9 +78,19 @@ const REDIRECT_MAP_FLAGS: ReadonlyMap<number, number> = new Map([
 
 /** The packet helpers for programs running on `memory` (`maps`: the object's, for bpf_redirect_map). */
 export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): HelperDefinition[] {
-  const u8 = (): Uint8Array => new Uint8Array(memory.buffer);
-  const dv = (): DataView => new DataView(memory.buffer);
-  const inMemory = (addr: number, len: number): boolean => addr >= CONTEXT_AREA && addr + len <= memory.buffer.byteLength;
+  // Views made once per buffer: a view per call (and reading memory.buffer) cost more than most
+  // helpers' work. Growing the memory detaches the old buffer, whose views then have length 0.
+  let bytes = new Uint8Array(memory.buffer);
+  let view = new DataView(memory.buffer);
+  const fresh = (): void => {
+    if (bytes.length === 0) {
+      bytes = new Uint8Array(memory.buffer);
+      view = new DataView(memory.buffer);
+    }
+  };
+  const u8 = (): Uint8Array => (fresh(), bytes);
+  const dv = (): DataView => (fresh(), view);
+  const inMemory = (addr: number, len: number): boolean => addr >= CONTEXT_AREA && addr + len <= u8().length;
   const run = (): PacketRun | undefined => currentRun(memory);
   const skbRun = (): SkbRun | undefined => {
     const r = run();
@@ -97,7 +107,7 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     const v = dv();
     const data = v.getUint32(c + dataOff, true);
     const end = v.getUint32(c + endOff, true);
-    if (end < data || end > memory.buffer.byteLength) return undefined;
+    if (end < data || end > u8().length) return undefined;
     return [data, end];
   };
   const skbBounds = (ctx: number): [number, number] | undefined => bounds(ctx, SkBuff.data, SkBuff.data_end);
