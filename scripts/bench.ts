@@ -690,20 +690,29 @@ export function reportJson(report: BenchReport): string {
   return JSON.stringify(report, null, 2);
 }
 
-async function main(argv: readonly string[]): Promise<void> {
+/** The bench's command line: `[--quick] [--json] [--part NAME]...`, or the usage text and exit status. */
+export function parseBenchArgs(argv: readonly string[]): { quick: boolean; json: boolean; parts?: NonNullable<BenchOptions['parts']> } | { usage: string; status: number } {
   const known = new Set(['--quick', '--json', '--help', '-h']);
   const allParts: NonNullable<BenchOptions['parts']> = ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet'];
+  const usage = `usage: node dist/scripts/bench.js [--quick] [--json] [--part ${allParts.join('|')}]...\n`;
   // --part NAME (repeatable): only those parts.
   const parts = argv.flatMap((a, i) => (argv[i - 1] === '--part' ? [a] : []));
-  const unknown = argv.filter((a, i) => !known.has(a) && a !== '--part' && argv[i - 1] !== '--part');
-  const badPart = parts.find((p) => !(allParts as readonly string[]).includes(p));
-  if (unknown.length || badPart !== undefined || argv.at(-1) === '--part' || argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`usage: node dist/scripts/bench.js [--quick] [--json] [--part ${allParts.join('|')}]...\n`);
-    if (unknown.length || badPart !== undefined || argv.at(-1) === '--part') process.exitCode = 2;
+  const bad = argv.some((a, i) => !known.has(a) && a !== '--part' && argv[i - 1] !== '--part')
+    || parts.some((p) => !(allParts as readonly string[]).includes(p)) || argv.at(-1) === '--part';
+  if (bad) return { usage, status: 2 };
+  if (argv.includes('--help') || argv.includes('-h')) return { usage, status: 0 };
+  return { quick: argv.includes('--quick'), json: argv.includes('--json'), ...(parts.length ? { parts: parts as typeof allParts } : {}) };
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const args = parseBenchArgs(argv);
+  if ('usage' in args) {
+    process.stdout.write(args.usage);
+    process.exitCode = args.status;
     return;
   }
-  const json = argv.includes('--json');
-  const report = await runBench({ quick: argv.includes('--quick'), ...(parts.length ? { parts: parts as typeof allParts } : {}) });
+  const json = args.json;
+  const report = await runBench({ quick: args.quick, ...(args.parts ? { parts: args.parts } : {}) });
   process.stdout.write(`${json ? reportJson(report) : formatReport(report)}\n`);
   if (report.run.some((r) => r.match === false) || report.maps.some((r) => !r.ok)) process.exitCode = 1;
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
-import { formatReport, reportJson, runBench } from '../bench.js';
+import { formatReport, parseBenchArgs, reportJson, runBench } from '../bench.js';
 import { generateProgram } from '../bench/genprog.js';
 import { KERNELS } from '../bench/kernels.js';
 import { nativeUnavailable } from '../bench/native.js';
@@ -15,6 +15,13 @@ const noNative = nativeUnavailable();
 if (noNative) console.warn(`bench smoke test: skipping the native comparison: ${noNative}`);
 
 describe('bench', () => {
+  it('parses --quick, --json and --part NAME (repeatable); anything else is a usage error', () => {
+    expect(parseBenchArgs([])).toEqual({ quick: false, json: false });
+    expect(parseBenchArgs(['--part', 'packet', '--quick', '--part', 'maps'])).toEqual({ quick: true, json: false, parts: ['packet', 'maps'] });
+    for (const bad of [['--part'], ['--part', 'nope'], ['--fast'], ['packet']]) expect(parseBenchArgs(bad), bad.join(' ')).toMatchObject({ status: 2 });
+    expect(parseBenchArgs(['--help'])).toMatchObject({ status: 0 });
+  });
+
   it('generates valid programs of the exact size', () => {
     for (const n of [64, 1_000, 10_000]) {
       const bytes = generateProgram(n);
