@@ -293,21 +293,23 @@ function fastBatch(
   // The run state the packet helpers consult: one for the whole batch, its per-frame parts in
   // the loop's words (skb headers, the room's end) and in the results (effects, by frame).
   let first = 0;
-  const effects = { get effects(): PacketEffects { return res.effectsOf(first + w(W_PROGRESS)); } };
+  const effectsNow = (): PacketEffects => res.effectsOf(first + w(W_PROGRESS));
   let run: PacketRun;
   if (kind === 'xdp') {
     const hardStart = base + CONTEXT_AREA;
-    run = Object.defineProperties({ kind: 'xdp', ctx: base, hardStart, hardEnd: hardStart + PAGE_SIZE - SHINFO_SIZE, frags: [] } as unknown as XdpRun,
-      Object.getOwnPropertyDescriptors(effects));
+    const xdp: XdpRun = { kind: 'xdp', ctx: base, hardStart, hardEnd: hardStart + PAGE_SIZE - SHINFO_SIZE, frags: [], get effects() { return effectsNow(); } };
+    run = xdp;
     // The headroom as the test run leaves it (the loop re-zeroes it per frame only when a helper can reach it).
     words(memory, cache).u8.fill(0, hardStart, hardStart + XDP_PACKET_HEADROOM);
   } else {
-    run = Object.defineProperties({ kind: 'skb', ctx: base, head: base + CONTEXT_AREA, l2: (flags & LOOP_FROM_MAC) !== 0 } as unknown as SkbRun, {
-      ...Object.getOwnPropertyDescriptors(effects),
-      mac: { get: () => w(W_MAC), set: (v: number) => setW(W_MAC, v) },
-      network: { get: () => w(W_NET), set: (v: number) => setW(W_NET, v) },
-      end: { get: () => w(W_END), set: (v: number) => setW(W_END, v) },
-    });
+    const skb: SkbRun = {
+      kind: 'skb', ctx: base, head: base + CONTEXT_AREA, l2: (flags & LOOP_FROM_MAC) !== 0,
+      get mac() { return w(W_MAC); }, set mac(v) { setW(W_MAC, v); },
+      get network() { return w(W_NET); }, set network(v) { setW(W_NET, v); },
+      get end() { return w(W_END); }, set end(v) { setW(W_END, v); },
+      get effects() { return effectsNow(); },
+    };
+    run = skb;
   }
   const maxLen = LOOP_MAX_LEN[kind];
   const n = frames.count;
