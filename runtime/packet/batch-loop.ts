@@ -18,7 +18,7 @@
  * packet helpers where the loop is: the frame in progress (W_PROGRESS, written before each run,
  * so a trap names its frame), the input offset of the frame in progress or, on return, of the
  * next frame (W_OFF), and for skbs the mac and network headers and the end of the room the
- * helpers may grow into (W_MAC, W_NET, W_END), which the helpers read and move through the run
+ * helpers may grow into (W_MAC, W_NET, W_HEAD, W_END), which the helpers read and move through the run
  * state (batch.ts makes them accessors).
  */
 import {
@@ -44,9 +44,15 @@ export const OLENS = 4 * LOOP_MAX_FRAMES;
 /** Words at base + W_*: see the module comment. */
 export const W_PROGRESS = CONTEXT_AREA - 4;
 export const W_OFF = CONTEXT_AREA - 8;
-export const W_MAC = CONTEXT_AREA - 12;
-export const W_NET = CONTEXT_AREA - 16;
-export const W_END = CONTEXT_AREA - 20;
+export const W_END = CONTEXT_AREA - 12;
+/**
+ * The skb's Ethernet header, network header and buffer head, right after `struct __sk_buff`
+ * (bytes 192..203; the batch zeroes them when it ends): where the kernel's `struct sk_buff`
+ * keeps them, for what reads them besides the helpers (legacy loads at negative offsets).
+ */
+export const W_MAC = SkBuff.SIZE;
+export const W_NET = SkBuff.SIZE + 4;
+export const W_HEAD = SkBuff.SIZE + 8;
 
 /** `batch(...)`: see the module comment. */
 export type BatchLoop = (base: number, lens: number, n: number, inAt: number, inEnd: number, res: number, out: number, outLimit: number, flags: number) => number;
@@ -210,6 +216,7 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
       copyFrame,
       store(get(BASE), mac, W_MAC),
       store(get(BASE), net, W_NET),
+      store(get(BASE), sub(get(DATA), c(SKB_HEADROOM)), W_HEAD),
       store(get(BASE), add(add(get(DATA), get(LEN)), c(SKB_ROOM_AFTER)), W_END),
       store(get(BASE), select(get(LEN), sub(get(LEN), c(ETH_HLEN)), fromMac), SkBuff.len),
       // pkt_type: 00:00:00:00:00:00 (lo's address) host; other multicast (lo's broadcast is zero too); else other host.

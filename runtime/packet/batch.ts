@@ -24,7 +24,7 @@ import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun }
 import { contextKind, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
 import {
   CLASSIC_MAX_LEN, LOOP_COPY_OUT, LOOP_FROM_MAC, LOOP_MAX_FRAMES, LOOP_MAX_LEN, LOOP_ZERO_HEADROOM, OLENS, ORIG_LENS,
-  W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop, type LoopKind,
+  W_HEAD, W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop, type LoopKind,
 } from './batch-loop.js';
 
 /** A program's raw exported entry, for a Wasm loop to call, and how its faults become typed errors. */
@@ -213,14 +213,9 @@ export function testBatchPacket(
   if (!kind) {
     throw new BpfRuntimeError(ErrorCode.TestRun, `ENOTSUPP: programs of type ${program.type} have no packet test run`, { program: program.name });
   }
-  const T0 = performance.now();
   const frames = sourceOf(input, program.name);
-  const T1 = performance.now();
   const n = frames.count;
   const res = new Results(n, opts.dataOut ?? true);
-  const T2 = performance.now();
-  (globalThis as any).TT ??= [0, 0, 0, 0, 0, 0];
-  (globalThis as any).TT[0] += T1 - T0; (globalThis as any).TT[1] += T2 - T1;
   const t0 = performance.now();
   const entry = !opts.perFrame && batchFastPath(engine, program) ? engine.rawEntry!(program.name) : undefined;
   const skbData = opts.skbData;
@@ -331,44 +326,43 @@ function fastBatch(
     const b = res.outBufs.push(u8.slice(outAt, outAt + total)) - 1;
     res.outBuf.fill(b, from, from + count);
   };
-  while (i < n) {
-    const len = frames.length(i);
-    if (len < ETH_HLEN || len > maxLen) {
-      // Runts are refused, longer frames take fragments or are refused: alone, in order.
-      one(i, at);
-      at += len;
-      i++;
-      continue;
+  try {
+    while (i < n) {
+      const len = frames.length(i);
+      if (len < ETH_HLEN || len > maxLen) {
+        // Runts are refused, longer frames take fragments or are refused: alone, in order.
+        one(i, at);
+        at += len;
+        i++;
+        continue;
+      }
+      if (i >= stTo || at + len > stAt + stBytes) {
+        const { u8, u32 } = words(memory, cache);
+        const st = frames.stage(u8, u32, lensAt, inAt, i, at, LOOP_MAX_FRAMES, CHUNK_IN);
+        stFrom = i; stTo = i + st.frames; stAt = at; stBytes = st.bytes;
+      }
+      first = i;
+      let ran: number;
+      try {
+        ran = withRun(memory, run, () => loop(base, lensAt + 4 * (i - stFrom), stTo - i, inAt + (at - stAt), inAt + stBytes, resAt, outAt, outLimit, flags));
+      } catch (x) {
+        const err = entry.fault(x);
+        if (!(err instanceof Bpf2WasmError)) throw err;
+        // The frames before the fault ran: collect them, record the fault, go on after it.
+        const k = w(W_PROGRESS);
+        collect(i, k);
+        res.errors.set(i + k, err);
+        at = w(W_OFF) - inAt + stAt + frames.length(i + k);
+        i += k + 1;
+        continue;
+      }
+      collect(i, ran);
+      at = w(W_OFF) - inAt + stAt;
+      i += ran;
     }
-    if (i >= stTo || at + len > stAt + stBytes) {
-      const { u8, u32 } = words(memory, cache);
-      const S0 = performance.now();
-      const st = frames.stage(u8, u32, lensAt, inAt, i, at, LOOP_MAX_FRAMES, CHUNK_IN);
-      (globalThis as any).TT[2] += performance.now() - S0;
-      stFrom = i; stTo = i + st.frames; stAt = at; stBytes = st.bytes;
-    }
-    first = i;
-    let ran: number;
-    try {
-      const L0 = performance.now();
-      ran = withRun(memory, run, () => loop(base, lensAt + 4 * (i - stFrom), stTo - i, inAt + (at - stAt), inAt + stBytes, resAt, outAt, outLimit, flags));
-      (globalThis as any).TT[3] += performance.now() - L0;
-    } catch (x) {
-      const err = entry.fault(x);
-      if (!(err instanceof Bpf2WasmError)) throw err;
-      // The frames before the fault ran: collect them, record the fault, go on after it.
-      const k = w(W_PROGRESS);
-      collect(i, k);
-      res.errors.set(i + k, err);
-      at = w(W_OFF) - inAt + stAt + frames.length(i + k);
-      i += k + 1;
-      continue;
-    }
-    const C0 = performance.now();
-    collect(i, ran);
-    (globalThis as any).TT[4] += performance.now() - C0;
-    at = w(W_OFF) - inAt + stAt;
-    i += ran;
+  } finally {
+    // The skb's header words are the run's only while it runs (as the per-frame test run's).
+    if (kind === 'skb') words(memory, cache).u8.fill(0, base + W_MAC, base + W_HEAD + 4);
   }
 }
 
