@@ -4,7 +4,8 @@
  * batch path (`testBatch`, copying the frames into linear memory included), bpf2wasm's per-frame
  * `test()`, the same C built natively (scripts/bench/xdp_native.c), and the kernel's
  * BPF_PROG_TEST_RUN (`bpftool prog run ... repeat N`) where the machine allows (root, bpftool,
- * bpf()); otherwise that row says why it was skipped.
+ * bpf()); otherwise that row says why it was skipped. Two more rows run an skb program over the
+ * same frames (test-programs/c/sock_syn.o's socket filter, batch and per frame).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,6 +77,13 @@ export async function benchPacket(root: string, minMs: number, log: (m: string) 
   const pb = b.program('port_count');
   rows.push({ path: 'bpf2wasm test() per frame', nsPerFrame: timePasses(() => { for (const f of frames) pb.test({ dataIn: f }); }, frames.length, minMs) });
   log(`packet: per-frame ${rows.at(-1)!.nsPerFrame!.toFixed(1)} ns/frame`);
+  // An skb program on the same frames: a socket filter calling bpf_skb_load_bytes twice (a JS helper).
+  const sockWasm = (await compileObject(new Uint8Array(readFileSync(path.join(root, 'test-programs/c/sock_syn.o'))))).wasm;
+  const ps = (await instantiate(sockWasm)).program('syn_net');
+  rows.push({ path: 'socket filter sock_syn.o:syn_net, testBatch() packed', nsPerFrame: timePasses(() => ps.testBatch(packed, { dataOut: false }), frames.length, minMs) });
+  const pt = (await instantiate(sockWasm)).program('syn_net');
+  rows.push({ path: 'socket filter sock_syn.o:syn_net, test() per frame', nsPerFrame: timePasses(() => { for (const f of frames) pt.test({ dataIn: f }); }, frames.length, minMs) });
+  log(`packet: socket filter batch ${rows.at(-2)!.nsPerFrame!.toFixed(1)} ns/frame, per frame ${rows.at(-1)!.nsPerFrame!.toFixed(1)} ns/frame`);
 
   const work = mkdtempSync(path.join(tmpdir(), 'bpf2wasm-packet-bench-'));
   try {
