@@ -159,6 +159,9 @@ const MAX_OUT_FRAME = { xdp: PAGE_SIZE - SHINFO_SIZE, skb: ETH_HLEN + SKB_ROOM_B
 /** Bytes from the data address to the end of the test run's buffer (the batch area follows). */
 const RUN_AREA = { xdp: CONTEXT_AREA + PAGE_SIZE, skb: CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + SKB_MAX_DATA + SKB_ROOM_AFTER } as const;
 
+const NO_I32 = new Int32Array(0);
+const NO_U32 = new Uint32Array(0);
+
 /** Where a batch's results go. */
 class Results {
   readonly retvals: Uint32Array;
@@ -172,9 +175,9 @@ class Results {
 
   constructor(n: number, readonly keep: boolean) {
     this.retvals = new Uint32Array(n);
-    this.outBuf = new Int32Array(keep ? n : 0).fill(-1);
-    this.outOff = new Uint32Array(keep ? n : 0);
-    this.outLen = new Uint32Array(keep ? n : 0);
+    this.outBuf = keep ? new Int32Array(n).fill(-1) : NO_I32;
+    this.outOff = keep ? new Uint32Array(n) : NO_U32;
+    this.outLen = keep ? new Uint32Array(n) : NO_U32;
   }
 
   /** Frame `i`'s effects, made on first use (the packet helpers record into it). */
@@ -217,7 +220,7 @@ export function testBatchPacket(
   const n = frames.count;
   const res = new Results(n, opts.dataOut ?? true);
   const t0 = performance.now();
-  const entry = !opts.perFrame && batchFastPath(engine, program) ? engine.rawEntry!(program.name) : undefined;
+  const fast = opts.perFrame ? undefined : prepared(engine, program);
   const skbData = opts.skbData;
   const one = (i: number, at: number): void => {
     try {
@@ -227,17 +230,16 @@ export function testBatchPacket(
       res.errors.set(i, e);
     }
   };
-  if (!entry) {
+  if (!fast) {
     for (let i = 0, at = 0; i < n; at += frames.length(i++)) one(i, at);
   } else {
     const fromMac = program.type === 'tc' || program.type === 'tc_action' || program.type === 'lwt' || (program.type === 'socket' && skbData === 'mac');
-    const headroom = engine.manifest!.helpers.some((h) => h.name === 'bpf_xdp_adjust_head' || h.name === 'bpf_xdp_adjust_meta');
-    const flags = (res.keep ? LOOP_COPY_OUT : 0) | (kind === 'xdp' && headroom ? LOOP_ZERO_HEADROOM : 0) | (kind === 'skb' && fromMac ? LOOP_FROM_MAC : 0);
-    fastBatch(engine, kind, entry, flags, frames, res, one);
+    const flags = (res.keep ? LOOP_COPY_OUT : 0) | (kind === 'xdp' && fast.headroom ? LOOP_ZERO_HEADROOM : 0) | (kind === 'skb' && fromMac ? LOOP_FROM_MAC : 0);
+    fastBatch(fast, flags, frames, res, one);
   }
   const durationNs = n === 0 ? 0 : ((performance.now() - t0) * 1e6) / n;
   return {
-    retvals: res.retvals, errors: res.errors, durationNs, fastPath: entry !== undefined,
+    retvals: res.retvals, errors: res.errors, durationNs, fastPath: fast !== undefined,
     dataOut: (i) => res.dataOut(i),
     effects: (i) => ({ ...res.effects.get(i) }),
   };
@@ -267,38 +269,60 @@ function words(memory: WebAssembly.Memory, cache: { buf?: ArrayBuffer; u8?: Uint
   return { u8: cache.u8!, u32: cache.u32! };
 }
 
-/** The fast path: chunks of frames copied in, the loop inside Wasm, results read back per chunk. */
-function fastBatch(
-  engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry, flags: number, frames: FrameSource, res: Results,
-  one: (i: number, at: number) => void,
-): void {
-  const loop = (entry.batch as BatchLoop | undefined) ?? loopOf(kind, engine, entry);
+/**
+ * What the fast path needs of one engine and program, made on its first batch and kept (per
+ * call it would cost more than the loop over a few thousand frames): the loop, the batch area,
+ * and the run state the packet helpers consult. That state is one for every batch, its per-frame
+ * parts in the loop's words (skb headers, the room's end) and in the current batch's results
+ * (effects, by frame).
+ */
+interface Prepared {
+  engine: BatchEngine;
+  kind: 'xdp' | 'skb';
+  entry: RawEntry;
+  loop: BatchLoop;
+  /** XDP: a helper can reach the headroom (bpf_xdp_adjust_head/_meta), so the loop zeroes it per frame. */
+  headroom: boolean;
+  memory: WebAssembly.Memory;
+  base: number;
+  cache: { buf?: ArrayBuffer; u8?: Uint8Array; u32?: Uint32Array };
+  run: PacketRun;
+  /** The batch in progress: its results, and the frame its current loop call started at. */
+  res: Results | undefined;
+  first: number;
+}
+
+const preparedOf = new WeakMap<BatchEngine, Map<string, Prepared | null>>();
+
+/** The fast path's state for `program` of `engine`, or undefined when its batches go frame by frame. */
+function prepared(engine: BatchEngine, program: PacketProgram): Prepared | undefined {
+  let byName = preparedOf.get(engine);
+  if (!byName) preparedOf.set(engine, (byName = new Map()));
+  let p = byName.get(program.name);
+  if (p === undefined) {
+    const kind = contextKind(program.type);
+    const entry = kind && batchFastPath(engine, program) ? engine.rawEntry!(program.name) : undefined;
+    p = kind && entry ? prepare(engine, kind, entry) : null;
+    byName.set(program.name, p);
+  }
+  return p ?? undefined;
+}
+
+function prepare(engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry): Prepared {
   const memory = engine.memory;
   const base = engine.dataAddress;
   const cache = {};
-  // The batch area after the test run's buffer: lengths, results, frames in, frames out.
-  const lensAt = base + RUN_AREA[kind];
-  const resAt = lensAt + 4 * LOOP_MAX_FRAMES;
-  const inAt = resAt + 2 * 4 * LOOP_MAX_FRAMES;
-  const outAt = inAt + CHUNK_IN;
-  engine.ensureData(outAt + CHUNK_OUT - base);
-  const outLimit = outAt + CHUNK_OUT - MAX_OUT_FRAME[kind];
   const w = (at: number): number => words(memory, cache).u32[(base + at) >> 2]!;
   const setW = (at: number, v: number): void => { words(memory, cache).u32[(base + at) >> 2] = v; };
-  // The run state the packet helpers consult: one for the whole batch, its per-frame parts in
-  // the loop's words (skb headers, the room's end) and in the results (effects, by frame).
-  let first = 0;
-  const effectsNow = (): PacketEffects => res.effectsOf(first + w(W_PROGRESS));
+  const effectsNow = (): PacketEffects => p.res!.effectsOf(p.first + w(W_PROGRESS));
   let run: PacketRun;
   if (kind === 'xdp') {
     const hardStart = base + CONTEXT_AREA;
     const xdp: XdpRun = { kind: 'xdp', ctx: base, hardStart, hardEnd: hardStart + PAGE_SIZE - SHINFO_SIZE, frags: [], get effects() { return effectsNow(); } };
     run = xdp;
-    // The headroom as the test run leaves it (the loop re-zeroes it per frame only when a helper can reach it).
-    words(memory, cache).u8.fill(0, hardStart, hardStart + XDP_PACKET_HEADROOM);
   } else {
     const skb: SkbRun = {
-      kind: 'skb', ctx: base, head: base + CONTEXT_AREA, l2: (flags & LOOP_FROM_MAC) !== 0,
+      kind: 'skb', ctx: base, head: base + CONTEXT_AREA, l2: false,
       get mac() { return w(W_MAC); }, set mac(v) { setW(W_MAC, v); },
       get network() { return w(W_NET); }, set network(v) { setW(W_NET, v); },
       get end() { return w(W_END); }, set end(v) { setW(W_END, v); },
@@ -306,6 +330,29 @@ function fastBatch(
     };
     run = skb;
   }
+  const p: Prepared = {
+    engine, kind, entry, memory, base, cache, run, res: undefined, first: 0,
+    loop: (entry.batch as BatchLoop | undefined) ?? loopOf(kind, engine, entry),
+    headroom: engine.manifest!.helpers.some((h) => h.name === 'bpf_xdp_adjust_head' || h.name === 'bpf_xdp_adjust_meta'),
+  };
+  return p;
+}
+
+/** The fast path: chunks of frames copied in, the loop inside Wasm, results read back per chunk. */
+function fastBatch(p: Prepared, flags: number, frames: FrameSource, res: Results, one: (i: number, at: number) => void): void {
+  const { kind, entry, loop, memory, base, cache, run } = p;
+  // The batch area after the test run's buffer: lengths, results, frames in, frames out.
+  const lensAt = base + RUN_AREA[kind];
+  const resAt = lensAt + 4 * LOOP_MAX_FRAMES;
+  const inAt = resAt + 2 * 4 * LOOP_MAX_FRAMES;
+  const outAt = inAt + CHUNK_IN;
+  p.engine.ensureData(outAt + CHUNK_OUT - base);
+  const outLimit = outAt + CHUNK_OUT - MAX_OUT_FRAME[kind];
+  const w = (at: number): number => words(memory, cache).u32[(base + at) >> 2]!;
+  p.res = res;
+  if (run.kind === 'skb') run.l2 = (flags & LOOP_FROM_MAC) !== 0;
+  // The headroom as the test run leaves it (the loop re-zeroes it per frame only when a helper can reach it).
+  if (kind === 'xdp') words(memory, cache).u8.fill(0, base + CONTEXT_AREA, base + CONTEXT_AREA + XDP_PACKET_HEADROOM);
   const maxLen = LOOP_MAX_LEN[kind];
   const n = frames.count;
   let i = 0;
@@ -341,7 +388,7 @@ function fastBatch(
         const st = frames.stage(u8, u32, lensAt, inAt, i, at, LOOP_MAX_FRAMES, CHUNK_IN);
         stFrom = i; stTo = i + st.frames; stAt = at; stBytes = st.bytes;
       }
-      first = i;
+      p.first = i;
       let ran: number;
       try {
         ran = withRun(memory, run, () => loop(base, lensAt + 4 * (i - stFrom), stTo - i, inAt + (at - stAt), inAt + stBytes, resAt, outAt, outLimit, flags));
@@ -361,6 +408,7 @@ function fastBatch(
       i += ran;
     }
   } finally {
+    p.res = undefined;
     // The skb's header words are the run's only while it runs (as the per-frame test run's).
     if (kind === 'skb') words(memory, cache).u8.fill(0, base + W_MAC, base + W_HEAD + 4);
   }
