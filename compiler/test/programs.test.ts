@@ -1565,6 +1565,7 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   lazy_helper: ['uses_xfrm tc tc', 'plain xdp xdp'],
   tc_skb_edit: ['skb_edit tc tc'],
   tc_tunnel: ['tunnel tc tc'],
+  xdp_fwd: ['xdp_fwd xdp xdp', 'fib_probe xdp xdp', 'fib_probe_tc tc tc', 'tc_neigh tc tc'],
 };
 
 for (const [name, programs] of Object.entries(PACKET_FIXTURES)) {

@@ -21,6 +21,7 @@ import {
   CONTEXT_AREA, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, LOOPBACK, MAX_SKB_FRAGS, PAGE_SIZE, PacketType, SHINFO_SIZE,
   SKB_HEADROOM, SKB_MAX_DATA, SkBuff, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
+import { netStateOf } from './net.js';
 import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 
 /**
@@ -149,7 +150,7 @@ function runXdp(engine: PacketEngine, name: string, dataIn: Uint8Array, opts: Pa
   const size = dataIn.length;
   let headroom = XDP_PACKET_HEADROOM;
   let metalen = 0;
-  let ingress = LOOPBACK.ifindex;
+  let ingress: number = LOOPBACK.ifindex;
   let rxQueue = 0;
   if (ctx) {
     const v = new DataView(ctx.buffer);
@@ -173,8 +174,10 @@ function runXdp(engine: PacketEngine, name: string, dataIn: Uint8Array, opts: Pa
     const rxq = v.getUint32(XdpMd.rx_queue_index, true);
     if (ifx === 0 && rxq !== 0) throw refuse(name, 'EINVAL', 'xdp_md.rx_queue_index needs an ingress_ifindex');
     if (ifx !== 0) {
-      if (ifx !== LOOPBACK.ifindex) throw refuse(name, 'ENODEV', `no device with ifindex ${ifx} (the test run has the loopback device, 1)`);
-      if (rxq >= 1) throw refuse(name, 'EINVAL', `the loopback device has 1 rx queue, xdp_md.rx_queue_index is ${rxq}`);
+      const dev = netStateOf(engine.memory)?.interfaces.get(ifx);
+      if (ifx !== LOOPBACK.ifindex && !dev) throw refuse(name, 'ENODEV', `no device with ifindex ${ifx} (the test run has the loopback device, 1, and the interfaces of the host's net state)`);
+      const queues = dev?.rxQueues ?? 1;
+      if (rxq >= queues) throw refuse(name, 'EINVAL', `device ${ifx} has ${queues} rx queue${queues === 1 ? '' : 's'}, xdp_md.rx_queue_index is ${rxq}`);
       ingress = ifx;
       rxQueue = rxq;
     }
@@ -255,13 +258,17 @@ function checkSkbCtx(name: string, ctx: Uint8Array): void {
   }
 }
 
-/** eth_type_trans's pkt_type on the loopback device (its address and broadcast are 00:00:00:00:00:00). */
-export function pktTypeOn(dest: Uint8Array): number {
+/**
+ * eth_type_trans's pkt_type on a device with MAC `address` (default: the loopback device, whose
+ * address and broadcast are 00:00:00:00:00:00; an Ethernet device's broadcast is all ones).
+ */
+export function pktTypeOn(dest: Uint8Array, address: Uint8Array = LOOPBACK.address): number {
   const same = (a: Uint8Array): boolean => a.every((b, i) => dest[i] === b);
-  if (same(LOOPBACK.address)) return PacketType.HOST;
-  if (dest[0]! & 1) return same(LOOPBACK.broadcast) ? PacketType.BROADCAST : PacketType.MULTICAST;
-  return PacketType.OTHERHOST;
+  const broadcast = address === LOOPBACK.address ? LOOPBACK.broadcast : ALL_ONES;
+  if (dest[0]! & 1) return same(broadcast) ? PacketType.BROADCAST : PacketType.MULTICAST;
+  return same(address) ? PacketType.HOST : PacketType.OTHERHOST;
 }
+const ALL_ONES = new Uint8Array(6).fill(0xff);
 
 /** eth_type_trans's protocol, in network byte order as skb->protocol holds it (read as a little-endian u16). */
 export function ethProtocol(frame: Uint8Array): number {
@@ -283,7 +290,8 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
   const cv = ctx ? new DataView(ctx.buffer) : undefined;
   if (ctx) checkSkbCtx(name, ctx);
   const ifindex = cv?.getUint32(SkBuff.ifindex, true) ?? 0;
-  if (ifindex > 1) throw refuse(name, 'ENODEV', `no device with ifindex ${ifindex} (the test run has the loopback device, 1)`);
+  const device = ifindex > 1 ? netStateOf(engine.memory)?.interfaces.get(ifindex) : undefined;
+  if (ifindex > 1 && !device) throw refuse(name, 'ENODEV', `no device with ifindex ${ifindex} (the test run has the loopback device, 1, and the interfaces of the host's net state)`);
   const wireLenIn = cv?.getUint32(SkBuff.wire_len, true) ?? 0;
   const fromMac = L2_TYPES.has(program.type) || (program.type === 'socket' && (opts.skbData ?? 'network') === 'mac');
   const runt = size < ETH_HLEN;
@@ -307,9 +315,9 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
   const put = (off: number, x: number): void => v.setUint32(base + off, x, true);
   const protocol = runt ? 0 : ethProtocol(dataIn);
   put(SkBuff.len, len);
-  put(SkBuff.pkt_type, runt ? PacketType.HOST : pktTypeOn(dataIn.subarray(0, 6)));
+  put(SkBuff.pkt_type, runt ? PacketType.HOST : pktTypeOn(dataIn.subarray(0, 6), device?.mac));
   put(SkBuff.protocol, protocol);
-  put(SkBuff.ifindex, LOOPBACK.ifindex);
+  put(SkBuff.ifindex, device?.ifindex ?? LOOPBACK.ifindex);
   put(SkBuff.data, data);
   put(SkBuff.data_end, end);
   put(SkBuff.data_meta, data);

@@ -144,6 +144,10 @@ export const PACKET_CASES: readonly PacketCase[] = [
   // Not compared with the kernel (bpf_fib_lookup depends on the host's routes and hashes on its
   // boot seed): packet.test.ts checks it; the programs test checks every compilation agrees.
   { object: 'tc_tunnel', program: 'tunnel', type: 'tc', frames: tcpFrames.slice(0, 12), hostDependent: true },
+  // On the test run's host (no routes, forwarding off on lo); fib-oracle.test.ts compares them
+  // with the kernel against a host with routes, in a network namespace.
+  { object: 'xdp_fwd', program: 'xdp_fwd', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  { object: 'xdp_fwd', program: 'tc_neigh', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'xdp_redirect', program: 'tc_redirect', type: 'tc', frames: tcpFrames.slice(0, 9) },
   {
     object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames.slice(0, 4),
