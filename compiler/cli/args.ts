@@ -11,9 +11,9 @@ export const USAGE = `usage:
                    [--checked] [--budget N] [--validate] [--program NAME]
   bpf2wasm run IN [--mem FILE] [--packet FILE [--skb-data mac|network]] [--repeat N]
                [--json] [-O0|-O1|-O2] [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
-               [--validate] [--program NAME]
+               [--validate] [--program NAME] [--net NET.json]
   bpf2wasm run OBJ|FILTER.txt --pcap IN [--program NAME] [--out OUT.pcap] [--keep V,...]
-               [--skb-data mac|network] [--json] [--repeat R]
+               [--skb-data mac|network] [--json] [--repeat R] [--net NET.json]
   bpf2wasm inspect OBJ [--json]
   bpf2wasm disasm IN [--syntax llvm|conformance] [--program NAME] [--no-source]
   bpf2wasm gen types OBJ [-o OUT.ts] [--name NAME]   (TypeScript types of an object)
@@ -36,6 +36,11 @@ export const USAGE = `usage:
                 socket and classic filters keep (default) or drop
   --repeat R    with --pcap: run the whole capture R more times through the batch
                 path and report the median ns per frame
+  --net FILE    run of an object: the host network its packet helpers see, as JSON
+                {"interfaces": [{"ifindex", "mac", "mtu", "addresses"}], "routes":
+                [{"prefix", "via", "ifindex", "type", "metric", "table", "mtu", "src"}],
+                "neighbours": [{"ip", "mac", "ifindex", "state"}]} (bpf_fib_lookup,
+                bpf_redirect_neigh); without it: the loopback device only, no routes
   --no-source   disasm of an object: leave out the C source lines (from .BTF.ext)
                 and function labels it shows between the instructions by default
 
@@ -81,6 +86,8 @@ export interface Parsed {
   noBudget: boolean;
   validate: boolean;
   noSource: boolean;
+  /** --net FILE: host network state (JSON) for an object's packet helpers. */
+  net?: string;
 }
 
 /** Parses argv (without the node and script paths); throws UsageError for a bad one. */
@@ -124,6 +131,7 @@ export function parseArgs(argv: string[]): Parsed {
       case '--json': p.json = true; break;
       case '--symbol': p.symbol = need(++i, a); break;
       case '--program': p.program = need(++i, a); break;
+      case '--net': p.net = need(++i, a); break;
       case '--checked': p.checked = true; break;
       case '--validate': p.validate = true; break;
       case '--engine': {

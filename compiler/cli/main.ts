@@ -50,9 +50,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (p.pcap === undefined && (p.pcapOut !== undefined || p.keep !== undefined)) throw new UsageError('--out and --keep go with --pcap');
     const input = await loadInput(io, p.input, p.symbol, p.program);
     if (p.pcap !== undefined) {
+      if (p.net !== undefined && !input.object) throw new UsageError('--net goes with run of an ELF object');
       if (!input.object && input.classic === undefined) throw new UsageError('--pcap runs an ELF object\'s packet program or a classic filter (tcpdump -dd / -ddd text)');
       return await runPcap(p, input, io);
     }
+    if (p.net !== undefined && !(input.object && p.command === 'run')) throw new UsageError('--net goes with run of an ELF object');
     if (input.object && p.command === 'run') return await runObject(p, input.object, io);
     switch (p.command) {
       case 'disasm':
