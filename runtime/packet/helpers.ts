@@ -14,6 +14,7 @@ import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, Xd
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 import { fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
+import { skLookup, skRelease, socketCookie } from './sockets.js';
 
 let defaultNet: NetState | undefined;
 
@@ -673,6 +674,14 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [97, ecnSetCe],
     [21, setTunnelKey],
     [69, fibLookupHelper],
+    // Sockets: the host's (net.sockets), as the run's device sees them.
+    [84, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 6, true)],
+    [85, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 17, true)],
+    [99, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 6, false)],
+    [86, (sk: number): bigint => BigInt(skRelease(run(), sk))],
+    // The test run's skb belongs to a dummy socket: a fresh cookie per run, uid 0.
+    [46, (): bigint => socketCookie(skbRun())],
+    [47, (): number => 0],
     [152, redirectNeigh],
     [44, adjustHead],
     [54, adjustMeta],

@@ -76,11 +76,33 @@ export interface HostNeighbour {
   state?: HostNeighbourState;
 }
 
+/** TCP states a host socket may be in (as `ss` names them). */
+export type HostSocketState = 'listen' | 'established' | 'syn-sent' | 'syn-recv' | 'fin-wait-1' | 'fin-wait-2' | 'time-wait' | 'close' | 'close-wait' | 'last-ack' | 'closing';
+
+/** A socket of the host, for bpf_sk_lookup_tcp / _udp and bpf_skc_lookup_tcp. */
+export interface HostSocket {
+  protocol: 'tcp' | 'udp';
+  /** The local address and port, `10.1.0.1:80`, `0.0.0.0:53`, `[2001:db8::1]:443`, `[::]:22`. */
+  local: string;
+  /** The peer of a connected socket. */
+  remote?: string;
+  /**
+   * Default: TCP `established` with a remote, else `listen`; UDP `established` with a remote,
+   * else `close` (an unconnected socket). A `time-wait` TCP socket is found only by bpf_skc_lookup_tcp.
+   */
+  state?: HostSocketState;
+  /** SO_BINDTODEVICE: found only for packets on this interface. */
+  ifindex?: number;
+  mark?: number;
+  priority?: number;
+}
+
 /** The host network state supplied to an instance (`InstantiateOptions.net`). */
 export interface HostNetwork {
   interfaces?: HostInterface[];
   routes?: HostRoute[];
   neighbours?: HostNeighbour[];
+  sockets?: HostSocket[];
 }
 
 /** An IP address: 4 or 16 bytes in network order. */
@@ -119,6 +141,21 @@ export interface NetNeighbour {
   valid: boolean;
 }
 
+/** A checked socket. */
+export interface NetSocket {
+  protocol: 6 | 17;
+  family: 2 | 10;
+  localIp: IpBytes;
+  localPort: number;
+  remoteIp: IpBytes;
+  remotePort: number;
+  /** TCP state number (TCP_ESTABLISHED 1 ... TCP_LISTEN 10, TCP_CLOSE 7). */
+  state: number;
+  ifindex: number;
+  mark: number;
+  priority: number;
+}
+
 /** The host network state, checked: what the helpers query. */
 export interface NetState {
   interfaces: Map<number, NetInterface>;
@@ -126,6 +163,23 @@ export interface NetState {
   v4: Map<number, NetRoute[]>;
   v6: Map<number, NetRoute[]>;
   neighbours: NetNeighbour[];
+  sockets: NetSocket[];
+}
+
+/** TCP states (include/net/tcp_states.h). */
+export const TCP_STATES: Readonly<Record<HostSocketState, number>> = {
+  established: 1, 'syn-sent': 2, 'syn-recv': 3, 'fin-wait-1': 4, 'fin-wait-2': 5, 'time-wait': 6, close: 7, 'close-wait': 8, 'last-ack': 9, listen: 10, closing: 11,
+};
+
+/** Parses `ip:port` / `[ip6]:port`. */
+function parseEndpoint(s: unknown, path: string): { ip: IpBytes; port: number } {
+  if (typeof s !== 'string') throw bad(path, `expected "address:port", got ${JSON.stringify(s)}`);
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:]+):(\d{1,5})$/.exec(s);
+  const ip = m ? parseIp(m[1]) : undefined;
+  if (!m || !ip || (m[0].startsWith('[') !== (ip.length === 16))) throw bad(path, `"${s}" is not "address:port" (IPv6 as "[2001:db8::1]:80")`);
+  const port = Number(m[2]);
+  if (port > 65535) throw bad(path, `port ${port} of "${s}" is above 65535`);
+  return { ip, port };
 }
 
 export const RT_TABLE_DEFAULT = 253;
@@ -272,7 +326,7 @@ function loopback(): NetInterface {
  */
 export function checkHostNetwork(net: unknown, path = 'net'): NetState {
   if (!isObject(net)) throw bad(path, 'expected an object { interfaces?, routes?, neighbours? }');
-  checkKeys(net, ['interfaces', 'routes', 'neighbours'], path);
+  checkKeys(net, ['interfaces', 'routes', 'neighbours', 'sockets'], path);
   const interfaces = new Map<number, NetInterface>([[LOOPBACK.ifindex, loopback()]]);
   const listed = new Set<number>();
   listAt(net.interfaces, `${path}.interfaces`).forEach((raw, i) => {
@@ -301,7 +355,7 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
     });
   });
 
-  const state: NetState = { interfaces, v4: new Map(), v6: new Map(), neighbours: [] };
+  const state: NetState = { interfaces, v4: new Map(), v6: new Map(), neighbours: [], sockets: [] };
   const add = (r: NetRoute): void => {
     const tables = r.dst.length === 4 ? state.v4 : state.v6;
     // IPv4's local table is merged into main (no policy rules here).
@@ -393,6 +447,27 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
     if (!NEIGH_STATES.includes(st)) throw bad(`${p}.state`, `unknown neighbour state ${JSON.stringify(raw.state)} (known: ${NEIGH_STATES.join(', ')})`);
     if (state.neighbours.some((n) => n.ifindex === ifindex && sameIp(n.ip, ip))) throw bad(`${p}.ip`, `a neighbour ${raw.ip as string} on ifindex ${ifindex} is already listed`);
     state.neighbours.push({ ip, mac, ifindex, valid: VALID_STATES.has(st) });
+  });
+  listAt(net.sockets, `${path}.sockets`).forEach((raw, i) => {
+    const p = `${path}.sockets[${i}]`;
+    if (!isObject(raw)) throw bad(p, 'expected an object { protocol, local, remote?, state?, ifindex?, mark?, priority? }');
+    checkKeys(raw, ['protocol', 'local', 'remote', 'state', 'ifindex', 'mark', 'priority'], p);
+    if (raw.protocol !== 'tcp' && raw.protocol !== 'udp') throw bad(`${p}.protocol`, `expected "tcp" or "udp", got ${JSON.stringify(raw.protocol)}`);
+    const local = parseEndpoint(raw.local, `${p}.local`);
+    const remote = raw.remote === undefined ? { ip: new Uint8Array(local.ip.length), port: 0 } : parseEndpoint(raw.remote, `${p}.remote`);
+    if (remote.ip.length !== local.ip.length) throw bad(`${p}.remote`, 'the remote address is not of the local address\'s family');
+    const st = (raw.state ?? (raw.remote !== undefined ? 'established' : raw.protocol === 'tcp' ? 'listen' : 'close')) as HostSocketState;
+    if (!Object.hasOwn(TCP_STATES, st)) throw bad(`${p}.state`, `unknown socket state ${JSON.stringify(raw.state)} (known: ${Object.keys(TCP_STATES).join(', ')})`);
+    if (raw.protocol === 'udp' && st !== 'established' && st !== 'close') throw bad(`${p}.state`, 'a UDP socket is established (connected) or close');
+    if (st === 'listen' && raw.remote !== undefined) throw bad(`${p}.remote`, 'a listening socket has no remote');
+    const ifindex = raw.ifindex === undefined ? 0 : checkInt(raw.ifindex, `${p}.ifindex`, 1, 0x7fffffff);
+    if (ifindex && !interfaces.has(ifindex)) throw bad(`${p}.ifindex`, `no interface with ifindex ${ifindex} (list it in net.interfaces)`);
+    state.sockets.push({
+      protocol: raw.protocol === 'tcp' ? 6 : 17, family: local.ip.length === 4 ? 2 : 10,
+      localIp: local.ip, localPort: local.port, remoteIp: remote.ip, remotePort: remote.port, state: TCP_STATES[st], ifindex,
+      mark: raw.mark === undefined ? 0 : checkInt(raw.mark, `${p}.mark`, 0, 0xffffffff),
+      priority: raw.priority === undefined ? 0 : checkInt(raw.priority, `${p}.priority`, 0, 0xffffffff),
+    });
   });
   for (const list of [...state.v4.values(), ...state.v6.values()]) list.sort((a, b) => b.len - a.len || a.metric - b.metric);
   return state;

@@ -22,6 +22,7 @@ import {
   SKB_HEADROOM, SKB_MAX_DATA, SkBuff, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
 import { netStateOf } from './net.js';
+import { unreleasedSockets } from './sockets.js';
 import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 
 /**
@@ -210,6 +211,8 @@ function runXdp(engine: PacketEngine, name: string, dataIn: Uint8Array, opts: Pa
   v.setUint32(base + XdpMd.rx_queue_index, rxQueue, true);
   const run: XdpRun = { kind: 'xdp', ctx: base, hardStart, hardEnd: hardStart + PAGE_SIZE - SHINFO_SIZE, frags, effects: {} };
   const { r0, ns } = timed(engine, name, base, CONTEXT_AREA + PAGE_SIZE, repeat, run, opts.time ?? true);
+  const leak = unreleasedSockets(run, name);
+  if (leak) throw leak;
 
   const { u8: afterBytes, dv: after } = views(engine.memory);
   const d = after.getUint32(base + XdpMd.data, true);
@@ -349,7 +352,11 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
     }
   }
   const run: SkbRun = { kind: 'skb', ctx: base, head, end: end + SKB_ROOM_AFTER, mac, network, l2: fromMac, effects: {} };
-  const { r0, ns } = timed(engine, name, base, CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + size, repeat, run, opts.time ?? true);
+  // r2 spans the whole room: checked mode then reads what the helpers grew the packet into and
+  // the socket structs at its end (runtime/packet/sockets.ts).
+  const { r0, ns } = timed(engine, name, base, CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + size + SKB_ROOM_AFTER, repeat, run, opts.time ?? true);
+  const leak = unreleasedSockets(run, name);
+  if (leak) throw leak;
 
   const { u8: mem, dv: after } = views(engine.memory);
   const get = (off: number): number => after.getUint32(base + off, true);
