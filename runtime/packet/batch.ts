@@ -124,6 +124,8 @@ export interface BatchTestResult {
 const EFFECT_HELPERS: ReadonlySet<string> = new Set([
   'bpf_redirect', 'bpf_redirect_map', 'bpf_redirect_neigh', 'bpf_redirect_peer', 'bpf_set_hash', 'bpf_get_hash_recalc',
   'bpf_set_hash_invalid', 'bpf_skb_ecn_set_ce', 'bpf_skb_set_tunnel_key', 'bpf_csum_level',
+  // Socket references are tracked per run (runtime/packet/sockets.ts).
+  'bpf_sk_lookup_tcp', 'bpf_sk_lookup_udp', 'bpf_skc_lookup_tcp',
 ]);
 
 /** Whether `program` of this engine runs its batches inside Wasm. */

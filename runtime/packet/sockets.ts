@@ -27,6 +27,8 @@ const TCP_TIME_WAIT = 6;
 const TCP_SYN_RECV = 3;
 const TCP_CLOSE = 7;
 const TCP_LISTEN = 10;
+const V4_MAPPED = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+const LOOPBACK4_IPV6 = new Uint8Array([127, 0, 0, 6]);
 /** Bytes at the end of an skb run's room kept for socket structs. */
 export const SKB_SOCKET_AREA = 4096;
 
@@ -118,9 +120,19 @@ function writeSock(mem: Uint8Array, at: number, s: NetSocket): void {
   if (s.family === 2) {
     mem.set(s.localIp, at + BpfSock.src_ip4);
     mem.set(s.remoteIp, at + BpfSock.dst_ip4);
+    // sk_rcv_saddr_set / sk_daddr_set (TCP connect and accept) also fill the v4-mapped IPv6 forms.
+    if (s.protocol === 6 && s.state !== TCP_LISTEN) {
+      mem.set(V4_MAPPED, at + BpfSock.src_ip6);
+      mem.set(s.localIp, at + BpfSock.src_ip6 + 12);
+      mem.set(V4_MAPPED, at + BpfSock.dst_ip6);
+      mem.set(s.remoteIp, at + BpfSock.dst_ip6 + 12);
+    }
   } else {
     mem.set(s.localIp, at + BpfSock.src_ip6);
     mem.set(s.remoteIp, at + BpfSock.dst_ip6);
+    // An IPv6 socket's IPv4 addresses are LOOPBACK4_IPV6 (127.0.0.6) once set (inet6_bind, connect).
+    if (!isAny(s.localIp)) mem.set(LOOPBACK4_IPV6, at + BpfSock.src_ip4);
+    if (!isAny(s.remoteIp)) mem.set(LOOPBACK4_IPV6, at + BpfSock.dst_ip4);
   }
   v.setUint32(at + BpfSock.src_port, s.localPort, true);
   v.setUint16(at + BpfSock.dst_port, s.remotePort, false);

@@ -148,6 +148,11 @@ export const PACKET_CASES: readonly PacketCase[] = [
   // with the kernel against a host with routes, in a network namespace.
   { object: 'xdp_fwd', program: 'xdp_fwd', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'xdp_fwd', program: 'tc_neigh', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  // Socket lookups find nothing on a host without sockets; sk-oracle.test.ts compares them with
+  // the kernel against real sockets in a network namespace.
+  { object: 'sk_lookup', program: 'sk_probe', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  { object: 'sk_lookup', program: 'sk_probe_tc', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  { object: 'sk_leak', program: 'sk_leak', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'xdp_redirect', program: 'tc_redirect', type: 'tc', frames: tcpFrames.slice(0, 9) },
   {
     object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames.slice(0, 4),
