@@ -14,7 +14,7 @@ import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, Xd
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 import { fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
-import { skLookup, skRelease, socketCookie } from './sockets.js';
+import { skLookup, skRelease, socketCookie, syncookie } from './sockets.js';
 
 let defaultNet: NetState | undefined;
 
@@ -679,6 +679,8 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [85, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 17, true)],
     [99, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 6, false)],
     [86, (sk: number): bigint => BigInt(skRelease(run(), sk))],
+    [100, (sk: number, iph: number, iphLen: number, th: number, thLen: number): bigint => BigInt(syncookie(hostNet(), u8(), run(), sk, iph, iphLen, th, thLen, false))],
+    [110, (sk: number, iph: number, iphLen: number, th: number, thLen: number): bigint => BigInt(syncookie(hostNet(), u8(), run(), sk, iph, iphLen, th, thLen, true))],
     // The test run's skb belongs to a dummy socket: a fresh cookie per run, uid 0.
     [46, (): bigint => socketCookie(skbRun())],
     [47, (): number => 0],

@@ -217,3 +217,48 @@ export function socketCookie(run: PacketRun | undefined): bigint {
   st.cookie ??= nextCookie++;
   return st.cookie;
 }
+
+const EINVAL = -22;
+const ENOENT = -2;
+const EPROTONOSUPPORT = -93;
+
+/** The host socket whose struct a run handed out at `sk`, if any. */
+function socketAt(net: NetState, run: PacketRun | undefined, sk: number): NetSocket | undefined {
+  const st = run ? perRun.get(run) : undefined;
+  if (!st) return undefined;
+  for (const [index, at] of st.at) if (at === sk >>> 0) return net.sockets[index];
+  return undefined;
+}
+
+/**
+ * bpf_tcp_check_syncookie (`gen` false) and bpf_tcp_gen_syncookie (`gen` true) with the
+ * kernel's checks, on a host with net.ipv4.tcp_syncookies = 1 (the default): cookies are sent
+ * only when a listener's queue overflows, which never happens here, so a well-formed request
+ * gets -ENOENT, as the kernel gives it on such a host.
+ */
+export function syncookie(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number, iph: number, iphLen: number, th: number, thLen: number, gen: boolean): number {
+  const s = socketAt(net, run, sk);
+  const tl = thLen >>> 0;
+  const t = th >>> 0;
+  if (!s || tl < 20 || t + 20 > mem.length) return EINVAL;
+  const flags = mem[t + 13]!;
+  const fin = flags & 1;
+  const syn = flags & 2;
+  const rst = flags & 4;
+  const ack = flags & 16;
+  if (gen && tl !== (mem[t + 12]! >> 4) * 4) return EINVAL;
+  if (s.protocol !== 6 || s.state !== TCP_LISTEN) return EINVAL;
+  if (gen) {
+    if (!syn || ack || fin || rst) return EINVAL;
+  } else if (!ack || rst || syn) {
+    return ENOENT;
+  }
+  if ((iphLen >>> 0) < 20) return EINVAL;
+  // check: tcp_synq_no_recent_overflow (no overflow here).
+  if (!gen) return ENOENT;
+  const version = (mem[iph >>> 0] ?? 0) >> 4;
+  // IPv6 sockets are taken as IPV6_V6ONLY.
+  if (version === 4) return s.family === 10 ? EINVAL : ENOENT;
+  if (version === 6) return (iphLen >>> 0) < 40 || s.family !== 10 ? EINVAL : ENOENT;
+  return EPROTONOSUPPORT;
+}

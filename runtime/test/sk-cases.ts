@@ -7,6 +7,7 @@
 import type { HostNetwork, HostSocket } from '../packet/net.js';
 import { parseIp } from '../packet/net.js';
 import { NET } from './fib-cases.js';
+import { ETH_P, ether, ipv4, ipv6, tcp } from './frames.js';
 
 /** The sockets (and, for the kernel, how Node opens them: see SOCKET_SCRIPT). */
 export const SOCKETS: HostSocket[] = [
@@ -114,3 +115,30 @@ export function sockFrame(p: SockProbe): Uint8Array {
   v.setUint16(t + 2 * a + 2, dst.port);
   return f;
 }
+
+const tcpTo = (dst: string, flags: number, src = '10.9.9.9', sport = 1234): Uint8Array =>
+  ether(ETH_P.IP, ipv4({ proto: 6, src, dst: dst.split(':')[0]!, payload: tcp({ sport, dport: Number(dst.split(':')[1]), flags, src, dst: dst.split(':')[0]! }) }));
+const tcp6To = (dst: string, port: number, flags: number): Uint8Array =>
+  ether(ETH_P.IPV6, ipv6({ next: 6, src: [...parseIp('2001:db8::9')!], dst: [...parseIp(dst)!], payload: tcp({ sport: 1234, dport: port, flags }) }));
+const SYN = 2;
+const ACK = 16;
+/** A SYN whose data offset says 24 bytes of header. */
+const longHeader = ((): Uint8Array => {
+  const f = tcpTo('10.1.0.1:8080', SYN);
+  f[14 + 20 + 12] = 6 << 4;
+  return f;
+})();
+
+/** Frames of `syn_cookie` with the kernel's return value (u32) on a host with tcp_syncookies = 1. */
+export const SYN_FRAMES: { label: string; data: Uint8Array; retval: number }[] = [
+  { label: 'SYN to a listener: gen ENOENT', data: tcpTo('10.1.0.1:8080', SYN), retval: 0xfffffffe },
+  { label: 'ACK to a listener: check ENOENT', data: tcpTo('10.1.0.1:8080', ACK), retval: 0xfffffffe },
+  { label: 'SYN-ACK: check ENOENT', data: tcpTo('10.1.0.1:8080', SYN | ACK), retval: 0xfffffffe },
+  { label: 'RST: check ENOENT', data: tcpTo('10.1.0.1:8080', 4), retval: 0xfffffffe },
+  { label: 'SYN-FIN: gen EINVAL', data: tcpTo('10.1.0.1:8080', SYN | 1), retval: 0xffffffea },
+  { label: 'SYN to an established socket: EINVAL', data: tcpTo('10.1.0.1:8080', SYN, '10.1.0.1', 40000), retval: 0xffffffea },
+  { label: 'SYN to no socket', data: tcpTo('10.1.0.1:8081', SYN), retval: 0x7fff0000 },
+  { label: 'SYN with options: th_len is not doff * 4', data: longHeader, retval: 0xffffffea },
+  { label: 'IPv6 SYN to a listener: gen ENOENT', data: tcp6To('2001:db8:1::1', 8443, SYN), retval: 0xfffffffe },
+  { label: 'IPv6 ACK to a listener: check ENOENT', data: tcp6To('2001:db8:1::1', 8443, ACK), retval: 0xfffffffe },
+];

@@ -13,7 +13,7 @@ import { compileObject } from '../../compiler/object/compile-object.js';
 import { repoPath } from '../../test/support/fixtures.js';
 import { instantiate } from '../instance.js';
 import { KernelHost } from './netns.js';
-import { ANSWER_AT, SOCK_NET, SOCK_PROBES, SOCKET_SCRIPT, sockFrame } from './sk-cases.js';
+import { ANSWER_AT, SOCK_NET, SOCK_PROBES, SOCKET_SCRIPT, SYN_FRAMES, sockFrame } from './sk-cases.js';
 
 const OBJECT = repoPath('test-programs/c/sk_lookup.o');
 const host = KernelHost.open('sk', SOCK_NET, OBJECT);
@@ -31,7 +31,7 @@ describe('socket lookups: the kernel with real sockets in a network namespace vs
     it.skipIf(true)(SKIP, () => {});
     return;
   }
-  it(`${SOCK_PROBES.length} probes of sk_probe / sk_probe_tc`, async () => {
+  it(`${SOCK_PROBES.length} probes of sk_probe / sk_probe_tc, ${SYN_FRAMES.length} frames of syn_cookie`, async () => {
     sockets = spawn('ip', ['netns', 'exec', host.ns, process.execPath, '-e', SOCKET_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       sockets!.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
@@ -49,6 +49,11 @@ describe('socket lookups: the kernel with real sockets in a network namespace vs
       if (JSON.stringify(k) !== JSON.stringify(ours)) mismatches.push(`${p.label}:\n  kernel   ${JSON.stringify(k)}\n  bpf2wasm ${JSON.stringify(ours)}`);
       const found = 'error' in k ? undefined : Buffer.from(k.dataOut, 'hex')[ANSWER_AT];
       if (found !== (p.finds >= 0 ? 1 : 0)) mismatches.push(`${p.label}: the kernel found ${String(found)}, sk-cases.ts records socket ${p.finds}`);
+    }
+    for (const f of SYN_FRAMES) {
+      const k = host.testRun('syn_cookie', f.data);
+      const o = inst.program('syn_cookie').test({ dataIn: f.data });
+      if ('error' in k || k.retval !== o.retval || k.retval !== f.retval) mismatches.push(`syn_cookie ${f.label}: kernel ${JSON.stringify('error' in k ? k : k.retval)}, bpf2wasm ${o.retval}, recorded ${f.retval}`);
     }
     expect(mismatches, mismatches.join('\n')).toEqual([]);
   }, 120_000);

@@ -14,7 +14,7 @@ import { instantiate, type InstantiateOptions } from '../instance.js';
 import { interpretModule } from '../interpreter.js';
 import type { BpfInstance } from '../program.js';
 import { checkHostNetwork, type HostNetwork } from '../packet/net.js';
-import { ANSWER_AT, SOCK_NET, SOCK_PROBES, SOCKETS, sockFrame, type SockProbe } from './sk-cases.js';
+import { ANSWER_AT, SOCK_NET, SOCK_PROBES, SOCKETS, SYN_FRAMES, sockFrame, type SockProbe } from './sk-cases.js';
 
 const engines = (object: string): { label: string; open: (o: InstantiateOptions) => Promise<BpfInstance> }[] => {
   const bytes = new Uint8Array(readFileSync(repoPath(`test-programs/c/${object}.o`)));
@@ -107,6 +107,16 @@ describe('bpf_sk_lookup_tcp / _udp, bpf_skc_lookup_tcp against net.sockets', () 
       expect(inst.program('sk_leak').test({ dataIn: new Uint8Array(60) }).retval).toBe(0);
     }
   });
+});
+
+describe('bpf_tcp_gen_syncookie / bpf_tcp_check_syncookie on a host with tcp_syncookies = 1', () => {
+  for (const engine of ENGINES) {
+    it(`${engine.label}: the kernel's checks in order, then ENOENT (no listener overflowed)`, async () => {
+      const inst = await engine.open({ net: SOCK_NET });
+      expect(SYN_FRAMES.map((f) => `${f.label}: ${inst.program('syn_cookie').test({ dataIn: f.data }).retval.toString(16)}`))
+        .toEqual(SYN_FRAMES.map((f) => `${f.label}: ${f.retval.toString(16)}`));
+    });
+  }
 });
 
 describe('malformed sockets: E_HOST_STATE naming the field', () => {

@@ -4,9 +4,16 @@
  * the `struct bpf_sock` fields the program may read (all of them for bpf_sk_lookup_tcp / _udp,
  * the sock_common ones for bpf_skc_lookup_tcp). Every reference is released. `sk_probe` is XDP,
  * `sk_probe_tc` tc, which also reports bpf_get_socket_cookie (non-zero or not) and
- * bpf_get_socket_uid of the test run's skb.
+ * bpf_get_socket_uid of the test run's skb. `syn_cookie` (XDP) finds the TCP socket of an
+ * IPv4 or IPv6 TCP frame (bpf_skc_lookup_tcp) and returns bpf_tcp_gen_syncookie's result for a
+ * SYN, bpf_tcp_check_syncookie's for anything else (low 32 bits), or 0x7fff0000 without a socket.
  */
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
@@ -115,6 +122,55 @@ int sk_probe_tc(struct __sk_buff *skb) {
   p->ans.cookie_nonzero = bpf_get_socket_cookie(skb) != 0;
   p->ans.uid = bpf_get_socket_uid(skb);
   return TC_ACT_OK;
+}
+
+SEC("xdp")
+int syn_cookie(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  struct ethhdr *eth = data;
+  struct bpf_sock_tuple t = {};
+  struct bpf_sock *sk;
+  struct tcphdr *th;
+  void *iph = eth + 1;
+  int v6;
+  if ((void *)(eth + 1) > data_end) return XDP_ABORTED;
+  if (eth->h_proto == __builtin_bswap16(ETH_P_IP)) {
+    struct iphdr *ip = iph;
+    if ((void *)(ip + 1) > data_end || ip->ihl != 5 || ip->protocol != IPPROTO_TCP) return XDP_PASS;
+    th = (void *)(ip + 1);
+    if ((void *)(th + 1) > data_end) return XDP_PASS;
+    t.ipv4.saddr = ip->saddr;
+    t.ipv4.daddr = ip->daddr;
+    t.ipv4.sport = th->source;
+    t.ipv4.dport = th->dest;
+    v6 = 0;
+    sk = (struct bpf_sock *)bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv4), -1, 0);
+  } else if (eth->h_proto == __builtin_bswap16(ETH_P_IPV6)) {
+    struct ipv6hdr *ip6 = iph;
+    if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_TCP) return XDP_PASS;
+    th = (void *)(ip6 + 1);
+    if ((void *)(th + 1) > data_end) return XDP_PASS;
+    __builtin_memcpy(t.ipv6.saddr, &ip6->saddr, 16);
+    __builtin_memcpy(t.ipv6.daddr, &ip6->daddr, 16);
+    t.ipv6.sport = th->source;
+    t.ipv6.dport = th->dest;
+    v6 = 1;
+    sk = (struct bpf_sock *)bpf_skc_lookup_tcp(ctx, &t, sizeof(t.ipv6), -1, 0);
+  } else {
+    return XDP_PASS;
+  }
+  if (!sk) return 0x7fff0000;
+  long rc;
+  if (th->syn && !th->ack) {
+    if (v6) rc = bpf_tcp_gen_syncookie(sk, iph, sizeof(struct ipv6hdr), th, sizeof(*th));
+    else rc = bpf_tcp_gen_syncookie(sk, iph, sizeof(struct iphdr), th, sizeof(*th));
+  } else {
+    if (v6) rc = bpf_tcp_check_syncookie(sk, iph, sizeof(struct ipv6hdr), th, sizeof(*th));
+    else rc = bpf_tcp_check_syncookie(sk, iph, sizeof(struct iphdr), th, sizeof(*th));
+  }
+  bpf_sk_release(sk);
+  return (int)rc;
 }
 
 char _license[] SEC("license") = "GPL";
