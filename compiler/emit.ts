@@ -23,7 +23,7 @@ import type { ContextKind } from '../runtime/uapi/index.js';
 import { w, type Node, type ValType, type WFunction, type WModule } from './wir.js';
 import type { ProgramCfg } from '../runtime/isa/cfg.js';
 import {
-  BUDGET, CALLX_FN, CB_FP, CHECK_SPAN, FAULT_FN, FN_PARAMS, FN_PREFIX, FN_VARS, helperFn, kfuncFn, PKT_BASE, PKT_LEN,
+  BUDGET, CALLX_FN, CB_FP, CHECK_SPAN, FAULT_FN, FN_PARAMS, FN_PREFIX, FN_VARS, helperFn, kfuncFn, PKT_BASE, PKT_HEAD, PKT_LEN, PKT_MAC, PKT_NET,
   type ModuleCtx,
 } from './lower/state.js';
 import { FunctionLowering } from './lower/function.js';
@@ -118,6 +118,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   }
   if (ctx.usesPacket) {
     module.globals.push({ name: PKT_BASE, type: 'i32', init: 0 }, { name: PKT_LEN, type: 'i32', init: 0 });
+    module.globals.push({ name: PKT_MAC, type: 'i32', init: 0 }, { name: PKT_NET, type: 'i32', init: 0 }, { name: PKT_HEAD, type: 'i32', init: 0 });
   }
   if (options.checked) module.globals.push({ name: CHECK_SPAN, type: 'i64', init: 0 });
   if (options.budget !== undefined) module.globals.push({ name: BUDGET, type: 'i64', init: 0 });

@@ -21,6 +21,10 @@ export const CALLX_FN = '$callx';
 /** Globals: the packet legacy loads read (ldabs/ldind). */
 export const PKT_BASE = '$pkt_base';
 export const PKT_LEN = '$pkt_len';
+/** Globals of negative legacy-load offsets: the link-layer and network headers, skb->head (0: none). */
+export const PKT_MAC = '$pkt_mac';
+export const PKT_NET = '$pkt_net';
+export const PKT_HEAD = '$pkt_head';
 /** Global: checked mode's span of valid addresses above checkBase, set at entry. */
 export const CHECK_SPAN = '$check_span';
 /** Global: the instruction budget left, handed between functions. */

@@ -1558,6 +1558,7 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   xdp_vlan_strip: ['vlan_strip xdp xdp'],
   xdp_responder: ['icmp_echo xdp xdp'],
   ldabs_filter: ['dns_only socket socket'],
+  ldabs_neg: ['ll_type socket socket', 'net_proto socket socket', 'net_saddr socket socket', 'net_last socket socket', 'net_past socket socket', 'll_proto socket socket', 'net_minus socket socket', 'below_ll socket socket'],
   ipv6_exthdr: ['ext_walk xdp xdp'],
   xdp_meta_trim: ['meta_trim xdp xdp'],
   ctx_dump: ['tc_ctx tc tc', 'xdp_ctx xdp xdp', 'sock_ctx socket socket'],

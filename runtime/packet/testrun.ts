@@ -19,7 +19,7 @@
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   CONTEXT_AREA, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, LOOPBACK, MAX_SKB_FRAGS, PAGE_SIZE, PacketType, SHINFO_SIZE,
-  SKB_HEADROOM, SKB_MAX_DATA, SkBuff, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
+  SKB_HEADROOM, SKB_MAX_DATA, SkBuff, SkbPrivate, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
 import { netStateOf } from './net.js';
 import { unreleasedSockets } from './sockets.js';
@@ -352,9 +352,20 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
     }
   }
   const run: SkbRun = { kind: 'skb', ctx: base, head, end: end + SKB_ROOM_AFTER, mac, network, l2: fromMac, effects: {} };
+  // The headers negative LD_ABS offsets reach (SKF_LL_OFF, SKF_NET_OFF), and skb->head (the
+  // kernel's test-run buffer starts NET_SKB_PAD + NET_IP_ALIGN before the Ethernet header).
+  put(SkbPrivate.mac, mac);
+  put(SkbPrivate.network, network);
+  put(SkbPrivate.head, mac - SKB_HEADROOM);
   // r2 spans the whole room: checked mode then reads what the helpers grew the packet into and
   // the socket structs at its end (runtime/packet/sockets.ts).
-  const { r0, ns } = timed(engine, name, base, CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + size + SKB_ROOM_AFTER, repeat, run, opts.time ?? true);
+  let timing: { r0: bigint; ns: number };
+  try {
+    timing = timed(engine, name, base, CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + size + SKB_ROOM_AFTER, repeat, run, opts.time ?? true);
+  } finally {
+    views(engine.memory).u8.fill(0, base + SkbPrivate.mac, base + SkbPrivate.END);
+  }
+  const { r0, ns } = timing;
   const leak = unreleasedSockets(run, name);
   if (leak) throw leak;
 

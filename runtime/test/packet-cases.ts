@@ -100,6 +100,9 @@ export const PACKET_CASES: readonly PacketCase[] = [
   { object: 'xdp_vlan_strip', program: 'vlan_strip', type: 'xdp', frames: tcpFrames },
   { object: 'xdp_responder', program: 'icmp_echo', type: 'xdp', frames: tcpFrames },
   { object: 'ldabs_filter', program: 'dns_only', type: 'socket', skbData: 'network', frames: tcpFrames },
+  // Negative LD_ABS / LD_IND offsets (SKF_NET_OFF, SKF_LL_OFF) in both skbData modes.
+  ...['ll_type', 'net_proto', 'net_saddr', 'net_last', 'net_past', 'll_proto', 'net_minus', 'below_ll'].flatMap((program) => (['network', 'mac'] as const).map((skbData) => (
+    { object: 'ldabs_neg', program, type: 'socket' as const, skbData, frames: tcpFrames.slice(0, 8) }))),
   { object: 'ipv6_exthdr', program: 'ext_walk', type: 'xdp', frames: tcpFrames },
   { object: 'xdp_meta_trim', program: 'meta_trim', type: 'xdp', frames: tcpFrames },
   { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames },
