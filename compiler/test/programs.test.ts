@@ -1566,7 +1566,7 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   lazy_helper: ['uses_xfrm tc tc', 'plain xdp xdp'],
   tc_skb_edit: ['skb_edit tc tc'],
   tc_tunnel: ['tunnel tc tc'],
-  xdp_fwd: ['xdp_fwd xdp xdp', 'fib_probe xdp xdp', 'fib_probe_tc tc tc', 'tc_neigh tc tc'],
+  xdp_fwd: ['xdp_fwd xdp xdp', 'fib_probe xdp xdp', 'mtu_probe xdp xdp', 'fib_probe_tc tc tc', 'tc_neigh tc tc', 'mtu_probe_tc tc tc'],
   sk_lookup: ['sk_probe xdp xdp', 'syn_cookie xdp xdp', 'sk_probe_tc tc tc'],
   sk_leak: ['sk_leak tc tc'],
 };

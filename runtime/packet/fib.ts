@@ -159,3 +159,37 @@ export function neighTarget(net: NetState, ifindex: number, given: IpBytes | und
   const n = neighbour(net, ifindex, nexthop);
   return { nexthop: formatIp(nexthop), ...(n?.valid ? { mac: macText(n.mac) } : {}) };
 }
+
+/** bpf_check_mtu results (BPF_MTU_CHK_RET_*) and flag. */
+export const MtuResult = { SUCCESS: 0, FRAG_NEEDED: 1, SEGS_TOOBIG: 2 } as const;
+const BPF_MTU_CHK_SEGS = 1n;
+/** dev->hard_header_len of the devices here (Ethernet, veth and loopback alike). */
+const HARD_HEADER_LEN = 14;
+
+/**
+ * bpf_check_mtu (bpf_xdp_check_mtu / bpf_skb_check_mtu): the packet (`len` bytes from its MAC
+ * header, or `*mtu_len` + the link header when that is set) plus `lenDiff` against the MTU of
+ * `ifindex` (0: the run's device, `device`), the MTU written to `*mtu_len` in every case.
+ */
+export function checkMtu(net: NetState, mem: Uint8Array, caller: FibCaller, device: number, ifindex: number, mtuLenAt: number, lenDiff: number, flags: bigint, len: number): number {
+  const v = new DataView(mem.buffer, mem.byteOffset);
+  const at = mtuLenAt >>> 0;
+  const f = BigInt.asUintN(64, flags);
+  let rc: number;
+  let mtu = 0;
+  const given = v.getUint32(at, true);
+  if (caller.kind === 'xdp' ? f !== 0n : (f & ~BPF_MTU_CHK_SEGS) !== 0n || ((f & BPF_MTU_CHK_SEGS) !== 0n && (lenDiff !== 0 || given !== 0))) {
+    rc = EINVAL;
+  } else {
+    const dev = net.interfaces.get((ifindex >>> 0) || device);
+    if (!dev) {
+      rc = ENODEV;
+    } else {
+      mtu = dev.mtu;
+      const pktLen = (given ? given + HARD_HEADER_LEN : len) + (lenDiff | 0);
+      rc = pktLen <= mtu + HARD_HEADER_LEN ? MtuResult.SUCCESS : MtuResult.FRAG_NEEDED;
+    }
+  }
+  v.setUint32(at, mtu, true);
+  return rc;
+}

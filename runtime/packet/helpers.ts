@@ -12,7 +12,7 @@ import type { HelperDefinition, HelperFn } from '../helper-registry.js';
 import { Errno, MapType } from '../uapi/index.js';
 import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA } from './layout.js';
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
-import { fibLookup, FibParams, neighTarget } from './fib.js';
+import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
 import { skLookup, skRelease, socketCookie, syncookie } from './sockets.js';
 
@@ -674,6 +674,16 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [97, ecnSetCe],
     [21, setTunnelKey],
     [69, fibLookupHelper],
+    [163, (ctx: number, ifindex: number, mtuLen: number, lenDiff: number, flags: bigint): bigint => {
+      if (!inMemory(mtuLen >>> 0, 4)) return BigInt(EFAULT);
+      const r = run();
+      const v = dv();
+      const caller = r?.kind === 'skb' ? { kind: 'skb' as const, len: v.getUint32(r.ctx + SkBuff.len, true) } : { kind: 'xdp' as const };
+      const b = r?.kind === 'skb' ? undefined : bounds(ctx, XdpMd.data, XdpMd.data_end);
+      const len = r?.kind === 'skb' ? caller.kind === 'skb' ? caller.len : 0 : b ? b[1] - b[0] : 0;
+      const device = r ? v.getUint32(r.ctx + (r.kind === 'xdp' ? XdpMd.ingress_ifindex : SkBuff.ifindex), true) : 1;
+      return BigInt(checkMtu(hostNet(), u8(), caller, device, ifindex, mtuLen, lenDiff, flags, len));
+    }],
     // Sockets: the host's (net.sockets), as the run's device sees them.
     [84, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 6, true)],
     [85, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 17, true)],

@@ -206,3 +206,35 @@ export const NEIGH_FRAMES: [string, Uint8Array][] = [
   ['flags refused', neighFrame('10.20.1.1', 20, undefined, 1)],
   ['flags refused with a nexthop', neighFrame('10.20.1.1', 20, '10.2.0.2', 2)],
 ];
+
+/** A bpf_check_mtu probe of `mtu_probe` / `mtu_probe_tc`, with the kernel's return value. */
+export interface MtuProbe { label: string; ifindex: number; mtuLen?: number; lenDiff?: number; flags?: bigint; tc?: boolean; rc: number }
+
+export const MTU_PROBES: MtuProbe[] = [
+  { label: 'the run device (lo, 65536)', ifindex: 0, rc: 0 },
+  { label: 'a0 (1500)', ifindex: 10, rc: 0 },
+  { label: 'unknown ifindex', ifindex: 99, rc: -19 },
+  { label: 'mtu_len at the MTU of b0 (1300)', ifindex: 20, mtuLen: 1300, rc: 0 },
+  { label: 'mtu_len past the MTU', ifindex: 20, mtuLen: 1301, rc: 1 },
+  { label: 'len_diff past the MTU', ifindex: 20, lenDiff: 1300, rc: 1 },
+  { label: 'negative len_diff', ifindex: 20, mtuLen: 1400, lenDiff: -100, rc: 0 },
+  { label: 'xdp flags', ifindex: 10, flags: 1n, rc: -22 },
+  { label: 'tc segs', tc: true, ifindex: 10, flags: 1n, rc: 0 },
+  { label: 'tc segs with len_diff', tc: true, ifindex: 10, flags: 1n, lenDiff: 4, rc: -22 },
+  { label: 'tc unknown flag', tc: true, ifindex: 10, flags: 2n, rc: -22 },
+  { label: 'tc len_diff past the MTU', tc: true, ifindex: 20, lenDiff: 1300, rc: 1 },
+  { label: 'tc unknown ifindex', tc: true, ifindex: 98, rc: -19 },
+];
+
+/** The frame of an MTU probe (Ethernet header, ifindex, mtu_len, len_diff, pad, flags, return slot). */
+export function mtuFrame(p: MtuProbe): Uint8Array {
+  const f = new Uint8Array(14 + 32 + 8);
+  f.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0xb5]);
+  const v = new DataView(f.buffer);
+  v.setUint32(14, p.ifindex, true);
+  v.setUint32(18, p.mtuLen ?? 0, true);
+  v.setInt32(22, p.lenDiff ?? 0, true);
+  v.setBigUint64(30, p.flags ?? 0n, true);
+  v.setInt32(38, 0x5a5a5a5a, true);
+  return f;
+}

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compileObject } from '../../compiler/object/compile-object.js';
 import { repoPath } from '../../test/support/fixtures.js';
 import { instantiate } from '../instance.js';
-import { FWD_FRAMES, NEIGH_FRAMES, NET, PROBES, probeFrame, xdpCtx } from './fib-cases.js';
+import { FWD_FRAMES, MTU_PROBES, mtuFrame, NEIGH_FRAMES, NET, PROBES, probeFrame, xdpCtx } from './fib-cases.js';
 import { KernelHost } from './netns.js';
 
 const OBJECT = repoPath('test-programs/c/xdp_fwd.o');
@@ -27,7 +27,7 @@ describe('bpf_fib_lookup: the kernel in a network namespace vs bpf2wasm with the
     it.skipIf(true)(SKIP, () => {});
     return;
   }
-  it(`${PROBES.length} probes of fib_probe / fib_probe_tc, ${FWD_FRAMES.length} frames of xdp_fwd, ${NEIGH_FRAMES.length} of tc_neigh`, async () => {
+  it(`${PROBES.length} probes of fib_probe / fib_probe_tc, ${FWD_FRAMES.length} frames of xdp_fwd, ${NEIGH_FRAMES.length} of tc_neigh, ${MTU_PROBES.length} bpf_check_mtu probes`, async () => {
     const { wasm } = await compileObject(new Uint8Array(readFileSync(OBJECT)));
     const inst = await instantiate(wasm, { net: NET });
     const mismatches: string[] = [];
@@ -47,6 +47,15 @@ describe('bpf_fib_lookup: the kernel in a network namespace vs bpf2wasm with the
       const o = inst.program('xdp_fwd').test({ dataIn: f.data, ctxIn: ctx });
       const ours = { retval: o.retval, dataOut: Buffer.from(o.dataOut).toString('hex') };
       if (JSON.stringify(k) !== JSON.stringify(ours)) mismatches.push(`xdp_fwd ${f.label}:\n  kernel   ${JSON.stringify(k)}\n  bpf2wasm ${JSON.stringify(ours)}`);
+    }
+    for (const p of MTU_PROBES) {
+      const name = p.tc ? 'mtu_probe_tc' : 'mtu_probe';
+      const k = host.testRun(name, mtuFrame(p));
+      const o = inst.program(name).test({ dataIn: mtuFrame(p) });
+      const ours = { retval: o.retval, dataOut: Buffer.from(o.dataOut).toString('hex') };
+      if (JSON.stringify(k) !== JSON.stringify(ours)) mismatches.push(`${name} ${p.label}:\n  kernel   ${JSON.stringify(k)}\n  bpf2wasm ${JSON.stringify(ours)}`);
+      const rc = 'error' in k ? undefined : new DataView(Uint8Array.from(Buffer.from(k.dataOut, 'hex')).buffer).getInt32(38, true);
+      if (rc !== p.rc) mismatches.push(`${name} ${p.label}: the kernel returned ${String(rc)}, fib-cases.ts records ${p.rc}`);
     }
     // bpf_redirect_neigh: the test run does not redirect; its return value is the helper's.
     for (const [label, frame] of NEIGH_FRAMES) {

@@ -14,7 +14,7 @@ import { instantiate, type InstantiateOptions } from '../instance.js';
 import { interpretModule } from '../interpreter.js';
 import type { BpfInstance } from '../program.js';
 import { checkHostNetwork, parseIp, type HostNetwork } from '../packet/net.js';
-import { FWD_FRAMES, NET, PROBES, neighFrame, probeFrame, xdpCtx } from './fib-cases.js';
+import { FWD_FRAMES, MTU_PROBES, mtuFrame, NET, PROBES, neighFrame, probeFrame, xdpCtx } from './fib-cases.js';
 import { ETH_P, ether, inetChecksum, ipv4, udp } from './frames.js';
 
 const bytes = new Uint8Array(readFileSync(repoPath('test-programs/c/xdp_fwd.o')));
@@ -91,6 +91,21 @@ describe('bpf_fib_lookup against host routes and neighbours', () => {
     expect(rcOf(out)).toBe(0);
     expect([...out.subarray(22 + 32, 22 + 36)]).toEqual([192, 0, 2, 254]);
   });
+});
+
+describe('bpf_check_mtu against the host interfaces', () => {
+  for (const engine of ENGINES) {
+    it(`${engine.label}: ${MTU_PROBES.length} probes give the kernel's return values and MTUs`, async () => {
+      const inst = await engine.open({ net: NET });
+      const mtus: Record<number, number> = { 0: 65536, 10: 1500, 20: 1300 };
+      for (const p of MTU_PROBES) {
+        const out = inst.program(p.tc ? 'mtu_probe_tc' : 'mtu_probe').test({ dataIn: mtuFrame(p) }).dataOut;
+        const v = new DataView(out.buffer, out.byteOffset);
+        const flagsBad = p.rc === -22;
+        expect([p.label, v.getInt32(38, true), v.getUint32(18, true)]).toEqual([p.label, p.rc, flagsBad || p.rc === -19 ? 0 : mtus[p.ifindex]]);
+      }
+    });
+  }
 });
 
 describe('xdp_fwd: the kernel sample forwarding through the host', () => {

@@ -10,6 +10,9 @@
  *   and a `struct bpf_fib_lookup` (64 bytes). The program copies the struct out, calls
  *   bpf_fib_lookup(ctx, &params, 64, flags) and writes the return value and the struct back
  *   into the frame, so the output frame is the complete result of the lookup.
+ * - `mtu_probe` (XDP) and `mtu_probe_tc` (tc): after the Ethernet header, the ifindex (u32),
+ *   mtu_len (u32, in and out), len_diff (s32), flags (u64) and a slot for the return value (s32)
+ *   of bpf_check_mtu, which the program fills in.
  * - `tc_neigh` (tc): the last 32 bytes of the frame hold the target ifindex (u32), a switch
  *   (u32: nonzero passes the following `struct bpf_redir_neigh`, 20 bytes) and the helper's
  *   flags (u32); the program calls bpf_redirect_neigh and returns its result. Without params the
@@ -126,6 +129,39 @@ int tc_neigh(struct __sk_buff *skb) {
   if (skb->len < sizeof(p) || bpf_skb_load_bytes(skb, skb->len - sizeof(p), &p, sizeof(p))) return TC_ACT_OK;
   if (p.with_params) return bpf_redirect_neigh(p.ifindex, &p.nh, sizeof(p.nh), p.flags);
   return bpf_redirect_neigh(p.ifindex, 0, 0, p.flags);
+}
+
+struct mtu_probe {
+  __u32 ifindex;
+  __u32 mtu_len;
+  __s32 len_diff;
+  __u32 pad;
+  __u64 flags;
+  __s32 rc;
+};
+
+SEC("xdp")
+int mtu_probe(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  struct mtu_probe *p = data + sizeof(struct ethhdr);
+  if ((void *)(p + 1) > data_end) return XDP_ABORTED;
+  __u32 mtu = p->mtu_len;
+  p->rc = bpf_check_mtu(ctx, p->ifindex, &mtu, p->len_diff, p->flags);
+  p->mtu_len = mtu;
+  return XDP_PASS;
+}
+
+SEC("tc")
+int mtu_probe_tc(struct __sk_buff *skb) {
+  void *data = (void *)(long)skb->data;
+  void *data_end = (void *)(long)skb->data_end;
+  struct mtu_probe *p = data + sizeof(struct ethhdr);
+  if ((void *)(p + 1) > data_end) return TC_ACT_SHOT;
+  __u32 mtu = p->mtu_len;
+  p->rc = bpf_check_mtu(skb, p->ifindex, &mtu, p->len_diff, p->flags);
+  p->mtu_len = mtu;
+  return TC_ACT_OK;
 }
 
 char _license[] SEC("license") = "GPL";
