@@ -103,6 +103,8 @@ export interface CopyLoopPlan {
   /** Element width, and bytes per iteration (a multiple of it). */
   width: MemSize;
   perIteration: number;
+  /** The addresses go down by `perIteration` each iteration (memmove's other direction). */
+  backward: boolean;
   dst: StreamStart;
   /** Copy only. */
   src: StreamStart | null;
@@ -245,13 +247,20 @@ function analyze(h: BasicBlock, insns: readonly Insn[], jc: JcondInsn, continueT
   const width = stores[0]!.size;
   const perIteration = stores.length * width;
   if (perIteration > MAX_BYTES_PER_ITERATION) return null;
+  // Both streams move up, or both down, by the bytes of one iteration.
+  let backward: boolean | undefined;
   const stream = (list: Access[]): StreamStart | null => {
     const first = list[0]!;
     for (let i = 0; i < list.length; i++) {
       const a = list[i]!;
       if (a.size !== width || !sameLin(a.addr, first.addr) || a.off !== first.off + i * width) return null;
     }
-    return stepOf(first.addr) === BigInt(perIteration) ? { addr: first.addr, off: first.off } : null;
+    const s = stepOf(first.addr);
+    const down = s === u64(-BigInt(perIteration));
+    if (s !== BigInt(perIteration) && !down) return null;
+    if (backward !== undefined && backward !== down) return null;
+    backward = down;
+    return { addr: first.addr, off: first.off };
   };
   const dst = stream(stores);
   if (!dst) return null;
@@ -262,9 +271,22 @@ function analyze(h: BasicBlock, insns: readonly Insn[], jc: JcondInsn, continueT
     src = stream(loads);
     if (!src) return null;
     // Each store writes what the load at the same position read.
+    const rank = new Map<number, number>();
     for (let i = 0; i < stores.length; i++) {
       const v = stores[i]!.value;
       if (v.k !== 'load' || v.id !== loads[i]!.id) return null;
+      rank.set(loads[i]!.id, i);
+      rank.set(stores[i]!.id, i);
+    }
+    // Within an iteration, no load may follow a store of an element the loop has not reached
+    // yet by its direction (a higher one going up, a lower one going down): with ranges a few
+    // bytes apart that load would read what the store wrote. A load after a store of an element
+    // already behind is fine (earlier iterations wrote below it too).
+    let written: number | null = null;
+    for (const a of accesses) {
+      const r = rank.get(a.id)!;
+      if (!a.load) written = written === null ? r : backward ? Math.min(written, r) : Math.max(written, r);
+      else if (written !== null && (backward ? r >= written : r <= written)) return null;
     }
   } else {
     const v = stores[0]!.value;
@@ -279,7 +301,7 @@ function analyze(h: BasicBlock, insns: readonly Insn[], jc: JcondInsn, continueT
   if (!trip) return null;
   const steps = [...step].filter(([r, s]) => s !== 0n && r !== 10);
   return {
-    header: h.id, latch, kind: src ? 'copy' : 'fill', width, perIteration, dst, src, value, steps, trip,
+    header: h.id, latch, kind: src ? 'copy' : 'fill', width, perIteration, backward: backward === true, dst, src, value, steps, trip,
   };
 }
 
@@ -400,24 +422,30 @@ export function emitCopyLoop(options: EmitOptions, plan: CopyLoopPlan, budget: B
   const maxIter = Math.floor(0xffffffff / P);
   skipIf(m.i64.gt_u(m.i64.sub(tmp(), i64c(minIter)), i64c(maxIter - minIter)));
   const len = (): Node => (P === 1 ? tmp() : m.i64.mul(tmp(), i64c(P)));
-  // Each stream's first byte into an i32 local, when all its bytes are valid.
+  // Each stream's lowest byte into an i32 local, when all its bytes are valid. Going down, the
+  // bulk iterations' lowest byte is the last one's, (m - 1) iterations below the first.
+  const back = (): Node => m.i64.mul(m.i64.sub(tmp(), i64c(1)), i64c(P));
   const stream = (s: StreamStart, local: number): void => {
     if (options.checked) {
-      out.push(m.local.set(L_A64, m.i64.add(evalLin(s.addr), i64c(s.off))));
+      const first = m.i64.add(evalLin(s.addr), i64c(s.off));
+      out.push(m.local.set(L_A64, plan.backward ? m.i64.sub(first, back()) : first));
       const span = (): Node => m.local.get(L_SPAN, 'i64');
       skipIf(m.i64.gt_u(len(), span()));
       skipIf(m.i64.gt_u(m.i64.sub(a64(), i64c(checkBase(options.layout))), m.i64.sub(span(), len())));
       out.push(m.local.set(local, m.i32.wrap(a64())));
       return;
     }
-    // Unchecked: the Wasm address is the register's low 32 bits plus the offset.
+    // Unchecked: the Wasm address is the register's low 32 bits plus the offset; the register's
+    // low half must not wrap over the bulk iterations, nor any address below 0 or past 4 GiB.
     out.push(m.local.set(L_A64, m.i64.extend_u(m.i32.wrap(evalLin(s.addr)))));
-    if (s.off < 0) {
-      // No access may wrap below 0 or past 4 GiB.
-      skipIf(m.i64.lt_s(m.i64.add(a64(), i64c(s.off)), i64c(0)));
+    if (plan.backward) {
+      out.push(m.local.set(L_A64, m.i64.sub(a64(), back())));
+      skipIf(m.i64.lt_s(a64(), i64c(0)));
+    } else if (s.off < 0) {
       skipIf(m.i64.gt_u(m.i64.add(a64(), len()), i64c(0xffffffffn)));
     }
-    out.push(m.local.set(L_A64, m.i64.add(a64(), i64c(s.off))));
+    if (s.off !== 0) out.push(m.local.set(L_A64, m.i64.add(a64(), i64c(s.off))));
+    if (s.off < 0) skipIf(m.i64.lt_s(a64(), i64c(0)));
     const memBytes = m.i64.shl(m.i64.extend_u(m.memory.size()), i64c(16));
     skipIf(m.i64.gt_u(m.i64.add(a64(), len()), memBytes));
     out.push(m.local.set(local, m.i32.wrap(a64())));
@@ -427,12 +455,11 @@ export function emitCopyLoop(options: EmitOptions, plan: CopyLoopPlan, budget: B
   const src = (): Node => m.local.get(L_ADDR, 'i32');
   if (plan.src) {
     stream(plan.src, L_ADDR);
-    // A destination starting inside the source is read after being written: the loop's result
-    // is a repeated pattern, not a memmove.
-    skipIf(m.i32.and(
-      m.i32.gt_u(dst(), src()),
-      m.i64.lt_u(m.i64.extend_u(dst()), m.i64.add(m.i64.extend_u(src()), len())),
-    ));
+    // Overlapping ranges where the loop reads what it wrote (the destination ahead of the source
+    // in the loop's direction): the loop's result is a repeated pattern, not a memmove.
+    skipIf(plan.backward
+      ? m.i32.and(m.i32.lt_u(dst(), src()), m.i64.gt_u(m.i64.add(m.i64.extend_u(dst()), len()), m.i64.extend_u(src())))
+      : m.i32.and(m.i32.gt_u(dst(), src()), m.i64.lt_u(m.i64.extend_u(dst()), m.i64.add(m.i64.extend_u(src()), len()))));
   }
   const v = (): Node => m.local.get(L_A64, 'i64');
   if (plan.value) {
