@@ -87,6 +87,12 @@ export interface CompileOptions {
    * instance stays usable.
    */
   budget?: number;
+  /**
+   * Copy and fill loops run as `memory.copy` / `memory.fill` (Wasm bulk memory) with the loop's
+   * exact semantics: registers, faults, overlaps and budget as the loop (compiler/rewrite/copy-loop.ts).
+   * `false` keeps them as loops. Default true, at every level.
+   */
+  bulkMemory?: boolean;
   /** Binaryen passes to run instead of the level's default list (levels 1 and 2 only). */
   passes?: readonly string[];
   /** Called with each phase's name and duration in milliseconds (for profiling the compiler). */
@@ -221,6 +227,7 @@ export function planModule(
     ...(options.descriptors ? { descriptors: options.descriptors } : {}),
     ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
     ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
+    ...(options.bulkMemory === false ? { bulkMemory: false } : {}),
   })));
   phase('emit');
   const manifest: Manifest = {

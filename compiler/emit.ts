@@ -78,6 +78,11 @@ export interface EmitOptions {
    * calls are refused (E_UNSUPPORTED).
    */
   resolveKfunc?: (imm: number, pc: number) => HelperInfo;
+  /**
+   * Copy and fill loops become `memory.copy` / `memory.fill` with the loop's exact semantics
+   * (compiler/rewrite/copy-loop.ts); false keeps them as loops. Default true.
+   */
+  bulkMemory?: boolean;
   /** Inline `bpf_map_lookup_elem` on a map loaded by this lddw, when it is a plain array. */
   arrayMap?: (insn: Extract<Insn, { kind: 'lddw' }>) => ArrayMapInfo | undefined;
 }

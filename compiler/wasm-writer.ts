@@ -323,6 +323,21 @@ export function writeModule(mod: WModule): WrittenModule {
       case 'nop':
         if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
         return;
+      case 'memory.copy':
+        expr(n.dst);
+        expr(n.src);
+        expr(n.len);
+        out.bytes([0xfc, 0x0a, 0x00, 0x00]);
+        return;
+      case 'memory.fill':
+        expr(n.dst);
+        expr(n.value);
+        expr(n.len);
+        out.bytes([0xfc, 0x0b, 0x00]);
+        return;
+      case 'memory.size':
+        out.bytes([0x3f, 0x00]);
+        return;
     }
   };
 

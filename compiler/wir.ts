@@ -122,7 +122,12 @@ export type Node =
   | { k: 'call'; type: WType; target: string; args: Node[]; pc?: number }
   | { k: 'return'; type: 'none'; value: Node | null }
   | { k: 'unreachable'; type: 'none' }
-  | { k: 'nop'; type: 'none'; pc?: number };
+  | { k: 'nop'; type: 'none'; pc?: number }
+  /** Bulk memory (compiler/rewrite/copy-loop.ts): memmove of `len` bytes, and a byte fill. */
+  | { k: 'memory.copy'; type: 'none'; dst: Node; src: Node; len: Node }
+  | { k: 'memory.fill'; type: 'none'; dst: Node; value: Node; len: Node }
+  /** The memory's size in 64 KiB pages (i32). */
+  | { k: 'memory.size'; type: 'i32' };
 
 /**
  * Where code generation sends a function body: whole statements, and the opening and closing of
@@ -318,6 +323,11 @@ export const w = {
   return: (value?: Node): Node => ({ k: 'return', type: 'none', value: value ?? null }),
   unreachable: (): Node => ({ k: 'unreachable', type: 'none' }),
   nop: (): Node => ({ k: 'nop', type: 'none' }),
+  memory: {
+    copy: (dst: Node, src: Node, len: Node): Node => ({ k: 'memory.copy', type: 'none', dst, src, len }),
+    fill: (dst: Node, value: Node, len: Node): Node => ({ k: 'memory.fill', type: 'none', dst, value, len }),
+    size: (): Node => ({ k: 'memory.size', type: 'i32' }),
+  },
   /** No code: marks where the code of eBPF instruction `pc` starts (CompileOptions.mapAllInstructions; -O0 only). */
   mark: (pc: number): Node => ({ k: 'nop', type: 'none', pc }),
 };

@@ -15,6 +15,8 @@ import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
 import { findSwitches, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
+import { emitCopyLoop, findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
+import { analyzeLoops } from '../rewrite/loops.js';
 import { endIfTailCallPending, inlineTailCall } from '../rewrite/tail-call.js';
 import { lowerAlu, lowerEnd } from './alu.js';
 import {
@@ -30,6 +32,8 @@ export class FunctionLowering {
   private readonly budget: BudgetCounter;
   /** The compare trees emitted as tables, by root block. */
   private switches: ReadonlyMap<number, SwitchPlan> = new Map();
+  /** Copy and fill loops with a bulk-memory fast path, by header block. */
+  private copyLoops: ReadonlyMap<number, CopyLoopPlan> = new Map();
 
   constructor(
     private readonly ctx: ModuleCtx,
@@ -45,8 +49,9 @@ export class FunctionLowering {
     // Compare trees on one register become br_table (rewrite/switch-table.ts).
     const plans = findSwitches(blocks, this.insns);
     this.switches = plans;
+    const folded = plans.size > 0 ? foldSwitches(blocks, plans) : blocks;
     const result = structureFunction(
-      plans.size > 0 ? foldSwitches(blocks, plans) : blocks,
+      folded,
       (blk) => {
         if (plans.has(blk.id)) return 'switch';
         const t = this.insns[blk.last]!;
@@ -59,7 +64,9 @@ export class FunctionLowering {
       this.emitDispatch(blocks, sink);
       return;
     }
-    this.budget.regionHeads = result.regionHeads;
+    // Per-iteration budget and copy/fill loops work on the loops (compiler/rewrite/).
+    if (this.budget.enabled) this.budget.plan(folded, analyzeLoops(folded), (id) => (plans.get(id)?.depth ?? 1) - 1);
+    if (this.ctx.options.bulkMemory !== false) this.copyLoops = findCopyLoops(folded, this.insns, plans);
     sink.push(...this.prologue());
     this.emitStmts(result.body, sink);
     sink.push(w.unreachable());
@@ -81,6 +88,7 @@ export class FunctionLowering {
           out.close();
           break;
         case 'loop':
+          if (this.copyLoops.has(s.label)) emitCopyLoop(this.ctx.options, this.copyLoops.get(s.label)!, this.budget, out);
           out.openLoop('L' + s.label);
           this.budget.check(this.insns[this.fn.blocks[s.label]!.first]!.pc, out);
           this.emitStmts(s.body, out);
