@@ -100,6 +100,11 @@ export const ErrorCode = {
   MissingDependency: 'E_MISSING_DEPENDENCY',
   /** A packet test run refused its input as BPF_PROG_TEST_RUN does (the errno is in the message). */
   TestRun: 'E_TEST_RUN',
+  /**
+   * `--standalone` (compileStandalone): a program calls a helper only a host can provide (packet
+   * helpers of the JS test run, custom helpers, kfuncs, callx); the message names helper and program.
+   */
+  StandaloneHelper: 'E_STANDALONE_HELPER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

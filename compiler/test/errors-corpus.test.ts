@@ -50,6 +50,8 @@ const NOT_IN_CORPUS: ReadonlySet<string> = new Set([
   ErrorCode.MissingDependency,
   // Inputs a packet test run refuses (frames, contexts): runtime/test/packet.test.ts.
   ErrorCode.TestRun,
+  // Objects compiled as standalone modules: compiler/test/standalone.test.ts.
+  ErrorCode.StandaloneHelper,
 ]);
 
 interface Expected {
