@@ -41,6 +41,8 @@ export interface StandaloneDescription {
     index: number; name: string; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number;
     keyType?: unknown; valueType?: unknown; variables?: unknown;
   }>;
+  /** Where inputs go: the address `bpf2wasm_input` returns (contexts holding pointers into the input need it). */
+  input: number;
   /** The host-facing exports besides memory and the programs. */
   exports: string[];
   /** bpf2wasm_status codes. */
@@ -128,6 +130,7 @@ function describe(manifest: Manifest): StandaloneDescription {
       ...(m.valueType ? { valueType: m.valueType } : {}),
       ...(m.variables ? { variables: m.variables } : {}),
     })),
+    input: manifest.layout.dataBase,
     exports: [...HOST_EXPORTS],
     status: STATUS,
   };

@@ -1,0 +1,345 @@
+/**
+ * Standalone modules (`compileStandalone`, `bpf2wasm compile --standalone`): the test programs
+ * compiled to modules that import only WASI, run by hosts that know nothing of bpf2wasm but the
+ * module's documented interface, and compared with the JS runtime (`instantiateObject`) on the
+ * same object and inputs: r0 of every run, trace output, every map's entries and every ring
+ * buffer's records.
+ *
+ * Hosts: Node's own WASI (`node:wasi`, V8), Python's Wasmtime through the README's example
+ * host (examples/standalone/host.py; skipped with a notice where the `wasmtime` wheel is
+ * missing), and wabt's `wasm-interp` (the npm package's, which runs a named export with
+ * arguments; neither it nor Debian's 1.0.32 build has WASI compiled in, so its WASI imports are
+ * its logging dummies and only r0 and the number of trace writes are compared there).
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WASI } from 'node:wasi';
+import { afterAll, describe, expect, it } from 'vitest';
+import { instantiateObject } from '../load.js';
+import { compileStandalone, STANDALONE_SECTION, type StandaloneDescription } from '../standalone/standalone.js';
+import { CompileError, ErrorCode } from '../../runtime/errors.js';
+import { cObject, repoPath } from '../../test/support/fixtures.js';
+import { ether, ipv4, udp } from '../../runtime/test/frames.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+const TMP = mkdtempSync(join(tmpdir(), 'bpf2wasm-standalone-'));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+
+/** What a host observed: the same shape from every host. */
+interface Observed {
+  runs: Array<{ r0: string | null; status: number }>;
+  trace: string[];
+  maps: Record<string, string[][]>;
+  ringbufs: Record<string, string[]>;
+}
+
+/** A scenario: a program, map updates before the runs, the inputs (one run each). */
+interface Scenario {
+  object: string;
+  program: string;
+  updates?: Array<[map: string, key: Uint8Array, value: Uint8Array]>;
+  inputs: Uint8Array[];
+  /** Global variables set before the first run (compileStandalone's and instantiate's `globals`). */
+  globals?: Record<string, unknown>;
+  /** What the C source says the runs give (so that agreement is not agreement on nothing). */
+  expect: (o: Observed) => void;
+}
+
+/** Maps the hosts dump (prog arrays and perf arrays hold no data a host reads). */
+const DUMPED = (type: string): boolean => type !== 'BPF_MAP_TYPE_PROG_ARRAY' && type !== 'BPF_MAP_TYPE_PERF_EVENT_ARRAY' && type !== 'BPF_MAP_TYPE_RINGBUF';
+
+/** The JS runtime's view. */
+async function runJs(s: Scenario, description: StandaloneDescription): Promise<Observed> {
+  const trace: string[] = [];
+  const inst = await instantiateObject(cObject(s.object), { optLevel: 0, trace: (l) => trace.push(l), ...(s.globals ? { globals: s.globals } : {}) });
+  for (const [m, k, v] of s.updates ?? []) inst.map(m).updateRaw(k, v);
+  const runs: Observed['runs'] = [];
+  for (const input of s.inputs) runs.push({ r0: inst.program(s.program).run(input).toString(), status: 0 });
+  const maps: Observed['maps'] = {};
+  const ringbufs: Observed['ringbufs'] = {};
+  for (const m of description.maps) {
+    if (m.type === 'BPF_MAP_TYPE_RINGBUF') {
+      const records: string[] = [];
+      const rb = inst.ringbuf(m.name);
+      rb.onRecord((r) => records.push(hex(r)));
+      rb.consume();
+      ringbufs[m.name] = records;
+    } else if (DUMPED(m.type)) {
+      const map = inst.map(m.name);
+      maps[m.name] = [...map.keysRaw()].map((k) => [hex(k), hex(map.lookupRaw(k)!)]);
+    }
+  }
+  return { runs, trace, maps, ringbufs };
+}
+
+/** A host over Node's WASI: the module's interface only. */
+class NodeHost {
+  private constructor(
+    private readonly exports: WebAssembly.Exports,
+    private readonly stdoutPath: string,
+    private readonly fd: number,
+    readonly description: StandaloneDescription,
+  ) {}
+
+  static async open(wasm: Uint8Array): Promise<NodeHost> {
+    const module = await WebAssembly.compile(new Uint8Array(wasm));
+    const [section] = WebAssembly.Module.customSections(module, STANDALONE_SECTION);
+    const description = JSON.parse(new TextDecoder().decode(section)) as StandaloneDescription;
+    const stdoutPath = join(TMP, `stdout-${Math.random().toString(36).slice(2)}`);
+    const fd = openSync(stdoutPath, 'w+');
+    const wasi = new WASI({ version: 'preview1', stdout: fd, returnOnExit: true });
+    const instance = await WebAssembly.instantiate(module, wasi.getImportObject() as WebAssembly.Imports);
+    wasi.initialize(instance);
+    return new NodeHost(instance.exports, stdoutPath, fd, description);
+  }
+
+  fn(name: string): (...a: number[]) => number & bigint {
+    return this.exports[name] as (...a: number[]) => number & bigint;
+  }
+
+  bytes(): Uint8Array {
+    return new Uint8Array((this.exports.memory as WebAssembly.Memory).buffer);
+  }
+
+  write(data: Uint8Array): number {
+    const addr = this.fn('bpf2wasm_input')(data.length);
+    this.bytes().set(data, addr);
+    return addr;
+  }
+
+  run(program: string, input: Uint8Array): { r0: string | null; status: number } {
+    const exp = this.description.programs.find((p) => p.name === program)!.export;
+    const addr = this.write(input);
+    let r0: string | null;
+    try {
+      r0 = BigInt.asUintN(64, this.fn(exp)(addr, input.length)).toString();
+    } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+      r0 = null;
+    }
+    return { r0, status: this.fn('bpf2wasm_status')() };
+  }
+
+  update(name: string, key: Uint8Array, value: Uint8Array): number {
+    const m = this.description.maps.find((x) => x.name === name)!;
+    const addr = this.write(new Uint8Array([...key, ...value]));
+    return this.fn('bpf2wasm_map_update')(m.index, addr, addr + key.length, 0);
+  }
+
+  entries(m: StandaloneDescription['maps'][number]): string[][] {
+    const ks = Math.max(m.keySize, 1);
+    const base = this.fn('bpf2wasm_input')(2 * ks + Math.max(m.valueSize, 4));
+    const out: string[][] = [];
+    let prev = 0;
+    while (this.fn('bpf2wasm_map_next_key')(m.index, prev, base + ks) === 0) {
+      const k = this.bytes().slice(base + ks, base + 2 * ks);
+      this.bytes().set(k, base);
+      expect(this.fn('bpf2wasm_map_lookup')(m.index, base, base + 2 * ks)).toBe(0);
+      out.push([hex(k), hex(this.bytes().slice(base + 2 * ks, base + 2 * ks + m.valueSize))]);
+      prev = base;
+    }
+    return out;
+  }
+
+  records(m: StandaloneDescription['maps'][number]): string[] {
+    const out: string[] = [];
+    const addr = this.fn('bpf2wasm_input')(m.maxEntries);
+    for (;;) {
+      const n = this.fn('bpf2wasm_ringbuf_consume')(m.index, addr, m.maxEntries);
+      if (n < 0) {
+        expect(n).toBe(-2); // ENOENT: nothing more
+        return out;
+      }
+      out.push(hex(this.bytes().slice(addr, addr + n)));
+    }
+  }
+
+  trace(): string[] {
+    closeSync(this.fd);
+    const text = readFileSync(this.stdoutPath, 'utf8');
+    return text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  }
+}
+
+async function runNode(s: Scenario, wasm: Uint8Array): Promise<Observed> {
+  const host = await NodeHost.open(wasm);
+  for (const [m, k, v] of s.updates ?? []) expect(host.update(m, k, v)).toBe(0);
+  const runs = s.inputs.map((input) => host.run(s.program, input));
+  const maps: Observed['maps'] = {};
+  const ringbufs: Observed['ringbufs'] = {};
+  for (const m of host.description.maps) {
+    if (m.type === 'BPF_MAP_TYPE_RINGBUF') ringbufs[m.name] = host.records(m);
+    else if (DUMPED(m.type)) maps[m.name] = host.entries(m);
+  }
+  return { runs, trace: host.trace(), maps, ringbufs };
+}
+
+const HOST_PY = repoPath('examples/standalone/host.py');
+const wasmtimeMissing = ((): string | undefined => {
+  const r = spawnSync('python3', ['-c', 'import wasmtime'], { encoding: 'utf8' });
+  if (r.error) return `python3 is not installed (${r.error.message})`;
+  return r.status === 0 ? undefined : 'the Python wasmtime wheel is not installed (pip install wasmtime)';
+})();
+
+function runPython(s: Scenario, wasmPath: string): Observed {
+  const args = [HOST_PY, wasmPath, s.program];
+  for (const [m, k, v] of s.updates ?? []) args.push('--update', m, hex(k), hex(v));
+  for (const input of s.inputs) args.push('--input', hex(input));
+  const r = spawnSync('python3', args, { encoding: 'utf8', timeout: 60_000 });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const out = JSON.parse(r.stdout) as Observed & { updates: number[]; runs: Array<{ r0: string | null; status: number; insn: number }> };
+  expect(out.updates.every((u) => u === 0)).toBe(true);
+  const maps: Observed['maps'] = {};
+  for (const [k, v] of Object.entries(out.maps)) {
+    const m = JSON.parse(readFileSync(wasmPath + '.json', 'utf8')) as StandaloneDescription;
+    if (DUMPED(m.maps.find((x) => x.name === k)!.type)) maps[k] = v;
+  }
+  return { runs: out.runs.map(({ r0, status }) => ({ r0, status })), trace: out.trace, maps, ringbufs: out.ringbufs };
+}
+
+const NPM_WASM_INTERP = repoPath('node_modules/.bin/wasm-interp');
+
+/** wabt's interpreter: one run of `program` on a fresh instance; WASI calls are logged dummies. */
+function runWasmInterp(wasmPath: string, exportName: string, addr: number, len: number): { r0: string; writes: number } {
+  const r = spawnSync(NPM_WASM_INTERP, ['--dummy-import-func', wasmPath, '-r', exportName, '-a', `i32:${addr}`, '-a', `i32:${len}`], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status).toBe(0);
+  const m = new RegExp(`^${exportName}\\(i32:${addr}, i32:${len}\\) => i64:(\\d+)$`, 'm').exec(r.stdout);
+  expect(m, r.stdout + r.stderr).not.toBeNull();
+  return { r0: BigInt.asUintN(64, BigInt(m![1]!)).toString(), writes: r.stdout.split('\n').filter((l) => l.startsWith('called host wasi_snapshot_preview1.fd_write(i32:1,')).length };
+}
+
+// ---- the scenarios ----
+
+/** The XDP context the input starts with (struct xdp_md: data, data_end, data_meta, ...), then the frame. */
+function xdpInput(frame: Uint8Array, dataBase: number): Uint8Array {
+  const ctx = new Uint8Array(24 + frame.length);
+  const v = new DataView(ctx.buffer);
+  v.setUint32(0, dataBase + 24, true);
+  v.setUint32(4, dataBase + 24 + frame.length, true);
+  v.setUint32(8, dataBase + 24, true);
+  ctx.set(frame, 24);
+  return ctx;
+}
+
+/** bpf_raw_tracepoint_args with args[1] = `nr`. */
+function syscallArgs(nr: bigint): Uint8Array {
+  const b = new Uint8Array(48);
+  new DataView(b.buffer).setBigUint64(8, BigInt.asUintN(64, nr), true);
+  return b;
+}
+
+const lpmKey = (addr: [number, number, number, number], len: number): Uint8Array => {
+  const k = new Uint8Array(8);
+  new DataView(k.buffer).setUint32(0, len, true);
+  k.set(addr, 4);
+  return k;
+};
+const from = (src: string): Uint8Array => ether(0x0800, ipv4({ proto: 17, src, payload: udp({ dport: 53 }) }));
+
+/** Scenarios by name; `inputs` may depend on the data address (the same in every engine: layout.dataBase). */
+const r0s = (o: Observed): Array<string | null> => o.runs.map((r) => r.r0);
+const le64 = (n: bigint): string => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, n, true);
+  return hex(b);
+};
+
+const SCENARIOS: Record<string, (dataBase: number) => Scenario> = {
+  'globals and printk': () => ({
+    object: 'printk', program: 'hello', inputs: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)],
+    expect: (o) => {
+      expect(r0s(o)).toEqual(['2', '2', '2']);
+      expect(o.trace.slice(0, 3)).toEqual(['Helloworld 1', 'no arguments', 'args 1 2 3 4']);
+      expect(o.trace[8]).toBe('args 3 4 5 6');
+    },
+  }),
+  'global data': (d) => ({
+    object: 'global_data', program: 'track', inputs: [100, 60, 1500, 0, 8].map((n) => xdpInput(new Uint8Array(n).fill(7), d)),
+    expect: (o) => expect(r0s(o)).toEqual(['2', '2', '2', '1', '1']),
+  }),
+  'global data with globals set at compile time': (d) => ({
+    object: 'global_data', program: 'track', globals: { config: { step: 5, limit: 12 } },
+    inputs: [1, 2, 3, 4].map((n) => xdpInput(new Uint8Array(n), d)),
+    expect: (o) => expect(o.maps['.bss']![0]![1]!.slice(0, 16)).toBe(le64(15n)),
+  }),
+  'tail calls': () => ({
+    object: 'tail_calls', program: 'hello', inputs: [59n, 222n, 226n, 1n, 21n, -1n, 300n].map(syscallArgs),
+    expect: (o) => {
+      expect(o.trace).toContain('Create a timer');
+      expect(o.trace).toContain('Another syscall: 1');
+      expect(o.trace.length).toBeGreaterThanOrEqual(6);
+    },
+  }),
+  'LPM trie': (d) => ({
+    object: 'lpm_blocklist', program: 'xdp_blocklist',
+    updates: [
+      ['blocklist', lpmKey([10, 0, 0, 0], 8), new Uint8Array(8)],
+      ['blocklist', lpmKey([192, 168, 1, 7], 32), new Uint8Array(8)],
+      ['blocklist', lpmKey([10, 1, 0, 0], 16), new Uint8Array(8)],
+    ],
+    inputs: ['10.1.2.3', '192.168.1.7', '192.168.1.8', '11.0.0.1', '10.2.0.1', '10.1.9.9'].map((a) => xdpInput(from(a), d))
+      .concat([xdpInput(new Uint8Array(10), d)]),
+    expect: (o) => {
+      expect(r0s(o)).toEqual(['1', '1', '2', '2', '1', '1', '2']);
+      expect(o.maps.blocklist!.map(([, v]) => v).sort()).toEqual([le64(1n), le64(2n), le64(1n)].sort());
+    },
+  }),
+  'bpf_loop': (d) => ({
+    object: 'loop_callback', program: 'sum_squares', inputs: [10, 1000, 0, 3].map((n) => xdpInput(new Uint8Array(n), d)),
+    expect: (o) => {
+      expect(r0s(o)).toEqual(['2', '2', '2', '2']);
+      // After n = 3: iterations 3, result 0 + 1 + 4 = 5.
+      expect(o.maps['.bss']![0]![1]).toBe(le64(3n) + le64(5n)); // iterations, result (.bss order)
+    },
+  }),
+  'ring buffer': () => ({
+    object: 'ringbuf_hello', program: 'hello', inputs: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)],
+    expect: (o) => {
+      expect(o.ringbufs.output).toHaveLength(3);
+      expect(Buffer.from(o.ringbufs.output![0]!, 'hex').includes(Buffer.from('bpf2wasm'))).toBe(true);
+    },
+  }),
+};
+
+describe('standalone modules', () => {
+  for (const [name, make] of Object.entries(SCENARIOS)) {
+    describe(name, () => {
+      let compiled: { wasm: Uint8Array; description: StandaloneDescription; path: string; scenario: Scenario; js: Observed } | undefined;
+      const get = async (): Promise<NonNullable<typeof compiled>> => {
+        if (compiled) return compiled;
+        const probe = make(0);
+        const { wasm, description } = await compileStandalone(cObject(probe.object), { optLevel: 0, ...(probe.globals ? { globals: probe.globals } : {}) });
+        const scenario = make(description.input);
+        const path = join(TMP, `${probe.object}.wasm`);
+        writeFileSync(path, wasm);
+        writeFileSync(path + '.json', JSON.stringify(description));
+        compiled = { wasm, description, path, scenario, js: await runJs(scenario, description) };
+        scenario.expect(compiled.js);
+        return compiled;
+      };
+
+      it('imports only WASI and validates', async () => {
+        const { wasm } = await get();
+        const module = await WebAssembly.compile(new Uint8Array(wasm));
+        const imports = WebAssembly.Module.imports(module);
+        expect(imports.every((i) => i.module === 'wasi_snapshot_preview1')).toBe(true);
+        expect(WebAssembly.Module.exports(module).map((e) => e.name)).toContain('memory');
+      });
+
+      it('Node WASI (V8): the same runs, trace, maps and records as the JS runtime', async () => {
+        const c = await get();
+        const got = await runNode(c.scenario, c.wasm);
+        expect(got).toEqual(c.js);
+      });
+
+      it.skipIf(!!wasmtimeMissing)(`Wasmtime (examples/standalone/host.py)${wasmtimeMissing ? ` skipped: ${wasmtimeMissing}` : ''}: the same as the JS runtime`, async () => {
+        const c = await get();
+        expect(runPython(c.scenario, c.path)).toEqual(c.js);
+      });
+    });
+  }
+});
