@@ -343,3 +343,111 @@ describe('standalone modules', () => {
     });
   }
 });
+
+describe('standalone modules under wabt wasm-interp (WASI imports as logging dummies)', () => {
+  const cases: Array<[object: string, program: string, len: number]> = [
+    ['printk', 'hello', 64], ['tail_calls', 'hello', 48], ['loop_callback', 'sum_squares', 24], ['ringbuf_hello', 'hello', 64],
+    ['global_data', 'track', 24],
+  ];
+  for (const [object, program, len] of cases) {
+    it(`${object}: r0 and the number of trace writes of a first run on ${len} zero bytes, as the JS runtime`, async () => {
+      const { wasm, description } = await compileStandalone(cObject(object), { optLevel: 0 });
+      const path = join(TMP, `interp-${object}.wasm`);
+      writeFileSync(path, wasm);
+      const trace: string[] = [];
+      const inst = await instantiateObject(cObject(object), { optLevel: 0, trace: (l) => trace.push(l) });
+      const r0 = inst.program(program).run(new Uint8Array(len)).toString();
+      const exp = description.programs.find((p) => p.name === program)!.export;
+      expect(runWasmInterp(path, exp, description.input, len)).toEqual({ r0, writes: trace.length });
+    });
+  }
+});
+
+describe('faults: the run traps and bpf2wasm_status says why', () => {
+  it('checked mode: status 4 (E_MEMORY_FAULT) with the instruction and address the JS runtime reports', async () => {
+    const object = cObject('fault');
+    const { wasm, description } = await compileStandalone(object, { optLevel: 0, checked: true });
+    const inst = await instantiateObject(object, { optLevel: 0, checked: true });
+    const err = (() => {
+      try {
+        inst.program('read_past_end').run(new Uint8Array(64));
+      } catch (e) {
+        return e as { code: string; location: { insn: number; address: number } };
+      }
+      throw new Error('the JS run did not fault');
+    })();
+    expect(err.code).toBe(ErrorCode.MemoryFault);
+    const host = await NodeHost.open(wasm);
+    expect(host.run('read_past_end', new Uint8Array(64))).toEqual({ r0: null, status: 4 });
+    expect(host.fn('bpf2wasm_status_insn')()).toBe(err.location.insn);
+    expect(host.fn('bpf2wasm_status_detail')() >>> 0).toBe(err.location.address);
+    expect(description.status['4']).toMatch(/E_MEMORY_FAULT/);
+  });
+
+  it('an access outside linear memory: status 1 (trap); the next run works', async () => {
+    const { wasm } = await compileStandalone(cObject('fault'), { optLevel: 0 });
+    const host = await NodeHost.open(wasm);
+    const size = host.bytes().length;
+    expect(() => host.fn('read_past_end')(size - 16, 16)).toThrow(WebAssembly.RuntimeError);
+    expect(host.fn('bpf2wasm_status')()).toBe(1);
+    expect(host.run('read_past_end', new Uint8Array(64))).toEqual({ r0: '2', status: 0 });
+  });
+
+  it('budget: status 5 (E_BUDGET) at the instruction the JS runtime names; the next run works', async () => {
+    const object = cObject('loop_callback');
+    const { wasm, description } = await compileStandalone(object, { optLevel: 0, budget: 200 });
+    const inst = await instantiateObject(object, { optLevel: 0, budget: 200 });
+    const input = (n: number): Uint8Array => xdpInput(new Uint8Array(n), description.input);
+    let insn = -1;
+    try {
+      inst.program('sum_squares').run(input(1000));
+      throw new Error('the JS run did not exceed its budget');
+    } catch (e) {
+      expect((e as { code: string }).code).toBe(ErrorCode.Budget);
+      insn = (e as { location: { insn: number } }).location.insn;
+    }
+    const host = await NodeHost.open(wasm);
+    expect(host.run('sum_squares', input(1000))).toEqual({ r0: null, status: 5 });
+    expect(host.fn('bpf2wasm_status_insn')()).toBe(insn);
+    expect(host.run('sum_squares', input(3))).toEqual({ r0: '2', status: 0 });
+  });
+});
+
+describe('programs that need a host: E_STANDALONE_HELPER', () => {
+  const refused = async (object: string, options: Parameters<typeof compileStandalone>[1] = {}): Promise<CompileError> => {
+    try {
+      await compileStandalone(cObject(object), { optLevel: 0, ...options });
+    } catch (e) {
+      expect(e).toBeInstanceOf(CompileError);
+      return e as CompileError;
+    }
+    throw new Error(`${object} compiled as a standalone module`);
+  };
+
+  it('a packet helper of the JS test run (bpf_xdp_adjust_meta) names helper and program', async () => {
+    const e = await refused('xdp_meta_trim');
+    expect(e.code).toBe(ErrorCode.StandaloneHelper);
+    expect(e.message).toMatch(/program meta_trim calls helper bpf_xdp_adjust_meta \(id 54\), which needs a host/);
+    expect(e.location).toMatchObject({ helper: 'bpf_xdp_adjust_meta', program: 'meta_trim' });
+    expect(typeof e.location.insn).toBe('number');
+  });
+
+  it('a custom helper by id', async () => {
+    const e = await refused('custom_helpers');
+    expect(e.code).toBe(ErrorCode.StandaloneHelper);
+    expect(e.location.helper).toMatch(/^helper_\d+$/);
+    expect(e.message).toContain(`program ${e.location.program} calls helper ${e.location.helper}`);
+  });
+
+  it('a kfunc', async () => {
+    const e = await refused('kfuncs');
+    expect(e.code).toBe(ErrorCode.StandaloneHelper);
+    expect(e.message).toMatch(/calls kfunc \w+/);
+  });
+
+  it('a tc program\'s skb helper', async () => {
+    const e = await refused('tc_port_rewrite');
+    expect(e.code).toBe(ErrorCode.StandaloneHelper);
+    expect(e.location.helper).toMatch(/^bpf_(skb|l4|l3)_/);
+  });
+});
