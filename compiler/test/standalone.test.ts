@@ -21,6 +21,8 @@ import { instantiateObject } from '../load.js';
 import { compileStandalone, STANDALONE_SECTION, type StandaloneDescription } from '../standalone/standalone.js';
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { cObject, repoPath } from '../../test/support/fixtures.js';
+import { main } from '../cli/main.js';
+import type { CliIO } from '../cli/io.js';
 import { ether, ipv4, udp } from '../../runtime/test/frames.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -449,5 +451,58 @@ describe('programs that need a host: E_STANDALONE_HELPER', () => {
     const e = await refused('tc_port_rewrite');
     expect(e.code).toBe(ErrorCode.StandaloneHelper);
     expect(e.location.helper).toMatch(/^bpf_(skb|l4|l3)_/);
+  });
+});
+
+describe('bpf2wasm compile --standalone', () => {
+  const fakeIO = (files: Record<string, Uint8Array | string>): CliIO & { out: string; err: string; files: Record<string, Uint8Array | string> } => {
+    const io = {
+      out: '', err: '', files: { ...files } as Record<string, Uint8Array | string>,
+      readFile: async (path: string): Promise<Uint8Array> => {
+        const f = io.files[path];
+        if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file ${path}`), { code: 'ENOENT' });
+        return typeof f === 'string' ? new TextEncoder().encode(f) : f;
+      },
+      writeFile: async (path: string, data: Uint8Array | string): Promise<void> => {
+        io.files[path] = data;
+      },
+      stdout: (t: string): void => {
+        io.out += t;
+      },
+      stderr: (t: string): void => {
+        io.err += t;
+      },
+      now: (): number => 0,
+    };
+    return io;
+  };
+
+  it('writes the module and, with --manifest, its description; the module runs', async () => {
+    const io = fakeIO({ 'p.o': cObject('printk') });
+    expect(await main(['compile', 'p.o', '-O0', '--standalone', '-o', 'p.wasm', '--manifest', 'p.json'], io)).toBe(0);
+    expect(io.err).toBe('');
+    expect(io.out).toMatch(/^wrote p\.wasm \(\d+ bytes, standalone: imports WASI only\)\n$/);
+    const wasm = io.files['p.wasm'] as Uint8Array;
+    const description = JSON.parse(io.files['p.json'] as string) as StandaloneDescription;
+    expect(description.programs.map((p) => p.name)).toEqual(['hello']);
+    const host = await NodeHost.open(wasm);
+    expect(host.run('hello', new Uint8Array(8))).toEqual({ r0: '2', status: 0 });
+    expect(host.trace()).toEqual(['Helloworld 1', 'no arguments', 'args 1 2 3 4']);
+  });
+
+  it('a host-only helper: exit 1 with E_STANDALONE_HELPER naming helper and program, nothing written', async () => {
+    const io = fakeIO({ 'm.o': cObject('xdp_meta_trim') });
+    expect(await main(['compile', 'm.o', '--standalone', '-o', 'm.wasm'], io)).toBe(1);
+    expect(io.err).toMatch(/E_STANDALONE_HELPER.*bpf_xdp_adjust_meta/);
+    expect(io.err).toMatch(/meta_trim/);
+    expect(io.files['m.wasm']).toBeUndefined();
+  });
+
+  it('bytecode input and run --standalone are usage errors (exit 2)', async () => {
+    const io = fakeIO({ 'p.s': 'mov %r0, 1\nexit\n', 'p.o': cObject('printk') });
+    expect(await main(['compile', 'p.s', '--standalone', '-o', 'p.wasm'], io), io.err).toBe(2);
+    expect(io.err).toMatch(/--standalone compiles an ELF object/);
+    expect(await main(['run', 'p.o', '--standalone'], io)).toBe(2);
+    expect(io.err).toMatch(/--standalone goes with compile/);
   });
 });
