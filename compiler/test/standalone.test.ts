@@ -44,6 +44,8 @@ interface Scenario {
   program: string;
   updates?: Array<[map: string, key: Uint8Array, value: Uint8Array]>;
   inputs: Uint8Array[];
+  /** Compile options besides -O0 (checked mode, a budget, ...), for both sides. */
+  options?: { checked?: boolean; budget?: number; optLevel?: 0 | 1 | 2 };
   /** Global variables set before the first run (compileStandalone's and instantiate's `globals`). */
   globals?: Record<string, unknown>;
   /** What the C source says the runs give (so that agreement is not agreement on nothing). */
@@ -56,10 +58,19 @@ const DUMPED = (type: string): boolean => type !== 'BPF_MAP_TYPE_PROG_ARRAY' && 
 /** The JS runtime's view. */
 async function runJs(s: Scenario, description: StandaloneDescription): Promise<Observed> {
   const trace: string[] = [];
-  const inst = await instantiateObject(cObject(s.object), { optLevel: 0, trace: (l) => trace.push(l), ...(s.globals ? { globals: s.globals } : {}) });
+  const inst = await instantiateObject(cObject(s.object), { optLevel: 0, ...s.options, trace: (l) => trace.push(l), ...(s.globals ? { globals: s.globals } : {}) });
   for (const [m, k, v] of s.updates ?? []) inst.map(m).updateRaw(k, v);
   const runs: Observed['runs'] = [];
-  for (const input of s.inputs) runs.push({ r0: inst.program(s.program).run(input).toString(), status: 0 });
+  for (const input of s.inputs) {
+    try {
+      runs.push({ r0: inst.program(s.program).run(input).toString(), status: 0 });
+    } catch (e) {
+      // The standalone status of each error (README "Standalone modules").
+      const status = { [ErrorCode.MemoryFault]: 4, [ErrorCode.Budget]: 5, [ErrorCode.CallDepth]: 2 }[(e as { code: string }).code];
+      if (status === undefined) throw e;
+      runs.push({ r0: null, status });
+    }
+  }
   const maps: Observed['maps'] = {};
   const ringbufs: Observed['ringbufs'] = {};
   for (const m of description.maps) {
@@ -298,6 +309,19 @@ const SCENARIOS: Record<string, (dataBase: number) => Scenario> = {
       expect(o.maps['.bss']![0]![1]).toBe(le64(3n) + le64(5n)); // iterations, result (.bss order)
     },
   }),
+  'bpf_loop at -O1 (Binaryen) with a budget some runs exceed': (d) => ({
+    object: 'loop_callback', program: 'sum_squares', options: { optLevel: 1, budget: 300 },
+    inputs: [10, 1000, 0, 3, 500].map((n) => xdpInput(new Uint8Array(n), d)),
+    expect: (o) => expect(o.runs.map((r) => r.status)).toEqual([0, 5, 0, 0, 5]),
+  }),
+  'tail calls at -O2': () => ({
+    object: 'tail_calls', program: 'hello', options: { optLevel: 2 }, inputs: [59n, 222n, 1n].map(syscallArgs),
+    expect: (o) => expect(o.trace).toContain('Create a timer'),
+  }),
+  'checked mode: a memory fault between good runs': () => ({
+    object: 'fault', program: 'read_past_end', options: { checked: true }, inputs: [new Uint8Array(64), new Uint8Array(8000), new Uint8Array(64)],
+    expect: (o) => expect(o.runs.map((r) => r.status)).toEqual([4, 0, 4]),
+  }),
   'ring buffer': () => ({
     object: 'ringbuf_hello', program: 'hello', inputs: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)],
     expect: (o) => {
@@ -314,7 +338,7 @@ describe('standalone modules', () => {
       const get = async (): Promise<NonNullable<typeof compiled>> => {
         if (compiled) return compiled;
         const probe = make(0);
-        const { wasm, description } = await compileStandalone(cObject(probe.object), { optLevel: 0, ...(probe.globals ? { globals: probe.globals } : {}) });
+        const { wasm, description } = await compileStandalone(cObject(probe.object), { optLevel: 0, ...probe.options, ...(probe.globals ? { globals: probe.globals } : {}) });
         const scenario = make(description.input);
         const path = join(TMP, `${probe.object}.wasm`);
         writeFileSync(path, wasm);
