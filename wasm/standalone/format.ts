@@ -51,6 +51,7 @@ function outByte(b: u32): void {
   store<u32>(SA_OUT_LEN, len + 1);
 }
 function outBytes(src: u32, n: u32): void {
+  if (n == 0) return; // (memory.copy traps on a source past memory even for no bytes)
   const len = load<u32>(SA_OUT_LEN);
   const size = load<u32>(SA_OUT_SIZE);
   if (load<u32>(SA_OUT_EMIT) != 0 && len < size) memory.copy(load<u32>(SA_OUT_BASE) + len, src, min<u32>(n, size - len));
