@@ -206,6 +206,20 @@ describe('standalone support module vs the JS runtime\'s helpers', () => {
     }
   });
 
+  it('bpf_probe_read* and bpf_probe_read*_str over linear memory (nothing else to read)', async () => {
+    const srcs = [STRS, STRS + 60, FLOOR - 4, 0x10, PAGES * 65536 - 5, PAGES * 65536 + 8, 2 ** 40];
+    const dsts = [OUT, FLOOR - 2, PAGES * 65536 - 4];
+    for (const name of ['bpf_probe_read', 'bpf_probe_read_kernel', 'bpf_probe_read_user', 'bpf_probe_read_str', 'bpf_probe_read_kernel_str', 'bpf_probe_read_user_str']) {
+      for (const src of srcs) {
+        for (const dst of dsts) {
+          for (const size of [0, 1, 5, 6, 64]) {
+            await agree(name, (m) => m.set(ascii('hello\0world'), STRS), [dst, size, BigInt(src)]);
+          }
+        }
+      }
+    }
+  });
+
   it('the configuration addresses are those of wasm/standalone/config.ts', () => {
     const text = readFileSync(repoPath('wasm/standalone/config.ts'), 'utf8');
     const consts = new Map([...text.matchAll(/^export const (SA_\w+): u32 = (0x[0-9a-f]+|\d+);$/gm)].map((m) => [m[1]!, Number(m[2])]));

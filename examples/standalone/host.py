@@ -161,7 +161,8 @@ def main():
         for m in sa.desc['maps']:
             if m['type'] == 'BPF_MAP_TYPE_RINGBUF':
                 ringbufs[m['name']] = sa.records(m)
-            elif m['type'] not in ('BPF_MAP_TYPE_PROG_ARRAY', 'BPF_MAP_TYPE_PERF_EVENT_ARRAY'):
+            elif m['type'] not in ('BPF_MAP_TYPE_PROG_ARRAY', 'BPF_MAP_TYPE_PERF_EVENT_ARRAY', 'BPF_MAP_TYPE_QUEUE',
+                                   'BPF_MAP_TYPE_STACK', 'BPF_MAP_TYPE_BLOOM_FILTER'):
                 maps[m['name']] = sa.entries(m)
         del sa
         trace = open(stdout_path, encoding='utf-8', errors='replace').read().splitlines()

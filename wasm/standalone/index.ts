@@ -30,7 +30,7 @@ import {
   SA_MAX_PAGES, SA_NWRITTEN, SA_RESULT, SA_STATUS, SA_STATUS_DETAIL, SA_STATUS_INSN, SA_TMP,
 } from './config';
 import { format } from './format';
-import { memEnd, NULL_GUARD, valid } from './mem';
+import { memEnd, NULL_GUARD, stringLength, valid } from './mem';
 import { commit, consume, discardReserved, output, query, reserve } from './ringbuf';
 
 // ---- WASI ----
@@ -563,4 +563,51 @@ export function bpf_strncmp(s1: u32, s1Size: u32, s2: u32): i64 {
     if (c1 == 0) break;
   }
   return 0;
+}
+
+// ---- helpers: probe reads (linear memory only: a standalone module has no host memory to read) ----
+
+/** bpf_probe_read*: copies `size` bytes from `src` (in linear memory, above the floor) to `dst`; else zeroes `dst` and returns -EFAULT. */
+function probeRead(dst: u32, size: u32, src: u64): i64 {
+  if (size == 0) return 0;
+  if (!valid(dst, size)) return -EFAULT;
+  if (src >= memEnd() || !valid(<u32>src, size)) {
+    memory.fill(dst, 0, size);
+    return -EFAULT;
+  }
+  memory.copy(dst, <u32>src, size);
+  return 0;
+}
+
+/** bpf_probe_read*_str: the string at `src` (NUL-terminated, at most size - 1 bytes kept) and its NUL; the length with the NUL, or -EFAULT. */
+function probeReadStr(dst: u32, size: u32, src: u64): i64 {
+  if (size == 0) return 0;
+  if (!valid(dst, size)) return -EFAULT;
+  const n = stringLength(src, size);
+  if (n < 0) {
+    memory.fill(dst, 0, size);
+    return -EFAULT;
+  }
+  memory.copy(dst, <u32>src, <u32>n);
+  store<u8>(dst + <u32>n, 0);
+  return n + 1;
+}
+
+export function bpf_probe_read(dst: u32, size: u32, src: u64): i64 {
+  return probeRead(dst, size, src);
+}
+export function bpf_probe_read_kernel(dst: u32, size: u32, src: u64): i64 {
+  return probeRead(dst, size, src);
+}
+export function bpf_probe_read_user(dst: u32, size: u32, src: u64): i64 {
+  return probeRead(dst, size, src);
+}
+export function bpf_probe_read_str(dst: u32, size: u32, src: u64): i64 {
+  return probeReadStr(dst, size, src);
+}
+export function bpf_probe_read_kernel_str(dst: u32, size: u32, src: u64): i64 {
+  return probeReadStr(dst, size, src);
+}
+export function bpf_probe_read_user_str(dst: u32, size: u32, src: u64): i64 {
+  return probeReadStr(dst, size, src);
 }
