@@ -134,7 +134,7 @@ describe('standalone support module vs the JS runtime\'s helpers', () => {
         const v = new DataView(m.buffer);
         args.forEach((x, i) => v.setBigUint64(ARGS + 8 * i, x, true));
       }, [OUT, size, FMT, ARGS, args.length * 8]);
-    }), { numRuns: 400 });
+    }), { numRuns: 250 });
   });
 
   it('bpf_trace_printk (3 arguments) and bpf_trace_vprintk (up to 12) print the same lines', async () => {
