@@ -44,6 +44,8 @@ interface Scenario {
   program: string;
   updates?: Array<[map: string, key: Uint8Array, value: Uint8Array]>;
   inputs: Uint8Array[];
+  /** The host consumes ring buffer records after every run (else once, after the last). */
+  consumeEach?: boolean;
   /** Compile options besides -O0 (checked mode, a budget, ...), for both sides. */
   options?: { checked?: boolean; budget?: number; optLevel?: 0 | 1 | 2 };
   /** Global variables set before the first run (compileStandalone's and instantiate's `globals`). */
@@ -65,7 +67,18 @@ async function runJs(s: Scenario, description: StandaloneDescription): Promise<O
   const inst = await instantiateObject(cObject(s.object), { optLevel: 0, ...s.options, trace: (l) => trace.push(l), ...(s.globals ? { globals: s.globals } : {}) });
   for (const [m, k, v] of s.updates ?? []) inst.map(m).updateRaw(k, v);
   const runs: Observed['runs'] = [];
+  const ringbufs: Observed['ringbufs'] = {};
+  for (const m of description.maps) {
+    if (m.type !== 'BPF_MAP_TYPE_RINGBUF') continue;
+    const records: string[] = [];
+    ringbufs[m.name] = records;
+    inst.ringbuf(m.name).onRecord((r) => records.push(hex(r)));
+  }
+  const consumeAll = (): void => {
+    for (const m of description.maps) if (m.type === 'BPF_MAP_TYPE_RINGBUF') inst.ringbuf(m.name).consume();
+  };
   for (const input of s.inputs) {
+    if (s.consumeEach) consumeAll();
     try {
       runs.push({ r0: inst.program(s.program).run(input).toString(), status: 0 });
     } catch (e) {
@@ -75,16 +88,10 @@ async function runJs(s: Scenario, description: StandaloneDescription): Promise<O
       runs.push({ r0: null, status });
     }
   }
+  consumeAll();
   const maps: Observed['maps'] = {};
-  const ringbufs: Observed['ringbufs'] = {};
   for (const m of description.maps) {
-    if (m.type === 'BPF_MAP_TYPE_RINGBUF') {
-      const records: string[] = [];
-      const rb = inst.ringbuf(m.name);
-      rb.onRecord((r) => records.push(hex(r)));
-      rb.consume();
-      ringbufs[m.name] = records;
-    } else if (DUMPED(m.type)) {
+    if (DUMPED(m.type)) {
       const map = inst.map(m.name);
       maps[m.name] = [...map.keysRaw()].flatMap((k) => {
         const v = map.lookupRaw(k);
@@ -189,13 +196,19 @@ class NodeHost {
 async function runNode(s: Scenario, wasm: Uint8Array): Promise<Observed> {
   const host = await NodeHost.open(wasm);
   for (const [m, k, v] of s.updates ?? []) expect(host.update(m, k, v)).toBe(0);
-  const runs = s.inputs.map((input) => host.run(s.program, input));
-  const maps: Observed['maps'] = {};
   const ringbufs: Observed['ringbufs'] = {};
-  for (const m of host.description.maps) {
-    if (m.type === 'BPF_MAP_TYPE_RINGBUF') ringbufs[m.name] = host.records(m);
-    else if (DUMPED(m.type)) maps[m.name] = host.entries(m);
-  }
+  const rings = host.description.maps.filter((m) => m.type === 'BPF_MAP_TYPE_RINGBUF');
+  for (const m of rings) ringbufs[m.name] = [];
+  const consumeAll = (): void => {
+    for (const m of rings) ringbufs[m.name]!.push(...host.records(m));
+  };
+  const runs = s.inputs.map((input) => {
+    if (s.consumeEach) consumeAll();
+    return host.run(s.program, input);
+  });
+  consumeAll();
+  const maps: Observed['maps'] = {};
+  for (const m of host.description.maps) if (DUMPED(m.type)) maps[m.name] = host.entries(m);
   return { runs, trace: host.trace(), maps, ringbufs };
 }
 
@@ -210,6 +223,7 @@ function runPython(s: Scenario, wasmPath: string): Observed {
   const args = [HOST_PY, wasmPath, s.program];
   for (const [m, k, v] of s.updates ?? []) args.push('--update', m, hex(k), hex(v));
   for (const input of s.inputs) args.push('--input', hex(input));
+  if (s.consumeEach) args.push('--consume-each');
   const r = spawnSync('python3', args, { encoding: 'utf8', timeout: 60_000 });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
@@ -330,6 +344,22 @@ const SCENARIOS: Record<string, (dataBase: number) => Scenario> = {
   'checked mode: a memory fault between good runs': () => ({
     object: 'fault', program: 'read_past_end', options: { checked: true }, inputs: [new Uint8Array(64), new Uint8Array(8000), new Uint8Array(64)],
     expect: (o) => expect(o.runs.map((r) => r.status)).toEqual([4, 0, 4]),
+  }),
+  'for_each, snprintf, strtol, ring buffer output/reserve/discard/query until full, queue': () => ({
+    object: 'standalone_helpers', program: 'helpers', inputs: Array.from({ length: 10 }, (_, k) => syscallArgs(BigInt(k))),
+    expect: (o) => {
+      expect(r0s(o)).toEqual(Array.from({ length: 10 }, (_, k) => String(k + 1))); // args[0] is 0
+      expect(o.ringbufs.events!.map((r) => r.length / 2)).toEqual([64, 1500, 64, 64, 64, 64, 64, 64, 64]);
+      expect(o.trace[9]).toBe('run 10: 5 visited, sum 55, ok');
+    },
+  }),
+  'ring buffer consumed between runs: wraps around with padding records': () => ({
+    object: 'standalone_helpers', program: 'helpers', consumeEach: true, inputs: Array.from({ length: 12 }, () => syscallArgs(0n)),
+    expect: (o) => {
+      // Every run's 64-byte record, and a 1500-byte one of each odd run.
+      expect(o.ringbufs.events!.map((r) => r.length / 2)).toEqual(Array.from({ length: 12 }, (_, k) => (k % 2 === 0 ? [64, 1500] : [64])).flat());
+      expect(o.ringbufs.events!.filter((r) => r.length === 3000).map((r) => r.slice(0, 2))).toEqual(['01', '03', '05', '07', '09', '0b']);
+    },
   }),
   'ring buffer': () => ({
     object: 'ringbuf_hello', program: 'hello', inputs: [new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)],

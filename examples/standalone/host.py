@@ -144,6 +144,7 @@ def main():
     ap.add_argument('program')
     ap.add_argument('--input', action='append', default=[], help='input bytes (context or packet), hex; one run each')
     ap.add_argument('--runs', type=int, default=1)
+    ap.add_argument('--consume-each', action='store_true', help='consume ring buffer records after every run')
     ap.add_argument('--update', nargs=3, action='append', default=[], metavar=('MAP', 'KEYHEX', 'VALUEHEX'),
                     help='update a map before the runs')
     args = ap.parse_args()
@@ -152,15 +153,20 @@ def main():
         sa = Standalone(args.module, stdout_path)
         updates = [sa.update(m, bytes.fromhex(k), bytes.fromhex(v)) for m, k, v in args.update]
         runs = []
+        rings = [m for m in sa.desc['maps'] if m['type'] == 'BPF_MAP_TYPE_RINGBUF']
+        ringbufs = {m['name']: [] for m in rings}
         for _ in range(args.runs):
             for data in args.input or ['']:
+                if args.consume_each:
+                    for m in rings:
+                        ringbufs[m['name']] += sa.records(m)
                 r0, status = sa.run(args.program, bytes.fromhex(data))
                 runs.append({'r0': None if r0 is None else str(r0), 'status': status,
                              'insn': sa.call('bpf2wasm_status_insn')})
-        maps, ringbufs = {}, {}
+        maps = {}
         for m in sa.desc['maps']:
             if m['type'] == 'BPF_MAP_TYPE_RINGBUF':
-                ringbufs[m['name']] = sa.records(m)
+                ringbufs[m['name']] += sa.records(m)
             elif m['type'] not in ('BPF_MAP_TYPE_PROG_ARRAY', 'BPF_MAP_TYPE_PERF_EVENT_ARRAY', 'BPF_MAP_TYPE_QUEUE',
                                    'BPF_MAP_TYPE_STACK', 'BPF_MAP_TYPE_BLOOM_FILTER'):
                 maps[m['name']] = sa.entries(m)
