@@ -349,7 +349,7 @@ const SCENARIOS: Record<string, (dataBase: number) => Scenario> = {
     object: 'standalone_helpers', program: 'helpers', inputs: Array.from({ length: 10 }, (_, k) => syscallArgs(BigInt(k))),
     expect: (o) => {
       expect(r0s(o)).toEqual(Array.from({ length: 10 }, (_, k) => String(k + 1))); // args[0] is 0
-      expect(o.ringbufs.events!.map((r) => r.length / 2)).toEqual([64, 1500, 64, 64, 64, 64, 64, 64, 64]);
+      expect(o.ringbufs.events!.map((r) => r.length / 2)).toEqual([64, 1500, ...new Array(9).fill(64)]); // no room for another 1500
       expect(o.trace[9]).toBe('run 10: 5 visited, sum 55, ok');
     },
   }),
