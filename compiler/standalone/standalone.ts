@@ -11,6 +11,7 @@ import { mapTypeName } from '../../runtime/uapi/index.js';
 import { compileObject, type ObjectCompileOptions } from '../object/compile-object.js';
 import type { ObjectSpec } from '../elf/loader.js';
 import { initialImage } from './image.js';
+import { linkError } from './binary.js';
 import { HOST_EXPORTS, linkStandalone, STANDALONE_SECTION, supportExports } from './link.js';
 import { supportWasmBytes } from './support-wasm.js';
 
@@ -117,6 +118,11 @@ function refuseHostHelpers(manifest: Manifest, spec: ObjectSpec, available: Read
 }
 
 function describe(manifest: Manifest): StandaloneDescription {
+  // The accessors find map `index` at first descriptor + 64 * index (wasm/standalone/index.ts).
+  const maps = manifest.maps ?? [];
+  maps.forEach((m, i) => {
+    if (m.index !== i || m.desc !== maps[0]!.desc + 64 * i) throw linkError(`map ${m.name} is not descriptor ${i} of the table`);
+  });
   return {
     version: 1,
     programs: manifest.programs.map((p) => ({

@@ -428,6 +428,21 @@ describe('standalone modules under wabt wasm-interp (WASI imports as logging dum
   }
 });
 
+describe('Debian\'s wabt 1.0.32 wasm-interp (no WASI, no arguments: only exports without parameters run)', () => {
+  const DEBIAN = '/usr/bin/wasm-interp';
+  const missing = spawnSync(DEBIAN, ['--version'], { encoding: 'utf8' }).error ? `${DEBIAN} is not installed (apt-get install wabt)` : undefined;
+  it.skipIf(!!missing)(`instantiates a standalone module (data and element segments) and runs its status exports${missing ? ` skipped: ${missing}` : ''}`, async () => {
+    const { wasm } = await compileStandalone(cObject('loop_callback'), { optLevel: 0 });
+    const path = join(TMP, 'debian-interp.wasm');
+    writeFileSync(path, wasm);
+    const r = spawnSync(DEBIAN, ['--dummy-import-func', path, '--run-all-exports'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^bpf2wasm_status\(\) => i32:0$/m);
+    expect(r.stdout).toMatch(/^bpf2wasm_status_insn\(\) => i32:0$/m);
+  });
+});
+
 describe('faults: the run traps and bpf2wasm_status says why', () => {
   it('checked mode: status 4 (E_MEMORY_FAULT) with the instruction and address the JS runtime reports', async () => {
     const object = cObject('fault');
