@@ -22,9 +22,9 @@ export const USAGE = `usage:
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults
                 to 10^9 so that no program hangs the command, --no-budget lifts it
   --validate    run the kernel-style structural checks before compiling
-  --standalone  compile an ELF object into a module that needs no JavaScript: maps
-                and host-free helpers inside, only WASI imports (README "Standalone
-                modules"); --manifest then writes its description (JSON)
+  --standalone  compile into a module that needs no JavaScript: maps and host-free
+                helpers inside, only WASI imports (README "Standalone modules");
+                --manifest then writes its description (JSON)
   --engine      compiled (default) or interpreter
   --skb-data    where a socket filter's packet starts: mac (default: the Ethernet
                 header, as an AF_PACKET SOCK_RAW socket such as tcpdump's) or

@@ -7,7 +7,7 @@ import { Bpf2WasmError, formatLocation } from '../../runtime/errors.js';
 import { disassemble } from '../asm/disasm.js';
 import { compile } from '../compile.js';
 import { compileObject } from '../object/compile-object.js';
-import { compileStandalone } from '../standalone/standalone.js';
+import { compileStandalone, compileStandaloneBytecode } from '../standalone/standalone.js';
 import { formatInspect, inspectObject } from '../object/inspect.js';
 import type { CliIO } from './io.js';
 import { compileOptions, parseArgs, UsageError, USAGE, type Parsed } from './args.js';
@@ -66,8 +66,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       case 'compile': {
         if (p.out === undefined) throw new UsageError('compile needs -o OUT.wasm');
         if (p.standalone) {
-          if (!input.object) throw new UsageError('--standalone compiles an ELF object (bytecode has no maps or helpers to put inside)');
-          const sa = await compileStandalone(input.object, { ...compileOptions(p), ...(p.program !== undefined ? { programs: [p.program] } : {}) });
+          const sa = input.object
+            ? await compileStandalone(input.object, { ...compileOptions(p), ...(p.program !== undefined ? { programs: [p.program] } : {}) })
+            : await compileStandaloneBytecode(input.bytecode, compileOptions(p));
           await io.writeFile(p.out, sa.wasm);
           if (p.wat) await io.writeFile(p.out.replace(/\.wasm$/, '') + '.wat', await toWat(sa.wasm));
           if (p.manifest !== undefined) await io.writeFile(p.manifest, JSON.stringify(sa.description, null, 2) + '\n');

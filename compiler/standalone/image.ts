@@ -35,11 +35,14 @@ const ZERO_RUN = 16;
  */
 export async function initialImage(manifest: Manifest, globals: Record<string, unknown> | undefined): Promise<DataSegment[]> {
   const { layout } = manifest;
-  const memory = new WebAssembly.Memory({ initial: layout.initialPages });
-  await ObjectRuntime.create(memory, manifest, globals ? { globals } : {});
-  const bytes = new Uint8Array(memory.buffer);
-  // The maps' scratch (with the descriptor table) up to the stack: everything the runtime wrote.
-  const segments = nonZeroRuns(bytes, NULL_GUARD_SIZE + SCRATCH_SIZE / 2, layout.stackBase);
+  let segments: DataSegment[] = [];
+  if (manifest.maps) {
+    const memory = new WebAssembly.Memory({ initial: layout.initialPages });
+    await ObjectRuntime.create(memory, manifest, globals ? { globals } : {});
+    const bytes = new Uint8Array(memory.buffer);
+    // The maps' scratch (with the descriptor table) up to the stack: everything the runtime wrote.
+    segments = nonZeroRuns(bytes, NULL_GUARD_SIZE + SCRATCH_SIZE / 2, layout.stackBase);
+  }
 
   const config = new DataView(new ArrayBuffer(STANDALONE_CONFIG.callbacks + 4 - STANDALONE_CONFIG.floor));
   const put = (at: number, v: number): void => config.setUint32(at - STANDALONE_CONFIG.floor, v >>> 0, true);

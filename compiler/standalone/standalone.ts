@@ -8,7 +8,8 @@
 import type { Manifest } from '../../runtime/abi.js';
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { mapTypeName } from '../../runtime/uapi/index.js';
-import { compileObject, type ObjectCompileOptions } from '../object/compile-object.js';
+import { compile, type CompileOptions, type HelperDecl } from '../compile.js';
+import { compileObject, kernelHelperDecls, type ObjectCompileOptions } from '../object/compile-object.js';
 import type { ObjectSpec } from '../elf/loader.js';
 import { initialImage } from './image.js';
 import { linkError } from './binary.js';
@@ -77,17 +78,45 @@ export async function compileStandalone(
   const { manifest, spec } = compiled;
   const support = supportWasmBytes();
   const available = supportExports(support);
-  refuseHostHelpers(manifest, spec, available);
+  refuseHostHelpers(manifest, spec.programs, available);
   const segments = await initialImage(manifest, globals);
   const description = describe(manifest);
   const wasm = linkStandalone({ support, program: compiled.wasm, manifest, segments, description: JSON.stringify(description) });
   return { wasm, description };
 }
 
+/**
+ * Compiles raw eBPF bytecode (one program `main`, no maps) into a standalone module, as
+ * `compileStandalone` does an object: the kernel's helpers are declared, and those that need a
+ * host are refused (E_STANDALONE_HELPER).
+ */
+export async function compileStandaloneBytecode(bytes: Uint8Array, options: Omit<CompileOptions, 'helpers'> = {}): Promise<StandaloneModule> {
+  const decls = new Map<number, HelperDecl>(kernelHelperDecls().map((h) => [h.id, h]));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i + 8 <= bytes.length; i += 8) {
+    if (bytes[i] !== 0x85 || (bytes[i + 1]! & 0xf0) !== 0) continue;
+    const id = view.getInt32(i + 4, true);
+    if (!decls.has(id)) decls.set(id, { id, name: `helper_${id >>> 0}` });
+  }
+  const compiled = await compile(bytes, { ...options, helpers: [...decls.values()] });
+  const { manifest } = compiled;
+  const support = supportWasmBytes();
+  const name = manifest.programs[0]?.name ?? 'main';
+  refuseHostHelpers(manifest, [{ name, insns: bytes }], supportExports(support));
+  const segments = await initialImage(manifest, undefined);
+  const description = describe(manifest);
+  const wasm = linkStandalone({ support, program: compiled.wasm, manifest, segments, description: JSON.stringify(description) });
+  return { wasm, description };
+}
+
 /** E_STANDALONE_HELPER for the first helper (or kfunc, or callx) a program uses that the support module lacks. */
-function refuseHostHelpers(manifest: Manifest, spec: ObjectSpec, available: ReadonlyMap<string, unknown>): void {
+function refuseHostHelpers(
+  manifest: Manifest,
+  programs: ReadonlyArray<{ name: string; insns: Uint8Array }>,
+  available: ReadonlyMap<string, unknown>,
+): void {
   const callers = (src: number, imm: number): { program?: string; insn?: number } => {
-    for (const p of spec.programs) {
+    for (const p of programs) {
       if (!manifest.programs.some((e) => e.name === p.name)) continue;
       const view = new DataView(p.insns.buffer, p.insns.byteOffset, p.insns.byteLength);
       for (let i = 0; i + 8 <= p.insns.length; i += 8) {
@@ -108,7 +137,7 @@ function refuseHostHelpers(manifest: Manifest, spec: ObjectSpec, available: Read
     if (!available.has(h.importName) || h.importName.startsWith('bpf2wasm_')) fail(`helper ${h.name} (id ${h.id >>> 0})`, h.name, callers(0, h.id));
   }
   if (manifest.usesCallx) {
-    for (const p of spec.programs) {
+    for (const p of programs) {
       for (let i = 0; i + 8 <= p.insns.length; i += 8) {
         if (p.insns[i] === 0x8d) fail('a helper through a register (callx)', 'callx', { program: p.name, insn: i / 8 });
       }

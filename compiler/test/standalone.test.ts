@@ -18,8 +18,10 @@ import { join } from 'node:path';
 import { WASI } from 'node:wasi';
 import { afterAll, describe, expect, it } from 'vitest';
 import { instantiateObject } from '../load.js';
-import { compileStandalone, STANDALONE_SECTION, type StandaloneDescription } from '../standalone/standalone.js';
-import { CompileError, ErrorCode } from '../../runtime/errors.js';
+import { compileStandalone, compileStandaloneBytecode, STANDALONE_SECTION, type StandaloneDescription } from '../standalone/standalone.js';
+import { Bpf2WasmError, CompileError, ErrorCode } from '../../runtime/errors.js';
+import { assemble } from '../asm/assemble.js';
+import { CONFORMANCE_FILES, HAVE_CONFORMANCE, NO_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
 import { cObject, objectFiles, repoPath } from '../../test/support/fixtures.js';
 import { main } from '../cli/main.js';
 import type { CliIO } from '../cli/io.js';
@@ -576,10 +578,16 @@ describe('bpf2wasm compile --standalone', () => {
     expect(io.files['m.wasm']).toBeUndefined();
   });
 
-  it('bytecode input and run --standalone are usage errors (exit 2)', async () => {
-    const io = fakeIO({ 'p.s': 'mov %r0, 1\nexit\n', 'p.o': cObject('printk') });
-    expect(await main(['compile', 'p.s', '--standalone', '-o', 'p.wasm'], io), io.err).toBe(2);
-    expect(io.err).toMatch(/--standalone compiles an ELF object/);
+  it('bytecode: one program main, no maps', async () => {
+    const io = fakeIO({ 'p.s': 'mov %r0, 6\nmul %r0, 7\nexit\n' });
+    expect(await main(['compile', 'p.s', '--standalone', '-o', 'p.wasm'], io), io.err).toBe(0);
+    const host = await NodeHost.open(io.files['p.wasm'] as Uint8Array);
+    expect(host.run('main', new Uint8Array(0))).toEqual({ r0: '42', status: 0 });
+    host.trace();
+  });
+
+  it('run --standalone is a usage error (exit 2)', async () => {
+    const io = fakeIO({ 'p.o': cObject('printk') });
     expect(await main(['run', 'p.o', '--standalone'], io)).toBe(2);
     expect(io.err).toMatch(/--standalone goes with compile/);
   });
@@ -605,5 +613,39 @@ describe('every test program that needs no host: each program run three times on
         expect(await runNode(s, sa.wasm), `${object}: ${p.name}`).toEqual(await runJs(s, sa.description));
       }
     });
+  }
+});
+
+describe('the conformance suite as standalone modules (raw bytecode, compileStandaloneBytecode)', () => {
+  if (!HAVE_CONFORMANCE) {
+    it.skipIf(true)(NO_CONFORMANCE, () => {});
+    return;
+  }
+  for (const optLevel of [0, 2] as const) {
+    it(`-O${optLevel}: every file gives its -- result under Node's WASI (or fails: status, or a typed error)`, async () => {
+      let ran = 0;
+      for (const name of CONFORMANCE_FILES) {
+        const data = readConformance(name);
+        const bytes = data.asm !== undefined ? assemble(data.asm) : data.raw!;
+        let sa: Awaited<ReturnType<typeof compileStandaloneBytecode>>;
+        try {
+          sa = await compileStandaloneBytecode(bytes, { optLevel });
+        } catch (e) {
+          expect(e, name).toBeInstanceOf(Bpf2WasmError);
+          expect((e as Bpf2WasmError).code, name).not.toBe(ErrorCode.Internal);
+          continue;
+        }
+        const host = await NodeHost.open(sa.wasm);
+        const got = host.run('main', data.mem ?? new Uint8Array(0));
+        host.trace();
+        if (data.error !== undefined) {
+          expect(got.r0, `${name} should fail`).toBeNull();
+          continue;
+        }
+        expect(got, name).toEqual({ r0: data.result!.toString(), status: 0 });
+        ran++;
+      }
+      expect(ran).toBeGreaterThan(150);
+    }, 600_000);
   }
 });
