@@ -80,7 +80,6 @@ export function linkStandalone(input: LinkInput): Uint8Array {
       throw linkError(`the support module imports ${i.module}.${i.field}`);
     }
   }
-  const supFuncCount = supFuncImports.length + supFuncs.length;
   const typeOfSupFunc = (index: number): Uint8Array => {
     const t = index < supFuncImports.length ? supFuncImports[index]!.type! : supFuncs[index - supFuncImports.length]!;
     return supTypes[t]!;
@@ -112,11 +111,33 @@ export function linkStandalone(input: LinkInput): Uint8Array {
     if (!sameBytes(want, have)) throw linkError(`helper ${imp.field} has another signature in the support module`);
     importTarget.push(target);
   }
+  // Keep only the support functions something reaches (the hooks, the host's exports, the
+  // helpers the program imports, and what they call), and only the WASI functions those use.
+  const roots = [HOOK_BEGIN, HOOK_END, ...HOST_EXPORTS].map(supFunc).concat(importTarget);
+  const kept = reachable(roots, supFuncImports.length, supBodies);
+  const newIndex = new Map<number, number>();
+  [...kept].sort((a, b) => a - b).forEach((old, i) => newIndex.set(old, i));
+  const moved = (old: number): number => {
+    const n = newIndex.get(old);
+    if (n === undefined) throw linkError(`support function ${old} was dropped but is used`);
+    return n;
+  };
+  const keptImports = supFuncImports.filter((_, i) => kept.has(i));
+  const keptFuncs: number[] = [];
+  const keptBodies: Uint8Array[] = [];
+  supFuncs.forEach((t, i) => {
+    const old = supFuncImports.length + i;
+    if (!kept.has(old)) return;
+    keptFuncs.push(t);
+    keptBodies.push(remapBody(supBodies[i]!, { func: moved, type: (x) => x, global: (x) => x }));
+  });
+  const keptCount = keptImports.length + keptFuncs.length;
+  const hook = (name: string): number => moved(supFunc(name));
   const progImportCount = importTarget.length;
   const typeBase = supTypes.length;
-  const funcBase = supFuncCount - progImportCount;
+  const funcBase = keptCount - progImportCount;
   const remap = {
-    func: (i: number): number => (i < progImportCount ? importTarget[i]! : funcBase + i),
+    func: (i: number): number => (i < progImportCount ? moved(importTarget[i]!) : funcBase + i),
     type: (i: number): number => {
       if (i >= progTypes.length) throw linkError(`type index ${i} out of range`);
       return typeBase + i;
@@ -138,25 +159,25 @@ export function linkStandalone(input: LinkInput): Uint8Array {
   const entryTypeIndex = types.length - 1;
 
   // Functions: support, program (re-indexed), entry exports.
-  const funcTypes = [...supFuncs, ...progFuncs.map((t) => remap.type(t))];
-  const bodies = [...supBodies, ...progBodies.map((b) => remapBody(b, remap))];
+  const funcTypes = [...keptFuncs, ...progFuncs.map((t) => remap.type(t))];
+  const bodies = [...keptBodies, ...progBodies.map((b) => remapBody(b, remap))];
   const exports: Array<{ name: string; kind: number; index: number }> = [{ name: 'memory', kind: Kind.Memory, index: 0 }];
-  for (const name of HOST_EXPORTS) exports.push({ name, kind: Kind.Func, index: supFunc(name) });
+  for (const name of HOST_EXPORTS) exports.push({ name, kind: Kind.Func, index: hook(name) });
   const reserved = new Set(exports.map((e) => e.name));
   for (const p of manifest.programs) {
     if (reserved.has(p.exportName) || p.exportName.startsWith('bpf2wasm_')) {
       throw linkError(`program ${p.name} would be exported as ${p.exportName}, a name the module's interface uses`);
     }
     const body = new Writer().u32(0) // no locals
-      .u8(0x10).u32(supFunc(HOOK_BEGIN))
+      .u8(0x10).u32(hook(HOOK_BEGIN))
       .u8(0x20).u32(0).u8(0x20).u32(1)
       .u8(0x10).u32(progExport(p.exportName))
       .u8(0x1a) // drop the low half
-      .u8(0x10).u32(supFunc(HOOK_END))
+      .u8(0x10).u32(hook(HOOK_END))
       .u8(0x0b).result();
     funcTypes.push(entryTypeIndex);
     bodies.push(body);
-    exports.push({ name: p.exportName, kind: Kind.Func, index: supFuncCount + progFuncs.length + (funcTypes.length - supFuncs.length - progFuncs.length - 1) });
+    exports.push({ name: p.exportName, kind: Kind.Func, index: keptImports.length + funcTypes.length - 1 });
     reserved.add(p.exportName);
   }
 
@@ -173,7 +194,7 @@ export function linkStandalone(input: LinkInput): Uint8Array {
   const out = new Writer();
   out.bytes(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
   section(out, Section.Type, vector(types));
-  section(out, Section.Import, vector(supFuncImports.map((i) => new Writer().name(i.module).name(i.field).u8(Kind.Func).u32(i.type!).result())));
+  section(out, Section.Import, vector(keptImports.map((i) => new Writer().name(i.module).name(i.field).u8(Kind.Func).u32(i.type!).result())));
   section(out, Section.Function, vector(funcTypes.map((t) => new Writer().u32(t).result())));
   section(out, Section.Table, vector([new Writer().u8(0x70).u8(1).u32(tableSize).u32(tableSize).result()]));
   const { layout } = manifest;
@@ -189,6 +210,22 @@ export function linkStandalone(input: LinkInput): Uint8Array {
   section(out, Section.Data, vector(input.segments.map((s) => new Writer().u32(0).u8(0x41).s32(s.address).u8(0x0b).sized(s.bytes).result())));
   section(out, Section.Custom, new Writer().name(STANDALONE_SECTION).bytes(new TextEncoder().encode(input.description)).result());
   return out.result();
+}
+
+/** The functions reachable from `roots` through direct calls and ref.func in the support bodies. */
+function reachable(roots: readonly number[], importCount: number, bodies: readonly Uint8Array[]): Set<number> {
+  const seen = new Set<number>();
+  const work = [...roots];
+  while (work.length > 0) {
+    const f = work.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    if (f < importCount) continue;
+    const body = bodies[f - importCount];
+    if (!body) throw linkError(`support function ${f} does not exist`);
+    remapBody(body, { func: (i) => (work.push(i), i), type: (i) => i, global: (i) => i });
+  }
+  return seen;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -21,6 +21,7 @@ import { instantiateObject } from '../load.js';
 import { compileStandalone, compileStandaloneBytecode, STANDALONE_SECTION, type StandaloneDescription } from '../standalone/standalone.js';
 import { Bpf2WasmError, CompileError, ErrorCode } from '../../runtime/errors.js';
 import { assemble } from '../asm/assemble.js';
+import { supportWasmBytes } from '../standalone/support-wasm.js';
 import { CONFORMANCE_FILES, HAVE_CONFORMANCE, NO_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
 import { cObject, objectFiles, repoPath } from '../../test/support/fixtures.js';
 import { main } from '../cli/main.js';
@@ -442,6 +443,24 @@ describe('Debian\'s wabt 1.0.32 wasm-interp (no WASI, no arguments: only exports
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^bpf2wasm_status\(\) => i32:0$/m);
     expect(r.stdout).toMatch(/^bpf2wasm_status_insn\(\) => i32:0$/m);
+  });
+});
+
+describe('what a standalone module carries: the support functions and WASI imports its programs reach', () => {
+  const imports = async (object: string): Promise<string[]> => {
+    const { wasm } = await compileStandalone(cObject(object), { optLevel: 0 });
+    return WebAssembly.Module.imports(await WebAssembly.compile(new Uint8Array(wasm))).map((i) => `${i.module}.${i.name}`);
+  };
+  it('printk imports fd_write only; maps-only programs import nothing; ringbuf_hello nothing (its task helpers are constants)', async () => {
+    expect(await imports('printk')).toEqual(['wasi_snapshot_preview1.fd_write']);
+    expect(await imports('xdp_counter')).toEqual([]);
+    expect(await imports('loop_callback')).toEqual([]);
+    expect(await imports('ringbuf_hello')).toEqual([]);
+    expect(await imports('http_filter')).toEqual(['wasi_snapshot_preview1.clock_time_get']);
+  });
+  it('a program using no printf-like helper carries no formatter: the module is smaller than the support module', async () => {
+    const { wasm } = await compileStandalone(cObject('xdp_counter'), { optLevel: 0 });
+    expect(wasm.length).toBeLessThan(supportWasmBytes().length * 0.7);
   });
 });
 
