@@ -2,8 +2,10 @@
  * The standalone linker: one module from the support module (wasm/standalone/, built into
  * support-wasm.ts) and a program module as `compileObject` writes it, with no import but WASI.
  *
- * Index spaces: the support module's function imports (WASI) and functions come first, so its
- * code is copied byte for byte; its `env.memory` and `env.table` imports become the module's own
+ * Index spaces: the support module's function imports (WASI) and functions come first, those
+ * that something reaches (the hooks, the host interface, the helpers the program imports, and
+ * what they call), in their order, their bodies re-indexed (code.ts); its `env.memory` and
+ * `env.table` imports become the module's own
  * memory (exported) and table (the program's callbacks at their numbers, for bpf_loop and
  * bpf_for_each_map_elem). The program's types, globals and functions follow; its bodies are
  * re-indexed (code.ts) and its imports bound to the support module's exports: `env.fault` to

@@ -1,8 +1,8 @@
 /**
  * The standalone support module: everything a compiled eBPF object needs at run time that needs
  * no host, as Wasm, for modules that run without JavaScript (`bpf2wasm compile --standalone`).
- * The linker (compiler/standalone/link.ts) copies this module's functions byte for byte into the
- * standalone module, ahead of the program's, and binds the program's helper imports to the
+ * The linker (compiler/standalone/link.ts) copies the functions of this module that a program
+ * reaches into the standalone module, ahead of the program's, and binds its helper imports to the
  * exports named after the kernel's helpers (`bpf_*`); the `bpf2wasm_*` exports are the module's
  * interface to its host (documented in the README, "Standalone modules").
  *
