@@ -104,6 +104,11 @@ export const ErrorCode = {
   TestRun: 'E_TEST_RUN',
   /** Host-supplied network state (`net`: interfaces, routes, neighbours, sockets) is malformed; `location.field` names the field. */
   HostState: 'E_HOST_STATE',
+  /**
+   * `--standalone` (compileStandalone): a program calls a helper only a host can provide (packet
+   * helpers of the JS test run, custom helpers, kfuncs, callx); the message names helper and program.
+   */
+  StandaloneHelper: 'E_STANDALONE_HELPER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

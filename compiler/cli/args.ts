@@ -22,6 +22,9 @@ export const USAGE = `usage:
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults
                 to 10^9 so that no program hangs the command, --no-budget lifts it
   --validate    run the kernel-style structural checks before compiling
+  --standalone  compile into a module that needs no JavaScript: maps and host-free
+                helpers inside, only WASI imports (README "Standalone modules");
+                --manifest then writes its description (JSON)
   --engine      compiled (default) or interpreter
   --skb-data    where a socket filter's packet starts: mac (default: the Ethernet
                 header, as an AF_PACKET SOCK_RAW socket such as tcpdump's) or
@@ -88,6 +91,7 @@ export interface Parsed {
   noSource: boolean;
   /** --net FILE: host network state (JSON) for an object's packet helpers. */
   net?: string;
+  standalone: boolean;
 }
 
 /** Parses argv (without the node and script paths); throws UsageError for a bad one. */
@@ -95,7 +99,7 @@ export function parseArgs(argv: string[]): Parsed {
   const first = argv[0] ?? '';
   const p: Parsed = {
     command: first.startsWith('-') ? '' : first, wat: false, opt: 1, skbData: 'mac', repeat: 0, json: false, syntax: 'llvm', help: false,
-    engine: 'compiled', checked: false, validate: false, noBudget: false, noSource: false,
+    engine: 'compiled', checked: false, validate: false, noBudget: false, noSource: false, standalone: false,
   };
   const need = (i: number, flag: string): string => {
     const v = argv[i];
@@ -142,6 +146,7 @@ export function parseArgs(argv: string[]): Parsed {
       }
       case '--no-budget': p.noBudget = true; break;
       case '--no-source': p.noSource = true; break;
+      case '--standalone': p.standalone = true; break;
       case '--budget': {
         const v = need(++i, a);
         const n = Number(v);

@@ -147,6 +147,7 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/rodata_config': { socket: ['filter'] },
   'c/bpf_calls': { tc: ['classify'], '.text': ['checksum', 'fold', 'clamp'] },
   'c/loop_callback': { xdp: ['sum_squares'], '.text': ['square_step'] },
+  'c/standalone_helpers': { 'tracepoint/syscalls/sys_enter_getpid': ['helpers'], '.text': ['count_prefix', 'add_entry'] },
   'c/map_bench': { xdp: ['hash_lookups', 'array_lookups'] },
   'c/kfuncs': { xdp: ['use_kfuncs'] },
   'c/pin_producer': { xdp: ['produce'] },

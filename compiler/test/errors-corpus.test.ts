@@ -52,6 +52,8 @@ const NOT_IN_CORPUS: ReadonlySet<string> = new Set([
   ErrorCode.TestRun,
   // Malformed host network state (net), not a program: runtime/test/fib.test.ts, sockets.test.ts.
   ErrorCode.HostState,
+  // Objects compiled as standalone modules: compiler/test/standalone.test.ts.
+  ErrorCode.StandaloneHelper,
 ]);
 
 interface Expected {
