@@ -52,6 +52,12 @@ export type StructureResult =
  */
 export const MAX_NESTING = 3000;
 
+// How a block ends (see structureFunction's `terminator`).
+const T_EXIT = 0;
+const T_JUMP = 1;
+const T_COND = 2;
+const T_SWITCH = 3;
+
 /**
  * Structures a function whose blocks[0] is the entry. `terminator(b)` says how block b ends:
  * 'exit', 'jump' (one successor, explicit jump or fallthrough), 'cond' (succs = [taken,
@@ -65,29 +71,65 @@ export function structureFunction(
   pcOf: (b: BasicBlock) => number,
 ): StructureResult {
   const n = blocks.length;
+  // Flat copies of what the passes below read many times: how each block ends, and the successor
+  // and predecessor lists in CSR form (typed arrays; no per-edge objects).
+  const term = new Uint8Array(n);
+  const succStart = new Int32Array(n + 1);
+  for (let id = 0; id < n; id++) {
+    const b = blocks[id]!;
+    const t = terminator(b);
+    term[id] = t === 'exit' ? T_EXIT : t === 'jump' ? T_JUMP : t === 'cond' ? T_COND : T_SWITCH;
+    succStart[id + 1] = succStart[id]! + b.succs.length;
+  }
+  const edges = succStart[n]!;
+  const succ = new Int32Array(edges);
+  const predStart = new Int32Array(n + 1);
+  for (let id = 0, e = 0; id < n; id++) {
+    const ss = blocks[id]!.succs;
+    for (let j = 0; j < ss.length; j++) {
+      const s = ss[j]!;
+      succ[e++] = s;
+      predStart[s + 1]!++;
+    }
+  }
+  for (let id = 0; id < n; id++) predStart[id + 1]! += predStart[id]!;
+  const pred = new Int32Array(edges);
+  {
+    const fill = predStart.slice(0, n);
+    for (let id = 0; id < n; id++) for (let e = succStart[id]!; e < succStart[id + 1]!; e++) pred[fill[succ[e]!]!++] = id;
+  }
   // Reverse postorder by iterative DFS.
   const rpo = new Int32Array(n).fill(-1);
   const order: number[] = [];
   {
     const visited = new Uint8Array(n);
-    const stack: Array<[number, number]> = [[0, 0]];
+    const stackNode = new Int32Array(n);
+    const stackEdge = new Int32Array(n);
+    let sp = 0;
+    stackNode[0] = 0;
+    stackEdge[0] = succStart[0]!;
+    sp = 1;
     visited[0] = 1;
-    const post: number[] = [];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const b = blocks[top[0]]!;
-      if (top[1] < b.succs.length) {
-        const s = b.succs[top[1]++]!;
+    const post = new Int32Array(n);
+    let np = 0;
+    while (sp > 0) {
+      const top = stackNode[sp - 1]!;
+      const e = stackEdge[sp - 1]!;
+      if (e < succStart[top + 1]!) {
+        stackEdge[sp - 1] = e + 1;
+        const s = succ[e]!;
         if (!visited[s]) {
           visited[s] = 1;
-          stack.push([s, 0]);
+          stackNode[sp] = s;
+          stackEdge[sp] = succStart[s]!;
+          sp++;
         }
       } else {
-        post.push(top[0]);
-        stack.pop();
+        post[np++] = top;
+        sp--;
       }
     }
-    for (let i = post.length - 1; i >= 0; i--) {
+    for (let i = np - 1; i >= 0; i--) {
       rpo[post[i]!] = order.length;
       order.push(post[i]!);
     }
@@ -105,10 +147,10 @@ export function structureFunction(
   for (let changed = true; changed; ) {
     changed = false;
     for (let i = 1; i < order.length; i++) {
-      const b = blocks[order[i]!]!;
+      const id = order[i]!;
       let nd = -1;
-      for (const p of b.preds) {
-        const pr = rpo[p]!;
+      for (let e = predStart[id]!; e < predStart[id + 1]!; e++) {
+        const pr = rpo[pred[e]!]!;
         if (pr < 0 || idom[pr] === -1) continue;
         nd = nd === -1 ? pr : intersect(pr, nd);
       }
@@ -126,15 +168,16 @@ export function structureFunction(
   // Classify edges.
   const isLoopHeader = new Uint8Array(n);
   const forwardIn = new Int32Array(n);
-  for (const b of blocks) {
-    const rb = rpo[b.id]!;
+  for (let id = 0; id < n; id++) {
+    const rb = rpo[id]!;
     if (rb < 0) continue;
     // A multi-way branch reaches each forward successor by a `br`: make it a merge node.
-    const weight = terminator(b) === 'switch' ? 2 : 1;
-    for (const s of b.succs) {
+    const weight = term[id] === T_SWITCH ? 2 : 1;
+    for (let e = succStart[id]!; e < succStart[id + 1]!; e++) {
+      const s = succ[e]!;
       const rs = rpo[s]!;
       if (rs <= rb) {
-        if (!dominates(rs, rb)) return { ok: false, irreducibleAt: pcOf(b) };
+        if (!dominates(rs, rb)) return { ok: false, irreducibleAt: pcOf(blocks[id]!) };
         isLoopHeader[s] = 1;
       } else {
         forwardIn[s]! += weight;
@@ -184,17 +227,18 @@ export function structureFunction(
 
   /** Appends the code of x itself followed by its terminator (no merge children) to `out`. */
   const nodeCode = (x: number, out: Stmt[]): Stmt[] => {
-    const b = blocks[x]!;
     out.push({ k: 'code', block: x });
-    switch (terminator(b)) {
-      case 'exit':
+    const e = succStart[x]!;
+    switch (term[x]) {
+      case T_EXIT:
         out.push({ k: 'return', block: x });
         break;
-      case 'jump':
-        doBranch(x, b.succs[0]!, out, true);
+      case T_JUMP:
+        doBranch(x, succ[e]!, out, true);
         break;
-      case 'cond': {
-        const [t, f] = [b.succs[0]!, b.succs[1]!];
+      case T_COND: {
+        const t = succ[e]!;
+        const f = succ[e + 1]!;
         const thenS: Stmt[] = [];
         const elseS: Stmt[] = [];
         if (isBranch(x, t) && !isBranch(x, f)) {
@@ -213,8 +257,8 @@ export function structureFunction(
         }
         break;
       }
-      case 'switch':
-        out.push({ k: 'switch', block: x, targets: b.succs.map((s) => ({ target: s, loop: rpo[s]! <= rpo[x]! })) });
+      case T_SWITCH:
+        out.push({ k: 'switch', block: x, targets: blocks[x]!.succs.map((s) => ({ target: s, loop: rpo[s]! <= rpo[x]! })) });
         break;
     }
     return out;
@@ -288,18 +332,30 @@ export function structureFunction(
 /** The deepest nesting of blocks, loops and ifs in `body`, computed without recursion. */
 function maxNesting(body: Stmt[]): number {
   let max = 0;
-  const stack: Array<[Stmt[], number]> = [[body, 0]];
-  while (stack.length > 0) {
-    const [list, depth] = stack.pop()!;
+  const lists: Stmt[][] = [body];
+  const depths: number[] = [0];
+  const single = (l: Stmt[]): boolean => l.length === 1 && l[0]!.k === 'br';
+  while (lists.length > 0) {
+    const list = lists.pop()!;
+    const depth = depths.pop()!;
     if (depth > max) max = depth;
-    for (const s of list) {
-      if (s.k === 'block' || s.k === 'loop') stack.push([s.body, depth + 1]);
-      else if (s.k === 'if') {
-        // An arm that is a single br becomes br_if and the other arm follows inline (see emit.ts).
-        const single = (l: Stmt[]): boolean => l.length === 1 && l[0]!.k === 'br';
-        if (single(s.then)) stack.push([s.else, depth]);
-        else if (single(s.else)) stack.push([s.then, depth]);
-        else stack.push([s.then, depth + 1], [s.else, depth + 1]);
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      if (s.k === 'block' || s.k === 'loop') {
+        lists.push(s.body);
+        depths.push(depth + 1);
+      } else if (s.k === 'if') {
+        // An arm that is a single br becomes br_if and the other arm follows inline (see lower/function.ts).
+        if (single(s.then)) {
+          lists.push(s.else);
+          depths.push(depth);
+        } else if (single(s.else)) {
+          lists.push(s.then);
+          depths.push(depth);
+        } else {
+          lists.push(s.then, s.else);
+          depths.push(depth + 1, depth + 1);
+        }
       }
     }
   }

@@ -103,8 +103,10 @@ export const MAX_FUNCTION_BYTES = 7_654_321;
 
 export interface WrittenModule {
   binary: Uint8Array;
-  /** [code offset, instruction index] of every tagged node. */
-  insnMap: Array<[number, number]>;
+  /** Code offsets of the tagged nodes, ascending, */
+  insnOffsets: number[];
+  /** and their instruction indices. */
+  insnIndices: number[];
 }
 
 /** Writes a WIR module as a Wasm binary. */
@@ -199,7 +201,8 @@ export function writeModule(mod: WModule): WrittenModule {
     }
   });
 
-  const insnMap: Array<[number, number]> = [];
+  const insnOffsets: number[] = [];
+  const insnIndices: number[] = [];
   const labels: string[] = [];
   const depthOf = (label: string): number => {
     for (let i = labels.length - 1; i >= 0; i--) if (labels[i] === label) return labels.length - 1 - i;
@@ -245,7 +248,10 @@ export function writeModule(mod: WModule): WrittenModule {
         return;
       case 'load':
         expr(n.ptr);
-        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        if (n.pc !== undefined) {
+          insnOffsets.push(out.len);
+          insnIndices.push(n.pc);
+        }
         out.u8(MEMORY_OPS[n.op].code);
         out.u32(0); // byte alignment: eBPF accesses need not be aligned
         out.u32(n.offset);
@@ -253,7 +259,10 @@ export function writeModule(mod: WModule): WrittenModule {
       case 'store':
         expr(n.ptr);
         expr(n.value);
-        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        if (n.pc !== undefined) {
+          insnOffsets.push(out.len);
+          insnIndices.push(n.pc);
+        }
         out.u8(MEMORY_OPS[n.op].code);
         out.u32(0);
         out.u32(n.offset);
@@ -309,7 +318,10 @@ export function writeModule(mod: WModule): WrittenModule {
         return;
       case 'call':
         for (const a of n.args) expr(a);
-        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        if (n.pc !== undefined) {
+          insnOffsets.push(out.len);
+          insnIndices.push(n.pc);
+        }
         out.u8(0x10);
         out.u32(funcIndex.get(n.target)!);
         return;
@@ -321,7 +333,10 @@ export function writeModule(mod: WModule): WrittenModule {
         out.u8(0x00);
         return;
       case 'nop':
-        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        if (n.pc !== undefined) {
+          insnOffsets.push(out.len);
+          insnIndices.push(n.pc);
+        }
         return;
     }
   };
@@ -385,5 +400,5 @@ export function writeModule(mod: WModule): WrittenModule {
       out.patchU32(at, out.len - start);
     }
   });
-  return { binary: out.buf.slice(0, out.len), insnMap };
+  return { binary: out.buf.slice(0, out.len), insnOffsets, insnIndices };
 }

@@ -262,6 +262,18 @@ function store(op: MemoryOp) {
 const localGets: Record<ValType, Node[]> = { i32: [], i64: [] };
 const smallI32: Node[] = [];
 for (let v = -16; v < 256; v++) smallI32.push({ k: 'i32.const', type: 'i32', value: v });
+/** i64 constants from SMALL_I64_MIN up to (not including) SMALL_I64_END, made on first use. */
+const SMALL_I64_MIN = -256;
+const SMALL_I64_END = 4096;
+const smallI64: Array<Node | undefined> = new Array<Node | undefined>(SMALL_I64_END - SMALL_I64_MIN);
+
+/** An i64 constant from a number that is a safe integer (shared for small values). */
+function i64FromNumber(value: number): Node {
+  if (value >= SMALL_I64_MIN && value < SMALL_I64_END) {
+    return (smallI64[value - SMALL_I64_MIN] ??= { k: 'i64.const', type: 'i64', value: BigInt(value) });
+  }
+  return { k: 'i64.const', type: 'i64', value: BigInt.asIntN(64, BigInt(value)) };
+}
 
 /** Builds WIR nodes with binaryen.js-like method names. */
 export const w = {
@@ -282,6 +294,8 @@ export const w = {
   },
   i64: {
     const: (value: bigint): Node => ({ k: 'i64.const', type: 'i64', value: BigInt.asIntN(64, value) }),
+    /** An i64 constant from a safe integer (small values share one node). */
+    constNum: i64FromNumber,
     eqz: un('i64.eqz'), eq: bin('i64.eq'), ne: bin('i64.ne'),
     lt_s: bin('i64.lt_s'), lt_u: bin('i64.lt_u'), gt_s: bin('i64.gt_s'), gt_u: bin('i64.gt_u'),
     le_s: bin('i64.le_s'), le_u: bin('i64.le_u'), ge_s: bin('i64.ge_s'), ge_u: bin('i64.ge_u'),

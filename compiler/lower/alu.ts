@@ -14,11 +14,14 @@ export function lowerAlu(insn: AluInsn): Node {
 
 function lowerAlu64(insn: AluInsn): Node {
   const m = w;
-  const d = (): Node => get64(insn.dst);
+  // Operands are shared leaves (nodes are immutable), so each is built once.
+  const dv = get64(insn.dst);
+  const d = (): Node => dv;
   const isImm = insn.src === null;
   // ALU64 immediates are sign-extended to 64 bits.
-  const s = (): Node => (isImm ? i64c(insn.imm) : get64(insn.src!));
-  const zero = (): Node => m.i64.const(0n);
+  const sv = isImm ? i64c(insn.imm) : get64(insn.src!);
+  const s = (): Node => sv;
+  const zero = (): Node => m.i64.constNum(0);
   let v: Node;
   switch (insn.op) {
     case 'add': v = m.i64.add(d(), s()); break;
@@ -68,9 +71,11 @@ function lowerAlu64(insn: AluInsn): Node {
 
 function lowerAlu32(insn: AluInsn): Node {
   const m = w;
-  const d = (): Node => get32(insn.dst);
+  const dv = get32(insn.dst);
+  const d = (): Node => dv;
   const isImm = insn.src === null;
-  const s = (): Node => (isImm ? m.i32.const(insn.imm | 0) : get32(insn.src!));
+  const sv = isImm ? m.i32.const(insn.imm | 0) : get32(insn.src!);
+  const s = (): Node => sv;
   const zero = (): Node => m.i32.const(0);
   let v: Node;
   switch (insn.op) {
