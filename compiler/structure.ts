@@ -52,6 +52,9 @@ export type StructureResult =
  */
 export const MAX_NESTING = 3000;
 
+/** The empty arm of an `if` (shared: statement lists are never appended to after structuring). */
+const NO_STMTS: Stmt[] = [];
+
 // How a block ends (see structureFunction's `terminator`).
 const T_EXIT = 0;
 const T_JUMP = 1;
@@ -63,12 +66,15 @@ const T_SWITCH = 3;
  * 'exit', 'jump' (one successor, explicit jump or fallthrough), 'cond' (succs = [taken,
  * fallthrough]) or 'switch' (a multi-way branch to its succs: each forward successor is placed
  * after an enclosing block, as a merge node is, so the branch is a `br_table` to their labels).
- * Blocks unreachable from the entry are ignored.
+ * Blocks unreachable from the entry are ignored. `succsOf(b)` gives b's successors (default
+ * `b.succs`; compare trees folded into a switch give their leaves, compiler/rewrite/switch-table.ts);
+ * predecessors are derived from them.
  */
 export function structureFunction(
   blocks: BasicBlock[],
   terminator: (b: BasicBlock) => 'exit' | 'jump' | 'cond' | 'switch',
   pcOf: (b: BasicBlock) => number,
+  succsOf: (b: BasicBlock) => readonly number[] = (b) => b.succs,
 ): StructureResult {
   const n = blocks.length;
   // Flat copies of what the passes below read many times: how each block ends, and the successor
@@ -79,13 +85,13 @@ export function structureFunction(
     const b = blocks[id]!;
     const t = terminator(b);
     term[id] = t === 'exit' ? T_EXIT : t === 'jump' ? T_JUMP : t === 'cond' ? T_COND : T_SWITCH;
-    succStart[id + 1] = succStart[id]! + b.succs.length;
+    succStart[id + 1] = succStart[id]! + succsOf(b).length;
   }
   const edges = succStart[n]!;
   const succ = new Int32Array(edges);
   const predStart = new Int32Array(n + 1);
   for (let id = 0, e = 0; id < n; id++) {
-    const ss = blocks[id]!.succs;
+    const ss = succsOf(blocks[id]!);
     for (let j = 0; j < ss.length; j++) {
       const s = ss[j]!;
       succ[e++] = s;
@@ -215,15 +221,21 @@ export function structureFunction(
    * recursing, so a long chain of such blocks costs no host stack. Nothing else is appended to
    * a list after its tail, so the order is the same.
    */
-  const tails: Array<[number, Stmt[]]> = [];
+  const tailNodes: number[] = [];
+  const tailLists: Stmt[][] = [];
 
   const doBranch = (from: number, to: number, out: Stmt[], tail = false): void => {
     if (rpo[to]! <= rpo[from]!) out.push({ k: 'br', target: to, loop: true });
     else if (isMerge(to)) out.push({ k: 'br', target: to, loop: false });
-    else if (tail) tails.push([to, out]);
+    else if (tail) {
+      tailNodes.push(to);
+      tailLists.push(out);
+    }
     else doTree(to, out);
   };
   const isBranch = (from: number, to: number): boolean => rpo[to]! <= rpo[from]! || isMerge(to);
+  /** The `br` of an edge for which isBranch holds. */
+  const branchTo = (from: number, to: number): Stmt => ({ k: 'br', target: to, loop: rpo[to]! <= rpo[from]! });
 
   /** Appends the code of x itself followed by its terminator (no merge children) to `out`. */
   const nodeCode = (x: number, out: Stmt[]): Stmt[] => {
@@ -239,18 +251,16 @@ export function structureFunction(
       case T_COND: {
         const t = succ[e]!;
         const f = succ[e + 1]!;
-        const thenS: Stmt[] = [];
-        const elseS: Stmt[] = [];
         if (isBranch(x, t) && !isBranch(x, f)) {
           // `if (cond) br` then the fall-through code after it, in the same list.
-          doBranch(x, t, thenS);
-          out.push({ k: 'if', block: x, then: thenS, else: elseS });
+          out.push({ k: 'if', block: x, then: [branchTo(x, t)], else: NO_STMTS });
           doBranch(x, f, out, true);
         } else if (isBranch(x, f) && !isBranch(x, t)) {
-          doBranch(x, f, elseS);
-          out.push({ k: 'if', block: x, then: thenS, else: elseS });
+          out.push({ k: 'if', block: x, then: NO_STMTS, else: [branchTo(x, f)] });
           doBranch(x, t, out, true);
         } else {
+          const thenS: Stmt[] = [];
+          const elseS: Stmt[] = [];
           doBranch(x, t, thenS);
           doBranch(x, f, elseS);
           out.push({ k: 'if', block: x, then: thenS, else: elseS });
@@ -258,7 +268,11 @@ export function structureFunction(
         break;
       }
       case T_SWITCH:
-        out.push({ k: 'switch', block: x, targets: blocks[x]!.succs.map((s) => ({ target: s, loop: rpo[s]! <= rpo[x]! })) });
+        {
+          const targets: Array<{ target: number; loop: boolean }> = [];
+          for (let i = e; i < succStart[x + 1]!; i++) targets.push({ target: succ[i]!, loop: rpo[succ[i]!]! <= rpo[x]! });
+          out.push({ k: 'switch', block: x, targets });
+        }
         break;
     }
     return out;
@@ -308,7 +322,7 @@ export function structureFunction(
   const body: Stmt[] = [];
   try {
     doTree(0, body);
-    for (let t = tails.pop(); t; t = tails.pop()) doTree(t[0], t[1]);
+    while (tailNodes.length > 0) doTree(tailNodes.pop()!, tailLists.pop()!);
   } catch (e) {
     if (e instanceof RangeError) {
       throw new CompileError(ErrorCode.TooComplex, 'control flow nests too deeply to translate', { insn: pcOf(blocks[0]!) });

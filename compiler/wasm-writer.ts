@@ -4,7 +4,7 @@
  * tagged (possibly trapping) node for the instruction map.
  */
 import { CompileError, ErrorCode } from '../runtime/errors.js';
-import { MEMORY_OPS, NUMERIC_OPS, type CodeSink, type Node, type ValType, type WModule, type WType } from './wir.js';
+import { type CodeSink, type Node, type ValType, type WModule, type WType } from './wir.js';
 
 const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e };
 const BLOCKTYPE: Record<WType, number> = { i32: 0x7f, i64: 0x7e, none: 0x40 };
@@ -75,8 +75,10 @@ class ByteWriter {
   }
 
   s64(v: bigint): void {
-    if (v >= -0x80000000n && v <= 0x7fffffffn) {
-      this.s32(Number(v));
+    // One conversion instead of two bigint compares: Number(v) is in the i32 range exactly when v is.
+    const small = Number(v);
+    if (small >= -0x80000000 && small <= 0x7fffffff) {
+      this.s32(small);
       return;
     }
     this.grow(10);
@@ -239,12 +241,12 @@ export function writeModule(mod: WModule): WrittenModule {
         return;
       case 'unary':
         expr(n.a);
-        out.u8(NUMERIC_OPS[n.op].code);
+        out.u8(n.code);
         return;
       case 'binary':
         expr(n.a);
         expr(n.b);
-        out.u8(NUMERIC_OPS[n.op].code);
+        out.u8(n.code);
         return;
       case 'load':
         expr(n.ptr);
@@ -252,7 +254,7 @@ export function writeModule(mod: WModule): WrittenModule {
           insnOffsets.push(out.len);
           insnIndices.push(n.pc);
         }
-        out.u8(MEMORY_OPS[n.op].code);
+        out.u8(n.code);
         out.u32(0); // byte alignment: eBPF accesses need not be aligned
         out.u32(n.offset);
         return;
@@ -263,7 +265,7 @@ export function writeModule(mod: WModule): WrittenModule {
           insnOffsets.push(out.len);
           insnIndices.push(n.pc);
         }
-        out.u8(MEMORY_OPS[n.op].code);
+        out.u8(n.code);
         out.u32(0);
         out.u32(n.offset);
         return;

@@ -110,10 +110,11 @@ export type Node =
   | { k: 'local.set'; type: 'none'; index: number; value: Node }
   | { k: 'global.get'; type: ValType; name: string }
   | { k: 'global.set'; type: 'none'; name: string; value: Node }
-  | { k: 'unary'; type: ValType; op: NumericOp; a: Node }
-  | { k: 'binary'; type: ValType; op: NumericOp; a: Node; b: Node }
-  | { k: 'load'; type: ValType; op: MemoryOp; offset: number; ptr: Node; pc?: number }
-  | { k: 'store'; type: 'none'; op: MemoryOp; offset: number; ptr: Node; value: Node; pc?: number }
+  // `code` is the operator's binary opcode (NUMERIC_OPS / MEMORY_OPS), kept for the direct writer.
+  | { k: 'unary'; type: ValType; op: NumericOp; code: number; a: Node }
+  | { k: 'binary'; type: ValType; op: NumericOp; code: number; a: Node; b: Node }
+  | { k: 'load'; type: ValType; op: MemoryOp; code: number; offset: number; ptr: Node; pc?: number }
+  | { k: 'store'; type: 'none'; op: MemoryOp; code: number; offset: number; ptr: Node; value: Node; pc?: number }
   | { k: 'block'; type: WType; label: string | null; children: Node[] }
   | { k: 'loop'; type: 'none'; label: string; body: Node }
   | { k: 'if'; type: WType; cond: Node; then: Node; else: Node | null }
@@ -239,22 +240,24 @@ type Bin = (a: Node, b: Node) => Node;
 type Un = (a: Node) => Node;
 
 function bin(op: NumericOp): Bin {
-  const type = NUMERIC_OPS[op].result;
-  return (a, b) => ({ k: 'binary', type, op, a, b });
+  const { result: type, code } = NUMERIC_OPS[op];
+  return (a, b) => ({ k: 'binary', type, op, code, a, b });
 }
 
 function un(op: NumericOp): Un {
-  const type = NUMERIC_OPS[op].result;
-  return (a) => ({ k: 'unary', type, op, a });
+  const { result: type, code } = NUMERIC_OPS[op];
+  return (a) => ({ k: 'unary', type, op, code, a });
 }
 
 function load(op: MemoryOp) {
   const type = MEMORY_OPS[op].type as ValType;
-  return (offset: number, _align: number, ptr: Node): Node => ({ k: 'load', type, op, offset, ptr });
+  const code = MEMORY_OPS[op].code;
+  return (offset: number, _align: number, ptr: Node): Node => ({ k: 'load', type, op, code, offset, ptr, pc: undefined });
 }
 
 function store(op: MemoryOp) {
-  return (offset: number, _align: number, ptr: Node, value: Node): Node => ({ k: 'store', type: 'none', op, offset, ptr, value });
+  const code = MEMORY_OPS[op].code;
+  return (offset: number, _align: number, ptr: Node, value: Node): Node => ({ k: 'store', type: 'none', op, code, offset, ptr, value, pc: undefined });
 }
 
 // Leaves that code generation creates by the hundred thousand are shared: nodes are never mutated

@@ -13,7 +13,7 @@ import { structureFunction, type Stmt } from '../structure.js';
 import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
-import { findSwitches, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
+import { findSwitches, foldedSuccessors, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
 import { endIfTailCallPending, inlineTailCall } from '../rewrite/tail-call.js';
 import { lowerAlu, lowerEnd } from './alu.js';
@@ -46,13 +46,14 @@ export class FunctionLowering {
     const plans = findSwitches(blocks, this.insns);
     this.switches = plans;
     const result = structureFunction(
-      plans.size > 0 ? foldSwitches(blocks, plans) : blocks,
+      blocks,
       (blk) => {
         if (plans.has(blk.id)) return 'switch';
         const t = this.insns[blk.last]!;
         return t.kind === 'exit' ? 'exit' : t.kind === 'jcond' ? 'cond' : 'jump';
       },
       (blk) => this.insns[blk.first]!.pc,
+      plans.size > 0 ? foldedSuccessors(blocks, plans) : undefined,
     );
     if (!result.ok) {
       this.switches = new Map();
