@@ -105,6 +105,11 @@ export interface CompileOptions {
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
   manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch'>;
+  /**
+   * @internal Split eBPF functions of more than this many instructions into several Wasm functions
+   * of about this size (default 100,000, compiler/lower/split.ts); tests split small programs.
+   */
+  chunkInsns?: number;
   /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
   sourceLines?: readonly SourceLine[];
 }
@@ -221,6 +226,7 @@ export function planModule(
     ...(options.descriptors ? { descriptors: options.descriptors } : {}),
     ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
     ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
+    ...(options.chunkInsns !== undefined ? { chunkInsns: options.chunkInsns } : {}),
   })));
   phase('emit');
   const manifest: Manifest = {

@@ -19,8 +19,14 @@ import type { BasicBlock } from '../runtime/isa/cfg.js';
 export type Stmt =
   | { k: 'block'; label: number; body: Stmt[] }
   | { k: 'loop'; label: number; body: Stmt[] }
-  /** The straight-line instructions of a block, without its terminating jump. */
-  | { k: 'code'; block: number }
+  /**
+   * The straight-line instructions of a block, without its terminating jump; `first`..`last`
+   * (program instruction indices) when only a range of them (a huge block split across Wasm
+   * functions, compiler/lower/split.ts).
+   */
+  | { k: 'code'; block: number; first?: number; last?: number }
+  /** Runs the outlined statements of chunk `chunk`, which may leave to `exits` (compiler/lower/split.ts). */
+  | { k: 'chunk'; chunk: number; exits: string[] }
   /** The block's conditional jump: `if (cond) then else`. */
   | { k: 'if'; block: number; then: Stmt[]; else: Stmt[] }
   /** Branch to the start of block `target`, which is a merge node (`B`) or loop header (`L`). */

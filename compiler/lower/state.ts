@@ -48,6 +48,17 @@ export const L_BUDGET = 16;
 export const L_FB = 17;
 export const FN_PARAMS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i32'];
 export const FN_VARS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i64', 'i32', 'i32', 'i64', 'i64', 'i64', 'i32'];
+/** All locals of an eBPF function, in index order: the parameters of its chunks (compiler/lower/split.ts). */
+export const CHUNK_LOCALS: ValType[] = [...FN_PARAMS, ...FN_VARS];
+/** Globals `$chunk_state<i>`: local i of a split function, handed back from a chunk to its call site. */
+export const CHUNK_STATE = '$chunk_state';
+/** Global: where a chunk's call site continues (see compiler/lower/split.ts). */
+export const CHUNK_EXIT = '$chunk_exit';
+
+/** The Wasm function of chunk `index` (>= 1) of the eBPF function starting at `startPc`. */
+export function chunkFn(startPc: number, index: number): string {
+  return FN_PREFIX + startPc + '_' + index;
+}
 
 /** The module being generated and what its bodies refer to (declared before any body). */
 export interface ModuleCtx {

@@ -37,6 +37,11 @@ export class BudgetCounter {
     out.push(w.local.set(L_BUDGET, w.i64.sub(w.local.get(L_BUDGET, 'i64'), amount)));
   }
 
+  /** Starts a new region: the next charge gets its own counter update (a split function's chunk, compiler/lower/split.ts). */
+  startRegion(): void {
+    this.pending = null;
+  }
+
   /** Stops the program if the budget is exhausted (at function entries and loop heads). */
   check(pc: number, out: CodeSink | Node[]): void {
     if (!this.enabled) return;
