@@ -302,6 +302,12 @@ export function writeModule(mod: WModule): WrittenModule {
         labels.pop();
         out.u8(0x0b);
         return;
+      case 'select':
+        expr(n.a);
+        expr(n.b);
+        expr(n.cond);
+        out.u8(0x1b);
+        return;
       case 'br':
         if (n.cond) {
           expr(n.cond);

@@ -118,6 +118,8 @@ export type Node =
   | { k: 'block'; type: WType; label: string | null; children: Node[] }
   | { k: 'loop'; type: 'none'; label: string; body: Node }
   | { k: 'if'; type: WType; cond: Node; then: Node; else: Node | null }
+  /** `cond ? a : b`, both operands evaluated (Wasm `select`). */
+  | { k: 'select'; type: ValType; a: Node; b: Node; cond: Node }
   | { k: 'br'; type: 'none'; label: string; cond: Node | null }
   | { k: 'br_table'; type: 'none'; labels: string[]; defaultLabel: string; index: Node }
   | { k: 'call'; type: WType; target: string; args: Node[]; pc?: number }
@@ -329,6 +331,8 @@ export const w = {
     type: otherwise && then.type !== 'none' && then.type === otherwise.type ? then.type : 'none',
     cond, then, else: otherwise ?? null,
   }),
+  /** `cond ? a : b` without a branch: both operands are evaluated. */
+  select: (cond: Node, a: Node, b: Node): Node => ({ k: 'select', type: a.type as ValType, a, b, cond }),
   br: (label: string, cond?: Node): Node => ({ k: 'br', type: 'none', label, cond: cond ?? null }),
   switch: (labels: string[], defaultLabel: string, index: Node): Node => ({ k: 'br_table', type: 'none', labels, defaultLabel, index }),
   call: (target: string, args: Node[], type: WType): Node => ({ k: 'call', type, target, args }),

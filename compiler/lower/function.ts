@@ -21,6 +21,7 @@ import {
   CALLX_FN, CB_FP, CHUNK_EXIT, CHUNK_LOCALS, CHUNK_STATE, chunkFn, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn,
   L_FB, L_FP, L_LABEL, L_R0, L_TMP64, set64, type ModuleCtx,
 } from './state.js';
+import { MAX_SELECT_INSNS, selectableArm, selectArms } from './select.js';
 import { branchLabel, CHUNK_INSNS, CHUNK_RETURN, planSplit, type SplitPlan } from './split.js';
 import { lowerCond } from './jump.js';
 import { address, load, lowerAtomic, lowerLegacyLoad, store } from './load-store.js';
@@ -178,6 +179,12 @@ export class FunctionLowering {
           break;
         case 'if': {
           const cond = lowerCond(this.insns[this.fn.blocks[s.block]!.last] as JcondInsn);
+          // Short arms become selects (lower/select.ts); the statements they consumed are skipped.
+          const converted = this.ifConvert(stmts, i, cond, out);
+          if (converted > 0) {
+            i += converted - 1;
+            break;
+          }
           const thenBr = s.then.length === 1 && s.then[0]!.k === 'br' ? s.then[0] : undefined;
           const elseBr = s.else.length === 1 && s.else[0]!.k === 'br' ? s.else[0] : undefined;
           if (thenBr && thenBr.k === 'br') {
@@ -198,6 +205,57 @@ export class FunctionLowering {
         }
       }
     }
+  }
+
+  /**
+   * If-conversion at `stmts[i]`, an `if`: a hammock `if (c) br L; code; br L` (either polarity) or
+   * a diamond `if (c) { code; br L } else { code; br L }` whose code is short and register-only is
+   * written as selects followed by `br L`. Returns the number of statements consumed, 0 if none.
+   */
+  private ifConvert(stmts: Stmt[], i: number, cond: Node, out: CodeSink): number {
+    const s = stmts[i]!;
+    if (s.k !== 'if') return 0;
+    const isBr = (x: Stmt | undefined): x is Extract<Stmt, { k: 'br' }> => x !== undefined && x.k === 'br';
+    const sameBr = (a: Extract<Stmt, { k: 'br' }>, b: Stmt | undefined): boolean => isBr(b) && b.target === a.target && b.loop === a.loop;
+    const wholeCode = (x: Stmt | undefined): x is Extract<Stmt, { k: 'code' }> =>
+      x !== undefined && x.k === 'code' && x.first === undefined && !this.switches.has(x.block);
+    const arm = (x: Extract<Stmt, { k: 'code' }>, room: number): Insn[] | null => selectableArm(this.insns, this.fn.blocks[x.block]!, room);
+    let whenTrue: Insn[] | null = [];
+    let whenFalse: Insn[] | null = [];
+    let code: Array<Extract<Stmt, { k: 'code' }>>;
+    let br: Extract<Stmt, { k: 'br' }>;
+    let consumed: number;
+    const thenBr = s.then.length === 1 && isBr(s.then[0]) ? s.then[0] : undefined;
+    const elseBr = s.else.length === 1 && isBr(s.else[0]) ? s.else[0] : undefined;
+    const next = stmts[i + 1];
+    if ((thenBr || elseBr) && !(thenBr && elseBr)) {
+      // Hammock: the code after the `if` runs when the branch is not taken.
+      const taken = (thenBr ?? elseBr)!;
+      if (!wholeCode(next) || !sameBr(taken, stmts[i + 2])) return 0;
+      const insns = arm(next, MAX_SELECT_INSNS);
+      if (thenBr) whenFalse = insns;
+      else whenTrue = insns;
+      code = [next];
+      br = taken;
+      consumed = 3;
+    } else if (!thenBr && !elseBr && s.then.length === 2 && s.else.length === 2) {
+      // Diamond.
+      const [t0, t1] = s.then;
+      const [e0, e1] = s.else;
+      if (!wholeCode(t0) || !wholeCode(e0) || !isBr(t1) || !sameBr(t1, e1)) return 0;
+      whenTrue = arm(t0, MAX_SELECT_INSNS);
+      whenFalse = whenTrue ? arm(e0, MAX_SELECT_INSNS - whenTrue.length) : null;
+      code = [t0, e0];
+      br = t1;
+      consumed = 1;
+    } else {
+      return 0;
+    }
+    if (!whenTrue || !whenFalse) return 0;
+    for (const c of code) this.budget.charge(this.fn.blocks[c.block]!, out);
+    if (this.ctx.options.mapAllInstructions) for (const insn of [...whenTrue, ...whenFalse]) out.push(w.mark(insn.pc));
+    out.push(...selectArms(cond, whenTrue, whenFalse), w.br(labelOf(br)));
+    return consumed;
   }
 
   /**
