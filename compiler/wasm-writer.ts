@@ -81,11 +81,15 @@ class ByteWriter {
       this.s32(small);
       return;
     }
+    // Wider: the two 32-bit halves as numbers, shifted together (no bigint work per byte).
     this.grow(10);
+    let lo = Number(BigInt.asUintN(32, v));
+    let hi = Number(BigInt.asIntN(32, v >> 32n));
     for (;;) {
-      const b = Number(v & 0x7fn);
-      v >>= 7n;
-      if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+      const b = lo & 0x7f;
+      lo = ((lo >>> 7) | ((hi & 0x7f) << 25)) >>> 0;
+      hi >>= 7;
+      if ((hi === 0 && lo === 0 && (b & 0x40) === 0) || (hi === -1 && lo === 0xffffffff && (b & 0x40) !== 0)) {
         this.buf[this.len++] = b;
         return;
       }
