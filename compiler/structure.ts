@@ -284,26 +284,30 @@ export function structureFunction(
     return out;
   };
 
+  /**
+   * x's own code appended to `target`, then wrapped in a block per merge child but the first
+   * (`ys`, lowest rpo innermost), each followed by that child's subtree; returns the outermost list.
+   */
+  function within(x: number, ys: number[], target: Stmt[]): Stmt[] {
+    let inner = nodeCode(x, target);
+    for (let i = ys.length - 1; i >= 1; i--) {
+      const y = ys[i]!;
+      const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
+      doTree(y, next);
+      inner = next;
+    }
+    return inner;
+  }
+
   /** Appends the code for the dominator subtree rooted at x to `out`. */
   function doTree(x: number, out: Stmt[]): void {
     enter(x);
     // Iterate instead of recursing on the last merge child, so a long chain of merges costs no stack.
     for (;;) {
       const ys = mergeChildren[x]!;
-      const within = (target: Stmt[]): Stmt[] => {
-        // Innermost: x's own code; then wrap in a block per merge child, lowest rpo innermost.
-        let inner = nodeCode(x, target);
-        for (let i = ys.length - 1; i >= 1; i--) {
-          const y = ys[i]!;
-          const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
-          doTree(y, next);
-          inner = next;
-        }
-        return inner;
-      };
       if (isLoopHeader[x]) {
         // The loop contains x and its merge children; the loop's code is everything x dominates.
-        const body = within([]);
+        const body = within(x, ys, []);
         if (ys.length === 0) {
           out.push({ k: 'loop', label: x, body });
           break;
@@ -315,10 +319,10 @@ export function structureFunction(
         break;
       }
       if (ys.length === 0) {
-        within(out);
+        within(x, ys, out);
         break;
       }
-      const inner = within([]);
+      const inner = within(x, ys, []);
       out.push({ k: 'block', label: ys[0]!, body: inner });
       x = ys[0]!;
     }

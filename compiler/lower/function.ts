@@ -215,8 +215,9 @@ export class FunctionLowering {
   private ifConvert(stmts: Stmt[], i: number, cond: Node, out: CodeSink): number {
     const s = stmts[i]!;
     if (s.k !== 'if') return 0;
-    const isBr = (x: Stmt | undefined): x is Extract<Stmt, { k: 'br' }> => x !== undefined && x.k === 'br';
-    const sameBr = (a: Extract<Stmt, { k: 'br' }>, b: Stmt | undefined): boolean => isBr(b) && b.target === a.target && b.loop === a.loop;
+    // Cheap rejections first: most ifs are neither shape.
+    const armBr = s.then.length === 1 ? s.then[0] : s.else.length === 1 ? s.else[0] : undefined;
+    if (armBr !== undefined ? stmts[i + 1]?.k !== 'code' : s.then.length !== 2 || s.else.length !== 2) return 0;
     const wholeCode = (x: Stmt | undefined): x is Extract<Stmt, { k: 'code' }> =>
       x !== undefined && x.k === 'code' && x.first === undefined && !this.switches.has(x.block);
     const arm = (x: Extract<Stmt, { k: 'code' }>, room: number): Insn[] | null => selectableArm(this.insns, this.fn.blocks[x.block]!, room);
@@ -453,6 +454,15 @@ export class FunctionLowering {
     }
     if (budgeted) out.push(this.budget.takeBack());
   }
+}
+
+function isBr(x: Stmt | undefined): x is Extract<Stmt, { k: 'br' }> {
+  return x !== undefined && x.k === 'br';
+}
+
+/** Whether `b` is a `br` to the same label as `a`. */
+function sameBr(a: Extract<Stmt, { k: 'br' }>, b: Stmt | undefined): boolean {
+  return isBr(b) && b.target === a.target && b.loop === a.loop;
 }
 
 function labelOf(s: Extract<Stmt, { k: 'br' }>): string {
