@@ -208,7 +208,8 @@ function callbackWrapper(ctx: ModuleCtx, pc: number, exportName: string): WFunct
 function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
   const { insns } = cfg.program;
   for (const fn of cfg.functions) {
-    for (const b of fn.blocks) {
+    for (let bi = 0; bi < fn.blocks.length; bi++) {
+      const b = fn.blocks[bi]!;
       for (let i = b.first; i <= b.last; i++) {
         const insn = insns[i]!;
         if (insn.kind === 'call' && ctx.fixups.get(insn.pc)?.kind === 'tail_call') ctx.usesTailCalls = true;

@@ -77,7 +77,8 @@ export class FunctionLowering {
   planChunks(): number {
     const cap = Math.max(1, this.ctx.options.chunkInsns ?? CHUNK_INSNS);
     let insns = 0;
-    for (const b of this.fn.blocks) insns += b.last - b.first + 1;
+    const blocks = this.fn.blocks;
+    for (let i = 0; i < blocks.length; i++) insns += blocks[i]!.last - blocks[i]!.first + 1;
     if (insns <= cap) return 0;
     const s = this.structure();
     if (!s) return 0;
@@ -300,7 +301,9 @@ export class FunctionLowering {
 
   /** Whether the function loads or stores through r10 (then the prologue sets L_FB). */
   private usesFrame(): boolean {
-    for (const b of this.fn.blocks) {
+    const blocks = this.fn.blocks;
+    for (let bi = 0; bi < blocks.length; bi++) {
+      const b = blocks[bi]!;
       for (let i = b.first; i <= b.last; i++) {
         const insn = this.insns[i]!;
         if ((insn.kind === 'ldx' && insn.src === 10) || ((insn.kind === 'st' || insn.kind === 'stx' || insn.kind === 'atomic') && insn.dst === 10)) return true;

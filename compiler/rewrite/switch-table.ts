@@ -86,7 +86,8 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     const c = compareOf(b);
     return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1];
   };
-  for (const root of blocks) {
+  for (let ri = 0; ri < blocks.length; ri++) {
+    const root = blocks[ri]!;
     if (taken[root.id]) continue;
     const rc = compareOf(root);
     if (!rc) continue;

@@ -125,7 +125,8 @@ export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): P
     const f = work.pop()!;
     const fn = buildFunction(program, ranges[f]!.start, ranges[f]!.end, checkTarget);
     built.set(f, fn);
-    for (const b of fn.blocks) {
+    for (let bi = 0; bi < fn.blocks.length; bi++) {
+      const b = fn.blocks[bi]!;
       for (let i = b.first; i <= b.last; i++) {
         const insn = insns[i]!;
         const callee = insn.kind === 'call_local' ? insn.target
@@ -199,7 +200,8 @@ function buildFunction(
     i = j + 1;
   }
   const blockAtPc = (pc: number): number => blockOfInsn[slotToInsn[pc]! - firstInsn]!;
-  for (const b of all) {
+  for (let bi = 0; bi < all.length; bi++) {
+    const b = all[bi]!;
     const t = insns[b.last]!;
     if (t.kind === 'exit') b.succs = [];
     else if (t.kind === 'ja') b.succs = [blockAtPc(t.target)];
@@ -221,22 +223,25 @@ function buildFunction(
   }
   const newId = new Int32Array(all.length).fill(-1);
   const blocks: BasicBlock[] = [];
-  for (const b of all) {
+  for (let bi = 0; bi < all.length; bi++) {
+    const b = all[bi]!;
     if (!seen[b.id]) continue;
     newId[b.id] = blocks.length;
     blocks.push(b);
   }
-  for (const b of blocks) {
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const b = blocks[bi]!;
     b.id = newId[b.id]!;
     for (let k = 0; k < b.succs.length; k++) b.succs[k] = newId[b.succs[k]!]!;
   }
-  for (const b of blocks) {
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const b = blocks[bi]!;
     for (const s of b.succs) {
       const to = blocks[s]!;
       if (to.preds === none) to.preds = [b.id];
       else to.preds.push(b.id);
     }
   }
-  for (const b of blocks) if (b.preds === none) b.preds = [];
+  for (let bi = 0; bi < blocks.length; bi++) if (blocks[bi]!.preds === none) blocks[bi]!.preds = [];
   return { startPc, endPc, blocks };
 }
