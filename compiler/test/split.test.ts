@@ -12,6 +12,9 @@ import { CONFORMANCE_FILES, HAVE_CONFORMANCE, NO_CONFORMANCE, readConformance } 
 import { assemble } from '../asm/assemble.js';
 import { compile, type CompileOptions } from '../index.js';
 import { instantiate, interpret, type HelperDefinition } from '../../runtime/index.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { instantiateObject } from '../load.js';
 import { generateProgram } from '../../scripts/bench/genprog.js';
 
 /** r0 of a run, or the error code it stopped with. */
@@ -107,6 +110,36 @@ describe('splitting huge functions', () => {
     // -O2 may inline the chunks back (Binaryen's inliner): the result is what counts.
     expect((await compiledOutcome(bytes, { optLevel: 2, chunkInsns: 60 })).result).toBe(reference);
   }, 120_000);
+
+  it('every clang program of test-programs/c cut every 4 instructions (calls, callbacks, tail calls, maps) agrees with the interpreter', async () => {
+    const dir = fileURLToPath(new URL('../../test-programs/c/', import.meta.url));
+    const packet = new Uint8Array(readFileSync(fileURLToPath(new URL('../../test-programs/examples/icmp-echo-request.pkt', import.meta.url))));
+    let compared = 0;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.o')).sort()) {
+      const obj = new Uint8Array(readFileSync(dir + file));
+      const run = async (engine: 'compiled' | 'interpreter'): Promise<string[] | null> => {
+        const trace: string[] = [];
+        let inst;
+        try {
+          inst = await instantiateObject(obj, { engine, optLevel: 0, chunkInsns: 4, trace: (l) => trace.push(l) });
+        } catch (e) {
+          return [`load: ${String((e as { code?: string }).code)}`];
+        }
+        const out: string[] = [];
+        for (const p of inst.programs) {
+          const packetProgram = p.type === 'xdp' || p.type === 'tc' || p.type === 'socket';
+          for (let i = 0; i < 3; i++) {
+            out.push(`${p.name}: ${outcome(() => (packetProgram ? BigInt(p.test({ dataIn: packet }).retval) : p.run(new Uint8Array(256))))}`);
+          }
+        }
+        return [...out, ...trace];
+      };
+      const compiled = await run('compiled');
+      expect(compiled, file).toEqual(await run('interpreter'));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(20);
+  }, 300_000);
 
   describe('the conformance suite with every function cut every 3 instructions', () => {
     if (!HAVE_CONFORMANCE) {
