@@ -109,6 +109,7 @@ export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
         return m.loop(name, body);
       }
       case 'if': return m.if(lower(n.cond), lower(n.then), n.else ? lower(n.else) : undefined);
+      case 'select': return m.select(lower(n.cond), lower(n.a), lower(n.b));
       case 'br': return m.br(target(n.label), n.cond ? lower(n.cond) : undefined);
       case 'br_table': return m.switch(n.labels.map(target), target(n.defaultLabel), lower(n.index));
       case 'call': {

@@ -16,7 +16,7 @@ import { emitModule, type EmitResult, type HelperInfo } from './emit.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/memory-layout.js';
-import { encodeInsnMap } from '../runtime/insnmap.js';
+import { encodeInsnMap, encodeInsnMapColumns } from '../runtime/insnmap.js';
 import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
@@ -111,6 +111,11 @@ export interface CompileOptions {
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
   manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch'>;
+  /**
+   * @internal Split eBPF functions of more than this many instructions into several Wasm functions
+   * of about this size (default 100,000, compiler/lower/split.ts); tests split small programs.
+   */
+  chunkInsns?: number;
   /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
   sourceLines?: readonly SourceLine[];
 }
@@ -228,6 +233,7 @@ export function planModule(
     ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
     ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
     ...(options.bulkMemory === false ? { bulkMemory: false } : {}),
+    ...(options.chunkInsns !== undefined ? { chunkInsns: options.chunkInsns } : {}),
   })));
   phase('emit');
   const manifest: Manifest = {
@@ -266,7 +272,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       ? withStackGuard(() => writeDirect(emitted.module))
       : await optimizeWithBinaryen(emitted.module, optLevel as 1 | 2, options.passes, phase);
     phase('binary');
-    let wasm = appendCustomSection(binary, INSN_MAP_SECTION, encodeInsnMap(insnMap));
+    let wasm = appendCustomSection(binary, INSN_MAP_SECTION, insnMap);
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
     if (options.sourceLines && options.sourceLines.length > 0) wasm = appendCustomSection(wasm, LINES_SECTION, encodeSourceLines(options.sourceLines));
     return { wasm, manifest };
@@ -300,12 +306,12 @@ function withStackGuard<T>(stage: () => T): T {
 }
 
 /** -O0: write the bytes directly and let the engine's validator check them. */
-function writeDirect(mod: WModule): { binary: Uint8Array; insnMap: Array<[number, number]> } {
+function writeDirect(mod: WModule): { binary: Uint8Array; insnMap: Uint8Array } {
   const written = writeModule(mod);
   if (!WebAssembly.validate(written.binary as Uint8Array<ArrayBuffer>)) {
     throw new InternalError(ErrorCode.Internal, 'the generated module is not valid WebAssembly (a bpf2wasm bug)');
   }
-  return written;
+  return { binary: written.binary, insnMap: encodeInsnMapColumns(written.insnOffsets, written.insnIndices) };
 }
 
 /** -O1/-O2: through Binaryen, which validates, optimises and writes the module and a source map. */
@@ -314,7 +320,7 @@ async function optimizeWithBinaryen(
   optLevel: 1 | 2,
   passes: readonly string[] | undefined,
   phase: (name: string) => void,
-): Promise<{ binary: Uint8Array; insnMap: Array<[number, number]> }> {
+): Promise<{ binary: Uint8Array; insnMap: Uint8Array }> {
   const b = await loadBinaryen(`-O${optLevel}`);
   phase('load-binaryen');
   const m = withStackGuard(() => lowerToBinaryen(b, mod));
@@ -335,7 +341,7 @@ async function optimizeWithBinaryen(
       }
       phase('optimize');
       const { binary, sourceMap } = m.emitBinary('bpf.map');
-      return { binary, insnMap: insnMapFromSourceMap(sourceMap) };
+      return { binary, insnMap: encodeInsnMap(insnMapFromSourceMap(sourceMap)) };
     } catch (e) {
       // Sinking a long dependency chain into one expression can nest deeper than binaryen.js's
       // recursion survives. The unoptimised module is correct; V8 still optimises it.
