@@ -1,0 +1,69 @@
+/**
+ * Bundle sizes of the library's entry points, as a user's bundler would ship them: each built
+ * entry of dist/ bundled by esbuild (`--bundle --minify --format=esm`, esbuild's default browser
+ * platform, Binaryen and wabt left external, as they are optional peers loaded on demand), its bytes minified and gzipped (level
+ * 9). Measured at bench time from dist/ with esbuild's JS API, so the figures are the build's.
+ * Used by `npm run bench` (part (i)) and scripts/test/size.test.ts (the budget).
+ */
+import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+
+/** The runtime entry's budget in bytes, minified (issue 10: <= 100 KB). */
+export const RUNTIME_BUDGET_BYTES = 100 * 1000;
+
+/** One bundled entry. */
+export interface BundleSize {
+  /** What was bundled, e.g. `bpf2wasm/runtime`. */
+  entry: string;
+  /** The built file, relative to dist/. */
+  file: string;
+  minified: number;
+  gzipped: number;
+  /** The largest inputs by bytes in the minified output, largest first. */
+  largest: { input: string; bytes: number }[];
+}
+
+/** The entries measured: the runtime, and the compiler without Binaryen and wabt. */
+export const SIZE_ENTRIES: readonly { entry: string; file: string }[] = [
+  { entry: 'bpf2wasm/runtime', file: 'runtime/index.js' },
+  { entry: 'bpf2wasm/compiler (no Binaryen, no wabt)', file: 'compiler/index.js' },
+];
+
+type Esbuild = typeof import('esbuild');
+
+/** esbuild's JS API, or undefined where it is not installed (a dev dependency). */
+export async function loadEsbuild(): Promise<Esbuild | undefined> {
+  try {
+    return await import('esbuild');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bundles `dist/<file>` with esbuild as a user's bundler would, and measures it. */
+export async function bundleSize(esbuild: Esbuild, distRoot: string, entry: string, file: string): Promise<BundleSize> {
+  const result = await esbuild.build({
+    entryPoints: [path.join(distRoot, file)],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    external: ['binaryen', 'wabt'],
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const out = result.outputFiles[0]!.contents;
+  const meta = Object.values(result.metafile.outputs)[0]!;
+  const largest = Object.entries(meta.inputs)
+    .map(([input, v]) => ({ input: path.relative(distRoot, path.resolve(input)), bytes: v.bytesInOutput }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 8);
+  return { entry, file, minified: out.length, gzipped: gzipSync(out, { level: 9 }).length, largest };
+}
+
+/** Every entry of SIZE_ENTRIES, bundled from `distRoot` (the built package). */
+export async function bundleSizes(esbuild: Esbuild, distRoot: string): Promise<BundleSize[]> {
+  const out: BundleSize[] = [];
+  for (const e of SIZE_ENTRIES) out.push(await bundleSize(esbuild, distRoot, e.entry, e.file));
+  return out;
+}
