@@ -737,19 +737,12 @@ function describe(x: unknown): string {
 }
 
 /**
- * Instantiates the maps module with `@assemblyscript/loader` (which the design card names for
- * loading AssemblyScript modules). It is imported on first use, so that hosts running modules
- * without maps never load it, and where it cannot be resolved (a module worker without a bundler
- * or import map) the module, which imports only `env.memory`, is instantiated directly.
+ * Instantiates the maps module. It imports only `env.memory` and exports plain functions of
+ * numbers (no AssemblyScript strings or arrays cross), so the instance's exports are used as
+ * they are: `@assemblyscript/loader`, which would only wrap the same instantiation, is not
+ * needed (it cost 6 KB of bundle, and in Node its `Response` check loads the fetch stack, ~30 ms
+ * of cold start).
  */
-async function instantiateMaps(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
-  const imports = { env: { memory } };
-  let loader: typeof import('@assemblyscript/loader') | undefined;
-  try {
-    loader = await import('@assemblyscript/loader');
-  } catch {
-    loader = undefined;
-  }
-  if (loader) return (await loader.instantiate(module, imports)).instance;
-  return WebAssembly.instantiate(module, imports);
+function instantiateMaps(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
+  return WebAssembly.instantiate(module, { env: { memory } });
 }
