@@ -21,7 +21,10 @@
  *  (f) levels: a corpus (the kernels, every runnable program of test-programs/c) at -O0, -O1 and
  *      -O2, interleaved (scripts/bench/levels.ts), the measurement the default level rests on.
  *  (g) cold start: fresh node processes import, compile, instantiate and run once (-O0 only with
- *      --quick; needs the built package, dist/).
+ *      --quick; needs the built package, dist/); and at -O0 in fresh Chromium contexts
+ *      (scripts/bench/cold.ts; skipped with the reason where Chromium is missing).
+ *  (i) size: the runtime entry and the compiler without Binaryen bundled from dist/ by esbuild,
+ *      minified and gzipped (scripts/bench/size.ts).
  *
  * `--quick` shrinks sizes and repeat counts for a smoke run (scripts/test/bench.test.ts);
  * `--json` prints the report as JSON instead of tables. Progress goes to stderr.
@@ -42,6 +45,8 @@ import { buildNative, nativeCompiler, nativeUnavailable, runNative } from './ben
 import type { NativeResult } from './bench/native.js';
 import { benchPacket, type PacketRow } from './bench/packet.js';
 import { benchColdStart, benchLevels, type ColdRow, type LevelRow } from './bench/levels.js';
+import { benchColdBrowser, type BrowserColdRow } from './bench/cold.js';
+import { bundleSizes, loadEsbuild, RUNTIME_BUDGET_BYTES, type BundleSize } from './bench/size.js';
 import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
 
 export type OptLevel = 0 | 1 | 2;
@@ -53,7 +58,7 @@ export interface BenchOptions {
   /** Project root (default: found from this file's location). */
   root?: string;
   /** Parts to run (default all). */
-  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps' | 'levels' | 'cold' | 'packet')[];
+  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps' | 'levels' | 'cold' | 'packet' | 'size')[];
 }
 
 /** (e) One map lookup loop. */
@@ -136,6 +141,10 @@ export interface BenchReport {
   levels: LevelRow[];
   /** (g) cold start in fresh processes. */
   cold: ColdRow[];
+  /** (g) cold start at -O0 in fresh Chromium contexts (rows say why where skipped). */
+  coldBrowser: BrowserColdRow[];
+  /** (i) bundle sizes of the entry points. */
+  sizes: BundleSize[];
   /** (h) The XDP filter four ways (batch, per frame, native, kernel). */
   packet: PacketRow[];
   targets: Target[];
@@ -510,7 +519,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const settings = quick ? QUICK : FULL;
   const root = options.root ?? projectRoot();
-  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet']);
+  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet', 'size']);
   const warnings: string[] = [];
   const defaultLevel = await detectDefaultLevel();
 
@@ -528,7 +537,30 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       warnings.push(`cold start failed: ${(err as Error).message}`);
     }
   }
+  let coldBrowser: BrowserColdRow[] = [];
+  if (parts.has('cold')) {
+    try {
+      coldBrowser = await benchColdBrowser(root, settings.coldSamples, (msg) => log(options, msg));
+    } catch (err) {
+      warnings.push(`cold start in Chromium failed: ${(err as Error).message}`);
+    }
+  }
   const coldFilter = cold.find((r) => r.optLevel === 0 && r.what.startsWith('100'));
+  const coldObject = cold.find((r) => r.optLevel === 0 && !r.what.startsWith('100'));
+  const browserFilter = coldBrowser.find((r) => r.what.startsWith('100'));
+  let sizes: BundleSize[] = [];
+  if (parts.has('size')) {
+    const esbuild = await loadEsbuild();
+    if (!esbuild) warnings.push('size skipped: esbuild is not installed');
+    else {
+      try {
+        sizes = await bundleSizes(esbuild, path.join(root, 'dist'));
+      } catch (err) {
+        warnings.push(`size failed: ${(err as Error).message}`);
+      }
+    }
+  }
+  const runtimeSize = sizes.find((r) => r.file === 'runtime/index.js');
   const packet = parts.has('packet') ? await benchPacket(root, quick ? 200 : 1000, (m) => log(options, m)) : [];
   const batchRow = packet.find((r) => r.path.startsWith('bpf2wasm testBatch() packed'));
   const kernelRow = packet.find((r) => r.path.startsWith('kernel'));
@@ -548,6 +580,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     target('budget geomean', budgetGeo, 1.1, 'x plain', 'max'),
     target('hash lookup', hashRow ? hashRow.nsPerLookup : null, 25, 'ns', 'max'),
     target('cold start -O0 after import', coldFilter ? coldFilter.afterImportMs : null, 5, 'ms', 'max'),
+    target('cold start object -O0 after import', coldObject ? coldObject.afterImportMs : null, 10, 'ms', 'max'),
+    target('cold start -O0 in Chromium', browserFilter?.afterImportMs ?? null, 5, 'ms', 'max'),
+    target('runtime bundle minified', runtimeSize ? runtimeSize.minified / 1000 : null, RUNTIME_BUDGET_BYTES / 1000, 'KB', 'max'),
     target('XDP batch per frame', batchRow?.nsPerFrame ?? null, 50, 'ns', 'max'),
     target('XDP batch vs kernel test run', batchRow?.nsPerFrame != null && kernelRow?.nsPerFrame != null ? batchRow.nsPerFrame / kernelRow.nsPerFrame : null, 1, 'x kernel', 'max'),
   ];
@@ -571,6 +606,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     maps,
     levels,
     cold,
+    coldBrowser,
+    sizes,
     packet,
     targets,
     warnings,
@@ -579,8 +616,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
 function formatTarget(t: Target): string {
   const show = (v: number): string =>
-    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' || t.unit === 'ms' ? `${v.toFixed(1)} ${t.unit}` : `${v.toFixed(2)}${t.unit}`;
-  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' || t.unit === 'ms' ? `${t.target} ${t.unit}` : `${t.target}x`;
+    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' || t.unit === 'ms' || t.unit === 'KB' ? `${v.toFixed(1)} ${t.unit}` : `${v.toFixed(2)}${t.unit}`;
+  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' || t.unit === 'ms' || t.unit === 'KB' ? `${t.target} ${t.unit}` : `${t.target}x`;
   const mark = t.met === null ? '' : t.met ? ' ✓' : ' ✗';
   return `${t.name} ${t.measured === null ? 'n/a' : show(t.measured)} (${t.kind === 'min' ? '>=' : '<='} ${goal})${mark}`;
 }
@@ -666,6 +703,13 @@ export function formatReport(report: BenchReport): string {
       r.what, `-O${r.optLevel}`, `${r.importMs.toFixed(1)} ms`, `${r.afterImportMs.toFixed(1)} ms`,
     ]), 'llrr'));
   }
+  if (report.coldBrowser.length) {
+    out.push('', '(g) cold start in Chromium: a fresh browser context imports the compiler and runtime, then compiles, instantiates and runs once at -O0; medians');
+    out.push(table(['program', 'level', 'import', 'compile+instantiate+run'], report.coldBrowser.map((r) => [
+      r.what, '-O0', r.importMs === null ? '-' : `${r.importMs.toFixed(1)} ms`,
+      r.afterImportMs === null ? `skipped: ${r.skipped ?? ''}` : `${r.afterImportMs.toFixed(1)} ms`,
+    ]), 'llrr'));
+  }
 
   if (report.packet.length) {
     out.push('', '(h) packets: test-programs/c/xdp_port_count.o (Ethernet/IPv4/TCP, HASH map per port), 4096 64-byte frames');
@@ -674,9 +718,22 @@ export function formatReport(report: BenchReport): string {
     ]), 'lrr'));
   }
 
+  if (report.sizes.length) {
+    out.push('', '(i) size: entry points bundled from dist/ by esbuild (--bundle --minify --format=esm, binaryen and wabt external)');
+    out.push(table(['entry', 'minified', 'gzipped', 'largest inputs (minified bytes)'], report.sizes.map((r) => [
+      r.entry, formatKB(r.minified), formatKB(r.gzipped),
+      r.largest.slice(0, 4).map((l) => `${l.input} ${formatKB(l.bytes)}`).join(', '),
+    ]), 'lrrl'));
+  }
+
   for (const w of report.warnings) out.push('', `warning: ${w}`);
   out.push('', `summary vs targets: ${report.targets.map(formatTarget).join(' | ')}`);
   return out.join('\n');
+}
+
+/** Bytes as KB (1000 bytes), one decimal. */
+function formatKB(n: number): string {
+  return `${(n / 1000).toFixed(1)} KB`;
 }
 
 function formatBytes(n: number): string {
