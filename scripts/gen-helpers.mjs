@@ -308,29 +308,28 @@ export function generateHelperTable(headerText, opts = {}) {
   const maxId = ids.at(-1)?.id ?? 0;
   const byId = new Map(helpers.map((h) => [h.id, h]));
 
-  // The compact encoding of ENTRIES (see the generated doc comment): each distinct C type once.
-  const types = [];
-  const typeIndex = new Map();
-  for (const h of helpers) {
-    for (const t of [h.retType, ...(h.args ?? []).map((a) => a.type)]) {
-      if (t !== null && !typeIndex.has(t)) {
-        typeIndex.set(t, types.length);
-        types.push(t);
-      }
-    }
-  }
-  const typeWidth = Math.max(1, Math.ceil(Math.log(Math.max(types.length, 1)) / Math.log(DIGITS.length)));
-  const typeCode = (t) => {
-    let n = typeIndex.get(t);
-    let out = '';
-    for (let i = 0; i < typeWidth; i++, n = Math.floor(n / DIGITS.length)) out = DIGITS[n % DIGITS.length] + out;
-    return out;
+  // The compact encoding of ENTRIES (see the generated doc comment): each distinct C type and
+  // argument name once, referred to by a fixed-width index in DIGITS.
+  const table = (values) => {
+    const list = [...new Set(values)];
+    const index = new Map(list.map((v, i) => [v, i]));
+    let width = 1;
+    while (DIGITS.length ** width < list.length) width++;
+    const code = (v) => {
+      let n = index.get(v);
+      let out = '';
+      for (let i = 0; i < width; i++, n = Math.floor(n / DIGITS.length)) out = DIGITS[n % DIGITS.length] + out;
+      return out;
+    };
+    return { list, width, code };
   };
+  const types = table(helpers.flatMap((h) => (h.args === null ? [] : [h.retType, ...h.args.map((a) => a.type)])));
+  const argNames = table(helpers.flatMap((h) => (h.args ?? []).map((a) => a.name)));
   const encodeEntry = (h) => {
     const name = h.name.slice('bpf_'.length);
     if (h.args === null) return name;
-    const args = h.args.map((a) => `,${KIND_CODES.indexOf(a.kind)}${typeCode(a.type)}${a.name}`).join('');
-    return `${name} ${RET_CODES.indexOf(h.ret)}${typeCode(h.retType)}${args}${h.variadic ? ',.' : ''}`;
+    const args = h.args.map((a) => `${KIND_CODES.indexOf(a.kind)}${types.code(a.type)}${argNames.code(a.name)}`).join('');
+    return `${name} ${RET_CODES.indexOf(h.ret)}${types.code(h.retType)}${args}${h.variadic ? '.' : ''}`;
   };
 
   const o = [];
@@ -384,19 +383,22 @@ export const HELPER_TABLE_SOURCE = {
 const RETS: readonly HelperRet[] = [${RET_CODES.map(q).join(', ')}];
 /** Names of {@link HelperArgClass} by their digit in {@link ENTRIES}. */
 const KINDS: readonly HelperArgClass[] = [${KIND_CODES.map(q).join(', ')}];
-/** Digits of the indexes into {@link TYPES} (${typeWidth} per index). */
+/** Digits of the indexes into {@link TYPES} and {@link ARG_NAMES}. */
 const DIGITS = ${q(DIGITS)};
 
-/** The C types the prototypes use, as the kernel documents them. */
+/** The C types the prototypes use, as the kernel documents them (${types.width} digit(s) per index). */
 const TYPES: readonly string[] = [`);
-  for (const t of types) o.push(`  ${q(t)},`);
+  for (const t of types.list) o.push(`  ${q(t)},`);
   o.push(`];
+
+/** The argument names the prototypes use (${argNames.width} digit(s) per index). */
+const ARG_NAMES: readonly string[] = ${q(argNames.list.join(' '))}.split(' ');
 
 /**
  * One entry per id from 1 (\`''\` for an id the header does not list): the name without \`bpf_\`,
  * then, after a space, the prototype if it is known: the return type's RETS digit and TYPES
- * index, then per argument \`,\` and its KINDS digit, TYPES index and name; \`,.\` ends a variadic
- * one. Compact because the runtime bundles it; the comments spell each prototype out.
+ * index, then per argument its KINDS digit, TYPES index and ARG_NAMES index; \`.\` ends a
+ * variadic one. Compact because the runtime bundles it; the comments spell each prototype out.
  */
 const ENTRIES: readonly string[] = [`);
   for (let id = 1; id <= maxId; id++) {
@@ -418,12 +420,14 @@ const ENTRIES: readonly string[] = [`);
   }
   o.push(`];
 
-const TYPE_WIDTH = ${typeWidth};
+const TYPE_WIDTH = ${types.width};
+const NAME_WIDTH = ${argNames.width};
 
-function typeAt(s: string, at: number): string {
+/** The index of \`width\` DIGITS at \`at\` in \`s\`. */
+function indexAt(s: string, at: number, width: number): number {
   let n = 0;
-  for (let i = 0; i < TYPE_WIDTH; i++) n = n * DIGITS.length + DIGITS.indexOf(s[at + i]!);
-  return TYPES[n]!;
+  for (let i = 0; i < width; i++) n = n * DIGITS.length + DIGITS.indexOf(s[at + i]!);
+  return n;
 }
 
 /** The HelperProto of entry \`id\` of ENTRIES. */
@@ -431,15 +435,17 @@ function decode(id: number, entry: string): HelperProto {
   const space = entry.indexOf(' ');
   const name = \`bpf_\${space < 0 ? entry : entry.slice(0, space)}\`;
   if (space < 0) return { id, name, ret: null, retType: null, args: null, variadic: false };
-  const parts = entry.slice(space + 1).split(',');
-  const head = parts[0]!;
   const args: HelperArg[] = [];
-  let variadic = false;
-  for (const a of parts.slice(1)) {
-    if (a === '.') variadic = true;
-    else args.push({ name: a.slice(1 + TYPE_WIDTH), type: typeAt(a, 1), kind: KINDS[Number(a[0])]! });
+  let at = space + 2 + TYPE_WIDTH;
+  for (; at + 1 + TYPE_WIDTH + NAME_WIDTH <= entry.length; at += 1 + TYPE_WIDTH + NAME_WIDTH) {
+    args.push({
+      name: ARG_NAMES[indexAt(entry, at + 1 + TYPE_WIDTH, NAME_WIDTH)]!,
+      type: TYPES[indexAt(entry, at + 1, TYPE_WIDTH)]!,
+      kind: KINDS[Number(entry[at])]!,
+    });
   }
-  return { id, name, ret: RETS[Number(head[0])]!, retType: typeAt(head, 1), args, variadic };
+  const ret = RETS[Number(entry[space + 1])]!;
+  return { id, name, ret, retType: TYPES[indexAt(entry, space + 2, TYPE_WIDTH)]!, args, variadic: entry[at] === '.' };
 }
 
 /** Every helper the header lists, by id. */
