@@ -8,8 +8,14 @@
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 
-/** The runtime entry's budget in bytes, minified (issue 10: <= 100 KB). */
+/** The runtime entry's goal in bytes, minified (issue 10: <= 100 KB; not met, see the README). */
 export const RUNTIME_BUDGET_BYTES = 100 * 1000;
+
+/**
+ * The most the runtime entry may weigh minified today (scripts/test/size.test.ts): 154.8 KB when
+ * set, plus a little room. A change that needs more raises it on purpose and says why.
+ */
+export const RUNTIME_CEILING_BYTES = 160 * 1000;
 
 /** One bundled entry. */
 export interface BundleSize {
@@ -21,6 +27,8 @@ export interface BundleSize {
   gzipped: number;
   /** The largest inputs by bytes in the minified output, largest first. */
   largest: { input: string; bytes: number }[];
+  /** Every input file bundled, relative to the root. */
+  inputs: string[];
 }
 
 /** The entries measured: the runtime, and the compiler without Binaryen and wabt. */
@@ -40,10 +48,14 @@ export async function loadEsbuild(): Promise<Esbuild | undefined> {
   }
 }
 
-/** Bundles `dist/<file>` with esbuild as a user's bundler would, and measures it. */
-export async function bundleSize(esbuild: Esbuild, distRoot: string, entry: string, file: string): Promise<BundleSize> {
+/**
+ * Bundles `<root>/<file>` with esbuild as a user's bundler would, and measures it. `root` is
+ * dist/ for the built package (the bench); the size test bundles the TypeScript sources, which
+ * esbuild reads directly (the same output within a few bytes, and never stale).
+ */
+export async function bundleSize(esbuild: Esbuild, root: string, entry: string, file: string): Promise<BundleSize> {
   const result = await esbuild.build({
-    entryPoints: [path.join(distRoot, file)],
+    entryPoints: [path.join(root, file)],
     bundle: true,
     minify: true,
     format: 'esm',
@@ -54,11 +66,13 @@ export async function bundleSize(esbuild: Esbuild, distRoot: string, entry: stri
   });
   const out = result.outputFiles[0]!.contents;
   const meta = Object.values(result.metafile.outputs)[0]!;
-  const largest = Object.entries(meta.inputs)
-    .map(([input, v]) => ({ input: path.relative(distRoot, path.resolve(input)), bytes: v.bytesInOutput }))
-    .sort((a, b) => b.bytes - a.bytes)
-    .slice(0, 8);
-  return { entry, file, minified: out.length, gzipped: gzipSync(out, { level: 9 }).length, largest };
+  const all = Object.entries(meta.inputs)
+    .map(([input, v]) => ({ input: path.relative(root, path.resolve(input)), bytes: v.bytesInOutput }))
+    .sort((a, b) => b.bytes - a.bytes);
+  return {
+    entry, file, minified: out.length, gzipped: gzipSync(out, { level: 9 }).length,
+    largest: all.slice(0, 8), inputs: all.map((i) => i.input).sort(),
+  };
 }
 
 /** Every entry of SIZE_ENTRIES, bundled from `distRoot` (the built package). */
