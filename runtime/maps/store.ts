@@ -222,7 +222,9 @@ export class MapStore {
     store.bytes();
     store.view.setUint32(MAPS_SCRATCH.mapTable, table.base, true);
     store.view.setUint32(MAPS_SCRATCH.mapTable + 4, table.count, true);
-    const seeds = mapSeeds(maps.length, options.seed);
+    // Random seeds only where a map keeps one: in Node, the first crypto.getRandomValues loads
+    // WebCrypto (~1 ms of cold start), which an object of arrays and ring buffers never needs.
+    const seeds = maps.some((m) => !UNSEEDED.has(m.shape.type)) ? mapSeeds(maps.length, options.seed) : new Uint32Array(maps.length);
     for (const [i, m] of maps.entries()) {
       const r = store.raw.map_init(m.placement.desc, seeds[i]!);
       if (r < 0) {
@@ -707,6 +709,16 @@ function valueStorage(s: MapShape): number {
 function isU32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
+
+/**
+ * Map types whose map_init ignores the seed (wasm/maps/index.ts: arrays, slots, redirect arrays,
+ * queues, perf arrays, ring buffers); every other type (hash maps, LPM tries, bloom filters, and
+ * any type added later) gets one.
+ */
+const UNSEEDED: ReadonlySet<number> = new Set([
+  MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.DEVMAP, MapType.CPUMAP,
+  MapType.XSKMAP, MapType.QUEUE, MapType.STACK, MapType.PERF_EVENT_ARRAY, MapType.RINGBUF,
+]);
 
 /** One hash seed per map: random, or derived from `seed` (splitmix32). */
 function mapSeeds(n: number, seed: number | undefined): Uint32Array {
