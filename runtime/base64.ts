@@ -26,6 +26,9 @@ interface Uint8ArrayFromBase64 {
  * 14 KB string costs ~1-2 ms cold, `Buffer` ~0.15 ms), else `atob`.
  */
 export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  // The native decoders are used on canonical base64 only: Buffer skips characters it does not
+  // know, so anything else goes to atob, which accepts or refuses it as it always has.
+  if (!CANONICAL.test(text)) return viaAtob(text);
   const fromB64 = (Uint8Array as Uint8ArrayFromBase64).fromBase64;
   if (typeof fromB64 === 'function') return fromB64(text);
   const buffer = (globalThis as NativeBase64).Buffer;
@@ -34,6 +37,13 @@ export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
     // A copy of its own: Buffers may share a pooled ArrayBuffer.
     return new Uint8Array(b);
   }
+  return viaAtob(text);
+}
+
+/** Base64 in its canonical form: groups of four, `=` padding only at the end. */
+const CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function viaAtob(text: string): Uint8Array<ArrayBuffer> {
   const s = atob(text);
   const out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);

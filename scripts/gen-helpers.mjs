@@ -423,10 +423,13 @@ const ENTRIES: readonly string[] = [`);
 const TYPE_WIDTH = ${types.width};
 const NAME_WIDTH = ${argNames.width};
 
-/** The index of \`width\` DIGITS at \`at\` in \`s\`. */
+/** The index of \`width\` DIGITS at \`at\` in \`s\` (DIGITS is 0-9, A-Z, a-z). */
 function indexAt(s: string, at: number, width: number): number {
   let n = 0;
-  for (let i = 0; i < width; i++) n = n * DIGITS.length + DIGITS.indexOf(s[at + i]!);
+  for (let i = 0; i < width; i++) {
+    const c = s.charCodeAt(at + i);
+    n = n * DIGITS.length + (c <= 57 ? c - 48 : c <= 90 ? c - 55 : c - 61);
+  }
   return n;
 }
 
@@ -448,8 +451,28 @@ function decode(id: number, entry: string): HelperProto {
   return { id, name, ret, retType: TYPES[indexAt(entry, space + 2, TYPE_WIDTH)]!, args, variadic: entry[at] === '.' };
 }
 
-/** Every helper the header lists, by id. */
-export const HELPERS: readonly HelperProto[] = ENTRIES.flatMap((e, i) => (e === '' ? [] : [decode(i + 1, e)]));
+/** Entries decoded so far, by id (decoding is on demand: a runtime looks up a few helpers). */
+const decoded: (HelperProto | undefined)[] = [];
+
+/** The helper with kernel id \`id\`, if the header lists it. */
+export function helperById(id: number): HelperProto | undefined {
+  const entry = Number.isInteger(id) && id >= 1 ? ENTRIES[id - 1] : undefined;
+  if (!entry) return undefined;
+  return (decoded[id] ??= decode(id, entry));
+}
+
+let all: readonly HelperProto[] | undefined;
+
+/** Every helper the header lists, by id (decoded once, on the first call). */
+export function allHelpers(): readonly HelperProto[] {
+  return (all ??= ENTRIES.flatMap((e, i) => (e === '' ? [] : [helperById(i + 1)!])));
+}
+
+/** Helper ids by name without \`bpf_\` (the names alone are cheap to read). */
+const IDS = new Map<string, number>();
+ENTRIES.forEach((e, i) => {
+  if (e !== '') IDS.set(e.split(' ', 1)[0]!, i + 1);
+});
 
 /** The literal type of {@link BpfFunc}: each helper's name without \`bpf_\` and its id. */
 export type BpfFuncIds = {`);
@@ -460,22 +483,15 @@ export type BpfFuncIds = {`);
  * Helper ids by name without the \`bpf_\` prefix, as the UAPI's \`BPF_FUNC_*\` constants:
  * \`BpfFunc.map_lookup_elem\` is \`BPF_FUNC_map_lookup_elem\` (1).
  */
-export const BpfFunc: BpfFuncIds = Object.freeze(Object.fromEntries(HELPERS.map((h) => [h.name.slice(4), h.id]))) as unknown as BpfFuncIds;
+export const BpfFunc: BpfFuncIds = Object.freeze(Object.fromEntries(IDS)) as unknown as BpfFuncIds;
 
 /** A helper id of {@link BpfFunc}. */
 export type BpfFuncId = BpfFuncIds[keyof BpfFuncIds];
 
-const BY_ID = new Map<number, HelperProto>(HELPERS.map((h) => [h.id, h]));
-const BY_NAME = new Map<string, HelperProto>(HELPERS.map((h) => [h.name, h]));
-
-/** The helper with kernel id \`id\`, if the header lists it. */
-export function helperById(id: number): HelperProto | undefined {
-  return BY_ID.get(id);
-}
-
 /** The helper named \`name\`, with or without the \`bpf_\` prefix (\`map_lookup_elem\` or \`bpf_map_lookup_elem\`). */
 export function helperByName(name: string): HelperProto | undefined {
-  return BY_NAME.get(name) ?? BY_NAME.get(\`bpf_\${name}\`);
+  const id = IDS.get(name.startsWith('bpf_') ? name.slice(4) : name);
+  return id === undefined ? undefined : helperById(id);
 }
 
 /**

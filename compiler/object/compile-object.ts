@@ -10,7 +10,7 @@
 import { DEFAULT_MAX_CALL_DEPTH, type Manifest, type MapManifest } from '../../runtime/abi.js';
 import { toBase64 } from '../../runtime/base64.js';
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
-import { abiSignature, HELPERS } from '../../runtime/helper-table.js';
+import { abiSignature, allHelpers } from '../../runtime/helper-table.js';
 import type { LddwInsn } from '../../runtime/isa/insn.js';
 import { MapType } from '../../runtime/uapi/index.js';
 import { layoutMaps, MAPS_BASE, type MapPlacement } from '../../runtime/maps/placement.js';
@@ -61,7 +61,7 @@ export { MAPS_BASE };
 
 /** The kernel's helpers as compile-time declarations (ids, names, Wasm signatures). */
 export function kernelHelperDecls(): HelperDecl[] {
-  return HELPERS.map((h) => ({
+  return allHelpers().map((h) => ({
     id: h.id,
     name: h.name,
     signature: abiSignature(h),

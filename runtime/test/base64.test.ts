@@ -42,6 +42,18 @@ describe('base64', () => {
     for (const bytes of cases) expect(fromBase64(toBase64(bytes))).toEqual(bytes);
   });
 
+  it('refuses what atob refuses, on every path (Buffer would skip unknown characters)', () => {
+    for (const bad of ['not base64!', 'AAA*', 'A', 'AB=C']) {
+      expect(() => fromBase64(bad), bad).toThrow();
+      g.Buffer = undefined;
+      expect(() => fromBase64(bad), bad).toThrow();
+      g.Buffer = savedBuffer;
+    }
+    // Forms atob accepts besides the canonical one still decode (no padding, whitespace).
+    expect(fromBase64('AQI')).toEqual(new Uint8Array([1, 2]));
+    expect(fromBase64('AQ I=')).toEqual(new Uint8Array([1, 2]));
+  });
+
   it('the embedded maps module decodes to its size, the same on both paths', () => {
     const viaBuffer = mapsWasmBytes();
     expect(viaBuffer.length).toBe(MAPS_WASM_SIZE);
