@@ -18,6 +18,8 @@ export interface BrowserColdRow {
   /** Median over the samples, or null when skipped. */
   importMs: number | null;
   afterImportMs: number | null;
+  /** The compile alone (the rest of afterImportMs is instantiate + first run). */
+  compileMs: number | null;
   samples: number;
   skipped?: string;
 }
@@ -43,7 +45,7 @@ export async function benchColdBrowser(root: string, samples: number, log: (m: s
   const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
   const why = await unavailable(chromiumPath);
   if (!why && !existsSync(path.join(root, 'dist/compiler/index.js'))) throw new Error(`no built package at ${root}/dist (npm run build)`);
-  if (why) return SUBJECTS.map((s) => ({ what: s.label, importMs: null, afterImportMs: null, samples: 0, skipped: why }));
+  if (why) return SUBJECTS.map((s) => ({ what: s.label, importMs: null, afterImportMs: null, compileMs: null, samples: 0, skipped: why }));
   const { chromium } = await import('playwright-core');
   const allowed = ['/dist/', '/scripts/bench/cold-page/', '/test-programs/c/xdp_drop_icmp.o'];
   const server = await serveStatic(root, (p) => allowed.some((a) => p.startsWith(a)));
@@ -52,7 +54,7 @@ export async function benchColdBrowser(root: string, samples: number, log: (m: s
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
-    const got = new Map<string, { importMs: number; afterImportMs: number }[]>(SUBJECTS.map((s) => [s.what, []]));
+    const got = new Map<string, { importMs: number; afterImportMs: number; compileMs: number }[]>(SUBJECTS.map((s) => [s.what, []]));
     for (let i = 0; i < samples; i++) {
       for (const s of SUBJECTS) {
         const context = await browser.newContext();
@@ -60,7 +62,7 @@ export async function benchColdBrowser(root: string, samples: number, log: (m: s
           const page = await context.newPage();
           await page.goto(`${server.base}/scripts/bench/cold-page/?what=${s.what}`);
           await page.waitForFunction(() => (globalThis as { coldResult?: unknown }).coldResult !== undefined, undefined, { timeout: 30_000 });
-          const r = await page.evaluate(() => (globalThis as { coldResult?: unknown }).coldResult) as { importMs: number; afterImportMs: number; error?: string };
+          const r = await page.evaluate(() => (globalThis as { coldResult?: unknown }).coldResult) as { importMs: number; afterImportMs: number; compileMs: number; error?: string };
           if (r.error !== undefined) throw new Error(`cold start page (${s.what}): ${r.error}`);
           got.get(s.what)!.push(r);
         } finally {
@@ -74,6 +76,7 @@ export async function benchColdBrowser(root: string, samples: number, log: (m: s
         what: s.label,
         importMs: median(rs.map((r) => r.importMs)),
         afterImportMs: median(rs.map((r) => r.afterImportMs)),
+        compileMs: median(rs.map((r) => r.compileMs)),
         samples,
       };
       log(`cold in Chromium ${row.what}: import ${row.importMs!.toFixed(1)} ms, then ${row.afterImportMs!.toFixed(1)} ms`);
