@@ -2,7 +2,7 @@
  * `npm run bench`: the benchmark suite. It prints figures side by side and asserts nothing about
  * speed (it sets a non-zero exit code only if a kernel's eBPF result differs from the native one).
  *
- *   node dist/scripts/bench.js [--quick] [--json] [--parts cold,size,...]
+ *   node dist/scripts/bench.js [--quick] [--json] [--part NAME]...
  *
  * Three parts, each printed as a table, then one summary line against the project's targets:
  *
@@ -27,8 +27,8 @@
  *      minified and gzipped (scripts/bench/size.ts).
  *
  * `--quick` shrinks sizes and repeat counts for a smoke run (scripts/test/bench.test.ts);
- * `--json` prints the report as JSON instead of tables; `--parts cold,size` runs only the parts
- * named (compile, run, call, safety, maps, levels, cold, packet, size). Progress goes to stderr.
+ * `--json` prints the report as JSON instead of tables; `--part NAME` (repeatable) runs only the
+ * parts named (compile, run, call, safety, maps, levels, cold, packet, size). Progress goes to stderr.
  * The timings come from one run on whatever machine this is: compare them side by side only.
  */
 import { existsSync } from 'node:fs';
@@ -749,33 +749,23 @@ export function reportJson(report: BenchReport): string {
   return JSON.stringify(report, null, 2);
 }
 
-/** The parts `--parts` accepts, in the order they run. */
+/** The parts `--part` accepts, in the order they run. */
 const PART_NAMES = ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet', 'size'] as const;
 type PartName = (typeof PART_NAMES)[number];
 
 async function main(argv: readonly string[]): Promise<void> {
+  // --part NAME (repeatable): only those parts.
   const known = new Set(['--quick', '--json', '--help', '-h']);
-  const rest = [...argv];
-  let parts: PartName[] | undefined;
-  const at = rest.indexOf('--parts');
-  if (at >= 0) {
-    const list = (rest.splice(at, 2)[1] ?? '').split(',').filter(Boolean);
-    const bad = list.filter((p) => !(PART_NAMES as readonly string[]).includes(p));
-    if (list.length === 0 || bad.length) {
-      process.stderr.write(`bench: --parts takes a comma-separated list of ${PART_NAMES.join(', ')}${bad.length ? ` (not ${bad.join(', ')})` : ''}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    parts = list as PartName[];
-  }
-  const unknown = rest.filter((a) => !known.has(a));
-  if (unknown.length || rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`usage: node dist/scripts/bench.js [--quick] [--json] [--parts ${PART_NAMES.join(',')}]\n`);
-    if (unknown.length) process.exitCode = 2;
+  const parts = argv.flatMap((a, i) => (argv[i - 1] === '--part' ? [a] : []));
+  const bad = argv.some((a, i) => !known.has(a) && a !== '--part' && argv[i - 1] !== '--part')
+    || parts.some((p) => !(PART_NAMES as readonly string[]).includes(p)) || argv.at(-1) === '--part';
+  if (bad || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`usage: node dist/scripts/bench.js [--quick] [--json] [--part ${PART_NAMES.join('|')}]...\n`);
+    if (bad) process.exitCode = 2;
     return;
   }
-  const json = rest.includes('--json');
-  const report = await runBench({ quick: rest.includes('--quick'), ...(parts ? { parts } : {}) });
+  const json = argv.includes('--json');
+  const report = await runBench({ quick: argv.includes('--quick'), ...(parts.length ? { parts: parts as PartName[] } : {}) });
   process.stdout.write(`${json ? reportJson(report) : formatReport(report)}\n`);
   if (report.run.some((r) => r.match === false) || report.maps.some((r) => !r.ok)) process.exitCode = 1;
 }
