@@ -12,10 +12,12 @@ import path from 'node:path';
 export const RUNTIME_BUDGET_BYTES = 100 * 1000;
 
 /**
- * The most the runtime entry may weigh minified today (scripts/test/size.test.ts): 154.8 KB when
- * set, plus a little room. A change that needs more raises it on purpose and says why.
+ * The most the runtime entry may weigh minified (scripts/test/size.test.ts): 155 KB when set, plus
+ * what this session's other branches add when merged (measured on them: the host-state packet
+ * helpers ~22 KB, the batch path ~4 KB), plus a little room. A change that needs more raises it on
+ * purpose and says why; once those merges are in, lower it to the merged size plus room.
  */
-export const RUNTIME_CEILING_BYTES = 160 * 1000;
+export const RUNTIME_CEILING_BYTES = 185 * 1000;
 
 /** One bundled entry. */
 export interface BundleSize {
