@@ -3,7 +3,7 @@
  * options they ask for.
  */
 import type { AsmSyntax } from '../asm/disasm.js';
-import type { CompileOptions, OptLevel } from '../compile.js';
+import { DEFAULT_OPT_LEVEL, type CompileOptions, type OptLevel } from '../compile.js';
 import type { EngineKind } from '../load.js';
 
 export const USAGE = `usage:
@@ -18,6 +18,8 @@ export const USAGE = `usage:
   bpf2wasm disasm IN [--syntax llvm|conformance] [--program NAME] [--no-source]
   bpf2wasm gen types OBJ [-o OUT.ts] [--name NAME]   (TypeScript types of an object)
 
+  -O0|-O1|-O2   -O0 (default): the compiler's own lowering, no Binaryen; -O1/-O2
+                add Binaryen's passes (loaded on demand, ~1 s), see README "Levels"
   --checked     confine every memory access to map values, the stack and the input
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults
                 to 10^9 so that no program hangs the command, --no-budget lifts it
@@ -98,7 +100,7 @@ export interface Parsed {
 export function parseArgs(argv: string[]): Parsed {
   const first = argv[0] ?? '';
   const p: Parsed = {
-    command: first.startsWith('-') ? '' : first, wat: false, opt: 1, skbData: 'mac', repeat: 0, json: false, syntax: 'llvm', help: false,
+    command: first.startsWith('-') ? '' : first, wat: false, opt: DEFAULT_OPT_LEVEL, skbData: 'mac', repeat: 0, json: false, syntax: 'llvm', help: false,
     engine: 'compiled', checked: false, validate: false, noBudget: false, noSource: false, standalone: false,
   };
   const need = (i: number, flag: string): string => {
