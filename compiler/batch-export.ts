@@ -163,3 +163,16 @@ export function addBatchExports(binary: Uint8Array, programs: ReadonlyArray<{ ex
   }
   return { binary: out, shift: codeStart - codeItems };
 }
+
+/**
+ * An encoded instruction map (runtime/insnmap.ts: u32 count, the code offsets, the instructions)
+ * with every code offset moved by `shift` bytes.
+ */
+export function shiftInsnMap(encoded: Uint8Array, shift: number): Uint8Array {
+  if (shift === 0) return encoded;
+  const out = encoded.slice();
+  const v = new DataView(out.buffer);
+  const n = v.getUint32(0, true);
+  for (let i = 0; i < n; i++) v.setUint32(4 + 4 * i, v.getUint32(4 + 4 * i, true) + shift, true);
+  return out;
+}

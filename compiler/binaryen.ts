@@ -35,7 +35,7 @@ export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
   const m = new b.Module();
   const ty = (t: WType): number => (t === 'i32' ? b.i32 : t === 'i64' ? b.i64 : b.none);
   const tys = (ts: ValType[]): number => b.createType(ts.map(ty));
-  m.setFeatures(b.Features.SignExt | b.Features.MutableGlobals | b.Features.BulkMemory);
+  m.setFeatures(b.Features.SignExt | b.Features.MutableGlobals | b.Features.BulkMemory | b.Features.BulkMemoryOpt);
   m.setMemory(mod.memoryImport.initial, mod.memoryImport.maximum, null, [], false, false, '0');
   m.addMemoryImport('0', mod.memoryImport.module, mod.memoryImport.base);
   for (const imp of mod.imports) m.addFunctionImport(imp.name, imp.module, imp.base, tys(imp.params), ty(imp.result));
@@ -109,6 +109,7 @@ export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
         return m.loop(name, body);
       }
       case 'if': return m.if(lower(n.cond), lower(n.then), n.else ? lower(n.else) : undefined);
+      case 'select': return m.select(lower(n.cond), lower(n.a), lower(n.b));
       case 'br': return m.br(target(n.label), n.cond ? lower(n.cond) : undefined);
       case 'br_table': return m.switch(n.labels.map(target), target(n.defaultLabel), lower(n.index));
       case 'call': {
@@ -119,6 +120,9 @@ export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
       case 'return': return m.return(n.value ? lower(n.value) : undefined);
       case 'unreachable': return m.unreachable();
       case 'nop': return m.nop();
+      case 'memory.copy': return m.memory.copy(lower(n.dst), lower(n.src), lower(n.len), '0', '0');
+      case 'memory.fill': return m.memory.fill(lower(n.dst), lower(n.value), lower(n.len), '0');
+      case 'memory.size': return m.memory.size('0');
     }
   };
   try {

@@ -16,12 +16,12 @@ import { emitModule, type EmitResult, type HelperInfo } from './emit.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/memory-layout.js';
-import { encodeInsnMap } from '../runtime/insnmap.js';
+import { encodeInsnMap, encodeInsnMapColumns } from '../runtime/insnmap.js';
 import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
 import { writeModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
-import { addBatchExports } from './batch-export.js';
+import { addBatchExports, shiftInsnMap } from './batch-export.js';
 import { programEntries } from '../runtime/engine.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
@@ -48,7 +48,16 @@ export interface EntryDecl {
   section?: string;
 }
 
+/**
+ * The level `compile` uses when none is given: 0, the project's own lowering written directly,
+ * which needs no Binaryen. Chosen by measurement (README "Levels"): with switch tables, copy
+ * loops and if-conversion done in the project's IR, -O1 no longer buys a clear run-time gain over
+ * the corpus, and it costs ~0.9 s of cold start loading Binaryen.
+ */
+export const DEFAULT_OPT_LEVEL: OptLevel = 0;
+
 export interface CompileOptions {
+  /** 0 (the default, {@link DEFAULT_OPT_LEVEL}), 1 or 2 (Binaryen's passes, loaded on demand). */
   optLevel?: OptLevel;
   /**
    * The helpers the host provides. When given, a call to any other id is a compile error
@@ -88,6 +97,12 @@ export interface CompileOptions {
    * instance stays usable.
    */
   budget?: number;
+  /**
+   * Copy and fill loops run as `memory.copy` / `memory.fill` (Wasm bulk memory) with the loop's
+   * exact semantics: registers, faults, overlaps and budget as the loop (compiler/rewrite/copy-loop.ts).
+   * `false` keeps them as loops. Default true, at every level.
+   */
+  bulkMemory?: boolean;
   /** Binaryen passes to run instead of the level's default list (levels 1 and 2 only). */
   passes?: readonly string[];
   /** Called with each phase's name and duration in milliseconds (for profiling the compiler). */
@@ -106,6 +121,11 @@ export interface CompileOptions {
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
   manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch'>;
+  /**
+   * @internal Split eBPF functions of more than this many instructions into several Wasm functions
+   * of about this size (default 100,000, compiler/lower/split.ts); tests split small programs.
+   */
+  chunkInsns?: number;
   /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
   sourceLines?: readonly SourceLine[];
 }
@@ -167,7 +187,7 @@ export function planModule(
   phase: (name: string) => void = () => {},
 ): PlannedModule {
   const program = input instanceof Uint8Array ? decodeProgram(input, { maxInsns: options.maxInsns ?? MAX_INSNS }) : input;
-  const optLevel = options.optLevel ?? 1;
+  const optLevel = options.optLevel ?? DEFAULT_OPT_LEVEL;
   if (optLevel !== 0 && optLevel !== 1 && optLevel !== 2) {
     throw new CompileError(ErrorCode.BadArgument, `optimisation level must be 0, 1 or 2, not ${String(optLevel)}`);
   }
@@ -215,13 +235,15 @@ export function planModule(
     })),
     resolveHelper,
     ...(options.checked ? { checked: true } : {}),
-    ...(options.mapAllInstructions && (options.optLevel ?? 1) === 0 ? { mapAllInstructions: true } : {}),
+    ...(options.mapAllInstructions && (options.optLevel ?? DEFAULT_OPT_LEVEL) === 0 ? { mapAllInstructions: true } : {}),
     ...(options.budget !== undefined ? { budget: options.budget } : {}),
     ...(options.resolveLddw ? { resolveLddw: options.resolveLddw } : {}),
     ...(options.tailCalls ? { tailCalls: true } : {}),
     ...(options.descriptors ? { descriptors: options.descriptors } : {}),
     ...(options.resolveKfunc ? { resolveKfunc: options.resolveKfunc } : {}),
     ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
+    ...(options.bulkMemory === false ? { bulkMemory: false } : {}),
+    ...(options.chunkInsns !== undefined ? { chunkInsns: options.chunkInsns } : {}),
   })));
   phase('emit');
   const manifest: Manifest = {
@@ -253,7 +275,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     t = now;
   };
   const { program, emitted, manifest } = planModule(input, options, phase);
-  const optLevel = options.optLevel ?? 1;
+  const optLevel = options.optLevel ?? DEFAULT_OPT_LEVEL;
   return internalErrors(async () => {
     const direct = optLevel === 0 || (optLevel === 1 && !options.passes && program.slotCount > O1_MAX_INSNS);
     const { binary, insnMap } = direct
@@ -265,7 +287,7 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
       const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
       return kind ? [{ exportName: p.exportName, kind }] : [];
     }));
-    let wasm = appendCustomSection(batch.binary, INSN_MAP_SECTION, encodeInsnMap(batch.shift === 0 ? insnMap : insnMap.map(([off, insn]) => [off + batch.shift, insn])));
+    let wasm = appendCustomSection(batch.binary, INSN_MAP_SECTION, shiftInsnMap(insnMap, batch.shift));
     wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
     if (options.sourceLines && options.sourceLines.length > 0) wasm = appendCustomSection(wasm, LINES_SECTION, encodeSourceLines(options.sourceLines));
     return { wasm, manifest };
@@ -299,12 +321,12 @@ function withStackGuard<T>(stage: () => T): T {
 }
 
 /** -O0: write the bytes directly and let the engine's validator check them. */
-function writeDirect(mod: WModule): { binary: Uint8Array; insnMap: Array<[number, number]> } {
+function writeDirect(mod: WModule): { binary: Uint8Array; insnMap: Uint8Array } {
   const written = writeModule(mod);
   if (!WebAssembly.validate(written.binary as Uint8Array<ArrayBuffer>)) {
     throw new InternalError(ErrorCode.Internal, 'the generated module is not valid WebAssembly (a bpf2wasm bug)');
   }
-  return written;
+  return { binary: written.binary, insnMap: encodeInsnMapColumns(written.insnOffsets, written.insnIndices) };
 }
 
 /** -O1/-O2: through Binaryen, which validates, optimises and writes the module and a source map. */
@@ -313,7 +335,7 @@ async function optimizeWithBinaryen(
   optLevel: 1 | 2,
   passes: readonly string[] | undefined,
   phase: (name: string) => void,
-): Promise<{ binary: Uint8Array; insnMap: Array<[number, number]> }> {
+): Promise<{ binary: Uint8Array; insnMap: Uint8Array }> {
   const b = await loadBinaryen(`-O${optLevel}`);
   phase('load-binaryen');
   const m = withStackGuard(() => lowerToBinaryen(b, mod));
@@ -334,7 +356,7 @@ async function optimizeWithBinaryen(
       }
       phase('optimize');
       const { binary, sourceMap } = m.emitBinary('bpf.map');
-      return { binary, insnMap: insnMapFromSourceMap(sourceMap) };
+      return { binary, insnMap: encodeInsnMap(insnMapFromSourceMap(sourceMap)) };
     } catch (e) {
       // Sinking a long dependency chain into one expression can nest deeper than binaryen.js's
       // recursion survives. The unoptimised module is correct; V8 still optimises it.

@@ -23,8 +23,8 @@ import type { ContextKind } from '../runtime/uapi/index.js';
 import { w, type Node, type ValType, type WFunction, type WModule } from './wir.js';
 import type { ProgramCfg } from '../runtime/isa/cfg.js';
 import {
-  BUDGET, CALLX_FN, CB_FP, CHECK_SPAN, FAULT_FN, FN_PARAMS, FN_PREFIX, FN_VARS, helperFn, kfuncFn, PKT_BASE, PKT_LEN,
-  type ModuleCtx,
+  BUDGET, CALLX_FN, CB_FP, CHECK_SPAN, CHUNK_EXIT, CHUNK_LOCALS, CHUNK_STATE, chunkFn, FAULT_FN, FN_PARAMS, FN_PREFIX, FN_VARS,
+  helperFn, kfuncFn, PKT_BASE, PKT_HEAD, PKT_LEN, PKT_MAC, PKT_NET, type ModuleCtx,
 } from './lower/state.js';
 import { FunctionLowering } from './lower/function.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
@@ -78,8 +78,15 @@ export interface EmitOptions {
    * calls are refused (E_UNSUPPORTED).
    */
   resolveKfunc?: (imm: number, pc: number) => HelperInfo;
+  /**
+   * Copy and fill loops become `memory.copy` / `memory.fill` with the loop's exact semantics
+   * (compiler/rewrite/copy-loop.ts); false keeps them as loops. Default true.
+   */
+  bulkMemory?: boolean;
   /** Inline `bpf_map_lookup_elem` on a map loaded by this lddw, when it is a plain array. */
   arrayMap?: (insn: Extract<Insn, { kind: 'lddw' }>) => ArrayMapInfo | undefined;
+  /** Functions above this many instructions are split into Wasm functions of about this size (default CHUNK_INSNS). */
+  chunkInsns?: number;
 }
 
 export interface EmitResult {
@@ -108,16 +115,32 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
     fixups: planCallFixups(cfg, options),
   };
   prescan(ctx, cfg);
+  let split = false;
   for (const fn of cfg.functions) {
-    // Bodies are generated when a backend asks for them, straight into its sink.
+    // Bodies are generated when a backend asks for them, straight into its sink. A huge function
+    // is split into chunks now, as every Wasm function must be declared before any is written.
+    const lowering = new FunctionLowering(ctx, fn);
+    const chunks = lowering.planChunks();
     const f: WFunction = {
       name: FN_PREFIX + fn.startPc, params: FN_PARAMS, result: 'i64', vars: FN_VARS,
-      body: (sink) => new FunctionLowering(ctx, fn).emitBody(sink),
+      body: (sink) => lowering.emitBody(sink),
     };
     module.functions.push(f);
+    for (let i = 1; i <= chunks; i++) {
+      module.functions.push({
+        name: chunkFn(fn.startPc, i), params: CHUNK_LOCALS, result: 'i64', vars: [],
+        body: (sink) => lowering.emitChunk(i, sink),
+      });
+      split = true;
+    }
+  }
+  if (split) {
+    CHUNK_LOCALS.forEach((type, i) => module.globals.push({ name: CHUNK_STATE + i, type, init: 0 }));
+    module.globals.push({ name: CHUNK_EXIT, type: 'i32', init: 0 });
   }
   if (ctx.usesPacket) {
     module.globals.push({ name: PKT_BASE, type: 'i32', init: 0 }, { name: PKT_LEN, type: 'i32', init: 0 });
+    module.globals.push({ name: PKT_MAC, type: 'i32', init: 0 }, { name: PKT_NET, type: 'i32', init: 0 }, { name: PKT_HEAD, type: 'i32', init: 0 });
   }
   if (options.checked) module.globals.push({ name: CHECK_SPAN, type: 'i64', init: 0 });
   if (options.budget !== undefined) module.globals.push({ name: BUDGET, type: 'i64', init: 0 });
@@ -191,7 +214,8 @@ function callbackWrapper(ctx: ModuleCtx, pc: number, exportName: string): WFunct
 function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
   const { insns } = cfg.program;
   for (const fn of cfg.functions) {
-    for (const b of fn.blocks) {
+    for (let bi = 0; bi < fn.blocks.length; bi++) {
+      const b = fn.blocks[bi]!;
       for (let i = b.first; i <= b.last; i++) {
         const insn = insns[i]!;
         if (insn.kind === 'call' && ctx.fixups.get(insn.pc)?.kind === 'tail_call') ctx.usesTailCalls = true;

@@ -10,6 +10,9 @@ export {
 } from './compile.js';
 export { compileObject, type ObjectCompileOptions, type CompiledObject } from './object/compile-object.js';
 export {
+  compileStandalone, STANDALONE_SECTION, type StandaloneOptions, type StandaloneModule, type StandaloneDescription,
+} from './standalone/standalone.js';
+export {
   instantiateBytecode, instantiateObject, type InstantiateBytecodeOptions, type InstantiateObjectOptions, type EngineKind,
 } from './load.js';
 export { assemble } from './asm/assemble.js';

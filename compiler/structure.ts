@@ -19,8 +19,14 @@ import type { BasicBlock } from '../runtime/isa/cfg.js';
 export type Stmt =
   | { k: 'block'; label: number; body: Stmt[] }
   | { k: 'loop'; label: number; body: Stmt[] }
-  /** The straight-line instructions of a block, without its terminating jump. */
-  | { k: 'code'; block: number }
+  /**
+   * The straight-line instructions of a block, without its terminating jump; `first`..`last`
+   * (program instruction indices) when only a range of them (a huge block split across Wasm
+   * functions, compiler/lower/split.ts).
+   */
+  | { k: 'code'; block: number; first?: number; last?: number }
+  /** Runs the outlined statements of chunk `chunk`, which may leave to `exits` (compiler/lower/split.ts). */
+  | { k: 'chunk'; chunk: number; exits: string[] }
   /** The block's conditional jump: `if (cond) then else`. */
   | { k: 'if'; block: number; then: Stmt[]; else: Stmt[] }
   /** Branch to the start of block `target`, which is a merge node (`B`) or loop header (`L`). */
@@ -52,42 +58,90 @@ export type StructureResult =
  */
 export const MAX_NESTING = 3000;
 
+/** The empty arm of an `if` (shared: statement lists are never appended to after structuring). */
+const NO_STMTS: Stmt[] = [];
+
+// How a block ends (see structureFunction's `terminator`).
+const T_EXIT = 0;
+const T_JUMP = 1;
+const T_COND = 2;
+const T_SWITCH = 3;
+
 /**
  * Structures a function whose blocks[0] is the entry. `terminator(b)` says how block b ends:
  * 'exit', 'jump' (one successor, explicit jump or fallthrough), 'cond' (succs = [taken,
  * fallthrough]) or 'switch' (a multi-way branch to its succs: each forward successor is placed
  * after an enclosing block, as a merge node is, so the branch is a `br_table` to their labels).
- * Blocks unreachable from the entry are ignored.
+ * Blocks unreachable from the entry are ignored. `succsOf(b)` gives b's successors (default
+ * `b.succs`; compare trees folded into a switch give their leaves, compiler/rewrite/switch-table.ts);
+ * predecessors are derived from them.
  */
 export function structureFunction(
   blocks: BasicBlock[],
   terminator: (b: BasicBlock) => 'exit' | 'jump' | 'cond' | 'switch',
   pcOf: (b: BasicBlock) => number,
+  succsOf: (b: BasicBlock) => readonly number[] = (b) => b.succs,
 ): StructureResult {
   const n = blocks.length;
+  // Flat copies of what the passes below read many times: how each block ends, and the successor
+  // and predecessor lists in CSR form (typed arrays; no per-edge objects).
+  const term = new Uint8Array(n);
+  const succStart = new Int32Array(n + 1);
+  for (let id = 0; id < n; id++) {
+    const b = blocks[id]!;
+    const t = terminator(b);
+    term[id] = t === 'exit' ? T_EXIT : t === 'jump' ? T_JUMP : t === 'cond' ? T_COND : T_SWITCH;
+    succStart[id + 1] = succStart[id]! + succsOf(b).length;
+  }
+  const edges = succStart[n]!;
+  const succ = new Int32Array(edges);
+  const predStart = new Int32Array(n + 1);
+  for (let id = 0, e = 0; id < n; id++) {
+    const ss = succsOf(blocks[id]!);
+    for (let j = 0; j < ss.length; j++) {
+      const s = ss[j]!;
+      succ[e++] = s;
+      predStart[s + 1]!++;
+    }
+  }
+  for (let id = 0; id < n; id++) predStart[id + 1]! += predStart[id]!;
+  const pred = new Int32Array(edges);
+  {
+    const fill = predStart.slice(0, n);
+    for (let id = 0; id < n; id++) for (let e = succStart[id]!; e < succStart[id + 1]!; e++) pred[fill[succ[e]!]!++] = id;
+  }
   // Reverse postorder by iterative DFS.
   const rpo = new Int32Array(n).fill(-1);
   const order: number[] = [];
   {
     const visited = new Uint8Array(n);
-    const stack: Array<[number, number]> = [[0, 0]];
+    const stackNode = new Int32Array(n);
+    const stackEdge = new Int32Array(n);
+    let sp = 0;
+    stackNode[0] = 0;
+    stackEdge[0] = succStart[0]!;
+    sp = 1;
     visited[0] = 1;
-    const post: number[] = [];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      const b = blocks[top[0]]!;
-      if (top[1] < b.succs.length) {
-        const s = b.succs[top[1]++]!;
+    const post = new Int32Array(n);
+    let np = 0;
+    while (sp > 0) {
+      const top = stackNode[sp - 1]!;
+      const e = stackEdge[sp - 1]!;
+      if (e < succStart[top + 1]!) {
+        stackEdge[sp - 1] = e + 1;
+        const s = succ[e]!;
         if (!visited[s]) {
           visited[s] = 1;
-          stack.push([s, 0]);
+          stackNode[sp] = s;
+          stackEdge[sp] = succStart[s]!;
+          sp++;
         }
       } else {
-        post.push(top[0]);
-        stack.pop();
+        post[np++] = top;
+        sp--;
       }
     }
-    for (let i = post.length - 1; i >= 0; i--) {
+    for (let i = np - 1; i >= 0; i--) {
       rpo[post[i]!] = order.length;
       order.push(post[i]!);
     }
@@ -105,10 +159,10 @@ export function structureFunction(
   for (let changed = true; changed; ) {
     changed = false;
     for (let i = 1; i < order.length; i++) {
-      const b = blocks[order[i]!]!;
+      const id = order[i]!;
       let nd = -1;
-      for (const p of b.preds) {
-        const pr = rpo[p]!;
+      for (let e = predStart[id]!; e < predStart[id + 1]!; e++) {
+        const pr = rpo[pred[e]!]!;
         if (pr < 0 || idom[pr] === -1) continue;
         nd = nd === -1 ? pr : intersect(pr, nd);
       }
@@ -126,15 +180,16 @@ export function structureFunction(
   // Classify edges.
   const isLoopHeader = new Uint8Array(n);
   const forwardIn = new Int32Array(n);
-  for (const b of blocks) {
-    const rb = rpo[b.id]!;
+  for (let id = 0; id < n; id++) {
+    const rb = rpo[id]!;
     if (rb < 0) continue;
     // A multi-way branch reaches each forward successor by a `br`: make it a merge node.
-    const weight = terminator(b) === 'switch' ? 2 : 1;
-    for (const s of b.succs) {
+    const weight = term[id] === T_SWITCH ? 2 : 1;
+    for (let e = succStart[id]!; e < succStart[id + 1]!; e++) {
+      const s = succ[e]!;
       const rs = rpo[s]!;
       if (rs <= rb) {
-        if (!dominates(rs, rb)) return { ok: false, irreducibleAt: pcOf(b) };
+        if (!dominates(rs, rb)) return { ok: false, irreducibleAt: pcOf(blocks[id]!) };
         isLoopHeader[s] = 1;
       } else {
         forwardIn[s]! += weight;
@@ -172,53 +227,77 @@ export function structureFunction(
    * recursing, so a long chain of such blocks costs no host stack. Nothing else is appended to
    * a list after its tail, so the order is the same.
    */
-  const tails: Array<[number, Stmt[]]> = [];
+  const tailNodes: number[] = [];
+  const tailLists: Stmt[][] = [];
 
   const doBranch = (from: number, to: number, out: Stmt[], tail = false): void => {
     if (rpo[to]! <= rpo[from]!) out.push({ k: 'br', target: to, loop: true });
     else if (isMerge(to)) out.push({ k: 'br', target: to, loop: false });
-    else if (tail) tails.push([to, out]);
+    else if (tail) {
+      tailNodes.push(to);
+      tailLists.push(out);
+    }
     else doTree(to, out);
   };
   const isBranch = (from: number, to: number): boolean => rpo[to]! <= rpo[from]! || isMerge(to);
+  /** The `br` of an edge for which isBranch holds. */
+  const branchTo = (from: number, to: number): Stmt => ({ k: 'br', target: to, loop: rpo[to]! <= rpo[from]! });
 
   /** Appends the code of x itself followed by its terminator (no merge children) to `out`. */
   const nodeCode = (x: number, out: Stmt[]): Stmt[] => {
-    const b = blocks[x]!;
     out.push({ k: 'code', block: x });
-    switch (terminator(b)) {
-      case 'exit':
+    const e = succStart[x]!;
+    switch (term[x]) {
+      case T_EXIT:
         out.push({ k: 'return', block: x });
         break;
-      case 'jump':
-        doBranch(x, b.succs[0]!, out, true);
+      case T_JUMP:
+        doBranch(x, succ[e]!, out, true);
         break;
-      case 'cond': {
-        const [t, f] = [b.succs[0]!, b.succs[1]!];
-        const thenS: Stmt[] = [];
-        const elseS: Stmt[] = [];
+      case T_COND: {
+        const t = succ[e]!;
+        const f = succ[e + 1]!;
         if (isBranch(x, t) && !isBranch(x, f)) {
           // `if (cond) br` then the fall-through code after it, in the same list.
-          doBranch(x, t, thenS);
-          out.push({ k: 'if', block: x, then: thenS, else: elseS });
+          out.push({ k: 'if', block: x, then: [branchTo(x, t)], else: NO_STMTS });
           doBranch(x, f, out, true);
         } else if (isBranch(x, f) && !isBranch(x, t)) {
-          doBranch(x, f, elseS);
-          out.push({ k: 'if', block: x, then: thenS, else: elseS });
+          out.push({ k: 'if', block: x, then: NO_STMTS, else: [branchTo(x, f)] });
           doBranch(x, t, out, true);
         } else {
+          const thenS: Stmt[] = [];
+          const elseS: Stmt[] = [];
           doBranch(x, t, thenS);
           doBranch(x, f, elseS);
           out.push({ k: 'if', block: x, then: thenS, else: elseS });
         }
         break;
       }
-      case 'switch':
-        out.push({ k: 'switch', block: x, targets: b.succs.map((s) => ({ target: s, loop: rpo[s]! <= rpo[x]! })) });
+      case T_SWITCH:
+        {
+          const targets: Array<{ target: number; loop: boolean }> = [];
+          for (let i = e; i < succStart[x + 1]!; i++) targets.push({ target: succ[i]!, loop: rpo[succ[i]!]! <= rpo[x]! });
+          out.push({ k: 'switch', block: x, targets });
+        }
         break;
     }
     return out;
   };
+
+  /**
+   * x's own code appended to `target`, then wrapped in a block per merge child but the first
+   * (`ys`, lowest rpo innermost), each followed by that child's subtree; returns the outermost list.
+   */
+  function within(x: number, ys: number[], target: Stmt[]): Stmt[] {
+    let inner = nodeCode(x, target);
+    for (let i = ys.length - 1; i >= 1; i--) {
+      const y = ys[i]!;
+      const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
+      doTree(y, next);
+      inner = next;
+    }
+    return inner;
+  }
 
   /** Appends the code for the dominator subtree rooted at x to `out`. */
   function doTree(x: number, out: Stmt[]): void {
@@ -226,20 +305,9 @@ export function structureFunction(
     // Iterate instead of recursing on the last merge child, so a long chain of merges costs no stack.
     for (;;) {
       const ys = mergeChildren[x]!;
-      const within = (target: Stmt[]): Stmt[] => {
-        // Innermost: x's own code; then wrap in a block per merge child, lowest rpo innermost.
-        let inner = nodeCode(x, target);
-        for (let i = ys.length - 1; i >= 1; i--) {
-          const y = ys[i]!;
-          const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
-          doTree(y, next);
-          inner = next;
-        }
-        return inner;
-      };
       if (isLoopHeader[x]) {
         // The loop contains x and its merge children; the loop's code is everything x dominates.
-        const body = within([]);
+        const body = within(x, ys, []);
         if (ys.length === 0) {
           out.push({ k: 'loop', label: x, body });
           break;
@@ -251,10 +319,10 @@ export function structureFunction(
         break;
       }
       if (ys.length === 0) {
-        within(out);
+        within(x, ys, out);
         break;
       }
-      const inner = within([]);
+      const inner = within(x, ys, []);
       out.push({ k: 'block', label: ys[0]!, body: inner });
       x = ys[0]!;
     }
@@ -264,7 +332,7 @@ export function structureFunction(
   const body: Stmt[] = [];
   try {
     doTree(0, body);
-    for (let t = tails.pop(); t; t = tails.pop()) doTree(t[0], t[1]);
+    while (tailNodes.length > 0) doTree(tailNodes.pop()!, tailLists.pop()!);
   } catch (e) {
     if (e instanceof RangeError) {
       throw new CompileError(ErrorCode.TooComplex, 'control flow nests too deeply to translate', { insn: pcOf(blocks[0]!) });
@@ -288,18 +356,30 @@ export function structureFunction(
 /** The deepest nesting of blocks, loops and ifs in `body`, computed without recursion. */
 function maxNesting(body: Stmt[]): number {
   let max = 0;
-  const stack: Array<[Stmt[], number]> = [[body, 0]];
-  while (stack.length > 0) {
-    const [list, depth] = stack.pop()!;
+  const lists: Stmt[][] = [body];
+  const depths: number[] = [0];
+  const single = (l: Stmt[]): boolean => l.length === 1 && l[0]!.k === 'br';
+  while (lists.length > 0) {
+    const list = lists.pop()!;
+    const depth = depths.pop()!;
     if (depth > max) max = depth;
-    for (const s of list) {
-      if (s.k === 'block' || s.k === 'loop') stack.push([s.body, depth + 1]);
-      else if (s.k === 'if') {
-        // An arm that is a single br becomes br_if and the other arm follows inline (see emit.ts).
-        const single = (l: Stmt[]): boolean => l.length === 1 && l[0]!.k === 'br';
-        if (single(s.then)) stack.push([s.else, depth]);
-        else if (single(s.else)) stack.push([s.then, depth]);
-        else stack.push([s.then, depth + 1], [s.else, depth + 1]);
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      if (s.k === 'block' || s.k === 'loop') {
+        lists.push(s.body);
+        depths.push(depth + 1);
+      } else if (s.k === 'if') {
+        // An arm that is a single br becomes br_if and the other arm follows inline (see lower/function.ts).
+        if (single(s.then)) {
+          lists.push(s.else);
+          depths.push(depth);
+        } else if (single(s.else)) {
+          lists.push(s.then);
+          depths.push(depth);
+        } else {
+          lists.push(s.then, s.else);
+          depths.push(depth + 1, depth + 1);
+        }
       }
     }
   }

@@ -4,7 +4,7 @@
  * tagged (possibly trapping) node for the instruction map.
  */
 import { CompileError, ErrorCode } from '../runtime/errors.js';
-import { MEMORY_OPS, NUMERIC_OPS, type CodeSink, type Node, type ValType, type WModule, type WType } from './wir.js';
+import { type CodeSink, type Node, type ValType, type WModule, type WType } from './wir.js';
 
 const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e };
 const BLOCKTYPE: Record<WType, number> = { i32: 0x7f, i64: 0x7e, none: 0x40 };
@@ -75,15 +75,21 @@ class ByteWriter {
   }
 
   s64(v: bigint): void {
-    if (v >= -0x80000000n && v <= 0x7fffffffn) {
-      this.s32(Number(v));
+    // One conversion instead of two bigint compares: Number(v) is in the i32 range exactly when v is.
+    const small = Number(v);
+    if (small >= -0x80000000 && small <= 0x7fffffff) {
+      this.s32(small);
       return;
     }
+    // Wider: the two 32-bit halves as numbers, shifted together (no bigint work per byte).
     this.grow(10);
+    let lo = Number(BigInt.asUintN(32, v));
+    let hi = Number(BigInt.asIntN(32, v >> 32n));
     for (;;) {
-      const b = Number(v & 0x7fn);
-      v >>= 7n;
-      if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+      const b = lo & 0x7f;
+      lo = ((lo >>> 7) | ((hi & 0x7f) << 25)) >>> 0;
+      hi >>= 7;
+      if ((hi === 0 && lo === 0 && (b & 0x40) === 0) || (hi === -1 && lo === 0xffffffff && (b & 0x40) !== 0)) {
         this.buf[this.len++] = b;
         return;
       }
@@ -103,8 +109,10 @@ export const MAX_FUNCTION_BYTES = 7_654_321;
 
 export interface WrittenModule {
   binary: Uint8Array;
-  /** [code offset, instruction index] of every tagged node. */
-  insnMap: Array<[number, number]>;
+  /** Code offsets of the tagged nodes, ascending, */
+  insnOffsets: number[];
+  /** and their instruction indices. */
+  insnIndices: number[];
 }
 
 /** Writes a WIR module as a Wasm binary. */
@@ -199,7 +207,8 @@ export function writeModule(mod: WModule): WrittenModule {
     }
   });
 
-  const insnMap: Array<[number, number]> = [];
+  const insnOffsets: number[] = [];
+  const insnIndices: number[] = [];
   const labels: string[] = [];
   const depthOf = (label: string): number => {
     for (let i = labels.length - 1; i >= 0; i--) if (labels[i] === label) return labels.length - 1 - i;
@@ -236,25 +245,31 @@ export function writeModule(mod: WModule): WrittenModule {
         return;
       case 'unary':
         expr(n.a);
-        out.u8(NUMERIC_OPS[n.op].code);
+        out.u8(n.code);
         return;
       case 'binary':
         expr(n.a);
         expr(n.b);
-        out.u8(NUMERIC_OPS[n.op].code);
+        out.u8(n.code);
         return;
       case 'load':
         expr(n.ptr);
-        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
-        out.u8(MEMORY_OPS[n.op].code);
+        if (n.pc !== undefined) {
+          insnOffsets.push(out.len);
+          insnIndices.push(n.pc);
+        }
+        out.u8(n.code);
         out.u32(0); // byte alignment: eBPF accesses need not be aligned
         out.u32(n.offset);
         return;
       case 'store':
         expr(n.ptr);
         expr(n.value);
-        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
-        out.u8(MEMORY_OPS[n.op].code);
+        if (n.pc !== undefined) {
+          insnOffsets.push(out.len);
+          insnIndices.push(n.pc);
+        }
+        out.u8(n.code);
         out.u32(0);
         out.u32(n.offset);
         return;
@@ -291,6 +306,12 @@ export function writeModule(mod: WModule): WrittenModule {
         labels.pop();
         out.u8(0x0b);
         return;
+      case 'select':
+        expr(n.a);
+        expr(n.b);
+        expr(n.cond);
+        out.u8(0x1b);
+        return;
       case 'br':
         if (n.cond) {
           expr(n.cond);
@@ -309,7 +330,10 @@ export function writeModule(mod: WModule): WrittenModule {
         return;
       case 'call':
         for (const a of n.args) expr(a);
-        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        if (n.pc !== undefined) {
+          insnOffsets.push(out.len);
+          insnIndices.push(n.pc);
+        }
         out.u8(0x10);
         out.u32(funcIndex.get(n.target)!);
         return;
@@ -321,7 +345,25 @@ export function writeModule(mod: WModule): WrittenModule {
         out.u8(0x00);
         return;
       case 'nop':
-        if (n.pc !== undefined) insnMap.push([out.len, n.pc]);
+        if (n.pc !== undefined) {
+          insnOffsets.push(out.len);
+          insnIndices.push(n.pc);
+        }
+        return;
+      case 'memory.copy':
+        expr(n.dst);
+        expr(n.src);
+        expr(n.len);
+        out.bytes([0xfc, 0x0a, 0x00, 0x00]);
+        return;
+      case 'memory.fill':
+        expr(n.dst);
+        expr(n.value);
+        expr(n.len);
+        out.bytes([0xfc, 0x0b, 0x00]);
+        return;
+      case 'memory.size':
+        out.bytes([0x3f, 0x00]);
         return;
     }
   };
@@ -385,5 +427,5 @@ export function writeModule(mod: WModule): WrittenModule {
       out.patchU32(at, out.len - start);
     }
   });
-  return { binary: out.buf.slice(0, out.len), insnMap };
+  return { binary: out.buf.slice(0, out.len), insnOffsets, insnIndices };
 }

@@ -110,19 +110,27 @@ export type Node =
   | { k: 'local.set'; type: 'none'; index: number; value: Node }
   | { k: 'global.get'; type: ValType; name: string }
   | { k: 'global.set'; type: 'none'; name: string; value: Node }
-  | { k: 'unary'; type: ValType; op: NumericOp; a: Node }
-  | { k: 'binary'; type: ValType; op: NumericOp; a: Node; b: Node }
-  | { k: 'load'; type: ValType; op: MemoryOp; offset: number; ptr: Node; pc?: number }
-  | { k: 'store'; type: 'none'; op: MemoryOp; offset: number; ptr: Node; value: Node; pc?: number }
+  // `code` is the operator's binary opcode (NUMERIC_OPS / MEMORY_OPS), kept for the direct writer.
+  | { k: 'unary'; type: ValType; op: NumericOp; code: number; a: Node }
+  | { k: 'binary'; type: ValType; op: NumericOp; code: number; a: Node; b: Node }
+  | { k: 'load'; type: ValType; op: MemoryOp; code: number; offset: number; ptr: Node; pc?: number }
+  | { k: 'store'; type: 'none'; op: MemoryOp; code: number; offset: number; ptr: Node; value: Node; pc?: number }
   | { k: 'block'; type: WType; label: string | null; children: Node[] }
   | { k: 'loop'; type: 'none'; label: string; body: Node }
   | { k: 'if'; type: WType; cond: Node; then: Node; else: Node | null }
+  /** `cond ? a : b`, both operands evaluated (Wasm `select`). */
+  | { k: 'select'; type: ValType; a: Node; b: Node; cond: Node }
   | { k: 'br'; type: 'none'; label: string; cond: Node | null }
   | { k: 'br_table'; type: 'none'; labels: string[]; defaultLabel: string; index: Node }
   | { k: 'call'; type: WType; target: string; args: Node[]; pc?: number }
   | { k: 'return'; type: 'none'; value: Node | null }
   | { k: 'unreachable'; type: 'none' }
-  | { k: 'nop'; type: 'none'; pc?: number };
+  | { k: 'nop'; type: 'none'; pc?: number }
+  /** Bulk memory (compiler/rewrite/copy-loop.ts): memmove of `len` bytes, and a byte fill. */
+  | { k: 'memory.copy'; type: 'none'; dst: Node; src: Node; len: Node }
+  | { k: 'memory.fill'; type: 'none'; dst: Node; value: Node; len: Node }
+  /** The memory's size in 64 KiB pages (i32). */
+  | { k: 'memory.size'; type: 'i32' };
 
 /**
  * Where code generation sends a function body: whole statements, and the opening and closing of
@@ -239,22 +247,24 @@ type Bin = (a: Node, b: Node) => Node;
 type Un = (a: Node) => Node;
 
 function bin(op: NumericOp): Bin {
-  const type = NUMERIC_OPS[op].result;
-  return (a, b) => ({ k: 'binary', type, op, a, b });
+  const { result: type, code } = NUMERIC_OPS[op];
+  return (a, b) => ({ k: 'binary', type, op, code, a, b });
 }
 
 function un(op: NumericOp): Un {
-  const type = NUMERIC_OPS[op].result;
-  return (a) => ({ k: 'unary', type, op, a });
+  const { result: type, code } = NUMERIC_OPS[op];
+  return (a) => ({ k: 'unary', type, op, code, a });
 }
 
 function load(op: MemoryOp) {
   const type = MEMORY_OPS[op].type as ValType;
-  return (offset: number, _align: number, ptr: Node): Node => ({ k: 'load', type, op, offset, ptr });
+  const code = MEMORY_OPS[op].code;
+  return (offset: number, _align: number, ptr: Node): Node => ({ k: 'load', type, op, code, offset, ptr, pc: undefined });
 }
 
 function store(op: MemoryOp) {
-  return (offset: number, _align: number, ptr: Node, value: Node): Node => ({ k: 'store', type: 'none', op, offset, ptr, value });
+  const code = MEMORY_OPS[op].code;
+  return (offset: number, _align: number, ptr: Node, value: Node): Node => ({ k: 'store', type: 'none', op, code, offset, ptr, value, pc: undefined });
 }
 
 // Leaves that code generation creates by the hundred thousand are shared: nodes are never mutated
@@ -262,6 +272,18 @@ function store(op: MemoryOp) {
 const localGets: Record<ValType, Node[]> = { i32: [], i64: [] };
 const smallI32: Node[] = [];
 for (let v = -16; v < 256; v++) smallI32.push({ k: 'i32.const', type: 'i32', value: v });
+/** i64 constants from SMALL_I64_MIN up to (not including) SMALL_I64_END, made on first use. */
+const SMALL_I64_MIN = -256;
+const SMALL_I64_END = 4096;
+const smallI64: Array<Node | undefined> = new Array<Node | undefined>(SMALL_I64_END - SMALL_I64_MIN);
+
+/** An i64 constant from a number that is a safe integer (shared for small values). */
+function i64FromNumber(value: number): Node {
+  if (value >= SMALL_I64_MIN && value < SMALL_I64_END) {
+    return (smallI64[value - SMALL_I64_MIN] ??= { k: 'i64.const', type: 'i64', value: BigInt(value) });
+  }
+  return { k: 'i64.const', type: 'i64', value: BigInt.asIntN(64, BigInt(value)) };
+}
 
 /** Builds WIR nodes with binaryen.js-like method names. */
 export const w = {
@@ -282,6 +304,8 @@ export const w = {
   },
   i64: {
     const: (value: bigint): Node => ({ k: 'i64.const', type: 'i64', value: BigInt.asIntN(64, value) }),
+    /** An i64 constant from a safe integer (small values share one node). */
+    constNum: i64FromNumber,
     eqz: un('i64.eqz'), eq: bin('i64.eq'), ne: bin('i64.ne'),
     lt_s: bin('i64.lt_s'), lt_u: bin('i64.lt_u'), gt_s: bin('i64.gt_s'), gt_u: bin('i64.gt_u'),
     le_s: bin('i64.le_s'), le_u: bin('i64.le_u'), ge_s: bin('i64.ge_s'), ge_u: bin('i64.ge_u'),
@@ -312,12 +336,19 @@ export const w = {
     type: otherwise && then.type !== 'none' && then.type === otherwise.type ? then.type : 'none',
     cond, then, else: otherwise ?? null,
   }),
+  /** `cond ? a : b` without a branch: both operands are evaluated. */
+  select: (cond: Node, a: Node, b: Node): Node => ({ k: 'select', type: a.type as ValType, a, b, cond }),
   br: (label: string, cond?: Node): Node => ({ k: 'br', type: 'none', label, cond: cond ?? null }),
   switch: (labels: string[], defaultLabel: string, index: Node): Node => ({ k: 'br_table', type: 'none', labels, defaultLabel, index }),
   call: (target: string, args: Node[], type: WType): Node => ({ k: 'call', type, target, args }),
   return: (value?: Node): Node => ({ k: 'return', type: 'none', value: value ?? null }),
   unreachable: (): Node => ({ k: 'unreachable', type: 'none' }),
   nop: (): Node => ({ k: 'nop', type: 'none' }),
+  memory: {
+    copy: (dst: Node, src: Node, len: Node): Node => ({ k: 'memory.copy', type: 'none', dst, src, len }),
+    fill: (dst: Node, value: Node, len: Node): Node => ({ k: 'memory.fill', type: 'none', dst, value, len }),
+    size: (): Node => ({ k: 'memory.size', type: 'i32' }),
+  },
   /** No code: marks where the code of eBPF instruction `pc` starts (CompileOptions.mapAllInstructions; -O0 only). */
   mark: (pc: number): Node => ({ k: 'nop', type: 'none', pc }),
 };

@@ -100,7 +100,7 @@ export function faultError(
 }
 
 /** Options that only a module compiled from an ELF object (with maps) can use. */
-const OBJECT_ONLY_OPTIONS = ['env', 'trace', 'globals', 'mapsModule', 'pins', 'kfuncs'] as const;
+const OBJECT_ONLY_OPTIONS = ['env', 'trace', 'globals', 'mapsModule', 'pins', 'kfuncs', 'net'] as const;
 
 /** Refuses object-only options for a module without maps (E_BAD_ARGUMENT), for either engine. */
 export function checkObjectOnlyOptions(manifest: Manifest, options: InstantiateOptions): void {

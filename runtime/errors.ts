@@ -30,6 +30,8 @@ export interface ErrorLocation {
   program?: string;
   /** 0-based frame index in a capture file (the frame being read when the error was found). */
   frame?: number;
+  /** The path of a field in host-supplied state (`net.routes[2].prefix`). */
+  field?: string;
 }
 
 /** Stable error codes. Add new ones at the end; never renumber or rename. */
@@ -100,6 +102,13 @@ export const ErrorCode = {
   MissingDependency: 'E_MISSING_DEPENDENCY',
   /** A packet test run refused its input as BPF_PROG_TEST_RUN does (the errno is in the message). */
   TestRun: 'E_TEST_RUN',
+  /** Host-supplied network state (`net`: interfaces, routes, neighbours, sockets) is malformed; `location.field` names the field. */
+  HostState: 'E_HOST_STATE',
+  /**
+   * `--standalone` (compileStandalone): a program calls a helper only a host can provide (packet
+   * helpers of the JS test run, custom helpers, kfuncs, callx); the message names helper and program.
+   */
+  StandaloneHelper: 'E_STANDALONE_HELPER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -158,6 +167,7 @@ export function formatLocation(loc: ErrorLocation): string {
   if (loc.map !== undefined) parts.push(`map ${loc.map}`);
   if (loc.helper !== undefined) parts.push(`helper ${loc.helper}`);
   if (loc.address !== undefined) parts.push(`address 0x${(loc.address >>> 0).toString(16)}`);
+  if (loc.field !== undefined) parts.push(`field ${loc.field}`);
   return parts.join(', ');
 }
 

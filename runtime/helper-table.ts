@@ -44,2879 +44,579 @@ export const HELPER_TABLE_SOURCE = {
   sha256: '5ea87d85e03e9973b35ac7d4074001ea0ced49e6b450bc0552741d6dcb21f4df',
 } as const;
 
+/** Names of {@link HelperRet} by their digit in {@link ENTRIES}. */
+const RETS: readonly HelperRet[] = ['ptr', 'long', 'u64', 's64', 'u32', 'int', 'void'];
+/** Names of {@link HelperArgClass} by their digit in {@link ENTRIES}. */
+const KINDS: readonly HelperArgClass[] = ['ptr', 'ctx', 'map', 'callback', 'scalar64', 'scalar32'];
+/** Digits of the indexes into {@link TYPES} and {@link ARG_NAMES}. */
+const DIGITS = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** The C types the prototypes use, as the kernel documents them (1 digit(s) per index). */
+const TYPES: readonly string[] = [
+  'void *',
+  'struct bpf_map *',
+  'const void *',
+  'long',
+  'u64',
+  'u32',
+  'const char *',
+  'struct sk_buff *',
+  '__be16',
+  'u16',
+  'struct bpf_tunnel_key *',
+  's64',
+  '__be32 *',
+  '__wsum',
+  'void',
+  'struct xdp_buff *',
+  'int',
+  's32',
+  'struct bpf_sock_ops *',
+  'struct bpf_perf_event_value *',
+  'struct bpf_perf_event_data *',
+  'struct pt_regs *',
+  'struct sk_msg_buff *',
+  'struct bpf_sock_addr *',
+  'struct sockaddr *',
+  'struct bpf_xfrm_state *',
+  'struct bpf_fib_lookup *',
+  'struct sk_reuseport_md *',
+  'struct bpf_sock *',
+  'struct bpf_sock_tuple *',
+  'struct bpf_spin_lock *',
+  'struct bpf_tcp_sock *',
+  'struct tcphdr *',
+  'struct bpf_sysctl *',
+  'char *',
+  'size_t',
+  'long *',
+  'unsigned long *',
+  'struct bpf_pidns_info *',
+  'struct seq_file *',
+  'struct tcp6_sock *',
+  'struct tcp_sock *',
+  'struct tcp_timewait_sock *',
+  'struct tcp_request_sock *',
+  'struct udp6_sock *',
+  'struct task_struct *',
+  'struct path *',
+  'struct btf_ptr *',
+  'struct bpf_redir_neigh *',
+  'struct linux_binprm *',
+  'struct inode *',
+  'struct socket *',
+  'struct file *',
+  'u32 *',
+  'u64 *',
+  'struct bpf_timer *',
+  'struct unix_sock *',
+  'struct mptcp_sock *',
+  'struct bpf_dynptr *',
+  'struct iphdr *',
+  'struct ipv6hdr *',
+];
+
+/** The argument names the prototypes use (2 digit(s) per index). */
+const ARG_NAMES: readonly string[] = 'map key value flags dst size unsafe_ptr fmt fmt_size skb offset from len to ctx prog_array_map index ifindex buf size_of_buf vlan_proto vlan_tci data from_size to_size seed opt proto type src csum xdp_md delta hash bpf_socket level optname optval optlen len_diff mode skops buf_size regs rc bpf_sock argval msg bytes start end addr addr_len xfrm_state start_header params plen hdr action param param_len protocol scancode toggle reuse ancestor_level tuple tuple_size netns sock rel_x rel_y lock sk iph iph_len th th_len buf_len res sig tp rcv_nxt dev ino nsdata m data_len ringbuf task searchby_res inode path sz user_ptr str str_size ptr btf_ptr_size ptr_size percpu_ptr cpu bprm file mtu_len callback_fn callback_ctx cmd attr attr_size name name_sz kind fd timer nsecs entries nr_loops s1 s1_sz s2 n retval tsk tstamp tstamp_type map_value'.split(' ');
+
+/**
+ * One entry per id from 1 (`''` for an id the header does not list): the name without `bpf_`,
+ * then, after a space, the prototype if it is known: the return type's RETS digit and TYPES
+ * index, then per argument its KINDS digit, TYPES index and ARG_NAMES index; `.` ends a
+ * variadic one. Compact because the runtime bundles it; the comments spell each prototype out.
+ */
+const ENTRIES: readonly string[] = [
+  'map_lookup_elem 0021000201', // 1: void *bpf_map_lookup_elem(struct bpf_map *map, const void *key)
+  'map_update_elem 132100020102024403', // 2: long bpf_map_update_elem(struct bpf_map *map, const void *key, const void *value, u64 flags)
+  'map_delete_elem 1321000201', // 3: long bpf_map_delete_elem(struct bpf_map *map, const void *key)
+  'probe_read 13000455050206', // 4: long bpf_probe_read(void *dst, u32 size, const void *unsafe_ptr)
+  'ktime_get_ns 24', // 5: u64 bpf_ktime_get_ns(void)
+  'trace_printk 1306075508.', // 6: long bpf_trace_printk(const char *fmt, u32 fmt_size, ...)
+  'get_prandom_u32 45', // 7: u32 bpf_get_prandom_u32(void)
+  'get_smp_processor_id 45', // 8: u32 bpf_get_smp_processor_id(void)
+  'skb_store_bytes 131709550A020B550C4403', // 9: long bpf_skb_store_bytes(struct sk_buff *skb, u32 offset, const void *from, u32 len, u64 flags)
+  'l3_csum_replace 131709550A440B440D4405', // 10: long bpf_l3_csum_replace(struct sk_buff *skb, u32 offset, u64 from, u64 to, u64 size)
+  'l4_csum_replace 131709550A440B440D4403', // 11: long bpf_l4_csum_replace(struct sk_buff *skb, u32 offset, u64 from, u64 to, u64 flags)
+  'tail_call 13100E210F550G', // 12: long bpf_tail_call(void *ctx, struct bpf_map *prog_array_map, u32 index)
+  'clone_redirect 131709550H4403', // 13: long bpf_clone_redirect(struct sk_buff *skb, u32 ifindex, u64 flags)
+  'get_current_pid_tgid 24', // 14: u64 bpf_get_current_pid_tgid(void)
+  'get_current_uid_gid 24', // 15: u64 bpf_get_current_uid_gid(void)
+  'get_current_comm 13000I550J', // 16: long bpf_get_current_comm(void *buf, u32 size_of_buf)
+  'get_cgroup_classid 451709', // 17: u32 bpf_get_cgroup_classid(struct sk_buff *skb)
+  'skb_vlan_push 131709580K590L', // 18: long bpf_skb_vlan_push(struct sk_buff *skb, __be16 vlan_proto, u16 vlan_tci)
+  'skb_vlan_pop 131709', // 19: long bpf_skb_vlan_pop(struct sk_buff *skb)
+  'skb_get_tunnel_key 1317090A0155054403', // 20: long bpf_skb_get_tunnel_key(struct sk_buff *skb, struct bpf_tunnel_key *key, u32 size, u64 flags)
+  'skb_set_tunnel_key 1317090A0155054403', // 21: long bpf_skb_set_tunnel_key(struct sk_buff *skb, struct bpf_tunnel_key *key, u32 size, u64 flags)
+  'perf_event_read 2421004403', // 22: u64 bpf_perf_event_read(struct bpf_map *map, u64 flags)
+  'redirect 13550H4403', // 23: long bpf_redirect(u32 ifindex, u64 flags)
+  'get_route_realm 451709', // 24: u32 bpf_get_route_realm(struct sk_buff *skb)
+  'perf_event_output 13100E21004403000M4405', // 25: long bpf_perf_event_output(void *ctx, struct bpf_map *map, u64 flags, void *data, u64 size)
+  'skb_load_bytes 131209550A000D550C', // 26: long bpf_skb_load_bytes(const void *skb, u32 offset, void *to, u32 len)
+  'get_stackid 13100E21004403', // 27: long bpf_get_stackid(void *ctx, struct bpf_map *map, u64 flags)
+  'csum_diff 3B0C0B550N0C0D550O5D0P', // 28: s64 bpf_csum_diff(__be32 *from, u32 from_size, __be32 *to, u32 to_size, __wsum seed)
+  'skb_get_tunnel_opt 131709000Q5505', // 29: long bpf_skb_get_tunnel_opt(struct sk_buff *skb, void *opt, u32 size)
+  'skb_set_tunnel_opt 131709000Q5505', // 30: long bpf_skb_set_tunnel_opt(struct sk_buff *skb, void *opt, u32 size)
+  'skb_change_proto 131709580R4403', // 31: long bpf_skb_change_proto(struct sk_buff *skb, __be16 proto, u64 flags)
+  'skb_change_type 131709550S', // 32: long bpf_skb_change_type(struct sk_buff *skb, u32 type)
+  'skb_under_cgroup 1317092100550G', // 33: long bpf_skb_under_cgroup(struct sk_buff *skb, struct bpf_map *map, u32 index)
+  'get_hash_recalc 451709', // 34: u32 bpf_get_hash_recalc(struct sk_buff *skb)
+  'get_current_task 24', // 35: u64 bpf_get_current_task(void)
+  'probe_write_user 130004020T550C', // 36: long bpf_probe_write_user(void *dst, const void *src, u32 len)
+  'current_task_under_cgroup 132100550G', // 37: long bpf_current_task_under_cgroup(struct bpf_map *map, u32 index)
+  'skb_change_tail 131709550C4403', // 38: long bpf_skb_change_tail(struct sk_buff *skb, u32 len, u64 flags)
+  'skb_pull_data 131709550C', // 39: long bpf_skb_pull_data(struct sk_buff *skb, u32 len)
+  'csum_update 3B17095D0U', // 40: s64 bpf_csum_update(struct sk_buff *skb, __wsum csum)
+  'set_hash_invalid 6E1709', // 41: void bpf_set_hash_invalid(struct sk_buff *skb)
+  'get_numa_node_id 13', // 42: long bpf_get_numa_node_id(void)
+  'skb_change_head 131709550C4403', // 43: long bpf_skb_change_head(struct sk_buff *skb, u32 len, u64 flags)
+  'xdp_adjust_head 131F0V5G0W', // 44: long bpf_xdp_adjust_head(struct xdp_buff *xdp_md, int delta)
+  'probe_read_str 13000455050206', // 45: long bpf_probe_read_str(void *dst, u32 size, const void *unsafe_ptr)
+  'get_socket_cookie 241709', // 46: u64 bpf_get_socket_cookie(struct sk_buff *skb); also documented as: u64 bpf_get_socket_cookie(struct bpf_sock_addr *ctx); also documented as: u64 bpf_get_socket_cookie(struct bpf_sock_ops *ctx); also documented as: u64 bpf_get_socket_cookie(struct sock *sk)
+  'get_socket_uid 451709', // 47: u32 bpf_get_socket_uid(struct sk_buff *skb)
+  'set_hash 131709550X', // 48: long bpf_set_hash(struct sk_buff *skb, u32 hash)
+  'setsockopt 13100Y5G0Z5G0a000b5G0c', // 49: long bpf_setsockopt(void *bpf_socket, int level, int optname, void *optval, int optlen)
+  'skb_adjust_room 1317095H0d550e4403', // 50: long bpf_skb_adjust_room(struct sk_buff *skb, s32 len_diff, u32 mode, u64 flags)
+  'redirect_map 13210055014403', // 51: long bpf_redirect_map(struct bpf_map *map, u32 key, u64 flags)
+  'sk_redirect_map 131709210055014403', // 52: long bpf_sk_redirect_map(struct sk_buff *skb, struct bpf_map *map, u32 key, u64 flags)
+  'sock_map_update 131I0f210000014403', // 53: long bpf_sock_map_update(struct bpf_sock_ops *skops, struct bpf_map *map, void *key, u64 flags)
+  'xdp_adjust_meta 131F0V5G0W', // 54: long bpf_xdp_adjust_meta(struct xdp_buff *xdp_md, int delta)
+  'perf_event_read_value 13210044030J0I550g', // 55: long bpf_perf_event_read_value(struct bpf_map *map, u64 flags, struct bpf_perf_event_value *buf, u32 buf_size)
+  'perf_prog_read_value 131K0E0J0I550g', // 56: long bpf_perf_prog_read_value(struct bpf_perf_event_data *ctx, struct bpf_perf_event_value *buf, u32 buf_size)
+  'getsockopt 13100Y5G0Z5G0a000b5G0c', // 57: long bpf_getsockopt(void *bpf_socket, int level, int optname, void *optval, int optlen)
+  'override_return 131L0h440i', // 58: long bpf_override_return(struct pt_regs *regs, u64 rc)
+  'sock_ops_cb_flags_set 131I0j5G0k', // 59: long bpf_sock_ops_cb_flags_set(struct bpf_sock_ops *bpf_sock, int argval)
+  'msg_redirect_map 131M0l210055014403', // 60: long bpf_msg_redirect_map(struct sk_msg_buff *msg, struct bpf_map *map, u32 key, u64 flags)
+  'msg_apply_bytes 131M0l550m', // 61: long bpf_msg_apply_bytes(struct sk_msg_buff *msg, u32 bytes)
+  'msg_cork_bytes 131M0l550m', // 62: long bpf_msg_cork_bytes(struct sk_msg_buff *msg, u32 bytes)
+  'msg_pull_data 131M0l550n550o4403', // 63: long bpf_msg_pull_data(struct sk_msg_buff *msg, u32 start, u32 end, u64 flags)
+  'bind 131N0E0O0p5G0q', // 64: long bpf_bind(struct bpf_sock_addr *ctx, struct sockaddr *addr, int addr_len)
+  'xdp_adjust_tail 131F0V5G0W', // 65: long bpf_xdp_adjust_tail(struct xdp_buff *xdp_md, int delta)
+  'skb_get_xfrm_state 131709550G0P0r55054403', // 66: long bpf_skb_get_xfrm_state(struct sk_buff *skb, u32 index, struct bpf_xfrm_state *xfrm_state, u32 size, u64 flags)
+  'get_stack 13100E000I55054403', // 67: long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags)
+  'skb_load_bytes_relative 131209550A000D550C550s', // 68: long bpf_skb_load_bytes_relative(const void *skb, u32 offset, void *to, u32 len, u32 start_header)
+  'fib_lookup 13100E0Q0t5G0u5503', // 69: long bpf_fib_lookup(void *ctx, struct bpf_fib_lookup *params, int plen, u32 flags)
+  'sock_hash_update 131I0f210000014403', // 70: long bpf_sock_hash_update(struct bpf_sock_ops *skops, struct bpf_map *map, void *key, u64 flags)
+  'msg_redirect_hash 131M0l210000014403', // 71: long bpf_msg_redirect_hash(struct sk_msg_buff *msg, struct bpf_map *map, void *key, u64 flags)
+  'sk_redirect_hash 131709210000014403', // 72: long bpf_sk_redirect_hash(struct sk_buff *skb, struct bpf_map *map, void *key, u64 flags)
+  'lwt_push_encap 131709550S000v550C', // 73: long bpf_lwt_push_encap(struct sk_buff *skb, u32 type, void *hdr, u32 len)
+  'lwt_seg6_store_bytes 131709550A020B550C', // 74: long bpf_lwt_seg6_store_bytes(struct sk_buff *skb, u32 offset, const void *from, u32 len)
+  'lwt_seg6_adjust_srh 131709550A5H0W', // 75: long bpf_lwt_seg6_adjust_srh(struct sk_buff *skb, u32 offset, s32 delta)
+  'lwt_seg6_action 131709550w000x550y', // 76: long bpf_lwt_seg6_action(struct sk_buff *skb, u32 action, void *param, u32 param_len)
+  'rc_repeat 13100E', // 77: long bpf_rc_repeat(void *ctx)
+  'rc_keydown 13100E550z44105511', // 78: long bpf_rc_keydown(void *ctx, u32 protocol, u64 scancode, u32 toggle)
+  'skb_cgroup_id 241709', // 79: u64 bpf_skb_cgroup_id(struct sk_buff *skb)
+  'get_current_cgroup_id 24', // 80: u64 bpf_get_current_cgroup_id(void)
+  'get_local_storage 0020004403', // 81: void *bpf_get_local_storage(void *map, u64 flags)
+  'sk_select_reuseport 131R12210000014403', // 82: long bpf_sk_select_reuseport(struct sk_reuseport_md *reuse, struct bpf_map *map, void *key, u64 flags)
+  'skb_ancestor_cgroup_id 2417095G13', // 83: u64 bpf_skb_ancestor_cgroup_id(struct sk_buff *skb, int ancestor_level)
+  'sk_lookup_tcp 0S100E0T14551544164403', // 84: struct bpf_sock *bpf_sk_lookup_tcp(void *ctx, struct bpf_sock_tuple *tuple, u32 tuple_size, u64 netns, u64 flags)
+  'sk_lookup_udp 0S100E0T14551544164403', // 85: struct bpf_sock *bpf_sk_lookup_udp(void *ctx, struct bpf_sock_tuple *tuple, u32 tuple_size, u64 netns, u64 flags)
+  'sk_release 130017', // 86: long bpf_sk_release(void *sock)
+  'map_push_elem 13210002024403', // 87: long bpf_map_push_elem(struct bpf_map *map, const void *value, u64 flags)
+  'map_pop_elem 1321000002', // 88: long bpf_map_pop_elem(struct bpf_map *map, void *value)
+  'map_peek_elem 1321000002', // 89: long bpf_map_peek_elem(struct bpf_map *map, void *value)
+  'msg_push_data 131M0l550n550C4403', // 90: long bpf_msg_push_data(struct sk_msg_buff *msg, u32 start, u32 len, u64 flags)
+  'msg_pop_data 131M0l550n550C4403', // 91: long bpf_msg_pop_data(struct sk_msg_buff *msg, u32 start, u32 len, u64 flags)
+  'rc_pointer_rel 13100E5H185H19', // 92: long bpf_rc_pointer_rel(void *ctx, s32 rel_x, s32 rel_y)
+  'spin_lock 130U1A', // 93: long bpf_spin_lock(struct bpf_spin_lock *lock)
+  'spin_unlock 130U1A', // 94: long bpf_spin_unlock(struct bpf_spin_lock *lock)
+  'sk_fullsock 0S0S1B', // 95: struct bpf_sock *bpf_sk_fullsock(struct bpf_sock *sk)
+  'tcp_sock 0V0S1B', // 96: struct bpf_tcp_sock *bpf_tcp_sock(struct bpf_sock *sk)
+  'skb_ecn_set_ce 131709', // 97: long bpf_skb_ecn_set_ce(struct sk_buff *skb)
+  'get_listener_sock 0S0S1B', // 98: struct bpf_sock *bpf_get_listener_sock(struct bpf_sock *sk)
+  'skc_lookup_tcp 0S100E0T14551544164403', // 99: struct bpf_sock *bpf_skc_lookup_tcp(void *ctx, struct bpf_sock_tuple *tuple, u32 tuple_size, u64 netns, u64 flags)
+  'tcp_check_syncookie 13001B001C551D0W1E551F', // 100: long bpf_tcp_check_syncookie(void *sk, void *iph, u32 iph_len, struct tcphdr *th, u32 th_len)
+  'sysctl_get_name 131X0E0Y0I4Z1G4403', // 101: long bpf_sysctl_get_name(struct bpf_sysctl *ctx, char *buf, size_t buf_len, u64 flags)
+  'sysctl_get_current_value 131X0E0Y0I4Z1G', // 102: long bpf_sysctl_get_current_value(struct bpf_sysctl *ctx, char *buf, size_t buf_len)
+  'sysctl_get_new_value 131X0E0Y0I4Z1G', // 103: long bpf_sysctl_get_new_value(struct bpf_sysctl *ctx, char *buf, size_t buf_len)
+  'sysctl_set_new_value 131X0E060I4Z1G', // 104: long bpf_sysctl_set_new_value(struct bpf_sysctl *ctx, const char *buf, size_t buf_len)
+  'strtol 13060I4Z1G44030a1H', // 105: long bpf_strtol(const char *buf, size_t buf_len, u64 flags, long *res)
+  'strtoul 13060I4Z1G44030b1H', // 106: long bpf_strtoul(const char *buf, size_t buf_len, u64 flags, unsigned long *res)
+  'sk_storage_get 002100001B00024403', // 107: void *bpf_sk_storage_get(struct bpf_map *map, void *sk, void *value, u64 flags)
+  'sk_storage_delete 132100001B', // 108: long bpf_sk_storage_delete(struct bpf_map *map, void *sk)
+  'send_signal 13551I', // 109: long bpf_send_signal(u32 sig)
+  'tcp_gen_syncookie 3B001B001C551D0W1E551F', // 110: s64 bpf_tcp_gen_syncookie(void *sk, void *iph, u32 iph_len, struct tcphdr *th, u32 th_len)
+  'skb_output 13100E21004403000M4405', // 111: long bpf_skb_output(void *ctx, struct bpf_map *map, u64 flags, void *data, u64 size)
+  'probe_read_user 13000455050206', // 112: long bpf_probe_read_user(void *dst, u32 size, const void *unsafe_ptr)
+  'probe_read_kernel 13000455050206', // 113: long bpf_probe_read_kernel(void *dst, u32 size, const void *unsafe_ptr)
+  'probe_read_user_str 13000455050206', // 114: long bpf_probe_read_user_str(void *dst, u32 size, const void *unsafe_ptr)
+  'probe_read_kernel_str 13000455050206', // 115: long bpf_probe_read_kernel_str(void *dst, u32 size, const void *unsafe_ptr)
+  'tcp_send_ack 13001J551K', // 116: long bpf_tcp_send_ack(void *tp, u32 rcv_nxt)
+  'send_signal_thread 13551I', // 117: long bpf_send_signal_thread(u32 sig)
+  'jiffies64 24', // 118: u64 bpf_jiffies64(void)
+  'read_branch_records 131K0E000I55054403', // 119: long bpf_read_branch_records(struct bpf_perf_event_data *ctx, void *buf, u32 size, u64 flags)
+  'get_ns_current_pid_tgid 13441L441M0c1N5505', // 120: long bpf_get_ns_current_pid_tgid(u64 dev, u64 ino, struct bpf_pidns_info *nsdata, u32 size)
+  'xdp_output 13100E21004403000M4405', // 121: long bpf_xdp_output(void *ctx, struct bpf_map *map, u64 flags, void *data, u64 size)
+  'get_netns_cookie 24100E', // 122: u64 bpf_get_netns_cookie(void *ctx)
+  'get_current_ancestor_cgroup_id 245G13', // 123: u64 bpf_get_current_ancestor_cgroup_id(int ancestor_level)
+  'sk_assign 131709001B4403', // 124: long bpf_sk_assign(struct sk_buff *skb, void *sk, u64 flags); also documented as: long bpf_sk_assign(struct bpf_sk_lookup *ctx, struct bpf_sock *sk, u64 flags)
+  'ktime_get_boot_ns 24', // 125: u64 bpf_ktime_get_boot_ns(void)
+  'seq_printf 130d1O06075508020M551P', // 126: long bpf_seq_printf(struct seq_file *m, const char *fmt, u32 fmt_size, const void *data, u32 data_len)
+  'seq_write 130d1O020M550C', // 127: long bpf_seq_write(struct seq_file *m, const void *data, u32 len)
+  'sk_cgroup_id 24001B', // 128: u64 bpf_sk_cgroup_id(void *sk)
+  'sk_ancestor_cgroup_id 24001B5G13', // 129: u64 bpf_sk_ancestor_cgroup_id(void *sk, int ancestor_level)
+  'ringbuf_output 13201Q000M44054403', // 130: long bpf_ringbuf_output(void *ringbuf, void *data, u64 size, u64 flags)
+  'ringbuf_reserve 00201Q44054403', // 131: void *bpf_ringbuf_reserve(void *ringbuf, u64 size, u64 flags)
+  'ringbuf_submit 6E000M4403', // 132: void bpf_ringbuf_submit(void *data, u64 flags)
+  'ringbuf_discard 6E000M4403', // 133: void bpf_ringbuf_discard(void *data, u64 flags)
+  'ringbuf_query 24201Q4403', // 134: u64 bpf_ringbuf_query(void *ringbuf, u64 flags)
+  'csum_level 131709440Z', // 135: long bpf_csum_level(struct sk_buff *skb, u64 level)
+  'skc_to_tcp6_sock 0e001B', // 136: struct tcp6_sock *bpf_skc_to_tcp6_sock(void *sk)
+  'skc_to_tcp_sock 0f001B', // 137: struct tcp_sock *bpf_skc_to_tcp_sock(void *sk)
+  'skc_to_tcp_timewait_sock 0g001B', // 138: struct tcp_timewait_sock *bpf_skc_to_tcp_timewait_sock(void *sk)
+  'skc_to_tcp_request_sock 0h001B', // 139: struct tcp_request_sock *bpf_skc_to_tcp_request_sock(void *sk)
+  'skc_to_udp6_sock 0i001B', // 140: struct udp6_sock *bpf_skc_to_udp6_sock(void *sk)
+  'get_task_stack 130j1R000I55054403', // 141: long bpf_get_task_stack(struct task_struct *task, void *buf, u32 size, u64 flags)
+  'load_hdr_opt 131I0f001S550C4403', // 142: long bpf_load_hdr_opt(struct bpf_sock_ops *skops, void *searchby_res, u32 len, u64 flags)
+  'store_hdr_opt 131I0f020B550C4403', // 143: long bpf_store_hdr_opt(struct bpf_sock_ops *skops, const void *from, u32 len, u64 flags)
+  'reserve_hdr_opt 131I0f550C4403', // 144: long bpf_reserve_hdr_opt(struct bpf_sock_ops *skops, u32 len, u64 flags)
+  'inode_storage_get 002100001T00024403', // 145: void *bpf_inode_storage_get(struct bpf_map *map, void *inode, void *value, u64 flags)
+  'inode_storage_delete 5G2100001T', // 146: int bpf_inode_storage_delete(struct bpf_map *map, void *inode)
+  'd_path 130k1U0Y0I551V', // 147: long bpf_d_path(struct path *path, char *buf, u32 sz)
+  'copy_from_user 1300045505021W', // 148: long bpf_copy_from_user(void *dst, u32 size, const void *user_ptr)
+  'snprintf_btf 130Y1X551Y0l1Z551a4403', // 149: long bpf_snprintf_btf(char *str, u32 str_size, struct btf_ptr *ptr, u32 btf_ptr_size, u64 flags)
+  'seq_printf_btf 130d1O0l1Z551b4403', // 150: long bpf_seq_printf_btf(struct seq_file *m, struct btf_ptr *ptr, u32 ptr_size, u64 flags)
+  'skb_cgroup_classid 241709', // 151: u64 bpf_skb_cgroup_classid(struct sk_buff *skb)
+  'redirect_neigh 13550H0m0t5G0u4403', // 152: long bpf_redirect_neigh(u32 ifindex, struct bpf_redir_neigh *params, int plen, u64 flags)
+  'per_cpu_ptr 00021c551d', // 153: void *bpf_per_cpu_ptr(const void *percpu_ptr, u32 cpu)
+  'this_cpu_ptr 00021c', // 154: void *bpf_this_cpu_ptr(const void *percpu_ptr)
+  'redirect_peer 13550H4403', // 155: long bpf_redirect_peer(u32 ifindex, u64 flags)
+  'task_storage_get 0021000j1R00024403', // 156: void *bpf_task_storage_get(struct bpf_map *map, struct task_struct *task, void *value, u64 flags)
+  'task_storage_delete 1321000j1R', // 157: long bpf_task_storage_delete(struct bpf_map *map, struct task_struct *task)
+  'get_current_task_btf 0j', // 158: struct task_struct *bpf_get_current_task_btf(void)
+  'bprm_opts_set 130n1e4403', // 159: long bpf_bprm_opts_set(struct linux_binprm *bprm, u64 flags)
+  'ktime_get_coarse_ns 24', // 160: u64 bpf_ktime_get_coarse_ns(void)
+  'ima_inode_hash 130o1T00045505', // 161: long bpf_ima_inode_hash(struct inode *inode, void *dst, u32 size)
+  'sock_from_file 0p0q1f', // 162: struct socket *bpf_sock_from_file(struct file *file)
+  'check_mtu 13100E550H0r1g5H0d4403', // 163: long bpf_check_mtu(void *ctx, u32 ifindex, u32 *mtu_len, s32 len_diff, u64 flags)
+  'for_each_map_elem 132100301h001i4403', // 164: long bpf_for_each_map_elem(struct bpf_map *map, void *callback_fn, void *callback_ctx, u64 flags)
+  'snprintf 130Y1X551Y06070s0M551P', // 165: long bpf_snprintf(char *str, u32 str_size, const char *fmt, u64 *data, u32 data_len)
+  'sys_bpf 13551j001k551l', // 166: long bpf_sys_bpf(u32 cmd, void *attr, u32 attr_size)
+  'btf_find_by_name_kind 130Y1m5G1n551o5G03', // 167: long bpf_btf_find_by_name_kind(char *name, int name_sz, u32 kind, int flags)
+  'sys_close 13551p', // 168: long bpf_sys_close(u32 fd)
+  'timer_init 130t1q21004403', // 169: long bpf_timer_init(struct bpf_timer *timer, struct bpf_map *map, u64 flags)
+  'timer_set_callback 130t1q301h', // 170: long bpf_timer_set_callback(struct bpf_timer *timer, void *callback_fn)
+  'timer_start 130t1q441r4403', // 171: long bpf_timer_start(struct bpf_timer *timer, u64 nsecs, u64 flags)
+  'timer_cancel 130t1q', // 172: long bpf_timer_cancel(struct bpf_timer *timer)
+  'get_func_ip 24100E', // 173: u64 bpf_get_func_ip(void *ctx)
+  'get_attach_cookie 24100E', // 174: u64 bpf_get_attach_cookie(void *ctx)
+  'task_pt_regs 130j1R', // 175: long bpf_task_pt_regs(struct task_struct *task)
+  'get_branch_snapshot 13001s55054403', // 176: long bpf_get_branch_snapshot(void *entries, u32 size, u64 flags)
+  'trace_vprintk 1306075508020M551P', // 177: long bpf_trace_vprintk(const char *fmt, u32 fmt_size, const void *data, u32 data_len)
+  'skc_to_unix_sock 0u001B', // 178: struct unix_sock *bpf_skc_to_unix_sock(void *sk)
+  'kallsyms_lookup_name 13061m5G1n5G030s1H', // 179: long bpf_kallsyms_lookup_name(const char *name, int name_sz, int flags, u64 *res)
+  'find_vma 130j1R440p301h001i4403', // 180: long bpf_find_vma(struct task_struct *task, u64 addr, void *callback_fn, void *callback_ctx, u64 flags)
+  'loop 13551t301h001i4403', // 181: long bpf_loop(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags)
+  'strncmp 13061u551v061w', // 182: long bpf_strncmp(const char *s1, u32 s1_sz, const char *s2)
+  'get_func_arg 13100E551x0s02', // 183: long bpf_get_func_arg(void *ctx, u32 n, u64 *value)
+  'get_func_ret 13100E0s02', // 184: long bpf_get_func_ret(void *ctx, u64 *value)
+  'get_func_arg_cnt 13100E', // 185: long bpf_get_func_arg_cnt(void *ctx)
+  'get_retval 5G', // 186: int bpf_get_retval(void)
+  'set_retval 5G5G1y', // 187: int bpf_set_retval(int retval)
+  'xdp_get_buff_len 241F0V', // 188: u64 bpf_xdp_get_buff_len(struct xdp_buff *xdp_md)
+  'xdp_load_bytes 131F0V550A000I550C', // 189: long bpf_xdp_load_bytes(struct xdp_buff *xdp_md, u32 offset, void *buf, u32 len)
+  'xdp_store_bytes 131F0V550A000I550C', // 190: long bpf_xdp_store_bytes(struct xdp_buff *xdp_md, u32 offset, void *buf, u32 len)
+  'copy_from_user_task 1300045505021W0j1z4403', // 191: long bpf_copy_from_user_task(void *dst, u32 size, const void *user_ptr, struct task_struct *tsk, u64 flags)
+  'skb_set_tstamp 13170944205521', // 192: long bpf_skb_set_tstamp(struct sk_buff *skb, u64 tstamp, u32 tstamp_type)
+  'ima_file_hash 130q1f00045505', // 193: long bpf_ima_file_hash(struct file *file, void *dst, u32 size)
+  'kptr_xchg 000022001Z', // 194: void *bpf_kptr_xchg(void *map_value, void *ptr)
+  'map_lookup_percpu_elem 0021000201551d', // 195: void *bpf_map_lookup_percpu_elem(struct bpf_map *map, const void *key, u32 cpu)
+  'skc_to_mptcp_sock 0v001B', // 196: struct mptcp_sock *bpf_skc_to_mptcp_sock(void *sk)
+  'dynptr_from_mem 13000M550544030w1Z', // 197: long bpf_dynptr_from_mem(void *data, u32 size, u64 flags, struct bpf_dynptr *ptr)
+  'ringbuf_reserve_dynptr 13201Q550544030w1Z', // 198: long bpf_ringbuf_reserve_dynptr(void *ringbuf, u32 size, u64 flags, struct bpf_dynptr *ptr)
+  'ringbuf_submit_dynptr 6E0w1Z4403', // 199: void bpf_ringbuf_submit_dynptr(struct bpf_dynptr *ptr, u64 flags)
+  'ringbuf_discard_dynptr 6E0w1Z4403', // 200: void bpf_ringbuf_discard_dynptr(struct bpf_dynptr *ptr, u64 flags)
+  'dynptr_read 130004550C0w0T550A4403', // 201: long bpf_dynptr_read(void *dst, u32 len, struct bpf_dynptr *src, u32 offset, u64 flags)
+  'dynptr_write 130w04550A000T550C4403', // 202: long bpf_dynptr_write(struct bpf_dynptr *dst, u32 offset, void *src, u32 len, u64 flags)
+  'dynptr_data 000w1Z550A550C', // 203: void *bpf_dynptr_data(struct bpf_dynptr *ptr, u32 offset, u32 len)
+  'tcp_raw_gen_syncookie_ipv4 3B0x1C0W1E551F', // 204: s64 bpf_tcp_raw_gen_syncookie_ipv4(struct iphdr *iph, struct tcphdr *th, u32 th_len)
+  'tcp_raw_gen_syncookie_ipv6 3B0y1C0W1E551F', // 205: s64 bpf_tcp_raw_gen_syncookie_ipv6(struct ipv6hdr *iph, struct tcphdr *th, u32 th_len)
+  'tcp_raw_check_syncookie_ipv4 130x1C0W1E', // 206: long bpf_tcp_raw_check_syncookie_ipv4(struct iphdr *iph, struct tcphdr *th)
+  'tcp_raw_check_syncookie_ipv6 130y1C0W1E', // 207: long bpf_tcp_raw_check_syncookie_ipv6(struct ipv6hdr *iph, struct tcphdr *th)
+  'ktime_get_tai_ns 24', // 208: u64 bpf_ktime_get_tai_ns(void)
+  'user_ringbuf_drain 132100301h000E4403', // 209: long bpf_user_ringbuf_drain(struct bpf_map *map, void *callback_fn, void *ctx, u64 flags)
+];
+
+const TYPE_WIDTH = 1;
+const NAME_WIDTH = 2;
+
+/** The index of `width` DIGITS at `at` in `s` (DIGITS is 0-9, A-Z, a-z). */
+function indexAt(s: string, at: number, width: number): number {
+  let n = 0;
+  for (let i = 0; i < width; i++) {
+    const c = s.charCodeAt(at + i);
+    n = n * DIGITS.length + (c <= 57 ? c - 48 : c <= 90 ? c - 55 : c - 61);
+  }
+  return n;
+}
+
+/** The HelperProto of entry `id` of ENTRIES. */
+function decode(id: number, entry: string): HelperProto {
+  const space = entry.indexOf(' ');
+  const name = `bpf_${space < 0 ? entry : entry.slice(0, space)}`;
+  if (space < 0) return { id, name, ret: null, retType: null, args: null, variadic: false };
+  const args: HelperArg[] = [];
+  let at = space + 2 + TYPE_WIDTH;
+  for (; at + 1 + TYPE_WIDTH + NAME_WIDTH <= entry.length; at += 1 + TYPE_WIDTH + NAME_WIDTH) {
+    args.push({
+      name: ARG_NAMES[indexAt(entry, at + 1 + TYPE_WIDTH, NAME_WIDTH)]!,
+      type: TYPES[indexAt(entry, at + 1, TYPE_WIDTH)]!,
+      kind: KINDS[Number(entry[at])]!,
+    });
+  }
+  const ret = RETS[Number(entry[space + 1])]!;
+  return { id, name, ret, retType: TYPES[indexAt(entry, space + 2, TYPE_WIDTH)]!, args, variadic: entry[at] === '.' };
+}
+
+/** Entries decoded so far, by id (decoding is on demand: a runtime looks up a few helpers). */
+const decoded: (HelperProto | undefined)[] = [];
+
+/** The helper with kernel id `id`, if the header lists it. */
+export function helperById(id: number): HelperProto | undefined {
+  const entry = Number.isInteger(id) && id >= 1 ? ENTRIES[id - 1] : undefined;
+  if (!entry) return undefined;
+  return (decoded[id] ??= decode(id, entry));
+}
+
+let all: readonly HelperProto[] | undefined;
+
+/** Every helper the header lists, by id (decoded once, on the first call). */
+export function allHelpers(): readonly HelperProto[] {
+  return (all ??= ENTRIES.flatMap((e, i) => (e === '' ? [] : [helperById(i + 1)!])));
+}
+
+/** Helper ids by name without `bpf_` (the names alone are cheap to read). */
+const IDS = new Map<string, number>();
+ENTRIES.forEach((e, i) => {
+  if (e !== '') IDS.set(e.split(' ', 1)[0]!, i + 1);
+});
+
+/** The literal type of {@link BpfFunc}: each helper's name without `bpf_` and its id. */
+export type BpfFuncIds = {
+  readonly map_lookup_elem: 1;
+  readonly map_update_elem: 2;
+  readonly map_delete_elem: 3;
+  readonly probe_read: 4;
+  readonly ktime_get_ns: 5;
+  readonly trace_printk: 6;
+  readonly get_prandom_u32: 7;
+  readonly get_smp_processor_id: 8;
+  readonly skb_store_bytes: 9;
+  readonly l3_csum_replace: 10;
+  readonly l4_csum_replace: 11;
+  readonly tail_call: 12;
+  readonly clone_redirect: 13;
+  readonly get_current_pid_tgid: 14;
+  readonly get_current_uid_gid: 15;
+  readonly get_current_comm: 16;
+  readonly get_cgroup_classid: 17;
+  readonly skb_vlan_push: 18;
+  readonly skb_vlan_pop: 19;
+  readonly skb_get_tunnel_key: 20;
+  readonly skb_set_tunnel_key: 21;
+  readonly perf_event_read: 22;
+  readonly redirect: 23;
+  readonly get_route_realm: 24;
+  readonly perf_event_output: 25;
+  readonly skb_load_bytes: 26;
+  readonly get_stackid: 27;
+  readonly csum_diff: 28;
+  readonly skb_get_tunnel_opt: 29;
+  readonly skb_set_tunnel_opt: 30;
+  readonly skb_change_proto: 31;
+  readonly skb_change_type: 32;
+  readonly skb_under_cgroup: 33;
+  readonly get_hash_recalc: 34;
+  readonly get_current_task: 35;
+  readonly probe_write_user: 36;
+  readonly current_task_under_cgroup: 37;
+  readonly skb_change_tail: 38;
+  readonly skb_pull_data: 39;
+  readonly csum_update: 40;
+  readonly set_hash_invalid: 41;
+  readonly get_numa_node_id: 42;
+  readonly skb_change_head: 43;
+  readonly xdp_adjust_head: 44;
+  readonly probe_read_str: 45;
+  readonly get_socket_cookie: 46;
+  readonly get_socket_uid: 47;
+  readonly set_hash: 48;
+  readonly setsockopt: 49;
+  readonly skb_adjust_room: 50;
+  readonly redirect_map: 51;
+  readonly sk_redirect_map: 52;
+  readonly sock_map_update: 53;
+  readonly xdp_adjust_meta: 54;
+  readonly perf_event_read_value: 55;
+  readonly perf_prog_read_value: 56;
+  readonly getsockopt: 57;
+  readonly override_return: 58;
+  readonly sock_ops_cb_flags_set: 59;
+  readonly msg_redirect_map: 60;
+  readonly msg_apply_bytes: 61;
+  readonly msg_cork_bytes: 62;
+  readonly msg_pull_data: 63;
+  readonly bind: 64;
+  readonly xdp_adjust_tail: 65;
+  readonly skb_get_xfrm_state: 66;
+  readonly get_stack: 67;
+  readonly skb_load_bytes_relative: 68;
+  readonly fib_lookup: 69;
+  readonly sock_hash_update: 70;
+  readonly msg_redirect_hash: 71;
+  readonly sk_redirect_hash: 72;
+  readonly lwt_push_encap: 73;
+  readonly lwt_seg6_store_bytes: 74;
+  readonly lwt_seg6_adjust_srh: 75;
+  readonly lwt_seg6_action: 76;
+  readonly rc_repeat: 77;
+  readonly rc_keydown: 78;
+  readonly skb_cgroup_id: 79;
+  readonly get_current_cgroup_id: 80;
+  readonly get_local_storage: 81;
+  readonly sk_select_reuseport: 82;
+  readonly skb_ancestor_cgroup_id: 83;
+  readonly sk_lookup_tcp: 84;
+  readonly sk_lookup_udp: 85;
+  readonly sk_release: 86;
+  readonly map_push_elem: 87;
+  readonly map_pop_elem: 88;
+  readonly map_peek_elem: 89;
+  readonly msg_push_data: 90;
+  readonly msg_pop_data: 91;
+  readonly rc_pointer_rel: 92;
+  readonly spin_lock: 93;
+  readonly spin_unlock: 94;
+  readonly sk_fullsock: 95;
+  readonly tcp_sock: 96;
+  readonly skb_ecn_set_ce: 97;
+  readonly get_listener_sock: 98;
+  readonly skc_lookup_tcp: 99;
+  readonly tcp_check_syncookie: 100;
+  readonly sysctl_get_name: 101;
+  readonly sysctl_get_current_value: 102;
+  readonly sysctl_get_new_value: 103;
+  readonly sysctl_set_new_value: 104;
+  readonly strtol: 105;
+  readonly strtoul: 106;
+  readonly sk_storage_get: 107;
+  readonly sk_storage_delete: 108;
+  readonly send_signal: 109;
+  readonly tcp_gen_syncookie: 110;
+  readonly skb_output: 111;
+  readonly probe_read_user: 112;
+  readonly probe_read_kernel: 113;
+  readonly probe_read_user_str: 114;
+  readonly probe_read_kernel_str: 115;
+  readonly tcp_send_ack: 116;
+  readonly send_signal_thread: 117;
+  readonly jiffies64: 118;
+  readonly read_branch_records: 119;
+  readonly get_ns_current_pid_tgid: 120;
+  readonly xdp_output: 121;
+  readonly get_netns_cookie: 122;
+  readonly get_current_ancestor_cgroup_id: 123;
+  readonly sk_assign: 124;
+  readonly ktime_get_boot_ns: 125;
+  readonly seq_printf: 126;
+  readonly seq_write: 127;
+  readonly sk_cgroup_id: 128;
+  readonly sk_ancestor_cgroup_id: 129;
+  readonly ringbuf_output: 130;
+  readonly ringbuf_reserve: 131;
+  readonly ringbuf_submit: 132;
+  readonly ringbuf_discard: 133;
+  readonly ringbuf_query: 134;
+  readonly csum_level: 135;
+  readonly skc_to_tcp6_sock: 136;
+  readonly skc_to_tcp_sock: 137;
+  readonly skc_to_tcp_timewait_sock: 138;
+  readonly skc_to_tcp_request_sock: 139;
+  readonly skc_to_udp6_sock: 140;
+  readonly get_task_stack: 141;
+  readonly load_hdr_opt: 142;
+  readonly store_hdr_opt: 143;
+  readonly reserve_hdr_opt: 144;
+  readonly inode_storage_get: 145;
+  readonly inode_storage_delete: 146;
+  readonly d_path: 147;
+  readonly copy_from_user: 148;
+  readonly snprintf_btf: 149;
+  readonly seq_printf_btf: 150;
+  readonly skb_cgroup_classid: 151;
+  readonly redirect_neigh: 152;
+  readonly per_cpu_ptr: 153;
+  readonly this_cpu_ptr: 154;
+  readonly redirect_peer: 155;
+  readonly task_storage_get: 156;
+  readonly task_storage_delete: 157;
+  readonly get_current_task_btf: 158;
+  readonly bprm_opts_set: 159;
+  readonly ktime_get_coarse_ns: 160;
+  readonly ima_inode_hash: 161;
+  readonly sock_from_file: 162;
+  readonly check_mtu: 163;
+  readonly for_each_map_elem: 164;
+  readonly snprintf: 165;
+  readonly sys_bpf: 166;
+  readonly btf_find_by_name_kind: 167;
+  readonly sys_close: 168;
+  readonly timer_init: 169;
+  readonly timer_set_callback: 170;
+  readonly timer_start: 171;
+  readonly timer_cancel: 172;
+  readonly get_func_ip: 173;
+  readonly get_attach_cookie: 174;
+  readonly task_pt_regs: 175;
+  readonly get_branch_snapshot: 176;
+  readonly trace_vprintk: 177;
+  readonly skc_to_unix_sock: 178;
+  readonly kallsyms_lookup_name: 179;
+  readonly find_vma: 180;
+  readonly loop: 181;
+  readonly strncmp: 182;
+  readonly get_func_arg: 183;
+  readonly get_func_ret: 184;
+  readonly get_func_arg_cnt: 185;
+  readonly get_retval: 186;
+  readonly set_retval: 187;
+  readonly xdp_get_buff_len: 188;
+  readonly xdp_load_bytes: 189;
+  readonly xdp_store_bytes: 190;
+  readonly copy_from_user_task: 191;
+  readonly skb_set_tstamp: 192;
+  readonly ima_file_hash: 193;
+  readonly kptr_xchg: 194;
+  readonly map_lookup_percpu_elem: 195;
+  readonly skc_to_mptcp_sock: 196;
+  readonly dynptr_from_mem: 197;
+  readonly ringbuf_reserve_dynptr: 198;
+  readonly ringbuf_submit_dynptr: 199;
+  readonly ringbuf_discard_dynptr: 200;
+  readonly dynptr_read: 201;
+  readonly dynptr_write: 202;
+  readonly dynptr_data: 203;
+  readonly tcp_raw_gen_syncookie_ipv4: 204;
+  readonly tcp_raw_gen_syncookie_ipv6: 205;
+  readonly tcp_raw_check_syncookie_ipv4: 206;
+  readonly tcp_raw_check_syncookie_ipv6: 207;
+  readonly ktime_get_tai_ns: 208;
+  readonly user_ringbuf_drain: 209;
+};
+
 /**
  * Helper ids by name without the `bpf_` prefix, as the UAPI's `BPF_FUNC_*` constants:
  * `BpfFunc.map_lookup_elem` is `BPF_FUNC_map_lookup_elem` (1).
  */
-export const BpfFunc = {
-  map_lookup_elem: 1,
-  map_update_elem: 2,
-  map_delete_elem: 3,
-  probe_read: 4,
-  ktime_get_ns: 5,
-  trace_printk: 6,
-  get_prandom_u32: 7,
-  get_smp_processor_id: 8,
-  skb_store_bytes: 9,
-  l3_csum_replace: 10,
-  l4_csum_replace: 11,
-  tail_call: 12,
-  clone_redirect: 13,
-  get_current_pid_tgid: 14,
-  get_current_uid_gid: 15,
-  get_current_comm: 16,
-  get_cgroup_classid: 17,
-  skb_vlan_push: 18,
-  skb_vlan_pop: 19,
-  skb_get_tunnel_key: 20,
-  skb_set_tunnel_key: 21,
-  perf_event_read: 22,
-  redirect: 23,
-  get_route_realm: 24,
-  perf_event_output: 25,
-  skb_load_bytes: 26,
-  get_stackid: 27,
-  csum_diff: 28,
-  skb_get_tunnel_opt: 29,
-  skb_set_tunnel_opt: 30,
-  skb_change_proto: 31,
-  skb_change_type: 32,
-  skb_under_cgroup: 33,
-  get_hash_recalc: 34,
-  get_current_task: 35,
-  probe_write_user: 36,
-  current_task_under_cgroup: 37,
-  skb_change_tail: 38,
-  skb_pull_data: 39,
-  csum_update: 40,
-  set_hash_invalid: 41,
-  get_numa_node_id: 42,
-  skb_change_head: 43,
-  xdp_adjust_head: 44,
-  probe_read_str: 45,
-  get_socket_cookie: 46,
-  get_socket_uid: 47,
-  set_hash: 48,
-  setsockopt: 49,
-  skb_adjust_room: 50,
-  redirect_map: 51,
-  sk_redirect_map: 52,
-  sock_map_update: 53,
-  xdp_adjust_meta: 54,
-  perf_event_read_value: 55,
-  perf_prog_read_value: 56,
-  getsockopt: 57,
-  override_return: 58,
-  sock_ops_cb_flags_set: 59,
-  msg_redirect_map: 60,
-  msg_apply_bytes: 61,
-  msg_cork_bytes: 62,
-  msg_pull_data: 63,
-  bind: 64,
-  xdp_adjust_tail: 65,
-  skb_get_xfrm_state: 66,
-  get_stack: 67,
-  skb_load_bytes_relative: 68,
-  fib_lookup: 69,
-  sock_hash_update: 70,
-  msg_redirect_hash: 71,
-  sk_redirect_hash: 72,
-  lwt_push_encap: 73,
-  lwt_seg6_store_bytes: 74,
-  lwt_seg6_adjust_srh: 75,
-  lwt_seg6_action: 76,
-  rc_repeat: 77,
-  rc_keydown: 78,
-  skb_cgroup_id: 79,
-  get_current_cgroup_id: 80,
-  get_local_storage: 81,
-  sk_select_reuseport: 82,
-  skb_ancestor_cgroup_id: 83,
-  sk_lookup_tcp: 84,
-  sk_lookup_udp: 85,
-  sk_release: 86,
-  map_push_elem: 87,
-  map_pop_elem: 88,
-  map_peek_elem: 89,
-  msg_push_data: 90,
-  msg_pop_data: 91,
-  rc_pointer_rel: 92,
-  spin_lock: 93,
-  spin_unlock: 94,
-  sk_fullsock: 95,
-  tcp_sock: 96,
-  skb_ecn_set_ce: 97,
-  get_listener_sock: 98,
-  skc_lookup_tcp: 99,
-  tcp_check_syncookie: 100,
-  sysctl_get_name: 101,
-  sysctl_get_current_value: 102,
-  sysctl_get_new_value: 103,
-  sysctl_set_new_value: 104,
-  strtol: 105,
-  strtoul: 106,
-  sk_storage_get: 107,
-  sk_storage_delete: 108,
-  send_signal: 109,
-  tcp_gen_syncookie: 110,
-  skb_output: 111,
-  probe_read_user: 112,
-  probe_read_kernel: 113,
-  probe_read_user_str: 114,
-  probe_read_kernel_str: 115,
-  tcp_send_ack: 116,
-  send_signal_thread: 117,
-  jiffies64: 118,
-  read_branch_records: 119,
-  get_ns_current_pid_tgid: 120,
-  xdp_output: 121,
-  get_netns_cookie: 122,
-  get_current_ancestor_cgroup_id: 123,
-  sk_assign: 124,
-  ktime_get_boot_ns: 125,
-  seq_printf: 126,
-  seq_write: 127,
-  sk_cgroup_id: 128,
-  sk_ancestor_cgroup_id: 129,
-  ringbuf_output: 130,
-  ringbuf_reserve: 131,
-  ringbuf_submit: 132,
-  ringbuf_discard: 133,
-  ringbuf_query: 134,
-  csum_level: 135,
-  skc_to_tcp6_sock: 136,
-  skc_to_tcp_sock: 137,
-  skc_to_tcp_timewait_sock: 138,
-  skc_to_tcp_request_sock: 139,
-  skc_to_udp6_sock: 140,
-  get_task_stack: 141,
-  load_hdr_opt: 142,
-  store_hdr_opt: 143,
-  reserve_hdr_opt: 144,
-  inode_storage_get: 145,
-  inode_storage_delete: 146,
-  d_path: 147,
-  copy_from_user: 148,
-  snprintf_btf: 149,
-  seq_printf_btf: 150,
-  skb_cgroup_classid: 151,
-  redirect_neigh: 152,
-  per_cpu_ptr: 153,
-  this_cpu_ptr: 154,
-  redirect_peer: 155,
-  task_storage_get: 156,
-  task_storage_delete: 157,
-  get_current_task_btf: 158,
-  bprm_opts_set: 159,
-  ktime_get_coarse_ns: 160,
-  ima_inode_hash: 161,
-  sock_from_file: 162,
-  check_mtu: 163,
-  for_each_map_elem: 164,
-  snprintf: 165,
-  sys_bpf: 166,
-  btf_find_by_name_kind: 167,
-  sys_close: 168,
-  timer_init: 169,
-  timer_set_callback: 170,
-  timer_start: 171,
-  timer_cancel: 172,
-  get_func_ip: 173,
-  get_attach_cookie: 174,
-  task_pt_regs: 175,
-  get_branch_snapshot: 176,
-  trace_vprintk: 177,
-  skc_to_unix_sock: 178,
-  kallsyms_lookup_name: 179,
-  find_vma: 180,
-  loop: 181,
-  strncmp: 182,
-  get_func_arg: 183,
-  get_func_ret: 184,
-  get_func_arg_cnt: 185,
-  get_retval: 186,
-  set_retval: 187,
-  xdp_get_buff_len: 188,
-  xdp_load_bytes: 189,
-  xdp_store_bytes: 190,
-  copy_from_user_task: 191,
-  skb_set_tstamp: 192,
-  ima_file_hash: 193,
-  kptr_xchg: 194,
-  map_lookup_percpu_elem: 195,
-  skc_to_mptcp_sock: 196,
-  dynptr_from_mem: 197,
-  ringbuf_reserve_dynptr: 198,
-  ringbuf_submit_dynptr: 199,
-  ringbuf_discard_dynptr: 200,
-  dynptr_read: 201,
-  dynptr_write: 202,
-  dynptr_data: 203,
-  tcp_raw_gen_syncookie_ipv4: 204,
-  tcp_raw_gen_syncookie_ipv6: 205,
-  tcp_raw_check_syncookie_ipv4: 206,
-  tcp_raw_check_syncookie_ipv6: 207,
-  ktime_get_tai_ns: 208,
-  user_ringbuf_drain: 209,
-} as const;
+export const BpfFunc: BpfFuncIds = Object.freeze(Object.fromEntries(IDS)) as unknown as BpfFuncIds;
 
 /** A helper id of {@link BpfFunc}. */
-export type BpfFuncId = (typeof BpfFunc)[keyof typeof BpfFunc];
-
-export const HELPERS: readonly HelperProto[] = [
-  // void *bpf_map_lookup_elem(struct bpf_map *map, const void *key)
-  {
-    id: 1,
-    name: 'bpf_map_lookup_elem',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_map_update_elem(struct bpf_map *map, const void *key, const void *value, u64 flags)
-  {
-    id: 2,
-    name: 'bpf_map_update_elem',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'const void *', kind: 'ptr' },
-      { name: 'value', type: 'const void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_map_delete_elem(struct bpf_map *map, const void *key)
-  {
-    id: 3,
-    name: 'bpf_map_delete_elem',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_probe_read(void *dst, u32 size, const void *unsafe_ptr)
-  {
-    id: 4,
-    name: 'bpf_probe_read',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'unsafe_ptr', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_ktime_get_ns(void)
-  {
-    id: 5,
-    name: 'bpf_ktime_get_ns',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_trace_printk(const char *fmt, u32 fmt_size, ...)
-  {
-    id: 6,
-    name: 'bpf_trace_printk',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'fmt', type: 'const char *', kind: 'ptr' },
-      { name: 'fmt_size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: true,
-  },
-  // u32 bpf_get_prandom_u32(void)
-  {
-    id: 7,
-    name: 'bpf_get_prandom_u32',
-    ret: 'u32',
-    retType: 'u32',
-    args: [],
-    variadic: false,
-  },
-  // u32 bpf_get_smp_processor_id(void)
-  {
-    id: 8,
-    name: 'bpf_get_smp_processor_id',
-    ret: 'u32',
-    retType: 'u32',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_skb_store_bytes(struct sk_buff *skb, u32 offset, const void *from, u32 len, u64 flags)
-  {
-    id: 9,
-    name: 'bpf_skb_store_bytes',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'from', type: 'const void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_l3_csum_replace(struct sk_buff *skb, u32 offset, u64 from, u64 to, u64 size)
-  {
-    id: 10,
-    name: 'bpf_l3_csum_replace',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'from', type: 'u64', kind: 'scalar64' },
-      { name: 'to', type: 'u64', kind: 'scalar64' },
-      { name: 'size', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_l4_csum_replace(struct sk_buff *skb, u32 offset, u64 from, u64 to, u64 flags)
-  {
-    id: 11,
-    name: 'bpf_l4_csum_replace',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'from', type: 'u64', kind: 'scalar64' },
-      { name: 'to', type: 'u64', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_tail_call(void *ctx, struct bpf_map *prog_array_map, u32 index)
-  {
-    id: 12,
-    name: 'bpf_tail_call',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'prog_array_map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'index', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_clone_redirect(struct sk_buff *skb, u32 ifindex, u64 flags)
-  {
-    id: 13,
-    name: 'bpf_clone_redirect',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'ifindex', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_get_current_pid_tgid(void)
-  {
-    id: 14,
-    name: 'bpf_get_current_pid_tgid',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // u64 bpf_get_current_uid_gid(void)
-  {
-    id: 15,
-    name: 'bpf_get_current_uid_gid',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_get_current_comm(void *buf, u32 size_of_buf)
-  {
-    id: 16,
-    name: 'bpf_get_current_comm',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'buf', type: 'void *', kind: 'ptr' },
-      { name: 'size_of_buf', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // u32 bpf_get_cgroup_classid(struct sk_buff *skb)
-  {
-    id: 17,
-    name: 'bpf_get_cgroup_classid',
-    ret: 'u32',
-    retType: 'u32',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_vlan_push(struct sk_buff *skb, __be16 vlan_proto, u16 vlan_tci)
-  {
-    id: 18,
-    name: 'bpf_skb_vlan_push',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'vlan_proto', type: '__be16', kind: 'scalar32' },
-      { name: 'vlan_tci', type: 'u16', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_vlan_pop(struct sk_buff *skb)
-  {
-    id: 19,
-    name: 'bpf_skb_vlan_pop',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_get_tunnel_key(struct sk_buff *skb, struct bpf_tunnel_key *key, u32 size, u64 flags)
-  {
-    id: 20,
-    name: 'bpf_skb_get_tunnel_key',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'key', type: 'struct bpf_tunnel_key *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_set_tunnel_key(struct sk_buff *skb, struct bpf_tunnel_key *key, u32 size, u64 flags)
-  {
-    id: 21,
-    name: 'bpf_skb_set_tunnel_key',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'key', type: 'struct bpf_tunnel_key *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_perf_event_read(struct bpf_map *map, u64 flags)
-  {
-    id: 22,
-    name: 'bpf_perf_event_read',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_redirect(u32 ifindex, u64 flags)
-  {
-    id: 23,
-    name: 'bpf_redirect',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ifindex', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u32 bpf_get_route_realm(struct sk_buff *skb)
-  {
-    id: 24,
-    name: 'bpf_get_route_realm',
-    ret: 'u32',
-    retType: 'u32',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_perf_event_output(void *ctx, struct bpf_map *map, u64 flags, void *data, u64 size)
-  {
-    id: 25,
-    name: 'bpf_perf_event_output',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-      { name: 'data', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_load_bytes(const void *skb, u32 offset, void *to, u32 len)
-  {
-    id: 26,
-    name: 'bpf_skb_load_bytes',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'const void *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'to', type: 'void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_stackid(void *ctx, struct bpf_map *map, u64 flags)
-  {
-    id: 27,
-    name: 'bpf_get_stackid',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // s64 bpf_csum_diff(__be32 *from, u32 from_size, __be32 *to, u32 to_size, __wsum seed)
-  {
-    id: 28,
-    name: 'bpf_csum_diff',
-    ret: 's64',
-    retType: 's64',
-    args: [
-      { name: 'from', type: '__be32 *', kind: 'ptr' },
-      { name: 'from_size', type: 'u32', kind: 'scalar32' },
-      { name: 'to', type: '__be32 *', kind: 'ptr' },
-      { name: 'to_size', type: 'u32', kind: 'scalar32' },
-      { name: 'seed', type: '__wsum', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_get_tunnel_opt(struct sk_buff *skb, void *opt, u32 size)
-  {
-    id: 29,
-    name: 'bpf_skb_get_tunnel_opt',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'opt', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_set_tunnel_opt(struct sk_buff *skb, void *opt, u32 size)
-  {
-    id: 30,
-    name: 'bpf_skb_set_tunnel_opt',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'opt', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_change_proto(struct sk_buff *skb, __be16 proto, u64 flags)
-  {
-    id: 31,
-    name: 'bpf_skb_change_proto',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'proto', type: '__be16', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_change_type(struct sk_buff *skb, u32 type)
-  {
-    id: 32,
-    name: 'bpf_skb_change_type',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'type', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_under_cgroup(struct sk_buff *skb, struct bpf_map *map, u32 index)
-  {
-    id: 33,
-    name: 'bpf_skb_under_cgroup',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'index', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // u32 bpf_get_hash_recalc(struct sk_buff *skb)
-  {
-    id: 34,
-    name: 'bpf_get_hash_recalc',
-    ret: 'u32',
-    retType: 'u32',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_get_current_task(void)
-  {
-    id: 35,
-    name: 'bpf_get_current_task',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_probe_write_user(void *dst, const void *src, u32 len)
-  {
-    id: 36,
-    name: 'bpf_probe_write_user',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'src', type: 'const void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_current_task_under_cgroup(struct bpf_map *map, u32 index)
-  {
-    id: 37,
-    name: 'bpf_current_task_under_cgroup',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'index', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_change_tail(struct sk_buff *skb, u32 len, u64 flags)
-  {
-    id: 38,
-    name: 'bpf_skb_change_tail',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_pull_data(struct sk_buff *skb, u32 len)
-  {
-    id: 39,
-    name: 'bpf_skb_pull_data',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // s64 bpf_csum_update(struct sk_buff *skb, __wsum csum)
-  {
-    id: 40,
-    name: 'bpf_csum_update',
-    ret: 's64',
-    retType: 's64',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'csum', type: '__wsum', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // void bpf_set_hash_invalid(struct sk_buff *skb)
-  {
-    id: 41,
-    name: 'bpf_set_hash_invalid',
-    ret: 'void',
-    retType: 'void',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_numa_node_id(void)
-  {
-    id: 42,
-    name: 'bpf_get_numa_node_id',
-    ret: 'long',
-    retType: 'long',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_skb_change_head(struct sk_buff *skb, u32 len, u64 flags)
-  {
-    id: 43,
-    name: 'bpf_skb_change_head',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_xdp_adjust_head(struct xdp_buff *xdp_md, int delta)
-  {
-    id: 44,
-    name: 'bpf_xdp_adjust_head',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'xdp_md', type: 'struct xdp_buff *', kind: 'ctx' },
-      { name: 'delta', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_probe_read_str(void *dst, u32 size, const void *unsafe_ptr)
-  {
-    id: 45,
-    name: 'bpf_probe_read_str',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'unsafe_ptr', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_get_socket_cookie(struct sk_buff *skb)
-  // also documented as: u64 bpf_get_socket_cookie(struct bpf_sock_addr *ctx)
-  // also documented as: u64 bpf_get_socket_cookie(struct bpf_sock_ops *ctx)
-  // also documented as: u64 bpf_get_socket_cookie(struct sock *sk)
-  {
-    id: 46,
-    name: 'bpf_get_socket_cookie',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // u32 bpf_get_socket_uid(struct sk_buff *skb)
-  {
-    id: 47,
-    name: 'bpf_get_socket_uid',
-    ret: 'u32',
-    retType: 'u32',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_set_hash(struct sk_buff *skb, u32 hash)
-  {
-    id: 48,
-    name: 'bpf_set_hash',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'hash', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_setsockopt(void *bpf_socket, int level, int optname, void *optval, int optlen)
-  {
-    id: 49,
-    name: 'bpf_setsockopt',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'bpf_socket', type: 'void *', kind: 'ctx' },
-      { name: 'level', type: 'int', kind: 'scalar32' },
-      { name: 'optname', type: 'int', kind: 'scalar32' },
-      { name: 'optval', type: 'void *', kind: 'ptr' },
-      { name: 'optlen', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_adjust_room(struct sk_buff *skb, s32 len_diff, u32 mode, u64 flags)
-  {
-    id: 50,
-    name: 'bpf_skb_adjust_room',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'len_diff', type: 's32', kind: 'scalar32' },
-      { name: 'mode', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_redirect_map(struct bpf_map *map, u32 key, u64 flags)
-  {
-    id: 51,
-    name: 'bpf_redirect_map',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sk_redirect_map(struct sk_buff *skb, struct bpf_map *map, u32 key, u64 flags)
-  {
-    id: 52,
-    name: 'bpf_sk_redirect_map',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sock_map_update(struct bpf_sock_ops *skops, struct bpf_map *map, void *key, u64 flags)
-  {
-    id: 53,
-    name: 'bpf_sock_map_update',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skops', type: 'struct bpf_sock_ops *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_xdp_adjust_meta(struct xdp_buff *xdp_md, int delta)
-  {
-    id: 54,
-    name: 'bpf_xdp_adjust_meta',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'xdp_md', type: 'struct xdp_buff *', kind: 'ctx' },
-      { name: 'delta', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_perf_event_read_value(struct bpf_map *map, u64 flags, struct bpf_perf_event_value *buf, u32 buf_size)
-  {
-    id: 55,
-    name: 'bpf_perf_event_read_value',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-      { name: 'buf', type: 'struct bpf_perf_event_value *', kind: 'ptr' },
-      { name: 'buf_size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_perf_prog_read_value(struct bpf_perf_event_data *ctx, struct bpf_perf_event_value *buf, u32 buf_size)
-  {
-    id: 56,
-    name: 'bpf_perf_prog_read_value',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'struct bpf_perf_event_data *', kind: 'ctx' },
-      { name: 'buf', type: 'struct bpf_perf_event_value *', kind: 'ptr' },
-      { name: 'buf_size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_getsockopt(void *bpf_socket, int level, int optname, void *optval, int optlen)
-  {
-    id: 57,
-    name: 'bpf_getsockopt',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'bpf_socket', type: 'void *', kind: 'ctx' },
-      { name: 'level', type: 'int', kind: 'scalar32' },
-      { name: 'optname', type: 'int', kind: 'scalar32' },
-      { name: 'optval', type: 'void *', kind: 'ptr' },
-      { name: 'optlen', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_override_return(struct pt_regs *regs, u64 rc)
-  {
-    id: 58,
-    name: 'bpf_override_return',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'regs', type: 'struct pt_regs *', kind: 'ctx' },
-      { name: 'rc', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sock_ops_cb_flags_set(struct bpf_sock_ops *bpf_sock, int argval)
-  {
-    id: 59,
-    name: 'bpf_sock_ops_cb_flags_set',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'bpf_sock', type: 'struct bpf_sock_ops *', kind: 'ctx' },
-      { name: 'argval', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_msg_redirect_map(struct sk_msg_buff *msg, struct bpf_map *map, u32 key, u64 flags)
-  {
-    id: 60,
-    name: 'bpf_msg_redirect_map',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'msg', type: 'struct sk_msg_buff *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_msg_apply_bytes(struct sk_msg_buff *msg, u32 bytes)
-  {
-    id: 61,
-    name: 'bpf_msg_apply_bytes',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'msg', type: 'struct sk_msg_buff *', kind: 'ctx' },
-      { name: 'bytes', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_msg_cork_bytes(struct sk_msg_buff *msg, u32 bytes)
-  {
-    id: 62,
-    name: 'bpf_msg_cork_bytes',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'msg', type: 'struct sk_msg_buff *', kind: 'ctx' },
-      { name: 'bytes', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_msg_pull_data(struct sk_msg_buff *msg, u32 start, u32 end, u64 flags)
-  {
-    id: 63,
-    name: 'bpf_msg_pull_data',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'msg', type: 'struct sk_msg_buff *', kind: 'ctx' },
-      { name: 'start', type: 'u32', kind: 'scalar32' },
-      { name: 'end', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_bind(struct bpf_sock_addr *ctx, struct sockaddr *addr, int addr_len)
-  {
-    id: 64,
-    name: 'bpf_bind',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'struct bpf_sock_addr *', kind: 'ctx' },
-      { name: 'addr', type: 'struct sockaddr *', kind: 'ptr' },
-      { name: 'addr_len', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_xdp_adjust_tail(struct xdp_buff *xdp_md, int delta)
-  {
-    id: 65,
-    name: 'bpf_xdp_adjust_tail',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'xdp_md', type: 'struct xdp_buff *', kind: 'ctx' },
-      { name: 'delta', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_get_xfrm_state(struct sk_buff *skb, u32 index, struct bpf_xfrm_state *xfrm_state, u32 size, u64 flags)
-  {
-    id: 66,
-    name: 'bpf_skb_get_xfrm_state',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'index', type: 'u32', kind: 'scalar32' },
-      { name: 'xfrm_state', type: 'struct bpf_xfrm_state *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_stack(void *ctx, void *buf, u32 size, u64 flags)
-  {
-    id: 67,
-    name: 'bpf_get_stack',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'buf', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_load_bytes_relative(const void *skb, u32 offset, void *to, u32 len, u32 start_header)
-  {
-    id: 68,
-    name: 'bpf_skb_load_bytes_relative',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'const void *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'to', type: 'void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'start_header', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_fib_lookup(void *ctx, struct bpf_fib_lookup *params, int plen, u32 flags)
-  {
-    id: 69,
-    name: 'bpf_fib_lookup',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'params', type: 'struct bpf_fib_lookup *', kind: 'ptr' },
-      { name: 'plen', type: 'int', kind: 'scalar32' },
-      { name: 'flags', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sock_hash_update(struct bpf_sock_ops *skops, struct bpf_map *map, void *key, u64 flags)
-  {
-    id: 70,
-    name: 'bpf_sock_hash_update',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skops', type: 'struct bpf_sock_ops *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_msg_redirect_hash(struct sk_msg_buff *msg, struct bpf_map *map, void *key, u64 flags)
-  {
-    id: 71,
-    name: 'bpf_msg_redirect_hash',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'msg', type: 'struct sk_msg_buff *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sk_redirect_hash(struct sk_buff *skb, struct bpf_map *map, void *key, u64 flags)
-  {
-    id: 72,
-    name: 'bpf_sk_redirect_hash',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_lwt_push_encap(struct sk_buff *skb, u32 type, void *hdr, u32 len)
-  {
-    id: 73,
-    name: 'bpf_lwt_push_encap',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'type', type: 'u32', kind: 'scalar32' },
-      { name: 'hdr', type: 'void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_lwt_seg6_store_bytes(struct sk_buff *skb, u32 offset, const void *from, u32 len)
-  {
-    id: 74,
-    name: 'bpf_lwt_seg6_store_bytes',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'from', type: 'const void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_lwt_seg6_adjust_srh(struct sk_buff *skb, u32 offset, s32 delta)
-  {
-    id: 75,
-    name: 'bpf_lwt_seg6_adjust_srh',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'delta', type: 's32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_lwt_seg6_action(struct sk_buff *skb, u32 action, void *param, u32 param_len)
-  {
-    id: 76,
-    name: 'bpf_lwt_seg6_action',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'action', type: 'u32', kind: 'scalar32' },
-      { name: 'param', type: 'void *', kind: 'ptr' },
-      { name: 'param_len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_rc_repeat(void *ctx)
-  {
-    id: 77,
-    name: 'bpf_rc_repeat',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_rc_keydown(void *ctx, u32 protocol, u64 scancode, u32 toggle)
-  {
-    id: 78,
-    name: 'bpf_rc_keydown',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'protocol', type: 'u32', kind: 'scalar32' },
-      { name: 'scancode', type: 'u64', kind: 'scalar64' },
-      { name: 'toggle', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_skb_cgroup_id(struct sk_buff *skb)
-  {
-    id: 79,
-    name: 'bpf_skb_cgroup_id',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_get_current_cgroup_id(void)
-  {
-    id: 80,
-    name: 'bpf_get_current_cgroup_id',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // void *bpf_get_local_storage(void *map, u64 flags)
-  {
-    id: 81,
-    name: 'bpf_get_local_storage',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'map', type: 'void *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sk_select_reuseport(struct sk_reuseport_md *reuse, struct bpf_map *map, void *key, u64 flags)
-  {
-    id: 82,
-    name: 'bpf_sk_select_reuseport',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'reuse', type: 'struct sk_reuseport_md *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_skb_ancestor_cgroup_id(struct sk_buff *skb, int ancestor_level)
-  {
-    id: 83,
-    name: 'bpf_skb_ancestor_cgroup_id',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'ancestor_level', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // struct bpf_sock *bpf_sk_lookup_tcp(void *ctx, struct bpf_sock_tuple *tuple, u32 tuple_size, u64 netns, u64 flags)
-  {
-    id: 84,
-    name: 'bpf_sk_lookup_tcp',
-    ret: 'ptr',
-    retType: 'struct bpf_sock *',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'tuple', type: 'struct bpf_sock_tuple *', kind: 'ptr' },
-      { name: 'tuple_size', type: 'u32', kind: 'scalar32' },
-      { name: 'netns', type: 'u64', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // struct bpf_sock *bpf_sk_lookup_udp(void *ctx, struct bpf_sock_tuple *tuple, u32 tuple_size, u64 netns, u64 flags)
-  {
-    id: 85,
-    name: 'bpf_sk_lookup_udp',
-    ret: 'ptr',
-    retType: 'struct bpf_sock *',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'tuple', type: 'struct bpf_sock_tuple *', kind: 'ptr' },
-      { name: 'tuple_size', type: 'u32', kind: 'scalar32' },
-      { name: 'netns', type: 'u64', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sk_release(void *sock)
-  {
-    id: 86,
-    name: 'bpf_sk_release',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'sock', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_map_push_elem(struct bpf_map *map, const void *value, u64 flags)
-  {
-    id: 87,
-    name: 'bpf_map_push_elem',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'value', type: 'const void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_map_pop_elem(struct bpf_map *map, void *value)
-  {
-    id: 88,
-    name: 'bpf_map_pop_elem',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'value', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_map_peek_elem(struct bpf_map *map, void *value)
-  {
-    id: 89,
-    name: 'bpf_map_peek_elem',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'value', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_msg_push_data(struct sk_msg_buff *msg, u32 start, u32 len, u64 flags)
-  {
-    id: 90,
-    name: 'bpf_msg_push_data',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'msg', type: 'struct sk_msg_buff *', kind: 'ctx' },
-      { name: 'start', type: 'u32', kind: 'scalar32' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_msg_pop_data(struct sk_msg_buff *msg, u32 start, u32 len, u64 flags)
-  {
-    id: 91,
-    name: 'bpf_msg_pop_data',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'msg', type: 'struct sk_msg_buff *', kind: 'ctx' },
-      { name: 'start', type: 'u32', kind: 'scalar32' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_rc_pointer_rel(void *ctx, s32 rel_x, s32 rel_y)
-  {
-    id: 92,
-    name: 'bpf_rc_pointer_rel',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'rel_x', type: 's32', kind: 'scalar32' },
-      { name: 'rel_y', type: 's32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_spin_lock(struct bpf_spin_lock *lock)
-  {
-    id: 93,
-    name: 'bpf_spin_lock',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'lock', type: 'struct bpf_spin_lock *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_spin_unlock(struct bpf_spin_lock *lock)
-  {
-    id: 94,
-    name: 'bpf_spin_unlock',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'lock', type: 'struct bpf_spin_lock *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // struct bpf_sock *bpf_sk_fullsock(struct bpf_sock *sk)
-  {
-    id: 95,
-    name: 'bpf_sk_fullsock',
-    ret: 'ptr',
-    retType: 'struct bpf_sock *',
-    args: [
-      { name: 'sk', type: 'struct bpf_sock *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // struct bpf_tcp_sock *bpf_tcp_sock(struct bpf_sock *sk)
-  {
-    id: 96,
-    name: 'bpf_tcp_sock',
-    ret: 'ptr',
-    retType: 'struct bpf_tcp_sock *',
-    args: [
-      { name: 'sk', type: 'struct bpf_sock *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_ecn_set_ce(struct sk_buff *skb)
-  {
-    id: 97,
-    name: 'bpf_skb_ecn_set_ce',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // struct bpf_sock *bpf_get_listener_sock(struct bpf_sock *sk)
-  {
-    id: 98,
-    name: 'bpf_get_listener_sock',
-    ret: 'ptr',
-    retType: 'struct bpf_sock *',
-    args: [
-      { name: 'sk', type: 'struct bpf_sock *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // struct bpf_sock *bpf_skc_lookup_tcp(void *ctx, struct bpf_sock_tuple *tuple, u32 tuple_size, u64 netns, u64 flags)
-  {
-    id: 99,
-    name: 'bpf_skc_lookup_tcp',
-    ret: 'ptr',
-    retType: 'struct bpf_sock *',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'tuple', type: 'struct bpf_sock_tuple *', kind: 'ptr' },
-      { name: 'tuple_size', type: 'u32', kind: 'scalar32' },
-      { name: 'netns', type: 'u64', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_tcp_check_syncookie(void *sk, void *iph, u32 iph_len, struct tcphdr *th, u32 th_len)
-  {
-    id: 100,
-    name: 'bpf_tcp_check_syncookie',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-      { name: 'iph', type: 'void *', kind: 'ptr' },
-      { name: 'iph_len', type: 'u32', kind: 'scalar32' },
-      { name: 'th', type: 'struct tcphdr *', kind: 'ptr' },
-      { name: 'th_len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sysctl_get_name(struct bpf_sysctl *ctx, char *buf, size_t buf_len, u64 flags)
-  {
-    id: 101,
-    name: 'bpf_sysctl_get_name',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'struct bpf_sysctl *', kind: 'ctx' },
-      { name: 'buf', type: 'char *', kind: 'ptr' },
-      { name: 'buf_len', type: 'size_t', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sysctl_get_current_value(struct bpf_sysctl *ctx, char *buf, size_t buf_len)
-  {
-    id: 102,
-    name: 'bpf_sysctl_get_current_value',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'struct bpf_sysctl *', kind: 'ctx' },
-      { name: 'buf', type: 'char *', kind: 'ptr' },
-      { name: 'buf_len', type: 'size_t', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sysctl_get_new_value(struct bpf_sysctl *ctx, char *buf, size_t buf_len)
-  {
-    id: 103,
-    name: 'bpf_sysctl_get_new_value',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'struct bpf_sysctl *', kind: 'ctx' },
-      { name: 'buf', type: 'char *', kind: 'ptr' },
-      { name: 'buf_len', type: 'size_t', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sysctl_set_new_value(struct bpf_sysctl *ctx, const char *buf, size_t buf_len)
-  {
-    id: 104,
-    name: 'bpf_sysctl_set_new_value',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'struct bpf_sysctl *', kind: 'ctx' },
-      { name: 'buf', type: 'const char *', kind: 'ptr' },
-      { name: 'buf_len', type: 'size_t', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_strtol(const char *buf, size_t buf_len, u64 flags, long *res)
-  {
-    id: 105,
-    name: 'bpf_strtol',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'buf', type: 'const char *', kind: 'ptr' },
-      { name: 'buf_len', type: 'size_t', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-      { name: 'res', type: 'long *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_strtoul(const char *buf, size_t buf_len, u64 flags, unsigned long *res)
-  {
-    id: 106,
-    name: 'bpf_strtoul',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'buf', type: 'const char *', kind: 'ptr' },
-      { name: 'buf_len', type: 'size_t', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-      { name: 'res', type: 'unsigned long *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_sk_storage_get(struct bpf_map *map, void *sk, void *value, u64 flags)
-  {
-    id: 107,
-    name: 'bpf_sk_storage_get',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-      { name: 'value', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sk_storage_delete(struct bpf_map *map, void *sk)
-  {
-    id: 108,
-    name: 'bpf_sk_storage_delete',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_send_signal(u32 sig)
-  {
-    id: 109,
-    name: 'bpf_send_signal',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'sig', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // s64 bpf_tcp_gen_syncookie(void *sk, void *iph, u32 iph_len, struct tcphdr *th, u32 th_len)
-  {
-    id: 110,
-    name: 'bpf_tcp_gen_syncookie',
-    ret: 's64',
-    retType: 's64',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-      { name: 'iph', type: 'void *', kind: 'ptr' },
-      { name: 'iph_len', type: 'u32', kind: 'scalar32' },
-      { name: 'th', type: 'struct tcphdr *', kind: 'ptr' },
-      { name: 'th_len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_output(void *ctx, struct bpf_map *map, u64 flags, void *data, u64 size)
-  {
-    id: 111,
-    name: 'bpf_skb_output',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-      { name: 'data', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_probe_read_user(void *dst, u32 size, const void *unsafe_ptr)
-  {
-    id: 112,
-    name: 'bpf_probe_read_user',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'unsafe_ptr', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_probe_read_kernel(void *dst, u32 size, const void *unsafe_ptr)
-  {
-    id: 113,
-    name: 'bpf_probe_read_kernel',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'unsafe_ptr', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_probe_read_user_str(void *dst, u32 size, const void *unsafe_ptr)
-  {
-    id: 114,
-    name: 'bpf_probe_read_user_str',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'unsafe_ptr', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_probe_read_kernel_str(void *dst, u32 size, const void *unsafe_ptr)
-  {
-    id: 115,
-    name: 'bpf_probe_read_kernel_str',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'unsafe_ptr', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_tcp_send_ack(void *tp, u32 rcv_nxt)
-  {
-    id: 116,
-    name: 'bpf_tcp_send_ack',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'tp', type: 'void *', kind: 'ptr' },
-      { name: 'rcv_nxt', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_send_signal_thread(u32 sig)
-  {
-    id: 117,
-    name: 'bpf_send_signal_thread',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'sig', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_jiffies64(void)
-  {
-    id: 118,
-    name: 'bpf_jiffies64',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_read_branch_records(struct bpf_perf_event_data *ctx, void *buf, u32 size, u64 flags)
-  {
-    id: 119,
-    name: 'bpf_read_branch_records',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'struct bpf_perf_event_data *', kind: 'ctx' },
-      { name: 'buf', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_ns_current_pid_tgid(u64 dev, u64 ino, struct bpf_pidns_info *nsdata, u32 size)
-  {
-    id: 120,
-    name: 'bpf_get_ns_current_pid_tgid',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dev', type: 'u64', kind: 'scalar64' },
-      { name: 'ino', type: 'u64', kind: 'scalar64' },
-      { name: 'nsdata', type: 'struct bpf_pidns_info *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_xdp_output(void *ctx, struct bpf_map *map, u64 flags, void *data, u64 size)
-  {
-    id: 121,
-    name: 'bpf_xdp_output',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-      { name: 'data', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_get_netns_cookie(void *ctx)
-  {
-    id: 122,
-    name: 'bpf_get_netns_cookie',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_get_current_ancestor_cgroup_id(int ancestor_level)
-  {
-    id: 123,
-    name: 'bpf_get_current_ancestor_cgroup_id',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'ancestor_level', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sk_assign(struct sk_buff *skb, void *sk, u64 flags)
-  // also documented as: long bpf_sk_assign(struct bpf_sk_lookup *ctx, struct bpf_sock *sk, u64 flags)
-  {
-    id: 124,
-    name: 'bpf_sk_assign',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_ktime_get_boot_ns(void)
-  {
-    id: 125,
-    name: 'bpf_ktime_get_boot_ns',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_seq_printf(struct seq_file *m, const char *fmt, u32 fmt_size, const void *data, u32 data_len)
-  {
-    id: 126,
-    name: 'bpf_seq_printf',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'm', type: 'struct seq_file *', kind: 'ptr' },
-      { name: 'fmt', type: 'const char *', kind: 'ptr' },
-      { name: 'fmt_size', type: 'u32', kind: 'scalar32' },
-      { name: 'data', type: 'const void *', kind: 'ptr' },
-      { name: 'data_len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_seq_write(struct seq_file *m, const void *data, u32 len)
-  {
-    id: 127,
-    name: 'bpf_seq_write',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'm', type: 'struct seq_file *', kind: 'ptr' },
-      { name: 'data', type: 'const void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_sk_cgroup_id(void *sk)
-  {
-    id: 128,
-    name: 'bpf_sk_cgroup_id',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_sk_ancestor_cgroup_id(void *sk, int ancestor_level)
-  {
-    id: 129,
-    name: 'bpf_sk_ancestor_cgroup_id',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-      { name: 'ancestor_level', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_ringbuf_output(void *ringbuf, void *data, u64 size, u64 flags)
-  {
-    id: 130,
-    name: 'bpf_ringbuf_output',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ringbuf', type: 'void *', kind: 'map' },
-      { name: 'data', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u64', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_ringbuf_reserve(void *ringbuf, u64 size, u64 flags)
-  {
-    id: 131,
-    name: 'bpf_ringbuf_reserve',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'ringbuf', type: 'void *', kind: 'map' },
-      { name: 'size', type: 'u64', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // void bpf_ringbuf_submit(void *data, u64 flags)
-  {
-    id: 132,
-    name: 'bpf_ringbuf_submit',
-    ret: 'void',
-    retType: 'void',
-    args: [
-      { name: 'data', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // void bpf_ringbuf_discard(void *data, u64 flags)
-  {
-    id: 133,
-    name: 'bpf_ringbuf_discard',
-    ret: 'void',
-    retType: 'void',
-    args: [
-      { name: 'data', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_ringbuf_query(void *ringbuf, u64 flags)
-  {
-    id: 134,
-    name: 'bpf_ringbuf_query',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'ringbuf', type: 'void *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_csum_level(struct sk_buff *skb, u64 level)
-  {
-    id: 135,
-    name: 'bpf_csum_level',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'level', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // struct tcp6_sock *bpf_skc_to_tcp6_sock(void *sk)
-  {
-    id: 136,
-    name: 'bpf_skc_to_tcp6_sock',
-    ret: 'ptr',
-    retType: 'struct tcp6_sock *',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // struct tcp_sock *bpf_skc_to_tcp_sock(void *sk)
-  {
-    id: 137,
-    name: 'bpf_skc_to_tcp_sock',
-    ret: 'ptr',
-    retType: 'struct tcp_sock *',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // struct tcp_timewait_sock *bpf_skc_to_tcp_timewait_sock(void *sk)
-  {
-    id: 138,
-    name: 'bpf_skc_to_tcp_timewait_sock',
-    ret: 'ptr',
-    retType: 'struct tcp_timewait_sock *',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // struct tcp_request_sock *bpf_skc_to_tcp_request_sock(void *sk)
-  {
-    id: 139,
-    name: 'bpf_skc_to_tcp_request_sock',
-    ret: 'ptr',
-    retType: 'struct tcp_request_sock *',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // struct udp6_sock *bpf_skc_to_udp6_sock(void *sk)
-  {
-    id: 140,
-    name: 'bpf_skc_to_udp6_sock',
-    ret: 'ptr',
-    retType: 'struct udp6_sock *',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_task_stack(struct task_struct *task, void *buf, u32 size, u64 flags)
-  {
-    id: 141,
-    name: 'bpf_get_task_stack',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'task', type: 'struct task_struct *', kind: 'ptr' },
-      { name: 'buf', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_load_hdr_opt(struct bpf_sock_ops *skops, void *searchby_res, u32 len, u64 flags)
-  {
-    id: 142,
-    name: 'bpf_load_hdr_opt',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skops', type: 'struct bpf_sock_ops *', kind: 'ctx' },
-      { name: 'searchby_res', type: 'void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_store_hdr_opt(struct bpf_sock_ops *skops, const void *from, u32 len, u64 flags)
-  {
-    id: 143,
-    name: 'bpf_store_hdr_opt',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skops', type: 'struct bpf_sock_ops *', kind: 'ctx' },
-      { name: 'from', type: 'const void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_reserve_hdr_opt(struct bpf_sock_ops *skops, u32 len, u64 flags)
-  {
-    id: 144,
-    name: 'bpf_reserve_hdr_opt',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skops', type: 'struct bpf_sock_ops *', kind: 'ctx' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_inode_storage_get(struct bpf_map *map, void *inode, void *value, u64 flags)
-  {
-    id: 145,
-    name: 'bpf_inode_storage_get',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'inode', type: 'void *', kind: 'ptr' },
-      { name: 'value', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // int bpf_inode_storage_delete(struct bpf_map *map, void *inode)
-  {
-    id: 146,
-    name: 'bpf_inode_storage_delete',
-    ret: 'int',
-    retType: 'int',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'inode', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_d_path(struct path *path, char *buf, u32 sz)
-  {
-    id: 147,
-    name: 'bpf_d_path',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'path', type: 'struct path *', kind: 'ptr' },
-      { name: 'buf', type: 'char *', kind: 'ptr' },
-      { name: 'sz', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_copy_from_user(void *dst, u32 size, const void *user_ptr)
-  {
-    id: 148,
-    name: 'bpf_copy_from_user',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'user_ptr', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_snprintf_btf(char *str, u32 str_size, struct btf_ptr *ptr, u32 btf_ptr_size, u64 flags)
-  {
-    id: 149,
-    name: 'bpf_snprintf_btf',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'str', type: 'char *', kind: 'ptr' },
-      { name: 'str_size', type: 'u32', kind: 'scalar32' },
-      { name: 'ptr', type: 'struct btf_ptr *', kind: 'ptr' },
-      { name: 'btf_ptr_size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_seq_printf_btf(struct seq_file *m, struct btf_ptr *ptr, u32 ptr_size, u64 flags)
-  {
-    id: 150,
-    name: 'bpf_seq_printf_btf',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'm', type: 'struct seq_file *', kind: 'ptr' },
-      { name: 'ptr', type: 'struct btf_ptr *', kind: 'ptr' },
-      { name: 'ptr_size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_skb_cgroup_classid(struct sk_buff *skb)
-  {
-    id: 151,
-    name: 'bpf_skb_cgroup_classid',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_redirect_neigh(u32 ifindex, struct bpf_redir_neigh *params, int plen, u64 flags)
-  {
-    id: 152,
-    name: 'bpf_redirect_neigh',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ifindex', type: 'u32', kind: 'scalar32' },
-      { name: 'params', type: 'struct bpf_redir_neigh *', kind: 'ptr' },
-      { name: 'plen', type: 'int', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_per_cpu_ptr(const void *percpu_ptr, u32 cpu)
-  {
-    id: 153,
-    name: 'bpf_per_cpu_ptr',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'percpu_ptr', type: 'const void *', kind: 'ptr' },
-      { name: 'cpu', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_this_cpu_ptr(const void *percpu_ptr)
-  {
-    id: 154,
-    name: 'bpf_this_cpu_ptr',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'percpu_ptr', type: 'const void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_redirect_peer(u32 ifindex, u64 flags)
-  {
-    id: 155,
-    name: 'bpf_redirect_peer',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ifindex', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_task_storage_get(struct bpf_map *map, struct task_struct *task, void *value, u64 flags)
-  {
-    id: 156,
-    name: 'bpf_task_storage_get',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'task', type: 'struct task_struct *', kind: 'ptr' },
-      { name: 'value', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_task_storage_delete(struct bpf_map *map, struct task_struct *task)
-  {
-    id: 157,
-    name: 'bpf_task_storage_delete',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'task', type: 'struct task_struct *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // struct task_struct *bpf_get_current_task_btf(void)
-  {
-    id: 158,
-    name: 'bpf_get_current_task_btf',
-    ret: 'ptr',
-    retType: 'struct task_struct *',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_bprm_opts_set(struct linux_binprm *bprm, u64 flags)
-  {
-    id: 159,
-    name: 'bpf_bprm_opts_set',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'bprm', type: 'struct linux_binprm *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_ktime_get_coarse_ns(void)
-  {
-    id: 160,
-    name: 'bpf_ktime_get_coarse_ns',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_ima_inode_hash(struct inode *inode, void *dst, u32 size)
-  {
-    id: 161,
-    name: 'bpf_ima_inode_hash',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'inode', type: 'struct inode *', kind: 'ptr' },
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // struct socket *bpf_sock_from_file(struct file *file)
-  {
-    id: 162,
-    name: 'bpf_sock_from_file',
-    ret: 'ptr',
-    retType: 'struct socket *',
-    args: [
-      { name: 'file', type: 'struct file *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_check_mtu(void *ctx, u32 ifindex, u32 *mtu_len, s32 len_diff, u64 flags)
-  {
-    id: 163,
-    name: 'bpf_check_mtu',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'ifindex', type: 'u32', kind: 'scalar32' },
-      { name: 'mtu_len', type: 'u32 *', kind: 'ptr' },
-      { name: 'len_diff', type: 's32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_for_each_map_elem(struct bpf_map *map, void *callback_fn, void *callback_ctx, u64 flags)
-  {
-    id: 164,
-    name: 'bpf_for_each_map_elem',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'callback_fn', type: 'void *', kind: 'callback' },
-      { name: 'callback_ctx', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_snprintf(char *str, u32 str_size, const char *fmt, u64 *data, u32 data_len)
-  {
-    id: 165,
-    name: 'bpf_snprintf',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'str', type: 'char *', kind: 'ptr' },
-      { name: 'str_size', type: 'u32', kind: 'scalar32' },
-      { name: 'fmt', type: 'const char *', kind: 'ptr' },
-      { name: 'data', type: 'u64 *', kind: 'ptr' },
-      { name: 'data_len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sys_bpf(u32 cmd, void *attr, u32 attr_size)
-  {
-    id: 166,
-    name: 'bpf_sys_bpf',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'cmd', type: 'u32', kind: 'scalar32' },
-      { name: 'attr', type: 'void *', kind: 'ptr' },
-      { name: 'attr_size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_btf_find_by_name_kind(char *name, int name_sz, u32 kind, int flags)
-  {
-    id: 167,
-    name: 'bpf_btf_find_by_name_kind',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'name', type: 'char *', kind: 'ptr' },
-      { name: 'name_sz', type: 'int', kind: 'scalar32' },
-      { name: 'kind', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_sys_close(u32 fd)
-  {
-    id: 168,
-    name: 'bpf_sys_close',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'fd', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_timer_init(struct bpf_timer *timer, struct bpf_map *map, u64 flags)
-  {
-    id: 169,
-    name: 'bpf_timer_init',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'timer', type: 'struct bpf_timer *', kind: 'ptr' },
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_timer_set_callback(struct bpf_timer *timer, void *callback_fn)
-  {
-    id: 170,
-    name: 'bpf_timer_set_callback',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'timer', type: 'struct bpf_timer *', kind: 'ptr' },
-      { name: 'callback_fn', type: 'void *', kind: 'callback' },
-    ],
-    variadic: false,
-  },
-  // long bpf_timer_start(struct bpf_timer *timer, u64 nsecs, u64 flags)
-  {
-    id: 171,
-    name: 'bpf_timer_start',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'timer', type: 'struct bpf_timer *', kind: 'ptr' },
-      { name: 'nsecs', type: 'u64', kind: 'scalar64' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_timer_cancel(struct bpf_timer *timer)
-  {
-    id: 172,
-    name: 'bpf_timer_cancel',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'timer', type: 'struct bpf_timer *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_get_func_ip(void *ctx)
-  {
-    id: 173,
-    name: 'bpf_get_func_ip',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_get_attach_cookie(void *ctx)
-  {
-    id: 174,
-    name: 'bpf_get_attach_cookie',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_task_pt_regs(struct task_struct *task)
-  {
-    id: 175,
-    name: 'bpf_task_pt_regs',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'task', type: 'struct task_struct *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_branch_snapshot(void *entries, u32 size, u64 flags)
-  {
-    id: 176,
-    name: 'bpf_get_branch_snapshot',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'entries', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_trace_vprintk(const char *fmt, u32 fmt_size, const void *data, u32 data_len)
-  {
-    id: 177,
-    name: 'bpf_trace_vprintk',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'fmt', type: 'const char *', kind: 'ptr' },
-      { name: 'fmt_size', type: 'u32', kind: 'scalar32' },
-      { name: 'data', type: 'const void *', kind: 'ptr' },
-      { name: 'data_len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // struct unix_sock *bpf_skc_to_unix_sock(void *sk)
-  {
-    id: 178,
-    name: 'bpf_skc_to_unix_sock',
-    ret: 'ptr',
-    retType: 'struct unix_sock *',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_kallsyms_lookup_name(const char *name, int name_sz, int flags, u64 *res)
-  {
-    id: 179,
-    name: 'bpf_kallsyms_lookup_name',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'name', type: 'const char *', kind: 'ptr' },
-      { name: 'name_sz', type: 'int', kind: 'scalar32' },
-      { name: 'flags', type: 'int', kind: 'scalar32' },
-      { name: 'res', type: 'u64 *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_find_vma(struct task_struct *task, u64 addr, void *callback_fn, void *callback_ctx, u64 flags)
-  {
-    id: 180,
-    name: 'bpf_find_vma',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'task', type: 'struct task_struct *', kind: 'ptr' },
-      { name: 'addr', type: 'u64', kind: 'scalar64' },
-      { name: 'callback_fn', type: 'void *', kind: 'callback' },
-      { name: 'callback_ctx', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_loop(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags)
-  {
-    id: 181,
-    name: 'bpf_loop',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'nr_loops', type: 'u32', kind: 'scalar32' },
-      { name: 'callback_fn', type: 'void *', kind: 'callback' },
-      { name: 'callback_ctx', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_strncmp(const char *s1, u32 s1_sz, const char *s2)
-  {
-    id: 182,
-    name: 'bpf_strncmp',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 's1', type: 'const char *', kind: 'ptr' },
-      { name: 's1_sz', type: 'u32', kind: 'scalar32' },
-      { name: 's2', type: 'const char *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_func_arg(void *ctx, u32 n, u64 *value)
-  {
-    id: 183,
-    name: 'bpf_get_func_arg',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'n', type: 'u32', kind: 'scalar32' },
-      { name: 'value', type: 'u64 *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_func_ret(void *ctx, u64 *value)
-  {
-    id: 184,
-    name: 'bpf_get_func_ret',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-      { name: 'value', type: 'u64 *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_get_func_arg_cnt(void *ctx)
-  {
-    id: 185,
-    name: 'bpf_get_func_arg_cnt',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ctx', type: 'void *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // int bpf_get_retval(void)
-  {
-    id: 186,
-    name: 'bpf_get_retval',
-    ret: 'int',
-    retType: 'int',
-    args: [],
-    variadic: false,
-  },
-  // int bpf_set_retval(int retval)
-  {
-    id: 187,
-    name: 'bpf_set_retval',
-    ret: 'int',
-    retType: 'int',
-    args: [
-      { name: 'retval', type: 'int', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_xdp_get_buff_len(struct xdp_buff *xdp_md)
-  {
-    id: 188,
-    name: 'bpf_xdp_get_buff_len',
-    ret: 'u64',
-    retType: 'u64',
-    args: [
-      { name: 'xdp_md', type: 'struct xdp_buff *', kind: 'ctx' },
-    ],
-    variadic: false,
-  },
-  // long bpf_xdp_load_bytes(struct xdp_buff *xdp_md, u32 offset, void *buf, u32 len)
-  {
-    id: 189,
-    name: 'bpf_xdp_load_bytes',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'xdp_md', type: 'struct xdp_buff *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'buf', type: 'void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_xdp_store_bytes(struct xdp_buff *xdp_md, u32 offset, void *buf, u32 len)
-  {
-    id: 190,
-    name: 'bpf_xdp_store_bytes',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'xdp_md', type: 'struct xdp_buff *', kind: 'ctx' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'buf', type: 'void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_copy_from_user_task(void *dst, u32 size, const void *user_ptr, struct task_struct *tsk, u64 flags)
-  {
-    id: 191,
-    name: 'bpf_copy_from_user_task',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'user_ptr', type: 'const void *', kind: 'ptr' },
-      { name: 'tsk', type: 'struct task_struct *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_skb_set_tstamp(struct sk_buff *skb, u64 tstamp, u32 tstamp_type)
-  {
-    id: 192,
-    name: 'bpf_skb_set_tstamp',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'skb', type: 'struct sk_buff *', kind: 'ctx' },
-      { name: 'tstamp', type: 'u64', kind: 'scalar64' },
-      { name: 'tstamp_type', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_ima_file_hash(struct file *file, void *dst, u32 size)
-  {
-    id: 193,
-    name: 'bpf_ima_file_hash',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'file', type: 'struct file *', kind: 'ptr' },
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_kptr_xchg(void *map_value, void *ptr)
-  {
-    id: 194,
-    name: 'bpf_kptr_xchg',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'map_value', type: 'void *', kind: 'ptr' },
-      { name: 'ptr', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_map_lookup_percpu_elem(struct bpf_map *map, const void *key, u32 cpu)
-  {
-    id: 195,
-    name: 'bpf_map_lookup_percpu_elem',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'key', type: 'const void *', kind: 'ptr' },
-      { name: 'cpu', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // struct mptcp_sock *bpf_skc_to_mptcp_sock(void *sk)
-  {
-    id: 196,
-    name: 'bpf_skc_to_mptcp_sock',
-    ret: 'ptr',
-    retType: 'struct mptcp_sock *',
-    args: [
-      { name: 'sk', type: 'void *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_dynptr_from_mem(void *data, u32 size, u64 flags, struct bpf_dynptr *ptr)
-  {
-    id: 197,
-    name: 'bpf_dynptr_from_mem',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'data', type: 'void *', kind: 'ptr' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-      { name: 'ptr', type: 'struct bpf_dynptr *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_ringbuf_reserve_dynptr(void *ringbuf, u32 size, u64 flags, struct bpf_dynptr *ptr)
-  {
-    id: 198,
-    name: 'bpf_ringbuf_reserve_dynptr',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'ringbuf', type: 'void *', kind: 'map' },
-      { name: 'size', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-      { name: 'ptr', type: 'struct bpf_dynptr *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // void bpf_ringbuf_submit_dynptr(struct bpf_dynptr *ptr, u64 flags)
-  {
-    id: 199,
-    name: 'bpf_ringbuf_submit_dynptr',
-    ret: 'void',
-    retType: 'void',
-    args: [
-      { name: 'ptr', type: 'struct bpf_dynptr *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // void bpf_ringbuf_discard_dynptr(struct bpf_dynptr *ptr, u64 flags)
-  {
-    id: 200,
-    name: 'bpf_ringbuf_discard_dynptr',
-    ret: 'void',
-    retType: 'void',
-    args: [
-      { name: 'ptr', type: 'struct bpf_dynptr *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_dynptr_read(void *dst, u32 len, struct bpf_dynptr *src, u32 offset, u64 flags)
-  {
-    id: 201,
-    name: 'bpf_dynptr_read',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'src', type: 'struct bpf_dynptr *', kind: 'ptr' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // long bpf_dynptr_write(struct bpf_dynptr *dst, u32 offset, void *src, u32 len, u64 flags)
-  {
-    id: 202,
-    name: 'bpf_dynptr_write',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'dst', type: 'struct bpf_dynptr *', kind: 'ptr' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'src', type: 'void *', kind: 'ptr' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-  // void *bpf_dynptr_data(struct bpf_dynptr *ptr, u32 offset, u32 len)
-  {
-    id: 203,
-    name: 'bpf_dynptr_data',
-    ret: 'ptr',
-    retType: 'void *',
-    args: [
-      { name: 'ptr', type: 'struct bpf_dynptr *', kind: 'ptr' },
-      { name: 'offset', type: 'u32', kind: 'scalar32' },
-      { name: 'len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // s64 bpf_tcp_raw_gen_syncookie_ipv4(struct iphdr *iph, struct tcphdr *th, u32 th_len)
-  {
-    id: 204,
-    name: 'bpf_tcp_raw_gen_syncookie_ipv4',
-    ret: 's64',
-    retType: 's64',
-    args: [
-      { name: 'iph', type: 'struct iphdr *', kind: 'ptr' },
-      { name: 'th', type: 'struct tcphdr *', kind: 'ptr' },
-      { name: 'th_len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // s64 bpf_tcp_raw_gen_syncookie_ipv6(struct ipv6hdr *iph, struct tcphdr *th, u32 th_len)
-  {
-    id: 205,
-    name: 'bpf_tcp_raw_gen_syncookie_ipv6',
-    ret: 's64',
-    retType: 's64',
-    args: [
-      { name: 'iph', type: 'struct ipv6hdr *', kind: 'ptr' },
-      { name: 'th', type: 'struct tcphdr *', kind: 'ptr' },
-      { name: 'th_len', type: 'u32', kind: 'scalar32' },
-    ],
-    variadic: false,
-  },
-  // long bpf_tcp_raw_check_syncookie_ipv4(struct iphdr *iph, struct tcphdr *th)
-  {
-    id: 206,
-    name: 'bpf_tcp_raw_check_syncookie_ipv4',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'iph', type: 'struct iphdr *', kind: 'ptr' },
-      { name: 'th', type: 'struct tcphdr *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // long bpf_tcp_raw_check_syncookie_ipv6(struct ipv6hdr *iph, struct tcphdr *th)
-  {
-    id: 207,
-    name: 'bpf_tcp_raw_check_syncookie_ipv6',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'iph', type: 'struct ipv6hdr *', kind: 'ptr' },
-      { name: 'th', type: 'struct tcphdr *', kind: 'ptr' },
-    ],
-    variadic: false,
-  },
-  // u64 bpf_ktime_get_tai_ns(void)
-  {
-    id: 208,
-    name: 'bpf_ktime_get_tai_ns',
-    ret: 'u64',
-    retType: 'u64',
-    args: [],
-    variadic: false,
-  },
-  // long bpf_user_ringbuf_drain(struct bpf_map *map, void *callback_fn, void *ctx, u64 flags)
-  {
-    id: 209,
-    name: 'bpf_user_ringbuf_drain',
-    ret: 'long',
-    retType: 'long',
-    args: [
-      { name: 'map', type: 'struct bpf_map *', kind: 'map' },
-      { name: 'callback_fn', type: 'void *', kind: 'callback' },
-      { name: 'ctx', type: 'void *', kind: 'ptr' },
-      { name: 'flags', type: 'u64', kind: 'scalar64' },
-    ],
-    variadic: false,
-  },
-];
-
-const BY_ID = new Map<number, HelperProto>(HELPERS.map((h) => [h.id, h]));
-const BY_NAME = new Map<string, HelperProto>(HELPERS.map((h) => [h.name, h]));
-
-/** The helper with kernel id `id`, if the header lists it. */
-export function helperById(id: number): HelperProto | undefined {
-  return BY_ID.get(id);
-}
+export type BpfFuncId = BpfFuncIds[keyof BpfFuncIds];
 
 /** The helper named `name`, with or without the `bpf_` prefix (`map_lookup_elem` or `bpf_map_lookup_elem`). */
 export function helperByName(name: string): HelperProto | undefined {
-  return BY_NAME.get(name) ?? BY_NAME.get(`bpf_${name}`);
+  const id = IDS.get(name.startsWith('bpf_') ? name.slice(4) : name);
+  return id === undefined ? undefined : helperById(id);
 }
 
 /**

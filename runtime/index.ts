@@ -23,4 +23,5 @@ export { RingBuffer } from './stdlib/ringbuf.js';
 export { PerfEventArray } from './stdlib/perf.js';
 export { PinRegistry } from './pins.js';
 export type { HostEnv } from './stdlib/host.js';
+export type { HostNetwork, HostInterface, HostRoute, HostRouteType, HostNeighbour, HostNeighbourState, HostSocket, HostSocketState } from './packet/net.js';
 export type { TypeDesc } from './values.js';

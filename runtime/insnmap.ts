@@ -6,12 +6,18 @@
 /** Encodes [offset, insn] pairs: u32 count, then `count` offsets, then `count` insns (LE). */
 export function encodeInsnMap(pairs: Array<[number, number]>): Uint8Array {
   const sorted = [...pairs].sort((a, b) => a[0] - b[0]);
-  const out = new Uint32Array(1 + 2 * sorted.length);
-  out[0] = sorted.length;
-  sorted.forEach(([off, insn], i) => {
-    out[1 + i] = off;
-    out[1 + sorted.length + i] = insn;
-  });
+  return encodeInsnMapColumns(sorted.map((p) => p[0]), sorted.map((p) => p[1]));
+}
+
+/** The same from two columns already sorted by code offset (what the direct writer collects). */
+export function encodeInsnMapColumns(offsets: ArrayLike<number>, insns: ArrayLike<number>): Uint8Array {
+  const n = offsets.length;
+  const out = new Uint32Array(1 + 2 * n);
+  out[0] = n;
+  for (let i = 0; i < n; i++) {
+    out[1 + i] = offsets[i]!;
+    out[1 + n + i] = insns[i]!;
+  }
   return new Uint8Array(out.buffer);
 }
 

@@ -47,6 +47,7 @@ import type { InstantiateOptions } from './instance.js';
 import { buildCfg, LDDW_PSEUDO_FUNC, pseudoFuncTarget, type FunctionCfg } from './isa/cfg.js';
 import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from './maps/descriptor.js';
 import { SkBuff } from './context.js';
+import { SKF_LL_OFF, SKF_NET_OFF, SkbPrivate } from './packet/layout.js';
 import { withSourceLine, type SourceLine } from './source-lines.js';
 import { ObjectRuntime } from './object.js';
 import { ensureRoom, unknownProgram } from './memory.js';
@@ -267,6 +268,10 @@ export class InterpreterEngine implements Engine {
   // The compiled module's packet globals: set on entry, read by ldabs/ldind.
   private pktBase = 0;
   private pktLen = 0;
+  private pktMac = 0;
+  private pktNet = 0;
+  /** skb->head for negative legacy-load offsets; 0 when there is none (they then read nothing). */
+  private pktHead = 0;
   private readonly usesPacket: boolean;
   private readonly sourceLines: SourceLines | undefined;
   /** Checked memory mode, and the end of the range it allows in the current run. */
@@ -373,9 +378,14 @@ export class InterpreterEngine implements Engine {
         if (ctx + Math.max(SkBuff.data, SkBuff.len) + 4 > this.dv.byteLength) throw linearMemoryFault({});
         this.pktBase = this.dv.getInt32(ctx + SkBuff.data, true);
         this.pktLen = this.dv.getInt32(ctx + SkBuff.len, true);
+        // Negative offsets (SKF_LL_OFF, SKF_NET_OFF) reach the headers an skb test run records.
+        this.pktMac = this.dv.getUint32(ctx + SkbPrivate.mac, true);
+        this.pktNet = this.dv.getUint32(ctx + SkbPrivate.network, true);
+        this.pktHead = this.dv.getUint32(ctx + SkbPrivate.head, true);
       } else {
         this.pktBase = r1;
         this.pktLen = r2;
+        this.pktHead = 0;
       }
       this.checkEnd = r1 >>> 0 === this.layout.dataBase ? this.layout.dataBase + (r2 >>> 0) : this.layout.dataBase;
       this.remaining = this.budget;
@@ -866,8 +876,12 @@ export class InterpreterEngine implements Engine {
         case Op.Ldind: {
           const size = auxs[pc]!;
           const o = ops[pc] === Op.Ldind ? (U[((f + srcs[pc]!) << 1) | LO]! + imms[pc]!) | 0 : imms[pc]!;
-          if (o >= 0 && o + size <= this.pktLen >>> 0) {
-            const addr = (this.pktBase + o) >>> 0;
+          // A negative offset: bpf_internal_load_pointer_neg_helper (compiler/lower/load-store.ts).
+          const neg = o < 0 && o >= SKF_LL_OFF && this.pktHead !== 0
+            ? (o >= SKF_NET_OFF ? this.pktNet + (o - SKF_NET_OFF) : this.pktMac + (o - SKF_LL_OFF)) >>> 0 : -1;
+          const inNeg = neg >= 0 && neg >= this.pktHead && neg + size <= ((this.pktBase + this.pktLen) >>> 0);
+          if (inNeg || (o >= 0 && o + size <= this.pktLen >>> 0)) {
+            const addr = inNeg ? neg : (this.pktBase + o) >>> 0;
             if (addr + size > memSize) throw linearMemoryFault({ insn: pc, address: addr });
             // Network byte order: a big-endian read, zero-extended into r0.
             U[(f << 1) | LO] = size === 1 ? dv.getUint8(addr) : size === 2 ? dv.getUint16(addr) : dv.getUint32(addr);

@@ -6,6 +6,7 @@
 import { CALLBACK_EXPORT_PREFIX, type Manifest, type MapManifest } from './abi.js';
 import { fromBase64 } from './base64.js';
 import { packetHelpers } from './packet/helpers.js';
+import { checkHostNetwork, setNetState, type HostNetwork } from './packet/net.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helper-registry.js';
 import { BpfMap, mapInfo } from './maps/api.js';
@@ -47,6 +48,13 @@ export interface ObjectOptions {
    * an earlier instance left there, and are registered as the current holders.
    */
   pins?: PinRegistry;
+  /**
+   * The host's network state the packet helpers see: interfaces, routes and neighbours for
+   * `bpf_fib_lookup` and `bpf_redirect_neigh` (runtime/packet/net.ts). Without it, the test
+   * run's host: the loopback device only, no routes, forwarding off. Malformed state is
+   * E_HOST_STATE naming the field (`net.routes[2].prefix`).
+   */
+  net?: HostNetwork;
 }
 
 type CallbackFn = (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
@@ -193,6 +201,7 @@ export class ObjectRuntime {
     // The manifest comes with the module, which may be anyone's: its placements must be the
     // layout bpf2wasm computes for its maps, or nothing is written.
     checkMapsLayout(manifest);
+    if (options.net !== undefined) setNetState(memory, checkHostNetwork(options.net));
     const maps = manifest.maps ?? [];
     const store = await MapStore.create(memory, maps.map((m) => ({
       index: m.index,

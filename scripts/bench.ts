@@ -2,7 +2,7 @@
  * `npm run bench`: the benchmark suite. It prints figures side by side and asserts nothing about
  * speed (it sets a non-zero exit code only if a kernel's eBPF result differs from the native one).
  *
- *   node dist/scripts/bench.js [--quick] [--json]
+ *   node dist/scripts/bench.js [--quick] [--json] [--part NAME]...
  *
  * Three parts, each printed as a table, then one summary line against the project's targets:
  *
@@ -21,10 +21,14 @@
  *  (f) levels: a corpus (the kernels, every runnable program of test-programs/c) at -O0, -O1 and
  *      -O2, interleaved (scripts/bench/levels.ts), the measurement the default level rests on.
  *  (g) cold start: fresh node processes import, compile, instantiate and run once (-O0 only with
- *      --quick; needs the built package, dist/).
+ *      --quick; needs the built package, dist/); and at -O0 in fresh Chromium contexts
+ *      (scripts/bench/cold.ts; skipped with the reason where Chromium is missing).
+ *  (i) size: the runtime entry and the compiler without Binaryen bundled from dist/ by esbuild,
+ *      minified and gzipped (scripts/bench/size.ts).
  *
  * `--quick` shrinks sizes and repeat counts for a smoke run (scripts/test/bench.test.ts);
- * `--json` prints the report as JSON instead of tables. Progress goes to stderr.
+ * `--json` prints the report as JSON instead of tables; `--part NAME` (repeatable) runs only the
+ * parts named (compile, run, call, safety, maps, levels, cold, packet, size). Progress goes to stderr.
  * The timings come from one run on whatever machine this is: compare them side by side only.
  */
 import { existsSync } from 'node:fs';
@@ -42,6 +46,8 @@ import { buildNative, nativeCompiler, nativeUnavailable, runNative } from './ben
 import type { NativeResult } from './bench/native.js';
 import { benchPacket, type PacketRow } from './bench/packet.js';
 import { benchColdStart, benchLevels, type ColdRow, type LevelRow } from './bench/levels.js';
+import { benchColdBrowser, type BrowserColdRow } from './bench/cold.js';
+import { bundleSizes, loadEsbuild, RUNTIME_BUDGET_BYTES, type BundleSize } from './bench/size.js';
 import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
 
 export type OptLevel = 0 | 1 | 2;
@@ -53,7 +59,7 @@ export interface BenchOptions {
   /** Project root (default: found from this file's location). */
   root?: string;
   /** Parts to run (default all). */
-  parts?: readonly ('compile' | 'run' | 'call' | 'safety' | 'maps' | 'levels' | 'cold' | 'packet')[];
+  parts?: readonly PartName[];
 }
 
 /** (e) One map lookup loop. */
@@ -136,6 +142,10 @@ export interface BenchReport {
   levels: LevelRow[];
   /** (g) cold start in fresh processes. */
   cold: ColdRow[];
+  /** (g) cold start at -O0 in fresh Chromium contexts (rows say why where skipped). */
+  coldBrowser: BrowserColdRow[];
+  /** (i) bundle sizes of the entry points. */
+  sizes: BundleSize[];
   /** (h) The XDP filter four ways (batch, per frame, native, kernel). */
   packet: PacketRow[];
   targets: Target[];
@@ -510,7 +520,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const settings = quick ? QUICK : FULL;
   const root = options.root ?? projectRoot();
-  const parts = new Set(options.parts ?? ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet']);
+  const parts = new Set<PartName>(options.parts ?? PART_NAMES);
   const warnings: string[] = [];
   const defaultLevel = await detectDefaultLevel();
 
@@ -528,7 +538,30 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       warnings.push(`cold start failed: ${(err as Error).message}`);
     }
   }
+  let coldBrowser: BrowserColdRow[] = [];
+  if (parts.has('cold')) {
+    try {
+      coldBrowser = await benchColdBrowser(root, settings.coldSamples, (msg) => log(options, msg));
+    } catch (err) {
+      warnings.push(`cold start in Chromium failed: ${(err as Error).message}`);
+    }
+  }
   const coldFilter = cold.find((r) => r.optLevel === 0 && r.what.startsWith('100'));
+  const coldObject = cold.find((r) => r.optLevel === 0 && !r.what.startsWith('100'));
+  const browserFilter = coldBrowser.find((r) => r.what.startsWith('100'));
+  let sizes: BundleSize[] = [];
+  if (parts.has('size')) {
+    const esbuild = await loadEsbuild();
+    if (!esbuild) warnings.push('size skipped: esbuild is not installed');
+    else {
+      try {
+        sizes = await bundleSizes(esbuild, path.join(root, 'dist'));
+      } catch (err) {
+        warnings.push(`size failed: ${(err as Error).message}`);
+      }
+    }
+  }
+  const runtimeSize = sizes.find((r) => r.file === 'runtime/index.js');
   const packet = parts.has('packet') ? await benchPacket(root, quick ? 200 : 1000, (m) => log(options, m)) : [];
   const batchRow = packet.find((r) => r.path.startsWith('bpf2wasm testBatch() packed'));
   const kernelRow = packet.find((r) => r.path.startsWith('kernel'));
@@ -548,6 +581,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     target('budget geomean', budgetGeo, 1.1, 'x plain', 'max'),
     target('hash lookup', hashRow ? hashRow.nsPerLookup : null, 25, 'ns', 'max'),
     target('cold start -O0 after import', coldFilter ? coldFilter.afterImportMs : null, 5, 'ms', 'max'),
+    target('cold start object -O0 after import', coldObject ? coldObject.afterImportMs : null, 10, 'ms', 'max'),
+    target('cold start -O0 in Chromium', browserFilter?.afterImportMs ?? null, 5, 'ms', 'max'),
+    target('runtime bundle minified', runtimeSize ? runtimeSize.minified / 1000 : null, RUNTIME_BUDGET_BYTES / 1000, 'KB', 'max'),
     target('XDP batch per frame', batchRow?.nsPerFrame ?? null, 50, 'ns', 'max'),
     target('XDP batch vs kernel test run', batchRow?.nsPerFrame != null && kernelRow?.nsPerFrame != null ? batchRow.nsPerFrame / kernelRow.nsPerFrame : null, 1, 'x kernel', 'max'),
   ];
@@ -571,6 +607,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     maps,
     levels,
     cold,
+    coldBrowser,
+    sizes,
     packet,
     targets,
     warnings,
@@ -579,8 +617,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
 
 function formatTarget(t: Target): string {
   const show = (v: number): string =>
-    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' || t.unit === 'ms' ? `${v.toFixed(1)} ${t.unit}` : `${v.toFixed(2)}${t.unit}`;
-  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' || t.unit === 'ms' ? `${t.target} ${t.unit}` : `${t.target}x`;
+    t.unit === 'insns/s' ? `${formatCount(v)} insns/s` : t.unit === 'ns' || t.unit === 'ms' || t.unit === 'KB' ? `${v.toFixed(1)} ${t.unit}` : `${v.toFixed(2)}${t.unit}`;
+  const goal = t.unit === 'insns/s' ? formatCount(t.target) : t.unit === 'ns' || t.unit === 'ms' || t.unit === 'KB' ? `${t.target} ${t.unit}` : `${t.target}x`;
   const mark = t.met === null ? '' : t.met ? ' ✓' : ' ✗';
   return `${t.name} ${t.measured === null ? 'n/a' : show(t.measured)} (${t.kind === 'min' ? '>=' : '<='} ${goal})${mark}`;
 }
@@ -662,9 +700,17 @@ export function formatReport(report: BenchReport): string {
 
   if (report.cold.length) {
     out.push('', '(g) cold start: a fresh node process imports the compiler and runtime, then compiles, instantiates and runs once; medians');
-    out.push(table(['program', 'level', 'import', 'compile+instantiate+run'], report.cold.map((r) => [
-      r.what, `-O${r.optLevel}`, `${r.importMs.toFixed(1)} ms`, `${r.afterImportMs.toFixed(1)} ms`,
-    ]), 'llrr'));
+    out.push(table(['program', 'level', 'import', 'compile+instantiate+run', 'of which compile'], report.cold.map((r) => [
+      r.what, `-O${r.optLevel}`, `${r.importMs.toFixed(1)} ms`, `${r.afterImportMs.toFixed(1)} ms`, `${r.compileMs.toFixed(1)} ms`,
+    ]), 'llrrr'));
+  }
+  if (report.coldBrowser.length) {
+    out.push('', '(g) cold start in Chromium: a fresh browser context imports the compiler and runtime, then compiles, instantiates and runs once at -O0; medians');
+    out.push(table(['program', 'level', 'import', 'compile+instantiate+run', 'of which compile'], report.coldBrowser.map((r) => [
+      r.what, '-O0', r.importMs === null ? '-' : `${r.importMs.toFixed(1)} ms`,
+      r.afterImportMs === null ? `skipped: ${r.skipped ?? ''}` : `${r.afterImportMs.toFixed(1)} ms`,
+      r.compileMs === null ? '-' : `${r.compileMs.toFixed(1)} ms`,
+    ]), 'llrrr'));
   }
 
   if (report.packet.length) {
@@ -674,9 +720,22 @@ export function formatReport(report: BenchReport): string {
     ]), 'lrr'));
   }
 
+  if (report.sizes.length) {
+    out.push('', '(i) size: entry points bundled from dist/ by esbuild (--bundle --minify --format=esm, binaryen and wabt external)');
+    out.push(table(['entry', 'minified', 'gzipped', 'largest inputs (minified bytes)'], report.sizes.map((r) => [
+      r.entry, formatKB(r.minified), formatKB(r.gzipped),
+      r.largest.slice(0, 4).map((l) => `${l.input} ${formatKB(l.bytes)}`).join(', '),
+    ]), 'lrrl'));
+  }
+
   for (const w of report.warnings) out.push('', `warning: ${w}`);
   out.push('', `summary vs targets: ${report.targets.map(formatTarget).join(' | ')}`);
   return out.join('\n');
+}
+
+/** Bytes as KB (1000 bytes), one decimal. */
+function formatKB(n: number): string {
+  return `${(n / 1000).toFixed(1)} KB`;
 }
 
 function formatBytes(n: number): string {
@@ -690,18 +749,21 @@ export function reportJson(report: BenchReport): string {
   return JSON.stringify(report, null, 2);
 }
 
+/** The parts `--part` accepts, in the order they run. */
+const PART_NAMES = ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet', 'size'] as const;
+type PartName = (typeof PART_NAMES)[number];
+
 /** The bench's command line: `[--quick] [--json] [--part NAME]...`, or the usage text and exit status. */
-export function parseBenchArgs(argv: readonly string[]): { quick: boolean; json: boolean; parts?: NonNullable<BenchOptions['parts']> } | { usage: string; status: number } {
+export function parseBenchArgs(argv: readonly string[]): { quick: boolean; json: boolean; parts?: PartName[] } | { usage: string; status: number } {
   const known = new Set(['--quick', '--json', '--help', '-h']);
-  const allParts: NonNullable<BenchOptions['parts']> = ['compile', 'run', 'call', 'safety', 'maps', 'levels', 'cold', 'packet'];
-  const usage = `usage: node dist/scripts/bench.js [--quick] [--json] [--part ${allParts.join('|')}]...\n`;
+  const usage = `usage: node dist/scripts/bench.js [--quick] [--json] [--part ${PART_NAMES.join('|')}]...\n`;
   // --part NAME (repeatable): only those parts.
   const parts = argv.flatMap((a, i) => (argv[i - 1] === '--part' ? [a] : []));
   const bad = argv.some((a, i) => !known.has(a) && a !== '--part' && argv[i - 1] !== '--part')
-    || parts.some((p) => !(allParts as readonly string[]).includes(p)) || argv.at(-1) === '--part';
+    || parts.some((p) => !(PART_NAMES as readonly string[]).includes(p)) || argv.at(-1) === '--part';
   if (bad) return { usage, status: 2 };
   if (argv.includes('--help') || argv.includes('-h')) return { usage, status: 0 };
-  return { quick: argv.includes('--quick'), json: argv.includes('--json'), ...(parts.length ? { parts: parts as typeof allParts } : {}) };
+  return { quick: argv.includes('--quick'), json: argv.includes('--json'), ...(parts.length ? { parts: parts as PartName[] } : {}) };
 }
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -59,9 +59,14 @@ const EXPORTS = {
 
 /** Compiles the maps module; returns its bytes. */
 export async function compileMaps() {
+  return compileAs(ENTRY, ASC_FLAGS);
+}
+
+/** Compiles an AssemblyScript entry file with `flags`; returns the module's bytes. */
+async function compileAs(entry, flags) {
   let wasm = null;
   const stderr = asc.createMemoryStream();
-  const { error } = await asc.main([ENTRY, ...ASC_FLAGS, '--outFile', 'maps.wasm'], {
+  const { error } = await asc.main([entry, ...flags, '--outFile', 'maps.wasm'], {
     stdout: asc.createMemoryStream(),
     stderr,
     readFile: (name, baseDir) => {
@@ -81,7 +86,7 @@ export async function compileMaps() {
 }
 
 /** Reads the sections the checks need. Throws on anything it does not expect. */
-export function inspectModule(bytes) {
+export function inspectModule(bytes, { tables = false } = {}) {
   let p = 8;
   const u8 = () => bytes[p++];
   const leb = () => {
@@ -126,7 +131,7 @@ export function inspectModule(bytes) {
       case 2: for (let n = leb(); n > 0; n--) {
         const mod = name(), field = name(), kind = u8();
         imports.push(`${mod}.${field}`);
-        if (kind === 0) { leb(); importedFuncs++; } else if (kind === 2) { const f = u8(); leb(); if (f & 1) leb(); } else throw new Error(`import ${mod}.${field} of kind ${kind}`);
+        if (kind === 0) { leb(); importedFuncs++; } else if (kind === 2 || (tables && kind === 1)) { if (kind === 1) u8(); const f = u8(); leb(); if (f & 1) leb(); } else throw new Error(`import ${mod}.${field} of kind ${kind}`);
       } break;
       case 3: for (let n = leb(); n > 0; n--) funcs.push(leb()); break;
       case 6: globals = leb(); break;
@@ -184,6 +189,7 @@ export function renderModuleFile(bytes) {
  * The eBPF maps module (wasm/maps/), embedded so the runtime needs no file access. Its exports are
  * described in wasm/maps/index.ts; runtime/maps/store.ts instantiates it.
  */
+import { fromBase64 } from '../base64.js';
 
 /** Size of the module in bytes. */
 export const MAPS_WASM_SIZE = ${bytes.length};
@@ -193,24 +199,91 @@ export const MAPS_WASM_BASE64 = [
 ${lines.join('\n')}
 ].join('');
 
-/** Decodes the module's bytes (no atob or Buffer needed: runs in browsers, workers and Node). */
+/** Decodes the module's bytes (runtime/base64.ts: the host's native decoder where there is one). */
 export function mapsWasmBytes(): Uint8Array<ArrayBuffer> {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  const lookup = new Uint8Array(128);
-  for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
-  const s = MAPS_WASM_BASE64;
-  const out = new Uint8Array(MAPS_WASM_SIZE);
-  let o = 0;
-  for (let i = 0; i < s.length; i += 4) {
-    const n = (lookup[s.charCodeAt(i)]! << 18) | (lookup[s.charCodeAt(i + 1)]! << 12) |
-      (lookup[s.charCodeAt(i + 2)]! << 6) | lookup[s.charCodeAt(i + 3)]!;
-    if (o < out.length) out[o++] = n >>> 16;
-    if (o < out.length) out[o++] = (n >>> 8) & 0xff;
-    if (o < out.length) out[o++] = n & 0xff;
-  }
-  return out;
+  return fromBase64(MAPS_WASM_BASE64);
 }
 `;
+}
+
+// ---- the standalone support module (wasm/standalone/, for `bpf2wasm compile --standalone`) ----
+
+const SUPPORT_ENTRY = 'wasm/standalone/index.ts';
+const SUPPORT_OUT = join(ROOT, 'compiler/standalone/support-wasm.ts');
+/** The maps module's flags, plus the callback table imported (the linker defines it). */
+export const SUPPORT_ASC_FLAGS = [...ASC_FLAGS.slice(0, 3), '--importTable', ...ASC_FLAGS.slice(3)];
+/** The only imports the support module may have: WASI, and memory and table (which the linker defines). */
+const SUPPORT_IMPORTS = [
+  'wasi_snapshot_preview1.clock_time_get', 'wasi_snapshot_preview1.random_get', 'wasi_snapshot_preview1.fd_write',
+  'env.memory', 'env.table',
+];
+
+/** Compiles the standalone support module; returns its bytes. */
+export async function compileSupport() {
+  return compileAs(SUPPORT_ENTRY, SUPPORT_ASC_FLAGS);
+}
+
+/** Checks the support module's rules (imports, no data, globals or start function); returns a list of problems. */
+export function checkSupport(bytes) {
+  const m = inspectModule(bytes, { tables: true });
+  const problems = [];
+  for (const i of m.imports) if (!SUPPORT_IMPORTS.includes(i)) problems.push(`import ${i} (only WASI, env.memory and env.table are allowed)`);
+  if (m.data.length > 0) problems.push('data segments (state lives in the scratch words of wasm/standalone/config.ts)');
+  if (m.globals > 0) problems.push(`${m.globals} globals (the linker copies no globals)`);
+  if (m.start) problems.push('a start function');
+  return problems;
+}
+
+/** The generated TypeScript file for the support module's bytes. */
+export function renderSupportFile(bytes) {
+  const require = createRequire(import.meta.url);
+  const version = require('assemblyscript/package.json').version;
+  const b64 = Buffer.from(bytes).toString('base64');
+  const lines = [];
+  for (let i = 0; i < b64.length; i += 100) lines.push(`  '${b64.slice(i, i + 100)}',`);
+  return `// GENERATED by scripts/build-wasm.mjs, do not edit.
+// From ${SUPPORT_ENTRY} with AssemblyScript ${version}: asc ${SUPPORT_ASC_FLAGS.join(' ')}
+/**
+ * The standalone support module (wasm/standalone/): maps and host-free helpers that
+ * compiler/standalone/link.ts copies into standalone modules.
+ */
+import { fromBase64 } from '../../runtime/base64.js';
+
+/** Size of the module in bytes. */
+export const SUPPORT_WASM_SIZE = ${bytes.length};
+
+/** The module's bytes, base64. */
+const SUPPORT_WASM_BASE64 = [
+${lines.join('\n')}
+].join('');
+
+/** The module's bytes. */
+export function supportWasmBytes(): Uint8Array {
+  return fromBase64(SUPPORT_WASM_BASE64);
+}
+`;
+}
+
+/** Writes `text` to `out`, or with `check` compares it; returns an exit status. */
+function writeOrCheck(out, text, size, check) {
+  const rel = relative(ROOT, out);
+  if (check) {
+    let current = null;
+    try {
+      current = readFileSync(out, 'utf8');
+    } catch {
+      // reported below
+    }
+    if (current !== text) {
+      process.stderr.write(`${ME}: ${rel} is ${current === null ? 'missing' : 'out of date'} (run node scripts/build-wasm.mjs)\n`);
+      return 1;
+    }
+    process.stdout.write(`${ME}: ${rel} is up to date (${size} bytes)\n`);
+    return 0;
+  }
+  writeFileSync(out, text);
+  process.stdout.write(`${ME}: wrote ${rel} (${size} bytes of Wasm)\n`);
+  return 0;
 }
 
 async function main(argv) {
@@ -231,6 +304,14 @@ async function main(argv) {
     for (const p of problems) process.stderr.write(`${ME}: ${ENTRY}: ${p}\n`);
     return 1;
   }
+  const supportBytes = await compileSupport();
+  const supportProblems = checkSupport(supportBytes);
+  if (supportProblems.length > 0) {
+    for (const p of supportProblems) process.stderr.write(`${ME}: ${SUPPORT_ENTRY}: ${p}\n`);
+    return 1;
+  }
+  const status = writeOrCheck(SUPPORT_OUT, renderSupportFile(supportBytes), supportBytes.length, check);
+  if (status !== 0) return status;
   const text = renderModuleFile(bytes);
   const rel = relative(ROOT, OUT);
   if (check) {

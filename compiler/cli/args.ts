@@ -3,7 +3,7 @@
  * options they ask for.
  */
 import type { AsmSyntax } from '../asm/disasm.js';
-import type { CompileOptions, OptLevel } from '../compile.js';
+import { DEFAULT_OPT_LEVEL, type CompileOptions, type OptLevel } from '../compile.js';
 import type { EngineKind } from '../load.js';
 
 export const USAGE = `usage:
@@ -11,17 +11,22 @@ export const USAGE = `usage:
                    [--checked] [--budget N] [--validate] [--program NAME]
   bpf2wasm run IN [--mem FILE] [--packet FILE [--skb-data mac|network]] [--repeat N]
                [--json] [-O0|-O1|-O2] [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
-               [--validate] [--program NAME]
+               [--validate] [--program NAME] [--net NET.json]
   bpf2wasm run OBJ|FILTER.txt --pcap IN [--program NAME] [--out OUT.pcap] [--keep V,...]
-               [--skb-data mac|network] [--json] [--repeat R]
+               [--skb-data mac|network] [--json] [--repeat R] [--net NET.json]
   bpf2wasm inspect OBJ [--json]
   bpf2wasm disasm IN [--syntax llvm|conformance] [--program NAME] [--no-source]
   bpf2wasm gen types OBJ [-o OUT.ts] [--name NAME]   (TypeScript types of an object)
 
+  -O0|-O1|-O2   -O0 (default): the compiler's own lowering, no Binaryen; -O1/-O2
+                add Binaryen's passes (loaded on demand, ~1 s), see README "Levels"
   --checked     confine every memory access to map values, the stack and the input
   --budget N    stop a run after about N instructions (E_BUDGET); run defaults
                 to 10^9 so that no program hangs the command, --no-budget lifts it
   --validate    run the kernel-style structural checks before compiling
+  --standalone  compile into a module that needs no JavaScript: maps and host-free
+                helpers inside, only WASI imports (README "Standalone modules");
+                --manifest then writes its description (JSON)
   --engine      compiled (default) or interpreter
   --skb-data    where a socket filter's packet starts: mac (default: the Ethernet
                 header, as an AF_PACKET SOCK_RAW socket such as tcpdump's) or
@@ -36,6 +41,11 @@ export const USAGE = `usage:
                 socket and classic filters keep (default) or drop
   --repeat R    with --pcap: run the whole capture R more times through the batch
                 path and report the median ns per frame
+  --net FILE    run of an object: the host network its packet helpers see, as JSON
+                {"interfaces": [{"ifindex", "mac", "mtu", "addresses"}], "routes":
+                [{"prefix", "via", "ifindex", "type", "metric", "table", "mtu", "src"}],
+                "neighbours": [{"ip", "mac", "ifindex", "state"}]} (bpf_fib_lookup,
+                bpf_redirect_neigh); without it: the loopback device only, no routes
   --no-source   disasm of an object: leave out the C source lines (from .BTF.ext)
                 and function labels it shows between the instructions by default
 
@@ -81,14 +91,17 @@ export interface Parsed {
   noBudget: boolean;
   validate: boolean;
   noSource: boolean;
+  /** --net FILE: host network state (JSON) for an object's packet helpers. */
+  net?: string;
+  standalone: boolean;
 }
 
 /** Parses argv (without the node and script paths); throws UsageError for a bad one. */
 export function parseArgs(argv: string[]): Parsed {
   const first = argv[0] ?? '';
   const p: Parsed = {
-    command: first.startsWith('-') ? '' : first, wat: false, opt: 1, skbData: 'mac', repeat: 0, json: false, syntax: 'llvm', help: false,
-    engine: 'compiled', checked: false, validate: false, noBudget: false, noSource: false,
+    command: first.startsWith('-') ? '' : first, wat: false, opt: DEFAULT_OPT_LEVEL, skbData: 'mac', repeat: 0, json: false, syntax: 'llvm', help: false,
+    engine: 'compiled', checked: false, validate: false, noBudget: false, noSource: false, standalone: false,
   };
   const need = (i: number, flag: string): string => {
     const v = argv[i];
@@ -124,6 +137,7 @@ export function parseArgs(argv: string[]): Parsed {
       case '--json': p.json = true; break;
       case '--symbol': p.symbol = need(++i, a); break;
       case '--program': p.program = need(++i, a); break;
+      case '--net': p.net = need(++i, a); break;
       case '--checked': p.checked = true; break;
       case '--validate': p.validate = true; break;
       case '--engine': {
@@ -134,6 +148,7 @@ export function parseArgs(argv: string[]): Parsed {
       }
       case '--no-budget': p.noBudget = true; break;
       case '--no-source': p.noSource = true; break;
+      case '--standalone': p.standalone = true; break;
       case '--budget': {
         const v = need(++i, a);
         const n = Number(v);

@@ -7,6 +7,7 @@ import { Bpf2WasmError, formatLocation } from '../../runtime/errors.js';
 import { disassemble } from '../asm/disasm.js';
 import { compile } from '../compile.js';
 import { compileObject } from '../object/compile-object.js';
+import { compileStandalone, compileStandaloneBytecode } from '../standalone/standalone.js';
 import { formatInspect, inspectObject } from '../object/inspect.js';
 import type { CliIO } from './io.js';
 import { compileOptions, parseArgs, UsageError, USAGE, type Parsed } from './args.js';
@@ -48,11 +49,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     }
     if (p.pcap !== undefined && p.command !== 'run') throw new UsageError('--pcap goes with run');
     if (p.pcap === undefined && (p.pcapOut !== undefined || p.keep !== undefined)) throw new UsageError('--out and --keep go with --pcap');
+    if (p.standalone && p.command !== 'compile') throw new UsageError('--standalone goes with compile');
     const input = await loadInput(io, p.input, p.symbol, p.program);
     if (p.pcap !== undefined) {
+      if (p.net !== undefined && !input.object) throw new UsageError('--net goes with run of an ELF object');
       if (!input.object && input.classic === undefined) throw new UsageError('--pcap runs an ELF object\'s packet program or a classic filter (tcpdump -dd / -ddd text)');
       return await runPcap(p, input, io);
     }
+    if (p.net !== undefined && !(input.object && p.command === 'run')) throw new UsageError('--net goes with run of an ELF object');
     if (input.object && p.command === 'run') return await runObject(p, input.object, io);
     switch (p.command) {
       case 'disasm':
@@ -63,6 +67,16 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         return 0;
       case 'compile': {
         if (p.out === undefined) throw new UsageError('compile needs -o OUT.wasm');
+        if (p.standalone) {
+          const sa = input.object
+            ? await compileStandalone(input.object, { ...compileOptions(p), ...(p.program !== undefined ? { programs: [p.program] } : {}) })
+            : await compileStandaloneBytecode(input.bytecode, compileOptions(p));
+          await io.writeFile(p.out, sa.wasm);
+          if (p.wat) await io.writeFile(p.out.replace(/\.wasm$/, '') + '.wat', await toWat(sa.wasm));
+          if (p.manifest !== undefined) await io.writeFile(p.manifest, JSON.stringify(sa.description, null, 2) + '\n');
+          io.stdout(`wrote ${p.out} (${sa.wasm.length} bytes, standalone: imports WASI only)\n`);
+          return 0;
+        }
         const compiled = input.object
           ? await compileObject(input.object, { ...compileOptions(p), ...(p.program !== undefined ? { programs: [p.program] } : {}) })
           : await compile(input.bytecode, compileOptions(p));

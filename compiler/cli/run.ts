@@ -3,7 +3,7 @@
  * output, ring/perf buffer records and every map), timing --repeat runs.
  */
 import type { HelperDefinition } from '../../runtime/helper-registry.js';
-import type { BpfInstance } from '../../runtime/program.js';
+import type { BpfInstance, TestRunResult } from '../../runtime/program.js';
 import { instantiateBytecode } from '../load.js';
 import { compileObject, planObject } from '../object/compile-object.js';
 import { interpretModule } from '../../runtime/interpreter.js';
@@ -15,6 +15,7 @@ import { mapInfo } from '../../runtime/maps/api.js';
 import { MapType } from '../../runtime/uapi/index.js';
 import type { CliIO } from './io.js';
 import { compileOptions, UsageError, type Parsed } from './args.js';
+import { netOptions } from './net.js';
 import type { LoadedInput } from './sniff.js';
 import { firstEntries, hex64, hexBytes, jsonReplacer, mapJson, mapText } from './print.js';
 
@@ -29,7 +30,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
   const trace: string[] = [];
   // Output is kept for the first run only (--repeat would pile it up).
   let collecting = true;
-  const sink = { trace: (line: string): void => { if (collecting) trace.push(line); } };
+  const sink = { trace: (line: string): void => { if (collecting) trace.push(line); }, ...(await netOptions(p, io)) };
   let compiled: { manifest: Manifest };
   let inst: BpfInstance;
   if (p.engine === 'interpreter') {
@@ -57,6 +58,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
 
   let result: bigint;
   let packetOut: Uint8Array | undefined;
+  let redirect: TestRunResult['redirect'];
   let timeBatch: (n: number) => number;
   if (p.packet !== undefined) {
     const packet = await io.readFile(p.packet);
@@ -65,6 +67,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
     const r = handle.test(opts);
     result = r.r0;
     packetOut = r.dataOut;
+    redirect = r.redirect;
     // As BPF_PROG_TEST_RUN: test() places the packet once per batch and times only the runs.
     timeBatch = (n) => handle.test({ ...opts, repeat: n }).durationNs;
   } else {
@@ -94,6 +97,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
       maps: Object.fromEntries(maps.map((m) => [m.name, mapJson(m)])),
     };
     if (packetOut) out.packet = packetOut;
+    if (redirect) out.redirect = redirect;
     if (medianNs !== undefined) {
       out.repeat = p.repeat;
       out.medianNs = medianNs;
@@ -102,6 +106,10 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
     return 0;
   }
   const lines: string[] = [`${program}: r0 = ${hex64(result)} (${BigInt.asIntN(64, result)})`];
+  if (redirect) {
+    const via = redirect.nexthop ? ` via ${redirect.nexthop}${redirect.mac ? ` (${redirect.mac})` : ''}` : '';
+    lines.push(`redirect: ${redirect.helper} to ${redirect.map ? `${redirect.map}[${redirect.index}]` : `ifindex ${redirect.index}`}${via}${redirect.flags ? ` flags 0x${redirect.flags.toString(16)}` : ''}`);
+  }
   if (firstRun.trace.length > 0) lines.push('trace:', ...firstRun.trace.map((t) => '  ' + t));
   for (const r of firstRun.records) lines.push(`${r.kind} ${r.map}: ${hexBytes(r.data)}`);
   for (const m of maps) lines.push(...mapText(m));

@@ -14,53 +14,54 @@ export function lowerAlu(insn: AluInsn): Node {
 
 function lowerAlu64(insn: AluInsn): Node {
   const m = w;
-  const d = (): Node => get64(insn.dst);
+  // Operands are shared leaves (nodes are immutable), so each is built once.
+  const d = get64(insn.dst);
   const isImm = insn.src === null;
   // ALU64 immediates are sign-extended to 64 bits.
-  const s = (): Node => (isImm ? i64c(insn.imm) : get64(insn.src!));
-  const zero = (): Node => m.i64.const(0n);
+  const s = isImm ? i64c(insn.imm) : get64(insn.src!);
+  const zero = m.i64.constNum(0);
   let v: Node;
   switch (insn.op) {
-    case 'add': v = m.i64.add(d(), s()); break;
-    case 'sub': v = m.i64.sub(d(), s()); break;
-    case 'mul': v = m.i64.mul(d(), s()); break;
-    case 'or': v = m.i64.or(d(), s()); break;
-    case 'and': v = m.i64.and(d(), s()); break;
-    case 'xor': v = m.i64.xor(d(), s()); break;
+    case 'add': v = m.i64.add(d, s); break;
+    case 'sub': v = m.i64.sub(d, s); break;
+    case 'mul': v = m.i64.mul(d, s); break;
+    case 'or': v = m.i64.or(d, s); break;
+    case 'and': v = m.i64.and(d, s); break;
+    case 'xor': v = m.i64.xor(d, s); break;
     // Wasm masks shift counts to the width, as RFC 9669 requires.
-    case 'lsh': v = m.i64.shl(d(), s()); break;
-    case 'rsh': v = m.i64.shr_u(d(), s()); break;
-    case 'arsh': v = m.i64.shr_s(d(), s()); break;
-    case 'neg': v = m.i64.sub(zero(), d()); break;
-    case 'mov': v = s(); break;
+    case 'lsh': v = m.i64.shl(d, s); break;
+    case 'rsh': v = m.i64.shr_u(d, s); break;
+    case 'arsh': v = m.i64.shr_s(d, s); break;
+    case 'neg': v = m.i64.sub(zero, d); break;
+    case 'mov': v = s; break;
     case 'movsx':
-      v = insn.sxBits === 8 ? m.i64.extend8_s(s()) : insn.sxBits === 16 ? m.i64.extend16_s(s()) : m.i64.extend32_s(s());
+      v = insn.sxBits === 8 ? m.i64.extend8_s(s) : insn.sxBits === 16 ? m.i64.extend16_s(s) : m.i64.extend32_s(s);
       break;
     // Division by zero gives 0; modulo by zero leaves dst unchanged.
     case 'div':
-      if (isImm) v = insn.imm === 0 ? zero() : m.i64.div_u(d(), s());
-      else v = m.if(m.i64.eqz(s()), zero(), m.i64.div_u(d(), s()));
+      if (isImm) v = insn.imm === 0 ? zero : m.i64.div_u(d, s);
+      else v = m.if(m.i64.eqz(s), zero, m.i64.div_u(d, s));
       break;
     case 'mod':
-      if (isImm) v = insn.imm === 0 ? d() : m.i64.rem_u(d(), s());
-      else v = m.if(m.i64.eqz(s()), d(), m.i64.rem_u(d(), s()));
+      if (isImm) v = insn.imm === 0 ? d : m.i64.rem_u(d, s);
+      else v = m.if(m.i64.eqz(s), d, m.i64.rem_u(d, s));
       break;
     // Signed: x / -1 is -x (INT_MIN / -1 wraps to INT_MIN; Wasm would trap); Wasm's rem_s of
     // INT_MIN by -1 is already 0.
     case 'sdiv':
       if (isImm) {
-        v = insn.imm === 0 ? zero() : insn.imm === -1 ? m.i64.sub(zero(), d()) : m.i64.div_s(d(), s());
+        v = insn.imm === 0 ? zero : insn.imm === -1 ? m.i64.sub(zero, d) : m.i64.div_s(d, s);
       } else {
         v = m.if(
-          m.i64.eqz(s()),
-          zero(),
-          m.if(m.i64.eq(s(), m.i64.const(-1n)), m.i64.sub(zero(), d()), m.i64.div_s(d(), s())),
+          m.i64.eqz(s),
+          zero,
+          m.if(m.i64.eq(s, m.i64.const(-1n)), m.i64.sub(zero, d), m.i64.div_s(d, s)),
         );
       }
       break;
     case 'smod':
-      if (isImm) v = insn.imm === 0 ? d() : m.i64.rem_s(d(), s());
-      else v = m.if(m.i64.eqz(s()), d(), m.i64.rem_s(d(), s()));
+      if (isImm) v = insn.imm === 0 ? d : m.i64.rem_s(d, s);
+      else v = m.if(m.i64.eqz(s), d, m.i64.rem_s(d, s));
       break;
   }
   return set64(insn.dst, v);
@@ -68,46 +69,46 @@ function lowerAlu64(insn: AluInsn): Node {
 
 function lowerAlu32(insn: AluInsn): Node {
   const m = w;
-  const d = (): Node => get32(insn.dst);
+  const d = get32(insn.dst);
   const isImm = insn.src === null;
-  const s = (): Node => (isImm ? m.i32.const(insn.imm | 0) : get32(insn.src!));
-  const zero = (): Node => m.i32.const(0);
+  const s = isImm ? m.i32.const(insn.imm | 0) : get32(insn.src!);
+  const zero = m.i32.const(0);
   let v: Node;
   switch (insn.op) {
-    case 'add': v = m.i32.add(d(), s()); break;
-    case 'sub': v = m.i32.sub(d(), s()); break;
-    case 'mul': v = m.i32.mul(d(), s()); break;
-    case 'or': v = m.i32.or(d(), s()); break;
-    case 'and': v = m.i32.and(d(), s()); break;
-    case 'xor': v = m.i32.xor(d(), s()); break;
-    case 'lsh': v = m.i32.shl(d(), s()); break;
-    case 'rsh': v = m.i32.shr_u(d(), s()); break;
-    case 'arsh': v = m.i32.shr_s(d(), s()); break;
-    case 'neg': v = m.i32.sub(zero(), d()); break;
-    case 'mov': v = s(); break;
-    case 'movsx': v = insn.sxBits === 8 ? m.i32.extend8_s(s()) : m.i32.extend16_s(s()); break;
+    case 'add': v = m.i32.add(d, s); break;
+    case 'sub': v = m.i32.sub(d, s); break;
+    case 'mul': v = m.i32.mul(d, s); break;
+    case 'or': v = m.i32.or(d, s); break;
+    case 'and': v = m.i32.and(d, s); break;
+    case 'xor': v = m.i32.xor(d, s); break;
+    case 'lsh': v = m.i32.shl(d, s); break;
+    case 'rsh': v = m.i32.shr_u(d, s); break;
+    case 'arsh': v = m.i32.shr_s(d, s); break;
+    case 'neg': v = m.i32.sub(zero, d); break;
+    case 'mov': v = s; break;
+    case 'movsx': v = insn.sxBits === 8 ? m.i32.extend8_s(s) : m.i32.extend16_s(s); break;
     case 'div':
-      if (isImm) v = insn.imm === 0 ? zero() : m.i32.div_u(d(), s());
-      else v = m.if(m.i32.eqz(s()), zero(), m.i32.div_u(d(), s()));
+      if (isImm) v = insn.imm === 0 ? zero : m.i32.div_u(d, s);
+      else v = m.if(m.i32.eqz(s), zero, m.i32.div_u(d, s));
       break;
     case 'mod':
-      if (isImm) v = insn.imm === 0 ? d() : m.i32.rem_u(d(), s());
-      else v = m.if(m.i32.eqz(s()), d(), m.i32.rem_u(d(), s()));
+      if (isImm) v = insn.imm === 0 ? d : m.i32.rem_u(d, s);
+      else v = m.if(m.i32.eqz(s), d, m.i32.rem_u(d, s));
       break;
     case 'sdiv':
       if (isImm) {
-        v = insn.imm === 0 ? zero() : insn.imm === -1 ? m.i32.sub(zero(), d()) : m.i32.div_s(d(), s());
+        v = insn.imm === 0 ? zero : insn.imm === -1 ? m.i32.sub(zero, d) : m.i32.div_s(d, s);
       } else {
         v = m.if(
-          m.i32.eqz(s()),
-          zero(),
-          m.if(m.i32.eq(s(), m.i32.const(-1)), m.i32.sub(zero(), d()), m.i32.div_s(d(), s())),
+          m.i32.eqz(s),
+          zero,
+          m.if(m.i32.eq(s, m.i32.const(-1)), m.i32.sub(zero, d), m.i32.div_s(d, s)),
         );
       }
       break;
     case 'smod':
-      if (isImm) v = insn.imm === 0 ? d() : m.i32.rem_s(d(), s());
-      else v = m.if(m.i32.eqz(s()), d(), m.i32.rem_s(d(), s()));
+      if (isImm) v = insn.imm === 0 ? d : m.i32.rem_s(d, s);
+      else v = m.if(m.i32.eqz(s), d, m.i32.rem_s(d, s));
       break;
   }
   return set32(insn.dst, v);

@@ -13,14 +13,18 @@ import { structureFunction, type Stmt } from '../structure.js';
 import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
-import { findSwitches, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
+import { findSwitches, foldedSuccessors, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
+import { emitCopyLoop, findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
+import { analyzeLoops } from '../rewrite/loops.js';
 import { endIfTailCallPending, inlineTailCall } from '../rewrite/tail-call.js';
 import { lowerAlu, lowerEnd } from './alu.js';
 import {
-  CALLX_FN, CB_FP, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn, L_FB, L_FP, L_LABEL, L_R0,
-  set64, type ModuleCtx,
+  CALLX_FN, CB_FP, CHUNK_EXIT, CHUNK_LOCALS, CHUNK_STATE, chunkFn, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn,
+  L_FB, L_FP, L_LABEL, L_R0, L_TMP64, set64, type ModuleCtx,
 } from './state.js';
+import { MAX_SELECT_INSNS, selectableArm, selectArms } from './select.js';
+import { branchLabel, CHUNK_INSNS, CHUNK_RETURN, planSplit, type SplitPlan } from './split.js';
 import { lowerCond } from './jump.js';
 import { address, load, lowerAtomic, lowerLegacyLoad, store } from './load-store.js';
 
@@ -30,6 +34,8 @@ export class FunctionLowering {
   private readonly budget: BudgetCounter;
   /** The compare trees emitted as tables, by root block. */
   private switches: ReadonlyMap<number, SwitchPlan> = new Map();
+  /** Copy and fill loops with a bulk-memory fast path, by header block. */
+  private copyLoops: ReadonlyMap<number, CopyLoopPlan> = new Map();
 
   constructor(
     private readonly ctx: ModuleCtx,
@@ -39,30 +45,105 @@ export class FunctionLowering {
     this.budget = new BudgetCounter(ctx.options.budget !== undefined);
   }
 
-  /** Writes the body into `sink`. */
-  emitBody(sink: CodeSink): void {
+  /** The structured body (computed once), or null for irreducible flow. */
+  private structured: { body: Stmt[]; regionHeads: Uint8Array } | null | undefined;
+  /** The chunks of a function split across Wasm functions (compiler/lower/split.ts), else null. */
+  private split: SplitPlan | null = null;
+  /** The chunk being emitted: 0 is the function itself. */
+  private chunk = 0;
+
+  private structure(): { body: Stmt[]; regionHeads: Uint8Array } | null {
+    if (this.structured !== undefined) return this.structured;
     const { blocks } = this.fn;
     // Compare trees on one register become br_table (rewrite/switch-table.ts).
     const plans = findSwitches(blocks, this.insns);
     this.switches = plans;
     const result = structureFunction(
-      plans.size > 0 ? foldSwitches(blocks, plans) : blocks,
+      blocks,
       (blk) => {
         if (plans.has(blk.id)) return 'switch';
         const t = this.insns[blk.last]!;
         return t.kind === 'exit' ? 'exit' : t.kind === 'jcond' ? 'cond' : 'jump';
       },
       (blk) => this.insns[blk.first]!.pc,
+      plans.size > 0 ? foldedSuccessors(blocks, plans) : undefined,
     );
-    if (!result.ok) {
-      this.switches = new Map();
-      this.emitDispatch(blocks, sink);
+    if (!result.ok) this.switches = new Map();
+    this.structured = result.ok ? { body: result.body, regionHeads: result.regionHeads } : null;
+    return this.structured;
+  }
+
+  /**
+   * Decides, before any code is written, whether the function is split across several Wasm
+   * functions (more than CHUNK_INSNS instructions, structured flow). Returns the number of extra
+   * functions (chunks 1..n, each emitted by emitChunk), 0 when it is not split.
+   */
+  planChunks(): number {
+    const cap = Math.max(1, this.ctx.options.chunkInsns ?? CHUNK_INSNS);
+    let insns = 0;
+    const blocks = this.fn.blocks;
+    for (let i = 0; i < blocks.length; i++) insns += blocks[i]!.last - blocks[i]!.first + 1;
+    if (insns <= cap) return 0;
+    const s = this.structure();
+    if (!s) return 0;
+    this.split = planSplit(s.body, this.fn.blocks, cap);
+    return this.split ? this.split.chunks.length - 1 : 0;
+  }
+
+  /** Writes the body into `sink`. */
+  emitBody(sink: CodeSink): void {
+    const result = this.structure();
+    if (!result) {
+      this.emitDispatch(this.fn.blocks, sink);
       return;
     }
-    this.budget.regionHeads = result.regionHeads;
+    // Per-iteration budget and copy/fill loops work on the loops of the folded graph (compiler/rewrite/).
+    const plans = this.switches;
+    const folded = plans.size > 0 ? foldSwitches(this.fn.blocks, plans) : this.fn.blocks;
+    if (this.budget.enabled) this.budget.plan(folded, analyzeLoops(folded), (id) => (plans.get(id)?.depth ?? 1) - 1);
+    if (this.ctx.options.bulkMemory !== false) this.copyLoops = findCopyLoops(folded, this.insns, plans);
+    this.chunk = 0;
     sink.push(...this.prologue());
-    this.emitStmts(result.body, sink);
+    this.emitStmts(this.split ? this.split.chunks[0]!.body : result.body, sink);
     sink.push(w.unreachable());
+  }
+
+  /**
+   * Writes chunk `index` (>= 1) of a split function: a function whose parameters are all the
+   * locals (see compiler/lower/split.ts). Each label it may leave to is an enclosing block here;
+   * leaving stores the locals in the CHUNK_STATE globals and says where to go in CHUNK_EXIT.
+   */
+  emitChunk(index: number, sink: CodeSink): void {
+    const result = this.structure()!;
+    const chunk = this.split!.chunks[index]!;
+    this.chunk = index;
+    for (const label of chunk.exits) sink.openBlock(label);
+    this.emitStmts(chunk.body, sink);
+    sink.push(...this.leaveChunk(0));
+    for (let i = chunk.exits.length - 1; i >= 0; i--) {
+      sink.close();
+      sink.push(...this.leaveChunk(i + 1));
+    }
+    sink.push(w.unreachable());
+  }
+
+  /** A chunk's return to its call site, which continues at exit `code` (0: after the call). */
+  private leaveChunk(code: number): Node[] {
+    const out: Node[] = [];
+    CHUNK_LOCALS.forEach((type, i) => out.push(w.global.set(CHUNK_STATE + i, w.local.get(i, type))));
+    out.push(w.global.set(CHUNK_EXIT, w.i32.const(code)), w.return(w.i64.constNum(0)));
+    return out;
+  }
+
+  /** The call site of chunk `s.chunk`: call, then return, continue, or branch as it says. */
+  private callChunk(s: Extract<Stmt, { k: 'chunk' }>, out: CodeSink): void {
+    const m = w;
+    const name = chunkFn(this.fn.startPc, s.chunk);
+    out.push(m.local.set(L_TMP64, m.call(name, CHUNK_LOCALS.map((type, i) => m.local.get(i, type)), 'i64')));
+    // The chunk ran the function's exit: its result is r0, the budget already handed over.
+    out.push(m.if(m.i32.eq(m.global.get(CHUNK_EXIT, 'i32'), m.i32.const(CHUNK_RETURN)), m.return(m.local.get(L_TMP64, 'i64'))));
+    CHUNK_LOCALS.forEach((type, i) => out.push(m.local.set(i, m.global.get(CHUNK_STATE + i, type))));
+    s.exits.forEach((label, i) => out.push(m.br(label, m.i32.eq(m.global.get(CHUNK_EXIT, 'i32'), m.i32.const(i + 1)))));
   }
 
   private emitStmts(stmts: Stmt[], out: CodeSink): void {
@@ -70,18 +151,27 @@ export class FunctionLowering {
     for (let i = 0; i < stmts.length; i++) {
       const s = stmts[i]!;
       switch (s.k) {
-        case 'code':
-          // A tree's root pays for the deepest path through the compares it replaces.
-          this.budget.charge(this.fn.blocks[s.block]!, out, (this.switches.get(s.block)?.depth ?? 1) - 1);
-          this.emitBlockCode(this.fn.blocks[s.block]!, out);
+        case 'code': {
+          const blk = this.fn.blocks[s.block]!;
+          // A tree's root pays for the deepest path through the compares it replaces. A block
+          // split into ranges (compiler/lower/split.ts) pays once, at its first range.
+          if (s.first === undefined || s.first === blk.first) {
+            this.budget.charge(blk, out, (this.switches.get(s.block)?.depth ?? 1) - 1);
+          }
+          this.emitBlockCode(blk, out, s.first, s.last);
+          break;
+        }
+        case 'chunk':
+          this.callChunk(s, out);
           break;
         case 'block':
-          out.openBlock('B' + s.label);
+          out.openBlock(branchLabel(s.label, false));
           this.emitStmts(s.body, out);
           out.close();
           break;
         case 'loop':
-          out.openLoop('L' + s.label);
+          if (this.copyLoops.has(s.label)) emitCopyLoop(this.ctx.options, this.copyLoops.get(s.label)!, this.budget, out);
+          out.openLoop(branchLabel(s.label, true));
           this.budget.check(this.insns[this.fn.blocks[s.label]!.first]!.pc, out);
           this.emitStmts(s.body, out);
           out.close();
@@ -93,10 +183,16 @@ export class FunctionLowering {
           out.push(...this.ret());
           break;
         case 'switch':
-          out.push(...switchBranch(this.switches.get(s.block)!, s.targets.map((t) => (t.loop ? 'L' : 'B') + t.target)));
+          out.push(...switchBranch(this.switches.get(s.block)!, s.targets.map((t) => branchLabel(t.target, t.loop))));
           break;
         case 'if': {
           const cond = lowerCond(this.insns[this.fn.blocks[s.block]!.last] as JcondInsn);
+          // Short arms become selects (lower/select.ts); the statements they consumed are skipped.
+          const converted = this.ifConvert(stmts, i, cond, out);
+          if (converted > 0) {
+            i += converted - 1;
+            break;
+          }
           const thenBr = s.then.length === 1 && s.then[0]!.k === 'br' ? s.then[0] : undefined;
           const elseBr = s.else.length === 1 && s.else[0]!.k === 'br' ? s.else[0] : undefined;
           if (thenBr && thenBr.k === 'br') {
@@ -117,6 +213,58 @@ export class FunctionLowering {
         }
       }
     }
+  }
+
+  /**
+   * If-conversion at `stmts[i]`, an `if`: a hammock `if (c) br L; code; br L` (either polarity) or
+   * a diamond `if (c) { code; br L } else { code; br L }` whose code is short and register-only is
+   * written as selects followed by `br L`. Returns the number of statements consumed, 0 if none.
+   */
+  private ifConvert(stmts: Stmt[], i: number, cond: Node, out: CodeSink): number {
+    const s = stmts[i]!;
+    if (s.k !== 'if') return 0;
+    // Cheap rejections first: most ifs are neither shape.
+    const armBr = s.then.length === 1 ? s.then[0] : s.else.length === 1 ? s.else[0] : undefined;
+    if (armBr !== undefined ? stmts[i + 1]?.k !== 'code' : s.then.length !== 2 || s.else.length !== 2) return 0;
+    const wholeCode = (x: Stmt | undefined): x is Extract<Stmt, { k: 'code' }> =>
+      x !== undefined && x.k === 'code' && x.first === undefined && !this.switches.has(x.block);
+    const arm = (x: Extract<Stmt, { k: 'code' }>, room: number): Insn[] | null => selectableArm(this.insns, this.fn.blocks[x.block]!, room);
+    let whenTrue: Insn[] | null = [];
+    let whenFalse: Insn[] | null = [];
+    let code: Array<Extract<Stmt, { k: 'code' }>>;
+    let br: Extract<Stmt, { k: 'br' }>;
+    let consumed: number;
+    const thenBr = s.then.length === 1 && isBr(s.then[0]) ? s.then[0] : undefined;
+    const elseBr = s.else.length === 1 && isBr(s.else[0]) ? s.else[0] : undefined;
+    const next = stmts[i + 1];
+    if ((thenBr || elseBr) && !(thenBr && elseBr)) {
+      // Hammock: the code after the `if` runs when the branch is not taken.
+      const taken = (thenBr ?? elseBr)!;
+      if (!wholeCode(next) || !sameBr(taken, stmts[i + 2])) return 0;
+      const insns = arm(next, MAX_SELECT_INSNS);
+      if (thenBr) whenFalse = insns;
+      else whenTrue = insns;
+      code = [next];
+      br = taken;
+      consumed = 3;
+    } else if (!thenBr && !elseBr && s.then.length === 2 && s.else.length === 2) {
+      // Diamond.
+      const [t0, t1] = s.then;
+      const [e0, e1] = s.else;
+      if (!wholeCode(t0) || !wholeCode(e0) || !isBr(t1) || !sameBr(t1, e1)) return 0;
+      whenTrue = arm(t0, MAX_SELECT_INSNS);
+      whenFalse = whenTrue ? arm(e0, MAX_SELECT_INSNS - whenTrue.length) : null;
+      code = [t0, e0];
+      br = t1;
+      consumed = 1;
+    } else {
+      return 0;
+    }
+    if (!whenTrue || !whenFalse) return 0;
+    for (const c of code) this.budget.charge(this.fn.blocks[c.block]!, out);
+    if (this.ctx.options.mapAllInstructions) for (const insn of [...whenTrue, ...whenFalse]) out.push(w.mark(insn.pc));
+    out.push(...selectArms(cond, whenTrue, whenFalse), w.br(labelOf(br)));
+    return consumed;
   }
 
   /**
@@ -160,7 +308,9 @@ export class FunctionLowering {
 
   /** Whether the function loads or stores through r10 (then the prologue sets L_FB). */
   private usesFrame(): boolean {
-    for (const b of this.fn.blocks) {
+    const blocks = this.fn.blocks;
+    for (let bi = 0; bi < blocks.length; bi++) {
+      const b = blocks[bi]!;
       for (let i = b.first; i <= b.last; i++) {
         const insn = this.insns[i]!;
         if ((insn.kind === 'ldx' && insn.src === 10) || ((insn.kind === 'st' || insn.kind === 'stx' || insn.kind === 'atomic') && insn.dst === 10)) return true;
@@ -172,12 +322,16 @@ export class FunctionLowering {
   /** Returns r0, handing the remaining budget back to the caller. */
   private ret(): Node[] {
     const r = w.return(w.local.get(L_R0, 'i64'));
-    if (!this.budget.enabled) return [r];
-    return [this.budget.handOver(), r];
+    const out: Node[] = [];
+    if (this.budget.enabled) out.push(this.budget.handOver());
+    // In a chunk, tell the call site that the function returns.
+    if (this.chunk > 0) out.push(w.global.set(CHUNK_EXIT, w.i32.const(CHUNK_RETURN)));
+    out.push(r);
+    return out;
   }
 
-  private emitBlockCode(blk: BasicBlock, out: CodeSink): void {
-    for (let i = blk.first; i <= blk.last; i++) {
+  private emitBlockCode(blk: BasicBlock, out: CodeSink, first = blk.first, last = blk.last): void {
+    for (let i = first; i <= last; i++) {
       const insn = this.insns[i]!;
       if (insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond') continue;
       if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc));
@@ -312,6 +466,15 @@ export class FunctionLowering {
   }
 }
 
+function isBr(x: Stmt | undefined): x is Extract<Stmt, { k: 'br' }> {
+  return x !== undefined && x.k === 'br';
+}
+
+/** Whether `b` is a `br` to the same label as `a`. */
+function sameBr(a: Extract<Stmt, { k: 'br' }>, b: Stmt | undefined): boolean {
+  return isBr(b) && b.target === a.target && b.loop === a.loop;
+}
+
 function labelOf(s: Extract<Stmt, { k: 'br' }>): string {
-  return (s.loop ? 'L' : 'B') + s.target;
+  return branchLabel(s.target, s.loop);
 }

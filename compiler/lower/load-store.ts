@@ -7,7 +7,8 @@ import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import type { EmitOptions } from '../emit.js';
 import { checkedAddress } from '../rewrite/checked.js';
 import { bswap16, bswap32 } from './alu.js';
-import { get32, get64, L_ADDR, L_FB, L_R0, L_TMP64, PKT_BASE, PKT_LEN, set32, set64, type ModuleCtx } from './state.js';
+import { get32, get64, L_ADDR, L_FB, L_R0, L_TMP64, PKT_BASE, PKT_HEAD, PKT_LEN, PKT_MAC, PKT_NET, set32, set64, type ModuleCtx } from './state.js';
+import { SKF_LL_OFF, SKF_NET_OFF } from '../../runtime/packet/layout.js';
 
 /**
  * The Wasm address of `reg + off`: the low 32 bits of the eBPF pointer. A non-negative offset
@@ -99,7 +100,9 @@ export function lowerAtomic(options: EmitOptions, insn: AtomicInsn, out: CodeSin
 /**
  * Legacy packet loads (RFC 9669 5.5): the packet is the input memory the program was started
  * with (where the entry finds it: compiler/rewrite/packet-context.ts); an access outside it ends
- * the program with r0 = 0, as in the kernel. The value is in network byte order.
+ * the program with r0 = 0, as in the kernel. The value is in network byte order. A negative
+ * offset is the kernel's bpf_internal_load_pointer_neg_helper: from SKF_NET_OFF the network
+ * header, from SKF_LL_OFF the link-layer header, within [skb->head, the packet's end).
  */
 export function lowerLegacyLoad(ctx: ModuleCtx, insn: LegacyLoadInsn, out: CodeSink): void {
   const m = w;
@@ -108,16 +111,27 @@ export function lowerLegacyLoad(ctx: ModuleCtx, insn: LegacyLoadInsn, out: CodeS
   if (insn.kind === 'ldind') off = m.i32.add(get32(insn.src), off);
   out.push(m.local.set(L_ADDR, off));
   const o = (): Node => m.local.get(L_ADDR, 'i32');
-  // Out of bounds if off < 0 or off + size > len (computed in 64 bits to avoid wrap-around).
+  const reject = (): Node => m.block(null, [m.local.set(L_R0, m.i64.const(0n)), m.return(m.local.get(L_R0, 'i64'))], 'none');
+  const size = m.i32.const(insn.size);
+  // Non-negative: out of bounds if off + size > len (in 64 bits to avoid wrap-around).
   const oob = m.i64.gt_u(
-    m.i64.add(m.i64.extend_s(o()), m.i64.const(BigInt(insn.size))),
+    m.i64.add(m.i64.extend_u(o()), m.i64.const(BigInt(insn.size))),
     m.i64.extend_u(m.global.get(PKT_LEN, 'i32')),
   );
-  out.push(m.if(m.i32.or(m.i32.lt_s(o(), m.i32.const(0)), oob), m.block(null, [
-    m.local.set(L_R0, m.i64.const(0n)),
-    m.return(m.local.get(L_R0, 'i64')),
-  ], 'none')));
-  const ptr = m.i32.add(m.global.get(PKT_BASE, 'i32'), o());
+  const positive = m.block(null, [m.if(oob, reject()), m.local.set(L_ADDR, m.i32.add(m.global.get(PKT_BASE, 'i32'), o()))], 'none');
+  // Negative: the header it counts from, then [head, end of packet).
+  const fromNet = m.i32.ge_s(o(), m.i32.const(SKF_NET_OFF));
+  const header = m.if(fromNet,
+    m.local.set(L_ADDR, m.i32.add(m.global.get(PKT_NET, 'i32'), m.i32.sub(o(), m.i32.const(SKF_NET_OFF)))),
+    m.local.set(L_ADDR, m.i32.add(m.global.get(PKT_MAC, 'i32'), m.i32.sub(o(), m.i32.const(SKF_LL_OFF)))));
+  const end = m.i32.add(m.global.get(PKT_BASE, 'i32'), m.global.get(PKT_LEN, 'i32'));
+  const negative = m.block(null, [
+    m.if(m.i32.or(m.i32.eqz(m.global.get(PKT_HEAD, 'i32')), m.i32.lt_s(o(), m.i32.const(SKF_LL_OFF))), reject()),
+    header,
+    m.if(m.i32.or(m.i32.lt_u(o(), m.global.get(PKT_HEAD, 'i32')), m.i32.gt_u(m.i32.add(o(), size), end)), reject()),
+  ], 'none');
+  out.push(m.if(m.i32.lt_s(o(), m.i32.const(0)), negative, positive));
+  const ptr = o();
   const ld = insn.size === 1 ? m.i32.load8_u(0, 1, ptr) : insn.size === 2 ? m.i32.load16_u(0, 1, ptr) : m.i32.load(0, 1, ptr);
   out.push(m.local.set(L_ADDR, tagPc(ld, insn.pc)));
   const v = (): Node => m.local.get(L_ADDR, 'i32');

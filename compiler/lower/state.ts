@@ -21,6 +21,10 @@ export const CALLX_FN = '$callx';
 /** Globals: the packet legacy loads read (ldabs/ldind). */
 export const PKT_BASE = '$pkt_base';
 export const PKT_LEN = '$pkt_len';
+/** Globals of negative legacy-load offsets: the link-layer and network headers, skb->head (0: none). */
+export const PKT_MAC = '$pkt_mac';
+export const PKT_NET = '$pkt_net';
+export const PKT_HEAD = '$pkt_head';
 /** Global: checked mode's span of valid addresses above checkBase, set at entry. */
 export const CHECK_SPAN = '$check_span';
 /** Global: the instruction budget left, handed between functions. */
@@ -48,6 +52,17 @@ export const L_BUDGET = 16;
 export const L_FB = 17;
 export const FN_PARAMS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i32'];
 export const FN_VARS: ValType[] = ['i64', 'i64', 'i64', 'i64', 'i64', 'i64', 'i32', 'i32', 'i64', 'i64', 'i64', 'i32'];
+/** All locals of an eBPF function, in index order: the parameters of its chunks (compiler/lower/split.ts). */
+export const CHUNK_LOCALS: ValType[] = [...FN_PARAMS, ...FN_VARS];
+/** Globals `$chunk_state<i>`: local i of a split function, handed back from a chunk to its call site. */
+export const CHUNK_STATE = '$chunk_state';
+/** Global: where a chunk's call site continues (see compiler/lower/split.ts). */
+export const CHUNK_EXIT = '$chunk_exit';
+
+/** The Wasm function of chunk `index` (>= 1) of the eBPF function starting at `startPc`. */
+export function chunkFn(startPc: number, index: number): string {
+  return FN_PREFIX + startPc + '_' + index;
+}
 
 /** The module being generated and what its bodies refer to (declared before any body). */
 export interface ModuleCtx {
@@ -74,16 +89,22 @@ function regLocal(r: Reg): number {
   return r + 1; // r6..r9 -> 7..10
 }
 
+// Register reads are leaves shared by every use (WIR nodes are immutable), built once per register.
+const REG64: Node[] = [];
+const REG32: Node[] = [];
+for (let r = 0; r <= 10; r++) {
+  REG64.push(r === 10 ? w.i64.extend_u(w.local.get(L_FP, 'i32')) : w.local.get(regLocal(r), 'i64'));
+  REG32.push(r === 10 ? w.local.get(L_FP, 'i32') : w.i32.wrap(w.local.get(regLocal(r), 'i64')));
+}
+
 /** A register as i64 (r10: the frame pointer, zero-extended). */
 export function get64(r: Reg): Node {
-  if (r === 10) return w.i64.extend_u(w.local.get(L_FP, 'i32'));
-  return w.local.get(regLocal(r), 'i64');
+  return REG64[r]!;
 }
 
 /** A register's low 32 bits. */
 export function get32(r: Reg): Node {
-  if (r === 10) return w.local.get(L_FP, 'i32');
-  return w.i32.wrap(w.local.get(regLocal(r), 'i64'));
+  return REG32[r]!;
 }
 
 /** Sets a register to an i64. */
@@ -98,6 +119,7 @@ export function set32(r: Reg, v: Node): Node {
 
 /** An i64 constant from a number or bigint, wrapped to 64 bits. */
 export function i64c(v: number | bigint): Node {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return w.i64.constNum(v);
   return w.i64.const(BigInt.asIntN(64, BigInt(v)));
 }
 

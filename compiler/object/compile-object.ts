@@ -10,7 +10,7 @@
 import { DEFAULT_MAX_CALL_DEPTH, type Manifest, type MapManifest } from '../../runtime/abi.js';
 import { toBase64 } from '../../runtime/base64.js';
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
-import { abiSignature, HELPERS } from '../../runtime/helper-table.js';
+import { abiSignature, allHelpers, helperById, type HelperProto } from '../../runtime/helper-table.js';
 import type { LddwInsn } from '../../runtime/isa/insn.js';
 import { MapType } from '../../runtime/uapi/index.js';
 import { layoutMaps, MAPS_BASE, type MapPlacement } from '../../runtime/maps/placement.js';
@@ -61,12 +61,22 @@ export { MAPS_BASE };
 
 /** The kernel's helpers as compile-time declarations (ids, names, Wasm signatures). */
 export function kernelHelperDecls(): HelperDecl[] {
-  return HELPERS.map((h) => ({
+  return allHelpers().map(declare);
+}
+
+/** The kernel helper `id` as a compile-time declaration, if the kernel defines it. */
+function kernelHelperDecl(id: number): HelperDecl | undefined {
+  const h = helperById(id);
+  return h && declare(h);
+}
+
+function declare(h: HelperProto): HelperDecl {
+  return {
     id: h.id,
     name: h.name,
     signature: abiSignature(h),
     ...(h.args?.some((a) => a.kind === 'callback') ? { callback: true } : {}),
-  }));
+  };
 }
 
 /**
@@ -212,15 +222,18 @@ function prepareObject(
     return { values: at.values, stride: Math.ceil(map.valueSize / 8) * 8, maxEntries: map.maxEntries };
   };
 
-  const helperDecls = new Map<number, HelperDecl>(kernelHelperDecls().map((h) => [h.id, h]));
-  for (const h of custom ?? []) helperDecls.set(h.id, h);
-  // Helper ids no kernel defines (custom helpers called through a function pointer cast from a
-  // number) compile to imports with the generic signature; the host must provide them by id when
-  // it instantiates the module, or instantiation fails naming them.
+  // The helpers the programs call (every `call` with source 0 in the stream compile() decodes,
+  // and only those: declaring all of the kernel's ~200 costs ~1 ms of a cold start): the host's
+  // custom declaration, else the kernel's. Helper ids no kernel defines (custom helpers called
+  // through a function pointer cast from a number) compile to imports with the generic
+  // signature; the host must provide them by id when it instantiates the module, or
+  // instantiation fails naming them.
+  const customById = new Map((custom ?? []).map((h) => [h.id, h]));
+  const helperDecls = new Map<number, HelperDecl>();
   for (let i = 0; i + 8 <= bytes.length; i += 8) {
     if (bytes[i] !== OP_CALL || (bytes[i + 1]! & 0xf0) !== 0) continue;
     const id = new DataView(bytes.buffer, bytes.byteOffset + i + 4, 4).getInt32(0, true);
-    if (!helperDecls.has(id)) helperDecls.set(id, { id, name: `helper_${id >>> 0}` });
+    if (!helperDecls.has(id)) helperDecls.set(id, customById.get(id) ?? kernelHelperDecl(id) ?? { id, name: `helper_${id >>> 0}` });
   }
 
   const maps = allMaps.map((m, i) => mapManifest(spec, m, layout.placements[i]!));

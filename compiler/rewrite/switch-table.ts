@@ -79,16 +79,22 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     const t = insns[b.last]!;
     return t.kind === 'jcond' && t.src === null && t.op !== 'jset' ? t : undefined;
   };
-  for (const root of blocks) {
+  /** Whether block `id`, a successor of `parent`, can be an inner node of the tree compared as `rc`. */
+  const canBeInner = (id: number, parent: number, rc: JcondInsn): boolean => {
+    const b = blocks[id]!;
+    if (id === 0 || taken[id] || b.first !== b.last || b.preds.length !== 1 || b.preds[0] !== parent) return false;
+    const c = compareOf(b);
+    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1];
+  };
+  for (let ri = 0; ri < blocks.length; ri++) {
+    const root = blocks[ri]!;
     if (taken[root.id]) continue;
     const rc = compareOf(root);
     if (!rc) continue;
-    const isInner = (id: number, parent: number): boolean => {
-      const b = blocks[id]!;
-      if (id === 0 || taken[id] || b.first !== b.last || b.preds.length !== 1 || b.preds[0] !== parent) return false;
-      const c = compareOf(b);
-      return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1];
-    };
+    // Most compares are no tree: without an inner child there are fewer than MIN_COMPARES.
+    const succs = root.succs;
+    if (!(succs.length > 0 && canBeInner(succs[0]!, root.id, rc)) && !(succs.length > 1 && canBeInner(succs[1]!, root.id, rc))) continue;
+    const isInner = (id: number, parent: number): boolean => canBeInner(id, parent, rc);
     // Collect the tree (iteratively).
     const inner: number[] = [];
     const seen = new Set<number>([root.id]);
@@ -176,18 +182,25 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
 }
 
 /**
- * The function's blocks with each tree folded into its root: the root's successors become its
- * leaves, the inner blocks lose theirs (unreachable), and the predecessor lists are rebuilt.
- * The original blocks are not modified.
+ * The successors of the function's blocks with each tree folded into its root: the root's
+ * successors become its leaves and the inner blocks lose theirs (they become unreachable).
+ * Nothing is copied: the structurer reads the successors through this function.
+ */
+export function foldedSuccessors(blocks: readonly BasicBlock[], plans: ReadonlyMap<number, SwitchPlan>): (b: BasicBlock) => readonly number[] {
+  const dead = new Uint8Array(blocks.length);
+  for (const p of plans.values()) for (const id of p.inner) dead[id] = 1;
+  const none: readonly number[] = [];
+  return (b) => (dead[b.id] ? none : plans.get(b.id)?.leaves ?? b.succs);
+}
+
+/**
+ * The blocks with each tree folded into its root (successors as foldedSuccessors gives them,
+ * predecessors recomputed), for the passes that walk loops and paths over the folded graph
+ * (compiler/rewrite/budget.ts, loops.ts, copy-loop.ts).
  */
 export function foldSwitches(blocks: readonly BasicBlock[], plans: ReadonlyMap<number, SwitchPlan>): BasicBlock[] {
-  const dead = new Set<number>();
-  for (const p of plans.values()) for (const id of p.inner) dead.add(id);
-  const out = blocks.map((b): BasicBlock => ({
-    id: b.id, first: b.first, last: b.last,
-    succs: dead.has(b.id) ? [] : plans.has(b.id) ? [...plans.get(b.id)!.leaves] : b.succs,
-    preds: [],
-  }));
+  const succs = foldedSuccessors(blocks, plans);
+  const out = blocks.map((b): BasicBlock => ({ id: b.id, first: b.first, last: b.last, succs: succs(b) as number[], preds: [] }));
   for (const b of out) for (const s of b.succs) out[s]!.preds.push(b.id);
   return out;
 }

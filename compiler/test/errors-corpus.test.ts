@@ -50,6 +50,10 @@ const NOT_IN_CORPUS: ReadonlySet<string> = new Set([
   ErrorCode.MissingDependency,
   // Inputs a packet test run refuses (frames, contexts): runtime/test/packet.test.ts.
   ErrorCode.TestRun,
+  // Malformed host network state (net), not a program: runtime/test/fib.test.ts, sockets.test.ts.
+  ErrorCode.HostState,
+  // Objects compiled as standalone modules: compiler/test/standalone.test.ts.
+  ErrorCode.StandaloneHelper,
 ]);
 
 interface Expected {

@@ -1558,6 +1558,7 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   xdp_vlan_strip: ['vlan_strip xdp xdp'],
   xdp_responder: ['icmp_echo xdp xdp'],
   ldabs_filter: ['dns_only socket socket'],
+  ldabs_neg: ['ll_type socket socket', 'net_proto socket socket', 'net_saddr socket socket', 'net_last socket socket', 'net_past socket socket', 'll_proto socket socket', 'net_minus socket socket', 'below_ll socket socket'],
   ipv6_exthdr: ['ext_walk xdp xdp'],
   xdp_meta_trim: ['meta_trim xdp xdp'],
   ctx_dump: ['tc_ctx tc tc', 'xdp_ctx xdp xdp', 'sock_ctx socket socket'],
@@ -1565,6 +1566,9 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   lazy_helper: ['uses_xfrm tc tc', 'plain xdp xdp'],
   tc_skb_edit: ['skb_edit tc tc'],
   tc_tunnel: ['tunnel tc tc'],
+  xdp_fwd: ['xdp_fwd xdp xdp', 'fib_probe xdp xdp', 'mtu_probe xdp xdp', 'fib_probe_tc tc tc', 'tc_neigh tc tc', 'mtu_probe_tc tc tc'],
+  sk_lookup: ['sk_probe xdp xdp', 'syn_cookie xdp xdp', 'sk_probe_tc tc tc'],
+  sk_leak: ['sk_leak tc tc'],
 };
 
 for (const [name, programs] of Object.entries(PACKET_FIXTURES)) {
@@ -1749,6 +1753,41 @@ program('typed_maps', () => {
       inst.map('jumps').set(0, 'record');
       expect(inst.program('dispatch').test({ dataIn: bytes(30) }).r0).toBe(XDP_PASS);
       expect(inst.getGlobal('total')).toBe(94n);
+    });
+  }
+});
+
+program('standalone_helpers', () => {
+  it('maps events (RINGBUF 4096), counts (HASH 64), slots (ARRAY 8), fifo (QUEUE 8); program helpers', async () => {
+    const c = await build('standalone_helpers');
+    expect(mapDefs(c)).toMatchObject({ events: def(27, 0, 0, 4096), counts: def(1, 4, 8, 64), slots: def(2, 4, 8, 8), fifo: def(22, 0, 4, 8) });
+    expect(programsOf(c)).toEqual(['helpers tracepoint/syscalls/sys_enter_getpid tracepoint']);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: for_each (full and stopped), snprintf, strtol, ring buffer until full, queue, printk`, async () => {
+      const { inst, trace } = await open('standalone_helpers', engine);
+      const records: Uint8Array[] = [];
+      inst.ringbuf('events').onRecord((r) => records.push(r));
+      const args = new Uint8Array(16);
+      args[0] = 100;
+      const g = (n: string): unknown => inst.getGlobal(n);
+      for (let k = 1; k <= 8; k++) {
+        expect(inst.program('helpers').run(args)).toBe(BigInt(100 + k));
+        const m = Math.min(k, 5);
+        expect([g('visited'), g('key_sum'), g('value_sum')]).toEqual([m, BigInt([0, 1, 3, 6, 10, 10, 10, 10, 10][k]!), BigInt((k * (k + 1)) / 2)]);
+        expect(g('text')).toBe(`run ${k}: ${m} visited, sum ${(k * (k + 1)) / 2}, ok`);
+        expect([g('parsed'), g('consumed'), g('out_err')]).toEqual([-42n, 5n, 0n]);
+        expect(g('prefix')).toBe(k < 8 ? 0 : 8);
+        expect(g('popped')).toBe(k < 3 ? 0 : k < 6 ? 1 : 2);
+      }
+      // 64-byte records of every run, one 1500-byte record (run 1: submitted; run 2 discarded;
+      // then the ring had no room for more).
+      expect(g('avail')).toBe(BigInt(2 * 1512 + 8 * 72)); // header + data, 8-aligned
+      inst.ringbuf('events').consume();
+      expect(records.map((r) => r.length)).toEqual([64, 1500, 64, 64, 64, 64, 64, 64, 64]);
+      expect(records[1]!.subarray(0, 16)).toEqual(new Uint8Array(16).fill(1));
+      expect(trace).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((k) => `run ${k}: ${Math.min(k, 5)} visited, sum ${(k * (k + 1)) / 2}, ok`));
     });
   }
 });

@@ -86,7 +86,10 @@ export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): P
     }
   }
   const starts = new Set<number>(entryPcs);
-  for (const insn of insns) {
+  // An indexed loop: this runs once per compile, often before it is optimised, and a for-of
+  // would then allocate an iterator result per instruction.
+  for (let i = 0; i < insns.length; i++) {
+    const insn = insns[i]!;
     if (insn.kind === 'call_local') {
       checkTarget(insn, insn.target, 'call');
       starts.add(insn.target);
@@ -122,7 +125,8 @@ export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): P
     const f = work.pop()!;
     const fn = buildFunction(program, ranges[f]!.start, ranges[f]!.end, checkTarget);
     built.set(f, fn);
-    for (const b of fn.blocks) {
+    for (let bi = 0; bi < fn.blocks.length; bi++) {
+      const b = fn.blocks[bi]!;
       for (let i = b.first; i <= b.last; i++) {
         const insn = insns[i]!;
         const callee = insn.kind === 'call_local' ? insn.target
@@ -183,22 +187,26 @@ function buildFunction(
   }
   // Blocks over the whole range, then keep the reachable ones.
   const blockOfInsn = new Int32Array(endInsn - firstInsn).fill(-1);
+  // Successor and predecessor lists are made at their final length (array literals), not grown
+  // from empty: a compile of 100k instructions makes tens of thousands of them.
   const all: BasicBlock[] = [];
+  const none: number[] = [];
   for (let i = firstInsn; i < endInsn; ) {
     let j = i;
     while (j + 1 < endInsn && !leader[j + 1 - firstInsn]) j++;
     const id = all.length;
-    all.push({ id, first: i, last: j, succs: [], preds: [] });
+    all.push({ id, first: i, last: j, succs: none, preds: none });
     for (let k = i; k <= j; k++) blockOfInsn[k - firstInsn] = id;
     i = j + 1;
   }
   const blockAtPc = (pc: number): number => blockOfInsn[slotToInsn[pc]! - firstInsn]!;
-  for (const b of all) {
+  for (let bi = 0; bi < all.length; bi++) {
+    const b = all[bi]!;
     const t = insns[b.last]!;
-    if (t.kind === 'exit') continue;
-    if (t.kind === 'ja') b.succs.push(blockAtPc(t.target));
-    else if (t.kind === 'jcond') b.succs.push(blockAtPc(t.target), b.id + 1);
-    else b.succs.push(b.id + 1);
+    if (t.kind === 'exit') b.succs = [];
+    else if (t.kind === 'ja') b.succs = [blockAtPc(t.target)];
+    else if (t.kind === 'jcond') b.succs = [blockAtPc(t.target), b.id + 1];
+    else b.succs = [b.id + 1];
   }
   // Reachability from the entry block; renumber in program order.
   const seen = new Uint8Array(all.length);
@@ -215,15 +223,25 @@ function buildFunction(
   }
   const newId = new Int32Array(all.length).fill(-1);
   const blocks: BasicBlock[] = [];
-  for (const b of all) {
+  for (let bi = 0; bi < all.length; bi++) {
+    const b = all[bi]!;
     if (!seen[b.id]) continue;
     newId[b.id] = blocks.length;
     blocks.push(b);
   }
-  for (const b of blocks) {
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const b = blocks[bi]!;
     b.id = newId[b.id]!;
-    b.succs = b.succs.map((s) => newId[s]!);
+    for (let k = 0; k < b.succs.length; k++) b.succs[k] = newId[b.succs[k]!]!;
   }
-  for (const b of blocks) for (const s of b.succs) blocks[s]!.preds.push(b.id);
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const b = blocks[bi]!;
+    for (const s of b.succs) {
+      const to = blocks[s]!;
+      if (to.preds === none) to.preds = [b.id];
+      else to.preds.push(b.id);
+    }
+  }
+  for (let bi = 0; bi < blocks.length; bi++) if (blocks[bi]!.preds === none) blocks[bi]!.preds = [];
   return { startPc, endPc, blocks };
 }

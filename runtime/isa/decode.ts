@@ -26,6 +26,12 @@ export const JMP_OPS: ReadonlyMap<number, JmpOp> = new Map<number, JmpOp>([
   [JmpCode.JLE, 'jle'], [JmpCode.JSLT, 'jslt'], [JmpCode.JSLE, 'jsle'],
 ]);
 
+// The same two tables indexed by code >> 4, for the decoder's inner loop.
+const ALU_BY_CODE: Array<AluOp | undefined> = new Array<AluOp | undefined>(16).fill(undefined);
+for (const [code, op] of ALU_OPS) ALU_BY_CODE[code >> 4] = op;
+const JMP_BY_CODE: Array<JmpOp | undefined> = new Array<JmpOp | undefined>(16).fill(undefined);
+for (const [code, op] of JMP_OPS) JMP_BY_CODE[code >> 4] = op;
+
 /** Atomic imm -> operation. */
 export const ATOMIC_OPS: ReadonlyMap<number, { op: AtomicOp; fetch: boolean }> = new Map([
   [AtomicCode.ADD, { op: 'add' as AtomicOp, fetch: false }],
@@ -95,8 +101,16 @@ export function decodeProgram(bytes: Uint8Array, options: { maxInsns?: number } 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const insns: Insn[] = [];
   const slotToInsn = new Int32Array(slotCount);
+  // One RawSlot refilled per slot (decoded instructions never keep it): no allocation per slot.
+  const raw: RawSlot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
   for (let pc = 0; pc < slotCount; ) {
-    const raw = readSlot(view, pc);
+    const base = pc * 8;
+    const regs = view.getUint8(base + 1);
+    raw.opcode = view.getUint8(base);
+    raw.dst = regs & 0x0f;
+    raw.src = regs >> 4;
+    raw.off = view.getInt16(base + 2, true);
+    raw.imm = view.getInt32(base + 4, true);
     slotToInsn[pc] = insns.length;
     if (raw.opcode === Op.LDDW) {
       if (pc + 1 >= slotCount) fail(ErrorCode.TruncatedLddw, pc, 'lddw needs a second instruction slot, but the program ends');
@@ -195,7 +209,7 @@ function decodeAlu(raw: RawSlot, pc: number, width: 32 | 64): Insn {
     else return unknown(raw, pc);
     return { kind: 'end', pc, op, bits: raw.imm, dst: checkDstWritable(raw.dst, pc) };
   }
-  let op = ALU_OPS.get(code);
+  let op = ALU_BY_CODE[code >> 4];
   if (op === undefined) return unknown(raw, pc);
   let sxBits: 0 | 8 | 16 | 32 = 0;
   if (raw.off !== 0) {
@@ -233,7 +247,7 @@ function decodeJmp(raw: RawSlot, pc: number, width: 32 | 64): Insn {
       if (width === 32 || isReg) return unknown(raw, pc);
       return { kind: 'exit', pc };
     default: {
-      const op = JMP_OPS.get(code);
+      const op = JMP_BY_CODE[code >> 4];
       if (op === undefined) return unknown(raw, pc);
       return {
         kind: 'jcond', pc, op, width, dst: checkReg(raw.dst, pc), src: isReg ? checkReg(raw.src, pc) : null,

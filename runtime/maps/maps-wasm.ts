@@ -4,6 +4,7 @@
  * The eBPF maps module (wasm/maps/), embedded so the runtime needs no file access. Its exports are
  * described in wasm/maps/index.ts; runtime/maps/store.ts instantiates it.
  */
+import { fromBase64 } from '../base64.js';
 
 /** Size of the module in bytes. */
 export const MAPS_WASM_SIZE = 10595;
@@ -154,20 +155,7 @@ export const MAPS_WASM_BASE64 = [
   'AEH4MigCAGtBBnhLBEAgABAMCws=',
 ].join('');
 
-/** Decodes the module's bytes (no atob or Buffer needed: runs in browsers, workers and Node). */
+/** Decodes the module's bytes (runtime/base64.ts: the host's native decoder where there is one). */
 export function mapsWasmBytes(): Uint8Array<ArrayBuffer> {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  const lookup = new Uint8Array(128);
-  for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
-  const s = MAPS_WASM_BASE64;
-  const out = new Uint8Array(MAPS_WASM_SIZE);
-  let o = 0;
-  for (let i = 0; i < s.length; i += 4) {
-    const n = (lookup[s.charCodeAt(i)]! << 18) | (lookup[s.charCodeAt(i + 1)]! << 12) |
-      (lookup[s.charCodeAt(i + 2)]! << 6) | lookup[s.charCodeAt(i + 3)]!;
-    if (o < out.length) out[o++] = n >>> 16;
-    if (o < out.length) out[o++] = (n >>> 8) & 0xff;
-    if (o < out.length) out[o++] = n & 0xff;
-  }
-  return out;
+  return fromBase64(MAPS_WASM_BASE64);
 }

@@ -222,7 +222,9 @@ export class MapStore {
     store.bytes();
     store.view.setUint32(MAPS_SCRATCH.mapTable, table.base, true);
     store.view.setUint32(MAPS_SCRATCH.mapTable + 4, table.count, true);
-    const seeds = mapSeeds(maps.length, options.seed);
+    // Random seeds only where a map keeps one: in Node, the first crypto.getRandomValues loads
+    // WebCrypto (~1 ms of cold start), which an object of arrays and ring buffers never needs.
+    const seeds = maps.some((m) => !UNSEEDED.has(m.shape.type)) ? mapSeeds(maps.length, options.seed) : new Uint32Array(maps.length);
     for (const [i, m] of maps.entries()) {
       const r = store.raw.map_init(m.placement.desc, seeds[i]!);
       if (r < 0) {
@@ -708,6 +710,16 @@ function isU32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
 
+/**
+ * Map types whose map_init ignores the seed (wasm/maps/index.ts: arrays, slots, redirect arrays,
+ * queues, perf arrays, ring buffers); every other type (hash maps, LPM tries, bloom filters, and
+ * any type added later) gets one.
+ */
+const UNSEEDED: ReadonlySet<number> = new Set([
+  MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.DEVMAP, MapType.CPUMAP,
+  MapType.XSKMAP, MapType.QUEUE, MapType.STACK, MapType.PERF_EVENT_ARRAY, MapType.RINGBUF,
+]);
+
 /** One hash seed per map: random, or derived from `seed` (splitmix32). */
 function mapSeeds(n: number, seed: number | undefined): Uint32Array {
   const out = new Uint32Array(n);
@@ -737,19 +749,12 @@ function describe(x: unknown): string {
 }
 
 /**
- * Instantiates the maps module with `@assemblyscript/loader` (which the design card names for
- * loading AssemblyScript modules). It is imported on first use, so that hosts running modules
- * without maps never load it, and where it cannot be resolved (a module worker without a bundler
- * or import map) the module, which imports only `env.memory`, is instantiated directly.
+ * Instantiates the maps module. It imports only `env.memory` and exports plain functions of
+ * numbers (no AssemblyScript strings or arrays cross), so the instance's exports are used as
+ * they are: `@assemblyscript/loader`, which would only wrap the same instantiation, is not
+ * needed (it cost 6 KB of bundle, and in Node its `Response` check loads the fetch stack, ~30 ms
+ * of cold start).
  */
-async function instantiateMaps(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
-  const imports = { env: { memory } };
-  let loader: typeof import('@assemblyscript/loader') | undefined;
-  try {
-    loader = await import('@assemblyscript/loader');
-  } catch {
-    loader = undefined;
-  }
-  if (loader) return (await loader.instantiate(module, imports)).instance;
-  return WebAssembly.instantiate(module, imports);
+function instantiateMaps(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
+  return WebAssembly.instantiate(module, { env: { memory } });
 }

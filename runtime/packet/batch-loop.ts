@@ -22,7 +22,7 @@
  * state (batch.ts makes them accessors).
  */
 import {
-  CONTEXT_AREA, ETH_HLEN, LOOPBACK, PAGE_SIZE, PacketType, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff,
+  CONTEXT_AREA, ETH_HLEN, LOOPBACK, PAGE_SIZE, PacketType, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, SkbPrivate,
   XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
 
@@ -46,13 +46,12 @@ export const W_PROGRESS = CONTEXT_AREA - 4;
 export const W_OFF = CONTEXT_AREA - 8;
 export const W_END = CONTEXT_AREA - 12;
 /**
- * The skb's Ethernet header, network header and buffer head, right after `struct __sk_buff`
- * (bytes 192..203; the batch zeroes them when it ends): where the kernel's `struct sk_buff`
- * keeps them, for what reads them besides the helpers (legacy loads at negative offsets).
+ * The skb's Ethernet header, network header and buffer head: the test run's SkbPrivate words
+ * (layout.ts; the batch zeroes them when it ends), which legacy loads at negative offsets read.
  */
-export const W_MAC = SkBuff.SIZE;
-export const W_NET = SkBuff.SIZE + 4;
-export const W_HEAD = SkBuff.SIZE + 8;
+export const W_MAC = SkbPrivate.mac;
+export const W_NET = SkbPrivate.network;
+export const W_HEAD = SkbPrivate.head;
 
 /** `batch(...)`: see the module comment. */
 export type BatchLoop = (base: number, lens: number, n: number, inAt: number, inEnd: number, res: number, out: number, outLimit: number, flags: number) => number;
@@ -248,7 +247,8 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
           store64(get(BASE), load64(net, 8), SkBuff.local_ip6),
           store64(get(BASE), load64(net, 16), SkBuff.local_ip6 + 8))),
     ),
-    entryLength: add(c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM), get(LEN)),
+    // r2 spans the whole room, as the test run's (checked mode reads what helpers grow into).
+    entryLength: add(c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + SKB_ROOM_AFTER), get(LEN)),
     // [data, data_end); a socket filter run from the network header gets a zeroed Ethernet header back in front.
     output: cat(
       load(get(BASE), SkBuff.data), set(D),

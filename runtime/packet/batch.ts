@@ -19,12 +19,12 @@
  */
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../errors.js';
 import type { Manifest } from '../abi.js';
-import { CONTEXT_AREA, ETH_HLEN, PAGE_SIZE, SHINFO_SIZE, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, XDP_PACKET_HEADROOM } from './layout.js';
+import { CONTEXT_AREA, ETH_HLEN, PAGE_SIZE, SHINFO_SIZE, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkbPrivate, XDP_PACKET_HEADROOM } from './layout.js';
 import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 import { contextKind, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
 import {
   CLASSIC_MAX_LEN, LOOP_COPY_OUT, LOOP_FROM_MAC, LOOP_MAX_FRAMES, LOOP_MAX_LEN, LOOP_ZERO_HEADROOM, OLENS, ORIG_LENS,
-  W_HEAD, W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop, type LoopKind,
+  W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop, type LoopKind,
 } from './batch-loop.js';
 
 /** A program's raw exported entry, for a Wasm loop to call, and how its faults become typed errors. */
@@ -145,9 +145,17 @@ export interface BatchTestResult {
   readonly fastPath: boolean;
 }
 
+/**
+ * Helpers whose per-run state the loop does not carry: socket references are tracked per run and
+ * a run ending with one fails (runtime/packet/sockets.ts), so their programs go frame by frame.
+ */
+const PER_RUN_HELPERS: ReadonlySet<string> = new Set(['bpf_sk_lookup_tcp', 'bpf_sk_lookup_udp', 'bpf_skc_lookup_tcp']);
+
 /** Whether `program` of this engine runs its batches inside Wasm. */
 export function batchFastPath(engine: BatchEngine, program: PacketProgram): boolean {
-  return contextKind(program.type) !== undefined && engine.rawEntry !== undefined && engine.manifest !== undefined && !engine.manifest.usesCallx;
+  const m = engine.manifest;
+  return contextKind(program.type) !== undefined && engine.rawEntry !== undefined && m !== undefined && !m.usesCallx
+    && !m.helpers.some((h) => PER_RUN_HELPERS.has(h.name));
 }
 
 /** Input bytes per chunk of the fast path (frames are copied in a chunk at a time). */
@@ -410,7 +418,7 @@ function fastBatch(p: Prepared, flags: number, frames: FrameSource, res: Results
   } finally {
     p.res = undefined;
     // The skb's header words are the run's only while it runs (as the per-frame test run's).
-    if (kind === 'skb') words(memory, cache).u8.fill(0, base + W_MAC, base + W_HEAD + 4);
+    if (kind === 'skb') words(memory, cache).u8.fill(0, base + SkbPrivate.mac, base + SkbPrivate.END);
   }
 }
 

@@ -10,17 +10,20 @@
 import { abiSignature, helperById } from '../helper-table.js';
 import type { HelperDefinition, HelperFn } from '../helper-registry.js';
 import { Errno, MapType } from '../uapi/index.js';
-import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA, LOOPBACK } from './layout.js';
+import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA } from './layout.js';
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
+import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
+import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
+import { skLookup, skRelease, socketCookie, syncookie } from './sockets.js';
+
+let defaultNet: NetState | undefined;
 
 const EFAULT = -Errno.EFAULT;
 const EINVAL = -Errno.EINVAL;
 const EOPNOTSUPP = -Errno.EOPNOTSUPP;
 const EACCES = -13;
-const ENODEV = -19;
 const ENOMEM = -12;
 const ENOTSUPP = -524;
-const EAFNOSUPPORT = -97;
 
 /** Flags of the checksum and store helpers (linux/bpf.h). */
 export const BPF_F_RECOMPUTE_CSUM = 1;
@@ -33,8 +36,8 @@ export const BPF_F_IPV6 = 0x80;
 export const BPF_F_INGRESS = 1;
 export const BPF_F_BROADCAST = 8;
 export const BPF_F_EXCLUDE_INGRESS = 16;
-/** bpf_fib_lookup results (BPF_FIB_LKUP_RET_*). */
-export const FibResult = { SUCCESS: 0, BLACKHOLE: 1, UNREACHABLE: 2, PROHIBIT: 3, NOT_FWDED: 4, FWD_DISABLED: 5, UNSUPP_LWT: 6, NO_NEIGH: 7, FRAG_NEEDED: 8, NO_SRC_ADDR: 9 } as const;
+/** bpf_fib_lookup results (BPF_FIB_LKUP_RET_*): their home is fib.ts. */
+export { FibResult } from './fib.js';
 
 /** Folds a 32-bit ones'-complement sum to 16 bits. */
 function fold(x: number): number {
@@ -587,25 +590,36 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     return 0n;
   };
 
-  // --- fib lookup and neighbours: the host supplies no routes; forwarding is off as on a default host ---
-  const fibLookup = (ctx: number, params: number, plen: number, flags: number): bigint => {
+  // --- fib lookup and neighbours, against the host's network state (net.ts; the test run's host without one) ---
+  const hostNet = (): NetState => netStateOf(memory) ?? (defaultNet ??= defaultNetState());
+  const fibLookupHelper = (ctx: number, params: number, plen: number, flags: number): bigint => {
     const p = params >>> 0;
-    if ((plen >>> 0) < 64) return BigInt(EINVAL);
-    // BPF_FIB_LOOKUP_DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
-    if ((flags >>> 0) & ~0x3f) return BigInt(EINVAL);
-    if (!inMemory(p, 64)) return BigInt(EFAULT);
-    const v = dv();
-    const family = u8()[p]!;
-    if (family !== 2 && family !== 10) return BigInt(EAFNOSUPPORT);
-    const ifindex = v.getUint32(p + 8, true);
-    if (ifindex !== LOOPBACK.ifindex) return BigInt(ENODEV);
-    return BigInt(FibResult.FWD_DISABLED);
+    if ((plen >>> 0) < FibParams.SIZE || (flags >>> 0) & ~0x3f) return BigInt(EINVAL);
+    if (!inMemory(p, FibParams.SIZE)) return BigInt(EFAULT);
+    const r = skbRun();
+    const caller = r ? { kind: 'skb' as const, len: dv().getUint32(r.ctx + SkBuff.len, true) } : { kind: 'xdp' as const };
+    return BigInt(fibLookup(hostNet(), u8(), p, plen, flags, caller));
   };
+  /** bpf_redirect_neigh: `struct bpf_redir_neigh` (nh_family u32, then the address) when plen > 0. */
   const redirectNeigh = (ifindex: number, params: number, plen: number, flags: bigint): bigint => {
     const r = skbRun();
     const n = plen >>> 0;
     if ((n !== 0 && n < 20) || flags !== 0n) return BigInt(TcAction.SHOT);
-    if (r) r.effects.redirect = { helper: 'bpf_redirect_neigh', index: ifindex >>> 0, flags: 0 };
+    if (r) {
+      let given: Uint8Array | undefined;
+      if (n !== 0 && inMemory(params >>> 0, 20)) {
+        const fam = dv().getUint32((params >>> 0), true);
+        const at = (params >>> 0) + 4;
+        given = fam === 10 ? u8().slice(at, at + 16) : fam === 2 ? u8().slice(at, at + 4) : undefined;
+      }
+      const b = skbBounds(r.ctx);
+      let dst: Uint8Array | undefined;
+      const proto = protoBe(r);
+      if (b && proto === 0x0800 && r.network + 20 <= b[1]) dst = u8().slice(r.network + 16, r.network + 20);
+      if (b && proto === 0x86dd && r.network + 40 <= b[1]) dst = u8().slice(r.network + 24, r.network + 40);
+      const target = netStateOf(memory) ? neighTarget(hostNet(), ifindex >>> 0, given, dst) : given ? { nexthop: formatIp(given) } : {};
+      r.effects.redirect = { helper: 'bpf_redirect_neigh', index: ifindex >>> 0, flags: 0, ...target };
+    }
     return BigInt(TcAction.REDIRECT);
   };
 
@@ -669,7 +683,27 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [43, skbChangeHead],
     [97, ecnSetCe],
     [21, setTunnelKey],
-    [69, fibLookup],
+    [69, fibLookupHelper],
+    [163, (ctx: number, ifindex: number, mtuLen: number, lenDiff: number, flags: bigint): bigint => {
+      if (!inMemory(mtuLen >>> 0, 4)) return BigInt(EFAULT);
+      const r = run();
+      const v = dv();
+      const caller = r?.kind === 'skb' ? { kind: 'skb' as const, len: v.getUint32(r.ctx + SkBuff.len, true) } : { kind: 'xdp' as const };
+      const b = r?.kind === 'skb' ? undefined : bounds(ctx, XdpMd.data, XdpMd.data_end);
+      const len = r?.kind === 'skb' ? caller.kind === 'skb' ? caller.len : 0 : b ? b[1] - b[0] : 0;
+      const device = r ? v.getUint32(r.ctx + (r.kind === 'xdp' ? XdpMd.ingress_ifindex : SkBuff.ifindex), true) : 1;
+      return BigInt(checkMtu(hostNet(), u8(), caller, device, ifindex, mtuLen, lenDiff, flags, len));
+    }],
+    // Sockets: the host's (net.sockets), as the run's device sees them.
+    [84, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 6, true)],
+    [85, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 17, true)],
+    [99, (ctx: number, tuple: number, size: number, netns: bigint, flags: bigint): number => skLookup(hostNet(), u8(), run(), tuple, size, netns, flags, 6, false)],
+    [86, (sk: number): bigint => BigInt(skRelease(run(), sk))],
+    [100, (sk: number, iph: number, iphLen: number, th: number, thLen: number): bigint => BigInt(syncookie(hostNet(), u8(), run(), sk, iph, iphLen, th, thLen, false))],
+    [110, (sk: number, iph: number, iphLen: number, th: number, thLen: number): bigint => BigInt(syncookie(hostNet(), u8(), run(), sk, iph, iphLen, th, thLen, true))],
+    // The test run's skb belongs to a dummy socket: a fresh cookie per run, uid 0.
+    [46, (): bigint => socketCookie(skbRun())],
+    [47, (): number => 0],
     [152, redirectNeigh],
     [44, adjustHead],
     [54, adjustMeta],

@@ -15,6 +15,17 @@ export const SkBuff = {
   sk: 168, gso_size: 176, tstamp_type: 180, hwtstamp: 184, SIZE: 192,
 } as const;
 
+/**
+ * bpf2wasm's own fields after `struct __sk_buff` in the context area, set by an skb test run for
+ * its duration (zero otherwise): the addresses of the Ethernet header, the network header and the
+ * buffer's head, which the kernel keeps in `struct sk_buff` and the legacy loads' negative
+ * offsets (SKF_LL_OFF, SKF_NET_OFF) need.
+ */
+export const SkbPrivate = { mac: 192, network: 196, head: 200, END: 204 } as const;
+/** SKF_NET_OFF and SKF_LL_OFF (linux/filter.h): negative LD_ABS/LD_IND offsets from the network and link-layer headers. */
+export const SKF_NET_OFF = -0x100000;
+export const SKF_LL_OFF = -0x200000;
+
 /** XDP and tc actions (their home is runtime/uapi). */
 export { XdpAction, TcAction } from '../uapi/index.js';
 

@@ -16,6 +16,13 @@ export interface Redirect {
   mapType?: number;
   /** The flags the helper kept (BPF_F_INGRESS, BPF_F_BROADCAST, ...). */
   flags: number;
+  /**
+   * bpf_redirect_neigh: the nexthop (from `struct bpf_redir_neigh`, or with host network state
+   * the route to the packet's destination out of `index`) ...
+   */
+  nexthop?: string;
+  /** ... and its MAC, when the host's neighbour table has it. */
+  mac?: string;
 }
 
 /** `struct bpf_tunnel_key` as bpf_skb_set_tunnel_key received it. */

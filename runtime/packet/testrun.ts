@@ -19,8 +19,10 @@
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   CONTEXT_AREA, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, LOOPBACK, MAX_SKB_FRAGS, PAGE_SIZE, PacketType, SHINFO_SIZE,
-  SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
+  SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, SkbPrivate, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
+import { netStateOf } from './net.js';
+import { unreleasedSockets } from './sockets.js';
 import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 
 /**
@@ -158,7 +160,7 @@ function runXdp(engine: PacketEngine, name: string, dataIn: Uint8Array, opts: Pa
   const size = dataIn.length;
   let headroom = XDP_PACKET_HEADROOM;
   let metalen = 0;
-  let ingress = LOOPBACK.ifindex;
+  let ingress: number = LOOPBACK.ifindex;
   let rxQueue = 0;
   if (ctx) {
     const v = new DataView(ctx.buffer);
@@ -182,8 +184,10 @@ function runXdp(engine: PacketEngine, name: string, dataIn: Uint8Array, opts: Pa
     const rxq = v.getUint32(XdpMd.rx_queue_index, true);
     if (ifx === 0 && rxq !== 0) throw refuse(name, 'EINVAL', 'xdp_md.rx_queue_index needs an ingress_ifindex');
     if (ifx !== 0) {
-      if (ifx !== LOOPBACK.ifindex) throw refuse(name, 'ENODEV', `no device with ifindex ${ifx} (the test run has the loopback device, 1)`);
-      if (rxq >= 1) throw refuse(name, 'EINVAL', `the loopback device has 1 rx queue, xdp_md.rx_queue_index is ${rxq}`);
+      const dev = netStateOf(engine.memory)?.interfaces.get(ifx);
+      if (ifx !== LOOPBACK.ifindex && !dev) throw refuse(name, 'ENODEV', `no device with ifindex ${ifx} (the test run has the loopback device, 1, and the interfaces of the host's net state)`);
+      const queues = dev?.rxQueues ?? 1;
+      if (rxq >= queues) throw refuse(name, 'EINVAL', `device ${ifx} has ${queues} rx queue${queues === 1 ? '' : 's'}, xdp_md.rx_queue_index is ${rxq}`);
       ingress = ifx;
       rxQueue = rxq;
     }
@@ -217,6 +221,8 @@ function runXdp(engine: PacketEngine, name: string, dataIn: Uint8Array, opts: Pa
   v.setUint32(base + XdpMd.rx_queue_index, rxQueue, true);
   const run: XdpRun = { kind: 'xdp', ctx: base, hardStart, hardEnd: hardStart + PAGE_SIZE - SHINFO_SIZE, frags, effects: {} };
   const { r0, ns } = timed(engine, name, base, CONTEXT_AREA + PAGE_SIZE, repeat, run, opts.time ?? true);
+  const leak = unreleasedSockets(run, name);
+  if (leak) throw leak;
 
   const { u8: afterBytes, dv: after } = views(engine.memory);
   const d = after.getUint32(base + XdpMd.data, true);
@@ -265,13 +271,17 @@ function checkSkbCtx(name: string, ctx: Uint8Array): void {
   }
 }
 
-/** eth_type_trans's pkt_type on the loopback device (its address and broadcast are 00:00:00:00:00:00). */
-export function pktTypeOn(dest: Uint8Array): number {
+/**
+ * eth_type_trans's pkt_type on a device with MAC `address` (default: the loopback device, whose
+ * address and broadcast are 00:00:00:00:00:00; an Ethernet device's broadcast is all ones).
+ */
+export function pktTypeOn(dest: Uint8Array, address: Uint8Array = LOOPBACK.address): number {
   const same = (a: Uint8Array): boolean => a.every((b, i) => dest[i] === b);
-  if (same(LOOPBACK.address)) return PacketType.HOST;
-  if (dest[0]! & 1) return same(LOOPBACK.broadcast) ? PacketType.BROADCAST : PacketType.MULTICAST;
-  return PacketType.OTHERHOST;
+  const broadcast = address === LOOPBACK.address ? LOOPBACK.broadcast : ALL_ONES;
+  if (dest[0]! & 1) return same(broadcast) ? PacketType.BROADCAST : PacketType.MULTICAST;
+  return same(address) ? PacketType.HOST : PacketType.OTHERHOST;
 }
+const ALL_ONES = new Uint8Array(6).fill(0xff);
 
 /** eth_type_trans's protocol, in network byte order as skb->protocol holds it (read as a little-endian u16). */
 export function ethProtocol(frame: Uint8Array): number {
@@ -293,7 +303,8 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
   const cv = ctx ? new DataView(ctx.buffer) : undefined;
   if (ctx) checkSkbCtx(name, ctx);
   const ifindex = cv?.getUint32(SkBuff.ifindex, true) ?? 0;
-  if (ifindex > 1) throw refuse(name, 'ENODEV', `no device with ifindex ${ifindex} (the test run has the loopback device, 1)`);
+  const device = ifindex > 1 ? netStateOf(engine.memory)?.interfaces.get(ifindex) : undefined;
+  if (ifindex > 1 && !device) throw refuse(name, 'ENODEV', `no device with ifindex ${ifindex} (the test run has the loopback device, 1, and the interfaces of the host's net state)`);
   const wireLenIn = cv?.getUint32(SkBuff.wire_len, true) ?? 0;
   const fromMac = L2_TYPES.has(program.type) || (program.type === 'socket' && (opts.skbData ?? 'network') === 'mac');
   const runt = size < ETH_HLEN;
@@ -317,9 +328,9 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
   const put = (off: number, x: number): void => v.setUint32(base + off, x, true);
   const protocol = runt ? 0 : ethProtocol(dataIn);
   put(SkBuff.len, len);
-  put(SkBuff.pkt_type, runt ? PacketType.HOST : pktTypeOn(dataIn.subarray(0, 6)));
+  put(SkBuff.pkt_type, runt ? PacketType.HOST : pktTypeOn(dataIn.subarray(0, 6), device?.mac));
   put(SkBuff.protocol, protocol);
-  put(SkBuff.ifindex, LOOPBACK.ifindex);
+  put(SkBuff.ifindex, device?.ifindex ?? LOOPBACK.ifindex);
   put(SkBuff.data, data);
   put(SkBuff.data_end, end);
   put(SkBuff.data_meta, data);
@@ -351,7 +362,22 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
     }
   }
   const run: SkbRun = { kind: 'skb', ctx: base, head, end: end + SKB_ROOM_AFTER, mac, network, l2: fromMac, effects: {} };
-  const { r0, ns } = timed(engine, name, base, CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + size, repeat, run, opts.time ?? true);
+  // The headers negative LD_ABS offsets reach (SKF_LL_OFF, SKF_NET_OFF), and skb->head (the
+  // kernel's test-run buffer starts NET_SKB_PAD + NET_IP_ALIGN before the Ethernet header).
+  put(SkbPrivate.mac, mac);
+  put(SkbPrivate.network, network);
+  put(SkbPrivate.head, mac - SKB_HEADROOM);
+  // r2 spans the whole room: checked mode then reads what the helpers grew the packet into and
+  // the socket structs at its end (runtime/packet/sockets.ts).
+  let timing: { r0: bigint; ns: number };
+  try {
+    timing = timed(engine, name, base, CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + size + SKB_ROOM_AFTER, repeat, run, opts.time ?? true);
+  } finally {
+    views(engine.memory).u8.fill(0, base + SkbPrivate.mac, base + SkbPrivate.END);
+  }
+  const { r0, ns } = timing;
+  const leak = unreleasedSockets(run, name);
+  if (leak) throw leak;
 
   const { u8: mem, dv: after } = views(engine.memory);
   const get = (off: number): number => after.getUint32(base + off, true);

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ROOT as root } from '../../test/support/fixtures.js';
 import { BpfRuntimeError, CompileError, ErrorCode } from '../errors.js';
 import * as desc from '../maps/descriptor.js';
@@ -522,6 +522,26 @@ describe('HASH', () => {
     expect(a[0]).not.toBe(a[1]);
     expect(await seedsOf(42)).toEqual(await seedsOf(42));
     expect(await seedsOf(42)).not.toEqual(await seedsOf(43));
+  });
+
+  it('draws random seeds only when a map keeps one (arrays and queues alone never touch crypto)', async () => {
+    const create = async (types: number[]): Promise<{ calls: number; seeds: number[] }> => {
+      const shapes = types.map((type, i) => shape({ type, ...(type === MapType.QUEUE ? { keySize: 0 } : {}) }, i));
+      const layout = layoutMaps(shapes, BASE);
+      const memory = new WebAssembly.Memory({ initial: 1 });
+      const spy = vi.spyOn(globalThis.crypto, 'getRandomValues');
+      try {
+        await MapStore.create(memory, shapes.map((s, i) => ({ shape: s, placement: layout.placements[i]!, index: i })));
+        const seeds = layout.placements.map((p, i) => (types[i] === MapType.HASH ? new DataView(memory.buffer).getUint32(p.meta, true) : 0));
+        return { calls: spy.mock.calls.length, seeds };
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    expect((await create([MapType.ARRAY, MapType.QUEUE, MapType.PERCPU_ARRAY])).calls).toBe(0);
+    const mixed = [await create([MapType.ARRAY, MapType.HASH]), await create([MapType.ARRAY, MapType.HASH])];
+    expect(mixed.map((m) => m.calls)).toEqual([1, 1]);
+    expect(mixed[0]!.seeds[1]).not.toBe(mixed[1]!.seeds[1]);
   });
 
   it('the JS API: delete reports whether the key was there', async () => {

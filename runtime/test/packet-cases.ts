@@ -100,6 +100,9 @@ export const PACKET_CASES: readonly PacketCase[] = [
   { object: 'xdp_vlan_strip', program: 'vlan_strip', type: 'xdp', frames: tcpFrames },
   { object: 'xdp_responder', program: 'icmp_echo', type: 'xdp', frames: tcpFrames },
   { object: 'ldabs_filter', program: 'dns_only', type: 'socket', skbData: 'network', frames: tcpFrames },
+  // Negative LD_ABS / LD_IND offsets (SKF_NET_OFF, SKF_LL_OFF) in both skbData modes.
+  ...['ll_type', 'net_proto', 'net_saddr', 'net_last', 'net_past', 'll_proto', 'net_minus', 'below_ll'].flatMap((program) => (['network', 'mac'] as const).map((skbData) => (
+    { object: 'ldabs_neg', program, type: 'socket' as const, skbData, frames: tcpFrames.slice(0, 8) }))),
   { object: 'ipv6_exthdr', program: 'ext_walk', type: 'xdp', frames: tcpFrames },
   { object: 'xdp_meta_trim', program: 'meta_trim', type: 'xdp', frames: tcpFrames },
   { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames },
@@ -144,6 +147,15 @@ export const PACKET_CASES: readonly PacketCase[] = [
   // Not compared with the kernel (bpf_fib_lookup depends on the host's routes and hashes on its
   // boot seed): packet.test.ts checks it; the programs test checks every compilation agrees.
   { object: 'tc_tunnel', program: 'tunnel', type: 'tc', frames: tcpFrames.slice(0, 12), hostDependent: true },
+  // On the test run's host (no routes, forwarding off on lo); fib-oracle.test.ts compares them
+  // with the kernel against a host with routes, in a network namespace.
+  { object: 'xdp_fwd', program: 'xdp_fwd', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  { object: 'xdp_fwd', program: 'tc_neigh', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  // Socket lookups find nothing on a host without sockets; sk-oracle.test.ts compares them with
+  // the kernel against real sockets in a network namespace.
+  { object: 'sk_lookup', program: 'sk_probe', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  { object: 'sk_lookup', program: 'sk_probe_tc', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  { object: 'sk_leak', program: 'sk_leak', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'xdp_redirect', program: 'tc_redirect', type: 'tc', frames: tcpFrames.slice(0, 9) },
   {
     object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames.slice(0, 4),

@@ -41,6 +41,8 @@ export interface ColdRow {
   importMs: number;
   /** Compile + instantiate + first run, after the import. */
   afterImportMs: number;
+  /** The compile alone (the rest of afterImportMs is instantiate + first run). */
+  compileMs: number;
   samples: number;
 }
 
@@ -150,10 +152,11 @@ const input = what === 'object' ? new Uint8Array(readFileSync(objPath)) : genera
 const t1 = performance.now();
 const optLevel = Number(level);
 const out = what === 'object' ? await compileObject(input, { optLevel }) : await compile(input, { optLevel });
+const tc = performance.now();
 const inst = await instantiate(out.wasm);
 inst.program().run(new Uint8Array(64));
 const t2 = performance.now();
-process.stdout.write(JSON.stringify({ importMs: t1 - t0, afterImportMs: t2 - t1 }) + '\\n');
+process.stdout.write(JSON.stringify({ importMs: t1 - t0, afterImportMs: t2 - t1, compileMs: tc - t1 }) + '\\n');
 `;
 
 /** (g) Cold start in fresh `node` processes, `samples` per level and subject, interleaved. */
@@ -165,11 +168,11 @@ export function benchColdStart(root: string, samples: number, log: (m: string) =
   const obj = path.join(root, 'test-programs/c/xdp_drop_icmp.o');
   const rows: ColdRow[] = [];
   for (const what of ['filter', 'object'] as const) {
-    const got: Array<{ importMs: number; afterImportMs: number }[]> = [[], [], []];
+    const got: Array<{ importMs: number; afterImportMs: number; compileMs: number }[]> = [[], [], []];
     for (let i = 0; i < samples; i++) {
       for (const l of levels) {
         const out = execFileSync(process.execPath, ['--input-type=module', '-e', COLD_SCRIPT, distRoot, String(l), what, obj], { encoding: 'utf8' });
-        got[l]!.push(JSON.parse(out.trim()) as { importMs: number; afterImportMs: number });
+        got[l]!.push(JSON.parse(out.trim()) as { importMs: number; afterImportMs: number; compileMs: number });
       }
     }
     for (const l of levels) {
@@ -178,6 +181,7 @@ export function benchColdStart(root: string, samples: number, log: (m: string) =
         optLevel: l,
         importMs: median(got[l]!.map((g) => g.importMs)),
         afterImportMs: median(got[l]!.map((g) => g.afterImportMs)),
+        compileMs: median(got[l]!.map((g) => g.compileMs)),
         samples,
       };
       rows.push(row);

@@ -20,8 +20,8 @@ describe('in headless Chromium', () => {
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) return;
     if (!existsSync(join(root, 'dist/compiler/index.js'))) throw new Error('dist/ is missing: run npm run build');
-    // Serves the project read-only on loopback: the page, dist/, the test objects and the two packages it imports.
-    const allowed = ['/dist/', '/node_modules/binaryen/', '/node_modules/@assemblyscript/loader/', '/test-programs/browser/', '/test-programs/c/'];
+    // Serves the project read-only on loopback: the page, dist/, the test objects and the package it imports.
+    const allowed = ['/dist/', '/node_modules/binaryen/', '/test-programs/browser/', '/test-programs/c/'];
     server = await serveStatic(root, (path) => allowed.some((p) => path.startsWith(p)));
     base = server.base;
   });

@@ -1,0 +1,74 @@
+/**
+ * If-conversion: a conditional branch around a few register-only ALU instructions (clang's
+ * `if (v >> 16) { v >>= 16; r |= 16; }` and `x = c ? 1 : 0` shapes) becomes straight-line code
+ * whose results are picked with Wasm `select`, so the engine emits conditional moves instead of
+ * a hard-to-predict branch. V8 does not do this by itself; it is what made Binaryen's -O1 pay
+ * (the log2 kernel ran 2x faster), done here in the project's own lowering at every level.
+ *
+ * Converted: a hammock (`if (c) br L; code; br L`, the code skipped when the branch is taken, in
+ * either polarity) and a diamond (`if (c) { code; br L } else { code; br L }`), when the code is at
+ * most MAX_SELECT_INSNS instructions that only compute registers from registers and constants
+ * (no memory, calls, division or modulo: nothing that can trap, fault or cost much when run for
+ * nothing). Each instruction's result is selected between its new and its old value under the
+ * condition, evaluated once before the instructions change any register.
+ */
+import type { BasicBlock } from '../../runtime/isa/cfg.js';
+import type { Insn } from '../../runtime/isa/insn.js';
+import { w, type Node } from '../wir.js';
+import { lowerAlu } from './alu.js';
+import { i64c, L_LABEL, set64 } from './state.js';
+
+/** The largest arm converted, in instructions (both arms of a diamond count). */
+export const MAX_SELECT_INSNS = 3;
+
+/** Whether `insn` may run unconditionally under a select: a cheap register-only computation. */
+function selectable(insn: Insn): boolean {
+  if (insn.kind === 'alu') {
+    return insn.op !== 'div' && insn.op !== 'mod' && insn.op !== 'sdiv' && insn.op !== 'smod' && insn.dst !== 10;
+  }
+  return insn.kind === 'lddw' && insn.src === 0;
+}
+
+/**
+ * The instructions of `blk` without its terminator (a jump, or the fall-through), if they can be
+ * converted, at most `room` of them; otherwise null.
+ */
+export function selectableArm(insns: readonly Insn[], blk: BasicBlock, room: number): Insn[] | null {
+  const out: Insn[] = [];
+  for (let i = blk.first; i <= blk.last; i++) {
+    const insn = insns[i]!;
+    if (i === blk.last && insn.kind === 'ja') break;
+    if (!selectable(insn) || out.length >= room) return null;
+    out.push(insn);
+  }
+  return out;
+}
+
+/** The register update of one convertible instruction: [local index, new value]. */
+function update(insn: Insn): { index: number; value: Node } {
+  const set = insn.kind === 'lddw' ? set64(insn.dst, i64c(insn.value)) : lowerAlu(insn as Extract<Insn, { kind: 'alu' }>);
+  if (set.k !== 'local.set') throw new Error('if-conversion: an instruction did not lower to a register update');
+  return { index: set.index, value: set.value };
+}
+
+/**
+ * Statements running `whenTrue` where `cond` holds and `whenFalse` where it does not, both as
+ * selects (either may be empty).
+ */
+export function selectArms(cond: Node, whenTrue: readonly Insn[], whenFalse: readonly Insn[]): Node[] {
+  const out: Node[] = [];
+  const single = whenTrue.length + whenFalse.length === 1;
+  // With one instruction the condition is an operand of its select, read before the update;
+  // otherwise it is computed once into a scratch local (the dispatch loop's, unused here).
+  const c = (): Node => (single ? cond : w.local.get(L_LABEL, 'i32'));
+  if (!single) out.push(w.local.set(L_LABEL, cond));
+  for (const insn of whenTrue) {
+    const { index, value } = update(insn);
+    out.push(w.local.set(index, w.select(c(), value, w.local.get(index, 'i64'))));
+  }
+  for (const insn of whenFalse) {
+    const { index, value } = update(insn);
+    out.push(w.local.set(index, w.select(c(), w.local.get(index, 'i64'), value)));
+  }
+  return out;
+}

@@ -1,0 +1,200 @@
+/**
+ * Splitting a huge eBPF function into several Wasm functions ("chunks"), so that no Wasm function
+ * exceeds what engines accept (V8: 7,654,321 bytes of code per function) and each stays small
+ * enough to compile quickly.
+ *
+ * The structured body (compiler/structure.ts) is split by outlining suffixes of statement lists:
+ * when a list does not fit the room left in the current function, its remaining statements move
+ * to a new chunk and are replaced by a `chunk` statement, the call site. A straight-line block
+ * longer than a quarter of the limit is first cut into instruction ranges, so a single basic block
+ * can be split too. Suffixes are taken at any depth, also inside loops, arms and blocks.
+ *
+ * A chunk is a Wasm function taking every local of the eBPF function as a parameter (registers,
+ * frame pointer, scratch, budget, check span: the same local indices), so its code is lowered
+ * exactly as inline code would be. Leaving a chunk:
+ *  - by falling off its end, or by a branch to a label of the enclosing code (a `br` to a block
+ *    or loop outside the suffix): the chunk stores its locals in the CHUNK_STATE globals, sets
+ *    CHUNK_EXIT to 0 (fell off) or to 1 + the label's index in `exits`, and returns; the call site
+ *    reloads the locals and branches to that label (lower/function.ts);
+ *  - by the eBPF function's exit: it sets CHUNK_EXIT to CHUNK_RETURN and returns r0 (the budget
+ *    already handed over), and the call site returns that value.
+ * Inside the chunk, each exit label is an enclosing `block` of the same name, so the lowering of
+ * the statements themselves does not change.
+ */
+import type { BasicBlock } from '../../runtime/isa/cfg.js';
+import type { Stmt } from '../structure.js';
+
+/**
+ * Functions with more instructions than this are split, into chunks of at most about this many
+ * instructions each: well below the engines' per-function limit even in checked mode with a
+ * budget (under 30 bytes of Wasm per instruction), and quick to compile.
+ */
+export const CHUNK_INSNS = 100_000;
+
+/** CHUNK_EXIT value of a chunk that ran the eBPF function's exit (its result is r0). */
+export const CHUNK_RETURN = -1;
+
+/** An outlined suffix: its statements and the labels outside it that they branch to. */
+export interface Chunk {
+  body: Stmt[];
+  /** Labels (`B12`, `L7`) defined outside the chunk that its statements branch to. */
+  exits: string[];
+}
+
+/** The statement lists of a split function: chunks[0] is the function's own body. */
+export interface SplitPlan {
+  chunks: Chunk[];
+}
+
+/** The label a `br` or switch target names (see lower/function.ts). */
+export function branchLabel(target: number, loop: boolean): string {
+  return (loop ? 'L' : 'B') + target;
+}
+
+/**
+ * Splits `body` (the structured statements of a function whose blocks are `blocks`) into chunks
+ * of at most about `cap` instructions each. Returns null when the body fits in one function.
+ */
+export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHUNK_INSNS): SplitPlan | null {
+  const sizes = new Map<Stmt, number>();
+  const codeSize = (s: Extract<Stmt, { k: 'code' }>): number => {
+    const b = blocks[s.block]!;
+    return (s.last ?? b.last) - (s.first ?? b.first) + 1;
+  };
+  const listSize = (list: readonly Stmt[]): number => {
+    let n = 0;
+    for (const s of list) n += size(s);
+    return n;
+  };
+  function size(s: Stmt): number {
+    let n = sizes.get(s);
+    if (n !== undefined) return n;
+    switch (s.k) {
+      case 'code': n = codeSize(s); break;
+      case 'block': case 'loop': n = 1 + listSize(s.body); break;
+      case 'if': n = 1 + listSize(s.then) + listSize(s.else); break;
+      default: n = 1;
+    }
+    sizes.set(s, n);
+    return n;
+  }
+  if (listSize(body) <= cap) return null;
+
+  const chunks: Chunk[] = [{ body: [], exits: [] }];
+  const piece = Math.max(1, Math.floor(cap / 4));
+
+  /** Cuts straight-line code longer than a quarter of the cap into ranges (in place of the statement). */
+  const cutCode = (list: readonly Stmt[]): Stmt[] => {
+    const out: Stmt[] = [];
+    for (const s of list) {
+      if (s.k !== 'code' || codeSize(s) <= piece) {
+        out.push(s);
+        continue;
+      }
+      const b = blocks[s.block]!;
+      const last = s.last ?? b.last;
+      for (let first = s.first ?? b.first; first <= last; first += piece) {
+        out.push({ k: 'code', block: s.block, first, last: Math.min(last, first + piece - 1) });
+      }
+    }
+    return out;
+  };
+
+  /** A copy of `list` whose own code takes at most about `room` instructions; the rest is outlined. */
+  const fitList = (input: readonly Stmt[], room: number): Stmt[] => {
+    const list = cutCode(input);
+    const out: Stmt[] = [];
+    let used = 0;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      const n = size(s);
+      if (used + n <= room) {
+        out.push(s);
+        used += n;
+        continue;
+      }
+      const left = room - used;
+      const container = s.k === 'block' || s.k === 'loop' || s.k === 'if';
+      if (container && (left >= room / 4 || used === 0)) {
+        // Room enough to split inside the statement; what follows it is outlined next round.
+        const fitted = fitStmt(s, Math.max(left, 1));
+        out.push(fitted);
+        used += size(fitted);
+        continue;
+      }
+      if (used === 0) {
+        // Nothing placed yet and the statement cannot be split: keep it here (a lone code range
+        // of at most `piece` instructions, or a small statement).
+        out.push(s);
+        used += n;
+        continue;
+      }
+      out.push(outline(list.slice(i)));
+      return out;
+    }
+    return out;
+  };
+
+  const fitStmt = (s: Stmt, room: number): Stmt => {
+    switch (s.k) {
+      case 'block':
+        return { k: 'block', label: s.label, body: fitList(s.body, room - 1) };
+      case 'loop':
+        return { k: 'loop', label: s.label, body: fitList(s.body, room - 1) };
+      case 'if': {
+        const t = listSize(s.then);
+        const e = listSize(s.else);
+        const total = Math.max(1, t + e);
+        const thenRoom = Math.max(1, Math.floor(((room - 1) * t) / total));
+        return {
+          k: 'if', block: s.block,
+          then: t > 0 ? fitList(s.then, thenRoom) : s.then,
+          else: e > 0 ? fitList(s.else, Math.max(1, room - 1 - thenRoom)) : s.else,
+        };
+      }
+      default:
+        return s;
+    }
+  };
+
+  /** Moves `suffix` to a new chunk; returns its call site. */
+  const outline = (suffix: Stmt[]): Stmt => {
+    const exits = outerLabels(suffix);
+    const index = chunks.length;
+    const chunk: Chunk = { body: [], exits };
+    chunks.push(chunk);
+    chunk.body = fitList(suffix, cap);
+    return { k: 'chunk', chunk: index, exits };
+  };
+
+  chunks[0]!.body = fitList(body, cap);
+  return { chunks };
+}
+
+/** The labels that statements of `list` branch to without defining them (in first-use order). */
+function outerLabels(list: readonly Stmt[]): string[] {
+  const defined = new Set<string>();
+  const used: string[] = [];
+  const seen = new Set<string>();
+  const use = (label: string): void => {
+    if (!seen.has(label)) {
+      seen.add(label);
+      used.push(label);
+    }
+  };
+  const todo: Array<readonly Stmt[]> = [list];
+  while (todo.length > 0) {
+    for (const s of todo.pop()!) {
+      switch (s.k) {
+        case 'block': defined.add(branchLabel(s.label, false)); todo.push(s.body); break;
+        case 'loop': defined.add(branchLabel(s.label, true)); todo.push(s.body); break;
+        case 'if': todo.push(s.then, s.else); break;
+        case 'br': use(branchLabel(s.target, s.loop)); break;
+        case 'switch': for (const t of s.targets) use(branchLabel(t.target, t.loop)); break;
+        case 'chunk': for (const l of s.exits) use(l); break;
+        default: break;
+      }
+    }
+  }
+  return used.filter((l) => !defined.has(l));
+}

@@ -1,0 +1,264 @@
+/**
+ * The socket helpers against the host's sockets (net.ts `sockets`): bpf_sk_lookup_tcp /
+ * bpf_sk_lookup_udp / bpf_skc_lookup_tcp find a socket as the kernel's __inet_lookup and
+ * __udp4_lib_lookup do (net/core/filter.c __bpf_skc_lookup / __bpf_sk_lookup) and return a
+ * pointer to a `struct bpf_sock` laid out in linear memory, in a part of the run's buffer the
+ * packet never reaches (XDP: the page's skb_shared_info tail; skb: the end of the buffer's room);
+ * bpf_sk_release drops the reference. A run that ends holding a reference fails, as the kernel's
+ * verifier refuses such a program ("Unreleased reference"). bpf_get_socket_cookie /
+ * bpf_get_socket_uid see the test run's dummy socket.
+ */
+import { BpfRuntimeError, ErrorCode } from '../errors.js';
+import { PAGE_SIZE, SkBuff, XdpMd } from './layout.js';
+import type { IpBytes, NetSocket, NetState } from './net.js';
+import type { PacketRun } from './state.js';
+
+/** `struct bpf_sock` field offsets (linux/bpf.h); 80 bytes. */
+export const BpfSock = {
+  bound_dev_if: 0, family: 4, type: 8, protocol: 12, mark: 16, priority: 20, src_ip4: 24, src_ip6: 28, src_port: 44,
+  dst_port: 48, dst_ip4: 52, dst_ip6: 56, state: 72, rx_queue_mapping: 76, SIZE: 80,
+} as const;
+
+/** sizeof(tuple->ipv4) and sizeof(tuple->ipv6) of `struct bpf_sock_tuple`. */
+const TUPLE4 = 12;
+const TUPLE6 = 36;
+const TCP_ESTABLISHED = 1;
+const TCP_TIME_WAIT = 6;
+const TCP_SYN_RECV = 3;
+const TCP_CLOSE = 7;
+const TCP_LISTEN = 10;
+const V4_MAPPED = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+const LOOPBACK4_IPV6 = new Uint8Array([127, 0, 0, 6]);
+/** Bytes at the end of an skb run's room kept for socket structs. */
+export const SKB_SOCKET_AREA = 4096;
+
+/** What a run holds: where each socket's struct is, and the references taken. */
+interface RunSockets {
+  at: Map<number, number>;
+  held: Map<number, number>;
+  cookie?: bigint;
+}
+const perRun = new WeakMap<PacketRun, RunSockets>();
+let nextCookie = 0x1000n;
+
+function stateOf(run: PacketRun): RunSockets {
+  let s = perRun.get(run);
+  if (!s) perRun.set(run, (s = { at: new Map(), held: new Map() }));
+  return s;
+}
+
+/** The area of a run's buffer the packet never reaches, where socket structs go. */
+function socketArea(run: PacketRun): [number, number] {
+  return run.kind === 'xdp' ? [run.hardEnd, run.hardStart + PAGE_SIZE] : [run.end - SKB_SOCKET_AREA, run.end];
+}
+
+const same = (a: IpBytes, b: IpBytes): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const isAny = (a: IpBytes): boolean => a.every((x) => x === 0);
+const boundOk = (s: NetSocket, dif: number): boolean => s.ifindex === 0 || s.ifindex === dif;
+
+/** The TCP listener for daddr:dport (an exact address first, then the wildcard; bound device scores). */
+function tcpListener(sockets: readonly NetSocket[], family: number, daddr: IpBytes, dport: number, dif: number): NetSocket | undefined {
+  for (const exact of [true, false]) {
+    let best: NetSocket | undefined;
+    for (const s of sockets) {
+      if (s.protocol !== 6 || s.state !== TCP_LISTEN || s.family !== family || s.localPort !== dport || !boundOk(s, dif)) continue;
+      if (exact ? !same(s.localIp, daddr) : !isAny(s.localIp)) continue;
+      if (!best || (s.ifindex && !best.ifindex)) best = s;
+    }
+    if (best) return best;
+  }
+  return undefined;
+}
+
+/**
+ * The socket a lookup finds: TCP established-hash sockets (every state but listen and close)
+ * by the exact 4-tuple, then listeners; UDP by the kernel's score (address, connected peer and
+ * bound device each count).
+ */
+export function lookupSocket(net: NetState, proto: 6 | 17, family: 2 | 10, saddr: IpBytes, sport: number, daddr: IpBytes, dport: number, dif: number): NetSocket | undefined {
+  const socks = net.sockets;
+  if (proto === 6) {
+    const est = socks.find((s) => s.protocol === 6 && s.family === family && s.state !== TCP_LISTEN && s.state !== TCP_CLOSE
+      && s.localPort === dport && s.remotePort === sport && same(s.localIp, daddr) && same(s.remoteIp, saddr) && boundOk(s, dif));
+    return est ?? tcpListener(socks, family, daddr, dport, dif);
+  }
+  let best: NetSocket | undefined;
+  let bestScore = -1;
+  for (const s of socks) {
+    if (s.protocol !== 17 || s.family !== family || s.localPort !== dport || !boundOk(s, dif)) continue;
+    let score = family === 2 ? 2 : 1;
+    if (!isAny(s.localIp)) {
+      if (!same(s.localIp, daddr)) continue;
+      score += 4;
+    }
+    if (!isAny(s.remoteIp)) {
+      if (!same(s.remoteIp, saddr)) continue;
+      score += 4;
+    }
+    if (s.remotePort) {
+      if (s.remotePort !== sport) continue;
+      score += 4;
+    }
+    if (s.ifindex) score += 4;
+    if (score > bestScore) {
+      best = s;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+function writeSock(mem: Uint8Array, at: number, s: NetSocket): void {
+  const v = new DataView(mem.buffer, mem.byteOffset);
+  mem.fill(0, at, at + BpfSock.SIZE);
+  v.setUint32(at + BpfSock.bound_dev_if, s.ifindex, true);
+  v.setUint32(at + BpfSock.family, s.family, true);
+  v.setUint32(at + BpfSock.type, s.protocol === 6 ? 1 : 2, true);
+  v.setUint32(at + BpfSock.protocol, s.protocol, true);
+  v.setUint32(at + BpfSock.mark, s.mark, true);
+  v.setUint32(at + BpfSock.priority, s.priority, true);
+  if (s.family === 2) {
+    mem.set(s.localIp, at + BpfSock.src_ip4);
+    mem.set(s.remoteIp, at + BpfSock.dst_ip4);
+    // sk_rcv_saddr_set / sk_daddr_set (TCP connect and accept) also fill the v4-mapped IPv6 forms.
+    if (s.protocol === 6 && s.state !== TCP_LISTEN) {
+      mem.set(V4_MAPPED, at + BpfSock.src_ip6);
+      mem.set(s.localIp, at + BpfSock.src_ip6 + 12);
+      mem.set(V4_MAPPED, at + BpfSock.dst_ip6);
+      mem.set(s.remoteIp, at + BpfSock.dst_ip6 + 12);
+    }
+  } else {
+    mem.set(s.localIp, at + BpfSock.src_ip6);
+    mem.set(s.remoteIp, at + BpfSock.dst_ip6);
+    // An IPv6 socket's IPv4 addresses are LOOPBACK4_IPV6 (127.0.0.6) once set (inet6_bind, connect).
+    if (!isAny(s.localIp)) mem.set(LOOPBACK4_IPV6, at + BpfSock.src_ip4);
+    if (!isAny(s.remoteIp)) mem.set(LOOPBACK4_IPV6, at + BpfSock.dst_ip4);
+  }
+  v.setUint32(at + BpfSock.src_port, s.localPort, true);
+  v.setUint16(at + BpfSock.dst_port, s.remotePort, false);
+  v.setUint32(at + BpfSock.state, s.state, true);
+  v.setInt32(at + BpfSock.rx_queue_mapping, -1, true);
+}
+
+/** The device a run came in on (`dif` of the lookups): xdp_md.ingress_ifindex, __sk_buff.ifindex. */
+function deviceOf(run: PacketRun, v: DataView): number {
+  return v.getUint32(run.ctx + (run.kind === 'xdp' ? XdpMd.ingress_ifindex : SkBuff.ifindex), true);
+}
+
+/**
+ * bpf_sk_lookup_tcp / _udp (`full`) and bpf_skc_lookup_tcp: the address of the socket's
+ * `struct bpf_sock`, or 0 (NULL): no socket, a tuple size other than 12 or 36, flags, or a
+ * netns other than the caller's (BPF_F_CURRENT_NETNS: any negative s32).
+ */
+export function skLookup(net: NetState, mem: Uint8Array, run: PacketRun | undefined, tuple: number, size: number, netns: bigint, flags: bigint, proto: 6 | 17, full: boolean): number {
+  if (!run) return 0;
+  const n = size >>> 0;
+  if (n !== TUPLE4 && n !== TUPLE6) return 0;
+  if (BigInt.asUintN(64, flags) !== 0n || BigInt.asIntN(32, netns) >= 0n) return 0;
+  const t = tuple >>> 0;
+  if (t + n > mem.length) return 0;
+  const v = new DataView(mem.buffer, mem.byteOffset);
+  const a = n === TUPLE4 ? 4 : 16;
+  const saddr = mem.slice(t, t + a);
+  const daddr = mem.slice(t + a, t + 2 * a);
+  const sport = v.getUint16(t + 2 * a, false);
+  const dport = v.getUint16(t + 2 * a + 2, false);
+  let s = lookupSocket(net, proto, a === 4 ? 2 : 10, saddr, sport, daddr, dport, deviceOf(run, v));
+  if (s && full) {
+    // sk_to_full_sk: a request socket stands for its listener; a time-wait socket for nothing.
+    if (s.state === TCP_TIME_WAIT) s = undefined;
+    else if (s.state === TCP_SYN_RECV) s = tcpListener(net.sockets, s.family, s.localIp, s.localPort, deviceOf(run, v));
+  }
+  if (!s) return 0;
+  const st = stateOf(run);
+  const index = net.sockets.indexOf(s);
+  let at = st.at.get(index);
+  if (at === undefined) {
+    const [lo, hi] = socketArea(run);
+    at = lo + st.at.size * BpfSock.SIZE;
+    if (at + BpfSock.SIZE > hi) {
+      throw new BpfRuntimeError(ErrorCode.HelperFailed, `the program looked up more than ${st.at.size} different sockets in one run, more than bpf2wasm keeps in the run's buffer`, { helper: full ? (proto === 6 ? 'bpf_sk_lookup_tcp' : 'bpf_sk_lookup_udp') : 'bpf_skc_lookup_tcp' });
+    }
+    st.at.set(index, at);
+  }
+  writeSock(mem, at, s);
+  st.held.set(at, (st.held.get(at) ?? 0) + 1);
+  return at;
+}
+
+/** bpf_sk_release: drops a reference a lookup returned (anything else is a program the kernel refuses). */
+export function skRelease(run: PacketRun | undefined, sk: number): number {
+  const st = run ? perRun.get(run) : undefined;
+  const held = st?.held.get(sk >>> 0) ?? 0;
+  if (!st || held === 0) {
+    throw new BpfRuntimeError(ErrorCode.HelperFailed, `bpf_sk_release of 0x${(sk >>> 0).toString(16)}, which is not a socket reference this run holds (the kernel's verifier refuses the program)`, { helper: 'bpf_sk_release' });
+  }
+  if (held === 1) st.held.delete(sk >>> 0);
+  else st.held.set(sk >>> 0, held - 1);
+  return 0;
+}
+
+/**
+ * After a run: an error when the program returned holding socket references (the kernel's
+ * verifier refuses such a program: "Unreleased reference").
+ */
+export function unreleasedSockets(run: PacketRun, program: string): BpfRuntimeError | undefined {
+  const st = perRun.get(run);
+  const n = st ? [...st.held.values()].reduce((x, y) => x + y, 0) : 0;
+  if (n === 0) return undefined;
+  st!.held.clear();
+  return new BpfRuntimeError(ErrorCode.HelperFailed, `the program returned holding ${n} socket reference${n === 1 ? '' : 's'} from bpf_sk_lookup_*/bpf_skc_lookup_tcp without bpf_sk_release (the kernel's verifier refuses it: Unreleased reference)`, { program, helper: 'bpf_sk_release' });
+}
+
+/** bpf_get_socket_cookie(skb): the test run's dummy socket's cookie, one per run (0 outside a run). */
+export function socketCookie(run: PacketRun | undefined): bigint {
+  if (!run) return 0n;
+  const st = stateOf(run);
+  st.cookie ??= nextCookie++;
+  return st.cookie;
+}
+
+const EINVAL = -22;
+const ENOENT = -2;
+const EPROTONOSUPPORT = -93;
+
+/** The host socket whose struct a run handed out at `sk`, if any. */
+function socketAt(net: NetState, run: PacketRun | undefined, sk: number): NetSocket | undefined {
+  const st = run ? perRun.get(run) : undefined;
+  if (!st) return undefined;
+  for (const [index, at] of st.at) if (at === sk >>> 0) return net.sockets[index];
+  return undefined;
+}
+
+/**
+ * bpf_tcp_check_syncookie (`gen` false) and bpf_tcp_gen_syncookie (`gen` true) with the
+ * kernel's checks, on a host with net.ipv4.tcp_syncookies = 1 (the default): cookies are sent
+ * only when a listener's queue overflows, which never happens here, so a well-formed request
+ * gets -ENOENT, as the kernel gives it on such a host.
+ */
+export function syncookie(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number, iph: number, iphLen: number, th: number, thLen: number, gen: boolean): number {
+  const s = socketAt(net, run, sk);
+  const tl = thLen >>> 0;
+  const t = th >>> 0;
+  if (!s || tl < 20 || t + 20 > mem.length) return EINVAL;
+  const flags = mem[t + 13]!;
+  const fin = flags & 1;
+  const syn = flags & 2;
+  const rst = flags & 4;
+  const ack = flags & 16;
+  if (gen && tl !== (mem[t + 12]! >> 4) * 4) return EINVAL;
+  if (s.protocol !== 6 || s.state !== TCP_LISTEN) return EINVAL;
+  if (gen) {
+    if (!syn || ack || fin || rst) return EINVAL;
+  } else if (!ack || rst || syn) {
+    return ENOENT;
+  }
+  if ((iphLen >>> 0) < 20) return EINVAL;
+  // check: tcp_synq_no_recent_overflow (no overflow here).
+  if (!gen) return ENOENT;
+  const version = (mem[iph >>> 0] ?? 0) >> 4;
+  // IPv6 sockets are taken as IPV6_V6ONLY.
+  if (version === 4) return s.family === 10 ? EINVAL : ENOENT;
+  if (version === 6) return (iphLen >>> 0) < 40 || s.family !== 10 ? EINVAL : ENOENT;
+  return EPROTONOSUPPORT;
+}

@@ -1,0 +1,60 @@
+/**
+ * The kernel as the reference for the socket lookups: where root, `ip netns` and bpftool work,
+ * the sockets of sk-cases.ts are opened for real (a Node process inside a network namespace
+ * with the host of fib-cases.ts) and test-programs/c/sk_lookup.o's probes run through the
+ * kernel's BPF_PROG_TEST_RUN there and through bpf2wasm with the same sockets as `net.sockets`:
+ * retvals and output frames (found or not, and every `struct bpf_sock` field the program read)
+ * must be identical. Elsewhere it says so and skips.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileObject } from '../../compiler/object/compile-object.js';
+import { repoPath } from '../../test/support/fixtures.js';
+import { instantiate } from '../instance.js';
+import { KernelHost } from './netns.js';
+import { ANSWER_AT, SOCK_NET, SOCK_PROBES, SOCKET_SCRIPT, SYN_FRAMES, sockFrame } from './sk-cases.js';
+
+const OBJECT = repoPath('test-programs/c/sk_lookup.o');
+const host = KernelHost.open('sk', SOCK_NET, OBJECT);
+const SKIP = `skipped: the socket oracle needs root, ip netns, bpftool and bpf() (${typeof host === 'string' ? host : ''})`;
+if (typeof host === 'string') console.log(`sk-oracle.test.ts: ${SKIP}`);
+let sockets: ChildProcess | undefined;
+afterAll(() => {
+  sockets?.stdin?.end();
+  sockets?.kill();
+  if (typeof host !== 'string') host.close();
+});
+
+describe('socket lookups: the kernel with real sockets in a network namespace vs bpf2wasm with net.sockets', () => {
+  if (typeof host === 'string') {
+    it.skipIf(true)(SKIP, () => {});
+    return;
+  }
+  it(`${SOCK_PROBES.length} probes of sk_probe / sk_probe_tc, ${SYN_FRAMES.length} frames of syn_cookie`, async () => {
+    sockets = spawn('ip', ['netns', 'exec', host.ns, process.execPath, '-e', SOCKET_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      sockets!.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
+      sockets!.on('exit', (code) => reject(new Error(`the socket process exited (${String(code)})`)));
+    });
+    const { wasm } = await compileObject(new Uint8Array(readFileSync(OBJECT)));
+    const inst = await instantiate(wasm, { net: SOCK_NET });
+    const mismatches: string[] = [];
+    for (const p of SOCK_PROBES) {
+      const name = p.tc ? 'sk_probe_tc' : 'sk_probe';
+      const frame = sockFrame(p);
+      const k = host.testRun(name, frame);
+      const o = inst.program(name).test({ dataIn: frame });
+      const ours = { retval: o.retval, dataOut: Buffer.from(o.dataOut).toString('hex') };
+      if (JSON.stringify(k) !== JSON.stringify(ours)) mismatches.push(`${p.label}:\n  kernel   ${JSON.stringify(k)}\n  bpf2wasm ${JSON.stringify(ours)}`);
+      const found = 'error' in k ? undefined : Buffer.from(k.dataOut, 'hex')[ANSWER_AT];
+      if (found !== (p.finds >= 0 ? 1 : 0)) mismatches.push(`${p.label}: the kernel found ${String(found)}, sk-cases.ts records socket ${p.finds}`);
+    }
+    for (const f of SYN_FRAMES) {
+      const k = host.testRun('syn_cookie', f.data);
+      const o = inst.program('syn_cookie').test({ dataIn: f.data });
+      if ('error' in k || k.retval !== o.retval || k.retval !== f.retval) mismatches.push(`syn_cookie ${f.label}: kernel ${JSON.stringify('error' in k ? k : k.retval)}, bpf2wasm ${o.retval}, recorded ${f.retval}`);
+    }
+    expect(mismatches, mismatches.join('\n')).toEqual([]);
+  }, 120_000);
+});
