@@ -183,6 +183,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/sk_lookup': { xdp: ['sk_probe', 'syn_cookie'], tc: ['sk_probe_tc'] },
   'c/sk_leak': { tc: ['sk_leak'] },
   'c/ldabs_neg': { socket: ['ll_type', 'net_proto', 'net_saddr', 'net_last', 'net_past', 'll_proto', 'net_minus', 'below_ll'] },
+  'c/core_ctx': { tc: ['skb_fields', 'skb_info'], xdp: ['xdp_bounds'] },
+  'c/core_poison': { tc: ['poison', 'task_pid'], xdp: ['enum_missing', 'enum_value'] },
   'c/http_filter': { syscall: ['http_filter'] },
   'c/soak': { syscall: ['soak'] },
   'elf/sum': { '.text': ['main', 'twice_plus_one'] },
