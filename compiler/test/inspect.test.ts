@@ -69,10 +69,11 @@ describe('inspectObject', () => {
   it('core_poison.o: the CO-RE relocations applied, and the poisoned ones with the reason', () => {
     const text = formatInspect(reportOf('core_poison'));
     const part = text.slice(text.indexOf('CO-RE relocations ('));
-    expect(part).toBe(`CO-RE relocations (5, against the runtime's context BTF):
+    expect(part).toBe(`CO-RE relocations (6, against the runtime's context BTF):
   Section  Insn  Kind            Access  Field or type                              Value
   tc          4  byte_off        0:1     struct __sk_buff___local.no_such_field     poisoned: struct __sk_buff has no such field (or its type differs)
   tc          7  byte_off        0:0     struct task_struct.pid                     poisoned: the target has no struct task_struct
+  tc         16  byte_off        0:0     struct __sk_buff___short.mark              poisoned: struct __sk_buff___short.mark is 4 bytes in the target and 2 locally, and a load or store cannot follow that change (only pointers and unsigned integers can)
   xdp         1  enumval_exists  1       enum xdp_action___local::XDP_NOPE___local  1 -> 0
   xdp         4  enumval_value   1       enum xdp_action___local::XDP_NOPE___local  poisoned: enum xdp_action has no such enumerator
   xdp         7  enumval_value   1       enum xdp_action___local::XDP_NOPE___local  poisoned: enum xdp_action has no such enumerator

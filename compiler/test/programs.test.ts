@@ -1371,6 +1371,9 @@ program('core_ctx', () => {
       ['byte_off', 'struct __sk_buff___local.sk', 32, 168],
       ['byte_off', 'struct __sk_buff___local.cb[2]', 12, 56],
     ]);
+    expect(applied('narrow')).toEqual([['byte_off', 'struct __sk_buff___narrow.len', 2, 0]]);
+    // The 2-byte load became a 4-byte one (ldxw), as libbpf widens an unsigned field.
+    expect(slots(c, 'narrow')[0]!.opcode).toBe(0x61);
     expect(applied('xdp_bounds')).toEqual([
       ['byte_off', 'struct xdp_md___swapped.data_end', 0, 4],
       ['byte_off', 'struct xdp_md___swapped.data', 4, 0],
@@ -1386,9 +1389,36 @@ program('core_ctx', () => {
       const { inst } = await open('core_ctx', engine);
       expect(inst.program('skb_fields').test({ dataIn: frame, ctxIn: skbCtx() }).retval).toBe(60 + (3 << 16));
       expect(inst.program('skb_info').test({ dataIn: frame }).retval).toBe(2 + 80 + 168000 + 56000000);
+      expect(inst.program('narrow').test({ dataIn: bytes(1000) }).retval).toBe(1000);
       expect(inst.program('xdp_bounds').test({ dataIn: frame }).retval).toBe(20 + 200 + 1000 + 800000);
       expect(inst.program('xdp_bounds').test({ dataIn: bytes(64) }).retval).toBe(30 + 200 + 1000 + 800000);
       expect(inst.program('xdp_bounds').test({ dataIn: bytes(20) }).retval).toBe(10 + 200 + 1000 + 800000);
+    });
+  }
+});
+
+program('core_bitfield', () => {
+  it('bitfield relocations resolve against the whole __u32 fields (offset, size, shifts, sign)', async () => {
+    const c = await build('core_bitfield');
+    const relos = c.spec.programs[0]!.coreRelos!.map((r) => [r.kindName, r.what, Number(r.to)]);
+    expect(relos).toEqual(expect.arrayContaining([
+      ['byte_off', 'struct __sk_buff___bits.mark', 8],
+      ['byte_sz', 'struct __sk_buff___bits.mark', 4],
+      ['lshift_u64', 'struct __sk_buff___bits.mark', 32],
+      ['rshift_u64', 'struct __sk_buff___bits.mark', 32],
+      ['signed', 'struct __sk_buff___bits.mark', 0],
+      ['byte_off', 'struct __sk_buff___bits.priority', 32],
+    ]));
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: bits reads the whole mark and priority`, async () => {
+      const { inst } = await open('core_bitfield', engine);
+      const ctx = new Uint8Array(192);
+      const v = new DataView(ctx.buffer);
+      v.setUint32(8, 0x12345, true);
+      v.setUint32(32, 7, true);
+      expect(inst.program('bits').test({ dataIn: bytes(60), ctxIn: ctx }).retval).toBe(0x712345);
     });
   }
 });
@@ -1400,6 +1430,7 @@ program('core_poison', () => {
     expect(poisoned).toEqual([
       ['poison', 'byte_off', 'struct __sk_buff___local.no_such_field', '0:1'],
       ['task_pid', 'byte_off', 'struct task_struct.pid', '0:0'],
+      ['short_mark', 'byte_off', 'struct __sk_buff___short.mark', '0:0'],
       ['enum_missing', 'enumval_value', 'enum xdp_action___local::XDP_NOPE___local', '1'],
       ['enum_value', 'enumval_value', 'enum xdp_action___local::XDP_NOPE___local', '1'],
     ]);
@@ -1412,6 +1443,7 @@ program('core_poison', () => {
     const ev = c.manifest.corePoisons!.find((p) => p.program === 'enum_value')!;
     expect(slots(c, 'enum_value').find((x) => x.pc === ev.insn - base('enum_value') + 1)!.imm).toBe(0xbad2310);
     expect(c.manifest.corePoisons![1]!.reason).toBe('the target has no struct task_struct');
+    expect(c.manifest.corePoisons![2]!.reason).toMatch(/only pointers and unsigned integers/);
   });
 
   for (const engine of ENGINES) {
@@ -1425,7 +1457,10 @@ program('core_poison', () => {
       expect(e.message).toContain('struct __sk_buff has no such field');
       expect(inst.program('enum_missing').test({ dataIn: bytes(60) }).retval).toBe(7);
       const v = errorOf(() => inst.program('enum_value').test({ dataIn: bytes(60) }));
-      expect([v.code, v.location.insn]).toEqual([ErrorCode.CoreRelo, poisons[3]!.insn]);
+      expect([v.code, v.location.insn]).toEqual([ErrorCode.CoreRelo, poisons[4]!.insn]);
+      const m = errorOf(() => inst.program('short_mark').test({ dataIn: bytes(60) }));
+      expect([m.code, m.location.insn]).toEqual([ErrorCode.CoreRelo, poisons[2]!.insn]);
+      expect(m.message).toContain('struct __sk_buff___short.mark is 4 bytes in the target and 2 locally');
       expect(v.message).toContain('enum xdp_action___local::XDP_NOPE___local');
       const t = errorOf(() => inst.program('task_pid').test({ dataIn: bytes(60) }));
       expect(t.code).toBe(ErrorCode.CoreRelo);

@@ -107,6 +107,7 @@ export const PACKET_CASES: readonly PacketCase[] = [
   // kernel's libbpf relocates them against vmlinux BTF).
   { object: 'core_ctx', program: 'skb_fields', type: 'tc', frames: tcpFrames, ctxIn: skbWith(8, 3) },
   { object: 'core_ctx', program: 'skb_info', type: 'tc', frames: tcpFrames.slice(0, 3) },
+  { object: 'core_ctx', program: 'narrow', type: 'tc', frames: tcpFrames },
   { object: 'core_ctx', program: 'xdp_bounds', type: 'xdp', frames: tcpFrames },
   { object: 'ipv6_exthdr', program: 'ext_walk', type: 'xdp', frames: tcpFrames },
   { object: 'xdp_meta_trim', program: 'meta_trim', type: 'xdp', frames: tcpFrames },

@@ -9,6 +9,7 @@
  *  - skb_fields with a 60-byte frame and ctx mark = 3 returns len + (mark << 16) = 196668;
  *  - skb_info returns field_exists(no_such_field) * 1 + field_exists(mark) * 2
  *    + field_size(sk) * 10 + offset(sk) * 1000 + offset(cb[2]) * 1000000 = 56168082;
+ *  - narrow returns the frame length, read through a local `__u16 len` at offset 2 (the load widens);
  *  - xdp_bounds with 60 bytes returns 20 + XDP_PASS * 100 + type_exists(bpf_sock) * 1000
  *    + type_size(bpf_sock) * 10000 = 801220;
  */
@@ -26,6 +27,11 @@ struct __sk_buff___local {
   __u32 len;
   struct bpf_sock___local *sk;
   __u32 no_such_field;
+} __attribute__((preserve_access_index));
+
+struct __sk_buff___narrow {
+  __u16 pad;
+  __u16 len;
 } __attribute__((preserve_access_index));
 
 struct xdp_md___swapped {
@@ -50,6 +56,13 @@ int skb_info(struct __sk_buff *ctx) {
   return bpf_core_field_exists(skb->no_such_field) + bpf_core_field_exists(skb->mark) * 2 +
          bpf_core_field_size(skb->sk) * 10 + __builtin_preserve_field_info(skb->sk, BPF_FIELD_BYTE_OFFSET) * 1000 +
          __builtin_preserve_field_info(skb->cb[2], BPF_FIELD_BYTE_OFFSET) * 1000000;
+}
+
+/* A 2-byte local len is read with a 4-byte load of the UAPI __u32 (unsigned: safe to widen). */
+SEC("tc")
+int narrow(struct __sk_buff *ctx) {
+  struct __sk_buff___narrow *skb = (void *)ctx;
+  return skb->len;
 }
 
 SEC("xdp")

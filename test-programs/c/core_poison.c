@@ -9,7 +9,9 @@
  *    `struct __sk_buff___local.no_such_field`;
  *  - enum_missing asks for an enumerator `enum xdp_action` lacks: its existence is 0 (no poison),
  *    so it returns 7; enum_value runs the poisoned lddw of its value and fails with E_CORE_RELO;
- *  - task_pid reads `struct task_struct`, which the runtime does not present: E_CORE_RELO naming it.
+ *  - task_pid reads `struct task_struct`, which the runtime does not present: E_CORE_RELO naming it;
+ *  - short_mark reads the UAPI `__u32 mark` through a local signed `short`: a load cannot follow
+ *    that size change (only unsigned integers and pointers can), so it is poisoned.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -24,6 +26,10 @@ enum xdp_action___local {
   XDP_PASS___local = 12,
   XDP_NOPE___local = 13,
 };
+
+struct __sk_buff___short {
+  short mark;
+} __attribute__((preserve_access_index));
 
 struct task_struct {
   int pid;
@@ -51,6 +57,12 @@ SEC("tc")
 int task_pid(struct __sk_buff *ctx) {
   struct task_struct *task = (struct task_struct *)bpf_get_current_task();
   return BPF_CORE_READ(task, pid);
+}
+
+SEC("tc")
+int short_mark(struct __sk_buff *ctx) {
+  struct __sk_buff___short *skb = (void *)ctx;
+  return skb->mark;
 }
 
 char LICENSE[] SEC("license") = "GPL";
