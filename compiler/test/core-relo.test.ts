@@ -88,6 +88,30 @@ describe('the context BTF', () => {
   });
 });
 
+describe('type relocations', () => {
+  it('type id (local and target), existence, size and match; a missing type gives 0, never a poison', () => {
+    const btf = local();
+    const target = contextBtf();
+    const sock = idOf(btf, 'bpf_sock___local');
+    const r = (typeId: number, kind: number) => resolveCoreRelo(btf, target, relo(typeId, '0', kind));
+    expect(r(sock, BpfCoreReloKind.TYPE_ID_LOCAL)).toMatchObject({ newVal: BigInt(sock), validate: false, poison: false });
+    expect(r(sock, BpfCoreReloKind.TYPE_ID_TARGET)).toMatchObject({ newVal: BigInt(idOf(target, 'bpf_sock')), validate: false });
+    expect(r(sock, BpfCoreReloKind.TYPE_EXISTS).newVal).toBe(1n);
+    expect(r(sock, BpfCoreReloKind.TYPE_MATCHES).newVal).toBe(1n);
+    expect(r(sock, BpfCoreReloKind.TYPE_SIZE).newVal).toBe(80n);
+    const poisonBtf = readElfBtf(parseElf(cObject('core_poison'))).btf!;
+    const task = idOf(poisonBtf, 'task_struct');
+    for (const kind of [BpfCoreReloKind.TYPE_EXISTS, BpfCoreReloKind.TYPE_SIZE, BpfCoreReloKind.TYPE_ID_TARGET, BpfCoreReloKind.TYPE_MATCHES]) {
+      const res = resolveCoreRelo(poisonBtf, target, relo(task, '0', kind));
+      expect([res.newVal, res.poison, res.missing], String(kind)).toEqual([0n, false, 'the target has no struct task_struct']);
+    }
+    // A local flavour whose member type differs does not match (signed short vs __u32 mark).
+    const short = idOf(poisonBtf, '__sk_buff___short');
+    expect(resolveCoreRelo(poisonBtf, target, relo(short, '0', BpfCoreReloKind.TYPE_MATCHES)).newVal).toBe(0n);
+    expect(resolveCoreRelo(poisonBtf, target, relo(short, '0', BpfCoreReloKind.TYPE_EXISTS)).newVal).toBe(1n);
+  });
+});
+
 describe('applying relocations', () => {
   it('patches offsets and immediates, and resizes nothing that did not change', () => {
     const btf = local();
