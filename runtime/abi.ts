@@ -60,8 +60,11 @@ export const FaultCode = {
   UnknownHelper: 2,
   MemoryFault: 3,
   Budget: 4,
-  /** A poisoned instruction (a CO-RE relocation that could not be resolved) ran; detail: 0. */
-  CoreRelo: 5,
+  /**
+   * A poisoned instruction (a CO-RE relocation that could not be resolved) ran; detail: 0. (Not 5:
+   * standalone modules report code + 1 as the run's status, and status 6 is their helper misuse.)
+   */
+  CoreRelo: 6,
 } as const;
 
 /**
