@@ -14,7 +14,7 @@
  * top stack frame, stores the full r0 at RESULT_ADDR and returns its low half.
  */
 import {
-  CALLBACK_EXPORT_PREFIX, FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, RESULT_ADDR,
+  CALLBACK_EXPORT_PREFIX, CORE_POISON_HELPER, FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, RESULT_ADDR,
   type CallbackEntry, type HelperImport, type HelperSignature, type MemoryLayout,
 } from '../runtime/abi.js';
 import { LDDW_PSEUDO_FUNC, pseudoFuncTarget } from '../runtime/isa/cfg.js';
@@ -219,7 +219,7 @@ function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
       for (let i = b.first; i <= b.last; i++) {
         const insn = insns[i]!;
         if (insn.kind === 'call' && ctx.fixups.get(insn.pc)?.kind === 'tail_call') ctx.usesTailCalls = true;
-        else if (insn.kind === 'call') declareHelper(ctx, insn.helper, insn.pc);
+        else if (insn.kind === 'call' && insn.helper !== CORE_POISON_HELPER) declareHelper(ctx, insn.helper, insn.pc);
         else if (insn.kind === 'kfunc' && ctx.options.resolveKfunc) declareKfunc(ctx, insn.btfId, insn.pc);
         else if (insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC) {
           const target = pseudoFuncTarget(insn);

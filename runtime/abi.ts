@@ -60,7 +60,34 @@ export const FaultCode = {
   UnknownHelper: 2,
   MemoryFault: 3,
   Budget: 4,
+  /**
+   * A poisoned instruction (a CO-RE relocation that could not be resolved) ran; detail: 0. (Not 5:
+   * standalone modules report code + 1 as the run's status, and status 6 is their helper misuse.)
+   */
+  CoreRelo: 6,
 } as const;
+
+/**
+ * The helper id of libbpf's poisoned instructions (`call 0xbad2310`): what a CO-RE relocation
+ * that cannot be resolved turns its instruction into. Running one is the fault
+ * {@link FaultCode.CoreRelo}, never a helper call.
+ */
+export const CORE_POISON_HELPER = 0xbad2310;
+
+/** A poisoned instruction of a module (see {@link Manifest.corePoisons}). */
+export interface CorePoisonEntry {
+  /** Its instruction index in the module (the index faults report). */
+  insn: number;
+  /** The program it belongs to. */
+  program: string;
+  /** The relocation kind (`byte_off`, `enumval_value`, ...). */
+  kind: string;
+  /** What it refers to (`struct task_struct.pid`) and its access string. */
+  what: string;
+  access: string;
+  /** Why it could not be resolved. */
+  reason: string;
+}
 export type FaultCode = (typeof FaultCode)[keyof typeof FaultCode];
 
 /** How a helper's arguments and result cross the Wasm/JS boundary. */
@@ -172,6 +199,8 @@ export interface Manifest {
    * nesting level, at the end of the value arena.
    */
   keyScratch?: { address: number; slotSize: number; slots: number };
+  /** Instructions poisoned by CO-RE relocations that could not be resolved (modules from ELF objects). */
+  corePoisons?: CorePoisonEntry[];
 }
 
 /** Export name prefix of callbacks. */

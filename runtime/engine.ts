@@ -4,7 +4,7 @@
  * (runtime/interpreter.ts). Everything users call is written once, over this interface; packet
  * test-run code takes an engine too.
  */
-import { FaultCode, type Manifest, type MemoryLayout, type ProgramEntry } from './abi.js';
+import { CORE_POISON_HELPER, FaultCode, type CorePoisonEntry, type Manifest, type MemoryLayout, type ProgramEntry } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, type ErrorLocation } from './errors.js';
 import { contextKindOf } from './uapi/index.js';
 import { HelperRegistry, type HelperDefinition } from './helper-registry.js';
@@ -77,7 +77,7 @@ export function faultError(
   code: number,
   insn: number,
   detail: number,
-  limits: { maxCallDepth: number; budget?: number | undefined },
+  limits: { maxCallDepth: number; budget?: number | undefined; corePoisons?: readonly CorePoisonEntry[] | undefined },
 ): BpfRuntimeError {
   switch (code) {
     case FaultCode.CallDepth:
@@ -94,6 +94,16 @@ export function faultError(
       return new BpfRuntimeError(ErrorCode.UnknownHelper, `callx to helper ${detail}, which the host does not provide`, {
         insn, helper: String(detail),
       });
+    case FaultCode.CoreRelo: {
+      const p = limits.corePoisons?.find((x) => x.insn === insn);
+      return new BpfRuntimeError(
+        ErrorCode.CoreRelo,
+        p
+          ? `program ${p.program} ran instruction ${insn}, poisoned by the CO-RE relocation ${p.kind} of ${p.what} (access "${p.access}"), which could not be resolved: ${p.reason}`
+          : `ran instruction ${insn}, poisoned (call 0x${CORE_POISON_HELPER.toString(16)}: a CO-RE relocation that could not be resolved)`,
+        p ? { insn, program: p.program } : { insn },
+      );
+    }
     default:
       return new BpfRuntimeError(ErrorCode.Trap, `fault ${code}`, { insn });
   }

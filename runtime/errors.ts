@@ -109,6 +109,11 @@ export const ErrorCode = {
    * helpers of the JS test run, custom helpers, kfuncs, callx); the message names helper and program.
    */
   StandaloneHelper: 'E_STANDALONE_HELPER',
+  /**
+   * A program ran an instruction poisoned by a CO-RE relocation that could not be resolved against
+   * the runtime's context BTF (libbpf's `call 0xbad2310`); the message names the relocation.
+   */
+  CoreRelo: 'E_CORE_RELO',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -175,7 +175,7 @@ export async function instantiate(
   const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
   const { registry: helpers, imports } = bindHelpers(manifest, options, object);
   const fault = (code: number, insn: number, detail: number): never => {
-    throw faultError(code, insn, detail, { maxCallDepth: layout.maxCallDepth, budget: manifest.budget });
+    throw faultError(code, insn, detail, { maxCallDepth: layout.maxCallDepth, budget: manifest.budget, corePoisons: manifest.corePoisons });
   };
   const helperImports: Record<string, WebAssembly.ImportValue> = {};
   for (const h of manifest.helpers) {

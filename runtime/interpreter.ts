@@ -34,7 +34,7 @@
  * stores are plain number arithmetic; only 64-bit arithmetic makes bigints.
  */
 import {
-  DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, FaultCode, GENERIC_HELPER_SIGNATURE, RESULT_ADDR,
+  CORE_POISON_HELPER, DEFAULT_FRAME_SIZE, DEFAULT_MAX_CALL_DEPTH, FaultCode, GENERIC_HELPER_SIGNATURE, RESULT_ADDR,
   type HelperSignature, type Manifest, type MemoryLayout, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, CompileError, ErrorCode, InternalError } from './errors.js';
@@ -118,6 +118,8 @@ const enum Op {
   Ldabs, Ldind,
   // call sites rewritten as the compiler rewrites them (objects): inline tail call, array lookup
   TailCall, ArrayLookup,
+  /** A poisoned instruction (libbpf's `call 0xbad2310`, an unresolved CO-RE relocation): E_CORE_RELO. */
+  Poison,
 }
 
 // Atomic sub-operations (in `aux`); FETCH is or-ed in when the old value is written back.
@@ -416,7 +418,7 @@ export class InterpreterEngine implements Engine {
 
   /** A fault, as the compiled module's `env.fault` reports it. */
   private fault(code: number, pc: number, detail: number): BpfRuntimeError {
-    return faultError(code, pc, detail, { maxCallDepth: this.layout.maxCallDepth, budget: this.budget });
+    return faultError(code, pc, detail, { maxCallDepth: this.layout.maxCallDepth, budget: this.budget, corePoisons: this.manifest?.corePoisons });
   }
 
   /**
@@ -815,6 +817,8 @@ export class InterpreterEngine implements Engine {
         }
 
         // ---------------------------------------------------------------- calls
+        case Op.Poison:
+          throw this.fault(FaultCode.CoreRelo, pc, 0);
         case Op.Call: {
           const site = sites[pc]!;
           // A helper that runs callbacks gives them the frame below ours and our budget.
@@ -1132,6 +1136,8 @@ function loadFlat(
         calls.push(insn);
       } else if (insn.kind === 'lddw') {
         flat.k64[insn.pc] = insn.src === 0 ? insn.value : hooks.lddw(insn);
+      } else if (insn.kind === 'call' && insn.helper === CORE_POISON_HELPER) {
+        flat.op[insn.pc] = Op.Poison;
       } else if (insn.kind === 'call') {
         calls.push(insn);
       } else if (insn.kind === 'ldabs' || insn.kind === 'ldind') {

@@ -36,9 +36,14 @@
  * Instructions of big-endian objects are converted to the little-endian encoding the rest of
  * bpf2wasm uses (the contents of data sections are left as they are).
  *
- * Not done here: CO-RE relocations (`.BTF.ext` core_relos; the instructions keep the offsets
- * clang computed from the object's own BTF), remapping `.BTF.ext` func/line info to linked
- * programs, externs (`__kconfig`, `__ksym`) and kfunc calls (rejected with E_UNSUPPORTED).
+ * - **CO-RE relocations** (`.BTF.ext` core_relos) are applied to each code section before linking,
+ *   against the runtime's context BTF (compiler/btf/context-btf.ts), by libbpf's rules
+ *   (compiler/elf/core-patch.ts); one that cannot be resolved poisons its instruction
+ *   (`call 0xbad2310`), which faults with E_CORE_RELO if it runs. {@link ProgramSpec.coreRelos}
+ *   lists what was applied, at linked instruction slots.
+ *
+ * Not done here: remapping `.BTF.ext` func/line info to linked programs, externs (`__kconfig`,
+ * `__ksym`) and kfunc calls (rejected with E_UNSUPPORTED).
  */
 import { ErrorCode } from '../../runtime/errors.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType } from '../../runtime/uapi/index.js';
@@ -48,6 +53,8 @@ import type { Btf } from '../btf/types.js';
 import type { BtfExt } from '../btf/ext.js';
 import type { MapDef } from './map-defs.js';
 import { requireRelocatable, swapInstructions } from './extract.js';
+import { applyCoreRelos, type AppliedCoreRelo } from './core-patch.js';
+import { contextBtf } from '../btf/context-btf.js';
 import {
   E_BAD_ELF, ElfError, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
   SymbolType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol,
@@ -110,6 +117,16 @@ export interface ProgramSpec {
   readonly insns: Uint8Array;
   /** The functions {@link insns} is made of, in order; `functions[0]` is the program itself. */
   readonly functions: readonly LinkedFunction[];
+  /** The CO-RE relocations applied to its instructions, at linked slots (`pc`), in slot order. */
+  readonly coreRelos?: readonly ProgramCoreRelo[];
+}
+
+/** A CO-RE relocation applied to a linked program: where, and what it did (see core-patch.ts). */
+export interface ProgramCoreRelo extends AppliedCoreRelo {
+  /** Its linked instruction slot in {@link ProgramSpec.insns}. */
+  readonly pc: number;
+  /** The ELF section the instruction came from (its `insn` is a slot of that section). */
+  readonly section: string;
 }
 
 /**
@@ -241,6 +258,8 @@ interface CodeSection {
   readonly bounds: readonly number[];
   /** Names of the functions by start slot. */
   readonly names: ReadonlyMap<number, string>;
+  /** The CO-RE relocations applied to {@link insns}, by section slot. */
+  readonly coreRelos: readonly AppliedCoreRelo[];
 }
 
 /** A function of a code section: slots [start, end). */
@@ -273,7 +292,7 @@ export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
 
   const code = new Map<number, CodeSection>();
   for (const section of elf.sections) {
-    if (isCodeSection(section)) code.set(section.index, readCodeSection(elf, section));
+    if (isCodeSection(section)) code.set(section.index, readCodeSection(elf, section, btf, ext));
   }
 
   const programs: ProgramSpec[] = [];
@@ -293,8 +312,11 @@ export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
       .sort((a, b) => a.value - b.value);
     for (const sym of symbols) {
       const linker = new Linker(elf, code, maps, dataMaps, sym.name, kfuncIndex);
-      const { insns, functions } = linker.link(unitAt(cs, sym.value / 8));
-      programs.push({ name: sym.name, section: cs.section.name, type: programTypeOfSection(cs.section.name), insns, functions });
+      const { insns, functions, coreRelos } = linker.link(unitAt(cs, sym.value / 8));
+      programs.push({
+        name: sym.name, section: cs.section.name, type: programTypeOfSection(cs.section.name), insns, functions,
+        ...(coreRelos.length > 0 ? { coreRelos } : {}),
+      });
     }
   }
 
@@ -341,7 +363,7 @@ function readLicense(elf: ElfFile): string {
   return new TextDecoder('utf-8').decode(nul < 0 ? data : data.subarray(0, nul));
 }
 
-function readCodeSection(elf: ElfFile, section: ElfSection): CodeSection {
+function readCodeSection(elf: ElfFile, section: ElfSection, btf: Btf | undefined, ext: BtfExt | undefined): CodeSection {
   const where = { section: section.name };
   if (section.size % 8 !== 0) {
     throw new ElfError(E_BAD_ELF, `code section ${section.name} is ${section.size} bytes, not a whole number of 8-byte instructions`, { ...where, offset: section.size });
@@ -350,6 +372,8 @@ function readCodeSection(elf: ElfFile, section: ElfSection): CodeSection {
   const insns = new Uint8Array(section.data());
   if (!elf.littleEndian) swapInstructions(insns);
   const slots = insns.length / 8;
+  const relos = ext?.coreRelos.get(section.name);
+  const coreRelos = relos && btf ? applyCoreRelos(insns, section.name, relos, btf, contextBtf()) : [];
 
   const relocs = new Map<number, ElfRelocation>();
   for (const r of elf.relocations.get(section.index) ?? []) {
@@ -378,7 +402,7 @@ function readCodeSection(elf: ElfFile, section: ElfSection): CodeSection {
   const bounds = [...starts].sort((a, b) => a - b);
   const unitNames = new Map<number, string>();
   for (const b of bounds) if (b < slots) unitNames.set(b, names.get(b)?.name || `${section.name}+${b}`);
-  return { section, insns, slots, relocs, bounds, names: unitNames };
+  return { section, insns, slots, relocs, bounds, names: unitNames, coreRelos };
 }
 
 /** The function containing `slot` (which must be inside the section). */
@@ -409,7 +433,7 @@ class Linker {
     private readonly kfuncIndex: (name: string) => number,
   ) {}
 
-  link(entry: Unit): { insns: Uint8Array; functions: LinkedFunction[] } {
+  link(entry: Unit): { insns: Uint8Array; functions: LinkedFunction[]; coreRelos: ProgramCoreRelo[] } {
     this.place(entry);
     const chunks: Uint8Array[] = [];
     for (let i = 0; i < this.order.length; i++) {
@@ -426,7 +450,14 @@ class Linker {
       name: unit.code.names.get(unit.start)!, section: unit.code.section.name, pc: base, length: unit.end - unit.start,
       sectionPc: unit.start,
     }));
-    return { insns, functions };
+    const coreRelos: ProgramCoreRelo[] = [];
+    for (const { unit, base } of this.order) {
+      for (const r of unit.code.coreRelos) {
+        if (r.insn >= unit.start && r.insn < unit.end) coreRelos.push({ ...r, pc: base + r.insn - unit.start, section: unit.code.section.name });
+      }
+    }
+    coreRelos.sort((a, b) => a.pc - b.pc);
+    return { insns, functions, coreRelos };
   }
 
   /** The linked slot of a function's first instruction, appending the function if needed. */

@@ -6,7 +6,7 @@
  * compiler/rewrite.
  */
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
-import { FaultCode, type HelperImport } from '../../runtime/abi.js';
+import { CORE_POISON_HELPER, FaultCode, type HelperImport } from '../../runtime/abi.js';
 import { LDDW_PSEUDO_FUNC, pseudoFuncTarget, type BasicBlock, type FunctionCfg } from '../../runtime/isa/cfg.js';
 import type { Insn, JcondInsn } from '../../runtime/isa/insn.js';
 import { structureFunction, type Stmt } from '../structure.js';
@@ -378,7 +378,9 @@ export class FunctionLowering {
         return;
       case 'call': {
         const fixup = this.ctx.fixups.get(insn.pc);
-        if (fixup?.kind === 'tail_call') inlineTailCall(this.ctx, insn.pc, () => this.ret(), out);
+        // libbpf's poison (an unresolved CO-RE relocation) faults with E_CORE_RELO when it runs.
+        if (insn.helper === CORE_POISON_HELPER) out.push(fault(FaultCode.CoreRelo, insn.pc, w.i32.const(0)));
+        else if (fixup?.kind === 'tail_call') inlineTailCall(this.ctx, insn.pc, () => this.ret(), out);
         else if (fixup?.kind === 'array_lookup') inlineArrayLookup(options, fixup.map, insn.pc, out);
         else this.emitHelperCall(insn.helper, insn.pc, out);
         return;

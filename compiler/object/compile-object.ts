@@ -7,7 +7,7 @@
  * The module's manifest describes the maps (types from BTF, initial data, static slots) so the
  * runtime can create them without the object.
  */
-import { DEFAULT_MAX_CALL_DEPTH, type Manifest, type MapManifest } from '../../runtime/abi.js';
+import { CORE_POISON_HELPER, DEFAULT_MAX_CALL_DEPTH, type CorePoisonEntry, type Manifest, type MapManifest } from '../../runtime/abi.js';
 import { toBase64 } from '../../runtime/base64.js';
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { abiSignature, allHelpers, helperById, type HelperProto } from '../../runtime/helper-table.js';
@@ -233,7 +233,7 @@ function prepareObject(
   for (let i = 0; i + 8 <= bytes.length; i += 8) {
     if (bytes[i] !== OP_CALL || (bytes[i + 1]! & 0xf0) !== 0) continue;
     const id = new DataView(bytes.buffer, bytes.byteOffset + i + 4, 4).getInt32(0, true);
-    if (!helperDecls.has(id)) helperDecls.set(id, customById.get(id) ?? kernelHelperDecl(id) ?? { id, name: `helper_${id >>> 0}` });
+    if (id !== CORE_POISON_HELPER && !helperDecls.has(id)) helperDecls.set(id, customById.get(id) ?? kernelHelperDecl(id) ?? { id, name: `helper_${id >>> 0}` });
   }
 
   const maps = allMaps.map((m, i) => mapManifest(spec, m, layout.placements[i]!));
@@ -242,6 +242,14 @@ function prepareObject(
   const keySlots = rest.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
   const keyScratch = { address: Math.ceil(layout.arenaEnd / 16) * 16, slotSize: keySlot, slots: keySlots };
   const sourceLines = programSourceLines(spec.btfExt, programs);
+  // The instructions poisoned by CO-RE relocations, at module slots, for E_CORE_RELO's message.
+  const corePoisons: CorePoisonEntry[] = [];
+  programs.forEach((p, i) => {
+    for (const r of p.coreRelos ?? []) {
+      if (r.poisoned === undefined) continue;
+      corePoisons.push({ insn: entries[i]!.pc + r.pc, program: p.name, kind: r.kindName, what: r.what, access: r.relo.accessString, reason: r.poisoned });
+    }
+  });
   const lines = new SourceLineTable(encodeSourceLines(sourceLines));
   const compileOptions: CompileOptions = {
     ...rest,
@@ -258,7 +266,7 @@ function prepareObject(
       return { id: imm, name: k.name, signature: kfuncSignature(k.btf ?? spec.btf, k.btfId) };
     },
     ...(inlineArrayLookups ? { arrayMap } : {}),
-    manifestExtras: { maps, license: spec.license, keyScratch },
+    manifestExtras: { maps, license: spec.license, keyScratch, ...(corePoisons.length > 0 ? { corePoisons } : {}) },
   };
   return { spec, bytes, compileOptions, lines };
 }

@@ -117,12 +117,31 @@ export interface InspectRelocation {
   readonly target: string;
 }
 
+/** A CO-RE relocation as the loader applied it against the runtime's context BTF. */
+export interface InspectCoreRelo {
+  /** The code section and the instruction slot in it. */
+  readonly section: string;
+  readonly insn: number;
+  /** `byte_off`, `field_exists`, `enumval_value`, ... */
+  readonly kind: string;
+  readonly access: string;
+  /** What it refers to: `struct __sk_buff___local.mark`. */
+  readonly what: string;
+  /** The value clang put there and the one it got (decimal strings: values are 64-bit). */
+  readonly from: string;
+  readonly to?: string;
+  /** Why the instruction was poisoned, when it was. */
+  readonly poisoned?: string;
+}
+
 /** Everything `bpf2wasm inspect` shows. Plain data: `JSON.stringify` gives the `--json` output. */
 export interface InspectReport {
   readonly programs: readonly InspectProgram[];
   readonly maps: readonly InspectMap[];
   readonly sections: readonly InspectSection[];
   readonly relocations: readonly InspectRelocation[];
+  /** CO-RE relocations applied (by section, then instruction); empty without any. */
+  readonly coreRelocations: readonly InspectCoreRelo[];
   /** Absent when the object has no `.BTF`. */
   readonly btf?: InspectBtf;
   /** The `license` section's string (`''` when there is none). */
@@ -149,6 +168,7 @@ export function inspectObject(bytes: Uint8Array): InspectReport {
       index: s.index, name: s.name, type: sectionTypeName(s.type), size: s.size, flags: sectionFlagLetters(s.flags),
     })),
     relocations: loaderRelocations(elf, spec),
+    coreRelocations: coreRelocations(spec),
     ...(btf ? { btf: btfSummary(spec) } : {}),
     license: spec.license,
   };
@@ -214,6 +234,23 @@ function btfSummary(spec: ObjectSpec): InspectBtf {
     types: btf.types.length - 1, kinds, ext: ext !== undefined,
     funcInfo: sum(ext?.funcInfo), lineInfo: sum(ext?.lineInfo), coreRelos: sum(ext?.coreRelos),
   };
+}
+
+/** The CO-RE relocations the loader applied, once each (a subprogram's appear in every program that links it). */
+function coreRelocations(spec: ObjectSpec): InspectCoreRelo[] {
+  const seen = new Map<string, InspectCoreRelo>();
+  for (const p of spec.programs) {
+    for (const r of p.coreRelos ?? []) {
+      const key = `${r.section}:${r.insn}`;
+      if (seen.has(key)) continue;
+      seen.set(key, {
+        section: r.section, insn: r.insn, kind: r.kindName, access: r.relo.accessString, what: r.what, from: String(r.from),
+        ...(r.to !== undefined ? { to: String(r.to) } : {}),
+        ...(r.poisoned !== undefined ? { poisoned: r.poisoned } : {}),
+      });
+    }
+  }
+  return [...seen.values()].sort((a, b) => (a.section < b.section ? -1 : a.section > b.section ? 1 : a.insn - b.insn));
 }
 
 /** Relocations of code sections and map sections, by section index then offset. */
@@ -347,6 +384,11 @@ export function formatInspect(report: InspectReport): string {
   if (report.relocations.length > 0) {
     out.push(...table(['Section', 'Offset', 'Type', 'Symbol', 'Target'],
       report.relocations.map((r) => [r.section, hex(r.offset), r.type, r.symbol, r.target])));
+  }
+  if (report.coreRelocations.length > 0) {
+    out.push('', `CO-RE relocations (${report.coreRelocations.length}, against the runtime's context BTF):`);
+    out.push(...table(['Section', 'Insn', 'Kind', 'Access', 'Field or type', 'Value'],
+      report.coreRelocations.map((r) => [r.section, r.insn, r.kind, r.access, r.what, r.poisoned !== undefined ? `poisoned: ${r.poisoned}` : `${r.from} -> ${r.to!}`])));
   }
   return out.join('\n') + '\n';
 }

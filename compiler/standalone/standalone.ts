@@ -60,6 +60,7 @@ const STATUS = {
   4: 'E_MEMORY_FAULT (checked mode; bpf2wasm_status_detail is the address)',
   5: 'E_BUDGET',
   6: 'E_HELPER_FAILED (bpf_spin_lock misuse, bpf_for_each_map_elem nested too deep, a bad callback)',
+  7: 'E_CORE_RELO (an instruction poisoned by an unresolved CO-RE relocation ran; bpf2wasm_status_insn is the instruction)',
 };
 
 /**

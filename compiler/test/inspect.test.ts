@@ -56,6 +56,7 @@ describe('inspectObject', () => {
         { section: 'kprobe/sys_execve', offset: 0x20, type: 'R_BPF_64_64', symbol: 'counter_table', target: 'map counter_table' },
         { section: 'kprobe/sys_execve', offset: 0x80, type: 'R_BPF_64_64', symbol: 'counter_table', target: 'map counter_table' },
       ],
+      coreRelocations: [],
       btf: {
         types: 22, kinds: { int: 5, ptr: 5, array: 3, struct: 1, typedef: 2, func: 1, func_proto: 1, var: 2, datasec: 2 },
         ext: true, funcInfo: 1, lineInfo: 11, coreRelos: 0,
@@ -63,6 +64,20 @@ describe('inspectObject', () => {
       license: 'GPL',
     };
     expect(report).toEqual(expected);
+  });
+
+  it('core_poison.o: the CO-RE relocations applied, and the poisoned ones with the reason', () => {
+    const text = formatInspect(reportOf('core_poison'));
+    const part = text.slice(text.indexOf('CO-RE relocations ('));
+    expect(part).toBe(`CO-RE relocations (6, against the runtime's context BTF):
+  Section  Insn  Kind            Access  Field or type                              Value
+  tc          4  byte_off        0:1     struct __sk_buff___local.no_such_field     poisoned: struct __sk_buff has no such field (or its type differs)
+  tc          7  byte_off        0:0     struct task_struct.pid                     poisoned: the target has no struct task_struct
+  tc         16  byte_off        0:0     struct __sk_buff___short.mark              poisoned: struct __sk_buff___short.mark is 4 bytes in the target and 2 locally, and a load or store cannot follow that change (only pointers and unsigned integers can)
+  xdp         1  enumval_exists  1       enum xdp_action___local::XDP_NOPE___local  1 -> 0
+  xdp         4  enumval_value   1       enum xdp_action___local::XDP_NOPE___local  poisoned: enum xdp_action has no such enumerator
+  xdp         7  enumval_value   1       enum xdp_action___local::XDP_NOPE___local  poisoned: enum xdp_action has no such enumerator
+`);
   });
 
   it('uid_counter.o: the text', () => {

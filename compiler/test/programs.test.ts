@@ -1315,62 +1315,160 @@ program('core_read', () => {
     const c = await build('core_read');
     expect(mapDefs(c)).toEqual({ last: def(2, 4, 12, 1) });
     expect(programsOf(c)).toEqual(['parent_tgid kprobe/do_exit kprobe']);
-    expect(helperCalls(c, 'parent_tgid')).toEqual([35, 1, 113]);
-    // The relocated instructions keep the offsets clang computed from the local struct.
+    // The three offsets are poisoned (call 0xbad2310, see below); field_exists became 0.
+    expect(helperCalls(c, 'parent_tgid')).toEqual([35, 1, 0xbad2310, 113]);
     const s = slots(c, 'parent_tgid');
-    expect(relos.map((r) => [r.accessString, s[r.insnOffset / 8]!.imm]).sort()).toEqual([['0:0', 0], ['0:1', 4], ['0:2', 8], ['0:3', 1]]);
+    expect(relos.map((r) => [r.accessString, s[r.insnOffset / 8]!.opcode, s[r.insnOffset / 8]!.imm]).sort()).toEqual([
+      ['0:0', CALL, 0xbad2310], ['0:1', CALL, 0xbad2310], ['0:2', CALL, 0xbad2310], ['0:3', 0xb7, 0],
+    ]);
   });
 
-  /** A task_struct as the local declaration lays it out: pid, tgid, real_parent, flags. */
-  function task(pid: number, tgid: number, parent: bigint, flags = 0): Uint8Array {
-    const b = new Uint8Array(24);
-    const v = new DataView(b.buffer);
-    v.setInt32(0, pid, true);
-    v.setInt32(4, tgid, true);
-    v.setBigUint64(8, parent, true);
-    v.setUint32(16, flags, true);
-    return b;
-  }
-
-  /** Host memory with a task and its parent at `at` and `at + 0x100`, for bpf_probe_read_kernel. */
-  function kernel(at: bigint): InstantiateOptions {
-    const memory = new Map<bigint, Uint8Array>([[at, task(100, 100, at + 0x100n)], [at + 0x100n, task(1, 1, 0n)]]);
-    return {
-      helpers: [kernelHelper(35, () => at)],
-      env: {
-        probeRead: (address, length) => {
-          for (const [base, b] of memory) {
-            const at = Number(address - base);
-            if (address >= base && at + length <= b.length) return b.slice(at, at + length);
-          }
-          return undefined;
-        },
-      },
-    };
-  }
+  // The runtime presents no struct task_struct: the offsets poison their instructions, as libbpf's
+  // do against a kernel without the type, and the field-exists check resolves to 0.
+  it('the task_struct relocations poison their instructions; field_exists(flags) is 0', async () => {
+    const c = await build('core_read');
+    const relos = c.spec.programs[0]!.coreRelos!;
+    expect(relos.map((r) => [r.what, r.poisoned ?? Number(r.to)])).toEqual([
+      ['struct task_struct.pid', 'the target has no struct task_struct'],
+      ['struct task_struct.real_parent', 'the target has no struct task_struct'],
+      ['struct task_struct.tgid', 'the target has no struct task_struct'],
+      ['struct task_struct.flags', 0],
+    ]);
+  });
 
   for (const engine of ENGINES) {
-    it(`${engine.label}: records { pid: 100, ppid: 1, has_flags: 1 } in last`, async () => {
-      // A task above linear memory, below 4 GiB (see the next test for kernel addresses).
-      const { inst } = await open('core_read', engine, kernel(0xc000_0000n));
-      expect(inst.run(new Uint8Array(168))).toBe(0n);
-      expect(inst.map('last').get(0)).toEqual({ pid: 100, ppid: 1, has_flags: 1 });
+    it(`${engine.label}: running the first poisoned instruction fails with E_CORE_RELO naming task_struct`, async () => {
+      const { inst, compiled } = await open('core_read', engine);
+      const e = errorOf(() => inst.run(new Uint8Array(168)));
+      expect([e.code, e.location.insn]).toEqual([ErrorCode.CoreRelo, compiled.manifest.corePoisons![0]!.insn]);
+      expect(e.message).toContain('byte_off of struct task_struct.pid (access "0:0")');
+      expect(e.message).toContain('the target has no struct task_struct');
     });
   }
+});
 
-  // bpf_probe_read_kernel's `unsafe_ptr` crosses the Wasm boundary as i64, so a kernel address
-  // reaches env.probeRead whole.
-  it('reads a task at a 64-bit kernel address', async () => {
-    const { inst } = await open('core_read', O1, kernel(0xffff_8880_0000_1000n));
-    inst.run(new Uint8Array(168));
-    expect(inst.map('last').get(0)).toEqual({ pid: 100, ppid: 1, has_flags: 1 });
+program('core_ctx', () => {
+  /** A 60-byte frame, and an `__sk_buff` ctx_in with mark = 3. */
+  const frame = ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: [...udp(53), ...new Array<number>(18).fill(0)] }));
+  const skbCtx = (): Uint8Array => {
+    const b = new Uint8Array(192);
+    new DataView(b.buffer).setUint32(8, 3, true);
+    return b;
+  };
+
+  it('the relocations are applied against the context BTF, not the local flavours', async () => {
+    const c = await build('core_ctx');
+    expect(frame.length).toBe(60);
+    const applied = (name: string) => c.spec.programs.find((p) => p.name === name)!.coreRelos!.map((r) => [r.kindName, r.what, Number(r.from), Number(r.to)]);
+    expect(applied('skb_fields')).toEqual([
+      ['byte_off', 'struct __sk_buff___local.len', 24, 0],
+      ['byte_off', 'struct __sk_buff___local.mark', 0, 8],
+    ]);
+    expect(applied('skb_info')).toEqual([
+      ['field_exists', 'struct __sk_buff___local.no_such_field', 1, 0],
+      ['field_exists', 'struct __sk_buff___local.mark', 1, 1],
+      ['byte_sz', 'struct __sk_buff___local.sk', 8, 8],
+      ['byte_off', 'struct __sk_buff___local.sk', 32, 168],
+      ['byte_off', 'struct __sk_buff___local.cb[2]', 12, 56],
+    ]);
+    expect(applied('narrow')).toEqual([['byte_off', 'struct __sk_buff___narrow.len', 2, 0]]);
+    // The 2-byte load became a 4-byte one (ldxw), as libbpf widens an unsigned field.
+    expect(slots(c, 'narrow')[0]!.opcode).toBe(0x61);
+    expect(applied('xdp_bounds')).toEqual([
+      ['byte_off', 'struct xdp_md___swapped.data_end', 0, 4],
+      ['byte_off', 'struct xdp_md___swapped.data', 4, 0],
+      ['enumval_value', 'enum xdp_action___local::XDP_PASS___local', 12, 2],
+      ['type_exists', 'struct bpf_sock___local', 1, 1],
+      ['type_size', 'struct bpf_sock___local', 4, 80],
+    ]);
+    expect(c.manifest.corePoisons).toBeUndefined();
   });
 
-  it('without a task (the runtime has none) the reads fail and record zeros', async () => {
-    const { inst } = await open('core_read');
-    expect(inst.run(new Uint8Array(168))).toBe(0n);
-    expect(inst.map('last').get(0)).toEqual({ pid: 0, ppid: 0, has_flags: 1 });
+  for (const engine of ENGINES) {
+    it(`${engine.label}: skb_fields, skb_info and xdp_bounds read the fields the UAPI layouts put there`, async () => {
+      const { inst } = await open('core_ctx', engine);
+      expect(inst.program('skb_fields').test({ dataIn: frame, ctxIn: skbCtx() }).retval).toBe(60 + (3 << 16));
+      expect(inst.program('skb_info').test({ dataIn: frame }).retval).toBe(2 + 80 + 168000 + 56000000);
+      expect(inst.program('narrow').test({ dataIn: bytes(1000) }).retval).toBe(1000);
+      expect(inst.program('xdp_bounds').test({ dataIn: frame }).retval).toBe(20 + 200 + 1000 + 800000);
+      expect(inst.program('xdp_bounds').test({ dataIn: bytes(64) }).retval).toBe(30 + 200 + 1000 + 800000);
+      expect(inst.program('xdp_bounds').test({ dataIn: bytes(20) }).retval).toBe(10 + 200 + 1000 + 800000);
+    });
+  }
+});
+
+program('core_bitfield', () => {
+  it('bitfield relocations resolve against the whole __u32 fields (offset, size, shifts, sign)', async () => {
+    const c = await build('core_bitfield');
+    const relos = c.spec.programs[0]!.coreRelos!.map((r) => [r.kindName, r.what, Number(r.to)]);
+    expect(relos).toEqual(expect.arrayContaining([
+      ['byte_off', 'struct __sk_buff___bits.mark', 8],
+      ['byte_sz', 'struct __sk_buff___bits.mark', 4],
+      ['lshift_u64', 'struct __sk_buff___bits.mark', 32],
+      ['rshift_u64', 'struct __sk_buff___bits.mark', 32],
+      ['signed', 'struct __sk_buff___bits.mark', 0],
+      ['byte_off', 'struct __sk_buff___bits.priority', 32],
+    ]));
   });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: bits reads the whole mark and priority`, async () => {
+      const { inst } = await open('core_bitfield', engine);
+      const ctx = new Uint8Array(192);
+      const v = new DataView(ctx.buffer);
+      v.setUint32(8, 0x12345, true);
+      v.setUint32(32, 7, true);
+      expect(inst.program('bits').test({ dataIn: bytes(60), ctxIn: ctx }).retval).toBe(0x712345);
+    });
+  }
+});
+
+program('core_poison', () => {
+  it('unresolved relocations poison their instruction (call 0xbad2310) and are listed in the manifest', async () => {
+    const c = await build('core_poison');
+    const poisoned = c.manifest.corePoisons!.map((p) => [p.program, p.kind, p.what, p.access]);
+    expect(poisoned).toEqual([
+      ['poison', 'byte_off', 'struct __sk_buff___local.no_such_field', '0:1'],
+      ['task_pid', 'byte_off', 'struct task_struct.pid', '0:0'],
+      ['short_mark', 'byte_off', 'struct __sk_buff___short.mark', '0:0'],
+      ['enum_missing', 'enumval_value', 'enum xdp_action___local::XDP_NOPE___local', '1'],
+      ['enum_value', 'enumval_value', 'enum xdp_action___local::XDP_NOPE___local', '1'],
+    ]);
+    const base = (name: string): number => c.manifest.programs.find((p) => p.name === name)!.insn;
+    for (const p of c.manifest.corePoisons!) {
+      const s = slots(c, p.program).find((x) => x.pc === p.insn - base(p.program))!;
+      expect([s.opcode, s.imm]).toEqual([CALL, 0xbad2310]);
+    }
+    // The lddw of an enum value is poisoned in both halves, as libbpf does.
+    const ev = c.manifest.corePoisons!.find((p) => p.program === 'enum_value')!;
+    expect(slots(c, 'enum_value').find((x) => x.pc === ev.insn - base('enum_value') + 1)!.imm).toBe(0xbad2310);
+    expect(c.manifest.corePoisons![1]!.reason).toBe('the target has no struct task_struct');
+    expect(c.manifest.corePoisons![2]!.reason).toMatch(/only pointers and unsigned integers/);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: a poisoned instruction fails with E_CORE_RELO only when it runs`, async () => {
+      const { inst, compiled } = await open('core_poison', engine);
+      const poisons = compiled.manifest.corePoisons!;
+      expect(inst.program('poison').test({ dataIn: bytes(60) }).retval).toBe(1);
+      const e = errorOf(() => inst.program('poison').test({ dataIn: bytes(101) }));
+      expect([e.code, e.location.insn, e.location.program]).toEqual([ErrorCode.CoreRelo, poisons[0]!.insn, 'poison']);
+      expect(e.message).toContain('struct __sk_buff___local.no_such_field');
+      expect(e.message).toContain('struct __sk_buff has no such field');
+      expect(inst.program('enum_missing').test({ dataIn: bytes(60) }).retval).toBe(7);
+      const v = errorOf(() => inst.program('enum_value').test({ dataIn: bytes(60) }));
+      expect([v.code, v.location.insn]).toEqual([ErrorCode.CoreRelo, poisons[4]!.insn]);
+      const m = errorOf(() => inst.program('short_mark').test({ dataIn: bytes(60) }));
+      expect([m.code, m.location.insn]).toEqual([ErrorCode.CoreRelo, poisons[2]!.insn]);
+      expect(m.message).toContain('struct __sk_buff___short.mark is 4 bytes in the target and 2 locally');
+      expect(v.message).toContain('enum xdp_action___local::XDP_NOPE___local');
+      const t = errorOf(() => inst.program('task_pid').test({ dataIn: bytes(60) }));
+      expect(t.code).toBe(ErrorCode.CoreRelo);
+      expect(t.message).toContain('struct task_struct.pid');
+      // The C line of the poisoned instruction.
+      expect(t.message).toMatch(/core_poison\.c:\d+/);
+    });
+  }
 });
 
 program('pin_producer', () => {

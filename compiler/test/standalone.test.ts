@@ -86,7 +86,7 @@ async function runJs(s: Scenario, description: StandaloneDescription): Promise<O
       runs.push({ r0: inst.program(s.program).run(input).toString(), status: 0 });
     } catch (e) {
       // The standalone status of each error (README "Standalone modules").
-      const status = { [ErrorCode.MemoryFault]: 4, [ErrorCode.Budget]: 5, [ErrorCode.CallDepth]: 2 }[(e as { code: string }).code];
+      const status = { [ErrorCode.MemoryFault]: 4, [ErrorCode.Budget]: 5, [ErrorCode.CallDepth]: 2, [ErrorCode.CoreRelo]: 7 }[(e as { code: string }).code];
       if (status === undefined) throw e;
       runs.push({ r0: null, status });
     }

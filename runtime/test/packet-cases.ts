@@ -103,6 +103,12 @@ export const PACKET_CASES: readonly PacketCase[] = [
   // Negative LD_ABS / LD_IND offsets (SKF_NET_OFF, SKF_LL_OFF) in both skbData modes.
   ...['ll_type', 'net_proto', 'net_saddr', 'net_last', 'net_past', 'll_proto', 'net_minus', 'below_ll'].flatMap((program) => (['network', 'mac'] as const).map((skbData) => (
     { object: 'ldabs_neg', program, type: 'socket' as const, skbData, frames: tcpFrames.slice(0, 8) }))),
+  // CO-RE: local flavours of __sk_buff and xdp_md relocated against the presented contexts (the
+  // kernel's libbpf relocates them against vmlinux BTF).
+  { object: 'core_ctx', program: 'skb_fields', type: 'tc', frames: tcpFrames, ctxIn: skbWith(8, 3) },
+  { object: 'core_ctx', program: 'skb_info', type: 'tc', frames: tcpFrames.slice(0, 3) },
+  { object: 'core_ctx', program: 'narrow', type: 'tc', frames: tcpFrames },
+  { object: 'core_ctx', program: 'xdp_bounds', type: 'xdp', frames: tcpFrames },
   { object: 'ipv6_exthdr', program: 'ext_walk', type: 'xdp', frames: tcpFrames },
   { object: 'xdp_meta_trim', program: 'meta_trim', type: 'xdp', frames: tcpFrames },
   { object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames },

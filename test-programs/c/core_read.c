@@ -1,15 +1,15 @@
 /* CO-RE (seed 003): reads kernel structures through `preserve_access_index` types, so the
- * object carries CO-RE relocations in .BTF.ext that a loader resolves against the target's BTF
- * (here the runtime's own layout of these structs). The structs are declared locally instead of
- * coming from vmlinux.h.
+ * object carries CO-RE relocations in .BTF.ext that a loader resolves against the target's BTF.
+ * The runtime's target BTF presents the packet contexts only, not `struct task_struct`, so the
+ * offsets are poisoned as libbpf poisons them against a kernel without the type.
  *
  * The test should check:
  *  - .BTF.ext has CO-RE relocation records for section "kprobe/do_exit": field byte offsets
  *    (kind 0) with access strings "0:1" (task_struct.tgid), "0:2" (task_struct.real_parent) and
  *    "0:0" (task_struct.pid), and a field-exists check (kind 2) for "0:3" (task_struct.flags);
  *  - program `parent_tgid` calls bpf_get_current_task (35) and bpf_probe_read_kernel (113);
- *  - with a task { pid 100, tgid 100, real_parent -> { pid 1, tgid 1 }, flags 0 } it records
- *    { pid: 100, ppid: 1, has_flags: 1 } in the ARRAY map `last` and returns 0.
+ *  - the three offsets become `call 0xbad2310` and field_exists(flags) 0; running the program
+ *    fails with E_CORE_RELO naming `struct task_struct.pid` at the first poisoned instruction.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
