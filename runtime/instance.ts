@@ -16,9 +16,10 @@ import { SourceLineTable, withSourceLine } from './source-lines.js';
 import { helperById } from './helper-table.js';
 import { readManifest } from './manifest.js';
 import { ensureRoom, unknownProgram } from './memory.js';
+import { createObject } from './object-loader.js';
 import { BpfInstance } from './program.js';
 import { BATCH_EXPORT_SUFFIX } from './packet/batch-loop.js';
-import { ObjectRuntime, type ObjectOptions } from './object.js';
+import type { ObjectRuntime, ObjectOptions } from './object.js';
 
 export interface InstantiateOptions extends ObjectOptions {
   /**
@@ -172,7 +173,7 @@ export async function instantiate(
   const { layout } = manifest;
   const memory = allocateMemory(layout);
   checkObjectOnlyOptions(manifest, options);
-  const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
+  const object = manifest.maps ? await createObject(memory, manifest, options) : undefined;
   const { registry: helpers, imports } = bindHelpers(manifest, options, object);
   const fault = (code: number, insn: number, detail: number): never => {
     throw faultError(code, insn, detail, { maxCallDepth: layout.maxCallDepth, budget: manifest.budget, corePoisons: manifest.corePoisons });

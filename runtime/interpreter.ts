@@ -46,10 +46,10 @@ import {
 import type { InstantiateOptions } from './instance.js';
 import { buildCfg, LDDW_PSEUDO_FUNC, pseudoFuncTarget, type FunctionCfg } from './isa/cfg.js';
 import { D_MAX_ENTRIES, D_TYPE, D_VALUES, DESC_SIZE } from './maps/descriptor.js';
-import { SkBuff } from './context.js';
-import { SKF_LL_OFF, SKF_NET_OFF, SkbPrivate } from './packet/layout.js';
+import { SKF_LL_OFF, SKF_NET_OFF, SkBuff, SkbPrivate } from './packet/layout.js';
 import { withSourceLine, type SourceLine } from './source-lines.js';
-import { ObjectRuntime } from './object.js';
+import type { ObjectRuntime } from './object.js';
+import { createObject } from './object-loader.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { decodeProgram } from './isa/decode.js';
 import type { Insn, LddwInsn, Program } from './isa/insn.js';
@@ -1248,7 +1248,7 @@ export async function interpretModule(image: InterpreterImage, options: Instanti
   const { layout } = manifest;
   const memory = allocateMemory(layout);
   checkObjectOnlyOptions(manifest, options);
-  const object = manifest.maps ? await ObjectRuntime.create(memory, manifest, options) : undefined;
+  const object = manifest.maps ? await createObject(memory, manifest, options) : undefined;
   const { registry, imports } = bindHelpers(manifest, options, object);
   const callbacks = new Map((manifest.callbacks ?? []).map((cb) => [cb.insn, cb.number]));
   const { functions } = buildCfg(program, manifest.programs.map((p) => p.insn));

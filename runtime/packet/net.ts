@@ -13,6 +13,8 @@
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { LOOPBACK } from './layout.js';
 
+export { setNetState, netStateOf } from './state.js';
+
 /** An interface of the host. */
 export interface HostInterface {
   /** Its index (>= 1; 1 is the loopback device, present without being listed). */
@@ -486,18 +488,6 @@ function sameIp(a: IpBytes, b: IpBytes): boolean {
 /** The host state a run sees without `net`: the test run's loopback device, nothing else. */
 export function defaultNetState(): NetState {
   return checkHostNetwork({});
-}
-
-const states = new WeakMap<WebAssembly.Memory, NetState>();
-
-/** Records the host network of the instance on `memory` (ObjectRuntime, at creation). */
-export function setNetState(memory: WebAssembly.Memory, state: NetState): void {
-  states.set(memory, state);
-}
-
-/** The host network of the instance on `memory` (the default host when none was supplied). */
-export function netStateOf(memory: WebAssembly.Memory): NetState | undefined {
-  return states.get(memory);
 }
 
 /** The neighbour entry for `ip` on `ifindex`, if any. */

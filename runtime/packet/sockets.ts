@@ -11,7 +11,9 @@
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { PAGE_SIZE, SkBuff, XdpMd } from './layout.js';
 import type { IpBytes, NetSocket, NetState } from './net.js';
-import type { PacketRun } from './state.js';
+import { runSockets, type PacketRun, type RunSockets } from './state.js';
+
+export { unreleasedSockets } from './state.js';
 
 /** `struct bpf_sock` field offsets (linux/bpf.h); 80 bytes. */
 export const BpfSock = {
@@ -32,18 +34,11 @@ const LOOPBACK4_IPV6 = new Uint8Array([127, 0, 0, 6]);
 /** Bytes at the end of an skb run's room kept for socket structs. */
 export const SKB_SOCKET_AREA = 4096;
 
-/** What a run holds: where each socket's struct is, and the references taken. */
-interface RunSockets {
-  at: Map<number, number>;
-  held: Map<number, number>;
-  cookie?: bigint;
-}
-const perRun = new WeakMap<PacketRun, RunSockets>();
 let nextCookie = 0x1000n;
 
 function stateOf(run: PacketRun): RunSockets {
-  let s = perRun.get(run);
-  if (!s) perRun.set(run, (s = { at: new Map(), held: new Map() }));
+  let s = runSockets.get(run);
+  if (!s) runSockets.set(run, (s = { at: new Map(), held: new Map() }));
   return s;
 }
 
@@ -188,7 +183,7 @@ export function skLookup(net: NetState, mem: Uint8Array, run: PacketRun | undefi
 
 /** bpf_sk_release: drops a reference a lookup returned (anything else is a program the kernel refuses). */
 export function skRelease(run: PacketRun | undefined, sk: number): number {
-  const st = run ? perRun.get(run) : undefined;
+  const st = run ? runSockets.get(run) : undefined;
   const held = st?.held.get(sk >>> 0) ?? 0;
   if (!st || held === 0) {
     throw new BpfRuntimeError(ErrorCode.HelperFailed, `bpf_sk_release of 0x${(sk >>> 0).toString(16)}, which is not a socket reference this run holds (the kernel's verifier refuses the program)`, { helper: 'bpf_sk_release' });
@@ -196,18 +191,6 @@ export function skRelease(run: PacketRun | undefined, sk: number): number {
   if (held === 1) st.held.delete(sk >>> 0);
   else st.held.set(sk >>> 0, held - 1);
   return 0;
-}
-
-/**
- * After a run: an error when the program returned holding socket references (the kernel's
- * verifier refuses such a program: "Unreleased reference").
- */
-export function unreleasedSockets(run: PacketRun, program: string): BpfRuntimeError | undefined {
-  const st = perRun.get(run);
-  const n = st ? [...st.held.values()].reduce((x, y) => x + y, 0) : 0;
-  if (n === 0) return undefined;
-  st!.held.clear();
-  return new BpfRuntimeError(ErrorCode.HelperFailed, `the program returned holding ${n} socket reference${n === 1 ? '' : 's'} from bpf_sk_lookup_*/bpf_skc_lookup_tcp without bpf_sk_release (the kernel's verifier refuses it: Unreleased reference)`, { program, helper: 'bpf_sk_release' });
 }
 
 /** bpf_get_socket_cookie(skb): the test run's dummy socket's cookie, one per run (0 outside a run). */
@@ -224,7 +207,7 @@ const EPROTONOSUPPORT = -93;
 
 /** The host socket whose struct a run handed out at `sk`, if any. */
 function socketAt(net: NetState, run: PacketRun | undefined, sk: number): NetSocket | undefined {
-  const st = run ? perRun.get(run) : undefined;
+  const st = run ? runSockets.get(run) : undefined;
   if (!st) return undefined;
   for (const [index, at] of st.at) if (at === sk >>> 0) return net.sockets[index];
   return undefined;

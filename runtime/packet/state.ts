@@ -5,6 +5,9 @@
  * (helpers.ts) find it by the memory they run on.
  */
 
+import { BpfRuntimeError, ErrorCode } from '../errors.js';
+import type { NetState } from './net.js';
+
 /** A redirect the program asked for (the last call wins, as in the kernel's bpf_redirect_info). */
 export interface Redirect {
   /** The helper that set it. */
@@ -97,4 +100,42 @@ export function withRun<T>(memory: WebAssembly.Memory, run: PacketRun, body: () 
   } finally {
     m[RUN] = outer;
   }
+}
+
+const netStates = new WeakMap<WebAssembly.Memory, NetState>();
+
+/**
+ * Records the host network of the instance on `memory` (ObjectRuntime, at creation). Kept here,
+ * not in net.ts, so the test run reads it without loading the host-state code (which comes with
+ * the object runtime's chunk).
+ */
+export function setNetState(memory: WebAssembly.Memory, state: NetState): void {
+  netStates.set(memory, state);
+}
+
+/** The host network of the instance on `memory` (the default host when none was supplied). */
+export function netStateOf(memory: WebAssembly.Memory): NetState | undefined {
+  return netStates.get(memory);
+}
+
+/** What a run holds of the socket helpers (sockets.ts): where each socket's struct is, and the references taken. */
+export interface RunSockets {
+  at: Map<number, number>;
+  held: Map<number, number>;
+  cookie?: bigint;
+}
+
+/** The socket references of each run (sockets.ts), here so the test run checks them without the socket helpers. */
+export const runSockets = new WeakMap<PacketRun, RunSockets>();
+
+/**
+ * After a run: an error when the program returned holding socket references (the kernel's
+ * verifier refuses such a program: "Unreleased reference").
+ */
+export function unreleasedSockets(run: PacketRun, program: string): BpfRuntimeError | undefined {
+  const st = runSockets.get(run);
+  const n = st ? [...st.held.values()].reduce((x, y) => x + y, 0) : 0;
+  if (n === 0) return undefined;
+  st!.held.clear();
+  return new BpfRuntimeError(ErrorCode.HelperFailed, `the program returned holding ${n} socket reference${n === 1 ? '' : 's'} from bpf_sk_lookup_*/bpf_skc_lookup_tcp without bpf_sk_release (the kernel's verifier refuses it: Unreleased reference)`, { program, helper: 'bpf_sk_release' });
 }

@@ -21,9 +21,7 @@ import {
   CONTEXT_AREA, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, LOOPBACK, MAX_SKB_FRAGS, PAGE_SIZE, PacketType, SHINFO_SIZE,
   SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, SkbPrivate, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
-import { netStateOf } from './net.js';
-import { unreleasedSockets } from './sockets.js';
-import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
+import { netStateOf, unreleasedSockets, withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 
 /**
  * What the test run needs of an engine (a structural subset of runtime/engine.ts's `Engine`).

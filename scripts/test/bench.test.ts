@@ -53,6 +53,10 @@ describe('bench', () => {
       // Sizes bundled from dist/ (esbuild is a dev dependency) and cold start in Chromium (or why not).
       expect(report.sizes.map((r) => r.file)).toEqual(['runtime/index.js', 'compiler/index.js']);
       for (const r of report.sizes) expect(r.gzipped).toBeLessThan(r.minified);
+      // The runtime split: what loads at start is less than the one file, the object runtime on demand.
+      const split = report.sizes[0]!.split!;
+      expect(split.start).toBeLessThan(report.sizes[0]!.minified);
+      expect(split.chunks.filter((c) => c.loaded === 'on demand').map((c) => c.name)).toContain('runtime/object.js');
       expect(report.coldBrowser).toHaveLength(2);
       for (const r of report.coldBrowser) expect(r.skipped !== undefined || r.afterImportMs! > 0).toBe(true);
       // The levels compared on the kernels at least (each faulting-free program at all three).
