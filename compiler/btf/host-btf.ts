@@ -8,6 +8,7 @@
  * `env.probeRead` in the layout its BTF describes). Split BTF (kernel modules, whose type ids
  * continue vmlinux's) is not supported: it fails to parse as a reference to a missing type.
  */
+import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { ElfError } from '../elf/elf64.js';
 import { contextBtf } from './context-btf.js';
 import { parseBtf, type Btf } from './types.js';
@@ -19,9 +20,13 @@ const parsed = new WeakMap<Uint8Array, Btf>();
  *
  * @param name what errors call the blob: the file name, or the option that passed it.
  * @throws ElfError `E_BAD_ELF` for a malformed blob, with `section` = `name` and `offset` = the
- *   byte offset of the offending field in the blob.
+ *   byte offset of the offending field in the blob; CompileError `E_BAD_ARGUMENT` for a value
+ *   that is not a Uint8Array.
  */
 export function parseHostBtf(bytes: Uint8Array, name = 'the btf option'): Btf {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new CompileError(ErrorCode.BadArgument, `${name} must be a Uint8Array holding raw BTF, not ${bytes === null ? 'null' : typeof bytes}`);
+  }
   let btf = parsed.get(bytes);
   if (btf) return btf;
   try {
@@ -29,7 +34,7 @@ export function parseHostBtf(bytes: Uint8Array, name = 'the btf option'): Btf {
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     const offset = e.location.offset ?? 0;
-    throw new ElfError(e.code, `host BTF (${name}) at offset ${offset}: ${e.detail}`, { section: name, offset }, offset, );
+    throw new ElfError(e.code, `host BTF (${name}) at offset ${offset}: ${e.detail}`, { section: name, offset }, offset);
   }
   parsed.set(bytes, btf);
   return btf;
