@@ -8,12 +8,13 @@
  *
  * Presented: `struct xdp_md`, `struct __sk_buff` (with `flow_keys` and `sk` inside anonymous
  * unions, as `__bpf_md_ptr` declares them), `struct bpf_sock`, `struct bpf_flow_keys`,
- * `struct bpf_sock_tuple`, `struct bpf_fib_lookup`, `enum xdp_action`, and the `__u8`...`__u64`,
+ * `struct bpf_sock_tuple`, `struct bpf_fib_lookup`, `enum xdp_action`, x86-64's `struct pt_regs`
+ * (the context of kprobe/uprobe programs: 21 `long unsigned int` members), and the `__u8`...`__u64`,
  * `__be16`/`__be32`, `__s32` typedefs. Everything else (kernel-internal types such as
  * `struct task_struct`) is absent: relocations against it poison their instruction, as libbpf's
  * do against a kernel without the type.
  */
-import { XdpAction } from '../../runtime/uapi/index.js';
+import { PtRegs, XdpAction } from '../../runtime/uapi/index.js';
 import { SkBuff, XdpMd } from '../../runtime/packet/layout.js';
 import { BpfSock } from '../../runtime/packet/sockets.js';
 import { FibParams } from '../../runtime/packet/fib.js';
@@ -109,5 +110,10 @@ export function buildContextBtf(): Uint8Array {
   ]);
 
   w.enumeration('xdp_action', Object.entries(XdpAction).map(([name, value]) => [`XDP_${name}`, value] as const));
+
+  // struct pt_regs (x86-64): every register an unsigned long, as vmlinux BTF declares them.
+  const ulong = w.int('long unsigned int', 8, false);
+  const { SIZE: ptRegsSize, ...regs } = PtRegs;
+  w.composite('struct', 'pt_regs', ptRegsSize, Object.entries(regs).map(([name, offset]) => m(name, ulong, offset)));
   return w.bytes();
 }

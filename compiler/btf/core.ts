@@ -440,12 +440,14 @@ function sizeAdjustFails(local: Btf, origTypeId: number, target: Btf, newTypeId:
 }
 
 /**
- * Resolves one relocation of the object's BTF `local` against `target`.
+ * Resolves one relocation of the object's BTF `local` against `targets`: one BTF, or several
+ * searched in order, where the first that has a type of the root's name and kind decides (the
+ * context BTF before a host BTF, host-btf.ts).
  *
  * @throws CoreReloSpecError for a relocation libbpf refuses at load (an access string that does
  *   not walk the local type, an anonymous root type, a kind that cannot apply to its target).
  */
-export function resolveCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo): CoreReloResult {
+export function resolveCoreRelo(local: Btf, targets: Btf | readonly Btf[], relo: BtfCoreRelo): CoreReloResult {
   const localSpec = parseSpec(local, relo);
   const what = describeSpec(local, relo, localSpec);
   const kind = relo.kind;
@@ -457,7 +459,15 @@ export function resolveCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo): Cor
   if (rootName === '') throw new CoreReloSpecError(`relocations against anonymous types (${local.describe(relo.typeId)}) are not supported`);
   const localRoot = local.types[relo.typeId]!;
   const want = essentialName(rootName);
-  const candidates = target.types.filter((t) => t.name !== '' && kindsCompat(t, localRoot) && essentialName(t.name) === want);
+  // Several targets (the context BTF, then a host BTF): the first with a candidate decides.
+  const list: readonly Btf[] = Array.isArray(targets) ? targets : [targets as Btf];
+  let target = list[list.length - 1]!;
+  let candidates: BtfType[] = [];
+  for (const t of list) {
+    candidates = t.types.filter((x) => x.name !== '' && kindsCompat(x, localRoot) && essentialName(x.name) === want);
+    target = t;
+    if (candidates.length > 0) break;
+  }
 
   const calc = (spec: Spec | undefined): CoreReloResult => {
     const base = { validate: true, poison: false, origSize: 0, newSize: 0, failMemszAdjust: false, what, ...(spec ? { targetTypeId: spec.rootTypeId } : {}) };

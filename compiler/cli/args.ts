@@ -8,10 +8,10 @@ import type { EngineKind } from '../load.js';
 
 export const USAGE = `usage:
   bpf2wasm compile IN -o OUT.wasm [--wat] [--manifest OUT.json] [-O0|-O1|-O2]
-                   [--checked] [--budget N] [--validate] [--program NAME]
+                   [--checked] [--budget N] [--validate] [--program NAME] [--btf FILE]
   bpf2wasm run IN [--mem FILE] [--packet FILE [--skb-data mac|network]] [--repeat N]
                [--json] [-O0|-O1|-O2] [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
-               [--validate] [--program NAME] [--net NET.json]
+               [--validate] [--program NAME] [--net NET.json] [--btf FILE]
   bpf2wasm run OBJ|FILTER.txt --pcap IN [--program NAME] [--out OUT.pcap] [--keep V,...]
                [--skb-data mac|network] [--json] [--repeat R] [--net NET.json]
   bpf2wasm inspect OBJ [--json]
@@ -46,6 +46,9 @@ export const USAGE = `usage:
                 [{"prefix", "via", "ifindex", "type", "metric", "table", "mtu", "src"}],
                 "neighbours": [{"ip", "mac", "ifindex", "state"}]} (bpf_fib_lookup,
                 bpf_redirect_neigh); without it: the loopback device only, no routes
+  --btf FILE    an object's CO-RE relocations on types the runtime does not
+                present (struct task_struct, ...) resolve against this raw BTF
+                (e.g. /sys/kernel/btf/vmlinux), as libbpf resolves them
   --no-source   disasm of an object: leave out the C source lines (from .BTF.ext)
                 and function labels it shows between the instructions by default
 
@@ -94,6 +97,10 @@ export interface Parsed {
   /** --net FILE: host network state (JSON) for an object's packet helpers. */
   net?: string;
   standalone: boolean;
+  /** --btf FILE: a raw BTF blob extending the CO-RE target (an object's compile or run). */
+  btf?: string;
+  /** The bytes of --btf FILE, once read (main.ts). */
+  btfBytes?: Uint8Array;
 }
 
 /** Parses argv (without the node and script paths); throws UsageError for a bad one. */
@@ -138,6 +145,7 @@ export function parseArgs(argv: string[]): Parsed {
       case '--symbol': p.symbol = need(++i, a); break;
       case '--program': p.program = need(++i, a); break;
       case '--net': p.net = need(++i, a); break;
+      case '--btf': p.btf = need(++i, a); break;
       case '--checked': p.checked = true; break;
       case '--validate': p.validate = true; break;
       case '--engine': {
@@ -186,10 +194,11 @@ export function parseArgs(argv: string[]): Parsed {
 export const DEFAULT_RUN_BUDGET = 1_000_000_000;
 
 /** The compile options the command line asks for (`run` gets {@link DEFAULT_RUN_BUDGET} unless told otherwise). */
-export function compileOptions(p: Parsed): CompileOptions {
+export function compileOptions(p: Parsed): CompileOptions & { btf?: Uint8Array } {
   const budget = p.budget ?? (p.command === 'run' && !p.noBudget ? DEFAULT_RUN_BUDGET : undefined);
   return {
     optLevel: p.opt,
+    ...(p.btfBytes ? { btf: p.btfBytes } : {}),
     ...(p.checked ? { checked: true } : {}),
     ...(budget !== undefined ? { budget } : {}),
     ...(p.validate ? { validate: true } : {}),

@@ -7,6 +7,7 @@ import { Bpf2WasmError, formatLocation } from '../../runtime/errors.js';
 import { disassemble } from '../asm/disasm.js';
 import { compile } from '../compile.js';
 import { compileObject } from '../object/compile-object.js';
+import { parseHostBtf } from '../btf/host-btf.js';
 import { compileStandalone, compileStandaloneBytecode } from '../standalone/standalone.js';
 import { formatInspect, inspectObject } from '../object/inspect.js';
 import type { CliIO } from './io.js';
@@ -51,6 +52,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (p.pcap === undefined && (p.pcapOut !== undefined || p.keep !== undefined)) throw new UsageError('--out and --keep go with --pcap');
     if (p.standalone && p.command !== 'compile') throw new UsageError('--standalone goes with compile');
     const input = await loadInput(io, p.input, p.symbol, p.program);
+    if (p.btf !== undefined) {
+      if (!input.object || p.command === 'disasm') throw new UsageError('--btf goes with compile or run of an ELF object');
+      p.btfBytes = await io.readFile(p.btf);
+      parseHostBtf(p.btfBytes, p.btf); // a malformed file is reported by its name
+    }
     if (p.pcap !== undefined) {
       if (p.net !== undefined && !input.object) throw new UsageError('--net goes with run of an ELF object');
       if (!input.object && input.classic === undefined) throw new UsageError('--pcap runs an ELF object\'s packet program or a classic filter (tcpdump -dd / -ddd text)');

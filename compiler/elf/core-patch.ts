@@ -1,7 +1,7 @@
 /**
  * Applies an object's CO-RE relocations (`.BTF.ext`) to the instructions of one code section, as
  * libbpf's `bpf_core_patch_insn` does, with the values compiler/btf/core.ts computes against the
- * runtime's context BTF (compiler/btf/context-btf.ts):
+ * runtime's context BTF (compiler/btf/context-btf.ts), then a host-supplied BTF (compiler/btf/host-btf.ts):
  *
  * - ALU/ALU64 with an immediate: imm = the new value;
  * - LDX/ST/STX: off = the new value (at most 32767), and the access size follows a field whose
@@ -66,7 +66,7 @@ const BYTES_SIZE: Readonly<Record<number, number>> = { 4: 0x00, 2: 0x08, 1: 0x10
  *
  * @throws ElfError E_BAD_ELF (section `.BTF.ext`, offset of the record) for a malformed record.
  */
-export function applyCoreRelos(insns: Uint8Array, section: string, relos: readonly BtfCoreRelo[], local: Btf, target: Btf): AppliedCoreRelo[] {
+export function applyCoreRelos(insns: Uint8Array, section: string, relos: readonly BtfCoreRelo[], local: Btf, target: Btf | readonly Btf[]): AppliedCoreRelo[] {
   const view = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
   const slots = insns.length / 8;
   const out: AppliedCoreRelo[] = [];

@@ -54,7 +54,7 @@ import type { BtfExt } from '../btf/ext.js';
 import type { MapDef } from './map-defs.js';
 import { requireRelocatable, swapInstructions } from './extract.js';
 import { applyCoreRelos, type AppliedCoreRelo } from './core-patch.js';
-import { contextBtf } from '../btf/context-btf.js';
+import { coreTargets } from '../btf/host-btf.js';
 import {
   E_BAD_ELF, ElfError, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
   SymbolType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol,
@@ -269,6 +269,15 @@ interface Unit {
   readonly end: number;
 }
 
+/** Options of {@link loadObjectSpec}. */
+export interface LoadObjectOptions {
+  /**
+   * A host-supplied BTF (compiler/btf/host-btf.ts `parseHostBtf`) whose types extend the target
+   * of CO-RE relocations beyond the runtime's contexts.
+   */
+  hostBtf?: Btf;
+}
+
 /**
  * Reads an object into programs, maps and license, linking and relocating every program.
  *
@@ -276,7 +285,8 @@ interface Unit {
  *   relocations that are not on an lddw or call, unknown relocation types or targets, calls out
  *   of range), `E_UNSUPPORTED` for externs and kfunc calls.
  */
-export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
+export function loadObjectSpec(bytes: Uint8Array, options: LoadObjectOptions = {}): ObjectSpec {
+  const targets = coreTargets(options.hostBtf);
   const elf = parseElf(bytes);
   requireRelocatable(elf);
   const { btf, ext, maps: defs } = readElfBtf(elf);
@@ -292,7 +302,7 @@ export function loadObjectSpec(bytes: Uint8Array): ObjectSpec {
 
   const code = new Map<number, CodeSection>();
   for (const section of elf.sections) {
-    if (isCodeSection(section)) code.set(section.index, readCodeSection(elf, section, btf, ext));
+    if (isCodeSection(section)) code.set(section.index, readCodeSection(elf, section, btf, ext, targets));
   }
 
   const programs: ProgramSpec[] = [];
@@ -363,7 +373,7 @@ function readLicense(elf: ElfFile): string {
   return new TextDecoder('utf-8').decode(nul < 0 ? data : data.subarray(0, nul));
 }
 
-function readCodeSection(elf: ElfFile, section: ElfSection, btf: Btf | undefined, ext: BtfExt | undefined): CodeSection {
+function readCodeSection(elf: ElfFile, section: ElfSection, btf: Btf | undefined, ext: BtfExt | undefined, targets: readonly Btf[]): CodeSection {
   const where = { section: section.name };
   if (section.size % 8 !== 0) {
     throw new ElfError(E_BAD_ELF, `code section ${section.name} is ${section.size} bytes, not a whole number of 8-byte instructions`, { ...where, offset: section.size });
@@ -373,7 +383,7 @@ function readCodeSection(elf: ElfFile, section: ElfSection, btf: Btf | undefined
   if (!elf.littleEndian) swapInstructions(insns);
   const slots = insns.length / 8;
   const relos = ext?.coreRelos.get(section.name);
-  const coreRelos = relos && btf ? applyCoreRelos(insns, section.name, relos, btf, contextBtf()) : [];
+  const coreRelos = relos && btf ? applyCoreRelos(insns, section.name, relos, btf, targets) : [];
 
   const relocs = new Map<number, ElfRelocation>();
   for (const r of elf.relocations.get(section.index) ?? []) {

@@ -23,6 +23,7 @@ import { programSourceLines } from './lines.js';
 import { encodeSourceLines, SourceLineTable, withSourceLine } from '../../runtime/source-lines.js';
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
 import { mapTypeDescs } from '../btf/typedesc.js';
+import { parseHostBtf } from '../btf/host-btf.js';
 import { linkObjects } from './link.js';
 
 export interface ObjectCompileOptions extends Omit<
@@ -44,6 +45,14 @@ export interface ObjectCompileOptions extends Omit<
    * to 4 (at most the outer map's max_entries), none for inner maps over 1 MiB.
    */
   innerMapPool?: number;
+  /**
+   * A raw BTF blob (such as `/sys/kernel/btf/vmlinux`) whose types extend the target of CO-RE
+   * relocations: relocations on types the runtime does not present (`struct task_struct`)
+   * resolve against it by libbpf's rules; the runtime's contexts keep their own layouts. Applies
+   * to objects given as bytes (an `ObjectSpec` was relocated when it was loaded). A malformed blob
+   * is an ElfError `E_BAD_ELF` naming the option and the offset in the blob.
+   */
+  btf?: Uint8Array;
 }
 
 /** Inner maps over this many bytes get no pool by default. */
@@ -152,9 +161,10 @@ function prepareObject(
   input: Uint8Array | ObjectSpec | readonly (Uint8Array | ObjectSpec)[],
   options: ObjectCompileOptions = {},
 ): PreparedObject {
-  const load = (x: Uint8Array | ObjectSpec): ObjectSpec => (x instanceof Uint8Array ? loadObjectSpec(x) : x);
+  const { programs: wanted, helpers: custom, inlineArrayLookups = true, innerMapPool, btf: hostBtfBytes, ...rest } = options;
+  const hostBtf = hostBtfBytes === undefined ? undefined : parseHostBtf(hostBtfBytes);
+  const load = (x: Uint8Array | ObjectSpec): ObjectSpec => (x instanceof Uint8Array ? loadObjectSpec(x, hostBtf ? { hostBtf } : {}) : x);
   const spec = Array.isArray(input) ? linkObjects(input.map(load)) : load(input as Uint8Array | ObjectSpec);
-  const { programs: wanted, helpers: custom, inlineArrayLookups = true, innerMapPool, ...rest } = options;
   if (spec.bigEndian) {
     // Its programs load and store multi-byte values in big-endian order, in memory that is
     // little-endian here: data, maps and contexts would all read back swapped.

@@ -185,6 +185,7 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/ldabs_neg': { socket: ['ll_type', 'net_proto', 'net_saddr', 'net_last', 'net_past', 'll_proto', 'net_minus', 'below_ll'] },
   'c/core_ctx': { tc: ['skb_fields', 'skb_info', 'narrow'], xdp: ['xdp_bounds'] },
   'c/core_bitfield': { tc: ['bits'] },
+  'c/kprobe_args': { 'kprobe/do_unlinkat': ['unlink_args'], 'kprobe/__x64_sys_openat': ['openat_args'], 'kprobe/__arm64_sys_openat': ['arm64_arg'] },
   'c/core_poison': { tc: ['poison', 'task_pid', 'short_mark'], xdp: ['enum_missing', 'enum_value'] },
   'c/http_filter': { syscall: ['http_filter'] },
   'c/soak': { syscall: ['soak'] },
@@ -254,11 +255,13 @@ describe('BTF of the test programs', () => {
         checked++;
       }
       // Each function's first instruction has a line record, on its declaration or just after
-      // it (clang gives the first statement's line when the function has no prologue).
+      // it (clang gives the first statement's line when the function has no prologue); libbpf's
+      // BPF_KPROBE(name, args...) declares the function `name` too.
       for (const f of ext!.funcInfo.get(section) ?? []) {
         const l = ext!.lineAt(section, f.insn)!;
         expect(l.insn).toBe(f.insn);
-        const declaration = 1 + lines.findIndex((text) => new RegExp(`\\b${f.name}\\([^)]*\\)\\s*\\{`).test(text));
+        const declared = new RegExp(`(\\b${f.name}\\(|\\bBPF_[A-Z_]+\\(${f.name}\\b)[^)]*\\)\\s*\\{`);
+        const declaration = 1 + lines.findIndex((text) => declared.test(text));
         expect(declaration, f.name).toBeGreaterThan(0);
         expect(l.line, f.name).toBeGreaterThanOrEqual(declaration);
         expect(l.line, f.name).toBeLessThanOrEqual(declaration + 3);

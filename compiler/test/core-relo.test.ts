@@ -2,9 +2,11 @@
  * CO-RE relocations against the runtime's context BTF (compiler/btf/core.ts, context-btf.ts,
  * compiler/elf/core-patch.ts): the target BTF agrees with the runtime's layout tables, flavour
  * names, and malformed relocation records (E_BAD_ELF at the record in `.BTF.ext`). The programs
- * that use CO-RE run in compiler/test/programs.test.ts (core_ctx, core_poison, core_read) and
+ * that use CO-RE run in compiler/test/programs.test.ts (core_ctx, core_poison, core_read,
+ * kprobe_args) and
  * against the kernel in runtime/test/kernel-oracle.test.ts.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { thrownBy } from '../../test/support/thrown.js';
 import { cObject } from '../../test/support/fixtures.js';
@@ -12,10 +14,11 @@ import { ErrorCode } from '../../runtime/errors.js';
 import { SkBuff, XdpMd } from '../../runtime/packet/layout.js';
 import { BpfSock } from '../../runtime/packet/sockets.js';
 import { FibParams } from '../../runtime/packet/fib.js';
+import { PtRegs } from '../../runtime/uapi/index.js';
 import { contextBtf } from '../btf/context-btf.js';
 import { essentialName, resolveCoreRelo } from '../btf/core.js';
 import { BpfCoreReloKind, type BtfCoreRelo } from '../btf/ext.js';
-import type { Btf } from '../btf/types.js';
+import { parseBtf, type Btf } from '../btf/types.js';
 import { readElfBtf } from '../elf/btf-sections.js';
 import { ElfError, parseElf } from '../elf/elf64.js';
 import { applyCoreRelos } from '../elf/core-patch.js';
@@ -70,6 +73,28 @@ describe('the context BTF', () => {
     expect(target.sizeOf(idOf(target, 'bpf_fib_lookup'))).toBe(FibParams.SIZE);
     expect(target.sizeOf(idOf(target, 'bpf_sock_tuple'))).toBe(36);
     expect(target.sizeOf(idOf(target, 'bpf_flow_keys'))).toBe(56);
+  });
+
+  it("presents x86-64's struct pt_regs as runtime/uapi/tracing.ts lays it out, and as this host's vmlinux BTF does", () => {
+    const target = contextBtf();
+    const layoutOf = (btf: Btf): [string, number][] => {
+      const t = btf.type(idOf(btf, 'pt_regs'));
+      if (t.kind !== 'struct') throw new Error('pt_regs');
+      return [...t.members.map((m): [string, number] => [m.name, m.bitOffset / 8]), ['SIZE', t.size]];
+    };
+    const table = Object.entries(PtRegs);
+    expect(layoutOf(target)).toEqual(table);
+    let vmlinux: Uint8Array | undefined;
+    try {
+      vmlinux = readFileSync('/sys/kernel/btf/vmlinux');
+    } catch {
+      console.warn('core-relo.test: /sys/kernel/btf/vmlinux is not readable; pt_regs not compared with the kernel');
+    }
+    if (!vmlinux || process.arch !== 'x64') return;
+    // The kernel's cs and ss words are anonymous unions on recent kernels: compare by offset.
+    const kernel = layoutOf(parseBtf(vmlinux, {}));
+    expect(kernel.map(([, off]) => off)).toEqual(table.map(([, off]) => off));
+    expect(kernel.filter(([name]) => name !== '')).toEqual(table.filter(([name]) => name !== 'cs' && name !== 'ss'));
   });
 
   it('members inside anonymous unions resolve to the layout tables (sk, flow_keys, fib fields)', () => {

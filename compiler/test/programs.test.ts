@@ -19,6 +19,7 @@ import { manifestOf, type BpfInstance } from '../../runtime/program.js';
 import type { HelperDefinition } from '../../runtime/helper-registry.js';
 import type { ObjectRuntime } from '../../runtime/object.js';
 import { BpfCoreReloKind } from '../btf/ext.js';
+import { BtfWriter } from '../btf/encode.js';
 import { BtfLinkage } from '../btf/types.js';
 import { readDataSection } from '../elf/data.js';
 import { readElfBtf } from '../elf/btf-sections.js';
@@ -27,6 +28,7 @@ import { parseElf, relocationTypeName, SectionFlags, type ElfFile } from '../elf
 import type { HelperDecl } from '../compile.js';
 import { compileObject, planObject, type CompiledObject, type ObjectCompileOptions } from '../object/compile-object.js';
 import { interpretModule } from '../../runtime/interpreter.js';
+import { PtRegs } from '../../runtime/uapi/index.js';
 import { runFrame } from '../../test/support/frames.js';
 
 const C_DIR = repoPath('test-programs/c');
@@ -1343,6 +1345,114 @@ program('core_read', () => {
       expect([e.code, e.location.insn]).toEqual([ErrorCode.CoreRelo, compiled.manifest.corePoisons![0]!.insn]);
       expect(e.message).toContain('byte_off of struct task_struct.pid (access "0:0")');
       expect(e.message).toContain('the target has no struct task_struct');
+    });
+  }
+
+  /**
+   * A host BTF whose task_struct is laid out unlike the program's (flags 0, pid 24, tgid 28,
+   * real_parent 40, 64 bytes), and the host's memory in that layout: the task at 0x5000_0000_0000
+   * (env.currentTask, what bpf_get_current_task returns), its parent at 0x5000_0000_7000.
+   */
+  const hostTaskBtf = (): Uint8Array => {
+    const w = new BtfWriter();
+    const int = w.int('int', 4, true);
+    const uint = w.int('unsigned int', 4, false);
+    const taskPtr = w.ptr(4); // the struct below
+    const m = (name: string, type: number, byteOffset: number) => ({ name, type, bitOffset: byteOffset * 8 });
+    expect(w.composite('struct', 'task_struct', 64, [m('flags', uint, 0), m('pid', int, 24), m('tgid', int, 28), m('real_parent', taskPtr, 40)])).toBe(4);
+    return w.bytes();
+  };
+  const TASK = 0x5000_0000_0000n;
+  const hostMemory = (): Map<bigint, Uint8Array> => {
+    const task = new Uint8Array(64);
+    const v = new DataView(task.buffer);
+    v.setInt32(24, 4242, true);
+    v.setInt32(28, 4240, true);
+    v.setBigUint64(40, TASK + 0x7000n, true);
+    const parent = new Uint8Array(64);
+    new DataView(parent.buffer).setInt32(28, 77, true);
+    return new Map([[TASK, task], [TASK + 0x7000n, parent]]);
+  };
+  const probeRead = (regions: Map<bigint, Uint8Array>) => (address: bigint, length: number): Uint8Array | undefined => {
+    for (const [base, bytes] of regions) {
+      const off = Number(address - base);
+      if (address >= base && off + length <= bytes.length) return bytes.slice(off, off + length);
+    }
+    return undefined;
+  };
+
+  it('with a host BTF (the btf option), the task_struct relocations resolve to its layout', async () => {
+    const c = await build('core_read', O1, { btf: hostTaskBtf() });
+    expect(c.spec.programs[0]!.coreRelos!.map((r) => [r.what, r.poisoned ?? Number(r.to)])).toEqual([
+      ['struct task_struct.pid', 24], ['struct task_struct.real_parent', 40], ['struct task_struct.tgid', 28], ['struct task_struct.flags', 1],
+    ]);
+    expect(helperCalls(c, 'parent_tgid')).toEqual([35, 1, 113]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: with a host BTF, parent_tgid reads pid and the parent's tgid through env.probeRead`, async () => {
+      const { inst } = await open('core_read', engine, { env: { probeRead: probeRead(hostMemory()), currentTask: TASK } }, { btf: hostTaskBtf() });
+      expect(inst.run(new Uint8Array(168))).toBe(0n);
+      const rec = inst.map('last').lookupRaw(new Uint8Array(4))!;
+      const v = new DataView(rec.buffer, rec.byteOffset);
+      expect([v.getInt32(0, true), v.getInt32(4, true), v.getInt32(8, true)]).toEqual([4242, 77, 1]);
+    });
+  }
+});
+
+program('kprobe_args', () => {
+  /** A struct pt_regs (x86-64, 168 bytes) with the given registers. */
+  const regs = (values: Partial<Record<keyof typeof PtRegs, bigint>>): Uint8Array => {
+    const b = new Uint8Array(PtRegs.SIZE);
+    const v = new DataView(b.buffer);
+    for (const [name, value] of Object.entries(values)) v.setBigUint64(PtRegs[name as keyof typeof PtRegs], value, true);
+    return b;
+  };
+
+  it('the pt_regs relocations resolve to x86-64 offsets; the arm64 flavour is poisoned', async () => {
+    const c = await build('kprobe_args');
+    expect(programsOf(c)).toEqual([
+      'unlink_args kprobe/do_unlinkat kprobe', 'openat_args kprobe/__x64_sys_openat kprobe', 'arm64_arg kprobe/__arm64_sys_openat kprobe',
+    ]);
+    const applied = (name: string) => c.spec.programs.find((p) => p.name === name)!.coreRelos!.map((r) => [r.kindName, r.what, Number(r.from), r.poisoned ?? Number(r.to)]);
+    expect(applied('unlink_args')).toEqual([
+      ['byte_off', 'struct pt_regs.si', 8, 104], ['byte_off', 'struct pt_regs.di', 0, 112], ['byte_off', 'struct pt_regs.dx', 16, 96],
+    ]);
+    expect(applied('openat_args')).toEqual([
+      ['byte_off', 'struct pt_regs.di', 0, 112], ['byte_off', 'struct pt_regs.di', 0, 112],
+      ['byte_off', 'struct pt_regs.dx', 16, 96], ['byte_off', 'struct pt_regs.r10', 40, 56],
+    ]);
+    expect(applied('arm64_arg')).toEqual([['byte_off', 'struct pt_regs___arm64.orig_x0', 0, 'struct pt_regs has no such field (or its type differs)']]);
+    expect(helperCalls(c, 'openat_args')).toEqual([113]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: BPF_KPROBE reads di, si, dx of the ctx; the syscall's inner regs come through probe_read_kernel`, async () => {
+      const inner = regs({ di: 0xffff_ff9cn /* AT_FDCWD as the u32 it is passed as */, dx: 0o101n, r10: 0o644n, si: 99n, cx: 98n });
+      const innerAt = 0xffff_8880_1234_5000n;
+      const reads: string[] = [];
+      const env = {
+        probeRead: (address: bigint, length: number): Uint8Array | undefined => {
+          reads.push(`${(address - innerAt).toString()}+${length}`);
+          const off = Number(address - innerAt);
+          return off >= 0 && off + length <= inner.length ? inner.slice(off, off + length) : undefined;
+        },
+      };
+      const { inst } = await open('kprobe_args', engine, { env });
+      expect(inst.program('unlink_args').run(regs({ di: 7n, si: 5000n, dx: 3n, cx: 11n, ax: 12n }))).toBe(2003n);
+      // int return: r0 is the low 32 bits sign-extended as the 64-bit computation left them.
+      const r0 = inst.program('openat_args').run(regs({ di: innerAt, si: 1n, dx: 2n }));
+      expect(reads).toEqual(['112+8', '96+8', '56+8']);
+      expect(BigInt.asIntN(32, r0)).toBe(BigInt.asIntN(32, 0xffff_ff9cn * 1000000n + 0o101n * 1000n + 0o644n));
+      // An address the host does not serve: bpf_probe_read_kernel fails and zeroes the buffer.
+      expect(inst.program('openat_args').run(regs({ di: 8n }))).toBe(0n);
+    });
+
+    it(`${engine.label}: the arm64 flavour's poisoned read fails with E_CORE_RELO`, async () => {
+      const { inst } = await open('kprobe_args', engine);
+      const e = errorOf(() => inst.program('arm64_arg').run(regs({ di: 1n })));
+      expect(e.code).toBe(ErrorCode.CoreRelo);
+      expect(e.message).toContain('struct pt_regs___arm64.orig_x0');
     });
   }
 });

@@ -42,6 +42,12 @@ export interface HostEnv {
    * fixed-size read fails with -EFAULT. Exceptions it throws propagate to the program's caller.
    */
   probeRead?: (address: bigint, length: number) => Uint8Array | undefined;
+  /**
+   * What bpf_get_current_task returns: the address of the current `struct task_struct` in the
+   * host memory `probeRead` serves, laid out as the host BTF (the `btf` compile option)
+   * describes it. Default 0 (NULL: reads through it fail with -EFAULT).
+   */
+  currentTask?: bigint;
 }
 
 /** What the standard helpers need from the runtime that runs the program. */

@@ -182,8 +182,9 @@ export function createStandardHelpers(ctx: StdlibContext): StandardHelpers {
       if (!f || !t) return fail(Errno.EFAULT);
       return BigInt(csumDiff(f, t, seed >>> 0));
     }],
-    // There is no task_struct to point to: NULL, which bpf_probe_read turns into -EFAULT.
-    [BpfFunc.get_current_task, (): bigint => 0n],
+    // The host's task address (env.currentTask, served by env.probeRead), else NULL, which
+    // bpf_probe_read turns into -EFAULT.
+    [BpfFunc.get_current_task, (): bigint => BigInt.asUintN(64, ctx.env.currentTask ?? 0n)],
     [BpfFunc.get_numa_node_id, (): bigint => 0n],
     [BpfFunc.probe_read_str, probeReadStr],
     [BpfFunc.spin_lock, (lock: number): bigint => {
