@@ -14,7 +14,7 @@ import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, Xd
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
-import { skLookup, skRelease, socketCookie, syncookie } from './sockets.js';
+import { listenerSock, ROOT_CGROUP_ID, skAssign, skCgroupId, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
 
 let defaultNet: NetState | undefined;
 
@@ -701,6 +701,26 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [86, (sk: number): bigint => BigInt(skRelease(run(), sk))],
     [100, (sk: number, iph: number, iphLen: number, th: number, thLen: number): bigint => BigInt(syncookie(hostNet(), u8(), run(), sk, iph, iphLen, th, thLen, false))],
     [110, (sk: number, iph: number, iphLen: number, th: number, thLen: number): bigint => BigInt(syncookie(hostNet(), u8(), run(), sk, iph, iphLen, th, thLen, true))],
+    [95, (sk: number): number => skFullsock(hostNet(), run(), sk)],
+    [96, (sk: number): number => tcpSock(hostNet(), u8(), run(), sk)],
+    [98, (sk: number): number => {
+      const r = run();
+      const dif = r ? dv().getUint32(r.ctx + (r.kind === 'xdp' ? XdpMd.ingress_ifindex : SkBuff.ifindex), true) : 0;
+      return listenerSock(hostNet(), u8(), r, sk, dif);
+    }],
+    [124, (ctx: number, sk: number, flags: bigint): bigint => BigInt(skAssign(hostNet(), run(), sk, flags))],
+    [128, (sk: number): bigint => skCgroupId(hostNet(), run(), sk)],
+    [129, (sk: number, level: number): bigint => skCgroupId(hostNet(), run(), sk, level)],
+    // The test run's dummy socket is in its caller's cgroup: on bpf2wasm's host, the root (id 1, level 0).
+    [79, (): bigint => (skbRun() ? ROOT_CGROUP_ID : 0n)],
+    [83, (ctx: number, level: number): bigint => (skbRun() && (level >>> 0) === 0 ? ROOT_CGROUP_ID : 0n)],
+    // No IPsec: the test run's skb has no sec_path, so -EINVAL with the buffer zeroed.
+    [66, (ctx: number, index: number, to: number, size: number, flags: bigint): bigint => {
+      const n = size >>> 0;
+      if (!inMemory(to >>> 0, n)) return BigInt(EFAULT);
+      u8().fill(0, to >>> 0, (to >>> 0) + n);
+      return BigInt(EINVAL);
+    }],
     // The test run's skb belongs to a dummy socket: a fresh cookie per run, uid 0.
     [46, (): bigint => socketCookie(skbRun())],
     [47, (): number => 0],
