@@ -14,7 +14,7 @@ import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, Xd
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
-import { listenerSock, ROOT_CGROUP_ID, skAssign, skCgroupId, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
+import { listenerSock, ROOT_CGROUP_ID, skAssign, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
 
 let defaultNet: NetState | undefined;
 
@@ -709,8 +709,6 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
       return listenerSock(hostNet(), u8(), r, sk, dif);
     }],
     [124, (ctx: number, sk: number, flags: bigint): bigint => BigInt(skAssign(hostNet(), run(), sk, flags))],
-    [128, (sk: number): bigint => skCgroupId(hostNet(), run(), sk)],
-    [129, (sk: number, level: number): bigint => skCgroupId(hostNet(), run(), sk, level)],
     // The test run's dummy socket is in its caller's cgroup: on bpf2wasm's host, the root (id 1, level 0).
     [79, (): bigint => (skbRun() ? ROOT_CGROUP_ID : 0n)],
     [83, (ctx: number, level: number): bigint => (skbRun() && (level >>> 0) === 0 ? ROOT_CGROUP_ID : 0n)],

@@ -368,20 +368,5 @@ export function skAssign(net: NetState, run: PacketRun | undefined, sk: number, 
   return EOPNOTSUPP;
 }
 
-/**
- * bpf_sk_cgroup_id / bpf_sk_ancestor_cgroup_id (`level` given): the cgroup v2 id of a full
- * socket's cgroup (0 for request and time-wait sockets). bpf2wasm's host has one cgroup, the
- * root of the default hierarchy (id 1, level 0): level 0 is it, deeper levels 0.
- */
-export function skCgroupId(net: NetState, run: PacketRun | undefined, sk: number, level?: number): bigint {
-  let s = socketAt(net, run, sk);
-  if (!s) throw notASocket(level === undefined ? 'bpf_sk_cgroup_id' : 'bpf_sk_ancestor_cgroup_id', sk);
-  if (s.state === TCP_TIME_WAIT) return 0n;
-  // sk_to_full_sk: a request socket stands for its listener.
-  if (s.state === TCP_SYN_RECV) s = tcpListener(net.sockets, s.family, s.localIp, s.localPort, 0);
-  if (!s) return 0n;
-  return level === undefined || (level >>> 0) === 0 ? ROOT_CGROUP_ID : 0n;
-}
-
-/** The cgroup id of the root of cgroup v2: the only cgroup of bpf2wasm's host. */
+/** The cgroup id of the root of cgroup v2: the only cgroup of bpf2wasm's host (bpf_skb_cgroup_id). */
 export const ROOT_CGROUP_ID = 1n;
