@@ -156,6 +156,8 @@ export const PACKET_CASES: readonly PacketCase[] = [
   { object: 'sk_lookup', program: 'sk_probe', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'sk_lookup', program: 'sk_probe_tc', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'sk_leak', program: 'sk_leak', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  // sk-state-oracle.test.ts compares it with the kernel against real sockets.
+  { object: 'sk_state', program: 'sk_state', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'xdp_redirect', program: 'tc_redirect', type: 'tc', frames: tcpFrames.slice(0, 9) },
   {
     object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames.slice(0, 4),
