@@ -9,7 +9,7 @@
  */
 import { abiSignature, helperById } from '../helper-table.js';
 import type { HelperDefinition, HelperFn } from '../helper-registry.js';
-import { Errno, MapType } from '../uapi/index.js';
+import { BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK, Errno, MapType } from '../uapi/index.js';
 import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA } from './layout.js';
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
@@ -69,6 +69,11 @@ export interface RedirectMaps {
   mapAt(desc: number): { index: number; name: string; type: number } | undefined;
   /** The address of the value for `key` (0 when absent). */
   valueAddress(index: number, key: Uint8Array): number;
+  /**
+   * bpf_perf_event_output's sample `data` into the perf event array at `desc` on the CPU the
+   * program runs on (PerfEventArray.output: 0 or its errno); undefined when no such map.
+   */
+  perfOutput?(desc: number, flags: bigint, data: Uint8Array): number | undefined;
 }
 
 /** Map types bpf_redirect_map takes, with the flags each accepts beyond the action bits. */
@@ -623,7 +628,62 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     return BigInt(TcAction.REDIRECT);
   };
 
+  // --- perf event output with packet bytes ---
+  /**
+   * bpf_perf_event_output as XDP (bpf_xdp_event_output) and skb programs (bpf_skb_event_output)
+   * have it: flags beyond the CPU index and BPF_F_CTXLEN_MASK are -EINVAL; the CTXLEN bits ask
+   * for that many bytes of the packet from its start (XDP: data, fragments included; skb:
+   * skb->data, so the network header of a socket filter in the kernel's mode), -EFAULT past the
+   * packet's length; the sample is `data` followed by those bytes. Outside a test run there is no
+   * packet to take bytes from: a CTXLEN is -EFAULT.
+   */
+  const perfOutput = (ctx: number, map: number, flags: bigint, data: number, size: bigint): bigint => {
+    const f = BigInt.asUintN(64, flags);
+    const out = (bytes: Uint8Array): bigint => {
+      const rc = maps?.perfOutput?.(map >>> 0, f & BPF_F_INDEX_MASK, bytes);
+      return BigInt(rc ?? EINVAL);
+    };
+    if (f & ~(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK)) return BigInt(EINVAL);
+    const ctxLen = Number((f & BPF_F_CTXLEN_MASK) >> 32n);
+    const s = BigInt.asUintN(64, size);
+    if (s > 0xffffffffn || !inMemory(data >>> 0, Number(s))) return BigInt(EFAULT);
+    const metaLen = Number(s);
+    const r = run();
+    let packetLen = 0;
+    if (r?.kind === 'xdp') {
+      const b = bounds(r.ctx, XdpMd.data, XdpMd.data_end);
+      packetLen = b ? b[1] - b[0] + r.frags.reduce((t, x) => t + x.len, 0) : 0;
+    } else if (r) {
+      packetLen = dv().getUint32(r.ctx + SkBuff.len, true);
+    }
+    if (ctxLen > packetLen) return BigInt(EFAULT);
+    const sample = new Uint8Array(metaLen + ctxLen);
+    sample.set(u8().subarray(data >>> 0, (data >>> 0) + metaLen));
+    if (ctxLen > 0 && r) {
+      const at = r.ctx;
+      if (r.kind === 'xdp') {
+        // Through linear memory's view of the packet and its fragments: the scratch is the sample.
+        const b = bounds(at, XdpMd.data, XdpMd.data_end)!;
+        const linear = Math.min(ctxLen, b[1] - b[0]);
+        sample.set(u8().subarray(b[0], b[0] + linear), metaLen);
+        let done = linear;
+        for (const fr of r.frags) {
+          if (done >= ctxLen) break;
+          const k = Math.min(fr.len, ctxLen - done);
+          sample.set(fr.page.subarray(0, k), metaLen + done);
+          done += k;
+        }
+      } else {
+        const b = skbBounds(at)!;
+        sample.set(u8().subarray(b[0], b[0] + ctxLen), metaLen);
+      }
+    }
+    return out(sample);
+  };
+
   const impl: Array<[number, HelperFn]> = [
+    // Without a perf output to call, the standard helpers' bpf_perf_event_output stays.
+    ...(maps?.perfOutput ? [[25, perfOutput] as [number, HelperFn]] : []),
     [26, (skb: number, off: number, to: number, len: number): bigint => BigInt(skbCopy(skb, off, to, len, false))],
     [9, (skb: number, off: number, from: number, len: number, flags: bigint): bigint => {
       if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH)) return BigInt(EINVAL);
