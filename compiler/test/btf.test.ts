@@ -183,6 +183,7 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/sk_lookup': { xdp: ['sk_probe', 'syn_cookie'], tc: ['sk_probe_tc'] },
   'c/sk_leak': { tc: ['sk_leak'] },
   'c/sk_state': { tc: ['sk_state'] },
+  'c/tc_misc': { tc: ['tc_misc'] },
   'c/perf_pkt': { xdp: ['perf_xdp'], tc: ['perf_tc'], socket: ['perf_sock'] },
   'c/ldabs_neg': { socket: ['ll_type', 'net_proto', 'net_saddr', 'net_last', 'net_past', 'll_proto', 'net_minus', 'below_ll'] },
   'c/http_filter': { syscall: ['http_filter'] },

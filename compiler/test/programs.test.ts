@@ -1570,6 +1570,7 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   sk_lookup: ['sk_probe xdp xdp', 'syn_cookie xdp xdp', 'sk_probe_tc tc tc'],
   sk_leak: ['sk_leak tc tc'],
   sk_state: ['sk_state tc tc'],
+  tc_misc: ['tc_misc tc tc'],
   perf_pkt: ['perf_xdp xdp xdp', 'perf_tc tc tc', 'perf_sock socket socket'],
 };
 

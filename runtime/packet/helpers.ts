@@ -779,6 +779,32 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
       u8().fill(0, to >>> 0, (to >>> 0) + n);
       return BigInt(EINVAL);
     }],
+    // bpf_skb_change_type: only among PACKET_HOST .. PACKET_OTHERHOST (0-3), from and to.
+    [32, (ctx: number, type: number): bigint => {
+      const c = ctx >>> 0;
+      if (!inMemory(c, SkBuff.SIZE)) return BigInt(EINVAL);
+      const v = dv();
+      if (v.getUint32(c + SkBuff.pkt_type, true) > 3 || (type >>> 0) > 3) return BigInt(EINVAL);
+      v.setUint32(c + SkBuff.pkt_type, type >>> 0, true);
+      return 0n;
+    }],
+    // bpf_skb_set_tstamp: IPv4 / IPv6 skbs only; BPF_SKB_CLOCK_REALTIME 0 (any time),
+    // _MONOTONIC 1 and _TAI 2 (non-zero); the type is what __sk_buff.tstamp_type reads.
+    [192, (ctx: number, tstamp: bigint, type: number): bigint => {
+      const c = ctx >>> 0;
+      if (!inMemory(c, SkBuff.SIZE)) return BigInt(EINVAL);
+      const v = dv();
+      const proto = v.getUint32(c + SkBuff.protocol, true) & 0xffff;
+      if (proto !== 0x0008 && proto !== 0xdd86) return BigInt(EOPNOTSUPP);
+      const t = type >>> 0;
+      const ts = BigInt.asUintN(64, tstamp);
+      if (t > 2 || (t !== 0 && ts === 0n)) return BigInt(EINVAL);
+      v.setBigUint64(c + SkBuff.tstamp, ts, true);
+      u8()[c + SkBuff.tstamp_type] = t;
+      return 0n;
+    }],
+    // bpf_skb_cgroup_classid: the dummy socket's net_cls class id, 0 in the root cgroup.
+    [151, (): bigint => 0n],
     // The test run's skb belongs to a dummy socket: a fresh cookie per run, uid 0.
     [46, (): bigint => socketCookie(skbRun())],
     [47, (): number => 0],
