@@ -639,46 +639,29 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
    */
   const perfOutput = (ctx: number, map: number, flags: bigint, data: number, size: bigint): bigint => {
     const f = BigInt.asUintN(64, flags);
-    const out = (bytes: Uint8Array): bigint => {
-      const rc = maps?.perfOutput?.(map >>> 0, f & BPF_F_INDEX_MASK, bytes);
-      return BigInt(rc ?? EINVAL);
-    };
     if (f & ~(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK)) return BigInt(EINVAL);
-    const ctxLen = Number((f & BPF_F_CTXLEN_MASK) >> 32n);
-    const s = BigInt.asUintN(64, size);
-    if (s > 0xffffffffn || !inMemory(data >>> 0, Number(s))) return BigInt(EFAULT);
-    const metaLen = Number(s);
+    const n = Number((f & BPF_F_CTXLEN_MASK) >> 32n);
+    const m = Number(BigInt.asUintN(64, size));
+    const d = data >>> 0;
+    if (m > 0xffffffff || !inMemory(d, m)) return BigInt(EFAULT);
     const r = run();
-    let packetLen = 0;
-    if (r?.kind === 'xdp') {
-      const b = bounds(r.ctx, XdpMd.data, XdpMd.data_end);
-      packetLen = b ? b[1] - b[0] + r.frags.reduce((t, x) => t + x.len, 0) : 0;
-    } else if (r) {
-      packetLen = dv().getUint32(r.ctx + SkBuff.len, true);
+    // The packet's bytes: XDP's linear part then its fragments; an skb's from skb->data.
+    const parts: Uint8Array[] = [];
+    if (r) {
+      const b = r.kind === 'xdp' ? bounds(r.ctx, XdpMd.data, XdpMd.data_end) : skbBounds(r.ctx);
+      if (b) parts.push(u8().subarray(b[0], r.kind === 'xdp' ? b[1] : b[0] + dv().getUint32(r.ctx + SkBuff.len, true)));
+      if (r.kind === 'xdp') for (const x of r.frags) parts.push(x.page.subarray(0, x.len));
     }
-    if (ctxLen > packetLen) return BigInt(EFAULT);
-    const sample = new Uint8Array(metaLen + ctxLen);
-    sample.set(u8().subarray(data >>> 0, (data >>> 0) + metaLen));
-    if (ctxLen > 0 && r) {
-      const at = r.ctx;
-      if (r.kind === 'xdp') {
-        // Through linear memory's view of the packet and its fragments: the scratch is the sample.
-        const b = bounds(at, XdpMd.data, XdpMd.data_end)!;
-        const linear = Math.min(ctxLen, b[1] - b[0]);
-        sample.set(u8().subarray(b[0], b[0] + linear), metaLen);
-        let done = linear;
-        for (const fr of r.frags) {
-          if (done >= ctxLen) break;
-          const k = Math.min(fr.len, ctxLen - done);
-          sample.set(fr.page.subarray(0, k), metaLen + done);
-          done += k;
-        }
-      } else {
-        const b = skbBounds(at)!;
-        sample.set(u8().subarray(b[0], b[0] + ctxLen), metaLen);
-      }
+    const sample = new Uint8Array(m + n);
+    sample.set(u8().subarray(d, d + m));
+    let at = m;
+    for (const x of parts) {
+      const k = Math.min(x.length, m + n - at);
+      sample.set(x.subarray(0, k), at);
+      at += k;
     }
-    return out(sample);
+    if (at < m + n) return BigInt(EFAULT);
+    return BigInt(maps!.perfOutput!(map >>> 0, f & BPF_F_INDEX_MASK, sample) ?? EINVAL);
   };
 
   const impl: Array<[number, HelperFn]> = [

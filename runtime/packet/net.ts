@@ -476,15 +476,10 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
     if (ifindex && !interfaces.has(ifindex)) throw bad(`${p}.ifindex`, `no interface with ifindex ${ifindex} (list it in net.interfaces)`);
     let tcp: Partial<Record<TcpSockField, number>> | undefined;
     if (raw.tcp !== undefined) {
-      if (raw.protocol !== 'tcp') throw bad(`${p}.tcp`, 'only a TCP socket has TCP state');
-      if (!isObject(raw.tcp)) throw bad(`${p}.tcp`, 'expected an object of struct bpf_tcp_sock fields');
-      const fields = Object.keys(BpfTcpSock).filter((k) => k !== 'SIZE') as TcpSockField[];
-      checkKeys(raw.tcp, fields, `${p}.tcp`);
+      if (raw.protocol !== 'tcp' || !isObject(raw.tcp)) throw bad(`${p}.tcp`, 'expected struct bpf_tcp_sock fields of a TCP socket');
+      checkKeys(raw.tcp, Object.keys(BpfTcpSock).filter((k) => k !== 'SIZE'), `${p}.tcp`);
       tcp = {};
-      for (const f of fields) {
-        const wide = f === 'bytes_received' || f === 'bytes_acked';
-        if (raw.tcp[f] !== undefined) tcp[f] = checkInt(raw.tcp[f], `${p}.tcp.${f}`, 0, wide ? Number.MAX_SAFE_INTEGER : 0xffffffff);
-      }
+      for (const [f, x] of Object.entries(raw.tcp)) tcp[f as TcpSockField] = checkInt(x, `${p}.tcp.${f}`, 0, f.startsWith('bytes_') ? Number.MAX_SAFE_INTEGER : 0xffffffff);
     }
     state.sockets.push({
       protocol: raw.protocol === 'tcp' ? 6 : 17, tcp, family: local.ip.length === 4 ? 2 : 10,

@@ -192,19 +192,21 @@ export function skLookup(net: NetState, mem: Uint8Array, run: PacketRun | undefi
   return at;
 }
 
+/** The address of socket `index`'s struct of `size` bytes in `slots`, a new one from `lo` when it has none. */
+function slot(slots: Map<number, number>, index: number, lo: number, hi: number, size: number, helper: string): number {
+  let at = slots.get(index);
+  if (at === undefined) {
+    at = lo + slots.size * size;
+    if (at + size > hi) throw new BpfRuntimeError(ErrorCode.HelperFailed, `more than ${slots.size} sockets in one run`, { helper });
+    slots.set(index, at);
+  }
+  return at;
+}
+
 /** Writes the `struct bpf_sock` of `s` at its place in the run's buffer (one per socket per run). */
 function placeSock(net: NetState, mem: Uint8Array, run: PacketRun, s: NetSocket, helper: string): number {
-  const st = stateOf(run);
-  const index = net.sockets.indexOf(s);
-  let at = st.at.get(index);
-  if (at === undefined) {
-    const [lo, hi] = socketArea(run);
-    at = lo + st.at.size * BpfSock.SIZE;
-    if (at + BpfSock.SIZE > hi) {
-      throw new BpfRuntimeError(ErrorCode.HelperFailed, `the program used more than ${st.at.size} different sockets in one run, more than bpf2wasm keeps in the run's buffer`, { helper });
-    }
-    st.at.set(index, at);
-  }
+  const [lo, hi] = socketArea(run);
+  const at = slot(stateOf(run).at, net.sockets.indexOf(s), lo, hi, BpfSock.SIZE, helper);
   writeSock(mem, at, s);
   return at;
 }
@@ -290,9 +292,11 @@ export function syncookie(net: NetState, mem: Uint8Array, run: PacketRun | undef
 
 const TCP_NEW_SYN_RECV_STATES = new Set([TCP_TIME_WAIT, TCP_SYN_RECV]);
 
-/** A socket pointer the program passed that is not one this run handed out: the kernel's verifier refuses such a program. */
-function notASocket(helper: string, sk: number): BpfRuntimeError {
-  return new BpfRuntimeError(ErrorCode.HelperFailed, `${helper} of 0x${(sk >>> 0).toString(16)}, which is not a socket pointer of this run (the kernel's verifier refuses the program: it takes a checked, non-NULL socket)`, { helper });
+/** The host socket at `sk`; a pointer the run did not hand out is an error (the kernel's verifier refuses such a program). */
+function sockOf(net: NetState, run: PacketRun | undefined, sk: number, helper: string): NetSocket {
+  const s = socketAt(net, run, sk);
+  if (!s) throw new BpfRuntimeError(ErrorCode.HelperFailed, `0x${(sk >>> 0).toString(16)} is not a socket of this run (the verifier refuses it)`, { helper });
+  return s;
 }
 
 /**
@@ -300,8 +304,7 @@ function notASocket(helper: string, sk: number): BpfRuntimeError {
  * socket (sk_fullsock). A pointer the run did not hand out is an error (the verifier's).
  */
 export function skFullsock(net: NetState, run: PacketRun | undefined, sk: number): number {
-  const s = socketAt(net, run, sk);
-  if (!s) throw notASocket('bpf_sk_fullsock', sk);
+  const s = sockOf(net, run, sk, 'bpf_sk_fullsock');
   return TCP_NEW_SYN_RECV_STATES.has(s.state) ? 0 : sk >>> 0;
 }
 
@@ -317,18 +320,9 @@ const TCP_SOCK_DEFAULTS: Readonly<Partial<Record<keyof typeof BpfTcpSock, number
  * else 0. The pointer shares its socket's reference: bpf_sk_release takes either.
  */
 export function tcpSock(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number): number {
-  const s = socketAt(net, run, sk);
-  if (!s || !run) throw notASocket('bpf_tcp_sock', sk);
-  if (TCP_NEW_SYN_RECV_STATES.has(s.state) || s.protocol !== 6) return 0;
-  if (run.kind !== 'skb') return 0;
-  const st = stateOf(run);
-  const index = net.sockets.indexOf(s);
-  let at = st.tcpAt.get(index);
-  if (at === undefined) {
-    at = run.end - SKB_SOCKET_AREA / 2 + st.tcpAt.size * BpfTcpSock.SIZE;
-    if (at + BpfTcpSock.SIZE > run.end) throw new BpfRuntimeError(ErrorCode.HelperFailed, `the program used more than ${st.tcpAt.size} TCP sockets in one run, more than bpf2wasm keeps in the run's buffer`, { helper: 'bpf_tcp_sock' });
-    st.tcpAt.set(index, at);
-  }
+  const s = sockOf(net, run, sk, 'bpf_tcp_sock');
+  if (TCP_NEW_SYN_RECV_STATES.has(s.state) || s.protocol !== 6 || run?.kind !== 'skb') return 0;
+  const at = slot(stateOf(run).tcpAt, net.sockets.indexOf(s), run.end - SKB_SOCKET_AREA / 2, run.end, BpfTcpSock.SIZE, 'bpf_tcp_sock');
   const v = new DataView(mem.buffer, mem.byteOffset);
   mem.fill(0, at, at + BpfTcpSock.SIZE);
   for (const [name, off] of Object.entries(BpfTcpSock) as [keyof typeof BpfTcpSock, number][]) {
@@ -346,11 +340,10 @@ export function tcpSock(net: NetState, mem: Uint8Array, run: PacketRun | undefin
  * takes no reference (the kernel's listener is RCU-protected): it is not to be released.
  */
 export function listenerSock(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number, dif: number): number {
-  let s = socketAt(net, run, sk);
-  if (!s || !run) throw notASocket('bpf_get_listener_sock', sk);
+  let s: NetSocket | undefined = sockOf(net, run, sk, 'bpf_get_listener_sock');
   if (s.state === TCP_SYN_RECV) s = tcpListener(net.sockets, s.family, s.localIp, s.localPort, dif);
   if (!s || s.protocol !== 6 || s.state !== TCP_LISTEN) return 0;
-  return placeSock(net, mem, run, s, 'bpf_get_listener_sock');
+  return placeSock(net, mem, run!, s, 'bpf_get_listener_sock');
 }
 
 /** Errno values of bpf_sk_assign. */
@@ -364,7 +357,7 @@ const EOPNOTSUPP = -95;
  */
 export function skAssign(net: NetState, run: PacketRun | undefined, sk: number, flags: bigint): number {
   if ((sk >>> 0) === 0 || BigInt.asUintN(64, flags) !== 0n) return EINVAL;
-  if (!socketAt(net, run, sk)) throw notASocket('bpf_sk_assign', sk);
+  sockOf(net, run, sk, 'bpf_sk_assign');
   return EOPNOTSUPP;
 }
 

@@ -15,9 +15,11 @@ export const RUNTIME_BUDGET_BYTES = 100 * 1000;
  * The most the runtime entry may weigh minified (scripts/test/size.test.ts): 155 KB when set, plus
  * what this session's other branches add when merged (measured on them: the host-state packet
  * helpers ~22 KB, the batch path ~4 KB), plus a little room. A change that needs more raises it on
- * purpose and says why; once those merges are in, lower it to the merged size plus room.
+ * purpose and says why; once those merges are in, lower it to the merged size plus room. Raised to
+ * 188 KB for the socket-state and perf-output packet helpers (s3-sockhelpers: +3.6 KB, 181.8 ->
+ * 185.4 KB); moving runtime/packet behind a dynamic import (s3-lazy) takes all of them out of the entry.
  */
-export const RUNTIME_CEILING_BYTES = 185 * 1000;
+export const RUNTIME_CEILING_BYTES = 188 * 1000;
 
 /** One bundled entry. */
 export interface BundleSize {
