@@ -133,6 +133,7 @@ export class ObjectRuntime {
         mapAt: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
         valueAddress: (index, key) => mapStore.valueAddress(index, key),
         perfOutput: (desc, flags, data) => this.perfs.get(desc)?.output(flags, data, (options.env?.cpu ?? HOST_ENV_DEFAULTS.cpu) >>> 0),
+        standardPerfOutput: this.stdlib.helpers.find((h) => h.id === BpfFunc.perf_event_output)?.fn,
       }),
     ];
   }

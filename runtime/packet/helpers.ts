@@ -74,6 +74,8 @@ export interface RedirectMaps {
    * program runs on (PerfEventArray.output: 0 or its errno); undefined when no such map.
    */
   perfOutput?(desc: number, flags: bigint, data: Uint8Array): number | undefined;
+  /** The standard helpers' bpf_perf_event_output, for calls outside a packet test run. */
+  standardPerfOutput?: HelperFn;
 }
 
 /** Map types bpf_redirect_map takes, with the flags each accepts beyond the action bits. */
@@ -634,17 +636,20 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
    * have it: flags beyond the CPU index and BPF_F_CTXLEN_MASK are -EINVAL; the CTXLEN bits ask
    * for that many bytes of the packet from its start (XDP: data, fragments included; skb:
    * skb->data, so the network header of a socket filter in the kernel's mode), -EFAULT past the
-   * packet's length; the sample is `data` followed by those bytes. Outside a test run there is no
-   * packet to take bytes from: a CTXLEN is -EFAULT.
+   * packet's length; the sample is `data` followed by those bytes. Outside a packet test run
+   * (tracing programs, `run(ctx)`) it is the standard helper (CTXLEN bits -EINVAL, as tracing
+   * programs' bpf_perf_event_output has them).
    */
   const perfOutput = (ctx: number, map: number, flags: bigint, data: number, size: bigint): bigint => {
+    const r = run();
+    // Outside a packet run (tracing programs, run(ctx)): the standard helper's semantics.
+    if (!r && maps?.standardPerfOutput) return maps.standardPerfOutput(ctx, map, flags, data, size) as bigint;
     const f = BigInt.asUintN(64, flags);
     if (f & ~(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK)) return BigInt(EINVAL);
     const n = Number((f & BPF_F_CTXLEN_MASK) >> 32n);
     const m = Number(BigInt.asUintN(64, size));
     const d = data >>> 0;
     if (m > 0xffffffff || !inMemory(d, m)) return BigInt(EFAULT);
-    const r = run();
     // The packet's bytes: XDP's linear part then its fragments; an skb's from skb->data.
     const parts: Uint8Array[] = [];
     if (r) {
