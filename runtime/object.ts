@@ -20,7 +20,7 @@ import { checkMapsLayout } from './maps/placement.js';
 import { PerfEventArray } from './stdlib/perf.js';
 import { RingBuffer } from './stdlib/ringbuf.js';
 import { createStandardHelpers, type StandardHelpers } from './stdlib/standard.js';
-import type { HostEnv } from './stdlib/host.js';
+import { HOST_ENV_DEFAULTS, type HostEnv } from './stdlib/host.js';
 import type { PinRegistry } from './pins.js';
 import { decodeValue, encodeValue, type TypeDesc } from './values.js';
 
@@ -132,6 +132,8 @@ export class ObjectRuntime {
       ...packetHelpers(memory, {
         mapAt: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
         valueAddress: (index, key) => mapStore.valueAddress(index, key),
+        perfOutput: (desc, flags, data) => this.perfs.get(desc)?.output(flags, data, (options.env?.cpu ?? HOST_ENV_DEFAULTS.cpu) >>> 0),
+        standardPerfOutput: this.stdlib.helpers.find((h) => h.id === BpfFunc.perf_event_output)?.fn,
       }),
     ];
   }

@@ -1771,12 +1771,15 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   xdp_meta_trim: ['meta_trim xdp xdp'],
   ctx_dump: ['tc_ctx tc tc', 'xdp_ctx xdp xdp', 'sock_ctx socket socket'],
   xdp_redirect: ['redirect_by_port xdp xdp', 'tc_redirect tc tc'],
-  lazy_helper: ['uses_xfrm tc tc', 'plain xdp xdp'],
+  lazy_helper: ['uses_clone tc tc', 'plain xdp xdp'],
   tc_skb_edit: ['skb_edit tc tc'],
   tc_tunnel: ['tunnel tc tc'],
   xdp_fwd: ['xdp_fwd xdp xdp', 'fib_probe xdp xdp', 'mtu_probe xdp xdp', 'fib_probe_tc tc tc', 'tc_neigh tc tc', 'mtu_probe_tc tc tc'],
   sk_lookup: ['sk_probe xdp xdp', 'syn_cookie xdp xdp', 'sk_probe_tc tc tc'],
   sk_leak: ['sk_leak tc tc'],
+  sk_state: ['sk_state tc tc'],
+  tc_misc: ['tc_misc tc tc'],
+  perf_pkt: ['perf_xdp xdp xdp', 'perf_tc tc tc', 'perf_sock socket socket'],
 };
 
 for (const [name, programs] of Object.entries(PACKET_FIXTURES)) {

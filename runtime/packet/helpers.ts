@@ -9,12 +9,12 @@
  */
 import { abiSignature, helperById } from '../helper-table.js';
 import type { HelperDefinition, HelperFn } from '../helper-registry.js';
-import { Errno, MapType } from '../uapi/index.js';
+import { BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK, Errno, MapType } from '../uapi/index.js';
 import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA } from './layout.js';
 import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
-import { skLookup, skRelease, socketCookie, syncookie } from './sockets.js';
+import { listenerSock, ROOT_CGROUP_ID, skAssign, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
 
 let defaultNet: NetState | undefined;
 
@@ -69,6 +69,13 @@ export interface RedirectMaps {
   mapAt(desc: number): { index: number; name: string; type: number } | undefined;
   /** The address of the value for `key` (0 when absent). */
   valueAddress(index: number, key: Uint8Array): number;
+  /**
+   * bpf_perf_event_output's sample `data` into the perf event array at `desc` on the CPU the
+   * program runs on (PerfEventArray.output: 0 or its errno); undefined when no such map.
+   */
+  perfOutput?(desc: number, flags: bigint, data: Uint8Array): number | undefined;
+  /** The standard helpers' bpf_perf_event_output, for calls outside a packet test run. */
+  standardPerfOutput?: HelperFn;
 }
 
 /** Map types bpf_redirect_map takes, with the flags each accepts beyond the action bits. */
@@ -623,7 +630,48 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     return BigInt(TcAction.REDIRECT);
   };
 
+  // --- perf event output with packet bytes ---
+  /**
+   * bpf_perf_event_output as XDP (bpf_xdp_event_output) and skb programs (bpf_skb_event_output)
+   * have it: flags beyond the CPU index and BPF_F_CTXLEN_MASK are -EINVAL; the CTXLEN bits ask
+   * for that many bytes of the packet from its start (XDP: data, fragments included; skb:
+   * skb->data, so the network header of a socket filter in the kernel's mode), -EFAULT past the
+   * packet's length; the sample is `data` followed by those bytes. Outside a packet test run
+   * (tracing programs, `run(ctx)`) it is the standard helper (CTXLEN bits -EINVAL, as tracing
+   * programs' bpf_perf_event_output has them).
+   */
+  const perfOutput = (ctx: number, map: number, flags: bigint, data: number, size: bigint): bigint => {
+    const r = run();
+    // Outside a packet run (tracing programs, run(ctx)): the standard helper's semantics.
+    if (!r && maps?.standardPerfOutput) return maps.standardPerfOutput(ctx, map, flags, data, size) as bigint;
+    const f = BigInt.asUintN(64, flags);
+    if (f & ~(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK)) return BigInt(EINVAL);
+    const n = Number((f & BPF_F_CTXLEN_MASK) >> 32n);
+    const m = Number(BigInt.asUintN(64, size));
+    const d = data >>> 0;
+    if (m > 0xffffffff || !inMemory(d, m)) return BigInt(EFAULT);
+    // The packet's bytes: XDP's linear part then its fragments; an skb's from skb->data.
+    const parts: Uint8Array[] = [];
+    if (r) {
+      const b = r.kind === 'xdp' ? bounds(r.ctx, XdpMd.data, XdpMd.data_end) : skbBounds(r.ctx);
+      if (b) parts.push(u8().subarray(b[0], r.kind === 'xdp' ? b[1] : b[0] + dv().getUint32(r.ctx + SkBuff.len, true)));
+      if (r.kind === 'xdp') for (const x of r.frags) parts.push(x.page.subarray(0, x.len));
+    }
+    const sample = new Uint8Array(m + n);
+    sample.set(u8().subarray(d, d + m));
+    let at = m;
+    for (const x of parts) {
+      const k = Math.min(x.length, m + n - at);
+      sample.set(x.subarray(0, k), at);
+      at += k;
+    }
+    if (at < m + n) return BigInt(EFAULT);
+    return BigInt(maps!.perfOutput!(map >>> 0, f & BPF_F_INDEX_MASK, sample) ?? EINVAL);
+  };
+
   const impl: Array<[number, HelperFn]> = [
+    // Without a perf output to call, the standard helpers' bpf_perf_event_output stays.
+    ...(maps?.perfOutput ? [[25, perfOutput] as [number, HelperFn]] : []),
     [26, (skb: number, off: number, to: number, len: number): bigint => BigInt(skbCopy(skb, off, to, len, false))],
     [9, (skb: number, off: number, from: number, len: number, flags: bigint): bigint => {
       if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH)) return BigInt(EINVAL);
@@ -701,6 +749,50 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [86, (sk: number): bigint => BigInt(skRelease(run(), sk))],
     [100, (sk: number, iph: number, iphLen: number, th: number, thLen: number): bigint => BigInt(syncookie(hostNet(), u8(), run(), sk, iph, iphLen, th, thLen, false))],
     [110, (sk: number, iph: number, iphLen: number, th: number, thLen: number): bigint => BigInt(syncookie(hostNet(), u8(), run(), sk, iph, iphLen, th, thLen, true))],
+    [95, (sk: number): number => skFullsock(hostNet(), run(), sk)],
+    [96, (sk: number): number => tcpSock(hostNet(), u8(), run(), sk)],
+    [98, (sk: number): number => {
+      const r = run();
+      const dif = r ? dv().getUint32(r.ctx + (r.kind === 'xdp' ? XdpMd.ingress_ifindex : SkBuff.ifindex), true) : 0;
+      return listenerSock(hostNet(), u8(), r, sk, dif);
+    }],
+    [124, (ctx: number, sk: number, flags: bigint): bigint => BigInt(skAssign(hostNet(), run(), sk, flags))],
+    // The test run's dummy socket is in its caller's cgroup: on bpf2wasm's host, the root (id 1, level 0).
+    [79, (): bigint => (skbRun() ? ROOT_CGROUP_ID : 0n)],
+    [83, (ctx: number, level: number): bigint => (skbRun() && (level >>> 0) === 0 ? ROOT_CGROUP_ID : 0n)],
+    // No IPsec: the test run's skb has no sec_path, so -EINVAL with the buffer zeroed.
+    [66, (ctx: number, index: number, to: number, size: number, flags: bigint): bigint => {
+      const n = size >>> 0;
+      if (!inMemory(to >>> 0, n)) return BigInt(EFAULT);
+      u8().fill(0, to >>> 0, (to >>> 0) + n);
+      return BigInt(EINVAL);
+    }],
+    // bpf_skb_change_type: only among PACKET_HOST .. PACKET_OTHERHOST (0-3), from and to.
+    [32, (ctx: number, type: number): bigint => {
+      const c = ctx >>> 0;
+      if (!inMemory(c, SkBuff.SIZE)) return BigInt(EINVAL);
+      const v = dv();
+      if (v.getUint32(c + SkBuff.pkt_type, true) > 3 || (type >>> 0) > 3) return BigInt(EINVAL);
+      v.setUint32(c + SkBuff.pkt_type, type >>> 0, true);
+      return 0n;
+    }],
+    // bpf_skb_set_tstamp: IPv4 / IPv6 skbs only; BPF_SKB_CLOCK_REALTIME 0 (any time),
+    // _MONOTONIC 1 and _TAI 2 (non-zero); the type is what __sk_buff.tstamp_type reads.
+    [192, (ctx: number, tstamp: bigint, type: number): bigint => {
+      const c = ctx >>> 0;
+      if (!inMemory(c, SkBuff.SIZE)) return BigInt(EINVAL);
+      const v = dv();
+      const proto = v.getUint32(c + SkBuff.protocol, true) & 0xffff;
+      if (proto !== 0x0008 && proto !== 0xdd86) return BigInt(EOPNOTSUPP);
+      const t = type >>> 0;
+      const ts = BigInt.asUintN(64, tstamp);
+      if (t > 2 || (t !== 0 && ts === 0n)) return BigInt(EINVAL);
+      v.setBigUint64(c + SkBuff.tstamp, ts, true);
+      u8()[c + SkBuff.tstamp_type] = t;
+      return 0n;
+    }],
+    // bpf_skb_cgroup_classid: the dummy socket's net_cls class id, 0 in the root cgroup.
+    [151, (): bigint => 0n],
     // The test run's skb belongs to a dummy socket: a fresh cookie per run, uid 0.
     [46, (): bigint => socketCookie(skbRun())],
     [47, (): number => 0],

@@ -12,6 +12,7 @@
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { LOOPBACK } from './layout.js';
+import { BpfTcpSock } from './sockets.js';
 
 export { setNetState, netStateOf } from './state.js';
 
@@ -97,7 +98,16 @@ export interface HostSocket {
   ifindex?: number;
   mark?: number;
   priority?: number;
+  /**
+   * TCP state `bpf_tcp_sock` reports (its field names, `snd_cwnd`, `srtt_us`, `rcv_nxt`,
+   * `bytes_acked`, ...); absent fields are tcp_init_sock's (snd_cwnd 10, snd_ssthresh
+   * 0x7fffffff, mss_cache 536, rtt_min 0xffffffff) or 0.
+   */
+  tcp?: Partial<Record<TcpSockField, number>>;
 }
+
+/** The fields of `struct bpf_tcp_sock` a host socket may supply. */
+export type TcpSockField = Exclude<keyof typeof BpfTcpSock, 'SIZE'>;
 
 /** The host network state supplied to an instance (`InstantiateOptions.net`). */
 export interface HostNetwork {
@@ -156,6 +166,8 @@ export interface NetSocket {
   ifindex: number;
   mark: number;
   priority: number;
+  /** Host-supplied `struct bpf_tcp_sock` fields. */
+  tcp?: Partial<Record<TcpSockField, number>>;
 }
 
 /** The host network state, checked: what the helpers query. */
@@ -453,7 +465,7 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
   listAt(net.sockets, `${path}.sockets`).forEach((raw, i) => {
     const p = `${path}.sockets[${i}]`;
     if (!isObject(raw)) throw bad(p, 'expected an object { protocol, local, remote?, state?, ifindex?, mark?, priority? }');
-    checkKeys(raw, ['protocol', 'local', 'remote', 'state', 'ifindex', 'mark', 'priority'], p);
+    checkKeys(raw, ['protocol', 'local', 'remote', 'state', 'ifindex', 'mark', 'priority', 'tcp'], p);
     if (raw.protocol !== 'tcp' && raw.protocol !== 'udp') throw bad(`${p}.protocol`, `expected "tcp" or "udp", got ${JSON.stringify(raw.protocol)}`);
     const local = parseEndpoint(raw.local, `${p}.local`);
     const remote = raw.remote === undefined ? { ip: new Uint8Array(local.ip.length), port: 0 } : parseEndpoint(raw.remote, `${p}.remote`);
@@ -464,8 +476,15 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
     if (st === 'listen' && raw.remote !== undefined) throw bad(`${p}.remote`, 'a listening socket has no remote');
     const ifindex = raw.ifindex === undefined ? 0 : checkInt(raw.ifindex, `${p}.ifindex`, 1, 0x7fffffff);
     if (ifindex && !interfaces.has(ifindex)) throw bad(`${p}.ifindex`, `no interface with ifindex ${ifindex} (list it in net.interfaces)`);
+    let tcp: Partial<Record<TcpSockField, number>> | undefined;
+    if (raw.tcp !== undefined) {
+      if (raw.protocol !== 'tcp' || !isObject(raw.tcp)) throw bad(`${p}.tcp`, 'expected struct bpf_tcp_sock fields of a TCP socket');
+      checkKeys(raw.tcp, Object.keys(BpfTcpSock).filter((k) => k !== 'SIZE'), `${p}.tcp`);
+      tcp = {};
+      for (const [f, x] of Object.entries(raw.tcp)) tcp[f as TcpSockField] = checkInt(x, `${p}.tcp.${f}`, 0, f.startsWith('bytes_') ? Number.MAX_SAFE_INTEGER : 0xffffffff);
+    }
     state.sockets.push({
-      protocol: raw.protocol === 'tcp' ? 6 : 17, family: local.ip.length === 4 ? 2 : 10,
+      protocol: raw.protocol === 'tcp' ? 6 : 17, tcp, family: local.ip.length === 4 ? 2 : 10,
       localIp: local.ip, localPort: local.port, remoteIp: remote.ip, remotePort: remote.port, state: TCP_STATES[st], ifindex,
       mark: raw.mark === undefined ? 0 : checkInt(raw.mark, `${p}.mark`, 0, 0xffffffff),
       priority: raw.priority === undefined ? 0 : checkInt(raw.priority, `${p}.priority`, 0, 0xffffffff),

@@ -21,6 +21,17 @@ export const BpfSock = {
   dst_port: 48, dst_ip4: 52, dst_ip6: 56, state: 72, rx_queue_mapping: 76, SIZE: 80,
 } as const;
 
+/**
+ * `struct bpf_tcp_sock` field offsets (linux/bpf.h); 112 bytes. bytes_received and bytes_acked
+ * are u64, the rest u32.
+ */
+export const BpfTcpSock = {
+  snd_cwnd: 0, srtt_us: 4, rtt_min: 8, snd_ssthresh: 12, rcv_nxt: 16, snd_nxt: 20, snd_una: 24, mss_cache: 28,
+  ecn_flags: 32, rate_delivered: 36, rate_interval_us: 40, packets_out: 44, retrans_out: 48, total_retrans: 52,
+  segs_in: 56, data_segs_in: 60, segs_out: 64, data_segs_out: 68, lost_out: 72, sacked_out: 76, bytes_received: 80,
+  bytes_acked: 88, dsack_dups: 96, delivered: 100, delivered_ce: 104, icsk_retransmits: 108, SIZE: 112,
+} as const;
+
 /** sizeof(tuple->ipv4) and sizeof(tuple->ipv6) of `struct bpf_sock_tuple`. */
 const TUPLE4 = 12;
 const TUPLE6 = 36;
@@ -38,13 +49,16 @@ let nextCookie = 0x1000n;
 
 function stateOf(run: PacketRun): RunSockets {
   let s = runSockets.get(run);
-  if (!s) runSockets.set(run, (s = { at: new Map(), held: new Map() }));
+  if (!s) runSockets.set(run, (s = { at: new Map(), held: new Map(), tcpAt: new Map() }));
   return s;
 }
 
-/** The area of a run's buffer the packet never reaches, where socket structs go. */
+/**
+ * The area of a run's buffer the packet never reaches, where `struct bpf_sock`s go (skb runs:
+ * the first half of the socket area; the second half holds `struct bpf_tcp_sock`s).
+ */
 function socketArea(run: PacketRun): [number, number] {
-  return run.kind === 'xdp' ? [run.hardEnd, run.hardStart + PAGE_SIZE] : [run.end - SKB_SOCKET_AREA, run.end];
+  return run.kind === 'xdp' ? [run.hardEnd, run.hardStart + PAGE_SIZE] : [run.end - SKB_SOCKET_AREA, run.end - SKB_SOCKET_AREA / 2];
 }
 
 const same = (a: IpBytes, b: IpBytes): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -165,25 +179,36 @@ export function skLookup(net: NetState, mem: Uint8Array, run: PacketRun | undefi
     else if (s.state === TCP_SYN_RECV) s = tcpListener(net.sockets, s.family, s.localIp, s.localPort, deviceOf(run, v));
   }
   if (!s) return 0;
+  const at = placeSock(net, mem, run, s, full ? (proto === 6 ? 'bpf_sk_lookup_tcp' : 'bpf_sk_lookup_udp') : 'bpf_skc_lookup_tcp');
   const st = stateOf(run);
-  const index = net.sockets.indexOf(s);
-  let at = st.at.get(index);
-  if (at === undefined) {
-    const [lo, hi] = socketArea(run);
-    at = lo + st.at.size * BpfSock.SIZE;
-    if (at + BpfSock.SIZE > hi) {
-      throw new BpfRuntimeError(ErrorCode.HelperFailed, `the program looked up more than ${st.at.size} different sockets in one run, more than bpf2wasm keeps in the run's buffer`, { helper: full ? (proto === 6 ? 'bpf_sk_lookup_tcp' : 'bpf_sk_lookup_udp') : 'bpf_skc_lookup_tcp' });
-    }
-    st.at.set(index, at);
-  }
-  writeSock(mem, at, s);
   st.held.set(at, (st.held.get(at) ?? 0) + 1);
+  return at;
+}
+
+/** The address of socket `index`'s struct of `size` bytes in `slots`, a new one from `lo` when it has none. */
+function slot(slots: Map<number, number>, index: number, lo: number, hi: number, size: number, helper: string): number {
+  let at = slots.get(index);
+  if (at === undefined) {
+    at = lo + slots.size * size;
+    if (at + size > hi) throw new BpfRuntimeError(ErrorCode.HelperFailed, `more than ${slots.size} sockets in one run`, { helper });
+    slots.set(index, at);
+  }
+  return at;
+}
+
+/** Writes the `struct bpf_sock` of `s` at its place in the run's buffer (one per socket per run). */
+function placeSock(net: NetState, mem: Uint8Array, run: PacketRun, s: NetSocket, helper: string): number {
+  const [lo, hi] = socketArea(run);
+  const at = slot(stateOf(run).at, net.sockets.indexOf(s), lo, hi, BpfSock.SIZE, helper);
+  writeSock(mem, at, s);
   return at;
 }
 
 /** bpf_sk_release: drops a reference a lookup returned (anything else is a program the kernel refuses). */
 export function skRelease(run: PacketRun | undefined, sk: number): number {
   const st = run ? runSockets.get(run) : undefined;
+  // A `struct bpf_tcp_sock` pointer carries its socket's reference (the verifier's ref_obj_id).
+  if (st) for (const [index, at] of st.tcpAt) if (at === sk >>> 0) sk = st.at.get(index)!;
   const held = st?.held.get(sk >>> 0) ?? 0;
   if (!st || held === 0) {
     throw new BpfRuntimeError(ErrorCode.HelperFailed, `bpf_sk_release of 0x${(sk >>> 0).toString(16)}, which is not a socket reference this run holds (the kernel's verifier refuses the program)`, { helper: 'bpf_sk_release' });
@@ -206,7 +231,7 @@ const ENOENT = -2;
 const EPROTONOSUPPORT = -93;
 
 /** The host socket whose struct a run handed out at `sk`, if any. */
-function socketAt(net: NetState, run: PacketRun | undefined, sk: number): NetSocket | undefined {
+export function socketAt(net: NetState, run: PacketRun | undefined, sk: number): NetSocket | undefined {
   const st = run ? runSockets.get(run) : undefined;
   if (!st) return undefined;
   for (const [index, at] of st.at) if (at === sk >>> 0) return net.sockets[index];
@@ -245,3 +270,77 @@ export function syncookie(net: NetState, mem: Uint8Array, run: PacketRun | undef
   if (version === 6) return (iphLen >>> 0) < 40 || s.family !== 10 ? EINVAL : ENOENT;
   return EPROTONOSUPPORT;
 }
+
+const TCP_NEW_SYN_RECV_STATES = new Set([TCP_TIME_WAIT, TCP_SYN_RECV]);
+
+/** The host socket at `sk`; a pointer the run did not hand out is an error (the kernel's verifier refuses such a program). */
+function sockOf(net: NetState, run: PacketRun | undefined, sk: number, helper: string): NetSocket {
+  const s = socketAt(net, run, sk);
+  if (!s) throw new BpfRuntimeError(ErrorCode.HelperFailed, `0x${(sk >>> 0).toString(16)} is not a socket of this run (the verifier refuses it)`, { helper });
+  return s;
+}
+
+/**
+ * bpf_sk_fullsock: the same pointer for a full socket, NULL (0) for a request or time-wait
+ * socket (sk_fullsock). A pointer the run did not hand out is an error (the verifier's).
+ */
+export function skFullsock(net: NetState, run: PacketRun | undefined, sk: number): number {
+  const s = sockOf(net, run, sk, 'bpf_sk_fullsock');
+  return TCP_NEW_SYN_RECV_STATES.has(s.state) ? 0 : sk >>> 0;
+}
+
+/** What tcp_init_sock gives a socket before any traffic, for the bpf_tcp_sock fields the host does not supply. */
+const TCP_SOCK_DEFAULTS: Readonly<Partial<Record<keyof typeof BpfTcpSock, number>>> = {
+  snd_cwnd: 10, rtt_min: 0xffffffff, snd_ssthresh: 0x7fffffff, mss_cache: 536,
+};
+
+/**
+ * bpf_tcp_sock: a `struct bpf_tcp_sock` for a full TCP socket (NULL otherwise), written in the
+ * tcp_sock half of the run's socket area. Its fields are the host's (`HostSocket.tcp`), else
+ * tcp_init_sock's values (snd_cwnd 10, snd_ssthresh 0x7fffffff, mss_cache 536, rtt_min ~0),
+ * else 0. The pointer shares its socket's reference: bpf_sk_release takes either.
+ */
+export function tcpSock(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number): number {
+  const s = sockOf(net, run, sk, 'bpf_tcp_sock');
+  if (TCP_NEW_SYN_RECV_STATES.has(s.state) || s.protocol !== 6 || run?.kind !== 'skb') return 0;
+  const at = slot(stateOf(run).tcpAt, net.sockets.indexOf(s), run.end - SKB_SOCKET_AREA / 2, run.end, BpfTcpSock.SIZE, 'bpf_tcp_sock');
+  const v = new DataView(mem.buffer, mem.byteOffset);
+  mem.fill(0, at, at + BpfTcpSock.SIZE);
+  for (const [name, off] of Object.entries(BpfTcpSock) as [keyof typeof BpfTcpSock, number][]) {
+    if (name === 'SIZE') continue;
+    const value = s.tcp?.[name] ?? TCP_SOCK_DEFAULTS[name] ?? 0;
+    if (name === 'bytes_received' || name === 'bytes_acked') v.setBigUint64(at + off, BigInt(value), true);
+    else v.setUint32(at + off, value >>> 0, true);
+  }
+  return at;
+}
+
+/**
+ * bpf_get_listener_sock: the listener itself, or a request socket's listener (sk_to_full_sk);
+ * NULL for anything else (TCP listeners carry SOCK_RCU_FREE, nothing else listens). The pointer
+ * takes no reference (the kernel's listener is RCU-protected): it is not to be released.
+ */
+export function listenerSock(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number, dif: number): number {
+  let s: NetSocket | undefined = sockOf(net, run, sk, 'bpf_get_listener_sock');
+  if (s.state === TCP_SYN_RECV) s = tcpListener(net.sockets, s.family, s.localIp, s.localPort, dif);
+  if (!s || s.protocol !== 6 || s.state !== TCP_LISTEN) return 0;
+  return placeSock(net, mem, run!, s, 'bpf_get_listener_sock');
+}
+
+/** Errno values of bpf_sk_assign. */
+const EOPNOTSUPP = -95;
+
+/**
+ * bpf_sk_assign(skb, sk, flags): -EINVAL for NULL or flags; then -EOPNOTSUPP unless the skb is
+ * at tc ingress (skb_at_tc_ingress), which a test run's skb never is (BPF_PROG_TEST_RUN runs tc
+ * programs outside the ingress hook): so the assignment is never made in a test run, as in the
+ * kernel's.
+ */
+export function skAssign(net: NetState, run: PacketRun | undefined, sk: number, flags: bigint): number {
+  if ((sk >>> 0) === 0 || BigInt.asUintN(64, flags) !== 0n) return EINVAL;
+  sockOf(net, run, sk, 'bpf_sk_assign');
+  return EOPNOTSUPP;
+}
+
+/** The cgroup id of the root of cgroup v2: the only cgroup of bpf2wasm's host (bpf_skb_cgroup_id). */
+export const ROOT_CGROUP_ID = 1n;

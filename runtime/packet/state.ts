@@ -120,8 +120,12 @@ export function netStateOf(memory: WebAssembly.Memory): NetState | undefined {
 
 /** What a run holds of the socket helpers (sockets.ts): where each socket's struct is, and the references taken. */
 export interface RunSockets {
+  /** Where each socket's struct is, by socket index. */
   at: Map<number, number>;
+  /** The references taken, by struct address. */
   held: Map<number, number>;
+  /** `struct bpf_tcp_sock` addresses handed out, by socket index. */
+  tcpAt: Map<number, number>;
   cookie?: bigint;
 }
 

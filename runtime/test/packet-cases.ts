@@ -162,6 +162,14 @@ export const PACKET_CASES: readonly PacketCase[] = [
   { object: 'sk_lookup', program: 'sk_probe', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'sk_lookup', program: 'sk_probe_tc', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'sk_leak', program: 'sk_leak', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  // tc-misc.test.ts compares its probes with the kernel.
+  { object: 'tc_misc', program: 'tc_misc', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  // perf-pkt.test.ts compares them with the kernel (whose perf event array has no open event).
+  { object: 'perf_pkt', program: 'perf_xdp', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  { object: 'perf_pkt', program: 'perf_tc', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  { object: 'perf_pkt', program: 'perf_sock', type: 'socket', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  // sk-state-oracle.test.ts compares it with the kernel against real sockets.
+  { object: 'sk_state', program: 'sk_state', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'xdp_redirect', program: 'tc_redirect', type: 'tc', frames: tcpFrames.slice(0, 9) },
   {
     object: 'ctx_dump', program: 'tc_ctx', type: 'tc', frames: tcpFrames.slice(0, 4),

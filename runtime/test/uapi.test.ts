@@ -52,8 +52,8 @@ describe('BPF_* constants', () => {
       const m = new RegExp(`^\\s+${name}\\s*=\\s*([^,]+),`, 'm').exec(text!);
       expect(m, name).not.toBeNull();
       const expr = m![1]!.trim();
-      const shift = /^\(1U?L?L? << (\d+)\)$/.exec(expr);
-      if (shift) return 1n << BigInt(shift[1]!);
+      const shift = /^\((0x[0-9a-f]+|\d+)U?L?L? << (\d+)\)$/i.exec(expr);
+      if (shift) return BigInt(shift[1]!) << BigInt(shift[2]!);
       if (/^(0x[0-9a-f]+|\d+)U?L?L?$/i.test(expr)) return BigInt(expr.replace(/U?L?L?$/i, ''));
       return value(expr);
     };

@@ -25,5 +25,10 @@ export const BPF_RINGBUF_HDR_SZ = 8;
 
 /** The CPU-index bits of bpf_perf_event_output's flags; any other bit is -EINVAL. */
 export const BPF_F_INDEX_MASK = 0xffff_ffffn;
+/**
+ * bpf_perf_event_output of XDP and skb programs (bpf_xdp_event_output, bpf_skb_event_output):
+ * these bits of the flags are how many bytes of the packet to append to the sample.
+ */
+export const BPF_F_CTXLEN_MASK = 0xfffffn << 32n;
 /** "The CPU the program runs on." */
 export const BPF_F_CURRENT_CPU = 0xffff_ffffn;

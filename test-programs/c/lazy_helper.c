@@ -1,15 +1,14 @@
-/* Two programs of one object: `uses_xfrm` (tc) calls bpf_skb_get_xfrm_state, which bpf2wasm does
+/* Two programs of one object: `uses_clone` (tc) calls bpf_clone_redirect, which bpf2wasm does
  * not implement; `plain` (xdp) calls nothing. `plain` must run: a helper only another program of
- * the object uses does not stop it; `uses_xfrm` fails at the call, naming the helper.
+ * the object uses does not stop it; `uses_clone` fails at the call, naming the helper.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 SEC("tc")
-int uses_xfrm(struct __sk_buff *skb) {
-  struct bpf_xfrm_state x;
+int uses_clone(struct __sk_buff *skb) {
   if (skb->len < 20) return 1;
-  return bpf_skb_get_xfrm_state(skb, 0, &x, sizeof(x), 0) == 0 ? 0 : 2;
+  return bpf_clone_redirect(skb, 1, 0) == 0 ? 0 : 2;
 }
 
 SEC("xdp")
