@@ -70,6 +70,8 @@ export interface TestRunResult {
   redirect?: PacketEffects['redirect'];
   /** `bpf_skb_set_tunnel_key`'s key. */
   tunnelKey?: PacketEffects['tunnelKey'];
+  /** The frames `bpf_clone_redirect` sent: target ifindex, flags, the bytes when cloned. */
+  clones?: PacketEffects['clones'];
   /** `bpf_skb_ecn_set_ce` marked the packet Congestion Experienced. */
   ecnMarked?: boolean;
   /** skb->hash after `bpf_set_hash`, `bpf_get_hash_recalc` or `bpf_set_hash_invalid`. */

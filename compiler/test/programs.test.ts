@@ -1779,6 +1779,7 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   sk_leak: ['sk_leak tc tc'],
   sk_state: ['sk_state tc tc'],
   tc_misc: ['tc_misc tc tc'],
+  tc_tunhelp: ['tc_tunhelp tc tc'],
   perf_pkt: ['perf_xdp xdp xdp', 'perf_tc tc tc', 'perf_sock socket socket'],
 };
 

@@ -10,8 +10,8 @@
 import { abiSignature, helperById } from '../helper-table.js';
 import type { HelperDefinition, HelperFn } from '../helper-registry.js';
 import { BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK, Errno, MapType } from '../uapi/index.js';
-import { ETH_HLEN, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA } from './layout.js';
-import { currentRun, type PacketRun, type SkbRun, type XdpRun } from './state.js';
+import { ETH_HLEN, LOOPBACK, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, XdpAction, XdpMd, PAGE_SIZE, CONTEXT_AREA } from './layout.js';
+import { currentRun, type PacketRun, type SkbRun, type TunnelKey, type XdpRun } from './state.js';
 import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
 import { listenerSock, ROOT_CGROUP_ID, skAssign, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
@@ -24,6 +24,10 @@ const EOPNOTSUPP = -Errno.EOPNOTSUPP;
 const EACCES = -13;
 const ENOMEM = -12;
 const ENOTSUPP = -524;
+const ENOENT = -Errno.ENOENT;
+const ERANGE = -Errno.ERANGE;
+const EPROTO = -71;
+const EBADMSG = -74;
 
 /** Flags of the checksum and store helpers (linux/bpf.h). */
 export const BPF_F_RECOMPUTE_CSUM = 1;
@@ -258,6 +262,32 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_INGRESS)) return BigInt(TcAction.SHOT);
     r.effects.redirect = { helper: 'bpf_redirect', index: ifindex >>> 0, flags: f };
     return BigInt(TcAction.REDIRECT);
+  };
+
+  /** bpf_redirect_peer (tc ingress): flags must be 0; the target is the peer of ifindex's device. */
+  const redirectPeer = (ifindex: number, flags: bigint): bigint => {
+    if (flags !== 0n) return BigInt(TcAction.SHOT);
+    const r = skbRun();
+    if (r) r.effects.redirect = { helper: 'bpf_redirect_peer', index: ifindex >>> 0, flags: 0 };
+    return BigInt(TcAction.REDIRECT);
+  };
+  /**
+   * bpf_clone_redirect: flags beyond BPF_F_INGRESS are -EINVAL, a GSO skb without a GSO type (a
+   * test run's `gso_size`) -EBADMSG, an unknown device -EINVAL, a frame without a link-layer
+   * header -ERANGE; otherwise the clone (the bytes as they are now) is sent at once, which the
+   * test run's devices (loopback and the host's interfaces, all up) accept: 0.
+   */
+  const cloneRedirect = (ctx: number, ifindex: number, flags: bigint): bigint => {
+    if (BigInt.asUintN(64, flags) & ~BigInt(BPF_F_INGRESS)) return BigInt(EINVAL);
+    const r = skbRun();
+    const b = skbBounds(ctx);
+    if (!r || !b) return BigInt(EINVAL);
+    if (dv().getUint32(r.ctx + SkBuff.gso_size, true) !== 0) return BigInt(EBADMSG);
+    const index = ifindex >>> 0;
+    if (index !== LOOPBACK.ifindex && !netStateOf(memory)?.interfaces.has(index)) return BigInt(EINVAL);
+    if (r.mac >= r.network || b[1] === b[0]) return BigInt(ERANGE);
+    (r.effects.clones ??= []).push({ index, flags: Number(flags), data: u8().slice(b[0], b[1]) });
+    return 0n;
   };
 
   /**
@@ -572,29 +602,99 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     return 1n;
   };
 
-  // --- tunnel key ---
+  // --- tunnel metadata (the skb's dst metadata: set by bpf_skb_set_tunnel_key, read back by the getters) ---
   const TUNNEL_KEY_SIZES = new Set([44, 28, 24, 22, 8]);
+  /** IP_TUNNEL_OPTS_MAX: options_len is a u8. */
+  const TUNNEL_OPTS_MAX = 255;
+  /** The key's flags as `ip_tunnel_flags_to_be16` gives them: TUNNEL_CSUM 0x1, _KEY 0x4, _SEQ 0x8, _DONT_FRAGMENT 0x100, _NOCACHE 0x2000, options 0xd800. */
+  const tunnelFlags16 = (t: TunnelKey): number =>
+    0x2000 | (t.flags & 4 ? 0x100 : 0) | (t.flags & 2 ? 0 : 0x1) | (t.flags & 8 ? 0x8 : 0) | (t.flags & 16 ? 0 : 0x4) | (t.options?.length ? 0xd800 : 0);
   const setTunnelKey = (ctx: number, key: number, size: number, flags: bigint): bigint => {
     const f = BigInt.asUintN(64, flags);
-    // BPF_F_TUNINFO_IPV6 | BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT | BPF_F_SEQ_NUMBER | BPF_F_NO_TUNNEL_KEY | BPF_F_TUNINFO_FLAGS
-    if (f & ~0x3fn & ~(1n << 4n)) return BigInt(EINVAL);
+    // BPF_F_TUNINFO_IPV6 | BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT | BPF_F_SEQ_NUMBER | BPF_F_NO_TUNNEL_KEY
+    if (f & ~0x1fn) return BigInt(EINVAL);
     const n = size >>> 0;
     if (!TUNNEL_KEY_SIZES.has(n)) return BigInt(EINVAL);
     const k = key >>> 0;
     if (!inMemory(k, n)) return BigInt(EFAULT);
+    // Shorter (older) layouts are the key's first bytes, the rest zero.
     const buf = new Uint8Array(44);
     buf.set(u8().subarray(k, k + n));
     const v = new DataView(buf.buffer);
     const ipv6 = (f & 1n) !== 0n;
+    const label = v.getUint32(24, true);
+    if ((!ipv6 && label !== 0) || v.getUint16(22, true) !== 0) return BigInt(EINVAL);
     const r = run();
     if (r) {
       r.effects.tunnelKey = {
         tunnelId: v.getUint32(0, true),
         remote: ipv6 ? buf.slice(4, 20) : v.getUint32(4, true),
-        tos: buf[20]!, ttl: buf[21]!, label: v.getUint32(24, true), flags: Number(f),
+        local: ipv6 ? buf.slice(28, 44) : v.getUint32(28, true),
+        tos: buf[20]!, ttl: buf[21]!, label: ipv6 ? label & 0xfffff : 0, flags: Number(f),
       };
     }
     return 0n;
+  };
+  /**
+   * bpf_skb_get_tunnel_key reads the skb's tunnel info as a receive path filled it: the key's
+   * source is the remote, its destination the local, so after bpf_skb_set_tunnel_key (which
+   * stores remote as the destination) the two come back exchanged, as in the kernel.
+   */
+  const getTunnelKey = (ctx: number, to: number, size: number, flags: bigint): bigint => {
+    const n = size >>> 0;
+    const t = to >>> 0;
+    if (!inMemory(t, n)) return BigInt(EFAULT);
+    const info = run()?.effects.tunnelKey;
+    const f = BigInt.asUintN(64, flags);
+    const ipv6 = (f & 1n) !== 0n;
+    const fail = (err: number): bigint => {
+      u8().fill(0, t, t + n);
+      return BigInt(err);
+    };
+    // BPF_F_TUNINFO_IPV6 | BPF_F_TUNINFO_FLAGS
+    if (!info || f & ~0x11n) return fail(EINVAL);
+    const infoV6 = info.remote instanceof Uint8Array;
+    if (infoV6 !== ipv6) return fail(EPROTO);
+    if (!TUNNEL_KEY_SIZES.has(n) || (n === 8 && infoV6)) return fail(EINVAL);
+    const out = new Uint8Array(44);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, info.tunnelId, true);
+    out[20] = info.tos;
+    out[21] = info.ttl;
+    if (f & 0x10n) v.setUint16(22, tunnelFlags16(info), false);
+    if (info.remote instanceof Uint8Array && info.local instanceof Uint8Array) {
+      out.set(info.local, 4);
+      out.set(info.remote, 28);
+      v.setUint32(24, info.label, true);
+    } else {
+      v.setUint32(4, info.local as number, true);
+      v.setUint32(28, info.remote as number, true);
+    }
+    u8().set(out.subarray(0, n), t);
+    return 0n;
+  };
+  /** bpf_skb_set_tunnel_opt: only on the metadata bpf_skb_set_tunnel_key set; a multiple of 4 bytes. */
+  const setTunnelOpt = (ctx: number, from: number, size: number): bigint => {
+    const n = size >>> 0;
+    const info = run()?.effects.tunnelKey;
+    if (!info || n & 3) return BigInt(EINVAL);
+    if (n > TUNNEL_OPTS_MAX) return BigInt(ENOMEM);
+    if (!inMemory(from >>> 0, n)) return BigInt(EFAULT);
+    if (n > 0) info.options = u8().slice(from >>> 0, (from >>> 0) + n);
+    else delete info.options;
+    return 0n;
+  };
+  /** bpf_skb_get_tunnel_opt: the options' length, the rest of the buffer zeroed; -ENOENT without options. */
+  const getTunnelOpt = (ctx: number, to: number, size: number): bigint => {
+    const n = size >>> 0;
+    const t = to >>> 0;
+    if (!inMemory(t, n)) return BigInt(EFAULT);
+    const opts = run()?.effects.tunnelKey?.options;
+    const err = !opts ? ENOENT : n < opts.length ? ENOMEM : 0;
+    u8().fill(0, t, t + n);
+    if (err) return BigInt(err);
+    u8().set(opts!, t);
+    return BigInt(opts!.length);
   };
 
   // --- fib lookup and neighbours, against the host's network state (net.ts; the test run's host without one) ---
@@ -726,11 +826,16 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [17, (): number => 0],
     [24, (): number => 0],
     [23, redirect],
+    [155, redirectPeer],
+    [13, cloneRedirect],
     [51, redirectMap],
     [38, skbChangeTail],
     [43, skbChangeHead],
     [97, ecnSetCe],
     [21, setTunnelKey],
+    [20, getTunnelKey],
+    [29, getTunnelOpt],
+    [30, setTunnelOpt],
     [69, fibLookupHelper],
     [163, (ctx: number, ifindex: number, mtuLen: number, lenDiff: number, flags: bigint): bigint => {
       if (!inMemory(mtuLen >>> 0, 4)) return BigInt(EFAULT);

@@ -28,21 +28,39 @@ export interface Redirect {
   mac?: string;
 }
 
-/** `struct bpf_tunnel_key` as bpf_skb_set_tunnel_key received it. */
+/**
+ * `struct bpf_tunnel_key` as bpf_skb_set_tunnel_key received it: the skb's tunnel metadata
+ * (dst metadata), which bpf_skb_get_tunnel_key and bpf_skb_set_tunnel_opt then find.
+ */
 export interface TunnelKey {
   tunnelId: number;
   /** IPv4 remote as a u32 in host order, or the 16 bytes of an IPv6 remote. */
   remote: number | Uint8Array;
+  /** IPv4 local as a u32 in host order, or the 16 bytes of an IPv6 local. */
+  local: number | Uint8Array;
   tos: number;
   ttl: number;
   label: number;
   flags: number;
+  /** bpf_skb_set_tunnel_opt's options, when it was called after the key. */
+  options?: Uint8Array;
+}
+
+/** A clone bpf_clone_redirect transmitted: the packet's bytes when it was cloned. */
+export interface ClonedFrame {
+  /** Target ifindex. */
+  index: number;
+  /** BPF_F_INGRESS (received by the device) or 0 (transmitted by it). */
+  flags: number;
+  data: Uint8Array;
 }
 
 /** What a run asked of the outside world, reported in the test-run result. */
 export interface PacketEffects {
   redirect?: Redirect;
   tunnelKey?: TunnelKey;
+  /** bpf_clone_redirect's clones, in call order. */
+  clones?: ClonedFrame[];
   /** bpf_skb_ecn_set_ce marked the packet Congestion Experienced. */
   ecnMarked?: boolean;
   /** skb->hash after bpf_set_hash / bpf_get_hash_recalc / bpf_set_hash_invalid. */

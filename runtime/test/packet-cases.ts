@@ -164,6 +164,8 @@ export const PACKET_CASES: readonly PacketCase[] = [
   { object: 'sk_leak', program: 'sk_leak', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   // tc-misc.test.ts compares its probes with the kernel.
   { object: 'tc_misc', program: 'tc_misc', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
+  // tc-tunhelp.test.ts compares its probes with the kernel (whose test run has the namespace's devices).
+  { object: 'tc_tunhelp', program: 'tc_tunhelp', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },
   // perf-pkt.test.ts compares them with the kernel (whose perf event array has no open event).
   { object: 'perf_pkt', program: 'perf_xdp', type: 'xdp', frames: tcpFrames.slice(0, 6), hostDependent: true },
   { object: 'perf_pkt', program: 'perf_tc', type: 'tc', frames: tcpFrames.slice(0, 6), hostDependent: true },

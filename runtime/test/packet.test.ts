@@ -326,7 +326,7 @@ describe('requests to the outside world', () => {
     const r = run(inst, 'tunnel', IP(17, udp({ dport: 9 }), { tos: 2 }), { ctxIn: ctx });
     expect(r.retval).toBe(7);
     expect(r.redirect).toEqual({ helper: 'bpf_redirect_neigh', index: 1, flags: 0 });
-    expect(r.tunnelKey).toEqual({ tunnelId: 42, remote: 0x0a000009, tos: 0, ttl: 64, label: 0, flags: 2 }); // BPF_F_ZERO_CSUM_TX
+    expect(r.tunnelKey).toEqual({ tunnelId: 42, remote: 0x0a000009, local: 0, tos: 0, ttl: 64, label: 0, flags: 2 }); // BPF_F_ZERO_CSUM_TX
     expect(r.ecnMarked).toBe(true);
     expect(r.dataOut[15]! & 3).toBe(3);
     expect(inetChecksum(r.dataOut.subarray(14, 34))).toBe(0);
