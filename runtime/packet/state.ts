@@ -59,7 +59,7 @@ export interface ClonedFrame {
 export interface PacketEffects {
   redirect?: Redirect;
   tunnelKey?: TunnelKey;
-  /** bpf_clone_redirect's clones, in call order. */
+  /** bpf_clone_redirect's clones, in call order (the first 256: `repeat` runs each send one). */
   clones?: ClonedFrame[];
   /** bpf_skb_ecn_set_ce marked the packet Congestion Experienced. */
   ecnMarked?: boolean;

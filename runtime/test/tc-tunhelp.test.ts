@@ -132,8 +132,14 @@ describe('bpf_redirect_peer, bpf_clone_redirect, the tunnel getters and bpf_skb_
     const f = frame(1, 6, 1n);
     const r = p.test({ dataIn: f });
     expect(r.clones).toEqual([{ index: 6, flags: 1, data: f }]);
-    expect(r.dataOut[34]).toBe(0xee);
+    expect(r.dataOut[33]).toBe(0xee);
     expect(p.test({ dataIn: frame(1, 99, 0n) }).clones).toBeUndefined();
+    // Each of `repeat` runs sends a clone; the result keeps the first 256.
+    // (the skb is the same over the runs, as the kernel's: the later clones carry the first run's mark)
+    const marked = Uint8Array.from(f);
+    marked[33] = 0xee;
+    expect(p.test({ dataIn: f, repeat: 3 }).clones).toEqual([f, marked, marked].map((data) => ({ index: 6, flags: 1, data })));
+    expect(p.test({ dataIn: f, repeat: 1000 }).clones).toHaveLength(256);
     const t = p.test({ dataIn: frame(5, 0, 0n) }).tunnelKey;
     expect(t).toEqual({
       tunnelId: 0x11223344, remote: 0x0a000001, local: 0x0a000002, tos: 5, ttl: 64, label: 0, flags: 0,

@@ -1,7 +1,7 @@
 /* bpf_redirect_peer, bpf_clone_redirect and the tunnel metadata helpers as a probe: the request
  * (`struct req`) follows the frame's first 34 bytes (Ethernet and a 20-byte IPv4 header), the
  * answer (`struct ans`) follows the request: the helpers' results, then the buffers they filled.
- * After each probe the program writes 0xee over the request's first byte (so a clone shows the
+ * After each probe the program writes 0xee over the IPv4 header's last byte (so a clone shows the
  * bytes it was made of, and dataOut the bytes after it).
  */
 #include <linux/bpf.h>
@@ -86,7 +86,7 @@ int tc_tunhelp(struct __sk_buff *skb) {
     break;
   }
   bpf_skb_store_bytes(skb, 34 + sizeof(r), &a, sizeof(a), 0);
-  bpf_skb_store_bytes(skb, 34, &mark, 1, 0);
+  bpf_skb_store_bytes(skb, 33, &mark, 1, 0);
   return ret;
 }
 
