@@ -176,7 +176,7 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/xdp_port_count': { xdp: ['port_count'] },
   'c/ctx_dump': { tc: ['tc_ctx'], xdp: ['xdp_ctx'], socket: ['sock_ctx'] },
   'c/xdp_redirect': { xdp: ['redirect_by_port'], tc: ['tc_redirect'] },
-  'c/lazy_helper': { tc: ['uses_clone'], xdp: ['plain'] },
+  'c/lazy_helper': { tc: ['uses_missing'], xdp: ['plain'] },
   'c/tc_skb_edit': { tc: ['skb_edit'] },
   'c/tc_tunnel': { tc: ['tunnel'] },
   'c/xdp_fwd': { xdp: ['xdp_fwd', 'fib_probe', 'mtu_probe'], tc: ['fib_probe_tc', 'tc_neigh', 'mtu_probe_tc'] },

@@ -1771,7 +1771,7 @@ const PACKET_FIXTURES: Record<string, string[]> = {
   xdp_meta_trim: ['meta_trim xdp xdp'],
   ctx_dump: ['tc_ctx tc tc', 'xdp_ctx xdp xdp', 'sock_ctx socket socket'],
   xdp_redirect: ['redirect_by_port xdp xdp', 'tc_redirect tc tc'],
-  lazy_helper: ['uses_clone tc tc', 'plain xdp xdp'],
+  lazy_helper: ['uses_missing tc tc', 'plain xdp xdp'],
   tc_skb_edit: ['skb_edit tc tc'],
   tc_tunnel: ['tunnel tc tc'],
   xdp_fwd: ['xdp_fwd xdp xdp', 'fib_probe xdp xdp', 'mtu_probe xdp xdp', 'fib_probe_tc tc tc', 'tc_neigh tc tc', 'mtu_probe_tc tc tc'],
