@@ -65,7 +65,7 @@ const where = { section: '.kconfig' };
  * @returns undefined when the object has no `.kconfig` externs.
  * @throws ElfError `E_UNSUPPORTED` for an extern of a type libbpf does not support in `.kconfig`
  *   and for a strong extern nobody gives a value; `E_BAD_ELF` for a variable without an undefined
- *   symbol, or a value that does not fit its extern's type.
+ *   symbol; `E_BAD_ARGUMENT` for a host-supplied value that does not fit its extern's type.
  */
 export function buildKconfigMap(elf: ElfFile, btf: Btf | undefined, index: number, values: LoadKconfig = {}): KconfigMap | undefined {
   const datasec = btf?.typeByName('.kconfig', 'datasec');
@@ -99,7 +99,7 @@ export function buildKconfigMap(elf: ElfFile, btf: Btf | undefined, index: numbe
 
   const value = new Uint8Array(end);
   for (const ext of externs.values()) {
-    const given = ext.name in KCONFIG_VIRTUAL ? KCONFIG_VIRTUAL[ext.name] : values[ext.name];
+    const given = Object.hasOwn(KCONFIG_VIRTUAL, ext.name) ? KCONFIG_VIRTUAL[ext.name] : Object.hasOwn(values, ext.name) ? values[ext.name] : undefined;
     if (given === undefined) {
       if (ext.weak) continue; // libbpf: a weak extern nobody resolves is 0
       throw new ElfError(ErrorCode.Unsupported,
@@ -121,22 +121,26 @@ export function buildKconfigMap(elf: ElfFile, btf: Btf | undefined, index: numbe
 
 function kindOf(btf: Btf, typeId: number, name: string): { kind: KconfigExtern['kind']; size: number; align: number } {
   const t: BtfType = btf.resolve(typeId);
-  if (t.kind === 'int' && t.bitOffset === 0 && t.bits === t.size * 8) {
-    if (t.bool && t.size === 1) return { kind: 'bool', size: 1, align: 1 };
-    if (t.char && t.size === 1) return { kind: 'char', size: 1, align: 1 };
-    if ([1, 2, 4, 8].includes(t.size)) return { kind: 'int', size: t.size, align: t.size };
+  // libbpf's find_kcfg_type: any 1-byte int is a char unless it is a bool.
+  if (t.kind === 'int') {
+    if (t.bool) {
+      if (t.size === 1) return { kind: 'bool', size: 1, align: 1 };
+    } else if (t.size === 1) return { kind: 'char', size: 1, align: 1 };
+    else if (t.size === 2 || t.size === 4 || t.size === 8) return { kind: 'int', size: t.size, align: t.size };
   }
-  if (t.kind === 'enum' && t.name === 'libbpf_tristate' && t.size === 4) return { kind: 'tristate', size: 4, align: 4 };
-  if (t.kind === 'array') {
+  if ((t.kind === 'enum' && t.size === 4) || t.kind === 'enum64') {
+    if (t.name === 'libbpf_tristate') return { kind: 'tristate', size: t.size, align: t.size };
+  }
+  if (t.kind === 'array' && t.nelems > 0) {
     const element = btf.resolve(t.type);
-    if (element.kind === 'int' && element.size === 1 && element.bits === 8 && t.nelems > 0) return { kind: 'chars', size: t.nelems, align: 1 };
+    if (element.kind === 'int' && element.size === 1 && !element.bool) return { kind: 'chars', size: t.nelems, align: 1 };
   }
   throw new ElfError(ErrorCode.Unsupported,
     `the __kconfig extern ${name} has type ${t.kind} ${t.name || `#${t.id}`}, which is not a bool, char, integer, enum libbpf_tristate or char array`, where);
 }
 
 function bad(ext: KconfigExtern, given: string | number | boolean, why: string): never {
-  throw new ElfError(E_BAD_ELF, `the kconfig value ${JSON.stringify(given)} for ${ext.name} (${ext.kind}, ${ext.size} bytes) ${why}`, where);
+  throw new ElfError(ErrorCode.BadArgument, `the kconfig value ${JSON.stringify(given)} for ${ext.name} (${ext.kind}, ${ext.size} bytes) ${why}`, where);
 }
 
 function writeValue(out: Uint8Array, ext: KconfigExtern, given: string | number | boolean): void {
@@ -168,4 +172,32 @@ function writeValue(out: Uint8Array, ext: KconfigExtern, given: string | number 
   const u = BigInt.asUintN(Number(bits), n);
   // Little-endian, as the runtime's memory.
   for (let i = 0; i < ext.size; i++) out[ext.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
+}
+
+/**
+ * Reads a kernel config in the text format of `/proc/config.gz` and `.config` (`CONFIG_X=y`,
+ * `CONFIG_HZ=1000`, `CONFIG_LOCALVERSION="-rt"`, `# CONFIG_X is not set`) into kconfig values.
+ *
+ * @throws Bpf2WasmError `E_BAD_ARGUMENT` naming the line for a line that is neither a comment
+ *   nor `NAME=VALUE` with a CONFIG_ name.
+ */
+export function parseKconfig(text: string, source = 'kconfig'): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    const unset = /^#\s*(CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
+    if (unset) {
+      out[unset[1]!] = 'n';
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const m = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
+    if (!m) {
+      throw new ElfError(ErrorCode.BadArgument, `line ${i + 1} of ${source} is neither a comment nor CONFIG_NAME=VALUE: ${JSON.stringify(line.slice(0, 80))}`, { file: source, line: i + 1 });
+    }
+    out[m[1]!] = m[2]!;
+  }
+  return out;
 }
