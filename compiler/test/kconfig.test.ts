@@ -5,6 +5,7 @@
  * for strong unknown externs, unsupported types and values that do not fit.
  * The seed program that needs them (BPF_KPROBE_SYSCALL) runs in programs.test.ts (ksyscall_hello).
  */
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { repoBytes } from '../../test/support/fixtures.js';
 import { Bpf2WasmError, ErrorCode } from '../../runtime/errors.js';
@@ -16,6 +17,8 @@ import { KCONFIG_KERNEL_VERSION, parseKconfig } from '../elf/kconfig.js';
 import { parseElf, SectionType } from '../elf/elf64.js';
 import { readElfBtf } from '../elf/btf-sections.js';
 import { compileObject, planObject } from '../object/compile-object.js';
+import { main } from '../cli/main.js';
+import type { CliIO } from '../cli/io.js';
 
 const fixture = (): Uint8Array => repoBytes('test-programs/loader/kconfig.o');
 const kconfigMap = (bytes: Uint8Array, options: LoadObjectOptions = {}): MapSpec =>
@@ -181,5 +184,55 @@ describe('.kconfig errors', () => {
     const e = thrown(() => loadObjectSpec(bytes));
     expect(e.code).toBe(ErrorCode.Unsupported);
     expect(e.message).toContain('LINUX_HAS_SYSCALL_WRAPPER');
+  });
+});
+
+function io(files: Record<string, Uint8Array>): CliIO & { out: string; err: string } {
+  const o = {
+    out: '',
+    err: '',
+    async readFile(p: string): Promise<Uint8Array> {
+      const f = files[p];
+      if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
+      return f;
+    },
+    async writeFile(): Promise<void> {},
+    stdout(t: string): void { o.out += t; },
+    stderr(t: string): void { o.err += t; },
+    now: (): number => 0,
+  };
+  return o;
+}
+
+describe('--kconfig FILE', () => {
+  const config = new TextEncoder().encode('CONFIG_HZ=250\n# CONFIG_BPF_JIT is not set\nCONFIG_NR_CPUS=8\n');
+  const expected = `r0 = 0x${(250 + (8 << 16)).toString(16)}`;
+
+  it('run: the program reads the file\'s values, plain or gzipped (as /proc/config.gz)', async () => {
+    for (const file of [config, new Uint8Array(gzipSync(config))]) {
+      const x = io({ 'k.o': fixture(), '.config': file });
+      expect(await main(['run', 'k.o', '--program', 'config', '--kconfig', '.config'], x), x.err).toBe(0);
+      expect(x.out).toContain(expected);
+    }
+    const without = io({ 'k.o': fixture() });
+    expect(await main(['run', 'k.o', '--program', 'config'], without)).toBe(0);
+    expect(without.out).toContain('r0 = 0x0');
+  });
+
+  it('a bad line, a broken gzip, a value that does not fit: one error line, exit 1; with raw bytecode: exit 2', async () => {
+    const cases: [Uint8Array, string][] = [
+      [new TextEncoder().encode('CONFIG_HZ=250\nHZ=1\n'), 'line 2 of .config'],
+      [Uint8Array.of(0x1f, 0x8b, 1, 2, 3), 'does not decompress'],
+      [new TextEncoder().encode('CONFIG_NR_CPUS=100000\n'), 'CONFIG_NR_CPUS'],
+    ];
+    for (const [file, message] of cases) {
+      const x = io({ 'k.o': fixture(), '.config': file });
+      expect(await main(['compile', 'k.o', '-o', 'k.wasm', '--kconfig', '.config'], x)).toBe(1);
+      expect(x.err).toContain('E_BAD_ARGUMENT');
+      expect(x.err).toContain(message);
+      expect(x.err.trim().split('\n')).toHaveLength(1);
+    }
+    const raw = io({ 'p.bin': new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), '.config': config });
+    expect(await main(['run', 'p.bin', '--kconfig', '.config'], raw)).toBe(2);
   });
 });
