@@ -13,7 +13,7 @@
  */
 import { ErrorCode } from '../../runtime/errors.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType } from '../../runtime/uapi/index.js';
-import type { Btf, BtfType } from '../btf/types.js';
+import { BtfLinkage, type Btf, type BtfType } from '../btf/types.js';
 import { E_BAD_ELF, ElfError, SHN, SymbolBind, type ElfFile } from './elf64.js';
 import type { DataVariable } from './data.js';
 import type { MapSpec } from './loader.js';
@@ -93,7 +93,7 @@ export function buildKconfigMap(elf: ElfFile, btf: Btf | undefined, index: numbe
   for (const f of found) {
     const offset = Math.ceil(end / f.align) * f.align;
     externs.set(f.name, { name: f.name, kind: f.kind, offset, size: f.size, weak: f.weak });
-    variables.push({ name: f.name, varTypeId: f.varTypeId, typeId: f.typeId, linkage: 2, offset, size: f.size });
+    variables.push({ name: f.name, varTypeId: f.varTypeId, typeId: f.typeId, linkage: BtfLinkage.EXTERN, offset, size: f.size });
     end = offset + f.size;
   }
 

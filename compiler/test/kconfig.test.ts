@@ -142,6 +142,19 @@ describe('.kconfig errors', () => {
     expect(e.message).toMatch(/has type ptr/);
   });
 
+  it('a .kconfig variable whose symbol is defined (not an extern) is E_BAD_ELF naming it', () => {
+    const bytes = fixture();
+    const elf = parseElf(bytes);
+    const symtab = elf.sections.find((s) => s.type === SectionType.SYMTAB)!;
+    const sym = elf.symbols.find((s) => s.name === 'CONFIG_NR_CPUS')!;
+    // st_shndx: the license section.
+    new DataView(bytes.buffer, bytes.byteOffset).setUint16(symtab.offset + 24 * sym.index + 6, elf.sectionByName('license')!.index, true);
+    const e = thrown(() => loadObjectSpec(bytes));
+    expect(e.code).toBe(ErrorCode.BadElf);
+    expect(e.message).toContain('CONFIG_NR_CPUS');
+    expect(e.message).toMatch(/no undefined symbol/);
+  });
+
   it('a host value that does not fit its extern is E_BAD_ARGUMENT naming both', () => {
     const cases: [string, string | number | boolean, RegExp][] = [
       ['CONFIG_BPF_JIT', 'm', /bool cannot hold/],
