@@ -9,6 +9,7 @@ export {
   compile, type CompileOptions, type CompiledModule, type EntryDecl, type HelperDecl, type OptLevel,
 } from './compile.js';
 export { compileObject, type ObjectCompileOptions, type CompiledObject } from './object/compile-object.js';
+export { parseKconfig, type LoadKconfig } from './elf/kconfig.js';
 export {
   compileStandalone, STANDALONE_SECTION, type StandaloneOptions, type StandaloneModule, type StandaloneDescription,
 } from './standalone/standalone.js';

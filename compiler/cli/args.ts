@@ -8,10 +8,10 @@ import type { EngineKind } from '../load.js';
 
 export const USAGE = `usage:
   bpf2wasm compile IN -o OUT.wasm [--wat] [--manifest OUT.json] [-O0|-O1|-O2]
-                   [--checked] [--budget N] [--validate] [--program NAME] [--btf FILE]
+                   [--checked] [--budget N] [--validate] [--program NAME] [--btf FILE] [--kconfig FILE]
   bpf2wasm run IN [--mem FILE] [--packet FILE [--skb-data mac|network]] [--repeat N]
                [--json] [-O0|-O1|-O2] [--engine compiled|interpreter] [--checked] [--budget N|--no-budget]
-               [--validate] [--program NAME] [--net NET.json] [--btf FILE]
+               [--validate] [--program NAME] [--net NET.json] [--btf FILE] [--kconfig FILE]
   bpf2wasm run OBJ|FILTER.txt --pcap IN [--program NAME] [--out OUT.pcap] [--keep V,...]
                [--skb-data mac|network] [--json] [--repeat R] [--net NET.json]
   bpf2wasm inspect OBJ [--json]
@@ -49,6 +49,8 @@ export const USAGE = `usage:
   --btf FILE    an object's CO-RE relocations on types the runtime does not
                 present (struct task_struct, ...) resolve against this raw BTF
                 (e.g. /sys/kernel/btf/vmlinux), as libbpf resolves them
+  --kconfig FILE  values of an object's __kconfig CONFIG_* externs, in the kernel
+                config format (CONFIG_X=y lines, as /proc/config.gz, gzipped or not)
   --no-source   disasm of an object: leave out the C source lines (from .BTF.ext)
                 and function labels it shows between the instructions by default
 
@@ -101,6 +103,10 @@ export interface Parsed {
   btf?: string;
   /** The bytes of --btf FILE, once read (main.ts). */
   btfBytes?: Uint8Array;
+  /** --kconfig FILE: kernel config text for an object's `__kconfig` externs. */
+  kconfig?: string;
+  /** The values of --kconfig FILE, once read (main.ts). */
+  kconfigValues?: Record<string, string>;
 }
 
 /** Parses argv (without the node and script paths); throws UsageError for a bad one. */
@@ -146,6 +152,7 @@ export function parseArgs(argv: string[]): Parsed {
       case '--program': p.program = need(++i, a); break;
       case '--net': p.net = need(++i, a); break;
       case '--btf': p.btf = need(++i, a); break;
+      case '--kconfig': p.kconfig = need(++i, a); break;
       case '--checked': p.checked = true; break;
       case '--validate': p.validate = true; break;
       case '--engine': {
@@ -194,11 +201,12 @@ export function parseArgs(argv: string[]): Parsed {
 export const DEFAULT_RUN_BUDGET = 1_000_000_000;
 
 /** The compile options the command line asks for (`run` gets {@link DEFAULT_RUN_BUDGET} unless told otherwise). */
-export function compileOptions(p: Parsed): CompileOptions & { btf?: Uint8Array } {
+export function compileOptions(p: Parsed): CompileOptions & { btf?: Uint8Array; kconfig?: Record<string, string> } {
   const budget = p.budget ?? (p.command === 'run' && !p.noBudget ? DEFAULT_RUN_BUDGET : undefined);
   return {
     optLevel: p.opt,
     ...(p.btfBytes ? { btf: p.btfBytes } : {}),
+    ...(p.kconfigValues ? { kconfig: p.kconfigValues } : {}),
     ...(p.checked ? { checked: true } : {}),
     ...(budget !== undefined ? { budget } : {}),
     ...(p.validate ? { validate: true } : {}),

@@ -3,11 +3,12 @@
  * run (and be tested) without a process: `main(argv, io)` returns the exit status. The Node
  * adapter is compiler/cli/bin.ts.
  */
-import { Bpf2WasmError, formatLocation } from '../../runtime/errors.js';
+import { Bpf2WasmError, ErrorCode, formatLocation } from '../../runtime/errors.js';
 import { disassemble } from '../asm/disasm.js';
 import { compile } from '../compile.js';
 import { compileObject } from '../object/compile-object.js';
 import { parseHostBtf } from '../btf/host-btf.js';
+import { parseKconfig } from '../elf/kconfig.js';
 import { compileStandalone, compileStandaloneBytecode } from '../standalone/standalone.js';
 import { formatInspect, inspectObject } from '../object/inspect.js';
 import type { CliIO } from './io.js';
@@ -56,6 +57,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       if (!input.object || p.command === 'disasm') throw new UsageError('--btf goes with compile or run of an ELF object');
       p.btfBytes = await io.readFile(p.btf);
       parseHostBtf(p.btfBytes, p.btf); // a malformed file is reported by its name
+    }
+    if (p.kconfig !== undefined) {
+      if (!input.object || p.command === 'disasm') throw new UsageError('--kconfig goes with compile or run of an ELF object');
+      p.kconfigValues = parseKconfig(await kconfigText(await io.readFile(p.kconfig), p.kconfig), p.kconfig);
     }
     if (p.pcap !== undefined) {
       if (p.net !== undefined && !input.object) throw new UsageError('--net goes with run of an ELF object');
@@ -116,3 +121,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
 
 export { formatLocation };
+
+/** The text of a --kconfig file, gunzipped when it is gzip (as /proc/config.gz). */
+async function kconfigText(bytes: Uint8Array, file: string): Promise<string> {
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return new TextDecoder().decode(bytes);
+  try {
+    const stream = new Blob([Uint8Array.from(bytes)]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new TextDecoder().decode(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new Bpf2WasmError(ErrorCode.BadArgument, `${file} starts as gzip but does not decompress (${e instanceof Error ? e.message : String(e)})`, { file });
+  }
+}

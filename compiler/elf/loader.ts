@@ -42,8 +42,11 @@
  *   (`call 0xbad2310`), which faults with E_CORE_RELO if it runs. {@link ProgramSpec.coreRelos}
  *   lists what was applied, at linked instruction slots.
  *
- * Not done here: remapping `.BTF.ext` func/line info to linked programs, externs (`__kconfig`,
- * `__ksym`) and kfunc calls (rejected with E_UNSUPPORTED).
+ * - **`__kconfig` externs** become the internal read-only map `.kconfig` (compiler/elf/kconfig.ts);
+ *   an lddw of one is `lddw src_reg=2` at its offset in that map's value.
+ *
+ * Not done here: remapping `.BTF.ext` func/line info to linked programs, `__ksym` variable externs
+ * and kfunc calls by BTF id (rejected with E_UNSUPPORTED).
  */
 import { ErrorCode } from '../../runtime/errors.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType } from '../../runtime/uapi/index.js';
@@ -55,6 +58,7 @@ import type { MapDef } from './map-defs.js';
 import { requireRelocatable, swapInstructions } from './extract.js';
 import { applyCoreRelos, type AppliedCoreRelo } from './core-patch.js';
 import { coreTargets } from '../btf/host-btf.js';
+import { buildKconfigMap, type KconfigExtern, type LoadKconfig } from './kconfig.js';
 import {
   E_BAD_ELF, ElfError, parseElf, relocationTypeName, RelocType, SectionFlags, SectionType, SHN, SymbolBind,
   SymbolType, type ElfFile, type ElfRelocation, type ElfSection, type ElfSymbol,
@@ -276,6 +280,8 @@ export interface LoadObjectOptions {
    * of CO-RE relocations beyond the runtime's contexts.
    */
   hostBtf?: Btf;
+  /** Host-supplied `CONFIG_*` values for `__kconfig` externs (see compiler/elf/kconfig.ts). */
+  kconfig?: LoadKconfig;
 }
 
 /**
@@ -283,7 +289,7 @@ export interface LoadObjectOptions {
  *
  * @throws ElfError `E_BAD_ELF` for a malformed object (bad ELF, BTF or map definitions,
  *   relocations that are not on an lddw or call, unknown relocation types or targets, calls out
- *   of range), `E_UNSUPPORTED` for externs and kfunc calls.
+ *   of range), `E_UNSUPPORTED` for `__ksym` variable externs, kfunc calls by BTF id and `__kconfig` externs of unsupported types or without a value (see kconfig.ts).
  */
 export function loadObjectSpec(bytes: Uint8Array, options: LoadObjectOptions = {}): ObjectSpec {
   const targets = coreTargets(options.hostBtf);
@@ -299,6 +305,8 @@ export function loadObjectSpec(bytes: Uint8Array, options: LoadObjectOptions = {
     maps.push(map);
     dataMaps.set(section.index, map);
   }
+  const kconfig = buildKconfigMap(elf, btf, maps.length, options.kconfig);
+  if (kconfig) maps.push(kconfig.map);
 
   const code = new Map<number, CodeSection>();
   for (const section of elf.sections) {
@@ -321,7 +329,7 @@ export function loadObjectSpec(bytes: Uint8Array, options: LoadObjectOptions = {
       .filter((s) => s.type === SymbolType.FUNC && (s.bind === SymbolBind.GLOBAL || s.bind === SymbolBind.WEAK))
       .sort((a, b) => a.value - b.value);
     for (const sym of symbols) {
-      const linker = new Linker(elf, code, maps, dataMaps, sym.name, kfuncIndex);
+      const linker = new Linker(elf, code, maps, dataMaps, sym.name, kfuncIndex, kconfig);
       const { insns, functions, coreRelos } = linker.link(unitAt(cs, sym.value / 8));
       programs.push({
         name: sym.name, section: cs.section.name, type: programTypeOfSection(cs.section.name), insns, functions,
@@ -441,6 +449,7 @@ class Linker {
     private readonly dataMaps: ReadonlyMap<number, MapSpec>,
     private readonly program: string,
     private readonly kfuncIndex: (name: string) => number,
+    private readonly kconfig?: { readonly map: MapSpec; readonly externs: ReadonlyMap<string, KconfigExtern> },
   ) {}
 
   link(entry: Unit): { insns: Uint8Array; functions: LinkedFunction[]; coreRelos: ProgramCoreRelo[] } {
@@ -594,7 +603,10 @@ class Linker {
       this.fail(E_BAD_ELF, unit, slot, `${what} has a relocation of type ${relocationTypeName(rel.type)} against ${this.describe(sym)}, expected R_BPF_64_64`);
     }
     if (sym.sectionIndex === SHN.UNDEF) {
-      this.fail(ErrorCode.Unsupported, unit, slot, `${what} refers to the extern ${this.describe(sym)} (__kconfig, __ksym or a variable of another object), which is not supported`);
+      const ext = this.kconfig?.externs.get(sym.name);
+      // libbpf: the extern's offset in the .kconfig value (the instruction's own imm is ignored).
+      if (ext && sym.name) return { src: LddwSource.MAP_VALUE, imm: this.kconfig!.map.index, imm2: ext.offset };
+      this.fail(ErrorCode.Unsupported, unit, slot, `${what} refers to the extern ${this.describe(sym)} (__ksym or a variable of another object), which is not supported`);
     }
     const section = sym.sectionIndex < this.elf.sections.length ? this.elf.sections[sym.sectionIndex] : undefined;
     if (!section) {

@@ -24,6 +24,7 @@ import { encodeSourceLines, SourceLineTable, withSourceLine } from '../../runtim
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
 import { mapTypeDescs } from '../btf/typedesc.js';
 import { parseHostBtf } from '../btf/host-btf.js';
+import type { LoadKconfig } from '../elf/kconfig.js';
 import { linkObjects } from './link.js';
 
 export interface ObjectCompileOptions extends Omit<
@@ -53,6 +54,12 @@ export interface ObjectCompileOptions extends Omit<
    * is an ElfError `E_BAD_ELF` naming the option and the offset in the blob.
    */
   btf?: Uint8Array;
+  /**
+   * Values for the object's `__kconfig` externs by name (`{ CONFIG_HZ: 1000, CONFIG_BPF_JIT: true }`,
+   * or the text of a kernel config: see compiler/elf/kconfig.ts `parseKconfig`). The runtime's
+   * virtual `LINUX_*` externs are not taken from here. Applies to objects given as bytes.
+   */
+  kconfig?: LoadKconfig;
 }
 
 /** Inner maps over this many bytes get no pool by default. */
@@ -161,9 +168,9 @@ function prepareObject(
   input: Uint8Array | ObjectSpec | readonly (Uint8Array | ObjectSpec)[],
   options: ObjectCompileOptions = {},
 ): PreparedObject {
-  const { programs: wanted, helpers: custom, inlineArrayLookups = true, innerMapPool, btf: hostBtfBytes, ...rest } = options;
+  const { programs: wanted, helpers: custom, inlineArrayLookups = true, innerMapPool, btf: hostBtfBytes, kconfig, ...rest } = options;
   const hostBtf = hostBtfBytes === undefined ? undefined : parseHostBtf(hostBtfBytes);
-  const load = (x: Uint8Array | ObjectSpec): ObjectSpec => (x instanceof Uint8Array ? loadObjectSpec(x, hostBtf ? { hostBtf } : {}) : x);
+  const load = (x: Uint8Array | ObjectSpec): ObjectSpec => (x instanceof Uint8Array ? loadObjectSpec(x, { ...(hostBtf ? { hostBtf } : {}), ...(kconfig ? { kconfig } : {}) }) : x);
   const spec = Array.isArray(input) ? linkObjects(input.map(load)) : load(input as Uint8Array | ObjectSpec);
   if (spec.bigEndian) {
     // Its programs load and store multi-byte values in big-endian order, in memory that is

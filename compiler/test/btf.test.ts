@@ -190,6 +190,7 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/core_ctx': { tc: ['skb_fields', 'skb_info', 'narrow'], xdp: ['xdp_bounds'] },
   'c/core_bitfield': { tc: ['bits'] },
   'c/kprobe_args': { 'kprobe/do_unlinkat': ['unlink_args'], 'kprobe/__x64_sys_openat': ['openat_args'], 'kprobe/__arm64_sys_openat': ['arm64_arg'] },
+  'c/ksyscall_hello': { 'ksyscall/execve': ['hello'] },
   'c/core_poison': { tc: ['poison', 'task_pid', 'short_mark'], xdp: ['enum_missing', 'enum_value'] },
   'c/http_filter': { syscall: ['http_filter'] },
   'c/soak': { syscall: ['soak'] },

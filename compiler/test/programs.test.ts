@@ -1457,6 +1457,75 @@ program('kprobe_args', () => {
   }
 });
 
+program('ksyscall_hello', () => {
+  /** A struct pt_regs (x86-64, 168 bytes) with the given registers. */
+  const regs = (values: Partial<Record<keyof typeof PtRegs, bigint>>): Uint8Array => {
+    const b = new Uint8Array(PtRegs.SIZE);
+    const v = new DataView(b.buffer);
+    for (const [name, value] of Object.entries(values)) v.setBigUint64(PtRegs[name as keyof typeof PtRegs], value, true);
+    return b;
+  };
+  /** struct data_t of ksyscall_hello.c: pid, uid, command[16], message[12], path[16]. */
+  const record = (b: Uint8Array) => {
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return { pid: v.getInt32(0, true), uid: v.getInt32(4, true), command: cstring(b.subarray(8, 24)), message: cstring(b.subarray(24, 36)), path: cstring(b.subarray(36, 52)) };
+  };
+
+  it('LINUX_HAS_SYSCALL_WRAPPER is the 1-byte value of the read-only .kconfig map, which the lddw points into', async () => {
+    const c = await build('ksyscall_hello');
+    expect(programsOf(c)).toEqual(['hello ksyscall/execve kprobe']);
+    const kconfig = c.spec.maps.find((m) => m.name === '.kconfig')!;
+    expect([kconfig.type, kconfig.valueSize, kconfig.maxEntries, kconfig.readonly, [...kconfig.initialData!]]).toEqual([2, 1, 1, true, [1]]);
+    expect(kconfig.variables!.map((v) => [v.name, v.offset, v.size])).toEqual([['LINUX_HAS_SYSCALL_WRAPPER', 0, 1]]);
+    const loads = slots(c, 'hello').filter((s) => s.opcode === LDDW && s.src === LddwSource.MAP_VALUE);
+    expect(loads.map((s) => [s.imm, s.imm2])).toContainEqual([kconfig.index, 0]);
+    expect(helperCalls(c, 'hello')).toEqual([113, 14, 15, 16, 114, 1, 115, 25]);
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: hello reads the pathname behind the wrapper's inner regs and outputs one perf record`, async () => {
+      const innerAt = 0xffff_c900_0042_7f58n;
+      const pathAt = 0x7ffd_1234_0000n;
+      const inner = regs({ di: pathAt, si: 0x7ffd_1234_1000n });
+      const path = new TextEncoder().encode('/usr/bin/a-long-program-name\0');
+      const env = {
+        ...HELLO_ENV,
+        probeRead: (address: bigint, length: number): Uint8Array | undefined => {
+          const inRegs = Number(address - innerAt);
+          if (inRegs >= 0 && inRegs + length <= inner.length) return inner.slice(inRegs, inRegs + length);
+          const inPath = Number(address - pathAt);
+          if (inPath >= 0 && inPath < path.length) return path.slice(inPath, Math.min(path.length, inPath + length));
+          return undefined;
+        },
+      };
+      const { inst } = await open('ksyscall_hello', engine, { env });
+      const perf = inst.perfbuf('output');
+      const records: Uint8Array[] = [];
+      perf.onRecord((data) => records.push(data));
+      const ctx = regs({ di: innerAt, si: 1n, dx: 2n });
+      expect(inst.program('hello').run(ctx)).toBe(0n);
+      // A my_config entry for the uid replaces the message.
+      inst.map('my_config').updateRaw(Uint8Array.of(0xe8, 3, 0, 0), new TextEncoder().encode('hi from cfg\0'));
+      expect(inst.program('hello').run(ctx)).toBe(0n);
+      expect(perf.consume()).toBe(2);
+      // 52 bytes: with the sample's u32 size, 56, already 8-aligned.
+      expect(records.map((r) => r.length)).toEqual([52, 52]);
+      const base = { pid: 4242, uid: 1000, command: 'bash', path: '/usr/bin/a-long' };
+      expect(records.map(record)).toEqual([{ ...base, message: 'Hello World' }, { ...base, message: 'hi from cfg' }]);
+    });
+  }
+
+  it('unserved inner regs: the pathname read fails, the record still goes out with an empty path', async () => {
+    const { inst } = await open('ksyscall_hello', O1, { env: { ...HELLO_ENV } });
+    const perf = inst.perfbuf('output');
+    const records: Uint8Array[] = [];
+    perf.onRecord((data) => records.push(data));
+    expect(inst.program('hello').run(regs({ di: 0xffff_c900_0000_0000n }))).toBe(0n);
+    expect(perf.consume()).toBe(1);
+    expect(record(records[0]!)).toEqual({ pid: 4242, uid: 1000, command: 'bash', message: 'Hello World', path: '' });
+  });
+});
+
 program('core_ctx', () => {
   /** A 60-byte frame, and an `__sk_buff` ctx_in with mark = 3. */
   const frame = ether(ETH_P_IP, ipv4({ proto: IPPROTO_UDP, payload: [...udp(53), ...new Array<number>(18).fill(0)] }));

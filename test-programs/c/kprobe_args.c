@@ -5,8 +5,8 @@
  * the runtime's context BTF presents x86-64's `struct pt_regs` (runtime/uapi/tracing.ts), so the
  * relocations give the kernel's offsets.
  *
- * BPF_KSYSCALL itself needs the `LINUX_HAS_SYSCALL_WRAPPER` __kconfig extern, which the loader
- * does not support: openat_args does by hand what it does on a kernel with the syscall wrapper
+ * BPF_KSYSCALL itself reads the `LINUX_HAS_SYSCALL_WRAPPER` __kconfig extern (ksyscall_hello.c
+ * uses it): openat_args does by hand what it does on a kernel with the syscall wrapper
  * (x86-64 since 4.17): the syscall's registers are those pointed to by the wrapper's first
  * argument (PT_REGS_SYSCALL_REGS), read with bpf_probe_read_kernel (PT_REGS_PARM*_CORE_SYSCALL).
  *
