@@ -8,6 +8,7 @@
  * modules (as `WebAssembly.Module`s or bytes) and the client address.
  */
 import { assemble } from '../../compiler/asm/assemble.js';
+import { parseIpv4, parseIpv6 } from '../../runtime/ip.js';
 import { instantiate, interpret, isBpf2WasmError, type BpfInstance } from '../../runtime/index.js';
 
 /** Byte offsets and sizes of `struct http_request` (test-programs/c/http_filter.c; a test checks them against its BTF). */
@@ -92,53 +93,6 @@ export function parseIp(text: string): IpAddress | undefined {
     return { family: 4, bytes };
   }
   return { family: 6, bytes: v6 };
-}
-
-function parseIpv4(s: string): Uint8Array | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) return undefined;
-    out[i] = Number(p);
-  }
-  return out;
-}
-
-function parseIpv6(s: string): Uint8Array | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s)) return undefined;
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): number[] | undefined => {
-    if (h === '') return [];
-    const out: number[] = [];
-    const parts = h.split(':');
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      if (i === parts.length - 1 && p.includes('.')) {
-        const v4 = parseIpv4(p);
-        if (!v4) return undefined;
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return undefined;
-        out.push(parseInt(p, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (!head || !tail) return undefined;
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 2 ? fill < 1 : fill !== 0) return undefined;
-  const all = [...head, ...new Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
-  const bytes = new Uint8Array(16);
-  all.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
-  return bytes;
 }
 
 /** Formats 16 address bytes of a family as text (IPv6 with the longest zero run compressed). */

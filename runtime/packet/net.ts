@@ -10,6 +10,7 @@
  * while there are no policy rules) and a full lookup continues into the default table (253);
  * IPv6 looks in the local table, then main.
  */
+import { parseIpv4, parseIpv6 } from '../ip.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { LOOPBACK } from './layout.js';
 import { BpfTcpSock } from './sockets.js';
@@ -204,55 +205,6 @@ const LOOPBACK_MTU = 65536;
 
 function bad(path: string, why: string): BpfRuntimeError {
   return new BpfRuntimeError(ErrorCode.HostState, why, { field: path });
-}
-
-/** Parses a dotted-quad IPv4 address (undefined when it is not one). */
-function parseIpv4(s: string): IpBytes | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) return undefined;
-    out[i] = Number(p);
-  }
-  return out;
-}
-
-/** Parses an IPv6 address (`::` compression and a trailing dotted quad allowed). */
-function parseIpv6(s: string): IpBytes | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s)) return undefined;
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): number[] | undefined => {
-    if (h === '') return [];
-    const out: number[] = [];
-    const items = h.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i]!;
-      if (i === items.length - 1 && it.includes('.')) {
-        const v4 = parseIpv4(it);
-        if (!v4) return undefined;
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(it)) return undefined;
-        out.push(parseInt(it, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  if (!head || !tail) return undefined;
-  const total = head.length + tail.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const all = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
 }
 
 /** Parses an IPv4 or IPv6 address. */
