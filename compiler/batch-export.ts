@@ -10,19 +10,9 @@
  * the same number of bytes (the sections before the code grew), which the caller adds to the
  * instruction map's offsets.
  */
-import { BATCH_EXPORT_SUFFIX, LOOP_TYPE, loopFunctionBody, type LoopKind } from '../runtime/packet/batch-loop.js';
+import { BATCH_EXPORT_SUFFIX, LOOP_TYPE, loopFunctionBody, uleb, type LoopKind } from '../runtime/packet/batch-loop.js';
 import { InternalError, ErrorCode } from '../runtime/errors.js';
 
-function uleb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-  return out;
-}
 
 /** A reader of the module's bytes. */
 class Reader {

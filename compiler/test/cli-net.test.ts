@@ -3,32 +3,16 @@
  * of `--packet` and `--pcap` runs; the redirect is printed; a malformed file is one error line
  * (E_HOST_STATE naming the field), exit 1; `--net` elsewhere is a usage error.
  */
+import { memoryIO as io } from '../../test/support/cli-io.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { repoPath } from '../../test/support/fixtures.js';
-import { main, type CliIO } from '../cli/main.js';
+import { main } from '../cli/main.js';
 import { FWD_FRAMES, NET, probeFrame } from '../../runtime/test/fib-cases.js';
 import { writePcap } from '../../runtime/capture/index.js';
 
 const OBJ = new Uint8Array(readFileSync(repoPath('test-programs/c/xdp_fwd.o')));
 
-function io(files: Record<string, Uint8Array | string>): CliIO & { out: string; err: string } {
-  const enc = new TextEncoder();
-  const o = {
-    out: '',
-    err: '',
-    async readFile(p: string): Promise<Uint8Array> {
-      const f = files[p];
-      if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-      return typeof f === 'string' ? enc.encode(f) : f;
-    },
-    async writeFile(): Promise<void> {},
-    stdout(t: string): void { o.out += t; },
-    stderr(t: string): void { o.err += t; },
-    now: (): number => 0,
-  };
-  return o;
-}
 
 describe('run --net', () => {
   const probe = probeFrame({ label: '', ifindex: 10, dst: '10.20.1.1', rc: 0 });

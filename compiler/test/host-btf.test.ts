@@ -6,6 +6,7 @@
  * readable) core_read's relocations give the kernel's offsets, checked with `bpftool btf dump`.
  * core_read runs against a host layout on every engine in compiler/test/programs.test.ts.
  */
+import { memoryIO as io } from '../../test/support/cli-io.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { BtfWriter } from '../btf/encode.js';
 import { parseHostBtf } from '../btf/host-btf.js';
 import { ElfError } from '../elf/elf64.js';
 import { compileObject } from '../object/compile-object.js';
-import { main, type CliIO } from '../cli/main.js';
+import { main } from '../cli/main.js';
 
 const m = (name: string, type: number, byteOffset: number) => ({ name, type, bitOffset: byteOffset * 8 });
 
@@ -111,22 +112,6 @@ describe('against this host\'s /sys/kernel/btf/vmlinux', () => {
   });
 });
 
-function io(files: Record<string, Uint8Array>): CliIO & { out: string; err: string } {
-  const o = {
-    out: '',
-    err: '',
-    async readFile(p: string): Promise<Uint8Array> {
-      const f = files[p];
-      if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-      return f;
-    },
-    async writeFile(): Promise<void> {},
-    stdout(t: string): void { o.out += t; },
-    stderr(t: string): void { o.err += t; },
-    now: (): number => 0,
-  };
-  return o;
-}
 
 describe('--btf FILE', () => {
   it('run: core_read no longer stops at a poisoned instruction', async () => {

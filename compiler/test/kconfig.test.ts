@@ -5,6 +5,7 @@
  * for strong unknown externs, unsupported types and values that do not fit.
  * The seed program that needs them (BPF_KPROBE_SYSCALL) runs in programs.test.ts (ksyscall_hello).
  */
+import { memoryIO as io } from '../../test/support/cli-io.js';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { repoBytes } from '../../test/support/fixtures.js';
@@ -18,7 +19,6 @@ import { parseElf, SectionType } from '../elf/elf64.js';
 import { readElfBtf } from '../elf/btf-sections.js';
 import { compileObject, planObject } from '../object/compile-object.js';
 import { main } from '../cli/main.js';
-import type { CliIO } from '../cli/io.js';
 
 const fixture = (): Uint8Array => repoBytes('test-programs/loader/kconfig.o');
 const kconfigMap = (bytes: Uint8Array, options: LoadObjectOptions = {}): MapSpec =>
@@ -200,22 +200,6 @@ describe('.kconfig errors', () => {
   });
 });
 
-function io(files: Record<string, Uint8Array>): CliIO & { out: string; err: string } {
-  const o = {
-    out: '',
-    err: '',
-    async readFile(p: string): Promise<Uint8Array> {
-      const f = files[p];
-      if (f === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-      return f;
-    },
-    async writeFile(): Promise<void> {},
-    stdout(t: string): void { o.out += t; },
-    stderr(t: string): void { o.err += t; },
-    now: (): number => 0,
-  };
-  return o;
-}
 
 describe('--kconfig FILE', () => {
   const config = new TextEncoder().encode('CONFIG_HZ=250\n# CONFIG_BPF_JIT is not set\nCONFIG_NR_CPUS=8\n');

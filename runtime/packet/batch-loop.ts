@@ -73,7 +73,8 @@ export const LOOP_MAX_LEN = { xdp: XDP_MAX_LINEAR, skb: SKB_MAX_DATA, classic: C
 type Code = number[];
 const I32 = 0x7f;
 
-function uleb(v: number): Code {
+/** An unsigned LEB128 (the Wasm binary format's integers); compiler/batch-export.ts uses it too. */
+export function uleb(v: number): Code {
   const out: Code = [];
   do {
     let b = v & 0x7f;
