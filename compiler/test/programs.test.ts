@@ -2072,3 +2072,45 @@ program('standalone_helpers', () => {
     });
   }
 });
+
+program('xdp_callx', () => {
+  // 60-byte frames whose last destination MAC byte picks each helper (sel = (dst[5] + length) & 3).
+  const frame = (sel: number): Uint8Array => {
+    const f = bytes(60, (i) => 0x40 + i);
+    f[5] = sel;
+    f[11] = 0;
+    return f;
+  };
+  it('clang 14 puts callx\'s register in imm (dst 0): decoded as that register', async () => {
+    const c = await build('xdp_callx');
+    expect(programsOf(c)).toEqual(['xdp_callx xdp xdp', 'tc_callx tc tc']);
+    expect(c.manifest.usesCallx).toBe(true);
+    for (const p of ['xdp_callx', 'tc_callx']) {
+      const callx = slots(c, p).filter((s) => s.opcode === 0x8d);
+      expect(callx.length, p).toBeGreaterThanOrEqual(3);
+      for (const s of callx) expect([s.dst, s.src, s.imm >= 1 && s.imm <= 9], p).toEqual([0, 0, true]);
+    }
+  });
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: each helper picked by number runs as called by name; an unknown number faults`, async () => {
+      const { inst } = await open('xdp_callx', engine);
+      const x = inst.program('xdp_callx');
+      const strip = x.test({ dataIn: frame(0) });
+      expect([strip.retval, Buffer.from(strip.dataOut).toString('hex')]).toEqual([2, Buffer.from(frame(0).subarray(14)).toString('hex')]);
+      const red = x.test({ dataIn: frame(1) });
+      expect([red.retval, red.redirect]).toEqual([4, { helper: 'bpf_redirect', index: 3, flags: 0 }]);
+      const trim = x.test({ dataIn: frame(2) });
+      expect([trim.retval, trim.dataOut.length]).toEqual([3, 56]);
+      expect(thrownBy(() => x.test({ dataIn: frame(3) }), Bpf2WasmError).code).toBe(ErrorCode.UnknownHelper);
+      const t = inst.program('tc_callx');
+      const grown = t.test({ dataIn: frame(0) });
+      expect([grown.retval, grown.dataOut.length]).toEqual([0, 64]);
+      expect(t.test({ dataIn: frame(1) }).redirect).toEqual({ helper: 'bpf_redirect', index: 3, flags: 0 });
+      expect(t.test({ dataIn: frame(2) }).hash).toBe(0x1234);
+      expect(thrownBy(() => t.test({ dataIn: frame(3) }), Bpf2WasmError).code).toBe(ErrorCode.UnknownHelper);
+      // Four picks each, the faulted runs' included (the count comes first).
+      expect([...inst.map<number, bigint>('picks').entries()].map(([, v]) => v)).toEqual([2n, 2n, 2n, 2n]);
+    });
+  }
+});
