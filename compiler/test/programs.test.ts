@@ -2114,3 +2114,48 @@ program('xdp_callx', () => {
     });
   }
 });
+
+program('ksyscall_rawtp', () => {
+  // ksyscall_hello's body behind raw_tp/sys_enter (the kernel oracle's entry where kprobes are
+  // missing: runtime/test/ksyscall-oracle.test.ts): it must give hello's records.
+  const regs = (values: Partial<Record<keyof typeof PtRegs, bigint>>): Uint8Array => {
+    const b = new Uint8Array(PtRegs.SIZE);
+    const v = new DataView(b.buffer);
+    for (const [name, value] of Object.entries(values)) v.setBigUint64(PtRegs[name as keyof typeof PtRegs], value, true);
+    return b;
+  };
+  const args = (...xs: bigint[]): Uint8Array => {
+    const b = new Uint8Array(8 * xs.length);
+    xs.forEach((x, i) => new DataView(b.buffer).setBigUint64(8 * i, x, true));
+    return b;
+  };
+
+  for (const engine of ENGINES) {
+    it(`${engine.label}: hello_raw on execve's sys_enter gives hello's record for the same registers; other syscalls none`, async () => {
+      const innerAt = 0xffff_c900_0042_7f58n;
+      const pathAt = 0x7ffd_1234_0000n;
+      const inner = regs({ di: pathAt });
+      const path = new TextEncoder().encode('/usr/bin/a-long-program-name\0');
+      const env = {
+        ...HELLO_ENV,
+        probeRead: (address: bigint, length: number): Uint8Array | undefined => {
+          const inRegs = Number(address - innerAt);
+          if (inRegs >= 0 && inRegs + length <= inner.length) return inner.slice(inRegs, inRegs + length);
+          const inPath = Number(address - pathAt);
+          if (inPath >= 0 && inPath < path.length) return path.slice(inPath, Math.min(path.length, inPath + length));
+          return undefined;
+        },
+      };
+      const { inst, compiled } = await open('ksyscall_rawtp', engine, { env });
+      expect(programsOf(compiled as CompiledObject)).toEqual(['hello ksyscall/execve kprobe', 'hello_raw raw_tp/sys_enter raw_tracepoint']);
+      const records: string[] = [];
+      inst.perfbuf('output').onRecord((data) => records.push(Buffer.from(data).toString('hex')));
+      expect(inst.program('hello').run(regs({ di: innerAt }))).toBe(0n);
+      expect(inst.program('hello_raw').run(args(innerAt, 59n))).toBe(0n);
+      expect(inst.program('hello_raw').run(args(innerAt, 1n))).toBe(0n);
+      expect(inst.perfbuf('output').consume()).toBe(2);
+      expect(records[1]).toBe(records[0]);
+      expect(records[0]).toContain(Buffer.from('/usr/bin/a-long\0').toString('hex'));
+    });
+  }
+});
