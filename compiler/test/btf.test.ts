@@ -191,6 +191,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/core_bitfield': { tc: ['bits'] },
   'c/kprobe_args': { 'kprobe/do_unlinkat': ['unlink_args'], 'kprobe/__x64_sys_openat': ['openat_args'], 'kprobe/__arm64_sys_openat': ['arm64_arg'] },
   'c/ksyscall_hello': { 'ksyscall/execve': ['hello'] },
+  'c/ksyscall_rawtp': { 'ksyscall/execve': ['hello'], 'raw_tp/sys_enter': ['hello_raw'] },
+  'c/xdp_callx': { xdp: ['xdp_callx'], tc: ['tc_callx'] },
   'c/core_poison': { tc: ['poison', 'task_pid', 'short_mark'], xdp: ['enum_missing', 'enum_value'] },
   'c/http_filter': { syscall: ['http_filter'] },
   'c/soak': { syscall: ['soak'] },
@@ -249,11 +251,19 @@ describe('BTF of the test programs', () => {
   it.each(ALL_OBJECTS)('%s: line_info points at the right source lines', (rel) => {
     const { ext } = btfOf(rel);
     const sourceFile = rel.replace(/(\.be)?\.o$/, '.c');
-    const lines = readFileSync(path.join(root, sourceFile), 'utf8').split('\n');
+    // The source and the sources it includes by a quoted name (ksyscall_rawtp.c includes ksyscall_hello.c).
+    const sources = new Map<string, string[]>();
+    const read = (file: string): void => {
+      const text = readFileSync(path.join(root, file), 'utf8');
+      sources.set(`./${file}`, text.split('\n'));
+      for (const m of text.matchAll(/^#include "([^"]+\.c)"/gm)) read(path.join(path.dirname(file), m[1]!));
+    };
+    read(sourceFile);
     let checked = 0;
     for (const [section, list] of ext!.lineInfo) {
       for (const l of list) {
-        expect(l.fileName).toBe(`./${sourceFile}`);
+        expect([...sources.keys()]).toContain(l.fileName);
+        const lines = sources.get(l.fileName)!;
         if (l.line === 0) continue; // compiler-generated code
         expect(l.source).toBe(lines[l.line - 1]);
         expect(l.column).toBeLessThanOrEqual(lines[l.line - 1]!.length + 1);
@@ -265,6 +275,7 @@ describe('BTF of the test programs', () => {
       for (const f of ext!.funcInfo.get(section) ?? []) {
         const l = ext!.lineAt(section, f.insn)!;
         expect(l.insn).toBe(f.insn);
+        const lines = sources.get(l.fileName)!;
         const declared = new RegExp(`(\\b${f.name}\\(|\\bBPF_[A-Z_]+\\(${f.name}\\b)[^)]*\\)\\s*\\{`);
         const declaration = 1 + lines.findIndex((text) => declared.test(text));
         expect(declaration, f.name).toBeGreaterThan(0);

@@ -238,7 +238,12 @@ function decodeJmp(raw: RawSlot, pc: number, width: 32 | 64): Insn {
       return { kind: 'ja', pc, wide: true, off: raw.imm, target: pc + raw.imm + 1 };
     case JmpCode.CALL:
       if (width === 32) return unknown(raw, pc);
-      if (isReg) return { kind: 'callx', pc, reg: checkReg(raw.dst, pc) };
+      if (isReg) {
+        // The register is in dst (gcc, LLVM 19 and later, the conformance suite) or, from
+        // LLVM before 19 (clang 14 among them), in imm with dst 0.
+        if (raw.dst !== 0 && raw.imm !== 0) return unknown(raw, pc, `callx names a register in both dst (r${raw.dst}) and imm (${raw.imm})`);
+        return { kind: 'callx', pc, reg: checkReg(raw.dst !== 0 ? raw.dst : raw.imm, pc) };
+      }
       if (raw.src === CallSrc.HELPER) return { kind: 'call', pc, helper: raw.imm };
       if (raw.src === CallSrc.LOCAL) return { kind: 'call_local', pc, imm: raw.imm, target: pc + raw.imm + 1 };
       if (raw.src === CallSrc.KFUNC) return { kind: 'kfunc', pc, btfId: raw.imm, off: raw.off };

@@ -9,18 +9,23 @@
  * run's context, and leaves the return values and output frames in memory, read back per chunk.
  * No JS runs per frame, except the helpers the program itself calls. The packet helpers find the
  * run (state.ts) as in a test run: one run is open for the whole batch, and its per-frame parts
- * (skb headers, the room the data may grow into, what the program asked of the outside world)
- * follow the frame the loop is on.
+ * (skb headers, the room the data may grow into, what the program asked of the outside world,
+ * the socket references the lookups took) follow the frame the loop is on. A frame's socket
+ * state is made by the first socket helper it calls and checked when the next frame's first
+ * socket helper runs or the loop returns: a frame that ended holding a reference gets the error
+ * `test()` throws for it (its return value and output dropped, as `test()` gives none), and only
+ * that frame. Modules that call helpers by number (callx) take the loop too; any helper may be
+ * called, so the loop zeroes the XDP headroom before every frame.
  *
- * Per-frame path (the same results, one test run per frame): the interpreter and modules that
- * call helpers by number (callx); within a fast batch, frames longer than the test run's linear
- * room (XDP fragments past 3520 bytes, skbs refused past 3712) and frames shorter than an
- * Ethernet header, refused per frame as the kernel's test run refuses them, never run.
+ * Per-frame path (the same results, one test run per frame): the interpreter; within a fast
+ * batch, frames longer than the test run's linear room (XDP fragments past 3520 bytes, skbs
+ * refused past 3712) and frames shorter than an Ethernet header, refused per frame as the
+ * kernel's test run refuses them, never run.
  */
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../errors.js';
 import type { Manifest } from '../abi.js';
 import { CONTEXT_AREA, ETH_HLEN, PAGE_SIZE, SHINFO_SIZE, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkbPrivate, XDP_PACKET_HEADROOM } from './layout.js';
-import { withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
+import { unreleasedIn, withRun, type PacketEffects, type PacketRun, type RunSockets, type SkbRun, type XdpRun } from './state.js';
 import { contextKind, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
 import {
   CLASSIC_MAX_LEN, LOOP_COPY_OUT, LOOP_FROM_MAC, LOOP_MAX_FRAMES, LOOP_MAX_LEN, LOOP_ZERO_HEADROOM, OLENS, ORIG_LENS,
@@ -145,17 +150,9 @@ export interface BatchTestResult {
   readonly fastPath: boolean;
 }
 
-/**
- * Helpers whose per-run state the loop does not carry: socket references are tracked per run and
- * a run ending with one fails (runtime/packet/sockets.ts), so their programs go frame by frame.
- */
-const PER_RUN_HELPERS: ReadonlySet<string> = new Set(['bpf_sk_lookup_tcp', 'bpf_sk_lookup_udp', 'bpf_skc_lookup_tcp']);
-
 /** Whether `program` of this engine runs its batches inside Wasm. */
 export function batchFastPath(engine: BatchEngine, program: PacketProgram): boolean {
-  const m = engine.manifest;
-  return contextKind(program.type) !== undefined && engine.rawEntry !== undefined && m !== undefined && !m.usesCallx
-    && !m.helpers.some((h) => PER_RUN_HELPERS.has(h.name));
+  return contextKind(program.type) !== undefined && engine.rawEntry !== undefined && engine.manifest !== undefined;
 }
 
 /** Input bytes per chunk of the fast path (frames are copied in a chunk at a time). */
@@ -193,6 +190,14 @@ class Results {
     let e = this.effects.get(i);
     if (!e) this.effects.set(i, (e = {}));
     return e;
+  }
+
+  /** Frame `i` has no result but `err` (a fault, or references left held): what it had recorded goes. */
+  failed(i: number, err: Bpf2WasmError): void {
+    this.errors.set(i, err);
+    this.retvals[i] = 0;
+    this.effects.delete(i);
+    if (this.keep) this.outBuf[i] = -1;
   }
 
   /** Frame `i` ran alone (testRunPacket): its result. */
@@ -298,6 +303,14 @@ interface Prepared {
   /** The batch in progress: its results, and the frame its current loop call started at. */
   res: Results | undefined;
   first: number;
+  /**
+   * Ends the socket state of the frame that made it (see the module comment): references left
+   * held fail that frame (in `leaks`), unless it is `faulted` (its fault is its error, as in
+   * `test()`) or `faulted` is true (the batch is abandoned).
+   */
+  endSockets(faulted?: number | true): void;
+  /** Frames that ended holding socket references, with their errors, for the caller to apply after it read the loop's results. */
+  leaks: [number, Bpf2WasmError][];
 }
 
 const preparedOf = new WeakMap<BatchEngine, Map<string, Prepared | null>>();
@@ -310,23 +323,47 @@ function prepared(engine: BatchEngine, program: PacketProgram): Prepared | undef
   if (p === undefined) {
     const kind = contextKind(program.type);
     const entry = kind && batchFastPath(engine, program) ? engine.rawEntry!(program.name) : undefined;
-    p = kind && entry ? prepare(engine, kind, entry) : null;
+    p = kind && entry ? prepare(engine, kind, entry, program.name) : null;
     byName.set(program.name, p);
   }
   return p ?? undefined;
 }
 
-function prepare(engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry): Prepared {
+function prepare(engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry, program: string): Prepared {
   const memory = engine.memory;
   const base = engine.dataAddress;
   const cache = {};
   const w = (at: number): number => words(memory, cache).u32[(base + at) >> 2]!;
   const setW = (at: number, v: number): void => { words(memory, cache).u32[(base + at) >> 2] = v; };
-  const effectsNow = (): PacketEffects => p.res!.effectsOf(p.first + w(W_PROGRESS));
+  const frameNow = (): number => p.first + w(W_PROGRESS);
+  const effectsNow = (): PacketEffects => p.res!.effectsOf(frameNow());
+  // The socket state of frame `sockFrame` (sockets.ts makes it on the frame's first socket helper).
+  let sockState: RunSockets | undefined;
+  let sockFrame = -1;
+  const endSockets = (faulted?: number | true): void => {
+    const st = sockState;
+    sockState = undefined;
+    const leak = st && faulted !== true && sockFrame !== faulted ? unreleasedIn(st, program) : undefined;
+    if (leak) p.leaks.push([sockFrame, leak]);
+  };
+  const sockets = {
+    get(): RunSockets | undefined {
+      if (sockState && sockFrame !== frameNow()) endSockets();
+      return sockState;
+    },
+    set(s: RunSockets | undefined): void {
+      sockState = s;
+      sockFrame = frameNow();
+    },
+  };
   let run: PacketRun;
   if (kind === 'xdp') {
     const hardStart = base + CONTEXT_AREA;
-    const xdp: XdpRun = { kind: 'xdp', ctx: base, hardStart, hardEnd: hardStart + PAGE_SIZE - SHINFO_SIZE, frags: [], get effects() { return effectsNow(); } };
+    const xdp: XdpRun = {
+      kind: 'xdp', ctx: base, hardStart, hardEnd: hardStart + PAGE_SIZE - SHINFO_SIZE, frags: [],
+      get effects() { return effectsNow(); },
+      get sockets() { return sockets.get(); }, set sockets(s) { sockets.set(s); },
+    };
     run = xdp;
   } else {
     const skb: SkbRun = {
@@ -335,13 +372,16 @@ function prepare(engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry): Pre
       get network() { return w(W_NET); }, set network(v) { setW(W_NET, v); },
       get end() { return w(W_END); }, set end(v) { setW(W_END, v); },
       get effects() { return effectsNow(); },
+      get sockets() { return sockets.get(); }, set sockets(s) { sockets.set(s); },
     };
     run = skb;
   }
+  const m = engine.manifest!;
   const p: Prepared = {
-    engine, kind, entry, memory, base, cache, run, res: undefined, first: 0,
+    engine, kind, entry, memory, base, cache, run, res: undefined, first: 0, endSockets, leaks: [],
     loop: (entry.batch as BatchLoop | undefined) ?? loopOf(kind, engine, entry),
-    headroom: engine.manifest!.helpers.some((h) => h.name === 'bpf_xdp_adjust_head' || h.name === 'bpf_xdp_adjust_meta'),
+    // A callx module may call any helper.
+    headroom: m.usesCallx || m.helpers.some((h) => h.name === 'bpf_xdp_adjust_head' || h.name === 'bpf_xdp_adjust_meta'),
   };
   return p;
 }
@@ -381,6 +421,10 @@ function fastBatch(p: Prepared, flags: number, frames: FrameSource, res: Results
     const b = res.outBufs.push(u8.slice(outAt, outAt + total)) - 1;
     res.outBuf.fill(b, from, from + count);
   };
+  const failLeaks = (): void => {
+    for (const [f, err] of p.leaks) res.failed(f, err);
+    p.leaks.length = 0;
+  };
   try {
     while (i < n) {
       const len = frames.length(i);
@@ -406,16 +450,22 @@ function fastBatch(p: Prepared, flags: number, frames: FrameSource, res: Results
         // The frames before the fault ran: collect them, record the fault, go on after it.
         const k = w(W_PROGRESS);
         collect(i, k);
-        res.errors.set(i + k, err);
+        p.endSockets(i + k);
+        failLeaks();
+        res.failed(i + k, err);
         at = w(W_OFF) - inAt + stAt + frames.length(i + k);
         i += k + 1;
         continue;
       }
       collect(i, ran);
+      p.endSockets();
+      failLeaks();
       at = w(W_OFF) - inAt + stAt;
       i += ran;
     }
   } finally {
+    p.endSockets(true);
+    p.leaks.length = 0;
     p.res = undefined;
     // The skb's header words are the run's only while it runs (as the per-frame test run's).
     if (kind === 'skb') words(memory, cache).u8.fill(0, base + SkbPrivate.mac, base + SkbPrivate.END);

@@ -47,6 +47,17 @@ export const SKB_SOCKET_AREA = 4096;
 
 let nextCookie = 0x1000n;
 
+/** A DataView of `mem` (a view of linear memory from 0), made again only when the memory's buffer changed. */
+let lastView: DataView | undefined;
+let lastMem: Uint8Array | undefined;
+function viewOf(mem: Uint8Array): DataView {
+  if (mem !== lastMem || lastView!.buffer !== mem.buffer) {
+    lastMem = mem;
+    lastView = new DataView(mem.buffer, mem.byteOffset);
+  }
+  return lastView!;
+}
+
 function stateOf(run: PacketRun): RunSockets {
   let s = runSockets.get(run);
   if (!s) runSockets.set(run, (s = { at: new Map(), held: new Map(), tcpAt: new Map() }));
@@ -118,7 +129,7 @@ export function lookupSocket(net: NetState, proto: 6 | 17, family: 2 | 10, saddr
 }
 
 function writeSock(mem: Uint8Array, at: number, s: NetSocket): void {
-  const v = new DataView(mem.buffer, mem.byteOffset);
+  const v = viewOf(mem);
   mem.fill(0, at, at + BpfSock.SIZE);
   v.setUint32(at + BpfSock.bound_dev_if, s.ifindex, true);
   v.setUint32(at + BpfSock.family, s.family, true);
@@ -166,7 +177,7 @@ export function skLookup(net: NetState, mem: Uint8Array, run: PacketRun | undefi
   if (BigInt.asUintN(64, flags) !== 0n || BigInt.asIntN(32, netns) >= 0n) return 0;
   const t = tuple >>> 0;
   if (t + n > mem.length) return 0;
-  const v = new DataView(mem.buffer, mem.byteOffset);
+  const v = viewOf(mem);
   const a = n === TUPLE4 ? 4 : 16;
   const saddr = mem.slice(t, t + a);
   const daddr = mem.slice(t + a, t + 2 * a);
@@ -304,7 +315,7 @@ export function tcpSock(net: NetState, mem: Uint8Array, run: PacketRun | undefin
   const s = sockOf(net, run, sk, 'bpf_tcp_sock');
   if (TCP_NEW_SYN_RECV_STATES.has(s.state) || s.protocol !== 6 || run?.kind !== 'skb') return 0;
   const at = slot(stateOf(run).tcpAt, net.sockets.indexOf(s), run.end - SKB_SOCKET_AREA / 2, run.end, BpfTcpSock.SIZE, 'bpf_tcp_sock');
-  const v = new DataView(mem.buffer, mem.byteOffset);
+  const v = viewOf(mem);
   mem.fill(0, at, at + BpfTcpSock.SIZE);
   for (const [name, off] of Object.entries(BpfTcpSock) as [keyof typeof BpfTcpSock, number][]) {
     if (name === 'SIZE') continue;

@@ -79,6 +79,8 @@ export interface XdpRun {
   /** Fragments: each a page, `len` bytes used. */
   frags: { page: Uint8Array; len: number }[];
   effects: PacketEffects;
+  /** What the run holds of the socket helpers (runSockets), made by the first of them. */
+  sockets?: RunSockets | undefined;
 }
 
 /** A socket buffer: its room [head, end) in linear memory, data between ctx->data and ctx->data_end. */
@@ -94,6 +96,8 @@ export interface SkbRun {
   /** tc programs see the Ethernet header at data and may rewrite it; socket filters start at the network header. */
   l2: boolean;
   effects: PacketEffects;
+  /** What the run holds of the socket helpers (runSockets), made by the first of them. */
+  sockets?: RunSockets | undefined;
 }
 
 /** The run in progress. */
@@ -147,15 +151,27 @@ export interface RunSockets {
   cookie?: bigint;
 }
 
-/** The socket references of each run (sockets.ts), here so the test run checks them without the socket helpers. */
-export const runSockets = new WeakMap<PacketRun, RunSockets>();
+/**
+ * The socket state of each run (sockets.ts), here so the test run checks it without the socket
+ * helpers. It lives in the run's `sockets` field: a batch's run (batch.ts) makes that field an
+ * accessor that gives each frame its own state and checks the previous frame's for references
+ * left held.
+ */
+export const runSockets = {
+  get: (run: PacketRun): RunSockets | undefined => run.sockets,
+  set: (run: PacketRun, s: RunSockets): void => { run.sockets = s; },
+};
 
 /**
  * After a run: an error when the program returned holding socket references (the kernel's
  * verifier refuses such a program: "Unreleased reference").
  */
 export function unreleasedSockets(run: PacketRun, program: string): BpfRuntimeError | undefined {
-  const st = runSockets.get(run);
+  return unreleasedIn(run.sockets, program);
+}
+
+/** unreleasedSockets of one run's socket state (a batch checks each frame's). */
+export function unreleasedIn(st: RunSockets | undefined, program: string): BpfRuntimeError | undefined {
   const n = st ? [...st.held.values()].reduce((x, y) => x + y, 0) : 0;
   if (n === 0) return undefined;
   st!.held.clear();

@@ -4,7 +4,8 @@
  * with the host of fib-cases.ts) and test-programs/c/sk_lookup.o's probes run through the
  * kernel's BPF_PROG_TEST_RUN there and through bpf2wasm with the same sockets as `net.sockets`:
  * retvals and output frames (found or not, and every `struct bpf_sock` field the program read)
- * must be identical. Elsewhere it says so and skips.
+ * must be identical, through `test()` frame by frame and through `testBatch()` (the loop inside
+ * Wasm, each frame's references its own). Elsewhere it says so and skips.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -39,22 +40,33 @@ describe('socket lookups: the kernel with real sockets in a network namespace vs
     });
     const { wasm } = await compileObject(new Uint8Array(readFileSync(OBJECT)));
     const inst = await instantiate(wasm, { net: SOCK_NET });
+    // A second instance runs each program's frames through testBatch() (the loop inside Wasm).
+    const batchInst = await instantiate(wasm, { net: SOCK_NET });
     const mismatches: string[] = [];
-    for (const p of SOCK_PROBES) {
-      const name = p.tc ? 'sk_probe_tc' : 'sk_probe';
-      const frame = sockFrame(p);
-      const k = host.testRun(name, frame);
-      const o = inst.program(name).test({ dataIn: frame });
-      const ours = { retval: o.retval, dataOut: Buffer.from(o.dataOut).toString('hex') };
-      if (JSON.stringify(k) !== JSON.stringify(ours)) mismatches.push(`${p.label}:\n  kernel   ${JSON.stringify(k)}\n  bpf2wasm ${JSON.stringify(ours)}`);
-      const found = 'error' in k ? undefined : Buffer.from(k.dataOut, 'hex')[ANSWER_AT];
-      if (found !== (p.finds >= 0 ? 1 : 0)) mismatches.push(`${p.label}: the kernel found ${String(found)}, sk-cases.ts records socket ${p.finds}`);
+    for (const name of ['sk_probe', 'sk_probe_tc']) {
+      const probes = SOCK_PROBES.filter((p) => (name === 'sk_probe_tc') === (p.tc ?? false));
+      const batch = batchInst.program(name).testBatch(probes.map(sockFrame));
+      if (!batch.fastPath) mismatches.push(`${name}: testBatch() did not take the loop inside Wasm`);
+      probes.forEach((p, i) => {
+        const frame = sockFrame(p);
+        const k = host.testRun(name, frame);
+        const o = inst.program(name).test({ dataIn: frame });
+        const ours = { retval: o.retval, dataOut: Buffer.from(o.dataOut).toString('hex') };
+        if (JSON.stringify(k) !== JSON.stringify(ours)) mismatches.push(`${p.label}:\n  kernel   ${JSON.stringify(k)}\n  bpf2wasm ${JSON.stringify(ours)}`);
+        const err = batch.errors.get(i);
+        const batched = err ? { error: err.message } : { retval: batch.retvals[i]!, dataOut: Buffer.from(batch.dataOut(i)!).toString('hex') };
+        if (JSON.stringify(k) !== JSON.stringify(batched)) mismatches.push(`${p.label} (testBatch):\n  kernel   ${JSON.stringify(k)}\n  bpf2wasm ${JSON.stringify(batched)}`);
+        const found = 'error' in k ? undefined : Buffer.from(k.dataOut, 'hex')[ANSWER_AT];
+        if (found !== (p.finds >= 0 ? 1 : 0)) mismatches.push(`${p.label}: the kernel found ${String(found)}, sk-cases.ts records socket ${p.finds}`);
+      });
     }
-    for (const f of SYN_FRAMES) {
+    const synBatch = batchInst.program('syn_cookie').testBatch(SYN_FRAMES.map((f) => f.data));
+    SYN_FRAMES.forEach((f, i) => {
       const k = host.testRun('syn_cookie', f.data);
       const o = inst.program('syn_cookie').test({ dataIn: f.data });
-      if ('error' in k || k.retval !== o.retval || k.retval !== f.retval) mismatches.push(`syn_cookie ${f.label}: kernel ${JSON.stringify('error' in k ? k : k.retval)}, bpf2wasm ${o.retval}, recorded ${f.retval}`);
-    }
+      const b = synBatch.errors.has(i) ? undefined : synBatch.retvals[i];
+      if ('error' in k || k.retval !== o.retval || k.retval !== f.retval || k.retval !== b) mismatches.push(`syn_cookie ${f.label}: kernel ${JSON.stringify('error' in k ? k : k.retval)}, bpf2wasm ${o.retval}, testBatch ${String(b)}, recorded ${f.retval}`);
+    });
     expect(mismatches, mismatches.join('\n')).toEqual([]);
   }, 120_000);
 });

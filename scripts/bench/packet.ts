@@ -4,8 +4,9 @@
  * batch path (`testBatch`, copying the frames into linear memory included), bpf2wasm's per-frame
  * `test()`, the same C built natively (scripts/bench/xdp_native.c), and the kernel's
  * BPF_PROG_TEST_RUN (`bpftool prog run ... repeat N`) where the machine allows (root, bpftool,
- * bpf()); otherwise that row says why it was skipped. Two more rows run an skb program over the
- * same frames (test-programs/c/sock_syn.o's socket filter, batch and per frame).
+ * bpf()); otherwise that row says why it was skipped. More rows run other programs over the
+ * same frames, batch and per frame: an skb program (test-programs/c/sock_syn.o's socket
+ * filter), socket lookups (sk_lookup.o's syn_cookie) and helpers called by number (xdp_callx.o).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -84,6 +85,18 @@ export async function benchPacket(root: string, minMs: number, log: (m: string) 
   const pt = (await instantiate(sockWasm)).program('syn_net');
   rows.push({ path: 'socket filter sock_syn.o:syn_net, test() per frame', nsPerFrame: timePasses(() => { for (const f of frames) pt.test({ dataIn: f }); }, frames.length, minMs) });
   log(`packet: socket filter batch ${rows.at(-2)!.nsPerFrame!.toFixed(1)} ns/frame, per frame ${rows.at(-1)!.nsPerFrame!.toFixed(1)} ns/frame`);
+  // Programs that took the per-frame path until the loop carried them: socket lookups (a
+  // listener on each destination port, so every TCP frame finds one, asks for a SYN cookie and
+  // releases it) and helpers called by number (callx). `perFrame: true` is that old path.
+  const net = { interfaces: [{ ifindex: 1, addresses: ['10.0.0.2/32'] }], sockets: Array.from({ length: 16 }, (_, i) => ({ protocol: 'tcp' as const, local: `10.0.0.2:${1000 + i}` })) };
+  for (const [obj, program, options] of [['sk_lookup.o', 'syn_cookie', { net }], ['xdp_callx.o', 'xdp_callx', {}]] as const) {
+    const w = (await compileObject(new Uint8Array(readFileSync(path.join(root, 'test-programs/c', obj))))).wasm;
+    const fast = (await instantiate(w, options)).program(program);
+    const slow = (await instantiate(w, options)).program(program);
+    rows.push({ path: `${obj}:${program}, testBatch() packed`, nsPerFrame: timePasses(() => fast.testBatch(packed, { dataOut: false }), frames.length, minMs) });
+    rows.push({ path: `${obj}:${program}, testBatch() per frame`, nsPerFrame: timePasses(() => slow.testBatch(packed, { dataOut: false, perFrame: true }), frames.length, minMs) });
+    log(`packet: ${program} batch ${rows.at(-2)!.nsPerFrame!.toFixed(1)} ns/frame, per frame ${rows.at(-1)!.nsPerFrame!.toFixed(1)} ns/frame`);
+  }
 
   const work = mkdtempSync(path.join(tmpdir(), 'bpf2wasm-packet-bench-'));
   try {
