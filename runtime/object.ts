@@ -23,6 +23,7 @@ import { createStandardHelpers, type StandardHelpers } from './stdlib/standard.j
 import { HOST_ENV_DEFAULTS, type HostEnv } from './stdlib/host.js';
 import type { PinRegistry } from './pins.js';
 import { decodeValue, encodeValue, type TypeDesc } from './values.js';
+import { objectRuntimeLoaded } from './object-loader.js';
 
 /** Where trace output (bpf_printk) goes. */
 export type TraceSink = (line: string) => void;
@@ -408,3 +409,6 @@ export class ObjectRuntime {
     }
   }
 }
+
+// createObject (object-loader.ts) uses the class directly once this module is loaded.
+objectRuntimeLoaded(ObjectRuntime);
