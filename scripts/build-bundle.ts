@@ -4,11 +4,11 @@
  *
  *   node dist/scripts/build-bundle.js      (run by `npm run build`, after tsc)
  *
- * Why: importing the entries from the per-file build (`dist/compiler/`, `dist/runtime/`, ~180 ES
- * module files) costs ~105-120 ms in a fresh Node process and 600-800 ms in Chromium, most of it
- * resolving, fetching and linking the files, against ~35 ms for the same code in a handful of
- * files (README "Benchmarks", part (g)). The per-file build stays: the CLI, the tests and the
- * size bench use it, and the `.d.ts` files the exports name are there.
+ * Why: importing the compiler and runtime entries from the per-file build (`dist/compiler/`,
+ * `dist/runtime/`: 112 ES module files) costs ~105-120 ms in a fresh Node process and 0.6-1 s in
+ * Chromium, most of it resolving, fetching and linking the files, against ~35 ms in Node for the
+ * same code in 7 files (README "Benchmarks", part (g)). The per-file build stays: the CLI, the
+ * tests and the size bench use it, and the `.d.ts` files the exports name are there.
  *
  * The three entries are bundled in one esbuild run with code splitting, so the code they share is
  * in shared chunks, loaded once: a class such as `CompileError` or `BpfInstance` is the same class
