@@ -26,7 +26,6 @@ import { mapTypeDescs } from '../btf/typedesc.js';
 import { parseHostBtf } from '../btf/host-btf.js';
 import type { LoadKconfig } from '../elf/kconfig.js';
 import { linkObjects } from './link.js';
-import { mapsModule } from '../../runtime/maps/store.js';
 
 export interface ObjectCompileOptions extends Omit<
   CompileOptions, 'entries' | 'resolveLddw' | 'helpers' | 'mapsRegion' | 'tailCalls' | 'arrayMap' | 'manifestExtras'
@@ -107,10 +106,6 @@ export async function compileObject(
   options: ObjectCompileOptions = {},
 ): Promise<CompiledObject> {
   const { spec, bytes, compileOptions, lines } = prepareObject(input, options);
-  // A module with maps needs the maps module to run: start compiling it now (V8 compiles Wasm
-  // off the main thread, while this thread compiles the programs), once per realm. Nothing waits
-  // for it here, and a failure shows where the module is needed (runtime/maps/store.ts).
-  if (compileOptions.manifestExtras?.maps?.length) mapsModule().catch(() => {});
   const compiled = await compile(bytes, compileOptions).catch((e: unknown) => {
     // A compile error at an instruction also names its C line.
     throw withSourceLine(e, lines);
