@@ -127,7 +127,7 @@ export class ObjectRuntime {
       }
       return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
     });
-    // The standard and packet helpers are closures over this instance, ~250 of them: an object
+    // The standard and packet helpers (89) are closures over this instance: an object
     // whose programs call only map helpers (and no helper by a computed id, callx) never needs
     // them, and building them is most of a first instantiate's JavaScript (README "Benchmarks").
     const onlyMapHelpers = !manifest.usesCallx && manifest.helpers.every((h) => !h.kfunc && Object.hasOwn(mapStore.helperImports, h.id));
