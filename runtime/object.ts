@@ -23,6 +23,7 @@ import { createStandardHelpers, type StandardHelpers } from './stdlib/standard.j
 import { HOST_ENV_DEFAULTS, type HostEnv } from './stdlib/host.js';
 import type { PinRegistry } from './pins.js';
 import { decodeValue, encodeValue, type TypeDesc } from './values.js';
+import { objectRuntimeLoaded } from './object-loader.js';
 
 /** Where trace output (bpf_printk) goes. */
 export type TraceSink = (line: string) => void;
@@ -116,29 +117,40 @@ export class ObjectRuntime {
       // max_entries 0 means one slot per CPU (libbpf), and there is one CPU.
       if (m.type === MapType.PERF_EVENT_ARRAY) this.perfs.set(m.desc, new PerfEventArray({ maxEntries: m.maxEntries || 1, name: m.name }));
     }
-    this.stdlib = this.makeStdlib(memory, options);
     const mapStore = this.store;
     const floor = manifest.layout.arenaBase ?? manifest.layout.stackBase;
+    const mapHelpers = Object.entries(mapStore.helperImports).map(([id, fn]): HelperDefinition => {
+      const f = fn as (map: number, value: number) => bigint;
+      // pop and peek write the value through the program's pointer: never into map metadata.
+      if (Number(id) === BpfFunc.map_pop_elem || Number(id) === BpfFunc.map_peek_elem) {
+        return { id: Number(id), name: helperById(Number(id))?.name, fn: (map: number, value: number) => ((value >>> 0) < floor ? BigInt(-Errno.EFAULT) : f(map, value)) };
+      }
+      return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
+    });
+    // The standard and packet helpers (89) are closures over this instance: an object
+    // whose programs call only map helpers (and no helper by a computed id, callx) never needs
+    // them, and building them is most of a first instantiate's JavaScript (README "Benchmarks").
+    const onlyMapHelpers = !manifest.usesCallx && manifest.helpers.every((h) => !h.kfunc && Object.hasOwn(mapStore.helperImports, h.id));
+    if (onlyMapHelpers) {
+      this.helpers = mapHelpers;
+      return;
+    }
+    const stdlib = this.makeStdlib(memory, options);
+    this.stdlib = stdlib;
     this.helpers = [
-      ...Object.entries(mapStore.helperImports).map(([id, fn]): HelperDefinition => {
-        const f = fn as (map: number, value: number) => bigint;
-        // pop and peek write the value through the program's pointer: never into map metadata.
-        if (Number(id) === BpfFunc.map_pop_elem || Number(id) === BpfFunc.map_peek_elem) {
-          return { id: Number(id), name: helperById(Number(id))?.name, fn: (map: number, value: number) => ((value >>> 0) < floor ? BigInt(-Errno.EFAULT) : f(map, value)) };
-        }
-        return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
-      }),
-      ...this.stdlib.helpers,
+      ...mapHelpers,
+      ...stdlib.helpers,
       ...packetHelpers(memory, {
         mapAt: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
         valueAddress: (index, key) => mapStore.valueAddress(index, key),
         perfOutput: (desc, flags, data) => this.perfs.get(desc)?.output(flags, data, (options.env?.cpu ?? HOST_ENV_DEFAULTS.cpu) >>> 0),
-        standardPerfOutput: this.stdlib.helpers.find((h) => h.id === BpfFunc.perf_event_output)?.fn,
+        standardPerfOutput: stdlib.helpers.find((h) => h.id === BpfFunc.perf_event_output)?.fn,
       }),
     ];
   }
 
-  private readonly stdlib: StandardHelpers;
+  /** The standard helpers' state; undefined when the programs call only map helpers. */
+  private stdlib: StandardHelpers | undefined;
 
   private makeStdlib(memory: WebAssembly.Memory, options: ObjectOptions): StandardHelpers {
     const mapStore = this.store;
@@ -194,7 +206,7 @@ export class ObjectRuntime {
    * a program never leaves them.
    */
   afterFault(): void {
-    this.stdlib.reset();
+    this.stdlib?.reset();
     this.forEachDepth = 0;
   }
 
@@ -397,3 +409,6 @@ export class ObjectRuntime {
     }
   }
 }
+
+// createObject (object-loader.ts) uses the class directly once this module is loaded.
+objectRuntimeLoaded(ObjectRuntime);

@@ -292,7 +292,10 @@ export interface LoadObjectOptions {
  *   of range), `E_UNSUPPORTED` for `__ksym` variable externs, kfunc calls by BTF id and `__kconfig` externs of unsupported types or without a value (see kconfig.ts).
  */
 export function loadObjectSpec(bytes: Uint8Array, options: LoadObjectOptions = {}): ObjectSpec {
-  const targets = coreTargets(options.hostBtf);
+  // The CO-RE targets (the runtime's context BTF, built and parsed on first use) only where a
+  // code section has CO-RE relocations: most objects have none.
+  let targets: readonly Btf[] | undefined;
+  const coreTargetsOnce = (): readonly Btf[] => (targets ??= coreTargets(options.hostBtf));
   const elf = parseElf(bytes);
   requireRelocatable(elf);
   const { btf, ext, maps: defs } = readElfBtf(elf);
@@ -310,7 +313,7 @@ export function loadObjectSpec(bytes: Uint8Array, options: LoadObjectOptions = {
 
   const code = new Map<number, CodeSection>();
   for (const section of elf.sections) {
-    if (isCodeSection(section)) code.set(section.index, readCodeSection(elf, section, btf, ext, targets));
+    if (isCodeSection(section)) code.set(section.index, readCodeSection(elf, section, btf, ext, coreTargetsOnce));
   }
 
   const programs: ProgramSpec[] = [];
@@ -381,7 +384,7 @@ function readLicense(elf: ElfFile): string {
   return new TextDecoder('utf-8').decode(nul < 0 ? data : data.subarray(0, nul));
 }
 
-function readCodeSection(elf: ElfFile, section: ElfSection, btf: Btf | undefined, ext: BtfExt | undefined, targets: readonly Btf[]): CodeSection {
+function readCodeSection(elf: ElfFile, section: ElfSection, btf: Btf | undefined, ext: BtfExt | undefined, targets: () => readonly Btf[]): CodeSection {
   const where = { section: section.name };
   if (section.size % 8 !== 0) {
     throw new ElfError(E_BAD_ELF, `code section ${section.name} is ${section.size} bytes, not a whole number of 8-byte instructions`, { ...where, offset: section.size });
@@ -391,7 +394,7 @@ function readCodeSection(elf: ElfFile, section: ElfSection, btf: Btf | undefined
   if (!elf.littleEndian) swapInstructions(insns);
   const slots = insns.length / 8;
   const relos = ext?.coreRelos.get(section.name);
-  const coreRelos = relos && btf ? applyCoreRelos(insns, section.name, relos, btf, targets) : [];
+  const coreRelos = relos && btf ? applyCoreRelos(insns, section.name, relos, btf, targets()) : [];
 
   const relocs = new Map<number, ElfRelocation>();
   for (const r of elf.relocations.get(section.index) ?? []) {

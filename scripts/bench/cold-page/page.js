@@ -1,18 +1,24 @@
-// Runs in a fresh page (scripts/bench/cold.ts): imports the compiler and runtime, then times
-// compile + instantiate + first run of one subject at -O0, as the Node cold start does. The
-// query says what: ?what=filter (the bench's generated 100-instruction program) or ?what=object
-// (test-programs/c/xdp_drop_icmp.o, fetched before the clock starts). The result goes to
-// window.coldResult: { importMs, afterImportMs, compileMs } or { error }.
-const what = new URLSearchParams(location.search).get('what') ?? 'filter';
+// Runs in a fresh page (scripts/bench/cold.ts): imports the compiler and runtime of one build,
+// then times compile + instantiate + first run of one subject at -O0, as the Node cold start
+// does. The query says what: ?what=filter (the bench's generated 100-instruction program) or
+// ?what=object (test-programs/c/xdp_drop_icmp.o), both ready before the clock starts; and
+// ?build=bundle (dist/bundle/, what the package exports) or ?build=modules (the per-file build,
+// dist/compiler/ and dist/runtime/). The result goes to window.coldResult:
+// { importMs, afterImportMs, compileMs } or { error }.
+const query = new URLSearchParams(location.search);
+const what = query.get('what') ?? 'filter';
+const base = query.get('build') === 'modules' ? '/dist/' : '/dist/bundle/';
 async function main() {
-  const objectBytes = what === 'object' ? new Uint8Array(await (await fetch('/test-programs/c/xdp_drop_icmp.o')).arrayBuffer()) : null;
+  // The input, before the clock: genprog.js imports one small file of the per-file build
+  // (dist/runtime/isa/opcodes.js), which the bundle does not share.
+  const input = what === 'object'
+    ? new Uint8Array(await (await fetch('/test-programs/c/xdp_drop_icmp.o')).arrayBuffer())
+    : (await import('/dist/scripts/bench/genprog.js')).generateProgram(100);
   const t0 = performance.now();
-  const { compile, compileObject } = await import('/dist/compiler/index.js');
-  const { instantiate } = await import('/dist/runtime/index.js');
-  const { generateProgram } = await import('/dist/scripts/bench/genprog.js');
-  const input = objectBytes ?? generateProgram(100);
+  const { compile, compileObject } = await import(base + 'compiler/index.js');
+  const { instantiate } = await import(base + 'runtime/index.js');
   const t1 = performance.now();
-  const out = objectBytes ? await compileObject(input, { optLevel: 0 }) : await compile(input, { optLevel: 0 });
+  const out = what === 'object' ? await compileObject(input, { optLevel: 0 }) : await compile(input, { optLevel: 0 });
   const tc = performance.now();
   const inst = await instantiate(out.wasm);
   inst.program().run(new Uint8Array(64));

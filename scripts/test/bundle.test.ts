@@ -1,0 +1,95 @@
+/**
+ * The bundled entries (dist/bundle/, scripts/build-bundle.ts), which the package's exports
+ * resolve to: they export what the per-file build exports, share one copy of every class across
+ * entries, import no `node:*` module, keep the object runtime out of what the runtime entry loads
+ * at start, and compile and run programs (an object calling only map helpers, which skips the
+ * standard and packet helpers, and objects calling those).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_DIR, BUNDLE_ENTRIES } from '../build-bundle.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const dist = join(root, 'dist');
+const bundle = join(dist, BUNDLE_DIR);
+
+type Module = Record<string, unknown>;
+const load = (file: string): Promise<Module> => import(pathToFileURL(file).href) as Promise<Module>;
+
+/** The files a bundle file imports statically (`from "./chunk-X.js"`), transitively, itself included. */
+function staticClosure(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const m of readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^;]*?from\s*"(\.[^"]+)"/gm)) {
+    staticClosure(resolve(dirname(file), m[1]!), seen);
+  }
+  return seen;
+}
+
+/** An ICMP echo request in Ethernet/IPv4 (what xdp_drop_icmp drops). */
+const ICMP = new Uint8Array(readFileSync(join(root, 'test-programs/examples/icmp-echo-request.pkt')));
+
+describe('bundled entries (dist/bundle)', () => {
+  beforeAll(() => {
+    if (!existsSync(join(bundle, 'runtime/index.js'))) throw new Error('dist/bundle/ is missing: run npm run build');
+  });
+
+  it('export what the per-file build exports', async () => {
+    for (const entry of BUNDLE_ENTRIES) {
+      const [perFile, bundled] = await Promise.all([load(join(dist, entry)), load(join(bundle, entry))]);
+      expect({ entry, names: Object.keys(bundled).sort() }).toEqual({ entry, names: Object.keys(perFile).sort() });
+    }
+  });
+
+  it('are what the package exports resolve to, and share their classes', async () => {
+    const require = createRequire(join(root, 'package.json'));
+    for (const entry of BUNDLE_ENTRIES) {
+      expect(require.resolve(`bpf2wasm/${dirname(entry)}`)).toBe(join(bundle, entry));
+    }
+    const compiler = await load(join(bundle, 'compiler/index.js'));
+    const runtime = await load(join(bundle, 'runtime/index.js'));
+    const internal = await load(join(bundle, 'internal/index.js'));
+    for (const name of ['CompileError', 'Bpf2WasmError', 'BpfRuntimeError', 'ErrorCode']) {
+      expect(compiler[name]).toBeDefined();
+      expect(compiler[name]).toBe(runtime[name]);
+    }
+    for (const name of Object.keys(internal)) if (name in runtime) expect(internal[name]).toBe(runtime[name]);
+  });
+
+  it('import no node:* module, and the runtime entry loads the object runtime only on demand', () => {
+    const files = readdirSync(bundle, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => join(bundle, f));
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) expect({ f, nodeImport: /(?:from|import\()\s*["']node:/.test(readFileSync(f, 'utf8')) }).toEqual({ f, nodeImport: false });
+    // esbuild marks each input it bundles with a `// dist/<path>` comment.
+    const holds = (files: Iterable<string>, input: string): boolean =>
+      [...files].some((f) => readFileSync(f, 'utf8').includes(`\n// dist/${input}\n`));
+    const atStart = staticClosure(join(bundle, 'runtime/index.js'));
+    expect(holds(atStart, 'runtime/instance.js')).toBe(true);
+    expect(holds(atStart, 'runtime/object.js')).toBe(false);
+    expect(holds(atStart, 'compiler/compile.js')).toBe(false);
+    expect(holds(files, 'runtime/object.js')).toBe(true);
+  });
+
+  it('compile and run objects: map helpers only, and the standard and packet helpers', async () => {
+    const { compileObject } = await load(join(bundle, 'compiler/index.js')) as typeof import('../../compiler/index.js');
+    const { instantiate } = await load(join(bundle, 'runtime/index.js')) as typeof import('../../runtime/index.js');
+    // xdp_drop_icmp calls bpf_map_lookup_elem only: the instance has no standard or packet helpers.
+    const drop = await compileObject(new Uint8Array(readFileSync(join(root, 'test-programs/c/xdp_drop_icmp.o'))));
+    expect(drop.manifest.helpers.map((h) => h.name)).toEqual(['bpf_map_lookup_elem']);
+    const inst = await instantiate(drop.wasm);
+    const prog = [...inst.programs][0]!;
+    expect(prog.test({ dataIn: ICMP }).retval).toBe(1); // XDP_DROP
+    expect(prog.test({ dataIn: ICMP }).retval).toBe(1);
+    // The program counted both drops in its map (the maps module's lookup, called from Wasm).
+    expect(inst.map<number, bigint[]>('drops').get(0)).toEqual([2n]);
+    // printk.o calls bpf_trace_printk (a standard helper): it prints through the trace sink.
+    const printk = await compileObject(new Uint8Array(readFileSync(join(root, 'test-programs/c/printk.o'))));
+    const lines: string[] = [];
+    const pinst = await instantiate(printk.wasm, { trace: (l) => lines.push(l) });
+    for (const p of pinst.programs) p.run(new Uint8Array(64));
+    expect(lines.length).toBeGreaterThan(0);
+  });
+});
