@@ -4,9 +4,10 @@
  *   mk REL          mkdir MOUNT/REL                 -> "id REL N" (the cgroup id, by name_to_handle_at)
  *   set I REL       cgroup array slot I = fd of MOUNT/REL -> "set I RC"
  *   join REL        move this process into MOUNT/REL ("/" the root) -> "join RC"
- *   run HEX         BPF_PROG_TEST_RUN of the program on the frame -> "run RC RETVAL HEXOUT"
+ *   run PROG HEX    BPF_PROG_TEST_RUN of PROG on the frame -> "run RC RETVAL HEXOUT"
+ *   ctx PROG HEX    BPF_PROG_TEST_RUN of PROG with HEX as ctx_in (raw tracepoints) -> "ctx RC RETVAL"
  *
- * usage: cgroup-loader OBJECT PROGRAM MAP MOUNT. On exit it moves back to the cgroup it started in
+ * usage: cgroup-loader OBJECT MAP MOUNT. On exit it moves back to the cgroup it started in
  * and removes the directories it made (deepest first). Errors: "error WHAT ERRNO" and exit 1.
  */
 #define _GNU_SOURCE
@@ -63,11 +64,11 @@ static int hexval(char c) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: %s OBJECT PROGRAM MAP MOUNT\n", argv[0]);
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s OBJECT MAP MOUNT\n", argv[0]);
     return 2;
   }
-  snprintf(mount_dir, sizeof mount_dir, "%s", argv[4]);
+  snprintf(mount_dir, sizeof mount_dir, "%s", argv[3]);
   FILE *self = fopen("/proc/self/cgroup", "r");
   char line[8192];
   snprintf(start_cgroup, sizeof start_cgroup, "/");
@@ -85,13 +86,11 @@ int main(int argc, char **argv) {
     printf("error load %d\n", errno);
     return 1;
   }
-  struct bpf_program *prog = bpf_object__find_program_by_name(obj, argv[2]);
-  struct bpf_map *map = bpf_object__find_map_by_name(obj, argv[3]);
-  if (!prog || !map) {
+  struct bpf_map *map = bpf_object__find_map_by_name(obj, argv[2]);
+  if (!map) {
     printf("error find %d\n", ENOENT);
     return 1;
   }
-  int prog_fd = bpf_program__fd(prog);
   int map_fd = bpf_map__fd(map);
   static unsigned char in[4096], out[8192];
   while (fgets(line, sizeof line, stdin)) {
@@ -116,15 +115,35 @@ int main(int argc, char **argv) {
       printf("set %u %d\n", key, rc);
     } else if (strncmp(line, "join ", 5) == 0) {
       printf("join %d\n", join(line + 5));
-    } else if (strncmp(line, "run ", 4) == 0) {
-      const char *hex = line + 4;
+    } else if (strncmp(line, "run ", 4) == 0 || strncmp(line, "ctx ", 4) == 0) {
+      int ctx = line[0] == 'c';
+      char name[128];
+      int skip = 0;
+      if (sscanf(line + 4, "%127s %n", name, &skip) != 1) return 2;
+      struct bpf_program *prog = bpf_object__find_program_by_name(obj, name);
+      if (!prog) {
+        printf("error find %d\n", ENOENT);
+        return 1;
+      }
+      const char *hex = line + 4 + skip;
       size_t n = strlen(hex) / 2;
       if (n > sizeof in) return 2;
       for (size_t i = 0; i < n; i++) in[i] = (unsigned char)(hexval(hex[2 * i]) * 16 + hexval(hex[2 * i + 1]));
-      LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (unsigned)n, .data_out = out, .data_size_out = sizeof out, .repeat = 1);
-      int rc = bpf_prog_test_run_opts(prog_fd, &opts);
-      printf("run %d %u ", rc, opts.retval);
-      for (unsigned i = 0; rc == 0 && i < opts.data_size_out; i++) printf("%02x", out[i]);
+      LIBBPF_OPTS(bpf_test_run_opts, opts);
+      if (ctx) {
+        opts.ctx_in = in;
+        opts.ctx_size_in = (unsigned)n;
+      } else {
+        opts.data_in = in;
+        opts.data_size_in = (unsigned)n;
+        opts.data_out = out;
+        opts.data_size_out = sizeof out;
+        opts.repeat = 1;
+      }
+      int rc = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+      printf("%s %d %u", ctx ? "ctx" : "run", rc, opts.retval);
+      if (!ctx) printf(" ");
+      for (unsigned i = 0; !ctx && rc == 0 && i < opts.data_size_out; i++) printf("%02x", out[i]);
       printf("\n");
     } else {
       return 2;

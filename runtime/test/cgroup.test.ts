@@ -5,7 +5,9 @@
  * rules (net/core/filter.c); malformed host cgroups are E_HOST_STATE naming the field. Where root,
  * gcc, libbpf and a cgroup2 mount allow, the kernel answers the same probes: a small loader
  * (runtime/test/cgroup-loader.c, built here) makes the cgroups, fills the map with their fds, moves
- * itself into each cgroup in turn and runs BPF_PROG_TEST_RUN; elsewhere that part says why and skips.
+ * itself into each cgroup in turn and runs BPF_PROG_TEST_RUN, of the tc probe and of a raw
+ * tracepoint asking the current task's cgroup helpers (bpf_current_task_under_cgroup,
+ * bpf_get_current_cgroup_id, bpf_get_current_ancestor_cgroup_id); elsewhere that part says why and skips.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -51,12 +53,28 @@ function frame(op: number, index = 0, level = 0): Uint8Array {
 }
 const answer = (out: Uint8Array): bigint => new DataView(out.buffer, out.byteOffset + 50, 8).getBigInt64(0, true);
 
-/** The probes: under_cgroup at every slot and past the end, the own id, ancestors from -1 to 4. */
-const PROBES: [string, Uint8Array][] = [
-  ...[0, 1, 2, 3, 4, 0xffffffff].map((i): [string, Uint8Array] => [`under_cgroup ${i}`, frame(0, i)]),
-  ['cgroup_id', frame(1)],
-  ...[-1, 0, 1, 2, 3, 4, 0x7fffffff].map((l): [string, Uint8Array] => [`ancestor ${l}`, frame(2, 0, l)]),
+/** The requests [label, op, index or level]: under_cgroup at every slot and past the end, the own id, ancestors from -1 to 4. */
+const REQUESTS: [string, number, number][] = [
+  ...[0, 1, 2, 3, 4, 0xffffffff].map((i): [string, number, number] => [`under_cgroup ${i}`, 0, i]),
+  ['cgroup_id', 1, 0],
+  ...[-1, 0, 1, 2, 3, 4, 0x7fffffff].map((l): [string, number, number] => [`ancestor ${l}`, 2, l]),
 ];
+/** The requests as frames for `under_cgroup` (tc). */
+const PROBES: [string, Uint8Array][] = REQUESTS.map(([label, op, x]) => [label, op === 2 ? frame(op, 0, x) : frame(op, x)]);
+/** The requests as contexts for `task_cgroup` (raw tracepoint): args op, index or level, half. */
+function taskCtx(op: number, x: number, half: number): Uint8Array {
+  const c = new Uint8Array(24);
+  const v = new DataView(c.buffer);
+  v.setBigUint64(0, BigInt(op), true);
+  v.setBigInt64(8, BigInt(x), true);
+  v.setBigUint64(16, BigInt(half), true);
+  return c;
+}
+/** `task_cgroup`'s s64 from its two halves (each run returns one in its low 32 bits). */
+function taskAnswer(run: (ctx: Uint8Array) => number, op: number, x: number): bigint {
+  return BigInt.asIntN(64, (BigInt(run(taskCtx(op, x, 1)) >>> 0) << 32n) | BigInt(run(taskCtx(op, x, 0)) >>> 0));
+}
+const ourTask = (inst: BpfInstance) => (ctx: Uint8Array): number => Number(inst.program('task_cgroup').run(ctx) & 0xffffffffn);
 
 /** The hierarchy below a base cgroup (`base` its path from the mount), with ids. */
 function hierarchy(base: string, ids: Record<string, bigint>): HostNetwork {
@@ -96,6 +114,9 @@ describe('bpf_skb_under_cgroup and the cgroup ids against host cgroups', () => {
         const inst = await setUp(engine, '/srv', IDS, caller);
         const got = PROBES.map(([, f]) => answer(inst.program('under_cgroup').test({ dataIn: f }).dataOut));
         expect([caller, got]).toEqual([caller, expected('/srv', IDS, caller)]);
+        // The current task runs in the same cgroup, and bpf_current_task_under_cgroup needs no socket.
+        const task = REQUESTS.map(([, op, x]) => taskAnswer(ourTask(inst), op, x));
+        expect(['task', caller, task]).toEqual(['task', caller, expected('/srv', IDS, caller)]);
       }
     });
   }
@@ -215,7 +236,7 @@ function openKernel(): Kernel | string {
 
 /** Runs one session of the loader; its answer lines. */
 function session(k: Kernel, commands: string[]): string[] {
-  const r = spawnSync(k.loader, [OBJECT, 'under_cgroup', 'cgroups', k.mount], { input: commands.join('\n') + '\n', encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(k.loader, [OBJECT, 'cgroups', k.mount], { input: commands.join('\n') + '\n', encoding: 'utf8', timeout: 30_000 });
   return (r.stdout ?? '').split('\n').filter((l) => l !== '');
 }
 
@@ -245,7 +266,8 @@ describe('bpf_skb_under_cgroup and the cgroup ids: the kernel', () => {
     ];
     for (const caller of CALLERS) {
       commands.push(`join ${caller === '/' ? '/' : base + caller}`);
-      for (const [, f] of PROBES) commands.push(`run ${Buffer.from(f).toString('hex')}`);
+      for (const [, f] of PROBES) commands.push(`run under_cgroup ${Buffer.from(f).toString('hex')}`);
+      for (const [, op, x] of REQUESTS) for (const half of [0, 1]) commands.push(`ctx task_cgroup ${Buffer.from(taskCtx(op, x, half)).toString('hex')}`);
     }
     const lines = session(k, commands);
     expect(lines.filter((l) => l.startsWith('error') || /^(set \d+|join) -/.test(l))).toEqual([]);
@@ -257,6 +279,10 @@ describe('bpf_skb_under_cgroup and the cgroup ids: the kernel', () => {
     expect(Object.keys(ids).sort()).toEqual(['', '/a', '/a/b', '/c']);
     const runs = lines.filter((l) => l.startsWith('run '));
     expect(runs.length).toBe(CALLERS.length * PROBES.length);
+    const ctxRuns = lines.filter((l) => l.startsWith('ctx '));
+    expect(ctxRuns.length).toBe(CALLERS.length * REQUESTS.length * 2);
+    expect(ctxRuns.filter((l) => !l.startsWith('ctx 0 '))).toEqual([]);
+    let j = 0;
     const mismatches: string[] = [];
     let i = 0;
     for (const caller of CALLERS) {
@@ -270,6 +296,14 @@ describe('bpf_skb_under_cgroup and the cgroup ids: the kernel', () => {
       // The expectation table is the kernel's too.
       const theirs = runs.slice(i - PROBES.length, i).map((l) => answer(Buffer.from(l.split(' ')[3]!, 'hex')));
       expect([caller, theirs]).toEqual([caller, expected(base, ids, caller)]);
+      // The current task's helpers, from a raw tracepoint's test run in the same cgroup.
+      const kernelTask = REQUESTS.map(() => {
+        const lo = Number(ctxRuns[j++]!.split(' ')[2]);
+        const hi = Number(ctxRuns[j++]!.split(' ')[2]);
+        return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+      });
+      const oursTask = REQUESTS.map(([, op, x]) => taskAnswer(ourTask(inst), op, x));
+      expect(['task', caller, oursTask]).toEqual(['task', caller, kernelTask]);
     }
     expect(mismatches, mismatches.join('\n')).toEqual([]);
   }, 60_000);
