@@ -7,7 +7,7 @@ import { CALLBACK_EXPORT_PREFIX, type Manifest, type MapManifest } from './abi.j
 import { fromBase64 } from './base64.js';
 import { packetHelpers } from './packet/helpers.js';
 import { checkHostNetwork, netStateOf, setNetState, type HostNetwork } from './packet/net.js';
-import { cgroupNumber, rootOnly, taskCgroupHelpers, type NetCgroups } from './packet/cgroups.js';
+import { cgroupNumber, rootOnly, type NetCgroups } from './packet/cgroups.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helper-registry.js';
 import { BpfMap, mapInfo } from './maps/api.js';
@@ -137,11 +137,6 @@ export class ObjectRuntime {
         valueAddress: (index, key) => mapStore.valueAddress(index, key),
         perfOutput: (desc, flags, data) => this.perfs.get(desc)?.output(flags, data, (options.env?.cpu ?? HOST_ENV_DEFAULTS.cpu) >>> 0),
         standardPerfOutput: this.stdlib.helpers.find((h) => h.id === BpfFunc.perf_event_output)?.fn,
-      }),
-      ...taskCgroupHelpers(memory, {
-        mapAt: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
-        valueAddress: (index, key) => mapStore.valueAddress(index, key),
-        cgroups: () => this.cgroups(),
       }),
     ];
   }

@@ -2,10 +2,9 @@
  * The host's cgroup v2 hierarchy as the cgroup helpers see it, supplied in the host network state
  * (`net.cgroups`, `net.cgroup`; runtime/packet/net.ts), and the helpers that ask about it:
  * bpf_skb_under_cgroup over a BPF_MAP_TYPE_CGROUP_ARRAY, bpf_skb_cgroup_id and
- * bpf_skb_ancestor_cgroup_id (in helpers.ts, which knows the packet run), and the current
- * task's: bpf_current_task_under_cgroup, bpf_get_current_cgroup_id and
- * bpf_get_current_ancestor_cgroup_id (here: the current task is the process running the
- * programs, in `net.cgroup`).
+ * bpf_skb_ancestor_cgroup_id, and the current task's: bpf_current_task_under_cgroup,
+ * bpf_get_current_cgroup_id and bpf_get_current_ancestor_cgroup_id (the current task is the
+ * process running the programs, in `net.cgroup`). helpers.ts binds them to the run.
  *
  * The kernel's BPF_PROG_TEST_RUN gives an skb a dummy socket allocated by the calling process
  * (net/bpf/test_run.c: sk_alloc, whose cgroup_sk_alloc takes the caller's cgroup v2), so these
@@ -15,9 +14,7 @@
  * API takes and gives cgroup paths (runtime/maps/api.ts).
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { abiSignature, helperById } from '../helper-table.js';
-import type { HelperDefinition, HelperFn } from '../helper-registry.js';
-import { Errno, MapType } from '../uapi/index.js';
+import { Errno } from '../uapi/index.js';
 
 /** A cgroup of the host (below the root "/", which is always there with id 1). */
 export interface HostCgroup {
@@ -118,19 +115,20 @@ export function cgroupNumber(cgroups: NetCgroups, path: string): number | undefi
 }
 
 /**
- * bpf_skb_under_cgroup's answer once the slot is read (net/core/filter.c): -ENOENT without a
+ * bpf_skb_under_cgroup's answer once the slot is read (net/core/filter.c), and
+ * bpf_current_task_under_cgroup's (kernel/trace/bpf_trace.c, `inRun` true): -ENOENT without a
  * full socket (outside a test run: `inRun` false), -E2BIG for an index past max_entries, -EAGAIN
  * for an empty slot (`slot` 0), else 1 when the socket's cgroup is the slot's cgroup or below
  * it (sk_under_cgroup_hierarchy), 0 when not. A slot naming a cgroup the host state lacks (a map
  * shared with an instance of another host) is E_HELPER_FAILED.
  */
-export function underCgroup(cgroups: NetCgroups, inRun: boolean, index: number, maxEntries: number, slot: number | undefined): number {
+export function underCgroup(cgroups: NetCgroups, inRun: boolean, index: number, maxEntries: number, slot: number | undefined, helper = 'bpf_skb_under_cgroup'): number {
   if (!inRun) return -Errno.ENOENT;
   if (index >>> 0 >= maxEntries || slot === undefined) return -Errno.E2BIG;
   if (slot === 0) return -Errno.EAGAIN;
   const target = cgroups.list[slot - 1];
   if (!target) {
-    throw new BpfRuntimeError(ErrorCode.HelperFailed, `the cgroup array slot ${index} holds cgroup number ${slot - 1}, which the host state does not have`, { helper: 'bpf_skb_under_cgroup' });
+    throw new BpfRuntimeError(ErrorCode.HelperFailed, `the cgroup array slot ${index} holds cgroup number ${slot - 1}, which the host state does not have`, { helper });
   }
   const own = cgroups.list[cgroups.caller]!;
   return own.ancestors[target.level] === slot - 1 ? 1 : 0;
@@ -144,41 +142,8 @@ export function ancestorCgroupId(cgroups: NetCgroups, level: number): bigint {
   return cgroups.list[own.ancestors[l]!]!.id;
 }
 
-/** What the current task's cgroup helpers need of the object: its maps and the host state. */
-export interface TaskCgroupHost {
-  /** The map whose descriptor is at `desc`. */
-  mapAt(desc: number): { index: number; type: number; maxEntries: number } | undefined;
-  /** The address of the slot for `key` (0 past max_entries). */
-  valueAddress(index: number, key: Uint8Array): number;
-  /** The host's cgroups. */
-  cgroups(): NetCgroups;
-}
 
-/**
- * The current task's cgroup helpers (kernel/trace/bpf_trace.c, kernel/bpf/helpers.c): the
- * current task is the process running the programs, in `net.cgroup`.
- * bpf_current_task_under_cgroup(map, index): -E2BIG past max_entries, -EAGAIN for an empty slot,
- * else 1 or 0; bpf_get_current_cgroup_id; bpf_get_current_ancestor_cgroup_id(level).
- */
-export function taskCgroupHelpers(memory: WebAssembly.Memory, host: TaskCgroupHost): HelperDefinition[] {
-  const underCurrent = (mapDesc: number, index: number): bigint => {
-    const m = host.mapAt(mapDesc >>> 0);
-    if (!m || m.type !== MapType.CGROUP_ARRAY) {
-      throw new BpfRuntimeError(ErrorCode.HelperFailed, `the map argument is not a BPF_MAP_TYPE_CGROUP_ARRAY (the kernel's verifier refuses the program)`, { helper: 'bpf_current_task_under_cgroup' });
-    }
-    const k = new Uint8Array(4);
-    new DataView(k.buffer).setUint32(0, index >>> 0, true);
-    const at = host.valueAddress(m.index, k);
-    const slot = at === 0 ? undefined : new DataView(memory.buffer).getUint32(at, true);
-    return BigInt(underCgroup(host.cgroups(), true, index, m.maxEntries, slot));
-  };
-  const impl: [number, (...a: never[]) => bigint][] = [
-    [37, underCurrent],
-    [80, (): bigint => { const c = host.cgroups(); return c.list[c.caller]!.id; }],
-    [123, (level: number): bigint => ancestorCgroupId(host.cgroups(), level)],
-  ];
-  return impl.map(([id, fn]) => {
-    const proto = helperById(id)!;
-    return { id, name: proto.name, signature: abiSignature(proto), fn: fn as HelperFn };
-  });
+/** bpf_skb_cgroup_id and bpf_get_current_cgroup_id: the id of the caller's cgroup. */
+export function callerCgroupId(cgroups: NetCgroups): bigint {
+  return cgroups.list[cgroups.caller]!.id;
 }

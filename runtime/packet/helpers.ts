@@ -14,7 +14,7 @@ import { ETH_HLEN, LOOPBACK, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, Xdp
 import { currentRun, type PacketRun, type SkbRun, type TunnelKey, type XdpRun } from './state.js';
 import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
-import { ancestorCgroupId, underCgroup } from './cgroups.js';
+import { ancestorCgroupId, callerCgroupId, underCgroup } from './cgroups.js';
 import { monotonicMinutes, randomSecret, rawCheckSyncookie, rawGenSyncookie, type SyncookieKeys } from './syncookie.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { listenerSock, skAssign, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
@@ -321,17 +321,21 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     return BigInt(XdpAction.REDIRECT);
   };
 
-  /** bpf_skb_under_cgroup(skb, map, index) over a CGROUP_ARRAY (cgroups.ts). */
-  const underCgroupHelper = (ctx: number, mapDesc: number, index: number): bigint => {
+  /**
+   * bpf_skb_under_cgroup(skb, map, index) (`task` false) and bpf_current_task_under_cgroup(map,
+   * index) (`task` true) over a CGROUP_ARRAY (cgroups.ts).
+   */
+  const underCgroupHelper = (task: boolean, mapDesc: number, index: number): bigint => {
+    const helper = task ? 'bpf_current_task_under_cgroup' : 'bpf_skb_under_cgroup';
     const m = maps?.mapAt(mapDesc >>> 0);
     if (!m || m.type !== MapType.CGROUP_ARRAY) {
-      throw new BpfRuntimeError(ErrorCode.HelperFailed, `the map argument is not a BPF_MAP_TYPE_CGROUP_ARRAY (the kernel's verifier refuses the program)`, { helper: 'bpf_skb_under_cgroup' });
+      throw new BpfRuntimeError(ErrorCode.HelperFailed, `the map argument is not a BPF_MAP_TYPE_CGROUP_ARRAY (the kernel's verifier refuses the program)`, { helper });
     }
     const k = new Uint8Array(4);
     new DataView(k.buffer).setUint32(0, index >>> 0, true);
     const at = maps!.valueAddress(m.index, k);
     const slot = at === 0 ? undefined : dv().getUint32(at, true);
-    return BigInt(underCgroup(hostNet().cgroups, skbRun() !== undefined, index, m.maxEntries, slot));
+    return BigInt(underCgroup(hostNet().cgroups, task || skbRun() !== undefined, index, m.maxEntries, slot, helper));
   };
 
   // --- checksums ---
@@ -890,10 +894,14 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     [205, (iph: number, th: number, thLen: number): bigint => rawGenSyncookie(cookieKeys(), u8(), iph, th, thLen, true)],
     [206, (iph: number, th: number): bigint => BigInt(rawCheckSyncookie(cookieKeys(), u8(), iph, th, false))],
     [207, (iph: number, th: number): bigint => BigInt(rawCheckSyncookie(cookieKeys(), u8(), iph, th, true))],
-    // The test run's dummy socket is in its caller's cgroup: `net.cgroup`, by default the root (id 1, level 0).
-    [79, (): bigint => (skbRun() ? hostNet().cgroups.list[hostNet().cgroups.caller]!.id : 0n)],
+    // The test run's dummy socket is in its caller's cgroup: `net.cgroup`, by default the root
+    // (id 1, level 0); the current task is that caller too.
+    [79, (): bigint => (skbRun() ? callerCgroupId(hostNet().cgroups) : 0n)],
     [83, (ctx: number, level: number): bigint => (skbRun() ? ancestorCgroupId(hostNet().cgroups, level) : 0n)],
-    [33, underCgroupHelper],
+    [33, (ctx: number, map: number, index: number): bigint => underCgroupHelper(false, map, index)],
+    [37, (map: number, index: number): bigint => underCgroupHelper(true, map, index)],
+    [80, (): bigint => callerCgroupId(hostNet().cgroups)],
+    [123, (level: number): bigint => ancestorCgroupId(hostNet().cgroups, level)],
     // No IPsec: the test run's skb has no sec_path, so -EINVAL with the buffer zeroed.
     [66, (ctx: number, index: number, to: number, size: number, flags: bigint): bigint => {
       const n = size >>> 0;
