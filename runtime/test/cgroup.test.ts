@@ -24,6 +24,9 @@ import type { BpfInstance } from '../program.js';
 import { checkHostNetwork, type HostNetwork } from '../packet/net.js';
 import { checkCgroups, underCgroup } from '../packet/cgroups.js';
 import { compileStandalone } from '../../compiler/index.js';
+import { main } from '../../compiler/cli/main.js';
+import { mapJson, mapText } from '../../compiler/cli/print.js';
+import { memoryIO } from '../../test/support/cli-io.js';
 
 const OBJECT = repoPath('test-programs/c/cgroup_array.o');
 const bytes = new Uint8Array(readFileSync(OBJECT));
@@ -168,6 +171,24 @@ describe('the cgroup array from the map API', () => {
     expect([e4.code, e4.detail]).toEqual([ErrorCode.MapOp, expect.stringContaining('E2BIG')]);
     const e5 = thrownBy(() => map.set(0, '/', 1), Bpf2WasmError);
     expect([e5.code, e5.detail]).toEqual([ErrorCode.MapOp, expect.stringContaining('EINVAL')]);
+  });
+
+  it('the CLI dumps its entries as paths, and --net gives the cgroups', async () => {
+    const inst = await ENGINES[1]!.open({ net: hierarchy('/srv', IDS) });
+    const map = inst.map('cgroups');
+    map.set(1, '/srv/a/b');
+    map.set(3, '/');
+    expect(mapText(map)).toEqual(['map cgroups (2 entries):', '  1 => "/srv/a/b"', '  3 => "/"']);
+    expect(mapJson(map)).toEqual({ entries: [{ key: 1, value: '/srv/a/b' }, { key: 3, value: '/' }] });
+    const net = JSON.stringify({ cgroups: ['', '/a', '/a/b', '/c'].map((rel) => ({ path: '/srv' + rel, id: Number(IDS[rel]) })), cgroup: '/srv/c' });
+    const x = memoryIO({ 'c.o': bytes, 'net.json': net, 'p.bin': frame(1) });
+    expect(await main(['run', 'c.o', '--program', 'under_cgroup', '--packet', 'p.bin', '--net', 'net.json', '--json'], x)).toBe(0);
+    const out = JSON.parse(x.out) as { packet: string; maps: Record<string, unknown> };
+    expect(answer(Buffer.from(out.packet, 'hex'))).toBe(IDS['/c']);
+    expect(out.maps.cgroups).toEqual({ entries: [] });
+    const bad = memoryIO({ 'c.o': bytes, 'net.json': '{"cgroups": [{"path": "/a/b"}]}', 'p.bin': frame(1) });
+    expect(await main(['run', 'c.o', '--packet', 'p.bin', '--net', 'net.json'], bad)).toBe(1);
+    expect(bad.err).toContain('E_HOST_STATE at field net.cgroups[0].path');
   });
 
   it('a standalone module refuses bpf_skb_under_cgroup, which needs the host', async () => {
