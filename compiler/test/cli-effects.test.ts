@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { repoPath } from '../../test/support/fixtures.js';
 import { main } from '../cli/main.js';
+import { tcProbe } from '../../runtime/test/frames.js';
 
 const TUNHELP = new Uint8Array(readFileSync(repoPath('test-programs/c/tc_tunhelp.o')));
 const TUNNEL = new Uint8Array(readFileSync(repoPath('test-programs/c/tc_tunnel.o')));
@@ -16,16 +17,11 @@ const NET = JSON.stringify({ interfaces: [{ ifindex: 5, name: 'tv0' }, { ifindex
 
 /** tc_tunhelp's probe frame: Ethernet, 20 bytes of IPv4, the request (op, a, b), room for the answer. */
 function probe(op: number, a: number, b: bigint): Uint8Array {
-  const f = new Uint8Array(34 + 16 + 88);
-  const v = new DataView(f.buffer);
-  f.fill(2, 0, 6);
-  f.fill(4, 6, 12);
-  v.setUint16(12, 0x0800);
-  f[14] = 0x45;
-  v.setUint32(34, op, true);
-  v.setUint32(38, a, true);
-  v.setBigUint64(42, b, true);
-  return f;
+  const { frame, view } = tcProbe(34 + 16 + 88);
+  view.setUint32(34, op, true);
+  view.setUint32(38, a, true);
+  view.setBigUint64(42, b, true);
+  return frame;
 }
 
 /** A UDP/IPv4 frame with ECT(0) for tc_tunnel (to port 9). */

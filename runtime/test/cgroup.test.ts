@@ -23,6 +23,7 @@ import { interpretModule } from '../interpreter.js';
 import type { BpfInstance } from '../program.js';
 import { checkHostNetwork, type HostNetwork } from '../packet/net.js';
 import { checkCgroups, underCgroup } from '../packet/cgroups.js';
+import { tcProbe } from './frames.js';
 import { compileStandalone } from '../../compiler/index.js';
 import { main } from '../../compiler/cli/main.js';
 import { mapJson, mapText } from '../../compiler/cli/print.js';
@@ -43,12 +44,7 @@ const ENOENT = -2;
 
 /** A probe frame: Ethernet, 20 bytes of IPv4, the request, 8 bytes for the answer. */
 function frame(op: number, index = 0, level = 0): Uint8Array {
-  const f = new Uint8Array(34 + 16 + 8);
-  const v = new DataView(f.buffer);
-  f.fill(2, 0, 6);
-  f.fill(4, 6, 12);
-  v.setUint16(12, 0x0800);
-  f[14] = 0x45;
+  const { frame: f, view: v } = tcProbe(34 + 16 + 8);
   v.setUint32(34, op, true);
   v.setUint32(38, index, true);
   v.setInt32(42, level, true);
