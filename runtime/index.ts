@@ -24,4 +24,5 @@ export { PerfEventArray } from './stdlib/perf.js';
 export { PinRegistry } from './pins.js';
 export type { HostEnv } from './stdlib/host.js';
 export type { HostNetwork, HostInterface, HostRoute, HostRouteType, HostNeighbour, HostNeighbourState, HostSocket, HostSocketState } from './packet/net.js';
+export type { HostCgroup } from './packet/cgroups.js';
 export type { TypeDesc } from './values.js';

@@ -6,7 +6,8 @@
 import { CALLBACK_EXPORT_PREFIX, type Manifest, type MapManifest } from './abi.js';
 import { fromBase64 } from './base64.js';
 import { packetHelpers } from './packet/helpers.js';
-import { checkHostNetwork, setNetState, type HostNetwork } from './packet/net.js';
+import { checkHostNetwork, netStateOf, setNetState, type HostNetwork } from './packet/net.js';
+import { cgroupNumber, rootOnly, type NetCgroups } from './packet/cgroups.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helper-registry.js';
 import { BpfMap, mapInfo } from './maps/api.js';
@@ -110,6 +111,8 @@ export class ObjectRuntime {
       programName: (n) => manifest.programs[n]?.name,
       mapByName: (name) => this.maps.get(name),
       mapByDesc: (desc) => this.byIndex.find((x) => mapInfo(x).desc === desc),
+      cgroupNumber: (path) => cgroupNumber(this.cgroups(), path),
+      cgroupPath: (n) => this.cgroups().list[n]?.path,
     }));
     this.maps = new Map(this.byIndex.map((m) => [m.name, m]));
     for (const m of infos) {
@@ -372,6 +375,11 @@ export class ObjectRuntime {
       }
     }
     throw new BpfRuntimeError(ErrorCode.BadArgument, `the object has no global variable ${name}`);
+  }
+
+  /** The host's cgroups (`net.cgroups`; the root only without host state). */
+  private cgroups(): NetCgroups {
+    return netStateOf(this.memory)?.cgroups ?? rootOnly();
   }
 
   private programNumber(name: string): number {

@@ -59,7 +59,8 @@ export function mapText(m: BpfMap): string[] {
     return [`map ${m.name} (${strings.length} string${strings.length === 1 ? '' : 's'}):`, ...strings.map((str) => `  0x${str.offset.toString(16)}: ${JSON.stringify(str.text)}`)];
   }
   const shown = firstEntries(m, TEXT_ENTRIES);
-  const size = m.type === MapType.PROG_ARRAY || m.type === MapType.ARRAY_OF_MAPS ? shown.length : m.size;
+  const slots = m.type === MapType.PROG_ARRAY || m.type === MapType.ARRAY_OF_MAPS || m.type === MapType.CGROUP_ARRAY;
+  const size = slots ? shown.length : m.size;
   const lines = [`map ${m.name} (${size} entr${size === 1 ? 'y' : 'ies'}):`];
   for (const [k, v] of shown) lines.push(`  ${formatAny(m.keyType, k)} => ${formatAny(m.valueType, v)}`);
   if (size > shown.length) lines.push(`  ... ${size - shown.length} more`);

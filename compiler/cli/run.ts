@@ -18,6 +18,7 @@ import { compileOptions, UsageError, type Parsed } from './args.js';
 import { netOptions } from './net.js';
 import type { LoadedInput } from './sniff.js';
 import { firstEntries, hex64, hexBytes, jsonReplacer, mapJson, mapText } from './print.js';
+import { effectLines, effectsJson } from './effects.js';
 
 /** Context size given to object programs run without --mem / --packet: zeroes. */
 const DEFAULT_CONTEXT = 256;
@@ -58,7 +59,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
 
   let result: bigint;
   let packetOut: Uint8Array | undefined;
-  let redirect: TestRunResult['redirect'];
+  let effects: TestRunResult | undefined;
   let timeBatch: (n: number) => number;
   if (p.packet !== undefined) {
     const packet = await io.readFile(p.packet);
@@ -67,7 +68,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
     const r = handle.test(opts);
     result = r.r0;
     packetOut = r.dataOut;
-    redirect = r.redirect;
+    effects = r;
     // As BPF_PROG_TEST_RUN: test() places the packet once per batch and times only the runs.
     timeBatch = (n) => handle.test({ ...opts, repeat: n }).durationNs;
   } else {
@@ -97,7 +98,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
       maps: Object.fromEntries(maps.map((m) => [m.name, mapJson(m)])),
     };
     if (packetOut) out.packet = packetOut;
-    if (redirect) out.redirect = redirect;
+    if (effects) Object.assign(out, effectsJson(effects));
     if (medianNs !== undefined) {
       out.repeat = p.repeat;
       out.medianNs = medianNs;
@@ -106,10 +107,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
     return 0;
   }
   const lines: string[] = [`${program}: r0 = ${hex64(result)} (${BigInt.asIntN(64, result)})`];
-  if (redirect) {
-    const via = redirect.nexthop ? ` via ${redirect.nexthop}${redirect.mac ? ` (${redirect.mac})` : ''}` : '';
-    lines.push(`redirect: ${redirect.helper} to ${redirect.map ? `${redirect.map}[${redirect.index}]` : `ifindex ${redirect.index}`}${via}${redirect.flags ? ` flags 0x${redirect.flags.toString(16)}` : ''}`);
-  }
+  if (effects) lines.push(...effectLines(effects));
   if (firstRun.trace.length > 0) lines.push('trace:', ...firstRun.trace.map((t) => '  ' + t));
   for (const r of firstRun.records) lines.push(`${r.kind} ${r.map}: ${hexBytes(r.data)}`);
   for (const m of maps) lines.push(...mapText(m));

@@ -6,7 +6,7 @@
  * - `<Name>ProgramName`: the union of the object's program names;
  * - `<Name>Maps`: each map's `BpfMap<K, V>`, with K and V the TypeScript types of what the
  *   runtime decodes (compiler/gen/tstype.ts; per-CPU values as `[V]`, one per CPU; PROG_ARRAY
- *   values as program names; map-of-maps values as map names);
+ *   values as program names; map-of-maps values as map names; CGROUP_ARRAY values as cgroup paths);
  * - `<Name>Globals`: the `.data` / `.rodata` / `.bss` variables;
  * - `<Name>Instance`: a `BpfInstance` whose `program`, `map`, `ringbuf`, `perfbuf`,
  *   `getGlobal`, `setGlobal` and `createInnerMap` accept only the object's names and return
@@ -217,7 +217,7 @@ export async function instantiate${p}(wasm: BufferSource | WebAssembly.Module, o
     const key = KEYLESS.has(def.type) ? 'never' : descs.key ? this.#types.typeOf(descs.key) : untypedInt(def.keySize);
     let value: string;
     if (def.type === MapType.PROG_ARRAY) value = this.#names.programName;
-    else if (MAP_OF_MAPS.has(def.type)) value = 'string';
+    else if (MAP_OF_MAPS.has(def.type) || def.type === MapType.CGROUP_ARRAY) value = 'string';
     else if (descs.value) value = this.#types.typeOf(descs.value);
     else if ('internal' in def && def.internal) value = 'Record<string, never>';
     else value = untypedInt(def.valueSize);

@@ -185,6 +185,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/sk_state': { tc: ['sk_state'] },
   'c/tc_misc': { tc: ['tc_misc'] },
   'c/tc_tunhelp': { tc: ['tc_tunhelp'] },
+  'c/cgroup_array': { tc: ['under_cgroup'], 'raw_tp/sys_enter': ['task_cgroup'] },
+  'c/raw_syncookie': { xdp: ['cookie_xdp'], tc: ['cookie_tc'] },
   'c/perf_pkt': { xdp: ['perf_xdp'], tc: ['perf_tc'], socket: ['perf_sock'] },
   'c/ldabs_neg': { socket: ['ll_type', 'net_proto', 'net_saddr', 'net_last', 'net_past', 'll_proto', 'net_minus', 'below_ll'] },
   'c/core_ctx': { tc: ['skb_fields', 'skb_info', 'narrow'], xdp: ['xdp_bounds'] },

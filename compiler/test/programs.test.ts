@@ -1882,6 +1882,75 @@ for (const [name, programs] of Object.entries(PACKET_FIXTURES)) {
   });
 }
 
+program('cgroup_array', () => {
+  // The helpers' answers against the kernel: runtime/test/cgroup.test.ts. Here: the map, the
+  // programs, and the same answers from every way to compile.
+  const net = { cgroups: [{ path: '/a', id: 50 }, { path: '/a/b', id: 51 }], cgroup: '/a/b' };
+  const probe = (op: number, x: number): Uint8Array => {
+    const f = new Uint8Array(34 + 16 + 8);
+    f[12] = 8;
+    f[14] = 0x45;
+    const v = new DataView(f.buffer);
+    v.setUint32(34, op, true);
+    v.setInt32(op === 2 ? 42 : 38, x, true);
+    return f;
+  };
+  it('a CGROUP_ARRAY, a tc probe and a raw tracepoint; every compilation answers alike', async () => {
+    const outcomes: string[][] = [];
+    for (const engine of ENGINES) {
+      const c = await build('cgroup_array', engine);
+      expect(mapDefs(c)).toEqual({ cgroups: def(8, 4, 4, 4) }); // BPF_MAP_TYPE_CGROUP_ARRAY
+      expect(programsOf(c)).toEqual(['under_cgroup tc tc', 'task_cgroup raw_tp/sys_enter raw_tracepoint']);
+      const inst = await instantiate(c.wasm, { net });
+      inst.map('cgroups').set(0, '/a');
+      inst.map('cgroups').set(2, '/a/b');
+      const seen: string[] = [];
+      for (const [op, x] of [[0, 0], [0, 1], [0, 2], [0, 4], [1, 0], [2, 0], [2, 1], [2, 2], [2, 3]] as const) {
+        seen.push(Buffer.from(inst.program('under_cgroup').test({ dataIn: probe(op, x) }).dataOut.subarray(50)).toString('hex'));
+        const ctx = new Uint8Array(24);
+        new DataView(ctx.buffer).setBigUint64(0, BigInt(op), true);
+        new DataView(ctx.buffer).setBigInt64(8, BigInt(x), true);
+        seen.push(String(inst.program('task_cgroup').run(ctx) & 0xffffffffn)); // the kernel's retval: u32
+      }
+      outcomes.push(seen);
+    }
+    // slot 0 (/a) holds /a/b: 1; slot 1 empty: -EAGAIN; ids 51, ancestors 1, 50, 51.
+    expect(outcomes[0]!.filter((_, i) => i % 2 === 1)).toEqual(['1', String(0xfffffff5), '1', String(0xfffffff9), '51', '1', '50', '51', '0']);
+    for (const o of outcomes.slice(1)) expect(o).toEqual(outcomes[0]);
+  });
+});
+
+program('raw_syncookie', () => {
+  // Against the kernel: runtime/test/raw-syncookie.test.ts. Here: every compilation gives the
+  // MSS bits, the errors and a cookie that checks.
+  it('XDP and tc programs; every compilation answers alike', async () => {
+    const syn = (op: number, thLen: number): Uint8Array => {
+      const f = ether(ETH_P_IP, [...ipv4({ proto: IPPROTO_TCP, payload: [...tcp(80).slice(0, 12), 0x60, 0x02, 0xff, 0xff, 0, 0, 0, 0, 2, 4, 5, 0xb4] }), ...new Array<number>(36 + 24).fill(0)]);
+      new DataView(f.buffer).setUint32(34 + 60, op, true);
+      new DataView(f.buffer).setUint32(34 + 64, thLen, true);
+      return f;
+    };
+    const outcomes: string[][] = [];
+    for (const engine of ENGINES) {
+      const c = await build('raw_syncookie', engine);
+      expect(programsOf(c)).toEqual(['cookie_xdp xdp xdp', 'cookie_tc tc tc']);
+      const inst = await instantiate(c.wasm, { net: { syncookieSecret: '5a'.repeat(64) } });
+      const seen: string[] = [];
+      for (const prog of ['cookie_xdp', 'cookie_tc']) {
+        for (const [op, len] of [[0, 24], [0, 20], [2, 24], [1, 24]] as const) {
+          const out = inst.program(prog).test({ dataIn: syn(op, len) }).dataOut;
+          const v = new DataView(out.buffer, out.byteOffset + 34 + 68, 16);
+          seen.push(`${v.getBigInt64(0, true) >> 32n} ${v.getBigInt64(8, true)}`);
+        }
+      }
+      outcomes.push(seen);
+    }
+    // MSS 1460 from the option; -EINVAL for a length other than doff * 4; made and checked; a SYN's ack is no cookie.
+    expect(outcomes[0]!.slice(0, 4)).toEqual(['1460 0', '-1 0', '1460 0', '0 -13']);
+    for (const o of outcomes.slice(1)) expect(o).toEqual(outcomes[0]);
+  });
+});
+
 program('http_filter', () => {
   // struct http_request: family u8 @0, method u8 @1, header_count u16 @2, path_len u32 @4, addr[16] @8, path[64] @24.
   const request = (family: number, addr: number[], headers = 3, method = 1): Uint8Array => {

@@ -20,6 +20,10 @@ export interface MapOwner {
   programName(number: number): string | undefined;
   mapByName(name: string): BpfMap | undefined;
   mapByDesc(desc: number): BpfMap | undefined;
+  /** The number of the host's cgroup at `path` (0 the root, then `net.cgroups`; runtime/packet/cgroups.ts), or undefined. */
+  cgroupNumber(path: string): number | undefined;
+  /** The path of the host's cgroup number `n`, or undefined. */
+  cgroupPath(n: number): string | undefined;
 }
 
 const PERCPU = new Set<number>([MapType.PERCPU_ARRAY, MapType.PERCPU_HASH, MapType.LRU_PERCPU_HASH]);
@@ -82,7 +86,7 @@ export class BpfMap<K = unknown, V = unknown> {
 
   /**
    * The number of entries: hash maps, LPM tries, queues and stacks count them; arrays (and
-   * PROG_ARRAY, ARRAY_OF_MAPS) have max_entries slots, set or not.
+   * PROG_ARRAY, ARRAY_OF_MAPS, CGROUP_ARRAY) have max_entries slots, set or not.
    */
   get size(): number {
     return this.store.count(this.index);
@@ -101,7 +105,21 @@ export class BpfMap<K = unknown, V = unknown> {
 
   updateRaw(key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
     if (this.type === MapType.PROG_ARRAY) this.checkProgramSlot(value);
+    if (this.type === MapType.CGROUP_ARRAY) this.checkCgroupSlot(value);
     this.store.update(this.index, key, value, flags);
+  }
+
+  /** A CGROUP_ARRAY slot holds the host's cgroup number + 1 (runtime/packet/cgroups.ts). */
+  private checkCgroupSlot(value: Uint8Array): void {
+    if (!(value instanceof Uint8Array) || value.length !== 4) return; // the store reports the size
+    const n = bytesToNumber(value);
+    if (n === 0 || this.owner.cgroupPath(n - 1) === undefined) {
+      throw new BpfRuntimeError(
+        ErrorCode.BadArgument,
+        `cgroup array ${this.name} holds cgroups of the host state (net.cgroups, by path, or number + 1 as raw bytes); ${n} is none of them`,
+        { map: this.name },
+      );
+    }
   }
 
   /**
@@ -144,7 +162,8 @@ export class BpfMap<K = unknown, V = unknown> {
 
   /**
    * Sets `key` to `value` (flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST). PROG_ARRAY values are program
-   * names; maps of maps take a map name or a BpfMap of the same object.
+   * names; maps of maps take a map name or a BpfMap of the same object; CGROUP_ARRAY values are
+   * cgroup paths of the host state (`"/"` or one of `net.cgroups`).
    */
   set(key: ValueInput<K>, value: ValueInput<V>, flags = BPF_ANY): void {
     this.updateRaw(this.encodeKey(key), this.encodeStored(value), flags);
@@ -273,6 +292,11 @@ export class BpfMap<K = unknown, V = unknown> {
     if (this.type === MapType.PROG_ARRAY && typeof value === 'string') {
       return intBytes(this.owner.programNumber(value) + 1, 4, 'value', this.name);
     }
+    if (this.type === MapType.CGROUP_ARRAY && typeof value === 'string') {
+      const n = this.owner.cgroupNumber(value);
+      if (n === undefined) throw new BpfRuntimeError(ErrorCode.BadArgument, `no cgroup ${value} in the host state (net.cgroups) to store in ${this.name}`, { map: this.name });
+      return intBytes(n + 1, 4, 'value', this.name);
+    }
     if (MAP_OF_MAPS.has(this.type) && (typeof value === 'string' || value instanceof BpfMap)) {
       const inner = typeof value === 'string' ? this.owner.mapByName(value) : value;
       if (!inner) throw new BpfRuntimeError(ErrorCode.BadArgument, `no map named ${String(value)} to store in ${this.name}`, { map: this.name });
@@ -293,6 +317,10 @@ export class BpfMap<K = unknown, V = unknown> {
       return n === 0 ? undefined : this.owner.programName(n - 1);
     }
     if (MAP_OF_MAPS.has(this.type)) return this.owner.mapByDesc(bytesToNumber(bytes))?.name;
+    if (this.type === MapType.CGROUP_ARRAY) {
+      const n = bytesToNumber(bytes);
+      return n === 0 ? undefined : this.owner.cgroupPath(n - 1);
+    }
     const v = this.decodeValue(bytes);
     return this.perCpu ? [v] : v;
   }

@@ -74,7 +74,7 @@ export const SUPPORTED_MAP_TYPES: ReadonlySet<number> = new Set<number>([
   MapType.HASH, MapType.ARRAY, MapType.PROG_ARRAY, MapType.PERF_EVENT_ARRAY, MapType.PERCPU_HASH,
   MapType.PERCPU_ARRAY, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH, MapType.LPM_TRIE, MapType.ARRAY_OF_MAPS,
   MapType.HASH_OF_MAPS, MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.BLOOM_FILTER,
-  MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP,
+  MapType.DEVMAP, MapType.DEVMAP_HASH, MapType.CPUMAP, MapType.XSKMAP, MapType.CGROUP_ARRAY,
 ]);
 
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
@@ -289,6 +289,7 @@ function checkShape(m: MapShape): Sizes {
       return { meta: 0, arena: maxEntries * stride, slots: 0 };
     case MapType.PROG_ARRAY:
     case MapType.ARRAY_OF_MAPS:
+    case MapType.CGROUP_ARRAY:
       needKey(4);
       needValue(4);
       needEntries();

@@ -168,6 +168,8 @@ const ERRNO_TEXT: Record<string, string> = {
 const isArrayType = (t: number): boolean => t === MapType.ARRAY || t === MapType.PERCPU_ARRAY;
 const isQueueType = (t: number): boolean => t === MapType.QUEUE || t === MapType.STACK;
 const isMapOfMaps = (t: number): boolean => t === MapType.ARRAY_OF_MAPS || t === MapType.HASH_OF_MAPS;
+/** Slot arrays: a u32 per index the maps module reads itself (program number + 1, inner descriptor, cgroup number + 1). */
+const isSlotArray = (t: number): boolean => t === MapType.PROG_ARRAY || t === MapType.ARRAY_OF_MAPS || t === MapType.CGROUP_ARRAY;
 
 /** The maps of one running object, in the memory of its program. */
 export class MapStore {
@@ -362,7 +364,7 @@ export class MapStore {
 
   /**
    * A copy of the value for `key`, or undefined. Prog arrays give their u32 slot (program
-   * number + 1), map-of-maps the u32 inner descriptor address; the LPM trie matches the longest prefix;
+   * number + 1), cgroup arrays theirs (the host's cgroup number + 1), map-of-maps the u32 inner descriptor address; the LPM trie matches the longest prefix;
    * a queue or stack (empty key) peeks. LRU maps are not marked used (as the kernel's syscall).
    */
   lookup(index: number, key: Uint8Array): Uint8Array | undefined {
@@ -373,7 +375,7 @@ export class MapStore {
     }
     const addr = this.valueAddress(index, key);
     if (addr === 0) return undefined;
-    if (e.type === MapType.PROG_ARRAY || e.type === MapType.ARRAY_OF_MAPS) {
+    if (isSlotArray(e.type)) {
       const v = this.u32(addr);
       return v === 0 ? undefined : u32Bytes(v);
     }
@@ -391,13 +393,13 @@ export class MapStore {
     }
     const k = this.putKey(e, key);
     const addr = this.call(e, 'lookup', () => this.raw.user_lookup_elem(e.desc, k) >>> 0);
-    const slots = e.type === MapType.PROG_ARRAY || e.type === MapType.ARRAY_OF_MAPS;
-    return addr === 0 ? 0 : this.inside(e, 'lookup', addr, slots ? 4 : e.valueSize);
+    return addr === 0 ? 0 : this.inside(e, 'lookup', addr, isSlotArray(e.type) ? 4 : e.valueSize);
   }
 
   /**
    * Sets the value for `key` (flags BPF_ANY, BPF_NOEXIST, BPF_EXIST); throws E_MAP_OP with the
    * kernel's errno. Prog arrays take a u32 program number + 1 (what bpf_tail_call's slot holds),
+   * cgroup arrays the host's cgroup number + 1 (runtime/packet/cgroups.ts),
    * map-of-maps the u32 descriptor address of another map of the object. On a queue, stack or bloom filter (empty key) this is
    * `push`, as the kernel's syscall.
    */
@@ -412,7 +414,7 @@ export class MapStore {
     this.checkValue(e, value);
     const k = this.putKey(e, key);
     let ret: number;
-    if (e.type === MapType.PROG_ARRAY || isMapOfMaps(e.type)) {
+    if (isSlotArray(e.type) || isMapOfMaps(e.type)) {
       if (isMapOfMaps(e.type)) this.checkInner(e, value);
       this.bytes().set(value, MAPS_SCRATCH.value);
       ret = this.call(e, 'update', () => this.raw.user_update_elem(e.desc, k, MAPS_SCRATCH.value, f));
@@ -582,7 +584,7 @@ export class MapStore {
   /** The number of elements: hash maps, LPM tries, queues and stacks count them; arrays have max_entries. */
   count(index: number): number {
     const e = this.entry(index);
-    if (isArrayType(e.type) || e.type === MapType.PROG_ARRAY || e.type === MapType.ARRAY_OF_MAPS) return e.maxEntries;
+    if (isArrayType(e.type) || isSlotArray(e.type)) return e.maxEntries;
     return this.u32(e.desc + D_COUNT);
   }
 
@@ -697,7 +699,7 @@ function valueStorage(s: MapShape): number {
     case MapType.LRU_HASH: case MapType.LRU_PERCPU_HASH: case MapType.HASH_OF_MAPS: case MapType.LPM_TRIE:
     case MapType.DEVMAP: case MapType.CPUMAP: case MapType.XSKMAP: case MapType.DEVMAP_HASH:
       return s.maxEntries * stride;
-    case MapType.PROG_ARRAY: case MapType.ARRAY_OF_MAPS:
+    case MapType.PROG_ARRAY: case MapType.ARRAY_OF_MAPS: case MapType.CGROUP_ARRAY:
       return s.maxEntries * 4;
     case MapType.RINGBUF:
       return s.maxEntries;
@@ -717,7 +719,7 @@ function isU32(n: unknown): n is number {
  */
 const UNSEEDED: ReadonlySet<number> = new Set([
   MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.DEVMAP, MapType.CPUMAP,
-  MapType.XSKMAP, MapType.QUEUE, MapType.STACK, MapType.PERF_EVENT_ARRAY, MapType.RINGBUF,
+  MapType.XSKMAP, MapType.QUEUE, MapType.STACK, MapType.PERF_EVENT_ARRAY, MapType.RINGBUF, MapType.CGROUP_ARRAY,
 ]);
 
 /** One hash seed per map: random, or derived from `seed` (splitmix32). */

@@ -14,7 +14,10 @@ import { ETH_HLEN, LOOPBACK, SkBuff, TcAction, XDP_FRAME_SIZE, XDP_META_MAX, Xdp
 import { currentRun, type PacketRun, type SkbRun, type TunnelKey, type XdpRun } from './state.js';
 import { checkMtu, fibLookup, FibParams, neighTarget } from './fib.js';
 import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
-import { listenerSock, ROOT_CGROUP_ID, skAssign, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
+import { ancestorCgroupId, callerCgroupId, underCgroup } from './cgroups.js';
+import { monotonicMinutes, randomSecret, rawCheckSyncookie, rawGenSyncookie, type SyncookieKeys } from './syncookie.js';
+import { BpfRuntimeError, ErrorCode } from '../errors.js';
+import { listenerSock, skAssign, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
 
 let defaultNet: NetState | undefined;
 
@@ -72,7 +75,7 @@ export function csumReplaceByDiff(sum: number, diff: number): number {
 /** What bpf_redirect_map needs of the object's maps. */
 export interface RedirectMaps {
   /** The map whose descriptor is at `desc`. */
-  mapAt(desc: number): { index: number; name: string; type: number } | undefined;
+  mapAt(desc: number): { index: number; name: string; type: number; maxEntries: number } | undefined;
   /** The address of the value for `key` (0 when absent). */
   valueAddress(index: number, key: Uint8Array): number;
   /**
@@ -316,6 +319,23 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
     }
     if (r) r.effects.redirect = { helper: 'bpf_redirect_map', index: key >>> 0, map: m.name, mapType: m.type, flags: broadcast ? Number(f) : 0 };
     return BigInt(XdpAction.REDIRECT);
+  };
+
+  /**
+   * bpf_skb_under_cgroup(skb, map, index) (`task` false) and bpf_current_task_under_cgroup(map,
+   * index) (`task` true) over a CGROUP_ARRAY (cgroups.ts).
+   */
+  const underCgroupHelper = (task: boolean, mapDesc: number, index: number): bigint => {
+    const helper = task ? 'bpf_current_task_under_cgroup' : 'bpf_skb_under_cgroup';
+    const m = maps?.mapAt(mapDesc >>> 0);
+    if (!m || m.type !== MapType.CGROUP_ARRAY) {
+      throw new BpfRuntimeError(ErrorCode.HelperFailed, `the map argument is not a BPF_MAP_TYPE_CGROUP_ARRAY (the kernel's verifier refuses the program)`, { helper });
+    }
+    const k = new Uint8Array(4);
+    new DataView(k.buffer).setUint32(0, index >>> 0, true);
+    const at = maps!.valueAddress(m.index, k);
+    const slot = at === 0 ? undefined : dv().getUint32(at, true);
+    return BigInt(underCgroup(hostNet().cgroups, task || skbRun() !== undefined, index, m.maxEntries, slot, helper));
   };
 
   // --- checksums ---
@@ -703,6 +723,9 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
 
   // --- fib lookup and neighbours, against the host's network state (net.ts; the test run's host without one) ---
   const hostNet = (): NetState => netStateOf(memory) ?? (defaultNet ??= defaultNetState());
+  /** The raw SYN cookie secrets: the host's (`net.syncookieSecret`), else drawn once per instance. */
+  let keys: SyncookieKeys | undefined;
+  const cookieKeys = (): SyncookieKeys => (keys ??= { secret: netStateOf(memory)?.syncookieSecret ?? randomSecret(), minutes: monotonicMinutes });
   const fibLookupHelper = (ctx: number, params: number, plen: number, flags: number): bigint => {
     const p = params >>> 0;
     if ((plen >>> 0) < FibParams.SIZE || (flags >>> 0) & ~0x3f) return BigInt(EINVAL);
@@ -866,9 +889,19 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
       return listenerSock(hostNet(), u8(), r, sk, dif);
     }],
     [124, (ctx: number, sk: number, flags: bigint): bigint => BigInt(skAssign(hostNet(), run(), sk, flags))],
-    // The test run's dummy socket is in its caller's cgroup: on bpf2wasm's host, the root (id 1, level 0).
-    [79, (): bigint => (skbRun() ? ROOT_CGROUP_ID : 0n)],
-    [83, (ctx: number, level: number): bigint => (skbRun() && (level >>> 0) === 0 ? ROOT_CGROUP_ID : 0n)],
+    // Raw SYN cookies (syncookie.ts), with this instance's secrets.
+    [204, (iph: number, th: number, thLen: number): bigint => rawGenSyncookie(cookieKeys(), u8(), iph, th, thLen, false)],
+    [205, (iph: number, th: number, thLen: number): bigint => rawGenSyncookie(cookieKeys(), u8(), iph, th, thLen, true)],
+    [206, (iph: number, th: number): bigint => BigInt(rawCheckSyncookie(cookieKeys(), u8(), iph, th, false))],
+    [207, (iph: number, th: number): bigint => BigInt(rawCheckSyncookie(cookieKeys(), u8(), iph, th, true))],
+    // The test run's dummy socket is in its caller's cgroup: `net.cgroup`, by default the root
+    // (id 1, level 0); the current task is that caller too.
+    [79, (): bigint => (skbRun() ? callerCgroupId(hostNet().cgroups) : 0n)],
+    [83, (ctx: number, level: number): bigint => (skbRun() ? ancestorCgroupId(hostNet().cgroups, level) : 0n)],
+    [33, (ctx: number, map: number, index: number): bigint => underCgroupHelper(false, map, index)],
+    [37, (map: number, index: number): bigint => underCgroupHelper(true, map, index)],
+    [80, (): bigint => callerCgroupId(hostNet().cgroups)],
+    [123, (level: number): bigint => ancestorCgroupId(hostNet().cgroups, level)],
     // No IPsec: the test run's skb has no sec_path, so -EINVAL with the buffer zeroed.
     [66, (ctx: number, index: number, to: number, size: number, flags: bigint): bigint => {
       const n = size >>> 0;

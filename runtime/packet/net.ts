@@ -14,6 +14,7 @@ import { parseIpv4, parseIpv6 } from '../ip.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { LOOPBACK } from './layout.js';
 import { BpfTcpSock } from './sockets.js';
+import { checkCgroups, type HostCgroup, type NetCgroups } from './cgroups.js';
 
 export { setNetState, netStateOf } from './state.js';
 
@@ -116,6 +117,16 @@ export interface HostNetwork {
   routes?: HostRoute[];
   neighbours?: HostNeighbour[];
   sockets?: HostSocket[];
+  /** The cgroup v2 hierarchy below the root "/" (runtime/packet/cgroups.ts), for cgroup arrays and the cgroup id helpers. */
+  cgroups?: HostCgroup[];
+  /** The cgroup the test runs in, so the test run's socket's (default "/"). */
+  cgroup?: string;
+  /**
+   * The raw SYN cookie helpers' secrets as 128 hex digits (64 bytes: two SipHash keys for IPv4,
+   * two for IPv6; runtime/packet/syncookie.ts). Default: drawn at random per instance, as the
+   * kernel draws its own at boot.
+   */
+  syncookieSecret?: string;
 }
 
 /** An IP address: 4 or 16 bytes in network order. */
@@ -179,6 +190,8 @@ export interface NetState {
   v6: Map<number, NetRoute[]>;
   neighbours: NetNeighbour[];
   sockets: NetSocket[];
+  cgroups: NetCgroups;
+  syncookieSecret?: Uint8Array;
 }
 
 /** TCP states (include/net/tcp_states.h). */
@@ -291,8 +304,8 @@ function loopback(): NetInterface {
  * helpers query. Errors are E_HOST_STATE with the field's path (`net.routes[2].prefix`).
  */
 export function checkHostNetwork(net: unknown, path = 'net'): NetState {
-  if (!isObject(net)) throw bad(path, 'expected an object { interfaces?, routes?, neighbours? }');
-  checkKeys(net, ['interfaces', 'routes', 'neighbours', 'sockets'], path);
+  if (!isObject(net)) throw bad(path, 'expected an object { interfaces?, routes?, neighbours?, sockets?, cgroups?, cgroup? }');
+  checkKeys(net, ['interfaces', 'routes', 'neighbours', 'sockets', 'cgroups', 'cgroup', 'syncookieSecret'], path);
   const interfaces = new Map<number, NetInterface>([[LOOPBACK.ifindex, loopback()]]);
   const listed = new Set<number>();
   listAt(net.interfaces, `${path}.interfaces`).forEach((raw, i) => {
@@ -321,7 +334,7 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
     });
   });
 
-  const state: NetState = { interfaces, v4: new Map(), v6: new Map(), neighbours: [], sockets: [] };
+  const state: NetState = { interfaces, v4: new Map(), v6: new Map(), neighbours: [], sockets: [], cgroups: checkCgroups(net.cgroups, net.cgroup, path) };
   const add = (r: NetRoute): void => {
     const tables = r.dst.length === 4 ? state.v4 : state.v6;
     // IPv4's local table is merged into main (no policy rules here).
@@ -442,6 +455,11 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
       priority: raw.priority === undefined ? 0 : checkInt(raw.priority, `${p}.priority`, 0, 0xffffffff),
     });
   });
+  if (net.syncookieSecret !== undefined) {
+    const hex = net.syncookieSecret;
+    if (typeof hex !== 'string' || !/^[0-9a-fA-F]{128}$/.test(hex)) throw bad(`${path}.syncookieSecret`, 'expected 128 hex digits (64 bytes: two SipHash keys for IPv4, two for IPv6)');
+    state.syncookieSecret = new Uint8Array(64).map((_, i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16));
+  }
   for (const list of [...state.v4.values(), ...state.v6.values()]) list.sort((a, b) => b.len - a.len || a.metric - b.metric);
   return state;
 }

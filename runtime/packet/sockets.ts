@@ -352,6 +352,3 @@ export function skAssign(net: NetState, run: PacketRun | undefined, sk: number, 
   sockOf(net, run, sk, 'bpf_sk_assign');
   return EOPNOTSUPP;
 }
-
-/** The cgroup id of the root of cgroup v2: the only cgroup of bpf2wasm's host (bpf_skb_cgroup_id). */
-export const ROOT_CGROUP_ID = 1n;

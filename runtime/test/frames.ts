@@ -117,3 +117,19 @@ export function rd16(b: Uint8Array, at: number): number {
 
 /** EtherTypes. */
 export const ETH_P = { IP: 0x0800, ARP: 0x0806, IPV6: 0x86dd, VLAN: 0x8100, QINQ: 0x88a8 } as const;
+
+/**
+ * A probe frame of `size` bytes for the tc fixtures that read a request after the first 34 bytes
+ * (tc_tunhelp, cgroup_array): Ethernet from 04:04:04:04:04:04 to 02:02:02:02:02:02, IPv4, and a
+ * bare 20-byte IPv4 header (0x45, the rest zero). Returns the frame and a view to write the
+ * request with.
+ */
+export function tcProbe(size: number): { frame: Uint8Array; view: DataView } {
+  const frame = new Uint8Array(size);
+  const view = new DataView(frame.buffer);
+  frame.fill(2, 0, 6);
+  frame.fill(4, 6, 12);
+  view.setUint16(12, ETH_P.IP);
+  frame[14] = 0x45;
+  return { frame, view };
+}

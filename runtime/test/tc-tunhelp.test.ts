@@ -15,6 +15,7 @@ import { interpretModule } from '../interpreter.js';
 import type { HostNetwork } from '../packet/net.js';
 import type { BpfInstance } from '../program.js';
 import { KernelHost } from './netns.js';
+import { tcProbe } from './frames.js';
 
 const OBJECT = repoPath('test-programs/c/tc_tunhelp.o');
 const bytes = new Uint8Array(readFileSync(OBJECT));
@@ -35,12 +36,7 @@ const ENGINES: { label: string; open: () => Promise<BpfInstance> }[] = [
 const ANS = 34 + 16;
 /** A frame: Ethernet, a 20-byte IPv4 header, the request, room for the answer (24 + 44 + 16, padded to 88). */
 function frame(op: number, a: number, b: bigint): Uint8Array {
-  const f = new Uint8Array(ANS + 88);
-  const v = new DataView(f.buffer);
-  f.fill(2, 0, 6);
-  f.fill(4, 6, 12);
-  v.setUint16(12, 0x0800);
-  f[14] = 0x45;
+  const { frame: f, view: v } = tcProbe(ANS + 88);
   v.setUint32(34, op, true);
   v.setUint32(38, a, true);
   v.setBigUint64(42, b, true);

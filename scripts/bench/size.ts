@@ -21,10 +21,12 @@ export const RUNTIME_BUDGET_BYTES = 100 * 1000;
 /**
  * The most the runtime may weigh as one file (no splitting: the dynamically imported chunks
  * inlined, as a Workers bundle ships it): 184.0 KB when set; 188.4 KB with the socket-state and
- * perf-output packet helpers (s3-sockhelpers), plus a little room. A change that
- * needs more raises it on purpose and says why.
+ * perf-output packet helpers (s3-sockhelpers); 197.9 KB with CGROUP_ARRAY, the host's cgroups,
+ * the cgroup helpers and the raw SYN cookie helpers (SipHash-2-4; s4-cgroup: 5.4 KB of it in
+ * runtime/packet/cgroups.ts and syncookie.ts), plus a little room. A change that needs more
+ * raises it on purpose and says why.
  */
-export const RUNTIME_CEILING_BYTES = 192 * 1000;
+export const RUNTIME_CEILING_BYTES = 200 * 1000;
 
 /** One bundled entry. */
 export interface BundleSize {

@@ -1,7 +1,7 @@
-/* Two programs of one object: `uses_missing` (tc) calls bpf_tcp_raw_gen_syncookie_ipv4, which
- * bpf2wasm does not implement; `plain` (xdp) calls nothing. `plain` must run: a helper only
- * another program of the object uses does not stop it; `uses_missing` fails at the call, naming
- * the helper.
+/* Two programs of one object: `uses_missing` (tc) calls bpf_skc_to_tcp_sock, which bpf2wasm
+ * does not implement (it returns a pointer into the kernel's own struct tcp_sock); `plain` (xdp)
+ * calls nothing. `plain` must run: a helper only another program of the object uses does not
+ * stop it; `uses_missing` fails at the call, naming the helper.
  */
 #include <linux/bpf.h>
 #include <linux/ip.h>
@@ -10,10 +10,9 @@
 
 SEC("tc")
 int uses_missing(struct __sk_buff *skb) {
-  struct iphdr iph = {};
   struct tcphdr th = {};
   if (skb->len < 20) return 1;
-  return bpf_tcp_raw_gen_syncookie_ipv4(&iph, &th, sizeof(th)) >= 0 ? 0 : 2;
+  return bpf_skc_to_tcp_sock(&th) ? 0 : 2;
 }
 
 SEC("xdp")

@@ -30,6 +30,7 @@ export const MAP_PROG_ARRAY: u32 = 3;
 export const MAP_PERF_EVENT_ARRAY: u32 = 4;
 export const MAP_PERCPU_HASH: u32 = 5;
 export const MAP_PERCPU_ARRAY: u32 = 6;
+export const MAP_CGROUP_ARRAY: u32 = 8;
 export const MAP_LRU_HASH: u32 = 9;
 export const MAP_LRU_PERCPU_HASH: u32 = 10;
 export const MAP_LPM_TRIE: u32 = 11;

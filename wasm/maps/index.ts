@@ -25,7 +25,7 @@ import {
   E2BIG, EINVAL, EOPNOTSUPP, EPERM, MAP_ARRAY, MAP_ARRAY_OF_MAPS, MAP_BLOOM_FILTER, MAP_HASH, MAP_HASH_OF_MAPS,
   MAP_LPM_TRIE, MAP_LRU_HASH, MAP_LRU_PERCPU_HASH, MAP_PERCPU_ARRAY, MAP_PERCPU_HASH, MAP_PERF_EVENT_ARRAY,
   MAP_PROG_ARRAY, MAP_QUEUE, MAP_RINGBUF, MAP_STACK, D_VALUES, ENOSPC, MAP_TABLE_BASE, MAP_TABLE_COUNT,
-  MAP_CPUMAP, MAP_DEVMAP, MAP_DEVMAP_HASH, MAP_XSKMAP, D_VALUE_SIZE,
+  MAP_CPUMAP, MAP_DEVMAP, MAP_DEVMAP_HASH, MAP_XSKMAP, D_VALUE_SIZE, MAP_CGROUP_ARRAY,
 } from './desc';
 import { htabClear, htabDelete, htabFind, htabInit, htabKeyAddr, htabMetaSize, htabNextKey, htabNextSlot, htabUpdate, htabValue, lruTouch } from './htab';
 import { lpmClear, lpmDelete, lpmInit, lpmLookup, lpmMetaSize, lpmNextKey, lpmUpdate } from './lpm';
@@ -76,9 +76,14 @@ function redirectLookup(map: u32, key: u32): u32 {
 @inline function isArray(t: u32): bool {
   return t == MAP_ARRAY || t == MAP_PERCPU_ARRAY;
 }
+/**
+ * Slot arrays (the kernel's fd arrays): PROG_ARRAY (program number + 1), ARRAY_OF_MAPS (inner
+ * descriptor address), CGROUP_ARRAY (the host's cgroup number + 1); 0 is an empty slot. Kept in
+ * the metadata region: programs never get a pointer into them.
+ */
 // @ts-ignore: decorator
 @inline function isSlots(t: u32): bool {
-  return t == MAP_PROG_ARRAY || t == MAP_ARRAY_OF_MAPS;
+  return t == MAP_PROG_ARRAY || t == MAP_ARRAY_OF_MAPS || t == MAP_CGROUP_ARRAY;
 }
 // @ts-ignore: decorator
 @inline function isQueue(t: u32): bool {

@@ -22,7 +22,7 @@ import {
 } from '../maps/index';
 import {
   D_KEY_SIZE, D_MAX_ENTRIES, D_TYPE, D_VALUE_SIZE, DESC_SIZE, E2BIG, EFAULT, EINVAL, ENOENT, ENOSPC, ERANGE,
-  MAP_ARRAY, MAP_ARRAY_OF_MAPS, MAP_BLOOM_FILTER, MAP_HASH_OF_MAPS, MAP_PERCPU_ARRAY, MAP_PROG_ARRAY, MAP_QUEUE, MAP_STACK,
+  MAP_ARRAY, MAP_ARRAY_OF_MAPS, MAP_BLOOM_FILTER, MAP_CGROUP_ARRAY, MAP_HASH_OF_MAPS, MAP_PERCPU_ARRAY, MAP_PROG_ARRAY, MAP_QUEUE, MAP_STACK,
   MAP_TABLE_BASE, MAP_TABLE_COUNT,
 } from '../maps/desc';
 import {
@@ -134,7 +134,7 @@ function mapAt(index: u32): u32 {
 }
 
 function isSlotMap(t: u32): bool {
-  return t == MAP_PROG_ARRAY || t == MAP_ARRAY_OF_MAPS || t == MAP_HASH_OF_MAPS;
+  return t == MAP_PROG_ARRAY || t == MAP_ARRAY_OF_MAPS || t == MAP_HASH_OF_MAPS || t == MAP_CGROUP_ARRAY;
 }
 
 function hostRange(addr: u32, len: u32): bool {
