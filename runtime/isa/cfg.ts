@@ -234,14 +234,24 @@ function buildFunction(
     b.id = newId[b.id]!;
     for (let k = 0; k < b.succs.length; k++) b.succs[k] = newId[b.succs[k]!]!;
   }
+  // Predecessor lists at their exact length: counted first, then filled (pushing onto a
+  // one-element list would reserve room for 17).
+  const predCount = new Int32Array(blocks.length);
   for (let bi = 0; bi < blocks.length; bi++) {
-    const b = blocks[bi]!;
-    for (const s of b.succs) {
-      const to = blocks[s]!;
-      if (to.preds === none) to.preds = [b.id];
-      else to.preds.push(b.id);
+    const ss = blocks[bi]!.succs;
+    for (let k = 0; k < ss.length; k++) predCount[ss[k]!]!++;
+  }
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const c = predCount[bi]!;
+    blocks[bi]!.preds = c === 0 ? [] : c === 1 ? [-1] : c === 2 ? [-1, -1] : new Array<number>(c).fill(-1);
+  }
+  predCount.fill(0);
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const ss = blocks[bi]!.succs;
+    for (let k = 0; k < ss.length; k++) {
+      const s = ss[k]!;
+      blocks[s]!.preds[predCount[s]!++] = bi;
     }
   }
-  for (let bi = 0; bi < blocks.length; bi++) if (blocks[bi]!.preds === none) blocks[bi]!.preds = [];
   return { startPc, endPc, blocks };
 }
