@@ -3,41 +3,13 @@
  * RFC 9669 exactly: division by zero gives 0, modulo by zero leaves dst unchanged, signed division
  * of INT_MIN by -1 wraps (Wasm would trap), shift counts are masked to the width.
  */
-import type { AluInsn, AluOp, EndInsn } from '../../runtime/isa/insn.js';
+import type { AluInsn, EndInsn } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
 import { get32, get64, i64c, set32, set64 } from './state.js';
 
 /** `dst op= src` (or imm) at the instruction's width. */
 export function lowerAlu(insn: AluInsn): Node {
-  const key = memoKey(insn);
-  if (key < 0) return insn.width === 64 ? lowerAlu64(insn) : lowerAlu32(insn);
-  return (MEMO[key] ??= insn.width === 64 ? lowerAlu64(insn) : lowerAlu32(insn));
-}
-
-// The statement of an ALU instruction depends only on its width, operation, registers and
-// immediate, and WIR nodes are never mutated (it has no load, store or call that tagPc marks), so
-// the common ones are built once and shared by every instruction like them: a compile of 100k
-// instructions then allocates no statement for most of its arithmetic. Keys: width, operation,
-// dst, then the source register or a small immediate.
-const ALU_OPS: readonly AluOp[] = ['add', 'sub', 'mul', 'div', 'sdiv', 'or', 'and', 'lsh', 'rsh', 'neg', 'mod', 'smod', 'xor', 'mov', 'arsh'];
-const MEMO_IMM_MIN = -16;
-const MEMO_IMM_END = 256;
-const MEMO_OPERANDS = 11 + (MEMO_IMM_END - MEMO_IMM_MIN);
-const MEMO: Array<Node | undefined> = new Array<Node | undefined>(2 * ALU_OPS.length * 11 * MEMO_OPERANDS);
-const OP_INDEX: Readonly<Record<AluOp, number>> = {
-  ...Object.fromEntries(ALU_OPS.map((op, i) => [op, i])),
-  movsx: -1,
-} as Record<AluOp, number>;
-
-/** The memo slot of `insn`, or -1 if it is not memoised (movsx, large immediates). */
-function memoKey(insn: AluInsn): number {
-  const op = OP_INDEX[insn.op];
-  if (op < 0) return -1;
-  let operand: number;
-  if (insn.src !== null) operand = insn.src;
-  else if (insn.imm >= MEMO_IMM_MIN && insn.imm < MEMO_IMM_END) operand = 11 + insn.imm - MEMO_IMM_MIN;
-  else return -1;
-  return (((insn.width === 64 ? ALU_OPS.length : 0) + op) * 11 + insn.dst) * MEMO_OPERANDS + operand;
+  return insn.width === 64 ? lowerAlu64(insn) : lowerAlu32(insn);
 }
 
 function lowerAlu64(insn: AluInsn): Node {
