@@ -317,15 +317,7 @@ export class FunctionLowering {
 
   /** Whether the function loads or stores through r10 (then the prologue sets L_FB). */
   private usesFrame(): boolean {
-    const blocks = this.fn.blocks;
-    for (let bi = 0; bi < blocks.length; bi++) {
-      const b = blocks[bi]!;
-      for (let i = b.first; i <= b.last; i++) {
-        const insn = this.insns[i]!;
-        if ((insn.kind === 'ldx' && insn.src === 10) || ((insn.kind === 'st' || insn.kind === 'stx' || insn.kind === 'atomic') && insn.dst === 10)) return true;
-      }
-    }
-    return false;
+    return this.fn.usesFrame;
   }
 
   /** Returns r0, handing the remaining budget back to the caller. */
