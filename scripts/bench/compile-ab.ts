@@ -5,8 +5,9 @@
  *   node dist/scripts/bench/compile-ab.js [--identity] [--runs N] [--sizes 10000,100000] BEFORE AFTER
  *
  * `--identity` compiles every program of the shared conformance suite (raw and asm files) and every
- * object under test-programs/ with both trees, at the default level plus checked and budget builds
- * and at -O1 for the objects, and fails on the first module whose bytes differ.
+ * object under test-programs/ with both trees, at the default level plus checked, budget and
+ * split (tiny chunks) builds and at -O1 for the objects, and generated programs of 1k to 1M
+ * instructions, and fails if any module's bytes differ.
  * Otherwise it times -O0 compiles of synthetic programs (scripts/bench/genprog.ts): warm-up first,
  * then BEFORE and AFTER alternately, `--runs` times each (default 11), and prints the medians, the
  * instructions per second and the ratio, with the load average before and after.
@@ -67,7 +68,10 @@ async function both(a: Tree, b: Tree, run: (t: Tree) => Promise<{ wasm: Uint8Arr
 async function identity(before: Tree, after: Tree, repo: string): Promise<boolean> {
   let compared = 0;
   let failed = 0;
-  const variants: Array<Record<string, unknown>> = [{}, { checked: true }, { budget: 1_000_000 }, { mapAllInstructions: true }];
+  // chunkInsns (internal) splits even small functions into chunks (compiler/lower/split.ts).
+  const variants: Array<Record<string, unknown>> = [
+    {}, { checked: true }, { budget: 1_000_000 }, { mapAllInstructions: true }, { chunkInsns: 4 }, { chunkInsns: 16, budget: 1_000_000 },
+  ];
   const conformance = path.join(repo, '..', 'shared', 'conformance', 'tests');
   const dataDirs = [conformance, path.join(repo, 'test-programs')].filter(existsSync);
   const dataFiles: string[] = [];
@@ -109,7 +113,7 @@ async function identity(before: Tree, after: Tree, repo: string): Promise<boolea
       }
     }
   }
-  for (const n of [1_000, 10_000, 100_000]) {
+  for (const n of [1_000, 10_000, 100_000, 250_000, 1_000_000]) {
     const prog = after.generateProgram(n);
     const r = await both(before, after, (t) => t.compile(prog));
     compared++;
