@@ -214,25 +214,23 @@ function callbackWrapper(ctx: ModuleCtx, pc: number, exportName: string): WFunct
 function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
   const { insns } = cfg.program;
   for (const fn of cfg.functions) {
-    for (let bi = 0; bi < fn.blocks.length; bi++) {
-      const b = fn.blocks[bi]!;
-      for (let i = b.first; i <= b.last; i++) {
-        const insn = insns[i]!;
-        if (insn.kind === 'call' && ctx.fixups.get(insn.pc)?.kind === 'tail_call') ctx.usesTailCalls = true;
-        else if (insn.kind === 'call' && insn.helper !== CORE_POISON_HELPER) declareHelper(ctx, insn.helper, insn.pc);
-        else if (insn.kind === 'kfunc' && ctx.options.resolveKfunc) declareKfunc(ctx, insn.btfId, insn.pc);
-        else if (insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC) {
-          const target = pseudoFuncTarget(insn);
-          if (!ctx.callbacks.has(target)) ctx.callbacks.set(target, 0);
-        }
-        else if (insn.kind === 'callx' && !ctx.usesCallx) {
-          ctx.usesCallx = true;
-          ctx.module.imports.push({
-            name: CALLX_FN, module: IMPORT_HELPERS, base: IMPORT_CALLX,
-            params: ['i32', 'i32', 'i64', 'i64', 'i64', 'i64', 'i64'], result: 'i64',
-          });
-        } else if (insn.kind === 'ldabs' || insn.kind === 'ldind') ctx.usesPacket = true;
+    // Only the instructions buildCfg listed (calls, lddw, callx, kfunc, ldabs/ldind), in program order.
+    for (let si = 0; si < fn.sites.length; si++) {
+      const insn = insns[fn.sites[si]!]!;
+      if (insn.kind === 'call' && ctx.fixups.get(insn.pc)?.kind === 'tail_call') ctx.usesTailCalls = true;
+      else if (insn.kind === 'call' && insn.helper !== CORE_POISON_HELPER) declareHelper(ctx, insn.helper, insn.pc);
+      else if (insn.kind === 'kfunc' && ctx.options.resolveKfunc) declareKfunc(ctx, insn.btfId, insn.pc);
+      else if (insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC) {
+        const target = pseudoFuncTarget(insn);
+        if (!ctx.callbacks.has(target)) ctx.callbacks.set(target, 0);
       }
+      else if (insn.kind === 'callx' && !ctx.usesCallx) {
+        ctx.usesCallx = true;
+        ctx.module.imports.push({
+          name: CALLX_FN, module: IMPORT_HELPERS, base: IMPORT_CALLX,
+          params: ['i32', 'i32', 'i64', 'i64', 'i64', 'i64', 'i64'], result: 'i64',
+        });
+      } else if (insn.kind === 'ldabs' || insn.kind === 'ldind') ctx.usesPacket = true;
     }
   }
   // Callback numbers in program order, from 1 (0 would read as NULL).

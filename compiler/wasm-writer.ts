@@ -34,6 +34,11 @@ class ByteWriter {
   }
 
   u32(n: number): void {
+    // Local indices, memarg offsets and label depths are mostly one byte.
+    if (n >>> 0 < 0x80 && this.len < this.buf.length) {
+      this.buf[this.len++] = n;
+      return;
+    }
     this.grow(5);
     n >>>= 0;
     do {
@@ -61,6 +66,10 @@ class ByteWriter {
   }
 
   s32(n: number): void {
+    if (n >= -0x40 && n < 0x40 && this.len < this.buf.length) {
+      this.buf[this.len++] = n & 0x7f;
+      return;
+    }
     this.grow(5);
     n |= 0;
     for (;;) {
@@ -216,40 +225,32 @@ export function writeModule(mod: WModule): WrittenModule {
   };
 
   const expr = (n: Node): void => {
+    // The most frequent kinds first.
     switch (n.k) {
-      case 'i32.const':
-        out.u8(0x41);
-        out.s32(n.value);
-        return;
-      case 'i64.const':
-        out.u8(0x42);
-        out.s64(n.value);
-        return;
-      case 'local.get':
-        out.u8(0x20);
-        out.u32(n.index);
-        return;
       case 'local.set':
         expr(n.value);
         out.u8(0x21);
         out.u32(n.index);
         return;
-      case 'global.get':
-        out.u8(0x23);
-        out.u32(globalIndex.get(n.name)!);
-        return;
-      case 'global.set':
-        expr(n.value);
-        out.u8(0x24);
-        out.u32(globalIndex.get(n.name)!);
-        return;
-      case 'unary':
-        expr(n.a);
-        out.u8(n.code);
+      case 'local.get':
+        out.u8(0x20);
+        out.u32(n.index);
         return;
       case 'binary':
         expr(n.a);
         expr(n.b);
+        out.u8(n.code);
+        return;
+      case 'i64.const':
+        out.u8(0x42);
+        out.s64(n.value);
+        return;
+      case 'i32.const':
+        out.u8(0x41);
+        out.s32(n.value);
+        return;
+      case 'unary':
+        expr(n.a);
         out.u8(n.code);
         return;
       case 'load':
@@ -272,6 +273,15 @@ export function writeModule(mod: WModule): WrittenModule {
         out.u8(n.code);
         out.u32(0);
         out.u32(n.offset);
+        return;
+      case 'global.get':
+        out.u8(0x23);
+        out.u32(globalIndex.get(n.name)!);
+        return;
+      case 'global.set':
+        expr(n.value);
+        out.u8(0x24);
+        out.u32(globalIndex.get(n.name)!);
         return;
       case 'block':
         if (n.label === null) {

@@ -26,12 +26,14 @@ import {
 import { MAX_SELECT_INSNS, selectableArm, selectArms } from './select.js';
 import { branchLabel, CHUNK_INSNS, CHUNK_RETURN, planSplit, type SplitPlan } from './split.js';
 import { lowerCond } from './jump.js';
-import { address, load, lowerAtomic, lowerLegacyLoad, store } from './load-store.js';
+import { addressInto, load, lowerAtomic, lowerLegacyLoad, store, type MemAddress } from './load-store.js';
 
 /** Generates the body of one eBPF function. */
 export class FunctionLowering {
   private readonly insns: Insn[];
   private readonly budget: BudgetCounter;
+  /** The address of the access being lowered (reused: loads and stores are a third of a program). */
+  private readonly addr: MemAddress = { ptr: w.nop(), off: 0 };
   /** The compare trees emitted as tables, by root block. */
   private switches: ReadonlyMap<number, SwitchPlan> = new Map();
   /** Copy and fill loops with a bulk-memory fast path, by header block. */
@@ -226,11 +228,8 @@ export class FunctionLowering {
     // Cheap rejections first: most ifs are neither shape.
     const armBr = s.then.length === 1 ? s.then[0] : s.else.length === 1 ? s.else[0] : undefined;
     if (armBr !== undefined ? stmts[i + 1]?.k !== 'code' : s.then.length !== 2 || s.else.length !== 2) return 0;
-    const wholeCode = (x: Stmt | undefined): x is Extract<Stmt, { k: 'code' }> =>
-      x !== undefined && x.k === 'code' && x.first === undefined && !this.switches.has(x.block);
-    const arm = (x: Extract<Stmt, { k: 'code' }>, room: number): Insn[] | null => selectableArm(this.insns, this.fn.blocks[x.block]!, room);
-    let whenTrue: Insn[] | null = [];
-    let whenFalse: Insn[] | null = [];
+    let whenTrue: readonly Insn[] | null = NO_INSNS;
+    let whenFalse: readonly Insn[] | null = NO_INSNS;
     let code: Array<Extract<Stmt, { k: 'code' }>>;
     let br: Extract<Stmt, { k: 'br' }>;
     let consumed: number;
@@ -240,8 +239,8 @@ export class FunctionLowering {
     if ((thenBr || elseBr) && !(thenBr && elseBr)) {
       // Hammock: the code after the `if` runs when the branch is not taken.
       const taken = (thenBr ?? elseBr)!;
-      if (!wholeCode(next) || !sameBr(taken, stmts[i + 2])) return 0;
-      const insns = arm(next, MAX_SELECT_INSNS);
+      if (!this.wholeCode(next) || !sameBr(taken, stmts[i + 2])) return 0;
+      const insns = this.arm(next, MAX_SELECT_INSNS);
       if (thenBr) whenFalse = insns;
       else whenTrue = insns;
       code = [next];
@@ -251,9 +250,9 @@ export class FunctionLowering {
       // Diamond.
       const [t0, t1] = s.then;
       const [e0, e1] = s.else;
-      if (!wholeCode(t0) || !wholeCode(e0) || !isBr(t1) || !sameBr(t1, e1)) return 0;
-      whenTrue = arm(t0, MAX_SELECT_INSNS);
-      whenFalse = whenTrue ? arm(e0, MAX_SELECT_INSNS - whenTrue.length) : null;
+      if (!this.wholeCode(t0) || !this.wholeCode(e0) || !isBr(t1) || !sameBr(t1, e1)) return 0;
+      whenTrue = this.arm(t0, MAX_SELECT_INSNS);
+      whenFalse = whenTrue ? this.arm(e0, MAX_SELECT_INSNS - whenTrue.length) : null;
       code = [t0, e0];
       br = t1;
       consumed = 1;
@@ -265,6 +264,16 @@ export class FunctionLowering {
     if (this.ctx.options.mapAllInstructions) for (const insn of [...whenTrue, ...whenFalse]) out.push(w.mark(insn.pc));
     out.push(...selectArms(cond, whenTrue, whenFalse), w.br(labelOf(br)));
     return consumed;
+  }
+
+  /** Whether `x` is the code of a whole block that is not a compare tree (an if-conversion arm). */
+  private wholeCode(x: Stmt | undefined): x is Extract<Stmt, { k: 'code' }> {
+    return x !== undefined && x.k === 'code' && x.first === undefined && !this.switches.has(x.block);
+  }
+
+  /** The instructions of arm `x` if it can be converted to selects (at most `room`), else null. */
+  private arm(x: Extract<Stmt, { k: 'code' }>, room: number): Insn[] | null {
+    return selectableArm(this.insns, this.fn.blocks[x.block]!, room);
   }
 
   /**
@@ -308,15 +317,7 @@ export class FunctionLowering {
 
   /** Whether the function loads or stores through r10 (then the prologue sets L_FB). */
   private usesFrame(): boolean {
-    const blocks = this.fn.blocks;
-    for (let bi = 0; bi < blocks.length; bi++) {
-      const b = blocks[bi]!;
-      for (let i = b.first; i <= b.last; i++) {
-        const insn = this.insns[i]!;
-        if ((insn.kind === 'ldx' && insn.src === 10) || ((insn.kind === 'st' || insn.kind === 'stx' || insn.kind === 'atomic') && insn.dst === 10)) return true;
-      }
-    }
-    return false;
+    return this.fn.usesFrame;
   }
 
   /** Returns r0, handing the remaining budget back to the caller. */
@@ -357,20 +358,20 @@ export class FunctionLowering {
         return;
       }
       case 'ldx': {
-        const [ptr, off] = address(options, insn.src, insn.off, insn.size, insn.pc, out);
-        const ld = load(insn.size, insn.signed, off, ptr);
+        const a = addressInto(options, insn.src, insn.off, insn.size, insn.pc, out, this.addr);
+        const ld = load(insn.size, insn.signed, a.off, a.ptr);
         tagPc(ld, insn.pc);
         out.push(set64(insn.dst, ld));
         return;
       }
       case 'st': {
-        const [ptr, off] = address(options, insn.dst, insn.off, insn.size, insn.pc, out);
-        out.push(tagPc(store(insn.size, off, ptr, i64c(insn.imm)), insn.pc));
+        const a = addressInto(options, insn.dst, insn.off, insn.size, insn.pc, out, this.addr);
+        out.push(tagPc(store(insn.size, a.off, a.ptr, i64c(insn.imm)), insn.pc));
         return;
       }
       case 'stx': {
-        const [ptr, off] = address(options, insn.dst, insn.off, insn.size, insn.pc, out);
-        out.push(tagPc(store(insn.size, off, ptr, get64(insn.src)), insn.pc));
+        const a = addressInto(options, insn.dst, insn.off, insn.size, insn.pc, out, this.addr);
+        out.push(tagPc(store(insn.size, a.off, a.ptr, get64(insn.src)), insn.pc));
         return;
       }
       case 'atomic':
@@ -467,6 +468,9 @@ export class FunctionLowering {
     if (budgeted) out.push(this.budget.takeBack());
   }
 }
+
+/** An empty arm (shared; never appended to). */
+const NO_INSNS: readonly Insn[] = [];
 
 function isBr(x: Stmt | undefined): x is Extract<Stmt, { k: 'br' }> {
   return x !== undefined && x.k === 'br';

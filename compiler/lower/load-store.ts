@@ -17,18 +17,40 @@ import { SKF_LL_OFF, SKF_NET_OFF } from '../../runtime/packet/layout.js';
  * access outside the own frame is checked first (see checkedAddress).
  */
 export function address(options: EmitOptions, reg: Reg, off: number, size: MemSize, pc: number, out: CodeSink): [Node, number] {
+  const a = addressInto(options, reg, off, size, pc, out, { ptr: w.nop(), off: 0 });
+  return [a.ptr, a.off];
+}
+
+/** A Wasm address: the pointer operand and the memarg offset. */
+export interface MemAddress {
+  ptr: Node;
+  off: number;
+}
+
+/** `address`, written into `at` (which it returns): the lowering of every load and store allocates no pair. */
+export function addressInto(options: EmitOptions, reg: Reg, off: number, size: MemSize, pc: number, out: CodeSink, at: MemAddress): MemAddress {
   const m = w;
   const { checked, layout } = options;
   // An access through r10 that stays inside the own frame needs no check, even in checked mode.
   const inOwnFrame = reg === 10 && off >= -layout.frameSize && off + size <= 0;
   if (!checked || inOwnFrame) {
     // Inside the own frame: from its lowest address (L_FB), the offset fits the memarg.
-    if (inOwnFrame) return [m.local.get(L_FB, 'i32'), layout.frameSize + off];
-    const base = get32(reg);
-    if (off >= 0) return [base, off];
-    return [m.i32.add(base, m.i32.const(off)), 0];
+    if (inOwnFrame) {
+      at.ptr = m.local.get(L_FB, 'i32');
+      at.off = layout.frameSize + off;
+    } else if (off >= 0) {
+      at.ptr = get32(reg);
+      at.off = off;
+    } else {
+      at.ptr = m.i32.add(get32(reg), m.i32.const(off));
+      at.off = 0;
+    }
+    return at;
   }
-  return checkedAddress(layout, reg, off, size, pc, out);
+  const [ptr, o] = checkedAddress(layout, reg, off, size, pc, out);
+  at.ptr = ptr;
+  at.off = o;
+  return at;
 }
 
 /** A load of `size` bytes at `ptr + off`, extended to i64. */

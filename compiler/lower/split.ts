@@ -67,14 +67,13 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
     return n;
   };
   function size(s: Stmt): number {
+    // Only containers are remembered: the others cost nothing to measure again, and a map of
+    // every statement of a 1M-instruction function was a tenth of its compile.
+    if (s.k === 'code') return codeSize(s);
+    if (s.k !== 'block' && s.k !== 'loop' && s.k !== 'if') return 1;
     let n = sizes.get(s);
     if (n !== undefined) return n;
-    switch (s.k) {
-      case 'code': n = codeSize(s); break;
-      case 'block': case 'loop': n = 1 + listSize(s.body); break;
-      case 'if': n = 1 + listSize(s.then) + listSize(s.else); break;
-      default: n = 1;
-    }
+    n = s.k === 'if' ? 1 + listSize(s.then) + listSize(s.else) : 1 + listSize(s.body);
     sizes.set(s, n);
     return n;
   }
@@ -157,21 +156,31 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
     }
   };
 
-  /** Moves `suffix` to a new chunk; returns its call site. */
+  /**
+   * Moves `suffix` to a new chunk; returns its call site. The exits are found in the chunk's own
+   * statements once they are fitted (a chunk outlined from it contributes its exits), not in the
+   * whole suffix: that walked everything after the cut again for every chunk, quadratic in the
+   * number of chunks. The labels and their order are the same (see outerLabels).
+   */
   const outline = (suffix: Stmt[]): Stmt => {
-    const exits = outerLabels(suffix);
     const index = chunks.length;
-    const chunk: Chunk = { body: [], exits };
+    const chunk: Chunk = { body: [], exits: [] };
     chunks.push(chunk);
     chunk.body = fitList(suffix, cap);
-    return { k: 'chunk', chunk: index, exits };
+    chunk.exits = outerLabels(chunk.body);
+    return { k: 'chunk', chunk: index, exits: chunk.exits };
   };
 
   chunks[0]!.body = fitList(body, cap);
   return { chunks };
 }
 
-/** The labels that statements of `list` branch to without defining them (in first-use order). */
+/**
+ * The labels that statements of `list` branch to without defining them (in first-use order, lists
+ * visited last-in first-out). A `chunk` statement stands for the suffix it replaced: its exits are
+ * that suffix's labels in this same order, and as the suffix ends its list, its nested lists were
+ * the last pushed, so they come out in the same place as when the suffix itself is walked.
+ */
 function outerLabels(list: readonly Stmt[]): string[] {
   const defined = new Set<string>();
   const used: string[] = [];

@@ -99,7 +99,10 @@ export function decodeProgram(bytes: Uint8Array, options: { maxInsns?: number } 
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const insns: Insn[] = [];
+  // At most one instruction per slot: reserved once and trimmed at the end, instead of grown
+  // (and copied) a dozen times on the way to 100k instructions.
+  const insns: Insn[] = new Array<Insn>(slotCount);
+  let count = 0;
   const slotToInsn = new Int32Array(slotCount);
   // One RawSlot refilled per slot (decoded instructions never keep it): no allocation per slot.
   const raw: RawSlot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
@@ -111,7 +114,7 @@ export function decodeProgram(bytes: Uint8Array, options: { maxInsns?: number } 
     raw.src = regs >> 4;
     raw.off = view.getInt16(base + 2, true);
     raw.imm = view.getInt32(base + 4, true);
-    slotToInsn[pc] = insns.length;
+    slotToInsn[pc] = count;
     if (raw.opcode === Op.LDDW) {
       if (pc + 1 >= slotCount) fail(ErrorCode.TruncatedLddw, pc, 'lddw needs a second instruction slot, but the program ends');
       const next = readSlot(view, pc + 1);
@@ -122,14 +125,15 @@ export function decodeProgram(bytes: Uint8Array, options: { maxInsns?: number } 
       if (raw.dst === R10) fail(ErrorCode.WriteR10, pc, 'lddw writes r10, the read-only frame pointer');
       if (raw.src > 6) fail(ErrorCode.UnknownOpcode, pc, `lddw with unknown source ${raw.src}`);
       const value = (BigInt(next.imm >>> 0) << 32n) | BigInt(raw.imm >>> 0);
-      insns.push({ kind: 'lddw', pc, dst: raw.dst, src: raw.src, imm: raw.imm, imm2: next.imm, value });
+      insns[count++] = { kind: 'lddw', pc, dst: raw.dst, src: raw.src, imm: raw.imm, imm2: next.imm, value };
       slotToInsn[pc + 1] = -1;
       pc += 2;
       continue;
     }
-    insns.push(decodeSlot(raw, pc));
+    insns[count++] = decodeSlot(raw, pc);
     pc += 1;
   }
+  insns.length = count;
   return { insns, slotCount, slotToInsn };
 }
 
