@@ -5,7 +5,10 @@
  *
  * A tree is a root block ending in `if rX op K` whose successors are, recursively, either inner
  * nodes (blocks that hold nothing but `if rX op K'` on the same register and width, with the
- * parent as their only predecessor) or leaves (anything else). Its meaning is computed, not
+ * parent as their only predecessor, possibly after a few `rY = imm` moves to other registers:
+ * clang -O3 hoists a case's constant into the compare that leads to it) or leaves (anything
+ * else). A leaf reached through moves is an edge of its own: the `br_table` goes to a block that
+ * does the moves of that path and then branches to the leaf. Its meaning is computed, not
  * pattern-matched: every compare is monotonic in one order (signed or unsigned; equality in
  * both), so all values below the smallest constant go to the same leaf, all above the largest
  * too, and the values in between are each evaluated through the tree. The table covers
@@ -19,7 +22,7 @@
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
 import type { Insn, JcondInsn, JmpOp, Reg } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
-import { get32, get64, i64c } from '../lower/state.js';
+import { get32, get64, i64c, set64 } from '../lower/state.js';
 
 /** Widest table, in entries. */
 export const MAX_SPAN = 512;
@@ -27,6 +30,20 @@ export const MAX_SPAN = 512;
 const DENSITY = 8;
 /** Fewest compares worth a table. */
 const MIN_COMPARES = 3;
+
+/** A register set to a constant on the way to a leaf (an inner node's `rY = imm`). */
+export interface SwitchMove {
+  reg: Reg;
+  /** The register's 64-bit value after the move (a 32-bit move zero-extends). */
+  value: bigint;
+}
+
+/** Where a value goes: a leaf, after the moves of the inner nodes on its path (last write per register). */
+export interface SwitchEdge {
+  /** Index into `leaves`. */
+  leaf: number;
+  moves: SwitchMove[];
+}
 
 /** A recognised tree. */
 export interface SwitchPlan {
@@ -39,16 +56,24 @@ export interface SwitchPlan {
   leaves: number[];
   /** Smallest constant (the value of table index 0), as a signed or unsigned bigint per `signed`. */
   min: bigint;
-  /** Leaf index per value min, min + 1, ..., max. */
+  /** The distinct (leaf, moves) destinations; a tree without moves has one per leaf. */
+  edges: SwitchEdge[];
+  /** Edge index per value min, min + 1, ..., max. */
   table: number[];
-  /** Leaf index of the values below min / above max; -1 when there are none. */
+  /** Edge index of the values below min / above max; -1 when there are none. */
   below: number;
   above: number;
   /** Inner blocks the table replaces. */
   inner: number[];
-  /** Compares on the deepest path (what the budget is charged for the tree). */
+  /**
+   * Instructions on the deepest path, the root's compare counted as 1 (what the budget is
+   * charged for the tree: its inner compares and moves).
+   */
   depth: number;
 }
+
+/** At most this many moves before an inner node's compare. */
+const MAX_MOVES = 4;
 
 const ORDERED: Partial<Record<JmpOp, 'signed' | 'unsigned'>> = {
   jgt: 'unsigned', jge: 'unsigned', jlt: 'unsigned', jle: 'unsigned',
@@ -79,18 +104,40 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     const t = insns[b.last]!;
     return t.kind === 'jcond' && t.src === null && t.op !== 'jset' ? t : undefined;
   };
+  /** The moves before block `b`'s compare, or null when it holds anything else (or too many). */
+  const movesOf = (b: BasicBlock, reg: Reg): SwitchMove[] | null => {
+    if (b.last - b.first > MAX_MOVES) return null;
+    const moves: SwitchMove[] = [];
+    for (let i = b.first; i < b.last; i++) {
+      const x = insns[i]!;
+      if (x.kind !== 'alu' || x.op !== 'mov' || x.src !== null || x.sxBits !== 0 || x.dst === reg) return null;
+      moves.push({ reg: x.dst, value: x.width === 64 ? BigInt.asUintN(64, BigInt(x.imm)) : BigInt(x.imm >>> 0) });
+    }
+    return moves;
+  };
   /** Whether block `id`, a successor of `parent`, can be an inner node of the tree compared as `rc`. */
   const canBeInner = (id: number, parent: number, rc: JcondInsn): boolean => {
     const b = blocks[id]!;
-    if (id === 0 || taken[id] || b.first !== b.last || b.preds.length !== 1 || b.preds[0] !== parent) return false;
+    if (id === 0 || taken[id] || b.preds.length !== 1 || b.preds[0] !== parent) return false;
     const c = compareOf(b);
-    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1];
+    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1] && movesOf(b, rc.dst) !== null;
   };
-  for (let ri = 0; ri < blocks.length; ri++) {
+  /**
+   * Whether block `b` would be an inner node of the tree of its only predecessor: it is not a
+   * root of its own in the first pass, so that a tree whose inner nodes come before its root in
+   * the program (clang places subtrees anywhere) is found whole.
+   */
+  const innerOfParent = (b: BasicBlock): boolean => {
+    if (b.preds.length !== 1) return false;
+    const pc = compareOf(blocks[b.preds[0]!]!);
+    return pc !== undefined && canBeInner(b.id, b.preds[0]!, pc);
+  };
+  for (let pass = 0; pass < 2; pass++) for (let ri = 0; ri < blocks.length; ri++) {
     const root = blocks[ri]!;
     if (taken[root.id]) continue;
     const rc = compareOf(root);
     if (!rc) continue;
+    if (pass === 0 && innerOfParent(root)) continue;
     // Most compares are no tree: without an inner child there are fewer than MIN_COMPARES.
     const succs = root.succs;
     if (!(succs.length > 0 && canBeInner(succs[0]!, root.id, rc)) && !(succs.length > 1 && canBeInner(succs[1]!, root.id, rc))) continue;
@@ -145,13 +192,27 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
       if (i < 0) i = leaves.push(id) - 1;
       return i;
     };
+    const edges: SwitchEdge[] = [];
+    const edgeKeys = new Map<string, number>();
+    const edgeIndex = (leaf: number, moves: Map<Reg, bigint>): number => {
+      const list = [...moves].sort((a, b) => a[0] - b[0]).map(([reg, value]): SwitchMove => ({ reg, value }));
+      const key = `${leaf}:${list.map((x) => `${x.reg}=${x.value}`).join(',')}`;
+      let i = edgeKeys.get(key);
+      if (i === undefined) {
+        i = edges.push({ leaf: leafIndex(leaf), moves: list }) - 1;
+        edgeKeys.set(key, i);
+      }
+      return i;
+    };
     const evaluate = (v: bigint): number => {
       let id = root.id;
+      const moves = new Map<Reg, bigint>();
       for (;;) {
         const b = blocks[id]!;
         const c = compareOf(b)!;
         const next = holds(c.op, v, norm(c.imm)) ? b.succs[0]! : b.succs[1]!;
-        if (next === root.id || !innerSet.has(next)) return leafIndex(next);
+        if (next === root.id || !innerSet.has(next)) return edgeIndex(next, moves);
+        for (const mv of movesOf(blocks[next]!, rc.dst)!) moves.set(mv.reg, mv.value);
         id = next;
       }
     };
@@ -161,21 +222,21 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     const hi = signed ? (1n << BigInt(bits - 1)) - 1n : (1n << BigInt(bits)) - 1n;
     const below = min > lo ? evaluate(min - 1n) : -1;
     const above = max < hi ? evaluate(max + 1n) : -1;
-    // Depth of the deepest path, for the budget.
+    // Instructions on the deepest path, for the budget.
     const depthOf = (id: number): number => {
       let d = 0;
       const todo: Array<[number, number]> = [[id, 1]];
       while (todo.length > 0) {
         const [x, dx] = todo.pop()!;
         if (dx > d) d = dx;
-        for (const s of blocks[x]!.succs) if (innerSet.has(s)) todo.push([s, dx + 1]);
+        for (const s of blocks[x]!.succs) if (innerSet.has(s)) todo.push([s, dx + blocks[s]!.last - blocks[s]!.first + 1]);
       }
       return d;
     };
     for (const id of inner) taken[id] = 1;
     taken[root.id] = 1;
     plans.set(root.id, {
-      root: root.id, reg: rc.dst, width: bits, signed, leaves, min, table, below, above, inner, depth: depthOf(root.id),
+      root: root.id, reg: rc.dst, width: bits, signed, leaves, edges, min, table, below, above, inner, depth: depthOf(root.id),
     });
   }
   return plans;
@@ -209,30 +270,40 @@ export function foldSwitches(blocks: readonly BasicBlock[], plans: ReadonlyMap<n
  * The multi-way branch of a plan: `labels[i]` is the branch label of leaf i. Statements: a
  * compare for values below the table when they go elsewhere than those above it, then the
  * `br_table` (the index checked in 64 bits first for 64-bit compares, so a value that differs
- * from a table entry only above bit 31 is not taken for it).
+ * from a table entry only above bit 31 is not taken for it). An edge with moves is a block
+ * around the branch: the table leaves it, its code does the moves and branches to the leaf.
  */
 export function switchBranch(plan: SwitchPlan, labels: readonly string[]): Node[] {
   const m = w;
+  // Edges with moves get a block of their own, nested around the branch (innermost first).
+  const withMoves = plan.edges.map((e, i) => (e.moves.length > 0 ? i : -1)).filter((i) => i >= 0);
+  const edgeLabel = plan.edges.map((e, i) => (e.moves.length > 0 ? `sw${plan.root}_${i}` : labels[e.leaf]!));
   const out: Node[] = [];
-  const entries = plan.table.map((i) => labels[i]!);
+  const entries = plan.table.map((i) => edgeLabel[i]!);
   // Out-of-table values: below and above, one of which may not exist.
   const dflt = plan.above >= 0 ? plan.above : plan.below;
+  const dfltLabel = edgeLabel[dflt >= 0 ? dflt : plan.table[0]!]!;
   const minK = BigInt.asIntN(plan.width, plan.min);
   if (plan.width === 64) {
     const v = get64(plan.reg);
     if (plan.below >= 0 && plan.above >= 0 && plan.below !== plan.above) {
-      out.push(m.br(labels[plan.below]!, plan.signed ? m.i64.lt_s(v, i64c(minK)) : m.i64.lt_u(v, i64c(minK))));
+      out.push(m.br(edgeLabel[plan.below]!, plan.signed ? m.i64.lt_s(v, i64c(minK)) : m.i64.lt_u(v, i64c(minK))));
     }
     const idx = (): Node => m.i64.sub(get64(plan.reg), i64c(minK));
-    if (dflt >= 0) out.push(m.br(labels[dflt]!, m.i64.gt_u(idx(), m.i64.const(BigInt(entries.length - 1)))));
-    out.push(m.switch(entries, labels[dflt >= 0 ? dflt : plan.table[0]!]!, m.i32.wrap(idx())));
-    return out;
+    if (dflt >= 0) out.push(m.br(edgeLabel[dflt]!, m.i64.gt_u(idx(), m.i64.const(BigInt(entries.length - 1)))));
+    out.push(m.switch(entries, dfltLabel, m.i32.wrap(idx())));
+  } else {
+    const v = get32(plan.reg);
+    const k = m.i32.const(Number(minK));
+    if (plan.below >= 0 && plan.above >= 0 && plan.below !== plan.above) {
+      out.push(m.br(edgeLabel[plan.below]!, plan.signed ? m.i32.lt_s(v, k) : m.i32.lt_u(v, k)));
+    }
+    out.push(m.switch(entries, dfltLabel, m.i32.sub(get32(plan.reg), k)));
   }
-  const v = get32(plan.reg);
-  const k = m.i32.const(Number(minK));
-  if (plan.below >= 0 && plan.above >= 0 && plan.below !== plan.above) {
-    out.push(m.br(labels[plan.below]!, plan.signed ? m.i32.lt_s(v, k) : m.i32.lt_u(v, k)));
+  let body = out;
+  for (const i of withMoves) {
+    const e = plan.edges[i]!;
+    body = [m.block(edgeLabel[i]!, body), ...e.moves.map((mv) => set64(mv.reg, i64c(BigInt.asIntN(64, mv.value)))), m.br(labels[e.leaf]!)];
   }
-  out.push(m.switch(entries, labels[dflt >= 0 ? dflt : plan.table[0]!]!, m.i32.sub(get32(plan.reg), k)));
-  return out;
+  return body;
 }
