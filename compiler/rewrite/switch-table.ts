@@ -15,6 +15,16 @@
  * [smallest, largest]; below and above are its default (or a compare before it when they
  * differ). Only dense trees become tables (span <= MAX_SPAN and <= DENSITY entries per compare).
  *
+ * A tree that only picks a constant (each path sets one register rD to a constant, by a move in
+ * an inner node or in a leaf of nothing but `rD = K` (and `ja`; a leaf of only `ja` stands for its
+ * target), and goes on to the same block J,
+ * clang's shape of `switch (x) { case 0: v = 56; break; ... }` for eBPF, which has no lookup
+ * tables) becomes a lookup instead of a branch, as clang makes it for other targets: the in-table
+ * constants are packed into at most MAX_LOOKUP_WORDS i64 constants (8, 16 or 32 bits each), the
+ * word picked by a tree of `select`s, the entry shifted out, out-of-table values picked by a
+ * `select`, then `br J`: no indirect branch to mispredict. Not with a budget (the skipped leaves
+ * would not be charged).
+ *
  * The structurer (compiler/structure.ts) sees the root as a block with the leaves as successors
  * ('switch' terminator); the lowering (compiler/lower/function.ts) emits the table. The budget is
  * charged for the deepest path through the tree (an upper bound, as for if-arms).
@@ -70,10 +80,34 @@ export interface SwitchPlan {
    * charged for the tree: its inner compares and moves).
    */
   depth: number;
+  /** Set when the tree is a lookup rather than a branch. */
+  lookup?: SwitchLookup;
 }
 
 /** At most this many moves before an inner node's compare. */
 const MAX_MOVES = 4;
+/** At most this many i64 words of packed constants in a lookup. */
+const MAX_LOOKUP_WORDS = 16;
+
+/** A tree that picks a constant: `reg = table value; br leaves[join]` (see the file comment). */
+export interface SwitchLookup {
+  reg: Reg;
+  /** Leaf index of the block every path goes on to. */
+  join: number;
+  /** Bits per packed entry (8, 16 or 32). */
+  bits: 8 | 16 | 32;
+  /** The in-table values packed, entry i at bits [(i % (64 / bits)) * bits, ...) of word i / (64 / bits). */
+  words: bigint[];
+  /** The values below and above the table (null where there are none). */
+  below: bigint | null;
+  above: bigint | null;
+}
+
+/** Options of {@link findSwitches}. */
+export interface SwitchOptions {
+  /** Whether trees that pick a constant may become lookups (not with a budget). Default true. */
+  lookups?: boolean;
+}
 
 const ORDERED: Partial<Record<JmpOp, 'signed' | 'unsigned'>> = {
   jgt: 'unsigned', jge: 'unsigned', jlt: 'unsigned', jle: 'unsigned',
@@ -97,7 +131,7 @@ function holds(op: JmpOp, v: bigint, k: bigint): boolean {
  * Finds the compare trees of a function. `blocks` are the function's blocks (ids = indices);
  * `insns` the program's instructions. Trees never overlap: an inner node belongs to one tree.
  */
-export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn[]): Map<number, SwitchPlan> {
+export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn[], options: SwitchOptions = {}): Map<number, SwitchPlan> {
   const plans = new Map<number, SwitchPlan>();
   const taken = new Uint8Array(blocks.length);
   const compareOf = (b: BasicBlock): JcondInsn | undefined => {
@@ -235,11 +269,124 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     };
     for (const id of inner) taken[id] = 1;
     taken[root.id] = 1;
-    plans.set(root.id, {
+    const plan: SwitchPlan = {
       root: root.id, reg: rc.dst, width: bits, signed, leaves, edges, min, table, below, above, inner, depth: depthOf(root.id),
-    });
+    };
+    const lookup = options.lookups === false ? undefined : lookupOf(plan, blocks, insns);
+    if (lookup) plan.lookup = lookup;
+    plans.set(root.id, plan);
   }
   return plans;
+}
+
+/**
+ * The lookup a plan is, when every edge sets one register to a constant and goes on to one
+ * block that is itself a leaf (so it has a label); undefined otherwise.
+ */
+function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: readonly Insn[]): SwitchLookup | undefined {
+  let reg: Reg | undefined;
+  let join: number | undefined;
+  // A constant, or the switch value itself (clang's `rD = rX` for `case 21: v = 21`): its 64 or low 32 bits.
+  const values: Array<bigint | 'self64' | 'self32'> = [];
+  for (const e of plan.edges) {
+    let id = plan.leaves[e.leaf]!;
+    // A leaf of nothing but `ja` (clang's way to the default) stands for its target.
+    for (let hops = 0; hops < 4 && blocks[id]!.first === blocks[id]!.last && insns[blocks[id]!.first]!.kind === 'ja'; hops++) id = blocks[id]!.succs[0]!;
+    const b = blocks[id]!;
+    // The leaf is `rD = K` (then `ja`, or falling through) into the join ...
+    const first = insns[b.first]!;
+    const leafMove = first.kind === 'alu' && first.op === 'mov' && (first.src === null || first.src === plan.reg) && first.sxBits === 0
+      && (b.last === b.first || (b.last === b.first + 1 && insns[b.last]!.kind === 'ja')) && b.succs.length === 1 ? first : undefined;
+    let r: Reg;
+    let to: number;
+    let value: bigint | 'self64' | 'self32';
+    if (leafMove) {
+      r = leafMove.dst;
+      to = b.succs[0]!;
+      if (leafMove.src !== null) {
+        // A 64-bit copy of a register compared in 32 bits has high bits the tree never saw.
+        if (leafMove.width === 64 && plan.width === 32) return undefined;
+        value = leafMove.width === 64 ? 'self64' : 'self32';
+      } else {
+        value = leafMove.width === 64 ? BigInt.asUintN(64, BigInt(leafMove.imm)) : BigInt(leafMove.imm >>> 0);
+      }
+    } else {
+      // ... or the join itself, reached through a move of rD on the way.
+      const mv = e.moves.find((x) => x.reg === (reg ?? x.reg));
+      if (!mv) return undefined;
+      r = mv.reg;
+      to = id;
+      value = mv.value;
+    }
+    if (e.moves.some((x) => x.reg !== r)) return undefined;
+    if ((reg !== undefined && reg !== r) || (join !== undefined && join !== to) || r === plan.reg) return undefined;
+    reg = r;
+    join = to;
+    values.push(value);
+  }
+  const joinLeaf = join === undefined ? -1 : plan.leaves.indexOf(join);
+  if (reg === undefined || joinLeaf < 0) return undefined;
+  const inTable = plan.table.map((e, i) => {
+    const v = values[e]!;
+    return v === 'self64' ? BigInt.asUintN(64, plan.min + BigInt(i)) : v === 'self32' ? BigInt.asUintN(32, plan.min + BigInt(i)) : v;
+  });
+  const below = plan.below >= 0 ? values[plan.below]! : null;
+  const above = plan.above >= 0 ? values[plan.above]! : null;
+  if (typeof below === 'string' || typeof above === 'string') return undefined;
+  const widest = inTable.reduce((m, v) => (v > m ? v : m), 0n);
+  const bits = widest < 1n << 8n ? 8 : widest < 1n << 16n ? 16 : widest < 1n << 32n ? 32 : 0;
+  if (bits === 0) return undefined;
+  const per = 64 / bits;
+  const words: bigint[] = new Array<bigint>(Math.ceil(inTable.length / per)).fill(0n);
+  if (words.length > MAX_LOOKUP_WORDS) return undefined;
+  inTable.forEach((v, i) => {
+    words[Math.floor(i / per)]! |= v << BigInt((i % per) * bits);
+  });
+  return {
+    reg, join: joinLeaf, bits, words, below, above,
+  };
+}
+
+/**
+ * A lookup plan's statements: the register set from the packed words (or the out-of-table
+ * value), then the branch to the join.
+ */
+function lookupBranch(plan: SwitchPlan, lookup: SwitchLookup, labels: readonly string[]): Node[] {
+  const m = w;
+  const n = plan.table.length;
+  const minK = BigInt.asIntN(plan.width, plan.min);
+  // The index as i32 and whether it is in the table (a 64-bit compare is range-checked in 64 bits).
+  let idx: Node;
+  let inRange: Node;
+  let isBelow: Node;
+  if (plan.width === 64) {
+    const d = m.i64.sub(get64(plan.reg), i64c(minK));
+    inRange = m.i64.le_u(d, m.i64.const(BigInt(n - 1)));
+    idx = m.i32.wrap(d);
+    isBelow = plan.signed ? m.i64.lt_s(get64(plan.reg), i64c(minK)) : m.i64.lt_u(get64(plan.reg), i64c(minK));
+  } else {
+    const k = m.i32.const(Number(minK));
+    idx = m.i32.sub(get32(plan.reg), k);
+    inRange = m.i32.le_u(idx, m.i32.const(n - 1));
+    isBelow = plan.signed ? m.i32.lt_s(get32(plan.reg), k) : m.i32.lt_u(get32(plan.reg), k);
+  }
+  const per = 64 / lookup.bits;
+  const shiftPer = Math.log2(per);
+  const wordIndex = m.i32.shr_u(idx, m.i32.const(shiftPer));
+  const pick = (lo: number, hi: number): Node => {
+    if (hi - lo === 1) return i64c(lookup.words[lo]!);
+    const mid = (lo + hi) >> 1;
+    return m.select(m.i32.lt_u(wordIndex, m.i32.const(mid)), pick(lo, mid), pick(mid, hi));
+  };
+  const shift = m.i64.extend_u(m.i32.mul(m.i32.and(idx, m.i32.const(per - 1)), m.i32.const(lookup.bits)));
+  const mask = (1n << BigInt(lookup.bits)) - 1n;
+  const entry = m.i64.and(m.i64.shr_u(pick(0, lookup.words.length), shift), i64c(mask));
+  const { below, above } = lookup;
+  const outside = below !== null && above !== null && below !== above
+    ? m.select(isBelow, i64c(BigInt.asIntN(64, below)), i64c(BigInt.asIntN(64, above)))
+    : i64c(BigInt.asIntN(64, (above ?? below ?? 0n)));
+  const value = below === null && above === null ? entry : m.select(inRange, entry, outside);
+  return [set64(lookup.reg, value), m.br(labels[lookup.join]!)];
 }
 
 /**
@@ -275,6 +422,7 @@ export function foldSwitches(blocks: readonly BasicBlock[], plans: ReadonlyMap<n
  */
 export function switchBranch(plan: SwitchPlan, labels: readonly string[]): Node[] {
   const m = w;
+  if (plan.lookup) return lookupBranch(plan, plan.lookup, labels);
   // Edges with moves get a block of their own, nested around the branch (innermost first).
   const withMoves = plan.edges.map((e, i) => (e.moves.length > 0 ? i : -1)).filter((i) => i >= 0);
   const edgeLabel = plan.edges.map((e, i) => (e.moves.length > 0 ? `sw${plan.root}_${i}` : labels[e.leaf]!));

@@ -44,6 +44,12 @@ interface SwitchCase {
   mask: number | null;
   tree: Tree;
   values: bigint[];
+  /**
+   * Leaves that only pick a value (a lookup, rewrite/switch-table.ts): leaf i sets r4 to a
+   * constant (leaf 4: or to the switch value itself, 64- or 32-bit) and goes on to the join; leaf 5
+   * is the join itself, reached with what the inner nodes moved into r4.
+   */
+  lookup: { consts: number[]; self: 32 | 64 | null } | null;
 }
 
 const arbImm = fc.oneof(
@@ -81,8 +87,24 @@ const arbCase: fc.Arbitrary<SwitchCase> = fc.record({
   mask: fc.option(fc.constantFrom(7, 31, 63), { nil: null }),
   signed: fc.boolean(),
   values: fc.array(arbValue, { minLength: 8, maxLength: 8 }),
-}).chain(({ width, mask, signed, values }) =>
-  arbTree(signed ? SIGNED_OPS : UNSIGNED_OPS).map((tree) => ({ width, mask, tree, values })));
+  lookup: fc.option(fc.record({ consts: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 5, maxLength: 5 }), self: fc.constantFrom(null, null, null, 32 as const, 64 as const) }), { nil: null }),
+}).chain(({ width, mask, signed, values, lookup }) =>
+  arbTree(signed ? SIGNED_OPS : UNSIGNED_OPS).map((tree) => ({ width, mask, tree, values, lookup })));
+
+/**
+ * For a lookup case: inner nodes move only into r4, and an inner node whose fall-through is a
+ * leaf moves into r4 and falls to the join (leaf 5), so the join is a leaf reached with r4 set.
+ */
+function lookupTree(t: Tree, root = true): Tree {
+  if ('leaf' in t) return t;
+  let moves = t.moves.map((mv) => ({ ...mv, reg: 4 as const }));
+  let fall = lookupTree(t.fall, false);
+  if (!root && 'leaf' in fall) {
+    fall = { leaf: 5 };
+    if (moves.length === 0) moves = [{ reg: 4, imm: t.imm & 0xff, w32: false }];
+  }
+  return { ...t, moves, taken: lookupTree(t.taken, false), fall };
+}
 
 /** The case as assembly: a loop over 8 u64 values, each dispatched through the tree. */
 function program(c: SwitchCase): string {
@@ -115,14 +137,20 @@ function program(c: SwitchCase): string {
       t = t.fall;
     }
   };
-  emit(c.tree);
+  emit(c.lookup ? lookupTree(c.tree) : c.tree);
   while (pending.length > 0) {
     const [label, t] = pending.shift()!;
     lines.push(`${label}:`);
     emit(t);
   }
-  // The leaves use the registers the inner nodes move constants into.
-  for (let i = 0; i < LEAVES; i++) lines.push(`leaf${i}:`, 'mul %r6, 7', `add %r6, ${i + 1}`, 'add %r6, %r4', 'xor %r6, %r5', 'ja next');
+  if (c.lookup) {
+    // Leaves that only pick r4, and the join.
+    c.lookup.consts.forEach((k, i) => lines.push(`leaf${i}:`, i === 4 && c.lookup?.self ? `mov${c.lookup.self === 32 ? '32' : ''} %r4, %r2` : `mov %r4, ${k}`, 'ja join'));
+    lines.push('leaf5:', 'join:', 'mul %r6, 7', 'add %r6, %r4', 'xor %r6, %r5', 'ja next');
+  } else {
+    // The leaves use the registers the inner nodes move constants into.
+    for (let i = 0; i < LEAVES; i++) lines.push(`leaf${i}:`, 'mul %r6, 7', `add %r6, ${i + 1}`, 'add %r6, %r4', 'xor %r6, %r5', 'ja next');
+  }
   lines.push('next:', 'add %r7, 8', 'jlt %r7, 64, loop', 'mov %r0, %r6', 'exit');
   return lines.join('\n');
 }
@@ -141,10 +169,10 @@ function setOf(c: SwitchCase, extra: Partial<ProgramSet> = {}): ProgramSet {
   return { bytes, entries: [0, 0, 0, 0], mems: [memOf(c.values), shifted(1n), shifted(-1n), shifted(1n << 32n)], ...extra };
 }
 
-function plansOf(bytes: Uint8Array): number {
+function plansOf(bytes: Uint8Array, lookups = false): number {
   const program = decodeProgram(bytes);
   const cfg = buildCfg(program, [0]);
-  return cfg.functions.reduce((n, fn) => n + findSwitches(fn.blocks, program.insns).size, 0);
+  return cfg.functions.reduce((n, fn) => n + [...findSwitches(fn.blocks, program.insns).values()].filter((p) => !lookups || p.lookup).length, 0);
 }
 
 describe('compare trees as br_table', () => {
@@ -178,6 +206,9 @@ describe('compare trees as br_table', () => {
     // Cases 0..23 in the table, the default below and above it, and some paths through moves.
     expect(plan.table).toHaveLength(24);
     expect(plan.edges.some((e) => e.moves.length > 0)).toBe(true);
+    // It only picks a constant: a lookup (without a budget; with one, a br_table).
+    expect(plan.lookup?.bits).toBe(8);
+    expect(findSwitches(cfg.functions[0]!.blocks, program.insns, { lookups: false }).get(plan.root)?.lookup).toBeUndefined();
     expect(plan.below).toBeGreaterThanOrEqual(0);
     expect(plan.above).toBeGreaterThanOrEqual(0);
     // Every case value, the values around the table, and extremes: count, then the values.
@@ -200,19 +231,22 @@ describe('compare trees as br_table', () => {
 
   it('generated trees agree with the interpreter at every level (plain, checked, budget)', async () => {
     let withTable = 0;
+    let withLookup = 0;
     let runs = 0;
     await fc.assert(
       fc.asyncProperty(arbCase, fc.constantFrom('plain', 'checked', 'budget'), async (c, mode) => {
         runs++;
         const set = setOf(c, mode === 'checked' ? { checked: true } : mode === 'budget' ? { budget: 1_000_000 } : {});
         if (plansOf(set.bytes) > 0) withTable++;
+        if (mode !== 'budget' && plansOf(set.bytes, true) > 0) withLookup++;
         const problems = await checkDifferential(set, { levels: [0, 1, 2] });
         if (problems.length > 0) throw new Error(`${program(c)}\n${problems.join('\n')}`);
       }),
-      { seed: 0x5717c4, numRuns: 120 },
+      { seed: 0x5717c4, numRuns: 200 },
     );
     // The property must exercise the rewrite, not only the trees it leaves alone.
     expect(withTable).toBeGreaterThan(runs / 5);
+    expect(withLookup).toBeGreaterThan(runs / 40);
   }, 240_000);
 
   it('a budget too small for the loop stops both engines with E_BUDGET', async () => {
