@@ -59,7 +59,7 @@ export class FunctionLowering {
     if (this.structured !== undefined) return this.structured;
     const { blocks } = this.fn;
     // Compare trees on one register become br_table (rewrite/switch-table.ts).
-    const plans = findSwitches(blocks, this.insns, { lookups: this.ctx.options.budget === undefined });
+    const plans = findSwitches(blocks, this.insns);
     this.switches = plans;
     const result = structureFunction(
       blocks,

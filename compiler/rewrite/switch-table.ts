@@ -22,8 +22,8 @@
  * tables) becomes a lookup instead of a branch, as clang makes it for other targets: the in-table
  * constants are packed into at most MAX_LOOKUP_WORDS i64 constants (8, 16 or 32 bits each), the
  * word picked by a tree of `select`s, the entry shifted out, out-of-table values picked by a
- * `select`, then `br J`: no indirect branch to mispredict. Not with a budget (the skipped leaves
- * would not be charged).
+ * `select`, then `br J`: no indirect branch to mispredict. With a budget the tree's charge also
+ * covers the leaves it skips (the longest), so it stays an upper bound.
  *
  * The structurer (compiler/structure.ts) sees the root as a block with the leaves as successors
  * ('switch' terminator); the lowering (compiler/lower/function.ts) emits the table. The budget is
@@ -77,7 +77,7 @@ export interface SwitchPlan {
   inner: number[];
   /**
    * Instructions on the deepest path, the root's compare counted as 1 (what the budget is
-   * charged for the tree: its inner compares and moves).
+   * charged for the tree: its inner compares and moves; for a lookup also the leaves it skips).
    */
   depth: number;
   /** Set when the tree is a lookup rather than a branch. */
@@ -101,11 +101,13 @@ export interface SwitchLookup {
   /** The values below and above the table (null where there are none). */
   below: bigint | null;
   above: bigint | null;
+  /** Most instructions of skipped leaves on one path (charged to the budget with the tree). */
+  skipped: number;
 }
 
 /** Options of {@link findSwitches}. */
 export interface SwitchOptions {
-  /** Whether trees that pick a constant may become lookups (not with a budget). Default true. */
+  /** Whether trees that pick a constant may become lookups. Default true. */
   lookups?: boolean;
 }
 
@@ -273,7 +275,10 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
       root: root.id, reg: rc.dst, width: bits, signed, leaves, edges, min, table, below, above, inner, depth: depthOf(root.id),
     };
     const lookup = options.lookups === false ? undefined : lookupOf(plan, blocks, insns);
-    if (lookup) plan.lookup = lookup;
+    if (lookup) {
+      plan.lookup = lookup;
+      plan.depth += lookup.skipped;
+    }
     plans.set(root.id, plan);
   }
   return plans;
@@ -286,12 +291,15 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
 function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: readonly Insn[]): SwitchLookup | undefined {
   let reg: Reg | undefined;
   let join: number | undefined;
+  // Instructions of the leaves the lookup skips (their `ja` hops included), most on one path.
+  let skipped = 0;
   // A constant, or the switch value itself (clang's `rD = rX` for `case 21: v = 21`): its 64 or low 32 bits.
   const values: Array<bigint | 'self64' | 'self32'> = [];
   for (const e of plan.edges) {
     let id = plan.leaves[e.leaf]!;
     // A leaf of nothing but `ja` (clang's way to the default) stands for its target.
-    for (let hops = 0; hops < 4 && blocks[id]!.first === blocks[id]!.last && insns[blocks[id]!.first]!.kind === 'ja'; hops++) id = blocks[id]!.succs[0]!;
+    let hops = 0;
+    for (; hops < 4 && blocks[id]!.first === blocks[id]!.last && insns[blocks[id]!.first]!.kind === 'ja'; hops++) id = blocks[id]!.succs[0]!;
     const b = blocks[id]!;
     // The leaf is `rD = K` (then `ja`, or falling through) into the join ...
     const first = insns[b.first]!;
@@ -300,6 +308,7 @@ function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: readon
     let r: Reg;
     let to: number;
     let value: bigint | 'self64' | 'self32';
+    skipped = Math.max(skipped, hops + (leafMove ? b.last - b.first + 1 : 0));
     if (leafMove) {
       r = leafMove.dst;
       to = b.succs[0]!;
@@ -343,7 +352,7 @@ function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: readon
     words[Math.floor(i / per)]! |= v << BigInt((i % per) * bits);
   });
   return {
-    reg, join: joinLeaf, bits, words, below, above,
+    reg, join: joinLeaf, bits, words, below, above, skipped,
   };
 }
 
