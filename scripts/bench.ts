@@ -27,6 +27,9 @@
  *  (i) size: the runtime entry and the compiler without Binaryen bundled from dist/ by esbuild,
  *      minified and gzipped (scripts/bench/size.ts).
  *
+ *  (suite) with `--suite DIR` (alone): the kernels of a checkout of eunomia-bpf/bpf-benchmark, built
+ *      by clang for bpf, natively and for wasm32 (scripts/bench/suite.ts); without it, how to get one.
+ *
  * `--quick` shrinks sizes and repeat counts for a smoke run (scripts/test/bench.test.ts);
  * `--json` prints the report as JSON instead of tables; `--part NAME` (repeatable) runs only the
  * parts named (compile, run, call, safety, maps, levels, cold, packet, size). Progress goes to stderr.
@@ -50,6 +53,7 @@ import { benchLevels, type LevelRow } from './bench/levels.js';
 import { benchColdBrowser, benchColdStart, type BrowserColdRow, type ColdRow } from './bench/cold.js';
 import { bundleSizes, loadEsbuild, RUNTIME_BUDGET_BYTES, type BundleSize } from './bench/size.js';
 import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
+import { SUITE_HINT, suiteMain } from './bench/suite.js';
 
 export type OptLevel = 0 | 1 | 2;
 
@@ -786,6 +790,11 @@ export function parseBenchArgs(argv: readonly string[]): { quick: boolean; json:
 }
 
 async function main(argv: readonly string[]): Promise<void> {
+  const suite = await suiteMain(argv, projectRoot());
+  if (suite !== null) {
+    process.exitCode = suite;
+    return;
+  }
   const args = parseBenchArgs(argv);
   if ('usage' in args) {
     process.stdout.write(args.usage);
@@ -794,7 +803,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const json = args.json;
   const report = await runBench({ quick: args.quick, ...(args.parts ? { parts: args.parts } : {}) });
-  process.stdout.write(`${json ? reportJson(report) : formatReport(report)}\n`);
+  process.stdout.write(`${json ? reportJson(report) : `${formatReport(report)}\n\n${SUITE_HINT}`}\n`);
   if (report.run.some((r) => r.match === false) || report.maps.some((r) => !r.ok)) process.exitCode = 1;
 }
 

@@ -14,6 +14,7 @@ import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
 import { findSwitches, foldedSuccessors, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
+import { findNarrowDivisions, lowerNarrowDivision } from '../rewrite/narrow-div.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
 import { emitCopyLoop, findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
 import { analyzeLoops } from '../rewrite/loops.js';
@@ -36,6 +37,8 @@ export class FunctionLowering {
   private readonly addr: MemAddress = { ptr: w.nop(), off: 0 };
   /** The compare trees emitted as tables, by root block. */
   private switches: ReadonlyMap<number, SwitchPlan> = new Map();
+  /** 64-bit divisions on 32-bit values, done in 32 bits (rewrite/narrow-div.ts), by instruction index. */
+  private narrowDivs: ReadonlySet<number> = new Set();
   /** Copy and fill loops with a bulk-memory fast path, by header block. */
   private copyLoops: ReadonlyMap<number, CopyLoopPlan> = new Map();
 
@@ -104,6 +107,7 @@ export class FunctionLowering {
     const folded = plans.size > 0 ? foldSwitches(this.fn.blocks, plans) : this.fn.blocks;
     if (this.budget.enabled) this.budget.plan(folded, analyzeLoops(folded), (id) => (plans.get(id)?.depth ?? 1) - 1);
     if (this.ctx.options.bulkMemory !== false) this.copyLoops = findCopyLoops(folded, this.insns, plans);
+    this.narrowDivs = findNarrowDivisions(this.fn.blocks, this.insns);
     this.chunk = 0;
     sink.push(...this.prologue());
     this.emitStmts(this.split ? this.split.chunks[0]!.body : result.body, sink);
@@ -345,7 +349,7 @@ export class FunctionLowering {
     const { options } = this.ctx;
     switch (insn.kind) {
       case 'alu':
-        out.push(lowerAlu(insn));
+        out.push(this.narrowDivs.has(insn.pc) ? lowerNarrowDivision(insn) : lowerAlu(insn));
         return;
       case 'end':
         out.push(lowerEnd(insn));

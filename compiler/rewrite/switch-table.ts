@@ -5,12 +5,25 @@
  *
  * A tree is a root block ending in `if rX op K` whose successors are, recursively, either inner
  * nodes (blocks that hold nothing but `if rX op K'` on the same register and width, with the
- * parent as their only predecessor) or leaves (anything else). Its meaning is computed, not
+ * parent as their only predecessor, possibly after a few `rY = imm` moves to other registers:
+ * clang -O3 hoists a case's constant into the compare that leads to it) or leaves (anything
+ * else). A leaf reached through moves is an edge of its own: the `br_table` goes to a block that
+ * does the moves of that path and then branches to the leaf. Its meaning is computed, not
  * pattern-matched: every compare is monotonic in one order (signed or unsigned; equality in
  * both), so all values below the smallest constant go to the same leaf, all above the largest
  * too, and the values in between are each evaluated through the tree. The table covers
  * [smallest, largest]; below and above are its default (or a compare before it when they
  * differ). Only dense trees become tables (span <= MAX_SPAN and <= DENSITY entries per compare).
+ *
+ * A tree that only picks a constant (each path sets one register rD to a constant, by a move in
+ * an inner node or in a leaf of nothing but `rD = K` (and `ja`; a leaf of only `ja` stands for its
+ * target), and goes on to the same block J,
+ * clang's shape of `switch (x) { case 0: v = 56; break; ... }` for eBPF, which has no lookup
+ * tables) becomes a lookup instead of a branch, as clang makes it for other targets: the in-table
+ * constants are packed into at most MAX_LOOKUP_WORDS i64 constants (8, 16 or 32 bits each), the
+ * word picked by a tree of `select`s, the entry shifted out, out-of-table values picked by a
+ * `select`, then `br J`: no indirect branch to mispredict. With a budget the tree's charge also
+ * covers the leaves it skips (the longest), so it stays an upper bound.
  *
  * The structurer (compiler/structure.ts) sees the root as a block with the leaves as successors
  * ('switch' terminator); the lowering (compiler/lower/function.ts) emits the table. The budget is
@@ -19,7 +32,7 @@
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
 import type { Insn, JcondInsn, JmpOp, Reg } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
-import { get32, get64, i64c } from '../lower/state.js';
+import { get32, get64, i64c, set64 } from '../lower/state.js';
 
 /** Widest table, in entries. */
 export const MAX_SPAN = 512;
@@ -27,6 +40,20 @@ export const MAX_SPAN = 512;
 const DENSITY = 8;
 /** Fewest compares worth a table. */
 const MIN_COMPARES = 3;
+
+/** A register set to a constant on the way to a leaf (an inner node's `rY = imm`). */
+export interface SwitchMove {
+  reg: Reg;
+  /** The register's 64-bit value after the move (a 32-bit move zero-extends). */
+  value: bigint;
+}
+
+/** Where a value goes: a leaf, after the moves of the inner nodes on its path (last write per register). */
+export interface SwitchEdge {
+  /** Index into `leaves`. */
+  leaf: number;
+  moves: SwitchMove[];
+}
 
 /** A recognised tree. */
 export interface SwitchPlan {
@@ -39,15 +66,49 @@ export interface SwitchPlan {
   leaves: number[];
   /** Smallest constant (the value of table index 0), as a signed or unsigned bigint per `signed`. */
   min: bigint;
-  /** Leaf index per value min, min + 1, ..., max. */
+  /** The distinct (leaf, moves) destinations; a tree without moves has one per leaf. */
+  edges: SwitchEdge[];
+  /** Edge index per value min, min + 1, ..., max. */
   table: number[];
-  /** Leaf index of the values below min / above max; -1 when there are none. */
+  /** Edge index of the values below min / above max; -1 when there are none. */
   below: number;
   above: number;
   /** Inner blocks the table replaces. */
   inner: number[];
-  /** Compares on the deepest path (what the budget is charged for the tree). */
+  /**
+   * Instructions on the deepest path, the root's compare counted as 1 (what the budget is
+   * charged for the tree: its inner compares and moves; for a lookup also the leaves it skips).
+   */
   depth: number;
+  /** Set when the tree is a lookup rather than a branch. */
+  lookup?: SwitchLookup;
+}
+
+/** At most this many moves before an inner node's compare. */
+const MAX_MOVES = 4;
+/** At most this many i64 words of packed constants in a lookup. */
+const MAX_LOOKUP_WORDS = 16;
+
+/** A tree that picks a constant: `reg = table value; br leaves[join]` (see the file comment). */
+export interface SwitchLookup {
+  reg: Reg;
+  /** Leaf index of the block every path goes on to. */
+  join: number;
+  /** Bits per packed entry (8, 16 or 32). */
+  bits: 8 | 16 | 32;
+  /** The in-table values packed, entry i at bits [(i % (64 / bits)) * bits, ...) of word i / (64 / bits). */
+  words: bigint[];
+  /** The values below and above the table (null where there are none). */
+  below: bigint | null;
+  above: bigint | null;
+  /** Most instructions of skipped leaves on one path (charged to the budget with the tree). */
+  skipped: number;
+}
+
+/** Options of {@link findSwitches}. */
+export interface SwitchOptions {
+  /** Whether trees that pick a constant may become lookups. Default true. */
+  lookups?: boolean;
 }
 
 const ORDERED: Partial<Record<JmpOp, 'signed' | 'unsigned'>> = {
@@ -72,25 +133,47 @@ function holds(op: JmpOp, v: bigint, k: bigint): boolean {
  * Finds the compare trees of a function. `blocks` are the function's blocks (ids = indices);
  * `insns` the program's instructions. Trees never overlap: an inner node belongs to one tree.
  */
-export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn[]): Map<number, SwitchPlan> {
+export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn[], options: SwitchOptions = {}): Map<number, SwitchPlan> {
   const plans = new Map<number, SwitchPlan>();
   const taken = new Uint8Array(blocks.length);
   const compareOf = (b: BasicBlock): JcondInsn | undefined => {
     const t = insns[b.last]!;
     return t.kind === 'jcond' && t.src === null && t.op !== 'jset' ? t : undefined;
   };
+  /** The moves before block `b`'s compare, or null when it holds anything else (or too many). */
+  const movesOf = (b: BasicBlock, reg: Reg): SwitchMove[] | null => {
+    if (b.last - b.first > MAX_MOVES) return null;
+    const moves: SwitchMove[] = [];
+    for (let i = b.first; i < b.last; i++) {
+      const x = insns[i]!;
+      if (x.kind !== 'alu' || x.op !== 'mov' || x.src !== null || x.sxBits !== 0 || x.dst === reg) return null;
+      moves.push({ reg: x.dst, value: x.width === 64 ? BigInt.asUintN(64, BigInt(x.imm)) : BigInt(x.imm >>> 0) });
+    }
+    return moves;
+  };
   /** Whether block `id`, a successor of `parent`, can be an inner node of the tree compared as `rc`. */
   const canBeInner = (id: number, parent: number, rc: JcondInsn): boolean => {
     const b = blocks[id]!;
-    if (id === 0 || taken[id] || b.first !== b.last || b.preds.length !== 1 || b.preds[0] !== parent) return false;
+    if (id === 0 || taken[id] || b.preds.length !== 1 || b.preds[0] !== parent) return false;
     const c = compareOf(b);
-    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1];
+    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1] && movesOf(b, rc.dst) !== null;
   };
-  for (let ri = 0; ri < blocks.length; ri++) {
+  /**
+   * Whether block `b` would be an inner node of the tree of its only predecessor: it is not a
+   * root of its own in the first pass, so that a tree whose inner nodes come before its root in
+   * the program (clang places subtrees anywhere) is found whole.
+   */
+  const innerOfParent = (b: BasicBlock): boolean => {
+    if (b.preds.length !== 1) return false;
+    const pc = compareOf(blocks[b.preds[0]!]!);
+    return pc !== undefined && canBeInner(b.id, b.preds[0]!, pc);
+  };
+  for (let pass = 0; pass < 2; pass++) for (let ri = 0; ri < blocks.length; ri++) {
     const root = blocks[ri]!;
     if (taken[root.id]) continue;
     const rc = compareOf(root);
     if (!rc) continue;
+    if (pass === 0 && innerOfParent(root)) continue;
     // Most compares are no tree: without an inner child there are fewer than MIN_COMPARES.
     const succs = root.succs;
     if (!(succs.length > 0 && canBeInner(succs[0]!, root.id, rc)) && !(succs.length > 1 && canBeInner(succs[1]!, root.id, rc))) continue;
@@ -145,13 +228,27 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
       if (i < 0) i = leaves.push(id) - 1;
       return i;
     };
+    const edges: SwitchEdge[] = [];
+    const edgeKeys = new Map<string, number>();
+    const edgeIndex = (leaf: number, moves: Map<Reg, bigint>): number => {
+      const list = [...moves].sort((a, b) => a[0] - b[0]).map(([reg, value]): SwitchMove => ({ reg, value }));
+      const key = `${leaf}:${list.map((x) => `${x.reg}=${x.value}`).join(',')}`;
+      let i = edgeKeys.get(key);
+      if (i === undefined) {
+        i = edges.push({ leaf: leafIndex(leaf), moves: list }) - 1;
+        edgeKeys.set(key, i);
+      }
+      return i;
+    };
     const evaluate = (v: bigint): number => {
       let id = root.id;
+      const moves = new Map<Reg, bigint>();
       for (;;) {
         const b = blocks[id]!;
         const c = compareOf(b)!;
         const next = holds(c.op, v, norm(c.imm)) ? b.succs[0]! : b.succs[1]!;
-        if (next === root.id || !innerSet.has(next)) return leafIndex(next);
+        if (next === root.id || !innerSet.has(next)) return edgeIndex(next, moves);
+        for (const mv of movesOf(blocks[next]!, rc.dst)!) moves.set(mv.reg, mv.value);
         id = next;
       }
     };
@@ -161,24 +258,144 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     const hi = signed ? (1n << BigInt(bits - 1)) - 1n : (1n << BigInt(bits)) - 1n;
     const below = min > lo ? evaluate(min - 1n) : -1;
     const above = max < hi ? evaluate(max + 1n) : -1;
-    // Depth of the deepest path, for the budget.
+    // Instructions on the deepest path, for the budget.
     const depthOf = (id: number): number => {
       let d = 0;
       const todo: Array<[number, number]> = [[id, 1]];
       while (todo.length > 0) {
         const [x, dx] = todo.pop()!;
         if (dx > d) d = dx;
-        for (const s of blocks[x]!.succs) if (innerSet.has(s)) todo.push([s, dx + 1]);
+        for (const s of blocks[x]!.succs) if (innerSet.has(s)) todo.push([s, dx + blocks[s]!.last - blocks[s]!.first + 1]);
       }
       return d;
     };
     for (const id of inner) taken[id] = 1;
     taken[root.id] = 1;
-    plans.set(root.id, {
-      root: root.id, reg: rc.dst, width: bits, signed, leaves, min, table, below, above, inner, depth: depthOf(root.id),
-    });
+    const plan: SwitchPlan = {
+      root: root.id, reg: rc.dst, width: bits, signed, leaves, edges, min, table, below, above, inner, depth: depthOf(root.id),
+    };
+    const lookup = options.lookups === false ? undefined : lookupOf(plan, blocks, insns);
+    if (lookup) {
+      plan.lookup = lookup;
+      plan.depth += lookup.skipped;
+    }
+    plans.set(root.id, plan);
   }
   return plans;
+}
+
+/**
+ * The lookup a plan is, when every edge sets one register to a constant and goes on to one
+ * block that is itself a leaf (so it has a label); undefined otherwise.
+ */
+function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: readonly Insn[]): SwitchLookup | undefined {
+  let reg: Reg | undefined;
+  let join: number | undefined;
+  // Instructions of the leaves the lookup skips (their `ja` hops included), most on one path.
+  let skipped = 0;
+  // A constant, or the switch value itself (clang's `rD = rX` for `case 21: v = 21`): its 64 or low 32 bits.
+  const values: Array<bigint | 'self64' | 'self32'> = [];
+  for (const e of plan.edges) {
+    let id = plan.leaves[e.leaf]!;
+    // A leaf of nothing but `ja` (clang's way to the default) stands for its target.
+    let hops = 0;
+    for (; hops < 4 && blocks[id]!.first === blocks[id]!.last && insns[blocks[id]!.first]!.kind === 'ja'; hops++) id = blocks[id]!.succs[0]!;
+    const b = blocks[id]!;
+    // The leaf is `rD = K` (then `ja`, or falling through) into the join ...
+    const first = insns[b.first]!;
+    const leafMove = first.kind === 'alu' && first.op === 'mov' && (first.src === null || first.src === plan.reg) && first.sxBits === 0
+      && (b.last === b.first || (b.last === b.first + 1 && insns[b.last]!.kind === 'ja')) && b.succs.length === 1 ? first : undefined;
+    let r: Reg;
+    let to: number;
+    let value: bigint | 'self64' | 'self32';
+    skipped = Math.max(skipped, hops + (leafMove ? b.last - b.first + 1 : 0));
+    if (leafMove) {
+      r = leafMove.dst;
+      to = b.succs[0]!;
+      if (leafMove.src !== null) {
+        // A 64-bit copy of a register compared in 32 bits has high bits the tree never saw.
+        if (leafMove.width === 64 && plan.width === 32) return undefined;
+        value = leafMove.width === 64 ? 'self64' : 'self32';
+      } else {
+        value = leafMove.width === 64 ? BigInt.asUintN(64, BigInt(leafMove.imm)) : BigInt(leafMove.imm >>> 0);
+      }
+    } else {
+      // ... or the join itself, reached through a move of rD on the way.
+      const mv = e.moves.find((x) => x.reg === (reg ?? x.reg));
+      if (!mv) return undefined;
+      r = mv.reg;
+      to = id;
+      value = mv.value;
+    }
+    if (e.moves.some((x) => x.reg !== r)) return undefined;
+    if ((reg !== undefined && reg !== r) || (join !== undefined && join !== to) || r === plan.reg) return undefined;
+    reg = r;
+    join = to;
+    values.push(value);
+  }
+  const joinLeaf = join === undefined ? -1 : plan.leaves.indexOf(join);
+  if (reg === undefined || joinLeaf < 0) return undefined;
+  const inTable = plan.table.map((e, i) => {
+    const v = values[e]!;
+    return v === 'self64' ? BigInt.asUintN(64, plan.min + BigInt(i)) : v === 'self32' ? BigInt.asUintN(32, plan.min + BigInt(i)) : v;
+  });
+  const below = plan.below >= 0 ? values[plan.below]! : null;
+  const above = plan.above >= 0 ? values[plan.above]! : null;
+  if (typeof below === 'string' || typeof above === 'string') return undefined;
+  const widest = inTable.reduce((m, v) => (v > m ? v : m), 0n);
+  const bits = widest < 1n << 8n ? 8 : widest < 1n << 16n ? 16 : widest < 1n << 32n ? 32 : 0;
+  if (bits === 0) return undefined;
+  const per = 64 / bits;
+  const words: bigint[] = new Array<bigint>(Math.ceil(inTable.length / per)).fill(0n);
+  if (words.length > MAX_LOOKUP_WORDS) return undefined;
+  inTable.forEach((v, i) => {
+    words[Math.floor(i / per)]! |= v << BigInt((i % per) * bits);
+  });
+  return {
+    reg, join: joinLeaf, bits, words, below, above, skipped,
+  };
+}
+
+/**
+ * A lookup plan's statements: the register set from the packed words (or the out-of-table
+ * value), then the branch to the join.
+ */
+function lookupBranch(plan: SwitchPlan, lookup: SwitchLookup, labels: readonly string[]): Node[] {
+  const m = w;
+  const n = plan.table.length;
+  const minK = BigInt.asIntN(plan.width, plan.min);
+  // The index as i32 and whether it is in the table (a 64-bit compare is range-checked in 64 bits).
+  let idx: Node;
+  let inRange: Node;
+  let isBelow: Node;
+  if (plan.width === 64) {
+    const d = m.i64.sub(get64(plan.reg), i64c(minK));
+    inRange = m.i64.le_u(d, m.i64.const(BigInt(n - 1)));
+    idx = m.i32.wrap(d);
+    isBelow = plan.signed ? m.i64.lt_s(get64(plan.reg), i64c(minK)) : m.i64.lt_u(get64(plan.reg), i64c(minK));
+  } else {
+    const k = m.i32.const(Number(minK));
+    idx = m.i32.sub(get32(plan.reg), k);
+    inRange = m.i32.le_u(idx, m.i32.const(n - 1));
+    isBelow = plan.signed ? m.i32.lt_s(get32(plan.reg), k) : m.i32.lt_u(get32(plan.reg), k);
+  }
+  const per = 64 / lookup.bits;
+  const shiftPer = Math.log2(per);
+  const wordIndex = m.i32.shr_u(idx, m.i32.const(shiftPer));
+  const pick = (lo: number, hi: number): Node => {
+    if (hi - lo === 1) return i64c(lookup.words[lo]!);
+    const mid = (lo + hi) >> 1;
+    return m.select(m.i32.lt_u(wordIndex, m.i32.const(mid)), pick(lo, mid), pick(mid, hi));
+  };
+  const shift = m.i64.extend_u(m.i32.mul(m.i32.and(idx, m.i32.const(per - 1)), m.i32.const(lookup.bits)));
+  const mask = (1n << BigInt(lookup.bits)) - 1n;
+  const entry = m.i64.and(m.i64.shr_u(pick(0, lookup.words.length), shift), i64c(mask));
+  const { below, above } = lookup;
+  const outside = below !== null && above !== null && below !== above
+    ? m.select(isBelow, i64c(BigInt.asIntN(64, below)), i64c(BigInt.asIntN(64, above)))
+    : i64c(BigInt.asIntN(64, (above ?? below ?? 0n)));
+  const value = below === null && above === null ? entry : m.select(inRange, entry, outside);
+  return [set64(lookup.reg, value), m.br(labels[lookup.join]!)];
 }
 
 /**
@@ -209,30 +426,41 @@ export function foldSwitches(blocks: readonly BasicBlock[], plans: ReadonlyMap<n
  * The multi-way branch of a plan: `labels[i]` is the branch label of leaf i. Statements: a
  * compare for values below the table when they go elsewhere than those above it, then the
  * `br_table` (the index checked in 64 bits first for 64-bit compares, so a value that differs
- * from a table entry only above bit 31 is not taken for it).
+ * from a table entry only above bit 31 is not taken for it). An edge with moves is a block
+ * around the branch: the table leaves it, its code does the moves and branches to the leaf.
  */
 export function switchBranch(plan: SwitchPlan, labels: readonly string[]): Node[] {
   const m = w;
+  if (plan.lookup) return lookupBranch(plan, plan.lookup, labels);
+  // Edges with moves get a block of their own, nested around the branch (innermost first).
+  const withMoves = plan.edges.map((e, i) => (e.moves.length > 0 ? i : -1)).filter((i) => i >= 0);
+  const edgeLabel = plan.edges.map((e, i) => (e.moves.length > 0 ? `sw${plan.root}_${i}` : labels[e.leaf]!));
   const out: Node[] = [];
-  const entries = plan.table.map((i) => labels[i]!);
+  const entries = plan.table.map((i) => edgeLabel[i]!);
   // Out-of-table values: below and above, one of which may not exist.
   const dflt = plan.above >= 0 ? plan.above : plan.below;
+  const dfltLabel = edgeLabel[dflt >= 0 ? dflt : plan.table[0]!]!;
   const minK = BigInt.asIntN(plan.width, plan.min);
   if (plan.width === 64) {
     const v = get64(plan.reg);
     if (plan.below >= 0 && plan.above >= 0 && plan.below !== plan.above) {
-      out.push(m.br(labels[plan.below]!, plan.signed ? m.i64.lt_s(v, i64c(minK)) : m.i64.lt_u(v, i64c(minK))));
+      out.push(m.br(edgeLabel[plan.below]!, plan.signed ? m.i64.lt_s(v, i64c(minK)) : m.i64.lt_u(v, i64c(minK))));
     }
     const idx = (): Node => m.i64.sub(get64(plan.reg), i64c(minK));
-    if (dflt >= 0) out.push(m.br(labels[dflt]!, m.i64.gt_u(idx(), m.i64.const(BigInt(entries.length - 1)))));
-    out.push(m.switch(entries, labels[dflt >= 0 ? dflt : plan.table[0]!]!, m.i32.wrap(idx())));
-    return out;
+    if (dflt >= 0) out.push(m.br(edgeLabel[dflt]!, m.i64.gt_u(idx(), m.i64.const(BigInt(entries.length - 1)))));
+    out.push(m.switch(entries, dfltLabel, m.i32.wrap(idx())));
+  } else {
+    const v = get32(plan.reg);
+    const k = m.i32.const(Number(minK));
+    if (plan.below >= 0 && plan.above >= 0 && plan.below !== plan.above) {
+      out.push(m.br(edgeLabel[plan.below]!, plan.signed ? m.i32.lt_s(v, k) : m.i32.lt_u(v, k)));
+    }
+    out.push(m.switch(entries, dfltLabel, m.i32.sub(get32(plan.reg), k)));
   }
-  const v = get32(plan.reg);
-  const k = m.i32.const(Number(minK));
-  if (plan.below >= 0 && plan.above >= 0 && plan.below !== plan.above) {
-    out.push(m.br(labels[plan.below]!, plan.signed ? m.i32.lt_s(v, k) : m.i32.lt_u(v, k)));
+  let body = out;
+  for (const i of withMoves) {
+    const e = plan.edges[i]!;
+    body = [m.block(edgeLabel[i]!, body), ...e.moves.map((mv) => set64(mv.reg, i64c(BigInt.asIntN(64, mv.value)))), m.br(labels[e.leaf]!)];
   }
-  out.push(m.switch(entries, labels[dflt >= 0 ? dflt : plan.table[0]!]!, m.i32.sub(get32(plan.reg), k)));
-  return out;
+  return body;
 }

@@ -2,8 +2,11 @@
  * Compare trees as jump tables (compiler/rewrite/switch-table.ts): generated trees of compares
  * on one register (chains and balanced trees, signed, unsigned and equality, 32- and 64-bit,
  * shared leaves, constants near the edges of the width) inside a loop, run by the interpreter
- * (the reference) and compiled at every level, plain, checked and with a budget; and the
- * recogniser really turns clang's switch (test-programs/bench/switch.o) into a `br_table`.
+ * (the reference) and compiled at every level, plain, checked and with a budget; inner nodes
+ * may move constants into other registers first (clang -O3's shape); and the recogniser really
+ * turns clang's switches (test-programs/bench/switch.o, and the -O3 lookup switch of
+ * test-programs/suite-shapes/shapes_O3.o, rebuilt by scripts/build-suite-shapes.sh) into one
+ * `br_table` each.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -17,8 +20,20 @@ import { fuzzHelpers } from '../../scripts/fuzz/generators.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { loadKernel } from '../../scripts/bench/kernels.js';
 import { ROOT } from '../../test/support/fixtures.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseElf } from '../elf/elf64.js';
+import { extractProgram } from '../elf/extract.js';
 
-type Tree = { leaf: number } | { op: string; imm: number; taken: Tree; fall: Tree };
+/** A global function of test-programs/suite-shapes/shapes_O3.o as raw bytecode. */
+function shapeKernel(symbol: string): Uint8Array {
+  const bytes = readFileSync(path.join(ROOT, 'test-programs', 'suite-shapes', 'shapes_O3.o'));
+  return extractProgram(parseElf(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)), { section: '.text', symbol });
+}
+
+/** A move an inner node does before its compare (clang -O3 hoists a case's constant there). */
+type Move = { reg: 4 | 5; imm: number; w32: boolean };
+type Tree = { leaf: number } | { op: string; imm: number; moves: Move[]; taken: Tree; fall: Tree };
 
 const SIGNED_OPS = ['jsgt', 'jsge', 'jslt', 'jsle', 'jeq', 'jne'];
 const UNSIGNED_OPS = ['jgt', 'jge', 'jlt', 'jle', 'jeq', 'jne'];
@@ -29,6 +44,12 @@ interface SwitchCase {
   mask: number | null;
   tree: Tree;
   values: bigint[];
+  /**
+   * Leaves that only pick a value (a lookup, rewrite/switch-table.ts): leaf i sets r4 to a
+   * constant (leaf 4: or to the switch value itself, 64- or 32-bit) and goes on to the join; leaf 5
+   * is the join itself, reached with what the inner nodes moved into r4.
+   */
+  lookup: { consts: number[]; self: 32 | 64 | null } | null;
 }
 
 const arbImm = fc.oneof(
@@ -36,12 +57,20 @@ const arbImm = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(-1, 0x7fffffff, -0x80000000, 0x7ffffffe) },
 );
 
+const arbMoves: fc.Arbitrary<Move[]> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant<Move[]>([]) },
+  {
+    weight: 2,
+    arbitrary: fc.array(fc.record({ reg: fc.constantFrom(4 as const, 5 as const), imm: arbImm, w32: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+  },
+);
+
 function arbTree(ops: string[]): fc.Arbitrary<Tree> {
   const { tree } = fc.letrec((tie) => ({
     tree: fc.oneof(
       { maxDepth: 6, withCrossShrink: true },
       { weight: 1, arbitrary: fc.record({ leaf: fc.integer({ min: 0, max: LEAVES - 1 }) }) },
-      { weight: 3, arbitrary: fc.record({ op: fc.constantFrom(...ops), imm: arbImm, taken: tie('tree'), fall: tie('tree') }) },
+      { weight: 3, arbitrary: fc.record({ op: fc.constantFrom(...ops), imm: arbImm, moves: arbMoves, taken: tie('tree'), fall: tie('tree') }) },
     ),
   }));
   return tree as fc.Arbitrary<Tree>;
@@ -58,14 +87,32 @@ const arbCase: fc.Arbitrary<SwitchCase> = fc.record({
   mask: fc.option(fc.constantFrom(7, 31, 63), { nil: null }),
   signed: fc.boolean(),
   values: fc.array(arbValue, { minLength: 8, maxLength: 8 }),
-}).chain(({ width, mask, signed, values }) =>
-  arbTree(signed ? SIGNED_OPS : UNSIGNED_OPS).map((tree) => ({ width, mask, tree, values })));
+  lookup: fc.option(fc.record({ consts: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 5, maxLength: 5 }), self: fc.constantFrom(null, null, null, 32 as const, 64 as const) }), { nil: null }),
+}).chain(({ width, mask, signed, values, lookup }) =>
+  arbTree(signed ? SIGNED_OPS : UNSIGNED_OPS).map((tree) => ({ width, mask, tree, values, lookup })));
+
+/**
+ * For a lookup case: inner nodes move only into r4, and an inner node whose fall-through is a
+ * leaf moves into r4 and falls to the join (leaf 5), so the join is a leaf reached with r4 set.
+ */
+function lookupTree(t: Tree, root = true): Tree {
+  if ('leaf' in t) return t;
+  let moves = t.moves.map((mv) => ({ ...mv, reg: 4 as const }));
+  let fall = lookupTree(t.fall, false);
+  if (!root && 'leaf' in fall) {
+    fall = { leaf: 5 };
+    if (moves.length === 0) moves = [{ reg: 4, imm: t.imm & 0xff, w32: false }];
+  }
+  return { ...t, moves, taken: lookupTree(t.taken, false), fall };
+}
 
 /** The case as assembly: a loop over 8 u64 values, each dispatched through the tree. */
 function program(c: SwitchCase): string {
   const lines = [
     'mov %r6, 0',
     'mov %r7, 0',
+    'mov %r4, 3',
+    'mov %r5, 5',
     'loop:',
     'mov %r3, %r1',
     'add %r3, %r7',
@@ -76,25 +123,34 @@ function program(c: SwitchCase): string {
   let next = 0;
   const pending: Array<[string, Tree]> = [];
   const emit = (t: Tree): void => {
-    // A compare's fall-through subtree follows it directly, as clang places it.
+    // A compare's fall-through subtree follows it directly, as clang places it; an inner node's
+    // moves come before its compare.
     for (;;) {
       if ('leaf' in t) {
         lines.push(`ja leaf${t.leaf}`);
         return;
       }
+      for (const mv of t.moves) lines.push(`mov${mv.w32 ? '32' : ''} %r${mv.reg}, ${mv.imm}`);
       const taken = 'leaf' in t.taken ? `leaf${t.taken.leaf}` : `n${next++}`;
       if (!('leaf' in t.taken)) pending.push([taken, t.taken]);
       lines.push(`${t.op}${sfx} %r2, ${t.imm}, ${taken}`);
       t = t.fall;
     }
   };
-  emit(c.tree);
+  emit(c.lookup ? lookupTree(c.tree) : c.tree);
   while (pending.length > 0) {
     const [label, t] = pending.shift()!;
     lines.push(`${label}:`);
     emit(t);
   }
-  for (let i = 0; i < LEAVES; i++) lines.push(`leaf${i}:`, 'mul %r6, 7', `add %r6, ${i + 1}`, 'ja next');
+  if (c.lookup) {
+    // Leaves that only pick r4, and the join.
+    c.lookup.consts.forEach((k, i) => lines.push(`leaf${i}:`, i === 4 && c.lookup?.self ? `mov${c.lookup.self === 32 ? '32' : ''} %r4, %r2` : `mov %r4, ${k}`, 'ja join'));
+    lines.push('leaf5:', 'join:', 'mul %r6, 7', 'add %r6, %r4', 'xor %r6, %r5', 'ja next');
+  } else {
+    // The leaves use the registers the inner nodes move constants into.
+    for (let i = 0; i < LEAVES; i++) lines.push(`leaf${i}:`, 'mul %r6, 7', `add %r6, ${i + 1}`, 'add %r6, %r4', 'xor %r6, %r5', 'ja next');
+  }
   lines.push('next:', 'add %r7, 8', 'jlt %r7, 64, loop', 'mov %r0, %r6', 'exit');
   return lines.join('\n');
 }
@@ -113,10 +169,10 @@ function setOf(c: SwitchCase, extra: Partial<ProgramSet> = {}): ProgramSet {
   return { bytes, entries: [0, 0, 0, 0], mems: [memOf(c.values), shifted(1n), shifted(-1n), shifted(1n << 32n)], ...extra };
 }
 
-function plansOf(bytes: Uint8Array): number {
+function plansOf(bytes: Uint8Array, lookups = false): number {
   const program = decodeProgram(bytes);
   const cfg = buildCfg(program, [0]);
-  return cfg.functions.reduce((n, fn) => n + findSwitches(fn.blocks, program.insns).size, 0);
+  return cfg.functions.reduce((n, fn) => n + [...findSwitches(fn.blocks, program.insns).values()].filter((p) => !lookups || p.lookup).length, 0);
 }
 
 describe('compare trees as br_table', () => {
@@ -140,21 +196,57 @@ describe('compare trees as br_table', () => {
     }
   });
 
+  it('clang -O3\'s lookup switch (constants hoisted into the inner compares) becomes one table and agrees with the interpreter', async () => {
+    const bytes = shapeKernel('lut_switch');
+    const program = decodeProgram(bytes);
+    const cfg = buildCfg(program, [0]);
+    const plans = [...findSwitches(cfg.functions[0]!.blocks, program.insns).values()];
+    expect(plans).toHaveLength(1);
+    const plan = plans[0]!;
+    // Cases 0..23 in the table, the default below and above it, and some paths through moves.
+    expect(plan.table).toHaveLength(24);
+    expect(plan.edges.some((e) => e.moves.length > 0)).toBe(true);
+    // It only picks a constant: a lookup (a br_table when lookups are off).
+    expect(plan.lookup?.bits).toBe(8);
+    expect(findSwitches(cfg.functions[0]!.blocks, program.insns, { lookups: false }).get(plan.root)?.lookup).toBeUndefined();
+    expect(plan.below).toBeGreaterThanOrEqual(0);
+    expect(plan.above).toBeGreaterThanOrEqual(0);
+    // Every case value, the values around the table, and extremes: count, then the values.
+    const values = [...Array.from({ length: 30 }, (_, i) => i - 3), 0x7fffffff, -0x80000000, 99991];
+    const mem = new Uint8Array(4 * (values.length + 1));
+    const view = new DataView(mem.buffer);
+    view.setInt32(0, values.length, true);
+    values.forEach((v, i) => view.setInt32(4 * (i + 1), v, true));
+    const one = (v: number): Uint8Array => {
+      const m = new Uint8Array(8);
+      new DataView(m.buffer).setInt32(0, 1, true);
+      new DataView(m.buffer).setInt32(4, v, true);
+      return m;
+    };
+    for (const extra of [{}, { checked: true }, { budget: 1_000_000 }]) {
+      const set: ProgramSet = { bytes, entries: [0, 0, 0, 0], mems: [mem, one(0), one(23), one(24)], ...extra };
+      expect(await checkDifferential(set, { levels: [0, 1, 2] })).toEqual([]);
+    }
+  });
+
   it('generated trees agree with the interpreter at every level (plain, checked, budget)', async () => {
     let withTable = 0;
+    let withLookup = 0;
     let runs = 0;
     await fc.assert(
       fc.asyncProperty(arbCase, fc.constantFrom('plain', 'checked', 'budget'), async (c, mode) => {
         runs++;
         const set = setOf(c, mode === 'checked' ? { checked: true } : mode === 'budget' ? { budget: 1_000_000 } : {});
         if (plansOf(set.bytes) > 0) withTable++;
+        if (plansOf(set.bytes, true) > 0) withLookup++;
         const problems = await checkDifferential(set, { levels: [0, 1, 2] });
         if (problems.length > 0) throw new Error(`${program(c)}\n${problems.join('\n')}`);
       }),
-      { seed: 0x5717c4, numRuns: 120 },
+      { seed: 0x5717c4, numRuns: 200 },
     );
     // The property must exercise the rewrite, not only the trees it leaves alone.
     expect(withTable).toBeGreaterThan(runs / 5);
+    expect(withLookup).toBeGreaterThan(runs / 40);
   }, 240_000);
 
   it('a budget too small for the loop stops both engines with E_BUDGET', async () => {

@@ -1,0 +1,358 @@
+/**
+ * Bench part `suite`: an independent benchmark suite, the kernels of a checkout of
+ * eunomia-bpf/bpf-benchmark (`bpf_progs/*.bpf.c`, each `bpf_main(mem)` over the memory of its
+ * `NAME.mem` file when there is one), which the user gives:
+ *
+ *   npm run bench -- --suite DIR        (DIR: the checkout, or its bpf_progs directory)
+ *
+ * Each kernel is built with clang as the suite's Makefile builds it: `clang -O3 -target bpf -c`
+ * and its `.text` as raw bytecode (`llvm-objcopy -j .text -O binary`, or this project's ELF reader
+ * when llvm-objcopy is missing); natively with `clang -O3`, linked with scripts/bench/suite-native.c;
+ * and with `clang --target=wasm32 -O3 -nostdlib -mbulk-memory` (needs wasm-ld, Debian's `lld`) run
+ * in this V8. Headers the kernels include from the C library (`sys/cdefs.h`) are found for the bpf
+ * and wasm32 targets through the host's include directories and an empty `gnu/stubs-32.h`.
+ *
+ * The input is read from `NAME.mem` as the suite's runner does (none: the kernel gets no memory).
+ * It is copied in once and only the runs are timed, as BPF_PROG_TEST_RUN does: natively, in the
+ * wasm32 module's memory, and in the bpf2wasm instance's input memory (`runInPlace`), compiled at
+ * -O0 (the default) and -O1. Each kernel runs natively, then as wasm32, then through bpf2wasm,
+ * in several interleaved rounds; the figure is the best round's median (on a shared machine the
+ * other jobs only ever add time, so the least disturbed round is the closest to the program). The results'
+ * low 32 bits are compared (the kernels return `int` or `u64`). Nothing here is asserted: it prints
+ * medians and ratios, with the load average, from one run.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { compile } from '../../compiler/index.js';
+import { parseElf } from '../../compiler/elf/elf64.js';
+import { extractProgram } from '../../compiler/elf/extract.js';
+import { instantiate } from '../../runtime/index.js';
+import { formatNs, formatRatio, geomean, median, table } from './stats.js';
+
+/** How to get the suite when `--suite` is not given. */
+export const SUITE_HINT =
+  '(suite) skipped: give a checkout of the independent suite, e.g.\n' +
+  '  git clone https://github.com/eunomia-bpf/bpf-benchmark /tmp/bpf-benchmark\n' +
+  '  npm run bench -- --suite /tmp/bpf-benchmark\n' +
+  '(needs clang; wasm-ld from lld for the clang->wasm32 column)';
+
+/** One kernel of the suite. */
+export interface SuiteRow {
+  kernel: string;
+  inputBytes: number;
+  /** Median ns per run; null where that build or run failed (see `notes`). */
+  nativeNs: number | null;
+  wasm32Ns: number | null;
+  o0Ns: number | null;
+  o1Ns: number | null;
+  /** eBPF instruction slots of the raw `.text`. */
+  insns: number;
+  /** Low 32 bits of each result, unsigned decimal; null where it did not run. */
+  nativeResult: string | null;
+  wasm32Result: string | null;
+  bpf2wasmResult: string | null;
+  /** Whether every result that exists agrees with bpf2wasm's (low 32 bits). */
+  match: boolean | null;
+  notes: string[];
+}
+
+export interface SuiteReport {
+  dir: string;
+  rows: SuiteRow[];
+  rounds: number;
+  /** `os.loadavg()` before and after. */
+  loadBefore: number[];
+  loadAfter: number[];
+  /** Kernels whose native run takes at least 100 ns (below that the call is measured): the geomeans' set. */
+  geomeanKernels: string[];
+  geomean: { o0: number | null; o1: number | null; wasm32: number | null };
+  warnings: string[];
+}
+
+export interface SuiteOptions {
+  /** Interleaved rounds per kernel (default 5). */
+  rounds?: number;
+  /** Timed milliseconds per measurement (default 150). */
+  minMs?: number;
+  /** Project root (for scripts/bench/suite-native.c). */
+  root: string;
+  log?: (msg: string) => void;
+}
+
+/** The directory holding `*.bpf.c`: DIR itself or DIR/bpf_progs. */
+export function suiteProgramsDir(dir: string): string | null {
+  for (const d of [path.join(dir, 'bpf_progs'), dir]) {
+    if (existsSync(d) && readdirSync(d).some((f) => f.endsWith('.bpf.c'))) return d;
+  }
+  return null;
+}
+
+function clangBin(): string {
+  return process.env['CLANG'] || 'clang';
+}
+
+function run(cmd: string, args: readonly string[]): { ok: boolean; out: string; err: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return { ok: !r.error && r.status === 0, out: r.stdout ?? '', err: r.error ? r.error.message : (r.stderr ?? '') };
+}
+
+/** Include directories that let `sys/cdefs.h` and friends resolve for the bpf and wasm32 targets. */
+function headerShim(work: string): string[] {
+  const shim = path.join(work, 'shim');
+  mkdirSync(path.join(shim, 'gnu'), { recursive: true });
+  // glibc's gnu/stubs.h picks stubs-32.h for any target that is not x86-64; it only lists stubs.
+  writeFileSync(path.join(shim, 'gnu', 'stubs-32.h'), '');
+  const multiarch = `${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+  const dirs = [path.join('/usr/include', multiarch), '/usr/include'].filter((d) => existsSync(d));
+  return [...dirs, shim].flatMap((d) => ['-idirafter', d]);
+}
+
+/** Times `fn` for at least `minMs` after a warm-up: median ns per call over batches. */
+function timeRuns(fn: () => unknown, minMs: number): number {
+  const w0 = performance.now();
+  let calls = 0;
+  do {
+    fn();
+    calls++;
+  } while (performance.now() - w0 < Math.min(50, minMs / 2));
+  const per = Math.max((performance.now() - w0) / calls, 1e-6);
+  const batch = Math.max(1, Math.round(minMs / 20 / per));
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < 7 || performance.now() - start < minMs) {
+    const b0 = performance.now();
+    for (let i = 0; i < batch; i++) fn();
+    samples.push(((performance.now() - b0) * 1e6) / batch);
+    if (samples.length >= 4096) break;
+  }
+  return median(samples);
+}
+
+const low32 = (v: bigint | number): string => BigInt.asUintN(32, BigInt(v)).toString();
+
+/** The clang->wasm32 module of a kernel, instantiated, its input copied in once. */
+async function wasm32Runner(file: string, mem: Uint8Array): Promise<{ call: () => unknown; result: string }> {
+  const module = await WebAssembly.compile(readFileSync(file));
+  const imports: Record<string, Record<string, () => never>> = {};
+  for (const imp of WebAssembly.Module.imports(module)) {
+    (imports[imp.module] ??= {})[imp.name] = () => {
+      throw new Error(`the kernel called the undefined ${imp.module}.${imp.name}`);
+    };
+  }
+  const instance = await WebAssembly.instantiate(module, imports);
+  const exports = instance.exports as Record<string, unknown>;
+  const memory = exports['memory'] as WebAssembly.Memory;
+  const main = exports['bpf_main'] as (p: number) => number | bigint;
+  const heap = exports['__heap_base'] as WebAssembly.Global | undefined;
+  const base = heap ? (Number(heap.value) + 15) & ~15 : memory.buffer.byteLength;
+  const need = base + mem.length;
+  if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+  new Uint8Array(memory.buffer).set(mem, base);
+  const result = low32(main(base));
+  return { call: () => main(base), result };
+}
+
+/** Builds and times every kernel of the checkout at `dir`. */
+export async function benchSuite(dir: string, options: SuiteOptions): Promise<SuiteReport> {
+  const log = options.log ?? (() => undefined);
+  const rounds = Math.max(1, options.rounds ?? 5);
+  const minMs = options.minMs ?? 150;
+  const progs = suiteProgramsDir(dir);
+  if (!progs) throw new Error(`${dir}: no bpf_progs/*.bpf.c (expected a checkout of eunomia-bpf/bpf-benchmark)`);
+  const clang = clangBin();
+  const warnings: string[] = [];
+  if (!run(clang, ['--version']).ok) throw new Error(`${clang} not found: the suite is C and needs clang (CLANG=... to choose one)`);
+  const objcopy = ['llvm-objcopy', 'llvm-objcopy-14'].find((c) => run(c, ['--version']).ok);
+  if (!objcopy) warnings.push('llvm-objcopy not found: .text taken with this project\'s ELF reader');
+  const work = await mkdtemp(path.join(os.tmpdir(), 'bpf2wasm-suite-'));
+  const loadBefore = os.loadavg();
+  const rows: SuiteRow[] = [];
+  try {
+    const shim = headerShim(work);
+    const harness = path.join(work, 'suite-native.o');
+    const h = run(clang, ['-O2', '-c', '-o', harness, path.join(options.root, 'scripts', 'bench', 'suite-native.c')]);
+    if (!h.ok) warnings.push(`native harness: ${h.err.trim()}`);
+    const sources = readdirSync(progs).filter((f) => f.endsWith('.bpf.c')).sort();
+    for (const src of sources) {
+      const name = src.slice(0, -'.bpf.c'.length);
+      const file = path.join(progs, src);
+      const notes: string[] = [];
+      const memFile = path.join(progs, `${name}.mem`);
+      const mem = existsSync(memFile) ? new Uint8Array(readFileSync(memFile)) : new Uint8Array(0);
+      log(`suite: ${name} (${mem.length} bytes of input)`);
+      // The C may name its entry main (older checkouts); the harnesses call bpf_main.
+      const text = readFileSync(file, 'utf8');
+      const rename = /\bbpf_main\b/.test(text) ? [] : ['-Dmain=bpf_main'];
+
+      // eBPF, as the suite's Makefile builds it.
+      const obj = path.join(work, `${name}.bpf.o`);
+      let bytes: Uint8Array | null = null;
+      const b = run(clang, ['-O3', '-target', 'bpf', '-w', ...shim, ...rename, '-c', '-o', obj, file]);
+      if (!b.ok) notes.push(`bpf build failed: ${firstLine(b.err)}`);
+      else if (objcopy) {
+        const bin = path.join(work, `${name}.bpf.bin`);
+        const c = run(objcopy, ['-j', '.text', '-O', 'binary', obj, bin]);
+        if (c.ok) bytes = new Uint8Array(readFileSync(bin));
+        else notes.push(`llvm-objcopy failed: ${firstLine(c.err)}`);
+      } else {
+        const elf = readFileSync(obj);
+        bytes = extractProgram(parseElf(new Uint8Array(elf.buffer, elf.byteOffset, elf.byteLength)), { section: '.text' });
+      }
+
+      // Native.
+      let nativeExe: string | null = null;
+      if (h.ok) {
+        const kobj = path.join(work, `${name}.native.o`);
+        const exe = path.join(work, `${name}.native`);
+        const k = run(clang, ['-O3', '-w', ...rename, '-c', '-o', kobj, file]);
+        const l = k.ok ? run(clang, ['-O2', '-o', exe, harness, kobj]) : k;
+        if (l.ok) nativeExe = exe;
+        else notes.push(`native build failed: ${firstLine(l.err)}`);
+      }
+
+      // clang -> wasm32.
+      let wasmFile: string | null = path.join(work, `${name}.wasm`);
+      const wb = run(clang, [
+        '--target=wasm32', '-O3', '-nostdlib', '-mbulk-memory', '-w', ...shim, ...rename,
+        '-Wl,--no-entry', '-Wl,--export=bpf_main', '-Wl,--export=__heap_base', '-Wl,--allow-undefined', '-o', wasmFile, file,
+      ]);
+      if (!wb.ok) {
+        notes.push(`wasm32 build failed: ${firstLine(wb.err)}${/wasm-ld/.test(wb.err) ? ' (install lld)' : ''}`);
+        wasmFile = null;
+      }
+
+      const row: SuiteRow = {
+        kernel: name, inputBytes: mem.length, nativeNs: null, wasm32Ns: null, o0Ns: null, o1Ns: null,
+        insns: bytes ? bytes.length / 8 : 0, nativeResult: null, wasm32Result: null, bpf2wasmResult: null, match: null, notes,
+      };
+      const memPath = mem.length > 0 ? [memFile] : [];
+      const samples = { native: [] as number[], wasm32: [] as number[], o0: [] as number[], o1: [] as number[] };
+      const engines: Array<{ key: 'o0' | 'o1'; call: () => unknown } > = [];
+      if (bytes) {
+        for (const [key, optLevel] of [['o0', 0], ['o1', 1]] as const) {
+          try {
+            const inst = await instantiate((await compile(bytes, { optLevel })).wasm);
+            const program = inst.program();
+            inst.dataView(mem.length).set(mem);
+            const len = mem.length;
+            program.runInPlace(len);
+            const r = low32(inst.lastResult());
+            if (row.bpf2wasmResult !== null && row.bpf2wasmResult !== r) notes.push(`-O${optLevel} result ${r} differs from -O0's`);
+            row.bpf2wasmResult ??= r;
+            engines.push({ key, call: () => program.runInPlace(len) });
+          } catch (err) {
+            notes.push(`bpf2wasm -O${optLevel}: ${(err as Error).message}`);
+          }
+        }
+      }
+      let w32: { call: () => unknown; result: string } | null = null;
+      if (wasmFile) {
+        try {
+          w32 = await wasm32Runner(wasmFile, mem);
+          row.wasm32Result = w32.result;
+        } catch (err) {
+          notes.push(`wasm32 run failed: ${(err as Error).message}`);
+        }
+      }
+      for (let round = 0; round < rounds; round++) {
+        if (nativeExe) {
+          const r = run(nativeExe, ['--min-ms', String(minMs), ...memPath]);
+          if (r.ok) {
+            const parsed = JSON.parse(r.out) as { medianNs: number; result: string };
+            samples.native.push(parsed.medianNs);
+            row.nativeResult = low32(BigInt(parsed.result));
+          } else if (round === 0) {
+            notes.push(`native run failed: ${firstLine(r.err)}`);
+          }
+        }
+        if (w32) samples.wasm32.push(timeRuns(w32.call, minMs));
+        for (const e of engines) samples[e.key].push(timeRuns(e.call, minMs));
+      }
+      const best = (xs: number[]): number | null => (xs.length ? Math.min(...xs) : null);
+      row.nativeNs = best(samples.native);
+      row.wasm32Ns = best(samples.wasm32);
+      row.o0Ns = best(samples.o0);
+      row.o1Ns = best(samples.o1);
+      if (row.bpf2wasmResult !== null) {
+        const others = [row.nativeResult, row.wasm32Result].filter((x): x is string => x !== null);
+        row.match = others.length ? others.every((x) => x === row.bpf2wasmResult) : null;
+      }
+      rows.push(row);
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  const geomeanRows = rows.filter((r) => r.nativeNs !== null && r.nativeNs >= 100);
+  const geo = (pick: (r: SuiteRow) => number | null): number | null => {
+    const ratios = geomeanRows.map((r) => pick(r)).filter((x): x is number => x !== null);
+    return ratios.length === geomeanRows.length && ratios.length > 0 ? geomean(ratios) : null;
+  };
+  const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null ? a / b : null);
+  return {
+    dir: progs,
+    rows,
+    rounds,
+    loadBefore,
+    loadAfter: os.loadavg(),
+    geomeanKernels: geomeanRows.map((r) => r.kernel),
+    geomean: {
+      o0: geo((r) => ratio(r.o0Ns, r.nativeNs)),
+      o1: geo((r) => ratio(r.o1Ns, r.nativeNs)),
+      wasm32: geo((r) => ratio(r.wasm32Ns, r.nativeNs)),
+    },
+    warnings,
+  };
+}
+
+function firstLine(s: string): string {
+  return s.trim().split('\n').find((l) => /error|not found|cannot/i.test(l)) ?? s.trim().split('\n')[0] ?? '';
+}
+
+/** The report as a table with ratios, the geomeans and the load average. */
+export function formatSuite(report: SuiteReport): string {
+  const ns = (v: number | null): string => (v === null ? '-' : formatNs(v));
+  const rt = (a: number | null, b: number | null): string => (a !== null && b !== null ? formatRatio(a / b) : '-');
+  const rows = report.rows.map((r) => [
+    r.kernel, r.inputBytes ? `${r.inputBytes} B` : '-', String(r.insns), ns(r.nativeNs), ns(r.wasm32Ns), ns(r.o0Ns), ns(r.o1Ns),
+    rt(r.wasm32Ns, r.nativeNs), rt(r.o0Ns, r.nativeNs), rt(r.o1Ns, r.nativeNs), rt(r.o0Ns, r.wasm32Ns),
+    r.match === null ? '-' : r.match ? '✓' : '✗', r.bpf2wasmResult ?? '-',
+  ]);
+  const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+  const out = [
+    `(suite) ${report.dir}: clang -O3 kernels, input copied in once, per run: the best of ${report.rounds} interleaved rounds' medians`,
+    table(
+      ['kernel', 'input', 'insns', 'native', 'clang->wasm32', 'bpf2wasm -O0', 'bpf2wasm -O1', 'wasm32/nat', '-O0/nat', '-O1/nat', '-O0/wasm32', 'ok', 'r0 (low 32)'],
+      rows,
+    ),
+    `geomean vs native over ${report.geomeanKernels.join(', ') || '-'} (native >= 100 ns): ` +
+      `bpf2wasm -O0 ${formatRatio(report.geomean.o0 ?? Number.NaN)}, -O1 ${formatRatio(report.geomean.o1 ?? Number.NaN)}, ` +
+      `clang->wasm32 ${formatRatio(report.geomean.wasm32 ?? Number.NaN)}`,
+    `load average before ${load(report.loadBefore)}, after ${load(report.loadAfter)}`,
+  ];
+  for (const r of report.rows) for (const n of r.notes) out.push(`  ${r.kernel}: ${n}`);
+  for (const w of report.warnings) out.push(`  warning: ${w}`);
+  return out.join('\n');
+}
+
+/**
+ * `--suite DIR` (with `--json`, `--quick`) on the bench's command line: runs this part alone and
+ * returns the exit status (1 when a result differs); null when the arguments do not ask for it.
+ */
+export async function suiteMain(argv: readonly string[], root: string): Promise<number | null> {
+  const i = argv.indexOf('--suite');
+  if (i < 0) return null;
+  const dir = argv[i + 1];
+  if (dir === undefined || dir.startsWith('--')) {
+    process.stdout.write(`${SUITE_HINT}\n`);
+    return 2;
+  }
+  const quick = argv.includes('--quick');
+  const report = await benchSuite(path.resolve(dir), {
+    root, rounds: quick ? 1 : 5, minMs: quick ? 10 : 100, log: (m) => process.stderr.write(`bench: ${m}\n`),
+  });
+  process.stdout.write(`${argv.includes('--json') ? JSON.stringify(report, null, 2) : formatSuite(report)}\n`);
+  return report.rows.some((r) => r.match === false) ? 1 : 0;
+}
