@@ -31,8 +31,12 @@ import {
   emitContinues, evalLin, MAX_STEP, OPAQUE, regLin, sameLin, stepRegisters, tripCount, u64, type Lin, type TripCount, type Val,
 } from './induction.js';
 
-/** Most instructions a loop statement (with any code placed inside it) may hold to get a second copy. */
-export const MAX_VERSIONED_INSNS = 512;
+/**
+ * Most instructions a loop statement (with any code placed inside it) may hold to get a second
+ * copy: the checks matter in small loops, and a second copy of a large loop can cost more than it
+ * saves (the 64-way switch kernel's loop, 1.3x slower with a budget in one trial).
+ */
+export const MAX_VERSIONED_INSNS = 200;
 /** Most iterations the entry test accepts (so that T · charge and (T-1) · S cannot overflow). */
 const MAX_TRIPS = 1n << 32n;
 /** Largest per-iteration charge the test accepts. */
@@ -72,9 +76,16 @@ export function findLoopVersions(
   // Loops that contain another loop are not innermost.
   const outer = new Uint8Array(blocks.length);
   for (const id of order) if (isHeader[id] && parentOf[id]! !== -1) outer[parentOf[id]!] = 1;
-  for (const h of order) {
-    if (!isHeader[h] || outer[h]) continue;
-    const body = order.filter((b) => loopOf[b] === h);
+  // Each innermost loop's blocks in reverse postorder, in one pass.
+  const bodies = new Map<number, number[]>();
+  for (const b of order) {
+    const h = loopOf[b]!;
+    if (h === -1 || outer[h]) continue;
+    const list = bodies.get(h);
+    if (list) list.push(b);
+    else bodies.set(h, [b]);
+  }
+  for (const [h, body] of bodies) {
     const plan = analyze(h, body, blocks, insns, rpo, options, budget, folded);
     if (plan) plans.set(h, plan);
   }
@@ -85,6 +96,9 @@ function analyze(
   h: number, body: number[], blocks: readonly BasicBlock[], insns: readonly Insn[], rpo: Int32Array, options: EmitOptions,
   budget: boolean, folded: ReadonlySet<number>,
 ): LoopVersionPlan | null {
+  let size = 0;
+  for (const id of body) size += blocks[id]!.last - blocks[id]!.first + 1;
+  if (size > MAX_VERSIONED_INSNS) return null;
   const inLoop = new Set(body);
   // One latch, ending with a compare whose other successor leaves the loop.
   const latches = blocks[h]!.preds.filter((p) => inLoop.has(p) && rpo[p]! >= 0);

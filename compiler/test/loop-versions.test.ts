@@ -22,6 +22,7 @@ import { compareOutcomes, describeOutcome, runCompiled, runInterpreter, type Out
 import { fuzzHelpers } from '../../scripts/fuzz/generators.js';
 import { loadKernel } from '../../scripts/bench/kernels.js';
 import { ROOT } from '../../test/support/fixtures.js';
+import { CONFORMANCE_FILES, HAVE_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { BpfRuntimeError } from '../../runtime/errors.js';
 import { instantiate } from '../../runtime/index.js';
@@ -265,4 +266,32 @@ describe('loop versions: the bench strcmp kernel', () => {
     // difference) must pass; the exit after it is not checked (one loop-free stretch).
     expect(without).toBe(9 + 200 * 13);
   }, 120_000);
+});
+
+describe('loop versions: the conformance suite with a budget and in checked mode', () => {
+  it.skipIf(!HAVE_CONFORMANCE)('every file stops (or finishes) alike with and without the copies, at -O0 and -O1', async () => {
+    let versioned = 0;
+    for (const name of CONFORMANCE_FILES) {
+      const data = readConformance(name);
+      if (data.asm === undefined && data.raw === undefined) continue;
+      let bytes: Uint8Array;
+      try {
+        bytes = data.asm !== undefined ? assemble(data.asm) : data.raw!;
+        if (versionsOf(bytes) > 0) versioned++;
+      } catch {
+        continue; // files that are meant not to compile: nothing to compare
+      }
+      for (const budget of [30, 1_000_000]) {
+        for (const checked of [false, true]) {
+          const set: ProgramSet = { bytes, entries: [0], mems: [data.mem ? data.mem.slice() : null], budget, ...(checked ? { checked: true } : {}) };
+          for (const optLevel of [0, 1] as const) {
+            const ref = await runCompiled(set, fuzzHelpers, { optLevel, loopVersions: false });
+            const got = await runCompiled(set, fuzzHelpers, { optLevel });
+            expect(sameOutcome(ref[0]!, got[0]!, `${name} -O${optLevel} budget ${budget}${checked ? ' checked' : ''}`)).toEqual([]);
+          }
+        }
+      }
+    }
+    expect(versioned).toBeGreaterThan(0);
+  }, 600_000);
 });
