@@ -3,8 +3,8 @@
  * the per-iteration checks of the instrumentation cannot fire in it, so the copy leaves them out.
  * The loop's meaning is unchanged: whenever the test fails, the loop runs as compiled before.
  *
- * A loop qualifies when it is innermost, has no calls, and is left on its way back to the
- * header only through one latch whose compare is counted (rewrite/induction.ts): an induction
+ * A loop qualifies when it is innermost, has no calls, and returns to its header only through
+ * one latch whose compare (or, when the latch is a lone `ja`, its predecessor's) is counted (rewrite/induction.ts): an induction
  * variable changing by a constant per iteration against a loop-invariant bound, so the number of
  * iterations that can start (T) is known at the entry, or the test fails. Early exits anywhere
  * (strcmp's `break` on the first difference) are fine: T bounds the iterations, it need not
@@ -103,11 +103,20 @@ function analyze(
   // One latch, ending with a compare whose other successor leaves the loop.
   const latches = blocks[h]!.preds.filter((p) => inLoop.has(p) && rpo[p]! >= 0);
   if (latches.length !== 1) return null;
-  const x = latches[0]!;
+  // The compare's block: the latch, or the one before a latch holding nothing but `ja` back to
+  // the header (clang's other shape); `back` is the successor that continues the loop.
+  let x = latches[0]!;
+  let back = h;
+  const lx = blocks[x]!;
+  if (lx.first === lx.last && insns[lx.first]!.kind === 'ja' && x !== h) {
+    const ps = lx.preds.filter((p) => rpo[p]! >= 0);
+    if (ps.length !== 1) return null;
+    [back, x] = [x, ps[0]!];
+  }
   const jc = insns[blocks[x]!.last]!;
   if (jc.kind !== 'jcond' || folded.has(x)) return null;
   const [taken, fall] = blocks[x]!.succs as [number, number];
-  if (taken === fall || (taken !== h && fall !== h) || inLoop.has(taken === h ? fall : taken)) return null;
+  if (taken === fall || (taken !== back && fall !== back) || inLoop.has(taken === back ? fall : taken)) return null;
 
   // Symbolic values, block by block in reverse postorder (the body without its back edge is
   // acyclic): each block starts from what all its predecessors agree on.
@@ -170,7 +179,7 @@ function analyze(
     }
     return u64(s);
   };
-  const trip = tripCount(end, jc as JcondInsn, taken === h, stepOf);
+  const trip = tripCount(end, jc as JcondInsn, taken === back, stepOf);
   if (!trip) return null;
 
   const hoisted: HoistedAccess[] = [];

@@ -64,7 +64,7 @@ interface LoopCase {
   store: boolean;
   /** The counter indexes the streams (else pointers are bumped along with it). */
   indexed: boolean;
-  /** Leave through the jump taken and continue with a lone `ja` (then no fast copy). */
+  /** Leave through the jump taken and continue with a lone `ja` back (clang's other shape). */
   jaLatch: boolean;
 }
 
@@ -216,6 +216,25 @@ describe('loop versions: the fast copy stops where the loop stops', () => {
     }), { seed: 0x5eed2, numRuns: 60 });
     expect(versioned).toBeGreaterThan(30);
   }, 600_000);
+});
+
+describe('loop versions: which loops get a copy', () => {
+  const base: LoopCase = {
+    width: 1, step: 1, compare: 'jlt', bound: null, second: true, exitOnDiff: true, exitOnZero: true, store: false, indexed: true, jaLatch: false,
+  };
+  it('counted loops with early exits, either latch shape, counting up or down, 32- or 64-bit compares', () => {
+    for (const c of [base, { ...base, jaLatch: true }, { ...base, step: -1 }, { ...base, compare: 'jne32' }, { ...base, indexed: false, store: true }]) {
+      expect(versionsOf(assemble(loopProgram(c))), JSON.stringify(c)).toBe(1);
+    }
+  });
+
+  it('not a loop whose bound moves, nor one with a call', () => {
+    // The bound register changes in the loop.
+    const moving = loopProgram(base).replace('loop:', 'loop:\nadd %r5, 1');
+    expect(versionsOf(assemble(moving))).toBe(0);
+    const call = loopProgram(base).replace('loop:', 'loop:\ncall 1');
+    expect(versionsOf(assemble(call))).toBe(0);
+  });
 });
 
 describe('loop versions: the bench strcmp kernel', () => {
