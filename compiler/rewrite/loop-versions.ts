@@ -215,9 +215,10 @@ export function emitVersionTest(options: EmitOptions, plan: LoopVersionPlan, bud
   const a64 = (): Node => m.local.get(L_A64, 'i64');
   const fail = (cond: Node): void => { out.push(m.br(slow, cond)); };
   emitContinues(plan.trip, out, fail);
-  // T: the iterations that may start, bounded so that the products below stay exact.
+  // T: the iterations that may start, bounded so that the products below stay exact (and
+  // checked before adding 1, which would wrap 2^64 - 1 continues to T = 0).
+  fail(m.i64.ge_u(tmp(), i64c(MAX_TRIPS)));
   out.push(m.local.set(L_TMP64, m.i64.add(tmp(), i64c(1))));
-  fail(m.i64.gt_u(tmp(), i64c(MAX_TRIPS)));
   if (budget.enabled) {
     const charge = budget.chargeOf(plan.header);
     if (charge > MAX_CHARGE) out.push(m.br(slow));

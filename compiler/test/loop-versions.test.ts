@@ -228,6 +228,22 @@ describe('loop versions: which loops get a copy', () => {
     }
   });
 
+  it('a loop whose compare continues 2^64 - 1 times (T would wrap to 0) runs as compiled', async () => {
+    // r4 starts at n and continues while r4 != n after adding 1: 2^64 - 1 more iterations.
+    const c: LoopCase = { ...base, compare: 'jne', second: false, exitOnDiff: false, exitOnZero: false };
+    const text = loopProgram(c).replace('mov %r4, %r9', 'mov %r4, %r5');
+    const bytes = assemble(text);
+    expect(versionsOf(bytes)).toBe(1);
+    const mem = input({ a: 64n, b: 64n, n: 100n, start: 0n, alike: true }, 0);
+    for (const checked of [false, true]) {
+      const set: ProgramSet = { bytes, entries: [0], mems: [mem], budget: 500, ...(checked ? { checked: true } : {}) };
+      const [ref] = await runCompiled(set, fuzzHelpers, { optLevel: 0, loopVersions: false });
+      const [got] = await runCompiled(set, fuzzHelpers, { optLevel: 0 });
+      expect(ref!.error?.code).toBe(ErrorCode.Budget);
+      expect(sameOutcome(ref!, got!, checked ? 'checked' : 'plain')).toEqual([]);
+    }
+  });
+
   it('not a loop whose bound moves, nor one with a call', () => {
     // The bound register changes in the loop.
     const moving = loopProgram(base).replace('loop:', 'loop:\nadd %r5, 1');
