@@ -150,17 +150,19 @@ describe('loop versions: the fast copy stops where the loop stops', () => {
     a: fc.oneof(fc.bigInt({ min: 32n, max: 3000n }), fc.constantFrom(memEnd - 40n, memEnd - 3n, BigInt(LEN) - 40n, 0n, -64n)),
     b: fc.oneof(fc.bigInt({ min: 32n, max: 3000n }), fc.constantFrom(memEnd - 20n, BigInt(LEN) - 9n, BigInt(LEN) + 100n)),
     n: fc.oneof(fc.bigInt({ min: 0n, max: 50n }), fc.bigInt({ min: 0n, max: 900n }), fc.constantFrom(-1n, 1n << 32n, (1n << 63n) + 5n)),
-    start: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 30n }), fc.constantFrom(-3n, (1n << 32n) - 2n)),
+    start: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 30n }), fc.constantFrom(-3n, -1n, (1n << 32n) - 2n)),
+    /** Start at n: a `!=` loop then continues 2^64 - 1 (or 2^32 - 1) times. */
+    startAtN: fc.boolean(),
     /**
      * Place the first stream so that the iterations' last access ends near the end of memory or
      * of the input (the checked span), and make the data alike (no early exit before it).
      */
     toEnd: fc.option(fc.record({ end: fc.constantFrom(memEnd, BigInt(LEN)), adj: fc.constantFrom(-1, 0, 0, 0, 1), bump: fc.constantFrom(-1n, 0n, 1n, 1n) }), { freq: 2 }),
   });
-  type Header = { a: bigint; b: bigint; n: bigint; start: bigint; toEnd: { end: bigint; adj: number; bump: bigint } | null };
+  type Header = { a: bigint; b: bigint; n: bigint; start: bigint; startAtN: boolean; toEnd: { end: bigint; adj: number; bump: bigint } | null };
   /** The header for case `c` (see toEnd). */
   const headerFor = (c: LoopCase, h: Header): Header & { alike: boolean } => {
-    if (!h.toEnd) return { ...h, alike: false };
+    if (!h.toEnd) return { ...h, start: h.startAtN ? h.n : h.start, alike: false };
     const W = BigInt(c.width);
     const n = c.bound !== null ? BigInt(c.bound) : h.n < 0n || h.n > 900n ? 300n : h.n;
     const a = h.toEnd.end - n * W + BigInt(h.toEnd.adj) * W + h.toEnd.bump;
