@@ -126,6 +126,11 @@ export interface CompileOptions {
    * of about this size (default 100,000, compiler/lower/split.ts); tests split small programs.
    */
   chunkInsns?: number;
+  /**
+   * @internal Loops get a second copy without the budget and checked-mode checks a test at their
+   * entry proves cannot fire (compiler/rewrite/loop-versions.ts); default true, tests compare with false.
+   */
+  loopVersions?: boolean;
   /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
   sourceLines?: readonly SourceLine[];
 }
@@ -244,6 +249,7 @@ export function planModule(
     ...(options.arrayMap ? { arrayMap: options.arrayMap } : {}),
     ...(options.bulkMemory === false ? { bulkMemory: false } : {}),
     ...(options.chunkInsns !== undefined ? { chunkInsns: options.chunkInsns } : {}),
+    ...(options.loopVersions === false ? { loopVersions: false } : {}),
   })));
   phase('emit');
   const manifest: Manifest = {

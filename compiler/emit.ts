@@ -87,6 +87,8 @@ export interface EmitOptions {
   arrayMap?: (insn: Extract<Insn, { kind: 'lddw' }>) => ArrayMapInfo | undefined;
   /** Functions above this many instructions are split into Wasm functions of about this size (default CHUNK_INSNS). */
   chunkInsns?: number;
+  /** Loops get a fast copy without provably idle checks (compiler/rewrite/loop-versions.ts); default true. */
+  loopVersions?: boolean;
 }
 
 export interface EmitResult {

@@ -18,6 +18,7 @@ import { findNarrowDivisions, lowerNarrowDivision } from '../rewrite/narrow-div.
 import { loadCheckSpan } from '../rewrite/checked.js';
 import { emitCopyLoop, findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
 import { analyzeLoops } from '../rewrite/loops.js';
+import { emitVersionTest, findLoopVersions, MAX_VERSIONED_INSNS, type LoopVersionPlan } from '../rewrite/loop-versions.js';
 import { endIfTailCallPending, inlineTailCall } from '../rewrite/tail-call.js';
 import { lowerAlu, lowerEnd } from './alu.js';
 import {
@@ -41,6 +42,10 @@ export class FunctionLowering {
   private narrowDivs: ReadonlySet<number> = new Set();
   /** Copy and fill loops with a bulk-memory fast path, by header block. */
   private copyLoops: ReadonlyMap<number, CopyLoopPlan> = new Map();
+  /** Loops with a fast copy that leaves out the instrumentation's checks, by header block. */
+  private versions: ReadonlyMap<number, LoopVersionPlan> = new Map();
+  /** While a fast copy is written: the accesses whose checked-mode check it leaves out. */
+  private unchecked: ReadonlySet<number> | null = null;
 
   constructor(
     private readonly ctx: ModuleCtx,
@@ -105,9 +110,13 @@ export class FunctionLowering {
     // Per-iteration budget and copy/fill loops work on the loops of the folded graph (compiler/rewrite/).
     const plans = this.switches;
     const folded = plans.size > 0 ? foldSwitches(this.fn.blocks, plans) : this.fn.blocks;
-    if (this.budget.enabled) this.budget.plan(folded, analyzeLoops(folded), (id) => (plans.get(id)?.depth ?? 1) - 1);
+    const loops = this.budget.enabled || this.ctx.options.checked ? analyzeLoops(folded) : null;
+    if (this.budget.enabled) this.budget.plan(folded, loops!, (id) => (plans.get(id)?.depth ?? 1) - 1);
     if (this.ctx.options.bulkMemory !== false) this.copyLoops = findCopyLoops(folded, this.insns, plans);
     this.narrowDivs = findNarrowDivisions(this.fn.blocks, this.insns);
+    if (loops && !this.split && this.ctx.options.loopVersions !== false) {
+      this.versions = findLoopVersions(folded, this.insns, loops, this.ctx.options, this.budget.enabled, new Set(plans.keys()));
+    }
     this.chunk = 0;
     sink.push(...this.prologue());
     this.emitStmts(this.split ? this.split.chunks[0]!.body : result.body, sink);
@@ -177,10 +186,7 @@ export class FunctionLowering {
           break;
         case 'loop':
           if (this.copyLoops.has(s.label)) emitCopyLoop(this.ctx.options, this.copyLoops.get(s.label)!, this.budget, out);
-          out.openLoop(branchLabel(s.label, true));
-          this.budget.check(this.insns[this.fn.blocks[s.label]!.first]!.pc, out);
-          this.emitStmts(s.body, out);
-          out.close();
+          this.emitLoop(s, out);
           break;
         case 'br':
           out.push(m.br(labelOf(s)));
@@ -219,6 +225,48 @@ export class FunctionLowering {
         }
       }
     }
+  }
+
+  /**
+   * A loop; with a fast copy (rewrite/loop-versions.ts) the entry test picks the copy without the
+   * header's budget check and the checks of the hoisted accesses, or the loop as compiled.
+   */
+  private emitLoop(s: Extract<Stmt, { k: 'loop' }>, out: CodeSink): void {
+    const loop = (fast: boolean): void => {
+      out.openLoop(branchLabel(s.label, true));
+      if (!fast) this.budget.check(this.insns[this.fn.blocks[s.label]!.first]!.pc, out);
+      this.emitStmts(s.body, out);
+      out.close();
+    };
+    const plan = this.versions.get(s.label);
+    // One copy level only, and only for loops whose statements (with code placed inside) are small.
+    if (!plan || this.unchecked !== null || this.stmtInsns(s.body, MAX_VERSIONED_INSNS) > MAX_VERSIONED_INSNS) {
+      loop(false);
+      return;
+    }
+    const [done, slow] = ['W' + s.label, 'V' + s.label];
+    out.openBlock(done);
+    out.openBlock(slow);
+    emitVersionTest(this.ctx.options, plan, this.budget, slow, out);
+    this.unchecked = new Set(plan.hoisted.map((a) => a.pc));
+    loop(true);
+    this.unchecked = null;
+    out.push(w.br(done));
+    out.close();
+    loop(false);
+    out.close();
+  }
+
+  /** The instructions of the code in `stmts` (counting stops above `cap`; a chunk counts as more). */
+  private stmtInsns(stmts: Stmt[], cap: number, n = 0): number {
+    for (const s of stmts) {
+      if (n > cap) return n;
+      if (s.k === 'code') n += (s.last ?? this.fn.blocks[s.block]!.last) - (s.first ?? this.fn.blocks[s.block]!.first) + 1;
+      else if (s.k === 'chunk') return cap + 1;
+      else if (s.k === 'block' || s.k === 'loop') n = this.stmtInsns(s.body, cap, n);
+      else if (s.k === 'if') n = this.stmtInsns(s.else, cap, this.stmtInsns(s.then, cap, n));
+    }
+    return n;
   }
 
   /**
@@ -362,19 +410,19 @@ export class FunctionLowering {
         return;
       }
       case 'ldx': {
-        const a = addressInto(options, insn.src, insn.off, insn.size, insn.pc, out, this.addr);
+        const a = addressInto(options, insn.src, insn.off, insn.size, insn.pc, out, this.addr, this.unchecked?.has(insn.pc));
         const ld = load(insn.size, insn.signed, a.off, a.ptr);
         tagPc(ld, insn.pc);
         out.push(set64(insn.dst, ld));
         return;
       }
       case 'st': {
-        const a = addressInto(options, insn.dst, insn.off, insn.size, insn.pc, out, this.addr);
+        const a = addressInto(options, insn.dst, insn.off, insn.size, insn.pc, out, this.addr, this.unchecked?.has(insn.pc));
         out.push(tagPc(store(insn.size, a.off, a.ptr, i64c(insn.imm)), insn.pc));
         return;
       }
       case 'stx': {
-        const a = addressInto(options, insn.dst, insn.off, insn.size, insn.pc, out, this.addr);
+        const a = addressInto(options, insn.dst, insn.off, insn.size, insn.pc, out, this.addr, this.unchecked?.has(insn.pc));
         out.push(tagPc(store(insn.size, a.off, a.ptr, get64(insn.src)), insn.pc));
         return;
       }

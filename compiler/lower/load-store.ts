@@ -14,10 +14,11 @@ import { SKF_LL_OFF, SKF_NET_OFF } from '../../runtime/packet/layout.js';
  * The Wasm address of `reg + off`: the low 32 bits of the eBPF pointer. A non-negative offset
  * goes into the memarg (which adds without wrapping, so an address past 4 GiB traps); a negative
  * one is added first. Either way an access outside linear memory traps. In checked mode, an
- * access outside the own frame is checked first (see checkedAddress).
+ * access outside the own frame is checked first (see checkedAddress), unless `hoisted`: a test at
+ * its loop's entry found every address it takes inside the allowed span (rewrite/loop-versions.ts).
  */
-export function address(options: EmitOptions, reg: Reg, off: number, size: MemSize, pc: number, out: CodeSink): [Node, number] {
-  const a = addressInto(options, reg, off, size, pc, out, { ptr: w.nop(), off: 0 });
+export function address(options: EmitOptions, reg: Reg, off: number, size: MemSize, pc: number, out: CodeSink, hoisted = false): [Node, number] {
+  const a = addressInto(options, reg, off, size, pc, out, { ptr: w.nop(), off: 0 }, hoisted);
   return [a.ptr, a.off];
 }
 
@@ -28,9 +29,10 @@ export interface MemAddress {
 }
 
 /** `address`, written into `at` (which it returns): the lowering of every load and store allocates no pair. */
-export function addressInto(options: EmitOptions, reg: Reg, off: number, size: MemSize, pc: number, out: CodeSink, at: MemAddress): MemAddress {
+export function addressInto(options: EmitOptions, reg: Reg, off: number, size: MemSize, pc: number, out: CodeSink, at: MemAddress, hoisted = false): MemAddress {
   const m = w;
-  const { checked, layout } = options;
+  const { layout } = options;
+  const checked = options.checked && !hoisted;
   // An access through r10 that stays inside the own frame needs no check, even in checked mode.
   const inOwnFrame = reg === 10 && off >= -layout.frameSize && off + size <= 0;
   if (!checked || inOwnFrame) {
