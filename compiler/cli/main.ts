@@ -3,7 +3,7 @@
  * run (and be tested) without a process: `main(argv, io)` returns the exit status. The Node
  * adapter is compiler/cli/bin.ts.
  */
-import { Bpf2WasmError, ErrorCode, formatLocation } from '../../runtime/errors.js';
+import { Bpf2WasmError, ErrorCode, formatLocation, InternalError } from '../../runtime/errors.js';
 import { disassemble } from '../asm/disasm.js';
 import { compile } from '../compile.js';
 import { compileObject } from '../object/compile-object.js';
@@ -20,6 +20,17 @@ import { runPcap } from './pcap.js';
 import { genCommand } from './gen.js';
 
 export type { CliIO } from './io.js';
+
+/**
+ * A module about to be written to a file goes to other engines (Wasmtime, a browser, workerd), so
+ * the CLI validates it first; the library's -O0 `compile` leaves that to the engine's own
+ * compile at `instantiate` (see writeDirect in compiler/compile.ts).
+ */
+function validateWritten(wasm: Uint8Array): void {
+  if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) {
+    throw new InternalError(ErrorCode.Internal, 'the generated module is not valid WebAssembly (a bpf2wasm bug); nothing was written');
+  }
+}
 
 /** Runs the CLI. Returns the process exit status. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
@@ -82,6 +93,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
           const sa = input.object
             ? await compileStandalone(input.object, { ...compileOptions(p), ...(p.program !== undefined ? { programs: [p.program] } : {}) })
             : await compileStandaloneBytecode(input.bytecode, compileOptions(p));
+          validateWritten(sa.wasm);
           await io.writeFile(p.out, sa.wasm);
           if (p.wat) await io.writeFile(p.out.replace(/\.wasm$/, '') + '.wat', await toWat(sa.wasm));
           if (p.manifest !== undefined) await io.writeFile(p.manifest, JSON.stringify(sa.description, null, 2) + '\n');
@@ -91,6 +103,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
         const compiled = input.object
           ? await compileObject(input.object, { ...compileOptions(p), ...(p.program !== undefined ? { programs: [p.program] } : {}) })
           : await compile(input.bytecode, compileOptions(p));
+        validateWritten(compiled.wasm);
         await io.writeFile(p.out, compiled.wasm);
         if (p.wat) await io.writeFile(p.out.replace(/\.wasm$/, '') + '.wat', await toWat(compiled.wasm));
         if (p.manifest !== undefined) await io.writeFile(p.manifest, JSON.stringify(compiled.manifest, null, 2) + '\n');
