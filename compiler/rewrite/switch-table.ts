@@ -430,14 +430,15 @@ function lookupBranch(plan: SwitchPlan, lookup: SwitchLookup, labels: readonly s
     ? m.select(isBelow, i64c(BigInt.asIntN(64, below)), i64c(BigInt.asIntN(64, above)))
     : i64c(BigInt.asIntN(64, (above ?? below ?? 0n)));
   if (lookup.address !== undefined) {
-    // A load from the module's constant table; an out-of-table index is clamped to 0 first (the
-    // load stays inside the table), its value replaced by the out-of-table one.
-    const at = below === null && above === null ? idx : m.select(inRange, idx, m.i32.const(0));
+    // A load from the module's constant table, as clang makes it for other targets: an
+    // out-of-table value sets the out-of-table constant and branches to the join first (a
+    // well-predicted branch; the load only ever reads inside the table).
     const size = lookup.bits / 8;
-    const ptr = size === 1 ? at : m.i32.shl(at, m.i32.const(Math.log2(size)));
+    const ptr = size === 1 ? idx : m.i32.shl(idx, m.i32.const(Math.log2(size)));
     const entry = size === 1 ? m.i64.load8_u(lookup.address, 0, ptr) : size === 2 ? m.i64.load16_u(lookup.address, 1, ptr) : m.i64.load32_u(lookup.address, 2, ptr);
-    const value = below === null && above === null ? entry : m.select(inRange, entry, outside);
-    return [set64(lookup.reg, value), m.br(labels[lookup.join]!)];
+    const join = labels[lookup.join]!;
+    if (below === null && above === null) return [set64(lookup.reg, entry), m.br(join)];
+    return [set64(lookup.reg, outside), m.br(join, m.i32.eqz(inRange)), set64(lookup.reg, entry), m.br(join)];
   }
   const per = 64 / lookup.bits;
   const shiftPer = Math.log2(per);
