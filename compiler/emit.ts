@@ -90,6 +90,8 @@ export interface EmitOptions {
   chunkInsns?: number;
   /** Loops get a fast copy without provably idle checks (compiler/rewrite/loop-versions.ts); default true. */
   loopVersions?: boolean;
+  /** Switch lookups load from constant tables (compiler/rewrite/switch-table.ts ConstTables); default true. */
+  constTables?: boolean;
 }
 
 export interface EmitResult {

@@ -68,7 +68,7 @@ export class FunctionLowering {
     // Compare trees on one register become br_table (rewrite/switch-table.ts).
     const plans = findSwitches(blocks, this.insns);
     this.switches = plans;
-    for (const p of plans.values()) if (p.lookup) this.ctx.tables.placeLookup(p.lookup);
+    if (this.ctx.options.constTables !== false) for (const p of plans.values()) if (p.lookup) this.ctx.tables.placeLookup(p.lookup);
     const result = structureFunction(
       blocks,
       (blk) => {

@@ -117,6 +117,15 @@ describe('switch lookups from a constant table', () => {
     });
   }
 
+  it('without the tables (what a lookup becomes when the region is full): packed words and selects, every key as the interpreter', async () => {
+    for (const optLevel of [0, 2] as const) {
+      const { wasm } = await compile(bytes, { optLevel, constTables: false });
+      const inst = await instantiate(wasm, {});
+      expect(new Uint8Array(inst.memory.buffer).slice(CONST_TABLE_BASE, CONST_TABLE_END).every((b) => b === 0)).toBe(true);
+      for (const k of KEYS) expect(inst.run(one(k)), `key ${k}, -O${optLevel}`).toBe(expected(k));
+    }
+  });
+
   it('ConstTables: aligned places inside the region, equal tables shared, none when full', () => {
     const t = new ConstTables();
     const a = t.place(new Uint8Array([1, 2, 3]), 1)!;
