@@ -20,10 +20,13 @@
  * target), and goes on to the same block J,
  * clang's shape of `switch (x) { case 0: v = 56; break; ... }` for eBPF, which has no lookup
  * tables) becomes a lookup instead of a branch, as clang makes it for other targets: the in-table
- * constants are packed into at most MAX_LOOKUP_WORDS i64 constants (8, 16 or 32 bits each), the
- * word picked by a tree of `select`s, the entry shifted out, out-of-table values picked by a
- * `select`, then `br J`: no indirect branch to mispredict. With a budget the tree's charge also
- * covers the leaves it skips (the longest), so it stays an upper bound.
+ * constants (8, 16 or 32 bits each, at most MAX_LOOKUP_WORDS i64 words of them) are a table in
+ * the module's constant region (ConstTables, runtime/abi.ts CONST_TABLE_BASE); an out-of-table
+ * value sets its constant and branches to J, any other loads its entry, then `br J`: no indirect
+ * branch to mispredict. When the region is full (or with `constTables: false`) the constants are
+ * packed into the i64 words instead, the word picked by a tree of `select`s, the entry shifted
+ * out, out-of-table values picked by a `select`. With a budget the tree's charge also covers the
+ * leaves it skips (the longest), so it stays an upper bound.
  *
  * The structurer (compiler/structure.ts) sees the root as a block with the leaves as successors
  * ('switch' terminator); the lowering (compiler/lower/function.ts) emits the table. The budget is
