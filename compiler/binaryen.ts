@@ -36,7 +36,8 @@ export function lowerToBinaryen(b: Binaryen, mod: WModule): BModule {
   const ty = (t: WType): number => (t === 'i32' ? b.i32 : t === 'i64' ? b.i64 : b.none);
   const tys = (ts: ValType[]): number => b.createType(ts.map(ty));
   m.setFeatures(b.Features.SignExt | b.Features.MutableGlobals | b.Features.BulkMemory | b.Features.BulkMemoryOpt);
-  m.setMemory(mod.memoryImport.initial, mod.memoryImport.maximum, null, [], false, false, '0');
+  const segments = (mod.data ?? []).map((d) => ({ offset: m.i32.const(d.address), data: d.bytes, passive: false }));
+  m.setMemory(mod.memoryImport.initial, mod.memoryImport.maximum, null, segments, false, false, '0');
   m.addMemoryImport('0', mod.memoryImport.module, mod.memoryImport.base);
   for (const imp of mod.imports) m.addFunctionImport(imp.name, imp.module, imp.base, tys(imp.params), ty(imp.result));
   for (const g of mod.globals) {

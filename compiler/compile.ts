@@ -131,6 +131,12 @@ export interface CompileOptions {
    * entry proves cannot fire (compiler/rewrite/loop-versions.ts); default true, tests compare with false.
    */
   loopVersions?: boolean;
+  /**
+   * @internal Switch lookups load from the module's constant tables (compiler/rewrite/switch-table.ts
+   * ConstTables); default true, false keeps them as packed words and `select`s (what a lookup
+   * becomes when the region is full), for the tests.
+   */
+  constTables?: boolean;
   /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
   sourceLines?: readonly SourceLine[];
 }
@@ -250,6 +256,7 @@ export function planModule(
     ...(options.bulkMemory === false ? { bulkMemory: false } : {}),
     ...(options.chunkInsns !== undefined ? { chunkInsns: options.chunkInsns } : {}),
     ...(options.loopVersions === false ? { loopVersions: false } : {}),
+    ...(options.constTables === false ? { constTables: false } : {}),
   })));
   phase('emit');
   const manifest: Manifest = {

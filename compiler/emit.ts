@@ -31,6 +31,7 @@ import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { budgetAtEntry } from './rewrite/budget.js';
 import { checkSpanAtEntry } from './rewrite/checked.js';
 import { planCallFixups, type CallFixup } from './rewrite/fixups.js';
+import { ConstTables } from './rewrite/switch-table.js';
 import { packetAtEntry } from './rewrite/packet-context.js';
 import { tailCallGlobals, tailCallLoop, tailCallsAtEntry } from './rewrite/tail-call.js';
 
@@ -89,6 +90,8 @@ export interface EmitOptions {
   chunkInsns?: number;
   /** Loops get a fast copy without provably idle checks (compiler/rewrite/loop-versions.ts); default true. */
   loopVersions?: boolean;
+  /** Switch lookups load from constant tables (compiler/rewrite/switch-table.ts ConstTables); default true. */
+  constTables?: boolean;
 }
 
 export interface EmitResult {
@@ -114,7 +117,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   const ctx: ModuleCtx = {
     options, program: cfg.program, module, helpers: new Map(), usesCallx: false, usesPacket: false,
     callbacks: new Map(), kfuncs: new Map(), callbackHelpers: new Set(), usesTailCalls: false,
-    fixups: planCallFixups(cfg, options),
+    fixups: planCallFixups(cfg, options), tables: new ConstTables(),
   };
   prescan(ctx, cfg);
   let split = false;
@@ -122,6 +125,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
     // Bodies are generated when a backend asks for them, straight into its sink. A huge function
     // is split into chunks now, as every Wasm function must be declared before any is written.
     const lowering = new FunctionLowering(ctx, fn);
+    lowering.placeTables();
     const chunks = lowering.planChunks();
     const f: WFunction = {
       name: FN_PREFIX + fn.startPc, params: FN_PARAMS, result: 'i64', vars: FN_VARS,
@@ -181,6 +185,7 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
     module.functions.push({ name: wrapper, params: ['i32', 'i32'], result: 'i32', vars: ctx.usesTailCalls ? ['i64', 'i32'] : ['i64'], body: w.block(null, body, 'i32') });
     module.exports.push({ name: e.exportName, function: wrapper });
   }
+  if (ctx.tables.segments.length > 0) module.data = ctx.tables.segments;
   return { module, helpers: [...ctx.helpers.values(), ...ctx.kfuncs.values()], usesCallx: ctx.usesCallx, callbacks, usesTailCalls: ctx.usesTailCalls, fixups: ctx.fixups };
 }
 

@@ -437,5 +437,18 @@ export function writeModule(mod: WModule): WrittenModule {
       out.patchU32(at, out.len - start);
     }
   });
+  if (mod.data && mod.data.length > 0) {
+    section(11, () => {
+      out.u32(mod.data!.length);
+      for (const d of mod.data!) {
+        out.u8(0x00);
+        out.u8(0x41);
+        out.s32(d.address);
+        out.u8(0x0b);
+        out.u32(d.bytes.length);
+        out.bytes(d.bytes);
+      }
+    });
+  }
   return { binary: out.buf.slice(0, out.len), insnOffsets, insnIndices };
 }

@@ -241,6 +241,8 @@ export interface WModule {
   functions: WFunction[];
   globals: WGlobal[];
   exports: Array<{ name: string; function: string }>;
+  /** Active data segments of the imported memory (constant tables, runtime/abi.ts CONST_TABLE_BASE). */
+  data?: Array<{ address: number; bytes: Uint8Array }>;
 }
 
 type Bin = (a: Node, b: Node) => Node;

@@ -7,7 +7,8 @@
  * Linear memory layout (addresses are wasm32 byte addresses, all fixed per module by its manifest):
  *
  *     0x0000 ┌────────────────────────────┐
- *            │ null guard (never an object)│  NULL_GUARD_SIZE
+ *            │ null guard (never an object)│  NULL_GUARD_SIZE; from CONST_TABLE_BASE up: the
+ *            │                             │  module's constant tables (switch lookups, data segments)
  *     0x1000 ├────────────────────────────┤
  *            │ runtime scratch: r0 result  │  SCRATCH_SIZE
  *     0x2000 ├────────────────────────────┤  (objects with maps only:)
@@ -35,6 +36,14 @@ export const MANIFEST_SECTION = 'bpf2wasm.manifest';
 export const INSN_MAP_SECTION = 'bpf2wasm.insnmap';
 
 export const NULL_GUARD_SIZE = 0x1000;
+/**
+ * The module's constant tables (compiler/rewrite/switch-table.ts lookups) live in
+ * [CONST_TABLE_BASE, CONST_TABLE_END), inside the null guard: checked mode faults there, the
+ * runtime never places anything there, and the module's active data segments write them at
+ * instantiation (nothing clears them between runs). The first KiB stays zero.
+ */
+export const CONST_TABLE_BASE = 0x400;
+export const CONST_TABLE_END = NULL_GUARD_SIZE;
 export const SCRATCH_BASE = 0x1000;
 export const SCRATCH_SIZE = 0x1000;
 /** Where the entry function stores the full 64-bit r0 before returning its low half. */

@@ -68,6 +68,7 @@ export class FunctionLowering {
     // Compare trees on one register become br_table (rewrite/switch-table.ts).
     const plans = findSwitches(blocks, this.insns);
     this.switches = plans;
+    if (this.ctx.options.constTables !== false) for (const p of plans.values()) if (p.lookup) this.ctx.tables.placeLookup(p.lookup);
     const result = structureFunction(
       blocks,
       (blk) => {
@@ -88,6 +89,14 @@ export class FunctionLowering {
    * functions (more than CHUNK_INSNS instructions, structured flow). Returns the number of extra
    * functions (chunks 1..n, each emitted by emitChunk), 0 when it is not split.
    */
+  /**
+   * Finds the function's switches and places their lookup tables in the module (before any
+   * body is written: the tables are the module's data segments).
+   */
+  placeTables(): void {
+    this.structure();
+  }
+
   planChunks(): number {
     const cap = Math.max(1, this.ctx.options.chunkInsns ?? CHUNK_INSNS);
     let insns = 0;

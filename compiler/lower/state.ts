@@ -10,6 +10,7 @@ import type { HelperImport } from '../../runtime/abi.js';
 import type { Program, Reg } from '../../runtime/isa/insn.js';
 import type { EmitOptions } from '../emit.js';
 import type { CallFixup } from '../rewrite/fixups.js';
+import type { ConstTables } from '../rewrite/switch-table.js';
 import { w, type Node, type ValType, type WModule } from '../wir.js';
 
 /** Prefix of the Wasm function of the eBPF function starting at instruction N (`f12`). */
@@ -81,6 +82,8 @@ export interface ModuleCtx {
   usesTailCalls: boolean;
   /** Call sites the rewrites replace, by instruction slot (see compiler/rewrite/fixups.ts). */
   fixups: ReadonlyMap<number, CallFixup>;
+  /** The module's constant tables (switch lookups; module.data). */
+  tables: ConstTables;
 }
 
 function regLocal(r: Reg): number {

@@ -20,10 +20,13 @@
  * target), and goes on to the same block J,
  * clang's shape of `switch (x) { case 0: v = 56; break; ... }` for eBPF, which has no lookup
  * tables) becomes a lookup instead of a branch, as clang makes it for other targets: the in-table
- * constants are packed into at most MAX_LOOKUP_WORDS i64 constants (8, 16 or 32 bits each), the
- * word picked by a tree of `select`s, the entry shifted out, out-of-table values picked by a
- * `select`, then `br J`: no indirect branch to mispredict. With a budget the tree's charge also
- * covers the leaves it skips (the longest), so it stays an upper bound.
+ * constants (8, 16 or 32 bits each, at most MAX_LOOKUP_WORDS i64 words of them) are a table in
+ * the module's constant region (ConstTables, runtime/abi.ts CONST_TABLE_BASE); an out-of-table
+ * value sets its constant and branches to J, any other loads its entry, then `br J`: no indirect
+ * branch to mispredict. When the region is full (or with `constTables: false`) the constants are
+ * packed into the i64 words instead, the word picked by a tree of `select`s, the entry shifted
+ * out, out-of-table values picked by a `select`. With a budget the tree's charge also covers the
+ * leaves it skips (the longest), so it stays an upper bound.
  *
  * The structurer (compiler/structure.ts) sees the root as a block with the leaves as successors
  * ('switch' terminator); the lowering (compiler/lower/function.ts) emits the table. The budget is
@@ -33,6 +36,7 @@ import type { BasicBlock } from '../../runtime/isa/cfg.js';
 import type { Insn, JcondInsn, JmpOp, Reg } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
 import { get32, get64, i64c, set64 } from '../lower/state.js';
+import { CONST_TABLE_BASE, CONST_TABLE_END } from '../../runtime/abi.js';
 
 /** Widest table, in entries. */
 export const MAX_SPAN = 512;
@@ -103,6 +107,51 @@ export interface SwitchLookup {
   above: bigint | null;
   /** Most instructions of skipped leaves on one path (charged to the budget with the tree). */
   skipped: number;
+  /** The in-table values, entry i for the value min + i. */
+  entries: bigint[];
+  /**
+   * Where the entries lie in memory as a constant table of `bits`-bit words (ConstTables), when
+   * the module had room for it: the lookup is then a load, else the packed words' `select`s.
+   */
+  address?: number;
+}
+
+/**
+ * The module's constant tables: placed in [CONST_TABLE_BASE, CONST_TABLE_END) (runtime/abi.ts,
+ * inside the null guard, where checked mode faults and the runtime places nothing), written by
+ * the module's active data segments at instantiation. Equal tables share one place.
+ */
+export class ConstTables {
+  private next = CONST_TABLE_BASE;
+  private readonly placed = new Map<string, number>();
+  readonly segments: Array<{ address: number; bytes: Uint8Array }> = [];
+
+  /** The address of a table of `bytes` aligned to `align`, or undefined when there is no room. */
+  place(bytes: Uint8Array, align: number): number | undefined {
+    const key = `${align}:${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+    const known = this.placed.get(key);
+    if (known !== undefined) return known;
+    const at = Math.ceil(this.next / align) * align;
+    if (at + bytes.length > CONST_TABLE_END) return undefined;
+    this.next = at + bytes.length;
+    this.placed.set(key, at);
+    this.segments.push({ address: at, bytes });
+    return at;
+  }
+
+  /** Places the table of a lookup (sets `lookup.address` when there is room). */
+  placeLookup(lookup: SwitchLookup): void {
+    const size = lookup.bits / 8;
+    const bytes = new Uint8Array(lookup.entries.length * size);
+    const dv = new DataView(bytes.buffer);
+    lookup.entries.forEach((v, i) => {
+      if (size === 1) dv.setUint8(i, Number(v));
+      else if (size === 2) dv.setUint16(i * 2, Number(v), true);
+      else dv.setUint32(i * 4, Number(v), true);
+    });
+    const at = this.place(bytes, size);
+    if (at !== undefined) lookup.address = at;
+  }
 }
 
 /** Options of {@link findSwitches}. */
@@ -352,7 +401,7 @@ function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: readon
     words[Math.floor(i / per)]! |= v << BigInt((i % per) * bits);
   });
   return {
-    reg, join: joinLeaf, bits, words, below, above, skipped,
+    reg, join: joinLeaf, bits, words, below, above, skipped, entries: inTable,
   };
 }
 
@@ -379,6 +428,21 @@ function lookupBranch(plan: SwitchPlan, lookup: SwitchLookup, labels: readonly s
     inRange = m.i32.le_u(idx, m.i32.const(n - 1));
     isBelow = plan.signed ? m.i32.lt_s(get32(plan.reg), k) : m.i32.lt_u(get32(plan.reg), k);
   }
+  const { below, above } = lookup;
+  const outside = below !== null && above !== null && below !== above
+    ? m.select(isBelow, i64c(BigInt.asIntN(64, below)), i64c(BigInt.asIntN(64, above)))
+    : i64c(BigInt.asIntN(64, (above ?? below ?? 0n)));
+  if (lookup.address !== undefined) {
+    // A load from the module's constant table, as clang makes it for other targets: an
+    // out-of-table value sets the out-of-table constant and branches to the join first (a
+    // well-predicted branch; the load only ever reads inside the table).
+    const size = lookup.bits / 8;
+    const ptr = size === 1 ? idx : m.i32.shl(idx, m.i32.const(Math.log2(size)));
+    const entry = size === 1 ? m.i64.load8_u(lookup.address, 0, ptr) : size === 2 ? m.i64.load16_u(lookup.address, 1, ptr) : m.i64.load32_u(lookup.address, 2, ptr);
+    const join = labels[lookup.join]!;
+    if (below === null && above === null) return [set64(lookup.reg, entry), m.br(join)];
+    return [set64(lookup.reg, outside), m.br(join, m.i32.eqz(inRange)), set64(lookup.reg, entry), m.br(join)];
+  }
   const per = 64 / lookup.bits;
   const shiftPer = Math.log2(per);
   const wordIndex = m.i32.shr_u(idx, m.i32.const(shiftPer));
@@ -390,10 +454,6 @@ function lookupBranch(plan: SwitchPlan, lookup: SwitchLookup, labels: readonly s
   const shift = m.i64.extend_u(m.i32.mul(m.i32.and(idx, m.i32.const(per - 1)), m.i32.const(lookup.bits)));
   const mask = (1n << BigInt(lookup.bits)) - 1n;
   const entry = m.i64.and(m.i64.shr_u(pick(0, lookup.words.length), shift), i64c(mask));
-  const { below, above } = lookup;
-  const outside = below !== null && above !== null && below !== above
-    ? m.select(isBelow, i64c(BigInt.asIntN(64, below)), i64c(BigInt.asIntN(64, above)))
-    : i64c(BigInt.asIntN(64, (above ?? below ?? 0n)));
   const value = below === null && above === null ? entry : m.select(inRange, entry, outside);
   return [set64(lookup.reg, value), m.br(labels[lookup.join]!)];
 }

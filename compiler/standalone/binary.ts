@@ -256,6 +256,22 @@ export function readBodies(payload: Uint8Array): Uint8Array[] {
   return out;
 }
 
+/**
+ * The data section's segments, each active in memory 0 at an `i32.const` address (what the
+ * program module has: its constant tables); any other form is a link error.
+ */
+export function readDataSegments(payload: Uint8Array): Array<{ address: number; bytes: Uint8Array }> {
+  const r = new Reader(payload);
+  const out: Array<{ address: number; bytes: Uint8Array }> = [];
+  for (let n = r.u32(); n > 0; n--) {
+    if (r.u8() !== 0x00 || r.u8() !== 0x41) throw linkError('a data segment is not active at a constant address');
+    const address = r.s33() >>> 0;
+    if (r.u8() !== 0x0b) throw linkError('a data segment\'s address is not a constant');
+    out.push({ address, bytes: r.take(r.u32()) });
+  }
+  return out;
+}
+
 /** The global section's entries, each as its encoded bytes (type, mutability, init expression). */
 export function readGlobals(payload: Uint8Array): Uint8Array[] {
   const r = new Reader(payload);

@@ -16,7 +16,7 @@
  */
 import { IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, type Manifest } from '../../runtime/abi.js';
 import {
-  Kind, linkError, readBodies, readExports, readFunctions, readGlobals, readImports, readSections, readTypes, Section,
+  Kind, linkError, readBodies, readDataSegments, readExports, readFunctions, readGlobals, readImports, readSections, readTypes, Section,
   section, vector, Writer, type Export, type RawSection,
 } from './binary.js';
 import { remapBody } from './code.js';
@@ -69,7 +69,7 @@ export function linkStandalone(input: LinkInput): Uint8Array {
   const { manifest } = input;
   const empty = new Uint8Array([0]);
   const sup = parse(input.support, 'support', [Section.Type, Section.Import, Section.Function, Section.Export, Section.Code]);
-  const prog = parse(input.program, 'program', [Section.Type, Section.Import, Section.Function, Section.Global, Section.Export, Section.Code]);
+  const prog = parse(input.program, 'program', [Section.Type, Section.Import, Section.Function, Section.Global, Section.Export, Section.Code, Section.Data, Section.DataCount]);
 
   const supTypes = readTypes(sup.get(Section.Type) ?? empty);
   const supImports = readImports(sup.get(Section.Import) ?? empty);
@@ -209,7 +209,9 @@ export function linkStandalone(input: LinkInput): Uint8Array {
     section(out, Section.Element, vector([e.result()]));
   }
   section(out, Section.Code, vector(bodies.map((b) => new Writer().sized(b).result())));
-  section(out, Section.Data, vector(input.segments.map((s) => new Writer().u32(0).u8(0x41).s32(s.address).u8(0x0b).sized(s.bytes).result())));
+  // The program's own segments (its constant tables, in the null guard) with the initial image.
+  const segments = [...readDataSegments(prog.get(Section.Data) ?? empty), ...input.segments];
+  section(out, Section.Data, vector(segments.map((s) => new Writer().u32(0).u8(0x41).s32(s.address).u8(0x0b).sized(s.bytes).result())));
   section(out, Section.Custom, new Writer().name(STANDALONE_SECTION).bytes(new TextEncoder().encode(input.description)).result());
   return out.result();
 }

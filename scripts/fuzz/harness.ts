@@ -20,6 +20,7 @@
  * Each check returns the list of problems found (empty: the input passed).
  */
 import { assemble } from '../../compiler/asm/assemble.js';
+import { CONST_TABLE_BASE, CONST_TABLE_END } from '../../runtime/abi.js';
 import { disassemble, formatInsn } from '../../compiler/asm/disasm.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { compile, type CompileOptions, type CompiledModule, type OptLevel } from '../../compiler/compile.js';
@@ -163,15 +164,28 @@ function helpersWithEnv(factory: HelperFactory): { helpers: HelperDefinition[]; 
 const entryName = (i: number): string => `p${i}`;
 const entryDecls = (set: ProgramSet): { name: string; pc: number }[] => set.entries.map((pc, i) => ({ name: entryName(i), pc }));
 
-/** Runs each program of a loaded instance on zeroed memory (as a fresh instance would). */
+/**
+ * Runs each program of a loaded instance on memory as a fresh instance has it: zeroed but for the
+ * module's constant tables (runtime/abi.ts CONST_TABLE_BASE, written by its data segments).
+ * The snapshots read the tables as zeros while they are intact (the interpreter has none);
+ * a run that changed them shows as a difference.
+ */
 function runAll(inst: BpfInstance, set: ProgramSet): Outcome[] {
+  const tables = new Uint8Array(inst.memory.buffer).slice(CONST_TABLE_BASE, CONST_TABLE_END);
+  const after = (): Uint8Array => {
+    const m = snapshot(inst.memory);
+    if (Buffer.compare(m.subarray(CONST_TABLE_BASE, CONST_TABLE_END), tables) === 0) m.fill(0, CONST_TABLE_BASE, CONST_TABLE_END);
+    return m;
+  };
   return set.mems.map((mem, i) => {
-    new Uint8Array(inst.memory.buffer).fill(0);
+    const bytes = new Uint8Array(inst.memory.buffer);
+    bytes.fill(0);
+    bytes.set(tables, CONST_TABLE_BASE);
     try {
       const r0 = inst.run(mem?.slice(), { program: entryName(i) });
-      return { ok: true, r0, ran: true, memory: snapshot(inst.memory) };
+      return { ok: true, r0, ran: true, memory: after() };
     } catch (e) {
-      return failed(e, true, snapshot(inst.memory));
+      return failed(e, true, after());
     }
   });
 }
