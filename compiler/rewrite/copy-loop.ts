@@ -32,7 +32,7 @@ import { w, type CodeSink, type Node } from '../wir.js';
 import type { EmitOptions } from '../emit.js';
 import { get64, i64c, L_A64, L_ADDR, L_BUDGET, L_LABEL, L_SPAN, L_TMP64, set64 } from '../lower/state.js';
 import {
-  emitContinues, evalLin, konst, OPAQUE, regLin, sameLin, stepRegisters, tripCount, u64, type Lin, type TripCount, type Val,
+  emitContinues, evalLin, inductionSteps, konst, OPAQUE, regLin, sameLin, stepRegisters, tripCount, u64, type Lin, type TripCount, type Val,
 } from './induction.js';
 import { checkBase } from './checked.js';
 import type { BudgetCounter } from './budget.js';
@@ -145,20 +145,7 @@ function analyze(h: BasicBlock, insns: readonly Insn[], jc: JcondInsn, continueT
 
   // Registers: unchanged, changed by a constant per iteration, or recomputed (then no value that
   // matters may read them: their value at an iteration's start is the previous iteration's).
-  const step = new Map<Reg, bigint>();
-  for (let r = 0; r <= 10; r++) {
-    const f = vals[r]!;
-    if (f.k === 'lin' && f.terms.size === 1 && f.terms.get(r) === 1n) step.set(r, f.c);
-  }
-  const stepOf = (v: Lin): bigint | null => {
-    let s = 0n;
-    for (const [r, k] of v.terms) {
-      const sr = step.get(r);
-      if (sr === undefined) return null;
-      s += k * sr;
-    }
-    return u64(s);
-  };
+  const { steps: step, stepOf } = inductionSteps(vals);
 
   // Memory: one store stream, and for a copy one load stream pairing up with it.
   const loads = accesses.filter((a) => a.load).sort((a, b) => a.off - b.off);

@@ -108,6 +108,29 @@ export function stepRegisters(vals: Val[], insn: Insn): boolean {
   }
 }
 
+/**
+ * The induction steps of a loop: the registers that the latch hands back to the header as the
+ * register plus a constant (`steps`, the constant per iteration), and `stepOf(v)`, what a value
+ * linear in the registers moves by per iteration (null when it reads a register that is not one).
+ */
+export function inductionSteps(end: readonly Val[]): { steps: Map<Reg, bigint>; stepOf: (v: Lin) => bigint | null } {
+  const steps = new Map<Reg, bigint>();
+  for (let r = 0; r <= 10; r++) {
+    const v = end[r]!;
+    if (v.k === 'lin' && v.terms.size === 1 && v.terms.get(r as Reg) === 1n) steps.set(r as Reg, v.c);
+  }
+  const stepOf = (v: Lin): bigint | null => {
+    let s = 0n;
+    for (const [r, k] of v.terms) {
+      const sr = steps.get(r);
+      if (sr === undefined) return null;
+      s += k * sr;
+    }
+    return u64(s);
+  };
+  return { steps, stepOf };
+}
+
 /** How many iterations the loop runs, computed at its entry. */
 export type TripCount =
   /** Runs until `x_k == y` where `x` moves by ±2^shift: the bulk iterations are d >> shift (d = ±(y - x0)), when exact. */

@@ -28,7 +28,7 @@ import { checkBase } from './checked.js';
 import type { BudgetCounter } from './budget.js';
 import type { LoopInfo } from './loops.js';
 import {
-  emitContinues, evalLin, MAX_STEP, OPAQUE, regLin, sameLin, stepRegisters, tripCount, u64, type Lin, type TripCount, type Val,
+  emitContinues, evalLin, inductionSteps, MAX_STEP, OPAQUE, regLin, sameLin, stepRegisters, tripCount, u64, type Lin, type TripCount, type Val,
 } from './induction.js';
 
 /**
@@ -165,20 +165,7 @@ function analyze(
 
   // Induction variables: what the latch hands back to the header is the register plus a constant.
   const end = ends.get(x)!;
-  const step = new Map<Reg, bigint>();
-  for (let r = 0; r <= 10; r++) {
-    const v = end[r]!;
-    if (v.k === 'lin' && v.terms.size === 1 && v.terms.get(r) === 1n) step.set(r, v.c);
-  }
-  const stepOf = (v: Lin): bigint | null => {
-    let s = 0n;
-    for (const [r, k] of v.terms) {
-      const sr = step.get(r);
-      if (sr === undefined) return null;
-      s += k * sr;
-    }
-    return u64(s);
-  };
+  const { stepOf } = inductionSteps(end);
   const trip = tripCount(end, jc as JcondInsn, taken === back, stepOf);
   if (!trip) return null;
 
