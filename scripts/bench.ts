@@ -779,7 +779,8 @@ type PartName = (typeof PART_NAMES)[number];
 /** The bench's command line: `[--quick] [--json] [--part NAME]...`, or the usage text and exit status. */
 export function parseBenchArgs(argv: readonly string[]): { quick: boolean; json: boolean; parts?: PartName[] } | { usage: string; status: number } {
   const known = new Set(['--quick', '--json', '--help', '-h']);
-  const usage = `usage: node dist/scripts/bench.js [--quick] [--json] [--part ${PART_NAMES.join('|')}]...\n`;
+  const usage = `usage: node dist/scripts/bench.js [--quick] [--json] [--part ${PART_NAMES.join('|')}]...\n`
+    + '       node dist/scripts/bench.js --suite DIR [--quick] [--json]   (a checkout of eunomia-bpf/bpf-benchmark)\n';
   // --part NAME (repeatable): only those parts.
   const parts = argv.flatMap((a, i) => (argv[i - 1] === '--part' ? [a] : []));
   const bad = argv.some((a, i) => !known.has(a) && a !== '--part' && argv[i - 1] !== '--part')
