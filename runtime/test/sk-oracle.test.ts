@@ -27,6 +27,29 @@ afterAll(() => {
   if (typeof host !== 'string') host.close();
 });
 
+/** Where `struct ans` (test-programs/c/sk_lookup.c) keeps the socket's `rx_queue_mapping`. */
+const RX_QUEUE_AT = ANSWER_AT + 80;
+
+/**
+ * The kernel's `rx_queue_mapping` of a socket is the receive queue it last recorded for that
+ * socket's packets: -1 when none was recorded, 0 when a packet of the connection came through a
+ * path that records one. Which path the handshake's packets take in the namespace varies from
+ * run to run (the kernel reported 0 or -1 for the same accepted socket in two runs of this test),
+ * and bpf2wasm reports -1 (none recorded, see the README's socket paragraph). A kernel 0 is read
+ * as -1 here, for that field only; every other byte is compared as the kernel gives it.
+ */
+function rxQueueAsRecorded<T extends { dataOut: string } | { error: string }>(k: T): T {
+  if (!('dataOut' in k)) return k;
+  const hex = k.dataOut;
+  const at = RX_QUEUE_AT * 2;
+  // Only a socket found by bpf_sk_lookup_tcp/_udp (struct req's op 0 or 1, after the Ethernet
+  // header) has the field written: bpf_skc_lookup_tcp's answer leaves it zero.
+  const op = hex.slice(14 * 2, 14 * 2 + 8);
+  const found = hex.slice(ANSWER_AT * 2, ANSWER_AT * 2 + 8) !== '00000000';
+  if (hex.length < at + 8 || hex.slice(at, at + 8) !== '00000000' || !found || (op !== '00000000' && op !== '01000000')) return k;
+  return { ...k, dataOut: hex.slice(0, at) + 'ffffffff' + hex.slice(at + 8) };
+}
+
 describe('socket lookups: the kernel with real sockets in a network namespace vs bpf2wasm with net.sockets', () => {
   if (typeof host === 'string') {
     it.skipIf(true)(SKIP, () => {});
@@ -49,7 +72,7 @@ describe('socket lookups: the kernel with real sockets in a network namespace vs
       if (!batch.fastPath) mismatches.push(`${name}: testBatch() did not take the loop inside Wasm`);
       probes.forEach((p, i) => {
         const frame = sockFrame(p);
-        const k = host.testRun(name, frame);
+        const k = rxQueueAsRecorded(host.testRun(name, frame));
         const o = inst.program(name).test({ dataIn: frame });
         const ours = { retval: o.retval, dataOut: Buffer.from(o.dataOut).toString('hex') };
         if (JSON.stringify(k) !== JSON.stringify(ours)) mismatches.push(`${p.label}:\n  kernel   ${JSON.stringify(k)}\n  bpf2wasm ${JSON.stringify(ours)}`);
