@@ -20,7 +20,7 @@ import { decodeProgram } from '../../runtime/isa/decode.js';
 import { computeLayout } from '../../runtime/memory-layout.js';
 import { findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
 import { findSwitches } from '../rewrite/switch-table.js';
-import { compareOutcomes, describeOutcome, runCompiled, runInterpreter, type Outcome, type ProgramSet } from '../../scripts/fuzz/harness.js';
+import { compareOutcomes, runCompiled, runInterpreter, sameOutcome, type Outcome, type ProgramSet } from '../../scripts/fuzz/harness.js';
 import { fuzzHelpers } from '../../scripts/fuzz/generators.js';
 import { loadKernel } from '../../scripts/bench/kernels.js';
 import { ROOT } from '../../test/support/fixtures.js';
@@ -57,16 +57,6 @@ function input(len: number, dst: bigint, src: bigint, n: bigint, value: bigint, 
   const view = new DataView(mem.buffer);
   [dst, src, n, value].forEach((v, i) => view.setBigUint64(i * 8, BigInt.asUintN(64, v), true));
   return mem;
-}
-
-/** Differences between two outcomes of compiled code (same r0 or error, same memory). */
-function sameOutcome(a: Outcome, b: Outcome, what: string): string[] {
-  const head = `${what}: ${describeOutcome(a)} vs ${describeOutcome(b)}`;
-  if (a.ok !== b.ok || a.r0 !== b.r0) return [head];
-  if (a.error?.code !== b.error?.code || a.error?.location.insn !== b.error?.location.insn) return [head];
-  if (a.memory.length !== b.memory.length) return [`${head}: memory sizes differ`];
-  for (let i = 0; i < a.memory.length; i++) if (a.memory[i] !== b.memory[i]) return [`${head}: memory differs at 0x${i.toString(16)}`];
-  return [];
 }
 
 async function differential(set: ProgramSet, levels: readonly (0 | 1 | 2)[] = LEVELS): Promise<string[]> {

@@ -18,7 +18,7 @@ import { computeLayout } from '../../runtime/memory-layout.js';
 import { analyzeLoops } from '../rewrite/loops.js';
 import { findLoopVersions } from '../rewrite/loop-versions.js';
 import type { EmitOptions } from '../emit.js';
-import { compareOutcomes, describeOutcome, runCompiled, runInterpreter, type Outcome, type ProgramSet } from '../../scripts/fuzz/harness.js';
+import { compareOutcomes, runCompiled, runInterpreter, sameOutcome, type Outcome, type ProgramSet } from '../../scripts/fuzz/harness.js';
 import { fuzzHelpers } from '../../scripts/fuzz/generators.js';
 import { loadKernel } from '../../scripts/bench/kernels.js';
 import { ROOT } from '../../test/support/fixtures.js';
@@ -36,16 +36,6 @@ function versionsOf(bytes: Uint8Array): number {
   const cfg = buildCfg(program, [0]);
   const options = { checked: true, layout } as unknown as EmitOptions;
   return cfg.functions.reduce((n, fn) => n + findLoopVersions(fn.blocks, program.insns, analyzeLoops(fn.blocks), options, true, new Set()).size, 0);
-}
-
-/** Differences between two outcomes of compiled code (same r0 or error at the same instruction, same memory). */
-function sameOutcome(a: Outcome, b: Outcome, what: string): string[] {
-  const head = `${what}: ${describeOutcome(a)} vs ${describeOutcome(b)}`;
-  if (a.ok !== b.ok || a.r0 !== b.r0) return [head];
-  if (a.error?.code !== b.error?.code || a.error?.location.insn !== b.error?.location.insn) return [head];
-  if (a.memory.length !== b.memory.length) return [`${head}: memory sizes differ`];
-  for (let i = 0; i < a.memory.length; i++) if (a.memory[i] !== b.memory[i]) return [`${head}: memory differs at 0x${i.toString(16)}`];
-  return [];
 }
 
 interface LoopCase {

@@ -273,6 +273,19 @@ function memoryDiff(layout: MemoryLayout, a: Uint8Array, b: Uint8Array, from = 0
 }
 
 /**
+ * Differences between two outcomes of compiled code: the same r0, or the same error at the same
+ * instruction, and the same memory afterwards (empty when they agree; one line naming `what`).
+ */
+export function sameOutcome(a: Outcome, b: Outcome, what: string): string[] {
+  const head = `${what}: ${describeOutcome(a)} vs ${describeOutcome(b)}`;
+  if (a.ok !== b.ok || a.r0 !== b.r0) return [head];
+  if (a.error?.code !== b.error?.code || a.error?.location.insn !== b.error?.location.insn) return [head];
+  if (a.memory.length !== b.memory.length) return [`${head}: memory sizes differ`];
+  for (let i = 0; i < a.memory.length; i++) if (a.memory[i] !== b.memory[i]) return [`${head}: memory differs at 0x${i.toString(16)}`];
+  return [];
+}
+
+/**
  * Compares an engine's outcome with the reference (the interpreter). `strictInsn: false` compares
  * an error's class and code but not its instruction: at -O1/-O2 Binaryen treats traps as alike and
  * may merge or reorder two trapping loads with nothing observable between them, so the compiled
