@@ -50,7 +50,7 @@ import { buildNative, nativeCompiler, nativeUnavailable, runNative } from './ben
 import type { NativeResult } from './bench/native.js';
 import { benchPacket, type PacketRow } from './bench/packet.js';
 import { benchLevels, type LevelRow } from './bench/levels.js';
-import { benchColdBrowser, benchColdStart, type BrowserColdRow, type ColdRow } from './bench/cold.js';
+import { benchColdBrowser, benchColdStart, FLOOR_LABEL, type BrowserColdRow, type ColdRow } from './bench/cold.js';
 import { bundleSizes, loadEsbuild, RUNTIME_BUDGET_BYTES, type BundleSize } from './bench/size.js';
 import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
 import { SUITE_HINT, suiteMain } from './bench/suite.js';
@@ -561,9 +561,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   }
   // The targets are judged on the build the package exports (the bundle).
   const coldFilter = cold.find((r) => r.build === 'bundle' && r.optLevel === 0 && r.what.startsWith('100'));
-  const coldObject = cold.find((r) => r.build === 'bundle' && r.optLevel === 0 && !r.what.startsWith('100'));
+  const coldObject = cold.find((r) => r.build === 'bundle' && r.optLevel === 0 && !r.what.startsWith('100') && r.what !== FLOOR_LABEL);
   const browserFilter = coldBrowser.find((r) => r.build === 'bundle' && r.what.startsWith('100'));
-  const browserObject = coldBrowser.find((r) => r.build === 'bundle' && !r.what.startsWith('100'));
+  const browserObject = coldBrowser.find((r) => r.build === 'bundle' && !r.what.startsWith('100') && r.what !== FLOOR_LABEL);
   let sizes: BundleSize[] = [];
   if (parts.has('size')) {
     const esbuild = await loadEsbuild();

@@ -25,11 +25,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { serveStatic } from '../../test/support/static-server.js';
 import { BUNDLE_DIR } from '../build-bundle.js';
 import { generateProgram } from './genprog.js';
 import { median } from './stats.js';
+
+/** The row of V8's own first-module cost (scripts/bench/wasm-floor.ts), the same after either build. */
+export const FLOOR_LABEL = 'floor: 1-function Wasm module';
 
 /** Which build of the package a cold start imports. */
 export type ColdBuild = 'bundle' | 'modules';
@@ -73,6 +76,7 @@ interface Sample {
 const SUBJECTS = [
   { what: 'filter', label: '100-insn program' },
   { what: 'object', label: 'xdp_drop_icmp.o (1 map)' },
+  { what: 'floor', label: FLOOR_LABEL },
 ] as const;
 
 const BUILDS: readonly ColdBuild[] = ['bundle', 'modules'];
@@ -86,11 +90,17 @@ function buildDir(build: ColdBuild): string {
 const COLD_SCRIPT = `
 import { readFileSync } from 'node:fs';
 const [base, level, what, inputPath] = process.argv.slice(1);
-const input = new Uint8Array(readFileSync(inputPath));
+const floor = what === 'floor' ? await import(inputPath) : null;
+const input = floor ? null : new Uint8Array(readFileSync(inputPath));
 const t0 = performance.now();
 const { compile, compileObject } = await import(base + 'compiler/index.js');
 const { instantiate } = await import(base + 'runtime/index.js');
 const t1 = performance.now();
+if (floor) {
+  const r = await floor.runFloor();
+  process.stdout.write(JSON.stringify({ importMs: t1 - t0, afterImportMs: r.totalMs, compileMs: r.compileMs }) + '\\n');
+  process.exit(0);
+}
 const optLevel = Number(level);
 const out = what === 'object' ? await compileObject(input, { optLevel }) : await compile(input, { optLevel });
 const tc = performance.now();
@@ -131,12 +141,13 @@ export function benchColdStart(root: string, samples: number, log: (m: string) =
     const inputs = {
       filter: path.join(tmp, 'filter.bin'),
       object: path.join(root, 'test-programs/c/xdp_drop_icmp.o'),
+      floor: pathToFileURL(path.join(distRoot, 'scripts', 'bench', 'wasm-floor.js')).href,
     };
     writeFileSync(inputs.filter, generateProgram(100));
-    const runs: { what: 'filter' | 'object'; build: ColdBuild; level: 0 | 1 | 2 }[] = [];
+    const runs: { what: (typeof SUBJECTS)[number]['what']; build: ColdBuild; level: 0 | 1 | 2 }[] = [];
     for (const s of SUBJECTS) {
       runs.push({ what: s.what, build: 'bundle', level: 0 });
-      for (const level of levels) runs.push({ what: s.what, build: 'modules', level });
+      if (s.what !== 'floor') for (const level of levels) runs.push({ what: s.what, build: 'modules', level });
     }
     const got = runs.map((): Sample[] => []);
     for (let i = 0; i < samples; i++) {
@@ -173,7 +184,7 @@ async function unavailable(chromium: string): Promise<string | null> {
 export async function benchColdBrowser(root: string, samples: number, log: (m: string) => void): Promise<BrowserColdRow[]> {
   const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
   const why = await unavailable(chromiumPath);
-  const combos = SUBJECTS.flatMap((s) => BUILDS.map((build) => ({ ...s, build })));
+  const combos = SUBJECTS.flatMap((s) => (s.what === 'floor' ? ['bundle' as const] : BUILDS).map((build) => ({ ...s, build })));
   if (why) return combos.map((c) => ({ what: c.label, build: c.build, importMs: null, afterImportMs: null, compileMs: null, totalMs: null, samples: 0, skipped: why }));
   distRootOf(root);
   const { chromium } = await import('playwright-core');
