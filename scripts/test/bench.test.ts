@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeProgram } from '../../runtime/isa/decode.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { formatReport, parseBenchArgs, reportJson, runBench } from '../bench.js';
+import { FLOOR_LABEL } from '../bench/cold.js';
 import { generateProgram } from '../bench/genprog.js';
 import { KERNELS } from '../bench/kernels.js';
 import { nativeUnavailable } from '../bench/native.js';
@@ -57,7 +58,12 @@ describe('bench', () => {
       const split = report.sizes[0]!.split!;
       expect(split.start).toBeLessThan(report.sizes[0]!.minified);
       expect(split.chunks.filter((c) => c.loaded === 'on demand').map((c) => c.name)).toContain('runtime/object.js');
-      expect(report.coldBrowser.map((r) => r.build)).toEqual(['bundle', 'modules', 'bundle', 'modules']);
+      expect(report.coldBrowser.map((r) => r.build)).toEqual(['bundle', 'modules', 'bundle', 'modules', 'bundle']);
+      // The floor row: V8's first module alone, after the same import (no project code runs in it).
+      const floor = report.coldBrowser[4]!;
+      expect(floor.what).toBe(FLOOR_LABEL);
+      if (floor.skipped === undefined) expect(floor.compileMs!).toBeLessThanOrEqual(floor.afterImportMs!);
+      expect(report.cold.filter((r) => r.what === FLOOR_LABEL).map((r) => r.build)).toEqual(['bundle']);
       for (const r of report.coldBrowser) expect(r.skipped !== undefined || r.afterImportMs! > 0).toBe(true);
       // The levels compared on the kernels at least (each faulting-free program at all three).
       expect(report.levels.map((r) => r.program)).toEqual(expect.arrayContaining(KERNELS.map((k) => `kernel:${k.name}`)));
