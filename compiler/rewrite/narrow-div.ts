@@ -51,43 +51,40 @@ export function findNarrowDivisions(blocks: readonly BasicBlock[], insns: readon
 
 /** Updates `known` (1: the register is below 2^32) for the effect of `x`. */
 function step(x: Insn, known: Uint8Array): void {
-  const set = (r: Reg, v: boolean): void => {
-    known[r] = v ? 1 : 0;
-  };
   switch (x.kind) {
     case 'alu': {
       if (x.width === 32) {
-        set(x.dst, true);
+        setKnown(known, x.dst, true);
         return;
       }
       const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
       switch (x.op) {
         case 'mov':
-          set(x.dst, x.sxBits === 0 && srcKnown);
+          setKnown(known, x.dst, x.sxBits === 0 && srcKnown);
           return;
         case 'rsh':
-          set(x.dst, known[x.dst] === 1 || (x.src === null && (x.imm & 63) >= 32));
+          setKnown(known, x.dst, known[x.dst] === 1 || (x.src === null && (x.imm & 63) >= 32));
           return;
         case 'and':
-          set(x.dst, known[x.dst] === 1 || srcKnown);
+          setKnown(known, x.dst, known[x.dst] === 1 || srcKnown);
           return;
         case 'div':
         case 'mod':
-          set(x.dst, known[x.dst] === 1);
+          setKnown(known, x.dst, known[x.dst] === 1);
           return;
         default:
-          set(x.dst, false);
+          setKnown(known, x.dst, false);
           return;
       }
     }
     case 'ldx':
-      set(x.dst, !x.signed && x.size < 8);
+      setKnown(known, x.dst, !x.signed && x.size < 8);
       return;
     case 'end':
-      set(x.dst, x.bits < 64);
+      setKnown(known, x.dst, x.bits < 64);
       return;
     case 'lddw':
-      set(x.dst, x.src === 0 && x.value >= 0n && x.value < U32_LIMIT);
+      setKnown(known, x.dst, x.src === 0 && x.value >= 0n && x.value < U32_LIMIT);
       return;
     case 'call':
     case 'call_local':
@@ -107,6 +104,11 @@ function step(x: Insn, known: Uint8Array): void {
     default:
       return;
   }
+}
+
+/** Sets whether register `r` is below 2^32 (a function, not a closure made per instruction). */
+function setKnown(known: Uint8Array, r: Reg, v: boolean): void {
+  known[r] = v ? 1 : 0;
 }
 
 /**
