@@ -237,14 +237,15 @@ export function structureFunction(
    * branch to the same label: statements and lists are never changed after structuring, and a
    * function of 100k instructions has tens of thousands of such branches.
    */
-  const brLists = new Map<number, Stmt[]>();
+  const brLists: Stmt[][] = [];
+  // 1 + the index in brLists of the list of label 2 * block + (loop ? 1 : 0); 0 for none yet.
+  const brListAt = new Int32Array(2 * n);
   const brList = (to: number, loop: boolean): Stmt[] => {
     const key = 2 * to + (loop ? 1 : 0);
-    let list = brLists.get(key);
-    if (list === undefined) {
-      list = [{ k: 'br', target: to, loop }];
-      brLists.set(key, list);
-    }
+    const at = brListAt[key]!;
+    if (at > 0) return brLists[at - 1]!;
+    const list: Stmt[] = [{ k: 'br', target: to, loop }];
+    brListAt[key] = brLists.push(list);
     return list;
   };
 

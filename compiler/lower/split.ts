@@ -56,7 +56,13 @@ export function branchLabel(target: number, loop: boolean): string {
  * of at most about `cap` instructions each. Returns null when the body fits in one function.
  */
 export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHUNK_INSNS): SplitPlan | null {
-  const sizes = new Map<Stmt, number>();
+  // Container sizes, remembered by kind and block id: the structurer makes one `block` per merge
+  // node, one `loop` per loop header and one `if` per conditional block (compiler/structure.ts),
+  // so a typed array indexes them (a Map of hundreds of thousands of statements was a tenth of a
+  // 1M-instruction compile). The copies fitStmt makes, with fewer statements under the same id,
+  // are measured directly and only once, so they are never remembered.
+  const known = new Int32Array(3 * blocks.length);
+  const copies = new Set<Stmt>();
   const codeSize = (s: Extract<Stmt, { k: 'code' }>): number => {
     const b = blocks[s.block]!;
     return (s.last ?? b.last) - (s.first ?? b.first) + 1;
@@ -67,14 +73,14 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
     return n;
   };
   function size(s: Stmt): number {
-    // Only containers are remembered: the others cost nothing to measure again, and a map of
-    // every statement of a 1M-instruction function was a tenth of its compile.
+    // Only containers are remembered: the others cost nothing to measure again.
     if (s.k === 'code') return codeSize(s);
     if (s.k !== 'block' && s.k !== 'loop' && s.k !== 'if') return 1;
-    let n = sizes.get(s);
-    if (n !== undefined) return n;
-    n = s.k === 'if' ? 1 + listSize(s.then) + listSize(s.else) : 1 + listSize(s.body);
-    sizes.set(s, n);
+    const key = s.k === 'if' ? 3 * s.block + 2 : s.k === 'loop' ? 3 * s.label + 1 : 3 * s.label;
+    const copy = copies.has(s);
+    if (!copy && known[key]! > 0) return known[key]!;
+    const n = s.k === 'if' ? 1 + listSize(s.then) + listSize(s.else) : 1 + listSize(s.body);
+    if (!copy) known[key] = n;
     return n;
   }
   if (listSize(body) <= cap) return null;
@@ -135,25 +141,31 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
   };
 
   const fitStmt = (s: Stmt, room: number): Stmt => {
+    let copy: Stmt;
     switch (s.k) {
       case 'block':
-        return { k: 'block', label: s.label, body: fitList(s.body, room - 1) };
+        copy = { k: 'block', label: s.label, body: fitList(s.body, room - 1) };
+        break;
       case 'loop':
-        return { k: 'loop', label: s.label, body: fitList(s.body, room - 1) };
+        copy = { k: 'loop', label: s.label, body: fitList(s.body, room - 1) };
+        break;
       case 'if': {
         const t = listSize(s.then);
         const e = listSize(s.else);
         const total = Math.max(1, t + e);
         const thenRoom = Math.max(1, Math.floor(((room - 1) * t) / total));
-        return {
+        copy = {
           k: 'if', block: s.block,
           then: t > 0 ? fitList(s.then, thenRoom) : s.then,
           else: e > 0 ? fitList(s.else, Math.max(1, room - 1 - thenRoom)) : s.else,
         };
+        break;
       }
       default:
         return s;
     }
+    copies.add(copy);
+    return copy;
   };
 
   /**
@@ -182,28 +194,35 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
  * the last pushed, so they come out in the same place as when the suffix itself is walked.
  */
 function outerLabels(list: readonly Stmt[]): string[] {
-  const defined = new Set<string>();
-  const used: string[] = [];
-  const seen = new Set<string>();
-  const use = (label: string): void => {
-    if (!seen.has(label)) {
-      seen.add(label);
-      used.push(label);
+  // Labels as numbers while walking, 2 * block + (loop ? 1 : 0): no string made and hashed per
+  // statement (a chunk's exits, strings, are read back into numbers).
+  const defined = new Set<number>();
+  const used: number[] = [];
+  const seen = new Set<number>();
+  const use = (key: number): void => {
+    if (!seen.has(key)) {
+      seen.add(key);
+      used.push(key);
     }
   };
   const todo: Array<readonly Stmt[]> = [list];
   while (todo.length > 0) {
     for (const s of todo.pop()!) {
       switch (s.k) {
-        case 'block': defined.add(branchLabel(s.label, false)); todo.push(s.body); break;
-        case 'loop': defined.add(branchLabel(s.label, true)); todo.push(s.body); break;
+        case 'block': defined.add(2 * s.label); todo.push(s.body); break;
+        case 'loop': defined.add(2 * s.label + 1); todo.push(s.body); break;
         case 'if': todo.push(s.then, s.else); break;
-        case 'br': use(branchLabel(s.target, s.loop)); break;
-        case 'switch': for (const t of s.targets) use(branchLabel(t.target, t.loop)); break;
-        case 'chunk': for (const l of s.exits) use(l); break;
+        case 'br': use(2 * s.target + (s.loop ? 1 : 0)); break;
+        case 'switch': for (const t of s.targets) use(2 * t.target + (t.loop ? 1 : 0)); break;
+        case 'chunk': for (const l of s.exits) use(labelKey(l)); break;
         default: break;
       }
     }
   }
-  return used.filter((l) => !defined.has(l));
+  return used.filter((k) => !defined.has(k)).map((k) => branchLabel(k >> 1, (k & 1) === 1));
+}
+
+/** The number outerLabels uses for a label made by branchLabel. */
+function labelKey(label: string): number {
+  return 2 * Number(label.slice(1)) + (label[0] === 'L' ? 1 : 0);
 }
