@@ -46,8 +46,20 @@ export interface SplitPlan {
   chunks: Chunk[];
 }
 
+/**
+ * The label strings of the first LABEL_CACHE block ids, made once: code generation names a label
+ * for every branch, block and loop, and the direct writer finds a branch's depth by comparing it
+ * with the open labels, which is quickest when they are the same string.
+ */
+const LABEL_CACHE = 8192;
+const labelStrings: Array<Array<string | undefined>> = [new Array<string | undefined>(LABEL_CACHE), new Array<string | undefined>(LABEL_CACHE)];
+
 /** The label a `br` or switch target names (see lower/function.ts). */
 export function branchLabel(target: number, loop: boolean): string {
+  if (target >= 0 && target < LABEL_CACHE) {
+    const cache = labelStrings[loop ? 1 : 0]!;
+    return cache[target] ??= (loop ? 'L' : 'B') + target;
+  }
   return (loop ? 'L' : 'B') + target;
 }
 
