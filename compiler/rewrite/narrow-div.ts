@@ -29,24 +29,31 @@ const U32_LIMIT = 1n << 32n;
  */
 export function findNarrowDivisions(blocks: readonly BasicBlock[], insns: readonly Insn[]): Set<number> {
   const out = new Set<number>();
-  const known = new Uint8Array(11);
   for (const b of blocks) {
     let any = false;
     for (let i = b.first; i <= b.last; i++) {
       if (insns[i]!.kind === 'alu' && ((insns[i] as AluInsn).op === 'div' || (insns[i] as AluInsn).op === 'mod')) any = true;
     }
-    if (!any) continue;
-    known.fill(0);
-    for (let i = b.first; i <= b.last; i++) {
-      const x = insns[i]!;
-      if (x.kind === 'alu' && x.width === 64 && (x.op === 'div' || x.op === 'mod')) {
-        const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
-        if (known[x.dst] === 1 && srcKnown) out.add(x.pc);
-      }
-      step(x, known);
-    }
+    if (any) addNarrowDivisions(b, insns, out);
   }
   return out;
+}
+
+/**
+ * Adds to `out` the `pc` of the 64-bit `div` and `mod` instructions of block `b` whose operands
+ * are both below 2^32 (the lowering asks for each block that has a division, when it meets the
+ * first one, rather than walking every block of the function first).
+ */
+export function addNarrowDivisions(b: BasicBlock, insns: readonly Insn[], out: Set<number>): void {
+  const known = new Uint8Array(11);
+  for (let i = b.first; i <= b.last; i++) {
+    const x = insns[i]!;
+    if (x.kind === 'alu' && x.width === 64 && (x.op === 'div' || x.op === 'mod')) {
+      const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
+      if (known[x.dst] === 1 && srcKnown) out.add(x.pc);
+    }
+    step(x, known);
+  }
 }
 
 /** Updates `known` (1: the register is below 2^32) for the effect of `x`. */
