@@ -68,32 +68,51 @@ export function branchLabel(target: number, loop: boolean): string {
  * of at most about `cap` instructions each. Returns null when the body fits in one function.
  */
 export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHUNK_INSNS): SplitPlan | null {
-  // Container sizes, remembered by kind and block id: the structurer makes one `block` per merge
-  // node, one `loop` per loop header and one `if` per conditional block (compiler/structure.ts),
-  // so a typed array indexes them (a Map of hundreds of thousands of statements was a tenth of a
-  // 1M-instruction compile). The copies fitStmt makes, with fewer statements under the same id,
-  // are measured directly and only once, so they are never remembered.
+  // Container sizes, measured once, without recursion (a 1M-instruction function nests thousands
+  // of levels deep, and the host stack is also what the structurer and the lowering recurse on).
+  // The structurer makes one `block` per merge node, one `loop` per loop header and one `if` per
+  // conditional block (compiler/structure.ts), so a typed array by kind and block id holds their
+  // sizes (a Map of hundreds of thousands of statements was a tenth of a 1M-instruction compile);
+  // the few copies fitStmt makes, with fewer statements under the same id, are in `copySizes`.
   const known = new Int32Array(3 * blocks.length);
-  const copies = new Set<Stmt>();
+  const copySizes = new Map<Stmt, number>();
+  const keyOf = (s: Extract<Stmt, { k: 'block' | 'loop' | 'if' }>): number =>
+    s.k === 'if' ? 3 * s.block + 2 : s.k === 'loop' ? 3 * s.label + 1 : 3 * s.label;
   const codeSize = (s: Extract<Stmt, { k: 'code' }>): number => {
     const b = blocks[s.block]!;
     return (s.last ?? b.last) - (s.first ?? b.first) + 1;
   };
-  const listSize = (list: readonly Stmt[]): number => {
-    let n = 0;
-    for (const s of list) n += size(s);
-    return n;
-  };
-  function size(s: Stmt): number {
-    // Only containers are remembered: the others cost nothing to measure again.
+  /** The size of `s`; a container's is already known (measured below, or when fitStmt made it). */
+  const size = (s: Stmt): number => {
     if (s.k === 'code') return codeSize(s);
     if (s.k !== 'block' && s.k !== 'loop' && s.k !== 'if') return 1;
-    const key = s.k === 'if' ? 3 * s.block + 2 : s.k === 'loop' ? 3 * s.label + 1 : 3 * s.label;
-    const copy = copies.has(s);
-    if (!copy && known[key]! > 0) return known[key]!;
-    const n = s.k === 'if' ? 1 + listSize(s.then) + listSize(s.else) : 1 + listSize(s.body);
-    if (!copy) known[key] = n;
+    return copySizes.get(s) ?? known[keyOf(s)]!;
+  };
+  const listSize = (list: readonly Stmt[]): number => {
+    let n = 0;
+    for (let i = 0; i < list.length; i++) n += size(list[i]!);
     return n;
+  };
+  const measure = (s: Extract<Stmt, { k: 'block' | 'loop' | 'if' }>): number =>
+    s.k === 'if' ? 1 + listSize(s.then) + listSize(s.else) : 1 + listSize(s.body);
+  {
+    // Containers in preorder (each before those it holds), then measured from the last.
+    const containers: Array<Extract<Stmt, { k: 'block' | 'loop' | 'if' }>> = [];
+    const todo: Array<readonly Stmt[]> = [body];
+    while (todo.length > 0) {
+      const list = todo.pop()!;
+      for (let i = 0; i < list.length; i++) {
+        const s = list[i]!;
+        if (s.k === 'block' || s.k === 'loop') {
+          containers.push(s);
+          todo.push(s.body);
+        } else if (s.k === 'if') {
+          containers.push(s);
+          todo.push(s.then, s.else);
+        }
+      }
+    }
+    for (let i = containers.length - 1; i >= 0; i--) known[keyOf(containers[i]!)] = measure(containers[i]!);
   }
   if (listSize(body) <= cap) return null;
 
@@ -134,7 +153,24 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
       const container = s.k === 'block' || s.k === 'loop' || s.k === 'if';
       if (container && (left >= room / 4 || used === 0)) {
         // Room enough to split inside the statement; what follows it is outlined next round.
-        const fitted = fitStmt(s, Math.max(left, 1));
+        // (Inline rather than a function of its own: this recursion is as deep as the function
+        // nests, thousands of levels in a 1M-instruction program, and each level costs host stack.)
+        const inside = Math.max(left, 1);
+        let fitted: typeof s;
+        if (s.k === 'if') {
+          const t = listSize(s.then);
+          const e = listSize(s.else);
+          const thenRoom = Math.max(1, Math.floor(((inside - 1) * t) / Math.max(1, t + e)));
+          fitted = {
+            k: 'if', block: s.block,
+            then: t > 0 ? fitList(s.then, thenRoom) : s.then,
+            else: e > 0 ? fitList(s.else, Math.max(1, inside - 1 - thenRoom)) : s.else,
+          };
+        } else {
+          fitted = { k: s.k, label: s.label, body: fitList(s.body, inside - 1) };
+        }
+        // A copy: its statements are originals and copies already measured.
+        copySizes.set(fitted, measure(fitted));
         out.push(fitted);
         used += size(fitted);
         continue;
@@ -150,34 +186,6 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
       return out;
     }
     return out;
-  };
-
-  const fitStmt = (s: Stmt, room: number): Stmt => {
-    let copy: Stmt;
-    switch (s.k) {
-      case 'block':
-        copy = { k: 'block', label: s.label, body: fitList(s.body, room - 1) };
-        break;
-      case 'loop':
-        copy = { k: 'loop', label: s.label, body: fitList(s.body, room - 1) };
-        break;
-      case 'if': {
-        const t = listSize(s.then);
-        const e = listSize(s.else);
-        const total = Math.max(1, t + e);
-        const thenRoom = Math.max(1, Math.floor(((room - 1) * t) / total));
-        copy = {
-          k: 'if', block: s.block,
-          then: t > 0 ? fitList(s.then, thenRoom) : s.then,
-          else: e > 0 ? fitList(s.else, Math.max(1, room - 1 - thenRoom)) : s.else,
-        };
-        break;
-      }
-      default:
-        return s;
-    }
-    copies.add(copy);
-    return copy;
   };
 
   /**
