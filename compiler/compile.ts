@@ -18,9 +18,9 @@ import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/memory-layout.js';
 import { encodeInsnMap, encodeInsnMapColumns } from '../runtime/insnmap.js';
 import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
-import { writeModule } from './wasm-writer.js';
+import { writeModule, writeModuleWith } from './wasm-writer.js';
 import type { WModule } from './wir.js';
-import { appendCustomSection, insnMapFromSourceMap } from './sections.js';
+import { appendCustomSections, insnMapFromSourceMap } from './sections.js';
 import { addBatchExports, shiftInsnMap } from './batch-export.js';
 import { programEntries } from '../runtime/engine.js';
 
@@ -291,20 +291,36 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   const optLevel = options.optLevel ?? DEFAULT_OPT_LEVEL;
   return internalErrors(async () => {
     const direct = optLevel === 0 || (optLevel === 1 && !options.passes && program.slotCount > O1_MAX_INSNS);
-    const { binary, insnMap } = direct
-      ? withStackGuard(() => writeDirect(emitted.module))
-      : await optimizeWithBinaryen(emitted.module, optLevel as 1 | 2, options.passes, phase);
+    // -O0 writes the bytes directly and hands the writer's own buffer to `finish`, which copies it
+    // once into the final module. They are not validated here: the engine validates the module
+    // when it compiles it (`instantiate` reports a failure as E_BAD_MODULE), and validating here
+    // as well cost 13% of a 10k-instruction compile. A module the writer gets wrong is a bpf2wasm
+    // bug; the tests run every module they compile through WebAssembly.validate (and Binaryen and wabt).
+    if (direct) {
+      return withStackGuard(() => writeModuleWith(emitted.module, (written) => {
+        phase('binary');
+        return finish(written.binary, encodeInsnMapColumns(written.insnOffsets, written.insnIndices), manifest, options);
+      }));
+    }
+    const { binary, insnMap } = await optimizeWithBinaryen(emitted.module, optLevel as 1 | 2, options.passes, phase);
     phase('binary');
-    // XDP and skb programs get their batch loop inside the module (compiler/batch-export.ts).
-    const batch = addBatchExports(binary, manifest.programs.flatMap((p) => {
-      const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
-      return kind ? [{ exportName: p.exportName, kind }] : [];
-    }));
-    let wasm = appendCustomSection(batch.binary, INSN_MAP_SECTION, shiftInsnMap(insnMap, batch.shift));
-    wasm = appendCustomSection(wasm, MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest)));
-    if (options.sourceLines && options.sourceLines.length > 0) wasm = appendCustomSection(wasm, LINES_SECTION, encodeSourceLines(options.sourceLines));
-    return { wasm, manifest };
+    return finish(binary, insnMap, manifest, options);
   });
+}
+
+/** The finished module: batch loops, then the instruction map, manifest and source lines appended. */
+function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, options: CompileOptions): CompiledModule {
+  // XDP and skb programs get their batch loop inside the module (compiler/batch-export.ts).
+  const batch = addBatchExports(binary, manifest.programs.flatMap((p) => {
+    const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
+    return kind ? [{ exportName: p.exportName, kind }] : [];
+  }));
+  const sections: Array<[string, Uint8Array]> = [
+    [INSN_MAP_SECTION, shiftInsnMap(insnMap, batch.shift)],
+    [MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest))],
+  ];
+  if (options.sourceLines && options.sourceLines.length > 0) sections.push([LINES_SECTION, encodeSourceLines(options.sourceLines)]);
+  return { wasm: appendCustomSections(batch.binary, sections), manifest };
 }
 
 /** Runs a code generation stage; anything but a typed error is a bpf2wasm bug (E_INTERNAL). */
@@ -334,10 +350,8 @@ function withStackGuard<T>(stage: () => T): T {
 }
 
 /**
- * -O0: write the bytes directly. They are not validated here: the engine validates the module when
- * it compiles it (`instantiate` reports a failure as E_BAD_MODULE), and validating here as well
- * cost 13% of a 10k-instruction compile. A module the writer gets wrong is a bpf2wasm bug; the
- * tests run every module they compile through WebAssembly.validate (and Binaryen and wabt).
+ * The module written directly, as -O0 does, when Binaryen's passes overflow the stack: an owned
+ * copy of the writer's bytes, since it is returned across an `await`.
  */
 function writeDirect(mod: WModule): { binary: Uint8Array; insnMap: Uint8Array } {
   const written = writeModule(mod);

@@ -20,15 +20,30 @@ function leb128(n: number): number[] {
  * it) guarantees that no code offset moves.
  */
 export function appendCustomSection(wasm: Uint8Array, name: string, payload: Uint8Array): Uint8Array {
-  const nameBytes = new TextEncoder().encode(name);
-  const body = [...leb128(nameBytes.length)];
-  const size = body.length + nameBytes.length + payload.length;
-  const header = [0, ...leb128(size), ...body];
-  const out = new Uint8Array(wasm.length + header.length + nameBytes.length + payload.length);
+  return appendCustomSections(wasm, [[name, payload]]);
+}
+
+/** Appends custom sections, in order, with one copy of the module (a large module is megabytes). */
+export function appendCustomSections(wasm: Uint8Array, sections: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
+  const parts = sections.map(([name, payload]) => {
+    const nameBytes = new TextEncoder().encode(name);
+    const body = [...leb128(nameBytes.length)];
+    const size = body.length + nameBytes.length + payload.length;
+    return { header: [0, ...leb128(size), ...body], nameBytes, payload };
+  });
+  let length = wasm.length;
+  for (const p of parts) length += p.header.length + p.nameBytes.length + p.payload.length;
+  const out = new Uint8Array(length);
   out.set(wasm, 0);
-  out.set(header, wasm.length);
-  out.set(nameBytes, wasm.length + header.length);
-  out.set(payload, wasm.length + header.length + nameBytes.length);
+  let at = wasm.length;
+  for (const p of parts) {
+    out.set(p.header, at);
+    at += p.header.length;
+    out.set(p.nameBytes, at);
+    at += p.nameBytes.length;
+    out.set(p.payload, at);
+    at += p.payload.length;
+  }
   return out;
 }
 

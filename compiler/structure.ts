@@ -112,7 +112,9 @@ export function structureFunction(
   }
   // Reverse postorder by iterative DFS.
   const rpo = new Int32Array(n).fill(-1);
-  const order: number[] = [];
+  // order[i]: the block with rpo number i (the first `reached` entries; the rest unreachable).
+  const order = new Int32Array(n);
+  let reached = 0;
   {
     const visited = new Uint8Array(n);
     const stackNode = new Int32Array(n);
@@ -142,8 +144,8 @@ export function structureFunction(
       }
     }
     for (let i = np - 1; i >= 0; i--) {
-      rpo[post[i]!] = order.length;
-      order.push(post[i]!);
+      rpo[post[i]!] = reached;
+      order[reached++] = post[i]!;
     }
   }
   // Immediate dominators (Cooper, Harvey, Kennedy), indices are rpo numbers.
@@ -158,7 +160,7 @@ export function structureFunction(
   };
   for (let changed = true; changed; ) {
     changed = false;
-    for (let i = 1; i < order.length; i++) {
+    for (let i = 1; i < reached; i++) {
       const id = order[i]!;
       let nd = -1;
       for (let e = predStart[id]!; e < predStart[id + 1]!; e++) {
@@ -201,7 +203,7 @@ export function structureFunction(
   // Most blocks have no merge children: share one empty list rather than allocate n of them.
   const NONE: number[] = [];
   const mergeChildren: number[][] = new Array<number[]>(n).fill(NONE);
-  for (let i = order.length - 1; i >= 1; i--) {
+  for (let i = reached - 1; i >= 1; i--) {
     const id = order[i]!;
     if (isMerge(id)) {
       const parent = order[idom[i]!]!;
@@ -230,9 +232,26 @@ export function structureFunction(
   const tailNodes: number[] = [];
   const tailLists: Stmt[][] = [];
 
+  /**
+   * The one-statement list `[br to]` (a loop's `L` label or a merge node's `B`), shared by every
+   * branch to the same label: statements and lists are never changed after structuring, and a
+   * function of 100k instructions has tens of thousands of such branches.
+   */
+  const brLists: Stmt[][] = [];
+  // 1 + the index in brLists of the list of label 2 * block + (loop ? 1 : 0); 0 for none yet.
+  const brListAt = new Int32Array(2 * n);
+  const brList = (to: number, loop: boolean): Stmt[] => {
+    const key = 2 * to + (loop ? 1 : 0);
+    const at = brListAt[key]!;
+    if (at > 0) return brLists[at - 1]!;
+    const list: Stmt[] = [{ k: 'br', target: to, loop }];
+    brListAt[key] = brLists.push(list);
+    return list;
+  };
+
   const doBranch = (from: number, to: number, out: Stmt[], tail = false): void => {
-    if (rpo[to]! <= rpo[from]!) out.push({ k: 'br', target: to, loop: true });
-    else if (isMerge(to)) out.push({ k: 'br', target: to, loop: false });
+    if (rpo[to]! <= rpo[from]!) out.push(brList(to, true)[0]!);
+    else if (isMerge(to)) out.push(brList(to, false)[0]!);
     else if (tail) {
       tailNodes.push(to);
       tailLists.push(out);
@@ -240,8 +259,8 @@ export function structureFunction(
     else doTree(to, out);
   };
   const isBranch = (from: number, to: number): boolean => rpo[to]! <= rpo[from]! || isMerge(to);
-  /** The `br` of an edge for which isBranch holds. */
-  const branchTo = (from: number, to: number): Stmt => ({ k: 'br', target: to, loop: rpo[to]! <= rpo[from]! });
+  /** `[br]` of an edge for which isBranch holds. */
+  const branchTo = (from: number, to: number): Stmt[] => brList(to, rpo[to]! <= rpo[from]!);
 
   /** Appends the code of x itself followed by its terminator (no merge children) to `out`. */
   const nodeCode = (x: number, out: Stmt[]): Stmt[] => {
@@ -259,10 +278,10 @@ export function structureFunction(
         const f = succ[e + 1]!;
         if (isBranch(x, t) && !isBranch(x, f)) {
           // `if (cond) br` then the fall-through code after it, in the same list.
-          out.push({ k: 'if', block: x, then: [branchTo(x, t)], else: NO_STMTS });
+          out.push({ k: 'if', block: x, then: branchTo(x, t), else: NO_STMTS });
           doBranch(x, f, out, true);
         } else if (isBranch(x, f) && !isBranch(x, t)) {
-          out.push({ k: 'if', block: x, then: NO_STMTS, else: [branchTo(x, f)] });
+          out.push({ k: 'if', block: x, then: NO_STMTS, else: branchTo(x, f) });
           doBranch(x, t, out, true);
         } else {
           const thenS: Stmt[] = [];

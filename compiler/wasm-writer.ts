@@ -9,9 +9,24 @@ import { type CodeSink, type Node, type ValType, type WModule, type WType } from
 const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e };
 const BLOCKTYPE: Record<WType, number> = { i32: 0x7f, i64: 0x7e, none: 0x40 };
 
+/**
+ * The writer's buffers are kept from one module to the next (up to SCRATCH_KEEP bytes): a
+ * fresh buffer grown by doubling to a large module's size is memory the OS must hand over page by
+ * page again on every compile (a page fault per 4 KiB: a tenth of a 100k-instruction compile).
+ * writeModule runs synchronously, so one set of buffers serves every compile.
+ */
+const SCRATCH_KEEP = 16 << 20;
+let scratchBytes: Uint8Array | null = null;
+let scratchOffsets: Int32Array | null = null;
+let scratchIndices: Int32Array | null = null;
+
 class ByteWriter {
-  buf = new Uint8Array(1 << 16);
+  buf: Uint8Array;
   len = 0;
+
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+  }
 
   private grow(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -119,14 +134,60 @@ export const MAX_FUNCTION_BYTES = 7_654_321;
 export interface WrittenModule {
   binary: Uint8Array;
   /** Code offsets of the tagged nodes, ascending, */
-  insnOffsets: number[];
+  insnOffsets: ArrayLike<number>;
   /** and their instruction indices. */
-  insnIndices: number[];
+  insnIndices: ArrayLike<number>;
 }
 
-/** Writes a WIR module as a Wasm binary. */
+/** The code offsets of tagged nodes and their instruction indices, as two growing columns. */
+class InsnColumns {
+  count = 0;
+  constructor(public offsets: Int32Array, public indices: Int32Array) {}
+
+  add(offset: number, pc: number): void {
+    if (this.count === this.offsets.length) {
+      const offsets = new Int32Array(this.count * 2);
+      offsets.set(this.offsets);
+      const indices = new Int32Array(this.count * 2);
+      indices.set(this.indices);
+      this.offsets = offsets;
+      this.indices = indices;
+    }
+    this.offsets[this.count] = offset;
+    this.indices[this.count++] = pc;
+  }
+}
+
+/** Writes a WIR module as a Wasm binary (its own copy of the bytes and columns). */
 export function writeModule(mod: WModule): WrittenModule {
-  const out = new ByteWriter();
+  return writeModuleWith(mod, (w) => ({
+    binary: w.binary.slice(), insnOffsets: Array.from(w.insnOffsets), insnIndices: Array.from(w.insnIndices),
+  }));
+}
+
+/**
+ * Writes a WIR module and hands the result to `finish` as views of the writer's reused buffers:
+ * they are valid only until `finish` returns (the caller copies what it keeps, e.g. into the
+ * final module with its custom sections, compiler/compile.ts), which saves copying a large
+ * module's bytes once more.
+ */
+export function writeModuleWith<T>(mod: WModule, finish: (written: WrittenModule) => T): T {
+  const out = new ByteWriter(scratchBytes ?? new Uint8Array(1 << 16));
+  scratchBytes = null;
+  const cols = new InsnColumns(scratchOffsets ?? new Int32Array(1024), scratchIndices ?? new Int32Array(1024));
+  scratchOffsets = scratchIndices = null;
+  const written = writeInto(mod, out, cols);
+  const result = finish(written);
+  // Kept for the next module only after `finish` (which may still read them) and if not huge.
+  if (out.buf.length <= SCRATCH_KEEP) scratchBytes = out.buf;
+  if (cols.offsets.length * 4 <= SCRATCH_KEEP) {
+    scratchOffsets = cols.offsets;
+    scratchIndices = cols.indices;
+  }
+  return result;
+}
+
+function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenModule {
   out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 
   // Types.
@@ -216,8 +277,6 @@ export function writeModule(mod: WModule): WrittenModule {
     }
   });
 
-  const insnOffsets: number[] = [];
-  const insnIndices: number[] = [];
   const labels: string[] = [];
   const depthOf = (label: string): number => {
     for (let i = labels.length - 1; i >= 0; i--) if (labels[i] === label) return labels.length - 1 - i;
@@ -256,8 +315,7 @@ export function writeModule(mod: WModule): WrittenModule {
       case 'load':
         expr(n.ptr);
         if (n.pc !== undefined) {
-          insnOffsets.push(out.len);
-          insnIndices.push(n.pc);
+          cols.add(out.len, n.pc);
         }
         out.u8(n.code);
         out.u32(0); // byte alignment: eBPF accesses need not be aligned
@@ -267,8 +325,7 @@ export function writeModule(mod: WModule): WrittenModule {
         expr(n.ptr);
         expr(n.value);
         if (n.pc !== undefined) {
-          insnOffsets.push(out.len);
-          insnIndices.push(n.pc);
+          cols.add(out.len, n.pc);
         }
         out.u8(n.code);
         out.u32(0);
@@ -341,8 +398,7 @@ export function writeModule(mod: WModule): WrittenModule {
       case 'call':
         for (const a of n.args) expr(a);
         if (n.pc !== undefined) {
-          insnOffsets.push(out.len);
-          insnIndices.push(n.pc);
+          cols.add(out.len, n.pc);
         }
         out.u8(0x10);
         out.u32(funcIndex.get(n.target)!);
@@ -356,8 +412,7 @@ export function writeModule(mod: WModule): WrittenModule {
         return;
       case 'nop':
         if (n.pc !== undefined) {
-          insnOffsets.push(out.len);
-          insnIndices.push(n.pc);
+          cols.add(out.len, n.pc);
         }
         return;
       case 'memory.copy':
@@ -450,5 +505,9 @@ export function writeModule(mod: WModule): WrittenModule {
       }
     });
   }
-  return { binary: out.buf.slice(0, out.len), insnOffsets, insnIndices };
+  return {
+    binary: out.buf.subarray(0, out.len),
+    insnOffsets: cols.offsets.subarray(0, cols.count),
+    insnIndices: cols.indices.subarray(0, cols.count),
+  };
 }

@@ -14,7 +14,7 @@ import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
 import { findSwitches, foldedSuccessors, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
-import { findNarrowDivisions, lowerNarrowDivision } from '../rewrite/narrow-div.js';
+import { addNarrowDivisions, lowerNarrowDivision } from '../rewrite/narrow-div.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
 import { emitCopyLoop, findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
 import { analyzeLoops } from '../rewrite/loops.js';
@@ -38,8 +38,14 @@ export class FunctionLowering {
   private readonly addr: MemAddress = { ptr: w.nop(), off: 0 };
   /** The compare trees emitted as tables, by root block. */
   private switches: ReadonlyMap<number, SwitchPlan> = new Map();
-  /** 64-bit divisions on 32-bit values, done in 32 bits (rewrite/narrow-div.ts), by instruction index. */
-  private narrowDivs: ReadonlySet<number> = new Set();
+  /**
+   * 64-bit divisions on 32-bit values, done in 32 bits (rewrite/narrow-div.ts), by instruction
+   * index: filled for a block when its code meets its first 64-bit division (narrowDone).
+   */
+  private readonly narrowDivs = new Set<number>();
+  private narrowDone: Uint8Array | null = null;
+  /** Whether divisions are narrowed: structured bodies only (set by emitBody), not the dispatch loop. */
+  private narrowing = false;
   /** Copy and fill loops with a bulk-memory fast path, by header block. */
   private copyLoops: ReadonlyMap<number, CopyLoopPlan> = new Map();
   /** Loops with a fast copy that leaves out the instrumentation's checks, by header block. */
@@ -122,7 +128,7 @@ export class FunctionLowering {
     const loops = this.budget.enabled || this.ctx.options.checked ? analyzeLoops(folded) : null;
     if (this.budget.enabled) this.budget.plan(folded, loops!, (id) => (plans.get(id)?.depth ?? 1) - 1);
     if (this.ctx.options.bulkMemory !== false) this.copyLoops = findCopyLoops(folded, this.insns, plans);
-    this.narrowDivs = findNarrowDivisions(this.fn.blocks, this.insns);
+    this.narrowing = true;
     if (loops && !this.split && this.ctx.options.loopVersions !== false) {
       this.versions = findLoopVersions(folded, this.insns, loops, this.ctx.options, this.budget.enabled, new Set(plans.keys()));
     }
@@ -396,6 +402,14 @@ export class FunctionLowering {
     for (let i = first; i <= last; i++) {
       const insn = this.insns[i]!;
       if (insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond') continue;
+      if (this.narrowing && insn.kind === 'alu' && insn.width === 64 && (insn.op === 'div' || insn.op === 'mod')) {
+        // The whole block's divisions (a block cut into ranges is looked at once).
+        this.narrowDone ??= new Uint8Array(this.fn.blocks.length);
+        if (!this.narrowDone[blk.id]) {
+          this.narrowDone[blk.id] = 1;
+          addNarrowDivisions(blk, this.insns, this.narrowDivs);
+        }
+      }
       if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc));
       this.emitInsn(insn, out);
     }

@@ -46,8 +46,20 @@ export interface SplitPlan {
   chunks: Chunk[];
 }
 
+/**
+ * The label strings of the first LABEL_CACHE block ids, made once: code generation names a label
+ * for every branch, block and loop, and the direct writer finds a branch's depth by comparing it
+ * with the open labels, which is quickest when they are the same string.
+ */
+const LABEL_CACHE = 8192;
+const labelStrings: Array<Array<string | undefined>> = [new Array<string | undefined>(LABEL_CACHE), new Array<string | undefined>(LABEL_CACHE)];
+
 /** The label a `br` or switch target names (see lower/function.ts). */
 export function branchLabel(target: number, loop: boolean): string {
+  if (target >= 0 && target < LABEL_CACHE) {
+    const cache = labelStrings[loop ? 1 : 0]!;
+    return cache[target] ??= (loop ? 'L' : 'B') + target;
+  }
   return (loop ? 'L' : 'B') + target;
 }
 
@@ -56,26 +68,51 @@ export function branchLabel(target: number, loop: boolean): string {
  * of at most about `cap` instructions each. Returns null when the body fits in one function.
  */
 export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHUNK_INSNS): SplitPlan | null {
-  const sizes = new Map<Stmt, number>();
+  // Container sizes, measured once, without recursion (a 1M-instruction function nests thousands
+  // of levels deep, and the host stack is also what the structurer and the lowering recurse on).
+  // The structurer makes one `block` per merge node, one `loop` per loop header and one `if` per
+  // conditional block (compiler/structure.ts), so a typed array by kind and block id holds their
+  // sizes (a Map of hundreds of thousands of statements was a tenth of a 1M-instruction compile);
+  // the few copies fitStmt makes, with fewer statements under the same id, are in `copySizes`.
+  const known = new Int32Array(3 * blocks.length);
+  const copySizes = new Map<Stmt, number>();
+  const keyOf = (s: Extract<Stmt, { k: 'block' | 'loop' | 'if' }>): number =>
+    s.k === 'if' ? 3 * s.block + 2 : s.k === 'loop' ? 3 * s.label + 1 : 3 * s.label;
   const codeSize = (s: Extract<Stmt, { k: 'code' }>): number => {
     const b = blocks[s.block]!;
     return (s.last ?? b.last) - (s.first ?? b.first) + 1;
   };
-  const listSize = (list: readonly Stmt[]): number => {
-    let n = 0;
-    for (const s of list) n += size(s);
-    return n;
-  };
-  function size(s: Stmt): number {
-    // Only containers are remembered: the others cost nothing to measure again, and a map of
-    // every statement of a 1M-instruction function was a tenth of its compile.
+  /** The size of `s`; a container's is already known (measured below, or when fitStmt made it). */
+  const size = (s: Stmt): number => {
     if (s.k === 'code') return codeSize(s);
     if (s.k !== 'block' && s.k !== 'loop' && s.k !== 'if') return 1;
-    let n = sizes.get(s);
-    if (n !== undefined) return n;
-    n = s.k === 'if' ? 1 + listSize(s.then) + listSize(s.else) : 1 + listSize(s.body);
-    sizes.set(s, n);
+    return copySizes.get(s) ?? known[keyOf(s)]!;
+  };
+  const listSize = (list: readonly Stmt[]): number => {
+    let n = 0;
+    for (let i = 0; i < list.length; i++) n += size(list[i]!);
     return n;
+  };
+  const measure = (s: Extract<Stmt, { k: 'block' | 'loop' | 'if' }>): number =>
+    s.k === 'if' ? 1 + listSize(s.then) + listSize(s.else) : 1 + listSize(s.body);
+  {
+    // Containers in preorder (each before those it holds), then measured from the last.
+    const containers: Array<Extract<Stmt, { k: 'block' | 'loop' | 'if' }>> = [];
+    const todo: Array<readonly Stmt[]> = [body];
+    while (todo.length > 0) {
+      const list = todo.pop()!;
+      for (let i = 0; i < list.length; i++) {
+        const s = list[i]!;
+        if (s.k === 'block' || s.k === 'loop') {
+          containers.push(s);
+          todo.push(s.body);
+        } else if (s.k === 'if') {
+          containers.push(s);
+          todo.push(s.then, s.else);
+        }
+      }
+    }
+    for (let i = containers.length - 1; i >= 0; i--) known[keyOf(containers[i]!)] = measure(containers[i]!);
   }
   if (listSize(body) <= cap) return null;
 
@@ -116,7 +153,24 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
       const container = s.k === 'block' || s.k === 'loop' || s.k === 'if';
       if (container && (left >= room / 4 || used === 0)) {
         // Room enough to split inside the statement; what follows it is outlined next round.
-        const fitted = fitStmt(s, Math.max(left, 1));
+        // (Inline rather than a function of its own: this recursion is as deep as the function
+        // nests, thousands of levels in a 1M-instruction program, and each level costs host stack.)
+        const inside = Math.max(left, 1);
+        let fitted: typeof s;
+        if (s.k === 'if') {
+          const t = listSize(s.then);
+          const e = listSize(s.else);
+          const thenRoom = Math.max(1, Math.floor(((inside - 1) * t) / Math.max(1, t + e)));
+          fitted = {
+            k: 'if', block: s.block,
+            then: t > 0 ? fitList(s.then, thenRoom) : s.then,
+            else: e > 0 ? fitList(s.else, Math.max(1, inside - 1 - thenRoom)) : s.else,
+          };
+        } else {
+          fitted = { k: s.k, label: s.label, body: fitList(s.body, inside - 1) };
+        }
+        // A copy: its statements are originals and copies already measured.
+        copySizes.set(fitted, measure(fitted));
         out.push(fitted);
         used += size(fitted);
         continue;
@@ -132,28 +186,6 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
       return out;
     }
     return out;
-  };
-
-  const fitStmt = (s: Stmt, room: number): Stmt => {
-    switch (s.k) {
-      case 'block':
-        return { k: 'block', label: s.label, body: fitList(s.body, room - 1) };
-      case 'loop':
-        return { k: 'loop', label: s.label, body: fitList(s.body, room - 1) };
-      case 'if': {
-        const t = listSize(s.then);
-        const e = listSize(s.else);
-        const total = Math.max(1, t + e);
-        const thenRoom = Math.max(1, Math.floor(((room - 1) * t) / total));
-        return {
-          k: 'if', block: s.block,
-          then: t > 0 ? fitList(s.then, thenRoom) : s.then,
-          else: e > 0 ? fitList(s.else, Math.max(1, room - 1 - thenRoom)) : s.else,
-        };
-      }
-      default:
-        return s;
-    }
   };
 
   /**
@@ -182,28 +214,35 @@ export function planSplit(body: Stmt[], blocks: readonly BasicBlock[], cap = CHU
  * the last pushed, so they come out in the same place as when the suffix itself is walked.
  */
 function outerLabels(list: readonly Stmt[]): string[] {
-  const defined = new Set<string>();
-  const used: string[] = [];
-  const seen = new Set<string>();
-  const use = (label: string): void => {
-    if (!seen.has(label)) {
-      seen.add(label);
-      used.push(label);
+  // Labels as numbers while walking, 2 * block + (loop ? 1 : 0): no string made and hashed per
+  // statement (a chunk's exits, strings, are read back into numbers).
+  const defined = new Set<number>();
+  const used: number[] = [];
+  const seen = new Set<number>();
+  const use = (key: number): void => {
+    if (!seen.has(key)) {
+      seen.add(key);
+      used.push(key);
     }
   };
   const todo: Array<readonly Stmt[]> = [list];
   while (todo.length > 0) {
     for (const s of todo.pop()!) {
       switch (s.k) {
-        case 'block': defined.add(branchLabel(s.label, false)); todo.push(s.body); break;
-        case 'loop': defined.add(branchLabel(s.label, true)); todo.push(s.body); break;
+        case 'block': defined.add(2 * s.label); todo.push(s.body); break;
+        case 'loop': defined.add(2 * s.label + 1); todo.push(s.body); break;
         case 'if': todo.push(s.then, s.else); break;
-        case 'br': use(branchLabel(s.target, s.loop)); break;
-        case 'switch': for (const t of s.targets) use(branchLabel(t.target, t.loop)); break;
-        case 'chunk': for (const l of s.exits) use(l); break;
+        case 'br': use(2 * s.target + (s.loop ? 1 : 0)); break;
+        case 'switch': for (const t of s.targets) use(2 * t.target + (t.loop ? 1 : 0)); break;
+        case 'chunk': for (const l of s.exits) use(labelKey(l)); break;
         default: break;
       }
     }
   }
-  return used.filter((l) => !defined.has(l));
+  return used.filter((k) => !defined.has(k)).map((k) => branchLabel(k >> 1, (k & 1) === 1));
+}
+
+/** The number outerLabels uses for a label made by branchLabel. */
+function labelKey(label: string): number {
+  return 2 * Number(label.slice(1)) + (label[0] === 'L' ? 1 : 0);
 }

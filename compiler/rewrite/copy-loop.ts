@@ -78,27 +78,32 @@ export function findCopyLoops(
   blocks: readonly BasicBlock[], insns: readonly Insn[], switches: ReadonlyMap<number, SwitchPlan>,
 ): Map<number, CopyLoopPlan> {
   const plans = new Map<number, CopyLoopPlan>();
-  for (const h of blocks) {
-    if (switches.has(h.id) || h.succs.length !== 2) continue;
+  // An indexed loop without a closure per block: this looks at every conditional jump.
+  for (let hi = 0; hi < blocks.length; hi++) {
+    const h = blocks[hi]!;
+    if (h.succs.length !== 2 || switches.has(h.id)) continue;
     const t = insns[h.last]!;
     if (t.kind !== 'jcond') continue;
-    const [taken, fall] = h.succs as [number, number];
+    const taken = h.succs[0]!;
+    const fall = h.succs[1]!;
     if (taken === fall) continue;
-    const isLatch = (id: number): boolean => {
-      const b = blocks[id]!;
-      return b.first === b.last && insns[b.first]!.kind === 'ja' && b.succs.length === 1 && b.succs[0] === h.id
-        && b.preds.length === 1 && b.preds[0] === h.id;
-    };
     let latch: number | null = null;
     let continueTaken: boolean;
     if (taken === h.id) continueTaken = true;
-    else if (isLatch(taken)) [latch, continueTaken] = [taken, true];
-    else if (isLatch(fall)) [latch, continueTaken] = [fall, false];
+    else if (isLatch(blocks, insns, taken, h.id)) [latch, continueTaken] = [taken, true];
+    else if (isLatch(blocks, insns, fall, h.id)) [latch, continueTaken] = [fall, false];
     else continue;
     const plan = analyze(h, insns, t, continueTaken, latch);
     if (plan) plans.set(h.id, plan);
   }
   return plans;
+}
+
+/** Whether block `id` holds only a `ja` back to `header`, its only predecessor (a loop's latch). */
+function isLatch(blocks: readonly BasicBlock[], insns: readonly Insn[], id: number, header: number): boolean {
+  const b = blocks[id]!;
+  return b.first === b.last && insns[b.first]!.kind === 'ja' && b.succs.length === 1 && b.succs[0] === header
+    && b.preds.length === 1 && b.preds[0] === header;
 }
 
 interface Access {

@@ -29,65 +29,69 @@ const U32_LIMIT = 1n << 32n;
  */
 export function findNarrowDivisions(blocks: readonly BasicBlock[], insns: readonly Insn[]): Set<number> {
   const out = new Set<number>();
-  const known = new Uint8Array(11);
   for (const b of blocks) {
     let any = false;
     for (let i = b.first; i <= b.last; i++) {
       if (insns[i]!.kind === 'alu' && ((insns[i] as AluInsn).op === 'div' || (insns[i] as AluInsn).op === 'mod')) any = true;
     }
-    if (!any) continue;
-    known.fill(0);
-    for (let i = b.first; i <= b.last; i++) {
-      const x = insns[i]!;
-      if (x.kind === 'alu' && x.width === 64 && (x.op === 'div' || x.op === 'mod')) {
-        const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
-        if (known[x.dst] === 1 && srcKnown) out.add(x.pc);
-      }
-      step(x, known);
-    }
+    if (any) addNarrowDivisions(b, insns, out);
   }
   return out;
 }
 
+/**
+ * Adds to `out` the `pc` of the 64-bit `div` and `mod` instructions of block `b` whose operands
+ * are both below 2^32 (the lowering asks for each block that has a division, when it meets the
+ * first one, rather than walking every block of the function first).
+ */
+export function addNarrowDivisions(b: BasicBlock, insns: readonly Insn[], out: Set<number>): void {
+  const known = new Uint8Array(11);
+  for (let i = b.first; i <= b.last; i++) {
+    const x = insns[i]!;
+    if (x.kind === 'alu' && x.width === 64 && (x.op === 'div' || x.op === 'mod')) {
+      const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
+      if (known[x.dst] === 1 && srcKnown) out.add(x.pc);
+    }
+    step(x, known);
+  }
+}
+
 /** Updates `known` (1: the register is below 2^32) for the effect of `x`. */
 function step(x: Insn, known: Uint8Array): void {
-  const set = (r: Reg, v: boolean): void => {
-    known[r] = v ? 1 : 0;
-  };
   switch (x.kind) {
     case 'alu': {
       if (x.width === 32) {
-        set(x.dst, true);
+        setKnown(known, x.dst, true);
         return;
       }
       const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
       switch (x.op) {
         case 'mov':
-          set(x.dst, x.sxBits === 0 && srcKnown);
+          setKnown(known, x.dst, x.sxBits === 0 && srcKnown);
           return;
         case 'rsh':
-          set(x.dst, known[x.dst] === 1 || (x.src === null && (x.imm & 63) >= 32));
+          setKnown(known, x.dst, known[x.dst] === 1 || (x.src === null && (x.imm & 63) >= 32));
           return;
         case 'and':
-          set(x.dst, known[x.dst] === 1 || srcKnown);
+          setKnown(known, x.dst, known[x.dst] === 1 || srcKnown);
           return;
         case 'div':
         case 'mod':
-          set(x.dst, known[x.dst] === 1);
+          setKnown(known, x.dst, known[x.dst] === 1);
           return;
         default:
-          set(x.dst, false);
+          setKnown(known, x.dst, false);
           return;
       }
     }
     case 'ldx':
-      set(x.dst, !x.signed && x.size < 8);
+      setKnown(known, x.dst, !x.signed && x.size < 8);
       return;
     case 'end':
-      set(x.dst, x.bits < 64);
+      setKnown(known, x.dst, x.bits < 64);
       return;
     case 'lddw':
-      set(x.dst, x.src === 0 && x.value >= 0n && x.value < U32_LIMIT);
+      setKnown(known, x.dst, x.src === 0 && x.value >= 0n && x.value < U32_LIMIT);
       return;
     case 'call':
     case 'call_local':
@@ -107,6 +111,11 @@ function step(x: Insn, known: Uint8Array): void {
     default:
       return;
   }
+}
+
+/** Sets whether register `r` is below 2^32 (a function, not a closure made per instruction). */
+function setKnown(known: Uint8Array, r: Reg, v: boolean): void {
+  known[r] = v ? 1 : 0;
 }
 
 /**

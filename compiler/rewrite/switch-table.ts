@@ -33,7 +33,7 @@
  * charged for the deepest path through the tree (an upper bound, as for if-arms).
  */
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
-import type { Insn, JcondInsn, JmpOp, Reg } from '../../runtime/isa/insn.js';
+import type { AluInsn, Insn, JcondInsn, JmpOp, Reg } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
 import { get32, get64, i64c, set64 } from '../lower/state.js';
 import { CONST_TABLE_BASE, CONST_TABLE_END } from '../../runtime/abi.js';
@@ -189,13 +189,24 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     const t = insns[b.last]!;
     return t.kind === 'jcond' && t.src === null && t.op !== 'jset' ? t : undefined;
   };
-  /** The moves before block `b`'s compare, or null when it holds anything else (or too many). */
-  const movesOf = (b: BasicBlock, reg: Reg): SwitchMove[] | null => {
-    if (b.last - b.first > MAX_MOVES) return null;
-    const moves: SwitchMove[] = [];
+  /**
+   * Whether block `b` holds nothing but at most MAX_MOVES `rY = imm` (rY not `reg`) before its
+   * compare: movesOf's test, without making the list (it runs for every compare).
+   */
+  const onlyMoves = (b: BasicBlock, reg: Reg): boolean => {
+    if (b.last - b.first > MAX_MOVES) return false;
     for (let i = b.first; i < b.last; i++) {
       const x = insns[i]!;
-      if (x.kind !== 'alu' || x.op !== 'mov' || x.src !== null || x.sxBits !== 0 || x.dst === reg) return null;
+      if (x.kind !== 'alu' || x.op !== 'mov' || x.src !== null || x.sxBits !== 0 || x.dst === reg) return false;
+    }
+    return true;
+  };
+  /** The moves before block `b`'s compare, or null when it holds anything else (or too many). */
+  const movesOf = (b: BasicBlock, reg: Reg): SwitchMove[] | null => {
+    if (!onlyMoves(b, reg)) return null;
+    const moves: SwitchMove[] = [];
+    for (let i = b.first; i < b.last; i++) {
+      const x = insns[i] as AluInsn;
       moves.push({ reg: x.dst, value: x.width === 64 ? BigInt.asUintN(64, BigInt(x.imm)) : BigInt(x.imm >>> 0) });
     }
     return moves;
@@ -205,7 +216,7 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     const b = blocks[id]!;
     if (id === 0 || taken[id] || b.preds.length !== 1 || b.preds[0] !== parent) return false;
     const c = compareOf(b);
-    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1] && movesOf(b, rc.dst) !== null;
+    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1] && onlyMoves(b, rc.dst);
   };
   /**
    * Whether block `b` would be an inner node of the tree of its only predecessor: it is not a
@@ -217,15 +228,12 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     const pc = compareOf(blocks[b.preds[0]!]!);
     return pc !== undefined && canBeInner(b.id, b.preds[0]!, pc);
   };
-  for (let pass = 0; pass < 2; pass++) for (let ri = 0; ri < blocks.length; ri++) {
-    const root = blocks[ri]!;
-    if (taken[root.id]) continue;
-    const rc = compareOf(root);
-    if (!rc) continue;
-    if (pass === 0 && innerOfParent(root)) continue;
-    // Most compares are no tree: without an inner child there are fewer than MIN_COMPARES.
-    const succs = root.succs;
-    if (!(succs.length > 0 && canBeInner(succs[0]!, root.id, rc)) && !(succs.length > 1 && canBeInner(succs[1]!, root.id, rc))) continue;
+  /**
+   * The tree rooted at `root` (whose compare is `rc`), or undefined when it is none or not dense
+   * enough. A function of its own rather than the loop body: the closures it makes would
+   * otherwise make the loop allocate a scope for every block.
+   */
+  const planTree = (root: BasicBlock, rc: JcondInsn): SwitchPlan | undefined => {
     const isInner = (id: number, parent: number): boolean => canBeInner(id, parent, rc);
     // Collect the tree (iteratively).
     const inner: number[] = [];
@@ -251,8 +259,8 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
         }
       }
     }
-    if (stack.length > 0) continue;
-    if (mixed || inner.length + 1 < MIN_COMPARES) continue;
+    if (stack.length > 0) return undefined;
+    if (mixed || inner.length + 1 < MIN_COMPARES) return undefined;
     const signed = order !== 'unsigned';
     const bits = rc.width;
     const norm = (imm: number): bigint => {
@@ -270,7 +278,7 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
       if (k > max) max = k;
     }
     const span = max - min + 1n;
-    if (span > BigInt(MAX_SPAN) || span > BigInt(DENSITY * nodes.length)) continue;
+    if (span > BigInt(MAX_SPAN) || span > BigInt(DENSITY * nodes.length)) return undefined;
     const leaves: number[] = [];
     const leafIndex = (id: number): number => {
       let i = leaves.indexOf(id);
@@ -328,7 +336,19 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
       plan.lookup = lookup;
       plan.depth += lookup.skipped;
     }
-    plans.set(root.id, plan);
+    return plan;
+  };
+  for (let pass = 0; pass < 2; pass++) for (let ri = 0; ri < blocks.length; ri++) {
+    const root = blocks[ri]!;
+    if (taken[root.id]) continue;
+    const rc = compareOf(root);
+    if (!rc) continue;
+    if (pass === 0 && innerOfParent(root)) continue;
+    // Most compares are no tree: without an inner child there are fewer than MIN_COMPARES.
+    const succs = root.succs;
+    if (!(succs.length > 0 && canBeInner(succs[0]!, root.id, rc)) && !(succs.length > 1 && canBeInner(succs[1]!, root.id, rc))) continue;
+    const plan = planTree(root, rc);
+    if (plan) plans.set(root.id, plan);
   }
   return plans;
 }

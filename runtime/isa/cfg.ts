@@ -207,39 +207,56 @@ function buildFunction(
     }
     if (isTerminator(insn)) leader[i + 1 - firstInsn] = 1;
   }
-  // Blocks over the whole range, then keep the reachable ones.
-  const blockOfInsn = new Int32Array(endInsn - firstInsn).fill(-1);
-  // Successor and predecessor lists are made at their final length (array literals), not grown
-  // from empty: a compile of 100k instructions makes tens of thousands of them.
-  const all: BasicBlock[] = [];
-  const none: number[] = [];
+  // Blocks over the whole range, in typed arrays (first instruction, successors): the objects are
+  // made only for the reachable blocks, at their final ids, with their final successor and
+  // predecessor lists (a compile of 100k instructions makes tens of thousands of them, and each
+  // object, list and array grown by push is memory the collector must copy or the OS must map).
+  const span = endInsn - firstInsn;
+  const blockOfInsn = new Int32Array(span);
+  const firstOf = new Int32Array(span + 1);
+  let count = 0;
   for (let i = firstInsn; i < endInsn; ) {
     let j = i;
     while (j + 1 < endInsn && !leader[j + 1 - firstInsn]) j++;
-    const id = all.length;
-    all.push({ id, first: i, last: j, succs: none, preds: none });
-    for (let k = i; k <= j; k++) blockOfInsn[k - firstInsn] = id;
+    firstOf[count] = i;
+    for (let k = i; k <= j; k++) blockOfInsn[k - firstInsn] = count;
+    count++;
     i = j + 1;
   }
+  firstOf[count] = endInsn;
+  // Successors: nsucc[b] of them, in succA[b] (the taken target for a conditional jump) and succB[b].
+  const nsucc = new Uint8Array(count);
+  const succA = new Int32Array(count);
+  const succB = new Int32Array(count);
   const blockAtPc = (pc: number): number => blockOfInsn[slotToInsn[pc]! - firstInsn]!;
-  for (let bi = 0; bi < all.length; bi++) {
-    const b = all[bi]!;
-    const t = insns[b.last]!;
-    if (t.kind === 'exit') b.succs = [];
-    else if (t.kind === 'ja') b.succs = [blockAtPc(t.target)];
-    else if (t.kind === 'jcond') b.succs = [blockAtPc(t.target), b.id + 1];
-    else b.succs = [b.id + 1];
+  for (let b = 0; b < count; b++) {
+    const t = insns[firstOf[b + 1]! - 1]!;
+    if (t.kind === 'exit') continue;
+    if (t.kind === 'ja') {
+      nsucc[b] = 1;
+      succA[b] = blockAtPc(t.target);
+    } else if (t.kind === 'jcond') {
+      nsucc[b] = 2;
+      succA[b] = blockAtPc(t.target);
+      succB[b] = b + 1;
+    } else {
+      nsucc[b] = 1;
+      succA[b] = b + 1;
+    }
   }
   // Reachability from the entry block; renumber in program order.
-  const seen = new Uint8Array(all.length);
-  const stack = [0];
+  const seen = new Uint8Array(count);
+  const stack = new Int32Array(count);
+  let sp = 0;
+  stack[sp++] = 0;
   seen[0] = 1;
-  while (stack.length > 0) {
-    const b = all[stack.pop()!]!;
-    for (const s of b.succs) {
+  while (sp > 0) {
+    const b = stack[--sp]!;
+    for (let k = 0; k < nsucc[b]!; k++) {
+      const s = k === 0 ? succA[b]! : succB[b]!;
       if (!seen[s]) {
         seen[s] = 1;
-        stack.push(s);
+        stack[sp++] = s;
       }
     }
   }
@@ -251,32 +268,30 @@ function buildFunction(
     if (f === F_SITE) sites.push(firstInsn + i);
     else usesFrame = true;
   }
-  const newId = new Int32Array(all.length).fill(-1);
-  const blocks: BasicBlock[] = [];
-  for (let bi = 0; bi < all.length; bi++) {
-    const b = all[bi]!;
-    if (!seen[b.id]) continue;
-    newId[b.id] = blocks.length;
-    blocks.push(b);
+  const newId = new Int32Array(count).fill(-1);
+  let kept = 0;
+  for (let b = 0; b < count; b++) if (seen[b]) newId[b] = kept++;
+  // Predecessor lists at their exact length: counted first, then filled in order of the source
+  // block (pushing onto a one-element list would reserve room for 17).
+  const predCount = new Int32Array(kept);
+  for (let b = 0; b < count; b++) {
+    if (!seen[b]) continue;
+    for (let k = 0; k < nsucc[b]!; k++) predCount[newId[k === 0 ? succA[b]! : succB[b]!]!]!++;
   }
-  for (let bi = 0; bi < blocks.length; bi++) {
-    const b = blocks[bi]!;
-    b.id = newId[b.id]!;
-    for (let k = 0; k < b.succs.length; k++) b.succs[k] = newId[b.succs[k]!]!;
-  }
-  // Predecessor lists at their exact length: counted first, then filled (pushing onto a
-  // one-element list would reserve room for 17).
-  const predCount = new Int32Array(blocks.length);
-  for (let bi = 0; bi < blocks.length; bi++) {
-    const ss = blocks[bi]!.succs;
-    for (let k = 0; k < ss.length; k++) predCount[ss[k]!]!++;
-  }
-  for (let bi = 0; bi < blocks.length; bi++) {
-    const c = predCount[bi]!;
-    blocks[bi]!.preds = c === 0 ? [] : c === 1 ? [-1] : c === 2 ? [-1, -1] : new Array<number>(c).fill(-1);
+  const blocks: BasicBlock[] = new Array<BasicBlock>(kept);
+  for (let b = 0; b < count; b++) {
+    if (!seen[b]) continue;
+    const id = newId[b]!;
+    const n = nsucc[b]!;
+    const c = predCount[id]!;
+    blocks[id] = {
+      id, first: firstOf[b]!, last: firstOf[b + 1]! - 1,
+      succs: n === 0 ? [] : n === 1 ? [newId[succA[b]!]!] : [newId[succA[b]!]!, newId[succB[b]!]!],
+      preds: c === 0 ? [] : c === 1 ? [-1] : c === 2 ? [-1, -1] : new Array<number>(c).fill(-1),
+    };
   }
   predCount.fill(0);
-  for (let bi = 0; bi < blocks.length; bi++) {
+  for (let bi = 0; bi < kept; bi++) {
     const ss = blocks[bi]!.succs;
     for (let k = 0; k < ss.length; k++) {
       const s = ss[k]!;
