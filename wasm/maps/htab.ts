@@ -127,45 +127,59 @@ export function htabClear(map: u32): void {
   store<u32>(map, 0, D_COUNT);
 }
 
-/** The slot + 1 holding `key`, or 0. The hot path of bpf_map_lookup_elem. */
-export function htabFind(map: u32, key: u32): u32 {
-  const ks = load<u32>(map, D_KEY_SIZE);
+/**
+ * htabFind of a table with 4-byte keys. Inlined into htabFind and into map_lookup_elem, whose
+ * lookups in HASH maps with such keys (the common case) are then one call from the program. The
+ * chain's first entry is tested before the loop: most lookups end there, and only a walk past
+ * it needs its bound.
+ */
+// @ts-ignore: decorator
+@inline export function htabFind4(map: u32, key: u32): u32 {
   const meta = load<u32>(map, D_META);
-  const seed = load<u32>(meta);
   const buckets = meta + HEADER;
   const mask = load<u32>(map, S_MASK);
   const entries = buckets + (mask << 2) + 4 - 16;
-  // The chain's first entry is tested before the loop: most lookups end there, and only a walk
-  // past it needs its bound.
-  if (ks == 4) {
-    const k = load<u32>(key);
-    let i = load<u32>(buckets + ((fmix32(k ^ seed) & mask) << 2));
-    if (i == 0) return 0;
-    let e = entries + (i << 4);
+  const k = load<u32>(key);
+  let i = load<u32>(buckets + ((fmix32(k ^ load<u32>(meta)) & mask) << 2));
+  if (i == 0) return 0;
+  let e = entries + (i << 4);
+  if (load<u32>(e, 8) == k) return i;
+  let n = walkLimit(map);
+  while ((i = load<u32>(e)) != 0) {
+    if (n-- == 0) return 0;
+    e = entries + (i << 4);
     if (load<u32>(e, 8) == k) return i;
-    let n = walkLimit(map);
-    while ((i = load<u32>(e)) != 0) {
-      if (n-- == 0) return 0;
-      e = entries + (i << 4);
-      if (load<u32>(e, 8) == k) return i;
-    }
-    return 0;
   }
-  if (ks == 8) {
-    const k = load<u64>(key);
-    let i = load<u32>(buckets + ((fmix64(k ^ <u64>seed) & mask) << 2));
-    if (i == 0) return 0;
-    let e = entries + (i << 4);
+  return 0;
+}
+
+/** htabFind of a table with 8-byte keys (see htabFind4). */
+// @ts-ignore: decorator
+@inline export function htabFind8(map: u32, key: u32): u32 {
+  const meta = load<u32>(map, D_META);
+  const buckets = meta + HEADER;
+  const mask = load<u32>(map, S_MASK);
+  const entries = buckets + (mask << 2) + 4 - 16;
+  const k = load<u64>(key);
+  let i = load<u32>(buckets + ((fmix64(k ^ <u64>load<u32>(meta)) & mask) << 2));
+  if (i == 0) return 0;
+  let e = entries + (i << 4);
+  if (load<u64>(e, 8) == k) return i;
+  let n = walkLimit(map);
+  while ((i = load<u32>(e)) != 0) {
+    if (n-- == 0) return 0;
+    e = entries + (i << 4);
     if (load<u64>(e, 8) == k) return i;
-    let n = walkLimit(map);
-    while ((i = load<u32>(e)) != 0) {
-      if (n-- == 0) return 0;
-      e = entries + (i << 4);
-      if (load<u64>(e, 8) == k) return i;
-    }
-    return 0;
   }
-  return findKey(map, key, ks, hashKey(key, ks, seed) & ~REF);
+  return 0;
+}
+
+/** The slot + 1 holding `key`, or 0. */
+export function htabFind(map: u32, key: u32): u32 {
+  const ks = load<u32>(map, D_KEY_SIZE);
+  if (ks == 4) return htabFind4(map, key);
+  if (ks == 8) return htabFind8(map, key);
+  return findKey(map, key, ks, hashKey(key, ks, seedOf(map)) & ~REF);
 }
 
 /**
