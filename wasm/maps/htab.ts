@@ -133,8 +133,7 @@ export function htabClear(map: u32): void {
  * The hash of `key` (`ks` bytes) kept in its entry, bit 31 (REF) clear; its bucket is `& mask`.
  * 4-byte keys: mulShift32 (hash.ts), whose result is the bucket itself.
  */
-// @ts-ignore: decorator
-@inline function entryHash(map: u32, key: u32, ks: u32): u32 {
+function entryHash(map: u32, key: u32, ks: u32): u32 {
   if (ks == 4) return mulShift32(load<u32>(key), seedOf(map), load<u32>(map, S_MASK)) & ~REF;
   return hashKey(key, ks, seedOf(map)) & ~REF;
 }
