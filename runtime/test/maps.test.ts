@@ -565,6 +565,39 @@ describe('HASH', () => {
     expect(h.store.raw.map_lookup_percpu_elem(h.desc(), h.put(u32(1)), 0) >>> 0).toBe(a);
     expect(h.store.raw.map_lookup_percpu_elem(h.desc(), h.put(u32(1)), 1)).toBe(0);
   });
+
+  // 4-byte keys hash by multiply-shift (wasm/maps/hash.ts): keys that differ only in some bits
+  // (ports, counters, addresses in one subnet, multiples of a power of two) still spread over the
+  // buckets, so chains stay short. A hash that kept the low bits would put all of the shifted
+  // patterns in one bucket.
+  it.each([
+    ['consecutive', (i: number) => i],
+    ['multiples of 2^8', (i: number) => i << 8],
+    ['multiples of 2^16', (i: number) => i << 16],
+    ['multiples of 2^22', (i: number) => (i << 22) >>> 0],
+    ['10.0.0.0/22 in network order', (i: number) => (0x0a | ((i >> 8) << 16) | ((i & 0xff) << 24)) >>> 0],
+  ])('4-byte keys spread over the buckets: %s', async (_name, keyAt) => {
+    const n = 1024;
+    const h = await Harness.create({ type: MapType.HASH, valueSize: 4, maxEntries: n });
+    for (let i = 0; i < n; i++) expect(h.update(u32(keyAt(i)), u32(i))).toBe(0);
+    for (let i = 0; i < n; i++) expect(h.read(h.lookup(u32(keyAt(i))), 4)).toEqual(u32(i));
+    const t = htabOf(h);
+    const v = new DataView(h.memory.buffer);
+    let used = 0;
+    let longest = 0;
+    let total = 0;
+    for (let b = 0; b < t.nBuckets; b++) {
+      let len = 0;
+      for (let s = v.getUint32(t.bucket(b), true); s !== 0 && len <= n; s = v.getUint32(t.entry(s - 1), true)) len++;
+      if (len > 0) used++;
+      longest = Math.max(longest, len);
+      total += len;
+    }
+    expect(total).toBe(n);
+    // 1024 keys at random in 1024 buckets: ~632 used, the longest chain ~5.
+    expect(used).toBeGreaterThan(550);
+    expect(longest).toBeLessThanOrEqual(8);
+  });
 });
 
 describe('LRU_HASH and LRU_PERCPU_HASH', () => {

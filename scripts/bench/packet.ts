@@ -4,7 +4,8 @@
  * batch path (`testBatch`, copying the frames into linear memory included), bpf2wasm's per-frame
  * `test()`, the same C built natively (scripts/bench/xdp_native.c), and the kernel's
  * BPF_PROG_TEST_RUN (`bpftool prog run ... repeat N`) where the machine allows (root, bpftool,
- * bpf()); otherwise that row says why it was skipped. More rows run other programs over the
+ * bpf()); otherwise that row says why it was skipped. A program that only returns XDP_PASS
+ * gives the batch path's own cost (copy in, loop, calls, JS per batch). More rows run other programs over the
  * same frames, batch and per frame: an skb program (test-programs/c/sock_syn.o's socket
  * filter), socket lookups (sk_lookup.o's syn_cookie) and helpers called by number (xdp_callx.o).
  */
@@ -12,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { compile } from '../../compiler/compile.js';
 import { compileObject } from '../../compiler/object/compile-object.js';
 import { instantiate } from '../../runtime/instance.js';
 
@@ -71,6 +73,13 @@ export async function benchPacket(root: string, minMs: number, log: (m: string) 
   frames.forEach((f, i) => packed.data.set(f, i * 64));
   rows.push({ path: 'bpf2wasm testBatch() packed (frames copied in)', nsPerFrame: timePasses(() => pa.testBatch(packed, { dataOut: false }), frames.length, minMs) });
   log(`packet: batch packed ${rows.at(-1)!.nsPerFrame!.toFixed(1)} ns/frame`);
+  // The batch's own cost (the copy in, the loop, the calls, the JS per batch): the same frames
+  // through an XDP program that only returns XDP_PASS (`r0 = 2; exit`).
+  const passWasm = (await compile(new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), { entries: [{ name: 'pass', pc: 0, type: 'xdp' }] })).wasm;
+  const pp = (await instantiate(passWasm)).program('pass');
+  if (!pp.testBatch(frames.slice(0, 1)).fastPath) throw new Error('the XDP_PASS program did not take the batch fast path');
+  rows.push({ path: 'testBatch() packed, a program returning XDP_PASS', nsPerFrame: timePasses(() => pp.testBatch(packed, { dataOut: false }), frames.length, minMs) });
+  log(`packet: batch packed, XDP_PASS only ${rows.at(-1)!.nsPerFrame!.toFixed(1)} ns/frame`);
   rows.push({ path: 'bpf2wasm testBatch() array (frames copied in)', nsPerFrame: timePasses(() => pa.testBatch(frames, { dataOut: false }), frames.length, minMs) });
   log(`packet: batch ${rows.at(-1)!.nsPerFrame!.toFixed(1)} ns/frame`);
   rows.push({ path: 'bpf2wasm testBatch() array, output frames kept', nsPerFrame: timePasses(() => pa.testBatch(frames), frames.length, minMs) });

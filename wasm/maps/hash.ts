@@ -1,8 +1,24 @@
 /**
  * Hashing, key comparison and short copies. The 4- and 8-byte cases are the hot paths of hash-map
- * lookups: one multiply-xorshift finaliser (murmur3's fmix32 / fmix64), no loop. Longer keys use
- * murmur3_x86_32. Every map has its own seed (htab.ts, bloom.ts).
+ * lookups. Hash tables hash 4-byte keys by multiply-shift (mulShift32: one multiply by the map's
+ * seed made odd, the bucket from the product's high bits); 8-byte keys use murmur3's 64-bit
+ * finaliser (fmix64), longer keys murmur3_x86_32, the bloom filter hashKey. Every map has its
+ * own seed (htab.ts, bloom.ts).
  */
+
+/**
+ * The bucket of 4-byte key `k` in a table of `mask + 1` buckets (a power of two): the top bits of
+ * `k * (seed | 1)`, Dietzfelbinger's multiply-shift. With a random odd multiplier two distinct
+ * keys share a bucket with probability at most 2 / buckets, whatever the keys, so keys crafted
+ * without the seed cannot pile into one chain (the reason the kernel seeds its jhash). Its
+ * latency (a multiply and a shift) is a third of fmix32's, and a lookup waits for it. The result
+ * is below `mask + 1` for a well-formed mask; callers still mask it (a program may overwrite the
+ * metadata in unchecked mode).
+ */
+// @ts-ignore: decorator
+@inline export function mulShift32(k: u32, seed: u32, mask: u32): u32 {
+  return (k * (seed | 1)) >>> clz<u32>(mask);
+}
 
 /** murmur3's 32-bit finaliser: a bijection with full avalanche. */
 // @ts-ignore: decorator

@@ -18,7 +18,9 @@
  * get pointers to it. nBuckets is a power of two >= max_entries, so chains average about one
  * entry. Slots are handed out by a bump counter first, then from the free list of deleted ones.
  * The seed is random per map (the runtime picks it), as the kernel's hashrnd, so a program fed
- * crafted keys cannot pile them into one chain.
+ * crafted keys cannot pile them into one chain (4-byte keys hash by multiply-shift with the seed
+ * as the multiplier, a universal family; other sizes by seeded murmur3: hash.ts). The hash only
+ * places entries: iteration follows slots, so nothing a program or the user sees depends on it.
  *
  * LRU maps evict with a clock (second chance): lookups set the referenced bit, and when no slot
  * is free the hand sweeps the slots clearing bits until it finds one not referenced since the
@@ -30,7 +32,7 @@
  * makes cyclic must end the walk (as not found, or -EINVAL for an update), never hang the host.
  */
 import { D_COUNT, D_KEY_SIZE, D_MAX_ENTRIES, D_META, D_META_SIZE, D_STATE, D_VALUE_SIZE, D_VALUE_STRIDE, D_VALUES, EEXIST, EINVAL, ENOENT, ENOSPC } from './desc';
-import { bytesEqual, copyBytes, fmix32, fmix64, hashKey } from './hash';
+import { bytesEqual, copyBytes, fmix64, hashKey, mulShift32 } from './hash';
 
 /** Number of buckets - 1. */
 export const S_MASK: u32 = D_STATE;
@@ -127,45 +129,68 @@ export function htabClear(map: u32): void {
   store<u32>(map, 0, D_COUNT);
 }
 
-/** The slot + 1 holding `key`, or 0. The hot path of bpf_map_lookup_elem. */
-export function htabFind(map: u32, key: u32): u32 {
-  const ks = load<u32>(map, D_KEY_SIZE);
+/**
+ * The hash of `key` (`ks` bytes) kept in its entry, bit 31 (REF) clear; its bucket is `& mask`.
+ * 4-byte keys: mulShift32 (hash.ts), whose result is the bucket itself.
+ */
+function entryHash(map: u32, key: u32, ks: u32): u32 {
+  if (ks == 4) return mulShift32(load<u32>(key), seedOf(map), load<u32>(map, S_MASK)) & ~REF;
+  return hashKey(key, ks, seedOf(map)) & ~REF;
+}
+
+/**
+ * htabFind of a table with 4-byte keys. Inlined into htabFind and into map_lookup_elem, whose
+ * lookups in HASH maps with such keys (the common case) are then one call from the program. The
+ * chain's first entry is tested before the loop: most lookups end there, and only a walk past
+ * it needs its bound.
+ */
+// @ts-ignore: decorator
+@inline export function htabFind4(map: u32, key: u32): u32 {
   const meta = load<u32>(map, D_META);
-  const seed = load<u32>(meta);
   const buckets = meta + HEADER;
   const mask = load<u32>(map, S_MASK);
   const entries = buckets + (mask << 2) + 4 - 16;
-  // The chain's first entry is tested before the loop: most lookups end there, and only a walk
-  // past it needs its bound.
-  if (ks == 4) {
-    const k = load<u32>(key);
-    let i = load<u32>(buckets + ((fmix32(k ^ seed) & mask) << 2));
-    if (i == 0) return 0;
-    let e = entries + (i << 4);
+  const k = load<u32>(key);
+  let i = load<u32>(buckets + ((mulShift32(k, load<u32>(meta), mask) & mask) << 2));
+  if (i == 0) return 0;
+  let e = entries + (i << 4);
+  if (load<u32>(e, 8) == k) return i;
+  let n = walkLimit(map);
+  while ((i = load<u32>(e)) != 0) {
+    if (n-- == 0) return 0;
+    e = entries + (i << 4);
     if (load<u32>(e, 8) == k) return i;
-    let n = walkLimit(map);
-    while ((i = load<u32>(e)) != 0) {
-      if (n-- == 0) return 0;
-      e = entries + (i << 4);
-      if (load<u32>(e, 8) == k) return i;
-    }
-    return 0;
   }
-  if (ks == 8) {
-    const k = load<u64>(key);
-    let i = load<u32>(buckets + ((fmix64(k ^ <u64>seed) & mask) << 2));
-    if (i == 0) return 0;
-    let e = entries + (i << 4);
+  return 0;
+}
+
+/** htabFind of a table with 8-byte keys (see htabFind4). */
+// @ts-ignore: decorator
+@inline export function htabFind8(map: u32, key: u32): u32 {
+  const meta = load<u32>(map, D_META);
+  const buckets = meta + HEADER;
+  const mask = load<u32>(map, S_MASK);
+  const entries = buckets + (mask << 2) + 4 - 16;
+  const k = load<u64>(key);
+  let i = load<u32>(buckets + ((fmix64(k ^ <u64>load<u32>(meta)) & mask) << 2));
+  if (i == 0) return 0;
+  let e = entries + (i << 4);
+  if (load<u64>(e, 8) == k) return i;
+  let n = walkLimit(map);
+  while ((i = load<u32>(e)) != 0) {
+    if (n-- == 0) return 0;
+    e = entries + (i << 4);
     if (load<u64>(e, 8) == k) return i;
-    let n = walkLimit(map);
-    while ((i = load<u32>(e)) != 0) {
-      if (n-- == 0) return 0;
-      e = entries + (i << 4);
-      if (load<u64>(e, 8) == k) return i;
-    }
-    return 0;
   }
-  return findKey(map, key, ks, hashKey(key, ks, seed) & ~REF);
+  return 0;
+}
+
+/** The slot + 1 holding `key`, or 0. */
+export function htabFind(map: u32, key: u32): u32 {
+  const ks = load<u32>(map, D_KEY_SIZE);
+  if (ks == 4) return htabFind4(map, key);
+  if (ks == 8) return htabFind8(map, key);
+  return findKey(map, key, ks, entryHash(map, key, ks));
 }
 
 /**
@@ -230,7 +255,7 @@ function linkTo(map: u32, h: u32, i: u32, stride: u32): u32 {
 export function htabUpdate(map: u32, key: u32, value: u32, mode: u32, lru: bool, fullErrno: i32): i32 {
   const ks = load<u32>(map, D_KEY_SIZE);
   const stride = entryStride(ks);
-  const h = hashKey(key, ks, seedOf(map)) & ~REF;
+  const h = entryHash(map, key, ks);
   let i = findKey(map, key, ks, h);
   if (i != 0) {
     if (mode == MODE_NOEXIST) return -EEXIST;
@@ -314,7 +339,7 @@ function lruEvict(map: u32, stride: u32): u32 {
 /** Deletes `key`: 0, -ENOENT if absent, or -EINVAL if its chain is corrupted. */
 export function htabDelete(map: u32, key: u32): i32 {
   const ks = load<u32>(map, D_KEY_SIZE);
-  const h = hashKey(key, ks, seedOf(map)) & ~REF;
+  const h = entryHash(map, key, ks);
   const i = findKey(map, key, ks, h);
   if (i == 0) return -ENOENT;
   const stride = entryStride(ks);

@@ -27,7 +27,7 @@ import {
   MAP_PROG_ARRAY, MAP_QUEUE, MAP_RINGBUF, MAP_STACK, D_VALUES, ENOSPC, MAP_TABLE_BASE, MAP_TABLE_COUNT,
   MAP_CPUMAP, MAP_DEVMAP, MAP_DEVMAP_HASH, MAP_XSKMAP, D_VALUE_SIZE, MAP_CGROUP_ARRAY,
 } from './desc';
-import { htabClear, htabDelete, htabFind, htabInit, htabKeyAddr, htabMetaSize, htabNextKey, htabNextSlot, htabUpdate, htabValue, lruTouch } from './htab';
+import { htabClear, htabDelete, htabFind, htabFind4, htabInit, htabKeyAddr, htabMetaSize, htabNextKey, htabNextSlot, htabUpdate, htabValue, lruTouch } from './htab';
 import { lpmClear, lpmDelete, lpmInit, lpmLookup, lpmMetaSize, lpmNextKey, lpmUpdate } from './lpm';
 import { queueClear, queueInit, queueMetaSize, queuePush, queueTake } from './queue';
 
@@ -108,6 +108,12 @@ const MAX_HASH_KEY: u32 = 512;
 /** bpf_map_lookup_elem: the value's address, 0 if absent; map-of-maps yield the inner map. */
 export function map_lookup_elem(map: u32, key: u32): u32 {
   if (!isMap(map)) return 0;
+  // The common case without a call inside the module: a HASH map with 4-byte keys. (8-byte keys
+  // too would cost the runtime's size budget more than they save.)
+  if (load<u32>(map, D_TYPE) == MAP_HASH && load<u32>(map, D_KEY_SIZE) == 4) {
+    const i = htabFind4(map, key);
+    return i == 0 ? 0 : htabValue(map, i);
+  }
   return lookup(map, key);
 }
 
