@@ -11,6 +11,7 @@
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { PAGE_SIZE, SkBuff, XdpMd } from './layout.js';
 import type { IpBytes, NetSocket, NetState } from './net.js';
+import { castOwner } from './sock-cast.js';
 import { runSockets, type PacketRun, type RunSockets } from './state.js';
 
 export { unreleasedSockets } from './state.js';
@@ -220,6 +221,8 @@ export function skRelease(run: PacketRun | undefined, sk: number): number {
   const st = run ? runSockets.get(run) : undefined;
   // A `struct bpf_tcp_sock` pointer carries its socket's reference (the verifier's ref_obj_id).
   if (st) for (const [index, at] of st.tcpAt) if (at === sk >>> 0) sk = st.at.get(index)!;
+  // So does the struct a bpf_skc_to_* cast returned (sock-cast.ts).
+  sk = castOwner(st, sk) ?? sk;
   const held = st?.held.get(sk >>> 0) ?? 0;
   if (!st || held === 0) {
     throw new BpfRuntimeError(ErrorCode.HelperFailed, `bpf_sk_release of 0x${(sk >>> 0).toString(16)}, which is not a socket reference this run holds (the kernel's verifier refuses the program)`, { helper: 'bpf_sk_release' });
@@ -301,7 +304,7 @@ export function skFullsock(net: NetState, run: PacketRun | undefined, sk: number
 }
 
 /** What tcp_init_sock gives a socket before any traffic, for the bpf_tcp_sock fields the host does not supply. */
-const TCP_SOCK_DEFAULTS: Readonly<Partial<Record<keyof typeof BpfTcpSock, number>>> = {
+export const TCP_SOCK_DEFAULTS: Readonly<Partial<Record<keyof typeof BpfTcpSock, number>>> = {
   snd_cwnd: 10, rtt_min: 0xffffffff, snd_ssthresh: 0x7fffffff, mss_cache: 536,
 };
 
