@@ -28,6 +28,7 @@
 import type { SockCastManifest, SockLayout } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import type { NetSocket, NetState } from './net.js';
+import { ipv6V4Addresses } from './sockets.js';
 import { runSockets, type CastState, type PacketRun, type RunSockets } from './state.js';
 
 const TCP_SYN_RECV = 3;
@@ -201,7 +202,7 @@ const TCP_PATHS: Readonly<Record<string, string[]>> = {
 };
 
 /** Lays out host socket `s` as struct `type` in the slot at `at`. */
-function writeSlot(mem: Uint8Array, at: number, size: number, layout: CastLayout | undefined, type: string, s: NetSocket, tcpDefaults: Readonly<Record<string, number>>): void {
+function writeSlot(net: NetState, mem: Uint8Array, at: number, size: number, layout: CastLayout | undefined, type: string, s: NetSocket, tcpDefaults: Readonly<Record<string, number>>): void {
   mem.fill(0, at, at + size);
   if (!layout) return;
   const put = (f: Field | undefined, v: number | bigint): void => {
@@ -223,19 +224,21 @@ function writeSlot(mem: Uint8Array, at: number, size: number, layout: CastLayout
   if (v4) {
     bytes(named(layout, 'skc_rcv_saddr'), s.localIp);
     bytes(named(layout, 'skc_daddr'), s.remoteIp);
-    // sk_rcv_saddr_set / sk_daddr_set (a connected or accepted TCP socket) also fill the v4-mapped forms.
-    if (full && s.protocol === 6 && s.state !== TCP_LISTEN) {
+    // sk_rcv_saddr_set / sk_daddr_set (a connected or accepted TCP socket, a request socket) also
+    // fill the v4-mapped forms; a time-wait socket copies only its family's.
+    if (!tw && s.protocol === 6 && s.state !== TCP_LISTEN) {
       bytes(named(layout, 'skc_v6_rcv_saddr.in6_u.u6_addr8'), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...s.localIp]);
       bytes(named(layout, 'skc_v6_daddr.in6_u.u6_addr8'), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...s.remoteIp]);
     }
   } else {
     bytes(named(layout, 'skc_v6_rcv_saddr.in6_u.u6_addr8'), s.localIp);
     bytes(named(layout, 'skc_v6_daddr.in6_u.u6_addr8'), s.remoteIp);
-    // An IPv6 socket's IPv4 addresses are LOOPBACK4_IPV6 once set (inet6_bind, connect); a
-    // time-wait socket copies them; a request socket has only its family's.
+    // An IPv6 socket's IPv4 addresses (ipv6_v4_addresses): a time-wait socket copies them; a
+    // request socket has only its family's.
     if (!request) {
-      if (!any(s.localIp)) bytes(named(layout, 'skc_rcv_saddr'), LOOPBACK4_IPV6);
-      if (!any(s.remoteIp)) bytes(named(layout, 'skc_daddr'), LOOPBACK4_IPV6);
+      const [src4, dst4] = ipv6V4Addresses(net, s);
+      if (src4) bytes(named(layout, 'skc_rcv_saddr'), LOOPBACK4_IPV6);
+      if (dst4) bytes(named(layout, 'skc_daddr'), LOOPBACK4_IPV6);
     }
   }
   if (full) {
@@ -308,7 +311,7 @@ export function sockCast(area: SockCastArea, net: NetState, u8: () => Uint8Array
     const type = slotType(s)!;
     const layout = area.layouts.get(type);
     const size = layout?.size ?? area.slotSize;
-    writeSlot(mem, at, size, layout, type, s, tcpDefaults);
+    writeSlot(net, mem, at, size, layout, type, s, tcpDefaults);
     c.at.set(index, at);
     c.written.set(at, { bytes: mem.slice(at, at + size), type, helper: cast.helper });
   }

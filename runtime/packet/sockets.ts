@@ -129,7 +129,19 @@ export function lookupSocket(net: NetState, proto: 6 | 17, family: 2 | 10, saddr
   return best;
 }
 
-function writeSock(mem: Uint8Array, at: number, s: NetSocket): void {
+/**
+ * Which IPv4 addresses of an IPv6 socket are LOOPBACK4_IPV6 (127.0.0.6) rather than 0: the
+ * local one once bound to an address (inet6_bind, connect); the peer's only for an accepted
+ * socket (tcp_v6_syn_recv_sock sets inet_daddr, tcp_v6_connect does not), which is one whose
+ * local end a listener of the host has.
+ */
+export function ipv6V4Addresses(net: NetState, s: NetSocket): [boolean, boolean] {
+  const accepted = s.protocol === 6 && s.state !== TCP_LISTEN && !isAny(s.remoteIp)
+    && net.sockets.some((l) => l.protocol === 6 && l.state === TCP_LISTEN && l.family === s.family && l.localPort === s.localPort && (isAny(l.localIp) || same(l.localIp, s.localIp)));
+  return [!isAny(s.localIp), s.protocol === 17 ? !isAny(s.remoteIp) : accepted];
+}
+
+function writeSock(net: NetState, mem: Uint8Array, at: number, s: NetSocket): void {
   const v = viewOf(mem);
   mem.fill(0, at, at + BpfSock.SIZE);
   v.setUint32(at + BpfSock.bound_dev_if, s.ifindex, true);
@@ -151,9 +163,9 @@ function writeSock(mem: Uint8Array, at: number, s: NetSocket): void {
   } else {
     mem.set(s.localIp, at + BpfSock.src_ip6);
     mem.set(s.remoteIp, at + BpfSock.dst_ip6);
-    // An IPv6 socket's IPv4 addresses are LOOPBACK4_IPV6 (127.0.0.6) once set (inet6_bind, connect).
-    if (!isAny(s.localIp)) mem.set(LOOPBACK4_IPV6, at + BpfSock.src_ip4);
-    if (!isAny(s.remoteIp)) mem.set(LOOPBACK4_IPV6, at + BpfSock.dst_ip4);
+    const [src4, dst4] = ipv6V4Addresses(net, s);
+    if (src4) mem.set(LOOPBACK4_IPV6, at + BpfSock.src_ip4);
+    if (dst4) mem.set(LOOPBACK4_IPV6, at + BpfSock.dst_ip4);
   }
   v.setUint32(at + BpfSock.src_port, s.localPort, true);
   v.setUint16(at + BpfSock.dst_port, s.remotePort, false);
@@ -212,7 +224,7 @@ function slot(slots: Map<number, number>, index: number, lo: number, hi: number,
 function placeSock(net: NetState, mem: Uint8Array, run: PacketRun, s: NetSocket, helper: string): number {
   const [lo, hi] = socketArea(run);
   const at = slot(stateOf(run).at, net.sockets.indexOf(s), lo, hi, BpfSock.SIZE, helper);
-  writeSock(mem, at, s);
+  writeSock(net, mem, at, s);
   return at;
 }
 
