@@ -61,7 +61,7 @@ for src in "${sources[@]}"; do
         exit 2
       fi
     fi
-    extra=(-I"$vmlinux_dir")
+    extra=(-I"$vmlinux_dir" -fdebug-prefix-map="$vmlinux_dir"=vmlinux)
   fi
   "$clang" -O2 -g -target bpf -c -Wall -Werror \
     -I"$multiarch" "${extra[@]}" -fdebug-prefix-map="$root"=. \
