@@ -104,4 +104,47 @@ int skc_probe(struct __sk_buff *skb) {
   return TC_ACT_OK;
 }
 
+/* `skc_tcp_fields`: the TCP state read through bpf_skc_to_tcp_sock of the socket a
+ * bpf_sk_lookup_tcp finds (request as in skc_probe), written after the request as `struct
+ * tcp_ans`: what bpf_tcp_sock also reports (snd_cwnd, srtt_us, rtt_min, snd_ssthresh, mss_cache,
+ * icsk_retransmits), members only the host's `kernel` values set (sk_rcvbuf, sk_sndbuf,
+ * tcp_sock.reordering), and the sock's mark and priority. Returns 1 when a struct was read. */
+struct tcp_ans {
+  __u32 snd_cwnd, srtt_us, rtt_min, snd_ssthresh, mss_cache, icsk_retransmits;
+  __s32 rcvbuf, sndbuf;
+  __u32 reordering, mark, priority;
+};
+
+SEC("tc")
+int skc_tcp_fields(struct __sk_buff *skb) {
+  void *data = (void *)(long)skb->data;
+  void *data_end = (void *)(long)skb->data_end;
+  struct skc_req *q = data + 14;
+  struct tcp_ans *a = (void *)(q + 1);
+  if ((void *)(a + 1) > data_end) return 0;
+  struct skc_req r;
+  __builtin_memcpy(&r, q, sizeof(r));
+  __u32 size = r.v6 ? sizeof(r.tuple.ipv6) : sizeof(r.tuple.ipv4);
+  struct bpf_sock *sk = bpf_sk_lookup_tcp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
+  if (!sk) return 0;
+  int ret = 0;
+  struct tcp_sock *t = bpf_skc_to_tcp_sock(sk);
+  if (t) {
+    a->snd_cwnd = t->snd_cwnd;
+    a->srtt_us = t->srtt_us;
+    a->rtt_min = t->rtt_min.s[0].v;
+    a->snd_ssthresh = t->snd_ssthresh;
+    a->mss_cache = t->mss_cache;
+    a->icsk_retransmits = t->inet_conn.icsk_retransmits;
+    a->rcvbuf = t->inet_conn.icsk_inet.sk.sk_rcvbuf;
+    a->sndbuf = t->inet_conn.icsk_inet.sk.sk_sndbuf;
+    a->reordering = t->reordering;
+    a->mark = t->inet_conn.icsk_inet.sk.sk_mark;
+    a->priority = t->inet_conn.icsk_inet.sk.sk_priority;
+    ret = 1;
+  }
+  bpf_sk_release(sk);
+  return ret;
+}
+
 char _license[] SEC("license") = "GPL";
