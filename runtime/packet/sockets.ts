@@ -39,6 +39,7 @@ const TUPLE6 = 36;
 const TCP_ESTABLISHED = 1;
 const TCP_TIME_WAIT = 6;
 const TCP_SYN_RECV = 3;
+const TCP_NEW_SYN_RECV = 12;
 const TCP_CLOSE = 7;
 const TCP_LISTEN = 10;
 const V4_MAPPED = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
@@ -169,7 +170,8 @@ function writeSock(net: NetState, mem: Uint8Array, at: number, s: NetSocket): vo
   }
   v.setUint32(at + BpfSock.src_port, s.localPort, true);
   v.setUint16(at + BpfSock.dst_port, s.remotePort, false);
-  v.setUint32(at + BpfSock.state, s.state, true);
+  // A request socket's sock_common holds TCP_NEW_SYN_RECV (include/net/tcp_states.h), not TCP_SYN_RECV.
+  v.setUint32(at + BpfSock.state, s.state === TCP_SYN_RECV ? TCP_NEW_SYN_RECV : s.state, true);
   v.setInt32(at + BpfSock.rx_queue_mapping, -1, true);
 }
 

@@ -89,9 +89,11 @@ export const SKC_PROBES: SkcProbe[] = [
 
 /** Offsets in the probe frame: `struct skc_req` after the Ethernet header, then `struct skc_ans`. */
 export const SKC_ANSWER_AT = 14 + 44;
-/** sizeof(struct skc_cast_ans); the casts' answers follow `found` and `same_tcp`. */
+/** Where the casts' answers start in `struct skc_ans` (after `found`, `same_tcp`, `sock_state`). */
+export const SKC_CASTS_AT = 12;
+/** sizeof(struct skc_cast_ans). */
 export const SKC_CAST_SIZE = 72;
-export const SKC_FRAME_SIZE = SKC_ANSWER_AT + 8 + 7 * SKC_CAST_SIZE;
+export const SKC_FRAME_SIZE = SKC_ANSWER_AT + SKC_CASTS_AT + 7 * SKC_CAST_SIZE;
 
 function endpoint(s: string): { ip: Uint8Array; port: number } {
   const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^(.+):(\d+)$/.exec(s)!;
@@ -120,5 +122,5 @@ export function skcFrame(p: SkcProbe): Uint8Array {
 /** The answer's per-cast non-NULL flags. */
 export function castFlags(out: Uint8Array): number[] {
   const v = new DataView(out.buffer, out.byteOffset);
-  return [0, 1, 2, 3, 4, 5, 6].map((i) => v.getUint32(SKC_ANSWER_AT + 8 + i * SKC_CAST_SIZE, true));
+  return [0, 1, 2, 3, 4, 5, 6].map((i) => v.getUint32(SKC_ANSWER_AT + SKC_CASTS_AT + i * SKC_CAST_SIZE, true));
 }

@@ -21,7 +21,7 @@ import type { BpfInstance } from '../program.js';
 import type { HostNetwork, HostSocket } from '../packet/net.js';
 import { prepareSockCasts } from '../packet/sock-cast.js';
 import { NET } from './fib-cases.js';
-import { castFlags, SKC_ANSWER_AT, SKC_CAST_SIZE, SKC_NET, SKC_PROBES, SKC_SOCKETS, skcFrame, type SkcProbe } from './skc-cases.js';
+import { castFlags, SKC_ANSWER_AT, SKC_CAST_SIZE, SKC_CASTS_AT, SKC_NET, SKC_PROBES, SKC_SOCKETS, skcFrame, type SkcProbe } from './skc-cases.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const HAVE_BTF = existsSync(VMLINUX);
@@ -39,7 +39,7 @@ const engines = (bytes: Uint8Array): { label: string; open: Open }[] => [
 
 /** One cast's answer (struct skc_cast_ans). */
 function cast(out: Uint8Array, i: number): Record<string, number | string> {
-  const at = SKC_ANSWER_AT + 8 + i * SKC_CAST_SIZE;
+  const at = SKC_ANSWER_AT + SKC_CASTS_AT + i * SKC_CAST_SIZE;
   const v = new DataView(out.buffer, out.byteOffset + at);
   const u = (k: number): number => v.getUint32(4 * k, true);
   const hex = (k: number): string => Buffer.from(out.subarray(at + 4 * k, at + 4 * k + 16)).toString('hex');
@@ -69,6 +69,7 @@ describe.skipIf(!HAVE_BTF)('bpf_skc_to_* over net.sockets, compiled against the 
           if (i < 2 || i === 4) expect([p.label, c.protocol, c.type]).toEqual([p.label, s.protocol === 'tcp' ? 6 : 17, s.protocol === 'tcp' ? 1 : 2]);
           if (!v6) expect([p.label, c.rcv_saddr]).toEqual([p.label, s.local.split(':')[0]]);
         });
+        expect([p.label, new DataView(out.buffer, out.byteOffset).getUint32(SKC_ANSWER_AT + 8, true)]).toEqual([p.label, p.op === 'skc' ? state : 0]);
         // bpf_skc_to_tcp_sock of the tcp6_sock pointer is that pointer, as the kernel's casts all return the socket.
         expect([p.label, new DataView(out.buffer, out.byteOffset).getUint32(SKC_ANSWER_AT + 4, true)]).toEqual([p.label, p.casts[0]]);
       }

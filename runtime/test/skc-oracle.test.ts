@@ -19,7 +19,7 @@ import { compileObject } from '../../compiler/object/compile-object.js';
 import { repoPath } from '../../test/support/fixtures.js';
 import { instantiate } from '../instance.js';
 import { KernelHost, run } from './netns.js';
-import { castFlags, SKC_ANSWER_AT, SKC_CAST_SIZE, SKC_NET, SKC_PROBES, SKC_SOCKET_SCRIPT, skcFrame } from './skc-cases.js';
+import { castFlags, SKC_ANSWER_AT, SKC_CAST_SIZE, SKC_CASTS_AT, SKC_NET, SKC_PROBES, SKC_SOCKET_SCRIPT, skcFrame } from './skc-cases.js';
 
 const OBJECT = repoPath('test-programs/c/skc_cast.o');
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -44,7 +44,7 @@ const withoutFound = (hex: string): string => hex.slice(0, SKC_ANSWER_AT * 2) + 
  * are zero.
  */
 const withoutTwV6 = (hex: string): string => {
-  const at = (SKC_ANSWER_AT + 8 + 2 * SKC_CAST_SIZE + 32) * 2;
+  const at = (SKC_ANSWER_AT + SKC_CASTS_AT + 2 * SKC_CAST_SIZE + 32) * 2;
   return hex.slice(0, at) + '0'.repeat(64) + hex.slice(at + 64);
 };
 

@@ -6,7 +6,7 @@
  * (`struct skc_req`: which socket to cast and the tuple) and room for the answer (`struct skc_ans`): for
  * each cast whether it gave NULL and, when not, the sock_common fields read through the cast's
  * struct (family, state, ports, addresses, bound device) and, for full sockets, sk_protocol and
- * sk_type. `same_tcp` records whether bpf_skc_to_tcp_sock of the tcp6_sock pointer is that
+ * sk_type, and the state bpf_skc_lookup_tcp's `struct bpf_sock` reports. `same_tcp` records whether bpf_skc_to_tcp_sock of the tcp6_sock pointer is that
  * pointer (the kernel's casts all return the socket itself). The lookup's reference is released.
  */
 #include "vmlinux.h"
@@ -29,6 +29,7 @@ struct skc_cast_ans {
 struct skc_ans {
   __s32 found;
   __u32 same_tcp;
+  __u32 sock_state; /* bpf_skc_lookup_tcp's struct bpf_sock's state */
   struct skc_cast_ans c[7];
 };
 
@@ -94,9 +95,17 @@ int skc_probe(struct __sk_buff *skb) {
     return TC_ACT_OK;
   }
   struct bpf_sock *sk;
-  if (r.op == 0) sk = bpf_sk_lookup_tcp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
-  else if (r.op == 1) sk = bpf_sk_lookup_udp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
-  else sk = (struct bpf_sock *)bpf_skc_lookup_tcp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
+  if (r.op == 0) {
+    sk = bpf_sk_lookup_tcp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
+  } else if (r.op == 1) {
+    sk = bpf_sk_lookup_udp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
+  } else {
+    /* Only here (a load on a path the others share would read a struct bpf_sock and a
+     * struct bpf_sock_common with one instruction, which the verifier refuses). */
+    sk = (struct bpf_sock *)bpf_skc_lookup_tcp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
+    if (!sk) return TC_ACT_OK;
+    p->ans.sock_state = *(volatile __u32 *)&sk->state;
+  }
   if (!sk) return TC_ACT_OK;
   p->ans.found = 1;
   casts(&p->ans, sk);
