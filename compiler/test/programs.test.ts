@@ -1924,14 +1924,14 @@ program('skc_cast', () => {
   // The casts against the kernel: runtime/test/skc-oracle.test.ts; without one: skc-cast.test.ts.
   // Here: the programs, the cast area in the manifest, and the same answers from every way to
   // compile, against this machine's vmlinux BTF where it has one.
-  it('programs skc_probe and skc_tcp_fields; every compilation answers alike over the probes', async () => {
+  it('programs skc_probe, skc_probe_xdp and skc_tcp_fields; every compilation answers alike over the probes', async () => {
     const { SKC_NET, SKC_PROBES, skcFrame } = await import('../../runtime/test/skc-cases.js');
     const { existsSync, readFileSync } = await import('node:fs');
     const btfOptions: ObjectCompileOptions = existsSync('/sys/kernel/btf/vmlinux') ? { btf: new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')) } : {};
     const outcomes: string[][] = [];
     for (const engine of ENGINES) {
       const { inst, compiled } = await open('skc_cast', engine, { net: SKC_NET }, btfOptions);
-      expect(programsOf(compiled as CompiledObject)).toEqual(['skc_probe tc tc', 'skc_tcp_fields tc tc']);
+      expect(programsOf(compiled as CompiledObject)).toEqual(['skc_probe tc tc', 'skc_tcp_fields tc tc', 'skc_probe_xdp xdp xdp']);
       const casts = compiled.manifest.sockCasts!;
       expect(casts.slots).toBe(8);
       expect(casts.address % 16).toBe(0);
@@ -1940,6 +1940,7 @@ program('skc_cast', () => {
       for (const p of SKC_PROBES) {
         try {
           seen.push(Buffer.from(inst.program('skc_probe').test({ dataIn: skcFrame(p) }).dataOut).toString('hex'));
+          if (p.op !== 'skb-sk') seen.push(Buffer.from(inst.program('skc_probe_xdp').test({ dataIn: skcFrame(p) }).dataOut).toString('hex'));
         } catch (e) {
           seen.push((e as Bpf2WasmError).code);
         }

@@ -53,7 +53,7 @@ describe('bpf_skc_to_*: the kernel with real sockets in a network namespace vs b
     it.skipIf(true)(SKIP, () => {});
     return;
   }
-  it(`${SKC_PROBES.length} probes of skc_probe, 7 casts each`, async () => {
+  it(`${SKC_PROBES.length} probes of skc_probe (tc) and ${SKC_PROBES.length - 1} of skc_probe_xdp, 7 casts each`, async () => {
     sockets = spawn('ip', ['netns', 'exec', host.ns, 'python3', '-c', SKC_SOCKET_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       sockets!.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
@@ -86,6 +86,18 @@ describe('bpf_skc_to_*: the kernel with real sockets in a network namespace vs b
       if (flags.join() !== p.casts.join()) mismatches.push(`${p.label}: the kernel's casts ${flags.join('')}, skc-cases.ts records ${p.casts.join('')}`);
       const found = Buffer.from(k.dataOut, 'hex')[SKC_ANSWER_AT];
       if (found !== (p.op === 'skb-sk' || p.finds >= 0 ? 1 : 0)) mismatches.push(`${p.label}: the kernel found ${String(found)}`);
+    });
+    // The same lookups and casts from XDP (no skb->sk there).
+    const xdpProbes = SKC_PROBES.filter((p) => p.op !== 'skb-sk');
+    const xdpBatch = batchInst.program('skc_probe_xdp').testBatch(xdpProbes.map(skcFrame));
+    xdpProbes.forEach((p, i) => {
+      const k = host.testRun('skc_probe_xdp', skcFrame(p));
+      const o = inst.program('skc_probe_xdp').test({ dataIn: skcFrame(p) });
+      const kernel = 'error' in k || !p.casts[2] ? k : { ...k, dataOut: withoutTwV6(k.dataOut) };
+      const ours = { retval: o.retval, dataOut: Buffer.from(o.dataOut).toString('hex') };
+      const batched = xdpBatch.errors.has(i) ? { error: xdpBatch.errors.get(i)!.message } : { retval: xdpBatch.retvals[i]!, dataOut: Buffer.from(xdpBatch.dataOut(i)!).toString('hex') };
+      if (JSON.stringify(kernel) !== JSON.stringify(ours)) mismatches.push(`XDP ${p.label}:\n  kernel   ${JSON.stringify(kernel)}\n  bpf2wasm ${JSON.stringify(ours)}`);
+      if (JSON.stringify(kernel) !== JSON.stringify(batched)) mismatches.push(`XDP ${p.label} (testBatch):\n  kernel   ${JSON.stringify(kernel)}\n  bpf2wasm ${JSON.stringify(batched)}`);
     });
     expect(mismatches, mismatches.join('\n')).toEqual([]);
   }, 180_000);

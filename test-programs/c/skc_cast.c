@@ -79,6 +79,25 @@ static __always_inline void casts(struct skc_ans *a, void *sk) {
   if (mp) full(&a->c[6], &mp->sk.icsk_inet.sk);
 }
 
+/* The lookup of ops 0-2 and the casts of what it found; the lookup's reference is released. */
+#define LOOKUP_AND_CAST(ctx, p, r, size)                                                      \
+  struct bpf_sock *sk;                                                                        \
+  if (r.op == 0) {                                                                            \
+    sk = bpf_sk_lookup_tcp(ctx, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);                      \
+  } else if (r.op == 1) {                                                                     \
+    sk = bpf_sk_lookup_udp(ctx, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);                      \
+  } else {                                                                                    \
+    /* Only here (a load on a path the others share would read a struct bpf_sock and a      \
+     * struct bpf_sock_common with one instruction, which the verifier refuses). */           \
+    sk = (struct bpf_sock *)bpf_skc_lookup_tcp(ctx, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);  \
+    if (!sk) return 0;                                                                        \
+    p->ans.sock_state = *(volatile __u32 *)&sk->state;                                        \
+  }                                                                                           \
+  if (!sk) return 0;                                                                          \
+  p->ans.found = 1;                                                                           \
+  casts(&p->ans, sk);                                                                         \
+  bpf_sk_release(sk);
+
 SEC("tc")
 int skc_probe(struct __sk_buff *skb) {
   void *data = (void *)(long)skb->data;
@@ -94,23 +113,24 @@ int skc_probe(struct __sk_buff *skb) {
     if (sk) casts(&p->ans, sk);
     return TC_ACT_OK;
   }
-  struct bpf_sock *sk;
-  if (r.op == 0) {
-    sk = bpf_sk_lookup_tcp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
-  } else if (r.op == 1) {
-    sk = bpf_sk_lookup_udp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
-  } else {
-    /* Only here (a load on a path the others share would read a struct bpf_sock and a
-     * struct bpf_sock_common with one instruction, which the verifier refuses). */
-    sk = (struct bpf_sock *)bpf_skc_lookup_tcp(skb, &r.tuple, size, BPF_F_CURRENT_NETNS, 0);
-    if (!sk) return TC_ACT_OK;
-    p->ans.sock_state = *(volatile __u32 *)&sk->state;
-  }
-  if (!sk) return TC_ACT_OK;
-  p->ans.found = 1;
-  casts(&p->ans, sk);
-  bpf_sk_release(sk);
+  LOOKUP_AND_CAST(skb, p, r, size)
   return TC_ACT_OK;
+}
+
+/* `skc_probe_xdp`: the same lookups and casts from XDP (ops 0-2: XDP has no skb->sk); XDP_PASS
+ * after the casts, 0 (XDP_ABORTED) when the lookup finds nothing. */
+SEC("xdp")
+int skc_probe_xdp(struct xdp_md *ctx) {
+  void *data = (void *)(long)ctx->data;
+  void *data_end = (void *)(long)ctx->data_end;
+  struct skc_probe_frame *p = data + 14;
+  if ((void *)(p + 1) > data_end) return XDP_PASS;
+  struct skc_req r;
+  __builtin_memcpy(&r, &p->req, sizeof(r));
+  if (r.op > 2) return XDP_PASS;
+  __u32 size = r.v6 ? sizeof(r.tuple.ipv6) : sizeof(r.tuple.ipv4);
+  LOOKUP_AND_CAST(ctx, p, r, size)
+  return XDP_PASS;
 }
 
 /* `skc_tcp_fields`: the TCP state read through bpf_skc_to_tcp_sock of the socket a
