@@ -60,7 +60,12 @@ const FIRST_MEMBER: Readonly<Record<string, string>> = { tcp6_sock: 'tcp', udp6_
 interface Field { bit: number; bits: number; signed: boolean; count: number }
 
 /** A struct's layout, its members by path. */
-export interface CastLayout { size: number; fields: Map<string, Field> }
+export interface CastLayout {
+  size: number;
+  fields: Map<string, Field>;
+  /** named()'s answers. */
+  named: Map<string, Field | undefined>;
+}
 
 /** The module's cast area, checked. */
 export interface SockCastArea {
@@ -100,7 +105,7 @@ export function prepareSockCasts(m: SockCastManifest, floor: number, stackBase: 
       }
       if (!fields.has(path)) fields.set(path, { bit, bits, signed: signed === 1, count });
     }
-    layouts.set(name, { size: l.size, fields });
+    layouts.set(name, { size: l.size, fields, named: new Map() });
   }
   return { address: m.address, slotSize: m.slotSize, slots: m.slots, layouts };
 }
@@ -143,12 +148,13 @@ export function fieldAt(layout: CastLayout, type: string, path: string): { bit: 
   return tryPath(path) ?? (first ? tryPath(`${first}.${path}`) : undefined);
 }
 
-/** The member of `layout` whose path is `name` or ends in `.name` (sock_common's and sock's fields, at any depth). */
+/** The member of `layout` whose path is `name` or ends in `.name` (sock_common's and sock's fields, at any depth); found once per layout. */
 function named(layout: CastLayout, name: string): Field | undefined {
-  const f = layout.fields.get(name);
-  if (f) return f;
-  for (const [p, x] of layout.fields) if (p.endsWith(`.${name}`)) return x;
-  return undefined;
+  if (layout.named.has(name)) return layout.named.get(name);
+  let f = layout.fields.get(name);
+  if (!f) for (const [p, x] of layout.fields) if (p.endsWith(`.${name}`)) { f = x; break; }
+  layout.named.set(name, f);
+  return f;
 }
 
 /** The range a `bits`-wide member takes (signed: from its minimum; unsigned, or a signed one given as its bit pattern, to 2^bits - 1). */
