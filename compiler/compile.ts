@@ -120,7 +120,7 @@ export interface CompileOptions {
   /** Constant array maps, for inline lookups. */
   arrayMap?: (insn: LddwInsn) => ArrayMapInfo | undefined;
   /** Extra manifest fields (maps, license) from compileObject. */
-  manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch' | 'corePoisons'>;
+  manifestExtras?: Pick<Manifest, 'maps' | 'license' | 'keyScratch' | 'corePoisons' | 'sockCasts'>;
   /**
    * @internal Split eBPF functions of more than this many instructions into several Wasm functions
    * of about this size (default 100,000, compiler/lower/split.ts); tests split small programs.

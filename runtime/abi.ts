@@ -210,6 +210,38 @@ export interface Manifest {
   keyScratch?: { address: number; slotSize: number; slots: number };
   /** Instructions poisoned by CO-RE relocations that could not be resolved (modules from ELF objects). */
   corePoisons?: CorePoisonEntry[];
+  /**
+   * Modules whose programs call the `bpf_skc_to_*` helpers: where the socket structs they hand
+   * out lie, and the layouts the host BTF gives those structs (runtime/packet/sock-cast.ts).
+   */
+  sockCasts?: SockCastManifest;
+}
+
+/**
+ * The `bpf_skc_to_*` helpers' memory (compiler/btf/sock-layout.ts computes it): `slots` areas of
+ * `slotSize` bytes at `address` (after the maps' key scratch, inside the span checked mode
+ * allows), one per socket a run casts, and per kernel struct (`tcp_sock`, `tcp6_sock`,
+ * `tcp_timewait_sock`, `tcp_request_sock`, `udp6_sock`) its layout in the host BTF, when the
+ * module was compiled with one that has it.
+ */
+export interface SockCastManifest {
+  address: number;
+  slotSize: number;
+  slots: number;
+  types: Record<string, SockLayout>;
+}
+
+/**
+ * A kernel struct as the host BTF lays it out: its size and its scalar members (integers, enums;
+ * not pointers), nested members flattened to C paths (`inet_conn.icsk_inet.sk.sk_mark`,
+ * `rtt_min.s[0].v`; anonymous members' fields under their parent's path), each
+ * `[path, bitOffset, bits, signed (1/0), count]`: `count` elements of `bits` bits each for an
+ * array of scalars (1 otherwise); a bitfield has a `bits` that is not a multiple of 8 or a
+ * `bitOffset` not on a byte.
+ */
+export interface SockLayout {
+  size: number;
+  fields: [string, number, number, number, number][];
 }
 
 /** Export name prefix of callbacks. */

@@ -18,6 +18,7 @@ import { helperById } from './helper-table.js';
 /** LIBBPF_PIN_BY_NAME. */
 import { MapStore } from './maps/store.js';
 import { checkMapsLayout } from './maps/placement.js';
+import { checkKernelValues, prepareSockCasts, type SockCastArea } from './packet/sock-cast.js';
 import { PerfEventArray } from './stdlib/perf.js';
 import { RingBuffer } from './stdlib/ringbuf.js';
 import { createStandardHelpers, type StandardHelpers } from './stdlib/standard.js';
@@ -140,6 +141,7 @@ export class ObjectRuntime {
     }
     const stdlib = this.makeStdlib(memory, options);
     this.stdlib = stdlib;
+    const sockCasts = this.sockCastArea();
     this.helpers = [
       ...mapHelpers,
       ...stdlib.helpers,
@@ -148,8 +150,24 @@ export class ObjectRuntime {
         valueAddress: (index, key) => mapStore.valueAddress(index, key),
         perfOutput: (desc, flags, data) => this.perfs.get(desc)?.output(flags, data, (options.env?.cpu ?? HOST_ENV_DEFAULTS.cpu) >>> 0),
         standardPerfOutput: stdlib.helpers.find((h) => h.id === BpfFunc.perf_event_output)?.fn,
+        ...(sockCasts ? { sockCasts } : {}),
       }),
     ];
+  }
+
+  /**
+   * The bpf_skc_to_* casts' area (manifest `sockCasts`), checked, with the host sockets'
+   * `kernel` values checked against its layouts (E_BAD_MODULE, E_HOST_STATE).
+   */
+  private sockCastArea(): SockCastArea | undefined {
+    const m = this.manifest.sockCasts;
+    if (m === undefined) return undefined;
+    const k = this.manifest.keyScratch;
+    const floor = k ? k.address + k.slots * k.slotSize : this.manifest.layout.arenaBase ?? this.manifest.layout.stackBase;
+    const area = prepareSockCasts(m, floor, this.manifest.layout.stackBase);
+    const net = netStateOf(this.memory);
+    if (net) checkKernelValues(net, area);
+    return area;
   }
 
   /** The standard helpers' state; undefined when the programs call only map helpers. */

@@ -13,6 +13,11 @@
 # Needs libbpf's headers (<bpf/bpf_helpers.h>: apt-get install libbpf-dev) and the kernel UAPI
 # headers (<linux/bpf.h>). CLANG=/path/to/clang overrides the compiler.
 #
+# Sources that #include "vmlinux.h" (skc_cast.c: the kernel's own socket structs through CO-RE)
+# get one generated from this machine's /sys/kernel/btf/vmlinux with bpftool into a temporary
+# directory (never committed: it is megabytes, and the kernel's): their objects then depend on
+# the build machine's kernel as well as on clang (the committed ones: Linux 6.18).
+#
 # Reproducibility: sources are compiled from the project root by their relative path and the
 # root is mapped to '.', so neither the DWARF nor the .BTF.ext file names depend on where the
 # checkout lives.
@@ -43,10 +48,23 @@ fi
 
 # The host's multiarch include directory provides <asm/types.h> for <linux/bpf.h>.
 multiarch="/usr/include/$(uname -m)-linux-gnu"
+vmlinux_dir=""
 for src in "${sources[@]}"; do
   name="$(basename "$src" .c)"
+  extra=()
+  if grep -q '#include "vmlinux.h"' "$src"; then
+    if [ -z "$vmlinux_dir" ]; then
+      vmlinux_dir="$(mktemp -d)"
+      trap 'rm -rf "$vmlinux_dir" ${out_dir:+$( [ "$mode" = check ] && echo "$out_dir")}' EXIT
+      if ! bpftool btf dump file /sys/kernel/btf/vmlinux format c > "$vmlinux_dir/vmlinux.h"; then
+        echo "$me: $src needs vmlinux.h: bpftool btf dump file /sys/kernel/btf/vmlinux format c failed" >&2
+        exit 2
+      fi
+    fi
+    extra=(-I"$vmlinux_dir" -fdebug-prefix-map="$vmlinux_dir"=vmlinux)
+  fi
   "$clang" -O2 -g -target bpf -c -Wall -Werror \
-    -I"$multiarch" -fdebug-prefix-map="$root"=. \
+    -I"$multiarch" "${extra[@]}" -fdebug-prefix-map="$root"=. \
     "$src" -o "$out_dir/$name.o"
 done
 

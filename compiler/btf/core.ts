@@ -439,6 +439,24 @@ function sizeAdjustFails(local: Btf, origTypeId: number, target: Btf, newTypeId:
   return true;
 }
 
+/** Each BTF's named types by essential name, in id order (a scan of vmlinux's ~150k types per relocation cost seconds). */
+const essentialIndex = new WeakMap<Btf, Map<string, BtfType[]>>();
+function byEssentialName(btf: Btf): Map<string, BtfType[]> {
+  let m = essentialIndex.get(btf);
+  if (!m) {
+    m = new Map();
+    for (const x of btf.types) {
+      if (x.name === '') continue;
+      const k = essentialName(x.name);
+      const list = m.get(k);
+      if (list) list.push(x);
+      else m.set(k, [x]);
+    }
+    essentialIndex.set(btf, m);
+  }
+  return m;
+}
+
 /**
  * Resolves one relocation of the object's BTF `local` against `targets`: one BTF, or several
  * searched in order, where the first that has a type of the root's name and kind decides (the
@@ -464,7 +482,7 @@ export function resolveCoreRelo(local: Btf, targets: Btf | readonly Btf[], relo:
   let target = list[list.length - 1]!;
   let candidates: BtfType[] = [];
   for (const t of list) {
-    candidates = t.types.filter((x) => x.name !== '' && kindsCompat(x, localRoot) && essentialName(x.name) === want);
+    candidates = (byEssentialName(t).get(want) ?? []).filter((x) => kindsCompat(x, localRoot));
     target = t;
     if (candidates.length > 0) break;
   }

@@ -16,7 +16,7 @@ import { instantiateBytecode } from '../load.js';
 import { compileObject } from '../object/compile-object.js';
 import { compileOptions, UsageError, type Parsed } from './args.js';
 import type { CliIO } from './io.js';
-import { netOptions } from './net.js';
+import { netState } from './net.js';
 import { firstEntries, hexBytes, jsonReplacer, mapJson, mapText } from './print.js';
 
 /** Frames run per batch call (and held in memory at once, without --repeat). */
@@ -117,8 +117,9 @@ export async function runPcap(p: Parsed, input: { object?: Uint8Array; classic?:
   let makeRepeat: () => Promise<Runner>;
   if (input.object) {
     const compiled = await compileObject(input.object, compileOptions(p));
-    const net = await netOptions(p, io);
-    inst = await instantiate(compiled.wasm, { trace: (line) => { trace.push(line); }, ...net });
+    const host = await netState(p, io);
+    inst = await instantiate(compiled.wasm, { trace: (line) => { trace.push(line); }, ...host.options });
+    host.fill(inst);
     const entry = p.program === undefined ? compiled.manifest.programs[0]! : compiled.manifest.programs.find((e) => e.name === p.program || e.section === p.program)!;
     program = entry.name;
     runner = objectRunner(inst.program(program), p);
@@ -126,7 +127,11 @@ export async function runPcap(p: Parsed, input: { object?: Uint8Array; classic?:
       if (m.type === MapType.RINGBUF) inst.ringbuf(m.name).onRecord((d) => { records.push({ map: m.name, kind: 'ringbuf', data: d.slice() }); });
       if (m.type === MapType.PERF_EVENT_ARRAY) inst.perfbuf(m.name).onRecord((d) => { records.push({ map: m.name, kind: 'perf', data: d.slice() }); });
     }
-    makeRepeat = async () => objectRunner((await instantiate(compiled.wasm, { trace: () => {}, ...net })).program(program), p);
+    makeRepeat = async () => {
+      const again = await instantiate(compiled.wasm, { trace: () => {}, ...host.options });
+      host.fill(again);
+      return objectRunner(again.program(program), p);
+    };
   } else {
     const cls = classicToEbpf(input.classic!);
     const opts = { ...compileOptions(p), engine: p.engine, helpers: [] };

@@ -15,7 +15,7 @@ import { mapInfo } from '../../runtime/maps/api.js';
 import { MapType } from '../../runtime/uapi/index.js';
 import type { CliIO } from './io.js';
 import { compileOptions, UsageError, type Parsed } from './args.js';
-import { netOptions } from './net.js';
+import { netState } from './net.js';
 import type { LoadedInput } from './sniff.js';
 import { firstEntries, hex64, hexBytes, jsonReplacer, mapJson, mapText } from './print.js';
 import { effectLines, effectsJson } from './effects.js';
@@ -31,7 +31,8 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
   const trace: string[] = [];
   // Output is kept for the first run only (--repeat would pile it up).
   let collecting = true;
-  const sink = { trace: (line: string): void => { if (collecting) trace.push(line); }, ...(await netOptions(p, io)) };
+  const host = await netState(p, io);
+  const sink = { trace: (line: string): void => { if (collecting) trace.push(line); }, ...host.options };
   let compiled: { manifest: Manifest };
   let inst: BpfInstance;
   if (p.engine === 'interpreter') {
@@ -44,6 +45,7 @@ export async function runObject(p: Parsed, object: Uint8Array, io: CliIO): Promi
     compiled = c;
     inst = await instantiate(c.wasm, sink);
   }
+  host.fill(inst);
   const program = p.program === undefined
     ? compiled.manifest.programs[0]!.name
     : compiled.manifest.programs.find((e) => e.name === p.program || e.section === p.program)!.name;

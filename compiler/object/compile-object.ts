@@ -24,6 +24,7 @@ import { encodeSourceLines, SourceLineTable, withSourceLine } from '../../runtim
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
 import { mapTypeDescs } from '../btf/typedesc.js';
 import { parseHostBtf } from '../btf/host-btf.js';
+import { callsSockCasts, sockCastManifest } from '../btf/sock-layout.js';
 import type { LoadKconfig } from '../elf/kconfig.js';
 import { linkObjects } from './link.js';
 
@@ -258,6 +259,9 @@ function prepareObject(
   const keySlot = Math.ceil(Math.max(8, ...allMaps.map((m) => m.keySize)) / 8) * 8;
   const keySlots = rest.maxCallDepth ?? DEFAULT_MAX_CALL_DEPTH;
   const keyScratch = { address: Math.ceil(layout.arenaEnd / 16) * 16, slotSize: keySlot, slots: keySlots };
+  const scratchEnd = keyScratch.address + keySlot * keySlots;
+  // The socket structs of the bpf_skc_to_* casts, after the key copies (inside checked mode's span).
+  const sockCasts = callsSockCasts(helperDecls.keys()) ? sockCastManifest(Math.ceil(scratchEnd / 16) * 16, hostBtf) : undefined;
   const sourceLines = programSourceLines(spec.btfExt, programs);
   // The instructions poisoned by CO-RE relocations, at module slots, for E_CORE_RELO's message.
   const corePoisons: CorePoisonEntry[] = [];
@@ -274,7 +278,7 @@ function prepareObject(
     entries,
     helpers: [...helperDecls.values()],
     resolveLddw,
-    mapsRegion: { arenaBase: layout.arenaBase, end: keyScratch.address + keySlot * keySlots },
+    mapsRegion: { arenaBase: layout.arenaBase, end: sockCasts ? sockCasts.address + sockCasts.slots * sockCasts.slotSize : scratchEnd },
     tailCalls: true,
     descriptors: { base: layout.metaBase, count: allMaps.length },
     resolveKfunc: (imm, pc) => {
@@ -283,7 +287,7 @@ function prepareObject(
       return { id: imm, name: k.name, signature: kfuncSignature(k.btf ?? spec.btf, k.btfId) };
     },
     ...(inlineArrayLookups ? { arrayMap } : {}),
-    manifestExtras: { maps, license: spec.license, keyScratch, ...(corePoisons.length > 0 ? { corePoisons } : {}) },
+    manifestExtras: { maps, license: spec.license, keyScratch, ...(corePoisons.length > 0 ? { corePoisons } : {}), ...(sockCasts ? { sockCasts } : {}) },
   };
   return { spec, bytes, compileOptions, lines };
 }

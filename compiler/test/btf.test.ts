@@ -198,6 +198,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/core_poison': { tc: ['poison', 'task_pid', 'short_mark'], xdp: ['enum_missing', 'enum_value'] },
   'c/http_filter': { syscall: ['http_filter'] },
   'c/soak': { syscall: ['soak'] },
+  'c/skc_cast': { tc: ['skc_probe', 'skc_tcp_fields'], xdp: ['skc_probe_xdp'] },
+  'c/skc_store': { tc: ['store_through_cast', 'cast_null', 'cast_stack', 'release_cast'] },
   'elf/sum': { '.text': ['main', 'twice_plus_one'] },
   'elf/sum.be': { '.text': ['main', 'twice_plus_one'] },
   'elf/globals': { '.text': ['times_three', 'main', 'plus_seven'] },

@@ -1920,6 +1920,49 @@ program('cgroup_array', () => {
   });
 });
 
+program('skc_cast', () => {
+  // The casts against the kernel: runtime/test/skc-oracle.test.ts; without one: skc-cast.test.ts.
+  // Here: the programs, the cast area in the manifest, and the same answers from every way to
+  // compile, against this machine's vmlinux BTF where it has one.
+  it('programs skc_probe, skc_probe_xdp and skc_tcp_fields; every compilation answers alike over the probes', async () => {
+    const { SKC_NET, SKC_PROBES, skcFrame } = await import('../../runtime/test/skc-cases.js');
+    const { existsSync, readFileSync } = await import('node:fs');
+    const btfOptions: ObjectCompileOptions = existsSync('/sys/kernel/btf/vmlinux') ? { btf: new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')) } : {};
+    const outcomes: string[][] = [];
+    for (const engine of ENGINES) {
+      const { inst, compiled } = await open('skc_cast', engine, { net: SKC_NET }, btfOptions);
+      expect(programsOf(compiled as CompiledObject)).toEqual(['skc_probe tc tc', 'skc_tcp_fields tc tc', 'skc_probe_xdp xdp xdp']);
+      const casts = compiled.manifest.sockCasts!;
+      expect(casts.slots).toBe(8);
+      expect(casts.address % 16).toBe(0);
+      expect(casts.address + casts.slots * casts.slotSize).toBeLessThanOrEqual(compiled.manifest.layout.stackBase);
+      const seen: string[] = [];
+      for (const p of SKC_PROBES) {
+        try {
+          seen.push(Buffer.from(inst.program('skc_probe').test({ dataIn: skcFrame(p) }).dataOut).toString('hex'));
+          if (p.op !== 'skb-sk') seen.push(Buffer.from(inst.program('skc_probe_xdp').test({ dataIn: skcFrame(p) }).dataOut).toString('hex'));
+        } catch (e) {
+          seen.push((e as Bpf2WasmError).code);
+        }
+      }
+      outcomes.push(seen);
+    }
+    for (const o of outcomes.slice(1)) expect(o).toEqual(outcomes[0]);
+  }, 120_000);
+});
+
+program('skc_store', () => {
+  it('programs the kernel refuses, each failing at run time with E_HELPER_FAILED (details: runtime/test/skc-cast.test.ts)', async () => {
+    const c = await build('skc_store');
+    expect(programsOf(c)).toEqual(['store_through_cast tc tc', 'cast_null tc tc', 'cast_stack tc tc', 'release_cast tc tc']);
+    const inst = await instantiate(c.wasm, {});
+    const frame = new Uint8Array(40);
+    for (const name of ['cast_null', 'cast_stack']) expect(thrownBy(() => inst.program(name).test({ dataIn: frame }), Bpf2WasmError).code).toBe(ErrorCode.HelperFailed);
+    // No socket on the host: no cast, nothing stored, nothing to release.
+    expect(inst.program('store_through_cast').test({ dataIn: frame }).retval).toBe(0);
+  });
+});
+
 program('raw_syncookie', () => {
   // Against the kernel: runtime/test/raw-syncookie.test.ts. Here: every compilation gives the
   // MSS bits, the errors and a cookie that checks.

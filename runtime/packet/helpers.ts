@@ -17,7 +17,8 @@ import { defaultNetState, formatIp, netStateOf, type NetState } from './net.js';
 import { ancestorCgroupId, callerCgroupId, underCgroup } from './cgroups.js';
 import { monotonicMinutes, randomSecret, rawCheckSyncookie, rawGenSyncookie, type SyncookieKeys } from './syncookie.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { listenerSock, skAssign, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock } from './sockets.js';
+import { BpfTcpSock, listenerSock, skAssign, skFullsock, skLookup, skRelease, socketCookie, syncookie, tcpSock, TCP_SOCK_DEFAULTS } from './sockets.js';
+import { SOCK_CASTS, sockCast, type SockCastArea } from './sock-cast.js';
 
 let defaultNet: NetState | undefined;
 
@@ -85,6 +86,8 @@ export interface RedirectMaps {
   perfOutput?(desc: number, flags: bigint, data: Uint8Array): number | undefined;
   /** The standard helpers' bpf_perf_event_output, for calls outside a packet test run. */
   standardPerfOutput?: HelperFn;
+  /** The module's area for the bpf_skc_to_* casts (manifest `sockCasts`); without it they are not provided. */
+  sockCasts?: SockCastArea;
 }
 
 /** Map types bpf_redirect_map takes, with the flags each accepts beyond the action bits. */
@@ -950,6 +953,12 @@ export function packetHelpers(memory: WebAssembly.Memory, maps?: RedirectMaps): 
       return BigInt(b ? b[1] - b[0] + frags.reduce((s, f) => s + f.len, 0) : 0);
     }],
   ];
+  // The BTF socket casts (sock-cast.ts), in modules that carry their area.
+  const area = maps?.sockCasts;
+  if (area) {
+    const tcpDefaults = Object.fromEntries(Object.keys(BpfTcpSock).filter((k) => k !== 'SIZE').map((k) => [k, TCP_SOCK_DEFAULTS[k as keyof typeof BpfTcpSock] ?? 0]));
+    for (const id of SOCK_CASTS.keys()) impl.push([id, (sk: number): number => sockCast(area, hostNet(), u8, run(), sk, id, tcpDefaults)]);
+  }
   return impl.map(([id, fn]) => {
     const proto = helperById(id)!;
     const signature = abiSignature(proto);

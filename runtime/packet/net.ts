@@ -106,6 +106,16 @@ export interface HostSocket {
    * 0x7fffffff, mss_cache 536, rtt_min 0xffffffff) or 0.
    */
   tcp?: Partial<Record<TcpSockField, number>>;
+  /**
+   * Members of the kernel struct the `bpf_skc_to_*` casts give this socket (`struct tcp_sock`,
+   * `tcp6_sock`, `tcp_timewait_sock`, `tcp_request_sock`, `udp6_sock`, as the host BTF lays it
+   * out) by C path: `{ 'snd_cwnd': 20, 'inet_conn.icsk_inet.sk.sk_rcvbuf': 131072,
+   * 'rtt_min.s[0].v': 40 }`; a tcp6_sock / udp6_sock also takes its tcp_sock / udp_sock's paths.
+   * Numbers, bigints, or strings of a decimal or 0x-hex integer. Checked against the module's
+   * layouts at instantiation (E_HOST_STATE naming the field when the struct has no such scalar
+   * member or the value does not fit it); written after the fields the runtime fills itself.
+   */
+  kernel?: Record<string, number | bigint | string>;
 }
 
 /** The fields of `struct bpf_tcp_sock` a host socket may supply. */
@@ -180,6 +190,8 @@ export interface NetSocket {
   priority: number;
   /** Host-supplied `struct bpf_tcp_sock` fields. */
   tcp?: Partial<Record<TcpSockField, number>>;
+  /** Host-supplied members of the socket's kernel struct, by path (sock-cast.ts checks the paths against the module's layouts). */
+  kernel?: Map<string, bigint>;
 }
 
 /** The host network state, checked: what the helpers query. */
@@ -198,6 +210,14 @@ export interface NetState {
 export const TCP_STATES: Readonly<Record<HostSocketState, number>> = {
   established: 1, 'syn-sent': 2, 'syn-recv': 3, 'fin-wait-1': 4, 'fin-wait-2': 5, 'time-wait': 6, close: 7, 'close-wait': 8, 'last-ack': 9, listen: 10, closing: 11,
 };
+
+/** A `kernel` value: an integer as a number, a bigint, or a decimal / 0x-hex string (64-bit values). */
+function kernelValue(x: unknown, path: string): bigint {
+  if (typeof x === 'bigint') return x;
+  if (typeof x === 'number' && Number.isSafeInteger(x)) return BigInt(x);
+  if (typeof x === 'string' && /^-?(0x[0-9a-fA-F]+|[0-9]+)$/.test(x)) return x.startsWith('-') ? -BigInt(x.slice(1)) : BigInt(x);
+  throw bad(path, `expected an integer (a number, or a string of decimal or 0x-hex digits for 64-bit values), got ${typeof x === 'bigint' ? String(x) : JSON.stringify(x)}`);
+}
 
 /** Parses `ip:port` / `[ip6]:port`. */
 function parseEndpoint(s: unknown, path: string): { ip: IpBytes; port: number } {
@@ -430,7 +450,7 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
   listAt(net.sockets, `${path}.sockets`).forEach((raw, i) => {
     const p = `${path}.sockets[${i}]`;
     if (!isObject(raw)) throw bad(p, 'expected an object { protocol, local, remote?, state?, ifindex?, mark?, priority? }');
-    checkKeys(raw, ['protocol', 'local', 'remote', 'state', 'ifindex', 'mark', 'priority', 'tcp'], p);
+    checkKeys(raw, ['protocol', 'local', 'remote', 'state', 'ifindex', 'mark', 'priority', 'tcp', 'kernel'], p);
     if (raw.protocol !== 'tcp' && raw.protocol !== 'udp') throw bad(`${p}.protocol`, `expected "tcp" or "udp", got ${JSON.stringify(raw.protocol)}`);
     const local = parseEndpoint(raw.local, `${p}.local`);
     const remote = raw.remote === undefined ? { ip: new Uint8Array(local.ip.length), port: 0 } : parseEndpoint(raw.remote, `${p}.remote`);
@@ -448,8 +468,19 @@ export function checkHostNetwork(net: unknown, path = 'net'): NetState {
       tcp = {};
       for (const [f, x] of Object.entries(raw.tcp)) tcp[f as TcpSockField] = checkInt(x, `${p}.tcp.${f}`, 0, f.startsWith('bytes_') ? Number.MAX_SAFE_INTEGER : 0xffffffff);
     }
+    let kernel: Map<string, bigint> | undefined;
+    if (raw.kernel !== undefined) {
+      if (!isObject(raw.kernel)) throw bad(`${p}.kernel`, 'expected an object of kernel struct members by path ({ "snd_cwnd": 20 })');
+      if (raw.protocol === 'udp' && local.ip.length === 4) throw bad(`${p}.kernel`, 'no bpf_skc_to_* cast gives an IPv4 UDP socket (bpf_skc_to_udp6_sock needs AF_INET6), so it has no kernel struct to fill');
+      kernel = new Map();
+      for (const [f, x] of Object.entries(raw.kernel)) {
+        const path = `${p}.kernel.${f}`;
+        if (!/^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*)*$/.test(f)) throw bad(path, `"${f}" is not a C member path ("snd_cwnd", "inet_conn.icsk_inet.sk.sk_mark", "rtt_min.s[0].v")`);
+        kernel.set(f, kernelValue(x, path));
+      }
+    }
     state.sockets.push({
-      protocol: raw.protocol === 'tcp' ? 6 : 17, tcp, family: local.ip.length === 4 ? 2 : 10,
+      protocol: raw.protocol === 'tcp' ? 6 : 17, tcp, ...(kernel ? { kernel } : {}), family: local.ip.length === 4 ? 2 : 10,
       localIp: local.ip, localPort: local.port, remoteIp: remote.ip, remotePort: remote.port, state: TCP_STATES[st], ifindex,
       mark: raw.mark === undefined ? 0 : checkInt(raw.mark, `${p}.mark`, 0, 0xffffffff),
       priority: raw.priority === undefined ? 0 : checkInt(raw.priority, `${p}.priority`, 0, 0xffffffff),

@@ -11,6 +11,7 @@
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import { PAGE_SIZE, SkBuff, XdpMd } from './layout.js';
 import type { IpBytes, NetSocket, NetState } from './net.js';
+import { castOwner } from './sock-cast.js';
 import { runSockets, type PacketRun, type RunSockets } from './state.js';
 
 export { unreleasedSockets } from './state.js';
@@ -38,6 +39,7 @@ const TUPLE6 = 36;
 const TCP_ESTABLISHED = 1;
 const TCP_TIME_WAIT = 6;
 const TCP_SYN_RECV = 3;
+const TCP_NEW_SYN_RECV = 12;
 const TCP_CLOSE = 7;
 const TCP_LISTEN = 10;
 const V4_MAPPED = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
@@ -128,7 +130,19 @@ export function lookupSocket(net: NetState, proto: 6 | 17, family: 2 | 10, saddr
   return best;
 }
 
-function writeSock(mem: Uint8Array, at: number, s: NetSocket): void {
+/**
+ * Which IPv4 addresses of an IPv6 socket are LOOPBACK4_IPV6 (127.0.0.6) rather than 0: the
+ * local one once bound to an address (inet6_bind, connect); the peer's only for an accepted
+ * socket (tcp_v6_syn_recv_sock sets inet_daddr, tcp_v6_connect does not), which is one whose
+ * local end a listener of the host has.
+ */
+export function ipv6V4Addresses(net: NetState, s: NetSocket): [boolean, boolean] {
+  const accepted = s.protocol === 6 && s.state !== TCP_LISTEN && !isAny(s.remoteIp)
+    && net.sockets.some((l) => l.protocol === 6 && l.state === TCP_LISTEN && l.family === s.family && l.localPort === s.localPort && (isAny(l.localIp) || same(l.localIp, s.localIp)));
+  return [!isAny(s.localIp), s.protocol === 17 ? !isAny(s.remoteIp) : accepted];
+}
+
+function writeSock(net: NetState, mem: Uint8Array, at: number, s: NetSocket): void {
   const v = viewOf(mem);
   mem.fill(0, at, at + BpfSock.SIZE);
   v.setUint32(at + BpfSock.bound_dev_if, s.ifindex, true);
@@ -150,13 +164,14 @@ function writeSock(mem: Uint8Array, at: number, s: NetSocket): void {
   } else {
     mem.set(s.localIp, at + BpfSock.src_ip6);
     mem.set(s.remoteIp, at + BpfSock.dst_ip6);
-    // An IPv6 socket's IPv4 addresses are LOOPBACK4_IPV6 (127.0.0.6) once set (inet6_bind, connect).
-    if (!isAny(s.localIp)) mem.set(LOOPBACK4_IPV6, at + BpfSock.src_ip4);
-    if (!isAny(s.remoteIp)) mem.set(LOOPBACK4_IPV6, at + BpfSock.dst_ip4);
+    const [src4, dst4] = ipv6V4Addresses(net, s);
+    if (src4) mem.set(LOOPBACK4_IPV6, at + BpfSock.src_ip4);
+    if (dst4) mem.set(LOOPBACK4_IPV6, at + BpfSock.dst_ip4);
   }
   v.setUint32(at + BpfSock.src_port, s.localPort, true);
   v.setUint16(at + BpfSock.dst_port, s.remotePort, false);
-  v.setUint32(at + BpfSock.state, s.state, true);
+  // A request socket's sock_common holds TCP_NEW_SYN_RECV (include/net/tcp_states.h), not TCP_SYN_RECV.
+  v.setUint32(at + BpfSock.state, s.state === TCP_SYN_RECV ? TCP_NEW_SYN_RECV : s.state, true);
   v.setInt32(at + BpfSock.rx_queue_mapping, -1, true);
 }
 
@@ -211,7 +226,7 @@ function slot(slots: Map<number, number>, index: number, lo: number, hi: number,
 function placeSock(net: NetState, mem: Uint8Array, run: PacketRun, s: NetSocket, helper: string): number {
   const [lo, hi] = socketArea(run);
   const at = slot(stateOf(run).at, net.sockets.indexOf(s), lo, hi, BpfSock.SIZE, helper);
-  writeSock(mem, at, s);
+  writeSock(net, mem, at, s);
   return at;
 }
 
@@ -220,6 +235,8 @@ export function skRelease(run: PacketRun | undefined, sk: number): number {
   const st = run ? runSockets.get(run) : undefined;
   // A `struct bpf_tcp_sock` pointer carries its socket's reference (the verifier's ref_obj_id).
   if (st) for (const [index, at] of st.tcpAt) if (at === sk >>> 0) sk = st.at.get(index)!;
+  // So does the struct a bpf_skc_to_* cast returned (sock-cast.ts).
+  sk = castOwner(st, sk) ?? sk;
   const held = st?.held.get(sk >>> 0) ?? 0;
   if (!st || held === 0) {
     throw new BpfRuntimeError(ErrorCode.HelperFailed, `bpf_sk_release of 0x${(sk >>> 0).toString(16)}, which is not a socket reference this run holds (the kernel's verifier refuses the program)`, { helper: 'bpf_sk_release' });
@@ -301,7 +318,7 @@ export function skFullsock(net: NetState, run: PacketRun | undefined, sk: number
 }
 
 /** What tcp_init_sock gives a socket before any traffic, for the bpf_tcp_sock fields the host does not supply. */
-const TCP_SOCK_DEFAULTS: Readonly<Partial<Record<keyof typeof BpfTcpSock, number>>> = {
+export const TCP_SOCK_DEFAULTS: Readonly<Partial<Record<keyof typeof BpfTcpSock, number>>> = {
   snd_cwnd: 10, rtt_min: 0xffffffff, snd_ssthresh: 0x7fffffff, mss_cache: 536,
 };
 

@@ -149,6 +149,15 @@ export interface RunSockets {
   /** `struct bpf_tcp_sock` addresses handed out, by socket index. */
   tcpAt: Map<number, number>;
   cookie?: bigint;
+  /** The bpf_skc_to_* casts' structs (sock-cast.ts), made by the first cast. */
+  casts?: CastState | undefined;
+}
+
+/** What a run's bpf_skc_to_* casts hold: each socket's struct by socket index, and the check for stores into them. */
+export interface CastState {
+  at: Map<number, number>;
+  /** An error when the program stored into a struct a cast returned (the verifier refuses such stores). */
+  check(program: string): BpfRuntimeError | undefined;
 }
 
 /**
@@ -164,7 +173,8 @@ export const runSockets = {
 
 /**
  * After a run: an error when the program returned holding socket references (the kernel's
- * verifier refuses such a program: "Unreleased reference").
+ * verifier refuses such a program: "Unreleased reference") or stored into a struct a
+ * bpf_skc_to_* cast returned (the verifier refuses stores through those pointers).
  */
 export function unreleasedSockets(run: PacketRun, program: string): BpfRuntimeError | undefined {
   return unreleasedIn(run.sockets, program);
@@ -172,8 +182,10 @@ export function unreleasedSockets(run: PacketRun, program: string): BpfRuntimeEr
 
 /** unreleasedSockets of one run's socket state (a batch checks each frame's). */
 export function unreleasedIn(st: RunSockets | undefined, program: string): BpfRuntimeError | undefined {
+  const stored = st?.casts?.check(program);
+  if (st?.casts) st.casts = undefined;
   const n = st ? [...st.held.values()].reduce((x, y) => x + y, 0) : 0;
-  if (n === 0) return undefined;
+  if (n === 0) return stored;
   st!.held.clear();
   return new BpfRuntimeError(ErrorCode.HelperFailed, `the program returned holding ${n} socket reference${n === 1 ? '' : 's'} from bpf_sk_lookup_*/bpf_skc_lookup_tcp without bpf_sk_release (the kernel's verifier refuses it: Unreleased reference)`, { program, helper: 'bpf_sk_release' });
 }

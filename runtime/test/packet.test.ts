@@ -314,7 +314,7 @@ describe('run --program P needs only what P uses', () => {
     expect(run(inst, 'uses_missing', ether(ETH_P.IP, [1, 2])).retval).toBe(1);
     const e = refusal(() => run(inst, 'uses_missing', IP(17, udp({ dport: 9 }))));
     expect(e.code).toBe(ErrorCode.UnknownHelper);
-    expect(e.location.helper).toBe('bpf_skc_to_tcp_sock');
+    expect(e.location.helper).toBe('bpf_dynptr_from_mem');
     expect(run(inst, 'plain', IP(17, udp({ dport: 9, payload: new Array<number>(100).fill(0) }))).retval).toBe(1);
   });
 });

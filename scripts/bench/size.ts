@@ -23,10 +23,12 @@ export const RUNTIME_BUDGET_BYTES = 100 * 1000;
  * inlined, as a Workers bundle ships it): 184.0 KB when set; 188.4 KB with the socket-state and
  * perf-output packet helpers (s3-sockhelpers); 197.9 KB with CGROUP_ARRAY, the host's cgroups,
  * the cgroup helpers and the raw SYN cookie helpers (SipHash-2-4; s4-cgroup: 5.4 KB of it in
- * runtime/packet/cgroups.ts and syncookie.ts), plus a little room. A change that needs more
- * raises it on purpose and says why.
+ * runtime/packet/cgroups.ts and syncookie.ts), plus a little room; 207.7 KB with the BTF socket
+ * casts bpf_skc_to_* (s5-skc: 6.6 KB in runtime/packet/sock-cast.ts, 1.9 KB of HostSocket.kernel
+ * checks and the cast area's wiring), plus a little room. A change that needs more raises it on
+ * purpose and says why.
  */
-export const RUNTIME_CEILING_BYTES = 200 * 1000;
+export const RUNTIME_CEILING_BYTES = 210 * 1000;
 
 /** One bundled entry. */
 export interface BundleSize {
