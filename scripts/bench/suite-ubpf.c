@@ -10,6 +10,10 @@
  *
  *   suite-ubpf --min-ms N CODEFILE [MEMFILE]
  */
+/* Early uBPF headers use bool and size_t without including their headers. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <ubpf.h>
 
 #include "suite-timing.h"
