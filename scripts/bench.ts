@@ -28,7 +28,8 @@
  *      minified and gzipped (scripts/bench/size.ts).
  *
  *  (suite) with `--suite DIR` (alone): the kernels of a checkout of eunomia-bpf/bpf-benchmark, built
- *      by clang for bpf, natively and for wasm32 (scripts/bench/suite.ts); without it, how to get one.
+ *      by clang for bpf, natively and for wasm32 (scripts/bench/suite.ts); with `--ubpf UBPF` also
+ *      through uBPF's x86-64 JIT (a uBPF build the user gives); without it, how to get one.
  *
  * `--quick` shrinks sizes and repeat counts for a smoke run (scripts/test/bench.test.ts);
  * `--json` prints the report as JSON instead of tables; `--part NAME` (repeatable) runs only the
@@ -53,7 +54,7 @@ import { benchLevels, type LevelRow } from './bench/levels.js';
 import { benchColdBrowser, benchColdStart, FLOOR_LABEL, type BrowserColdRow, type ColdRow } from './bench/cold.js';
 import { bundleSizes, loadEsbuild, RUNTIME_BUDGET_BYTES, type BundleSize } from './bench/size.js';
 import { formatCount, formatNs, formatRatio, geomean, median, table } from './bench/stats.js';
-import { SUITE_HINT, suiteMain } from './bench/suite.js';
+import { SUITE_HINT, SUITE_USAGE, suiteMain } from './bench/suite.js';
 
 export type OptLevel = 0 | 1 | 2;
 
@@ -780,7 +781,7 @@ type PartName = (typeof PART_NAMES)[number];
 export function parseBenchArgs(argv: readonly string[]): { quick: boolean; json: boolean; parts?: PartName[] } | { usage: string; status: number } {
   const known = new Set(['--quick', '--json', '--help', '-h']);
   const usage = `usage: node dist/scripts/bench.js [--quick] [--json] [--part ${PART_NAMES.join('|')}]...\n`
-    + '       node dist/scripts/bench.js --suite DIR [--quick] [--json]   (a checkout of eunomia-bpf/bpf-benchmark)\n';
+    + SUITE_USAGE;
   // --part NAME (repeatable): only those parts.
   const parts = argv.flatMap((a, i) => (argv[i - 1] === '--part' ? [a] : []));
   const bad = argv.some((a, i) => !known.has(a) && a !== '--part' && argv[i - 1] !== '--part')

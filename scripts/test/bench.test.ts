@@ -21,6 +21,8 @@ describe('bench', () => {
     expect(parseBenchArgs(['--part', 'packet', '--quick', '--part', 'maps'])).toEqual({ quick: true, json: false, parts: ['packet', 'maps'] });
     for (const bad of [['--part'], ['--part', 'nope'], ['--fast'], ['packet']]) expect(parseBenchArgs(bad), bad.join(' ')).toMatchObject({ status: 2 });
     expect(parseBenchArgs(['--help'])).toMatchObject({ status: 0 });
+    // --help names the suite part's flags, --ubpf included.
+    expect(parseBenchArgs(['--help'])).toMatchObject({ usage: expect.stringMatching(/--suite DIR \[--ubpf UBPF\]/) });
   });
 
   it('generates valid programs of the exact size', () => {
