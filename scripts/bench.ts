@@ -277,12 +277,14 @@ async function benchCompile(settings: Settings, options: BenchOptions, warnings:
       let runs = settings.compileRuns(insns);
       if (estimate !== null) runs = Math.max(1, Math.min(runs, Math.floor((2 * settings.compileLimitMs) / estimate)));
       const times: number[] = [];
-      // -O0 (cheap) is measured in its steady state: two untimed compiles of this size first, as the
-      // 1k warm-up leaves the compiler's large-program paths and the heap's young generation cold
-      // (the first 10k compiles after it ran 3-10x slower than later ones). Up to 100k: the 1M
-      // program's figure keeps its warm-up.
+      // -O0 (cheap) is measured in its steady state: untimed compiles of this size first, as the
+      // 1k warm-up leaves the compiler's large-program paths and the heap's young generation cold.
+      // V8 takes about ten compiles of a 10k program to settle (3.8-48 ms per compile over the
+      // first 15, 4 ms after), so 20 up to 10k, 3 at 100k. Up to 100k: the 1M program's figure
+      // keeps its warm-up.
       if (level === 0 && insns <= 100_000 && settings.compileWarmups > 1) {
-        for (let i = 0; i < 2; i++) await compileBytes(programs.get(insns)!, level).catch(() => undefined);
+        const warmups = insns <= 10_000 ? 20 : 3;
+        for (let i = 0; i < warmups; i++) await compileBytes(programs.get(insns)!, level).catch(() => undefined);
         if (insns <= 10_000) runs = Math.max(runs, 11);
       }
       for (let i = 0; i < runs; i++) {
