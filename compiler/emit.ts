@@ -18,7 +18,7 @@ import {
   type CallbackEntry, type HelperImport, type HelperSignature, type MemoryLayout,
 } from '../runtime/abi.js';
 import { LDDW_PSEUDO_FUNC, pseudoFuncTarget } from '../runtime/isa/cfg.js';
-import type { Insn } from '../runtime/isa/insn.js';
+import { insnsOf, type Insn } from '../runtime/isa/insn.js';
 import type { ContextKind } from '../runtime/uapi/index.js';
 import { w, type Node, type ValType, type WFunction, type WModule } from './wir.js';
 import type { ProgramCfg } from '../runtime/isa/cfg.js';
@@ -219,11 +219,11 @@ function callbackWrapper(ctx: ModuleCtx, pc: number, exportName: string): WFunct
  * callbacks and the packet globals of ldabs/ldind.
  */
 function prescan(ctx: ModuleCtx, cfg: ProgramCfg): void {
-  const { insns } = cfg.program;
+  const insns = insnsOf(cfg.program);
   for (const fn of cfg.functions) {
     // Only the instructions buildCfg listed (calls, lddw, callx, kfunc, ldabs/ldind), in program order.
     for (let si = 0; si < fn.sites.length; si++) {
-      const insn = insns[fn.sites[si]!]!;
+      const insn = insns.get(fn.sites[si]!)!;
       if (insn.kind === 'call' && ctx.fixups.get(insn.pc)?.kind === 'tail_call') ctx.usesTailCalls = true;
       else if (insn.kind === 'call' && insn.helper !== CORE_POISON_HELPER) declareHelper(ctx, insn.helper, insn.pc);
       else if (insn.kind === 'kfunc' && ctx.options.resolveKfunc) declareKfunc(ctx, insn.btfId, insn.pc);

@@ -8,7 +8,7 @@
 import { CompileError, ErrorCode } from '../../runtime/errors.js';
 import { CORE_POISON_HELPER, FaultCode, type HelperImport } from '../../runtime/abi.js';
 import { LDDW_PSEUDO_FUNC, pseudoFuncTarget, type BasicBlock, type FunctionCfg } from '../../runtime/isa/cfg.js';
-import type { Insn, JcondInsn } from '../../runtime/isa/insn.js';
+import { insnsOf, type Insn, type InsnList, type JcondInsn } from '../../runtime/isa/insn.js';
 import { structureFunction, type Stmt } from '../structure.js';
 import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import { inlineArrayLookup } from '../rewrite/array-lookup.js';
@@ -32,7 +32,7 @@ import { addressInto, load, lowerAtomic, lowerLegacyLoad, store, type MemAddress
 
 /** Generates the body of one eBPF function. */
 export class FunctionLowering {
-  private readonly insns: Insn[];
+  private readonly insns: InsnList;
   private readonly budget: BudgetCounter;
   /** The address of the access being lowered (reused: loads and stores are a third of a program). */
   private readonly addr: MemAddress = { ptr: w.nop(), off: 0 };
@@ -57,7 +57,7 @@ export class FunctionLowering {
     private readonly ctx: ModuleCtx,
     private readonly fn: FunctionCfg,
   ) {
-    this.insns = ctx.program.insns;
+    this.insns = insnsOf(ctx.program);
     this.budget = new BudgetCounter(ctx.options.budget !== undefined);
   }
 
@@ -79,10 +79,10 @@ export class FunctionLowering {
       blocks,
       (blk) => {
         if (plans.has(blk.id)) return 'switch';
-        const t = this.insns[blk.last]!;
-        return t.kind === 'exit' ? 'exit' : t.kind === 'jcond' ? 'cond' : 'jump';
+        const t = this.insns.kind(blk.last);
+        return t === 'exit' ? 'exit' : t === 'jcond' ? 'cond' : 'jump';
       },
-      (blk) => this.insns[blk.first]!.pc,
+      (blk) => this.insns.pc(blk.first),
       plans.size > 0 ? foldedSuccessors(blocks, plans) : undefined,
     );
     if (!result.ok) this.switches = new Map();
@@ -213,7 +213,7 @@ export class FunctionLowering {
           out.push(...switchBranch(this.switches.get(s.block)!, s.targets.map((t) => branchLabel(t.target, t.loop))));
           break;
         case 'if': {
-          const cond = lowerCond(this.insns[this.fn.blocks[s.block]!.last] as JcondInsn);
+          const cond = lowerCond(this.insns.get(this.fn.blocks[s.block]!.last) as JcondInsn);
           // Short arms become selects (lower/select.ts); the statements they consumed are skipped.
           const converted = this.ifConvert(stmts, i, cond, out);
           if (converted > 0) {
@@ -249,7 +249,7 @@ export class FunctionLowering {
   private emitLoop(s: Extract<Stmt, { k: 'loop' }>, out: CodeSink): void {
     const loop = (fast: boolean): void => {
       out.openLoop(branchLabel(s.label, true));
-      if (!fast) this.budget.check(this.insns[this.fn.blocks[s.label]!.first]!.pc, out);
+      if (!fast) this.budget.check(this.insns.pc(this.fn.blocks[s.label]!.first), out);
       this.emitStmts(s.body, out);
       out.close();
     };
@@ -358,10 +358,10 @@ export class FunctionLowering {
     sink.push(w.switch(blocks.map((_, i) => label(i)), label(0), w.local.get(L_LABEL, 'i32')));
     blocks.forEach((blk, i) => {
       sink.close();
-      this.budget.check(this.insns[blk.first]!.pc, sink);
+      this.budget.check(this.insns.pc(blk.first), sink);
       this.budget.charge(blk, sink);
       this.emitBlockCode(blk, sink);
-      const t = this.insns[blk.last]!;
+      const t = this.insns.get(blk.last)!;
       if (t.kind === 'exit') sink.push(...this.ret());
       else if (t.kind === 'jcond') sink.push(w.if(lowerCond(t), next(blk.succs[0]!), next(blk.succs[1]!)), w.br('dispatch'));
       else sink.push(next(blk.succs[0]!), w.br('dispatch'));
@@ -378,7 +378,7 @@ export class FunctionLowering {
       out.push(w.local.set(L_FB, w.i32.sub(w.local.get(L_FP, 'i32'), w.i32.const(frameSize))));
     }
     if (this.ctx.options.checked) out.push(loadCheckSpan());
-    this.budget.enter(this.insns[this.fn.blocks[0]!.first]!.pc, out);
+    this.budget.enter(this.insns.pc(this.fn.blocks[0]!.first), out);
     return out;
   }
 
@@ -400,8 +400,10 @@ export class FunctionLowering {
 
   private emitBlockCode(blk: BasicBlock, out: CodeSink, first = blk.first, last = blk.last): void {
     for (let i = first; i <= last; i++) {
-      const insn = this.insns[i]!;
-      if (insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond') continue;
+      // The terminator is the statement's business (asked by kind: no object).
+      const kind = this.insns.kind(i);
+      if (kind === 'exit' || kind === 'ja' || kind === 'jcond') continue;
+      const insn = this.insns.get(i)!;
       if (this.narrowing && insn.kind === 'alu' && insn.width === 64 && (insn.op === 'div' || insn.op === 'mod')) {
         // The whole block's divisions (a block cut into ranges is looked at once).
         this.narrowDone ??= new Uint8Array(this.fn.blocks.length);

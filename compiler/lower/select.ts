@@ -13,7 +13,7 @@
  * condition, evaluated once before the instructions change any register.
  */
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
-import type { Insn } from '../../runtime/isa/insn.js';
+import type { Insn, InsnList } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
 import { lowerAlu } from './alu.js';
 import { i64c, L_LABEL, set64 } from './state.js';
@@ -33,10 +33,10 @@ function selectable(insn: Insn): boolean {
  * The instructions of `blk` without its terminator (a jump, or the fall-through), if they can be
  * converted, at most `room` of them; otherwise null.
  */
-export function selectableArm(insns: readonly Insn[], blk: BasicBlock, room: number): Insn[] | null {
+export function selectableArm(insns: InsnList, blk: BasicBlock, room: number): Insn[] | null {
   const out: Insn[] = [];
   for (let i = blk.first; i <= blk.last; i++) {
-    const insn = insns[i]!;
+    const insn = insns.get(i)!;
     if (i === blk.last && insn.kind === 'ja') break;
     if (!selectable(insn) || out.length >= room) return null;
     out.push(insn);

@@ -3,7 +3,7 @@
  * `key < max_entries ? values + key * stride : NULL`, as the kernel's verifier inlines it
  * (`map_gen_lookup`), when the lddw that loads r1 is in the call's basic block.
  */
-import type { Insn, LddwInsn, Program } from '../../runtime/isa/insn.js';
+import { insnsOf, type Insn, type LddwInsn, type Program } from '../../runtime/isa/insn.js';
 import { tagPc, w, type CodeSink, type Node } from '../wir.js';
 import type { EmitOptions } from '../emit.js';
 import { L_ADDR, set64 } from '../lower/state.js';
@@ -30,8 +30,9 @@ export function arrayLookupAt(
 
 /** The `lddw r1, map` that defines r1 at the call, if it is in the same basic block. */
 function findR1Lddw(program: Program, callIndex: number, blockStarts: ReadonlySet<number>): LddwInsn | undefined {
+  const insns = insnsOf(program);
   for (let i = callIndex - 1; i >= 0; i--) {
-    const insn = program.insns[i]!;
+    const insn = insns.get(i)!;
     if (insn.kind === 'lddw' && insn.dst === 1) return insn.src === 1 ? insn : undefined;
     if (writesR1(insn)) return undefined;
     // Stop at the block's start: a jump target may bring another r1.

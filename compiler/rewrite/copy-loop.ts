@@ -27,7 +27,7 @@
  *  - a multi-byte fill value whose bytes differ runs as a loop.
  */
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
-import type { Insn, JcondInsn, MemSize, Reg } from '../../runtime/isa/insn.js';
+import type { Insn, InsnList, JcondInsn, MemSize, Reg } from '../../runtime/isa/insn.js';
 import { w, type CodeSink, type Node } from '../wir.js';
 import type { EmitOptions } from '../emit.js';
 import { get64, i64c, L_A64, L_ADDR, L_BUDGET, L_LABEL, L_SPAN, L_TMP64, set64 } from '../lower/state.js';
@@ -75,15 +75,14 @@ export interface CopyLoopPlan {
  * folded), by header block id.
  */
 export function findCopyLoops(
-  blocks: readonly BasicBlock[], insns: readonly Insn[], switches: ReadonlyMap<number, SwitchPlan>,
+  blocks: readonly BasicBlock[], insns: InsnList, switches: ReadonlyMap<number, SwitchPlan>,
 ): Map<number, CopyLoopPlan> {
   const plans = new Map<number, CopyLoopPlan>();
   // An indexed loop without a closure per block: this looks at every conditional jump.
   for (let hi = 0; hi < blocks.length; hi++) {
     const h = blocks[hi]!;
     if (h.succs.length !== 2 || switches.has(h.id)) continue;
-    const t = insns[h.last]!;
-    if (t.kind !== 'jcond') continue;
+    if (insns.kind(h.last) !== 'jcond') continue;
     const taken = h.succs[0]!;
     const fall = h.succs[1]!;
     if (taken === fall) continue;
@@ -93,16 +92,16 @@ export function findCopyLoops(
     else if (isLatch(blocks, insns, taken, h.id)) [latch, continueTaken] = [taken, true];
     else if (isLatch(blocks, insns, fall, h.id)) [latch, continueTaken] = [fall, false];
     else continue;
-    const plan = analyze(h, insns, t, continueTaken, latch);
+    const plan = analyze(h, insns, insns.get(h.last) as JcondInsn, continueTaken, latch);
     if (plan) plans.set(h.id, plan);
   }
   return plans;
 }
 
 /** Whether block `id` holds only a `ja` back to `header`, its only predecessor (a loop's latch). */
-function isLatch(blocks: readonly BasicBlock[], insns: readonly Insn[], id: number, header: number): boolean {
+function isLatch(blocks: readonly BasicBlock[], insns: InsnList, id: number, header: number): boolean {
   const b = blocks[id]!;
-  return b.first === b.last && insns[b.first]!.kind === 'ja' && b.succs.length === 1 && b.succs[0] === header
+  return b.first === b.last && insns.kind(b.first) === 'ja' && b.succs.length === 1 && b.succs[0] === header
     && b.preds.length === 1 && b.preds[0] === header;
 }
 
@@ -118,13 +117,13 @@ interface Access {
 }
 
 /** Runs the loop's block symbolically and decides whether it is a copy or fill loop. */
-function analyze(h: BasicBlock, insns: readonly Insn[], jc: JcondInsn, continueTaken: boolean, latch: number | null): CopyLoopPlan | null {
+function analyze(h: BasicBlock, insns: InsnList, jc: JcondInsn, continueTaken: boolean, latch: number | null): CopyLoopPlan | null {
   const vals: Val[] = [];
   for (let r = 0; r <= 10; r++) vals.push(regLin(r));
   const accesses: Access[] = [];
   const lin = (v: Val): Lin | null => (v.k === 'lin' ? v : null);
   for (let i = h.first; i < h.last; i++) {
-    const insn = insns[i]!;
+    const insn = insns.get(i)!;
     if (stepRegisters(vals, insn)) continue;
     switch (insn.kind) {
       case 'ldx': {

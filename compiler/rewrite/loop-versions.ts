@@ -20,7 +20,7 @@
  * with the checks in every iteration.
  */
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
-import type { Insn, JcondInsn, MemSize, Reg } from '../../runtime/isa/insn.js';
+import type { Insn, InsnList, JcondInsn, MemSize, Reg } from '../../runtime/isa/insn.js';
 import { w, type CodeSink, type Node } from '../wir.js';
 import type { EmitOptions } from '../emit.js';
 import { i64c, L_A64, L_BUDGET, L_SPAN, L_TMP64 } from '../lower/state.js';
@@ -67,7 +67,7 @@ export interface LoopVersionPlan {
  * instrumentation in `options` (budget, checked mode), by header block id.
  */
 export function findLoopVersions(
-  blocks: readonly BasicBlock[], insns: readonly Insn[], loops: LoopInfo, options: EmitOptions, budget: boolean,
+  blocks: readonly BasicBlock[], insns: InsnList, loops: LoopInfo, options: EmitOptions, budget: boolean,
   folded: ReadonlySet<number>,
 ): Map<number, LoopVersionPlan> {
   const plans = new Map<number, LoopVersionPlan>();
@@ -93,7 +93,7 @@ export function findLoopVersions(
 }
 
 function analyze(
-  h: number, body: number[], blocks: readonly BasicBlock[], insns: readonly Insn[], rpo: Int32Array, options: EmitOptions,
+  h: number, body: number[], blocks: readonly BasicBlock[], insns: InsnList, rpo: Int32Array, options: EmitOptions,
   budget: boolean, folded: ReadonlySet<number>,
 ): LoopVersionPlan | null {
   let size = 0;
@@ -108,12 +108,12 @@ function analyze(
   let x = latches[0]!;
   let back = h;
   const lx = blocks[x]!;
-  if (lx.first === lx.last && insns[lx.first]!.kind === 'ja' && x !== h) {
+  if (lx.first === lx.last && insns.kind(lx.first) === 'ja' && x !== h) {
     const ps = lx.preds.filter((p) => rpo[p]! >= 0);
     if (ps.length !== 1) return null;
     [back, x] = [x, ps[0]!];
   }
-  const jc = insns[blocks[x]!.last]!;
+  const jc = insns.get(blocks[x]!.last)!;
   if (jc.kind !== 'jcond' || folded.has(x)) return null;
   const [taken, fall] = blocks[x]!.succs as [number, number];
   if (taken === fall || (taken !== back && fall !== back) || inLoop.has(taken === back ? fall : taken)) return null;
@@ -136,7 +136,7 @@ function analyze(
       for (const other of ins.slice(1)) for (let r = 0; r <= 10; r++) if (!sameVal(vals[r]!, other![r]!)) vals[r] = OPAQUE;
     }
     for (let i = b.first; i <= b.last; i++) {
-      const insn = insns[i]!;
+      const insn = insns.get(i)!;
       if (stepRegisters(vals, insn)) continue;
       switch (insn.kind) {
         case 'ldx':

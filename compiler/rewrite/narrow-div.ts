@@ -17,7 +17,7 @@
  * r0-r5) makes it unknown.
  */
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
-import type { AluInsn, Insn, Reg } from '../../runtime/isa/insn.js';
+import type { AluInsn, Insn, InsnList, Reg } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
 import { get32, set64 } from '../lower/state.js';
 
@@ -27,12 +27,13 @@ const U32_LIMIT = 1n << 32n;
  * The instruction indices (`pc`) of the 64-bit `div` and `mod` instructions of `blocks` whose
  * operands are both below 2^32 where they run.
  */
-export function findNarrowDivisions(blocks: readonly BasicBlock[], insns: readonly Insn[]): Set<number> {
+export function findNarrowDivisions(blocks: readonly BasicBlock[], insns: InsnList): Set<number> {
   const out = new Set<number>();
   for (const b of blocks) {
     let any = false;
     for (let i = b.first; i <= b.last; i++) {
-      if (insns[i]!.kind === 'alu' && ((insns[i] as AluInsn).op === 'div' || (insns[i] as AluInsn).op === 'mod')) any = true;
+      const x = insns.get(i)!;
+      if (x.kind === 'alu' && (x.op === 'div' || x.op === 'mod')) any = true;
     }
     if (any) addNarrowDivisions(b, insns, out);
   }
@@ -44,10 +45,10 @@ export function findNarrowDivisions(blocks: readonly BasicBlock[], insns: readon
  * are both below 2^32 (the lowering asks for each block that has a division, when it meets the
  * first one, rather than walking every block of the function first).
  */
-export function addNarrowDivisions(b: BasicBlock, insns: readonly Insn[], out: Set<number>): void {
+export function addNarrowDivisions(b: BasicBlock, insns: InsnList, out: Set<number>): void {
   const known = new Uint8Array(11);
   for (let i = b.first; i <= b.last; i++) {
-    const x = insns[i]!;
+    const x = insns.get(i)!;
     if (x.kind === 'alu' && x.width === 64 && (x.op === 'div' || x.op === 'mod')) {
       const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
       if (known[x.dst] === 1 && srcKnown) out.add(x.pc);

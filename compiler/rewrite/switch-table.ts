@@ -33,7 +33,7 @@
  * charged for the deepest path through the tree (an upper bound, as for if-arms).
  */
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
-import type { AluInsn, Insn, JcondInsn, JmpOp, Reg } from '../../runtime/isa/insn.js';
+import type { AluInsn, Insn, InsnList, JcondInsn, JmpOp, Reg } from '../../runtime/isa/insn.js';
 import { w, type Node } from '../wir.js';
 import { get32, get64, i64c, set64 } from '../lower/state.js';
 import { CONST_TABLE_BASE, CONST_TABLE_END } from '../../runtime/abi.js';
@@ -182,12 +182,20 @@ function holds(op: JmpOp, v: bigint, k: bigint): boolean {
  * Finds the compare trees of a function. `blocks` are the function's blocks (ids = indices);
  * `insns` the program's instructions. Trees never overlap: an inner node belongs to one tree.
  */
-export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn[], options: SwitchOptions = {}): Map<number, SwitchPlan> {
+export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, options: SwitchOptions = {}): Map<number, SwitchPlan> {
   const plans = new Map<number, SwitchPlan>();
   const taken = new Uint8Array(blocks.length);
+  // Block id -> its compare, null for none, undefined until asked (the search asks several
+  // times per block, and a large program's instructions are decoded anew on every get).
+  const compares = new Array<JcondInsn | null | undefined>(blocks.length);
   const compareOf = (b: BasicBlock): JcondInsn | undefined => {
-    const t = insns[b.last]!;
-    return t.kind === 'jcond' && t.src === null && t.op !== 'jset' ? t : undefined;
+    let c = compares[b.id];
+    if (c === undefined) {
+      const t = insns.kind(b.last) === 'jcond' ? insns.get(b.last) as JcondInsn : undefined;
+      c = t !== undefined && t.src === null && t.op !== 'jset' ? t : null;
+      compares[b.id] = c;
+    }
+    return c ?? undefined;
   };
   /**
    * Whether block `b` holds nothing but at most MAX_MOVES `rY = imm` (rY not `reg`) before its
@@ -196,7 +204,7 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
   const onlyMoves = (b: BasicBlock, reg: Reg): boolean => {
     if (b.last - b.first > MAX_MOVES) return false;
     for (let i = b.first; i < b.last; i++) {
-      const x = insns[i]!;
+      const x = insns.get(i)!;
       if (x.kind !== 'alu' || x.op !== 'mov' || x.src !== null || x.sxBits !== 0 || x.dst === reg) return false;
     }
     return true;
@@ -206,7 +214,7 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
     if (!onlyMoves(b, reg)) return null;
     const moves: SwitchMove[] = [];
     for (let i = b.first; i < b.last; i++) {
-      const x = insns[i] as AluInsn;
+      const x = insns.get(i) as AluInsn;
       moves.push({ reg: x.dst, value: x.width === 64 ? BigInt.asUintN(64, BigInt(x.imm)) : BigInt(x.imm >>> 0) });
     }
     return moves;
@@ -357,7 +365,7 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: readonly Insn
  * The lookup a plan is, when every edge sets one register to a constant and goes on to one
  * block that is itself a leaf (so it has a label); undefined otherwise.
  */
-function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: readonly Insn[]): SwitchLookup | undefined {
+function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: InsnList): SwitchLookup | undefined {
   let reg: Reg | undefined;
   let join: number | undefined;
   // Instructions of the leaves the lookup skips (their `ja` hops included), most on one path.
@@ -368,12 +376,12 @@ function lookupOf(plan: SwitchPlan, blocks: readonly BasicBlock[], insns: readon
     let id = plan.leaves[e.leaf]!;
     // A leaf of nothing but `ja` (clang's way to the default) stands for its target.
     let hops = 0;
-    for (; hops < 4 && blocks[id]!.first === blocks[id]!.last && insns[blocks[id]!.first]!.kind === 'ja'; hops++) id = blocks[id]!.succs[0]!;
+    for (; hops < 4 && blocks[id]!.first === blocks[id]!.last && insns.kind(blocks[id]!.first) === 'ja'; hops++) id = blocks[id]!.succs[0]!;
     const b = blocks[id]!;
     // The leaf is `rD = K` (then `ja`, or falling through) into the join ...
-    const first = insns[b.first]!;
+    const first = insns.get(b.first)!;
     const leafMove = first.kind === 'alu' && first.op === 'mov' && (first.src === null || first.src === plan.reg) && first.sxBits === 0
-      && (b.last === b.first || (b.last === b.first + 1 && insns[b.last]!.kind === 'ja')) && b.succs.length === 1 ? first : undefined;
+      && (b.last === b.first || (b.last === b.first + 1 && insns.kind(b.last) === 'ja')) && b.succs.length === 1 ? first : undefined;
     let r: Reg;
     let to: number;
     let value: bigint | 'self64' | 'self32';

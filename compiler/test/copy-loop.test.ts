@@ -17,6 +17,7 @@ import { parseElf } from '../elf/elf64.js';
 import { extractProgram } from '../elf/extract.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
+import { insnsOf } from '../../runtime/isa/insn.js';
 import { computeLayout } from '../../runtime/memory-layout.js';
 import { findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
 import { findSwitches } from '../rewrite/switch-table.js';
@@ -39,7 +40,7 @@ function fixture(variant: 'O2' | 'O3' | 'v3', fn: string): Uint8Array {
 function plansOf(bytes: Uint8Array): CopyLoopPlan[] {
   const program = decodeProgram(bytes);
   const cfg = buildCfg(program, [0]);
-  return cfg.functions.flatMap((fn) => [...findCopyLoops(fn.blocks, program.insns, findSwitches(fn.blocks, program.insns)).values()]);
+  return cfg.functions.flatMap((fn) => [...findCopyLoops(fn.blocks, insnsOf(program), findSwitches(fn.blocks, insnsOf(program))).values()]);
 }
 
 const COPIES = ['copy_u8', 'copy_u16', 'copy_u32', 'copy_u64', 'copy_ptr', 'copy_signed', 'copy_down'];

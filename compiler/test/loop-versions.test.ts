@@ -14,6 +14,7 @@ import { assemble } from '../asm/assemble.js';
 import { compile } from '../compile.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
+import { insnsOf } from '../../runtime/isa/insn.js';
 import { computeLayout } from '../../runtime/memory-layout.js';
 import { analyzeLoops } from '../rewrite/loops.js';
 import { findLoopVersions } from '../rewrite/loop-versions.js';
@@ -35,7 +36,7 @@ function versionsOf(bytes: Uint8Array): number {
   const program = decodeProgram(bytes);
   const cfg = buildCfg(program, [0]);
   const options = { checked: true, layout } as unknown as EmitOptions;
-  return cfg.functions.reduce((n, fn) => n + findLoopVersions(fn.blocks, program.insns, analyzeLoops(fn.blocks), options, true, new Set()).size, 0);
+  return cfg.functions.reduce((n, fn) => n + findLoopVersions(fn.blocks, insnsOf(program), analyzeLoops(fn.blocks), options, true, new Set()).size, 0);
 }
 
 interface LoopCase {

@@ -15,6 +15,7 @@ import { parseElf } from '../elf/elf64.js';
 import { extractProgram } from '../elf/extract.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
+import { insnsOf } from '../../runtime/isa/insn.js';
 import { findNarrowDivisions } from '../rewrite/narrow-div.js';
 import { checkDifferential, singleProgram, type ProgramSet } from '../../scripts/fuzz/harness.js';
 import { ROOT } from '../../test/support/fixtures.js';
@@ -82,7 +83,7 @@ function memOf(values: readonly bigint[]): Uint8Array {
 function narrowed(bytes: Uint8Array): number {
   const program = decodeProgram(bytes);
   const cfg = buildCfg(program, [0]);
-  return cfg.functions.reduce((n, fn) => n + findNarrowDivisions(fn.blocks, program.insns).size, 0);
+  return cfg.functions.reduce((n, fn) => n + findNarrowDivisions(fn.blocks, insnsOf(program)).size, 0);
 }
 
 async function watOf(wasm: Uint8Array): Promise<string> {

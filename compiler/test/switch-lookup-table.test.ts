@@ -18,6 +18,7 @@ import { parseElf } from '../elf/elf64.js';
 import { extractProgram } from '../elf/extract.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
+import { insnsOf } from '../../runtime/isa/insn.js';
 import { ConstTables, findSwitches } from '../rewrite/switch-table.js';
 import { compileStandaloneBytecode } from '../standalone/standalone.js';
 
@@ -47,7 +48,7 @@ describe('switch lookups from a constant table', () => {
 
   it('the lut_switch kernel is one lookup, and each key gives what the C source maps it to', () => {
     const program = decodeProgram(bytes);
-    const plans = [...findSwitches(buildCfg(program, [0]).functions[0]!.blocks, program.insns).values()];
+    const plans = [...findSwitches(buildCfg(program, [0]).functions[0]!.blocks, insnsOf(program)).values()];
     expect(plans).toHaveLength(1);
     expect(plans[0]!.lookup?.entries.map(Number)).toEqual(CASES);
     const inst = interpret(bytes, {});

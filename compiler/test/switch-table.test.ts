@@ -14,6 +14,7 @@ import { assemble } from '../asm/assemble.js';
 import { compile } from '../compile.js';
 import { buildCfg } from '../../runtime/isa/cfg.js';
 import { decodeProgram } from '../../runtime/isa/decode.js';
+import { insnsOf } from '../../runtime/isa/insn.js';
 import { findSwitches } from '../rewrite/switch-table.js';
 import { checkDifferential, runCompiled, runInterpreter, type ProgramSet } from '../../scripts/fuzz/harness.js';
 import { fuzzHelpers } from '../../scripts/fuzz/generators.js';
@@ -172,7 +173,7 @@ function setOf(c: SwitchCase, extra: Partial<ProgramSet> = {}): ProgramSet {
 function plansOf(bytes: Uint8Array, lookups = false): number {
   const program = decodeProgram(bytes);
   const cfg = buildCfg(program, [0]);
-  return cfg.functions.reduce((n, fn) => n + [...findSwitches(fn.blocks, program.insns).values()].filter((p) => !lookups || p.lookup).length, 0);
+  return cfg.functions.reduce((n, fn) => n + [...findSwitches(fn.blocks, insnsOf(program)).values()].filter((p) => !lookups || p.lookup).length, 0);
 }
 
 describe('compare trees as br_table', () => {
@@ -180,7 +181,7 @@ describe('compare trees as br_table', () => {
     const bytes = await loadKernel(ROOT, 'switch');
     const program = decodeProgram(bytes);
     const cfg = buildCfg(program, [0]);
-    const plans = [...findSwitches(cfg.functions[0]!.blocks, program.insns).values()];
+    const plans = [...findSwitches(cfg.functions[0]!.blocks, insnsOf(program)).values()];
     expect(plans).toHaveLength(1);
     // Cases 0..62 are in the table; 63 is the tree's last else, the value above the table.
     expect(plans[0]!.table).toHaveLength(63);
@@ -200,7 +201,7 @@ describe('compare trees as br_table', () => {
     const bytes = shapeKernel('lut_switch');
     const program = decodeProgram(bytes);
     const cfg = buildCfg(program, [0]);
-    const plans = [...findSwitches(cfg.functions[0]!.blocks, program.insns).values()];
+    const plans = [...findSwitches(cfg.functions[0]!.blocks, insnsOf(program)).values()];
     expect(plans).toHaveLength(1);
     const plan = plans[0]!;
     // Cases 0..23 in the table, the default below and above it, and some paths through moves.
@@ -208,7 +209,7 @@ describe('compare trees as br_table', () => {
     expect(plan.edges.some((e) => e.moves.length > 0)).toBe(true);
     // It only picks a constant: a lookup (a br_table when lookups are off).
     expect(plan.lookup?.bits).toBe(8);
-    expect(findSwitches(cfg.functions[0]!.blocks, program.insns, { lookups: false }).get(plan.root)?.lookup).toBeUndefined();
+    expect(findSwitches(cfg.functions[0]!.blocks, insnsOf(program), { lookups: false }).get(plan.root)?.lookup).toBeUndefined();
     expect(plan.below).toBeGreaterThanOrEqual(0);
     expect(plan.above).toBeGreaterThanOrEqual(0);
     // Every case value, the values around the table, and extremes: count, then the values.

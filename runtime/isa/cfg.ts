@@ -7,7 +7,7 @@
  * not into the second half of lddw, not across functions, and no function that falls off its end.
  */
 import { CompileError, ErrorCode } from '../errors.js';
-import type { Insn, Program } from './insn.js';
+import { insnsOf, LDDW_PSEUDO_FUNC, type Insn, type InsnList, type LddwInsn, type Program } from './insn.js';
 
 /** A basic block: instructions `program.insns[first..last]` inclusive. */
 export interface BasicBlock {
@@ -47,8 +47,7 @@ export interface ProgramCfg {
   functionAt: Map<number, number>;
 }
 
-/** `lddw src_reg=4` (BPF_PSEUDO_FUNC): loads the address of a function, a callback for helpers. */
-export const LDDW_PSEUDO_FUNC = 4;
+export { LDDW_PSEUDO_FUNC };
 
 /** The function a `lddw src_reg=4` refers to (its imm is relative to the next instruction slot). */
 export function pseudoFuncTarget(insn: Extract<Insn, { kind: 'lddw' }>): number {
@@ -59,10 +58,6 @@ export function pseudoFuncTarget(insn: Extract<Insn, { kind: 'lddw' }>): number 
 const F_SITE = 1;
 const F_FRAME = 2;
 
-function isTerminator(insn: Insn): boolean {
-  return insn.kind === 'exit' || insn.kind === 'ja' || insn.kind === 'jcond';
-}
-
 function fail(code: (typeof ErrorCode)[keyof typeof ErrorCode], pc: number, detail: string): never {
   throw new CompileError(code, detail, { insn: pc });
 }
@@ -72,20 +67,21 @@ function fail(code: (typeof ErrorCode)[keyof typeof ErrorCode], pc: number, deta
  * the programs' first instructions). Unreachable blocks are dropped (the validator reports them).
  */
 export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): ProgramCfg {
-  const { insns, slotCount, slotToInsn } = program;
+  const { slotCount, slotToInsn } = program;
+  const insns = insnsOf(program);
 
-  const checkTarget = (from: Insn, target: number, what: 'jump' | 'call'): void => {
+  const checkTarget = (fromPc: number, target: number, what: 'jump' | 'call'): void => {
     if (target < 0 || target >= slotCount) {
       fail(
         what === 'jump' ? ErrorCode.JumpOutOfRange : ErrorCode.BadCallTarget,
-        from.pc,
+        fromPc,
         `${what} target ${target} is outside the program (0..${slotCount - 1})`,
       );
     }
     if (slotToInsn[target] === -1) {
       fail(
         what === 'jump' ? ErrorCode.JumpIntoLddw : ErrorCode.BadCallTarget,
-        from.pc,
+        fromPc,
         `${what} target ${target} is the second half of a lddw instruction`,
       );
     }
@@ -101,14 +97,17 @@ export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): P
   // An indexed loop: this runs once per compile, often before it is optimised, and a for-of
   // would then allocate an iterator result per instruction.
   for (let i = 0; i < insns.length; i++) {
-    const insn = insns[i]!;
-    if (insn.kind === 'call_local') {
-      checkTarget(insn, insn.target, 'call');
-      starts.add(insn.target);
-    } else if (insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC) {
-      // A callback's address: its target starts a function too (the kernel's check_subprogs).
-      checkTarget(insn, pseudoFuncTarget(insn), 'call');
-      starts.add(pseudoFuncTarget(insn));
+    const kind = insns.kind(i);
+    if (kind === 'call_local') {
+      checkTarget(insns.pc(i), insns.target(i), 'call');
+      starts.add(insns.target(i));
+    } else if (kind === 'lddw') {
+      const insn = insns.get(i) as LddwInsn;
+      if (insn.src === LDDW_PSEUDO_FUNC) {
+        // A callback's address: its target starts a function too (the kernel's check_subprogs).
+        checkTarget(insn.pc, pseudoFuncTarget(insn), 'call');
+        starts.add(pseudoFuncTarget(insn));
+      }
     }
   }
   const sorted = [...starts].sort((a, b) => a - b);
@@ -135,12 +134,14 @@ export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): P
   const built = new Map<number, FunctionCfg>();
   while (work.length > 0) {
     const f = work.pop()!;
-    const fn = buildFunction(program, ranges[f]!.start, ranges[f]!.end, checkTarget);
+    const fn = buildFunction(program, insns, ranges[f]!.start, ranges[f]!.end, checkTarget);
     built.set(f, fn);
     for (let si = 0; si < fn.sites.length; si++) {
-      const insn = insns[fn.sites[si]!]!;
-      const callee = insn.kind === 'call_local' ? insn.target
-        : insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC ? pseudoFuncTarget(insn) : -1;
+      const site = fn.sites[si]!;
+      const kind = insns.kind(site);
+      const insn = kind === 'lddw' ? insns.get(site) as LddwInsn : undefined;
+      const callee = kind === 'call_local' ? insns.target(site)
+        : insn !== undefined && insn.src === LDDW_PSEUDO_FUNC ? pseudoFuncTarget(insn) : -1;
       if (callee >= 0) {
         const g = functionOfPc(callee);
         if (!reachable.has(g)) {
@@ -160,19 +161,20 @@ export function buildCfg(program: Program, entryPcs: readonly number[] = [0]): P
 
 function buildFunction(
   program: Program,
+  insns: InsnList,
   startPc: number,
   endPc: number,
-  checkTarget: (from: Insn, target: number, what: 'jump' | 'call') => void,
+  checkTarget: (fromPc: number, target: number, what: 'jump' | 'call') => void,
 ): FunctionCfg {
-  const { insns, slotToInsn } = program;
+  const { slotToInsn } = program;
   const firstInsn = slotToInsn[startPc]!;
   const endInsn = endPc >= program.slotCount ? insns.length : slotToInsn[endPc]!;
-  const last = insns[endInsn - 1]!;
+  const lastKind = insns.kind(endInsn - 1);
   // As the kernel: the last instruction of every function must be exit or an unconditional jump.
-  if (last.kind !== 'exit' && last.kind !== 'ja') {
+  if (lastKind !== 'exit' && lastKind !== 'ja') {
     fail(
       ErrorCode.FallOffEnd,
-      last.pc,
+      insns.pc(endInsn - 1),
       'execution can fall off the end of the function: its last instruction must be exit or an unconditional jump',
     );
   }
@@ -182,30 +184,27 @@ function buildFunction(
   const flags = new Uint8Array(endInsn - firstInsn);
   leader[0] = 1;
   for (let i = firstInsn; i < endInsn; i++) {
-    const insn = insns[i]!;
-    const kind = insn.kind;
+    const kind = insns.kind(i);
     if (kind === 'alu' || kind === 'end') continue;
-    if (kind === 'ldx') {
-      if (insn.src === 10) flags[i - firstInsn] = F_FRAME;
+    if (kind === 'ldx' || kind === 'st' || kind === 'stx' || kind === 'atomic') {
+      if (insns.usesFrame(i)) flags[i - firstInsn] = F_FRAME;
       continue;
     }
-    if (kind === 'st' || kind === 'stx' || kind === 'atomic') {
-      if (insn.dst === 10) flags[i - firstInsn] = F_FRAME;
-      continue;
-    }
-    if (kind !== 'ja' && kind !== 'jcond' && kind !== 'exit') flags[i - firstInsn] = F_SITE;
-    if (insn.kind === 'ja' || insn.kind === 'jcond') {
-      checkTarget(insn, insn.target, 'jump');
-      if (insn.target < startPc || insn.target >= endPc) {
+    if (kind === 'ja' || kind === 'jcond') {
+      const target = insns.target(i);
+      checkTarget(insns.pc(i), target, 'jump');
+      if (target < startPc || target >= endPc) {
         fail(
           ErrorCode.JumpAcrossFunction,
-          insn.pc,
-          `jump target ${insn.target} is outside the function that spans instructions ${startPc}..${endPc - 1}`,
+          insns.pc(i),
+          `jump target ${target} is outside the function that spans instructions ${startPc}..${endPc - 1}`,
         );
       }
-      leader[slotToInsn[insn.target]! - firstInsn] = 1;
+      leader[slotToInsn[target]! - firstInsn] = 1;
+    } else if (kind !== 'exit') {
+      flags[i - firstInsn] = F_SITE;
     }
-    if (isTerminator(insn)) leader[i + 1 - firstInsn] = 1;
+    if (kind === 'exit' || kind === 'ja' || kind === 'jcond') leader[i + 1 - firstInsn] = 1;
   }
   // Blocks over the whole range, in typed arrays (first instruction, successors): the objects are
   // made only for the reachable blocks, at their final ids, with their final successor and
@@ -230,14 +229,15 @@ function buildFunction(
   const succB = new Int32Array(count);
   const blockAtPc = (pc: number): number => blockOfInsn[slotToInsn[pc]! - firstInsn]!;
   for (let b = 0; b < count; b++) {
-    const t = insns[firstOf[b + 1]! - 1]!;
-    if (t.kind === 'exit') continue;
-    if (t.kind === 'ja') {
+    const t = firstOf[b + 1]! - 1;
+    const kind = insns.kind(t);
+    if (kind === 'exit') continue;
+    if (kind === 'ja') {
       nsucc[b] = 1;
-      succA[b] = blockAtPc(t.target);
-    } else if (t.kind === 'jcond') {
+      succA[b] = blockAtPc(insns.target(t));
+    } else if (kind === 'jcond') {
       nsucc[b] = 2;
-      succA[b] = blockAtPc(t.target);
+      succA[b] = blockAtPc(insns.target(t));
       succB[b] = b + 1;
     } else {
       nsucc[b] = 1;

@@ -178,7 +178,14 @@ export type Insn =
   | ExitInsn
   | LegacyLoadInsn;
 
-/** A decoded program: instructions in order, and a slot-to-instruction lookup. */
+/**
+ * A decoded program: instructions in order, and a slot-to-instruction lookup.
+ *
+ * `decodeProgram` makes the instruction objects only when `insns` is first read: the compiler
+ * reads them one at a time through `insnsOf(program)` instead, and a list of 100k objects that
+ * lives through the whole compile costs more (the collector copies and promotes it, the OS maps
+ * fresh pages for it) than decoding an instruction again where it is needed.
+ */
 export interface Program {
   insns: Insn[];
   /** Number of 8-byte slots (lddw counts two). */
@@ -187,25 +194,74 @@ export interface Program {
   slotToInsn: Int32Array;
 }
 
-/** Registers an instruction writes. */
-export function writtenRegs(insn: Insn): Reg[] {
-  switch (insn.kind) {
-    case 'alu':
-    case 'end':
-    case 'lddw':
-    case 'ldx':
-      return [insn.dst];
-    case 'atomic':
-      if (insn.op === 'cmpxchg') return [0];
-      return insn.fetch ? [insn.src] : [];
-    case 'call':
-    case 'callx':
-    case 'kfunc':
-    case 'call_local':
-    case 'ldabs':
-    case 'ldind':
-      return [0, 1, 2, 3, 4, 5];
-    default:
-      return [];
+/**
+ * Read access to a program's instructions by index. A decoded program's list may return a new
+ * object on every `get` (equal fields, not the same object): compare instructions by `pc`. The
+ * other methods answer without making an object.
+ */
+export interface InsnList {
+  readonly length: number;
+  /** The instruction at `index` (an index in `Program.insns`), undefined outside 0..length-1. */
+  get(index: number): Insn | undefined;
+  /** Its `kind`. */
+  kind(index: number): Insn['kind'];
+  /** Its `pc`. */
+  pc(index: number): number;
+  /**
+   * The slot it jumps or calls to (`target` of ja, jcond and call_local; a `lddw src_reg=4`'s
+   * function, see cfg.ts pseudoFuncTarget), else -1.
+   */
+  target(index: number): number;
+  /** Whether it loads, stores or does an atomic through r10 (the frame pointer). */
+  usesFrame(index: number): boolean;
+}
+
+/** `lddw src_reg=4` (BPF_PSEUDO_FUNC): loads the address of a function, a callback for helpers. */
+export const LDDW_PSEUDO_FUNC = 4;
+
+/** An array as an InsnList. */
+class ArrayInsns implements InsnList {
+  constructor(private readonly items: readonly Insn[]) {}
+  get length(): number {
+    return this.items.length;
   }
+  get(index: number): Insn | undefined {
+    return this.items[index];
+  }
+  kind(index: number): Insn['kind'] {
+    return this.items[index]!.kind;
+  }
+  pc(index: number): number {
+    return this.items[index]!.pc;
+  }
+  target(index: number): number {
+    return insnTarget(this.items[index]!);
+  }
+  usesFrame(index: number): boolean {
+    return insnUsesFrame(this.items[index]!);
+  }
+}
+
+/** InsnList.target of one instruction. */
+export function insnTarget(insn: Insn): number {
+  if (insn.kind === 'ja' || insn.kind === 'jcond' || insn.kind === 'call_local') return insn.target;
+  if (insn.kind === 'lddw' && insn.src === LDDW_PSEUDO_FUNC) return insn.pc + 1 + insn.imm;
+  return -1;
+}
+
+/** InsnList.usesFrame of one instruction. */
+export function insnUsesFrame(insn: Insn): boolean {
+  if (insn.kind === 'ldx') return insn.src === 10;
+  return (insn.kind === 'st' || insn.kind === 'stx' || insn.kind === 'atomic') && insn.dst === 10;
+}
+
+/** Where `decodeProgram` keeps a program's own InsnList (see insnsOf). */
+export const INSN_LIST: unique symbol = Symbol('bpf2wasm.insnList');
+
+/**
+ * The instructions of `program` by index: the decoder's list (instructions decoded on demand,
+ * until `program.insns` is read) or, for a program made another way, its `insns`.
+ */
+export function insnsOf(program: Program): InsnList {
+  return (program as Program & { [INSN_LIST]?: InsnList })[INSN_LIST] ?? new ArrayInsns(program.insns);
 }
