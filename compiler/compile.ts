@@ -7,11 +7,11 @@ import {
   MANIFEST_SECTION, type HelperSignature, type Manifest, type ProgramEntry,
 } from '../runtime/abi.js';
 import { Bpf2WasmError, CompileError, ErrorCode, InternalError } from '../runtime/errors.js';
-import { decodeProgram } from '../runtime/isa/decode.js';
 import type { LddwInsn, Program } from '../runtime/isa/insn.js';
 import { MAX_INSNS } from '../runtime/isa/opcodes.js';
 import { loadBinaryen, lowerToBinaryen, validateQuietly } from './binaryen.js';
 import { buildCfg, type ProgramCfg } from '../runtime/isa/cfg.js';
+import { decodeForCompile } from './lazy-program.js';
 import { emitModule, type EmitResult, type HelperInfo } from './emit.js';
 import type { ArrayMapInfo } from './rewrite/array-lookup.js';
 import { validateProgram } from './validate.js';
@@ -197,7 +197,7 @@ export function planModule(
   options: CompileOptions = {},
   phase: (name: string) => void = () => {},
 ): PlannedModule {
-  const program = input instanceof Uint8Array ? decodeProgram(input, { maxInsns: options.maxInsns ?? MAX_INSNS }) : input;
+  const program = input instanceof Uint8Array ? decodeForCompile(input, { maxInsns: options.maxInsns ?? MAX_INSNS }) : input;
   const optLevel = options.optLevel ?? DEFAULT_OPT_LEVEL;
   if (optLevel !== 0 && optLevel !== 1 && optLevel !== 2) {
     throw new CompileError(ErrorCode.BadArgument, `optimisation level must be 0, 1 or 2, not ${String(optLevel)}`);

@@ -1,5 +1,5 @@
 /**
- * A large program's instructions are decoded on demand (runtime/isa/decode.ts LAZY_MIN_SLOTS):
+ * A large program's instructions are decoded on demand for the compiler (compiler/lazy-program.ts):
  * the lazy list must answer exactly what the instruction objects of an ordinary decode say, for
  * every kind of instruction (the conformance suite's programs, padded past the threshold with
  * unreachable `exit`s so the same instructions decode both ways).
@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { CONFORMANCE_FILES, HAVE_CONFORMANCE, NO_CONFORMANCE, readConformance } from '../../test/support/conformance.js';
 import { assemble } from '../asm/assemble.js';
-import { decodeProgram, LAZY_MIN_SLOTS } from '../../runtime/isa/decode.js';
+import { decodeProgram } from '../../runtime/isa/decode.js';
+import { decodeForCompile, LAZY_MIN_SLOTS } from '../lazy-program.js';
 import { insnsOf, insnTarget, insnUsesFrame, type Program } from '../../runtime/isa/insn.js';
 import { generateProgram } from '../../scripts/bench/genprog.js';
 
@@ -57,7 +58,7 @@ describe('lazy decoding of large programs', () => {
         continue;
       }
       for (const insn of eager.insns) kinds.add(insn.kind);
-      expectSame(eager, decodeProgram(padded(bytes, LAZY_MIN_SLOTS + 1)));
+      expectSame(eager, decodeForCompile(padded(bytes, LAZY_MIN_SLOTS + 1)));
       checked++;
     }
     expect(checked).toBeGreaterThan(100);
@@ -67,24 +68,39 @@ describe('lazy decoding of large programs', () => {
     }
   });
 
+  it('decodes a program below the threshold as decodeProgram does', () => {
+    const bytes = generateProgram(LAZY_MIN_SLOTS - 1);
+    expect(decodeForCompile(bytes)).toEqual(decodeProgram(bytes));
+  });
+
   it('answers as the decoded objects for a generated program', () => {
     const bytes = generateProgram(5_000);
-    expectSame(decodeProgram(bytes), decodeProgram(padded(bytes, LAZY_MIN_SLOTS)));
+    expectSame(decodeProgram(bytes), decodeForCompile(padded(bytes, LAZY_MIN_SLOTS)));
   });
 
   it('reports the same errors as an ordinary decode', () => {
     // An unknown opcode at slot 3 and a truncated lddw at the end, in a program past the threshold.
     const bad = padded(generateProgram(64), LAZY_MIN_SLOTS + 10);
     bad[3 * 8] = 0xff;
-    expect(() => decodeProgram(bad)).toThrow(/unknown opcode 0xff/);
+    expect(() => decodeForCompile(bad)).toThrow(/unknown opcode 0xff/);
+    for (const bytes of [bad, bad.subarray(0, bad.length - 3), new Uint8Array(0)]) {
+      let message = '';
+      try {
+        decodeProgram(bytes);
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).not.toBe('');
+      expect(() => decodeForCompile(bytes)).toThrow(message);
+    }
     const truncated = padded(new Uint8Array(0), LAZY_MIN_SLOTS);
     truncated.set([0x18, 1, 0, 0, 1, 0, 0, 0], truncated.length - 8);
-    expect(() => decodeProgram(truncated)).toThrow(expect.objectContaining({ code: 'E_TRUNCATED_LDDW' }));
+    expect(() => decodeForCompile(truncated)).toThrow(expect.objectContaining({ code: 'E_TRUNCATED_LDDW' }));
   });
 
   it('keeps its own bytes, and the objects once they are made', () => {
     const bytes = padded(generateProgram(100), LAZY_MIN_SLOTS);
-    const program = decodeProgram(bytes);
+    const program = decodeForCompile(bytes);
     const list = insnsOf(program);
     const first = list.get(0);
     bytes.fill(0);

@@ -9,7 +9,7 @@ import { CompileError, ErrorCode } from '../errors.js';
 import {
   AluCode, AtomicCode, CallSrc, Class, JmpCode, MAX_INSNS, MAX_REG, ModeCode, Op, R10, Source, sizeBytes,
 } from './opcodes.js';
-import { INSN_LIST, insnTarget, insnUsesFrame, LDDW_PSEUDO_FUNC, type AluOp, type AtomicOp, type Insn, type InsnList, type JmpOp, type MemSize, type Program, type Reg } from './insn.js';
+import type { AluOp, AtomicOp, Insn, JmpOp, MemSize, Program, Reg } from './insn.js';
 
 /** ALU code -> operation, for `offset == 0`. */
 export const ALU_OPS: ReadonlyMap<number, AluOp> = new Map<number, AluOp>([
@@ -81,7 +81,39 @@ function hex(n: number): string {
  * Throws CompileError with the instruction index on malformed input.
  */
 export function decodeProgram(bytes: Uint8Array, options: { maxInsns?: number } = {}): Program {
-  const maxInsns = options.maxInsns ?? MAX_INSNS;
+  const slotCount = programSlots(bytes, options.maxInsns ?? MAX_INSNS);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // At most one instruction per slot: reserved once and trimmed at the end, instead of grown
+  // (and copied) a dozen times on the way to 100k instructions.
+  const insns: Insn[] = new Array<Insn>(slotCount);
+  let count = 0;
+  const slotToInsn = new Int32Array(slotCount);
+  // One RawSlot refilled per slot (decoded instructions never keep it): no allocation per slot.
+  const raw: RawSlot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
+  for (let pc = 0; pc < slotCount; ) {
+    const base = pc * 8;
+    const regs = view.getUint8(base + 1);
+    raw.opcode = view.getUint8(base);
+    raw.dst = regs & 0x0f;
+    raw.src = regs >> 4;
+    raw.off = view.getInt16(base + 2, true);
+    raw.imm = view.getInt32(base + 4, true);
+    slotToInsn[pc] = count;
+    if (raw.opcode === Op.LDDW) {
+      insns[count++] = decodeLddw(view, pc, slotCount, raw);
+      slotToInsn[pc + 1] = -1;
+      pc += 2;
+      continue;
+    }
+    insns[count++] = decodeSlot(raw, pc);
+    pc += 1;
+  }
+  insns.length = count;
+  return { insns, slotCount, slotToInsn };
+}
+
+/** The number of slots of a program of `bytes`, or the error for an empty, truncated or too large one. */
+export function programSlots(bytes: Uint8Array, maxInsns: number): number {
   if (bytes.length === 0) throw new CompileError(ErrorCode.EmptyProgram, 'the program has no instructions', {});
   if (bytes.length % 8 !== 0) {
     throw new CompileError(
@@ -98,249 +130,21 @@ export function decodeProgram(bytes: Uint8Array, options: { maxInsns?: number } 
       {},
     );
   }
-  // A large program keeps no instruction objects (see LAZY_MIN_SLOTS): it keeps its own copy of
-  // the bytes, decodes an instruction again from them whenever one is asked for (DecodedInsns),
-  // and the caller may change its buffer afterwards.
-  const lazy = slotCount >= LAZY_MIN_SLOTS;
-  const own = lazy ? bytes.slice() : bytes;
-  const view = new DataView(own.buffer, own.byteOffset, own.byteLength);
-  // Reserved once and trimmed at the end, instead of grown (and copied) a dozen times.
-  const insns: Insn[] = new Array<Insn>(lazy ? 0 : slotCount);
-  // Lazy: per instruction (at most one per slot) its slot, kind, target and use of the frame,
-  // which the CFG reads for every instruction (DecodedInsns answers them without an object).
-  const columns = lazy ? slotCount : 0;
-  const pcs = new Int32Array(columns);
-  const kinds = new Uint8Array(columns);
-  const targets = new Int32Array(columns);
-  const frame = new Uint8Array(columns);
-  let count = 0;
-  const slotToInsn = new Int32Array(slotCount);
-  // One RawSlot refilled per slot (decoded instructions never keep it): no allocation per slot.
-  const raw = RAW;
-  for (let pc = 0; pc < slotCount; ) {
-    readInto(view, pc, raw);
-    slotToInsn[pc] = count;
-    if (raw.opcode === Op.LDDW) {
-      if (pc + 1 >= slotCount) fail(ErrorCode.TruncatedLddw, pc, 'lddw needs a second instruction slot, but the program ends');
-      const next = readSlot(view, pc + 1);
-      if (next.opcode !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) {
-        fail(ErrorCode.BadLddw, pc + 1, 'the second slot of lddw must have opcode, registers and offset all zero');
-      }
-      checkReg(raw.dst, pc);
-      if (raw.dst === R10) fail(ErrorCode.WriteR10, pc, 'lddw writes r10, the read-only frame pointer');
-      if (raw.src > 6) fail(ErrorCode.UnknownOpcode, pc, `lddw with unknown source ${raw.src}`);
-      if (lazy) {
-        pcs[count] = pc;
-        kinds[count] = K_LDDW;
-        targets[count] = raw.src === LDDW_PSEUDO_FUNC ? pc + 1 + raw.imm : -1;
-      } else {
-        insns[count] = lddwAt(view, pc, raw);
-      }
-      count++;
-      slotToInsn[pc + 1] = -1;
-      pc += 2;
-      continue;
-    }
-    if (lazy) {
-      pcs[count] = pc;
-      const k = commonKind(raw);
-      if (k >= 0) {
-        kinds[count] = k;
-        targets[count] = k === K_JCOND || (k === K_JA && (raw.opcode & 0x07) === Class.JMP) ? pc + raw.off + 1
-          : k === K_JA ? pc + raw.imm + 1 : -1;
-        frame[count] = (k === K_LDX ? raw.src : k === K_ST || k === K_STX ? raw.dst : 0) === R10 ? 1 : 0;
-      } else {
-        // Decoded for its checks and these columns only (the object is young garbage).
-        const insn = decodeSlot(raw, pc);
-        kinds[count] = kindCode(insn.kind);
-        targets[count] = insnTarget(insn);
-        frame[count] = insnUsesFrame(insn) ? 1 : 0;
-      }
-    } else {
-      insns[count] = decodeSlot(raw, pc);
-    }
-    count++;
-    pc += 1;
-  }
-  let list: DecodedInsns;
-  if (lazy) {
-    list = new DecodedInsns(view, pcs, kinds, targets, frame, count, null);
-  } else {
-    insns.length = count;
-    list = new DecodedInsns(view, pcs, kinds, targets, frame, count, insns);
-  }
-  return new DecodedProgram(list, slotCount, slotToInsn);
+  return slotCount;
 }
 
-/**
- * A decoded program. A class, not an object literal: V8 may decide to allocate a literal's objects
- * straight in the old generation once enough of them survive a collection (allocation-site
- * pretenuring), and a program there keeps the young objects it refers to alive until the next
- * full collection: with a literal, 10k-instruction compiles put their instruction objects in
- * fresh old-space pages (~200 page faults per compile).
- */
-class DecodedProgram implements Program {
-  readonly [INSN_LIST]: DecodedInsns;
-
-  constructor(list: DecodedInsns, readonly slotCount: number, readonly slotToInsn: Int32Array) {
-    this[INSN_LIST] = list;
+/** Decodes the lddw whose first slot, at `pc`, is `raw` (a program of `slotCount` slots in `view`). */
+export function decodeLddw(view: DataView, pc: number, slotCount: number, raw: RawSlot): Insn {
+  if (pc + 1 >= slotCount) fail(ErrorCode.TruncatedLddw, pc, 'lddw needs a second instruction slot, but the program ends');
+  const next = readSlot(view, pc + 1);
+  if (next.opcode !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) {
+    fail(ErrorCode.BadLddw, pc + 1, 'the second slot of lddw must have opcode, registers and offset all zero');
   }
-
-  /** A lazy program's objects are made when first asked for (the interpreter, the validator, tools). */
-  get insns(): Insn[] {
-    return this[INSN_LIST].all();
-  }
-}
-
-/**
- * From this many slots on, `decodeProgram` keeps no instruction objects. Up to some tens of
- * thousands they cost little (they fit in the young generation with everything else a compile
- * keeps), less than decoding each instruction a second time; a 100k-instruction compile kept
- * 9 MB of them, which the collector copied and promoted to fresh pages of the old generation.
- */
-export const LAZY_MIN_SLOTS = 32_768;
-
-/** The lddw at `pc` (its first slot in `raw`). */
-function lddwAt(view: DataView, pc: number, raw: RawSlot): Insn {
-  const imm2 = view.getInt32(pc * 8 + 12, true);
-  const value = (BigInt(imm2 >>> 0) << 32n) | BigInt(raw.imm >>> 0);
-  return { kind: 'lddw', pc, dst: raw.dst, src: raw.src, imm: raw.imm, imm2, value };
-}
-
-/** Instruction kinds as numbers (DecodedInsns' column) and back. */
-const KINDS: ReadonlyArray<Insn['kind']> = [
-  'alu', 'end', 'lddw', 'ldx', 'st', 'stx', 'atomic', 'ja', 'jcond', 'call', 'call_local', 'callx', 'kfunc', 'exit', 'ldabs', 'ldind',
-];
-const K_ALU = 0;
-const K_LDDW = 2;
-const K_LDX = 3;
-const K_ST = 4;
-const K_STX = 5;
-const K_JA = 7;
-const K_JCOND = 8;
-
-/**
- * The kind code of the common instructions decodeSlot accepts without an error (arithmetic but
- * byte swaps, with offset 0; plain loads and stores; jumps), found without making an object;
- * -1 for everything else (rarer shapes, and every invalid one), which decodeSlot then decodes
- * or refuses. Never more permissive than decodeSlot.
- */
-function commonKind(raw: RawSlot): number {
-  const op = raw.opcode;
-  const isReg = (op & Source.X) !== 0;
-  // Registers: dst written must be r0-r9; any read register r0-r10.
-  switch (op & 0x07) {
-    case Class.ALU:
-    case Class.ALU64: {
-      const code = op & 0xf0;
-      if (code === AluCode.END || raw.off !== 0 || raw.dst >= R10 || (isReg && raw.src > MAX_REG)) return -1;
-      const alu = ALU_BY_CODE[code >> 4];
-      return alu === undefined || (alu === 'neg' && isReg) ? -1 : K_ALU;
-    }
-    case Class.LDX:
-      return (op & 0xe0) === ModeCode.MEM && raw.dst < R10 && raw.src <= MAX_REG ? K_LDX : -1;
-    case Class.ST:
-      return (op & 0xe0) === ModeCode.MEM && raw.dst <= MAX_REG ? K_ST : -1;
-    case Class.STX:
-      return (op & 0xe0) === ModeCode.MEM && raw.dst <= MAX_REG && raw.src <= MAX_REG ? K_STX : -1;
-    case Class.JMP:
-    case Class.JMP32: {
-      const code = op & 0xf0;
-      if (code === JmpCode.JA) return isReg ? -1 : K_JA;
-      if (code === JmpCode.CALL || code === JmpCode.EXIT) return -1;
-      if (JMP_BY_CODE[code >> 4] === undefined || raw.dst > MAX_REG || (isReg && raw.src > MAX_REG)) return -1;
-      return K_JCOND;
-    }
-    default:
-      return -1;
-  }
-}
-
-function kindCode(kind: Insn['kind']): number {
-  switch (kind) {
-    case 'alu': return K_ALU;
-    case 'end': return 1;
-    case 'lddw': return K_LDDW;
-    case 'ldx': return K_LDX;
-    case 'st': return K_ST;
-    case 'stx': return K_STX;
-    case 'atomic': return 6;
-    case 'ja': return K_JA;
-    case 'jcond': return K_JCOND;
-    case 'call': return 9;
-    case 'call_local': return 10;
-    case 'callx': return 11;
-    case 'kfunc': return 12;
-    case 'exit': return 13;
-    case 'ldabs': return 14;
-    case 'ldind': return 15;
-  }
-}
-
-/** Shared by decodeProgram and DecodedInsns, which run synchronously and never nest. */
-const RAW: RawSlot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
-
-function readInto(view: DataView, pc: number, raw: RawSlot): void {
-  const base = pc * 8;
-  const regs = view.getUint8(base + 1);
-  raw.opcode = view.getUint8(base);
-  raw.dst = regs & 0x0f;
-  raw.src = regs >> 4;
-  raw.off = view.getInt16(base + 2, true);
-  raw.imm = view.getInt32(base + 4, true);
-}
-
-/**
- * A decoded program's instructions, decoded again from its (checked) bytes on every `get`
- * until `all()` makes the whole array, which is then what `get` returns from.
- */
-class DecodedInsns implements InsnList {
-  constructor(
-    private readonly view: DataView,
-    private readonly pcs: Int32Array,
-    private readonly kinds: Uint8Array,
-    private readonly targets: Int32Array,
-    private readonly frame: Uint8Array,
-    readonly length: number,
-    private cache: Insn[] | null,
-  ) {}
-
-  kind(index: number): Insn['kind'] {
-    return this.cache !== null ? this.cache[index]!.kind : KINDS[this.kinds[index]!]!;
-  }
-
-  pc(index: number): number {
-    return this.cache !== null ? this.cache[index]!.pc : this.pcs[index]!;
-  }
-
-  target(index: number): number {
-    return this.cache !== null ? insnTarget(this.cache[index]!) : this.targets[index]!;
-  }
-
-  usesFrame(index: number): boolean {
-    return this.cache !== null ? insnUsesFrame(this.cache[index]!) : this.frame[index] === 1;
-  }
-
-  get(index: number): Insn | undefined {
-    if (this.cache !== null) return this.cache[index];
-    if (!(index >= 0 && index < this.length)) return undefined;
-    return this.decode(this.pcs[index]!);
-  }
-
-  all(): Insn[] {
-    if (this.cache === null) {
-      const insns = new Array<Insn>(this.length);
-      for (let i = 0; i < this.length; i++) insns[i] = this.decode(this.pcs[i]!);
-      this.cache = insns;
-    }
-    return this.cache;
-  }
-
-  private decode(pc: number): Insn {
-    const raw = RAW;
-    readInto(this.view, pc, raw);
-    return raw.opcode === Op.LDDW ? lddwAt(this.view, pc, raw) : decodeSlot(raw, pc);
-  }
+  checkReg(raw.dst, pc);
+  if (raw.dst === R10) fail(ErrorCode.WriteR10, pc, 'lddw writes r10, the read-only frame pointer');
+  if (raw.src > 6) fail(ErrorCode.UnknownOpcode, pc, `lddw with unknown source ${raw.src}`);
+  const value = (BigInt(next.imm >>> 0) << 32n) | BigInt(raw.imm >>> 0);
+  return { kind: 'lddw', pc, dst: raw.dst, src: raw.src, imm: raw.imm, imm2: next.imm, value };
 }
 
 function checkReg(r: number, pc: number): Reg {
