@@ -15,6 +15,7 @@ import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
 import { findSwitches, foldedSuccessors, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
 import { addNarrowDivisions, lowerNarrowDivision } from '../rewrite/narrow-div.js';
+import { lowerExtendPair } from '../rewrite/extend-pair.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
 import { emitCopyLoop, findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
 import { analyzeLoops } from '../rewrite/loops.js';
@@ -409,6 +410,14 @@ export class FunctionLowering {
           this.narrowDone[blk.id] = 1;
           addNarrowDivisions(blk, this.insns, this.narrowDivs);
         }
+      }
+      // `r <<= 32; r >>= 32` and the like as one extension (rewrite/extend-pair.ts).
+      const pair = insn.kind === 'alu' && insn.op === 'lsh' && i < last ? lowerExtendPair(insn, this.insns[i + 1]) : null;
+      if (pair) {
+        if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc), w.mark(this.insns[i + 1]!.pc));
+        out.push(pair);
+        i++;
+        continue;
       }
       if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc));
       this.emitInsn(insn, out);
