@@ -26,7 +26,7 @@ import {
   CALLX_FN, CB_FP, CHUNK_EXIT, CHUNK_LOCALS, CHUNK_STATE, chunkFn, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn,
   L_FB, L_FP, L_LABEL, L_R0, L_TMP64, set64, type ModuleCtx,
 } from './state.js';
-import { MAX_SELECT_INSNS, selectableArm, selectArms } from './select.js';
+import { MAX_SELECT_INSNS, selectableArm, selectArms, withoutRepeatedMoves } from './select.js';
 import { branchLabel, CHUNK_INSNS, CHUNK_RETURN, planSplit, type SplitPlan } from './split.js';
 import { lowerCond } from './jump.js';
 import { addressInto, load, lowerAtomic, lowerLegacyLoad, store, type MemAddress } from './load-store.js';
@@ -330,6 +330,10 @@ export class FunctionLowering {
     if (!whenTrue || !whenFalse) return 0;
     for (const c of code) this.budget.charge(this.fn.blocks[c.block]!, out);
     if (this.ctx.options.mapAllInstructions) for (const insn of [...whenTrue, ...whenFalse]) out.push(w.mark(insn.pc));
+    // Moves the branch block already made need no select (lower/select.ts).
+    const branch = this.fn.blocks[s.block]!;
+    whenTrue = withoutRepeatedMoves(whenTrue, this.insns, branch);
+    whenFalse = withoutRepeatedMoves(whenFalse, this.insns, branch);
     out.push(...selectArms(cond, whenTrue, whenFalse), w.br(labelOf(br)));
     return consumed;
   }
