@@ -4,7 +4,9 @@
  * checked for the shape of its -O0 code (the pairs that must fold leave no 64-bit shift by K, the
  * ones that must not keep both shifts) and run on edge values against the interpreter at -O0,
  * -O1, checked, with a budget and with every instruction mapped; the smallest budget that lets a
- * run finish is the same as with a pair that cannot fold.
+ * run finish is the same as with a pair that cannot fold. Seeded random programs of such pairs,
+ * moves and short hammocks whose arms repeat a move made before the branch (lower/select.ts
+ * leaves those out) agree with the interpreter.
  */
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../asm/assemble.js';
@@ -208,5 +210,69 @@ describe('shift pairs that extend', () => {
     // The sum of (i - 3) zero-extended from 32 bits, i = 0..4: three wrapped negatives and 0, 1.
     const r0 = (await instantiate((await compile(folded, { optLevel: 0 })).wasm)).run();
     expect(r0).toBe(3n * 0x100000000n - 6n + 1n);
+  });
+
+  it('random programs of pairs, moves and short hammocks repeating a move agree with the interpreter', async () => {
+    let seed = 0x5eed;
+    const rnd = (): number => {
+      seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0;
+      return seed;
+    };
+    const pick = <T>(a: readonly T[]): T => a[rnd() % a.length]!;
+    const regs = [0, 2, 3, 4, 5, 6, 7, 8, 9];
+    const imms = [0, 1, -1, 7, 0x7fffffff, -0x80000000, 255, 65535, 32];
+    const insn = (): string[] => {
+      const d = pick(regs);
+      const s = pick(regs);
+      const k = pick([32, 48, 56, 32, 31, 40]);
+      switch (rnd() % 7) {
+        case 0: return [`mov %r${d}, %r${s}`];
+        case 1: return [`mov %r${d}, ${pick(imms)}`];
+        case 2: return [`lsh %r${d}, ${k}`, `${pick(['rsh', 'arsh'])} %r${d}, ${pick([k, k, 32])}`];
+        case 3: return [`${pick(['add', 'xor', 'or', 'sub'])} %r${d}, %r${s}`];
+        case 4: return [`mov32 %r${d}, %r${s}`];
+        case 5: return [`${pick(['rsh', 'lsh', 'arsh'])} %r${d}, ${pick([1, 16, 32, 63])}`];
+        default: return [`add32 %r${d}, ${pick(imms)}`];
+      }
+    };
+    const program = (): string => {
+      const out: string[] = [];
+      for (let r = 2; r <= 9; r++) out.push(`ldxdw %r${r}, [%r1+${(r - 2) * 8}]`);
+      out.push('mov %r0, 0');
+      for (let i = 6 + (rnd() % 10); i > 0; i--) {
+        if (rnd() % 2) {
+          out.push(...insn());
+          continue;
+        }
+        // A hammock, its arm maybe repeating a move made before the branch (maybe with one more instruction between).
+        const arm: string[] = [];
+        const pre: string[] = [];
+        const m = insn()[0]!;
+        if (rnd() % 2 && m.startsWith('mov')) {
+          pre.push(m);
+          arm.push(m);
+        }
+        while (arm.length < 1 + (rnd() % 3)) arm.push(...insn());
+        const b = rnd() % 2 ? `%r${pick(regs)}` : String(pick(imms));
+        out.push(...pre, ...(rnd() % 2 ? insn() : []), `${pick(['jgt', 'jlt', 'jeq', 'jsgt', 'jset', 'jne'])} %r${pick(regs)}, ${b}, +${arm.length}`, ...arm);
+      }
+      for (let r = 2; r <= 9; r++) out.push(`xor %r0, %r${r}`, 'lsh %r0, 1');
+      out.push('exit');
+      return out.join('\n');
+    };
+    const configs: CompileOptions[] = [{ optLevel: 0 }, { optLevel: 0, budget: 100000 }, { optLevel: 0, checked: true }];
+    for (let p = 0; p < 60; p++) {
+      const asm = program();
+      const bytes = assemble(asm);
+      const ref = interpret(bytes);
+      const insts = await Promise.all(configs.map(async (c) => instantiate((await compile(bytes, c)).wasm)));
+      for (let t = 0; t < 8; t++) {
+        const ctx = new Uint8Array(64);
+        const v = new DataView(ctx.buffer);
+        for (let i = 0; i < 8; i++) v.setBigUint64(i * 8, rnd() % 3 ? pick(VALUES) : (BigInt(rnd()) << 32n) | BigInt(rnd()), true);
+        const want = ref.run(ctx);
+        for (const [i, inst] of insts.entries()) expect(inst.run(ctx), `${JSON.stringify(configs[i])}\n${asm}`).toBe(want);
+      }
+    }
   });
 });
