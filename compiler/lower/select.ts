@@ -60,17 +60,17 @@ const MOVE_LOOKBACK = 16;
  */
 export function withoutRepeatedMoves(arm: readonly Insn[], insns: readonly Insn[], branch: BasicBlock): readonly Insn[] {
   let out: Insn[] | null = null;
-  const written = new Set<number>();
+  let written = 0; // a bit per register the arm has written so far
   for (let k = 0; k < arm.length; k++) {
     const a = arm[k]!;
-    const repeated = a.kind === 'alu' && a.op === 'mov' && a.dst !== a.src && !written.has(a.dst)
-      && (a.src === null || !written.has(a.src)) && movedBefore(a, insns, branch);
+    const repeated = a.kind === 'alu' && a.op === 'mov' && a.dst !== a.src && (written & (1 << a.dst)) === 0
+      && (a.src === null || (written & (1 << a.src)) === 0) && movedBefore(a, insns, branch);
     if (repeated) {
       out ??= arm.slice(0, k);
       continue;
     }
     // Arms hold only ALU instructions and lddw (selectable), which write their dst.
-    written.add((a as Extract<Insn, { kind: 'alu' | 'lddw' }>).dst);
+    written |= 1 << (a as Extract<Insn, { kind: 'alu' | 'lddw' }>).dst;
     out?.push(a);
   }
   return out ?? arm;
