@@ -15,6 +15,7 @@ import { inlineArrayLookup } from '../rewrite/array-lookup.js';
 import { BudgetCounter } from '../rewrite/budget.js';
 import { findSwitches, foldedSuccessors, foldSwitches, switchBranch, type SwitchPlan } from '../rewrite/switch-table.js';
 import { addNarrowDivisions, lowerNarrowDivision } from '../rewrite/narrow-div.js';
+import { lowerExtendPair } from '../rewrite/extend-pair.js';
 import { loadCheckSpan } from '../rewrite/checked.js';
 import { emitCopyLoop, findCopyLoops, type CopyLoopPlan } from '../rewrite/copy-loop.js';
 import { analyzeLoops } from '../rewrite/loops.js';
@@ -25,7 +26,7 @@ import {
   CALLX_FN, CB_FP, CHUNK_EXIT, CHUNK_LOCALS, CHUNK_STATE, chunkFn, fault, FN_PREFIX, get32, get64, helperFn, i64c, kfuncFn,
   L_FB, L_FP, L_LABEL, L_R0, L_TMP64, set64, type ModuleCtx,
 } from './state.js';
-import { MAX_SELECT_INSNS, selectableArm, selectArms } from './select.js';
+import { MAX_SELECT_INSNS, selectableArm, selectArms, withoutRepeatedMoves } from './select.js';
 import { branchLabel, CHUNK_INSNS, CHUNK_RETURN, planSplit, type SplitPlan } from './split.js';
 import { lowerCond } from './jump.js';
 import { addressInto, load, lowerAtomic, lowerLegacyLoad, store, type MemAddress } from './load-store.js';
@@ -329,6 +330,10 @@ export class FunctionLowering {
     if (!whenTrue || !whenFalse) return 0;
     for (const c of code) this.budget.charge(this.fn.blocks[c.block]!, out);
     if (this.ctx.options.mapAllInstructions) for (const insn of [...whenTrue, ...whenFalse]) out.push(w.mark(insn.pc));
+    // Moves the branch block already made need no select (lower/select.ts).
+    const branch = this.fn.blocks[s.block]!;
+    whenTrue = withoutRepeatedMoves(whenTrue, this.insns, branch);
+    whenFalse = withoutRepeatedMoves(whenFalse, this.insns, branch);
     out.push(...selectArms(cond, whenTrue, whenFalse), w.br(labelOf(br)));
     return consumed;
   }
@@ -411,6 +416,14 @@ export class FunctionLowering {
           this.narrowDone[blk.id] = 1;
           addNarrowDivisions(blk, this.insns, this.narrowDivs);
         }
+      }
+      // `r <<= 32; r >>= 32` and the like as one extension (rewrite/extend-pair.ts).
+      const pair = insn.kind === 'alu' && insn.op === 'lsh' && i < last ? lowerExtendPair(insn, this.insns[i + 1]) : null;
+      if (pair) {
+        if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc), w.mark(this.insns[i + 1]!.pc));
+        out.push(pair);
+        i++;
+        continue;
       }
       if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc));
       this.emitInsn(insn, out);

@@ -10,7 +10,8 @@
  * most MAX_SELECT_INSNS instructions that only compute registers from registers and constants
  * (no memory, calls, division or modulo: nothing that can trap, fault or cost much when run for
  * nothing). Each instruction's result is selected between its new and its old value under the
- * condition, evaluated once before the instructions change any register.
+ * condition, evaluated once before the instructions change any register. A move the branch block
+ * already made (clang hoists it above the branch and repeats it in the arm) is left out.
  */
 import type { BasicBlock } from '../../runtime/isa/cfg.js';
 import type { Insn, InsnList } from '../../runtime/isa/insn.js';
@@ -42,6 +43,53 @@ export function selectableArm(insns: InsnList, blk: BasicBlock, room: number): I
     out.push(insn);
   }
   return out;
+}
+
+/** How far back from its jump the branch block is searched for a move an arm repeats. */
+const MOVE_LOOKBACK = 16;
+
+/**
+ * `arm` without the moves that change nothing: `X = Y` (a register or an immediate, at either
+ * width) where the branch block already did the same move before its jump, with neither X nor Y
+ * written since, nor by the arm before it. clang hoists a move above the branch and repeats it in
+ * the arm (`r5 = r7; if (r4 > r7) goto L; r5 = r7; r5 >>= 32`, what it makes of
+ * `if (v >> 32) v >>= 32`); without it the arm is often one instruction, whose select takes the
+ * compare as its operand, which V8 emits as a compare and a conditional move instead of keeping
+ * the condition as a value and testing it (Binaryen's copy folding does the same at -O1). The
+ * budget is charged from the blocks' instruction counts, so it does not change.
+ */
+export function withoutRepeatedMoves(arm: readonly Insn[], insns: readonly Insn[], branch: BasicBlock): readonly Insn[] {
+  let out: Insn[] | null = null;
+  let written = 0; // a bit per register the arm has written so far
+  for (let k = 0; k < arm.length; k++) {
+    const a = arm[k]!;
+    const repeated = a.kind === 'alu' && a.op === 'mov' && a.dst !== a.src && (written & (1 << a.dst)) === 0
+      && (a.src === null || (written & (1 << a.src)) === 0) && movedBefore(a, insns, branch);
+    if (repeated) {
+      out ??= arm.slice(0, k);
+      continue;
+    }
+    // Arms hold only ALU instructions and lddw (selectable), which write their dst.
+    written |= 1 << (a as Extract<Insn, { kind: 'alu' | 'lddw' }>).dst;
+    out?.push(a);
+  }
+  return out ?? arm;
+}
+
+/** Whether the branch block (ending with its jump) did `mov` before it and left both registers alone since. */
+function movedBefore(mov: Extract<Insn, { kind: 'alu' }>, insns: readonly Insn[], branch: BasicBlock): boolean {
+  for (let i = branch.last - 1; i >= branch.first && i >= branch.last - MOVE_LOOKBACK; i--) {
+    const x = insns[i]!;
+    // Only instructions whose only register write is their dst (stores write none); anything
+    // else (calls, atomics, legacy packet loads) ends the search.
+    if (x.kind === 'st' || x.kind === 'stx') continue;
+    if (x.kind !== 'alu' && x.kind !== 'lddw' && x.kind !== 'ldx' && x.kind !== 'end') return false;
+    if (x.dst === mov.dst) {
+      return x.kind === 'alu' && x.op === 'mov' && x.width === mov.width && x.src === mov.src && (mov.src !== null || x.imm === mov.imm);
+    }
+    if (x.dst === mov.src) return false;
+  }
+  return false;
 }
 
 /** The register update of one convertible instruction: [local index, new value]. */

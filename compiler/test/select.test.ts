@@ -40,7 +40,8 @@ function inputs(): Uint8Array[] {
   return out;
 }
 
-const PROGRAMS: Record<string, { asm: string; converts: boolean }> = {
+/** `selects`: how many the -O0 code has (when it is checked exactly). */
+const PROGRAMS: Record<string, { asm: string; converts: boolean; selects?: number }> = {
   // The log2 kernel's shape: the condition reads r2, the arm shifts it.
   'log2 chain (hammocks, the arm writes the compared register)': {
     converts: true,
@@ -107,6 +108,76 @@ const PROGRAMS: Record<string, { asm: string; converts: boolean }> = {
       lddw %r0, 0x8000000000000001
       exit`,
   },
+  'a move the branch block already made is not repeated as a select (clang\'s `if (v >> 32) v >>= 32`)': {
+    converts: true,
+    selects: 1,
+    asm: `
+      ldxdw %r7, [%r1]
+      mov %r5, %r7
+      lddw %r4, 0x100000000
+      jgt %r4, %r7, +2
+      mov %r5, %r7
+      rsh %r5, 32
+      mov %r0, %r5
+      exit`,
+  },
+  'a repeated move whose source changed after the first stays a select': {
+    converts: true,
+    selects: 2,
+    asm: `
+      ldxdw %r7, [%r1]
+      mov %r5, %r7
+      add %r7, 1
+      lddw %r4, 0x100000000
+      jgt %r4, %r7, +2
+      mov %r5, %r7
+      rsh %r5, 32
+      mov %r0, %r5
+      exit`,
+  },
+  'repeated immediate moves: the one still in effect is dropped, the overwritten one stays': {
+    converts: true,
+    selects: 2,
+    asm: `
+      ldxdw %r2, [%r1]
+      ldxdw %r3, [%r1+8]
+      mov %r0, 7
+      mov %r4, 9
+      mov %r4, %r3
+      jgt %r2, %r3, +3
+      mov %r0, 7
+      mov %r4, 9
+      add %r0, %r4
+      add %r0, %r4
+      exit`,
+  },
+  'a move after the arm wrote its source, and a 32-bit move of another width, stay selects': {
+    converts: true,
+    selects: 3,
+    asm: `
+      ldxdw %r2, [%r1]
+      ldxdw %r3, [%r1+8]
+      mov %r0, %r2
+      mov32 %r4, %r3
+      jeq %r3, 0, +3
+      add %r2, 1
+      mov %r0, %r2
+      mov %r4, %r3
+      add %r0, %r4
+      exit`,
+  },
+  'a repeated move after the arm wrote its destination stays a select': {
+    converts: true,
+    selects: 2,
+    asm: `
+      ldxdw %r2, [%r1]
+      mov %r0, 7
+      jeq %r2, 0, +2
+      lsh %r0, 1
+      mov %r0, 7
+      add %r0, %r2
+      exit`,
+  },
   'an arm with a load stays a branch (it could fault)': {
     converts: false,
     asm: `
@@ -140,13 +211,16 @@ const PROGRAMS: Record<string, { asm: string; converts: boolean }> = {
 };
 
 describe('if-conversion', () => {
-  for (const [name, { asm, converts }] of Object.entries(PROGRAMS)) {
+  for (const [name, { asm, converts, selects: exactly }] of Object.entries(PROGRAMS)) {
     it(name, async () => {
       const bytes = assemble(asm);
       const o0 = await compile(bytes, { optLevel: 0 });
+      if (exactly !== undefined) expect(await selects(o0.wasm)).toBe(exactly);
       if (converts) expect(await selects(o0.wasm)).toBeGreaterThan(0);
       else expect(await selects(o0.wasm)).toBe(0);
-      const configs: CompileOptions[] = [{ optLevel: 0 }, { optLevel: 1 }, { optLevel: 0, budget: 1000 }];
+      const configs: CompileOptions[] = [
+        { optLevel: 0 }, { optLevel: 1 }, { optLevel: 0, budget: 1000 }, { optLevel: 0, checked: true }, { optLevel: 0, mapAllInstructions: true },
+      ];
       const insts = await Promise.all(configs.map(async (c) => instantiate((await compile(bytes, c)).wasm)));
       const ref = interpret(bytes);
       for (const ctx of inputs()) {
