@@ -80,9 +80,10 @@ export interface LoopExport {
   type: readonly number[];
   /**
    * Its body (locals and code, without the size prefix), given the entry's function index, the
-   * entry's body (locals and code) and where that body starts in the module (byte offset).
+   * entry's body (locals and code), where that body starts in the module (byte offset) and how
+   * many functions the module imports (the first indices).
    */
-  body(entry: { index: number; body: Uint8Array; start: number }): number[];
+  body(entry: { index: number; body: Uint8Array; start: number; importedFunctions: number }): number[];
 }
 
 /**
@@ -171,7 +172,7 @@ export function addLoopExports(binary: Uint8Array, loops: readonly LoopExport[])
     const index = exportIndex.get(l.entry)!;
     const range = bodies[index - importedFns];
     if (!range) throw new InternalError(ErrorCode.Internal, `loop exports: ${l.entry} is not a function of the module`);
-    const body = l.body({ index, body: binary.subarray(range[0], range[1]), start: range[0] });
+    const body = l.body({ index, body: binary.subarray(range[0], range[1]), start: range[0], importedFunctions: importedFns });
     newBodies.push(...uleb(body.length), ...body);
   });
 

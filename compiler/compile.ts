@@ -325,7 +325,12 @@ function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, opt
       const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
       return kind ? [{ exportName: p.exportName, kind }] : [];
     })),
-    ...(options.repeatLoops === false ? [] : repeatExports(manifest.programs, (start, end) => insnMapHasOffsetIn(insnMap, start, end))),
+    // Entries are copied into their loops where no function was inlined into another (-O0, -O1's passes).
+    ...(options.repeatLoops === false ? [] : repeatExports(
+      manifest.programs,
+      (options.optLevel ?? DEFAULT_OPT_LEVEL) <= 1 && !options.passes,
+      (start, end) => insnMapHasOffsetIn(insnMap, start, end),
+    )),
   ]);
   const sections: Array<[string, Uint8Array]> = [
     [INSN_MAP_SECTION, shiftInsnMap(insnMap, loops.shift)],

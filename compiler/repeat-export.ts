@@ -13,9 +13,10 @@
  * (the parameters copied in and every local zeroed at the start of each run, as a call starts),
  * and a `return` a branch out of the run. So a run is one call (the program's function), as in
  * the kernel's loop and in uBPF's harness, not two (the loop calling the entry, the entry the
- * program). Where the entry's body holds program code (Binaryen inlined the program into it at
- * -O2: the instruction map has offsets inside it, and a copy would trap where the map does not
- * know) or cannot be decoded, the loop calls the entry instead, which is then also one call.
+ * program). At -O2 (Binaryen's inliner may have put the program's code into the entry, where a
+ * copy would run it without a call, and trap where the instruction map does not know), where the
+ * entry's body holds mapped program code or calls no function of the module, or cannot be
+ * decoded, the loop calls the entry instead, which is then also one call per run.
  *
  * Calls stay calls: V8 11 (Node 20) does not inline Wasm functions into Wasm functions
  * (`--wasm-inlining` is off by default), so the program's work is not hoisted out of the loop:
@@ -72,21 +73,29 @@ export function callingLoop(entry: number): number[] {
 /**
  * The loop running a copy of the entry's body (locals and code) n times, or undefined when it
  * cannot be copied (a local of another type than i32, i64, f32, f64; an instruction the decoder
- * does not know).
+ * does not know) or when the copy would make no call to a function of the module (functions
+ * from `importedFunctions` on): the program's code is then in the entry itself, and a copy would
+ * leave the loop without a call per run, for V8 to fold a constant program away.
  */
-export function copyingLoop(entryBody: Uint8Array): number[] | undefined {
+export function copyingLoop(entryBody: Uint8Array, importedFunctions: number): number[] | undefined {
   let expr: Uint8Array;
   let groups: Array<[number, number]>;
+  let callsOwn = false;
   try {
     const locals = bodyLocals(entryBody);
     groups = locals.groups;
     // The entry's locals: its parameters r1, r2 (0, 1) and declared locals (2, ...) move to 3 + index.
     expr = remapExpression(entryBody, locals.end, {
-      func: (i) => i, type: (i) => i, global: (i) => i, local: (i) => i + 3, returnAsBranch: true,
+      func: (i) => {
+        if (i >= importedFunctions) callsOwn = true;
+        return i;
+      },
+      type: (i) => i, global: (i) => i, local: (i) => i + 3, returnAsBranch: true,
     });
   } catch {
     return undefined;
   }
+  if (!callsOwn) return undefined;
   const count = groups.reduce((n, [c]) => n + c, 0);
   const zeroes: number[] = [];
   let at = 5;
@@ -108,15 +117,18 @@ export function copyingLoop(entryBody: Uint8Array): number[] | undefined {
 }
 
 /**
- * The repeat loops of `programs` (their entries' export names). `hasProgramCode(start, end)` tells
- * whether the instruction map has code offsets in [start, end) of the module.
+ * The repeat loops of `programs` (their entries' export names). `copy` says whether entries may be
+ * copied at all (the module's functions were not inlined into each other: -O0, -O1);
+ * `hasProgramCode(start, end)` whether the instruction map has code offsets in [start, end).
  */
-export function repeatExports(programs: ReadonlyArray<{ exportName: string }>, hasProgramCode: (start: number, end: number) => boolean): LoopExport[] {
+export function repeatExports(
+  programs: ReadonlyArray<{ exportName: string }>, copy: boolean, hasProgramCode: (start: number, end: number) => boolean,
+): LoopExport[] {
   return programs.map((p) => ({
     entry: p.exportName,
     name: p.exportName + REPEAT_EXPORT_SUFFIX,
     type: REPEAT_TYPE,
-    body: (e) => (hasProgramCode(e.start, e.start + e.body.length) ? undefined : copyingLoop(e.body)) ?? callingLoop(e.index),
+    body: (e) => (copy && !hasProgramCode(e.start, e.start + e.body.length) ? copyingLoop(e.body, e.importedFunctions) : undefined) ?? callingLoop(e.index),
   }));
 }
 

@@ -148,6 +148,27 @@ describe('repeat loop inside Wasm', () => {
     });
   }
 
+  it('every run is a call: the loop of a constant program (`mov r0, 12345678; exit`) calls a function of the module each iteration, at every level', async () => {
+    const wabt = await (await import('wabt')).default();
+    const objects = ['core_ctx', 'xdp_counter', 'tail_calls'];
+    for (const O of LEVELS) {
+      const modules = [(await compile(assemble('mov %r0, 12345678\nexit'), { optLevel: O })).wasm];
+      for (const o of objects) modules.push((await compileObject(objectBytes(o), { optLevel: O })).wasm);
+      for (const wasm of modules) {
+        const text = wabt.readWasm(wasm, { bulk_memory: true }).toText({});
+        const exports = new Map([...text.matchAll(/\(export "([^"]+)" \(func (\d+)\)\)/g)].map((m) => [m[1]!, Number(m[2])]));
+        const loops = [...exports].filter(([name]) => name.endsWith('__repeat'));
+        expect(loops.length).toBeGreaterThan(0);
+        for (const [name, index] of loops) {
+          const body = text.split(`(func (;${index};)`)[1]!.split(/\n {2}\(/)[0]!;
+          const loopBody = body.slice(body.indexOf('loop'));
+          // A call (of the program's function, or of the entry) inside the loop.
+          expect(loopBody, `-O${O} ${name}`).toMatch(/\bcall \d+/);
+        }
+      }
+    }
+  });
+
   it('bad repeat counts for runInPlace are E_BAD_ARGUMENT; 0 runs once, as test()', async () => {
     const inst = await load(COUNTER, 'wasm-loop', 0);
     for (const repeat of [-1, 1.5, NaN, 2 ** 32]) {
