@@ -123,6 +123,32 @@ describe('repeat loop inside Wasm', () => {
         });
       }
 
+      it('a helper that throws in run 4 stops the loop with the same E_HELPER_FAILED at the call instruction; the instance runs again', async () => {
+        const seen = [];
+        for (const v of VARIANTS) {
+          const bytes = assemble('mov %r6, %r1\ncall 5\nstxdw [%r6], %r0\nexit');
+          let calls = 0;
+          const helpers = [{ id: 5, fn: (): bigint => {
+            if (++calls === 4) throw new Error('the fourth call');
+            return BigInt(calls);
+          } }];
+          const inst = v === 'interpreter'
+            ? interpret(bytes, { helpers })
+            : await instantiate((await compile(bytes, { optLevel: O, repeatLoops: v === 'wasm-loop' })).wasm, { helpers });
+          inst.dataView(8).fill(0);
+          const stop = outcome(() => inst.program().runInPlace(8, 10));
+          const stored = counterOf(inst.dataView(8));
+          const next = outcome(() => inst.program().runInPlace(8, 2));
+          seen.push({ stop, stored, calls, next, after: counterOf(inst.dataView(8)) });
+        }
+        const first = seen[0]!;
+        expect('code' in first.stop && first.stop.code).toBe(ErrorCode.HelperFailed);
+        expect('location' in first.stop && (first.stop.location as { insn?: number }).insn).toBe(1);
+        expect([first.stored, first.calls, first.next, first.after]).toEqual([3n, 6, { value: 6 }, 6n]);
+        expect(seen[1]).toEqual(first);
+        expect(seen[2]).toEqual(first);
+      });
+
       it('the budget is per run: runs under it repeat without a stop; the run that exceeds it stops the loop at the same instruction', async () => {
         // Each run of COUNTER is 6 slots: under a budget of 8 it never stops, however many runs.
         for (const v of VARIANTS) {
