@@ -46,8 +46,8 @@ function zeroOf(type: number): number[] | undefined {
 }
 
 /**
- * The loop around `run` (code leaving the run's i32 result on the stack), with locals `locals`
- * (encoded groups after the parameters) and the counter and the result at `counter`, `counter + 1`.
+ * The loop around `run` (code leaving the run's i32 result on the stack), with the local groups
+ * `localGroups` (encoded, after the parameters), the counter at `counter` and the result at `counter + 1`.
  */
 function loop(localGroups: number[][], counter: number, run: number[]): number[] {
   return [
