@@ -70,16 +70,51 @@ function withItems(id: number, count: number, rest: Uint8Array, added: number[])
   return [id, ...uleb(payload.length), ...payload];
 }
 
+/** A function added to a finished module and exported: a loop made for one program's entry. */
+export interface LoopExport {
+  /** The export of the program's entry it calls. */
+  entry: string;
+  /** Its own export name. */
+  name: string;
+  /** Its function type, encoded (`0x60 params results`). */
+  type: readonly number[];
+  /**
+   * Its body (locals and code, without the size prefix), given the entry's function index, the
+   * entry's body (locals and code), where that body starts in the module (byte offset) and how
+   * many functions the module imports (the first indices).
+   */
+  body(entry: { index: number; body: Uint8Array; start: number; importedFunctions: number }): number[];
+}
+
 /**
  * Adds `<export>__batch` for `programs` (export name and context kind) to `binary`. Returns the
  * new binary and how far every function body moved (`shift`, bytes).
  */
 export function addBatchExports(binary: Uint8Array, programs: ReadonlyArray<{ exportName: string; kind: LoopKind }>): { binary: Uint8Array; shift: number } {
-  if (programs.length === 0) return { binary, shift: 0 };
+  return addLoopExports(binary, batchExports(programs));
+}
+
+/** The batch loops of `programs` (export name and context kind). */
+export function batchExports(programs: ReadonlyArray<{ exportName: string; kind: LoopKind }>): LoopExport[] {
+  return programs.map((p) => ({
+    entry: p.exportName,
+    name: p.exportName + BATCH_EXPORT_SUFFIX,
+    type: LOOP_TYPE,
+    body: (e) => loopFunctionBody(p.kind, e.index),
+  }));
+}
+
+/**
+ * Adds the functions `loops` to `binary`, each exported under its name (one whose entry is not
+ * exported, or whose name is taken, is left out). Returns the new binary and how far every
+ * function body moved (`shift`, bytes).
+ */
+export function addLoopExports(binary: Uint8Array, loops: readonly LoopExport[]): { binary: Uint8Array; shift: number } {
+  if (loops.length === 0) return { binary, shift: 0 };
   const secs = sections(binary);
   const find = (id: number): Section | undefined => secs.find((s) => s.id === id);
   const types = find(1), imports = find(2), funcs = find(3), exps = find(7), code = find(10);
-  if (!types || !funcs || !exps || !code) throw new InternalError(ErrorCode.Internal, 'batch exports: the module lacks a type, function, export or code section');
+  if (!types || !funcs || !exps || !code) throw new InternalError(ErrorCode.Internal, 'loop exports: the module lacks a type, function, export or code section');
   // Function indices: imported functions first.
   let importedFns = 0;
   if (imports) {
@@ -112,15 +147,32 @@ export function addBatchExports(binary: Uint8Array, programs: ReadonlyArray<{ ex
   const codeCount = cr.u32();
   const codeItems = cr.at;
 
-  const added = programs.filter((p) => exportIndex.has(p.exportName) && !exportIndex.has(p.exportName + BATCH_EXPORT_SUFFIX));
+  const added = loops.filter((l) => exportIndex.has(l.entry) && !exportIndex.has(l.name));
   if (added.length === 0) return { binary, shift: 0 };
-  const loopType = typeCount;
+  // The bodies of the module's own functions: where each starts and ends.
+  const bodies: Array<[number, number]> = [];
+  for (let n = codeCount; n > 0; n--) {
+    const size = cr.u32();
+    bodies.push([cr.at, cr.at + size]);
+    cr.at += size;
+  }
+  const newTypes: number[][] = [];
+  const typeIndex = (t: readonly number[]): number => {
+    let k = newTypes.findIndex((x) => x.length === t.length && x.every((b, i) => b === t[i]));
+    if (k < 0) k = newTypes.push([...t]) - 1;
+    return typeCount + k;
+  };
+  const newFuncs: number[] = [];
   const newExports: number[] = [];
   const newBodies: number[] = [];
-  added.forEach((p, k) => {
-    const name = new TextEncoder().encode(p.exportName + BATCH_EXPORT_SUFFIX);
+  added.forEach((l, k) => {
+    const name = new TextEncoder().encode(l.name);
     newExports.push(...uleb(name.length), ...name, 0, ...uleb(importedFns + fnCount + k));
-    const body = loopFunctionBody(p.kind, exportIndex.get(p.exportName)!);
+    newFuncs.push(...uleb(typeIndex(l.type)));
+    const index = exportIndex.get(l.entry)!;
+    const range = bodies[index - importedFns];
+    if (!range) throw new InternalError(ErrorCode.Internal, `loop exports: ${l.entry} is not a function of the module`);
+    const body = l.body({ index, body: binary.subarray(range[0], range[1]), start: range[0], importedFunctions: importedFns });
     newBodies.push(...uleb(body.length), ...body);
   });
 
@@ -134,8 +186,8 @@ export function addBatchExports(binary: Uint8Array, programs: ReadonlyArray<{ ex
         size += b.length;
       }
     };
-    if (s === types) put(new Uint8Array(withItems(1, typeCount + 1, binary.subarray(typeItems, s.end), [...LOOP_TYPE])));
-    else if (s === funcs) put(new Uint8Array(withItems(3, fnCount + added.length, binary.subarray(fnItems, s.end), added.map(() => uleb(loopType)).flat())));
+    if (s === types) put(new Uint8Array(withItems(1, typeCount + newTypes.length, binary.subarray(typeItems, s.end), newTypes.flat())));
+    else if (s === funcs) put(new Uint8Array(withItems(3, fnCount + added.length, binary.subarray(fnItems, s.end), newFuncs)));
     else if (s === exps) put(new Uint8Array(withItems(7, exportCount + added.length, binary.subarray(exportItems, s.end), newExports)));
     else if (s === code) {
       // The bodies are not copied into an array: a large program's code section is megabytes.

@@ -21,7 +21,8 @@ import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/so
 import { writeModule, writeModuleWith } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSections, insnMapFromSourceMap } from './sections.js';
-import { addBatchExports, shiftInsnMap } from './batch-export.js';
+import { addLoopExports, batchExports, shiftInsnMap } from './batch-export.js';
+import { insnMapHasOffsetIn, repeatExports } from './repeat-export.js';
 import { programEntries } from '../runtime/engine.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
@@ -137,6 +138,13 @@ export interface CompileOptions {
    * becomes when the region is full), for the tests.
    */
   constTables?: boolean;
+  /**
+   * @internal Each program's repeat loop `<export>__repeat` (compiler/repeat-export.ts), which
+   * `test({ repeat })` times; default true. False writes a module as those compiled before the
+   * loops existed (the runtime then repeats from JS), for the tests, and for standalone modules,
+   * which export their own interface.
+   */
+  repeatLoops?: boolean;
   /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
   sourceLines?: readonly SourceLine[];
 }
@@ -308,19 +316,28 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   });
 }
 
-/** The finished module: batch loops, then the instruction map, manifest and source lines appended. */
+/** The finished module: batch and repeat loops, then the instruction map, manifest and source lines appended. */
 function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, options: CompileOptions): CompiledModule {
-  // XDP and skb programs get their batch loop inside the module (compiler/batch-export.ts).
-  const batch = addBatchExports(binary, manifest.programs.flatMap((p) => {
-    const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
-    return kind ? [{ exportName: p.exportName, kind }] : [];
-  }));
+  // XDP and skb programs get their batch loop inside the module (compiler/batch-export.ts), every
+  // program its repeat loop (compiler/repeat-export.ts).
+  const loops = addLoopExports(binary, [
+    ...batchExports(manifest.programs.flatMap((p) => {
+      const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
+      return kind ? [{ exportName: p.exportName, kind }] : [];
+    })),
+    // Entries are copied into their loops where no function was inlined into another (-O0, -O1's passes).
+    ...(options.repeatLoops === false ? [] : repeatExports(
+      manifest.programs,
+      (options.optLevel ?? DEFAULT_OPT_LEVEL) <= 1 && !options.passes,
+      (start, end) => insnMapHasOffsetIn(insnMap, start, end),
+    )),
+  ]);
   const sections: Array<[string, Uint8Array]> = [
-    [INSN_MAP_SECTION, shiftInsnMap(insnMap, batch.shift)],
+    [INSN_MAP_SECTION, shiftInsnMap(insnMap, loops.shift)],
     [MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest))],
   ];
   if (options.sourceLines && options.sourceLines.length > 0) sections.push([LINES_SECTION, encodeSourceLines(options.sourceLines)]);
-  return { wasm: appendCustomSections(batch.binary, sections), manifest };
+  return { wasm: appendCustomSections(loops.binary, sections), manifest };
 }
 
 /** Runs a code generation stage; anything but a typed error is a bpf2wasm bug (E_INTERNAL). */

@@ -244,6 +244,14 @@ export interface SockLayout {
   fields: [string, number, number, number, number][];
 }
 
+/**
+ * The export of a program's repeat loop, `<program export>__repeat(r1: i32, r2: i32, n: i32) ->
+ * i32`: runs the program n times (n read as unsigned) as n calls of its entry would, and returns
+ * the last run's r0 low half (the full r0 is at RESULT_ADDR). Added by compiler/repeat-export.ts;
+ * modules compiled before it have none (the runtime then loops in JS).
+ */
+export const REPEAT_EXPORT_SUFFIX = '__repeat';
+
 /** Export name prefix of callbacks. */
 export const CALLBACK_EXPORT_PREFIX = '__cb';
 

@@ -35,6 +35,13 @@ export interface Engine {
   bind(program: string): BoundEntry;
   /** Runs `program` with r1, r2; returns r0's low 32 bits (signed). Throws typed errors only. */
   invoke(program: string, r1: number, r2: number): number;
+  /**
+   * Runs `program` `n` times (1 to 2^32 - 1) with r1, r2, as `n` calls of `invoke` would (a
+   * fault stops at the faulting run with the same error), and returns the last run's r0 low 32
+   * bits (signed). Compiled modules loop inside Wasm (their `<export>__repeat`, see
+   * compiler/repeat-export.ts) where they have one; otherwise the loop is in JS.
+   */
+  repeat(program: string, r1: number, r2: number, n: number): number;
   /** The full r0 (unsigned 64-bit) of the last successful run. */
   lastResult(): bigint;
   /**

@@ -4,7 +4,7 @@
  */
 import {
   FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, INSN_MAP_SECTION,
-  RESULT_ADDR, type Manifest, type ProgramEntry,
+  REPEAT_EXPORT_SUFFIX, RESULT_ADDR, type Manifest, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import {
@@ -36,6 +36,9 @@ export interface InstantiateOptions extends ObjectOptions {
   kfuncs?: Record<string, HelperDefinition['fn']>;
 }
 
+/** A program's repeat loop export: `(r1, r2, n) -> r0's low half` (n read as unsigned). */
+type RepeatLoop = (r1: number, r2: number, n: number) => number;
+
 /** The compiled engine: a Wasm instance whose exports are the programs (runtime/engine.ts). */
 class CompiledEngine implements Engine {
   readonly memory: WebAssembly.Memory;
@@ -47,6 +50,7 @@ class CompiledEngine implements Engine {
   private readonly entries = new Map<string, BoundEntry>();
   private readonly raws = new Map<string, WebAssembly.ExportValue>();
   private readonly batches = new Map<string, WebAssembly.ExportValue>();
+  private readonly repeats = new Map<string, RepeatLoop>();
   private readonly insnMap: InsnMap;
   private words: Uint32Array;
 
@@ -76,6 +80,10 @@ class CompiledEngine implements Engine {
       // The batch loop the compiler put in the module for packet programs (compiler/batch-export.ts).
       const batch = instance.exports[p.exportName + BATCH_EXPORT_SUFFIX];
       if (typeof batch === 'function') this.batches.set(p.name, batch);
+      // The repeat loop (compiler/repeat-export.ts); modules compiled before it have none. Its
+      // three parameters tell it from a program exported under that name.
+      const loop = instance.exports[p.exportName + REPEAT_EXPORT_SUFFIX];
+      if (typeof loop === 'function' && loop.length === 3) this.repeats.set(p.name, loop as RepeatLoop);
       this.entries.set(p.name, (r1, r2) => {
         try {
           return raw(r1, r2);
@@ -99,6 +107,27 @@ class CompiledEngine implements Engine {
 
   invoke(program: string, r1: number, r2: number): number {
     return this.bind(program)(r1, r2);
+  }
+
+  repeat(program: string, r1: number, r2: number, n: number): number {
+    const loop = this.repeats.get(program);
+    if (!loop) {
+      const fn = this.bind(program);
+      let r = 0;
+      for (let i = 0; i < n; i++) r = fn(r1, r2);
+      return r;
+    }
+    try {
+      return loop(r1, r2, n | 0);
+    } catch (e) {
+      this.object?.afterFault();
+      throw withSourceLine(this.translate(e), this.sourceLines);
+    }
+  }
+
+  /** Whether `program` has its repeat loop inside the module (tooling and tests). */
+  hasRepeatLoop(program: string): boolean {
+    return this.repeats.has(program);
   }
 
   rawEntry(program: string): { fn: WebAssembly.ExportValue; batch?: WebAssembly.ExportValue; fault(e: unknown): Error } | undefined {

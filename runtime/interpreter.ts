@@ -329,6 +329,13 @@ export class InterpreterEngine implements Engine {
     return this.run(this.entry(program), r1, r2);
   }
 
+  repeat(program: string, r1: number, r2: number, n: number): number {
+    const entry = this.entry(program);
+    let r = 0;
+    for (let i = 0; i < n; i++) r = this.run(entry, r1, r2);
+    return r;
+  }
+
   /** The full r0 of the last run. */
   lastResult(): bigint {
     return new DataView(this.memory.buffer).getBigUint64(RESULT_ADDR, true);

@@ -13,7 +13,8 @@
  *  (b) run time: the kernels of test-programs/bench compiled at the default level and run through
  *      the runtime's fast path (`runInPlace`), median ns per run over >= ~200 ms of runs, against the
  *      same C built with `cc -O2` (scripts/bench/native.c); the ratio per kernel and its geomean.
- *  (c) call overhead: `mov r0, 0; exit` called from JS through `runInPlace` (and `run`), ns per call.
+ *  (c) call overhead: `mov r0, 0; exit` called from JS through `runInPlace` (and `run`), ns per call,
+ *      and per run of the repeat loop inside Wasm (`runInPlace(len, n)`: a Wasm call per run).
  *  (d) safety options: the kernels compiled checked and with a budget, against the plain build.
  *  (e) maps: test-programs/c/map_bench.o (clang) makes 1000 lookups per run in a 10k-entry HASH
  *      map with 4-byte keys (the AssemblyScript maps module, called Wasm to Wasm) and in an ARRAY
@@ -451,6 +452,12 @@ async function benchCall(settings: Settings, options: BenchOptions): Promise<Cal
   const full = timeCalls(() => instance.run(), settings.callMinMs, 5, settings.warmupMs);
   rows.push({ path: 'run()', nsPerCall: full.ns, calls: full.runs });
   log(options, `call run: ${formatNs(full.ns)}`);
+  // The repeat loop inside Wasm (what test({ repeat }) and the suite's bpf2wasm columns time):
+  // per run, the program and one Wasm call, no JS.
+  const n = 10_000;
+  const loop = timeCalls(() => instance.program().runInPlace(0, n), settings.callMinMs, 5, settings.warmupMs);
+  rows.push({ path: 'runInPlace(len, n), per run', nsPerCall: loop.ns / n, calls: loop.runs * n });
+  log(options, `repeat loop per run: ${formatNs(loop.ns / n)}`);
   return rows;
 }
 

@@ -14,6 +14,13 @@ export interface Remap {
   func(index: number): number;
   type(index: number): number;
   global(index: number): number;
+  /** Local indices (default: unchanged). */
+  local?(index: number): number;
+  /**
+   * `return` becomes a branch to the body's outermost label (the body is then placed inside a
+   * block of the function's result type: compiler/repeat-export.ts).
+   */
+  returnAsBranch?: boolean;
 }
 
 /** Opcodes with no immediate: control without labels, parametric, and all numeric ones. */
@@ -24,15 +31,29 @@ function noImmediate(op: number): boolean {
 
 /** Rewrites one function body (locals and expression, without the size prefix). */
 export function remapBody(body: Uint8Array, remap: Remap): Uint8Array {
-  const r = new Reader(body);
+  const { end } = bodyLocals(body);
   const w = new Writer();
   // Locals: vec(count, valtype), copied.
-  const localsStart = r.pos;
+  w.bytes(body.subarray(0, end));
+  w.bytes(remapExpression(body, end, remap));
+  return w.result();
+}
+
+/** A function body's local declarations (count and value type per group) and where its expression starts. */
+export function bodyLocals(body: Uint8Array): { groups: Array<[number, number]>; end: number } {
+  const r = new Reader(body);
+  const groups: Array<[number, number]> = [];
   for (let n = r.u32(); n > 0; n--) {
-    r.u32();
-    r.u8();
+    const count = r.u32();
+    groups.push([count, r.u8()]);
   }
-  w.bytes(body.subarray(localsStart, r.pos));
+  return { groups, end: r.pos };
+}
+
+/** Rewrites a function body's expression, from `at` (after the locals) to the body's end, its final `end` included. */
+export function remapExpression(body: Uint8Array, at: number, remap: Remap): Uint8Array {
+  const r = new Reader(body, at);
+  const w = new Writer();
   let depth = 1;
   const copyFrom = (start: number): void => {
     w.bytes(body.subarray(start, r.pos));
@@ -42,7 +63,8 @@ export function remapBody(body: Uint8Array, remap: Remap): Uint8Array {
     const op = r.u8();
     if (noImmediate(op)) {
       if (op === 0x0b) depth--;
-      w.u8(op);
+      if (op === 0x0f && remap.returnAsBranch) w.u8(0x0c).u32(depth - 1);
+      else w.u8(op);
       continue;
     }
     switch (op) {
@@ -77,7 +99,12 @@ export function remapBody(body: Uint8Array, remap: Remap): Uint8Array {
         copyFrom(start);
         break;
       }
-      case 0x20: case 0x21: case 0x22: // local.*
+      case 0x20: case 0x21: case 0x22: { // local.*
+        const index = r.u32();
+        if (remap.local) w.u8(op).u32(remap.local(index));
+        else copyFrom(start);
+        break;
+      }
       case 0x25: case 0x26: // table.get table.set
         r.u32();
         copyFrom(start);

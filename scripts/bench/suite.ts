@@ -19,7 +19,12 @@
  * The input is read from `NAME.mem` as the suite's runner does (none: the kernel gets no memory).
  * It is copied in once and only the runs are timed, as BPF_PROG_TEST_RUN does: natively, through
  * uBPF's JIT, in the wasm32 module's memory, and in the bpf2wasm instance's input memory
- * (`runInPlace`), compiled at -O0 (the default) and -O1. Each kernel runs natively, then through
+ * (`runInPlace(len, n)`), compiled at -O0 (the default) and -O1. The bpf2wasm columns time runs
+ * through the module's repeat loop (compiler/repeat-export.ts: the runs loop inside Wasm, as the
+ * kernel's test run loops inside the kernel), so a run is the program and one Wasm call, as the C
+ * harnesses' run is the program and one C call; a line under the table gives -O0 called from JS
+ * once per run (`runInPlace(len)`), which adds the JS->Wasm call. The clang->wasm32 column is
+ * called from JS once per run. Each kernel runs natively, then through
  * uBPF, then as wasm32, then through bpf2wasm,
  * in several interleaved rounds; the figure is the best round's median (on a shared machine the
  * other jobs only ever add time, so the least disturbed round is the closest to the program). The results'
@@ -72,6 +77,8 @@ export interface SuiteRow {
   wasm32Ns: number | null;
   o0Ns: number | null;
   o1Ns: number | null;
+  /** -O0 called from JS once per run (`runInPlace(len)`): the program and a JS->Wasm call. */
+  o0JsCallNs: number | null;
   /** eBPF instruction slots of the raw `.text`. */
   insns: number;
   /** Low 32 bits of each result, unsigned decimal; null where it did not run. */
@@ -197,26 +204,34 @@ function headerShim(work: string): string[] {
   return [...dirs, shim].flatMap((d) => ['-idirafter', d]);
 }
 
-/** Times `fn` for at least `minMs` after a warm-up: median ns per call over batches. */
-function timeRuns(fn: () => unknown, minMs: number): number {
+/**
+ * Times `batch(n)` (n runs) for at least `minMs` after a warm-up: median ns per run over batches.
+ * `batch` loops itself (in JS, or inside Wasm: bpf2wasm's repeat loop).
+ */
+function timeRuns(batch: (n: number) => unknown, minMs: number): number {
   const w0 = performance.now();
   let calls = 0;
   do {
-    fn();
+    batch(1);
     calls++;
   } while (performance.now() - w0 < Math.min(50, minMs / 2));
   const per = Math.max((performance.now() - w0) / calls, 1e-6);
-  const batch = Math.max(1, Math.round(minMs / 20 / per));
+  const n = Math.max(1, Math.round(minMs / 20 / per));
   const samples: number[] = [];
   const start = performance.now();
   while (samples.length < 7 || performance.now() - start < minMs) {
     const b0 = performance.now();
-    for (let i = 0; i < batch; i++) fn();
-    samples.push(((performance.now() - b0) * 1e6) / batch);
+    batch(n);
+    samples.push(((performance.now() - b0) * 1e6) / n);
     if (samples.length >= 4096) break;
   }
   return median(samples);
 }
+
+/** `n` calls of `fn` from JS. */
+const jsLoop = (fn: () => unknown) => (n: number): void => {
+  for (let i = 0; i < n; i++) fn();
+};
 
 const low32 = (v: bigint | number): string => BigInt.asUintN(32, BigInt(v)).toString();
 
@@ -325,13 +340,13 @@ export async function benchSuite(dir: string, options: SuiteOptions): Promise<Su
       }
 
       const row: SuiteRow = {
-        kernel: name, inputBytes: mem.length, nativeNs: null, ubpfNs: null, wasm32Ns: null, o0Ns: null, o1Ns: null,
+        kernel: name, inputBytes: mem.length, nativeNs: null, ubpfNs: null, wasm32Ns: null, o0Ns: null, o1Ns: null, o0JsCallNs: null,
         insns: bytes ? bytes.length / 8 : 0, nativeResult: null, ubpfResult: null, wasm32Result: null, bpf2wasmResult: null,
         match: null, notes,
       };
       const memPath = mem.length > 0 ? [memFile] : [];
-      const samples = { native: [] as number[], ubpf: [] as number[], wasm32: [] as number[], o0: [] as number[], o1: [] as number[] };
-      const engines: Array<{ key: 'o0' | 'o1'; call: () => unknown } > = [];
+      const samples = { native: [] as number[], ubpf: [] as number[], wasm32: [] as number[], o0: [] as number[], o1: [] as number[], o0JsCall: [] as number[] };
+      const engines: Array<{ key: 'o0' | 'o1' | 'o0JsCall'; batch: (n: number) => unknown } > = [];
       if (bytes) {
         for (const [key, optLevel] of [['o0', 0], ['o1', 1]] as const) {
           try {
@@ -343,7 +358,9 @@ export async function benchSuite(dir: string, options: SuiteOptions): Promise<Su
             const r = low32(inst.lastResult());
             if (row.bpf2wasmResult !== null && row.bpf2wasmResult !== r) notes.push(`-O${optLevel} result ${r} differs from -O0's`);
             row.bpf2wasmResult ??= r;
-            engines.push({ key, call: () => program.runInPlace(len) });
+            // The runs loop inside Wasm (the module's repeat loop); -O0 also from JS, a call per run.
+            engines.push({ key, batch: (n) => program.runInPlace(len, n) });
+            if (key === 'o0') engines.push({ key: 'o0JsCall', batch: jsLoop(() => program.runInPlace(len)) });
           } catch (err) {
             notes.push(`bpf2wasm -O${optLevel}: ${(err as Error).message}`);
           }
@@ -377,8 +394,8 @@ export async function benchSuite(dir: string, options: SuiteOptions): Promise<Su
             notes.push(`uBPF run failed: ${r.error}`);
           }
         }
-        if (w32) samples.wasm32.push(timeRuns(w32.call, minMs));
-        for (const e of engines) samples[e.key].push(timeRuns(e.call, minMs));
+        if (w32) samples.wasm32.push(timeRuns(jsLoop(w32.call), minMs));
+        for (const e of engines) samples[e.key].push(timeRuns(e.batch, minMs));
       }
       const best = (xs: number[]): number | null => (xs.length ? Math.min(...xs) : null);
       row.nativeNs = best(samples.native);
@@ -386,6 +403,7 @@ export async function benchSuite(dir: string, options: SuiteOptions): Promise<Su
       row.wasm32Ns = best(samples.wasm32);
       row.o0Ns = best(samples.o0);
       row.o1Ns = best(samples.o1);
+      row.o0JsCallNs = best(samples.o0JsCall);
       if (row.bpf2wasmResult !== null) {
         const others = [row.nativeResult, row.ubpfResult, row.wasm32Result].filter((x): x is string => x !== null);
         row.match = others.length ? others.every((x) => x === row.bpf2wasmResult) : null;
@@ -450,7 +468,8 @@ export function formatSuite(report: SuiteReport): string {
   const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
   const over = `over ${report.geomeanKernels.join(', ') || '-'} (native >= 100 ns)`;
   const out = [
-    `(suite) ${report.dir}: clang -O3 kernels, input copied in once, per run: the best of ${report.rounds} interleaved rounds' medians`,
+    `(suite) ${report.dir}: clang -O3 kernels, input copied in once, per run: the best of ${report.rounds} interleaved rounds' medians; ` +
+      'bpf2wasm runs loop inside Wasm (a Wasm call per run, as the C harnesses\' C call), clang->wasm32 is called from JS',
     ...(report.ubpf ? [`uBPF JIT: ${report.ubpf.lib}`] : []),
     table(
       ['kernel', 'input', 'insns', 'native', 'uBPF JIT', 'clang->wasm32', 'bpf2wasm -O0', 'bpf2wasm -O1', 'uBPF/nat', 'wasm32/nat',
@@ -462,6 +481,8 @@ export function formatSuite(report: SuiteReport): string {
     ...(report.ubpf
       ? [`geomean bpf2wasm vs uBPF JIT ${over}: -O0 ${gm(report.geomean.o0VsUbpf)}, -O1 ${gm(report.geomean.o1VsUbpf)}`]
       : [UBPF_HINT]),
+    `bpf2wasm -O0 called from JS once per run (runInPlace(len), a JS->Wasm call each): ` +
+      report.rows.filter((r) => r.o0JsCallNs !== null).map((r) => `${r.kernel} ${ns(r.o0JsCallNs)}`).join(', '),
     `load average before ${load(report.loadBefore)}, after ${load(report.loadAfter)}`,
   ];
   for (const r of report.rows) for (const n of r.notes) out.push(`  ${r.kernel}: ${n}`);

@@ -85,6 +85,7 @@ describe('bench part suite', () => {
         expect(row.match, row.kernel).toBe(true);
         expect(row.o0Ns).not.toBeNull();
         expect(row.o1Ns).not.toBeNull();
+        expect(row.o0JsCallNs).not.toBeNull();
         // No --ubpf: no uBPF column, and the report says how to get one.
         expect(row.ubpfNs).toBeNull();
         expect(row.ubpfResult).toBeNull();
@@ -92,6 +93,8 @@ describe('bench part suite', () => {
       expect(report.ubpf).toBeNull();
       const text = formatSuite(report);
       expect(text).toMatch(/load average/);
+      expect(text).toMatch(/bpf2wasm runs loop inside Wasm/);
+      expect(text).toMatch(/called from JS once per run .*: count [0-9.]+ [nµm]?s, sum [0-9.]+ [nµm]?s/);
       expect(text).toContain(UBPF_HINT.split('\n')[0]);
     } finally {
       await rm(dir, { recursive: true, force: true });
