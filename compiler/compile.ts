@@ -137,6 +137,12 @@ export interface CompileOptions {
    * becomes when the region is full), for the tests.
    */
   constTables?: boolean;
+  /**
+   * @internal Faults call the import `env.fault` instead of the module's own fault function (which
+   * records the fault in memory and traps, so that a module without helpers imports no JavaScript
+   * function): what `compileStandalone` links to its support module's hook.
+   */
+  faultImport?: boolean;
   /** @internal C source lines of the instructions (compileObject), written to the `bpf2wasm.lines` section. */
   sourceLines?: readonly SourceLine[];
 }
@@ -257,6 +263,7 @@ export function planModule(
     ...(options.chunkInsns !== undefined ? { chunkInsns: options.chunkInsns } : {}),
     ...(options.loopVersions === false ? { loopVersions: false } : {}),
     ...(options.constTables === false ? { constTables: false } : {}),
+    ...(options.faultImport ? { faultImport: true } : {}),
   })));
   phase('emit');
   const manifest: Manifest = {
