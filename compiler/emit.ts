@@ -14,7 +14,7 @@
  * top stack frame, stores the full r0 at RESULT_ADDR and returns its low half.
  */
 import {
-  CALLBACK_EXPORT_PREFIX, CORE_POISON_HELPER, FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, RESULT_ADDR,
+  CALLBACK_EXPORT_PREFIX, CORE_POISON_HELPER, FAULT_ADDR, FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, RESULT_ADDR,
   type CallbackEntry, type HelperImport, type HelperSignature, type MemoryLayout,
 } from '../runtime/abi.js';
 import { LDDW_PSEUDO_FUNC, pseudoFuncTarget } from '../runtime/isa/cfg.js';
@@ -88,6 +88,11 @@ export interface EmitOptions {
   arrayMap?: (insn: Extract<Insn, { kind: 'lddw' }>) => ArrayMapInfo | undefined;
   /** Functions above this many instructions are split into Wasm functions of about this size (default CHUNK_INSNS). */
   chunkInsns?: number;
+  /**
+   * Faults call the import `env.fault` (what a standalone module's support hook serves) instead of
+   * the module's own fault function, which records the fault at FAULT_ADDR and traps.
+   */
+  faultImport?: boolean;
   /** Loops get a fast copy without provably idle checks (compiler/rewrite/loop-versions.ts); default true. */
   loopVersions?: boolean;
   /** Switch lookups load from constant tables (compiler/rewrite/switch-table.ts ConstTables); default true. */
@@ -109,8 +114,8 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   const { layout } = options;
   const module: WModule = {
     memoryImport: { module: IMPORT_ENV, base: IMPORT_MEMORY, initial: layout.initialPages, maximum: layout.maximumPages },
-    imports: [{ name: FAULT_FN, module: IMPORT_ENV, base: IMPORT_FAULT, params: ['i32', 'i32', 'i32'], result: 'none' }],
-    functions: [],
+    imports: options.faultImport ? [{ name: FAULT_FN, module: IMPORT_ENV, base: IMPORT_FAULT, params: ['i32', 'i32', 'i32'], result: 'none' }] : [],
+    functions: options.faultImport ? [] : [faultFunction()],
     globals: [],
     exports: [],
   };
@@ -187,6 +192,15 @@ export function emitModule(cfg: ProgramCfg, options: EmitOptions): EmitResult {
   }
   if (ctx.tables.segments.length > 0) module.data = ctx.tables.segments;
   return { module, helpers: [...ctx.helpers.values(), ...ctx.kfuncs.values()], usesCallx: ctx.usesCallx, callbacks, usesTailCalls: ctx.usesTailCalls, fixups: ctx.fixups };
+}
+
+/**
+ * The module's fault function, `(code, insn, detail)`: records them at FAULT_ADDR and traps; the
+ * runtime reads the record when it catches the trap (runtime/instance.ts).
+ */
+function faultFunction(): WFunction {
+  const record = (k: number): Node => w.i64.store32(0, 2, w.i32.const(FAULT_ADDR + 4 * k), w.i64.extend_u(w.local.get(k, 'i32')));
+  return { name: FAULT_FN, params: ['i32', 'i32', 'i32'], result: 'none', vars: [], body: w.block(null, [record(0), record(1), record(2), w.unreachable()], 'none') };
 }
 
 /**

@@ -48,6 +48,14 @@ export const SCRATCH_BASE = 0x1000;
 export const SCRATCH_SIZE = 0x1000;
 /** Where the entry function stores the full 64-bit r0 before returning its low half. */
 export const RESULT_ADDR = SCRATCH_BASE;
+/**
+ * The fault record (three u32: FaultCode, eBPF instruction, detail) a compiled module's own fault
+ * function writes before it traps (`unreachable`), and the runtime reads (and clears) when it
+ * catches the trap. Modules for a standalone host import `env.fault` instead (the support
+ * module's hook). Reporting faults without a JavaScript import spares V8 11 the compile of a
+ * wasm-to-JS wrapper for a module that imports nothing else (README "Cold start").
+ */
+export const FAULT_ADDR = SCRATCH_BASE + 0x10;
 /** The kernel's per-frame stack size (MAX_BPF_STACK). */
 export const DEFAULT_FRAME_SIZE = 512;
 /** The kernel's call depth limit (MAX_CALL_FRAMES). */

@@ -76,16 +76,18 @@ export function linearMemoryFault(loc: ErrorLocation, cause?: unknown): BpfRunti
   return new BpfRuntimeError(ErrorCode.MemoryFault, 'memory access outside linear memory', loc, cause === undefined ? undefined : { cause });
 }
 
+/** What a fault's message names: the module's call depth, budget and poisoned CO-RE instructions. */
+export interface FaultLimits {
+  maxCallDepth: number;
+  budget?: number | undefined;
+  corePoisons?: readonly CorePoisonEntry[] | undefined;
+}
+
 /**
- * The typed error of a fault the running code raises (the compiled module's `env.fault` import,
+ * The typed error of a fault the running code raises (the compiled module's fault record or `env.fault` import,
  * the interpreter's checks): the same code, message and location in both engines.
  */
-export function faultError(
-  code: number,
-  insn: number,
-  detail: number,
-  limits: { maxCallDepth: number; budget?: number | undefined; corePoisons?: readonly CorePoisonEntry[] | undefined },
-): BpfRuntimeError {
+export function faultError(code: number, insn: number, detail: number, limits: FaultLimits): BpfRuntimeError {
   switch (code) {
     case FaultCode.CallDepth:
       return new BpfRuntimeError(ErrorCode.CallDepth, `bpf-to-bpf call depth exceeds ${limits.maxCallDepth} frames`, { insn });

@@ -3,12 +3,12 @@
  * helpers supplied as Wasm imports, and calls into the programs' exports.
  */
 import {
-  FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, INSN_MAP_SECTION,
+  FAULT_ADDR, FaultCode, IMPORT_CALLX, IMPORT_ENV, IMPORT_FAULT, IMPORT_HELPERS, IMPORT_MEMORY, INSN_MAP_SECTION,
   REPEAT_EXPORT_SUFFIX, RESULT_ADDR, type Manifest, type ProgramEntry,
 } from './abi.js';
 import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from './errors.js';
 import {
-  allocateMemory, bindHelpers, checkObjectOnlyOptions, faultError, runtimeErrorOf, type BoundEntry, type Engine,
+  allocateMemory, bindHelpers, checkObjectOnlyOptions, faultError, runtimeErrorOf, type BoundEntry, type Engine, type FaultLimits,
 } from './engine.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helper-registry.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
@@ -53,6 +53,7 @@ class CompiledEngine implements Engine {
   private readonly repeats = new Map<string, RepeatLoop>();
   private readonly insnMap: InsnMap;
   private words: Uint32Array;
+  private readonly limits: FaultLimits;
 
   constructor(
     module: WebAssembly.Module,
@@ -61,7 +62,9 @@ class CompiledEngine implements Engine {
     memory: WebAssembly.Memory,
     helpers: HelperRegistry,
     object: ObjectRuntime | undefined,
+    limits: FaultLimits,
   ) {
+    this.limits = limits;
     this.object = object;
     this.memory = memory;
     this.helpers = helpers;
@@ -144,8 +147,13 @@ class CompiledEngine implements Engine {
     };
   }
 
-  lastResult(): bigint {
+  private currentWords(): Uint32Array {
     if (this.words.buffer !== this.memory.buffer) this.words = new Uint32Array(this.memory.buffer);
+    return this.words;
+  }
+
+  lastResult(): bigint {
+    this.currentWords();
     const lo = this.words[RESULT_ADDR >> 2]!;
     const hi = this.words[(RESULT_ADDR >> 2) + 1]!;
     // Most results fit 32 bits: one small BigInt instead of a 64-bit read.
@@ -155,6 +163,19 @@ class CompiledEngine implements Engine {
   /** Turns a trap or a helper's exception into a typed error naming the eBPF instruction. */
   private translate(e: unknown): Error {
     if (e instanceof Bpf2WasmError) return e;
+    if (e instanceof WebAssembly.RuntimeError) {
+      // The module's fault function recorded why it trapped (compiler/emit.ts faultFunction);
+      // cleared once read, so the memory after a fault is the interpreter's.
+      const words = this.currentWords();
+      const at = FAULT_ADDR >> 2;
+      const code = words[at]!;
+      if (code !== 0) {
+        // As signed i32s, as the import received them.
+        const insn = words[at + 1]! | 0, detail = words[at + 2]! | 0;
+        words.fill(0, at, at + 3);
+        return faultError(code, insn, detail, this.limits);
+      }
+    }
     const offset = trapOffsetFromStack(e instanceof Error ? e.stack : undefined);
     const insn = offset === undefined ? undefined : this.insnMap.lookup(offset);
     return runtimeErrorOf(e, insn === undefined ? {} : { insn });
@@ -204,8 +225,11 @@ export async function instantiate(
   checkObjectOnlyOptions(manifest, options);
   const object = manifest.maps ? await createObject(memory, manifest, options) : undefined;
   const { registry: helpers, imports } = bindHelpers(manifest, options, object);
+  const limits: FaultLimits = { maxCallDepth: layout.maxCallDepth, budget: manifest.budget, corePoisons: manifest.corePoisons };
+  // Modules this version compiles record faults themselves; `env.fault` serves callx and modules
+  // that import it (compiled for a standalone host, or by an earlier version).
   const fault = (code: number, insn: number, detail: number): never => {
-    throw faultError(code, insn, detail, { maxCallDepth: layout.maxCallDepth, budget: manifest.budget, corePoisons: manifest.corePoisons });
+    throw faultError(code, insn, detail, limits);
   };
   const helperImports: Record<string, WebAssembly.ImportValue> = {};
   for (const h of manifest.helpers) {
@@ -229,5 +253,5 @@ export async function instantiate(
     throw new BpfRuntimeError(ErrorCode.BadModule, `the module could not be instantiated: ${(e as Error).message}`);
   }
   object?.attach(instance.exports);
-  return new BpfInstance(new CompiledEngine(module, manifest, instance, memory, helpers, object));
+  return new BpfInstance(new CompiledEngine(module, manifest, instance, memory, helpers, object, limits));
 }

@@ -418,9 +418,9 @@ export class FunctionLowering {
         }
       }
       // `r <<= 32; r >>= 32` and the like as one extension (rewrite/extend-pair.ts).
-      const pair = insn.kind === 'alu' && insn.op === 'lsh' && i < last ? lowerExtendPair(insn, this.insns[i + 1]) : null;
+      const pair = insn.kind === 'alu' && insn.op === 'lsh' && i < last ? lowerExtendPair(insn, this.insns.get(i + 1)) : null;
       if (pair) {
-        if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc), w.mark(this.insns[i + 1]!.pc));
+        if (this.ctx.options.mapAllInstructions) out.push(w.mark(insn.pc), w.mark(this.insns.pc(i + 1)));
         out.push(pair);
         i++;
         continue;

@@ -58,7 +58,7 @@ const MOVE_LOOKBACK = 16;
  * the condition as a value and testing it (Binaryen's copy folding does the same at -O1). The
  * budget is charged from the blocks' instruction counts, so it does not change.
  */
-export function withoutRepeatedMoves(arm: readonly Insn[], insns: readonly Insn[], branch: BasicBlock): readonly Insn[] {
+export function withoutRepeatedMoves(arm: readonly Insn[], insns: InsnList, branch: BasicBlock): readonly Insn[] {
   let out: Insn[] | null = null;
   let written = 0; // a bit per register the arm has written so far
   for (let k = 0; k < arm.length; k++) {
@@ -77,9 +77,9 @@ export function withoutRepeatedMoves(arm: readonly Insn[], insns: readonly Insn[
 }
 
 /** Whether the branch block (ending with its jump) did `mov` before it and left both registers alone since. */
-function movedBefore(mov: Extract<Insn, { kind: 'alu' }>, insns: readonly Insn[], branch: BasicBlock): boolean {
+function movedBefore(mov: Extract<Insn, { kind: 'alu' }>, insns: InsnList, branch: BasicBlock): boolean {
   for (let i = branch.last - 1; i >= branch.first && i >= branch.last - MOVE_LOOKBACK; i--) {
-    const x = insns[i]!;
+    const x = insns.get(i)!;
     // Only instructions whose only register write is their dst (stores write none); anything
     // else (calls, atomics, legacy packet loads) ends the search.
     if (x.kind === 'st' || x.kind === 'stx') continue;

@@ -1,6 +1,7 @@
 /**
  * The standalone linker: one module from the support module (wasm/standalone/, built into
- * support-wasm.ts) and a program module as `compileObject` writes it, with no import but WASI.
+ * support-wasm.ts) and a program module as `compileObject` writes it with `faultImport` (faults call
+ * `env.fault`), with no import but WASI.
  *
  * Index spaces: the support module's function imports (WASI) and functions come first, those
  * that something reaches (the hooks, the host interface, the helpers the program imports, and

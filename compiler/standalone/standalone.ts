@@ -75,7 +75,7 @@ export async function compileStandalone(
   options: StandaloneOptions = {},
 ): Promise<StandaloneModule> {
   const { globals, ...objectOptions } = options;
-  const compiled = await compileObject(input, { ...objectOptions, repeatLoops: false });
+  const compiled = await compileObject(input, { ...objectOptions, repeatLoops: false, faultImport: true });
   const { manifest, spec } = compiled;
   const support = supportWasmBytes();
   const available = supportExports(support);
@@ -99,7 +99,7 @@ export async function compileStandaloneBytecode(bytes: Uint8Array, options: Omit
     const id = view.getInt32(i + 4, true);
     if (!decls.has(id)) decls.set(id, { id, name: `helper_${id >>> 0}` });
   }
-  const compiled = await compile(bytes, { ...options, helpers: [...decls.values()], repeatLoops: false });
+  const compiled = await compile(bytes, { ...options, helpers: [...decls.values()], repeatLoops: false, faultImport: true });
   const { manifest } = compiled;
   const support = supportWasmBytes();
   const name = manifest.programs[0]?.name ?? 'main';

@@ -5,12 +5,14 @@
  * at start, and compile and run programs (an object calling only map helpers, which skips the
  * standard and packet helpers, and objects calling those).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_DIR, BUNDLE_ENTRIES } from '../build-bundle.js';
+import { BUNDLE_DIR, BUNDLE_ENTRIES, hintEagerFunctions } from '../build-bundle.js';
+import { EAGER_FUNCTIONS } from '../eager-functions.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = join(root, 'dist');
@@ -91,5 +93,45 @@ describe('bundled entries (dist/bundle)', () => {
     const pinst = await instantiate(printk.wasm, { trace: (l) => lines.push(l) });
     for (const p of pinst.programs) p.run(new Uint8Array(64));
     expect(lines.length).toBeGreaterThan(0);
+  });
+
+  it('give the functions every compile runs V8\'s eager-compile hint, outside the runtime entry\'s chunks', () => {
+    const files = readdirSync(bundle, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => join(bundle, f));
+    const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
+    const unhinted = EAGER_FUNCTIONS.filter((n) => !text.includes(`\nvar ${n} = (function ${n}(`));
+    // A stale list (a function renamed or gone): regenerate it, see scripts/eager-functions.ts.
+    expect(unhinted).toEqual([]);
+    for (const f of staticClosure(join(bundle, 'runtime/index.js'))) expect({ f, hinted: /^var \w+ = \(function /m.test(readFileSync(f, 'utf8')) }).toEqual({ f, hinted: false });
+  });
+});
+
+describe('hintEagerFunctions', () => {
+  it('turns the declarations named into parenthesised expressions at the top, keeping hoisting and the rest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf2wasm-hint-'));
+    try {
+      mkdirSync(join(dir, 'runtime'));
+      writeFileSync(join(dir, 'runtime/index.js'), 'export const r = 1;\n');
+      writeFileSync(join(dir, 'dep.js'), 'export const k = 40;\n');
+      writeFileSync(join(dir, 'chunk.js'), [
+        'import { k } from "./dep.js";',
+        'const early = f(1);',
+        'function f(a) {',
+        '  return g(a) + k;',
+        '}',
+        'function g(a) { return a + 1; }',
+        'async function h() { return f(0); }',
+        'export { early, f, g, h };',
+      ].join('\n'));
+      const got = await hintEagerFunctions(dir, ['f', 'h', 'missing']);
+      expect(got).toEqual({ hinted: ['f'], missing: ['h', 'missing'] });
+      const text = readFileSync(join(dir, 'chunk.js'), 'utf8');
+      expect(text.startsWith('import { k } from "./dep.js";\nvar f = (function f(a) {\n  return g(a) + k;\n});\n')).toBe(true);
+      expect(text).toContain('function g(a) { return a + 1; }');
+      const m = await load(join(dir, 'chunk.js'));
+      expect(m['early']).toBe(42);
+      expect(await (m['h'] as () => Promise<number>)()).toBe(41);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

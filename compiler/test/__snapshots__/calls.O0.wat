@@ -1,12 +1,25 @@
 (module
-  (type $t0 (func (param i32 i32 i32)))
-  (type $t1 (func (param i64 i64 i64 i64 i64) (result i64)))
+  (type $t0 (func (param i64 i64 i64 i64 i64) (result i64)))
+  (type $t1 (func (param i32 i32 i32)))
   (type $t2 (func (param i64 i64 i64 i64 i64 i32) (result i64)))
   (type $t3 (func (param i32 i32) (result i32)))
   (type $t4 (func (param i32 i32 i32) (result i32)))
   (import "env" "memory" (memory $env.memory 1 65536))
-  (import "env" "fault" (func $env.fault (type $t0)))
-  (import "helpers" "helper_5" (func $helpers.helper_5 (type $t1)))
+  (import "helpers" "helper_5" (func $helpers.helper_5 (type $t0)))
+  (func $f1 (type $t1) (param $p0 i32) (param $p1 i32) (param $p2 i32)
+    i32.const 4112
+    local.get $p0
+    i64.extend_i32_u
+    i64.store32 align=1
+    i32.const 4116
+    local.get $p1
+    i64.extend_i32_u
+    i64.store32 align=1
+    i32.const 4120
+    local.get $p2
+    i64.extend_i32_u
+    i64.store32 align=1
+    unreachable)
   (func $f2 (type $t2) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
     (local $l6 i64) (local $l7 i64) (local $l8 i64) (local $l9 i64) (local $l10 i64) (local $l11 i64) (local $l12 i32) (local $l13 i32) (local $l14 i64) (local $l15 i64) (local $l16 i64) (local $l17 i32)
     i64.const 100
@@ -20,7 +33,7 @@
       i32.const 1
       i32.const 2
       i32.const 0
-      call $env.fault
+      call $f1
       unreachable
     end
     local.get $p0

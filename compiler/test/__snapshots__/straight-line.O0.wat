@@ -4,7 +4,20 @@
   (type $t2 (func (param i32 i32) (result i32)))
   (type $t3 (func (param i32 i32 i32) (result i32)))
   (import "env" "memory" (memory $env.memory 1 65536))
-  (import "env" "fault" (func $env.fault (type $t0)))
+  (func $f0 (type $t0) (param $p0 i32) (param $p1 i32) (param $p2 i32)
+    i32.const 4112
+    local.get $p0
+    i64.extend_i32_u
+    i64.store32 align=1
+    i32.const 4116
+    local.get $p1
+    i64.extend_i32_u
+    i64.store32 align=1
+    i32.const 4120
+    local.get $p2
+    i64.extend_i32_u
+    i64.store32 align=1
+    unreachable)
   (func $f1 (type $t1) (param $p0 i64) (param $p1 i64) (param $p2 i64) (param $p3 i64) (param $p4 i64) (param $p5 i32) (result i64)
     (local $l6 i64) (local $l7 i64) (local $l8 i64) (local $l9 i64) (local $l10 i64) (local $l11 i64) (local $l12 i32) (local $l13 i32) (local $l14 i64) (local $l15 i64) (local $l16 i64) (local $l17 i32)
     i64.const 6
