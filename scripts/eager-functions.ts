@@ -16,12 +16,15 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const EAGER_FUNCTIONS: readonly string[] = [
-  'addBatchExports', 'addNarrowDivisions', 'addressInto', 'appendCustomSections', 'branchLabel',
-  'emitModule', 'faultFunction', 'findCopyLoops', 'findSwitches', 'finish', 'get32', 'get64',
-  'i64FromNumber', 'i64c', 'internalErrors', 'isBr', 'isLatch', 'labelOf', 'leb128', 'load2', 'lowerAlu',
-  'lowerAlu32', 'lowerAlu64', 'lowerCond', 'maxNesting', 'planCallFixups', 'planModule', 'prescan', 'sameBr',
-  'selectArms', 'selectable', 'selectableArm', 'set32', 'set64', 'setKnown', 'shiftInsnMap', 'step',
-  'store2', 'structureFunction', 'tagPc', 'update', 'withStackGuard', 'writeInto', 'writeModuleWith',
+  'addLoopExports', 'addNarrowDivisions', 'addressInto', 'appendCustomSections', 'batchExports',
+  'bodyLocals', 'branchLabel', 'copyingLoop', 'decodeForCompile', 'emitModule', 'faultFunction',
+  'findCopyLoops', 'findSwitches', 'finish', 'get32', 'get64', 'i64c', 'insnMapHasOffsetIn',
+  'internalErrors', 'isBr', 'isLatch', 'labelOf', 'leb128', 'load2', 'loop', 'lowerAlu', 'lowerAlu32',
+  'lowerAlu64', 'lowerCond', 'lowerExtendPair', 'maxNesting', 'movedBefore', 'noImmediate', 'planCallFixups',
+  'planModule', 'prescan', 'remapExpression', 'repeatExports', 'sameBr', 'sections', 'selectArms',
+  'selectable', 'selectableArm', 'set32', 'set64', 'setKnown', 'shiftInsnMap', 'step', 'store2',
+  'structureFunction', 'tagPc', 'update', 'withItems', 'withStackGuard', 'withoutRepeatedMoves', 'writeInto',
+  'writeModuleWith', 'zeroOf',
 ];
 
 /** The bundle files `file` imports statically (`from "./chunk-X.js"`), transitively, itself included. */
