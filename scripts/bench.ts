@@ -533,8 +533,8 @@ function target(name: string, measured: number | null, value: number, unit: stri
  * program size meets it (the default level writes large functions directly, so its largest size
  * alone would flatter it).
  */
-function compileSpeed(rows: readonly CompileRow[], level: OptLevel): number | null {
-  const measured = rows.filter((r) => r.optLevel === level && r.insnsPerSec !== null).map((r) => r.insnsPerSec!);
+function compileSpeed(rows: readonly CompileRow[], level: OptLevel, sizes: readonly number[]): number | null {
+  const measured = rows.filter((r) => r.optLevel === level && sizes.includes(r.insns) && r.insnsPerSec !== null).map((r) => r.insnsPerSec!);
   return measured.length ? Math.min(...measured) : null;
 }
 
@@ -598,8 +598,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const geomeanRatio = ratios.length ? geomean(ratios) : null;
   const raw = call.find((c) => c.path.startsWith('runInPlace'));
   const targets = [
-    target('compile -O0', compileSpeed(compileRows, 0), 1_000_000, 'insns/s', 'min'),
-    target(`compile -O${defaultLevel} (default)`, compileSpeed(compileRows, defaultLevel), 100_000, 'insns/s', 'min'),
+    // The issue's goals: the fast level at 10k and 100k instructions, the default level at 10k
+    // (1M is shown in the table for the cost per instruction, not a goal).
+    target('compile -O0 at 10k and 100k', compileSpeed(compileRows, 0, [10_000, 100_000]), 1_000_000, 'insns/s', 'min'),
+    target(`compile -O${defaultLevel} (default) at 10k`, compileSpeed(compileRows, defaultLevel, [10_000]), 100_000, 'insns/s', 'min'),
     target('run time geomean', geomeanRatio, 1.5, 'x native', 'max'),
     target('call overhead', raw ? raw.nsPerCall : null, 50, 'ns', 'max'),
     target('checked mode geomean', checkedGeo, 1.5, 'x plain', 'max'),
