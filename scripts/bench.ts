@@ -529,9 +529,8 @@ function target(name: string, measured: number | null, value: number, unit: stri
 }
 
 /**
- * The slowest compile speed measured at `level` over all sizes: a target is met only if every
- * program size meets it (the default level writes large functions directly, so its largest size
- * alone would flatter it).
+ * The slowest compile speed measured at `level` over `sizes` (the sizes a goal names): the goal is
+ * met only if every one of them meets it. Sizes not measured (--quick) leave it unmeasured.
  */
 function compileSpeed(rows: readonly CompileRow[], level: OptLevel, sizes: readonly number[]): number | null {
   const measured = rows.filter((r) => r.optLevel === level && sizes.includes(r.insns) && r.insnsPerSec !== null).map((r) => r.insnsPerSec!);
