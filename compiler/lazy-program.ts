@@ -11,7 +11,7 @@
  * Smaller programs are decoded by `decodeProgram` as before. The runtime (the interpreter)
  * never needs this: it lives here, out of the runtime's bundle.
  */
-import { decodeLddw, decodeProgram, decodeSlot, ALU_OPS, JMP_OPS, programSlots, type RawSlot } from '../runtime/isa/decode.js';
+import { decodeLddw, decodeProgram, decodeSlot, readSlotInto, ALU_OPS, JMP_OPS, programSlots, type RawSlot } from '../runtime/isa/decode.js';
 import {
   INSN_LIST, insnTarget, insnUsesFrame, LDDW_PSEUDO_FUNC, type AluOp, type Insn, type InsnList, type JmpOp, type Program,
 } from '../runtime/isa/insn.js';
@@ -42,7 +42,7 @@ export function decodeForCompile(bytes: Uint8Array, options: { maxInsns?: number
   const slotToInsn = new Int32Array(slotCount);
   const raw = RAW;
   for (let pc = 0; pc < slotCount; ) {
-    readInto(view, pc, raw);
+    readSlotInto(view, pc, raw);
     slotToInsn[pc] = count;
     pcs[count] = pc;
     if (raw.opcode === Op.LDDW) {
@@ -171,15 +171,6 @@ function kindCode(kind: Insn['kind']): number {
 /** Shared by decodeForCompile and DecodedInsns, which run synchronously and never nest. */
 const RAW: RawSlot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
 
-function readInto(view: DataView, pc: number, raw: RawSlot): void {
-  const base = pc * 8;
-  const regs = view.getUint8(base + 1);
-  raw.opcode = view.getUint8(base);
-  raw.dst = regs & 0x0f;
-  raw.src = regs >> 4;
-  raw.off = view.getInt16(base + 2, true);
-  raw.imm = view.getInt32(base + 4, true);
-}
 
 /**
  * A decoded program's instructions, decoded again from its (checked) bytes on every `get`
@@ -231,7 +222,7 @@ class DecodedInsns implements InsnList {
 
   private decode(pc: number): Insn {
     const raw = RAW;
-    readInto(this.view, pc, raw);
+    readSlotInto(this.view, pc, raw);
     // Checked when the program was decoded: these cannot fail now.
     return raw.opcode === Op.LDDW ? decodeLddw(this.view, pc, this.view.byteLength / 8, raw) : decodeSlot(raw, pc);
   }

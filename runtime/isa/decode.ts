@@ -57,15 +57,9 @@ export interface RawSlot {
 
 /** Reads the raw fields of slot `i`. */
 export function readSlot(view: DataView, i: number): RawSlot {
-  const base = i * 8;
-  const regs = view.getUint8(base + 1);
-  return {
-    opcode: view.getUint8(base),
-    dst: regs & 0x0f,
-    src: regs >> 4,
-    off: view.getInt16(base + 2, true),
-    imm: view.getInt32(base + 4, true),
-  };
+  const raw: RawSlot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
+  readSlotInto(view, i, raw);
+  return raw;
 }
 
 function fail(code: (typeof ErrorCode)[keyof typeof ErrorCode], pc: number, detail: string): never {
@@ -74,6 +68,17 @@ function fail(code: (typeof ErrorCode)[keyof typeof ErrorCode], pc: number, deta
 
 function hex(n: number): string {
   return '0x' + (n >>> 0).toString(16).padStart(2, '0');
+}
+
+/** Fills `raw` with the fields of slot `pc` of `view` (8 bytes per slot, little-endian): no allocation. */
+export function readSlotInto(view: DataView, pc: number, raw: RawSlot): void {
+  const base = pc * 8;
+  const regs = view.getUint8(base + 1);
+  raw.opcode = view.getUint8(base);
+  raw.dst = regs & 0x0f;
+  raw.src = regs >> 4;
+  raw.off = view.getInt16(base + 2, true);
+  raw.imm = view.getInt32(base + 4, true);
 }
 
 /**
@@ -91,13 +96,7 @@ export function decodeProgram(bytes: Uint8Array, options: { maxInsns?: number } 
   // One RawSlot refilled per slot (decoded instructions never keep it): no allocation per slot.
   const raw: RawSlot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
   for (let pc = 0; pc < slotCount; ) {
-    const base = pc * 8;
-    const regs = view.getUint8(base + 1);
-    raw.opcode = view.getUint8(base);
-    raw.dst = regs & 0x0f;
-    raw.src = regs >> 4;
-    raw.off = view.getInt16(base + 2, true);
-    raw.imm = view.getInt32(base + 4, true);
+    readSlotInto(view, pc, raw);
     slotToInsn[pc] = count;
     if (raw.opcode === Op.LDDW) {
       insns[count++] = decodeLddw(view, pc, slotCount, raw);
