@@ -36,6 +36,9 @@ export interface InstantiateOptions extends ObjectOptions {
   kfuncs?: Record<string, HelperDefinition['fn']>;
 }
 
+/** The codes the module's fault function records at FAULT_ADDR. */
+const FAULT_CODES: ReadonlySet<number> = new Set(Object.values(FaultCode));
+
 /** A program's repeat loop export: `(r1, r2, n) -> r0's low half` (n read as unsigned). */
 type RepeatLoop = (r1: number, r2: number, n: number) => number;
 
@@ -173,7 +176,9 @@ class CompiledEngine implements Engine {
         // As signed i32s, as the import received them.
         const insn = words[at + 1]! | 0, detail = words[at + 2]! | 0;
         words.fill(0, at, at + 3);
-        return faultError(code, insn, detail, this.limits);
+        // Only the module's fault function writes a known code there; anything else is a store of
+        // an unchecked program into the scratch page, and the trap is located as any other.
+        if (FAULT_CODES.has(code)) return faultError(code, insn, detail, this.limits);
       }
     }
     const offset = trapOffsetFromStack(e instanceof Error ? e.stack : undefined);

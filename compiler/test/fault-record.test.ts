@@ -60,6 +60,12 @@ describe('faults without a JavaScript import', () => {
       // A trap that is not a recorded fault stays a plain trap.
       const plain = await instantiate((await compile(FAR_READ, { optLevel })).wasm);
       expect(thrown(() => plain.program().run(new Uint8Array(8)))).toMatchObject({ code: ErrorCode.MemoryFault, location: { insn: 2 } });
+      // An unchecked program that stores into the record's words and then traps: the stray word is
+      // not taken for a fault code (and is cleared); the trap is located as any other.
+      const stray = assemble(`lddw %r1, ${FAULT_ADDR}\nstw [%r1+0], 99\nlddw %r2, 0x10000000\nldxdw %r0, [%r2+0]\nexit`);
+      const s = await instantiate((await compile(stray, { optLevel })).wasm);
+      expect(thrown(() => s.program().run(new Uint8Array(8)))).toMatchObject({ code: ErrorCode.MemoryFault, location: { insn: 5 } });
+      expect([...new Uint32Array(s.memory.buffer, FAULT_ADDR, 3)]).toEqual([0, 0, 0]);
     });
   }
 });
