@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_DIR, BUNDLE_ENTRIES, hintEagerFunctions } from '../build-bundle.js';
+import { BUNDLE_DIR, BUNDLE_ENTRIES, FILE_HINT, hintEagerFunctions } from '../build-bundle.js';
 import { EAGER_FUNCTIONS } from '../eager-functions.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -101,7 +101,16 @@ describe('bundled entries (dist/bundle)', () => {
     const unhinted = EAGER_FUNCTIONS.filter((n) => !text.includes(`\nvar ${n} = (function ${n}(`));
     // A stale list (a function renamed or gone): regenerate it, see scripts/eager-functions.ts.
     expect(unhinted).toEqual([]);
-    for (const f of staticClosure(join(bundle, 'runtime/index.js'))) expect({ f, hinted: /^var \w+ = \(function /m.test(readFileSync(f, 'utf8')) }).toEqual({ f, hinted: false });
+    const atStart = staticClosure(join(bundle, 'runtime/index.js'));
+    for (const f of atStart) {
+      const t = readFileSync(f, 'utf8');
+      expect({ f, hinted: /^var \w+ = \(function /m.test(t), fileHint: t.includes(FILE_HINT) }).toEqual({ f, hinted: false, fileHint: false });
+    }
+    // The per-file hint: on the first line of the chunk that holds the compile path, and only there.
+    const withHint = files.filter((f) => readFileSync(f, 'utf8').startsWith(`${FILE_HINT}\n`));
+    expect(withHint.length).toBe(1);
+    expect(readFileSync(withHint[0]!, 'utf8')).toContain('\n// dist/compiler/compile.js\n');
+    expect(files.filter((f) => readFileSync(f, 'utf8').includes(FILE_HINT))).toEqual(withHint);
   });
 });
 
@@ -125,7 +134,9 @@ describe('hintEagerFunctions', () => {
       const got = await hintEagerFunctions(dir, ['f', 'h', 'missing']);
       expect(got).toEqual({ hinted: ['f'], missing: ['h', 'missing'] });
       const text = readFileSync(join(dir, 'chunk.js'), 'utf8');
-      expect(text.startsWith('import { k } from "./dep.js";\nvar f = (function f(a) {\n  return g(a) + k;\n});\n')).toBe(true);
+      expect(text.startsWith(`${FILE_HINT}\nimport { k } from "./dep.js";\nvar f = (function f(a) {\n  return g(a) + k;\n});\n`)).toBe(true);
+      // A chunk with nothing to hint is left as it was.
+      expect(readFileSync(join(dir, 'dep.js'), 'utf8')).toBe('export const k = 40;\n');
       expect(text).toContain('function g(a) { return a + 1; }');
       const m = await load(join(dir, 'chunk.js'));
       expect(m['early']).toBe(42);
