@@ -1,7 +1,7 @@
 /**
  * Library entry points must run in browsers, workers and edge functions: no `node:*` (or bare
- * Node built-in) imports outside the CLI adapter and scripts, and the runtime never reaches the
- * compiler or Binaryen. A static check over the import graph, so a stray import fails here.
+ * Node built-in) imports outside the Node-only adapters (the CLI, `runtime/node/`: the loader of
+ * the package's Node entries) and scripts, and the runtime never reaches the compiler or Binaryen. A static check over the import graph, so a stray import fails here.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -15,7 +15,7 @@ function sources(dir: string): string[] {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) {
-      if (name !== 'test' && name !== 'cli') out.push(...sources(p));
+      if (name !== 'test' && name !== 'cli' && name !== 'node') out.push(...sources(p));
     } else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) {
       out.push(p);
     }
@@ -60,6 +60,11 @@ describe('portability', () => {
         if (spec.startsWith('node:') || NODE_BUILTINS.has(spec)) bad.push(`${relative(root, f)} imports ${spec}`);
       }
     }
+    expect(bad).toEqual([]);
+  });
+
+  it('no library code imports a Node-only adapter', () => {
+    const bad = libraryFiles.flatMap((f) => imports(f).filter((s) => /(?:^|\/)(?:node|cli)\//.test(s)).map((s) => `${relative(root, f)} imports ${s}`));
     expect(bad).toEqual([]);
   });
 

@@ -66,6 +66,10 @@ describe('bench', () => {
       expect(floor.what).toBe(FLOOR_LABEL);
       if (floor.skipped === undefined) expect(floor.compileMs!).toBeLessThanOrEqual(floor.afterImportMs!);
       expect(report.cold.filter((r) => r.what === FLOOR_LABEL).map((r) => r.build)).toEqual(['bundle']);
+      // In Node, the package's Node entries next to the bundle; V8 took their code caches (built by this Node).
+      const nodeRows = report.cold.filter((r) => r.build === 'node');
+      expect(nodeRows.map((r) => r.optLevel)).toEqual([0, 0]);
+      for (const r of nodeRows) expect(r.codeCache).toBe('accepted');
       for (const r of report.coldBrowser) expect(r.skipped !== undefined || r.afterImportMs! > 0).toBe(true);
       // The levels compared on the kernels at least (each faulting-free program at all three).
       expect(report.levels.map((r) => r.program)).toEqual(expect.arrayContaining(KERNELS.map((k) => `kernel:${k.name}`)));

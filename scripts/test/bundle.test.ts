@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_DIR, BUNDLE_ENTRIES, FILE_HINT, hintEagerFunctions } from '../build-bundle.js';
 import { EAGER_FUNCTIONS } from '../eager-functions.js';
+import { NODE_DIR } from '../build-node-entries.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = join(root, 'dist');
@@ -31,6 +32,13 @@ function staticClosure(file: string, seen = new Set<string>()): Set<string> {
   return seen;
 }
 
+/** The ES module bundle's files (not the Node entries under node/, built from them). */
+function esmFiles(): string[] {
+  return readdirSync(bundle, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js') && !f.startsWith(`${NODE_DIR}/`))
+    .map((f) => join(bundle, f));
+}
+
 /** An ICMP echo request in Ethernet/IPv4 (what xdp_drop_icmp drops). */
 const ICMP = new Uint8Array(readFileSync(join(root, 'test-programs/examples/icmp-echo-request.pkt')));
 
@@ -47,9 +55,16 @@ describe('bundled entries (dist/bundle)', () => {
   });
 
   it('are what the package exports resolve to, and share their classes', async () => {
+    // Browsers, workers, Deno and bundlers get the ES module bundle; Node its classic-script
+    // form with V8's code cache (scripts/test/node-entries.test.ts).
+    const exportsField = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> }).exports;
     const require = createRequire(join(root, 'package.json'));
     for (const entry of BUNDLE_ENTRIES) {
-      expect(require.resolve(`bpf2wasm/${dirname(entry)}`)).toBe(join(bundle, entry));
+      const conditions = exportsField[`./${dirname(entry)}`]!;
+      expect(Object.keys(conditions)).toEqual(['types', 'node', 'default']);
+      expect(resolve(root, conditions['default']!)).toBe(join(bundle, entry));
+      expect(resolve(root, conditions['node']!)).toBe(join(bundle, NODE_DIR, entry));
+      expect(require.resolve(`bpf2wasm/${dirname(entry)}`)).toBe(join(bundle, NODE_DIR, entry));
     }
     const compiler = await load(join(bundle, 'compiler/index.js'));
     const runtime = await load(join(bundle, 'runtime/index.js'));
@@ -62,7 +77,7 @@ describe('bundled entries (dist/bundle)', () => {
   });
 
   it('import no node:* module, and the runtime entry loads the object runtime only on demand', () => {
-    const files = readdirSync(bundle, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => join(bundle, f));
+    const files = esmFiles();
     expect(files.length).toBeGreaterThan(3);
     for (const f of files) expect({ f, nodeImport: /(?:from|import\()\s*["']node:/.test(readFileSync(f, 'utf8')) }).toEqual({ f, nodeImport: false });
     // esbuild marks each input it bundles with a `// dist/<path>` comment.
@@ -96,7 +111,7 @@ describe('bundled entries (dist/bundle)', () => {
   });
 
   it('give the functions every compile runs V8\'s eager-compile hint, outside the runtime entry\'s chunks', () => {
-    const files = readdirSync(bundle, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js')).map((f) => join(bundle, f));
+    const files = esmFiles();
     const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
     const unhinted = EAGER_FUNCTIONS.filter((n) => !text.includes(`\nvar ${n} = (function ${n}(`));
     // A stale list (a function renamed or gone): regenerate it, see scripts/eager-functions.ts.
