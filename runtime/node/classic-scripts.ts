@@ -20,7 +20,7 @@
  * ignored by V8, which then compiles the script as usual; where the scripts are missing (this
  * module bundled into an application by a bundler) the ES module bundle is imported instead.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
@@ -57,12 +57,25 @@ let mode: 'classic' | 'esm' | undefined;
 
 /**
  * The exports of one entry (`entry` relative to `dir`, the scripts' directory): from the classic
- * scripts, or from `esm()` (the ES module bundle) where the scripts are not there. The choice is
- * made once per process, at the first entry loaded, so that all entries share their classes.
+ * scripts, or from `esm()` (the ES modules the script was made from) where the script is not
+ * there or is older than `source`, the file it was made from (a partial rebuild: `tsc` alone).
+ * The choice is made once per process, at the first entry loaded, so that all entries share
+ * their classes.
  */
-export async function loadEntry(dir: URL, entry: string, esm: () => Promise<Exports>): Promise<Exports> {
-  mode ??= existsSync(fileURLToPath(new URL(entry, dir))) ? 'classic' : 'esm';
-  return mode === 'esm' ? esm() : loadScript(fileURLToPath(new URL(entry, dir)), fileURLToPath(dir));
+export async function loadEntry(dir: URL, entry: string, esm: () => Promise<Exports>, source?: URL): Promise<Exports> {
+  const file = fileURLToPath(new URL(entry, dir));
+  mode ??= existsSync(file) && !newer(source, file) ? 'classic' : 'esm';
+  return mode === 'esm' ? esm() : loadScript(file, fileURLToPath(dir));
+}
+
+/** Whether `source` exists and was written after `file`. */
+function newer(source: URL | undefined, file: string): boolean {
+  if (source === undefined || source.protocol !== 'file:') return false;
+  try {
+    return statSync(fileURLToPath(source)).mtimeMs > statSync(file).mtimeMs;
+  } catch {
+    return false;
+  }
 }
 
 /** The scripts loaded so far, in load order (for the build, which makes their caches, and tests). */

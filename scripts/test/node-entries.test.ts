@@ -7,13 +7,13 @@
  * bundle where the scripts are missing (the entry bundled into an application).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, symlinkSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_DIR, BUNDLE_ENTRIES } from '../build-bundle.js';
-import { CLASSIC_DIR, NODE_DIR } from '../build-node-entries.js';
+import { CLASSIC_DIR, CLI_SCRIPT, NODE_DIR } from '../build-node-entries.js';
 import { CODE_CACHE_MANIFEST, type CodeCacheManifest } from '../../runtime/node/classic-scripts.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -154,6 +154,22 @@ describe('Node entries (dist/bundle/node)', () => {
       }
     });
 
+    it('a script older than the file it was made from (a partial rebuild): the ES modules', () => {
+      const copy = join(dir, 'stale');
+      cpSync(classic, copy, { recursive: true });
+      const source = join(dir, 'stale-source.js');
+      writeFileSync(source, '');
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(source, later, later);
+      const got = inFreshNode(`
+        const { loadEntry, loadedScripts } = await import(process.argv[1]);
+        const { pathToFileURL } = await import('node:url');
+        const m = await loadEntry(pathToFileURL(process.argv[2] + '/'), 'runtime/index.js', () => import(process.argv[3]), pathToFileURL(process.argv[4]));
+        console.log(JSON.stringify({ scripts: loadedScripts().length, instantiate: typeof m.instantiate }));
+      `, loaderUrl, copy, pathToFileURL(join(bundle, 'runtime/index.js')).href, source);
+      expect(got).toEqual({ scripts: 0, instantiate: 'function' });
+    });
+
     it('no scripts where the entry looks: the ES module bundle, for every entry after', () => {
       const got = loadCopy('missing', (m, copy) => {
         rmSync(join(copy, 'runtime'), { recursive: true });
@@ -180,6 +196,37 @@ describe('Node entries (dist/bundle/node)', () => {
       expect(text).toContain('loadEntry'); // esbuild took the node condition
       expect(JSON.parse(execFileSync(process.execPath, [outfile], { encoding: 'utf8' }).trim())).toBe(9);
     });
+  });
+
+  it('the command line runs from its script with the cache V8 takes, printing what the per-file CLI prints', async () => {
+    const got = inFreshNode(`
+      const { loadEntry, loadedScripts } = await import(process.argv[1]);
+      const { pathToFileURL } = await import('node:url');
+      const { main } = await loadEntry(pathToFileURL(process.argv[2] + '/'), 'cli/main.js', () => { throw new Error('no script'); });
+      const out = [];
+      const io = { readFile: async (f) => new Uint8Array((await import('node:fs')).readFileSync(f)), stdout: (t) => out.push(t), stderr: (t) => out.push(t), stderrIsTTY: false, now: () => 0 };
+      const status = await main(['disasm', process.argv[3]], io);
+      console.log(JSON.stringify({ status, out: out.join(''), caches: loadedScripts().map((s) => [s.file.slice(process.argv[2].length + 1), s.cache]) }));
+    `, loaderUrl, classic, XDP_DROP_ICMP) as { status: number; out: string; caches: [string, string][] };
+    expect(got.caches).toEqual([[CLI_SCRIPT, 'accepted']]);
+    // The per-file CLI, in this process: the same text.
+    const { main } = await import(pathToFileURL(join(dist, 'compiler/cli/main.js')).href) as typeof import('../../compiler/cli/main.js');
+    const out: string[] = [];
+    const status = await main(['disasm', XDP_DROP_ICMP], { readFile: async (f: string) => new Uint8Array(readFileSync(f)), stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t), stderrIsTTY: false, now: () => 0 } as never);
+    expect({ status: got.status, out: got.out }).toEqual({ status, out: out.join('') });
+    expect(got.out).toContain('r0 = ');
+    // bin.js itself: a run, and an error (a non-zero status and one line, no stack trace).
+    const ok = execFileSync(process.execPath, [join(dist, 'compiler/cli/bin.js'), 'run', join(root, 'test-programs/examples/ipv4-checksum.data')], { encoding: 'utf8' });
+    expect(ok).toMatch(/^0x[0-9a-f]+\n$/);
+    let failed: { status: number | null; stderr: string } | null = null;
+    try {
+      execFileSync(process.execPath, [join(dist, 'compiler/cli/bin.js'), 'run', join(tmpdir(), `bpf2wasm-missing-${process.pid}.o`)], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      failed = e as { status: number | null; stderr: string };
+    }
+    expect(failed?.status).not.toBe(0);
+    expect(failed?.stderr.trim().split('\n')).toHaveLength(1);
+    expect(failed?.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('are strict functions with no dynamic import left, and the sources export no binding that changes (the scripts export values)', () => {
