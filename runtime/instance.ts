@@ -20,6 +20,7 @@ import { createObject } from './object-loader.js';
 import { BpfInstance } from './program.js';
 import { BATCH_EXPORT_SUFFIX } from './packet/batch-loop.js';
 import type { ObjectRuntime, ObjectOptions } from './object.js';
+import { compileModule, instantiateModule } from './wasm-compile.js';
 
 export interface InstantiateOptions extends ObjectOptions {
   /**
@@ -215,11 +216,13 @@ export async function instantiate(
   options: InstantiateOptions = {},
 ): Promise<BpfInstance> {
   let module: WebAssembly.Module;
+  // A module handed in compiled is of unknown size: instantiated asynchronously.
+  let sync = false;
   if (wasm instanceof WebAssembly.Module) {
     module = wasm;
   } else {
     try {
-      module = await WebAssembly.compile(wasm instanceof Uint8Array ? wasm.slice() : wasm);
+      ({ module, sync } = await compileModule(wasm instanceof Uint8Array ? wasm.slice() : wasm));
     } catch (e) {
       throw new BpfRuntimeError(ErrorCode.BadModule, `not a valid WebAssembly module: ${(e as Error).message}`);
     }
@@ -250,10 +253,10 @@ export async function instantiate(
   }
   let instance: WebAssembly.Instance;
   try {
-    instance = await WebAssembly.instantiate(module, {
+    instance = await instantiateModule(module, {
       [IMPORT_ENV]: { [IMPORT_MEMORY]: memory, [IMPORT_FAULT]: fault },
       [IMPORT_HELPERS]: helperImports,
-    });
+    }, sync);
   } catch (e) {
     throw new BpfRuntimeError(ErrorCode.BadModule, `the module could not be instantiated: ${(e as Error).message}`);
   }

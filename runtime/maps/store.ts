@@ -30,6 +30,7 @@ import { BpfFunc } from '../helper-table.js';
 import { Errno, MapType } from '../uapi/index.js';
 import { MAPS_LIMIT, typeName, type MapPlacement } from './placement.js';
 import { mapsWasmBytes } from './maps-wasm.js';
+import { compileModule, instantiateModule } from '../wasm-compile.js';
 
 /** QUEUE / STACK state owned by the maps module: the ring index of the oldest element (wasm/maps/queue.ts S_TAIL). */
 const D_QUEUE_TAIL = D_STATE;
@@ -140,9 +141,9 @@ interface MapEntry {
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
-/** The maps module, compiled once per realm. */
+/** The maps module, compiled once per realm (synchronously: it is ~10 KB, see runtime/wasm-compile.ts). */
 export function mapsModule(): Promise<WebAssembly.Module> {
-  compiled ??= WebAssembly.compile(mapsWasmBytes()).catch((e: unknown) => {
+  compiled ??= compileModule(mapsWasmBytes()).then((c) => c.module).catch((e: unknown) => {
     compiled = undefined;
     throw e;
   });
@@ -758,5 +759,6 @@ function describe(x: unknown): string {
  * of cold start).
  */
 function instantiateMaps(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
-  return WebAssembly.instantiate(module, { env: { memory } });
+  // Synchronously, also when the host handed the module in: it is the ~10 KB maps module.
+  return instantiateModule(module, { env: { memory } }, true);
 }

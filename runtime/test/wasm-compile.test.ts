@@ -1,0 +1,73 @@
+/**
+ * runtime/wasm-compile.ts: small modules compile and instantiate synchronously, large ones (and
+ * any a synchronous attempt refuses with a RangeError, as a browser's main thread does above its
+ * limit) asynchronously, with the same module, the same instance and the same errors.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { compileModule, instantiateModule, SYNC_COMPILE_MAX_BYTES } from '../wasm-compile.js';
+
+/** A module exporting `f() -> i32` returning 42, padded with a custom section to `size` bytes or more. */
+function moduleOf(size = 0): Uint8Array {
+  const body = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f, // type: () -> i32
+    0x03, 0x02, 0x01, 0x00, // func 0: type 0
+    0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, // export "f"
+    0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x2a, 0x0b]; // code: i32.const 42
+  if (size <= body.length) return new Uint8Array(body);
+  // A custom section "pad": id 0, LEB128 size, name length 3, "pad", filler.
+  const leb = (n: number): number[] => { const out: number[] = []; do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n); return out; };
+  // Section id, payload size (LEB128), name length, "pad": the filler makes up the rest.
+  let fill = size - body.length - 5 - leb(size).length;
+  if (body.length + 5 + leb(4 + fill).length + fill !== size) fill += 1;
+  const payload = 4 + fill;
+  return new Uint8Array([...body, 0x00, ...leb(payload), 0x03, 0x70, 0x61, 0x64, ...new Uint8Array(fill)]);
+}
+
+const f = (i: WebAssembly.Instance): number => (i.exports['f'] as () => number)();
+
+describe('compileModule / instantiateModule', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('compile a small module synchronously, a large one asynchronously; both run', async () => {
+    const small = await compileModule(moduleOf());
+    expect(small.sync).toBe(true);
+    expect(f(await instantiateModule(small.module, {}, small.sync))).toBe(42);
+    const large = await compileModule(moduleOf(SYNC_COMPILE_MAX_BYTES + 1));
+    expect(large.sync).toBe(false);
+    expect(f(await instantiateModule(large.module, {}, large.sync))).toBe(42);
+    const atLimit = moduleOf(SYNC_COMPILE_MAX_BYTES);
+    expect(atLimit.byteLength).toBe(SYNC_COMPILE_MAX_BYTES);
+    expect((await compileModule(atLimit)).sync).toBe(true);
+  });
+
+  it('fall back to the asynchronous API when a synchronous attempt is refused with a RangeError', async () => {
+    const Module = WebAssembly.Module;
+    const Instance = WebAssembly.Instance;
+    const refuse = (what: string) => function (): never { throw new RangeError(`${what}: too large for the main thread`); };
+    vi.spyOn(WebAssembly, 'Module').mockImplementation(refuse('Module') as unknown as () => WebAssembly.Module);
+    const c = await compileModule(moduleOf());
+    expect(c.sync).toBe(false);
+    vi.restoreAllMocks();
+    expect(c.module).toBeInstanceOf(Module);
+    vi.spyOn(WebAssembly, 'Instance').mockImplementation(refuse('Instance') as unknown as () => WebAssembly.Instance);
+    const inst = await instantiateModule(c.module, {}, true);
+    vi.restoreAllMocks();
+    expect(inst).toBeInstanceOf(Instance);
+    expect(f(inst)).toBe(42);
+  });
+
+  it('report what the asynchronous API reports: a CompileError for bad bytes, a LinkError for missing imports', async () => {
+    const bad = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x02, 0x00, 0x00, 0x00]);
+    await expect(compileModule(bad)).rejects.toBeInstanceOf(WebAssembly.CompileError);
+    await expect(WebAssembly.compile(bad)).rejects.toBeInstanceOf(WebAssembly.CompileError);
+    // A module importing a function.
+    const imp = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+      0x02, 0x07, 0x01, 0x01, 0x65, 0x01, 0x67, 0x00, 0x00]);
+    const c = await compileModule(imp);
+    expect(c.sync).toBe(true);
+    await expect(instantiateModule(c.module, {}, true)).rejects.toBeInstanceOf(TypeError);
+    await expect(WebAssembly.instantiate(c.module, {})).rejects.toBeInstanceOf(TypeError);
+    await expect(instantiateModule(c.module, { e: { g: 1 } }, true)).rejects.toBeInstanceOf(WebAssembly.LinkError);
+    await expect(WebAssembly.instantiate(c.module, { e: { g: 1 } })).rejects.toBeInstanceOf(WebAssembly.LinkError);
+  });
+});
