@@ -55,13 +55,15 @@ describe('bundled entries (dist/bundle)', () => {
   });
 
   it('are what the package exports resolve to, and share their classes', async () => {
-    // Browsers, workers, Deno and bundlers get the ES module bundle; Node its classic-script
-    // form with V8's code cache (scripts/test/node-entries.test.ts).
+    // Browsers, workers, Deno (which would otherwise take the node condition) and bundlers get
+    // the ES module bundle; Node its classic-script form with V8's code cache
+    // (scripts/test/node-entries.test.ts).
     const exportsField = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> }).exports;
     const require = createRequire(join(root, 'package.json'));
     for (const entry of BUNDLE_ENTRIES) {
       const conditions = exportsField[`./${dirname(entry)}`]!;
-      expect(Object.keys(conditions)).toEqual(['types', 'node', 'default']);
+      expect(Object.keys(conditions)).toEqual(['types', 'deno', 'node', 'default']);
+      expect(conditions['deno']).toBe(conditions['default']);
       expect(resolve(root, conditions['default']!)).toBe(join(bundle, entry));
       expect(resolve(root, conditions['node']!)).toBe(join(bundle, NODE_DIR, entry));
       expect(require.resolve(`bpf2wasm/${dirname(entry)}`)).toBe(join(bundle, NODE_DIR, entry));

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findTool } from '../../examples/build.mjs';
 import { BUNDLE_DIR, BUNDLE_ENTRIES } from '../build-bundle.js';
 import { CLASSIC_DIR, CLI_SCRIPT, NODE_DIR } from '../build-node-entries.js';
 import { CODE_CACHE_MANIFEST, type CodeCacheManifest } from '../../runtime/node/classic-scripts.js';
@@ -22,6 +23,7 @@ const bundle = join(dist, BUNDLE_DIR);
 const nodeDir = join(bundle, NODE_DIR);
 const classic = join(nodeDir, CLASSIC_DIR);
 const loaderUrl = pathToFileURL(join(dist, 'runtime/node/classic-scripts.js')).href;
+const DENO = findTool('deno') as string | undefined;
 const XDP_DROP_ICMP = join(root, 'test-programs/c/xdp_drop_icmp.o');
 const ICMP = join(root, 'test-programs/examples/icmp-echo-request.pkt');
 
@@ -227,6 +229,27 @@ describe('Node entries (dist/bundle/node)', () => {
     expect(failed?.status).not.toBe(0);
     expect(failed?.stderr.trim().split('\n')).toHaveLength(1);
     expect(failed?.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it.skipIf(!DENO)('are not what Deno resolves to (the "deno" condition: the ES module bundle, with the compile hint its V8 knows)', () => {
+    const app = mkdtempSync(join(tmpdir(), 'bpf2wasm-deno-'));
+    try {
+      mkdirSync(join(app, 'node_modules'));
+      symlinkSync(root, join(app, 'node_modules', 'bpf2wasm'), 'dir');
+      writeFileSync(join(app, 'package.json'), JSON.stringify({ type: 'module', dependencies: { bpf2wasm: '*' } }));
+      writeFileSync(join(app, 'app.mjs'), [
+        "import { compile, assemble } from 'bpf2wasm/compiler';",
+        "import { instantiate } from 'bpf2wasm/runtime';",
+        "const out = await compile(assemble('mov %r0, 5\\nexit'));",
+        "console.log(JSON.stringify({ r: Number((await instantiate(out.wasm)).program().run(new Uint8Array(8))), at: ['compiler', 'runtime'].map((e) => import.meta.resolve('bpf2wasm/' + e)) }));",
+      ].join('\n'));
+      const out = execFileSync(DENO!, ['run', '--node-modules-dir=manual', '--allow-read', '--allow-env', 'app.mjs'], {
+        cwd: app, encoding: 'utf8', env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', DENO_DIR: join(app, 'deno-cache'), NO_COLOR: '1' },
+      });
+      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ r: 5, at: ['compiler', 'runtime'].map((e) => pathToFileURL(join(bundle, e, 'index.js')).href) });
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
   });
 
   it('are strict functions with no dynamic import left, and the sources export no binding that changes (the scripts export values)', () => {
