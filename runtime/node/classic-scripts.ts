@@ -113,15 +113,21 @@ function loadScript(file: string, dir: string): Exports {
   const script = new vm.Script(text, { filename: file, ...(cachedData ? { cachedData } : {}) });
   const info: LoadedScript = { file, script, cache: cachedData ? (script.cachedDataRejected ? 'rejected' : 'accepted') : 'none' };
   loaded.set(file, { info, exports: null });
-  const fn = script.runInThisContext() as ScriptFunction;
   const here = pathToFileURL(file);
   const pathOf = (spec: string): string => fileURLToPath(new URL(spec, here));
   const relative = (spec: string): boolean => spec.startsWith('./') || spec.startsWith('../');
   const module = { exports: {} as Exports };
-  fn(module.exports, (spec) => {
-    if (!relative(spec)) throw new Error(`bpf2wasm: ${file} requires '${spec}' (rebuild the package)`);
-    return loadScript(pathOf(spec), dir);
-  }, module, (spec) => (relative(spec) ? Promise.resolve().then(() => loadScript(pathOf(spec), dir)) : import(spec)));
+  try {
+    const fn = script.runInThisContext() as ScriptFunction;
+    fn(module.exports, (spec) => {
+      if (!relative(spec)) throw new Error(`bpf2wasm: ${file} requires '${spec}' (rebuild the package)`);
+      return loadScript(pathOf(spec), dir);
+    }, module, (spec) => (relative(spec) ? Promise.resolve().then(() => loadScript(pathOf(spec), dir)) : import(spec)));
+  } catch (e) {
+    // Not half-loaded: a later import runs it again (and fails again, with its own error).
+    loaded.delete(file);
+    throw e;
+  }
   // The values, once the chunk has run: plain properties, not the getters of a live binding.
   const exports: Exports = {};
   for (const key of Object.keys(module.exports)) exports[key] = module.exports[key];

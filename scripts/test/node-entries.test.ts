@@ -172,6 +172,22 @@ describe('Node entries (dist/bundle/node)', () => {
       expect(got).toEqual({ scripts: 0, instantiate: 'function' });
     });
 
+    it('a script that throws while it loads: its error, again at the next import (not taken for a cycle)', () => {
+      const copy = join(dir, 'throws');
+      cpSync(classic, copy, { recursive: true });
+      writeFileSync(join(copy, 'runtime/index.js'), '(function (exports, require, module, __import) {\n"use strict";\nthrow new Error("boom at load");\n})\n');
+      const got = inFreshNode(`
+        const { loadEntry } = await import(process.argv[1]);
+        const { pathToFileURL } = await import('node:url');
+        const errors = [];
+        for (let i = 0; i < 2; i++) {
+          try { await loadEntry(pathToFileURL(process.argv[2] + '/'), 'runtime/index.js', () => { throw new Error('esm'); }); } catch (e) { errors.push(e.message); }
+        }
+        console.log(JSON.stringify(errors));
+      `, loaderUrl, copy);
+      expect(got).toEqual(['boom at load', 'boom at load']);
+    });
+
     it('no scripts where the entry looks: the ES module bundle, for every entry after', () => {
       const got = loadCopy('missing', (m, copy) => {
         rmSync(join(copy, 'runtime'), { recursive: true });
