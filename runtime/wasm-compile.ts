@@ -9,9 +9,10 @@
  * program and the maps module compiled and instantiated synchronously, and the 100-instruction
  * filter from ~12 to ~11 ms. Browsers refuse synchronous compiles of large modules on the main
  * thread (Chromium above 8 MB, with a RangeError) and a large synchronous compile would block
- * it, so above {@link SYNC_COMPILE_MAX_BYTES} the asynchronous API is used as before, and a
- * RangeError from a synchronous attempt falls back to it. Both report the same errors otherwise
- * (a host that forbids compiling, such as Cloudflare Workers, refuses either).
+ * it, so above {@link SYNC_COMPILE_MAX_BYTES} the asynchronous API is used as before. A
+ * synchronous attempt that fails for any reason (bad bytes, a missing import, a host's refusal)
+ * is redone asynchronously, so failures are reported exactly as before, by
+ * `WebAssembly.compile()` and `WebAssembly.instantiate()`.
  */
 
 /** Modules up to this size (bytes) are compiled and instantiated synchronously. */
@@ -22,20 +23,20 @@ export async function compileModule(bytes: Uint8Array | ArrayBuffer): Promise<{ 
   if (bytes.byteLength <= SYNC_COMPILE_MAX_BYTES) {
     try {
       return { module: new WebAssembly.Module(bytes as BufferSource), sync: true };
-    } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
+    } catch {
+      // Redone below: its error, if any, is the one reported.
     }
   }
   return { module: await WebAssembly.compile(bytes as BufferSource), sync: false };
 }
 
-/** Instantiates `module`: synchronously when it was compiled so, else (or on a RangeError) asynchronously. */
+/** Instantiates `module`: synchronously when it was compiled so, else (or when that fails) asynchronously. */
 export async function instantiateModule(module: WebAssembly.Module, imports: WebAssembly.Imports, sync: boolean): Promise<WebAssembly.Instance> {
   if (sync) {
     try {
       return new WebAssembly.Instance(module, imports);
-    } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
+    } catch {
+      // Redone below: its error, if any, is the one reported.
     }
   }
   return WebAssembly.instantiate(module, imports);
