@@ -86,6 +86,25 @@ export class SourceLineTable {
     return new SourceLineTable(WebAssembly.Module.customSections(module, LINES_SECTION)[0]);
   }
 
+  /**
+   * The table of a compiled module, decoded on the first lookup: only errors located at an
+   * instruction look lines up, and decoding (a JSON parse and a row per line) was a measurable
+   * part of a first `instantiate()` of an object (README "Cold start").
+   */
+  static lazy(module: WebAssembly.Module): { lookup(pc: number): SourceLine | undefined } {
+    let payload: ArrayBuffer | undefined = WebAssembly.Module.customSections(module, LINES_SECTION)[0];
+    let table: SourceLineTable | undefined;
+    return {
+      lookup(pc: number): SourceLine | undefined {
+        if (!table) {
+          table = new SourceLineTable(payload);
+          payload = undefined;
+        }
+        return table.lookup(pc);
+      },
+    };
+  }
+
   /** Number of rows. */
   get size(): number {
     return this.rows.length;
