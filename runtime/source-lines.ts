@@ -81,6 +81,24 @@ export class SourceLineTable {
     }
   }
 
+  /**
+   * The table of `lines` (any order): what `new SourceLineTable(encodeSourceLines(lines))` reads
+   * back (an empty table when a row is not one the section can hold), without the JSON round trip.
+   */
+  static fromLines(lines: readonly SourceLine[]): SourceLineTable {
+    const t = new SourceLineTable(undefined);
+    for (const l of [...lines].sort((a, b) => a.pc - b.pc)) {
+      const { pc, file, line, source } = l;
+      if (!isIndex(pc) || !isIndex(line) || typeof file !== 'string' || typeof source !== 'string') {
+        t.clear();
+        break;
+      }
+      t.pcs.push(pc);
+      t.rows.push({ pc, file, line, source });
+    }
+    return t;
+  }
+
   /** Reads the table of a compiled module (empty when it has none). */
   static of(module: WebAssembly.Module): SourceLineTable {
     return new SourceLineTable(WebAssembly.Module.customSections(module, LINES_SECTION)[0]);
