@@ -15,6 +15,7 @@ import { InsnMap, trapOffsetFromStack } from './insnmap.js';
 import { SourceLineTable, withSourceLine, type SourceLine } from './source-lines.js';
 import { helperById } from './helper-table.js';
 import { readManifest } from './manifest.js';
+import { compileSync, SYNC_COMPILE_MAX } from './wasm-compile.js';
 import { ensureRoom, unknownProgram } from './memory.js';
 import { createObject } from './object-loader.js';
 import { BpfInstance } from './program.js';
@@ -207,26 +208,6 @@ function guardHelper(fn: HelperDefinition['fn'], arity: number): WebAssembly.Imp
 }
 
 /**
- * Modules up to this many bytes are compiled on the calling thread (`new WebAssembly.Module`),
- * as browsers have always allowed on their main thread: for a small filter that is less than
- * the asynchronous compile's trip through the engine's background threads and the event loop,
- * which cost ~0.1-0.3 ms of a fresh process's first `instantiate()`.
- */
-const SYNC_COMPILE_MAX = 4096;
-
-/**
- * The module compiled synchronously, or undefined when that fails: the asynchronous compile then
- * reports the failure exactly as it would have (its message names `WebAssembly.compile()`).
- */
-function compileSync(bytes: BufferSource): WebAssembly.Module | undefined {
-  try {
-    return new WebAssembly.Module(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * Instantiates a compiled module (bytes or an already compiled WebAssembly.Module, which is what
  * platforms that forbid compiling at run time hand you).
  */
@@ -240,6 +221,7 @@ export async function instantiate(
   } else {
     try {
       const bytes = wasm instanceof Uint8Array ? wasm.slice() : wasm;
+      // A small module is compiled on this thread (runtime/wasm-compile.ts).
       module = (bytes.byteLength <= SYNC_COMPILE_MAX ? compileSync(bytes) : undefined) ?? await WebAssembly.compile(bytes);
     } catch (e) {
       throw new BpfRuntimeError(ErrorCode.BadModule, `not a valid WebAssembly module: ${(e as Error).message}`);

@@ -30,6 +30,7 @@ import { BpfFunc } from '../helper-table.js';
 import { Errno, MapType } from '../uapi/index.js';
 import { MAPS_LIMIT, typeName, type MapPlacement } from './placement.js';
 import { mapsWasmBytes } from './maps-wasm.js';
+import { compileSync } from '../wasm-compile.js';
 
 /** QUEUE / STACK state owned by the maps module: the ring index of the oldest element (wasm/maps/queue.ts S_TAIL). */
 const D_QUEUE_TAIL = D_STATE;
@@ -140,9 +141,16 @@ interface MapEntry {
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 
-/** The maps module, compiled once per realm. */
+/**
+ * The maps module, compiled once per realm: synchronously where the host allows it (its 10 KB
+ * compile costs less than the asynchronous compile's trip, runtime/wasm-compile.ts), else
+ * asynchronously.
+ */
 export function mapsModule(): Promise<WebAssembly.Module> {
-  compiled ??= WebAssembly.compile(mapsWasmBytes()).catch((e: unknown) => {
+  compiled ??= new Promise<WebAssembly.Module>((resolve) => {
+    const bytes = mapsWasmBytes();
+    resolve(compileSync(bytes) ?? WebAssembly.compile(bytes));
+  }).catch((e: unknown) => {
     compiled = undefined;
     throw e;
   });
