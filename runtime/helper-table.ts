@@ -350,15 +350,10 @@ function indexAt(s: string, at: number, width: number): number {
   return n;
 }
 
-/** The helper's name (`bpf_` and the entry's first word). */
-function entryName(entry: string, space: number): string {
-  return `bpf_${space < 0 ? entry : entry.slice(0, space)}`;
-}
-
 /** The HelperProto of entry `id` of ENTRIES. */
 function decode(id: number, entry: string): HelperProto {
   const space = entry.indexOf(' ');
-  const name = entryName(entry, space);
+  const name = `bpf_${space < 0 ? entry : entry.slice(0, space)}`;
   if (space < 0) return { id, name, ret: null, retType: null, args: null, variadic: false };
   const args: HelperArg[] = [];
   let at = space + 2 + TYPE_WIDTH;
@@ -381,16 +376,6 @@ export function helperById(id: number): HelperProto | undefined {
   const entry = Number.isInteger(id) && id >= 1 ? ENTRIES[id - 1] : undefined;
   if (!entry) return undefined;
   return (decoded[id] ??= decode(id, entry));
-}
-
-/**
- * The name of the helper with kernel id `id` (`bpf_map_lookup_elem`), if the header lists it:
- * `helperById(id)?.name` without decoding the prototype.
- */
-export function helperName(id: number): string | undefined {
-  const entry = Number.isInteger(id) && id >= 1 ? ENTRIES[id - 1] : undefined;
-  if (!entry) return undefined;
-  return decoded[id]?.name ?? entryName(entry, entry.indexOf(' '));
 }
 
 let all: readonly HelperProto[] | undefined;

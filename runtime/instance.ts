@@ -12,7 +12,7 @@ import {
 } from './engine.js';
 import { callWithRegisters, HelperRegistry, type HelperDefinition } from './helper-registry.js';
 import { InsnMap, trapOffsetFromStack } from './insnmap.js';
-import { SourceLineTable, withSourceLine, type SourceLine } from './source-lines.js';
+import { SourceLineTable, withSourceLine } from './source-lines.js';
 import { helperById } from './helper-table.js';
 import { readManifest } from './manifest.js';
 import { compileSync, SYNC_COMPILE_MAX } from './wasm-compile.js';
@@ -47,7 +47,7 @@ type RepeatLoop = (r1: number, r2: number, n: number) => number;
 class CompiledEngine implements Engine {
   readonly memory: WebAssembly.Memory;
   readonly helpers: HelperRegistry;
-  private readonly sourceLines: { lookup(pc: number): SourceLine | undefined };
+  private readonly sourceLines: SourceLineTable;
   readonly object: ObjectRuntime | undefined;
   readonly programs: readonly ProgramEntry[];
   readonly dataAddress: number;
@@ -76,7 +76,7 @@ class CompiledEngine implements Engine {
     this.dataAddress = manifest.layout.dataBase;
     this.words = new Uint32Array(memory.buffer);
     this.insnMap = new InsnMap(WebAssembly.Module.customSections(module, INSN_MAP_SECTION)[0]);
-    this.sourceLines = SourceLineTable.lazy(module);
+    this.sourceLines = SourceLineTable.of(module);
     for (const p of manifest.programs) {
       const fn = instance.exports[p.exportName];
       if (typeof fn !== 'function') {

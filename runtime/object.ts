@@ -11,7 +11,7 @@ import { cgroupNumber, rootOnly, type NetCgroups } from './packet/cgroups.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helper-registry.js';
 import { BpfMap, mapInfo } from './maps/api.js';
-import { BpfFunc, helperName } from './helper-table.js';
+import { BpfFunc, helperById } from './helper-table.js';
 import { Errno, MapPinning, MapType } from './uapi/index.js';
 
 /** LIBBPF_PIN_BY_NAME. */
@@ -126,9 +126,9 @@ export class ObjectRuntime {
       const f = fn as (map: number, value: number) => bigint;
       // pop and peek write the value through the program's pointer: never into map metadata.
       if (Number(id) === BpfFunc.map_pop_elem || Number(id) === BpfFunc.map_peek_elem) {
-        return { id: Number(id), name: helperName(Number(id)), fn: (map: number, value: number) => ((value >>> 0) < floor ? BigInt(-Errno.EFAULT) : f(map, value)) };
+        return { id: Number(id), name: helperById(Number(id))?.name, fn: (map: number, value: number) => ((value >>> 0) < floor ? BigInt(-Errno.EFAULT) : f(map, value)) };
       }
-      return { id: Number(id), name: helperName(Number(id)), fn: fn as HelperDefinition['fn'], direct: true };
+      return { id: Number(id), name: helperById(Number(id))?.name, fn: fn as HelperDefinition['fn'], direct: true };
     });
     // The standard and packet helpers (89) are closures over this instance: an object
     // whose programs call only map helpers (and no helper by a computed id, callx) never needs

@@ -47,13 +47,26 @@ export function encodeSourceLines(lines: readonly SourceLine[]): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ v: 1, files, text, rows }));
 }
 
-/** A decoded table; an absent or malformed section gives an empty one (lines are a courtesy). */
+/**
+ * A decoded table; an absent or malformed section gives an empty one (lines are a courtesy). The
+ * payload is decoded on the first lookup: only errors look lines up, and decoding (a JSON parse
+ * and a row per line) was a measurable part of a first `instantiate()` of an object.
+ */
 export class SourceLineTable {
   private readonly pcs: number[] = [];
   private readonly rows: SourceLine[] = [];
+  private payload: ArrayBuffer | Uint8Array | undefined;
 
+  /** A table of `payload` (the section's bytes, which the table keeps until it decodes them). */
   constructor(payload: ArrayBuffer | Uint8Array | undefined) {
-    if (!payload || payload.byteLength === 0) return;
+    this.payload = payload;
+  }
+
+  private decode(): void {
+    const payload = this.payload;
+    if (!payload) return;
+    this.payload = undefined;
+    if (payload.byteLength === 0) return;
     let data: unknown;
     try {
       data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
@@ -81,55 +94,20 @@ export class SourceLineTable {
     }
   }
 
-  /**
-   * The table of `lines` (any order): what `new SourceLineTable(encodeSourceLines(lines))` reads
-   * back (an empty table when a row is not one the section can hold), without the JSON round trip.
-   */
-  static fromLines(lines: readonly SourceLine[]): SourceLineTable {
-    const t = new SourceLineTable(undefined);
-    for (const l of [...lines].sort((a, b) => a.pc - b.pc)) {
-      const { pc, file, line, source } = l;
-      if (!isIndex(pc) || !isIndex(line) || typeof file !== 'string' || typeof source !== 'string') {
-        t.clear();
-        break;
-      }
-      t.pcs.push(pc);
-      t.rows.push({ pc, file, line, source });
-    }
-    return t;
-  }
-
   /** Reads the table of a compiled module (empty when it has none). */
   static of(module: WebAssembly.Module): SourceLineTable {
     return new SourceLineTable(WebAssembly.Module.customSections(module, LINES_SECTION)[0]);
   }
 
-  /**
-   * The table of a compiled module, decoded on the first lookup: only errors located at an
-   * instruction look lines up, and decoding (a JSON parse and a row per line) was a measurable
-   * part of a first `instantiate()` of an object (README "Cold start").
-   */
-  static lazy(module: WebAssembly.Module): { lookup(pc: number): SourceLine | undefined } {
-    let payload: ArrayBuffer | undefined = WebAssembly.Module.customSections(module, LINES_SECTION)[0];
-    let table: SourceLineTable | undefined;
-    return {
-      lookup(pc: number): SourceLine | undefined {
-        if (!table) {
-          table = new SourceLineTable(payload);
-          payload = undefined;
-        }
-        return table.lookup(pc);
-      },
-    };
-  }
-
   /** Number of rows. */
   get size(): number {
+    this.decode();
     return this.rows.length;
   }
 
   /** The line instruction `pc` comes from: the last row at or before it, if any. */
   lookup(pc: number): SourceLine | undefined {
+    this.decode();
     let lo = 0;
     let hi = this.pcs.length - 1;
     let best = -1;

@@ -20,7 +20,7 @@ import type { InterpreterImage } from '../../runtime/interpreter.js';
 import type { Btf } from '../btf/types.js';
 import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../../runtime/abi.js';
 import { programSourceLines } from './lines.js';
-import { SourceLineTable, withSourceLine, type SourceLine } from '../../runtime/source-lines.js';
+import { encodeSourceLines, SourceLineTable, withSourceLine, type SourceLine } from '../../runtime/source-lines.js';
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
 import { mapTypeDescs } from '../btf/typedesc.js';
 import { parseHostBtf } from '../btf/host-btf.js';
@@ -271,9 +271,9 @@ function prepareObject(
       corePoisons.push({ insn: entries[i]!.pc + r.pc, program: p.name, kind: r.kindName, what: r.what, access: r.relo.accessString, reason: r.poisoned });
     }
   });
-  // Built on the first lookup (only errors look lines up).
+  // Built on the first lookup: only errors look lines up.
   let table: SourceLineTable | undefined;
-  const lines = { lookup: (pc: number) => (table ??= SourceLineTable.fromLines(sourceLines)).lookup(pc) };
+  const lines = { lookup: (pc: number) => (table ??= new SourceLineTable(encodeSourceLines(sourceLines))).lookup(pc) };
   const compileOptions: CompileOptions = {
     ...rest,
     sourceLines,

@@ -117,28 +117,6 @@ describe('the line table', () => {
     expect(new SourceLineTable(encodeSourceLines([{ pc: 3, file: 'a.c', line: 1, source: '' }])).lookup(2)).toBeUndefined();
   });
 
-  it('fromLines builds the table the encoded section reads back, rows of every object and random ones', () => {
-    const same = (rows: readonly SourceLine[]): void => {
-      const direct = SourceLineTable.fromLines(rows);
-      const decoded = new SourceLineTable(encodeSourceLines(rows));
-      expect(direct.size).toBe(decoded.size);
-      const pcs = [...new Set(rows.flatMap((r) => [r.pc - 1, r.pc, r.pc + 1])), 0, 1e6];
-      for (const pc of pcs) expect(direct.lookup(pc)).toEqual(decoded.lookup(pc));
-    };
-    for (const name of ['fault', 'xdp_drop_icmp', 'xdp_root']) {
-      const spec = loadObjectSpec(object(name));
-      const rows = programSourceLines(spec.btfExt, spec.programs);
-      expect(rows.length).toBeGreaterThan(0);
-      same(rows);
-    }
-    // Equal instructions (the last row wins), any order, and rows the section cannot hold.
-    same([{ pc: 4, file: 'a.c', line: 1, source: 'x' }, { pc: 4, file: 'b.c', line: 2, source: 'y' }, { pc: 1, file: 'a.c', line: 0, source: '' }]);
-    expect(SourceLineTable.fromLines([{ pc: 0, file: 'a.c', line: 1, source: '' }, { pc: -1, file: 'a.c', line: 1, source: '' }]).size).toBe(0);
-    expect(SourceLineTable.fromLines([{ pc: 0, file: 'a.c', line: 1.5, source: '' }]).size).toBe(0);
-    const row = fc.record({ pc: fc.oneof(fc.nat(50), fc.integer({ min: -3, max: 3 })), file: fc.string(), line: fc.nat(9), source: fc.string() });
-    fc.assert(fc.property(fc.array(row, { maxLength: 12 }), (rows) => same(rows)), { numRuns: 300 });
-  });
-
   it('a malformed section gives an empty table, never an exception', () => {
     const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
     const bad = [

@@ -1,6 +1,5 @@
 /**
- * The batch loop: a small Wasm module, encoded by hand (the runtime has no compiler: the loop
- * function's code is encoded in batch-loop-encode.ts and kept in batch-loop-code.ts, generated), that
+ * The batch loop: a small Wasm module, encoded here by hand (the runtime has no compiler), that
  * runs a packet program over frames laid out in linear memory, each exactly as the test run
  * (testrun.ts) lays it out, with no JS per frame. It imports the instance's memory and the
  * program's exported entry, and exports `batch`:
@@ -22,8 +21,10 @@
  * helpers may grow into (W_MAC, W_NET, W_HEAD, W_END), which the helpers read and move through the run
  * state (batch.ts makes them accessors).
  */
-import { CONTEXT_AREA, ETH_HLEN, SKB_MAX_DATA, SkbPrivate, XDP_MAX_LINEAR } from './layout.js';
-import { LOOP_PARTS } from './batch-loop-code.js';
+import {
+  CONTEXT_AREA, ETH_HLEN, LOOPBACK, PAGE_SIZE, PacketType, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, SkbPrivate,
+  XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
+} from './layout.js';
 
 /** The export of a program's batch loop inside its own module: `<program export>__batch` (compiler/batch-export.ts). */
 export const BATCH_EXPORT_SUFFIX = '__batch';
@@ -84,8 +85,275 @@ export function uleb(v: number): Code {
   return out;
 }
 
+function sleb(v: number): Code {
+  const out: Code = [];
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
 const name = (s: string): Code => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))];
 const section = (id: number, body: Code): Code => [id, ...uleb(body.length), ...body];
+
+const get = (l: number): Code => [0x20, l];
+const set = (l: number): Code => [0x21, l];
+const c = (v: number): Code => [0x41, ...sleb(v | 0)];
+// A loop, not Array.prototype.flat: V8's flat reads every element through the generic property
+// path, which made encoding a loop body ~0.4 ms (skb: ~3 ms) in a fresh process.
+const cat = (...parts: Code[]): Code => {
+  const out: Code = [];
+  for (const p of parts) for (let i = 0; i < p.length; i++) out.push(p[i]!);
+  return out;
+};
+const bin = (op: number) => (a: Code, b: Code): Code => [...a, ...b, op];
+const add = bin(0x6a);
+const sub = bin(0x6b);
+const and = bin(0x71);
+const or = bin(0x72);
+const shl = bin(0x74);
+const shrU = bin(0x76);
+const eq = bin(0x46);
+const gtU = bin(0x4b);
+const geU = bin(0x4f);
+const eqz = (a: Code): Code => [...a, 0x45];
+/** `cond ? a : b` (both evaluated). */
+const select = (a: Code, b: Code, cond: Code): Code => [...a, ...b, ...cond, 0x1b];
+const load = (addr: Code, off = 0): Code => [...addr, 0x28, 2, ...uleb(off)];
+const load8 = (addr: Code, off = 0): Code => [...addr, 0x2d, 0, ...uleb(off)];
+const load16 = (addr: Code, off = 0): Code => [...addr, 0x2f, 1, ...uleb(off)];
+const load64 = (addr: Code, off = 0): Code => [...addr, 0x29, 3, ...uleb(off)];
+const store = (addr: Code, value: Code, off = 0): Code => [...addr, ...value, 0x36, 2, ...uleb(off)];
+const store64 = (addr: Code, value: Code, off = 0): Code => [...addr, ...value, 0x37, 3, ...uleb(off)];
+const when = (cond: Code, ...then: Code[]): Code => [...cond, 0x04, 0x40, ...cat(...then), 0x0b];
+/** Branch to the enclosing block `depth` levels out when `cond`. */
+const brIf = (depth: number, cond: Code): Code => [...cond, 0x0d, depth];
+
+
+// Parameters, then locals.
+const BASE = 0, LENS = 1, N = 2, IN_AT = 3, IN_END = 4, RES = 5, OUT = 6, LIMIT = 7, FLAGS = 8;
+const I = 9, OFF = 10, LEN = 11, DATA = 12, D = 13, OLEN = 14, R = 15, T = 16, DST = 17;
+const LOCALS = 9;
+
+const flag = (f: number): Code => and(get(FLAGS), c(f));
+
+/** Zeroes [at + from, at + from + len) with 8-byte stores in a loop (len a multiple of 8, > 0; no call out of the code). Uses local T. */
+function zero(at: Code, from: number, len: number): Code {
+  return cat(
+    c(from), set(T),
+    [0x03, 0x40],
+    store64(add(at, get(T)), [0x42, 0]),
+    add(get(T), c(8)), set(T),
+    brIf(0, [...get(T), ...c(from + len), 0x48]), // i32.lt_s: `from` may be negative
+    [0x0b],
+  );
+}
+
+/**
+ * LEN bytes from `src` to `dst` (locals), 32 bytes at a time (four 8-byte loads and stores per
+ * iteration: a 64-byte frame costs two turns), then 8 at a time, then the last bytes one by one:
+ * memory.copy calls out of the generated code, which costs more than the copy for frames this
+ * size. Exactly `len` bytes are read and written, as the test run's copy. Uses local T.
+ */
+function copyBytes(dst: number, src: number, len: number): Code {
+  return cat(
+    c(0), set(T),
+    [0x02, 0x40, 0x03, 0x40],
+    brIf(1, gtU(add(get(T), c(32)), get(len))),
+    ...[0, 8, 16, 24].map((o) => store64(add(get(dst), get(T)), load64(add(get(src), get(T)), o), o)),
+    add(get(T), c(32)), set(T),
+    [0x0c, 0, 0x0b, 0x0b],
+    [0x02, 0x40, 0x03, 0x40],
+    brIf(1, gtU(add(get(T), c(8)), get(len))),
+    store64(add(get(dst), get(T)), load64(add(get(src), get(T)))),
+    add(get(T), c(8)), set(T),
+    [0x0c, 0, 0x0b, 0x0b],
+    [0x02, 0x40, 0x03, 0x40],
+    brIf(1, geU(get(T), get(len))),
+    add(get(dst), get(T)), load8(add(get(src), get(T))), [0x3a, 0, 0], // i32.store8
+    add(get(T), c(1)), set(T),
+    [0x0c, 0, 0x0b, 0x0b],
+  );
+}
+
+/** The frame from the input (OFF) to its place in the buffer (DATA). */
+const copyFrame = copyBytes(DATA, OFF, LEN);
+
+/** XDP: the test run's page, headroom 256, no metadata, the loopback device. */
+function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+  return {
+    // DATA = the frame's place (data = data_meta) in the page.
+    setup: cat(add(get(BASE), c(CONTEXT_AREA + XDP_PACKET_HEADROOM)), set(DATA)),
+    frame: cat(
+      store(get(BASE), get(DATA), XdpMd.data),
+      store(get(BASE), add(get(DATA), get(LEN)), XdpMd.data_end),
+      store(get(BASE), get(DATA), XdpMd.data_meta),
+      store(get(BASE), c(LOOPBACK.ifindex), XdpMd.ingress_ifindex),
+      store64(get(BASE), [0x42, 0], XdpMd.rx_queue_index), // rx_queue_index, egress_ifindex
+      when(flag(LOOP_ZERO_HEADROOM), zero(get(BASE), CONTEXT_AREA, XDP_PACKET_HEADROOM)),
+      copyFrame,
+    ),
+    entryLength: c(CONTEXT_AREA + PAGE_SIZE),
+    // [data_meta, data_end)
+    output: cat(
+      load(get(BASE), XdpMd.data_meta), set(D),
+      sub(load(get(BASE), XdpMd.data_end), get(D)), set(OLEN),
+      copyBytes(OUT, D, OLEN),
+    ),
+  };
+}
+
+/** skb: eth_type_trans on the loopback device, the Ethernet header at DATA (mac). */
+function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+  const mac = get(DATA);
+  const net = add(get(DATA), c(ETH_HLEN));
+  const fromMac = flag(LOOP_FROM_MAC);
+  // The EtherType (802.3 lengths: raw IPX 0x0001 when the payload starts ff ff, else 802.2 0x0004).
+  const type = or(shl(load8(mac, 12), c(8)), load8(mac, 13));
+  const proto = select(
+    type,
+    select(c(1), c(4), and(geU(get(LEN), c(ETH_HLEN + 2)), eq(load16(mac, 14), c(0xffff)))),
+    geU(type, c(0x600)),
+  );
+  return {
+    setup: cat(add(get(BASE), c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM)), set(DATA)),
+    frame: cat(
+      zero(get(BASE), 0, SkBuff.SIZE),
+      zero(get(DATA), -SKB_HEADROOM, SKB_HEADROOM),
+      copyFrame,
+      store(get(BASE), mac, W_MAC),
+      store(get(BASE), net, W_NET),
+      store(get(BASE), sub(get(DATA), c(SKB_HEADROOM)), W_HEAD),
+      store(get(BASE), add(add(get(DATA), get(LEN)), c(SKB_ROOM_AFTER)), W_END),
+      store(get(BASE), select(get(LEN), sub(get(LEN), c(ETH_HLEN)), fromMac), SkBuff.len),
+      // pkt_type: 00:00:00:00:00:00 (lo's address) host; other multicast (lo's broadcast is zero too); else other host.
+      store(get(BASE), select(
+        c(PacketType.HOST),
+        select(c(PacketType.MULTICAST), c(PacketType.OTHERHOST), and(load8(mac), c(1))),
+        eqz(or(load(mac), load16(mac, 4))),
+      ), SkBuff.pkt_type),
+      // protocol in network byte order, as a little-endian u32 read sees it
+      proto, set(T),
+      or(shl(and(get(T), c(0xff)), c(8)), shrU(get(T), c(8))), set(T),
+      store(get(BASE), get(T), SkBuff.protocol),
+      store(get(BASE), c(LOOPBACK.ifindex), SkBuff.ifindex),
+      select(mac, net, fromMac), set(D),
+      store(get(BASE), get(D), SkBuff.data),
+      store(get(BASE), add(get(DATA), get(LEN)), SkBuff.data_end),
+      store(get(BASE), get(D), SkBuff.data_meta),
+      // The test run's dummy socket: family and addresses from the IPv4 / IPv6 header.
+      when(eq(get(T), c(0x0008)),
+        store(get(BASE), c(2), SkBuff.family),
+        when(geU(get(LEN), c(ETH_HLEN + 20)),
+          store(get(BASE), load(net, 16), SkBuff.remote_ip4),
+          store(get(BASE), load(net, 12), SkBuff.local_ip4))),
+      when(eq(get(T), c(0xdd86)),
+        store(get(BASE), c(10), SkBuff.family),
+        when(geU(get(LEN), c(ETH_HLEN + 40)),
+          store64(get(BASE), load64(net, 24), SkBuff.remote_ip6),
+          store64(get(BASE), load64(net, 32), SkBuff.remote_ip6 + 8),
+          store64(get(BASE), load64(net, 8), SkBuff.local_ip6),
+          store64(get(BASE), load64(net, 16), SkBuff.local_ip6 + 8))),
+    ),
+    // r2 spans the whole room, as the test run's (checked mode reads what helpers grow into).
+    entryLength: add(c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + SKB_ROOM_AFTER), get(LEN)),
+    // [data, data_end); a socket filter run from the network header gets a zeroed Ethernet header back in front.
+    output: cat(
+      load(get(BASE), SkBuff.data), set(D),
+      sub(load(get(BASE), SkBuff.data_end), get(D)), set(OLEN),
+      get(OUT), set(DST),
+      when(eqz(fromMac),
+        store64(get(OUT), [0x42, 0]), store(get(OUT), c(0), 8), [...get(OUT), ...c(0), 0x3b, 1, 12], // i32.store16
+        add(get(OUT), c(ETH_HLEN)), set(DST)),
+      copyBytes(DST, D, OLEN),
+      sub(add(get(DST), get(OLEN)), get(OUT)), set(OLEN),
+    ),
+  };
+}
+
+/**
+ * Classic filters (runtime/capture/classic.ts's calling convention): the captured bytes at the
+ * data address followed by the original length (u32), r1 = their address, r2 = their length.
+ */
+function classicFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+  return {
+    setup: cat(get(BASE), set(DATA)),
+    frame: cat(copyFrame, store(add(get(DATA), get(LEN)), load(add(get(LENS), shl(get(I), c(2))), ORIG_LENS))),
+    entryLength: get(LEN),
+    output: [],
+  };
+}
+
+/**
+ * A loop function's locals and code around the call of the program (`call <program>`), the only
+ * part that depends on the program's function index: `head` ends with the call's two arguments,
+ * `tail` follows the call.
+ */
+export interface LoopParts {
+  readonly head: readonly number[];
+  readonly tail: readonly number[];
+}
+
+function encodeLoopParts(kind: LoopKind): LoopParts {
+  const k = kind === 'xdp' ? xdpFrame() : kind === 'skb' ? skbFrame() : classicFrame();
+  const head = cat(
+    [1, LOCALS, I32], // the locals: LOCALS i32
+    k.setup,
+    get(IN_AT), set(OFF),
+    [0x02, 0x40], // block
+    [0x03, 0x40], // loop
+    brIf(1, geU(get(I), get(N))),
+    load(add(get(LENS), shl(get(I), c(2)))), set(LEN),
+    // a frame the loop does not take, the end of the chunk, a full output area: back to the caller
+    brIf(1, gtU(sub(get(LEN), c(LOOP_MIN_LEN[kind])), c(LOOP_MAX_LEN[kind] - LOOP_MIN_LEN[kind]))),
+    brIf(1, gtU(add(get(OFF), get(LEN)), get(IN_END))),
+    brIf(1, gtU(get(OUT), get(LIMIT))),
+    store(get(BASE), get(I), W_PROGRESS),
+    store(get(BASE), get(OFF), W_OFF),
+    k.frame,
+    // the program's arguments (r1, r2); the call follows
+    kind === 'classic' ? get(DATA) : get(BASE), k.entryLength,
+  );
+  const tail = cat(
+    set(R),
+    store(add(get(RES), shl(get(I), c(2))), get(R)),
+    when(flag(LOOP_COPY_OUT),
+      k.output,
+      store(add(get(RES), shl(get(I), c(2))), get(OLEN), OLENS),
+      add(get(OUT), get(OLEN)), set(OUT)),
+    add(get(OFF), get(LEN)), set(OFF),
+    add(get(I), c(1)), set(I),
+    [0x0c, 0], // br loop
+    [0x0b], // end loop
+    [0x0b], // end block
+    store(get(BASE), get(OFF), W_OFF),
+    get(I),
+    [0x0b], // end function
+  );
+  return { head, tail };
+}
+
+const partsByKind: Partial<Record<LoopKind, LoopParts>> = {};
+
+/**
+ * The parts of `kind`'s loop function, encoded once per realm. The compiler does not run this
+ * encoder: it copies what it gives from compiler/batch-loop-code.ts (generated from it by
+ * scripts/gen-batch-loop.ts), since encoding cost ~0.5-0.8 ms of a fresh process's first compile
+ * of an XDP or skb program.
+ */
+export function loopParts(kind: LoopKind): LoopParts {
+  return (partsByKind[kind] ??= encodeLoopParts(kind));
+}
+
+/** The loop function's body (locals and code, without its size) from its parts, calling function `program`. */
+export function loopBodyFrom(parts: LoopParts, program: number): number[] {
+  return [...parts.head, 0x10, ...uleb(program), ...parts.tail];
+}
 
 /** The loop's function type: `(i32 x 9) -> i32`, encoded. */
 export const LOOP_TYPE: readonly number[] = [0x60, 9, ...Array<number>(9).fill(I32), 1, I32];
@@ -94,18 +362,9 @@ export const LOOP_TYPE: readonly number[] = [0x60, 9, ...Array<number>(9).fill(I
  * The loop's function body (locals and code, without its size) calling the program's entry at
  * function index `program`: the runtime's loop module calls its import 0; the compiler puts the
  * same body into the program's module (compiler/batch-export.ts) to call the entry directly.
- *
- * The body is encoded by runtime/packet/batch-loop-encode.ts; what it encodes is kept in
- * runtime/packet/batch-loop-code.ts (generated), so that a process does not run the encoder for
- * the first XDP or skb program it compiles (~0.5-0.8 ms in a fresh process).
  */
 export function loopFunctionBody(kind: LoopKind, program: number): number[] {
-  const { head, tail } = LOOP_PARTS[kind];
-  const out: Code = head.slice();
-  out.push(0x10);
-  for (const b of uleb(program)) out.push(b);
-  for (let i = 0; i < tail.length; i++) out.push(tail[i]!);
-  return out;
+  return loopBodyFrom(loopParts(kind), program);
 }
 
 /** The loop module of one context kind: imports env.memory and p.f (the program), exports `batch`. */
