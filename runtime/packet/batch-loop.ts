@@ -181,8 +181,8 @@ function copyBytes(dst: number, src: number, len: number): Code {
   );
 }
 
-/** The frame from the input (OFF) to its place in the buffer (DATA). */
-const copyFrame = copyBytes(DATA, OFF, LEN);
+/** The frame from the input (OFF) to its place in the buffer (DATA); encoded when a loop is, not at import. */
+const copyFrame = (): Code => copyBytes(DATA, OFF, LEN);
 
 /** XDP: the test run's page, headroom 256, no metadata, the loopback device. */
 function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
@@ -196,7 +196,7 @@ function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
       store(get(BASE), c(LOOPBACK.ifindex), XdpMd.ingress_ifindex),
       store64(get(BASE), [0x42, 0], XdpMd.rx_queue_index), // rx_queue_index, egress_ifindex
       when(flag(LOOP_ZERO_HEADROOM), zero(get(BASE), CONTEXT_AREA, XDP_PACKET_HEADROOM)),
-      copyFrame,
+      copyFrame(),
     ),
     entryLength: c(CONTEXT_AREA + PAGE_SIZE),
     // [data_meta, data_end)
@@ -225,7 +225,7 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
     frame: cat(
       zero(get(BASE), 0, SkBuff.SIZE),
       zero(get(DATA), -SKB_HEADROOM, SKB_HEADROOM),
-      copyFrame,
+      copyFrame(),
       store(get(BASE), mac, W_MAC),
       store(get(BASE), net, W_NET),
       store(get(BASE), sub(get(DATA), c(SKB_HEADROOM)), W_HEAD),
@@ -283,7 +283,7 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
 function classicFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
   return {
     setup: cat(get(BASE), set(DATA)),
-    frame: cat(copyFrame, store(add(get(DATA), get(LEN)), load(add(get(LENS), shl(get(I), c(2))), ORIG_LENS))),
+    frame: cat(copyFrame(), store(add(get(DATA), get(LEN)), load(add(get(LENS), shl(get(I), c(2))), ORIG_LENS))),
     entryLength: get(LEN),
     output: [],
   };
