@@ -299,7 +299,13 @@ export interface LoopParts {
   readonly tail: readonly number[];
 }
 
-function encodeLoopParts(kind: LoopKind): LoopParts {
+/**
+ * The parts of `kind`'s loop function. The compiler does not run this encoder: it copies what it
+ * gives from compiler/batch-loop-code.ts (generated from it by scripts/gen-batch-loop.ts), since
+ * encoding cost ~0.5-0.8 ms of a fresh process's first compile of an XDP or skb program. The
+ * runtime's loop modules run it once per kind (`loopModule`).
+ */
+export function loopParts(kind: LoopKind): LoopParts {
   const k = kind === 'xdp' ? xdpFrame() : kind === 'skb' ? skbFrame() : classicFrame();
   const head = cat(
     [1, LOCALS, I32], // the locals: LOCALS i32
@@ -336,18 +342,6 @@ function encodeLoopParts(kind: LoopKind): LoopParts {
     [0x0b], // end function
   );
   return { head, tail };
-}
-
-const partsByKind: Partial<Record<LoopKind, LoopParts>> = {};
-
-/**
- * The parts of `kind`'s loop function, encoded once per realm. The compiler does not run this
- * encoder: it copies what it gives from compiler/batch-loop-code.ts (generated from it by
- * scripts/gen-batch-loop.ts), since encoding cost ~0.5-0.8 ms of a fresh process's first compile
- * of an XDP or skb program.
- */
-export function loopParts(kind: LoopKind): LoopParts {
-  return (partsByKind[kind] ??= encodeLoopParts(kind));
 }
 
 /** The loop function's body (locals and code, without its size) from its parts, calling function `program`. */
