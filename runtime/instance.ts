@@ -216,13 +216,11 @@ export async function instantiate(
   options: InstantiateOptions = {},
 ): Promise<BpfInstance> {
   let module: WebAssembly.Module;
-  // A module handed in compiled is of unknown size: instantiated asynchronously.
-  let sync = false;
   if (wasm instanceof WebAssembly.Module) {
     module = wasm;
   } else {
     try {
-      ({ module, sync } = await compileModule(wasm instanceof Uint8Array ? wasm.slice() : wasm));
+      module = await compileModule(wasm instanceof Uint8Array ? wasm.slice() : wasm);
     } catch (e) {
       throw new BpfRuntimeError(ErrorCode.BadModule, `not a valid WebAssembly module: ${(e as Error).message}`);
     }
@@ -256,7 +254,7 @@ export async function instantiate(
     instance = await instantiateModule(module, {
       [IMPORT_ENV]: { [IMPORT_MEMORY]: memory, [IMPORT_FAULT]: fault },
       [IMPORT_HELPERS]: helperImports,
-    }, sync);
+    });
   } catch (e) {
     throw new BpfRuntimeError(ErrorCode.BadModule, `the module could not be instantiated: ${(e as Error).message}`);
   }

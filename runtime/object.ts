@@ -11,9 +11,8 @@ import { cgroupNumber, rootOnly, type NetCgroups } from './packet/cgroups.js';
 import { BpfRuntimeError, ErrorCode } from './errors.js';
 import type { HelperDefinition } from './helper-registry.js';
 import { BpfMap, mapInfo } from './maps/api.js';
-import { BpfFunc } from './helper-table.js';
+import { BpfFunc, helperById } from './helper-table.js';
 import { Errno, MapPinning, MapType } from './uapi/index.js';
-import { helperById } from './helper-table.js';
 
 /** LIBBPF_PIN_BY_NAME. */
 import { MapStore } from './maps/store.js';

@@ -47,13 +47,26 @@ export function encodeSourceLines(lines: readonly SourceLine[]): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ v: 1, files, text, rows }));
 }
 
-/** A decoded table; an absent or malformed section gives an empty one (lines are a courtesy). */
+/**
+ * A decoded table; an absent or malformed section gives an empty one (lines are a courtesy). The
+ * payload is decoded on the first lookup: only errors look lines up, and decoding (a JSON parse
+ * and a row per line) was a measurable part of a first `instantiate()` of an object.
+ */
 export class SourceLineTable {
   private readonly pcs: number[] = [];
   private readonly rows: SourceLine[] = [];
+  private payload: ArrayBuffer | Uint8Array | undefined;
 
+  /** A table of `payload` (the section's bytes, which the table keeps until it decodes them). */
   constructor(payload: ArrayBuffer | Uint8Array | undefined) {
-    if (!payload || payload.byteLength === 0) return;
+    this.payload = payload;
+  }
+
+  private decode(): void {
+    const payload = this.payload;
+    if (!payload) return;
+    this.payload = undefined;
+    if (payload.byteLength === 0) return;
     let data: unknown;
     try {
       data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
@@ -88,11 +101,13 @@ export class SourceLineTable {
 
   /** Number of rows. */
   get size(): number {
+    this.decode();
     return this.rows.length;
   }
 
   /** The line instruction `pc` comes from: the last row at or before it, if any. */
   lookup(pc: number): SourceLine | undefined {
+    this.decode();
     let lo = 0;
     let hi = this.pcs.length - 1;
     let best = -1;

@@ -1,6 +1,7 @@
 /**
  * Compiling and instantiating the runtime's Wasm modules (programs, the maps module): small
- * modules synchronously, large ones with the engine's asynchronous API.
+ * modules compile synchronously, large ones with the engine's asynchronous API; instances are
+ * made synchronously.
  *
  * Why: `WebAssembly.compile` and `WebAssembly.instantiate` hand the work to the engine's
  * threads and resolve in a later task. For the few-kilobyte modules bpf2wasm writes that round
@@ -10,34 +11,32 @@
  * filter from ~12 to ~11 ms. Browsers refuse synchronous compiles of large modules on the main
  * thread (Chromium above 8 MB, with a RangeError) and a large synchronous compile would block
  * it, so above {@link SYNC_COMPILE_MAX_BYTES} the asynchronous API is used as before. A
- * synchronous attempt that fails for any reason (bad bytes, a missing import, a host's refusal)
+ * synchronous step that fails for any reason (bad bytes, a missing import, a host's refusal)
  * is redone asynchronously, so failures are reported exactly as before, by
  * `WebAssembly.compile()` and `WebAssembly.instantiate()`.
  */
 
-/** Modules up to this size (bytes) are compiled and instantiated synchronously. */
+/** Modules up to this size (bytes) are compiled synchronously. */
 export const SYNC_COMPILE_MAX_BYTES = 128 * 1024;
 
-/** The module of `bytes`, and whether it was compiled synchronously (then instantiate it so too). */
-export async function compileModule(bytes: Uint8Array | ArrayBuffer): Promise<{ module: WebAssembly.Module; sync: boolean }> {
+/** The module of `bytes`. */
+export async function compileModule(bytes: Uint8Array | ArrayBuffer): Promise<WebAssembly.Module> {
   if (bytes.byteLength <= SYNC_COMPILE_MAX_BYTES) {
     try {
-      return { module: new WebAssembly.Module(bytes as BufferSource), sync: true };
+      return new WebAssembly.Module(bytes as BufferSource);
     } catch {
       // Redone below: its error, if any, is the one reported.
     }
   }
-  return { module: await WebAssembly.compile(bytes as BufferSource), sync: false };
+  return WebAssembly.compile(bytes as BufferSource);
 }
 
-/** Instantiates `module`: synchronously when it was compiled so, else (or when that fails) asynchronously. */
-export async function instantiateModule(module: WebAssembly.Module, imports: WebAssembly.Imports, sync: boolean): Promise<WebAssembly.Instance> {
-  if (sync) {
-    try {
-      return new WebAssembly.Instance(module, imports);
-    } catch {
-      // Redone below: its error, if any, is the one reported.
-    }
+/** An instance of `module`, made synchronously (asynchronously where that fails). */
+export async function instantiateModule(module: WebAssembly.Module, imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
+  try {
+    return new WebAssembly.Instance(module, imports);
+  } catch {
+    // Redone below: its error, if any, is the one reported.
   }
   return WebAssembly.instantiate(module, imports);
 }

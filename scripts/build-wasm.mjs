@@ -189,7 +189,7 @@ export function renderModuleFile(bytes) {
  * The eBPF maps module (wasm/maps/), embedded so the runtime needs no file access. Its exports are
  * described in wasm/maps/index.ts; runtime/maps/store.ts instantiates it.
  */
-import { fromBase64 } from '../base64.js';
+import { fromCanonicalBase64 } from '../base64.js';
 
 /** Size of the module in bytes. */
 export const MAPS_WASM_SIZE = ${bytes.length};
@@ -199,9 +199,9 @@ export const MAPS_WASM_BASE64 = [
 ${lines.join('\n')}
 ].join('');
 
-/** Decodes the module's bytes (runtime/base64.ts: the host's native decoder where there is one). */
+/** Decodes the module's bytes (runtime/base64.ts: the host's native decoder where there is one; written canonical above). */
 export function mapsWasmBytes(): Uint8Array<ArrayBuffer> {
-  return fromBase64(MAPS_WASM_BASE64);
+  return fromCanonicalBase64(MAPS_WASM_BASE64);
 }
 `;
 }
@@ -247,19 +247,19 @@ export function renderSupportFile(bytes) {
  * The standalone support module (wasm/standalone/): maps and host-free helpers that
  * compiler/standalone/link.ts copies into standalone modules.
  */
-import { fromBase64 } from '../../runtime/base64.js';
+import { fromCanonicalBase64 } from '../../runtime/base64.js';
 
 /** Size of the module in bytes. */
 export const SUPPORT_WASM_SIZE = ${bytes.length};
 
 /** The module's bytes, base64. */
-const SUPPORT_WASM_BASE64 = [
+export const SUPPORT_WASM_BASE64 = [
 ${lines.join('\n')}
 ].join('');
 
 /** The module's bytes. */
 export function supportWasmBytes(): Uint8Array {
-  return fromBase64(SUPPORT_WASM_BASE64);
+  return fromCanonicalBase64(SUPPORT_WASM_BASE64);
 }
 `;
 }

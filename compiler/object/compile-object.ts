@@ -20,7 +20,7 @@ import type { InterpreterImage } from '../../runtime/interpreter.js';
 import type { Btf } from '../btf/types.js';
 import { GENERIC_HELPER_SIGNATURE, type HelperArgKind, type HelperResultKind, type HelperSignature } from '../../runtime/abi.js';
 import { programSourceLines } from './lines.js';
-import { encodeSourceLines, SourceLineTable, withSourceLine } from '../../runtime/source-lines.js';
+import { encodeSourceLines, SourceLineTable, withSourceLine, type SourceLine } from '../../runtime/source-lines.js';
 import { loadObjectSpec, LddwSource, type MapSpec, type ObjectSpec, type ProgramSpec } from '../elf/loader.js';
 import { mapTypeDescs } from '../btf/typedesc.js';
 import { parseHostBtf } from '../btf/host-btf.js';
@@ -161,7 +161,7 @@ interface PreparedObject {
   bytes: Uint8Array;
   compileOptions: CompileOptions;
   /** The C source lines of the programs' instructions (from .BTF.ext), for errors. */
-  lines: SourceLineTable;
+  lines: { lookup(pc: number): SourceLine | undefined };
 }
 
 /** Everything `compileObject` does before compiling: the programs' stream, map layout, resolvers. */
@@ -271,7 +271,9 @@ function prepareObject(
       corePoisons.push({ insn: entries[i]!.pc + r.pc, program: p.name, kind: r.kindName, what: r.what, access: r.relo.accessString, reason: r.poisoned });
     }
   });
-  const lines = new SourceLineTable(encodeSourceLines(sourceLines));
+  // Built on the first lookup: only errors look lines up.
+  let table: SourceLineTable | undefined;
+  const lines = { lookup: (pc: number) => (table ??= new SourceLineTable(encodeSourceLines(sourceLines))).lookup(pc) };
   const compileOptions: CompileOptions = {
     ...rest,
     sourceLines,

@@ -4,13 +4,13 @@
  * The standalone support module (wasm/standalone/): maps and host-free helpers that
  * compiler/standalone/link.ts copies into standalone modules.
  */
-import { fromBase64 } from '../../runtime/base64.js';
+import { fromCanonicalBase64 } from '../../runtime/base64.js';
 
 /** Size of the module in bytes. */
 export const SUPPORT_WASM_SIZE = 20374;
 
 /** The module's bytes, base64. */
-const SUPPORT_WASM_BASE64 = [
+export const SUPPORT_WASM_BASE64 = [
   'AGFzbQEAAAAB8QEiYAN/f38Bf2ACf38Bf2AAAX5gAAF/YAN/f34BfmACf38BfmAEf39/fwF/YAR/f39+AX5gAn9/AGADf35+AX9g',
   'BH9/f38BfmAEf35+fwF+YAF/AX5gBX9/f39/AX5gAn9+AGAFfn5+fn4BfmAHf39/f39/fwF+YAJ+fwF/YAN/fn8Bf2AEfn9/fwBg',
   'BX9+fn9/AX5gBH9/f38AYAV/f39/fgF/YAN/f34Bf2AGf39/f39/AX9gBX9/f39/AX9gBX9/fn5+AX5gA39/fwF+YAJ/fgF+YAR/',
@@ -287,5 +287,5 @@ const SUPPORT_WASM_BASE64 = [
 
 /** The module's bytes. */
 export function supportWasmBytes(): Uint8Array {
-  return fromBase64(SUPPORT_WASM_BASE64);
+  return fromCanonicalBase64(SUPPORT_WASM_BASE64);
 }

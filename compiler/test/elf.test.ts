@@ -135,6 +135,9 @@ describe('parseElf on clang objects', () => {
     expect(be.symbols.map((s) => [s.name, s.value, s.size, s.type, s.bind])).toEqual(
       le.symbols.map((s) => [s.name, s.value, s.size, s.type, s.bind]),
     );
+    const rels = (f: typeof le) => [...f.relocations].map(([at, list]) => [at, list.map((r) => [r.offset, r.symbolIndex, r.symbol.name, r.type])]);
+    expect(rels(be)).toEqual(rels(le));
+    expect(rels(le).length).toBeGreaterThan(0);
   });
 
   it('accepts a view into a larger buffer', () => {

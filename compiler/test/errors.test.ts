@@ -434,6 +434,18 @@ describe('runtime errors', () => {
       await badModule(Uint8Array.from([...HEADER, 0x01, 0xff]));
     });
 
+    it('bytes that are no module say what the engine\'s asynchronous compile says, small or large', async () => {
+      // Small modules are compiled synchronously (runtime/instance.ts); a failure goes through
+      // WebAssembly.compile, so the message is the one it always was.
+      for (const bytes of [Uint8Array.from([...HEADER, 0x01, 0xff]), Uint8Array.from({ length: 5000 }, (_, i) => (i < 8 ? HEADER[i]! : 0x7f))]) {
+        const expected = await WebAssembly.compile(bytes).then(() => 'compiled', (x: unknown) => (x as Error).message);
+        expect(expected).not.toBe('compiled');
+        const e = await instantiate(bytes).catch((x: unknown) => x);
+        expect((e as BpfRuntimeError).code).toBe(ErrorCode.BadModule);
+        expect((e as BpfRuntimeError).detail).toBe(`not a valid WebAssembly module: ${expected}`);
+      }
+    });
+
     it('a valid module without the manifest', async () => {
       await badModule(Uint8Array.from(HEADER));
     });

@@ -4,7 +4,7 @@
  * The eBPF maps module (wasm/maps/), embedded so the runtime needs no file access. Its exports are
  * described in wasm/maps/index.ts; runtime/maps/store.ts instantiates it.
  */
-import { fromBase64 } from '../base64.js';
+import { fromCanonicalBase64 } from '../base64.js';
 
 /** Size of the module in bytes. */
 export const MAPS_WASM_SIZE = 10624;
@@ -155,7 +155,7 @@ export const MAPS_WASM_BASE64 = [
   'GUZyCwRAQmoPCyAAIAIgARAKrAscAEH8MigCACAAQfgyKAIAa0EGeEsEQCAAEA0LCw==',
 ].join('');
 
-/** Decodes the module's bytes (runtime/base64.ts: the host's native decoder where there is one). */
+/** Decodes the module's bytes (runtime/base64.ts: the host's native decoder where there is one; written canonical above). */
 export function mapsWasmBytes(): Uint8Array<ArrayBuffer> {
-  return fromBase64(MAPS_WASM_BASE64);
+  return fromCanonicalBase64(MAPS_WASM_BASE64);
 }

@@ -143,7 +143,7 @@ let compiled: Promise<WebAssembly.Module> | undefined;
 
 /** The maps module, compiled once per realm (synchronously: it is ~10 KB, see runtime/wasm-compile.ts). */
 export function mapsModule(): Promise<WebAssembly.Module> {
-  compiled ??= compileModule(mapsWasmBytes()).then((c) => c.module).catch((e: unknown) => {
+  compiled ??= compileModule(mapsWasmBytes()).catch((e: unknown) => {
     compiled = undefined;
     throw e;
   });
@@ -759,6 +759,5 @@ function describe(x: unknown): string {
  * of cold start).
  */
 function instantiateMaps(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WebAssembly.Instance> {
-  // Synchronously, also when the host handed the module in: it is the ~10 KB maps module.
-  return instantiateModule(module, { env: { memory } }, true);
+  return instantiateModule(module, { env: { memory } });
 }

@@ -1,11 +1,12 @@
 /**
  * runtime/base64.ts: every decoding path (the host's Buffer, atob) gives the same bytes as Node's
- * own decoder, for random bytes of every length modulo 3, and the embedded maps module decodes to
- * its recorded size.
+ * own decoder, for random bytes of every length modulo 3, and the embedded modules (decoded without
+ * the canonical-form check) are canonical base64 and decode to their recorded sizes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { fromBase64, toBase64 } from '../base64.js';
+import { CANONICAL, fromBase64, fromCanonicalBase64, toBase64 } from '../base64.js';
 import { MAPS_WASM_BASE64, MAPS_WASM_SIZE, mapsWasmBytes } from '../maps/maps-wasm.js';
+import { SUPPORT_WASM_BASE64, SUPPORT_WASM_SIZE, supportWasmBytes } from '../../compiler/standalone/support-wasm.js';
 
 const g = globalThis as { Buffer?: unknown };
 const savedBuffer = g.Buffer;
@@ -59,5 +60,19 @@ describe('base64', () => {
     expect(viaBuffer.length).toBe(MAPS_WASM_SIZE);
     g.Buffer = undefined;
     expect(fromBase64(MAPS_WASM_BASE64)).toEqual(viaBuffer);
+  });
+
+  it('the embedded modules are canonical base64, so fromCanonicalBase64 may skip the check', () => {
+    expect(CANONICAL.test(MAPS_WASM_BASE64)).toBe(true);
+    expect(CANONICAL.test(SUPPORT_WASM_BASE64)).toBe(true);
+    expect(CANONICAL.test('AQ I=')).toBe(false);
+    expect(supportWasmBytes().length).toBe(SUPPORT_WASM_SIZE);
+    for (const text of [MAPS_WASM_BASE64, SUPPORT_WASM_BASE64]) {
+      const viaBuffer = fromCanonicalBase64(text);
+      expect(toBase64(viaBuffer)).toBe(text);
+      g.Buffer = undefined;
+      expect(fromCanonicalBase64(text)).toEqual(viaBuffer);
+      g.Buffer = savedBuffer;
+    }
   });
 });

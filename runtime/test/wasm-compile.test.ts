@@ -1,7 +1,8 @@
 /**
- * runtime/wasm-compile.ts: small modules compile and instantiate synchronously, large ones (and
- * any a synchronous attempt refuses, as a browser's main thread does above its limit)
- * asynchronously, with the same module, the same instance and the asynchronous API's errors.
+ * runtime/wasm-compile.ts: small modules compile synchronously, large ones (and any a
+ * synchronous attempt refuses, as a browser's main thread does above its limit) asynchronously;
+ * instances are made synchronously, asynchronously where that fails; the errors are the
+ * asynchronous API's.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { compileModule, instantiateModule, SYNC_COMPILE_MAX_BYTES } from '../wasm-compile.js';
@@ -36,15 +37,18 @@ describe('compileModule / instantiateModule', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('compile a small module synchronously, a large one asynchronously; both run', async () => {
+    const compile = vi.spyOn(WebAssembly, 'compile');
+    const instantiate = vi.spyOn(WebAssembly, 'instantiate');
     const small = await compileModule(moduleOf());
-    expect(small.sync).toBe(true);
-    expect(f(await instantiateModule(small.module, {}, small.sync))).toBe(42);
-    const large = await compileModule(moduleOf(SYNC_COMPILE_MAX_BYTES + 1));
-    expect(large.sync).toBe(false);
-    expect(f(await instantiateModule(large.module, {}, large.sync))).toBe(42);
     const atLimit = moduleOf(SYNC_COMPILE_MAX_BYTES);
     expect(atLimit.byteLength).toBe(SYNC_COMPILE_MAX_BYTES);
-    expect((await compileModule(atLimit)).sync).toBe(true);
+    await compileModule(atLimit);
+    expect(compile).not.toHaveBeenCalled();
+    expect(f(await instantiateModule(small, {}))).toBe(42);
+    expect(instantiate).not.toHaveBeenCalled();
+    const large = await compileModule(moduleOf(SYNC_COMPILE_MAX_BYTES + 1));
+    expect(compile).toHaveBeenCalledTimes(1);
+    expect(f(await instantiateModule(large, {}))).toBe(42);
   });
 
   it('fall back to the asynchronous API when a synchronous attempt is refused (a RangeError, as a browser main thread above its limit)', async () => {
@@ -52,12 +56,15 @@ describe('compileModule / instantiateModule', () => {
     const Instance = WebAssembly.Instance;
     const refuse = (what: string) => function (): never { throw new RangeError(`${what}: too large for the main thread`); };
     vi.spyOn(WebAssembly, 'Module').mockImplementation(refuse('Module') as unknown as () => WebAssembly.Module);
-    const c = await compileModule(moduleOf());
-    expect(c.sync).toBe(false);
+    const compile = vi.spyOn(WebAssembly, 'compile');
+    const m = await compileModule(moduleOf());
+    expect(compile).toHaveBeenCalledTimes(1);
     vi.restoreAllMocks();
-    expect(c.module).toBeInstanceOf(Module);
+    expect(m).toBeInstanceOf(Module);
     vi.spyOn(WebAssembly, 'Instance').mockImplementation(refuse('Instance') as unknown as () => WebAssembly.Instance);
-    const inst = await instantiateModule(c.module, {}, true);
+    const instantiate = vi.spyOn(WebAssembly, 'instantiate');
+    const inst = await instantiateModule(m, {});
+    expect(instantiate).toHaveBeenCalledTimes(1);
     vi.restoreAllMocks();
     expect(inst).toBeInstanceOf(Instance);
     expect(f(inst)).toBe(42);
@@ -68,16 +75,15 @@ describe('compileModule / instantiateModule', () => {
     const asyncError = await failure(WebAssembly.compile(bad));
     const ours = await failure(compileModule(bad));
     expect(ours).toBeInstanceOf(WebAssembly.CompileError);
-    expect((ours as Error).message).toBe(asyncError.message);
+    expect(ours.message).toBe(asyncError.message);
     expect(asyncError.message).toMatch(/^WebAssembly\.compile\(\)/);
     // A module importing a function.
     const imp = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
       0x02, 0x07, 0x01, 0x01, 0x65, 0x01, 0x67, 0x00, 0x00]);
-    const c = await compileModule(imp);
-    expect(c.sync).toBe(true);
+    const m = await compileModule(imp);
     for (const imports of [{}, { e: { g: 1 } }] as WebAssembly.Imports[]) {
-      const asyncError = await failure(WebAssembly.instantiate(c.module, imports));
-      const ours = await failure(instantiateModule(c.module, imports, true));
+      const asyncError = await failure(WebAssembly.instantiate(m, imports));
+      const ours = await failure(instantiateModule(m, imports));
       expect([ours.constructor, ours.message]).toEqual([asyncError.constructor, asyncError.message]);
       expect(asyncError.message).toMatch(/^WebAssembly\.instantiate\(\)/);
     }
