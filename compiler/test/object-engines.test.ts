@@ -32,8 +32,16 @@ afterEach(() => {
  */
 function forbidWasmCompilation(): string[] {
   const refused: string[] = [];
-  const { compile, instantiate } = WebAssembly;
+  const { compile, instantiate, Module } = WebAssembly;
   const ours = (): boolean => !/node:internal\/deps/.test(new Error().stack ?? '');
+  // Such a host refuses the synchronous compile too (the runtime compiles small modules so).
+  const forbidden = vi.spyOn(WebAssembly, 'Module').mockImplementation(function (bytes: BufferSource) {
+    if (!ours()) return new Module(bytes);
+    refused.push('Module');
+    throw new WebAssembly.CompileError('WebAssembly.Module(): Wasm code generation disallowed by embedder');
+  } as unknown as () => WebAssembly.Module);
+  // Modules made before (the precompiled maps module) are still modules.
+  (forbidden as unknown as { prototype: unknown }).prototype = Module.prototype;
   vi.spyOn(WebAssembly, 'compile').mockImplementation((bytes) => {
     if (!ours()) return compile(bytes);
     refused.push('compile');
@@ -54,7 +62,7 @@ describe('instantiateObject', () => {
     const refused = forbidWasmCompilation();
     // The compiled engine needs run-time compilation: refused here (the stub works).
     await rejectedWith(instantiateObject(cObject('tail_calls'), { engine: 'compiled', mapsModule, optLevel: 0, trace: () => {} }), BpfRuntimeError);
-    expect(refused).toEqual(['compile']);
+    expect(refused).toEqual(['Module', 'compile']);
     refused.length = 0;
     const trace: string[] = [];
     const inst = await instantiateObject(cObject('tail_calls'), { engine: 'interpreter', mapsModule, trace: (l) => trace.push(l) });
