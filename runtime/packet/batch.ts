@@ -256,7 +256,7 @@ export function testBatchPacket(
   if (!fast) {
     for (let i = 0, at = 0; i < n; at += frames.length(i++)) one(i, at);
   } else {
-    const fromMac = program.type === 'tc' || program.type === 'tc_action' || program.type === 'lwt' || (program.type === 'socket' && skbData === 'mac');
+    const fromMac = program.type === 'tc' || program.type === 'tc_action' || (program.type === 'socket' && skbData === 'mac');
     const flags = (res.keep ? LOOP_COPY_OUT : 0) | (kind === 'xdp' && fast.headroom ? LOOP_ZERO_HEADROOM : 0) | (kind === 'skb' && fromMac ? LOOP_FROM_MAC : 0);
     fastBatch(fast, flags, frames, res, one);
   }
