@@ -8,7 +8,8 @@
  *
  * Frame k is `lens[k]` bytes (a u32 array at `lens`), back to back from `inAt`. For each frame
  * the loop stops (returns k) when the frame is not one the loop takes (shorter than an Ethernet
- * header or longer than the test run's linear room: the caller runs it alone), when it does not
+ * header or longer than the test run's linear room, or for skbs an IP frame shorter than its
+ * header: the caller runs it alone), when it does not
  * end before `inEnd` (the caller copies the next chunk in), or when `out` passed `outLimit`.
  * Otherwise it writes the context and the test run's buffer, calls the program, and stores the
  * return value at `res[k]` and, with LOOP_COPY_OUT, the output frame at `out` (advancing it) and
@@ -22,8 +23,8 @@
  * state (batch.ts makes them accessors).
  */
 import {
-  CONTEXT_AREA, ETH_HLEN, LOOPBACK, PAGE_SIZE, PacketType, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, SkbPrivate,
-  XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
+  BpfSock, CONTEXT_AREA, ETH_HLEN, LOOPBACK, PAGE_SIZE, PacketType, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE,
+  SKB_SOCKET_AREA, SkBuff, SkbPrivate, XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
 
 /** The export of a program's batch loop inside its own module: `<program export>__batch` (compiler/batch-export.ts). */
@@ -178,9 +179,13 @@ function copyBytes(dst: number, src: number, len: number): Code {
 /** The frame from the input (OFF) to its place in the buffer (DATA). */
 const copyFrame = copyBytes(DATA, OFF, LEN);
 
+/** What a context kind adds to the loop: its setup, a frame's own stop condition, the frame's buffer, r2, the output frame. */
+interface FrameCode { setup: Code; refuse: Code; frame: Code; entryLength: Code; output: Code }
+
 /** XDP: the test run's page, headroom 256, no metadata, the loopback device. */
-function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+function xdpFrame(): FrameCode {
   return {
+    refuse: [],
     // DATA = the frame's place (data = data_meta) in the page.
     setup: cat(add(get(BASE), c(CONTEXT_AREA + XDP_PACKET_HEADROOM)), set(DATA)),
     frame: cat(
@@ -203,7 +208,7 @@ function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
 }
 
 /** skb: eth_type_trans on the loopback device, the Ethernet header at DATA (mac). */
-function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+function skbFrame(): FrameCode {
   const mac = get(DATA);
   const net = add(get(DATA), c(ETH_HLEN));
   const fromMac = flag(LOOP_FROM_MAC);
@@ -214,11 +219,26 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
     select(c(1), c(4), and(geU(get(LEN), c(ETH_HLEN + 2)), eq(load16(mac, 14), c(0xffff)))),
     geU(type, c(0x600)),
   );
+  // The frame in the input (OFF): an IPv4 frame with less than 20 bytes after the Ethernet
+  // header, or an IPv6 frame with less than 40, is refused by the test run (testrun.ts shortIpHeader).
+  const inType = or(shl(load8(get(OFF), 12), c(8)), load8(get(OFF), 13));
   return {
     setup: cat(add(get(BASE), c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM)), set(DATA)),
+    refuse: cat(
+      inType, set(T),
+      brIf(1, and(eq(get(T), c(0x0800)), gtU(c(ETH_HLEN + 20), get(LEN)))),
+      brIf(1, and(eq(get(T), c(0x86dd)), gtU(c(ETH_HLEN + 40), get(LEN)))),
+    ),
     frame: cat(
       zero(get(BASE), 0, SkBuff.SIZE),
       zero(get(DATA), -SKB_HEADROOM, SKB_HEADROOM),
+      // DST: the dummy socket's struct bpf_sock, at the start of the room's socket area
+      // (layout.ts skbDummySock / writeSkbDummySock), which skb->sk points to.
+      add(add(get(DATA), get(LEN)), c(SKB_ROOM_AFTER - SKB_SOCKET_AREA)), set(DST),
+      zero(get(DST), 0, BpfSock.SIZE),
+      store(get(BASE), get(DST), SkBuff.sk),
+      store(get(DST), c(7), BpfSock.state), // TCP_CLOSE
+      store(get(DST), c(-1), BpfSock.rx_queue_mapping), // NO_QUEUE_MAPPING
       copyFrame,
       store(get(BASE), mac, W_MAC),
       store(get(BASE), net, W_NET),
@@ -240,19 +260,28 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
       store(get(BASE), get(D), SkBuff.data),
       store(get(BASE), add(get(DATA), get(LEN)), SkBuff.data_end),
       store(get(BASE), get(D), SkBuff.data_meta),
-      // The test run's dummy socket: family and addresses from the IPv4 / IPv6 header.
+      // The test run's dummy socket: family and addresses from the IPv4 / IPv6 header, in
+      // __sk_buff (family, remote_ip4, ...) and in its struct bpf_sock (DST).
       when(eq(get(T), c(0x0008)),
         store(get(BASE), c(2), SkBuff.family),
+        store(get(DST), c(2), BpfSock.family),
         when(geU(get(LEN), c(ETH_HLEN + 20)),
           store(get(BASE), load(net, 16), SkBuff.remote_ip4),
-          store(get(BASE), load(net, 12), SkBuff.local_ip4))),
+          store(get(BASE), load(net, 12), SkBuff.local_ip4),
+          store(get(DST), load(net, 12), BpfSock.src_ip4),
+          store(get(DST), load(net, 16), BpfSock.dst_ip4))),
       when(eq(get(T), c(0xdd86)),
         store(get(BASE), c(10), SkBuff.family),
+        store(get(DST), c(10), BpfSock.family),
         when(geU(get(LEN), c(ETH_HLEN + 40)),
           store64(get(BASE), load64(net, 24), SkBuff.remote_ip6),
           store64(get(BASE), load64(net, 32), SkBuff.remote_ip6 + 8),
           store64(get(BASE), load64(net, 8), SkBuff.local_ip6),
-          store64(get(BASE), load64(net, 16), SkBuff.local_ip6 + 8))),
+          store64(get(BASE), load64(net, 16), SkBuff.local_ip6 + 8),
+          store64(get(DST), load64(net, 8), BpfSock.src_ip6),
+          store64(get(DST), load64(net, 16), BpfSock.src_ip6 + 8),
+          store64(get(DST), load64(net, 24), BpfSock.dst_ip6),
+          store64(get(DST), load64(net, 32), BpfSock.dst_ip6 + 8))),
     ),
     // r2 spans the whole room, as the test run's (checked mode reads what helpers grow into).
     entryLength: add(c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + SKB_ROOM_AFTER), get(LEN)),
@@ -274,8 +303,9 @@ function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code
  * Classic filters (runtime/capture/classic.ts's calling convention): the captured bytes at the
  * data address followed by the original length (u32), r1 = their address, r2 = their length.
  */
-function classicFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+function classicFrame(): FrameCode {
   return {
+    refuse: [],
     setup: cat(get(BASE), set(DATA)),
     frame: cat(copyFrame, store(add(get(DATA), get(LEN)), load(add(get(LENS), shl(get(I), c(2))), ORIG_LENS))),
     entryLength: get(LEN),
@@ -297,6 +327,7 @@ function loopBody(kind: LoopKind, program: number): Code {
     brIf(1, gtU(sub(get(LEN), c(LOOP_MIN_LEN[kind])), c(LOOP_MAX_LEN[kind] - LOOP_MIN_LEN[kind]))),
     brIf(1, gtU(add(get(OFF), get(LEN)), get(IN_END))),
     brIf(1, gtU(get(OUT), get(LIMIT))),
+    k.refuse,
     store(get(BASE), get(I), W_PROGRESS),
     store(get(BASE), get(OFF), W_OFF),
     k.frame,

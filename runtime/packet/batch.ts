@@ -26,7 +26,7 @@ import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../errors.js';
 import type { Manifest } from '../abi.js';
 import { CONTEXT_AREA, ETH_HLEN, PAGE_SIZE, SHINFO_SIZE, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkbPrivate, XDP_PACKET_HEADROOM } from './layout.js';
 import { unreleasedIn, withRun, type PacketEffects, type PacketRun, type RunSockets, type SkbRun, type XdpRun } from './state.js';
-import { contextKind, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
+import { contextKind, shortIpHeader, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
 import {
   CLASSIC_MAX_LEN, LOOP_COPY_OUT, LOOP_FROM_MAC, LOOP_MAX_FRAMES, LOOP_MAX_LEN, LOOP_ZERO_HEADROOM, OLENS, ORIG_LENS,
   W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop, type LoopKind,
@@ -438,8 +438,9 @@ function fastBatch(p: Prepared, flags: number, frames: FrameSource, res: Results
   try {
     while (i < n) {
       const len = frames.length(i);
-      if (len < ETH_HLEN || len > maxLen) {
-        // Runts are refused, longer frames take fragments or are refused: alone, in order.
+      if (len < ETH_HLEN || len > maxLen || (kind === 'skb' && shortIpHeader(frames.frame(i, at)) !== undefined)) {
+        // Runts and (skb) IP frames shorter than their header are refused, longer frames take
+        // fragments or are refused: alone, in order (the loop stops before them).
         one(i, at);
         at += len;
         i++;
