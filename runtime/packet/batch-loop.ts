@@ -27,8 +27,14 @@ import {
   SKB_SOCKET_AREA, SkBuff, SkbPrivate, XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
 
-/** The export of a program's batch loop inside its own module: `<program export>__batch` (compiler/batch-export.ts). */
-export const BATCH_EXPORT_SUFFIX = '__batch';
+/**
+ * The export of a program's batch loop inside its own module: `<program export>__batch2`
+ * (compiler/batch-export.ts). The number goes up when what the loop presents changes (2: the
+ * dummy socket's `struct bpf_sock` for skb->sk, and IP frames shorter than their header left to
+ * the per-frame path), so that a module compiled before keeps its loop unused and gets the
+ * runtime's loop module, which is this one.
+ */
+export const BATCH_EXPORT_SUFFIX = '__batch2';
 
 /** Loop flag: copy each output frame out. */
 export const LOOP_COPY_OUT = 1;
