@@ -1,6 +1,6 @@
 /**
  * Batch exports: for each XDP and skb program of a compiled module, a function
- * `<export>__batch` in the module itself, the runtime's batch loop (runtime/packet/batch-loop.ts:
+ * `<export>__batch2` (BATCH_EXPORT_SUFFIX) in the module itself, the runtime's batch loop (runtime/packet/batch-loop.ts:
  * one body, encoded there) calling the program's entry directly. A call inside one module is
  * cheaper than the call from the runtime's separate loop module into the program's export (an
  * import from another instance), and V8 may inline it.
@@ -88,7 +88,7 @@ export interface LoopExport {
 }
 
 /**
- * Adds `<export>__batch` for `programs` (export name and context kind) to `binary`. Returns the
+ * Adds `<export>__batch2` for `programs` (export name and context kind) to `binary`. Returns the
  * new binary and how far every function body moved (`shift`, bytes).
  */
 export function addBatchExports(binary: Uint8Array, programs: ReadonlyArray<{ exportName: string; kind: LoopKind }>): { binary: Uint8Array; shift: number } {

@@ -1,6 +1,6 @@
 /**
  * Writes compiler/batch-loop-code.ts: each context kind's batch loop function as
- * runtime/packet/batch-loop.ts encodes it (`loopParts`), so that compiling a packet program (which
+ * runtime/packet/batch-loop.ts and batch-loop-frames.ts encode it (`loopParts`), so that compiling a packet program (which
  * puts the loop in its module, compiler/batch-export.ts) copies bytes instead of running the
  * encoder. Run after changing the loop or the layout it reads:
  *
@@ -12,7 +12,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loopParts, type LoopKind } from '../runtime/packet/batch-loop.js';
+import type { LoopKind } from '../runtime/packet/batch-loop.js';
+import { loopParts } from '../runtime/packet/batch-loop-frames.js';
 
 /** The generated file, from the repository's root. */
 export const LOOP_CODE_FILE = 'compiler/batch-loop-code.ts';

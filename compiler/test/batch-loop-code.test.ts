@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LOOP_CODE_FILE, renderLoopCode } from '../../scripts/gen-batch-loop.js';
 import { LOOP_PARTS } from '../batch-loop-code.js';
-import { loopBodyFrom, loopFunctionBody, loopModule, loopParts, uleb, type LoopKind } from '../../runtime/packet/batch-loop.js';
+import { classicLoopModule, loopBodyFrom, uleb, type LoopKind } from '../../runtime/packet/batch-loop.js';
+import { loopBody, loopModuleOf, loopParts } from '../../runtime/packet/batch-loop-frames.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KINDS: readonly LoopKind[] = ['xdp', 'skb', 'classic'];
@@ -26,11 +27,13 @@ describe('the batch loops, generated', () => {
       expect(head.slice(0, 3)).toEqual([1, 9, 0x7f]); // nine i32 locals
       expect(tail[tail.length - 1]).toBe(0x0b);
       for (const program of [0, 1, 127, 128, 300, 2 ** 31 - 1]) {
-        expect(loopFunctionBody(kind, program)).toEqual([...head, 0x10, ...uleb(program), ...tail]);
-        expect(loopBodyFrom(LOOP_PARTS[kind], program)).toEqual(loopFunctionBody(kind, program));
+        expect(loopBody(kind, program)).toEqual([...head, 0x10, ...uleb(program), ...tail]);
+        expect(loopBodyFrom(LOOP_PARTS[kind], program)).toEqual(loopBody(kind, program));
       }
-      // The runtime's loop module of the kind (calling its import 0) is a valid module.
-      expect(loopModule(kind)).toBeInstanceOf(WebAssembly.Module);
+      // The loop module of the kind (calling its import 0) is a valid module.
+      expect(loopModuleOf(kind)).toBeInstanceOf(WebAssembly.Module);
     }
+    // The runtime's own loop module is the classic filters'.
+    expect(classicLoopModule()).toBeInstanceOf(WebAssembly.Module);
   });
 });

@@ -1963,6 +1963,35 @@ program('skc_store', () => {
   });
 });
 
+program('skb_sk', () => {
+  // Against the kernel, every field and helper: runtime/test/skb-sk.test.ts. Here: the programs,
+  // and every compilation answers alike (skb->sk found, AF_INET, TCP_CLOSE) over an IPv4 frame.
+  it('programs skb_sk_tc, _act, _socket, _cg, _lwt; every compilation reads the same dummy socket', async () => {
+    const f = new Uint8Array(192);
+    f.set([0x08, 0x00, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 1, 2, 3, 192, 168, 7, 9], 12);
+    const outcomes: string[][] = [];
+    for (const engine of ENGINES) {
+      const c = await build('skb_sk', engine);
+      expect(programsOf(c)).toEqual(['skb_sk_tc tc tc', 'skb_sk_act action tc_action', 'skb_sk_socket socket socket', 'skb_sk_cg cgroup_skb/ingress cgroup_skb', 'skb_sk_lwt lwt_in lwt']);
+      const inst = await instantiate(c.wasm, {});
+      const out = inst.program('skb_sk_tc').test({ dataIn: f }).dataOut;
+      const v = new DataView(out.buffer, out.byteOffset + 64);
+      expect([v.getUint32(0, true), v.getUint32(8, true), v.getUint32(60, true)]).toEqual([1, 2, 7]);
+      outcomes.push([Buffer.from(out).toString('hex')]);
+    }
+    for (const o of outcomes.slice(1)) expect(o).toEqual(outcomes[0]);
+  });
+});
+
+program('skb_sk_release', () => {
+  it('a program the kernel refuses: bpf_sk_release(skb->sk) is E_HELPER_FAILED (details: runtime/test/skb-sk.test.ts)', async () => {
+    const c = await build('skb_sk_release');
+    expect(programsOf(c)).toEqual(['release_skb_sk tc tc']);
+    const inst = await instantiate(c.wasm, {});
+    expect(thrownBy(() => inst.program('release_skb_sk').test({ dataIn: new Uint8Array(60) }), Bpf2WasmError).code).toBe(ErrorCode.HelperFailed);
+  });
+});
+
 program('raw_syncookie', () => {
   // Against the kernel: runtime/test/raw-syncookie.test.ts. Here: every compilation gives the
   // MSS bits, the errors and a cookie that checks.

@@ -8,7 +8,8 @@
  *
  * Frame k is `lens[k]` bytes (a u32 array at `lens`), back to back from `inAt`. For each frame
  * the loop stops (returns k) when the frame is not one the loop takes (shorter than an Ethernet
- * header or longer than the test run's linear room: the caller runs it alone), when it does not
+ * header or longer than the test run's linear room, or for skbs an IP frame shorter than its
+ * header: the caller runs it alone), when it does not
  * end before `inEnd` (the caller copies the next chunk in), or when `out` passed `outLimit`.
  * Otherwise it writes the context and the test run's buffer, calls the program, and stores the
  * return value at `res[k]` and, with LOOP_COPY_OUT, the output frame at `out` (advancing it) and
@@ -22,12 +23,18 @@
  * state (batch.ts makes them accessors).
  */
 import {
-  CONTEXT_AREA, ETH_HLEN, LOOPBACK, PAGE_SIZE, PacketType, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, SkbPrivate,
-  XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
+  BpfSock, CONTEXT_AREA, ETH_HLEN, LOOPBACK, PAGE_SIZE, PacketType, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE,
+  SKB_SOCKET_AREA, SkBuff, SkbPrivate, XDP_MAX_LINEAR, XDP_PACKET_HEADROOM, XdpMd,
 } from './layout.js';
 
-/** The export of a program's batch loop inside its own module: `<program export>__batch` (compiler/batch-export.ts). */
-export const BATCH_EXPORT_SUFFIX = '__batch';
+/**
+ * The export of a program's batch loop inside its own module: `<program export>__batch2`
+ * (compiler/batch-export.ts). The number goes up when what the loop presents changes (2: the
+ * dummy socket's `struct bpf_sock` for skb->sk, and IP frames shorter than their header left to
+ * the per-frame path), so that a module compiled before keeps its loop unused and gets the
+ * runtime's loop module, which is this one.
+ */
+export const BATCH_EXPORT_SUFFIX = '__batch2';
 
 /** Loop flag: copy each output frame out. */
 export const LOOP_COPY_OUT = 1;
@@ -184,104 +191,20 @@ function copyBytes(dst: number, src: number, len: number): Code {
 /** The frame from the input (OFF) to its place in the buffer (DATA); encoded when a loop is, not at import. */
 const copyFrame = (): Code => copyBytes(DATA, OFF, LEN);
 
-/** XDP: the test run's page, headroom 256, no metadata, the loopback device. */
-function xdpFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
-  return {
-    // DATA = the frame's place (data = data_meta) in the page.
-    setup: cat(add(get(BASE), c(CONTEXT_AREA + XDP_PACKET_HEADROOM)), set(DATA)),
-    frame: cat(
-      store(get(BASE), get(DATA), XdpMd.data),
-      store(get(BASE), add(get(DATA), get(LEN)), XdpMd.data_end),
-      store(get(BASE), get(DATA), XdpMd.data_meta),
-      store(get(BASE), c(LOOPBACK.ifindex), XdpMd.ingress_ifindex),
-      store64(get(BASE), [0x42, 0], XdpMd.rx_queue_index), // rx_queue_index, egress_ifindex
-      when(flag(LOOP_ZERO_HEADROOM), zero(get(BASE), CONTEXT_AREA, XDP_PACKET_HEADROOM)),
-      copyFrame(),
-    ),
-    entryLength: c(CONTEXT_AREA + PAGE_SIZE),
-    // [data_meta, data_end)
-    output: cat(
-      load(get(BASE), XdpMd.data_meta), set(D),
-      sub(load(get(BASE), XdpMd.data_end), get(D)), set(OLEN),
-      copyBytes(OUT, D, OLEN),
-    ),
-  };
-}
+/** The encoder's pieces the XDP and skb frames use (batch-loop-frames.ts). */
+export { get, set, c, cat, add, sub, and, or, shl, shrU, eq, gtU, geU, eqz, select, load, load8, load16, load64, store, store64, when, brIf, flag, zero, copyBytes, copyFrame, BASE, OUT, OFF, LEN, DATA, D, OLEN, T, DST };
+export type { Code };
 
-/** skb: eth_type_trans on the loopback device, the Ethernet header at DATA (mac). */
-function skbFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
-  const mac = get(DATA);
-  const net = add(get(DATA), c(ETH_HLEN));
-  const fromMac = flag(LOOP_FROM_MAC);
-  // The EtherType (802.3 lengths: raw IPX 0x0001 when the payload starts ff ff, else 802.2 0x0004).
-  const type = or(shl(load8(mac, 12), c(8)), load8(mac, 13));
-  const proto = select(
-    type,
-    select(c(1), c(4), and(geU(get(LEN), c(ETH_HLEN + 2)), eq(load16(mac, 14), c(0xffff)))),
-    geU(type, c(0x600)),
-  );
-  return {
-    setup: cat(add(get(BASE), c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM)), set(DATA)),
-    frame: cat(
-      zero(get(BASE), 0, SkBuff.SIZE),
-      zero(get(DATA), -SKB_HEADROOM, SKB_HEADROOM),
-      copyFrame(),
-      store(get(BASE), mac, W_MAC),
-      store(get(BASE), net, W_NET),
-      store(get(BASE), sub(get(DATA), c(SKB_HEADROOM)), W_HEAD),
-      store(get(BASE), add(add(get(DATA), get(LEN)), c(SKB_ROOM_AFTER)), W_END),
-      store(get(BASE), select(get(LEN), sub(get(LEN), c(ETH_HLEN)), fromMac), SkBuff.len),
-      // pkt_type: 00:00:00:00:00:00 (lo's address) host; other multicast (lo's broadcast is zero too); else other host.
-      store(get(BASE), select(
-        c(PacketType.HOST),
-        select(c(PacketType.MULTICAST), c(PacketType.OTHERHOST), and(load8(mac), c(1))),
-        eqz(or(load(mac), load16(mac, 4))),
-      ), SkBuff.pkt_type),
-      // protocol in network byte order, as a little-endian u32 read sees it
-      proto, set(T),
-      or(shl(and(get(T), c(0xff)), c(8)), shrU(get(T), c(8))), set(T),
-      store(get(BASE), get(T), SkBuff.protocol),
-      store(get(BASE), c(LOOPBACK.ifindex), SkBuff.ifindex),
-      select(mac, net, fromMac), set(D),
-      store(get(BASE), get(D), SkBuff.data),
-      store(get(BASE), add(get(DATA), get(LEN)), SkBuff.data_end),
-      store(get(BASE), get(D), SkBuff.data_meta),
-      // The test run's dummy socket: family and addresses from the IPv4 / IPv6 header.
-      when(eq(get(T), c(0x0008)),
-        store(get(BASE), c(2), SkBuff.family),
-        when(geU(get(LEN), c(ETH_HLEN + 20)),
-          store(get(BASE), load(net, 16), SkBuff.remote_ip4),
-          store(get(BASE), load(net, 12), SkBuff.local_ip4))),
-      when(eq(get(T), c(0xdd86)),
-        store(get(BASE), c(10), SkBuff.family),
-        when(geU(get(LEN), c(ETH_HLEN + 40)),
-          store64(get(BASE), load64(net, 24), SkBuff.remote_ip6),
-          store64(get(BASE), load64(net, 32), SkBuff.remote_ip6 + 8),
-          store64(get(BASE), load64(net, 8), SkBuff.local_ip6),
-          store64(get(BASE), load64(net, 16), SkBuff.local_ip6 + 8))),
-    ),
-    // r2 spans the whole room, as the test run's (checked mode reads what helpers grow into).
-    entryLength: add(c(CONTEXT_AREA + SKB_ROOM_BEFORE + SKB_HEADROOM + SKB_ROOM_AFTER), get(LEN)),
-    // [data, data_end); a socket filter run from the network header gets a zeroed Ethernet header back in front.
-    output: cat(
-      load(get(BASE), SkBuff.data), set(D),
-      sub(load(get(BASE), SkBuff.data_end), get(D)), set(OLEN),
-      get(OUT), set(DST),
-      when(eqz(fromMac),
-        store64(get(OUT), [0x42, 0]), store(get(OUT), c(0), 8), [...get(OUT), ...c(0), 0x3b, 1, 12], // i32.store16
-        add(get(OUT), c(ETH_HLEN)), set(DST)),
-      copyBytes(DST, D, OLEN),
-      sub(add(get(DST), get(OLEN)), get(OUT)), set(OLEN),
-    ),
-  };
-}
+/** What a context kind adds to the loop: its setup, a frame's own stop condition, the frame's buffer, r2, the output frame. */
+export interface FrameCode { setup: Code; refuse: Code; frame: Code; entryLength: Code; output: Code }
 
 /**
  * Classic filters (runtime/capture/classic.ts's calling convention): the captured bytes at the
  * data address followed by the original length (u32), r1 = their address, r2 = their length.
  */
-function classicFrame(): { setup: Code; frame: Code; entryLength: Code; output: Code } {
+export function classicFrame(): FrameCode {
   return {
+    refuse: [],
     setup: cat(get(BASE), set(DATA)),
     frame: cat(copyFrame(), store(add(get(DATA), get(LEN)), load(add(get(LENS), shl(get(I), c(2))), ORIG_LENS))),
     entryLength: get(LEN),
@@ -305,8 +228,7 @@ export interface LoopParts {
  * encoding cost ~0.5-0.8 ms of a fresh process's first compile of an XDP or skb program. The
  * runtime's loop modules run it once per kind (`loopModule`).
  */
-export function loopParts(kind: LoopKind): LoopParts {
-  const k = kind === 'xdp' ? xdpFrame() : kind === 'skb' ? skbFrame() : classicFrame();
+export function loopParts(kind: LoopKind, k: FrameCode): LoopParts {
   const head = cat(
     [1, LOCALS, I32], // the locals: LOCALS i32
     k.setup,
@@ -319,6 +241,7 @@ export function loopParts(kind: LoopKind): LoopParts {
     brIf(1, gtU(sub(get(LEN), c(LOOP_MIN_LEN[kind])), c(LOOP_MAX_LEN[kind] - LOOP_MIN_LEN[kind]))),
     brIf(1, gtU(add(get(OFF), get(LEN)), get(IN_END))),
     brIf(1, gtU(get(OUT), get(LIMIT))),
+    k.refuse,
     store(get(BASE), get(I), W_PROGRESS),
     store(get(BASE), get(OFF), W_OFF),
     k.frame,
@@ -357,13 +280,13 @@ export const LOOP_TYPE: readonly number[] = [0x60, 9, ...Array<number>(9).fill(I
  * function index `program`: the runtime's loop module calls its import 0; the compiler puts the
  * same body into the program's module (compiler/batch-export.ts) to call the entry directly.
  */
-export function loopFunctionBody(kind: LoopKind, program: number): number[] {
-  return loopBodyFrom(loopParts(kind), program);
+export function loopFunctionBody(kind: LoopKind, frame: FrameCode, program: number): number[] {
+  return loopBodyFrom(loopParts(kind, frame), program);
 }
 
 /** The loop module of one context kind: imports env.memory and p.f (the program), exports `batch`. */
-function loopWasm(kind: LoopKind): Uint8Array<ArrayBuffer> {
-  const code = loopFunctionBody(kind, 0);
+export function loopWasm(kind: LoopKind, frame: FrameCode): Uint8Array<ArrayBuffer> {
+  const code = loopFunctionBody(kind, frame, 0);
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [2, 0x60, 2, I32, I32, 1, I32, ...LOOP_TYPE]),
@@ -374,8 +297,12 @@ function loopWasm(kind: LoopKind): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-const modules: Partial<Record<LoopKind, WebAssembly.Module>> = {};
-/** The loop module of `kind` (compiled once per process). */
-export function loopModule(kind: LoopKind): WebAssembly.Module {
-  return (modules[kind] ??= new WebAssembly.Module(loopWasm(kind)));
+let classicModule: WebAssembly.Module | undefined;
+/**
+ * The runtime's loop module, for classic filters (compiled once per process). XDP and skb
+ * programs have their loop in their own module (compiler/batch-export.ts); their frames' code
+ * (batch-loop-frames.ts) is not part of the runtime.
+ */
+export function classicLoopModule(): WebAssembly.Module {
+  return (classicModule ??= new WebAssembly.Module(loopWasm('classic', classicFrame())));
 }

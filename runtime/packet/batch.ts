@@ -26,10 +26,10 @@ import { Bpf2WasmError, BpfRuntimeError, ErrorCode } from '../errors.js';
 import type { Manifest } from '../abi.js';
 import { CONTEXT_AREA, ETH_HLEN, PAGE_SIZE, SHINFO_SIZE, SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkbPrivate, XDP_PACKET_HEADROOM } from './layout.js';
 import { unreleasedIn, withRun, type PacketEffects, type PacketRun, type RunSockets, type SkbRun, type XdpRun } from './state.js';
-import { contextKind, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
+import { contextKind, shortIpHeader, testRunPacket, type PacketEngine, type PacketProgram, type PacketTestResult, type SkbDataMode } from './testrun.js';
 import {
   CLASSIC_MAX_LEN, LOOP_COPY_OUT, LOOP_FROM_MAC, LOOP_MAX_FRAMES, LOOP_MAX_LEN, LOOP_ZERO_HEADROOM, OLENS, ORIG_LENS,
-  W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, loopModule, type BatchLoop, type LoopKind,
+  W_MAC, W_END, W_NET, W_OFF, W_PROGRESS, classicLoopModule, type BatchLoop,
 } from './batch-loop.js';
 
 /** A program's raw exported entry, for a Wasm loop to call, and how its faults become typed errors. */
@@ -256,7 +256,7 @@ export function testBatchPacket(
   if (!fast) {
     for (let i = 0, at = 0; i < n; at += frames.length(i++)) one(i, at);
   } else {
-    const fromMac = program.type === 'tc' || program.type === 'tc_action' || program.type === 'lwt' || (program.type === 'socket' && skbData === 'mac');
+    const fromMac = program.type === 'tc' || program.type === 'tc_action' || (program.type === 'socket' && skbData === 'mac');
     const flags = (res.keep ? LOOP_COPY_OUT : 0) | (kind === 'xdp' && fast.headroom ? LOOP_ZERO_HEADROOM : 0) | (kind === 'skb' && fromMac ? LOOP_FROM_MAC : 0);
     fastBatch(fast, flags, frames, res, one);
   }
@@ -271,11 +271,11 @@ export function testBatchPacket(
 /** The loop instance of each program entry (built once). */
 const loops = new WeakMap<WebAssembly.ExportValue, BatchLoop>();
 
-/** The runtime's loop module instantiated over `entry` (for modules without a batch export: older modules, classic filters). */
-function loopOf(kind: LoopKind, engine: BatchEngine, entry: RawEntry): BatchLoop {
+/** The runtime's loop module instantiated over `entry` (a classic filter's). */
+function classicLoopOf(engine: BatchEngine, entry: RawEntry): BatchLoop {
   let loop = loops.get(entry.fn);
   if (!loop) {
-    const inst = new WebAssembly.Instance(loopModule(kind), { env: { memory: engine.memory }, p: { f: entry.fn } });
+    const inst = new WebAssembly.Instance(classicLoopModule(), { env: { memory: engine.memory }, p: { f: entry.fn } });
     loop = inst.exports.batch as BatchLoop;
     loops.set(entry.fn, loop);
   }
@@ -333,13 +333,15 @@ function prepared(engine: BatchEngine, program: PacketProgram): Prepared | undef
   if (p === undefined) {
     const kind = contextKind(program.type);
     const entry = kind && batchFastPath(engine, program) ? engine.rawEntry!(program.name) : undefined;
-    p = kind && entry ? prepare(engine, kind, entry, program.name) : null;
+    // The loop is in the module (compiler/batch-export.ts); a module compiled before it (no
+    // `__batch2` export) runs its batches frame by frame.
+    p = kind && entry?.batch ? prepare(engine, kind, entry, entry.batch as BatchLoop, program.name) : null;
     byName.set(program.name, p);
   }
   return p ?? undefined;
 }
 
-function prepare(engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry, program: string): Prepared {
+function prepare(engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry, loop: BatchLoop, program: string): Prepared {
   const memory = engine.memory;
   const base = engine.dataAddress;
   const cache = {};
@@ -389,7 +391,7 @@ function prepare(engine: BatchEngine, kind: 'xdp' | 'skb', entry: RawEntry, prog
   const m = engine.manifest!;
   const p: Prepared = {
     engine, kind, entry, memory, base, cache, run, res: undefined, first: 0, endSockets, leaks: [],
-    loop: (entry.batch as BatchLoop | undefined) ?? loopOf(kind, engine, entry),
+    loop,
     // A callx module may call any helper.
     headroom: m.usesCallx || m.helpers.some((h) => h.name === 'bpf_xdp_adjust_head' || h.name === 'bpf_xdp_adjust_meta'),
   };
@@ -438,8 +440,9 @@ function fastBatch(p: Prepared, flags: number, frames: FrameSource, res: Results
   try {
     while (i < n) {
       const len = frames.length(i);
-      if (len < ETH_HLEN || len > maxLen) {
-        // Runts are refused, longer frames take fragments or are refused: alone, in order.
+      if (len < ETH_HLEN || len > maxLen || (kind === 'skb' && shortIpHeader(frames.frame(i, at)) !== undefined)) {
+        // Runts and (skb) IP frames shorter than their header are refused, longer frames take
+        // fragments or are refused: alone, in order (the loop stops before them).
         one(i, at);
         at += len;
         i++;
@@ -502,7 +505,7 @@ export function classicBatch(engine: BatchEngine, program: string, frames: reado
     for (let i = 0; i < n; i++) out[i] = single(frames[i]!);
     return out;
   }
-  const loop = loopOf('classic', engine, entry);
+  const loop = classicLoopOf(engine, entry);
   const memory = engine.memory;
   const base = engine.dataAddress;
   const cache = {};

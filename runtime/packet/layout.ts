@@ -15,6 +15,56 @@ export const SkBuff = {
   sk: 168, gso_size: 176, tstamp_type: 180, hwtstamp: 184, SIZE: 192,
 } as const;
 
+/** `struct bpf_sock` field offsets (linux/bpf.h); 80 bytes. */
+export const BpfSock = {
+  bound_dev_if: 0, family: 4, type: 8, protocol: 12, mark: 16, priority: 20, src_ip4: 24, src_ip6: 28, src_port: 44,
+  dst_port: 48, dst_ip4: 52, dst_ip6: 56, state: 72, rx_queue_mapping: 76, SIZE: 80,
+} as const;
+
+/**
+ * Bytes at the end of an skb run's room kept for socket structs (runtime/packet/sockets.ts): the
+ * test run's dummy socket first (skbDummySock), then the lookups' `struct bpf_sock`s up to the
+ * middle, then `struct bpf_tcp_sock`s.
+ */
+export const SKB_SOCKET_AREA = 4096;
+
+/**
+ * Where an skb run whose room ends at `end` keeps the `struct bpf_sock` of the test run's dummy
+ * socket, which `__sk_buff.sk` points to: the start of the socket area.
+ */
+export const skbDummySock = (end: number): number => end - SKB_SOCKET_AREA;
+
+/**
+ * The `struct bpf_sock` the kernel's test run presents for its dummy socket (net/bpf/test_run.c
+ * bpf_prog_test_run_skb: sk_alloc(AF_UNSPEC) zeroed, sock_init_data(NULL, sk): TCP_CLOSE and no
+ * rx queue, then the family and the addresses from the IPv4 / IPv6 header), as
+ * bpf_sock_convert_ctx_access reads it: AF_INET with src_ip4 / dst_ip4 the header's saddr /
+ * daddr (when the 20 bytes are there), AF_INET6 with src_ip6 / dst_ip6 (40 bytes), AF_UNSPEC for
+ * anything else; state TCP_CLOSE (7), rx_queue_mapping -1 (NO_QUEUE_MAPPING), the rest 0 (no
+ * bound device, type, protocol, mark, priority or ports). `protocol` is skb->protocol as
+ * `__sk_buff.protocol` holds it; `l3` the bytes from the network header. Written at `at`, and
+ * `__sk_buff.sk` of the context at `ctx` set to it.
+ */
+export function writeSkbDummySock(bytes: Uint8Array, view: DataView, ctx: number, at: number, protocol: number, l3: Uint8Array): void {
+  bytes.fill(0, at, at + BpfSock.SIZE);
+  if (protocol === 0x0008) {
+    view.setUint32(at + BpfSock.family, 2, true);
+    if (l3.length >= 20) {
+      bytes.set(l3.subarray(12, 16), at + BpfSock.src_ip4);
+      bytes.set(l3.subarray(16, 20), at + BpfSock.dst_ip4);
+    }
+  } else if (protocol === 0xdd86) {
+    view.setUint32(at + BpfSock.family, 10, true);
+    if (l3.length >= 40) {
+      bytes.set(l3.subarray(8, 24), at + BpfSock.src_ip6);
+      bytes.set(l3.subarray(24, 40), at + BpfSock.dst_ip6);
+    }
+  }
+  view.setUint32(at + BpfSock.state, 7, true);
+  view.setInt32(at + BpfSock.rx_queue_mapping, -1, true);
+  view.setBigUint64(ctx + SkBuff.sk, BigInt(at), true);
+}
+
 /**
  * bpf2wasm's own fields after `struct __sk_buff` in the context area, set by an skb test run for
  * its duration (zero otherwise): the addresses of the Ethernet header, the network header and the

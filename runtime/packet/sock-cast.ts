@@ -14,6 +14,9 @@
  * - unix_sock: AF_UNIX, which no host socket is; mptcp_sock: an MPTCP subflow, which no host
  *   socket is: both always NULL.
  *
+ * `skb->sk` of an skb test run (the kernel's dummy socket, sockets.ts isDummySock) is taken and
+ * gives NULL from every cast, as the kernel's.
+ *
  * The struct is a slot of the module's cast area (`manifest.sockCasts`, after the maps' key
  * scratch: the instance's own memory, inside checked mode's span, apart from maps and run
  * buffers), one per socket per run, zeroed and sized as the host BTF's struct, the fields the
@@ -28,7 +31,7 @@
 import type { SockCastManifest, SockLayout } from '../abi.js';
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import type { NetSocket, NetState } from './net.js';
-import { ipv6V4Addresses } from './sockets.js';
+import { ipv6V4Addresses, isDummySock } from './sockets.js';
 import { runSockets, type CastState, type PacketRun, type RunSockets } from './state.js';
 
 const TCP_SYN_RECV = 3;
@@ -301,6 +304,9 @@ function socketIndexAt(st: RunSockets | undefined, sk: number): number | undefin
  */
 export function sockCast(area: SockCastArea, net: NetState, u8: () => Uint8Array, run: PacketRun | undefined, sk: number, id: number, tcpDefaults: Readonly<Record<string, number>>): number {
   const cast = SOCK_CASTS.get(id)!;
+  // skb->sk, the test run's dummy socket (bpf_dummy_proto, protocol 0, TCP_CLOSE, never AF_UNIX
+  // or an MPTCP subflow): every cast is NULL.
+  if (isDummySock(run, sk)) return 0;
   const st = run ? runSockets.get(run) : undefined;
   const index = socketIndexAt(st, sk);
   if (index === undefined || !st) {

@@ -6,21 +6,19 @@
  * packet never reaches (XDP: the page's skb_shared_info tail; skb: the end of the buffer's room);
  * bpf_sk_release drops the reference. A run that ends holding a reference fails, as the kernel's
  * verifier refuses such a program ("Unreleased reference"). bpf_get_socket_cookie /
- * bpf_get_socket_uid see the test run's dummy socket.
+ * bpf_get_socket_uid see the test run's dummy socket, and the helpers that take a socket take
+ * skb->sk, that socket's `struct bpf_sock` (isDummySock), with the kernel's answers for it.
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
-import { PAGE_SIZE, SkBuff, XdpMd } from './layout.js';
+import { BpfSock, PAGE_SIZE, SKB_SOCKET_AREA, SkBuff, XdpMd, skbDummySock } from './layout.js';
 import type { IpBytes, NetSocket, NetState } from './net.js';
 import { castOwner } from './sock-cast.js';
 import { runSockets, type PacketRun, type RunSockets } from './state.js';
 
 export { unreleasedSockets } from './state.js';
 
-/** `struct bpf_sock` field offsets (linux/bpf.h); 80 bytes. */
-export const BpfSock = {
-  bound_dev_if: 0, family: 4, type: 8, protocol: 12, mark: 16, priority: 20, src_ip4: 24, src_ip6: 28, src_port: 44,
-  dst_port: 48, dst_ip4: 52, dst_ip6: 56, state: 72, rx_queue_mapping: 76, SIZE: 80,
-} as const;
+/** `struct bpf_sock` field offsets (their home is layout.ts). */
+export { BpfSock };
 
 /**
  * `struct bpf_tcp_sock` field offsets (linux/bpf.h); 112 bytes. bytes_received and bytes_acked
@@ -44,8 +42,7 @@ const TCP_CLOSE = 7;
 const TCP_LISTEN = 10;
 const V4_MAPPED = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
 const LOOPBACK4_IPV6 = new Uint8Array([127, 0, 0, 6]);
-/** Bytes at the end of an skb run's room kept for socket structs. */
-export const SKB_SOCKET_AREA = 4096;
+export { SKB_SOCKET_AREA };
 
 let nextCookie = 0x1000n;
 
@@ -68,10 +65,21 @@ function stateOf(run: PacketRun): RunSockets {
 
 /**
  * The area of a run's buffer the packet never reaches, where `struct bpf_sock`s go (skb runs:
- * the first half of the socket area; the second half holds `struct bpf_tcp_sock`s).
+ * the first half of the socket area after the test run's dummy socket; the second half holds
+ * `struct bpf_tcp_sock`s).
  */
 function socketArea(run: PacketRun): [number, number] {
-  return run.kind === 'xdp' ? [run.hardEnd, run.hardStart + PAGE_SIZE] : [run.end - SKB_SOCKET_AREA, run.end - SKB_SOCKET_AREA / 2];
+  return run.kind === 'xdp' ? [run.hardEnd, run.hardStart + PAGE_SIZE] : [skbDummySock(run.end) + BpfSock.SIZE, run.end - SKB_SOCKET_AREA / 2];
+}
+
+/**
+ * Whether `sk` is `skb->sk` of the run: the `struct bpf_sock` of the test run's dummy socket
+ * (layout.ts writeSkbDummySock), which every skb test run gives its skb. It is no host socket:
+ * AF_INET / AF_INET6 / AF_UNSPEC by the packet, TCP_CLOSE, protocol and type 0, a full socket
+ * (sk_fullsock) that no helper takes for TCP, a listener or any cast's struct.
+ */
+export function isDummySock(run: PacketRun | undefined, sk: number): boolean {
+  return run?.kind === 'skb' && (sk >>> 0) === skbDummySock(run.end);
 }
 
 const same = (a: IpBytes, b: IpBytes): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -238,6 +246,9 @@ export function skRelease(run: PacketRun | undefined, sk: number): number {
   // So does the struct a bpf_skc_to_* cast returned (sock-cast.ts).
   sk = castOwner(st, sk) ?? sk;
   const held = st?.held.get(sk >>> 0) ?? 0;
+  if (isDummySock(run, sk)) {
+    throw new BpfRuntimeError(ErrorCode.HelperFailed, 'bpf_sk_release of skb->sk, the test run\'s socket, which the program holds no reference to (the kernel\'s verifier refuses the program)', { helper: 'bpf_sk_release' });
+  }
   if (!st || held === 0) {
     throw new BpfRuntimeError(ErrorCode.HelperFailed, `bpf_sk_release of 0x${(sk >>> 0).toString(16)}, which is not a socket reference this run holds (the kernel's verifier refuses the program)`, { helper: 'bpf_sk_release' });
   }
@@ -273,6 +284,8 @@ export function socketAt(net: NetState, run: PacketRun | undefined, sk: number):
  * gets -ENOENT, as the kernel gives it on such a host.
  */
 export function syncookie(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number, iph: number, iphLen: number, th: number, thLen: number, gen: boolean): number {
+  // skb->sk (the test run's dummy socket, protocol 0) is no host socket: -EINVAL, as the kernel's
+  // checks give it whatever the headers.
   const s = socketAt(net, run, sk);
   const tl = thLen >>> 0;
   const t = th >>> 0;
@@ -313,6 +326,8 @@ function sockOf(net: NetState, run: PacketRun | undefined, sk: number, helper: s
  * socket (sk_fullsock). A pointer the run did not hand out is an error (the verifier's).
  */
 export function skFullsock(net: NetState, run: PacketRun | undefined, sk: number): number {
+  // The dummy socket is TCP_CLOSE: a full socket.
+  if (isDummySock(run, sk)) return sk >>> 0;
   const s = sockOf(net, run, sk, 'bpf_sk_fullsock');
   return TCP_NEW_SYN_RECV_STATES.has(s.state) ? 0 : sk >>> 0;
 }
@@ -329,6 +344,8 @@ export const TCP_SOCK_DEFAULTS: Readonly<Partial<Record<keyof typeof BpfTcpSock,
  * else 0. The pointer shares its socket's reference: bpf_sk_release takes either.
  */
 export function tcpSock(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number): number {
+  // The dummy socket's sk_protocol is 0.
+  if (isDummySock(run, sk)) return 0;
   const s = sockOf(net, run, sk, 'bpf_tcp_sock');
   if (TCP_NEW_SYN_RECV_STATES.has(s.state) || s.protocol !== 6 || run?.kind !== 'skb') return 0;
   const at = slot(stateOf(run).tcpAt, net.sockets.indexOf(s), run.end - SKB_SOCKET_AREA / 2, run.end, BpfTcpSock.SIZE, 'bpf_tcp_sock');
@@ -349,6 +366,8 @@ export function tcpSock(net: NetState, mem: Uint8Array, run: PacketRun | undefin
  * takes no reference (the kernel's listener is RCU-protected): it is not to be released.
  */
 export function listenerSock(net: NetState, mem: Uint8Array, run: PacketRun | undefined, sk: number, dif: number): number {
+  // The dummy socket is TCP_CLOSE, no listener.
+  if (isDummySock(run, sk)) return 0;
   let s: NetSocket | undefined = sockOf(net, run, sk, 'bpf_get_listener_sock');
   if (s.state === TCP_SYN_RECV) s = tcpListener(net.sockets, s.family, s.localIp, s.localPort, dif);
   if (!s || s.protocol !== 6 || s.state !== TCP_LISTEN) return 0;
@@ -366,6 +385,6 @@ const EOPNOTSUPP = -95;
  */
 export function skAssign(net: NetState, run: PacketRun | undefined, sk: number, flags: bigint): number {
   if ((sk >>> 0) === 0 || BigInt.asUintN(64, flags) !== 0n) return EINVAL;
-  sockOf(net, run, sk, 'bpf_sk_assign');
+  if (!isDummySock(run, sk)) sockOf(net, run, sk, 'bpf_sk_assign');
   return EOPNOTSUPP;
 }

@@ -11,15 +11,20 @@
  * dataOut is [data_meta, data_end) plus the fragments.
  *
  * skb (tc, socket filters, cgroup_skb, lwt): `eth_type_trans` on the loopback device decides
- * `protocol` and `pkt_type`; tc and lwt programs see the frame from its Ethernet header, socket
- * filters from the network header (`skbData: 'network'`, the kernel's choice) or, as an AF_PACKET
+ * `protocol` and `pkt_type`; tc programs see the frame from its Ethernet header, lwt and cgroup_skb
+ * programs from the network header, socket filters from the network header (`skbData: 'network'`, the kernel's choice) or, as an AF_PACKET
  * SOCK_RAW socket gives them, from the Ethernet header (`skbData: 'mac'`). After a
  * `'network'` run the kernel puts back a zeroed Ethernet header: dataOut starts with 14 zero bytes.
+ * Every skb run's skb belongs to the kernel's dummy socket: `__sk_buff.sk` points to its
+ * `struct bpf_sock` (layout.ts writeSkbDummySock), and `__sk_buff.family` and the addresses read it.
+ * Its addresses come from the IP header, so an IPv4 frame with less than 20 bytes after the
+ * Ethernet header, or an IPv6 frame with less than 40, is refused (EINVAL), as by the kernel.
  */
 import { BpfRuntimeError, ErrorCode } from '../errors.js';
 import {
   CONTEXT_AREA, ETH_HLEN, GSO_LEGACY_MAX_SIZE, GSO_MAX_SEGS, LOOPBACK, MAX_SKB_FRAGS, PAGE_SIZE, PacketType, SHINFO_SIZE,
   SKB_HEADROOM, SKB_MAX_DATA, SKB_ROOM_AFTER, SKB_ROOM_BEFORE, SkBuff, SkbPrivate, XDP_META_MAX, XDP_PACKET_HEADROOM, XdpMd,
+  skbDummySock, writeSkbDummySock,
 } from './layout.js';
 import { netStateOf, unreleasedSockets, withRun, type PacketEffects, type PacketRun, type SkbRun, type XdpRun } from './state.js';
 
@@ -294,6 +299,19 @@ export function ethProtocol(frame: Uint8Array): number {
   return ((proto & 0xff) << 8) | (proto >> 8);
 }
 
+/**
+ * Why the skb test run refuses `frame` (from its Ethernet header) for its IP header, or undefined:
+ * IPv4 with less than 20 bytes after the Ethernet header, IPv6 with less than 40
+ * (bpf_prog_test_run_skb: EINVAL before it reads the addresses for its dummy socket).
+ */
+export function shortIpHeader(frame: Uint8Array): string | undefined {
+  if (frame.length < ETH_HLEN) return undefined;
+  const type = (frame[12]! << 8) | frame[13]!;
+  const need = type === 0x0800 ? 20 : type === 0x86dd ? 40 : 0;
+  const have = frame.length - ETH_HLEN;
+  return have < need ? `the ${need === 20 ? 'IPv4' : 'IPv6'} frame has ${have} bytes after its Ethernet header, less than the ${need} of its header` : undefined;
+}
+
 function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array, opts: PacketTestOptions, repeat: number): PacketTestResult {
   const name = program.name;
   const size = dataIn.length;
@@ -305,6 +323,8 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
   const ctx = ctxFrom(name, opts.ctxIn, SkBuff.SIZE);
   const cv = ctx ? new DataView(ctx.buffer) : undefined;
   if (ctx) checkSkbCtx(name, ctx);
+  const short = opts.allowRunts ? undefined : shortIpHeader(dataIn);
+  if (short) throw refuse(name, 'EINVAL', short);
   const ifindex = cv?.getUint32(SkBuff.ifindex, true) ?? 0;
   const device = ifindex > 1 ? netStateOf(engine.memory)?.interfaces.get(ifindex) : undefined;
   if (ifindex > 1 && !device) throw refuse(name, 'ENODEV', `no device with ifindex ${ifindex} (the test run has the loopback device, 1, and the interfaces of the host's net state)`);
@@ -365,6 +385,8 @@ function runSkb(engine: PacketEngine, program: PacketProgram, dataIn: Uint8Array
     }
   }
   const run: SkbRun = { kind: 'skb', ctx: base, head, end: end + SKB_ROOM_AFTER, mac, network, l2: fromMac, effects: {} };
+  // skb->sk: that dummy socket's `struct bpf_sock`, at the start of the run's socket area.
+  writeSkbDummySock(bytes, v, base, skbDummySock(run.end), protocol, l3);
   // The headers negative LD_ABS offsets reach (SKF_LL_OFF, SKF_NET_OFF), and skb->head (the
   // kernel's test-run buffer starts NET_SKB_PAD + NET_IP_ALIGN before the Ethernet header).
   put(SkbPrivate.mac, mac);

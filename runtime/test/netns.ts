@@ -1,8 +1,8 @@
 /**
  * A host network (runtime/packet/net.ts's `HostNetwork`) built for real in a fresh Linux network
  * namespace with `ip` (veth pairs by consecutive interfaces, addresses, per-interface forwarding,
- * routes, neighbours), an object loaded with bpftool, and `bpftool prog run` inside the
- * namespace: the kernel reference of fib-oracle.test.ts and sk-oracle.test.ts.
+ * routes, neighbours), an object loaded with bpftool (its maps pinned, for mapLookup), and
+ * `bpftool prog run` inside the namespace: the kernel reference of fib-oracle.test.ts and sk-oracle.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -91,7 +91,7 @@ export class KernelHost {
       }
     }
     mkdirSync(this.pin, { recursive: true });
-    const load = run('bpftool', ['prog', 'loadall', object, `${this.pin}/p`]);
+    const load = run('bpftool', ['prog', 'loadall', object, `${this.pin}/p`, 'pinmaps', `${this.pin}/m`]);
     if (!load.ok) return `bpf() refused ${path.basename(object)}: ${load.err.trim().split('\n').pop() ?? ''}`;
     return undefined;
   }
@@ -120,6 +120,14 @@ export class KernelHost {
     if (!r.ok) return { error: r.err.trim() };
     const m = /Return value: (\d+)/.exec(r.out + r.err);
     return m ? { retval: Number(m[1]), dataOut: Buffer.from(readFileSync(fout)).toString('hex') } : { error: r.out };
+  }
+
+  /** The value of `map` (of the loaded object) at `key`, as `bpftool map lookup` gives it; undefined when it has none. */
+  mapLookup(map: string, key: Uint8Array): Uint8Array | undefined {
+    const r = run('bpftool', ['-j', 'map', 'lookup', 'pinned', `${this.pin}/m/${map}`, 'key', ...[...key].map(String)]);
+    if (!r.ok) return undefined;
+    const v = (JSON.parse(r.out) as { value?: string[] }).value;
+    return v ? Uint8Array.from(v.map((x) => parseInt(x, 16))) : undefined;
   }
 
   /** Removes the namespace, the pins and the work directory. */

@@ -160,7 +160,10 @@ describe('socket filters: skbData', () => {
     expect(run(inst, 'dns_only', IP(17, udp({ dport: 54 }))).retval).toBe(0);
     expect(run(inst, 'dns_only', IP(6, tcp({ dport: 53, flags: SYN }))).retval).toBe(0);
     expect(run(inst, 'dns_only', IP(17, udp({ dport: 53 }), { fragOff: 8 })).retval).toBe(0);
-    expect(run(inst, 'dns_only', ether(ETH_P.IP, [0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17])).retval).toBe(0);
+    // A whole IPv4 header and no UDP header: the port load is past the end.
+    expect(run(inst, 'dns_only', ether(ETH_P.IP, [0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2])).retval).toBe(0);
+    // Less than an IPv4 header: the test run refuses the frame, as the kernel's (EINVAL).
+    expect(() => run(inst, 'dns_only', ether(ETH_P.IP, [0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17]))).toThrow(/EINVAL: the IPv4 frame has 10 bytes/);
     // From the Ethernet header (skbData 'mac'), offset 0 is a MAC address: nothing matches.
     expect(run(inst, 'dns_only', IP(17, udp({ dport: 53 })), { skbData: 'mac' }).retval).toBe(0);
   });
@@ -311,7 +314,7 @@ describe('run --program P needs only what P uses', () => {
   it('a kernel helper bpf2wasm lacks fails only the program that calls it, when it calls it', async () => {
     const inst = await load('lazy_helper');
     expect(run(inst, 'plain', IP(17, udp({ dport: 9 }))).retval).toBe(2);
-    expect(run(inst, 'uses_missing', ether(ETH_P.IP, [1, 2])).retval).toBe(1);
+    expect(run(inst, 'uses_missing', ether(ETH_P.ARP, [1, 2])).retval).toBe(1);
     const e = refusal(() => run(inst, 'uses_missing', IP(17, udp({ dport: 9 }))));
     expect(e.code).toBe(ErrorCode.UnknownHelper);
     expect(e.location.helper).toBe('bpf_dynptr_from_mem');

@@ -58,6 +58,8 @@ describe.skipIf(!HAVE_BTF)('bpf_skc_to_* over net.sockets, compiled against the 
       for (const p of SKC_PROBES) {
         const out = inst.program('skc_probe').test({ dataIn: skcFrame(p) }).dataOut;
         expect([p.label, castFlags(out)]).toEqual([p.label, p.casts]);
+        // `found`: the lookup's socket, or skb->sk (the test run's dummy socket, which every cast gives NULL).
+        expect([p.label, out[SKC_ANSWER_AT]]).toEqual([p.label, p.op === 'skb-sk' || p.finds >= 0 ? 1 : 0]);
         // XDP casts the sockets its lookups return alike (it has no skb->sk).
         if (p.op !== 'skb-sk') expect([p.label, Buffer.from(inst.program('skc_probe_xdp').test({ dataIn: skcFrame(p) }).dataOut).toString('hex')]).toEqual([p.label, Buffer.from(out).toString('hex')]);
         if (p.finds < 0) continue;
@@ -128,7 +130,8 @@ describe.skipIf(!HAVE_BTF)('the TCP state through bpf_skc_to_tcp_sock', () => {
 
 describe.skipIf(!HAVE_BTF)('what the kernel refuses (test-programs/c/skc_store.c)', () => {
   const net: HostNetwork = { ...NET, sockets: [{ protocol: 'tcp', local: '10.1.0.1:80' }] };
-  const tuple = new Uint8Array([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 10, 9, 0, 1, 10, 1, 0, 1, 0x13, 0x88, 0, 80, 0, 0, 0, 0]);
+  // An IPv4 frame whose first 12 bytes after the Ethernet header are the tuple (20 in all: the test run refuses less).
+  const tuple = new Uint8Array([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00, 10, 9, 0, 1, 10, 1, 0, 1, 0x13, 0x88, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0]);
   for (const engine of engines(STORE)) {
     it(`${engine.label}: a store through the cast's struct, NULL and a stack address are E_HELPER_FAILED; releasing through the cast is the socket's release`, async () => {
       const inst = await engine.open({ net });
