@@ -183,6 +183,8 @@ const EXPECTED_FUNCS: Record<string, Record<string, string[]>> = {
   'c/sk_lookup': { xdp: ['sk_probe', 'syn_cookie'], tc: ['sk_probe_tc'] },
   'c/sk_leak': { tc: ['sk_leak'] },
   'c/sk_state': { tc: ['sk_state'] },
+  'c/skb_sk': { tc: ['skb_sk_tc'], action: ['skb_sk_act'], socket: ['skb_sk_socket'], 'cgroup_skb/ingress': ['skb_sk_cg'], lwt_in: ['skb_sk_lwt'] },
+  'c/skb_sk_release': { tc: ['release_skb_sk'] },
   'c/tc_misc': { tc: ['tc_misc'] },
   'c/tc_tunhelp': { tc: ['tc_tunhelp'] },
   'c/cgroup_array': { tc: ['under_cgroup'], 'raw_tp/sys_enter': ['task_cgroup'] },
