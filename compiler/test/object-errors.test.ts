@@ -612,6 +612,27 @@ describe('map API misuse: typed errors naming the map', () => {
     expect(inst.run(ctx, { program: 'hello' })).toBe(0n);
   });
 
+  it('a PROG_ARRAY lists its occupied slots (as a lookup of every index finds them), also with 2^24 slots', async () => {
+    const spec = loadObjectSpec(fixture('c/tail_calls.o'));
+    const small = spec.maps.find((m) => m.name === 'syscall')!.maxEntries;
+    let initial: [number, string][] = [];
+    for (const maxEntries of [small, 1 << 24]) {
+      const inst = await compileAndLoad(withMap(spec, 'syscall', { maxEntries }));
+      const m = inst.map<number, string>('syscall');
+      m.delete(1);
+      if (maxEntries === small) {
+        // Every index looked up, as the lookup-per-key walk did.
+        for (let k = 0; k < maxEntries; k++) { const v = m.get(k); if (v !== undefined) initial.push([k, v]); }
+        expect(initial.length).toBeGreaterThan(1);
+        expect({ maxEntries, entries: [...m.entries()] }).toEqual({ maxEntries, entries: initial });
+        initial = initial.filter(([k]) => k !== 1);
+      } else {
+        m.set(maxEntries - 1, 'hello_exec');
+        expect({ maxEntries, entries: [...m.entries()] }).toEqual({ maxEntries, entries: [...initial, [maxEntries - 1, 'hello_exec']] });
+      }
+    }
+  });
+
   it('maps of maps refuse themselves, unknown maps and raw addresses', async () => {
     const inst = await compileAndLoad(fixture('c/map_in_map.o'));
     const outer = inst.map('outer');

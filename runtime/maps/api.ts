@@ -196,7 +196,11 @@ export class BpfMap<K = unknown, V = unknown> {
       }
       return;
     }
-    for (const k of this.keysRaw()) {
+    // Slot arrays (prog arrays, map-of-maps arrays, cgroup arrays): only the occupied slots, read
+    // from the slots (get_next_key walks every index, and a lookup per index is slow for big ones).
+    const slotArray = t === MapType.PROG_ARRAY || t === MapType.ARRAY_OF_MAPS || t === MapType.CGROUP_ARRAY;
+    const keys = slotArray && info.keySize === 4 ? slotKeys(this.store.occupiedSlots(this.index)) : this.keysRaw();
+    for (const k of keys) {
       const v = this.lookupRaw(k);
       if (v !== undefined) yield [this.decodeKey(k) as K, this.decodeStored(v) as V];
     }
@@ -377,4 +381,13 @@ function bytesToNumber(bytes: Uint8Array): number {
   let n = 0;
   for (let i = Math.min(bytes.length, 4) - 1; i >= 0; i--) n = n * 256 + bytes[i]!;
   return n;
+}
+
+/** u32 keys (little-endian, as eBPF's) of the slot indexes. */
+function* slotKeys(slots: Iterable<number>): Generator<Uint8Array> {
+  for (const i of slots) {
+    const k = new Uint8Array(4);
+    new DataView(k.buffer).setUint32(0, i, true);
+    yield k;
+  }
 }

@@ -577,6 +577,26 @@ export class MapStore {
     this.call(e, 'clear', () => this.raw.map_clear(e.desc));
   }
 
+  /**
+   * The occupied indexes of a prog array, map-of-maps array or cgroup array (a slot holds a
+   * nonzero word), in order, read from the slots directly: get_next_key walks every index,
+   * present or not, and a lookup per index made listing a map of 10^8 slots take minutes.
+   * Other map types yield nothing.
+   */
+  *occupiedSlots(index: number): Generator<number, void, undefined> {
+    const e = this.entry(index);
+    if (!isSlotArray(e.type)) return;
+    const n = e.maxEntries;
+    const base = this.inside(e, 'get_next_key', this.raw.map_slot_value(e.desc, 0) >>> 0, 4 * n);
+    for (let i = 0; i < n;) {
+      // The memory may grow while the caller holds an entry: the view is made anew after each.
+      const at = (k: number): number => (base & 3 ? this.u32(base + 4 * k) : words[k]!);
+      const words = base & 3 ? new Uint32Array(0) : new Uint32Array(this.memory.buffer, base, n);
+      while (i < n && at(i) === 0) i++;
+      if (i < n) yield i++;
+    }
+  }
+
   /** The bytes of linear memory now (for reading what `entries` points at). */
   memoryBytes(): Uint8Array {
     return this.bytes();
