@@ -77,9 +77,12 @@ export async function buildBundle(distRoot: string): Promise<{ files: { file: st
  * the file loads, on the thread that streams it in Chromium. Given to the chunks that hold the
  * functions every compile runs, the compiler's chunk: there the first compile otherwise stops
  * ~150 times to compile a function, and the rest of the chunk is mostly what a compile runs.
- * Measured in Chromium (part (g), idle): after the import 18.7 -> 9.5 ms for the filter and
- * 36.5 -> 23.3 ms for the object, the import within noise (103 -> 107 ms); given to the object
- * runtime's chunk and the compiler entry too, the import grew by ~80 ms, so only this one.
+ * It trades import time for the time after the import. Measured in Chromium (12 alternating
+ * fresh contexts each, idle, chunks served from loopback): after the import 17.0 -> 9.8 ms for
+ * the filter and 29.4 -> 16.8 ms for the object, the import 18-25 ms longer (no download for the
+ * compile to overlap on loopback), the total ~12 ms longer (README "Cold start", session 7).
+ * Hinting the compiler entry too gained nothing after the import and cost import time; the
+ * runtime's own chunks are left alone (a host that only runs modules would pay for them).
  */
 export const FILE_HINT = '//# allFunctionsCalledOnLoad';
 
