@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 import type { HostNetwork } from '../packet/net.js';
 
 /** A command's outcome. */
@@ -136,4 +137,19 @@ export class KernelHost {
     rmSync(this.pin, { recursive: true, force: true });
     run('ip', ['netns', 'del', this.ns]);
   }
+}
+
+/**
+ * The kernel host a comparison test file runs against (KernelHost.open), closed after the file's
+ * tests; or, where it cannot be opened, why (`skip`, printed once with the file's name, for the
+ * file's skipped test to carry).
+ */
+export function kernelComparisonHost(file: string, tag: string, net: HostNetwork, object: string): { host: KernelHost | string; skip: string } {
+  const host = KernelHost.open(tag, net, object);
+  const skip = `skipped: the kernel comparison needs root, ip netns, bpftool and bpf() (${typeof host === 'string' ? host : ''})`;
+  if (typeof host === 'string') console.log(`${file}: ${skip}`);
+  afterAll(() => {
+    if (typeof host !== 'string') host.close();
+  });
+  return { host, skip };
 }

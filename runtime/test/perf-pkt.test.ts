@@ -8,13 +8,13 @@
  * has its consumer); elsewhere that part says so and skips.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileObject, planObject } from '../../compiler/object/compile-object.js';
 import { repoPath } from '../../test/support/fixtures.js';
 import { instantiate } from '../instance.js';
 import { interpretModule } from '../interpreter.js';
 import type { BpfInstance } from '../program.js';
-import { KernelHost } from './netns.js';
+import { kernelComparisonHost } from './netns.js';
 
 const OBJECT = repoPath('test-programs/c/perf_pkt.o');
 const bytes = new Uint8Array(readFileSync(OBJECT));
@@ -88,12 +88,7 @@ describe('bpf_perf_event_output with packet bytes (BPF_F_CTXLEN_MASK)', () => {
   }
 });
 
-const host = KernelHost.open('perfpkt', {}, OBJECT);
-const SKIP = `skipped: the kernel comparison needs root, ip netns, bpftool and bpf() (${typeof host === 'string' ? host : ''})`;
-if (typeof host === 'string') console.log(`perf-pkt.test.ts: ${SKIP}`);
-afterAll(() => {
-  if (typeof host !== 'string') host.close();
-});
+const { host, skip: SKIP } = kernelComparisonHost('perf-pkt.test.ts', 'perfpkt', {}, OBJECT);
 
 describe('bpf_perf_event_output with packet bytes: the kernel\'s errors', () => {
   if (typeof host === 'string') {

@@ -8,7 +8,7 @@
  * accepted by the kernel and refused here, one made here the reverse.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileObject, planObject } from '../../compiler/object/compile-object.js';
 import { repoPath } from '../../test/support/fixtures.js';
 import { thrownBy } from '../../test/support/thrown.js';
@@ -18,7 +18,7 @@ import { interpretModule } from '../interpreter.js';
 import type { BpfInstance } from '../program.js';
 import { checkHostNetwork } from '../packet/net.js';
 import { rawCheckSyncookie, rawGenSyncookie, siphash24, type SyncookieKeys } from '../packet/syncookie.js';
-import { KernelHost } from './netns.js';
+import { kernelComparisonHost } from './netns.js';
 
 const OBJECT = repoPath('test-programs/c/raw_syncookie.o');
 const bytes = new Uint8Array(readFileSync(OBJECT));
@@ -191,12 +191,7 @@ describe('raw SYN cookies on every engine', () => {
 
 // ---- the kernel ----
 
-const host = KernelHost.open('rawcookie', {}, OBJECT);
-const SKIP = `skipped: the kernel comparison needs root, ip netns, bpftool and bpf() (${typeof host === 'string' ? host : ''})`;
-if (typeof host === 'string') console.log(`raw-syncookie.test.ts: ${SKIP}`);
-afterAll(() => {
-  if (typeof host !== 'string') host.close();
-});
+const { host, skip: SKIP } = kernelComparisonHost('raw-syncookie.test.ts', 'rawcookie', {}, OBJECT);
 
 /** A test run's result with the cookie's bytes masked: the ACK's ack_seq and gen's low 32 bits. */
 function masked(v6: boolean, retval: number, out: Uint8Array): string {

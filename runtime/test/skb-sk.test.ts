@@ -11,14 +11,14 @@
  * write the packet); elsewhere that part says so and skips.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileObject, planObject } from '../../compiler/object/compile-object.js';
 import { repoPath } from '../../test/support/fixtures.js';
 import { BpfRuntimeError } from '../errors.js';
 import { instantiate } from '../instance.js';
 import { interpretModule } from '../interpreter.js';
 import type { BpfInstance } from '../program.js';
-import { KernelHost } from './netns.js';
+import { kernelComparisonHost } from './netns.js';
 
 const OBJECT = repoPath('test-programs/c/skb_sk.o');
 const bytes = new Uint8Array(readFileSync(OBJECT));
@@ -165,12 +165,7 @@ describe('skb->sk: helpers the kernel\'s verifier refuses it to', () => {
   });
 });
 
-const host = KernelHost.open('skbsk', {}, OBJECT);
-const SKIP = `skipped: the kernel comparison needs root, ip netns, bpftool and bpf() (${typeof host === 'string' ? host : ''})`;
-if (typeof host === 'string') console.log(`skb-sk.test.ts: ${SKIP}`);
-afterAll(() => {
-  if (typeof host !== 'string') host.close();
-});
+const { host, skip: SKIP } = kernelComparisonHost('skb-sk.test.ts', 'skbsk', {}, OBJECT);
 
 describe('skb->sk: the kernel\'s BPF_PROG_TEST_RUN', () => {
   if (typeof host === 'string') {

@@ -5,13 +5,13 @@
  * ctx_out's tstamp); elsewhere that part says so and skips.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileObject, planObject } from '../../compiler/object/compile-object.js';
 import { repoPath } from '../../test/support/fixtures.js';
 import { instantiate } from '../instance.js';
 import { interpretModule } from '../interpreter.js';
 import type { BpfInstance } from '../program.js';
-import { KernelHost } from './netns.js';
+import { kernelComparisonHost } from './netns.js';
 
 const OBJECT = repoPath('test-programs/c/tc_misc.o');
 const bytes = new Uint8Array(readFileSync(OBJECT));
@@ -72,12 +72,7 @@ describe('bpf_skb_change_type, bpf_skb_set_tstamp, bpf_skb_cgroup_classid', () =
   }
 });
 
-const host = KernelHost.open('tcmisc', {}, OBJECT);
-const SKIP = `skipped: the kernel comparison needs root, ip netns, bpftool and bpf() (${typeof host === 'string' ? host : ''})`;
-if (typeof host === 'string') console.log(`tc-misc.test.ts: ${SKIP}`);
-afterAll(() => {
-  if (typeof host !== 'string') host.close();
-});
+const { host, skip: SKIP } = kernelComparisonHost('tc-misc.test.ts', 'tcmisc', {}, OBJECT);
 
 describe('bpf_skb_change_type, bpf_skb_set_tstamp, bpf_skb_cgroup_classid: the kernel', () => {
   if (typeof host === 'string') {

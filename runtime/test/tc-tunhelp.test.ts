@@ -7,14 +7,14 @@
  * that part says so and skips.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileObject, planObject } from '../../compiler/object/compile-object.js';
 import { repoPath } from '../../test/support/fixtures.js';
 import { instantiate } from '../instance.js';
 import { interpretModule } from '../interpreter.js';
 import type { HostNetwork } from '../packet/net.js';
 import type { BpfInstance } from '../program.js';
-import { KernelHost } from './netns.js';
+import { kernelComparisonHost } from './netns.js';
 import { tcProbe } from './frames.js';
 
 const OBJECT = repoPath('test-programs/c/tc_tunhelp.o');
@@ -154,12 +154,7 @@ describe('bpf_redirect_peer, bpf_clone_redirect, the tunnel getters and bpf_skb_
   });
 });
 
-const host = KernelHost.open('tctun', NET, OBJECT);
-const SKIP = `skipped: the kernel comparison needs root, ip netns, bpftool and bpf() (${typeof host === 'string' ? host : ''})`;
-if (typeof host === 'string') console.log(`tc-tunhelp.test.ts: ${SKIP}`);
-afterAll(() => {
-  if (typeof host !== 'string') host.close();
-});
+const { host, skip: SKIP } = kernelComparisonHost('tc-tunhelp.test.ts', 'tctun', NET, OBJECT);
 
 describe('tc_tunhelp: the kernel', () => {
   if (typeof host === 'string') {
