@@ -21,8 +21,12 @@
  * Chromium: Debian's Chromium (`/usr/bin/chromium`, or CHROMIUM_PATH) driven by playwright-core
  * (never a downloaded browser), `--no-sandbox`. Each sample is a fresh browser context (its own
  * HTTP cache, so no code cache carries over) loading scripts/bench/cold-page/, which does the
- * same at -O0 with each build. The project is served read-only on loopback. Where Chromium or
- * playwright-core is missing, the rows say why they were skipped.
+ * same at -O0 with each build: a first visit, what the targets are judged on. Rows for a third
+ * visit follow (the bundle): a browser with a profile on disk (a fresh one per sample) loads the
+ * page three times, the files served as cacheable, so that the third load reads the scripts
+ * from the HTTP cache with the code cache V8 made for them on the second (Chromium keeps no code
+ * cache in the in-memory profile of a fresh context). The project is served read-only on
+ * loopback. Where Chromium or playwright-core is missing, the rows say why they were skipped.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,6 +66,8 @@ export interface ColdRow {
 export interface BrowserColdRow {
   what: string;
   build: ColdBuild;
+  /** The first visit (a fresh context) or the third (a profile on disk: V8's code cache). */
+  visit: 1 | 3;
   /** Median over the samples, or null when skipped. */
   importMs: number | null;
   afterImportMs: number | null;
@@ -193,44 +199,94 @@ async function unavailable(chromium: string): Promise<string | null> {
   return null;
 }
 
-/** (g) in Chromium: `samples` fresh contexts per subject and build, interleaved; medians. */
+/** Playwright's Chromium launcher and the options every launch uses. */
+type Launcher = (typeof import('playwright-core'))['chromium'];
+const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** One load of the cold-start page in `context`: its result (the page closed after). */
+async function visit(context: import('playwright-core').BrowserContext, url: string, what: string, build: ColdBuild): Promise<Sample> {
+  const page = await context.newPage();
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => (globalThis as { coldResult?: unknown }).coldResult !== undefined, undefined, { timeout: 30_000 });
+    const r = await page.evaluate(() => (globalThis as { coldResult?: unknown }).coldResult) as Sample & { error?: string };
+    if (r.error !== undefined) throw new Error(`cold start page (${what}, ${build}): ${r.error}`);
+    return r;
+  } finally {
+    await page.close();
+  }
+}
+
+/**
+ * (g) in Chromium: `samples` fresh contexts per subject and build, interleaved, then `samples`
+ * third visits per subject with the bundle; medians.
+ */
 export async function benchColdBrowser(root: string, samples: number, log: (m: string) => void): Promise<BrowserColdRow[]> {
   const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
   const why = await unavailable(chromiumPath);
-  const combos = SUBJECTS.flatMap((s) => (s.what === 'floor' ? ['bundle' as const] : BROWSER_BUILDS).map((build) => ({ ...s, build })));
-  if (why) return combos.map((c) => ({ what: c.label, build: c.build, importMs: null, afterImportMs: null, compileMs: null, totalMs: null, samples: 0, skipped: why }));
+  const combos = [
+    ...SUBJECTS.flatMap((s) => (s.what === 'floor' ? ['bundle' as const] : BROWSER_BUILDS).map((build) => ({ ...s, build, visit: 1 as const }))),
+    ...SUBJECTS.filter((s) => s.what !== 'floor').map((s) => ({ ...s, build: 'bundle' as const, visit: 3 as const })),
+  ];
+  if (why) return combos.map((c) => ({ what: c.label, build: c.build, visit: c.visit, importMs: null, afterImportMs: null, compileMs: null, totalMs: null, samples: 0, skipped: why }));
   distRootOf(root);
   const { chromium } = await import('playwright-core');
   const allowed = ['/dist/', '/scripts/bench/cold-page/', '/test-programs/c/xdp_drop_icmp.o'];
-  const server = await serveStatic(root, (p) => allowed.some((a) => p.startsWith(a)));
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const server = await serveStatic(root, (p) => allowed.some((a) => p.startsWith(a)), true);
+  const pageUrl = (c: { what: string; build: ColdBuild }): string => `${server.base}/scripts/bench/cold-page/?what=${c.what}&build=${c.build}`;
   try {
     const got = combos.map((): Sample[] => []);
+    const browser = await chromium.launch({ executablePath: chromiumPath, args: BROWSER_ARGS });
+    try {
+      for (let i = 0; i < samples; i++) {
+        for (const [k, c] of combos.entries()) {
+          if (c.visit !== 1) continue;
+          const context = await browser.newContext();
+          try {
+            got[k]!.push(await visit(context, pageUrl(c), c.what, c.build));
+          } finally {
+            await context.close();
+          }
+        }
+      }
+    } finally {
+      await browser.close();
+    }
     for (let i = 0; i < samples; i++) {
       for (const [k, c] of combos.entries()) {
-        const context = await browser.newContext();
-        try {
-          const page = await context.newPage();
-          await page.goto(`${server.base}/scripts/bench/cold-page/?what=${c.what}&build=${c.build}`);
-          await page.waitForFunction(() => (globalThis as { coldResult?: unknown }).coldResult !== undefined, undefined, { timeout: 30_000 });
-          const r = await page.evaluate(() => (globalThis as { coldResult?: unknown }).coldResult) as Sample & { error?: string };
-          if (r.error !== undefined) throw new Error(`cold start page (${c.what}, ${c.build}): ${r.error}`);
-          got[k]!.push(r);
-        } finally {
-          await context.close();
-        }
+        if (c.visit === 3) got[k]!.push(await thirdVisit(chromium, chromiumPath, pageUrl(c), c.what, c.build));
       }
     }
     return combos.map((c, k) => {
-      const row: BrowserColdRow = { what: c.label, build: c.build, ...summarise(got[k]!), samples };
-      log(`cold in Chromium ${row.what} ${row.build}: import ${row.importMs!.toFixed(1)} ms, then ${row.afterImportMs!.toFixed(1)} ms`);
+      const row: BrowserColdRow = { what: c.label, build: c.build, visit: c.visit, ...summarise(got[k]!), samples };
+      log(`cold in Chromium ${row.what} ${row.build}${c.visit === 3 ? ', third visit' : ''}: import ${row.importMs!.toFixed(1)} ms, then ${row.afterImportMs!.toFixed(1)} ms`);
       return row;
     });
   } finally {
-    await browser.close();
     await server.close();
+  }
+}
+
+/**
+ * The third of three loads of `url` by a browser with a new profile on disk, which keeps the
+ * HTTP cache and V8's code cache between loads (made on the second load of a script, written in
+ * the background: hence the pause between loads).
+ */
+async function thirdVisit(chromium: Launcher, executablePath: string, url: string, what: string, build: ColdBuild): Promise<Sample> {
+  const profile = mkdtempSync(path.join(tmpdir(), 'bpf2wasm-cold-profile-'));
+  try {
+    const context = await chromium.launchPersistentContext(profile, { executablePath, args: BROWSER_ARGS });
+    try {
+      let last: Sample | undefined;
+      for (let n = 0; n < 3; n++) {
+        last = await visit(context, url, what, build);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return last!;
+    } finally {
+      await context.close();
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
   }
 }

@@ -21,9 +21,12 @@ export interface StaticServer {
 
 /**
  * Serves the files below `root` whose URL path `allow` accepts (all by default); a path ending
- * in `/` serves its `index.html`. Anything else, or outside `root`, is 404.
+ * in `/` serves its `index.html`. Anything else, or outside `root`, is 404. With `cacheable`,
+ * responses say a browser may keep them for an hour (`cache-control: max-age=3600`), as a site
+ * would serve a release: what lets a browser with a profile on disk reuse them, and V8's code
+ * cache with them, on a later visit.
  */
-export async function serveStatic(root: string, allow: (path: string) => boolean = () => true): Promise<StaticServer> {
+export async function serveStatic(root: string, allow: (path: string) => boolean = () => true, cacheable = false): Promise<StaticServer> {
   const server = createServer((req, res) => {
     let path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     if (path.endsWith('/')) path += 'index.html';
@@ -32,7 +35,10 @@ export async function serveStatic(root: string, allow: (path: string) => boolean
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      ...(cacheable ? { 'cache-control': 'max-age=3600' } : {}),
+    });
     res.end(readFileSync(file));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
