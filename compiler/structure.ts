@@ -213,6 +213,13 @@ export function structureFunction(
   }
 
   let depth = 0;
+  /**
+   * The deepest nesting of the lists made so far: a list inside a block or loop, or inside an
+   * `if` neither of whose arms is a single `br` (which becomes br_if, lower/function.ts), is one
+   * level deeper than the list holding the statement. Every list but a shared `[br]` gets the code
+   * of a block (nodeCode), which records its level, so this ends as the deepest level of `body`.
+   */
+  let nesting = 0;
   const enter = (b: number): void => {
     if (++depth > MAX_NESTING) {
       throw new CompileError(
@@ -231,6 +238,7 @@ export function structureFunction(
    */
   const tailNodes: number[] = [];
   const tailLists: Stmt[][] = [];
+  const tailLevels: number[] = [];
 
   /**
    * The one-statement list `[br to]` (a loop's `L` label or a merge node's `B`), shared by every
@@ -249,21 +257,24 @@ export function structureFunction(
     return list;
   };
 
-  const doBranch = (from: number, to: number, out: Stmt[], tail = false): void => {
+  /** Appends the branch from `from` to `to`, or `to`'s subtree, to `out` (at nesting `level`). */
+  const doBranch = (from: number, to: number, out: Stmt[], level: number, tail = false): void => {
     if (rpo[to]! <= rpo[from]!) out.push(brList(to, true)[0]!);
     else if (isMerge(to)) out.push(brList(to, false)[0]!);
     else if (tail) {
       tailNodes.push(to);
       tailLists.push(out);
+      tailLevels.push(level);
     }
-    else doTree(to, out);
+    else doTree(to, out, level);
   };
   const isBranch = (from: number, to: number): boolean => rpo[to]! <= rpo[from]! || isMerge(to);
   /** `[br]` of an edge for which isBranch holds. */
   const branchTo = (from: number, to: number): Stmt[] => brList(to, rpo[to]! <= rpo[from]!);
 
-  /** Appends the code of x itself followed by its terminator (no merge children) to `out`. */
-  const nodeCode = (x: number, out: Stmt[]): Stmt[] => {
+  /** Appends the code of x itself followed by its terminator (no merge children) to `out`, at nesting `level`. */
+  const nodeCode = (x: number, out: Stmt[], level: number): Stmt[] => {
+    if (level > nesting) nesting = level;
     out.push({ k: 'code', block: x });
     const e = succStart[x]!;
     switch (term[x]) {
@@ -271,7 +282,7 @@ export function structureFunction(
         out.push({ k: 'return', block: x });
         break;
       case T_JUMP:
-        doBranch(x, succ[e]!, out, true);
+        doBranch(x, succ[e]!, out, level, true);
         break;
       case T_COND: {
         const t = succ[e]!;
@@ -279,15 +290,16 @@ export function structureFunction(
         if (isBranch(x, t) && !isBranch(x, f)) {
           // `if (cond) br` then the fall-through code after it, in the same list.
           out.push({ k: 'if', block: x, then: branchTo(x, t), else: NO_STMTS });
-          doBranch(x, f, out, true);
+          doBranch(x, f, out, level, true);
         } else if (isBranch(x, f) && !isBranch(x, t)) {
           out.push({ k: 'if', block: x, then: NO_STMTS, else: branchTo(x, f) });
-          doBranch(x, t, out, true);
+          doBranch(x, t, out, level, true);
         } else {
+          // Either both arms are a single `br` (then the `if` nests nothing) or neither is.
           const thenS: Stmt[] = [];
           const elseS: Stmt[] = [];
-          doBranch(x, t, thenS);
-          doBranch(x, f, elseS);
+          doBranch(x, t, thenS, level + 1);
+          doBranch(x, f, elseS, level + 1);
           out.push({ k: 'if', block: x, then: thenS, else: elseS });
         }
         break;
@@ -305,43 +317,44 @@ export function structureFunction(
 
   /**
    * x's own code appended to `target`, then wrapped in a block per merge child but the first
-   * (`ys`, lowest rpo innermost), each followed by that child's subtree; returns the outermost list.
+   * (`ys`, lowest rpo innermost), each followed by that child's subtree; returns the outermost
+   * list, which is placed at nesting `level`.
    */
-  function within(x: number, ys: number[], target: Stmt[]): Stmt[] {
-    let inner = nodeCode(x, target);
+  function within(x: number, ys: number[], target: Stmt[], level: number): Stmt[] {
+    let inner = nodeCode(x, target, level + Math.max(0, ys.length - 1));
     for (let i = ys.length - 1; i >= 1; i--) {
       const y = ys[i]!;
       const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
-      doTree(y, next);
+      doTree(y, next, level + i - 1);
       inner = next;
     }
     return inner;
   }
 
-  /** Appends the code for the dominator subtree rooted at x to `out`. */
-  function doTree(x: number, out: Stmt[]): void {
+  /** Appends the code for the dominator subtree rooted at x to `out`, a list at nesting `level`. */
+  function doTree(x: number, out: Stmt[], level: number): void {
     enter(x);
     // Iterate instead of recursing on the last merge child, so a long chain of merges costs no stack.
     for (;;) {
       const ys = mergeChildren[x]!;
       if (isLoopHeader[x]) {
         // The loop contains x and its merge children; the loop's code is everything x dominates.
-        const body = within(x, ys, []);
         if (ys.length === 0) {
+          const body = within(x, ys, [], level + 1);
           out.push({ k: 'loop', label: x, body });
           break;
         }
         const y0 = ys[0]!;
-        const loopBody: Stmt[] = [{ k: 'block', label: y0, body }];
-        doTree(y0, loopBody);
+        const loopBody: Stmt[] = [{ k: 'block', label: y0, body: within(x, ys, [], level + 2) }];
+        doTree(y0, loopBody, level + 1);
         out.push({ k: 'loop', label: x, body: loopBody });
         break;
       }
       if (ys.length === 0) {
-        within(x, ys, out);
+        within(x, ys, out, level);
         break;
       }
-      const inner = within(x, ys, []);
+      const inner = within(x, ys, [], level + 1);
       out.push({ k: 'block', label: ys[0]!, body: inner });
       x = ys[0]!;
     }
@@ -350,15 +363,14 @@ export function structureFunction(
 
   const body: Stmt[] = [];
   try {
-    doTree(0, body);
-    while (tailNodes.length > 0) doTree(tailNodes.pop()!, tailLists.pop()!);
+    doTree(0, body, 0);
+    while (tailNodes.length > 0) doTree(tailNodes.pop()!, tailLists.pop()!, tailLevels.pop()!);
   } catch (e) {
     if (e instanceof RangeError) {
       throw new CompileError(ErrorCode.TooComplex, 'control flow nests too deeply to translate', { insn: pcOf(blocks[0]!) });
     }
     throw e;
   }
-  const nesting = maxNesting(body);
   if (nesting > MAX_NESTING) {
     throw new CompileError(
       ErrorCode.TooComplex,
@@ -370,37 +382,4 @@ export function structureFunction(
   regionHeads[0] = 1;
   for (let id = 0; id < n; id++) if (isLoopHeader[id] || isMerge(id)) regionHeads[id] = 1;
   return { ok: true, body, regionHeads };
-}
-
-/** The deepest nesting of blocks, loops and ifs in `body`, computed without recursion. */
-function maxNesting(body: Stmt[]): number {
-  let max = 0;
-  const lists: Stmt[][] = [body];
-  const depths: number[] = [0];
-  const single = (l: Stmt[]): boolean => l.length === 1 && l[0]!.k === 'br';
-  while (lists.length > 0) {
-    const list = lists.pop()!;
-    const depth = depths.pop()!;
-    if (depth > max) max = depth;
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i]!;
-      if (s.k === 'block' || s.k === 'loop') {
-        lists.push(s.body);
-        depths.push(depth + 1);
-      } else if (s.k === 'if') {
-        // An arm that is a single br becomes br_if and the other arm follows inline (see lower/function.ts).
-        if (single(s.then)) {
-          lists.push(s.else);
-          depths.push(depth);
-        } else if (single(s.else)) {
-          lists.push(s.then);
-          depths.push(depth);
-        } else {
-          lists.push(s.then, s.else);
-          depths.push(depth + 1, depth + 1);
-        }
-      }
-    }
-  }
-  return max;
 }
