@@ -408,7 +408,8 @@ export class FunctionLowering {
       // The terminator is the statement's business (asked by kind: no object).
       const kind = this.insns.kind(i);
       if (kind === 'exit' || kind === 'ja' || kind === 'jcond') continue;
-      const insn = this.insns.get(i)!;
+      // Read at once and not kept (nothing below peeks again before emitInsn is done with it).
+      const insn = this.insns.peek(i)!;
       if (this.narrowing && insn.kind === 'alu' && insn.width === 64 && (insn.op === 'div' || insn.op === 'mod')) {
         // The whole block's divisions (a block cut into ranges is looked at once).
         this.narrowDone ??= new Uint8Array(this.fn.blocks.length);

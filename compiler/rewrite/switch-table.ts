@@ -219,6 +219,15 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, opt
     }
     return moves;
   };
+  /**
+   * canBeInner's tests that need no decoded instruction: most compares fail them, and are then
+   * no tree root without their compare being decoded.
+   */
+  const mayBeInner = (id: number, parent: number): boolean => {
+    const b = blocks[id]!;
+    return id !== 0 && !taken[id] && b.preds.length === 1 && b.preds[0] === parent && insns.kind(b.last) === 'jcond'
+      && b.succs[0] !== b.succs[1] && b.last - b.first <= MAX_MOVES;
+  };
   /** Whether block `id`, a successor of `parent`, can be an inner node of the tree compared as `rc`. */
   const canBeInner = (id: number, parent: number, rc: JcondInsn): boolean => {
     const b = blocks[id]!;
@@ -349,11 +358,12 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, opt
   for (let pass = 0; pass < 2; pass++) for (let ri = 0; ri < blocks.length; ri++) {
     const root = blocks[ri]!;
     if (taken[root.id]) continue;
+    // Most compares are no tree: without an inner child there are fewer than MIN_COMPARES.
+    const succs = root.succs;
+    if (!(succs.length > 0 && mayBeInner(succs[0]!, root.id)) && !(succs.length > 1 && mayBeInner(succs[1]!, root.id))) continue;
     const rc = compareOf(root);
     if (!rc) continue;
     if (pass === 0 && innerOfParent(root)) continue;
-    // Most compares are no tree: without an inner child there are fewer than MIN_COMPARES.
-    const succs = root.succs;
     if (!(succs.length > 0 && canBeInner(succs[0]!, root.id, rc)) && !(succs.length > 1 && canBeInner(succs[1]!, root.id, rc))) continue;
     const plan = planTree(root, rc);
     if (plan) plans.set(root.id, plan);
