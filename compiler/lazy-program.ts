@@ -13,8 +13,8 @@
  */
 import { decodeLddw, decodeProgram, decodeSlot, readSlotInto, ALU_OPS, JMP_OPS, programSlots, type RawSlot } from '../runtime/isa/decode.js';
 import {
-  INSN_LIST, insnTarget, insnUsesFrame, LDDW_PSEUDO_FUNC, type AluInsn, type AluOp, type Insn, type InsnList, type JmpOp,
-  type LoadInsn, type Program, type StoreImmInsn, type StoreRegInsn,
+  INSN_LIST, insnTarget, insnUsesFrame, LDDW_PSEUDO_FUNC, type AluInsn, type AluOp, type Insn, type InsnList,
+  type JcondInsn, type JmpOp, type LoadInsn, type Program, type StoreImmInsn, type StoreRegInsn,
 } from '../runtime/isa/insn.js';
 import { AluCode, Class, JmpCode, MAX_INSNS, MAX_REG, ModeCode, Op, R10, sizeBytes, Source } from '../runtime/isa/opcodes.js';
 
@@ -178,6 +178,7 @@ const PEEK_ALU: AluInsn = { kind: 'alu', pc: 0, op: 'add', width: 64, dst: 0, sr
 const PEEK_LDX: LoadInsn = { kind: 'ldx', pc: 0, size: 8, signed: false, dst: 0, src: 0, off: 0 };
 const PEEK_ST: StoreImmInsn = { kind: 'st', pc: 0, size: 8, dst: 0, off: 0, imm: 0 };
 const PEEK_STX: StoreRegInsn = { kind: 'stx', pc: 0, size: 8, dst: 0, src: 0, off: 0 };
+const PEEK_JCOND: JcondInsn = { kind: 'jcond', pc: 0, op: 'jeq', width: 64, dst: 0, src: null, imm: 0, off: 0, target: 0 };
 
 
 /**
@@ -220,8 +221,8 @@ class DecodedInsns implements InsnList {
   }
 
   /**
-   * The common arithmetic, load and store shapes (commonKind's, nine in ten instructions of a
-   * large program) are written into one object per kind, with the fields decodeSlot gives them;
+   * The common arithmetic, load, store and conditional jump shapes (commonKind's, nearly every
+   * instruction of a large program) are written into one object per kind, with the fields decodeSlot gives them;
    * the rest are decoded as by `get`.
    */
   peek(index: number): Insn | undefined {
@@ -258,6 +259,19 @@ class DecodedInsns implements InsnList {
         x.dst = raw.dst;
         x.off = raw.off;
         x.imm = raw.imm;
+        return x;
+      }
+      case K_JCOND: {
+        const x = PEEK_JCOND;
+        const isReg = (raw.opcode & Source.X) !== 0;
+        x.pc = pc;
+        x.op = JMP_BY_CODE[(raw.opcode & 0xf0) >> 4]!;
+        x.width = (raw.opcode & 0x07) === Class.JMP ? 64 : 32;
+        x.dst = raw.dst;
+        x.src = isReg ? raw.src : null;
+        x.imm = isReg ? 0 : raw.imm;
+        x.off = raw.off;
+        x.target = pc + raw.off + 1;
         return x;
       }
       case K_STX: {

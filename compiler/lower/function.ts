@@ -214,7 +214,7 @@ export class FunctionLowering {
           out.push(...switchBranch(this.switches.get(s.block)!, s.targets.map((t) => branchLabel(t.target, t.loop))));
           break;
         case 'if': {
-          const cond = lowerCond(this.insns.get(this.fn.blocks[s.block]!.last) as JcondInsn);
+          const cond = lowerCond(this.insns.peek(this.fn.blocks[s.block]!.last) as JcondInsn);
           // Short arms become selects (lower/select.ts); the statements they consumed are skipped.
           const converted = this.ifConvert(stmts, i, cond, out);
           if (converted > 0) {
@@ -408,14 +408,15 @@ export class FunctionLowering {
       // The terminator is the statement's business (asked by kind: no object).
       const kind = this.insns.kind(i);
       if (kind === 'exit' || kind === 'ja' || kind === 'jcond') continue;
-      // Read at once and not kept (nothing below peeks again before emitInsn is done with it).
-      const insn = this.insns.peek(i)!;
+      // Read at once and not kept: read again after anything that peeks.
+      let insn = this.insns.peek(i)!;
       if (this.narrowing && insn.kind === 'alu' && insn.width === 64 && (insn.op === 'div' || insn.op === 'mod')) {
         // The whole block's divisions (a block cut into ranges is looked at once).
         this.narrowDone ??= new Uint8Array(this.fn.blocks.length);
         if (!this.narrowDone[blk.id]) {
           this.narrowDone[blk.id] = 1;
           addNarrowDivisions(blk, this.insns, this.narrowDivs);
+          insn = this.insns.peek(i)!;
         }
       }
       // `r <<= 32; r >>= 32` and the like as one extension (rewrite/extend-pair.ts).

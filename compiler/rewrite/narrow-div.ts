@@ -52,7 +52,7 @@ export function addNarrowDivisions(b: BasicBlock, insns: InsnList, out: Set<numb
     // decoded anew on every get).
     const kind = insns.kind(i);
     if (kind === 'st' || kind === 'stx' || kind === 'ja' || kind === 'jcond' || kind === 'exit') continue;
-    const x = insns.get(i)!;
+    const x = insns.peek(i)!;
     if (x.kind === 'alu' && x.width === 64 && (x.op === 'div' || x.op === 'mod')) {
       const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
       if (known[x.dst] === 1 && srcKnown) out.add(x.pc);
