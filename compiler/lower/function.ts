@@ -248,16 +248,10 @@ export class FunctionLowering {
    * header's budget check and the checks of the hoisted accesses, or the loop as compiled.
    */
   private emitLoop(s: Extract<Stmt, { k: 'loop' }>, out: CodeSink): void {
-    const loop = (fast: boolean): void => {
-      out.openLoop(branchLabel(s.label, true));
-      if (!fast) this.budget.check(this.insns.pc(this.fn.blocks[s.label]!.first), out);
-      this.emitStmts(s.body, out);
-      out.close();
-    };
     const plan = this.versions.get(s.label);
     // One copy level only, and only for loops whose statements (with code placed inside) are small.
     if (!plan || this.unchecked !== null || this.stmtInsns(s.body, MAX_VERSIONED_INSNS) > MAX_VERSIONED_INSNS) {
-      loop(false);
+      this.emitLoopCopy(s, false, out);
       return;
     }
     const [done, slow] = ['W' + s.label, 'V' + s.label];
@@ -265,11 +259,19 @@ export class FunctionLowering {
     out.openBlock(slow);
     emitVersionTest(this.ctx.options, plan, this.budget, slow, out);
     this.unchecked = new Set(plan.hoisted.map((a) => a.pc));
-    loop(true);
+    this.emitLoopCopy(s, true, out);
     this.unchecked = null;
     out.push(w.br(done));
     out.close();
-    loop(false);
+    this.emitLoopCopy(s, false, out);
+    out.close();
+  }
+
+  /** One copy of a loop: the fast one leaves out the header's budget check. */
+  private emitLoopCopy(s: Extract<Stmt, { k: 'loop' }>, fast: boolean, out: CodeSink): void {
+    out.openLoop(branchLabel(s.label, true));
+    if (!fast) this.budget.check(this.insns.pc(this.fn.blocks[s.label]!.first), out);
+    this.emitStmts(s.body, out);
     out.close();
   }
 
