@@ -13,9 +13,10 @@
  */
 import { decodeLddw, decodeProgram, decodeSlot, readSlotInto, ALU_OPS, JMP_OPS, programSlots, type RawSlot } from '../runtime/isa/decode.js';
 import {
-  INSN_LIST, insnTarget, insnUsesFrame, LDDW_PSEUDO_FUNC, type AluOp, type Insn, type InsnList, type JmpOp, type Program,
+  INSN_LIST, insnTarget, insnUsesFrame, LDDW_PSEUDO_FUNC, type AluInsn, type AluOp, type Insn, type InsnList,
+  type JcondInsn, type JmpOp, type LoadInsn, type Program, type StoreImmInsn, type StoreRegInsn,
 } from '../runtime/isa/insn.js';
-import { AluCode, Class, JmpCode, MAX_INSNS, MAX_REG, ModeCode, Op, R10, Source } from '../runtime/isa/opcodes.js';
+import { AluCode, Class, JmpCode, MAX_INSNS, MAX_REG, ModeCode, Op, R10, sizeBytes, Source } from '../runtime/isa/opcodes.js';
 
 /**
  * From this many slots on, programs are decoded lazily. Up to some tens of thousands the
@@ -171,6 +172,14 @@ function kindCode(kind: Insn['kind']): number {
 /** Shared by decodeForCompile and DecodedInsns, which run synchronously and never nest. */
 const RAW: RawSlot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
 
+// What DecodedInsns.peek writes its instructions into (their fields in decodeSlot's order; a
+// common shape has no offset, so no sdiv, smod or movsx, and its loads are not sign-extending).
+const PEEK_ALU: AluInsn = { kind: 'alu', pc: 0, op: 'add', width: 64, dst: 0, src: null, imm: 0, sxBits: 0 };
+const PEEK_LDX: LoadInsn = { kind: 'ldx', pc: 0, size: 8, signed: false, dst: 0, src: 0, off: 0 };
+const PEEK_ST: StoreImmInsn = { kind: 'st', pc: 0, size: 8, dst: 0, off: 0, imm: 0 };
+const PEEK_STX: StoreRegInsn = { kind: 'stx', pc: 0, size: 8, dst: 0, src: 0, off: 0 };
+const PEEK_JCOND: JcondInsn = { kind: 'jcond', pc: 0, op: 'jeq', width: 64, dst: 0, src: null, imm: 0, off: 0, target: 0 };
+
 
 /**
  * A decoded program's instructions, decoded again from its (checked) bytes on every `get`
@@ -209,6 +218,74 @@ class DecodedInsns implements InsnList {
     if (this.cache !== null) return this.cache[index];
     if (!(index >= 0 && index < this.length)) return undefined;
     return this.decode(this.pcs[index]!);
+  }
+
+  /**
+   * The common arithmetic, load, store and conditional jump shapes (commonKind's, nearly every
+   * instruction of a large program) are written into one object per kind, with the fields decodeSlot gives them;
+   * the rest are decoded as by `get`.
+   */
+  peek(index: number): Insn | undefined {
+    if (this.cache !== null) return this.cache[index];
+    if (!(index >= 0 && index < this.length)) return undefined;
+    const pc = this.pcs[index]!;
+    const raw = RAW;
+    readSlotInto(this.view, pc, raw);
+    switch (commonKind(raw)) {
+      case K_ALU: {
+        const x = PEEK_ALU;
+        const isReg = (raw.opcode & Source.X) !== 0;
+        x.pc = pc;
+        x.op = ALU_BY_CODE[(raw.opcode & 0xf0) >> 4]!;
+        x.width = (raw.opcode & 0x07) === Class.ALU64 ? 64 : 32;
+        x.dst = raw.dst;
+        x.src = isReg ? raw.src : null;
+        x.imm = isReg ? 0 : raw.imm;
+        return x;
+      }
+      case K_LDX: {
+        const x = PEEK_LDX;
+        x.pc = pc;
+        x.size = sizeBytes(raw.opcode);
+        x.dst = raw.dst;
+        x.src = raw.src;
+        x.off = raw.off;
+        return x;
+      }
+      case K_ST: {
+        const x = PEEK_ST;
+        x.pc = pc;
+        x.size = sizeBytes(raw.opcode);
+        x.dst = raw.dst;
+        x.off = raw.off;
+        x.imm = raw.imm;
+        return x;
+      }
+      case K_JCOND: {
+        const x = PEEK_JCOND;
+        const isReg = (raw.opcode & Source.X) !== 0;
+        x.pc = pc;
+        x.op = JMP_BY_CODE[(raw.opcode & 0xf0) >> 4]!;
+        x.width = (raw.opcode & 0x07) === Class.JMP ? 64 : 32;
+        x.dst = raw.dst;
+        x.src = isReg ? raw.src : null;
+        x.imm = isReg ? 0 : raw.imm;
+        x.off = raw.off;
+        x.target = pc + raw.off + 1;
+        return x;
+      }
+      case K_STX: {
+        const x = PEEK_STX;
+        x.pc = pc;
+        x.size = sizeBytes(raw.opcode);
+        x.dst = raw.dst;
+        x.src = raw.src;
+        x.off = raw.off;
+        return x;
+      }
+      default:
+        return this.decode(pc);
+    }
   }
 
   all(): Insn[] {

@@ -212,153 +212,17 @@ export function structureFunction(
     }
   }
 
-  let depth = 0;
-  const enter = (b: number): void => {
-    if (++depth > MAX_NESTING) {
-      throw new CompileError(
-        ErrorCode.TooComplex,
-        `control flow nests deeper than ${MAX_NESTING} levels`,
-        { insn: pcOf(blocks[b]!) },
-      );
-    }
-  };
-
-  /**
-   * Subtrees whose code ends a statement list (the one successor of a jump, the inline arm of a
-   * conditional whose other arm is a branch): queued and appended to their list later instead of
-   * recursing, so a long chain of such blocks costs no host stack. Nothing else is appended to
-   * a list after its tail, so the order is the same.
-   */
-  const tailNodes: number[] = [];
-  const tailLists: Stmt[][] = [];
-
-  /**
-   * The one-statement list `[br to]` (a loop's `L` label or a merge node's `B`), shared by every
-   * branch to the same label: statements and lists are never changed after structuring, and a
-   * function of 100k instructions has tens of thousands of such branches.
-   */
-  const brLists: Stmt[][] = [];
-  // 1 + the index in brLists of the list of label 2 * block + (loop ? 1 : 0); 0 for none yet.
-  const brListAt = new Int32Array(2 * n);
-  const brList = (to: number, loop: boolean): Stmt[] => {
-    const key = 2 * to + (loop ? 1 : 0);
-    const at = brListAt[key]!;
-    if (at > 0) return brLists[at - 1]!;
-    const list: Stmt[] = [{ k: 'br', target: to, loop }];
-    brListAt[key] = brLists.push(list);
-    return list;
-  };
-
-  const doBranch = (from: number, to: number, out: Stmt[], tail = false): void => {
-    if (rpo[to]! <= rpo[from]!) out.push(brList(to, true)[0]!);
-    else if (isMerge(to)) out.push(brList(to, false)[0]!);
-    else if (tail) {
-      tailNodes.push(to);
-      tailLists.push(out);
-    }
-    else doTree(to, out);
-  };
-  const isBranch = (from: number, to: number): boolean => rpo[to]! <= rpo[from]! || isMerge(to);
-  /** `[br]` of an edge for which isBranch holds. */
-  const branchTo = (from: number, to: number): Stmt[] => brList(to, rpo[to]! <= rpo[from]!);
-
-  /** Appends the code of x itself followed by its terminator (no merge children) to `out`. */
-  const nodeCode = (x: number, out: Stmt[]): Stmt[] => {
-    out.push({ k: 'code', block: x });
-    const e = succStart[x]!;
-    switch (term[x]) {
-      case T_EXIT:
-        out.push({ k: 'return', block: x });
-        break;
-      case T_JUMP:
-        doBranch(x, succ[e]!, out, true);
-        break;
-      case T_COND: {
-        const t = succ[e]!;
-        const f = succ[e + 1]!;
-        if (isBranch(x, t) && !isBranch(x, f)) {
-          // `if (cond) br` then the fall-through code after it, in the same list.
-          out.push({ k: 'if', block: x, then: branchTo(x, t), else: NO_STMTS });
-          doBranch(x, f, out, true);
-        } else if (isBranch(x, f) && !isBranch(x, t)) {
-          out.push({ k: 'if', block: x, then: NO_STMTS, else: branchTo(x, f) });
-          doBranch(x, t, out, true);
-        } else {
-          const thenS: Stmt[] = [];
-          const elseS: Stmt[] = [];
-          doBranch(x, t, thenS);
-          doBranch(x, f, elseS);
-          out.push({ k: 'if', block: x, then: thenS, else: elseS });
-        }
-        break;
-      }
-      case T_SWITCH:
-        {
-          const targets: Array<{ target: number; loop: boolean }> = [];
-          for (let i = e; i < succStart[x + 1]!; i++) targets.push({ target: succ[i]!, loop: rpo[succ[i]!]! <= rpo[x]! });
-          out.push({ k: 'switch', block: x, targets });
-        }
-        break;
-    }
-    return out;
-  };
-
-  /**
-   * x's own code appended to `target`, then wrapped in a block per merge child but the first
-   * (`ys`, lowest rpo innermost), each followed by that child's subtree; returns the outermost list.
-   */
-  function within(x: number, ys: number[], target: Stmt[]): Stmt[] {
-    let inner = nodeCode(x, target);
-    for (let i = ys.length - 1; i >= 1; i--) {
-      const y = ys[i]!;
-      const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
-      doTree(y, next);
-      inner = next;
-    }
-    return inner;
-  }
-
-  /** Appends the code for the dominator subtree rooted at x to `out`. */
-  function doTree(x: number, out: Stmt[]): void {
-    enter(x);
-    // Iterate instead of recursing on the last merge child, so a long chain of merges costs no stack.
-    for (;;) {
-      const ys = mergeChildren[x]!;
-      if (isLoopHeader[x]) {
-        // The loop contains x and its merge children; the loop's code is everything x dominates.
-        const body = within(x, ys, []);
-        if (ys.length === 0) {
-          out.push({ k: 'loop', label: x, body });
-          break;
-        }
-        const y0 = ys[0]!;
-        const loopBody: Stmt[] = [{ k: 'block', label: y0, body }];
-        doTree(y0, loopBody);
-        out.push({ k: 'loop', label: x, body: loopBody });
-        break;
-      }
-      if (ys.length === 0) {
-        within(x, ys, out);
-        break;
-      }
-      const inner = within(x, ys, []);
-      out.push({ k: 'block', label: ys[0]!, body: inner });
-      x = ys[0]!;
-    }
-    depth--;
-  }
-
-  const body: Stmt[] = [];
+  const builder = new StatementBuilder(blocks, pcOf, term, succStart, succ, rpo, isLoopHeader, forwardIn, mergeChildren);
+  let body: Stmt[];
   try {
-    doTree(0, body);
-    while (tailNodes.length > 0) doTree(tailNodes.pop()!, tailLists.pop()!);
+    body = builder.build();
   } catch (e) {
     if (e instanceof RangeError) {
       throw new CompileError(ErrorCode.TooComplex, 'control flow nests too deeply to translate', { insn: pcOf(blocks[0]!) });
     }
     throw e;
   }
-  const nesting = maxNesting(body);
+  const nesting = builder.nesting;
   if (nesting > MAX_NESTING) {
     throw new CompileError(
       ErrorCode.TooComplex,
@@ -372,35 +236,200 @@ export function structureFunction(
   return { ok: true, body, regionHeads };
 }
 
-/** The deepest nesting of blocks, loops and ifs in `body`, computed without recursion. */
-function maxNesting(body: Stmt[]): number {
-  let max = 0;
-  const lists: Stmt[][] = [body];
-  const depths: number[] = [0];
-  const single = (l: Stmt[]): boolean => l.length === 1 && l[0]!.k === 'br';
-  while (lists.length > 0) {
-    const list = lists.pop()!;
-    const depth = depths.pop()!;
-    if (depth > max) max = depth;
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i]!;
-      if (s.k === 'block' || s.k === 'loop') {
-        lists.push(s.body);
-        depths.push(depth + 1);
-      } else if (s.k === 'if') {
-        // An arm that is a single br becomes br_if and the other arm follows inline (see lower/function.ts).
-        if (single(s.then)) {
-          lists.push(s.else);
-          depths.push(depth);
-        } else if (single(s.else)) {
-          lists.push(s.then);
-          depths.push(depth);
-        } else {
-          lists.push(s.then, s.else);
-          depths.push(depth + 1, depth + 1);
-        }
-      }
+/**
+ * Makes the statements of a function from its dominator tree (structureFunction's analysis, in
+ * its flat arrays). A class, not closures made per function: V8 keeps the optimised code of a
+ * closure only while one of its instances lives, so closures made anew for every compile would
+ * run unoptimised again after each full collection.
+ */
+class StatementBuilder {
+  /** Dominator-tree recursion depth (limited to MAX_NESTING). */
+  private depth = 0;
+  /**
+   * The deepest nesting of the lists made so far: a list inside a block or loop, or inside an
+   * `if` neither of whose arms is a single `br` (which becomes br_if, lower/function.ts), is one
+   * level deeper than the list holding the statement. Every list but a shared `[br]` gets the code
+   * of a block (nodeCode), which records its level, so this ends as the deepest level of the body.
+   */
+  nesting = 0;
+  /**
+   * Subtrees whose code ends a statement list (the one successor of a jump, the inline arm of a
+   * conditional whose other arm is a branch): queued and appended to their list later instead of
+   * recursing, so a long chain of such blocks costs no host stack. Nothing else is appended to
+   * a list after its tail, so the order is the same.
+   */
+  private readonly tailNodes: number[] = [];
+  private readonly tailLists: Stmt[][] = [];
+  private readonly tailLevels: number[] = [];
+  /**
+   * The one-statement lists `[br to]` (a loop's `L` label or a merge node's `B`), shared by every
+   * branch to the same label: statements and lists are never changed after structuring, and a
+   * function of 100k instructions has tens of thousands of such branches.
+   */
+  private readonly brLists: Stmt[][] = [];
+  /** 1 + the index in brLists of the list of label 2 * block + (loop ? 1 : 0); 0 for none yet. */
+  private readonly brListAt: Int32Array;
+
+  constructor(
+    private readonly blocks: BasicBlock[],
+    private readonly pcOf: (b: BasicBlock) => number,
+    /** How each block ends (T_EXIT ...). */
+    private readonly term: Uint8Array,
+    /** Successors in CSR form: block id's are succ[succStart[id] .. succStart[id + 1]). */
+    private readonly succStart: Int32Array,
+    private readonly succ: Int32Array,
+    /** Reverse postorder number per block. */
+    private readonly rpo: Int32Array,
+    private readonly isLoopHeader: Uint8Array,
+    /** Forward edges into each block (a switch's count twice): 2 or more is a merge node. */
+    private readonly forwardIn: Int32Array,
+    /** Merge children in the dominator tree, by rpo descending. */
+    private readonly mergeChildren: number[][],
+  ) {
+    this.brListAt = new Int32Array(2 * blocks.length);
+  }
+
+  /** The statements of the whole function. */
+  build(): Stmt[] {
+    const body: Stmt[] = [];
+    this.doTree(0, body, 0);
+    while (this.tailNodes.length > 0) this.doTree(this.tailNodes.pop()!, this.tailLists.pop()!, this.tailLevels.pop()!);
+    return body;
+  }
+
+  private isMerge(id: number): boolean {
+    return this.forwardIn[id]! >= 2;
+  }
+
+  private enter(b: number): void {
+    if (++this.depth > MAX_NESTING) {
+      throw new CompileError(
+        ErrorCode.TooComplex,
+        `control flow nests deeper than ${MAX_NESTING} levels`,
+        { insn: this.pcOf(this.blocks[b]!) },
+      );
     }
   }
-  return max;
+
+  private brList(to: number, loop: boolean): Stmt[] {
+    const key = 2 * to + (loop ? 1 : 0);
+    const at = this.brListAt[key]!;
+    if (at > 0) return this.brLists[at - 1]!;
+    const list: Stmt[] = [{ k: 'br', target: to, loop }];
+    this.brListAt[key] = this.brLists.push(list);
+    return list;
+  }
+
+  /** Appends the branch from `from` to `to`, or `to`'s subtree, to `out` (at nesting `level`). */
+  private doBranch(from: number, to: number, out: Stmt[], level: number, tail = false): void {
+    const rpo = this.rpo;
+    if (rpo[to]! <= rpo[from]!) out.push(this.brList(to, true)[0]!);
+    else if (this.isMerge(to)) out.push(this.brList(to, false)[0]!);
+    else if (tail) {
+      this.tailNodes.push(to);
+      this.tailLists.push(out);
+      this.tailLevels.push(level);
+    }
+    else this.doTree(to, out, level);
+  }
+
+  private isBranch(from: number, to: number): boolean {
+    return this.rpo[to]! <= this.rpo[from]! || this.isMerge(to);
+  }
+
+  /** `[br]` of an edge for which isBranch holds. */
+  private branchTo(from: number, to: number): Stmt[] {
+    return this.brList(to, this.rpo[to]! <= this.rpo[from]!);
+  }
+
+  /** Appends the code of x itself followed by its terminator (no merge children) to `out`, at nesting `level`. */
+  private nodeCode(x: number, out: Stmt[], level: number): Stmt[] {
+    const { succ, succStart } = this;
+    if (level > this.nesting) this.nesting = level;
+    out.push({ k: 'code', block: x });
+    const e = succStart[x]!;
+    switch (this.term[x]) {
+      case T_EXIT:
+        out.push({ k: 'return', block: x });
+        break;
+      case T_JUMP:
+        this.doBranch(x, succ[e]!, out, level, true);
+        break;
+      case T_COND: {
+        const t = succ[e]!;
+        const f = succ[e + 1]!;
+        if (this.isBranch(x, t) && !this.isBranch(x, f)) {
+          // `if (cond) br` then the fall-through code after it, in the same list.
+          out.push({ k: 'if', block: x, then: this.branchTo(x, t), else: NO_STMTS });
+          this.doBranch(x, f, out, level, true);
+        } else if (this.isBranch(x, f) && !this.isBranch(x, t)) {
+          out.push({ k: 'if', block: x, then: NO_STMTS, else: this.branchTo(x, f) });
+          this.doBranch(x, t, out, level, true);
+        } else {
+          // Either both arms are a single `br` (then the `if` nests nothing) or neither is.
+          const thenS: Stmt[] = [];
+          const elseS: Stmt[] = [];
+          this.doBranch(x, t, thenS, level + 1);
+          this.doBranch(x, f, elseS, level + 1);
+          out.push({ k: 'if', block: x, then: thenS, else: elseS });
+        }
+        break;
+      }
+      case T_SWITCH:
+        {
+          const rpo = this.rpo;
+          const targets: Array<{ target: number; loop: boolean }> = [];
+          for (let i = e; i < succStart[x + 1]!; i++) targets.push({ target: succ[i]!, loop: rpo[succ[i]!]! <= rpo[x]! });
+          out.push({ k: 'switch', block: x, targets });
+        }
+        break;
+    }
+    return out;
+  }
+
+  /**
+   * x's own code appended to `target`, then wrapped in a block per merge child but the first
+   * (`ys`, lowest rpo innermost), each followed by that child's subtree; returns the outermost
+   * list, which is placed at nesting `level`.
+   */
+  private within(x: number, ys: number[], target: Stmt[], level: number): Stmt[] {
+    let inner = this.nodeCode(x, target, level + Math.max(0, ys.length - 1));
+    for (let i = ys.length - 1; i >= 1; i--) {
+      const y = ys[i]!;
+      const next: Stmt[] = [{ k: 'block', label: y, body: inner }];
+      this.doTree(y, next, level + i - 1);
+      inner = next;
+    }
+    return inner;
+  }
+
+  /** Appends the code for the dominator subtree rooted at x to `out`, a list at nesting `level`. */
+  private doTree(x: number, out: Stmt[], level: number): void {
+    this.enter(x);
+    // Iterate instead of recursing on the last merge child, so a long chain of merges costs no stack.
+    for (;;) {
+      const ys = this.mergeChildren[x]!;
+      if (this.isLoopHeader[x]) {
+        // The loop contains x and its merge children; the loop's code is everything x dominates.
+        if (ys.length === 0) {
+          const body = this.within(x, ys, [], level + 1);
+          out.push({ k: 'loop', label: x, body });
+          break;
+        }
+        const y0 = ys[0]!;
+        const loopBody: Stmt[] = [{ k: 'block', label: y0, body: this.within(x, ys, [], level + 2) }];
+        this.doTree(y0, loopBody, level + 1);
+        out.push({ k: 'loop', label: x, body: loopBody });
+        break;
+      }
+      if (ys.length === 0) {
+        this.within(x, ys, out, level);
+        break;
+      }
+      const inner = this.within(x, ys, [], level + 1);
+      out.push({ k: 'block', label: ys[0]!, body: inner });
+      x = ys[0]!;
+    }
+    this.depth--;
+  }
 }

@@ -187,6 +187,213 @@ export function writeModuleWith<T>(mod: WModule, finish: (written: WrittenModule
   return result;
 }
 
+/**
+ * Writes function bodies: expressions, and (as the CodeSink of a generated body) each statement
+ * as it arrives, then dropped. A class, not closures made per module: V8 keeps the optimised code
+ * of a closure only while one of its instances lives, so closures made anew for every compile
+ * would run unoptimised again after each full collection.
+ */
+class BodyWriter implements CodeSink {
+  /** The labels of the enclosing blocks, loops ('' for an if), innermost last. */
+  readonly labels: string[] = [];
+
+  constructor(
+    private readonly out: ByteWriter,
+    private readonly cols: InsnColumns,
+    private readonly funcIndex: ReadonlyMap<string, number>,
+    private readonly globalIndex: ReadonlyMap<string, number>,
+  ) {}
+
+  private depthOf(label: string): number {
+    const labels = this.labels;
+    for (let i = labels.length - 1; i >= 0; i--) if (labels[i] === label) return labels.length - 1 - i;
+    throw new Error(`wasm-writer: branch to unknown label ${label}`);
+  }
+
+  expr(n: Node): void {
+    const out = this.out;
+    // The most frequent kinds first.
+    switch (n.k) {
+      case 'local.set':
+        this.expr(n.value);
+        out.u8(0x21);
+        out.u32(n.index);
+        return;
+      case 'local.get':
+        out.u8(0x20);
+        out.u32(n.index);
+        return;
+      case 'binary':
+        this.expr(n.a);
+        this.expr(n.b);
+        out.u8(n.code);
+        return;
+      case 'i64.const':
+        out.u8(0x42);
+        out.s64(n.value);
+        return;
+      case 'i32.const':
+        out.u8(0x41);
+        out.s32(n.value);
+        return;
+      case 'unary':
+        this.expr(n.a);
+        out.u8(n.code);
+        return;
+      case 'load':
+        this.expr(n.ptr);
+        if (n.pc !== undefined) {
+          this.cols.add(out.len, n.pc);
+        }
+        out.u8(n.code);
+        out.u32(0); // byte alignment: eBPF accesses need not be aligned
+        out.u32(n.offset);
+        return;
+      case 'store':
+        this.expr(n.ptr);
+        this.expr(n.value);
+        if (n.pc !== undefined) {
+          this.cols.add(out.len, n.pc);
+        }
+        out.u8(n.code);
+        out.u32(0);
+        out.u32(n.offset);
+        return;
+      case 'global.get':
+        out.u8(0x23);
+        out.u32(this.globalIndex.get(n.name)!);
+        return;
+      case 'global.set':
+        this.expr(n.value);
+        out.u8(0x24);
+        out.u32(this.globalIndex.get(n.name)!);
+        return;
+      case 'block':
+        if (n.label === null) {
+          for (const c of n.children) this.expr(c);
+          return;
+        }
+        out.u8(0x02);
+        out.u8(BLOCKTYPE[n.type]);
+        this.labels.push(n.label);
+        for (const c of n.children) this.expr(c);
+        this.labels.pop();
+        out.u8(0x0b);
+        return;
+      case 'loop':
+        out.u8(0x03);
+        out.u8(0x40);
+        this.labels.push(n.label);
+        this.expr(n.body);
+        this.labels.pop();
+        out.u8(0x0b);
+        return;
+      case 'if':
+        this.expr(n.cond);
+        out.u8(0x04);
+        out.u8(BLOCKTYPE[n.type]);
+        this.labels.push('');
+        this.expr(n.then);
+        if (n.else) {
+          out.u8(0x05);
+          this.expr(n.else);
+        }
+        this.labels.pop();
+        out.u8(0x0b);
+        return;
+      case 'select':
+        this.expr(n.a);
+        this.expr(n.b);
+        this.expr(n.cond);
+        out.u8(0x1b);
+        return;
+      case 'br':
+        if (n.cond) {
+          this.expr(n.cond);
+          out.u8(0x0d);
+        } else {
+          out.u8(0x0c);
+        }
+        out.u32(this.depthOf(n.label));
+        return;
+      case 'br_table':
+        this.expr(n.index);
+        out.u8(0x0e);
+        out.u32(n.labels.length);
+        for (const l of n.labels) out.u32(this.depthOf(l));
+        out.u32(this.depthOf(n.defaultLabel));
+        return;
+      case 'call':
+        for (const a of n.args) this.expr(a);
+        if (n.pc !== undefined) {
+          this.cols.add(out.len, n.pc);
+        }
+        out.u8(0x10);
+        out.u32(this.funcIndex.get(n.target)!);
+        return;
+      case 'return':
+        if (n.value) this.expr(n.value);
+        out.u8(0x0f);
+        return;
+      case 'unreachable':
+        out.u8(0x00);
+        return;
+      case 'nop':
+        if (n.pc !== undefined) {
+          this.cols.add(out.len, n.pc);
+        }
+        return;
+      case 'memory.copy':
+        this.expr(n.dst);
+        this.expr(n.src);
+        this.expr(n.len);
+        out.bytes([0xfc, 0x0a, 0x00, 0x00]);
+        return;
+      case 'memory.fill':
+        this.expr(n.dst);
+        this.expr(n.value);
+        this.expr(n.len);
+        out.bytes([0xfc, 0x0b, 0x00]);
+        return;
+      case 'memory.size':
+        out.bytes([0x3f, 0x00]);
+        return;
+    }
+  }
+
+  push(...nodes: Node[]): void {
+    for (const n of nodes) this.expr(n);
+  }
+
+  openBlock(label: string): void {
+    this.out.u8(0x02);
+    this.out.u8(0x40);
+    this.labels.push(label);
+  }
+
+  openLoop(label: string): void {
+    this.out.u8(0x03);
+    this.out.u8(0x40);
+    this.labels.push(label);
+  }
+
+  openIf(cond: Node): void {
+    this.expr(cond);
+    this.out.u8(0x04);
+    this.out.u8(0x40);
+    this.labels.push('');
+  }
+
+  elseArm(): void {
+    this.out.u8(0x05);
+  }
+
+  close(): void {
+    this.labels.pop();
+    this.out.u8(0x0b);
+  }
+}
+
 function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenModule {
   out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 
@@ -277,189 +484,7 @@ function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenMod
     }
   });
 
-  const labels: string[] = [];
-  const depthOf = (label: string): number => {
-    for (let i = labels.length - 1; i >= 0; i--) if (labels[i] === label) return labels.length - 1 - i;
-    throw new Error(`wasm-writer: branch to unknown label ${label}`);
-  };
-
-  const expr = (n: Node): void => {
-    // The most frequent kinds first.
-    switch (n.k) {
-      case 'local.set':
-        expr(n.value);
-        out.u8(0x21);
-        out.u32(n.index);
-        return;
-      case 'local.get':
-        out.u8(0x20);
-        out.u32(n.index);
-        return;
-      case 'binary':
-        expr(n.a);
-        expr(n.b);
-        out.u8(n.code);
-        return;
-      case 'i64.const':
-        out.u8(0x42);
-        out.s64(n.value);
-        return;
-      case 'i32.const':
-        out.u8(0x41);
-        out.s32(n.value);
-        return;
-      case 'unary':
-        expr(n.a);
-        out.u8(n.code);
-        return;
-      case 'load':
-        expr(n.ptr);
-        if (n.pc !== undefined) {
-          cols.add(out.len, n.pc);
-        }
-        out.u8(n.code);
-        out.u32(0); // byte alignment: eBPF accesses need not be aligned
-        out.u32(n.offset);
-        return;
-      case 'store':
-        expr(n.ptr);
-        expr(n.value);
-        if (n.pc !== undefined) {
-          cols.add(out.len, n.pc);
-        }
-        out.u8(n.code);
-        out.u32(0);
-        out.u32(n.offset);
-        return;
-      case 'global.get':
-        out.u8(0x23);
-        out.u32(globalIndex.get(n.name)!);
-        return;
-      case 'global.set':
-        expr(n.value);
-        out.u8(0x24);
-        out.u32(globalIndex.get(n.name)!);
-        return;
-      case 'block':
-        if (n.label === null) {
-          for (const c of n.children) expr(c);
-          return;
-        }
-        out.u8(0x02);
-        out.u8(BLOCKTYPE[n.type]);
-        labels.push(n.label);
-        for (const c of n.children) expr(c);
-        labels.pop();
-        out.u8(0x0b);
-        return;
-      case 'loop':
-        out.u8(0x03);
-        out.u8(0x40);
-        labels.push(n.label);
-        expr(n.body);
-        labels.pop();
-        out.u8(0x0b);
-        return;
-      case 'if':
-        expr(n.cond);
-        out.u8(0x04);
-        out.u8(BLOCKTYPE[n.type]);
-        labels.push('');
-        expr(n.then);
-        if (n.else) {
-          out.u8(0x05);
-          expr(n.else);
-        }
-        labels.pop();
-        out.u8(0x0b);
-        return;
-      case 'select':
-        expr(n.a);
-        expr(n.b);
-        expr(n.cond);
-        out.u8(0x1b);
-        return;
-      case 'br':
-        if (n.cond) {
-          expr(n.cond);
-          out.u8(0x0d);
-        } else {
-          out.u8(0x0c);
-        }
-        out.u32(depthOf(n.label));
-        return;
-      case 'br_table':
-        expr(n.index);
-        out.u8(0x0e);
-        out.u32(n.labels.length);
-        for (const l of n.labels) out.u32(depthOf(l));
-        out.u32(depthOf(n.defaultLabel));
-        return;
-      case 'call':
-        for (const a of n.args) expr(a);
-        if (n.pc !== undefined) {
-          cols.add(out.len, n.pc);
-        }
-        out.u8(0x10);
-        out.u32(funcIndex.get(n.target)!);
-        return;
-      case 'return':
-        if (n.value) expr(n.value);
-        out.u8(0x0f);
-        return;
-      case 'unreachable':
-        out.u8(0x00);
-        return;
-      case 'nop':
-        if (n.pc !== undefined) {
-          cols.add(out.len, n.pc);
-        }
-        return;
-      case 'memory.copy':
-        expr(n.dst);
-        expr(n.src);
-        expr(n.len);
-        out.bytes([0xfc, 0x0a, 0x00, 0x00]);
-        return;
-      case 'memory.fill':
-        expr(n.dst);
-        expr(n.value);
-        expr(n.len);
-        out.bytes([0xfc, 0x0b, 0x00]);
-        return;
-      case 'memory.size':
-        out.bytes([0x3f, 0x00]);
-        return;
-    }
-  };
-
-  // Streams a generated body: each statement is written as it arrives and then dropped.
-  const sink: CodeSink = {
-    push: (...nodes: Node[]): void => {
-      for (const n of nodes) expr(n);
-    },
-    openBlock: (label: string): void => {
-      out.u8(0x02);
-      out.u8(0x40);
-      labels.push(label);
-    },
-    openLoop: (label: string): void => {
-      out.u8(0x03);
-      out.u8(0x40);
-      labels.push(label);
-    },
-    openIf: (cond: Node): void => {
-      expr(cond);
-      out.u8(0x04);
-      out.u8(0x40);
-      labels.push('');
-    },
-    elseArm: (): void => out.u8(0x05),
-    close: (): void => {
-      labels.pop();
-      out.u8(0x0b);
-    },
-  };
+  const code = new BodyWriter(out, cols, funcIndex, globalIndex);
 
   section(10, () => {
     out.u32(mod.functions.length);
@@ -478,9 +503,9 @@ function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenMod
         out.u32(count);
         out.u8(VALTYPE[type]);
       }
-      if (typeof f.body === 'function') f.body(sink);
-      else expr(f.body);
-      if (labels.length !== 0) throw new Error(`wasm-writer: ${f.name} left ${labels.length} structures open`);
+      if (typeof f.body === 'function') f.body(code);
+      else code.expr(f.body);
+      if (code.labels.length !== 0) throw new Error(`wasm-writer: ${f.name} left ${code.labels.length} structures open`);
       out.u8(0x0b);
       if (out.len - start > MAX_FUNCTION_BYTES) {
         throw new CompileError(

@@ -20,7 +20,7 @@ export const EAGER_FUNCTIONS: readonly string[] = [
   'bodyLocals', 'branchLabel', 'copyingLoop', 'decodeForCompile', 'emitModule', 'faultFunction',
   'findCopyLoops', 'findSwitches', 'finish', 'get32', 'get64', 'i64c', 'insnMapHasOffsetIn',
   'internalErrors', 'isBr', 'isLatch', 'labelOf', 'leb128', 'load2', 'loop', 'lowerAlu', 'lowerAlu32',
-  'lowerAlu64', 'lowerCond', 'lowerExtendPair', 'maxNesting', 'movedBefore', 'noImmediate', 'planCallFixups',
+  'lowerAlu64', 'lowerCond', 'lowerExtendPair', 'movedBefore', 'noImmediate', 'planCallFixups',
   'planModule', 'prescan', 'remapExpression', 'repeatExports', 'sameBr', 'sections', 'selectArms',
   'selectable', 'selectableArm', 'set32', 'set64', 'setKnown', 'shiftInsnMap', 'step', 'store2',
   'structureFunction', 'tagPc', 'update', 'withItems', 'withStackGuard', 'withoutRepeatedMoves', 'writeInto',

@@ -9,8 +9,19 @@ import { get32, get64, i64c, set32, set64 } from './state.js';
 
 /** `dst op= src` (or imm) at the instruction's width. */
 export function lowerAlu(insn: AluInsn): Node {
-  return insn.width === 64 ? lowerAlu64(insn) : lowerAlu32(insn);
+  if (insn.src === null) return insn.width === 64 ? lowerAlu64(insn) : lowerAlu32(insn);
+  // With a source register the statement depends only on the operation, width and registers
+  // (and movsx's bits), and WIR nodes are never changed: each is made once and shared (half
+  // the ALU instructions of a large program, among a few thousand shapes).
+  const forms = (REG_FORMS[insn.width === 64 ? 1 : 0][insn.op] ??= []);
+  const at = ((insn.dst * REGS + insn.src) << 3) + (insn.sxBits >> 3);
+  return (forms[at] ??= insn.width === 64 ? lowerAlu64(insn) : lowerAlu32(insn));
 }
+
+/** Registers r0-r10. */
+const REGS = 11;
+/** The register-form statements made so far, by width (32, 64) and operation; see lowerAlu. */
+const REG_FORMS: [Partial<Record<AluInsn['op'], Node[]>>, Partial<Record<AluInsn['op'], Node[]>>] = [{}, {}];
 
 function lowerAlu64(insn: AluInsn): Node {
   const m = w;

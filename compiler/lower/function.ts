@@ -214,7 +214,7 @@ export class FunctionLowering {
           out.push(...switchBranch(this.switches.get(s.block)!, s.targets.map((t) => branchLabel(t.target, t.loop))));
           break;
         case 'if': {
-          const cond = lowerCond(this.insns.get(this.fn.blocks[s.block]!.last) as JcondInsn);
+          const cond = lowerCond(this.insns.peek(this.fn.blocks[s.block]!.last) as JcondInsn);
           // Short arms become selects (lower/select.ts); the statements they consumed are skipped.
           const converted = this.ifConvert(stmts, i, cond, out);
           if (converted > 0) {
@@ -248,16 +248,10 @@ export class FunctionLowering {
    * header's budget check and the checks of the hoisted accesses, or the loop as compiled.
    */
   private emitLoop(s: Extract<Stmt, { k: 'loop' }>, out: CodeSink): void {
-    const loop = (fast: boolean): void => {
-      out.openLoop(branchLabel(s.label, true));
-      if (!fast) this.budget.check(this.insns.pc(this.fn.blocks[s.label]!.first), out);
-      this.emitStmts(s.body, out);
-      out.close();
-    };
     const plan = this.versions.get(s.label);
     // One copy level only, and only for loops whose statements (with code placed inside) are small.
     if (!plan || this.unchecked !== null || this.stmtInsns(s.body, MAX_VERSIONED_INSNS) > MAX_VERSIONED_INSNS) {
-      loop(false);
+      this.emitLoopCopy(s, false, out);
       return;
     }
     const [done, slow] = ['W' + s.label, 'V' + s.label];
@@ -265,11 +259,19 @@ export class FunctionLowering {
     out.openBlock(slow);
     emitVersionTest(this.ctx.options, plan, this.budget, slow, out);
     this.unchecked = new Set(plan.hoisted.map((a) => a.pc));
-    loop(true);
+    this.emitLoopCopy(s, true, out);
     this.unchecked = null;
     out.push(w.br(done));
     out.close();
-    loop(false);
+    this.emitLoopCopy(s, false, out);
+    out.close();
+  }
+
+  /** One copy of a loop: the fast one leaves out the header's budget check. */
+  private emitLoopCopy(s: Extract<Stmt, { k: 'loop' }>, fast: boolean, out: CodeSink): void {
+    out.openLoop(branchLabel(s.label, true));
+    if (!fast) this.budget.check(this.insns.pc(this.fn.blocks[s.label]!.first), out);
+    this.emitStmts(s.body, out);
     out.close();
   }
 
@@ -408,13 +410,15 @@ export class FunctionLowering {
       // The terminator is the statement's business (asked by kind: no object).
       const kind = this.insns.kind(i);
       if (kind === 'exit' || kind === 'ja' || kind === 'jcond') continue;
-      const insn = this.insns.get(i)!;
+      // Read at once and not kept: read again after anything that peeks.
+      let insn = this.insns.peek(i)!;
       if (this.narrowing && insn.kind === 'alu' && insn.width === 64 && (insn.op === 'div' || insn.op === 'mod')) {
         // The whole block's divisions (a block cut into ranges is looked at once).
         this.narrowDone ??= new Uint8Array(this.fn.blocks.length);
         if (!this.narrowDone[blk.id]) {
           this.narrowDone[blk.id] = 1;
           addNarrowDivisions(blk, this.insns, this.narrowDivs);
+          insn = this.insns.peek(i)!;
         }
       }
       // `r <<= 32; r >>= 32` and the like as one extension (rewrite/extend-pair.ts).

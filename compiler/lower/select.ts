@@ -35,6 +35,14 @@ function selectable(insn: Insn): boolean {
  * converted, at most `room` of them; otherwise null.
  */
 export function selectableArm(insns: InsnList, blk: BasicBlock, room: number): Insn[] | null {
+  // Refused by size and kind first, without decoding (a large program's instructions are decoded
+  // anew on every get): most arms asked about hold a load, store or call.
+  const end = insns.kind(blk.last) === 'ja' ? blk.last - 1 : blk.last;
+  if (end - blk.first + 1 > room) return null;
+  for (let i = blk.first; i <= end; i++) {
+    const kind = insns.kind(i);
+    if (kind !== 'alu' && kind !== 'lddw') return null;
+  }
   const out: Insn[] = [];
   for (let i = blk.first; i <= blk.last; i++) {
     const insn = insns.get(i)!;

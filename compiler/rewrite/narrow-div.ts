@@ -48,7 +48,11 @@ export function findNarrowDivisions(blocks: readonly BasicBlock[], insns: InsnLi
 export function addNarrowDivisions(b: BasicBlock, insns: InsnList, out: Set<number>): void {
   const known = new Uint8Array(11);
   for (let i = b.first; i <= b.last; i++) {
-    const x = insns.get(i)!;
+    // Stores and jumps write no register: not decoded (a large program's instructions are
+    // decoded anew on every get).
+    const kind = insns.kind(i);
+    if (kind === 'st' || kind === 'stx' || kind === 'ja' || kind === 'jcond' || kind === 'exit') continue;
+    const x = insns.peek(i)!;
     if (x.kind === 'alu' && x.width === 64 && (x.op === 'div' || x.op === 'mod')) {
       const srcKnown = x.src === null ? x.imm >= 0 : known[x.src] === 1;
       if (known[x.dst] === 1 && srcKnown) out.add(x.pc);

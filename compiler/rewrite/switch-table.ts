@@ -179,70 +179,104 @@ function holds(op: JmpOp, v: bigint, k: bigint): boolean {
 }
 
 /**
- * Finds the compare trees of a function. `blocks` are the function's blocks (ids = indices);
- * `insns` the program's instructions. Trees never overlap: an inner node belongs to one tree.
+ * The per-block tests of findSwitches' search, with the compares it decoded. A class, not
+ * closures made per search: V8 keeps the optimised code of a closure only while one of its
+ * instances lives, so closures made anew for every compile would run unoptimised again after
+ * each full collection.
  */
-export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, options: SwitchOptions = {}): Map<number, SwitchPlan> {
-  const plans = new Map<number, SwitchPlan>();
-  const taken = new Uint8Array(blocks.length);
-  // Block id -> its compare, null for none, undefined until asked (the search asks several
-  // times per block, and a large program's instructions are decoded anew on every get).
-  const compares = new Array<JcondInsn | null | undefined>(blocks.length);
-  const compareOf = (b: BasicBlock): JcondInsn | undefined => {
-    let c = compares[b.id];
+class TreeSearch {
+  /** Blocks already in a tree. */
+  readonly taken: Uint8Array;
+  /**
+   * Block id -> its compare, null for none, undefined until asked (the search asks several times
+   * per block, and a large program's instructions are decoded anew on every get).
+   */
+  private readonly compares: Array<JcondInsn | null | undefined>;
+
+  constructor(private readonly blocks: readonly BasicBlock[], private readonly insns: InsnList) {
+    this.taken = new Uint8Array(blocks.length);
+    this.compares = new Array<JcondInsn | null | undefined>(blocks.length);
+  }
+
+  compareOf(b: BasicBlock): JcondInsn | undefined {
+    let c = this.compares[b.id];
     if (c === undefined) {
-      const t = insns.kind(b.last) === 'jcond' ? insns.get(b.last) as JcondInsn : undefined;
+      const t = this.insns.kind(b.last) === 'jcond' ? this.insns.get(b.last) as JcondInsn : undefined;
       c = t !== undefined && t.src === null && t.op !== 'jset' ? t : null;
-      compares[b.id] = c;
+      this.compares[b.id] = c;
     }
     return c ?? undefined;
-  };
+  }
+
   /**
    * Whether block `b` holds nothing but at most MAX_MOVES `rY = imm` (rY not `reg`) before its
    * compare: movesOf's test, without making the list (it runs for every compare).
    */
-  const onlyMoves = (b: BasicBlock, reg: Reg): boolean => {
+  onlyMoves(b: BasicBlock, reg: Reg): boolean {
     if (b.last - b.first > MAX_MOVES) return false;
     for (let i = b.first; i < b.last; i++) {
-      const x = insns.get(i)!;
+      const x = this.insns.get(i)!;
       if (x.kind !== 'alu' || x.op !== 'mov' || x.src !== null || x.sxBits !== 0 || x.dst === reg) return false;
     }
     return true;
-  };
+  }
+
   /** The moves before block `b`'s compare, or null when it holds anything else (or too many). */
-  const movesOf = (b: BasicBlock, reg: Reg): SwitchMove[] | null => {
-    if (!onlyMoves(b, reg)) return null;
+  movesOf(b: BasicBlock, reg: Reg): SwitchMove[] | null {
+    if (!this.onlyMoves(b, reg)) return null;
     const moves: SwitchMove[] = [];
     for (let i = b.first; i < b.last; i++) {
-      const x = insns.get(i) as AluInsn;
+      const x = this.insns.get(i) as AluInsn;
       moves.push({ reg: x.dst, value: x.width === 64 ? BigInt.asUintN(64, BigInt(x.imm)) : BigInt(x.imm >>> 0) });
     }
     return moves;
-  };
+  }
+
+  /**
+   * canBeInner's tests that need no decoded instruction: most compares fail them, and are then
+   * no tree root without their compare being decoded.
+   */
+  mayBeInner(id: number, parent: number): boolean {
+    const b = this.blocks[id]!;
+    return id !== 0 && !this.taken[id] && b.preds.length === 1 && b.preds[0] === parent && this.insns.kind(b.last) === 'jcond'
+      && b.succs[0] !== b.succs[1] && b.last - b.first <= MAX_MOVES;
+  }
+
   /** Whether block `id`, a successor of `parent`, can be an inner node of the tree compared as `rc`. */
-  const canBeInner = (id: number, parent: number, rc: JcondInsn): boolean => {
-    const b = blocks[id]!;
-    if (id === 0 || taken[id] || b.preds.length !== 1 || b.preds[0] !== parent) return false;
-    const c = compareOf(b);
-    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1] && onlyMoves(b, rc.dst);
-  };
+  canBeInner(id: number, parent: number, rc: JcondInsn): boolean {
+    const b = this.blocks[id]!;
+    if (id === 0 || this.taken[id] || b.preds.length !== 1 || b.preds[0] !== parent) return false;
+    const c = this.compareOf(b);
+    return c !== undefined && c.dst === rc.dst && c.width === rc.width && b.succs[0] !== b.succs[1] && this.onlyMoves(b, rc.dst);
+  }
+
   /**
    * Whether block `b` would be an inner node of the tree of its only predecessor: it is not a
    * root of its own in the first pass, so that a tree whose inner nodes come before its root in
    * the program (clang places subtrees anywhere) is found whole.
    */
-  const innerOfParent = (b: BasicBlock): boolean => {
+  innerOfParent(b: BasicBlock): boolean {
     if (b.preds.length !== 1) return false;
-    const pc = compareOf(blocks[b.preds[0]!]!);
-    return pc !== undefined && canBeInner(b.id, b.preds[0]!, pc);
-  };
+    const pc = this.compareOf(this.blocks[b.preds[0]!]!);
+    return pc !== undefined && this.canBeInner(b.id, b.preds[0]!, pc);
+  }
+}
+
+/**
+ * Finds the compare trees of a function. `blocks` are the function's blocks (ids = indices);
+ * `insns` the program's instructions. Trees never overlap: an inner node belongs to one tree.
+ */
+export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, options: SwitchOptions = {}): Map<number, SwitchPlan> {
+  const plans = new Map<number, SwitchPlan>();
+  const search = new TreeSearch(blocks, insns);
+  const taken = search.taken;
   /**
    * The tree rooted at `root` (whose compare is `rc`), or undefined when it is none or not dense
    * enough. A function of its own rather than the loop body: the closures it makes would
    * otherwise make the loop allocate a scope for every block.
    */
   const planTree = (root: BasicBlock, rc: JcondInsn): SwitchPlan | undefined => {
-    const isInner = (id: number, parent: number): boolean => canBeInner(id, parent, rc);
+    const isInner = (id: number, parent: number): boolean => search.canBeInner(id, parent, rc);
     // Collect the tree (iteratively).
     const inner: number[] = [];
     const seen = new Set<number>([root.id]);
@@ -251,7 +285,7 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, opt
     let mixed = false;
     while (stack.length > 0) {
       const id = stack.pop()!;
-      const c = compareOf(blocks[id]!)!;
+      const c = search.compareOf(blocks[id]!)!;
       const o = ORDERED[c.op];
       if (o) {
         if (order && order !== o) mixed = true;
@@ -278,10 +312,10 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, opt
     };
     const innerSet = new Set(inner);
     const nodes = [root.id, ...inner];
-    let min = norm(compareOf(root)!.imm);
+    let min = norm(search.compareOf(root)!.imm);
     let max = min;
     for (const id of nodes) {
-      const k = norm(compareOf(blocks[id]!)!.imm);
+      const k = norm(search.compareOf(blocks[id]!)!.imm);
       if (k < min) min = k;
       if (k > max) max = k;
     }
@@ -310,10 +344,10 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, opt
       const moves = new Map<Reg, bigint>();
       for (;;) {
         const b = blocks[id]!;
-        const c = compareOf(b)!;
+        const c = search.compareOf(b)!;
         const next = holds(c.op, v, norm(c.imm)) ? b.succs[0]! : b.succs[1]!;
         if (next === root.id || !innerSet.has(next)) return edgeIndex(next, moves);
-        for (const mv of movesOf(blocks[next]!, rc.dst)!) moves.set(mv.reg, mv.value);
+        for (const mv of search.movesOf(blocks[next]!, rc.dst)!) moves.set(mv.reg, mv.value);
         id = next;
       }
     };
@@ -349,12 +383,15 @@ export function findSwitches(blocks: readonly BasicBlock[], insns: InsnList, opt
   for (let pass = 0; pass < 2; pass++) for (let ri = 0; ri < blocks.length; ri++) {
     const root = blocks[ri]!;
     if (taken[root.id]) continue;
-    const rc = compareOf(root);
-    if (!rc) continue;
-    if (pass === 0 && innerOfParent(root)) continue;
     // Most compares are no tree: without an inner child there are fewer than MIN_COMPARES.
     const succs = root.succs;
-    if (!(succs.length > 0 && canBeInner(succs[0]!, root.id, rc)) && !(succs.length > 1 && canBeInner(succs[1]!, root.id, rc))) continue;
+    if (!(succs.length > 0 && search.mayBeInner(succs[0]!, root.id))
+      && !(succs.length > 1 && search.mayBeInner(succs[1]!, root.id))) continue;
+    const rc = search.compareOf(root);
+    if (!rc) continue;
+    if (pass === 0 && search.innerOfParent(root)) continue;
+    if (!(succs.length > 0 && search.canBeInner(succs[0]!, root.id, rc))
+      && !(succs.length > 1 && search.canBeInner(succs[1]!, root.id, rc))) continue;
     const plan = planTree(root, rc);
     if (plan) plans.set(root.id, plan);
   }

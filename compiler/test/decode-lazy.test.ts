@@ -28,6 +28,7 @@ function expectSame(eager: Program, lazy: Program): void {
   for (let i = 0; i < eager.insns.length; i++) {
     const insn = eager.insns[i]!;
     expect(list.get(i)).toEqual(insn);
+    expect(list.peek(i)).toEqual(insn);
     expect(list.kind(i)).toBe(insn.kind);
     expect(list.pc(i)).toBe(insn.pc);
     expect(list.target(i)).toBe(insnTarget(insn));
@@ -113,5 +114,8 @@ describe('lazy decoding of large programs', () => {
     expect(list.get(5)).toBe(insns[5]);
     expect(list.get(list.length)).toBeUndefined();
     expect(list.get(-1)).toBeUndefined();
+    expect(list.peek(5)).toBe(insns[5]);
+    expect(list.peek(list.length)).toBeUndefined();
+    expect(list.peek(-1)).toBeUndefined();
   });
 });

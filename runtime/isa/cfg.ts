@@ -271,32 +271,34 @@ function buildFunction(
   const newId = new Int32Array(count).fill(-1);
   let kept = 0;
   for (let b = 0; b < count; b++) if (seen[b]) newId[b] = kept++;
-  // Predecessor lists at their exact length: counted first, then filled in order of the source
-  // block (pushing onto a one-element list would reserve room for 17).
-  const predCount = new Int32Array(kept);
+  // Predecessor lists at their exact length, in order of the source block: gathered first in
+  // typed arrays (counts, then the lists end to end), then each made whole with its values. A
+  // literal of constants such as `[-1]` would share a copy-on-write store with every other one,
+  // and each later write into it would copy it.
+  const predStart = new Int32Array(kept + 1);
   for (let b = 0; b < count; b++) {
     if (!seen[b]) continue;
-    for (let k = 0; k < nsucc[b]!; k++) predCount[newId[k === 0 ? succA[b]! : succB[b]!]!]!++;
+    for (let k = 0; k < nsucc[b]!; k++) predStart[newId[k === 0 ? succA[b]! : succB[b]!]! + 1]!++;
+  }
+  for (let id = 0; id < kept; id++) predStart[id + 1]! += predStart[id]!;
+  const predList = new Int32Array(predStart[kept]!);
+  const predFill = predStart.slice(0, kept);
+  for (let b = 0; b < count; b++) {
+    if (!seen[b]) continue;
+    for (let k = 0; k < nsucc[b]!; k++) predList[predFill[newId[k === 0 ? succA[b]! : succB[b]!]!]!++] = newId[b]!;
   }
   const blocks: BasicBlock[] = new Array<BasicBlock>(kept);
   for (let b = 0; b < count; b++) {
     if (!seen[b]) continue;
     const id = newId[b]!;
     const n = nsucc[b]!;
-    const c = predCount[id]!;
+    const p = predStart[id]!;
+    const c = predStart[id + 1]! - p;
     blocks[id] = {
       id, first: firstOf[b]!, last: firstOf[b + 1]! - 1,
       succs: n === 0 ? [] : n === 1 ? [newId[succA[b]!]!] : [newId[succA[b]!]!, newId[succB[b]!]!],
-      preds: c === 0 ? [] : c === 1 ? [-1] : c === 2 ? [-1, -1] : new Array<number>(c).fill(-1),
+      preds: c === 0 ? [] : c === 1 ? [predList[p]!] : c === 2 ? [predList[p]!, predList[p + 1]!] : Array.from(predList.subarray(p, p + c)),
     };
-  }
-  predCount.fill(0);
-  for (let bi = 0; bi < kept; bi++) {
-    const ss = blocks[bi]!.succs;
-    for (let k = 0; k < ss.length; k++) {
-      const s = ss[k]!;
-      blocks[s]!.preds[predCount[s]!++] = bi;
-    }
   }
   return { startPc, endPc, blocks, sites, usesFrame };
 }

@@ -203,6 +203,11 @@ export interface InsnList {
   readonly length: number;
   /** The instruction at `index` (an index in `Program.insns`), undefined outside 0..length-1. */
   get(index: number): Insn | undefined;
+  /**
+   * The same instruction, to be read at once and not kept: it may be an object that the next
+   * `peek` overwrites (a large program's, compiler/lazy-program.ts), which spares making one.
+   */
+  peek(index: number): Insn | undefined;
   /** Its `kind`. */
   kind(index: number): Insn['kind'];
   /** Its `pc`. */
@@ -226,6 +231,9 @@ class ArrayInsns implements InsnList {
     return this.items.length;
   }
   get(index: number): Insn | undefined {
+    return this.items[index];
+  }
+  peek(index: number): Insn | undefined {
     return this.items[index];
   }
   kind(index: number): Insn['kind'] {
