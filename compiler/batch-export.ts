@@ -5,8 +5,9 @@
  * cheaper than the call from the runtime's separate loop module into the program's export (an
  * import from another instance), and V8 may inline it.
  *
- * Added to the finished binary (after Binaryen or the direct writer): a type, the functions,
- * their exports and their bodies at the end of the code section. Every function body moves by
+ * Added to Binaryen's finished binary: a type, the functions, their exports and their bodies at
+ * the end of the code section. The direct writer (-O0) writes the same functions with the module
+ * (compiler/repeat-export.ts `loopFunctions`, WModule `appended`) instead of reading it back. Every function body moves by
  * the same number of bytes (the sections before the code grew), which the caller adds to the
  * instruction map's offsets.
  */

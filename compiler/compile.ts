@@ -22,7 +22,7 @@ import { writeModule, writeModuleWith } from './wasm-writer.js';
 import type { WModule } from './wir.js';
 import { appendCustomSections, insnMapFromSourceMap } from './sections.js';
 import { addLoopExports, batchExports, shiftInsnMap } from './batch-export.js';
-import { insnMapHasOffsetIn, repeatExports } from './repeat-export.js';
+import { insnMapHasOffsetIn, loopFunctions, repeatExports } from './repeat-export.js';
 import { programEntries } from '../runtime/engine.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
@@ -315,10 +315,13 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
     // when it compiles it (`instantiate` reports a failure as E_BAD_MODULE), and validating here
     // as well cost 13% of a 10k-instruction compile. A module the writer gets wrong is a bpf2wasm
     // bug; the tests run every module they compile through WebAssembly.validate (and Binaryen and wabt).
+    // The batch and repeat loops are written with the module (WModule `appended`), not added to
+    // the written bytes by `finish`, which would read the module back and decode the entries again.
     if (direct) {
-      return withStackGuard(() => writeModuleWith(emitted.module, (written) => {
+      const module = { ...emitted.module, appended: loopFunctions(emitted.module, manifest.programs, options.repeatLoops !== false) };
+      return withStackGuard(() => writeModuleWith(module, (written) => {
         phase('binary');
-        return finish(written.binary, encodeInsnMapColumns(written.insnOffsets, written.insnIndices), manifest, options);
+        return finish(written.binary, encodeInsnMapColumns(written.insnOffsets, written.insnIndices), manifest, options, false);
       }));
     }
     const { binary, insnMap } = await optimizeWithBinaryen(emitted.module, optLevel as 1 | 2, options.passes, phase);
@@ -327,11 +330,14 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   });
 }
 
-/** The finished module: batch and repeat loops, then the instruction map, manifest and source lines appended. */
-function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, options: CompileOptions): CompiledModule {
+/**
+ * The finished module: batch and repeat loops (unless `addLoops` is false: the direct writer wrote
+ * them), then the instruction map, manifest and source lines appended.
+ */
+function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, options: CompileOptions, addLoops = true): CompiledModule {
   // XDP and skb programs get their batch loop inside the module (compiler/batch-export.ts), every
   // program its repeat loop (compiler/repeat-export.ts).
-  const loops = addLoopExports(binary, [
+  const loops = !addLoops ? { binary, shift: 0 } : addLoopExports(binary, [
     ...batchExports(manifest.programs.flatMap((p) => {
       const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
       return kind ? [{ exportName: p.exportName, kind }] : [];
