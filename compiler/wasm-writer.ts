@@ -169,15 +169,15 @@ export function writeModule(mod: WModule): WrittenModule {
  * Writes a WIR module and hands the result to `finish` as views of the writer's reused buffers:
  * they are valid only until `finish` returns (the caller copies what it keeps, e.g. into the
  * final module with its custom sections, compiler/compile.ts), which saves copying a large
- * module's bytes once more.
+ * module's bytes once more. `context` is passed on to `finish` (which then needs no closure).
  */
-export function writeModuleWith<T>(mod: WModule, finish: (written: WrittenModule) => T): T {
+export function writeModuleWith<T, C = undefined>(mod: WModule, finish: (written: WrittenModule, context: C) => T, context?: C): T {
   const out = new ByteWriter(scratchBytes ?? new Uint8Array(1 << 16));
   scratchBytes = null;
   const cols = new InsnColumns(scratchOffsets ?? new Int32Array(1024), scratchIndices ?? new Int32Array(1024));
   scratchOffsets = scratchIndices = null;
   const written = writeInto(mod, out, cols);
-  const result = finish(written);
+  const result = finish(written, context as C);
   // Kept for the next module only after `finish` (which may still read them) and if not huge.
   if (out.buf.length <= SCRATCH_KEEP) scratchBytes = out.buf;
   if (cols.offsets.length * 4 <= SCRATCH_KEEP) {

@@ -17,13 +17,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const EAGER_FUNCTIONS: readonly string[] = [
   'addNarrowDivisions', 'addressInto', 'appendCustomSections', 'appendedTypes', 'branchLabel', 'copyForLoop',
-  'decodeForCompile', 'emitModule', 'faultFunction', 'findCopyLoops', 'findSwitches', 'finish', 'get32',
-  'get64', 'i64c', 'internalErrors', 'isBr', 'isLatch', 'labelOf', 'leb128', 'load2', 'loopEntry',
+  'decodeForCompile', 'emitModule', 'faultFunction', 'findCopyLoops', 'findSwitches', 'finish',
+  'finishWritten', 'get32', 'get64', 'i64c', 'isBr', 'isLatch', 'labelOf', 'leb128', 'load2', 'loopEntry',
   'loopFunctions', 'loopParts', 'lowerAlu', 'lowerAlu32', 'lowerAlu64', 'lowerCond', 'lowerExtendPair',
-  'maxNesting', 'movedBefore', 'patchSize', 'planCallFixups', 'planModule', 'prescan', 'repeatBody', 'sameBr',
-  'selectArms', 'selectable', 'selectableArm', 'set32', 'set64', 'setKnown', 'shiftInsnMap', 'step', 'store2',
-  'structureFunction', 'tagPc', 'update', 'withStackGuard', 'withoutRepeatedMoves', 'writeInto',
-  'writeModuleWith', 'zeroOf',
+  'maxNesting', 'movedBefore', 'noPhase', 'patchSize', 'planCallFixups', 'planModule', 'prescan', 'repeatBody',
+  'sameBr', 'selectArms', 'selectable', 'selectableArm', 'set32', 'set64', 'setKnown', 'shiftInsnMap', 'step',
+  'store2', 'structureFunction', 'tagPc', 'update', 'withoutRepeatedMoves', 'writeInto', 'writeModuleWith',
+  'zeroOf',
 ];
 
 /** The bundle files `file` imports statically (`from "./chunk-X.js"`), transitively, itself included. */
