@@ -14,6 +14,7 @@
 import { BATCH_EXPORT_SUFFIX, LOOP_TYPE, loopBodyFrom, uleb, type LoopKind } from '../runtime/packet/batch-loop.js';
 import { LOOP_PARTS } from './batch-loop-code.js';
 import { InternalError, ErrorCode } from '../runtime/errors.js';
+import { utf8 } from './sections.js';
 
 
 /** A reader of the module's bytes. */
@@ -169,7 +170,7 @@ export function addLoopExports(binary: Uint8Array, loops: readonly LoopExport[])
   const newExports: number[] = [];
   const newBodies: number[] = [];
   added.forEach((l, k) => {
-    const name = new TextEncoder().encode(l.name);
+    const name = utf8(l.name);
     newExports.push(...uleb(name.length), ...name, 0, ...uleb(importedFns + fnCount + k));
     newFuncs.push(...uleb(typeIndex(l.type)));
     const index = exportIndex.get(l.entry)!;

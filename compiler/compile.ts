@@ -20,7 +20,7 @@ import { encodeInsnMap, encodeInsnMapColumns } from '../runtime/insnmap.js';
 import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
 import { writeModule, writeModuleWith, type WrittenModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
-import { appendCustomSections, insnMapFromSourceMap } from './sections.js';
+import { appendCustomSections, insnMapFromSourceMap, utf8 } from './sections.js';
 import { addLoopExports, batchExports, shiftInsnMap } from './batch-export.js';
 import { insnMapHasOffsetIn, loopFunctions, repeatExports } from './repeat-export.js';
 import { programEntries } from '../runtime/engine.js';
@@ -366,7 +366,7 @@ function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, opt
   ]);
   const sections: Array<[string, Uint8Array]> = [
     [INSN_MAP_SECTION, shiftInsnMap(insnMap, loops.shift)],
-    [MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest))],
+    [MANIFEST_SECTION, utf8(JSON.stringify(manifest))],
   ];
   if (options.sourceLines && options.sourceLines.length > 0) sections.push([LINES_SECTION, encodeSourceLines(options.sourceLines)]);
   return { wasm: appendCustomSections(loops.binary, sections), manifest };

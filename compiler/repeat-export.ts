@@ -166,37 +166,69 @@ interface Seen {
   callsOwn: boolean;
   /** A node with an instruction (a code offset in the instruction map). */
   mapped: boolean;
+  /** The module's imported functions. */
+  imports: ReadonlySet<string>;
 }
 
 /**
- * A copy of the entry's tree for the loop: locals at index + 3, `return` a branch to RUN_LABEL.
- * (Plain loops, no closures: this runs once per compile, mostly in V8's interpreter.)
+ * A copy of the entry's tree for the loop: locals at index + 3, `return` a branch to RUN_LABEL;
+ * nodes without locals below them shared. (Each kind spelt out, no object spread or key walk:
+ * this runs once per compile, mostly in V8's interpreter.)
  */
-function copyForLoop(n: Node, seen: Seen, imports: ReadonlySet<string>): Node {
-  if ('pc' in n && n.pc !== undefined) seen.mapped = true;
+function copyForLoop(n: Node, seen: Seen): Node {
   switch (n.k) {
-    case 'local.get': return { ...n, index: n.index + 3 };
-    case 'local.set': return { ...n, index: n.index + 3, value: copyForLoop(n.value, seen, imports) };
+    case 'i32.const': case 'i64.const': case 'global.get': case 'unreachable': case 'memory.size':
+      return n;
+    case 'nop':
+      if (n.pc !== undefined) seen.mapped = true;
+      return n;
+    case 'local.get': return { k: 'local.get', type: n.type, index: n.index + 3 };
+    case 'local.set': return { k: 'local.set', type: n.type, index: n.index + 3, value: copyForLoop(n.value, seen) };
+    case 'global.set': return { k: 'global.set', type: n.type, name: n.name, value: copyForLoop(n.value, seen) };
+    case 'unary': return { k: 'unary', type: n.type, op: n.op, code: n.code, a: copyForLoop(n.a, seen) };
+    case 'binary': return { k: 'binary', type: n.type, op: n.op, code: n.code, a: copyForLoop(n.a, seen), b: copyForLoop(n.b, seen) };
+    case 'load':
+      if (n.pc !== undefined) seen.mapped = true;
+      return { k: 'load', type: n.type, op: n.op, code: n.code, offset: n.offset, ptr: copyForLoop(n.ptr, seen) };
+    case 'store':
+      if (n.pc !== undefined) seen.mapped = true;
+      return {
+        k: 'store', type: n.type, op: n.op, code: n.code, offset: n.offset, ptr: copyForLoop(n.ptr, seen), value: copyForLoop(n.value, seen),
+      };
+    case 'block': {
+      const children: Node[] = [];
+      for (const x of n.children) children.push(copyForLoop(x, seen));
+      return { k: 'block', type: n.type, label: n.label, children };
+    }
+    case 'loop': return { k: 'loop', type: n.type, label: n.label, body: copyForLoop(n.body, seen) };
+    case 'if': return {
+      k: 'if', type: n.type, cond: copyForLoop(n.cond, seen), then: copyForLoop(n.then, seen), else: n.else ? copyForLoop(n.else, seen) : null,
+    };
+    case 'select': return {
+      k: 'select', type: n.type, a: copyForLoop(n.a, seen), b: copyForLoop(n.b, seen), cond: copyForLoop(n.cond, seen),
+    };
+    case 'br': return n.cond ? { k: 'br', type: n.type, label: n.label, cond: copyForLoop(n.cond, seen) } : n;
+    case 'br_table': return {
+      k: 'br_table', type: n.type, labels: n.labels, defaultLabel: n.defaultLabel, index: copyForLoop(n.index, seen),
+    };
+    case 'call': {
+      if (n.pc !== undefined) seen.mapped = true;
+      if (!seen.imports.has(n.target)) seen.callsOwn = true;
+      const args: Node[] = [];
+      for (const x of n.args) args.push(copyForLoop(x, seen));
+      return { k: 'call', type: n.type, target: n.target, args };
+    }
     case 'return': {
       const br: Node = { k: 'br', type: 'none', label: RUN_LABEL, cond: null };
-      return { k: 'block', type: 'none', label: null, children: n.value ? [copyForLoop(n.value, seen, imports), br] : [br] };
+      return { k: 'block', type: 'none', label: null, children: n.value ? [copyForLoop(n.value, seen), br] : [br] };
     }
-    case 'call':
-      if (!imports.has(n.target)) seen.callsOwn = true;
-      break;
-    default:
-      break;
+    case 'memory.copy': return {
+      k: 'memory.copy', type: n.type, dst: copyForLoop(n.dst, seen), src: copyForLoop(n.src, seen), len: copyForLoop(n.len, seen),
+    };
+    case 'memory.fill': return {
+      k: 'memory.fill', type: n.type, dst: copyForLoop(n.dst, seen), value: copyForLoop(n.value, seen), len: copyForLoop(n.len, seen),
+    };
   }
-  const copy: Record<string, unknown> = { ...n };
-  for (const key in copy) {
-    const v = copy[key];
-    if (Array.isArray(v)) {
-      const items: unknown[] = [];
-      for (const c of v as unknown[]) items.push(typeof c === 'object' && c !== null ? copyForLoop(c as Node, seen, imports) : c);
-      copy[key] = items;
-    } else if (typeof v === 'object' && v !== null) copy[key] = copyForLoop(v as Node, seen, imports);
-  }
-  return copy as Node;
 }
 
 /**
@@ -221,8 +253,8 @@ function repeatBody(mod: WModule, k: number): WAppended['body'] {
   if (typeof fn.body === 'function') return [callingLoop(index)];
   const imports = new Set<string>();
   for (const i of mod.imports) imports.add(i.name);
-  const seen: Seen = { callsOwn: false, mapped: false };
-  const run = copyForLoop(fn.body, seen, imports);
+  const seen: Seen = { callsOwn: false, mapped: false, imports };
+  const run = copyForLoop(fn.body, seen);
   // As repeatExports and copyingLoop: an entry with mapped program code, or calling no function of the module, is called.
   if (seen.mapped || !seen.callsOwn) return [callingLoop(index)];
   // The entry's locals in runs of equal type, as the writer declares them.

@@ -4,6 +4,7 @@
  * tagged (possibly trapping) node for the instruction map.
  */
 import { CompileError, ErrorCode } from '../runtime/errors.js';
+import { utf8 } from './sections.js';
 import { type CodeSink, type Node, type ValType, type WAppended, type WModule, type WType } from './wir.js';
 
 const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e };
@@ -122,9 +123,18 @@ class ByteWriter {
   }
 
   name(s: string): void {
-    const bs = new TextEncoder().encode(s);
-    this.u32(bs.length);
-    this.bytes(bs);
+    // Names are short and mostly ASCII: those are their own bytes.
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) >= 0x80) {
+        const bs = utf8(s);
+        this.u32(bs.length);
+        this.bytes(bs);
+        return;
+      }
+    }
+    this.u32(s.length);
+    this.grow(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
   }
 }
 

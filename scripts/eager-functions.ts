@@ -22,8 +22,8 @@ export const EAGER_FUNCTIONS: readonly string[] = [
   'loopFunctions', 'loopParts', 'lowerAlu', 'lowerAlu32', 'lowerAlu64', 'lowerCond', 'lowerExtendPair',
   'maxNesting', 'movedBefore', 'noPhase', 'patchSize', 'planCallFixups', 'planModule', 'prescan', 'repeatBody',
   'sameBr', 'selectArms', 'selectable', 'selectableArm', 'set32', 'set64', 'setKnown', 'shiftInsnMap', 'step',
-  'store2', 'structureFunction', 'tagPc', 'update', 'withoutRepeatedMoves', 'writeInto', 'writeModuleWith',
-  'zeroOf',
+  'store2', 'structureFunction', 'tagPc', 'update', 'utf8', 'withoutRepeatedMoves', 'writeInto',
+  'writeModuleWith', 'zeroOf',
 ];
 
 /** The bundle files `file` imports statically (`from "./chunk-X.js"`), transitively, itself included. */

@@ -97,4 +97,11 @@ describe('loops written with the module (WModule appended)', () => {
     const inst = await instantiate(wasm);
     expect(() => inst.program().run(new Uint8Array(16))).toThrow(expect.objectContaining({ location: expect.objectContaining({ insn: 2 }) }));
   });
+
+  it('names are written as UTF-8 (ASCII byte by byte, others through the encoder): a helper import named héllo_🙂', async () => {
+    const { wasm } = await compile(assemble('call 5\nexit'), { optLevel: 0, helpers: [{ id: 5, name: 'héllo_🙂' }] });
+    const imports = WebAssembly.Module.imports(new WebAssembly.Module(wasm.slice())).map((i) => `${i.module}.${i.name}`);
+    expect(imports).toContain('helpers.héllo_🙂');
+    expect(exportsOf(wasm)).toEqual(expect.arrayContaining(['main', 'main__repeat']));
+  });
 });
