@@ -5,14 +5,16 @@
  * cheaper than the call from the runtime's separate loop module into the program's export (an
  * import from another instance), and V8 may inline it.
  *
- * Added to the finished binary (after Binaryen or the direct writer): a type, the functions,
- * their exports and their bodies at the end of the code section. Every function body moves by
+ * Added to Binaryen's finished binary: a type, the functions, their exports and their bodies at
+ * the end of the code section. The direct writer (-O0) writes the same functions with the module
+ * (compiler/repeat-export.ts `loopFunctions`, WModule `appended`) instead of reading it back. Every function body moves by
  * the same number of bytes (the sections before the code grew), which the caller adds to the
  * instruction map's offsets.
  */
 import { BATCH_EXPORT_SUFFIX, LOOP_TYPE, loopBodyFrom, uleb, type LoopKind } from '../runtime/packet/batch-loop.js';
 import { LOOP_PARTS } from './batch-loop-code.js';
 import { InternalError, ErrorCode } from '../runtime/errors.js';
+import { utf8 } from './sections.js';
 
 
 /** A reader of the module's bytes. */
@@ -168,7 +170,7 @@ export function addLoopExports(binary: Uint8Array, loops: readonly LoopExport[])
   const newExports: number[] = [];
   const newBodies: number[] = [];
   added.forEach((l, k) => {
-    const name = new TextEncoder().encode(l.name);
+    const name = utf8(l.name);
     newExports.push(...uleb(name.length), ...name, 0, ...uleb(importedFns + fnCount + k));
     newFuncs.push(...uleb(typeIndex(l.type)));
     const index = exportIndex.get(l.entry)!;

@@ -18,11 +18,11 @@ import { validateProgram } from './validate.js';
 import { checkStackOptions, computeLayout } from '../runtime/memory-layout.js';
 import { encodeInsnMap, encodeInsnMapColumns } from '../runtime/insnmap.js';
 import { encodeSourceLines, LINES_SECTION, type SourceLine } from '../runtime/source-lines.js';
-import { writeModule, writeModuleWith } from './wasm-writer.js';
+import { writeModule, writeModuleWith, type WrittenModule } from './wasm-writer.js';
 import type { WModule } from './wir.js';
-import { appendCustomSections, insnMapFromSourceMap } from './sections.js';
+import { appendCustomSections, insnMapFromSourceMap, utf8 } from './sections.js';
 import { addLoopExports, batchExports, shiftInsnMap } from './batch-export.js';
-import { insnMapHasOffsetIn, repeatExports } from './repeat-export.js';
+import { insnMapHasOffsetIn, loopFunctions, repeatExports } from './repeat-export.js';
 import { programEntries } from '../runtime/engine.js';
 
 /** Optimisation level: 0 skips Binaryen's optimiser, 1 (default) runs cheap passes that pay off, 2 runs Binaryen -O2. */
@@ -209,7 +209,7 @@ export interface PlannedModule {
 export function planModule(
   input: Uint8Array | Program,
   options: CompileOptions = {},
-  phase: (name: string) => void = () => {},
+  phase: (name: string) => void = noPhase,
 ): PlannedModule {
   const program = input instanceof Uint8Array ? decodeForCompile(input, { maxInsns: options.maxInsns ?? MAX_INSNS }) : input;
   const optLevel = options.optLevel ?? DEFAULT_OPT_LEVEL;
@@ -253,7 +253,9 @@ export function planModule(
     return { id, name: `helper_${id}`, signature: GENERIC_HELPER_SIGNATURE };
   };
 
-  const emitted = internalErrors(() => withStackGuard(() => emitModule(cfg, {
+  let emitted: EmitResult;
+  try {
+    emitted = emitModule(cfg, {
     layout,
     entries: programs.map((p) => ({
       name: p.name, exportName: p.exportName, pc: p.insn, context: p.context,
@@ -272,7 +274,10 @@ export function planModule(
     ...(options.loopVersions === false ? { loopVersions: false } : {}),
     ...(options.constTables === false ? { constTables: false } : {}),
     ...(options.faultImport ? { faultImport: true } : {}),
-  })));
+    });
+  } catch (e) {
+    throw stageError(e, true);
+  }
   phase('emit');
   const manifest: Manifest = {
     abiVersion: ABI_VERSION,
@@ -300,38 +305,54 @@ export async function compile(input: Uint8Array | Program, options: CompileOptio
   // `performance` loads perf_hooks (~2 ms of a fresh process's first compile).
   const { onPhase } = options;
   let t = onPhase ? performance.now() : 0;
-  const phase = (name: string): void => {
-    if (!onPhase) return;
+  const phase = !onPhase ? noPhase : (name: string): void => {
     const now = performance.now();
     onPhase(name, now - t);
     t = now;
   };
   const { program, emitted, manifest } = planModule(input, options, phase);
   const optLevel = options.optLevel ?? DEFAULT_OPT_LEVEL;
-  return internalErrors(async () => {
-    const direct = optLevel === 0 || (optLevel === 1 && !options.passes && program.slotCount > O1_MAX_INSNS);
+  // (Plain try/catch, no closures per stage: a fresh context compiles each closure it runs.)
+  if (optLevel === 0 || (optLevel === 1 && !options.passes && program.slotCount > O1_MAX_INSNS)) {
     // -O0 writes the bytes directly and hands the writer's own buffer to `finish`, which copies it
     // once into the final module. They are not validated here: the engine validates the module
     // when it compiles it (`instantiate` reports a failure as E_BAD_MODULE), and validating here
     // as well cost 13% of a 10k-instruction compile. A module the writer gets wrong is a bpf2wasm
     // bug; the tests run every module they compile through WebAssembly.validate (and Binaryen and wabt).
-    if (direct) {
-      return withStackGuard(() => writeModuleWith(emitted.module, (written) => {
-        phase('binary');
-        return finish(written.binary, encodeInsnMapColumns(written.insnOffsets, written.insnIndices), manifest, options);
-      }));
+    // The batch and repeat loops are written with the module (WModule `appended`), not added to
+    // the written bytes by `finish`, which would read the module back and decode the entries again.
+    try {
+      const module = { ...emitted.module, appended: loopFunctions(emitted.module, manifest.programs, options.repeatLoops !== false) };
+      return writeModuleWith(module, finishWritten, { manifest, options, phase });
+    } catch (e) {
+      throw stageError(e, true);
     }
+  }
+  try {
     const { binary, insnMap } = await optimizeWithBinaryen(emitted.module, optLevel as 1 | 2, options.passes, phase);
     phase('binary');
     return finish(binary, insnMap, manifest, options);
-  });
+  } catch (e) {
+    throw stageError(e, false);
+  }
 }
 
-/** The finished module: batch and repeat loops, then the instruction map, manifest and source lines appended. */
-function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, options: CompileOptions): CompiledModule {
+/** `finish` for the direct writer's module (its buffers, valid until this returns), the loops written with it. */
+function finishWritten(
+  written: WrittenModule, c: { manifest: Manifest; options: CompileOptions; phase: (name: string) => void },
+): CompiledModule {
+  c.phase('binary');
+  return finish(written.binary, encodeInsnMapColumns(written.insnOffsets, written.insnIndices), c.manifest, c.options, false);
+}
+
+/**
+ * The finished module: batch and repeat loops (unless `addLoops` is false: the direct writer wrote
+ * them), then the instruction map, manifest and source lines appended.
+ */
+function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, options: CompileOptions, addLoops = true): CompiledModule {
   // XDP and skb programs get their batch loop inside the module (compiler/batch-export.ts), every
   // program its repeat loop (compiler/repeat-export.ts).
-  const loops = addLoopExports(binary, [
+  const loops = !addLoops ? { binary, shift: 0 } : addLoopExports(binary, [
     ...batchExports(manifest.programs.flatMap((p) => {
       const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
       return kind ? [{ exportName: p.exportName, kind }] : [];
@@ -345,24 +366,32 @@ function finish(binary: Uint8Array, insnMap: Uint8Array, manifest: Manifest, opt
   ]);
   const sections: Array<[string, Uint8Array]> = [
     [INSN_MAP_SECTION, shiftInsnMap(insnMap, loops.shift)],
-    [MANIFEST_SECTION, new TextEncoder().encode(JSON.stringify(manifest))],
+    [MANIFEST_SECTION, utf8(JSON.stringify(manifest))],
   ];
   if (options.sourceLines && options.sourceLines.length > 0) sections.push([LINES_SECTION, encodeSourceLines(options.sourceLines)]);
   return { wasm: appendCustomSections(loops.binary, sections), manifest };
 }
 
-/** Runs a code generation stage; anything but a typed error is a bpf2wasm bug (E_INTERNAL). */
-function internalErrors<T>(stage: () => T): T {
-  const wrap = (e: unknown): never => {
-    if (e instanceof Bpf2WasmError) throw e;
-    throw new InternalError(ErrorCode.Internal, `code generation failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
-  };
-  try {
-    const r = stage();
-    return (r instanceof Promise ? r.catch(wrap) : r) as T;
-  } catch (e) {
-    return wrap(e);
-  }
+/** The phase callback of a compile that does not time its phases. */
+function noPhase(_name: string): void {}
+
+/**
+ * What an exception of a code generation stage becomes: a typed error stays as it is; with
+ * `stackGuard` (a stage that recurses over nested control flow) a host stack overflow becomes
+ * E_TOO_COMPLEX; anything else is a bpf2wasm bug (E_INTERNAL).
+ */
+function stageError(e: unknown, stackGuard: boolean): Bpf2WasmError {
+  if (e instanceof Bpf2WasmError) return e;
+  if (stackGuard && isStackOverflow(e)) return tooComplex();
+  return new InternalError(ErrorCode.Internal, `code generation failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
+}
+
+function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && /call stack/i.test(e.message);
+}
+
+function tooComplex(): CompileError {
+  return new CompileError(ErrorCode.TooComplex, 'the program nests too deeply to compile on this host', {});
 }
 
 /** Runs a stage that recurses over nested control flow; a host stack overflow becomes E_TOO_COMPLEX. */
@@ -370,9 +399,7 @@ function withStackGuard<T>(stage: () => T): T {
   try {
     return stage();
   } catch (e) {
-    if (e instanceof RangeError && /call stack/i.test(e.message)) {
-      throw new CompileError(ErrorCode.TooComplex, 'the program nests too deeply to compile on this host', {});
-    }
+    if (isStackOverflow(e)) throw tooComplex();
     throw e;
   }
 }

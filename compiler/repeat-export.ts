@@ -6,8 +6,9 @@
  * runtime/packet/testrun.ts), as the kernel's BPF_PROG_TEST_RUN runs its repeat loop inside the
  * kernel: the time per run is then the program and one Wasm call, not a call from JavaScript.
  *
- * The loop body is the entry's own body, copied (compiler/standalone/code.ts decodes and
- * re-indexes it): the entry's setup (budget, checked-mode span, packet globals, tail-call
+ * The loop body is the entry's own body, copied (the direct writer's, -O0 and a large -O1, from
+ * the entry's tree: `loopFunctions`; Binaryen's from its written body, which
+ * compiler/standalone/code.ts decodes and re-indexes): the entry's setup (budget, checked-mode span, packet globals, tail-call
  * state), the call of the program's function, the tail-call loop and the store of r0 run once
  * per iteration, exactly as in the entry, with the entry's parameters and locals as fresh locals
  * (the parameters copied in and every local zeroed at the start of each run, as a call starts),
@@ -22,12 +23,15 @@
  * (`--wasm-inlining` is off by default), so the program's work is not hoisted out of the loop:
  * `mov r0, 12345678; exit` still costs a call per run (see the README, Benchmarks).
  *
- * Added to the finished binary with the batch loops (compiler/batch-export.ts).
+ * Written with the module by the direct writer (WModule `appended`, `loopFunctions`), added to
+ * Binaryen's finished binary with the batch loops (compiler/batch-export.ts); the same bytes either way.
  */
 import { REPEAT_EXPORT_SUFFIX } from '../runtime/abi.js';
-import { uleb } from '../runtime/packet/batch-loop.js';
+import { BATCH_EXPORT_SUFFIX, LOOP_TYPE, loopBodyFrom, uleb } from '../runtime/packet/batch-loop.js';
 import type { LoopExport } from './batch-export.js';
+import { LOOP_PARTS } from './batch-loop-code.js';
 import { bodyLocals, remapExpression } from './standalone/code.js';
+import type { Node, WAppended, WModule } from './wir.js';
 
 const I32 = 0x7f;
 
@@ -50,19 +54,28 @@ function zeroOf(type: number): number[] | undefined {
  * `localGroups` (encoded, after the parameters), the counter at `counter` and the result at `counter + 1`.
  */
 function loop(localGroups: number[][], counter: number, run: number[]): number[] {
-  return [
-    ...uleb(localGroups.length), ...localGroups.flat(),
-    0x02, 0x40, // block
-    0x03, 0x40, // loop
-    0x20, ...uleb(counter), 0x20, 2, 0x4f, 0x0d, 1, // br_if 1 (counter >= n, unsigned)
-    ...run,
-    0x21, ...uleb(counter + 1),
-    0x20, ...uleb(counter), 0x41, 1, 0x6a, 0x21, ...uleb(counter), // counter += 1
-    0x0c, 0, // br loop
-    0x0b, 0x0b,
-    0x20, ...uleb(counter + 1),
-    0x0b,
-  ];
+  const { head, tail } = loopParts(localGroups, counter);
+  return [...head, ...run, ...tail];
+}
+
+/** The loop of `loop` before and after its run. */
+function loopParts(localGroups: number[][], counter: number): { head: number[]; tail: number[] } {
+  return {
+    head: [
+      ...uleb(localGroups.length), ...localGroups.flat(),
+      0x02, 0x40, // block
+      0x03, 0x40, // loop
+      0x20, ...uleb(counter), 0x20, 2, 0x4f, 0x0d, 1, // br_if 1 (counter >= n, unsigned)
+    ],
+    tail: [
+      0x21, ...uleb(counter + 1),
+      0x20, ...uleb(counter), 0x41, 1, 0x6a, 0x21, ...uleb(counter), // counter += 1
+      0x0c, 0, // br loop
+      0x0b, 0x0b,
+      0x20, ...uleb(counter + 1),
+      0x0b,
+    ],
+  };
 }
 
 /** The loop calling the entry (function `entry`) n times. */
@@ -142,4 +155,154 @@ export function insnMapHasOffsetIn(encoded: Uint8Array, start: number, end: numb
     if (off >= start && off < end) return true;
   }
   return false;
+}
+
+/** The label of the block a copied entry runs in (its `return`s branch to it). */
+const RUN_LABEL = 'repeat.run';
+
+/** What copying an entry's tree saw. */
+interface Seen {
+  /** A call of a function of the module (not an import). */
+  callsOwn: boolean;
+  /** A node with an instruction (a code offset in the instruction map). */
+  mapped: boolean;
+  /** The module's imported functions. */
+  imports: ReadonlySet<string>;
+}
+
+/**
+ * A copy of the entry's tree for the loop: locals at index + 3, `return` a branch to RUN_LABEL;
+ * nodes without locals below them shared. (Each kind spelt out, no object spread or key walk:
+ * this runs once per compile, mostly in V8's interpreter.)
+ */
+function copyForLoop(n: Node, seen: Seen): Node {
+  switch (n.k) {
+    case 'i32.const': case 'i64.const': case 'global.get': case 'unreachable': case 'memory.size':
+      return n;
+    case 'nop':
+      if (n.pc !== undefined) seen.mapped = true;
+      return n;
+    case 'local.get': return { k: 'local.get', type: n.type, index: n.index + 3 };
+    case 'local.set': return { k: 'local.set', type: n.type, index: n.index + 3, value: copyForLoop(n.value, seen) };
+    case 'global.set': return { k: 'global.set', type: n.type, name: n.name, value: copyForLoop(n.value, seen) };
+    case 'unary': return { k: 'unary', type: n.type, op: n.op, code: n.code, a: copyForLoop(n.a, seen) };
+    case 'binary': return { k: 'binary', type: n.type, op: n.op, code: n.code, a: copyForLoop(n.a, seen), b: copyForLoop(n.b, seen) };
+    case 'load':
+      if (n.pc !== undefined) seen.mapped = true;
+      return { k: 'load', type: n.type, op: n.op, code: n.code, offset: n.offset, ptr: copyForLoop(n.ptr, seen) };
+    case 'store':
+      if (n.pc !== undefined) seen.mapped = true;
+      return {
+        k: 'store', type: n.type, op: n.op, code: n.code, offset: n.offset, ptr: copyForLoop(n.ptr, seen), value: copyForLoop(n.value, seen),
+      };
+    case 'block': {
+      const children: Node[] = [];
+      for (const x of n.children) children.push(copyForLoop(x, seen));
+      return { k: 'block', type: n.type, label: n.label, children };
+    }
+    case 'loop': return { k: 'loop', type: n.type, label: n.label, body: copyForLoop(n.body, seen) };
+    case 'if': return {
+      k: 'if', type: n.type, cond: copyForLoop(n.cond, seen), then: copyForLoop(n.then, seen), else: n.else ? copyForLoop(n.else, seen) : null,
+    };
+    case 'select': return {
+      k: 'select', type: n.type, a: copyForLoop(n.a, seen), b: copyForLoop(n.b, seen), cond: copyForLoop(n.cond, seen),
+    };
+    case 'br': return n.cond ? { k: 'br', type: n.type, label: n.label, cond: copyForLoop(n.cond, seen) } : n;
+    case 'br_table': return {
+      k: 'br_table', type: n.type, labels: n.labels, defaultLabel: n.defaultLabel, index: copyForLoop(n.index, seen),
+    };
+    case 'call': {
+      if (n.pc !== undefined) seen.mapped = true;
+      if (!seen.imports.has(n.target)) seen.callsOwn = true;
+      const args: Node[] = [];
+      for (const x of n.args) args.push(copyForLoop(x, seen));
+      return { k: 'call', type: n.type, target: n.target, args };
+    }
+    case 'return': {
+      const br: Node = { k: 'br', type: 'none', label: RUN_LABEL, cond: null };
+      return { k: 'block', type: 'none', label: null, children: n.value ? [copyForLoop(n.value, seen), br] : [br] };
+    }
+    case 'memory.copy': return {
+      k: 'memory.copy', type: n.type, dst: copyForLoop(n.dst, seen), src: copyForLoop(n.src, seen), len: copyForLoop(n.len, seen),
+    };
+    case 'memory.fill': return {
+      k: 'memory.fill', type: n.type, dst: copyForLoop(n.dst, seen), value: copyForLoop(n.value, seen), len: copyForLoop(n.len, seen),
+    };
+  }
+}
+
+/**
+ * The function (position in `mod.functions`) exported as `entry`, or -1 when there is none or
+ * `name` is already an export (as addLoopExports, which leaves such a loop out).
+ */
+function loopEntry(mod: WModule, entry: string, name: string): number {
+  let target: string | undefined;
+  for (const e of mod.exports) {
+    if (e.name === name) return -1;
+    if (e.name === entry) target = e.function;
+  }
+  if (target === undefined) return -1;
+  for (let k = 0; k < mod.functions.length; k++) if (mod.functions[k]!.name === target) return k;
+  return -1;
+}
+
+/** The repeat loop's body of the entry at `mod.functions[k]`: copyingLoop's, from the entry's tree, or callingLoop's. */
+function repeatBody(mod: WModule, k: number): WAppended['body'] {
+  const index = mod.imports.length + k;
+  const fn = mod.functions[k]!;
+  if (typeof fn.body === 'function') return [callingLoop(index)];
+  const imports = new Set<string>();
+  for (const i of mod.imports) imports.add(i.name);
+  const seen: Seen = { callsOwn: false, mapped: false, imports };
+  const run = copyForLoop(fn.body, seen);
+  // As repeatExports and copyingLoop: an entry with mapped program code, or calling no function of the module, is called.
+  if (seen.mapped || !seen.callsOwn) return [callingLoop(index)];
+  // The entry's locals in runs of equal type, as the writer declares them.
+  const groups: Array<[number, number]> = [];
+  for (const v of fn.vars) {
+    const type = v === 'i64' ? 0x7e : I32;
+    const last = groups[groups.length - 1];
+    if (last && last[1] === type) last[0]++;
+    else groups.push([1, type]);
+  }
+  const locals: number[][] = [[2, I32]];
+  const zeroes: number[] = [];
+  let at = 5;
+  for (const [c, type] of groups) {
+    locals.push([...uleb(c), type]);
+    for (let i = 0; i < c; i++, at++) zeroes.push(...zeroOf(type)!, 0x21, ...uleb(at));
+  }
+  locals.push([2, I32]);
+  const { head, tail } = loopParts(locals, at);
+  return [
+    [...head, 0x20, 0, 0x21, 3, 0x20, 1, 0x21, 4, ...zeroes],
+    { k: 'block', type: 'i32', label: RUN_LABEL, children: [run] },
+    tail,
+  ];
+}
+
+/**
+ * The batch loops (compiler/batch-export.ts) and, with `repeat`, the repeat loops of `programs`
+ * for the direct writer to append to `mod` (WModule `appended`): the functions, in the same order
+ * and with the same bytes as `addLoopExports` adds them to the written module, the repeat loop's
+ * copy of the entry made from the entry's tree instead of decoding its written body.
+ */
+export function loopFunctions(
+  mod: WModule, programs: ReadonlyArray<{ exportName: string; context?: string }>, repeat: boolean,
+): WAppended[] {
+  const out: WAppended[] = [];
+  for (const p of programs) {
+    const kind = p.context === 'xdp_md' ? 'xdp' as const : p.context === '__sk_buff' ? 'skb' as const : undefined;
+    if (!kind) continue;
+    const name = p.exportName + BATCH_EXPORT_SUFFIX;
+    const k = loopEntry(mod, p.exportName, name);
+    if (k >= 0) out.push({ name, type: LOOP_TYPE, body: [loopBodyFrom(LOOP_PARTS[kind], mod.imports.length + k)] });
+  }
+  if (!repeat) return out;
+  for (const p of programs) {
+    const name = p.exportName + REPEAT_EXPORT_SUFFIX;
+    const k = loopEntry(mod, p.exportName, name);
+    if (k >= 0) out.push({ name, type: REPEAT_TYPE, body: repeatBody(mod, k) });
+  }
+  return out;
 }

@@ -23,14 +23,22 @@ export function appendCustomSection(wasm: Uint8Array, name: string, payload: Uin
   return appendCustomSections(wasm, [[name, payload]]);
 }
 
+let encoder: TextEncoder | undefined;
+
+/** The UTF-8 bytes of `s`, from one TextEncoder for every compile (a browser makes an object for each one). */
+export function utf8(s: string): Uint8Array {
+  return (encoder ??= new TextEncoder()).encode(s);
+}
+
 /** Appends custom sections, in order, with one copy of the module (a large module is megabytes). */
 export function appendCustomSections(wasm: Uint8Array, sections: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
-  const parts = sections.map(([name, payload]) => {
-    const nameBytes = new TextEncoder().encode(name);
-    const body = [...leb128(nameBytes.length)];
+  const parts: Array<{ header: number[]; nameBytes: Uint8Array; payload: Uint8Array }> = [];
+  for (const [name, payload] of sections) {
+    const nameBytes = utf8(name);
+    const body = leb128(nameBytes.length);
     const size = body.length + nameBytes.length + payload.length;
-    return { header: [0, ...leb128(size), ...body], nameBytes, payload };
-  });
+    parts.push({ header: [0, ...leb128(size), ...body], nameBytes, payload });
+  }
   let length = wasm.length;
   for (const p of parts) length += p.header.length + p.nameBytes.length + p.payload.length;
   const out = new Uint8Array(length);

@@ -4,7 +4,8 @@
  * tagged (possibly trapping) node for the instruction map.
  */
 import { CompileError, ErrorCode } from '../runtime/errors.js';
-import { type CodeSink, type Node, type ValType, type WModule, type WType } from './wir.js';
+import { utf8 } from './sections.js';
+import { type CodeSink, type Node, type ValType, type WAppended, type WModule, type WType } from './wir.js';
 
 const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e };
 const BLOCKTYPE: Record<WType, number> = { i32: 0x7f, i64: 0x7e, none: 0x40 };
@@ -122,9 +123,18 @@ class ByteWriter {
   }
 
   name(s: string): void {
-    const bs = new TextEncoder().encode(s);
-    this.u32(bs.length);
-    this.bytes(bs);
+    // Names are short and mostly ASCII: those are their own bytes.
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) >= 0x80) {
+        const bs = utf8(s);
+        this.u32(bs.length);
+        this.bytes(bs);
+        return;
+      }
+    }
+    this.u32(s.length);
+    this.grow(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
   }
 }
 
@@ -169,15 +179,15 @@ export function writeModule(mod: WModule): WrittenModule {
  * Writes a WIR module and hands the result to `finish` as views of the writer's reused buffers:
  * they are valid only until `finish` returns (the caller copies what it keeps, e.g. into the
  * final module with its custom sections, compiler/compile.ts), which saves copying a large
- * module's bytes once more.
+ * module's bytes once more. `context` is passed on to `finish` (which then needs no closure).
  */
-export function writeModuleWith<T>(mod: WModule, finish: (written: WrittenModule) => T): T {
+export function writeModuleWith<T, C = undefined>(mod: WModule, finish: (written: WrittenModule, context: C) => T, context?: C): T {
   const out = new ByteWriter(scratchBytes ?? new Uint8Array(1 << 16));
   scratchBytes = null;
   const cols = new InsnColumns(scratchOffsets ?? new Int32Array(1024), scratchIndices ?? new Int32Array(1024));
   scratchOffsets = scratchIndices = null;
   const written = writeInto(mod, out, cols);
-  const result = finish(written);
+  const result = finish(written, context as C);
   // Kept for the next module only after `finish` (which may still read them) and if not huge.
   if (out.buf.length <= SCRATCH_KEEP) scratchBytes = out.buf;
   if (cols.offsets.length * 4 <= SCRATCH_KEEP) {
@@ -394,6 +404,50 @@ class BodyWriter implements CodeSink {
   }
 }
 
+/**
+ * The types of appended functions, after the module's `count` own: each distinct encoding once,
+ * in order (as compiler/batch-export.ts addLoopExports adds them), and each function's index.
+ */
+function appendedTypes(appended: readonly WAppended[], count: number): { types: Array<readonly number[]>; indices: number[] } {
+  const types: Array<readonly number[]> = [];
+  const indices: number[] = [];
+  for (const a of appended) {
+    let k = 0;
+    for (; k < types.length; k++) {
+      const t = types[k]!;
+      let same = t.length === a.type.length;
+      for (let i = 0; same && i < t.length; i++) same = t[i] === a.type[i];
+      if (same) break;
+    }
+    if (k === types.length) types.push(a.type);
+    indices.push(count + k);
+  }
+  return { types, indices };
+}
+
+/**
+ * Patches the size of what was written since `start` into the 5 bytes reserved at `at`: padded,
+ * or (`minimal`) in as few bytes as it needs, the content moved back over the rest (and the
+ * instruction offsets recorded from `firstCol` on with it), as addLoopExports writes the
+ * sections and bodies it rewrites.
+ */
+function patchSize(out: ByteWriter, cols: InsnColumns, at: number, start: number, minimal: boolean, firstCol: number): void {
+  const size = out.len - start;
+  if (!minimal) {
+    out.patchU32(at, size);
+    return;
+  }
+  let n = 1;
+  while (size >= 2 ** (7 * n)) n++;
+  const delta = 5 - n;
+  if (delta > 0) {
+    out.buf.copyWithin(at + n, start, out.len);
+    out.len -= delta;
+    for (let i = firstCol; i < cols.count; i++) cols.offsets[i]! -= delta;
+  }
+  for (let i = 0, v = size; i < n; i++, v = Math.floor(v / 128)) out.buf[at + i] = (v & 0x7f) | (i < n - 1 ? 0x80 : 0);
+}
+
 function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenModule {
   out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 
@@ -416,17 +470,24 @@ function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenMod
   const importTypes = mod.imports.map((imp) => typeOf(imp.params, imp.result));
   const funcTypes = mod.functions.map((f) => typeOf(f.params, f.result));
   const globalIndex = new Map(mod.globals.map((g, i) => [g.name, i]));
+  // Appended functions (the batch and repeat loops): their types after the module's own, each
+  // distinct encoding once, as compiler/batch-export.ts addLoopExports adds them.
+  const appended = mod.appended ?? [];
+  const extraTypes = appendedTypes(appended, types.length);
 
-  const section = (id: number, body: () => void): void => {
+  const section = (id: number, body: () => void, minimal = false): void => {
     out.u8(id);
     const at = out.reserveU32();
     const start = out.len;
+    const firstCol = cols.count;
     body();
-    out.patchU32(at, out.len - start);
+    patchSize(out, cols, at, start, minimal, firstCol);
   };
+  // A module with appended functions has the sections they extend sized in minimal LEB128.
+  const rewritten = appended.length > 0;
 
   section(1, () => {
-    out.u32(types.length);
+    out.u32(types.length + extraTypes.types.length);
     for (const t of types) {
       out.u8(0x60);
       out.u32(t.params.length);
@@ -437,7 +498,8 @@ function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenMod
         out.u8(VALTYPE[t.result]);
       }
     }
-  });
+    for (const t of extraTypes.types) out.bytes(t);
+  }, rewritten);
   section(2, () => {
     out.u32(mod.imports.length + 1);
     const mem = mod.memoryImport;
@@ -455,9 +517,10 @@ function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenMod
     });
   });
   section(3, () => {
-    out.u32(funcTypes.length);
+    out.u32(funcTypes.length + appended.length);
     for (const t of funcTypes) out.u32(t);
-  });
+    for (const t of extraTypes.indices) out.u32(t);
+  }, rewritten);
   if (mod.globals.length > 0) {
     section(6, () => {
       out.u32(mod.globals.length);
@@ -476,18 +539,23 @@ function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenMod
     });
   }
   section(7, () => {
-    out.u32(mod.exports.length);
+    out.u32(mod.exports.length + appended.length);
     for (const e of mod.exports) {
       out.name(e.name);
       out.u8(0x00);
       out.u32(funcIndex.get(e.function)!);
     }
-  });
+    for (let k = 0; k < appended.length; k++) {
+      out.name(appended[k]!.name);
+      out.u8(0x00);
+      out.u32(mod.imports.length + mod.functions.length + k);
+    }
+  }, rewritten);
 
   const code = new BodyWriter(out, cols, funcIndex, globalIndex);
 
   section(10, () => {
-    out.u32(mod.functions.length);
+    out.u32(mod.functions.length + appended.length);
     for (const f of mod.functions) {
       const at = out.reserveU32();
       const start = out.len;
@@ -516,7 +584,17 @@ function writeInto(mod: WModule, out: ByteWriter, cols: InsnColumns): WrittenMod
       }
       out.patchU32(at, out.len - start);
     }
-  });
+    for (const a of appended) {
+      const at = out.reserveU32();
+      const start = out.len;
+      const firstCol = cols.count;
+      for (const part of a.body) {
+        if (Array.isArray(part)) out.bytes(part);
+        else code.expr(part as Node);
+      }
+      patchSize(out, cols, at, start, true, firstCol);
+    }
+  }, rewritten);
   if (mod.data && mod.data.length > 0) {
     section(11, () => {
       out.u32(mod.data!.length);

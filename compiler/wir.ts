@@ -243,6 +243,23 @@ export interface WModule {
   exports: Array<{ name: string; function: string }>;
   /** Active data segments of the imported memory (constant tables, runtime/abi.ts CONST_TABLE_BASE). */
   data?: Array<{ address: number; bytes: Uint8Array }>;
+  /**
+   * Functions written after the module's own, each with its own type and export: the batch and
+   * repeat loops (compiler/repeat-export.ts `loopFunctions`). The direct writer only; a module
+   * with them is written as compiler/batch-export.ts `addLoopExports` would leave it.
+   */
+  appended?: WAppended[];
+}
+
+/**
+ * A function appended to a written module: its export name, its type (encoded, `0x60 params
+ * results`, never shared with the module's own types) and its body (locals and code, without the
+ * size): encoded bytes and trees, written in order.
+ */
+export interface WAppended {
+  name: string;
+  type: readonly number[];
+  body: ReadonlyArray<readonly number[] | Node>;
 }
 
 type Bin = (a: Node, b: Node) => Node;

@@ -16,14 +16,13 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const EAGER_FUNCTIONS: readonly string[] = [
-  'addLoopExports', 'addNarrowDivisions', 'addressInto', 'appendCustomSections', 'batchExports',
-  'bodyLocals', 'branchLabel', 'copyingLoop', 'decodeForCompile', 'emitModule', 'faultFunction',
-  'findCopyLoops', 'findSwitches', 'finish', 'get32', 'get64', 'i64c', 'insnMapHasOffsetIn',
-  'internalErrors', 'isBr', 'isLatch', 'labelOf', 'leb128', 'load2', 'loop', 'lowerAlu', 'lowerAlu32',
-  'lowerAlu64', 'lowerCond', 'lowerExtendPair', 'movedBefore', 'noImmediate', 'planCallFixups',
-  'planModule', 'prescan', 'remapExpression', 'repeatExports', 'sameBr', 'sections', 'selectArms',
-  'selectable', 'selectableArm', 'set32', 'set64', 'setKnown', 'shiftInsnMap', 'step', 'store2',
-  'structureFunction', 'tagPc', 'update', 'withItems', 'withStackGuard', 'withoutRepeatedMoves', 'writeInto',
+  'addNarrowDivisions', 'addressInto', 'appendCustomSections', 'appendedTypes', 'branchLabel', 'copyForLoop',
+  'decodeForCompile', 'emitModule', 'faultFunction', 'findCopyLoops', 'findSwitches', 'finish',
+  'finishWritten', 'get32', 'get64', 'i64c', 'isBr', 'isLatch', 'labelOf', 'leb128', 'load2', 'loopEntry',
+  'loopFunctions', 'loopParts', 'lowerAlu', 'lowerAlu32', 'lowerAlu64', 'lowerCond', 'lowerExtendPair',
+  'movedBefore', 'noPhase', 'patchSize', 'planCallFixups', 'planModule', 'prescan', 'repeatBody', 'sameBr',
+  'selectArms', 'selectable', 'selectableArm', 'set32', 'set64', 'setKnown', 'shiftInsnMap', 'step',
+  'store2', 'structureFunction', 'tagPc', 'update', 'utf8', 'withoutRepeatedMoves', 'writeInto',
   'writeModuleWith', 'zeroOf',
 ];
 
