@@ -258,6 +258,8 @@ class Parser {
   private readonly decoder = new TextDecoder('utf-8');
   /** Decoded names per string table section, by offset. */
   private readonly strings = new Map<number, Map<number, string>>();
+  /** Each string table's text if it is all ASCII, else false (see {@link asciiText}). */
+  private readonly tableText = new Map<number, string | false>();
   /** Bytes of names still allowed to be decoded (bounds the work on overlapping names). */
   private stringBudget: number;
   private type = 0;
@@ -514,13 +516,21 @@ class Parser {
     const start = table.offset + off;
     const end = table.offset + table.size;
     const limit = Math.min(end, start + this.stringBudget + 1);
-    const nul = this.bytes.subarray(start, limit).indexOf(0);
+    let text = this.tableText.get(table.index);
+    if (text === undefined) this.tableText.set(table.index, (text = asciiText(this.bytes.subarray(table.offset, end), this.decoder)));
+    let nul: number;
+    if (text !== false) {
+      const i = text.indexOf('\0', off);
+      nul = i < 0 || i >= limit - table.offset ? -1 : i - off;
+    } else {
+      nul = this.bytes.subarray(start, limit).indexOf(0);
+    }
     if (nul < 0) {
       if (limit === end) fail(`${what} (at offset ${hex(off)} of ${label}) is not NUL-terminated`, label, off, start);
       fail(`${what} (at offset ${hex(off)} of ${label}) is one of too many long, overlapping names`, label, off, start);
     }
     this.stringBudget -= nul + 1;
-    const name = this.decoder.decode(this.bytes.subarray(start, start + nul));
+    const name = text !== false ? text.slice(off, off + nul) : this.decoder.decode(this.bytes.subarray(start, start + nul));
     cache.set(off, name);
     return name;
   }
@@ -602,6 +612,19 @@ class Parser {
     return out;
   }
 }
+
+/**
+ * The text of a string table when every byte of it is ASCII (one character per byte, so byte
+ * offsets are string indices and slices decode exactly as the bytes would), else false. One
+ * decode of the table instead of one per string: each is a call into the host (in a browser a
+ * binding call), which a cold start pays hundreds of times.
+ */
+export function asciiText(bytes: Uint8Array, decoder: TextDecoder): string | false {
+  const text = decoder.decode(bytes);
+  return text.length === bytes.length && !NON_ASCII.test(text) ? text : false;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Prefers a defined function/object, then any defined symbol, then anything. */
 function pickSymbol(candidates: ElfSymbol[]): ElfSymbol | undefined {
