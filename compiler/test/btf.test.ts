@@ -833,6 +833,35 @@ describe('malformed .BTF', () => {
     expect(badElf(() => btf.sizeOf(bigger)).detail).toMatch(/4 GiB/);
   });
 
+  it('names from a string section that is not all ASCII decode as UTF-8, invalid bytes replaced', () => {
+    // All-ASCII string sections are decoded in one piece and sliced; others name by name.
+    const w = new BtfWriter();
+    const a = w.int('entier_sign\u00e9', 4, true);
+    const b = w.int('qqq', 8);
+    const c = w.struct('caf\u00e9', 4, [['cr\u00e8me', a, 0]]);
+    const bytes = w.build();
+    const ok = parseBtf(bytes);
+    expect([ok.type(a).name, ok.type(b).name, ok.type(c).name]).toEqual(['entier_sign\u00e9', 'qqq', 'caf\u00e9']);
+    const struct = ok.type(c);
+    expect(struct.kind === 'struct' && struct.members[0]!.name).toBe('cr\u00e8me');
+    const at = bytes.findIndex((_, i) => bytes[i] === 0x71 && bytes[i + 1] === 0x71 && bytes[i + 2] === 0x71);
+    const patched = Uint8Array.from(bytes);
+    patched[at + 1] = 0xc3; // a lead byte followed by 'q': invalid, replaced
+    const bad = parseBtf(patched);
+    expect(bad.type(b).name).toBe('q\ufffdq');
+    expect(bad.typeByName('caf\u00e9')?.id).toBe(c);
+    // Otherwise all ASCII: one invalid byte (one U+FFFD for one byte) still decodes name by name.
+    const v = new BtfWriter();
+    const x = v.int('xxx', 4);
+    const y = v.int('yy', 4);
+    const plain = v.build();
+    const xAt = plain.findIndex((_, i) => plain[i] === 0x78 && plain[i + 1] === 0x78 && plain[i + 2] === 0x78);
+    const lone = Uint8Array.from(plain);
+    lone[xAt + 1] = 0xff;
+    const parsed = parseBtf(lone);
+    expect([parsed.type(x).name, parsed.type(y).name]).toEqual(['x\ufffdx', 'yy']);
+  });
+
   it('too many overlapping long names are bounded', () => {
     const w = new BtfWriter();
     const long = 'n'.repeat(60000);

@@ -214,6 +214,59 @@ describe('extractProgram', () => {
     expect(extractProgram(parseElf(bytes), { symbol: 'entry' })).toEqual(Uint8Array.from(code.slice(8)));
   });
 
+  it('reads names from string tables that are not all ASCII as UTF-8, invalid bytes replaced', () => {
+    // All-ASCII tables are decoded in one piece and sliced; others name by name: both must agree.
+    const names = new StrTab();
+    const entry = names.add('entr\u00e9e');
+    const other = names.add('zzz');
+    const code = [...MOV_R0_42, ...EXIT];
+    const bytes = buildElf(
+      [
+        { name: '.strtab', type: SectionType.STRTAB },
+        { name: 'sec\u00e7\u00e3o', type: SectionType.PROGBITS, flags: 6, data: Uint8Array.from(code) },
+        {
+          name: '.symtab', type: SectionType.SYMTAB, link: '.strtab', entsize: 24,
+          data: symtabBytes([
+            { name: 0, value: 0, size: 0, type: 0, bind: 0, shndx: 0 },
+            { name: entry, value: 0, size: 16, type: SymbolType.FUNC, bind: SymbolBind.GLOBAL, shndx: 2 },
+            { name: other, value: 0, size: 0, type: SymbolType.NOTYPE, bind: SymbolBind.GLOBAL, shndx: 2 },
+          ]),
+        },
+      ],
+      '.strtab',
+      names,
+    );
+    const elf = parseElf(bytes);
+    const strtab = elf.sectionByName('.strtab')!;
+    // A lone 0xff (invalid UTF-8) in the middle of the second symbol's name.
+    const patched = patch(bytes, strtab.offset + other + 1, 0xff, 1);
+    const again = parseElf(patched);
+    expect(again.sections.map((x) => x.name)).toEqual(['', '.strtab', 'sec\u00e7\u00e3o', '.symtab']);
+    expect(again.symbols.map((x) => x.name)).toEqual(['', 'entr\u00e9e', 'z\ufffdz']);
+    expect(elf.symbols.map((x) => x.name)).toEqual(['', 'entr\u00e9e', 'zzz']);
+  });
+
+  it('reads the names of all-ASCII string tables, including a lone 0x7f', () => {
+    const names = new StrTab();
+    const entry = names.add('main\u007f');
+    const bytes = buildElf(
+      [
+        { name: '.strtab', type: SectionType.STRTAB },
+        { name: '.text', type: SectionType.PROGBITS, flags: 6, data: Uint8Array.from([...MOV_R0_42, ...EXIT]) },
+        {
+          name: '.symtab', type: SectionType.SYMTAB, link: '.strtab', entsize: 24,
+          data: symtabBytes([
+            { name: 0, value: 0, size: 0, type: 0, bind: 0, shndx: 0 },
+            { name: entry, value: 0, size: 16, type: SymbolType.FUNC, bind: SymbolBind.GLOBAL, shndx: 2 },
+          ]),
+        },
+      ],
+      '.strtab',
+      names,
+    );
+    expect(parseElf(bytes).symbols.map((x) => x.name)).toEqual(['', 'main\u007f']);
+  });
+
   it('rejects relocations by default and ignores them on request', () => {
     const elf = parseElf(fixture('globals.o'));
     const err = expectElfError(() => extractProgram(elf), ErrorCode.Unsupported);
