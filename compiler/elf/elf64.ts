@@ -335,13 +335,17 @@ class Parser {
   private u64big(off: number): bigint {
     return this.view.getBigUint64(off, this.le);
   }
-  /** A 64-bit field that must fit a JS number exactly. */
+  /**
+   * A 64-bit field that must fit a JS number exactly. Read as two 32-bit halves (no BigInt unless
+   * it fails): at most 2^53 - 1 means a high half of at most 0x1fffff.
+   */
   private u64(off: number, what: string, section: string, base: number): number {
-    const v = this.u64big(off);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      fail(`${what} is ${hex(v)}, far larger than any eBPF object could need`, section, off - base, off);
+    const lo = this.view.getUint32(this.le ? off : off + 4, this.le);
+    const hi = this.view.getUint32(this.le ? off + 4 : off, this.le);
+    if (hi > 0x1fffff) {
+      fail(`${what} is ${hex(this.u64big(off))}, far larger than any eBPF object could need`, section, off - base, off);
     }
-    return Number(v);
+    return hi * 0x100000000 + lo;
   }
 
   // ---- file header ----
@@ -594,9 +598,9 @@ class Parser {
       const rel = i * entsize;
       const at = s.offset + rel;
       const offset = this.u64(at, `the offset of relocation ${i}`, label, s.offset);
-      const info = this.u64big(at + 8);
-      const symbolIndex = Number(info >> 32n);
-      const type = Number(info & 0xffffffffn);
+      // r_info: the symbol index in the high 32 bits, the type in the low 32.
+      const symbolIndex = this.view.getUint32(this.le ? at + 12 : at + 8, this.le);
+      const type = this.view.getUint32(this.le ? at + 8 : at + 12, this.le);
       if (symbolIndex >= symbols.length) {
         fail(`relocation ${i} refers to symbol ${symbolIndex}, but the symbol table has ${symbols.length} symbols`, label, rel + 8, at + 8);
       }

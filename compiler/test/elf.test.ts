@@ -349,6 +349,10 @@ describe('parseElf on malformed input', () => {
       [60, 0xffff, 2, 'section header table'],
       [40, 2n ** 40n, 8, 'past the end'],
       [40, 2n ** 63n, 8, 'far larger'],
+      // The limit is 2^53 - 1 (the largest exact JS integer), read as two 32-bit halves.
+      [40, 2n ** 53n, 8, 'is 0x20000000000000, far larger'],
+      [40, 2n ** 53n - 1n, 8, 'past the end'],
+      [40, 2n ** 32n + 0x40n, 8, 'past the end'],
       [40, 8, 8, 'overlaps the ELF header'],
       [40, 0, 8, 'no section header table'],
       [62, 0xfff0, 2, 'e_shstrndx'],
