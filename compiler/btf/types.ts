@@ -14,7 +14,7 @@
  * `.BTF.ext` is read by ext.ts; the map definitions and data sections a loader derives from BTF
  * by compiler/elf/map-defs.ts and compiler/elf/data.ts.
  */
-import { asciiText, type ElfError } from '../elf/elf64.js';
+import type { ElfError } from '../elf/elf64.js';
 import { byteOrder, failAt, hex, SectionReader, type BtfParseOptions, type Place } from './section.js';
 
 /** The BTF magic number (first two bytes of `.BTF` and `.BTF.ext`, in the object's byte order). */
@@ -434,8 +434,6 @@ export class Btf {
 class StringTable {
   private readonly cache = new Map<number, string>();
   private readonly decoder = new TextDecoder('utf-8');
-  /** The table's text if it is all ASCII, false if not; decoded on the first lookup. */
-  private ascii: string | false | undefined;
   /** Bytes of strings still allowed to be decoded (bounds the work on overlapping strings). */
   private budget: number;
 
@@ -457,22 +455,14 @@ class StringTable {
     }
     // The table ends with a NUL (checked when parsing), so a terminator exists.
     const limit = Math.min(this.bytes.length, offset + this.budget + 1);
-    const text = (this.ascii ??= asciiText(this.bytes, this.decoder));
-    let nul: number;
-    if (text !== false) {
-      const i = text.indexOf('\0', offset);
-      nul = i < 0 || i >= limit ? -1 : i - offset;
-    } else {
-      nul = this.bytes.subarray(offset, limit).indexOf(0);
-    }
+    const nul = this.bytes.subarray(offset, limit).indexOf(0);
     if (nul < 0) failAt(place, where, `${what} (${hex(offset)}) is one of too many long, overlapping strings`);
     this.budget -= nul + 1;
-    const s = text !== false ? text.slice(offset, offset + nul) : this.decoder.decode(this.bytes.subarray(offset, offset + nul));
+    const s = this.decoder.decode(this.bytes.subarray(offset, offset + nul));
     this.cache.set(offset, s);
     return s;
   }
 }
-
 
 /**
  * Parses a `.BTF` section.

@@ -258,8 +258,6 @@ class Parser {
   private readonly decoder = new TextDecoder('utf-8');
   /** Decoded names per string table section, by offset. */
   private readonly strings = new Map<number, Map<number, string>>();
-  /** Each string table's text if it is all ASCII, else false (see {@link asciiText}). */
-  private readonly tableText = new Map<number, string | false>();
   /** Bytes of names still allowed to be decoded (bounds the work on overlapping names). */
   private stringBudget: number;
   private type = 0;
@@ -335,17 +333,13 @@ class Parser {
   private u64big(off: number): bigint {
     return this.view.getBigUint64(off, this.le);
   }
-  /**
-   * A 64-bit field that must fit a JS number exactly. Read as two 32-bit halves (no BigInt unless
-   * it fails): at most 2^53 - 1 means a high half of at most 0x1fffff.
-   */
+  /** A 64-bit field that must fit a JS number exactly. */
   private u64(off: number, what: string, section: string, base: number): number {
-    const lo = this.view.getUint32(this.le ? off : off + 4, this.le);
-    const hi = this.view.getUint32(this.le ? off + 4 : off, this.le);
-    if (hi > 0x1fffff) {
-      fail(`${what} is ${hex(this.u64big(off))}, far larger than any eBPF object could need`, section, off - base, off);
+    const v = this.u64big(off);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      fail(`${what} is ${hex(v)}, far larger than any eBPF object could need`, section, off - base, off);
     }
-    return hi * 0x100000000 + lo;
+    return Number(v);
   }
 
   // ---- file header ----
@@ -520,21 +514,13 @@ class Parser {
     const start = table.offset + off;
     const end = table.offset + table.size;
     const limit = Math.min(end, start + this.stringBudget + 1);
-    let text = this.tableText.get(table.index);
-    if (text === undefined) this.tableText.set(table.index, (text = asciiText(this.bytes.subarray(table.offset, end), this.decoder)));
-    let nul: number;
-    if (text !== false) {
-      const i = text.indexOf('\0', off);
-      nul = i < 0 || i >= limit - table.offset ? -1 : i - off;
-    } else {
-      nul = this.bytes.subarray(start, limit).indexOf(0);
-    }
+    const nul = this.bytes.subarray(start, limit).indexOf(0);
     if (nul < 0) {
       if (limit === end) fail(`${what} (at offset ${hex(off)} of ${label}) is not NUL-terminated`, label, off, start);
       fail(`${what} (at offset ${hex(off)} of ${label}) is one of too many long, overlapping names`, label, off, start);
     }
     this.stringBudget -= nul + 1;
-    const name = text !== false ? text.slice(off, off + nul) : this.decoder.decode(this.bytes.subarray(start, start + nul));
+    const name = this.decoder.decode(this.bytes.subarray(start, start + nul));
     cache.set(off, name);
     return name;
   }
@@ -598,9 +584,9 @@ class Parser {
       const rel = i * entsize;
       const at = s.offset + rel;
       const offset = this.u64(at, `the offset of relocation ${i}`, label, s.offset);
-      // r_info: the symbol index in the high 32 bits, the type in the low 32.
-      const symbolIndex = this.view.getUint32(this.le ? at + 12 : at + 8, this.le);
-      const type = this.view.getUint32(this.le ? at + 8 : at + 12, this.le);
+      const info = this.u64big(at + 8);
+      const symbolIndex = Number(info >> 32n);
+      const type = Number(info & 0xffffffffn);
       if (symbolIndex >= symbols.length) {
         fail(`relocation ${i} refers to symbol ${symbolIndex}, but the symbol table has ${symbols.length} symbols`, label, rel + 8, at + 8);
       }
@@ -616,19 +602,6 @@ class Parser {
     return out;
   }
 }
-
-/**
- * The text of a string table when every byte of it is ASCII (one character per byte, so byte
- * offsets are string indices and slices decode exactly as the bytes would), else false. One
- * decode of the table instead of one per string: each is a call into the host (in a browser a
- * binding call), which a cold start pays hundreds of times.
- */
-export function asciiText(bytes: Uint8Array, decoder: TextDecoder): string | false {
-  const text = decoder.decode(bytes);
-  return text.length === bytes.length && !NON_ASCII.test(text) ? text : false;
-}
-
-const NON_ASCII = /[^\x00-\x7f]/;
 
 /** Prefers a defined function/object, then any defined symbol, then anything. */
 function pickSymbol(candidates: ElfSymbol[]): ElfSymbol | undefined {

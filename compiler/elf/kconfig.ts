@@ -13,7 +13,7 @@
  */
 import { ErrorCode } from '../../runtime/errors.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MapType } from '../../runtime/uapi/index.js';
-import { BtfLinkage, type Btf, type BtfDatasec, type BtfType } from '../btf/types.js';
+import { BtfLinkage, type Btf, type BtfType } from '../btf/types.js';
 import { E_BAD_ELF, ElfError, SHN, SymbolBind, type ElfFile } from './elf64.js';
 import type { DataVariable } from './data.js';
 import type { MapSpec } from './loader.js';
@@ -70,12 +70,6 @@ const where = { section: '.kconfig' };
 export function buildKconfigMap(elf: ElfFile, btf: Btf | undefined, index: number, values: LoadKconfig = {}): KconfigMap | undefined {
   const datasec = btf?.typeByName('.kconfig', 'datasec');
   if (!btf || !datasec || datasec.vars.length === 0) return undefined;
-  // The body is a function of its own so that objects without externs (most) never compile it:
-  // a cold start pays for every function it calls once, in full.
-  return kconfigMapOf(elf, btf, datasec, index, values);
-}
-
-function kconfigMapOf(elf: ElfFile, btf: Btf, datasec: BtfDatasec, index: number, values: LoadKconfig): KconfigMap {
   const symbols = new Map(elf.symbols.filter((s) => s.sectionIndex === SHN.UNDEF && s.name).map((s) => [s.name, s]));
 
   const found: { name: string; kind: KconfigExtern['kind']; size: number; align: number; weak: boolean; varTypeId: number; typeId: number }[] = [];

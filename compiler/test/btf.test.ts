@@ -834,7 +834,7 @@ describe('malformed .BTF', () => {
   });
 
   it('names from a string section that is not all ASCII decode as UTF-8, invalid bytes replaced', () => {
-    // All-ASCII string sections are decoded in one piece and sliced; others name by name.
+    // Names are UTF-8; invalid bytes read as U+FFFD.
     const w = new BtfWriter();
     const a = w.int('entier_sign\u00e9', 4, true);
     const b = w.int('qqq', 8);
@@ -850,7 +850,7 @@ describe('malformed .BTF', () => {
     const bad = parseBtf(patched);
     expect(bad.type(b).name).toBe('q\ufffdq');
     expect(bad.typeByName('caf\u00e9')?.id).toBe(c);
-    // Otherwise all ASCII: one invalid byte (one U+FFFD for one byte) still decodes name by name.
+    // A string section otherwise all ASCII with one invalid byte.
     const v = new BtfWriter();
     const x = v.int('xxx', 4);
     const y = v.int('yy', 4);

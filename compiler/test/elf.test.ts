@@ -215,7 +215,7 @@ describe('extractProgram', () => {
   });
 
   it('reads names from string tables that are not all ASCII as UTF-8, invalid bytes replaced', () => {
-    // All-ASCII tables are decoded in one piece and sliced; others name by name: both must agree.
+    // Names are UTF-8; an invalid byte reads as U+FFFD.
     const names = new StrTab();
     const entry = names.add('entr\u00e9e');
     const other = names.add('zzz');
@@ -349,7 +349,7 @@ describe('parseElf on malformed input', () => {
       [60, 0xffff, 2, 'section header table'],
       [40, 2n ** 40n, 8, 'past the end'],
       [40, 2n ** 63n, 8, 'far larger'],
-      // The limit is 2^53 - 1 (the largest exact JS integer), read as two 32-bit halves.
+      // The limit is 2^53 - 1 (the largest exact JS integer).
       [40, 2n ** 53n, 8, 'is 0x20000000000000, far larger'],
       [40, 2n ** 53n - 1n, 8, 'past the end'],
       [40, 2n ** 32n + 0x40n, 8, 'past the end'],
